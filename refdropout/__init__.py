@@ -1,0 +1,17 @@
+"""refdropout: the executable specification of dropout.
+
+The engine (this package, less ``refdropout.stats``) imports only the standard library.
+"""
+
+from . import ops
+from .autograd import enable_grad, is_grad_enabled, no_grad
+from .dtypes import DType, bfloat16, bool_, float16, float32, float64
+from .gradcheck import GradcheckError, gradcheck
+from .ops import (
+    abs, add, astype, broadcast_to, concatenate, cross_entropy, div, elu, equal, exp, expand, getitem, greater,
+    greater_equal, less, less_equal, log, log_softmax, matmul, max, maximum, mean, minimum, mse_loss, mul, neg,
+    not_equal, permute, pow, relu, reshape, selu, sigmoid, softmax, sqrt, stack, sub, sum, tanh, transpose, where,
+)
+from .tensor import Tensor, tensor
+
+__version__ = "0.1.0"

@@ -1,0 +1,111 @@
+"""Floating-point formats the engine emulates (spec/tensor.md, TENSOR-5 to TENSOR-7).
+
+Every value is stored as a Python float (IEEE 754 binary64). A tensor of a reduced
+format holds only values that format can represent: each value is rounded to it,
+round-to-nearest-even, with overflow to infinity and gradual underflow through the
+subnormals, exactly as IEEE 754 defines it for a binary format of ``precision``
+significand bits and exponent range [emin, emax].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["DType", "float64", "float32", "float16", "bfloat16", "bool_", "get_dtype", "promote"]
+
+
+@dataclass(frozen=True)
+class DType:
+    """A value format: a binary floating-point format, or ``bool``."""
+
+    name: str
+    precision: int  # significand bits, the implicit leading bit included (binary64: 53)
+    emax: int  # largest unbiased exponent of a finite value
+    itemsize: int  # bytes, for reports
+
+    @property
+    def is_floating(self) -> bool:
+        return self.precision > 0
+
+    @property
+    def emin(self) -> int:
+        """Smallest exponent of a normal number: 1 - emax (IEEE 754, 3.3)."""
+        return 1 - self.emax
+
+    @property
+    def max(self) -> float:
+        """Largest finite value: (2 - 2**(1 - precision)) * 2**emax."""
+        return math.ldexp(2.0 - math.ldexp(1.0, 1 - self.precision), self.emax)
+
+    @property
+    def eps(self) -> float:
+        """Machine epsilon, the gap between 1 and the next value: 2**(1 - precision)."""
+        return math.ldexp(1.0, 1 - self.precision)
+
+    @property
+    def tiny(self) -> float:
+        """Smallest positive subnormal: 2**(emin - precision + 1)."""
+        return math.ldexp(1.0, self.emin - self.precision + 1)
+
+    def round(self, x: float) -> float:
+        """Round one float64 value to this format (TENSOR-5): nearest, ties to even."""
+        if self is float64:
+            return x
+        if not self.is_floating:
+            return bool(x)
+        if x != x or x == 0.0 or math.isinf(x):
+            return x
+        # x = m * 2**e with 0.5 <= |m| < 1, so the leading bit has exponent e - 1; below
+        # emin the quantum stays that of the subnormals (gradual underflow).
+        exponent = max(math.frexp(x)[1] - 1, self.emin)
+        quantum = exponent - self.precision + 1
+        rounded = math.ldexp(round(math.ldexp(x, -quantum)), quantum)  # round(): ties to even
+        if abs(rounded) > self.max:
+            return math.copysign(math.inf, x)
+        return math.copysign(rounded, x)  # keeps the sign of an underflowed zero
+
+    def round_all(self, values: list) -> list:
+        """Round every value of a flat list (the identity for float64)."""
+        if self is float64:
+            return values
+        round_one = self.round
+        return [round_one(v) for v in values]
+
+    def __repr__(self) -> str:
+        return f"refdropout.{self.name}"
+
+
+float64 = DType("float64", 53, 1023, 8)
+float32 = DType("float32", 24, 127, 4)
+float16 = DType("float16", 11, 15, 2)
+bfloat16 = DType("bfloat16", 8, 127, 2)
+bool_ = DType("bool", 0, 0, 1)
+
+_BY_NAME = {d.name: d for d in (float64, float32, float16, bfloat16, bool_)}
+
+
+def get_dtype(dtype: DType | str) -> DType:
+    """Look a format up by name; an unknown name raises ValueError listing the known ones."""
+    if isinstance(dtype, DType):
+        return dtype
+    if isinstance(dtype, str) and dtype in _BY_NAME:
+        return _BY_NAME[dtype]
+    raise ValueError(f"dtype: unknown dtype {dtype!r}; known dtypes are {', '.join(sorted(_BY_NAME))}")
+
+
+def promote(a: DType, b: DType) -> DType:
+    """Result format of a binary op (TENSOR-7).
+
+    bool < any float; between floats the wider precision wins, and float16 with bfloat16
+    (neither holds the other) gives float32, as in PyTorch and JAX.
+    """
+    if a is b:
+        return a
+    if not a.is_floating:
+        return b if b.is_floating else a
+    if not b.is_floating:
+        return a
+    if {a, b} == {float16, bfloat16}:
+        return float32
+    return a if a.precision > b.precision else b

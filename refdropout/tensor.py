@@ -1,0 +1,206 @@
+"""The Tensor: a flat row-major list of Python floats with a shape and a dtype (spec/tensor.md).
+
+The data list of a tensor is never mutated after creation, so views (reshape, detach)
+may share it. Arithmetic, reductions and the rest live in ``refdropout.ops``; the methods
+here only dispatch to them.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Sequence
+
+from . import autograd
+from .dtypes import DType, float64, get_dtype
+from .shapes import Shape, numel
+
+__all__ = ["Tensor", "tensor"]
+
+
+def _parse_nested(data: Any) -> tuple[list, Shape]:
+    """Flatten nested sequences of real numbers into (flat list, shape) (TENSOR-1, TENSOR-14)."""
+    if isinstance(data, numbers.Real):
+        return [data], ()
+    if not isinstance(data, (list, tuple)):
+        raise TypeError(f"Tensor: data must be a real number or nested lists of them, got {type(data).__name__}")
+    if len(data) == 0:
+        return [], (0,)
+    parts = [_parse_nested(item) for item in data]
+    inner = parts[0][1]
+    for j, (_, shape) in enumerate(parts):
+        if shape != inner:
+            raise ValueError(f"Tensor: ragged nested data: element 0 has shape {inner} but element {j} has shape {shape}")
+    return [v for flat, _ in parts for v in flat], (len(data), *inner)
+
+
+class Tensor:
+    """An n-dimensional array of floats that records the ops applied to it for autodiff."""
+
+    __slots__ = ("data", "shape", "dtype", "requires_grad", "grad", "_parents", "_vjp", "__weakref__")
+
+    def __init__(self, data: Any, dtype: DType | str | None = None, requires_grad: bool = False):
+        if isinstance(data, Tensor):
+            flat, shape = data.data, data.shape
+            inferred = data.dtype
+        else:
+            flat, shape = _parse_nested(data)
+            is_bool = bool(flat) and all(isinstance(v, bool) for v in flat)
+            inferred = get_dtype("bool") if is_bool else float64
+            flat = [bool(v) for v in flat] if is_bool else [float(v) for v in flat]
+        target = inferred if dtype is None else get_dtype(dtype)
+        if target.is_floating:
+            flat = target.round_all([float(v) for v in flat])
+        else:
+            flat = [bool(v) for v in flat]
+        if not isinstance(requires_grad, bool):
+            raise TypeError(f"Tensor: requires_grad must be a bool, got {requires_grad!r}")
+        if requires_grad and not target.is_floating:
+            raise TypeError(f"Tensor: only floating tensors can require gradients, not dtype {target.name}")
+        self._init(flat, shape, target)
+        self.requires_grad = requires_grad
+
+    def _init(self, data: list, shape: Shape, dtype: DType) -> None:
+        self.data = data
+        self.shape = shape
+        self.dtype = dtype
+        self.requires_grad = False
+        self.grad: Tensor | None = None
+        self._parents: tuple[Tensor, ...] = ()
+        self._vjp = None
+
+    @classmethod
+    def _make(cls, data: list, shape: Shape, dtype: DType | str = float64) -> "Tensor":
+        """Wrap a flat list already laid out row-major; values are rounded to ``dtype``."""
+        dtype = get_dtype(dtype)
+        out = cls.__new__(cls)
+        out._init(dtype.round_all(data) if dtype.is_floating else data, shape, dtype)
+        return out
+
+    # ---- inspection ---------------------------------------------------------------
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return numel(self.shape)
+
+    def tolist(self) -> Any:
+        """Nested Python lists (a bare number for a 0-d tensor)."""
+        data = self.data
+        if not self.shape:
+            return data[0]
+        for n in reversed(self.shape[1:]):
+            data = [data[i : i + n] for i in range(0, len(data), n)]
+        return list(data)
+
+    def item(self) -> float | bool:
+        if self.size != 1:
+            raise ValueError(f"item: only a tensor of one element converts to a number, this one has shape {self.shape}")
+        return self.data[0]
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({self.tolist()!r}, dtype={self.dtype.name}{grad})"
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    __hash__ = object.__hash__  # == is elementwise, identity hashing stays
+
+    # ---- autodiff -----------------------------------------------------------------
+
+    def backward(self, gradient: "Tensor | Sequence | float | None" = None) -> None:
+        """Accumulate d(self)/d(leaf) . gradient into every leaf's ``.grad`` (TENSOR-11)."""
+        if not self.requires_grad:
+            raise ValueError("backward: this tensor does not require grad and has no graph")
+        if gradient is None:
+            if self.size != 1:
+                raise ValueError(f"backward: an implicit gradient needs a one-element output, not shape {self.shape}; pass gradient=")
+            upstream = [1.0]
+        else:
+            g = gradient if isinstance(gradient, Tensor) else Tensor(gradient)
+            if g.shape != self.shape:
+                raise ValueError(f"backward: gradient shape {g.shape} does not match output shape {self.shape}")
+            upstream = [float(v) for v in g.data]
+        autograd.backward(self, upstream)
+
+    def _accumulate_grad(self, g: list) -> None:
+        if self.grad is not None:
+            g = [a + b for a, b in zip(self.grad.data, g)]
+        self.grad = Tensor._make(g, self.shape, self.dtype)
+
+    def detach(self) -> "Tensor":
+        """The same values, cut from the graph (shares the immutable data list)."""
+        return Tensor._make(self.data, self.shape, self.dtype)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ---- ops (defined in refdropout.ops) ---------------------------------------------
+
+    def __add__(self, other): return ops.add(self, other)
+    def __radd__(self, other): return ops.add(other, self)
+    def __sub__(self, other): return ops.sub(self, other)
+    def __rsub__(self, other): return ops.sub(other, self)
+    def __mul__(self, other): return ops.mul(self, other)
+    def __rmul__(self, other): return ops.mul(other, self)
+    def __truediv__(self, other): return ops.div(self, other)
+    def __rtruediv__(self, other): return ops.div(other, self)
+    def __pow__(self, other): return ops.pow(self, other)
+    def __rpow__(self, other): return ops.pow(other, self)
+    def __matmul__(self, other): return ops.matmul(self, other)
+    def __rmatmul__(self, other): return ops.matmul(other, self)
+    def __neg__(self): return ops.neg(self)
+    def __abs__(self): return ops.abs(self)
+    def __eq__(self, other): return ops.equal(self, other)
+    def __ne__(self, other): return ops.not_equal(self, other)
+    def __lt__(self, other): return ops.less(self, other)
+    def __le__(self, other): return ops.less_equal(self, other)
+    def __gt__(self, other): return ops.greater(self, other)
+    def __ge__(self, other): return ops.greater_equal(self, other)
+    def __getitem__(self, key): return ops.getitem(self, key)
+
+    def exp(self) -> "Tensor": return ops.exp(self)
+    def log(self) -> "Tensor": return ops.log(self)
+    def sqrt(self) -> "Tensor": return ops.sqrt(self)
+    def tanh(self) -> "Tensor": return ops.tanh(self)
+    def sigmoid(self) -> "Tensor": return ops.sigmoid(self)
+    def relu(self) -> "Tensor": return ops.relu(self)
+
+    def sum(self, axis=None, keepdims: bool = False) -> "Tensor": return ops.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims: bool = False) -> "Tensor": return ops.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims: bool = False) -> "Tensor": return ops.max(self, axis, keepdims)
+
+    def reshape(self, *shape) -> "Tensor":
+        return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def permute(self, *axes) -> "Tensor":
+        return ops.permute(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes)
+
+    def transpose(self, axis0: int = -2, axis1: int = -1) -> "Tensor": return ops.transpose(self, axis0, axis1)
+    def broadcast_to(self, shape) -> "Tensor": return ops.broadcast_to(self, shape)
+    def expand(self, *sizes) -> "Tensor": return ops.expand(self, *sizes)
+    def astype(self, dtype) -> "Tensor": return ops.astype(self, dtype)
+
+    @property
+    def T(self) -> "Tensor":
+        """The axes reversed (NumPy's ``.T``)."""
+        return ops.permute(self, tuple(reversed(range(self.ndim))))
+
+
+def tensor(data: Any, dtype: DType | str | None = None, requires_grad: bool = False) -> Tensor:
+    """Create a tensor from a number or nested lists (alias of the constructor)."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+from . import ops  # noqa: E402  (ops import Tensor: bound after the class exists)
