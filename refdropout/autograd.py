@@ -1,4 +1,4 @@
-"""Reverse-mode automatic differentiation (spec/tensor.md, TENSOR-10 to TENSOR-13).
+"""Reverse-mode automatic differentiation (spec/tensor.md, TENSOR-14 to TENSOR-17).
 
 Each tensor op creates one graph node: the output tensor records its parents and a
 vector-Jacobian product ``vjp(g) -> (g_parent_0, ...)`` mapping the upstream gradient of
@@ -38,7 +38,7 @@ def _grad_mode(enabled: bool) -> Iterator[None]:
 
 
 def no_grad():
-    """Context in which ops record no graph (TENSOR-12)."""
+    """Context in which ops record no graph (TENSOR-16)."""
     return _grad_mode(False)
 
 
@@ -77,7 +77,7 @@ def _topological_order(root: "Tensor") -> list["Tensor"]:
 def backward(root: "Tensor", gradient: list) -> None:
     """Propagate ``gradient`` (flat, the shape of ``root``) to every leaf that requires grad.
 
-    Leaves accumulate into ``.grad`` (TENSOR-11): a second backward adds to the first.
+    Leaves accumulate into ``.grad`` (TENSOR-15): a second backward adds to the first.
     """
     grads: dict[int, list] = {id(root): gradient}
     for node in reversed(_topological_order(root)):

@@ -1,4 +1,4 @@
-"""Gradient checking by central differences (spec/tensor.md, TENSOR-13).
+"""Gradient checking by central differences (spec/tensor.md, TENSOR-17).
 
 For a function f of tensors, the VJP the engine computes for every output element e_k,
 row k of the Jacobian, is compared with the central difference

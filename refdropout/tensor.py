@@ -18,7 +18,7 @@ __all__ = ["Tensor", "tensor"]
 
 
 def _parse_nested(data: Any) -> tuple[list, Shape]:
-    """Flatten nested sequences of real numbers into (flat list, shape) (TENSOR-1, TENSOR-14)."""
+    """Flatten nested sequences of real numbers into (flat list, shape) (TENSOR-2)."""
     if isinstance(data, numbers.Real):
         return [data], ()
     if not isinstance(data, (list, tuple)):
@@ -120,7 +120,7 @@ class Tensor:
     # ---- autodiff -----------------------------------------------------------------
 
     def backward(self, gradient: "Tensor | Sequence | float | None" = None) -> None:
-        """Accumulate d(self)/d(leaf) . gradient into every leaf's ``.grad`` (TENSOR-11)."""
+        """Accumulate d(self)/d(leaf) . gradient into every leaf's ``.grad`` (TENSOR-15)."""
         if not self.requires_grad:
             raise ValueError("backward: this tensor does not require grad and has no graph")
         if gradient is None:

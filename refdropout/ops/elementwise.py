@@ -1,4 +1,4 @@
-"""Elementwise arithmetic and functions, each with its VJP (spec/tensor.md, TENSOR-8, TENSOR-9, TENSOR-15).
+"""Elementwise arithmetic and functions, each with its VJP (spec/tensor.md, TENSOR-8, TENSOR-9, TENSOR-10).
 
 Values are computed in binary64 and rounded once to the result dtype. Binary ops broadcast
 (TENSOR-3) and sum their gradients back over the broadcast axes.
@@ -85,7 +85,7 @@ def div(a: object, b: object) -> Tensor:
 
 
 def _pow_vjp(a: list, b: list, y: list, g: list) -> tuple[list, list]:
-    # d(a^b)/da = b a^(b-1); d(a^b)/db = a^b log a, taken as 0 at a = 0 (TENSOR-15)
+    # d(a^b)/da = b a^(b-1); d(a^b)/db = a^b log a, taken as 0 at a = 0 (TENSOR-10)
     ga = [gi * bi * ieee.pow(ai, bi - 1.0) for gi, ai, bi in zip(g, a, b)]
     gb = [0.0 if ai == 0.0 else gi * yi * ieee.log(ai) for gi, ai, yi in zip(g, a, y)]
     return ga, gb
@@ -96,7 +96,7 @@ def pow(a: object, b: object) -> Tensor:
 
 
 def _select_vjp(pick_a: Binary) -> BinaryVJP:
-    """VJP of max/min: the gradient goes to the selected operand, half to each on a tie (TENSOR-15)."""
+    """VJP of max/min: the gradient goes to the selected operand, half to each on a tie (TENSOR-10)."""
 
     def vjp(a: list, b: list, y: list, g: list) -> tuple[list, list]:
         share = [1.0 if pick_a(ai, bi) else 0.5 if ai == bi else 0.0 for ai, bi in zip(a, b)]
@@ -180,7 +180,7 @@ def _sign(v: float) -> float:
 
 
 def abs(x: Tensor) -> Tensor:
-    """|x|; its derivative at 0 is taken as 0 (TENSOR-15)."""
+    """|x|; its derivative at 0 is taken as 0 (TENSOR-10)."""
     return _unary(
         "abs", x,
         lambda d: [v if v > 0.0 else -v if v < 0.0 else v * 0.0 for v in d],
@@ -205,7 +205,7 @@ def sigmoid(x: Tensor) -> Tensor:
 
 
 def relu(x: Tensor) -> Tensor:
-    """max(x, 0); relu'(0) = 0 (TENSOR-15); NaN stays NaN."""
+    """max(x, 0); relu'(0) = 0 (TENSOR-10); NaN stays NaN."""
     return _unary(
         "relu", x,
         lambda d: [0.0 if v <= 0.0 else v for v in d],
@@ -218,7 +218,7 @@ def _elu_forward(d: list, alpha: float, scale: float) -> list:
 
 
 def _elu_vjp(alpha: float, scale: float) -> UnaryVJP:
-    # for x <= 0 the derivative is scale * alpha * e^x: the left branch holds at 0 (TENSOR-15)
+    # for x <= 0 the derivative is scale * alpha * e^x: the left branch holds at 0 (TENSOR-10)
     return lambda x, y, g: [gi * scale if xi > 0.0 else gi * scale * alpha * math.exp(xi) for gi, xi in zip(g, x)]
 
 

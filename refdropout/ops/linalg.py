@@ -1,4 +1,4 @@
-"""Matrix product with NumPy's ``matmul`` rules (spec/tensor.md, TENSOR-8, TENSOR-17).
+"""Matrix product with NumPy's ``matmul`` rules (spec/tensor.md, TENSOR-8, TENSOR-12).
 
 (..., n, k) @ (..., k, m) -> (..., n, m) with the leading (batch) axes broadcast; a 1-d
 left operand is a row (1, k) and a 1-d right operand a column (k, 1), the added axis
@@ -69,12 +69,16 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     out = Tensor._make(y, out_shape, promote(a.dtype, b.dtype))
     full_a, full_b = batch + (n, k), batch + (k, m)
 
-    def matmul_vjp(g: list) -> tuple[list, list]:
-        # dA = G @ B^T and dB = A^T @ G, each summed over the batch axes it was broadcast along
-        bt = _transpose_last(bd, b_batch, k, m)
-        at = _transpose_last(ad, a_batch, n, k)
-        ga = _batched(g, bt, batch, batch, b_batch, n, m, k)
-        gb = _batched(at, g, batch, a_batch, batch, k, n, m)
-        return unbroadcast(ga, full_a, a_batch + (n, k)), unbroadcast(gb, full_b, b_batch + (k, m))
+    def matmul_vjp(g: list) -> tuple[list | None, list | None]:
+        # dA = G @ B^T and dB = A^T @ G, each summed over the batch axes it was broadcast along;
+        # a side that needs no gradient is skipped (a matmul is the costly op)
+        ga = gb = None
+        if a.requires_grad:
+            bt = _transpose_last(bd, b_batch, k, m)
+            ga = unbroadcast(_batched(g, bt, batch, batch, b_batch, n, m, k), full_a, a_batch + (n, k))
+        if b.requires_grad:
+            at = _transpose_last(ad, a_batch, n, k)
+            gb = unbroadcast(_batched(at, g, batch, a_batch, batch, k, n, m), full_b, b_batch + (k, m))
+        return ga, gb
 
     return autograd.attach(out, (a, b), matmul_vjp)

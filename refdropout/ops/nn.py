@@ -1,4 +1,4 @@
-"""Softmax, log-softmax and the two losses the examples train with (spec/tensor.md, TENSOR-8, TENSOR-18).
+"""Softmax, log-softmax and the two losses the examples train with (spec/tensor.md, TENSOR-8, TENSOR-13).
 
 Each is a single graph node with a closed-form VJP, evaluated stably: softmax subtracts the
 row maximum before exponentiating, and log-softmax is x - max - log(sum(exp(x - max))).

@@ -1,4 +1,4 @@
-"""Reductions over axes: sum, mean, max (spec/tensor.md, TENSOR-8, TENSOR-15, TENSOR-16).
+"""Reductions over axes: sum, mean, max (spec/tensor.md, TENSOR-8, TENSOR-10, TENSOR-11).
 
 Sums use ``math.fsum``: correctly rounded, so a reduction gives the same bits on every
 Python version and for every order of the summands.
@@ -65,7 +65,7 @@ def _is_argmax(v: float, m: float) -> bool:
 
 
 def max(x: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-    """Largest value over ``axis``; the gradient is shared equally among tied maxima (TENSOR-15)."""
+    """Largest value over ``axis``; the gradient is shared equally among tied maxima (TENSOR-10)."""
     _, out_shape, spread, values = _reduce("max", x, axis, keepdims)
     if any(not v for v in values):
         raise ValueError(f"max: cannot reduce a zero-size axis of shape {x.shape}: max has no identity")
