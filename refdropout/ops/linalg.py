@@ -24,8 +24,10 @@ def _rows(data: list, start: int, n: int, k: int) -> list[list]:
     return [data[start + i * k : start + (i + 1) * k] for i in range(n)]
 
 
-def _matmul_2d(a_rows: list[list], b_cols: list[tuple]) -> list:
+def _matmul_2d(a_rows: list[list], b_cols: list[tuple], k: int) -> list:
     """Row-major (n, m) product from the rows of A and the columns of B."""
+    if k == 1:  # an outer product: the correctly rounded sum of one product is that product
+        return [r * c for (r,) in a_rows for (c,) in b_cols]
     fsum, mul = math.fsum, operator.mul
     return [fsum(map(mul, row, col)) for row in a_rows for col in b_cols]
 
@@ -36,7 +38,7 @@ def _batched(a: list, b: list, batch: Shape, a_batch: Shape, b_batch: Shape, n: 
     a_index, b_index = broadcast_index(a_batch, batch), broadcast_index(b_batch, batch)
     for ia, ib in zip(a_index, b_index):
         b_cols = list(zip(*_rows(b, ib * k * m, k, m))) if k else [()] * m
-        out.extend(_matmul_2d(_rows(a, ia * n * k, n, k), b_cols))
+        out.extend(_matmul_2d(_rows(a, ia * n * k, n, k), b_cols, k))
     return out
 
 
@@ -44,8 +46,8 @@ def _transpose_last(data: list, batch: Shape, r: int, c: int) -> list:
     """Swap the last two axes of a (batch..., r, c) flat array."""
     out: list = []
     for z in range(numel(batch)):
-        block = data[z * r * c : (z + 1) * r * c]
-        out.extend(block[i * c + j] for j in range(c) for i in range(r))
+        for column in zip(*_rows(data, z * r * c, r, c)):
+            out.extend(column)
     return out
 
 
