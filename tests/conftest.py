@@ -1,0 +1,42 @@
+"""Suite-wide settings: Hypothesis profiles and the check that clause markers name real clauses."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from refdropout.spec import load_clauses
+
+SPEC_DIR = Path(__file__).resolve().parents[1] / "spec"
+
+# Pure Python is slow and its timing noisy, so no profile has a per-example deadline. Each
+# profile derives from Hypothesis's defaults, not from whatever it auto-loaded on seeing `CI`.
+BASE = settings.get_profile("default")
+settings.register_profile("dev", BASE, max_examples=50, deadline=None)
+# CI is derandomized and reproducible; its verdict must not hang on machine load, hence no too_slow.
+settings.register_profile(
+    "ci", BASE, derandomize=True, deadline=None, database=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("deep", BASE, max_examples=1000, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE") or "dev")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse to run when a ``@pytest.mark.clause`` names no clause of spec/."""
+    try:
+        known = {clause.id for clause in load_clauses(SPEC_DIR)}
+    except ValueError as error:
+        raise pytest.UsageError(f"the spec does not parse: {error}") from error
+    problems = [
+        f"{item.nodeid}: @pytest.mark.clause({', '.join(map(repr, marker.args))}) "
+        f"{'names no clause' if marker.args else 'needs at least one clause ID'}"
+        for item in items
+        for marker in item.iter_markers(name="clause")
+        if not marker.args or any(id_ not in known for id_ in marker.args)
+    ]
+    if problems:
+        raise pytest.UsageError(f"clause markers that name no clause of {SPEC_DIR}:\n" + "\n".join(problems))
