@@ -40,3 +40,48 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     ]
     if problems:
         raise pytest.UsageError(f"clause markers that name no clause of {SPEC_DIR}:\n" + "\n".join(problems))
+
+
+# ---- the suite's statistical plan (STATS-4) ---------------------------------------------------
+#
+# Every statistical decision our tests make about a *correct* implementation (the reference, or a
+# generator under test) is taken from ONE family-wise budget at the quick profile, shared by the
+# whole session, so the suite as a whole cries wolf with probability at most QUICK.family_alpha.
+# A decision beyond the plan raises BudgetExhausted: plan first, never retry. Runs against a
+# deliberately broken implementation show the power of a check at the same per-decision level;
+# they get a fresh budget each, since their rejections are the expected outcome.
+
+import refdropout.conformance as conformance  # noqa: E402  (registers nothing by itself)
+from refdropout.stats import DecisionPlan, ErrorBudget, decision_plan  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def quick_plan() -> DecisionPlan:
+    """The quick profile's plan: per-decision level and keep-rate sample size."""
+    return decision_plan("quick")
+
+
+@pytest.fixture(scope="session")
+def suite_budget(quick_plan: DecisionPlan) -> ErrorBudget:
+    """The one budget every decision about a correct implementation is charged to."""
+    return quick_plan.budget()
+
+
+@pytest.fixture(scope="session")
+def check_correct(quick_plan: DecisionPlan, suite_budget: ErrorBudget):
+    """``check_correct(clause, impl, seed) -> Verdict`` under the suite's shared budget."""
+
+    def run(clause: str, impl: object, seed: int) -> conformance.Verdict:
+        return conformance.run_check(clause, impl, seed=seed, plan=quick_plan, budget=suite_budget)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def check_broken(quick_plan: DecisionPlan):
+    """``check_broken(clause, impl, seed) -> Verdict`` at the same level, with a fresh budget."""
+
+    def run(clause: str, impl: object, seed: int) -> conformance.Verdict:
+        return conformance.run_check(clause, impl, seed=seed, plan=quick_plan, budget=quick_plan.budget())
+
+    return run

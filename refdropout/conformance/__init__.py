@@ -1,0 +1,13 @@
+"""The conformance suite: one check per clause, run against any implementation of dropout.
+
+Checks live in one module per spec chapter; importing this package registers them all.
+"""
+
+from .protocol import CAPABILITIES, Implementation, Policies, has_capability, policies_of
+from .registry import CHECKS, Check, Context, check, plan_for, run_check, run_checks
+from .verdict import Outcome, Verdict
+
+__all__ = [
+    "CAPABILITIES", "CHECKS", "Check", "Context", "Implementation", "Outcome", "Policies", "Verdict",
+    "check", "has_capability", "plan_for", "policies_of", "run_check", "run_checks",
+]

@@ -1,0 +1,39 @@
+"""The result of running one clause's check against one implementation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from ..stats import Record
+
+__all__ = ["Outcome", "Verdict"]
+
+
+class Outcome(str, Enum):
+    PASS = "pass"
+    FAIL = "FAIL"
+    NOT_APPLICABLE = "not applicable"
+    POLICY = "differs by declared policy"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A clause's outcome for one implementation, with the numbers behind a statistical one.
+
+    ``records`` are the statistical decisions the check made (empty for an exact check); the
+    check fails if any of them rejected.
+    """
+
+    clause: str
+    outcome: Outcome
+    detail: str = ""
+    records: tuple[Record, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASS
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome is Outcome.FAIL
