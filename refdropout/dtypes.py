@@ -60,7 +60,10 @@ class DType:
         # emin the quantum stays that of the subnormals (gradual underflow).
         exponent = max(math.frexp(x)[1] - 1, self.emin)
         quantum = exponent - self.precision + 1
-        rounded = math.ldexp(round(math.ldexp(x, -quantum)), quantum)  # round(): ties to even
+        try:
+            rounded = math.ldexp(round(math.ldexp(x, -quantum)), quantum)  # round(): ties to even
+        except OverflowError:  # rounded up past the float64 range: past this format's too
+            return math.copysign(math.inf, x)
         if abs(rounded) > self.max:
             return math.copysign(math.inf, x)
         return math.copysign(rounded, x)  # keeps the sign of an underflowed zero

@@ -33,6 +33,14 @@ def _parse_nested(data: Any) -> tuple[list, Shape]:
     return [v for flat, _ in parts for v in flat], (len(data), *inner)
 
 
+def _nest(flat: list, shape: Shape) -> list:
+    """Row-major flat values as nested lists of ``shape`` (TENSOR-1)."""
+    if len(shape) == 1:
+        return list(flat)
+    step = numel(shape[1:])
+    return [_nest(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
 class Tensor:
     """An n-dimensional array of floats that records the ops applied to it for autodiff."""
 
@@ -88,12 +96,7 @@ class Tensor:
 
     def tolist(self) -> Any:
         """Nested Python lists (a bare number for a 0-d tensor)."""
-        data = self.data
-        if not self.shape:
-            return data[0]
-        for n in reversed(self.shape[1:]):
-            data = [data[i : i + n] for i in range(0, len(data), n)]
-        return list(data)
+        return _nest(self.data, self.shape) if self.shape else self.data[0]
 
     def item(self) -> float | bool:
         if self.size != 1:

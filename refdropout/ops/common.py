@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 from functools import lru_cache
 
 from ..dtypes import DType, float64
 from ..shapes import Shape, broadcast_index, numel
 from ..tensor import Tensor
+from .ieee import fsums
 
 __all__ = ["as_tensor", "expand_data", "unbroadcast", "require_floating"]
 
@@ -48,5 +48,4 @@ def unbroadcast(g: list, full: Shape, small: Shape) -> list:
     """Sum a gradient of shape ``full`` over the axes broadcasting added to ``small`` (exact, fsum)."""
     if full == small:
         return g
-    fsum = math.fsum
-    return [fsum([g[j] for j in group]) for group in _groups(small, full)]
+    return fsums([[g[j] for j in group] for group in _groups(small, full)])

@@ -183,7 +183,7 @@ def abs(x: Tensor) -> Tensor:
     """|x|; its derivative at 0 is taken as 0 (TENSOR-10)."""
     return _unary(
         "abs", x,
-        lambda d: [v if v > 0.0 else -v if v < 0.0 else v * 0.0 for v in d],
+        lambda d: list(map(math.fabs, d)),
         lambda x, y, g: [gi * _sign(xi) for gi, xi in zip(g, x)],
     )
 

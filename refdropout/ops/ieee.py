@@ -7,9 +7,10 @@ as C99 Annex F and every array library define them.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Callable
 
-__all__ = ["div", "exp", "log", "sqrt", "pow", "sigmoid", "map_ieee", "map2_ieee"]
+__all__ = ["div", "exp", "log", "sqrt", "pow", "sigmoid", "fsum", "fsums", "map_ieee", "map2_ieee"]
 
 _ARITHMETIC_ERRORS = (OverflowError, ValueError, ZeroDivisionError)
 
@@ -63,6 +64,35 @@ def sigmoid(x: float) -> float:
         return 1.0 / (1.0 + math.exp(-x))
     z = exp(x)
     return z / (1.0 + z)
+
+
+def fsum(values: list) -> float:
+    """The correctly rounded sum, as ``math.fsum``, with IEEE results where it raises.
+
+    inf + -inf is NaN; a partial sum that overflows although the exact total is in range is
+    summed exactly (as fractions); a total beyond the largest float is +-inf.
+    """
+    try:
+        return math.fsum(values)
+    except ValueError:  # inf + -inf
+        return math.nan
+    except OverflowError:
+        infinities = [v for v in values if math.isinf(v)]
+        if infinities:
+            return math.fsum(infinities) if len(set(infinities)) == 1 else math.nan
+        total = sum(map(Fraction, values))
+        try:
+            return float(total)
+        except OverflowError:
+            return math.inf if total > 0 else -math.inf
+
+
+def fsums(groups: list[list]) -> list:
+    """``fsum`` of every group, at ``math.fsum``'s speed when nothing overflows."""
+    try:
+        return list(map(math.fsum, groups))
+    except (OverflowError, ValueError):
+        return list(map(fsum, groups))
 
 
 def map_ieee(fast: Callable[[float], float], safe: Callable[[float], float], data: list) -> list:

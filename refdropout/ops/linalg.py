@@ -15,6 +15,7 @@ from .. import autograd
 from ..dtypes import promote
 from ..shapes import Shape, broadcast_index, broadcast_shapes, numel
 from ..tensor import Tensor
+from . import ieee
 from .common import require_floating, unbroadcast
 
 __all__ = ["matmul"]
@@ -26,10 +27,13 @@ def _rows(data: list, start: int, n: int, k: int) -> list[list]:
 
 def _matmul_2d(a_rows: list[list], b_cols: list[tuple], k: int) -> list:
     """Row-major (n, m) product from the rows of A and the columns of B."""
-    if k == 1:  # an outer product: the correctly rounded sum of one product is that product
-        return [r * c for (r,) in a_rows for (c,) in b_cols]
+    if k == 1:  # an outer product: the sum of one product is that product (+ 0.0: fsum's zero is +0.0)
+        return [r * c + 0.0 for (r,) in a_rows for (c,) in b_cols]
     fsum, mul = math.fsum, operator.mul
-    return [fsum(map(mul, row, col)) for row in a_rows for col in b_cols]
+    try:
+        return [fsum(map(mul, row, col)) for row in a_rows for col in b_cols]
+    except (OverflowError, ValueError):  # inf - inf, or a partial sum past the float range
+        return [ieee.fsum(list(map(mul, row, col))) for row in a_rows for col in b_cols]
 
 
 def _batched(a: list, b: list, batch: Shape, a_batch: Shape, b_batch: Shape, n: int, k: int, m: int) -> list:
@@ -56,15 +60,19 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         if not isinstance(t, Tensor):
             raise TypeError(f"matmul: {name} must be a Tensor, got {type(t).__name__}")
         require_floating(t, "matmul")
+    for name, t in (("a", a), ("b", b)):
         if t.ndim == 0:
-            raise ValueError(f"matmul: {name} must have at least 1 dimension, got shape ()")
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape}: operand {name} must have at least 1 dimension")
     a_shape = (1, *a.shape) if a.ndim == 1 else a.shape
     b_shape = (*b.shape, 1) if b.ndim == 1 else b.shape
     (n, k), (k2, m) = a_shape[-2:], b_shape[-2:]
     if k != k2:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned: {k} (last axis of a) != {k2}")
     a_batch, b_batch = a_shape[:-2], b_shape[:-2]
-    batch = broadcast_shapes(a_batch, b_batch, op="matmul")
+    try:
+        batch = broadcast_shapes(a_batch, b_batch, op="matmul")
+    except ValueError:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape}: batch axes {a_batch} and {b_batch} do not broadcast") from None
     ad, bd = a.data, b.data
     y = _batched(ad, bd, batch, a_batch, b_batch, n, k, m)
     out_shape = batch + ((n,) if a.ndim > 1 else ()) + ((m,) if b.ndim > 1 else ())

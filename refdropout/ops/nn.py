@@ -37,7 +37,7 @@ def _log_softmax_row(row: list) -> list:
         return []
     top = max(row)
     shifted = [v - top for v in row]
-    log_norm = ieee.log(math.fsum(ieee.map_ieee(math.exp, ieee.exp, shifted)))
+    log_norm = ieee.log(ieee.fsum(ieee.map_ieee(math.exp, ieee.exp, shifted)))
     return [v - log_norm for v in shifted]
 
 
@@ -59,7 +59,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     def log_softmax_vjp(g: list) -> tuple[list]:
         # dx_i = g_i - p_i * sum_j g_j
         rows_g = [[g[i] for i in group] for group in groups]
-        return (_scatter_rows(groups, [[gi - pi * math.fsum(rg) for gi, pi in zip(rg, rp)] for rg, rp in zip(rows_g, p)], x.size),)
+        return (_scatter_rows(groups, [[gi - pi * sg for gi, pi in zip(rg, rp)] for rg, rp, sg in zip(rows_g, p, ieee.fsums(rows_g))], x.size),)
 
     return autograd.attach(out, (x,), log_softmax_vjp)
 
@@ -73,7 +73,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
     def softmax_vjp(g: list) -> tuple[list]:
         # dx_i = p_i (g_i - sum_j g_j p_j)
         rows_g = [[g[i] for i in group] for group in groups]
-        dots = [math.fsum(map(operator.mul, rg, rp)) for rg, rp in zip(rows_g, p)]
+        dots = ieee.fsums([list(map(operator.mul, rg, rp)) for rg, rp in zip(rows_g, p)])
         return (_scatter_rows(groups, [[pi * (gi - d) for gi, pi in zip(rg, rp)] for rg, rp, d in zip(rows_g, p, dots)], x.size),)
 
     return autograd.attach(out, (x,), softmax_vjp)
@@ -88,7 +88,7 @@ def _reduce_loss(losses: list, shape: tuple, dtype, reduction: str) -> tuple[Ten
     """The loss tensor and the weight d(loss)/d(loss_i) of each element under ``reduction``."""
     if reduction == "none":
         return Tensor._make(losses, shape, dtype), 1.0
-    total = math.fsum(losses)
+    total = ieee.fsum(losses)
     if reduction == "sum":
         return Tensor._make([total], (), dtype), 1.0
     n = len(losses)
@@ -149,14 +149,14 @@ def cross_entropy(logits: Tensor, target: Tensor | list, reduction: str = "mean"
     t = _class_probabilities(target, logits.shape, "cross_entropy")
     c = logits.shape[-1]
     log_p = [v for r in range(0, logits.size, c) for v in _log_softmax_row(logits.data[r : r + c])]
-    losses = [-math.fsum(ti * lp for ti, lp in zip(t[r : r + c], log_p[r : r + c]) if ti) for r in range(0, logits.size, c)]
+    losses = [-s for s in ieee.fsums([[ti * lp for ti, lp in zip(t[r : r + c], log_p[r : r + c]) if ti] for r in range(0, logits.size, c)])]
     out, weight = _reduce_loss(losses, logits.shape[:-1], logits.dtype, reduction)
     row_of = broadcast_index(reduced_shape(logits.shape, (logits.ndim - 1,)), logits.shape)
 
     def cross_entropy_vjp(g: list) -> tuple[list, list]:
         # d loss_r / d logit_rc = (sum_c t_rc) softmax_rc - t_rc;  d loss_r / d t_rc = -log softmax_rc
         row_g = [weight * g[0]] * len(losses) if reduction != "none" else g
-        mass = [math.fsum(t[r : r + c]) for r in range(0, logits.size, c)]
+        mass = ieee.fsums([t[r : r + c] for r in range(0, logits.size, c)])
         g_logits = [row_g[o] * (mass[o] * math.exp(lp) - ti) for o, lp, ti in zip(row_of, log_p, t)]
         return g_logits, [-row_g[o] * lp for o, lp in zip(row_of, log_p)]
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 from .. import autograd
 from ..shapes import Shape, broadcast_index, normalize_axes, numel, reduced_shape
 from ..tensor import Tensor
+from . import ieee
 from .common import require_floating
 
 __all__ = ["sum", "mean", "max"]
@@ -44,14 +45,14 @@ def _reduce(name: str, x: Tensor, axis, keepdims: bool) -> tuple[Shape, Shape, t
 
 def sum(x: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     _, out_shape, spread, values = _reduce("sum", x, axis, keepdims)
-    out = Tensor._make([math.fsum(v) for v in values], out_shape, x.dtype)
+    out = Tensor._make(ieee.fsums(values), out_shape, x.dtype)
     return autograd.attach(out, (x,), lambda g: ([g[o] for o in spread],))
 
 
 def mean(x: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     _, out_shape, spread, values = _reduce("mean", x, axis, keepdims)
     count = x.size // builtins.max(len(values), 1)
-    out = Tensor._make([math.fsum(v) / count if count else math.nan for v in values], out_shape, x.dtype)
+    out = Tensor._make([s / count if count else math.nan for s in ieee.fsums(values)], out_shape, x.dtype)
     return autograd.attach(out, (x,), lambda g: ([g[o] / count for o in spread],))
 
 
