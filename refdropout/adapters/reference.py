@@ -8,8 +8,17 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from .. import nn
 from ..conformance.protocol import Policies
+from ..nn.recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
 from ..dropout import dropout
+from ..nn.layers import Softmax
+from ..nn.mc import MCPrediction, mc_predict
+from ..theory import Network
+from ..dropout import (
+    alpha_dropout, attention_dropout, channel_dropout, drop_path, dropblock2d, dropconnect, feature_alpha_dropout,
+    gaussian_dropout,
+)
 from ..random import Generator
 from ..tensor import Tensor
 
@@ -20,9 +29,10 @@ class ReferenceDropout:
     """``refdropout.dropout.dropout`` behind the conformance protocol."""
 
     name = "reference"
+    dtypes = ("float64", "float32", "float16", "bfloat16")  # every format the engine emulates
 
-    def __init__(self, scaling: str = "inverted", nonfinite: str = "multiply") -> None:
-        self.policies = Policies(scaling=scaling, nonfinite=nonfinite)
+    def __init__(self, scaling: str = "inverted", nonfinite: str = "multiply", gate_masks: str = "shared") -> None:
+        self.policies = Policies(scaling=scaling, nonfinite=nonfinite, gate_masks=gate_masks)
 
     def _options(self) -> dict:
         return {"scaling": self.policies.scaling, "nonfinite": self.policies.nonfinite}
@@ -54,3 +64,100 @@ class ReferenceDropout:
         self, x: Tensor, p: float, noise_shape: Sequence[int | None], *, training: bool, seed: int
     ) -> Tensor:
         return dropout(x, p, training=training, seed=seed, noise_shape=noise_shape, **self._options())
+
+    # ---- spec/variants.md ----------------------------------------------------------------
+
+    def channel_dropout(self, x: Tensor, p: float, *, spatial_dims: int, data_format: str, training: bool,
+                        seed: int) -> Tensor:
+        return channel_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training, seed=seed)
+
+    def alpha_dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        return alpha_dropout(x, p, training=training, seed=seed)
+
+    def feature_alpha_dropout(self, x: Tensor, p: float, *, spatial_dims: int, data_format: str, training: bool,
+                              seed: int) -> Tensor:
+        return feature_alpha_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training,
+                                     seed=seed)
+
+    def gaussian_dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        return gaussian_dropout(x, p, training=training, seed=seed)
+
+    def dropconnect(self, x: Tensor, weight: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        return dropconnect(x, weight, p, training=training, seed=seed)
+
+    def drop_path(self, x: Tensor, p: float, *, mode: str, scaling: str, training: bool, seed: int) -> Tensor:
+        return drop_path(x, p, mode=mode, scaling=scaling, training=training, seed=seed)
+
+    def dropblock2d(self, x: Tensor, p: float, *, block_size: int, training: bool, seed: int) -> Tensor:
+        return dropblock2d(x, p, block_size=block_size, training=training, seed=seed)
+
+    def attention_dropout(self, weights: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        return attention_dropout(weights, p, training=training, seed=seed)
+
+    # ---- spec/modes.md -------------------------------------------------------------------
+
+    def dropout_module(self, p: float, *, seed: int) -> nn.Dropout:
+        return nn.Dropout(p, seed=seed, **self._options())
+
+    def sequential(self, *modules: nn.Module) -> nn.Sequential:
+        return nn.Sequential(*modules)
+
+    # ---- spec/recurrent.md ---------------------------------------------------------------
+
+    def recurrent_between_layers(self, cell: str, layers: Sequence[tuple], p: float, *, seed: int) -> "_RecurrentNet":
+        return _RecurrentNet(RECURRENT_LAYERS[cell].from_weights(
+            layers, dropout=p, gate_masks=self.policies.gate_masks, seed=seed))
+
+    def recurrent_variational(self, cell: str, layers: Sequence[tuple], input_p: float, recurrent_p: float, *,
+                              seed: int) -> "_RecurrentNet":
+        return _RecurrentNet(RECURRENT_LAYERS[cell].from_weights(
+            layers, input_dropout=input_p, recurrent_dropout=recurrent_p, gate_masks=self.policies.gate_masks,
+            seed=seed))
+
+    def recurrent_masks(self, net: "_RecurrentNet", x: Tensor, *, training: bool) -> tuple[Tensor, RecurrentMasks]:
+        y, _, masks = net.layer(x, training=training, return_masks=True)
+        return y, masks
+
+    def recurrent_vjp(self, net: "_RecurrentNet", x: Tensor, g: Tensor, *, training: bool) -> tuple[Tensor, Tensor]:
+        leaf = Tensor._make(x.data, x.shape, x.dtype)
+        leaf.requires_grad = True
+        y = net(leaf, training=training)
+        y.backward(g)
+        return y, leaf.grad
+
+    # ---- spec/ensemble.md, Monte Carlo dropout ----------------------------------------------
+
+    def mc_predict(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int) -> MCPrediction:
+        return mc_predict(_model_of(network, p, self._options()), x, samples, seed)
+
+
+_ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def _model_of(network: Network, p: float, options: dict) -> nn.Sequential:
+    """The refdropout.theory network as modules: Dropout(p) before each layer that drops its
+    inputs, the layer's own weights, its activation, and a Softmax over the logits."""
+    modules: list[nn.Module] = []
+    for layer in network.layers:
+        if layer.dropout:
+            modules.append(nn.Dropout(p, seed=0, **options))  # mc_predict reseeds it
+        fan_out, fan_in = layer.weight.shape
+        linear = nn.Linear(fan_in, fan_out, seed=0)
+        linear.weight, linear.bias = layer.weight, layer.bias
+        modules.append(linear)
+        if layer.activation in _ACTIVATIONS:
+            modules.append(_ACTIVATIONS[layer.activation]())
+    return nn.Sequential(*modules, Softmax())
+
+
+RECURRENT_LAYERS: dict[str, type[RecurrentLayer]] = {"lstm": LSTM, "gru": GRU}
+
+
+class _RecurrentNet:
+    """A reference recurrent layer as the protocol's net: net(x, *, training) -> y."""
+
+    def __init__(self, layer: RecurrentLayer) -> None:
+        self.layer = layer
+
+    def __call__(self, x: Tensor, *, training: bool) -> Tensor:
+        return self.layer(x, training=training)[0]

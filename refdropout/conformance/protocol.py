@@ -7,7 +7,8 @@ An implementation is any object with the required method
 taking and returning engine tensors (adapters convert to and from their framework's arrays).
 Every further capability is an optional method; a check names the capabilities it needs and is
 reported "not applicable" for an implementation without them, never passed. Implementations
-also declare their policies where the spec allows more than one behaviour.
+also declare their policies where the spec allows more than one behaviour, and the floating
+formats they accept (``dtypes``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from ..dtypes import DType, get_dtype
 from ..tensor import Tensor
 
-__all__ = ["Implementation", "Policies", "CAPABILITIES", "has_capability", "missing_capabilities", "policies_of"]
+__all__ = [
+    "Implementation", "Policies", "CAPABILITIES", "DEFAULT_DTYPES", "dtypes_of", "has_capability",
+    "missing_capabilities", "policies_of",
+]
 
 
 @dataclass(frozen=True)
@@ -26,16 +31,23 @@ class Policies:
 
     ``scaling``: "inverted" (train x m / q, eval x) or "classic" (train x m, eval q x) (DROPOUT-2).
     ``nonfinite``: what a dropped NaN or inf becomes: "multiply" (IEEE 0 * NaN = NaN) or
-    "select" (0) (DROPOUT-8).
+    "select" (0) (DROPOUT-10).
+    ``gate_masks``: the masks of variational recurrent dropout: "shared" (one on x_t and one on
+    h_(t-1) for every gate) or "per_gate" (one of each per gate) (RECURRENT-6).
     """
 
     scaling: str = "inverted"
     nonfinite: str = "multiply"
+    gate_masks: str = "shared"
 
 
 @runtime_checkable
 class Implementation(Protocol):
-    """The one method every implementation has; see CAPABILITIES for the optional ones."""
+    """The one method every implementation has; see CAPABILITIES for the optional ones.
+
+    Optional attributes: ``policies`` (a :class:`Policies`) and ``dtypes`` (the names of the
+    floating formats it accepts, e.g. ``("float64", "float32", "float16", "bfloat16")``).
+    """
 
     name: str
 
@@ -49,6 +61,26 @@ CAPABILITIES: dict[str, str] = {
     "dropout_vjp": "dropout_vjp(x, p, g, *, training, seed) -> (y, dL/dx for upstream gradient g)",
     "dropout_stream": "dropout_stream(seed) -> call(x, p, *, training) -> y, successive calls drawing fresh masks from one seeded state",
     "dropout_noise_shape": "dropout_noise_shape(x, p, noise_shape, *, training, seed) -> y, one mask value shared where noise_shape is 1",
+    # spec/variants.md
+    "channel_dropout": "channel_dropout(x, p, *, spatial_dims, data_format, training, seed) -> y, one mask value per (sample, channel); rank spatial_dims + 1 is one unbatched sample",
+    "alpha_dropout": "alpha_dropout(x, p, *, training, seed) -> y = a (x m + alpha' (1 - m)) + b",
+    "feature_alpha_dropout": "feature_alpha_dropout(x, p, *, spatial_dims, data_format, training, seed) -> y, alpha dropout with one mask value per (sample, channel)",
+    "gaussian_dropout": "gaussian_dropout(x, p, *, training, seed) -> y = x eps, eps ~ N(1, p / q)",
+    "dropconnect": "dropconnect(x, weight, p, *, training, seed) -> y = x (W * M / q)^T for x of shape (..., in), weight (out, in)",
+    "drop_path": "drop_path(x, p, *, mode, scaling, training, seed) -> y, one mask value per sample (mode 'row') or per call ('batch')",
+    "dropblock2d": "dropblock2d(x, p, *, block_size, training, seed) -> y, DropBlock on (N, C, H, W)",
+    "attention_dropout": "attention_dropout(weights, p, *, training, seed) -> y, inverted dropout of attention weights (..., queries, keys)",
+    # spec/modes.md
+    "dropout_module": "dropout_module(p, *, seed) -> a dropout layer d with d.train(), d.eval(), d(x) -> y; its training calls draw fresh masks from a state of its own seeded by seed (two made with one seed draw alike)",
+    "sequential": "sequential(*modules) -> a container c with c.train(), c.eval() setting the mode of every module inside it, c(x) applying them in order",
+    # spec/recurrent.md: layers[l] = (W_ih, W_hh, b_ih, b_hh) in PyTorch's layout; net(x, *, training) -> y, the
+    # last layer's outputs (T, B, H) for x (T, B, I), successive calls drawing fresh masks from one seeded state
+    "recurrent_between_layers": "recurrent_between_layers(cell, layers, p, *, seed) -> net: a stack of 'lstm' or 'gru' layers, dropout p on the outputs of every layer but the last, a fresh mask at every step",
+    "recurrent_variational": "recurrent_variational(cell, layers, input_p, recurrent_p, *, seed) -> net: the stack with variational dropout, one mask on x_t and one on h_(t-1) per call, per policies.gate_masks",
+    "recurrent_masks": "recurrent_masks(net, x, *, training) -> (y, refdropout.nn.recurrent.RecurrentMasks): a call of a net made above and the multipliers it applied, per layer and time step",
+    "recurrent_vjp": "recurrent_vjp(net, x, g, *, training) -> (y, dL/dx): a call of a net made above and its backward pass for upstream gradient g",
+    # spec/ensemble.md, Monte Carlo dropout
+    "mc_predict": "mc_predict(network, p, x, samples, *, seed) -> (mean, variance) of softmax of the logits over `samples` training-mode passes of the refdropout.theory.Network, inputs of its dropout layers dropped at rate p",
 }
 
 
@@ -67,3 +99,10 @@ def policies_of(impl: object) -> Policies:
     return declared if isinstance(declared, Policies) else Policies()
 
 
+# the formats every implementation is checked in unless it declares its own
+DEFAULT_DTYPES = ("float64", "float32")
+
+
+def dtypes_of(impl: object) -> tuple[DType, ...]:
+    """The floating formats ``impl`` declares in ``dtypes``; float64 and float32 when it declares none."""
+    return tuple(get_dtype(name) for name in getattr(impl, "dtypes", DEFAULT_DTYPES))

@@ -1,4 +1,4 @@
-"""Argument checks every dropout op shares (spec/dropout.md, DROPOUT-1, DROPOUT-6, DROPOUT-10).
+"""Argument checks every dropout op shares (spec/dropout.md, DROPOUT-1, DROPOUT-3, DROPOUT-9, DROPOUT-11).
 
 Bad input raises at once with the argument, its value and what is allowed: a rate is never
 clamped, a shape never silently broadcast, and randomness is never taken from a hidden
@@ -14,11 +14,13 @@ from ..random import Generator
 from ..shapes import Shape, normalize_axis
 from ..tensor import Tensor
 
-__all__ = ["check_rate", "check_input", "check_choice", "check_flag", "resolve_generator", "resolve_noise_shape"]
+__all__ = [
+    "check_rate", "check_input", "check_int", "check_choice", "check_flag", "resolve_generator", "resolve_noise_shape",
+]
 
 
 def check_rate(p: object, op: str, name: str = "p") -> float:
-    """A drop probability: a real number in [0, 1] (DROPOUT-1); bool, NaN and non-reals raise."""
+    """A drop probability: a real number in [0, 1] (DROPOUT-3); bool, NaN and non-reals raise."""
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise TypeError(f"{op}: {name} must be a real number in [0, 1], got {p!r} of type {type(p).__name__}")
     p = float(p)
@@ -27,13 +29,23 @@ def check_rate(p: object, op: str, name: str = "p") -> float:
     return p
 
 
-def check_input(x: object, op: str) -> Tensor:
-    """A floating-point tensor (DROPOUT-6): bool tensors and non-tensors raise TypeError."""
+def check_input(x: object, op: str, name: str = "x") -> Tensor:
+    """A floating-point tensor (DROPOUT-9): bool tensors and non-tensors raise TypeError."""
     if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: x must be a floating-point Tensor, got {type(x).__name__}")
+        raise TypeError(f"{op}: {name} must be a floating-point Tensor, got {type(x).__name__}")
     if not x.dtype.is_floating:
-        raise TypeError(f"{op}: x must be a floating-point Tensor, got dtype {x.dtype.name}")
+        raise TypeError(f"{op}: {name} must be a floating-point Tensor, got dtype {x.dtype.name}")
     return x
+
+
+def check_int(value: object, op: str, name: str, low: int, high: int | None = None) -> int:
+    """An int in [low, high] (high None: unbounded); bool and float raise TypeError (VARIANTS-18)."""
+    allowed = f"an int in [{low}, {high}]" if high is not None else f"an int >= {low}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{op}: {name} must be {allowed}, got {value!r} of type {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{op}: {name} must be {allowed}, got {value}")
+    return value
 
 
 def check_choice(value: object, allowed: tuple[str, ...], op: str, name: str) -> str:
@@ -49,7 +61,7 @@ def check_flag(value: object, op: str, name: str) -> bool:
 
 
 def resolve_generator(seed: int | None, generator: Generator | None, op: str) -> Generator:
-    """The generator a training-mode draw uses: ``Generator(seed)`` or the one given, never both."""
+    """The generator a training-mode draw uses: ``Generator(seed)`` or the one given, never both (DROPOUT-1)."""
     if seed is not None and generator is not None:
         raise ValueError(f"{op}: pass seed= or generator=, not both")
     if generator is not None:
@@ -64,7 +76,7 @@ def resolve_generator(seed: int | None, generator: Generator | None, op: str) ->
 def resolve_noise_shape(
     shape: Shape, noise_shape: Sequence[int | None] | None, broadcast_dims: Sequence[int] | None, op: str
 ) -> Shape:
-    """The shape of the mask (DROPOUT-10): ``shape`` itself, or with size 1 where it is shared.
+    """The shape of the mask (DROPOUT-11): ``shape`` itself, or with size 1 where it is shared.
 
     ``noise_shape`` is TensorFlow's spelling (one entry per axis; None means the input's size);
     ``broadcast_dims`` is Flax's (the axes along which one mask value is shared).

@@ -23,7 +23,8 @@ NONFINITE_POLICIES = ("multiply", "select")
 
 
 def _masked(x: Tensor, keep: list[bool], divisor: float, nonfinite: str) -> Tensor:
-    """One graph node: y_i = x_i / divisor where kept, else x_i * 0 ("multiply") or 0 ("select").
+    """One graph node: y_i = x_i / divisor where kept, else x_i * 0 ("multiply") or 0 ("select")
+    (DROPOUT-2, DROPOUT-10).
 
     Its VJP is g_i / divisor where kept and 0 where dropped: the forward mask, reused (GRADIENTS-1).
     """
@@ -49,7 +50,7 @@ def dropout(
     nonfinite: str = "multiply",
     return_mask: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
-    """Drop each element of ``x`` with probability ``p`` (DROPOUT-1 to DROPOUT-12).
+    """Drop each element of ``x`` with probability ``p`` (spec/dropout.md, DROPOUT-1 to DROPOUT-21).
 
     training, inverted:  y = x * m / q        eval, inverted:  y = x
     training, classic:   y = x * m            eval, classic:   y = q x
@@ -70,11 +71,11 @@ def dropout(
     q = 1.0 - p
 
     # the source of randomness is checked in every mode, but drawn from only when it is needed
-    source = resolve_generator(seed, generator, op) if (seed, generator) != (None, None) else None
-    if not training or p == 0.0:  # no randomness consumed (DROPOUT-11)
+    source = None if seed is None and generator is None else resolve_generator(seed, generator, op)
+    if not training or p == 0.0:  # the identity (DROPOUT-4, DROPOUT-7), consuming no randomness (DROPOUT-15)
         keep = [True] * x.size
         y = x * q if not training and scaling == "classic" else x
-    elif p == 1.0:  # the mask is known: every unit dropped
+    elif p == 1.0:  # the mask is known: every unit dropped, and nothing divided by q = 0 (DROPOUT-5)
         keep = [False] * x.size
         y = _masked(x, keep, 1.0, nonfinite)
     else:

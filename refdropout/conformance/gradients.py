@@ -1,0 +1,176 @@
+"""Checks of spec/gradients.md: the vector-Jacobian product of dropout.
+
+For a fixed keep mask m, training-mode dropout is the linear map y = s m ⊙ x with s = 1/q
+(inverted scaling) or s = 1 (classic), so its VJP is
+
+    dL/dx = s m ⊙ g
+
+with the mask of the forward pass. The checks call ``dropout_vjp(x, p, g, *, training, seed)``,
+which returns the forward output y and dL/dx together; the mask is read off y, whose kept
+elements are nonzero because the inputs are. Each check runs in every format the
+implementation declares (``dtypes_of``). Every check here is exact: no statistics, no
+decisions charged to the run's budget.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..dtypes import DType, float64
+from ..random import Generator
+from ..tensor import Tensor
+from .protocol import dtypes_of, policies_of
+from .registry import Context, check
+from .verdict import Outcome, Verdict
+
+__all__ = ["ordinal", "within_one_ulp", "FD_STEP", "FD_TOLERANCE"]
+
+RATES = (0.2, 0.7, 0.999)  # never 0.5: there p = q, and a p/q swap would go unseen
+SIZE = 64  # elements per case: a redrawn mask agrees with the forward one w.p. <= 0.68^64 < 3e-11 at p = 0.2
+FD_SHAPE = (3, 4)
+FD_STEP = 1.0  # h: a power of two, so x ± h and the division by 2h are exact for dyadic x with |x| <= 2
+FD_TOLERANCE = 16 * 2.0**-53  # 16 u, relative to sum_k |J_ki g_k|; GRADIENTS-6 derives a bound of 10 u
+NEEDS = ("dropout_vjp",)
+
+
+def ordinal(value: float, dtype: DType) -> int:
+    """The position of a finite ``value`` of ``dtype`` on that format's number line, counted in steps
+    from 0 (negative below 0): |v| / 2^(emin - P + 1) below 2^emin, and (e - emin) 2^(P - 1) +
+    |v| / 2^(e - P + 1) for 2^e <= |v| < 2^(e + 1). Neighbouring values of the format differ by 1."""
+    magnitude = abs(value)
+    exponent = max(math.frexp(magnitude)[1] - 1, dtype.emin)
+    steps = int(math.ldexp(magnitude, dtype.precision - 1 - exponent))  # exact: the significand as an integer
+    if magnitude >= math.ldexp(1.0, dtype.emin):
+        steps += (exponent - dtype.emin) << (dtype.precision - 1)
+    return -steps if math.copysign(1.0, value) < 0 else steps
+
+
+def within_one_ulp(got: float, exact: float, dtype: DType) -> bool:
+    """True when ``got`` is ``exact`` rounded to ``dtype`` or one of that value's two neighbours."""
+    nearest = dtype.round(exact)
+    if not (math.isfinite(got) and math.isfinite(nearest)):
+        return got == nearest
+    return abs(ordinal(got, dtype) - ordinal(nearest, dtype)) <= 1
+
+
+def _scale(impl: object, p: float) -> float:
+    """s: the factor a kept element is multiplied by in training, by the declared scaling policy."""
+    return 1.0 / (1.0 - p) if policies_of(impl).scaling == "inverted" else 1.0
+
+
+def _data(seed: int, n: int, dtype: DType) -> tuple[Tensor, Tensor]:
+    """Inputs x and upstream gradients g of n elements, every one nonzero: |x_i|, |g_i| in [1, 2)."""
+    x_noise, g_noise = (gen.uniform(n).data for gen in Generator(seed).spawn(2))
+    x = [(1.0 + u) * (-1.0) ** i for i, u in enumerate(x_noise)]
+    g = [(1.0 + u) * (-1.0) ** (i // 2) for i, u in enumerate(g_noise)]
+    return Tensor(x, dtype=dtype), Tensor(g, dtype=dtype)
+
+
+def _compare(name: str, dx: Tensor, expected: list[float], dtype: DType, exact: bool = False) -> list[str]:
+    """Failures where dx is not ``expected``: bit for bit if ``exact``, else within one ulp of dtype."""
+    if dx.shape != (len(expected),) or dx.dtype is not dtype:
+        return [f"{name}: dL/dx has shape {dx.shape} and dtype {dx.dtype.name}, "
+                f"not ({len(expected)},) and {dtype.name}"]
+    for i, (got, want) in enumerate(zip(dx.data, expected)):
+        if not (got == want if exact else within_one_ulp(got, want, dtype)):  # a NaN fails both
+            return [f"{name}: element {i}: dL/dx = {got!r}, expected {want!r}" + ("" if exact else " within one ulp")]
+    return []
+
+
+@check("GRADIENTS-1", needs=NEEDS)
+def check_vjp_uses_forward_mask(impl: object, ctx: Context) -> Verdict:
+    """GRADIENTS-1: dL/dx = s m ⊙ g within one ulp, m the mask of this very forward pass."""
+    failures = []
+    for dtype in dtypes_of(impl):
+        x, g = _data(ctx.seed, SIZE, dtype)
+        for p in RATES:
+            y, dx = impl.dropout_vjp(x, p, g, training=True, seed=ctx.seed)
+            s = _scale(impl, p)
+            expected = [gi * s if yi != 0.0 else 0.0 for gi, yi in zip(g.data, y.data)]
+            failures += _compare(f"{dtype.name}, p = {p}", dx, expected, dtype)
+    return ctx.verdict("GRADIENTS-1", failures)
+
+
+@check("GRADIENTS-2", needs=NEEDS)
+def check_eval_vjp(impl: object, ctx: Context) -> Verdict:
+    """GRADIENTS-2: in eval mode dL/dx = g (inverted, bit for bit) or q g (classic, within one ulp)."""
+    inverted = policies_of(impl).scaling == "inverted"
+    failures = []
+    for dtype in dtypes_of(impl):
+        x, g = _data(ctx.seed, SIZE, dtype)
+        for p in (0.0, *RATES, 1.0):
+            _, dx = impl.dropout_vjp(x, p, g, training=False, seed=ctx.seed)
+            expected = g.data if inverted else [(1.0 - p) * gi for gi in g.data]
+            failures += _compare(f"{dtype.name}, p = {p}, eval", dx, expected, dtype, exact=inverted)
+    return ctx.verdict("GRADIENTS-2", failures)
+
+
+@check("GRADIENTS-3", needs=NEEDS)
+def check_vjp_at_p_zero(impl: object, ctx: Context) -> Verdict:
+    """GRADIENTS-3: at p = 0 training-mode dL/dx = g, bit for bit, in every dtype."""
+    failures = []
+    for dtype in dtypes_of(impl):
+        x, g = _data(ctx.seed, 4 * SIZE, dtype)
+        _, dx = impl.dropout_vjp(x, 0.0, g, training=True, seed=ctx.seed)
+        failures += _compare(f"{dtype.name}, p = 0", dx, g.data, dtype, exact=True)
+    return ctx.verdict("GRADIENTS-3", failures)
+
+
+@check("GRADIENTS-4", needs=NEEDS)
+def check_vjp_at_p_one(impl: object, ctx: Context) -> Verdict:
+    """GRADIENTS-4: at p = 1 training-mode dL/dx = 0 everywhere: finite, no 0/0."""
+    failures = []
+    for dtype in dtypes_of(impl):
+        x, g = _data(ctx.seed, SIZE, dtype)
+        _, dx = impl.dropout_vjp(x, 1.0, g, training=True, seed=ctx.seed)
+        failures += _compare(f"{dtype.name}, p = 1", dx, [0.0] * SIZE, dtype, exact=True)
+    return ctx.verdict("GRADIENTS-4", failures)
+
+
+def _special_inputs(dtype: DType) -> Tensor:
+    """Values a mask must not be read from: zeros of both signs, infinities, NaN, the extremes."""
+    values = [0.0, -0.0, math.inf, -math.inf, math.nan, dtype.tiny, -dtype.max, 1.0]
+    return Tensor(values * (SIZE // len(values)), dtype=dtype)
+
+
+@check("GRADIENTS-5", needs=NEEDS)
+def check_vjp_independent_of_x(impl: object, ctx: Context) -> Verdict:
+    """GRADIENTS-5: dL/dx = s m ⊙ g whatever the values of x: zeros, infinities and NaN included."""
+    failures = []
+    for dtype in dtypes_of(impl):
+        ones, g = Tensor([1.0] * SIZE, dtype=dtype), _data(ctx.seed, SIZE, dtype)[1]
+        for p in RATES:
+            mask = [yi != 0.0 for yi in impl.dropout_vjp(ones, p, g, training=True, seed=ctx.seed)[0].data]
+            _, dx = impl.dropout_vjp(_special_inputs(dtype), p, g, training=True, seed=ctx.seed)
+            s = _scale(impl, p)
+            expected = [gi * s if kept else 0.0 for gi, kept in zip(g.data, mask)]
+            failures += _compare(f"{dtype.name}, p = {p}, non-finite and zero x", dx, expected, dtype)
+    return ctx.verdict("GRADIENTS-5", failures)
+
+
+def _dyadic(generator: Generator, n: int) -> list[float]:
+    """n float64 values k / 256 - 2 with 0 <= k <= 1024: x ± FD_STEP is exact for each."""
+    return [math.floor(u * 1025) / 256 - 2.0 for u in generator.uniform(n).data]
+
+
+@check("GRADIENTS-6", needs=("dropout", "dropout_vjp"))
+def check_finite_differences(impl: object, ctx: Context) -> Verdict:
+    """GRADIENTS-6: central differences of the forward, seed held fixed, give the VJP to 16 u."""
+    if float64 not in dtypes_of(impl):
+        return Verdict("GRADIENTS-6", Outcome.NOT_APPLICABLE, "central differences need float64")
+    n = math.prod(FD_SHAPE)
+    x, g_values = (_dyadic(generator, n) for generator in Generator(ctx.seed).spawn(2))
+    g = Tensor(g_values).reshape(FD_SHAPE)
+    failures = []
+    for p in RATES[:2]:
+        _, dx = impl.dropout_vjp(Tensor(x).reshape(FD_SHAPE), p, g, training=True, seed=ctx.seed)
+        for i in range(n):
+            up, down = (impl.dropout(Tensor(x[:i] + [x[i] + step] + x[i + 1:]).reshape(FD_SHAPE), p,
+                                     training=True, seed=ctx.seed).data for step in (FD_STEP, -FD_STEP))
+            terms = [(a - b) / (2 * FD_STEP) * gk for a, b, gk in zip(up, down, g_values)]  # J_ki g_k
+            numeric, bound = math.fsum(terms), FD_TOLERANCE * math.fsum(map(abs, terms))
+            if not abs(dx.data[i] - numeric) <= bound:
+                failures.append(f"p = {p}, element {i}: VJP {dx.data[i]!r} but central differences give "
+                                f"(J^T g)_i = {numeric!r} (tolerance {bound!r})")
+                break
+    return ctx.verdict("GRADIENTS-6", failures)

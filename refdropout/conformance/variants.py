@@ -1,0 +1,508 @@
+"""Checks of spec/variants.md: channel, alpha, Gaussian, DropConnect, DropPath, DropBlock and
+attention dropout.
+
+Each check needs the capability named after its variant (protocol.CAPABILITIES) and calls it
+with float64 engine tensors. Masks are read off outputs: for x = 1 a kept element of an
+inverted variant is 1/q and a dropped one 0; for alpha dropout x = 0 gives b (kept) or
+a α' q (dropped). Exact checks charge nothing to the run's budget; a statistical check
+registers its decisions and sizes its sample from the run's plan for the MDE its clause states.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from functools import lru_cache
+from typing import Callable
+
+from scipy.stats import norm
+
+from ..ops.elementwise import SELU_ALPHA, SELU_SCALE
+from ..shapes import broadcast_index
+from ..stats import (
+    Decision,
+    DecisionPlan,
+    binomial_test,
+    ks_samples_needed,
+    ks_test,
+    lag_independence_test,
+    mean_z_test,
+    samples_needed,
+    successive_independence_test,
+    variance_test,
+)
+from ..tensor import Tensor
+from .registry import Context, check
+from .verdict import Verdict
+
+__all__ = ["P", "ALPHA_P", "ATTENTION_ROW", "alpha_constants", "alpha_fourth_moment", "row_sum_moments", "seed_rate",
+           "sample_sizes"]
+
+P = 0.3  # p of every check but alpha dropout's; never 0.5, where a p/q swap goes unseen
+ALPHA_P = 0.2
+U = 2.0**-53  # unit roundoff of float64
+FORMATS = ("channels_first", "channels_last")
+# (N, C, *spatial) and (C, *spatial), channels first: a mask laid along a spatial axis varies
+# within a channel with probability 1 - q^S - p^S for S positions along it
+BATCHED = {1: (3, 4, 8), 2: (3, 4, 6, 3), 3: (3, 4, 4, 3, 3)}
+UNBATCHED = {1: (4, 8), 2: (4, 6, 3), 3: (4, 4, 3, 3)}
+BLOCK_CASES = (((4, 3, 7, 6), 3, 0.3), ((2, 2, 5, 5), 2, 0.5))  # (shape, block size, p)
+ATTENTION_ROW = tuple((j + 1) / 36 for j in range(8))  # a probability vector: sums to 1
+
+
+# --- the variants' constants, as the spec states them ---------------------------------------------
+
+
+ALPHA_PRIME = -SELU_SCALE * SELU_ALPHA  # α' = -λα
+
+
+def alpha_constants(p: float) -> tuple[float, float, float]:
+    """(a, b, dropped value a α' (1 - p)) of alpha dropout at p (VARIANTS-4)."""
+    a = ((1.0 - p) * (1.0 + p * ALPHA_PRIME * ALPHA_PRIME)) ** -0.5
+    return a, -a * ALPHA_PRIME * p, a * ALPHA_PRIME * (1.0 - p)
+
+
+def seed_rate(p: float, block: int, height: int, width: int) -> float:
+    """DropBlock's γ = p H W / (b^2 (H - b + 1)(W - b + 1)) (VARIANTS-14)."""
+    return p * height * width / (block * block * (height - block + 1) * (width - block + 1))
+
+
+def alpha_fourth_moment(p: float) -> float:
+    """The fourth central moment of alpha dropout's output for N(0, 1) inputs (VARIANTS-5)."""
+    a, b, dropped = alpha_constants(p)
+    return (1.0 - p) * (3 * a**4 + 6 * a * a * b * b + b**4) + p * dropped**4
+
+
+def row_sum_moments(row: tuple[float, ...], p: float) -> tuple[float, float]:
+    """Variance and fourth central moment of Σ_j A_j m_j / q (VARIANTS-16)."""
+    q = 1.0 - p
+    second, fourth = p / q, p * (p**3 + q**3) / q**3  # of m / q - 1
+    squares = [a * a for a in row]
+    variance = second * math.fsum(squares)
+    mu4 = fourth * math.fsum(s * s for s in squares) + 3 * second * second * (
+        math.fsum(squares) ** 2 - math.fsum(s * s for s in squares))
+    return variance, mu4
+
+
+@lru_cache(maxsize=None)
+def _rate_samples(mde: float, alpha: float, power: float) -> int:
+    return samples_needed(0.5, mde, alpha, power)
+
+
+def sample_sizes(plan: DecisionPlan) -> dict[str, int]:
+    """The sample size of every statistical check under ``plan`` (STATS-3), from its n draws:
+
+    VARIANTS-3: samples of 2 channels, 2 x samples = n channels;  VARIANTS-5: n outputs;
+    VARIANTS-7: the KS size for sup-distance keep_rate_mde;  VARIANTS-9: rows of a 4-column W,
+    4 x rows = n weights;  VARIANTS-10: n rows;  VARIANTS-11: calls, the keep-rate size for an
+    MDE 5 x the plan's;  VARIANTS-14: maps, the size for 2 x the plan's;  VARIANTS-16: rows of
+    8 attention weights, n weights.
+    """
+    n = plan.n
+    return {
+        "VARIANTS-3": math.ceil(n / 2),
+        "VARIANTS-5": n,
+        "VARIANTS-7": ks_samples_needed(plan.keep_rate_mde, plan.alpha, plan.power),
+        "VARIANTS-9": math.ceil(n / 4),
+        "VARIANTS-10": n,
+        "VARIANTS-11": _rate_samples(5 * plan.keep_rate_mde, plan.alpha, plan.power),
+        "VARIANTS-14": _rate_samples(2 * plan.keep_rate_mde, plan.alpha, plan.power),
+        "VARIANTS-16": math.ceil(n / len(ATTENTION_ROW)),
+    }
+
+
+# --- inputs, shapes and comparisons -----------------------------------------------------------------
+
+
+def _filled(shape: tuple[int, ...], value: float) -> Tensor:
+    return Tensor._make([value] * math.prod(shape), shape)
+
+
+def _distinct(shape: tuple[int, ...]) -> Tensor:
+    """Distinct nonzero values of both signs: (-1)^i (1 + i / 64)."""
+    return Tensor._make([(-1.0) ** i * (1.0 + i / 64) for i in range(math.prod(shape))], shape)
+
+
+def _last(shape: tuple[int, ...], channel: int) -> tuple[int, ...]:
+    """``shape`` with its axis ``channel`` moved last: the channels-last layout."""
+    return shape[:channel] + shape[channel + 1:] + (shape[channel],)
+
+
+def _channel_mask_shape(shape: tuple[int, ...], batched: bool, data_format: str) -> tuple[int, ...]:
+    """One mask value per (sample, channel): 1 on every spatial axis (VARIANTS-1, VARIANTS-2)."""
+    channel = len(shape) - 1 if data_format == "channels_last" else int(batched)
+    return tuple(n if j == channel or (batched and j == 0) else 1 for j, n in enumerate(shape))
+
+
+def _kept(v: float, value: float) -> bool:
+    """v is ``value`` (a float64 result) within one ulp."""
+    return abs(v - value) <= math.ulp(value)
+
+
+def _form(name: str, y: object, shape: tuple[int, ...]) -> list[str]:
+    if not isinstance(y, Tensor):
+        return [f"{name}: returned {type(y).__name__}, not a Tensor"]
+    return [] if y.shape == shape else [f"{name}: output shape {y.shape}, not {shape}"]
+
+
+def _shared(name: str, y: object, shape: tuple[int, ...], mask_shape: tuple[int, ...],
+            outcome: Callable[[float], bool | None]) -> list[str]:
+    """Failures unless every element is kept or dropped (``outcome`` True / False, None: neither)
+    and elements at one position of ``mask_shape`` broadcast to ``shape`` share their outcome."""
+    failures = _form(name, y, shape)
+    if failures:
+        return failures
+    seen: dict[int, bool] = {}
+    for i, (group, v) in enumerate(zip(broadcast_index(mask_shape, shape), y.data)):
+        kept = outcome(v)
+        if kept is None:
+            return [f"{name}: element {i} is {v!r}, neither the kept nor the dropped value"]
+        if seen.setdefault(group, kept) != kept:
+            return [f"{name}: element {i} is {'kept' if kept else 'dropped'} but others sharing its mask value "
+                    f"(mask shape {mask_shape}) are not"]
+    return []
+
+
+def _inverted(p: float) -> Callable[[float], bool | None]:
+    """The outcome of x = 1 under inverted scaling: 1/q kept, 0 dropped."""
+    return lambda v: True if _kept(v, 1.0 / (1.0 - p)) else False if v == 0.0 else None
+
+
+def _identical(name: str, y: object, x: Tensor) -> list[str]:
+    failures = _form(name, y, x.shape)
+    if not failures and any(math.copysign(1.0, a) != math.copysign(1.0, b) or a != b for a, b in zip(y.data, x.data)):
+        failures.append(f"{name}: not x bit for bit")
+    return failures
+
+
+def _at(shape: tuple[int, ...], index: tuple[int, ...]) -> int:
+    """The flat row-major position of ``index``."""
+    flat = 0
+    for i, n in zip(index, shape):
+        flat = flat * n + i
+    return flat
+
+
+def _judge(ctx: Context, name: str, decision: Decision, failures: list[str]) -> None:
+    if ctx.decide(name, decision):
+        failures.append(f"{name}: {decision.test} rejects at alpha = {decision.alpha:.3g}: p = {decision.p_value:.3g}, "
+                        f"observed {decision.observed:.6g}, expected {decision.expected:.6g}, n = {decision.n}")
+
+
+# --- channel dropout --------------------------------------------------------------------------------
+
+
+def _channel_cases(table: dict[int, tuple[int, ...]], batched: bool):
+    """(spatial_dims, data_format, shape) for every case of ``table`` in both layouts."""
+    for d, shape in table.items():
+        yield d, "channels_first", shape
+        yield d, "channels_last", _last(shape, int(batched))
+
+
+@check("VARIANTS-1", needs=("channel_dropout",))
+def check_channel_dropout_drops_whole_channels(impl: object, ctx: Context) -> Verdict:
+    """VARIANTS-1: one mask value per (sample, channel) for d = 1, 2, 3 in both layouts; eval and p = 0 identities."""
+    failures = []
+    for d, fmt, shape in _channel_cases(BATCHED, batched=True):
+        name = f"spatial_dims={d}, {fmt}, shape {shape}"
+        y = impl.channel_dropout(_filled(shape, 1.0), P, spatial_dims=d, data_format=fmt, training=True, seed=ctx.seed)
+        failures += _shared(name, y, shape, _channel_mask_shape(shape, True, fmt), _inverted(P))
+        x = _distinct(shape)
+        for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
+            y = impl.channel_dropout(x, p, spatial_dims=d, data_format=fmt, training=training, seed=ctx.seed)
+            failures += _identical(f"{name}, {mode}", y, x)
+    return ctx.verdict("VARIANTS-1", failures)
+
+
+@check("VARIANTS-2", needs=("channel_dropout",))
+def check_unbatched_input_is_one_sample(impl: object, ctx: Context) -> Verdict:
+    """VARIANTS-2: an input of spatial_dims + 1 axes has one mask value per channel."""
+    failures = []
+    for d, fmt, shape in _channel_cases(UNBATCHED, batched=False):
+        y = impl.channel_dropout(_filled(shape, 1.0), P, spatial_dims=d, data_format=fmt, training=True, seed=ctx.seed)
+        failures += _shared(f"unbatched, spatial_dims={d}, {fmt}, shape {shape}", y, shape,
+                            _channel_mask_shape(shape, False, fmt), _inverted(P))
+    return ctx.verdict("VARIANTS-2", failures)
+
+
+@check("VARIANTS-3", needs=("channel_dropout",), decisions=3)
+def check_channels_are_dropped_independently(impl: object, ctx: Context) -> Verdict:
+    """VARIANTS-3: keep rate of N x 2 channels, and independence across channels and across samples."""
+    samples = sample_sizes(ctx.plan)["VARIANTS-3"]
+    shape = (samples, 2, 2)
+    y = impl.channel_dropout(_filled(shape, 1.0), P, spatial_dims=1, data_format="channels_first", training=True,
+                             seed=ctx.seed)
+    failures = _form("VARIANTS-3", y, shape)
+    if failures:
+        return ctx.verdict("VARIANTS-3", failures)
+    masks = [[int(y.data[4 * n + 2 * c] != 0.0) for c in (0, 1)] for n in range(samples)]
+    kept = sum(map(sum, masks))
+    _judge(ctx, "VARIANTS-3 keep rate", binomial_test(kept, 2 * samples, 1.0 - P, alpha=ctx.alpha), failures)
+    _judge(ctx, "VARIANTS-3 across channels", lag_independence_test(masks, 1, alpha=ctx.alpha), failures)
+    _judge(ctx, "VARIANTS-3 across samples", successive_independence_test(masks, alpha=ctx.alpha), failures)
+    return ctx.verdict("VARIANTS-3", failures)
+
+
+# --- alpha dropout ----------------------------------------------------------------------------------
+
+
+def _alpha_outcome(x: float, p: float) -> bool | None:
+    """None, or whether alpha dropout's output for input x is the kept a x + b (True) or the
+    dropped a α' q (False), within the bounds of VARIANTS-4; a function of the output."""
+    a, b, dropped = alpha_constants(p)
+
+    def outcome(v: float) -> bool | None:
+        if abs(v - (a * x + b)) <= 4 * U * (abs(a * x) + abs(b)):
+            return True
+        return False if abs(v - dropped) <= 4 * U * abs(a * ALPHA_PRIME) else None
+
+    return outcome
+
+
+@check("VARIANTS-4", needs=("alpha_dropout",))
+def check_alpha_dropout_values(impl: object, ctx: Context) -> Verdict:
+    """VARIANTS-4: kept a x + b, dropped a α' q; identity in eval and at p = 0; zeros at p = 1."""
+    x = Tensor._make([(i % 7) - 3.25 for i in range(64)], (64,))
+    y = impl.alpha_dropout(x, ALPHA_P, training=True, seed=ctx.seed)
+    failures = _form("training", y, x.shape)
+    for i, (v, xi) in enumerate(zip(y.data, x.data) if not failures else ()):
+        if _alpha_outcome(xi, ALPHA_P)(v) is None:
+            failures.append(f"p = {ALPHA_P}: element {i}: x = {xi!r} gave {v!r}, neither a x + b nor a α' q")
+            break
+    for p, training, mode in ((ALPHA_P, False, "eval"), (0.0, True, "p = 0")):
+        failures += _identical(mode, impl.alpha_dropout(x, p, training=training, seed=ctx.seed), x)
+    y = impl.alpha_dropout(x, 1.0, training=True, seed=ctx.seed)
+    failures += _form("p = 1", y, x.shape) or ([] if all(v == 0.0 for v in y.data) else ["p = 1: not 0 everywhere"])
+    return ctx.verdict("VARIANTS-4", failures)
+
+
+@check("VARIANTS-5", needs=("alpha_dropout",), decisions=2)
+def check_alpha_dropout_keeps_mean_and_variance(impl: object, ctx: Context) -> Verdict:
+    """VARIANTS-5: for N(0, 1) inputs, E[y] = 0 (z-test) and Var[y] = 1 (large-sample test with mu4)."""
+    n = sample_sizes(ctx.plan)["VARIANTS-5"]
+    normal = random.Random(ctx.seed)  # the inputs' stream, not the implementation's
+    x = Tensor._make([normal.gauss(0.0, 1.0) for _ in range(n)], (n,))
+    y = impl.alpha_dropout(x, ALPHA_P, training=True, seed=ctx.seed)
+    failures = _form("VARIANTS-5", y, x.shape)
+    if not failures:
+        _judge(ctx, "VARIANTS-5 mean", mean_z_test(y.data, 0.0, 1.0, alpha=ctx.alpha), failures)
+        _judge(ctx, "VARIANTS-5 variance", variance_test(y.data, 1.0, alpha=ctx.alpha,
+                                                         fourth_moment=alpha_fourth_moment(ALPHA_P)), failures)
+    return ctx.verdict("VARIANTS-5", failures)
+
+
+@check("VARIANTS-6", needs=("feature_alpha_dropout",))
+def check_feature_alpha_dropout_drops_whole_channels(impl: object, ctx: Context) -> Verdict:
+    """VARIANTS-6: for x = 0 every (sample, channel) is all b or all a α' q; identity in eval."""
+    cases = [(d, fmt, shape, True) for d, fmt, shape in _channel_cases({1: BATCHED[1], 2: BATCHED[2]}, batched=True)]
+    cases.append((2, "channels_first", UNBATCHED[2], False))
+    failures = []
+    for d, fmt, shape, batched in cases:
+        name = f"spatial_dims={d}, {fmt}, shape {shape}"
+        y = impl.feature_alpha_dropout(_filled(shape, 0.0), ALPHA_P, spatial_dims=d, data_format=fmt, training=True,
+                                       seed=ctx.seed)
+        failures += _shared(name, y, shape, _channel_mask_shape(shape, batched, fmt), _alpha_outcome(0.0, ALPHA_P))
+        x = _distinct(shape)
+        y = impl.feature_alpha_dropout(x, ALPHA_P, spatial_dims=d, data_format=fmt, training=False, seed=ctx.seed)
+        failures += _identical(f"{name}, eval", y, x)
+    return ctx.verdict("VARIANTS-6", failures)
+
+
+# --- Gaussian dropout -------------------------------------------------------------------------------
+
+
+@check("VARIANTS-7", needs=("gaussian_dropout",), decisions=1)
+def check_gaussian_noise_is_normal(impl: object, ctx: Context) -> Verdict:
+    """VARIANTS-7: y / x ~ N(1, p/q) by the KS test at the profile's MDE; identity in eval and at p = 0."""
+    n = sample_sizes(ctx.plan)["VARIANTS-7"]
+    y = impl.gaussian_dropout(_filled((n,), 1.0), P, training=True, seed=ctx.seed)
+    failures = _form("VARIANTS-7", y, (n,))
+    if not failures:
+        noise = norm(1.0, math.sqrt(P / (1.0 - P)))
+        _judge(ctx, "VARIANTS-7 noise distribution", ks_test(y.data, noise, alpha=ctx.alpha), failures)
+    x = _distinct((4, 5))
+    for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
+        failures += _identical(mode, impl.gaussian_dropout(x, p, training=training, seed=ctx.seed), x)
+    return ctx.verdict("VARIANTS-7", failures)
+
+
+# --- DropConnect ------------------------------------------------------------------------------------
+
+
+def _eye(n: int) -> Tensor:
+    return Tensor._make([float(i == j) for i in range(n) for j in range(n)], (n, n))
+
+
+def _weights(rows: int, cols: int) -> Tensor:
+    return Tensor._make([1.0 + (k % 7) / 8 for k in range(rows * cols)], (rows, cols))
+
+
+@check("VARIANTS-9", needs=("dropconnect",), decisions=1)
+def check_dropconnect_masks_weights(impl: object, ctx: Context) -> Verdict:
+    """VARIANTS-9: with x = I, y^T = W ⊙ M / q: each 0 or W/q, the number kept Binomial(size, q); eval gives W^T."""
+    cols = 4
+    rows = sample_sizes(ctx.plan)["VARIANTS-9"]
+    w = _weights(rows, cols)
+    y = impl.dropconnect(_eye(cols), w, P, training=True, seed=ctx.seed)
+    failures = _form("training", y, (cols, rows))
+    if not failures:
+        kept = 0
+        for k, wk in enumerate(w.data):
+            v = y.data[(k % cols) * rows + k // cols]  # y[j, r] = W'[r, j] for the weight k = r cols + j
+            if v != 0.0 and not _kept(v, wk / (1.0 - P)):
+                failures.append(f"weight {divmod(k, cols)}: W = {wk!r} became {v!r}, neither 0 nor W / q")
+                break
+            kept += v != 0.0
+        _judge(ctx, "VARIANTS-9 keep rate", binomial_test(kept, rows * cols, 1.0 - P, alpha=ctx.alpha), failures)
+    small = _weights(5, cols)
+    transposed = Tensor._make([small.data[r * cols + j] for j in range(cols) for r in range(5)], (cols, 5))
+    for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
+        y = impl.dropconnect(_eye(cols), small, p, training=training, seed=ctx.seed)
+        failures += _identical(f"{mode}: x W^T", y, transposed)
+    return ctx.verdict("VARIANTS-9", failures)
+
+
+# --- DropPath -----------------------------------------------------------------------------------------
+
+
+@check("VARIANTS-10", needs=("drop_path",), decisions=1)
+def check_row_mode_drops_whole_samples(impl: object, ctx: Context) -> Verdict:
+    """VARIANTS-10: one mask value per row of x = 1 of shape (n, 2); the number of rows kept Binomial(n, q)."""
+    shape = (sample_sizes(ctx.plan)["VARIANTS-10"], 2)
+    y = impl.drop_path(_filled(shape, 1.0), P, mode="row", scaling="inverted", training=True, seed=ctx.seed)
+    failures = _shared("row mode", y, shape, (shape[0], 1), _inverted(P))
+    if not failures:
+        kept = sum(v != 0.0 for v in y.data[0::2])
+        _judge(ctx, "VARIANTS-10 rows kept", binomial_test(kept, shape[0], 1.0 - P, alpha=ctx.alpha), failures)
+    return ctx.verdict("VARIANTS-10", failures)
+
+
+@check("VARIANTS-11", needs=("drop_path",), decisions=1)
+def check_batch_mode_drops_the_whole_batch(impl: object, ctx: Context) -> Verdict:
+    """VARIANTS-11: one mask value per call; the number of calls kept Binomial(T, q), T for MDE 5 x the profile's."""
+    calls = sample_sizes(ctx.plan)["VARIANTS-11"]
+    shape = (3, 2)
+    x = _filled(shape, 1.0)
+    failures: list[str] = []
+    kept = 0
+    for t in range(calls):
+        y = impl.drop_path(x, P, mode="batch", scaling="inverted", training=True, seed=(ctx.seed + t) % 2**64)
+        failures += _shared(f"batch mode, call {t}", y, shape, (1, 1), _inverted(P))
+        if failures:
+            return ctx.verdict("VARIANTS-11", failures)
+        kept += y.data[0] != 0.0
+    _judge(ctx, "VARIANTS-11 calls kept", binomial_test(kept, calls, 1.0 - P, alpha=ctx.alpha), failures)
+    return ctx.verdict("VARIANTS-11", failures)
+
+
+@check("VARIANTS-12", needs=("drop_path",))
+def check_drop_path_scaling(impl: object, ctx: Context) -> Verdict:
+    """VARIANTS-12: inverted (1/q kept, eval x) and classic (1 kept, eval q x) in both modes; p = 0 the identity."""
+    shape = (6, 3)
+    q = 1.0 - P
+    ones, x = _filled(shape, 1.0), _distinct(shape)
+    failures = []
+    for mode, mask_shape in (("row", (6, 1)), ("batch", (1, 1))):
+        for scaling, kept in (("inverted", 1.0 / q), ("classic", 1.0)):
+            name = f"{mode}, {scaling}"
+            y = impl.drop_path(ones, P, mode=mode, scaling=scaling, training=True, seed=ctx.seed)
+            failures += _shared(name, y, shape, mask_shape,
+                                lambda v, kept=kept: True if _kept(v, kept) else False if v == 0.0 else None)
+            y = impl.drop_path(x, P, mode=mode, scaling=scaling, training=False, seed=ctx.seed)
+            if scaling == "inverted":
+                failures += _identical(f"{name}, eval", y, x)
+            elif _form(f"{name}, eval", y, shape) or any(not _kept(v, q * xi) for v, xi in zip(y.data, x.data)):
+                failures.append(f"{name}, eval: not q x within one ulp")
+            y = impl.drop_path(x, 0.0, mode=mode, scaling=scaling, training=True, seed=ctx.seed)
+            failures += _identical(f"{name}, p = 0", y, x)
+    return ctx.verdict("VARIANTS-12", failures)
+
+
+# --- DropBlock ----------------------------------------------------------------------------------------
+
+
+def _block_failure(zeros: set[tuple[int, int]], height: int, width: int, block: int) -> tuple[int, int] | None:
+    """A dropped position that no b x b square inside the map and inside the dropped set covers."""
+    covered: set[tuple[int, int]] = set()
+    for i in range(height - block + 1):
+        for j in range(width - block + 1):
+            square = {(i + r, j + c) for r in range(block) for c in range(block)}
+            if square <= zeros:
+                covered |= square
+    stray = zeros - covered
+    return min(stray) if stray else None
+
+
+@check("VARIANTS-13", needs=("dropblock2d",))
+def check_dropblock_drops_whole_blocks(impl: object, ctx: Context) -> Verdict:
+    """VARIANTS-13: the zeros of every map of x = 1 are a union of b x b squares inside the map."""
+    failures: list[str] = []
+    for shape, block, p in BLOCK_CASES:
+        y = impl.dropblock2d(_filled(shape, 1.0), p, block_size=block, training=True, seed=ctx.seed)
+        failures += _form(f"shape {shape}", y, shape)
+        if failures:
+            break
+        n, c, height, width = shape
+        for k in range(n * c):
+            base = k * height * width
+            zeros = {divmod(i, width) for i in range(height * width) if y.data[base + i] == 0.0}
+            stray = _block_failure(zeros, height, width, block)
+            if stray is not None:
+                failures.append(f"shape {shape}, b = {block}, map {divmod(k, c)}: dropped position {stray} lies in "
+                                f"no {block} x {block} block of dropped positions inside the map")
+                break
+    return ctx.verdict("VARIANTS-13", failures)
+
+
+@check("VARIANTS-14", needs=("dropblock2d",), decisions=2)
+def check_dropblock_seed_rate(impl: object, ctx: Context) -> Verdict:
+    """VARIANTS-14: on 4 x 4 maps with b = 2, the corner is dropped w.p. γ and the centre w.p. 1 - (1 - γ)^4."""
+    maps = sample_sizes(ctx.plan)["VARIANTS-14"]
+    shape = (maps, 1, 4, 4)
+    y = impl.dropblock2d(_filled(shape, 1.0), P, block_size=2, training=True, seed=ctx.seed)
+    failures = _form("VARIANTS-14", y, shape)
+    if not failures:
+        gamma = seed_rate(P, 2, 4, 4)
+        for name, position, covering in (("corner", (0, 0), 1), ("centre", (1, 1), 4)):
+            offset = _at((4, 4), position)
+            dropped = sum(y.data[16 * k + offset] == 0.0 for k in range(maps))
+            decision = binomial_test(dropped, maps, 1.0 - (1.0 - gamma) ** covering, alpha=ctx.alpha)
+            _judge(ctx, f"VARIANTS-14 {name} dropped", decision, failures)
+    return ctx.verdict("VARIANTS-14", failures)
+
+
+@check("VARIANTS-15", needs=("dropblock2d",))
+def check_dropblock_renormalises(impl: object, ctx: Context) -> Verdict:
+    """VARIANTS-15: every kept value of x = 1 is count / count_ones within 1e-6; identity in eval and at p = 0."""
+    shape, block, _ = BLOCK_CASES[0]
+    y = impl.dropblock2d(_filled(shape, 1.0), P, block_size=block, training=True, seed=ctx.seed)
+    failures = _form("training", y, shape)
+    kept = [v for v in y.data if v != 0.0] if not failures else []
+    if kept:
+        scale = len(y.data) / len(kept)
+        stray = next((v for v in kept if abs(v - scale) > 1e-6 * scale), None)
+        if stray is not None:
+            failures.append(f"a kept element is {stray!r}, not count / count_ones = {scale!r} within a relative 1e-6")
+    x = _distinct(shape)
+    for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
+        failures += _identical(mode, impl.dropblock2d(x, p, block_size=block, training=training, seed=ctx.seed), x)
+    return ctx.verdict("VARIANTS-15", failures)
+
+
+# --- attention dropout ----------------------------------------------------------------------------
+
+
+@check("VARIANTS-16", needs=("attention_dropout",), decisions=2)
+def check_attention_rows_sum_to_one_in_expectation(impl: object, ctx: Context) -> Verdict:
+    """VARIANTS-16: row sums of dropped attention weights have mean 1 and variance (p/q) Σ A_j^2."""
+    width = len(ATTENTION_ROW)
+    rows = sample_sizes(ctx.plan)["VARIANTS-16"]
+    y = impl.attention_dropout(Tensor._make(list(ATTENTION_ROW) * rows, (rows, width)), P, training=True, seed=ctx.seed)
+    failures = _form("VARIANTS-16", y, (rows, width))
+    if not failures:
+        sums = [math.fsum(y.data[r * width:(r + 1) * width]) for r in range(rows)]
+        variance, mu4 = row_sum_moments(ATTENTION_ROW, P)
+        _judge(ctx, "VARIANTS-16 mean row sum", mean_z_test(sums, 1.0, math.sqrt(variance), alpha=ctx.alpha), failures)
+        _judge(ctx, "VARIANTS-16 row sum variance",
+               variance_test(sums, variance, alpha=ctx.alpha, fourth_moment=mu4), failures)
+    return ctx.verdict("VARIANTS-16", failures)

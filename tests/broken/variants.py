@@ -1,0 +1,346 @@
+"""Broken variants of dropout (spec/variants.md): each gets one thing about one variant wrong.
+
+Each is the reference with one capability replaced; every check of
+refdropout.conformance.variants rejects at least one of them.
+"""
+
+from __future__ import annotations
+
+import math
+
+from refdropout.adapters.reference import ReferenceDropout
+from refdropout.dropout import alpha_dropout, channel_dropout, drop_path, dropconnect, dropout
+from refdropout.dropout.alpha import ALPHA_PRIME
+from refdropout.dropout.dropblock import block_keep_mask, seed_rate
+from refdropout.random import Generator
+from refdropout.tensor import Tensor
+
+
+def _channel_axis(x: Tensor, spatial_dims: int, data_format: str) -> int:
+    return x.ndim - 1 if data_format == "channels_last" else x.ndim - spatial_dims - 1
+
+
+# --- channel dropout -------------------------------------------------------------------------------
+
+
+class ChannelAxisWrong(ReferenceDropout):
+    """Shares the mask over the channels instead of the spatial axes: one value per (sample, position)."""
+
+    name = "channel-axis-wrong"
+
+    def channel_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
+        noise = list(x.shape)
+        noise[_channel_axis(x, spatial_dims, data_format)] = 1
+        return dropout(x, p, training=training, seed=seed, noise_shape=noise)
+
+
+class IgnoresChannelsLast(ReferenceDropout):
+    """Reads every input as channels-first, whatever data_format says."""
+
+    name = "ignores-channels-last"
+
+    def channel_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
+        return channel_dropout(x, p, spatial_dims=spatial_dims, training=training, seed=seed)
+
+
+class Dropout2dReads3DAsBatched(ReferenceDropout):
+    """Reads an unbatched input as a batch, as PyTorch's dropout2d does with 3-D input: (N, C, L)."""
+
+    name = "dropout2d-reads-3d-as-batched"
+
+    def channel_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
+        if x.ndim == spatial_dims + 1:  # PyTorch's feature dropout: the first two axes are (sample, channel)
+            return dropout(x, p, training=training, seed=seed, noise_shape=x.shape[:2] + (1,) * (x.ndim - 2))
+        return channel_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training, seed=seed)
+
+
+class ChannelsShareOneMask(ReferenceDropout):
+    """Draws one mask value per sample and shares it over all channels (DropPath under another name)."""
+
+    name = "channels-share-one-mask"
+
+    def channel_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
+        return drop_path(x, p, training=training, seed=seed)
+
+
+class ChannelMaskSharedAcrossBatch(ReferenceDropout):
+    """Draws one mask value per channel and shares it over the batch."""
+
+    name = "channel-mask-shared-across-batch"
+
+    def channel_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
+        channel = _channel_axis(x, spatial_dims, data_format)
+        noise = [n if j == channel else 1 for j, n in enumerate(x.shape)]
+        return dropout(x, p, training=training, seed=seed, noise_shape=noise)
+
+
+class ChannelRatesSwapped(ReferenceDropout):
+    """Keeps channels with probability p instead of q (and scales by 1/p)."""
+
+    name = "channel-rates-swapped"
+
+    def channel_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
+        return channel_dropout(x, 1.0 - p, spatial_dims=spatial_dims, data_format=data_format, training=training,
+                               seed=seed)
+
+
+# --- alpha dropout ---------------------------------------------------------------------------------
+
+
+def _alpha(x: Tensor, p: float, seed: int, alpha_prime: float, a: float, b: float) -> Tensor:
+    """a (x m + α' (1 - m)) + b with the given constants and the reference's mask."""
+    keep = dropout(x, p, seed=seed, return_mask=True)[1].data
+    return Tensor._make([a * (v if k else alpha_prime) + b for v, k in zip(x.data, keep)], x.shape)
+
+
+class AlphaPrimeSignFlipped(ReferenceDropout):
+    """Sets dropped units to +λα instead of -λα (and derives a and b from that)."""
+
+    name = "alpha-prime-sign-flipped"
+
+    def alpha_dropout(self, x, p, *, training, seed):
+        if not training or p in (0.0, 1.0):
+            return alpha_dropout(x, p, training=training, seed=seed)
+        a = ((1 - p) * (1 + p * ALPHA_PRIME**2)) ** -0.5
+        return _alpha(x, p, seed, -ALPHA_PRIME, a, a * ALPHA_PRIME * p)
+
+
+class AlphaStandardScale(ReferenceDropout):
+    """Uses standard dropout's a = q^(-1/2) scale, forgetting the α' term of the variance."""
+
+    name = "alpha-standard-scale"
+
+    def alpha_dropout(self, x, p, *, training, seed):
+        if not training or p in (0.0, 1.0):
+            return alpha_dropout(x, p, training=training, seed=seed)
+        a = (1 - p) ** -0.5
+        return _alpha(x, p, seed, ALPHA_PRIME, a, -a * ALPHA_PRIME * p)
+
+
+class AlphaIdentityAtPOne(ReferenceDropout):
+    """Returns x at p = 1 (Keras's AlphaDropout at rate 1) instead of 0."""
+
+    name = "alpha-identity-at-p-one"
+
+    def alpha_dropout(self, x, p, *, training, seed):
+        return x if p == 1.0 else alpha_dropout(x, p, training=training, seed=seed)
+
+
+class AlphaNeverDrops(ReferenceDropout):
+    """Applies the affine correction a x + b but drops nothing."""
+
+    name = "alpha-never-drops"
+
+    def alpha_dropout(self, x, p, *, training, seed):
+        if not training or p in (0.0, 1.0):
+            return alpha_dropout(x, p, training=training, seed=seed)
+        a = ((1 - p) * (1 + p * ALPHA_PRIME**2)) ** -0.5
+        return Tensor._make([a * v - a * ALPHA_PRIME * p for v in x.data], x.shape)
+
+
+class FeatureAlphaElementwise(ReferenceDropout):
+    """Feature alpha dropout with one mask value per element, as plain alpha dropout."""
+
+    name = "feature-alpha-elementwise"
+
+    def feature_alpha_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
+        return alpha_dropout(x, p, training=training, seed=seed)
+
+
+# --- Gaussian dropout ------------------------------------------------------------------------------
+
+
+def _gaussian(x: Tensor, seed: int, sigma: float) -> Tensor:
+    normal = Generator(seed).uniform((2 * x.size,)).data
+    z = [math.sqrt(-2 * math.log(1 - a)) * math.cos(math.tau * b) for a, b in zip(normal[0::2], normal[1::2])]
+    return Tensor._make([v * (1 + sigma * zi) for v, zi in zip(x.data, z)], x.shape)
+
+
+class GaussianVarianceP(ReferenceDropout):
+    """Draws noise of variance p, forgetting the 1/q."""
+
+    name = "gaussian-variance-p"
+
+    def gaussian_dropout(self, x, p, *, training, seed):
+        return _gaussian(x, seed, math.sqrt(p)) if training and p > 0 else x
+
+
+class GaussianStddevPOverQ(ReferenceDropout):
+    """Uses p/q as the standard deviation instead of the variance."""
+
+    name = "gaussian-stddev-p-over-q"
+
+    def gaussian_dropout(self, x, p, *, training, seed):
+        return _gaussian(x, seed, p / (1 - p)) if training and p > 0 else x
+
+
+# --- DropConnect -----------------------------------------------------------------------------------
+
+
+class DropConnectNoRescale(ReferenceDropout):
+    """Masks the weights without the 1/q: y = x (W ⊙ M)^T."""
+
+    name = "dropconnect-no-rescale"
+
+    def dropconnect(self, x, weight, p, *, training, seed):
+        if training:
+            weight = dropout(weight, p, seed=seed, scaling="classic")
+        return dropconnect(x, weight, p, training=False)
+
+
+class DropConnectRatesSwapped(ReferenceDropout):
+    """Keeps weights with probability p instead of q (and scales by 1/p)."""
+
+    name = "dropconnect-rates-swapped"
+
+    def dropconnect(self, x, weight, p, *, training, seed):
+        return dropconnect(x, weight, 1.0 - p if training else p, training=training, seed=seed)
+
+
+# --- DropPath ----------------------------------------------------------------------------------------
+
+
+class DropPathSharedAcrossBatch(ReferenceDropout):
+    """Row mode draws one mask value for the whole batch, as batch mode does."""
+
+    name = "drop-path-shared-across-batch"
+
+    def drop_path(self, x, p, *, mode, scaling, training, seed):
+        return drop_path(x, p, mode="batch", scaling=scaling, training=training, seed=seed)
+
+
+class DropPathPerElement(ReferenceDropout):
+    """Drops elements one by one: standard dropout in place of either mode."""
+
+    name = "drop-path-per-element"
+
+    def drop_path(self, x, p, *, mode, scaling, training, seed):
+        return dropout(x, p, training=training, seed=seed, scaling=scaling)
+
+
+class DropPathBatchModePerSample(ReferenceDropout):
+    """Batch mode draws one mask value per sample, as row mode does."""
+
+    name = "drop-path-batch-mode-per-sample"
+
+    def drop_path(self, x, p, *, mode, scaling, training, seed):
+        return drop_path(x, p, mode="row", scaling=scaling, training=training, seed=seed)
+
+
+class DropPathUnscaledEval(ReferenceDropout):
+    """timm's scale_by_keep=False offered as "classic": train x m, but eval x instead of q x."""
+
+    name = "drop-path-unscaled-eval"
+
+    def drop_path(self, x, p, *, mode, scaling, training, seed):
+        if scaling == "classic" and not training:
+            return x
+        return drop_path(x, p, mode=mode, scaling=scaling, training=training, seed=seed)
+
+
+# --- DropBlock ----------------------------------------------------------------------------------------
+
+
+def _dropblock(x: Tensor, p: float, block: int, seed: int, gamma: float, normalise: str = "tensor") -> Tensor:
+    """DropBlock with the reference's blocks but a given seed rate and normalisation
+    ("tensor": the reference's, "sample": per sample, "none")."""
+    n, c, h, w = x.shape
+    seeds = Generator(seed).bernoulli((n, c, h - block + 1, w - block + 1), gamma).data
+    keep = block_keep_mask(seeds, n * c, h, w, block)
+    per = len(keep) // n if normalise == "sample" else len(keep)
+    scales = [1.0] * len(keep)
+    if normalise != "none":
+        for start in range(0, len(keep), per):
+            kept = sum(keep[start:start + per])
+            scales[start:start + per] = [per / kept if kept else 0.0] * per
+    return Tensor._make([v * s if k else 0.0 for v, s, k in zip(x.data, scales, keep)], x.shape)
+
+
+class DropBlockSeedRateP(ReferenceDropout):
+    """Seeds blocks at rate p, ignoring the block area and the border."""
+
+    name = "dropblock-seed-rate-p"
+
+    def dropblock2d(self, x, p, *, block_size, training, seed):
+        return _dropblock(x, p, block_size, seed, p) if training and p else x
+
+
+class DropBlockNoBorderCorrection(ReferenceDropout):
+    """Seeds blocks at rate p / b^2, ignoring that seeds only fit (H - b + 1)(W - b + 1) positions."""
+
+    name = "dropblock-no-border-correction"
+
+    def dropblock2d(self, x, p, *, block_size, training, seed):
+        return _dropblock(x, p, block_size, seed, p / block_size**2) if training and p else x
+
+
+class DropBlockNoNormalisation(ReferenceDropout):
+    """Applies the block mask without renormalising: y = x ⊙ M."""
+
+    name = "dropblock-no-normalisation"
+
+    def dropblock2d(self, x, p, *, block_size, training, seed):
+        if not (training and p):
+            return x
+        return _dropblock(x, p, block_size, seed, seed_rate(p, block_size, *x.shape[2:]), "none")
+
+
+class DropBlockPerSampleNormalisation(ReferenceDropout):
+    """Renormalises each sample by its own kept fraction instead of the whole tensor's."""
+
+    name = "dropblock-per-sample-normalisation"
+
+    def dropblock2d(self, x, p, *, block_size, training, seed):
+        if not (training and p):
+            return x
+        return _dropblock(x, p, block_size, seed, seed_rate(p, block_size, *x.shape[2:]), "sample")
+
+
+class DropBlockClippedBlocks(ReferenceDropout):
+    """Seeds blocks at every position and clips them at the border (centred blocks, 'SAME' padding)."""
+
+    name = "dropblock-clipped-blocks"
+
+    def dropblock2d(self, x, p, *, block_size, training, seed):
+        if not (training and p):
+            return x
+        n, c, h, w = x.shape
+        seeds = Generator(seed).bernoulli((n, c, h, w), seed_rate(p, block_size, h, w)).data
+        keep = [True] * x.size
+        half = block_size // 2
+        for flat, s in enumerate(seeds):
+            if s:
+                k, rest = divmod(flat, h * w)
+                i, j = divmod(rest, w)
+                for r in range(max(0, i - half), min(h, i - half + block_size)):
+                    for col in range(max(0, j - half), min(w, j - half + block_size)):
+                        keep[k * h * w + r * w + col] = False
+        scale = x.size / sum(keep) if any(keep) else 0.0
+        return Tensor._make([v * scale if k else 0.0 for v, k in zip(x.data, keep)], x.shape)
+
+
+# --- attention dropout --------------------------------------------------------------------------------
+
+
+class AttentionRenormalisedRows(ReferenceDropout):
+    """Renormalises every dropped row to sum to 1, biasing the weights towards the kept keys."""
+
+    name = "attention-renormalised-rows"
+
+    def attention_dropout(self, weights, p, *, training, seed):
+        y = dropout(weights, p, training=training, seed=seed)
+        if not training:
+            return y
+        width = y.shape[-1]
+        rows = [y.data[i:i + width] for i in range(0, y.size, width)]
+        return Tensor._make([v / total if total else 0.0 for row in rows for total in (math.fsum(row),) for v in row],
+                            y.shape)
+
+
+class AttentionNoRescale(ReferenceDropout):
+    """Drops weights without the 1/q: rows then sum to q in expectation."""
+
+    name = "attention-no-rescale"
+
+    def attention_dropout(self, weights, p, *, training, seed):
+        return dropout(weights, p, training=training, seed=seed, scaling="classic") if training else weights

@@ -1,0 +1,321 @@
+"""Tests of spec/ensemble.md: dropout as an ensemble of 2^n sub-networks.
+
+The theory (refdropout.theory) is tested exactly: in Fraction arithmetic where the statement is
+rational, to a derived rounding bound where it is not. The checks of
+refdropout.conformance.ensemble are run against the reference, under both scaling policies, and
+against the broken implementations of tests/broken/ensemble.py, each of which a check rejects.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+
+import refdropout.conformance.ensemble  # noqa: F401  (registers the ENSEMBLE checks)
+from broken.ensemble import AlternatingMasks, ClassicMisdeclared, NoRescale, SameMaskEveryCall, StaleMask
+from refdropout import ops
+from refdropout.adapters.reference import ReferenceDropout
+from refdropout.conformance import Outcome
+from refdropout.dropout import dropconnect as dropconnect_op
+from refdropout.dropout import dropout
+from refdropout.tensor import Tensor
+from refdropout.theory import (
+    TABLE_NETWORKS,
+    TABLE_RATES,
+    Layer,
+    Network,
+    column_mask,
+    dropconnect,
+    dropconnect_gap_bound,
+    ensemble,
+    ensemble_outputs,
+    exact_rate,
+    mask_matrix,
+    normalized_geometric_mean,
+    sub_networks,
+    table_input,
+    toy_network,
+    weight_scaling_gaps,
+    weight_scaling_table,
+)
+
+SPEC = Path(__file__).resolve().parents[1] / "spec" / "ensemble.md"
+U = 2.0**-53  # float64 unit roundoff
+
+seeds = st.integers(0, 2**64 - 1)
+# floats with a full 53-bit significand and |v| in [2^-113, 2^13]: products neither overflow nor underflow
+wide_floats = st.builds(math.ldexp, st.integers(-(2**53) + 1, 2**53 - 1), st.integers(-113, -40))
+small_fractions = st.fractions(-4, 4, max_denominator=16)
+open_rates = st.one_of(st.fractions(0, 1, max_denominator=64), st.floats(0.0, 1.0)).filter(lambda p: p < 1)
+statistical = settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate], database=None)
+one_run = settings(max_examples=1, deadline=None, phases=[Phase.explicit, Phase.generate], database=None)
+SCALINGS = ("inverted", "classic")
+
+
+def bits(values: list[float]) -> list[str]:
+    """Values as their exact bit patterns: distinguishes -0.0 from 0.0."""
+    return [v.hex() for v in values]
+
+
+# --- ENSEMBLE-1: dropping a unit drops its outgoing weights -------------------------------------
+
+
+@pytest.mark.clause("ENSEMBLE-1")
+@given(
+    rows=st.integers(1, 4), n=st.integers(1, 8), seed=seeds, data=st.data(),
+    p=st.one_of(st.floats(0.01, 0.99), st.sampled_from([0.5, 0.75, 0.875, 0.96875])),
+)
+def test_unit_dropout_is_dropconnect_with_a_column_mask(rows: int, n: int, seed: int, data: st.DataObject, p: float) -> None:
+    x = Tensor(data.draw(st.lists(wide_floats, min_size=n, max_size=n)))
+    weight = Tensor(data.draw(st.lists(wide_floats, min_size=rows * n, max_size=rows * n))).reshape(rows, n)
+    q = 1.0 - p
+    thinned, keep = dropout(x, p, seed=seed, scaling="classic", return_mask=True)  # x * m
+    dropped, same_keep = dropout(x, p, seed=seed, return_mask=True)  # x * m / q, the same mask
+    assert same_keep.data == keep.data
+    mask = column_mask(keep, rows)
+    assert mask.data == [float(k) for _ in range(rows) for k in keep.data]  # M_ij = m_j
+    # without the division, and with the division after the sum: bit for bit
+    assert bits((weight @ thinned).data) == bits(dropconnect(weight, mask, x, 1.0).data)
+    assert bits(((weight @ thinned) / q).data) == bits((dropconnect(weight, mask, x, 1.0) / q).data)
+    unit, connect = (weight @ dropped).data, dropconnect(weight, mask, x, q).data
+    if math.frexp(q)[0] == 0.5:  # q a power of two: dividing by it is exact
+        assert bits(unit) == bits(connect)
+    bound = dropconnect_gap_bound(weight, x, keep, q, U)
+    assert all(abs(a - b) <= tol for a, b, tol in zip(unit, connect, bound))
+
+
+@pytest.mark.clause("ENSEMBLE-1")
+def test_the_two_orders_differ_where_one_over_q_rounds() -> None:
+    weight, x, keep, q = Tensor([[3.0]]), Tensor([0.7]), Tensor([True]), 1.0 - 0.3
+    unit = (weight @ (x * keep.astype("float64") / q)).item()
+    connect = dropconnect(weight, column_mask(keep, 1), x, q).item()
+    assert (unit, connect) == (3.0, 2.9999999999999996)
+    assert abs(unit - connect) <= dropconnect_gap_bound(weight, x, keep, q, U)[0]
+
+
+@pytest.mark.clause("ENSEMBLE-1")
+@given(n=st.integers(1, 12), seed=seeds, data=st.data(), p=st.sampled_from([0.2, 0.5, 0.7, 0.75]))
+def test_dropconnect_of_one_output_unit_is_unit_dropout(n: int, seed: int, data: st.DataObject, p: float) -> None:
+    """With one output every weight is its own column: DropConnect draws the mask dropout draws."""
+    nonzero = wide_floats.filter(lambda v: v != 0.0)
+    x = Tensor(data.draw(st.lists(nonzero, min_size=n, max_size=n)))
+    weight = Tensor([data.draw(st.lists(nonzero, min_size=n, max_size=n))], requires_grad=True)
+    connect = dropconnect_op(x, weight, p, seed=seed)
+    dropped, keep = dropout(x, p, seed=seed, return_mask=True)
+    connect.backward(Tensor([1.0]))
+    assert [g != 0.0 for g in weight.grad.data] == keep.data  # dL/dW = x * M / q reveals M
+    unit, q = (weight.detach() @ dropped).data, 1.0 - p
+    if p in (0.5, 0.75):
+        assert bits(connect.data) == bits(unit)
+    assert abs(connect.item() - unit[0]) <= dropconnect_gap_bound(weight.detach(), x, keep, q, U)[0]
+
+
+@pytest.mark.clause("ENSEMBLE-1")
+@pytest.mark.parametrize("scaling", SCALINGS)
+@given(seed=seeds)
+@one_run
+def test_column_mask_check_passes_reference(scaling: str, seed: int, check_correct) -> None:
+    assert check_correct("ENSEMBLE-1", ReferenceDropout(scaling=scaling), seed).outcome is Outcome.PASS
+
+
+@pytest.mark.clause("ENSEMBLE-1")
+@pytest.mark.parametrize("broken", [NoRescale, ClassicMisdeclared, StaleMask])
+@given(seed=seeds)
+@one_run
+def test_column_mask_check_rejects_broken(broken: type, seed: int, check_broken) -> None:
+    assert check_broken("ENSEMBLE-1", broken(), seed).outcome is Outcome.FAIL
+
+
+# --- ENSEMBLE-2: the sub-networks and their probabilities ---------------------------------------
+
+
+@pytest.mark.clause("ENSEMBLE-2")
+@pytest.mark.parametrize("n", range(0, 9))
+def test_every_mask_once_in_counting_order(n: int) -> None:
+    counting = [tuple((c >> (n - 1 - j)) & 1 for j in range(n)) for c in range(2**n)]
+    assert [s.keep for s in sub_networks(n, Fraction(1, 3))] == counting
+    matrix = mask_matrix(n)
+    assert matrix.shape == (2**n, n)
+    assert matrix.data == [float(k) for keep in counting for k in keep]
+
+
+@pytest.mark.clause("ENSEMBLE-2")
+@given(n=st.integers(0, 8), p=st.one_of(st.fractions(0, 1), st.floats(0.0, 1.0), st.sampled_from([0, 1])))
+def test_probabilities_sum_to_one_exactly(n: int, p: Fraction | float | int) -> None:
+    subs = list(sub_networks(n, p))
+    p, q = Fraction(p), 1 - Fraction(p)
+    assert all(type(s.probability) is Fraction for s in subs)
+    assert sum(s.probability for s in subs) == 1
+    assert all(s.probability == q ** sum(s.keep) * p ** (n - sum(s.keep)) for s in subs)
+    for j in range(n):  # each unit is kept with probability q, two units together with q^2
+        assert sum(s.probability for s in subs if s.keep[j]) == q
+        assert sum(s.probability for s in subs if s.keep[j] and s.keep[0]) == (q if j == 0 else q * q)
+
+
+@pytest.mark.clause("ENSEMBLE-2")
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: exact_rate(True), TypeError, "p must be a Fraction, an int or a float in \\[0, 1\\], got True"),
+        (lambda: exact_rate("0.5"), TypeError, "got '0.5' of type str"),
+        (lambda: exact_rate(Decimal("0.5")), TypeError, "of type Decimal"),
+        (lambda: exact_rate(0.5j), TypeError, "of type complex"),
+        (lambda: exact_rate(1.5), ValueError, "p must be in \\[0, 1\\], got 1.5"),
+        (lambda: exact_rate(-0.0001), ValueError, "got -0.0001"),
+        (lambda: exact_rate(math.nan), ValueError, "got nan"),
+        (lambda: exact_rate(Fraction(3, 2)), ValueError, "got Fraction\\(3, 2\\)"),
+        (lambda: list(sub_networks(-1, 0.5)), ValueError, "n \\(the number of droppable units\\) .* got -1"),
+        (lambda: list(sub_networks(2.0, 0.5)), ValueError, "got 2.0"),
+        (lambda: mask_matrix(True), ValueError, "got True"),
+        (lambda: list(sub_networks(3, math.inf)), ValueError, "got inf"),
+    ],
+)
+def test_rates_are_exact_and_validated(call, error: type, message: str) -> None:
+    assert exact_rate(0.1) == Fraction(3602879701896397, 2**55)
+    assert exact_rate(Fraction(1, 10)) == Fraction(1, 10) and exact_rate(1) == 1
+    with pytest.raises(error, match=message):
+        call()
+
+
+# --- ENSEMBLE-3: a linear model's ensemble mean is its evaluation output -------------------------
+
+
+@pytest.mark.clause("ENSEMBLE-3")
+@given(n=st.integers(1, 6), outputs=st.integers(1, 2), p=open_rates, data=st.data())
+def test_linear_ensemble_mean_is_the_eval_output(n: int, outputs: int, p: Fraction | float, data: st.DataObject) -> None:
+    x = data.draw(st.lists(small_fractions, min_size=n, max_size=n))
+    weight = data.draw(st.lists(st.lists(small_fractions, min_size=n, max_size=n), min_size=outputs, max_size=outputs))
+    bias = data.draw(st.lists(small_fractions, min_size=outputs, max_size=outputs))
+    p = Fraction(p)
+    q = 1 - p
+    for d, evaluation in ((q, x), (Fraction(1), [q * v for v in x])):  # inverted, classic
+        for w, b in zip(weight, bias):
+            y = ensemble(lambda keep: sum(wj * xj * mj for wj, xj, mj in zip(w, x, keep)) / d + b, n, p)
+            assert y.mean == sum(wj * ej for wj, ej in zip(w, evaluation)) + b
+            assert y.variance == sum(wj**2 * xj**2 for wj, xj in zip(w, x)) * p * q / d**2
+
+
+@pytest.mark.clause("ENSEMBLE-3")
+@pytest.mark.parametrize("scaling", SCALINGS)
+@given(seed=seeds)
+@statistical
+def test_ensemble_mean_check_passes_reference(scaling: str, seed: int, check_correct) -> None:
+    assert check_correct("ENSEMBLE-3", ReferenceDropout(scaling=scaling), seed).outcome is Outcome.PASS
+
+
+@pytest.mark.clause("ENSEMBLE-3")
+@pytest.mark.parametrize("broken", [NoRescale, ClassicMisdeclared])
+@given(seed=seeds)
+@one_run
+def test_ensemble_mean_check_rejects_broken(broken: type, seed: int, check_broken) -> None:
+    assert check_broken("ENSEMBLE-3", broken(), seed).outcome is Outcome.FAIL
+
+
+# --- ENSEMBLE-4: one softmax layer: the geometric mean is weight scaling -------------------------
+
+
+@pytest.mark.clause("ENSEMBLE-4")
+@given(
+    n=st.integers(1, 7), classes=st.integers(2, 4), net_seed=seeds, scale=st.sampled_from([0.5, 2.0, 10.0, 50.0]),
+    p=st.sampled_from([0.1, 0.3, 0.5, 0.7, 0.9, Fraction(1, 3)]), scaling=st.sampled_from(SCALINGS), data=st.data(),
+)
+def test_softmax_geometric_mean_is_weight_scaling(
+    n: int, classes: int, net_seed: int, scale: float, p: float, scaling: str, data: st.DataObject
+) -> None:
+    layer = toy_network(net_seed, (n, classes), "identity", (True,), scale).layers[0]
+    x = Tensor(data.draw(st.lists(st.floats(-3, 3), min_size=n, max_size=n)))
+    q = float(1 - exact_rate(p))
+    d = q if scaling == "inverted" else 1.0
+    log_outputs, probabilities = ensemble_outputs(Network((layer,)), x, p, scaling)
+    geometric = normalized_geometric_mean(log_outputs, probabilities)
+    scaled = layer if scaling == "inverted" else Layer(layer.weight * q, layer.bias)  # outgoing weights times q
+    s = ops.softmax(Network((scaled,)).logits(x.reshape(1, n))).data
+    w, b = layer.weight.data, layer.bias.data
+    z = max(math.fsum(abs(w[k * n + j] * x.data[j]) for j in range(n)) / d + abs(b[k]) for k in range(classes))
+    big_l = max(abs(v) for v in log_outputs.data)
+    for g_k, s_k in zip(geometric, s):
+        assert abs(g_k - s_k) <= 32 * U * (1 + z + big_l) * s_k
+
+
+@pytest.mark.clause("ENSEMBLE-4")
+@given(n=st.integers(1, 6), p=open_rates, scaling=st.sampled_from(SCALINGS), data=st.data())
+def test_expected_logits_are_weight_scaled_exactly(n: int, p: Fraction | float, scaling: str, data: st.DataObject) -> None:
+    """A logistic unit, the two-class case (Baldi and Sadowski): the rational core E_m[z] = w (q x / d) + b
+    exactly, then G = sigmoid(E_m[z]) by code that shares nothing with the engine's softmax."""
+    x, w = (data.draw(st.lists(small_fractions, min_size=n, max_size=n)) for _ in range(2))
+    b = data.draw(small_fractions)
+    p = Fraction(p)
+    q = 1 - p
+    d = q if scaling == "inverted" else Fraction(1)
+    subs = list(sub_networks(n, p))
+    logits = [sum(wj * xj * mj for wj, xj, mj in zip(w, x, s.keep)) / d + b for s in subs]
+    mean_logit = sum(s.probability * z for s, z in zip(subs, logits))
+    assert mean_logit == sum(wj * q * xj for wj, xj in zip(w, x)) / d + b
+
+    def log_sigmoid(z: float) -> float:  # log(1 / (1 + e^-z)), without overflow
+        return -math.log1p(math.exp(-z)) if z >= 0 else z - math.log1p(math.exp(z))
+
+    log_g1 = math.fsum(float(s.probability) * log_sigmoid(float(z)) for s, z in zip(subs, logits))
+    log_g0 = math.fsum(float(s.probability) * log_sigmoid(-float(z)) for s, z in zip(subs, logits))
+    geometric = 1 / (1 + math.exp(log_g0 - log_g1))
+    expected = math.exp(log_sigmoid(float(mean_logit)))
+    big_l = max(abs(log_sigmoid(float(z))) + abs(log_sigmoid(-float(z))) for z in logits)
+    big_z = sum(abs(wj * xj) for wj, xj in zip(w, x)) / d + abs(b)
+    assert abs(geometric - expected) <= 32 * U * (1 + float(big_z) + big_l) * expected
+
+
+# --- ENSEMBLE-5: beyond one layer, weight scaling is an approximation ----------------------------
+
+
+@pytest.mark.clause("ENSEMBLE-5")
+def test_weight_scaling_table_is_recomputed() -> None:
+    table = weight_scaling_table()
+    assert table.count("\n") == 1 + len(TABLE_NETWORKS) * len(TABLE_RATES)
+    assert table in SPEC.read_text(encoding="utf-8")
+
+
+@pytest.mark.clause("ENSEMBLE-5")
+def test_weight_scaling_is_exact_only_for_one_layer() -> None:
+    for network in TABLE_NETWORKS.values():
+        one_layer = len(network.layers) == 1
+        for p in TABLE_RATES:
+            arithmetic, geometric = weight_scaling_gaps(network, table_input(network), p)
+            assert arithmetic > 1e-3  # the arithmetic mean is never the evaluation output here
+            assert (geometric < 1e-12) if one_layer else (geometric > 1e-3)
+
+
+# --- ENSEMBLE-6: Monte Carlo averages converge at rate 1/sqrt(T) --------------------------------
+
+
+@pytest.mark.clause("ENSEMBLE-6")
+@given(n=st.integers(1, 3), p=st.fractions(0, 1, max_denominator=8), data=st.data())
+def test_monte_carlo_error_is_sigma_over_root_t_exactly(n: int, p: Fraction, data: st.DataObject) -> None:
+    values = data.draw(st.lists(small_fractions, min_size=2**n, max_size=2**n))
+    f = ensemble(lambda keep: values[int("".join(map(str, keep)), 2)], n, p)
+    for t in range(1, 4):
+        if (2**n) ** t <= 512:
+            assert f.monte_carlo_mse(t) == f.variance / t
+    if n == 1:  # the RMS error halves when T quadruples
+        assert f.monte_carlo_mse(1) == 4 * f.monte_carlo_mse(4)
+
+
+@pytest.mark.clause("ENSEMBLE-6")
+@pytest.mark.parametrize("scaling", SCALINGS)
+@given(seed=seeds)
+@statistical
+def test_monte_carlo_check_passes_reference(scaling: str, seed: int, check_correct) -> None:
+    assert check_correct("ENSEMBLE-6", ReferenceDropout(scaling=scaling), seed).outcome is Outcome.PASS
+
+
+@pytest.mark.clause("ENSEMBLE-6")
+@pytest.mark.parametrize("broken", [SameMaskEveryCall, AlternatingMasks, NoRescale])
+@given(seed=seeds)
+@one_run
+def test_monte_carlo_check_rejects_broken(broken: type, seed: int, check_broken) -> None:
+    assert check_broken("ENSEMBLE-6", broken(), seed).outcome is Outcome.FAIL

@@ -1,0 +1,560 @@
+"""Tests of spec/variants.md: the variants of dropout, as reference ops and as conformance checks.
+
+Every check of refdropout.conformance.variants passes on the reference and fails on at least one
+broken implementation of tests/broken/variants.py. The statistical checks are run for three
+Hypothesis-drawn seeds against the reference, charging 13 decisions each to the suite's quick
+budget (39 in all), and once against each broken implementation, with a fresh budget.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+from itertools import product
+from pathlib import Path
+
+import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+
+import refdropout.conformance.variants as checks  # registers the VARIANTS checks
+from broken.variants import (
+    AlphaIdentityAtPOne,
+    AlphaNeverDrops,
+    AlphaPrimeSignFlipped,
+    AlphaStandardScale,
+    AttentionNoRescale,
+    AttentionRenormalisedRows,
+    ChannelAxisWrong,
+    ChannelMaskSharedAcrossBatch,
+    ChannelRatesSwapped,
+    ChannelsShareOneMask,
+    Dropout2dReads3DAsBatched,
+    DropBlockClippedBlocks,
+    DropBlockNoBorderCorrection,
+    DropBlockNoNormalisation,
+    DropBlockPerSampleNormalisation,
+    DropBlockSeedRateP,
+    DropConnectNoRescale,
+    DropConnectRatesSwapped,
+    DropPathBatchModePerSample,
+    DropPathPerElement,
+    DropPathSharedAcrossBatch,
+    DropPathUnscaledEval,
+    FeatureAlphaElementwise,
+    GaussianStddevPOverQ,
+    GaussianVarianceP,
+    IgnoresChannelsLast,
+)
+from refdropout import gradcheck
+from refdropout.adapters.reference import ReferenceDropout
+from refdropout.conformance import CHECKS, Outcome
+from refdropout.dropout import (
+    ALPHA_PRIME,
+    alpha_constants,
+    alpha_dropout,
+    attention_dropout,
+    channel_dropout,
+    drop_path,
+    dropblock2d,
+    dropconnect,
+    feature_alpha_dropout,
+    gaussian_dropout,
+)
+from refdropout.dropout.dropblock import block_keep_mask, seed_rate
+from refdropout.ops.elementwise import SELU_ALPHA, SELU_SCALE
+from refdropout.random import Generator
+from refdropout.stats import correlation_power, detectable_delta, ks_samples_needed, z_power
+from refdropout.tensor import Tensor
+
+SPEC = Path(__file__).resolve().parents[1] / "spec" / "variants.md"
+REFERENCE = ReferenceDropout()
+seeds = st.integers(0, 2**64 - 1)
+EXACT = settings(max_examples=5, deadline=None)
+STATISTICAL = settings(max_examples=3, deadline=None, phases=[Phase.explicit, Phase.generate])
+BROKEN_STATISTICAL = settings(max_examples=1, deadline=None, phases=[Phase.explicit, Phase.generate])
+
+
+def assert_pass(check_correct, clause: str, seed: int) -> None:
+    verdict = check_correct(clause, REFERENCE, seed)
+    assert verdict.outcome is Outcome.PASS, verdict.detail
+
+
+def assert_fail(check_broken, clause: str, impls: tuple, seed: int) -> None:
+    for impl in impls:
+        verdict = check_broken(clause, impl, seed)
+        assert verdict.outcome is Outcome.FAIL, f"{clause} passed {impl.name}: {type(impl).__doc__}"
+
+
+def filled(shape: tuple[int, ...], value: float) -> Tensor:
+    return Tensor._make([value] * math.prod(shape), shape)
+
+
+def distinct(shape: tuple[int, ...]) -> Tensor:
+    return Tensor._make([(-1.0) ** i * (1.0 + i / 16) for i in range(math.prod(shape))], shape)
+
+
+# --- the statistical plan --------------------------------------------------------------------------
+
+
+STATISTICAL_CLAUSES = ("VARIANTS-3", "VARIANTS-5", "VARIANTS-7", "VARIANTS-9", "VARIANTS-10", "VARIANTS-11",
+                       "VARIANTS-14", "VARIANTS-16")
+
+
+def variance_mde_power(mde: float, variance: float, mu4: float, n: int, alpha: float) -> float:
+    """Power of the large-sample variance test against a variance off by ``mde`` (STATS-11)."""
+    return z_power(mde / math.sqrt((mu4 - variance * variance * (n - 3) / (n - 1)) / n), alpha)
+
+
+@pytest.mark.clause("VARIANTS-3", "VARIANTS-5", "VARIANTS-7", "VARIANTS-9", "VARIANTS-10", "VARIANTS-11", "VARIANTS-14",
+                    "VARIANTS-16")
+def test_statistical_checks_detect_their_stated_mde(quick_plan) -> None:
+    """The sample sizes and minimum detectable effects the clauses state, at the quick plan's power."""
+    sizes = checks.sample_sizes(quick_plan)
+    assert sizes == {"VARIANTS-3": 88_985, "VARIANTS-5": 177_969, "VARIANTS-7": 240_097, "VARIANTS-9": 44_493,
+                     "VARIANTS-10": 177_969, "VARIANTS-11": 7_104, "VARIANTS-14": 44_506, "VARIANTS-16": 22_247}
+    alpha, power = quick_plan.alpha, quick_plan.power
+    assert sum(CHECKS[c].decisions for c in STATISTICAL_CLAUSES) == 13
+    q = 1 - checks.P
+    assert detectable_delta(q, 2 * sizes["VARIANTS-3"], alpha, power) <= 0.0092
+    assert correlation_power(0.029, sizes["VARIANTS-3"], alpha) >= power
+    n = sizes["VARIANTS-5"]
+    assert z_power(0.020 * math.sqrt(n), alpha) >= power
+    assert round(checks.alpha_fourth_moment(checks.ALPHA_P), 4) == 2.2605
+    assert variance_mde_power(0.023, 1.0, checks.alpha_fourth_moment(checks.ALPHA_P), n, alpha) >= power
+    assert sizes["VARIANTS-7"] == ks_samples_needed(0.01, alpha, power)
+    assert detectable_delta(q, 4 * sizes["VARIANTS-9"], alpha, power) <= 0.0092
+    assert detectable_delta(q, sizes["VARIANTS-10"], alpha, power) <= 0.0092
+    assert detectable_delta(q, sizes["VARIANTS-11"], alpha, power) <= 0.047
+    gamma = checks.seed_rate(checks.P, 2, 4, 4)
+    assert detectable_delta(gamma, sizes["VARIANTS-14"], alpha, power) <= 0.014
+    assert detectable_delta(1 - (1 - gamma) ** 4, sizes["VARIANTS-14"], alpha, power) <= 0.020
+    variance, mu4 = checks.row_sum_moments(checks.ATTENTION_ROW, checks.P)
+    assert (round(variance, 5), round(mu4, 6)) == (0.06746, 0.012465)
+    rows = sizes["VARIANTS-16"]
+    assert z_power(0.015 * math.sqrt(rows / variance), alpha) >= power
+    assert variance_mde_power(0.0051, variance, mu4, rows, alpha) >= power
+
+
+# --- channel dropout ----------------------------------------------------------------------------------
+
+
+@pytest.mark.clause("VARIANTS-1")
+@EXACT
+@given(seed=seeds)
+def test_channel_dropout_drops_whole_channels(check_correct, seed: int) -> None:
+    assert_pass(check_correct, "VARIANTS-1", seed)
+
+
+@pytest.mark.clause("VARIANTS-1")
+@EXACT
+@given(seed=seeds)
+def test_whole_channel_check_rejects_broken(check_broken, seed: int) -> None:
+    assert_fail(check_broken, "VARIANTS-1", (ChannelAxisWrong(), IgnoresChannelsLast()), seed)
+
+
+@pytest.mark.clause("VARIANTS-2")
+@EXACT
+@given(seed=seeds)
+def test_unbatched_input_is_one_sample(check_correct, seed: int) -> None:
+    assert_pass(check_correct, "VARIANTS-2", seed)
+
+
+@pytest.mark.clause("VARIANTS-2")
+@EXACT
+@given(seed=seeds)
+def test_unbatched_check_rejects_broken(check_broken, seed: int) -> None:
+    assert_fail(check_broken, "VARIANTS-2", (Dropout2dReads3DAsBatched(),), seed)
+
+
+@pytest.mark.clause("VARIANTS-3")
+@STATISTICAL
+@given(seed=seeds)
+def test_channels_are_dropped_independently_at_rate_p(check_correct, seed: int) -> None:
+    assert_pass(check_correct, "VARIANTS-3", seed)
+
+
+@pytest.mark.clause("VARIANTS-3")
+@BROKEN_STATISTICAL
+@given(seed=seeds)
+def test_channel_statistics_reject_broken(check_broken, seed: int) -> None:
+    impls = (ChannelsShareOneMask(), ChannelMaskSharedAcrossBatch(), ChannelRatesSwapped())
+    assert_fail(check_broken, "VARIANTS-3", impls, seed)
+
+
+# --- alpha dropout ------------------------------------------------------------------------------------
+
+
+@pytest.mark.clause("VARIANTS-4")
+@EXACT
+@given(seed=seeds)
+def test_alpha_dropout_values_follow_the_constants(check_correct, seed: int) -> None:
+    assert_pass(check_correct, "VARIANTS-4", seed)
+
+
+@pytest.mark.clause("VARIANTS-4")
+@EXACT
+@given(seed=seeds)
+def test_alpha_values_check_rejects_broken(check_broken, seed: int) -> None:
+    impls = (AlphaPrimeSignFlipped(), AlphaStandardScale(), AlphaIdentityAtPOne())
+    assert_fail(check_broken, "VARIANTS-4", impls, seed)
+
+
+def _spec_section(clause: str) -> str:
+    text = SPEC.read_text(encoding="utf-8")
+    start = text.index(f"### {clause}:")
+    return text[start:text.index("\n### ", start + 1)]
+
+
+@pytest.mark.clause("VARIANTS-4")
+def test_alpha_constants_match_the_table() -> None:
+    """The spec's constants are the reference's binary64 values, printed with repr."""
+    section = _spec_section("VARIANTS-4")
+    stated = dict(re.findall(r"(λ|α'\^2|α'|α)\s+=\s+(-?[0-9.]+)(?=\s)", section))
+    assert stated == {"λ": repr(SELU_SCALE), "α": repr(SELU_ALPHA), "α'": repr(ALPHA_PRIME),
+                      "α'^2": repr(ALPHA_PRIME * ALPHA_PRIME)}
+    assert ALPHA_PRIME == -SELU_SCALE * SELU_ALPHA
+    rows = re.findall(r"^\| ([0-9.]+) \| (\S+) \| (\S+) \| (\S+) \|$", section, flags=re.MULTILINE)
+    assert len(rows) == 5
+    for p, a, b, dropped in rows:
+        got_a, got_b = alpha_constants(float(p))
+        assert (repr(got_a), repr(got_b), repr(got_a * ALPHA_PRIME + got_b)) == (a, b, dropped)
+        assert checks.alpha_constants(float(p))[:2] == (got_a, got_b)  # the check states the same constants
+        # a α' + b = a α' (1 - p), up to the rounding VARIANTS-4 allows a dropped element
+        dropped = got_a * ALPHA_PRIME
+        assert abs(dropped + got_b - dropped * (1 - float(p))) <= 4 * 2**-53 * abs(dropped)
+
+
+@pytest.mark.clause("VARIANTS-5")
+@STATISTICAL
+@given(seed=seeds)
+def test_alpha_dropout_keeps_mean_zero_and_variance_one(check_correct, seed: int) -> None:
+    assert_pass(check_correct, "VARIANTS-5", seed)
+
+
+@pytest.mark.clause("VARIANTS-5")
+@BROKEN_STATISTICAL
+@given(seed=seeds)
+def test_alpha_moments_check_rejects_broken(check_broken, seed: int) -> None:
+    assert_fail(check_broken, "VARIANTS-5", (AlphaStandardScale(), AlphaNeverDrops()), seed)
+
+
+@pytest.mark.clause("VARIANTS-6")
+@EXACT
+@given(seed=seeds)
+def test_feature_alpha_dropout_drops_whole_channels(check_correct, seed: int) -> None:
+    assert_pass(check_correct, "VARIANTS-6", seed)
+
+
+@pytest.mark.clause("VARIANTS-6")
+@EXACT
+@given(seed=seeds)
+def test_feature_alpha_check_rejects_broken(check_broken, seed: int) -> None:
+    assert_fail(check_broken, "VARIANTS-6", (FeatureAlphaElementwise(),), seed)
+
+
+# --- Gaussian dropout ---------------------------------------------------------------------------------
+
+
+@pytest.mark.clause("VARIANTS-7")
+@STATISTICAL
+@given(seed=seeds)
+def test_gaussian_noise_is_normal_with_variance_p_over_q(check_correct, seed: int) -> None:
+    assert_pass(check_correct, "VARIANTS-7", seed)
+
+
+@pytest.mark.clause("VARIANTS-7")
+@BROKEN_STATISTICAL
+@given(seed=seeds)
+def test_gaussian_check_rejects_broken(check_broken, seed: int) -> None:
+    assert_fail(check_broken, "VARIANTS-7", (GaussianVarianceP(), GaussianStddevPOverQ()), seed)
+
+
+@pytest.mark.clause("VARIANTS-8")
+@settings(max_examples=20, deadline=None)
+@given(seed=seeds, n=st.integers(0, 64), p=st.floats(0.0, 0.99, exclude_min=True))
+def test_reference_normals_are_box_muller_on_53_bit_uniforms(seed: int, n: int, p: float) -> None:
+    u = Generator(seed).uniform((2 * n,)).data
+    sigma = math.sqrt(p / (1 - p))
+    z = [math.sqrt(-2 * math.log(1 - u[2 * i])) * math.cos(2 * math.pi * u[2 * i + 1]) for i in range(n)]
+    assert all(abs(zi) <= math.sqrt(106 * math.log(2)) for zi in z)
+    generator = Generator(seed)
+    y = gaussian_dropout(filled((n,), 1.0), p, generator=generator)
+    assert y.data == [1 + sigma * zi for zi in z]  # one draw of 2n uniforms, bit for bit
+    assert generator.state.draws == 1
+
+
+# --- DropConnect --------------------------------------------------------------------------------------
+
+
+@pytest.mark.clause("VARIANTS-9")
+@STATISTICAL
+@given(seed=seeds)
+def test_dropconnect_masks_weights(check_correct, seed: int) -> None:
+    assert_pass(check_correct, "VARIANTS-9", seed)
+
+
+@pytest.mark.clause("VARIANTS-9")
+@BROKEN_STATISTICAL
+@given(seed=seeds)
+def test_dropconnect_check_rejects_broken(check_broken, seed: int) -> None:
+    assert_fail(check_broken, "VARIANTS-9", (DropConnectNoRescale(), DropConnectRatesSwapped()), seed)
+
+
+# --- DropPath ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.clause("VARIANTS-10")
+@STATISTICAL
+@given(seed=seeds)
+def test_drop_path_row_mode_drops_whole_samples(check_correct, seed: int) -> None:
+    assert_pass(check_correct, "VARIANTS-10", seed)
+
+
+@pytest.mark.clause("VARIANTS-10")
+@BROKEN_STATISTICAL
+@given(seed=seeds)
+def test_row_mode_check_rejects_broken(check_broken, seed: int) -> None:
+    assert_fail(check_broken, "VARIANTS-10", (DropPathSharedAcrossBatch(), DropPathPerElement()), seed)
+
+
+@pytest.mark.clause("VARIANTS-11")
+@STATISTICAL
+@given(seed=seeds)
+def test_drop_path_batch_mode_drops_the_whole_batch(check_correct, seed: int) -> None:
+    assert_pass(check_correct, "VARIANTS-11", seed)
+
+
+@pytest.mark.clause("VARIANTS-11")
+@BROKEN_STATISTICAL
+@given(seed=seeds)
+def test_batch_mode_check_rejects_broken(check_broken, seed: int) -> None:
+    assert_fail(check_broken, "VARIANTS-11", (DropPathBatchModePerSample(),), seed)
+
+
+@pytest.mark.clause("VARIANTS-12")
+@EXACT
+@given(seed=seeds)
+def test_drop_path_scaling(check_correct, seed: int) -> None:
+    assert_pass(check_correct, "VARIANTS-12", seed)
+
+
+@pytest.mark.clause("VARIANTS-12")
+@EXACT
+@given(seed=seeds)
+def test_drop_path_scaling_check_rejects_broken(check_broken, seed: int) -> None:
+    assert_fail(check_broken, "VARIANTS-12", (DropPathUnscaledEval(), DropPathPerElement()), seed)
+
+
+# --- DropBlock -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.clause("VARIANTS-13")
+@EXACT
+@given(seed=seeds)
+def test_dropblock_drops_whole_blocks(check_correct, seed: int) -> None:
+    assert_pass(check_correct, "VARIANTS-13", seed)
+
+
+@pytest.mark.clause("VARIANTS-13")
+@EXACT
+@given(seed=seeds)
+def test_block_check_rejects_broken(check_broken, seed: int) -> None:
+    assert_fail(check_broken, "VARIANTS-13", (DropBlockClippedBlocks(),), seed)
+
+
+@pytest.mark.clause("VARIANTS-14")
+@STATISTICAL
+@given(seed=seeds)
+def test_dropblock_seed_rate(check_correct, seed: int) -> None:
+    assert_pass(check_correct, "VARIANTS-14", seed)
+
+
+@pytest.mark.clause("VARIANTS-14")
+@BROKEN_STATISTICAL
+@given(seed=seeds)
+def test_seed_rate_check_rejects_broken(check_broken, seed: int) -> None:
+    assert_fail(check_broken, "VARIANTS-14", (DropBlockSeedRateP(), DropBlockNoBorderCorrection()), seed)
+
+
+@pytest.mark.clause("VARIANTS-14")
+@settings(max_examples=25, deadline=None)
+@given(height=st.integers(1, 4), width=st.integers(1, 3), data=st.data())
+def test_seed_rate_is_the_papers_formula(height: int, width: int, data) -> None:
+    """γ matches the paper's formula exactly, and 1 - (1 - γ)^k is the exact drop probability,
+    by enumerating every seed configuration of a small map with its probability."""
+    block = data.draw(st.integers(1, min(height, width)))
+    p = Fraction(data.draw(st.integers(1, 9)), 10)
+    gamma = seed_rate(p, block, height, width)  # exact in Fractions
+    assert gamma == p * height * width / (block**2 * (height - block + 1) * (width - block + 1)) <= p
+    if height == width:
+        assert gamma == p / block**2 * height**2 / (height - block + 1) ** 2
+    positions = (height - block + 1) * (width - block + 1)
+    dropped = [Fraction(0)] * (height * width)
+    for seeds in product((0.0, 1.0), repeat=positions):
+        weight = gamma ** int(sum(seeds)) * (1 - gamma) ** (positions - int(sum(seeds)))
+        for i, kept in enumerate(block_keep_mask(list(seeds), 1, height, width, block)):
+            dropped[i] += weight * (not kept)
+    for i, probability in enumerate(dropped):
+        r, c = divmod(i, width)
+        covering = ((min(r, height - block) - max(0, r - block + 1) + 1)  # seed rows whose block holds r
+                    * (min(c, width - block) - max(0, c - block + 1) + 1))
+        assert probability == 1 - (1 - gamma) ** covering
+
+
+@pytest.mark.clause("VARIANTS-15")
+@EXACT
+@given(seed=seeds)
+def test_dropblock_renormalises_by_the_kept_fraction(check_correct, seed: int) -> None:
+    assert_pass(check_correct, "VARIANTS-15", seed)
+
+
+@pytest.mark.clause("VARIANTS-15")
+@EXACT
+@given(seed=seeds)
+def test_normalisation_check_rejects_broken(check_broken, seed: int) -> None:
+    assert_fail(check_broken, "VARIANTS-15", (DropBlockNoNormalisation(), DropBlockPerSampleNormalisation()), seed)
+
+
+# --- attention dropout --------------------------------------------------------------------------------
+
+
+@pytest.mark.clause("VARIANTS-16")
+@STATISTICAL
+@given(seed=seeds)
+def test_attention_rows_sum_to_one_in_expectation(check_correct, seed: int) -> None:
+    assert_pass(check_correct, "VARIANTS-16", seed)
+
+
+@pytest.mark.clause("VARIANTS-16")
+@BROKEN_STATISTICAL
+@given(seed=seeds)
+def test_attention_check_rejects_broken(check_broken, seed: int) -> None:
+    assert_fail(check_broken, "VARIANTS-16", (AttentionRenormalisedRows(), AttentionNoRescale()), seed)
+
+
+# --- properties of the reference ops --------------------------------------------------------------------
+
+WEIGHT = distinct((3, 4))  # dropconnect's weight, held fixed where x is the input under test
+# each op as a function of (x, p, **options), with the shape of its input x
+OPS = {
+    "channel_dropout": (lambda x, p, **kw: channel_dropout(x, p, spatial_dims=1, **kw), (2, 3, 2)),
+    "channel_dropout_channels_last": (
+        lambda x, p, **kw: channel_dropout(x, p, spatial_dims=2, data_format="channels_last", **kw), (2, 2, 3)),
+    "alpha_dropout": (alpha_dropout, (3, 4)),
+    "feature_alpha_dropout": (lambda x, p, **kw: feature_alpha_dropout(x, p, spatial_dims=1, **kw), (2, 3, 2)),
+    "gaussian_dropout": (gaussian_dropout, (3, 4)),
+    "drop_path_row": (lambda x, p, **kw: drop_path(x, p, **kw), (4, 3)),
+    "drop_path_batch_classic": (lambda x, p, **kw: drop_path(x, p, mode="batch", scaling="classic", **kw), (4, 3)),
+    "dropblock2d": (lambda x, p, **kw: dropblock2d(x, p, block_size=2, **kw), (1, 2, 3, 3)),
+    "attention_dropout": (attention_dropout, (3, 4)),
+    "dropconnect": (lambda x, p, **kw: dropconnect(x, WEIGHT, p, **kw), (2, 4)),
+}
+
+
+@pytest.mark.clause("VARIANTS-17")
+@pytest.mark.parametrize("op", sorted(OPS))
+@settings(max_examples=3, deadline=None)
+@given(seed=seeds, p=st.floats(0.05, 0.95), training=st.booleans())
+def test_variant_vjps_pass_gradcheck(op: str, seed: int, p: float, training: bool) -> None:
+    fn, shape = OPS[op]
+    assert gradcheck(lambda t: fn(t, p, training=training, seed=seed), distinct(shape))
+
+
+@pytest.mark.clause("VARIANTS-17")
+@settings(max_examples=3, deadline=None)
+@given(seed=seeds, p=st.floats(0.05, 0.95), training=st.booleans())
+def test_dropconnect_vjp_passes_gradcheck(seed: int, p: float, training: bool) -> None:
+    assert gradcheck(lambda x, w: dropconnect(x, w, p, training=training, seed=seed), distinct((2, 4)), WEIGHT)
+
+
+@pytest.mark.clause("VARIANTS-17")
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_each_variant_is_one_graph_node(op: str) -> None:
+    fn, shape = OPS[op]
+    x = Tensor(distinct(shape), requires_grad=True)
+    y = fn(x, 0.3, seed=7)
+    assert y._vjp is not None and y._parents == ((x, WEIGHT) if op == "dropconnect" else (x,))
+    if op == "dropconnect":  # both inputs are parents of its one node
+        weight = Tensor(WEIGHT, requires_grad=True)
+        assert dropconnect(x, weight, 0.3, seed=7)._parents == (x, weight)
+
+
+MATRIX, MAP = filled((2, 3), 1.0), filled((1, 1, 4, 3), 1.0)  # a (2, 3) input and a 4 x 3 feature map
+BAD_CALLS = [  # (call, exception, words the message must contain)
+    (lambda: channel_dropout(filled((2, 3, 4, 5, 6), 1.0), 0.3, spatial_dims=2, seed=1), ValueError,
+     ["spatial_dims=2", "(2, 3, 4, 5, 6)"]),
+    (lambda: channel_dropout(MATRIX, 0.3, spatial_dims=2, seed=1), ValueError, ["spatial_dims=2", "(2, 3)"]),
+    (lambda: channel_dropout(MATRIX, 0.3, spatial_dims=0, seed=1), ValueError, ["spatial_dims", ">= 1"]),
+    (lambda: channel_dropout(MATRIX, 0.3, spatial_dims=True, seed=1), TypeError, ["spatial_dims", "True"]),
+    (lambda: channel_dropout(MATRIX, 0.3, spatial_dims=1.0, seed=1), TypeError, ["spatial_dims", "1.0"]),
+    (lambda: channel_dropout(MATRIX, 0.3, spatial_dims=1, data_format="NCHW", seed=1), ValueError,
+     ["data_format", "'NCHW'", "channels_last"]),
+    (lambda: channel_dropout(MATRIX, 1.5, spatial_dims=1, seed=1), ValueError, ["channel_dropout", "p", "1.5"]),
+    (lambda: channel_dropout(MATRIX, 0.3, spatial_dims=1), ValueError, ["channel_dropout", "seed"]),
+    (lambda: alpha_dropout([1.0], 0.3, seed=1), TypeError, ["alpha_dropout", "x", "list"]),
+    (lambda: alpha_dropout(Tensor([True]), 0.3, seed=1), TypeError, ["alpha_dropout", "bool"]),
+    (lambda: alpha_dropout(MATRIX, math.nan, seed=1), ValueError, ["alpha_dropout", "p", "nan"]),
+    (lambda: alpha_dropout(MATRIX, 0.3, seed=1, generator=Generator(1)), ValueError, ["seed", "generator"]),
+    (lambda: feature_alpha_dropout(filled((2,), 1.0), 0.3, spatial_dims=1, seed=1), ValueError,
+     ["spatial_dims=1", "(2,)"]),
+    (lambda: gaussian_dropout(MATRIX, 1.0, seed=1), ValueError, ["gaussian_dropout", "p", "[0, 1)", "1.0"]),
+    (lambda: gaussian_dropout(MATRIX, True, seed=1), TypeError, ["gaussian_dropout", "p", "True"]),
+    (lambda: dropconnect(MATRIX, filled((4, 2), 1.0), 0.3, seed=1), ValueError, ["x", "(..., 2)", "(2, 3)"]),
+    (lambda: dropconnect(MATRIX, filled((3,), 1.0), 0.3, seed=1), ValueError, ["weight", "(3,)"]),
+    (lambda: dropconnect(MATRIX, Tensor([[True] * 3]), 0.3, seed=1), TypeError, ["weight", "bool"]),
+    (lambda: drop_path(MATRIX, 0.3, mode="sample", seed=1), ValueError, ["mode", "'sample'", "'row'"]),
+    (lambda: drop_path(MATRIX, 0.3, scaling="none", seed=1), ValueError, ["scaling", "'none'", "'classic'"]),
+    (lambda: drop_path(filled((), 1.0), 0.3, seed=1), ValueError, ["row", "0-d"]),
+    (lambda: dropblock2d(filled((2, 3, 4), 1.0), 0.3, block_size=2, seed=1), ValueError,
+     ["(N, C, H, W)", "(2, 3, 4)"]),
+    (lambda: dropblock2d(MAP, 0.3, block_size=4, seed=1), ValueError, ["block_size", "[1, 3]", "4"]),
+    (lambda: dropblock2d(MAP, 0.3, block_size=0, seed=1), ValueError, ["block_size", "0"]),
+    (lambda: dropblock2d(MAP, 0.3, block_size=2.0, seed=1), TypeError, ["block_size", "2.0"]),
+    (lambda: attention_dropout(filled((4,), 0.25), 0.3, seed=1), ValueError, ["weights", "(4,)"]),
+    (lambda: attention_dropout(MATRIX, -0.1, seed=1), ValueError, ["attention_dropout", "p", "-0.1"]),
+]
+
+
+@pytest.mark.clause("VARIANTS-18")
+@pytest.mark.parametrize("index", range(len(BAD_CALLS)))
+def test_bad_arguments_are_refused(index: int) -> None:
+    call, error, words = BAD_CALLS[index]
+    with pytest.raises(error) as raised:
+        call()
+    assert all(word in str(raised.value) for word in words), str(raised.value)
+
+
+# each op with its input: (name, call(x, p, **randomness), input shape, p at which the noise is known)
+DRAWING = [(name, fn, shape, None if name in ("gaussian_dropout", "dropblock2d") else 1.0)
+           for name, (fn, shape) in OPS.items()]
+
+
+@pytest.mark.clause("VARIANTS-19")
+@pytest.mark.parametrize("name, fn, shape, known", DRAWING, ids=[d[0] for d in DRAWING])
+@settings(max_examples=3, deadline=None)
+@given(seed=seeds, p=st.floats(0.05, 0.95))
+def test_randomness_is_drawn_only_when_needed(name: str, fn, shape: tuple, known: float | None, seed: int,
+                                              p: float) -> None:
+    x = distinct(shape)
+    generator = Generator(seed)
+    fn(x, p, training=True, generator=generator)
+    assert generator.state.draws == 1
+    calls = [dict(p=p, training=False), dict(p=0.0, training=True)] + ([dict(p=known, training=True)] if known else [])
+    for call in calls:
+        fn(x, call["p"], training=call["training"], generator=generator)
+        fn(x, call["p"], training=call["training"])  # nothing to draw: no seed needed
+        assert generator.state.draws == 1, call
+    with pytest.raises(ValueError, match="seed"):
+        fn(x, p, training=True)
+
+
+@pytest.mark.clause("VARIANTS-19")
+@pytest.mark.parametrize("name", sorted(OPS))
+@settings(max_examples=3, deadline=None)
+@given(seed=seeds, p=st.floats(0.05, 0.95))
+def test_same_seed_same_output(name: str, seed: int, p: float) -> None:
+    fn, shape = OPS[name]
+    x = distinct(shape)
+    assert fn(x, p, seed=seed).data == fn(x, p, seed=seed).data
