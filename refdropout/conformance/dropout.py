@@ -1,0 +1,516 @@
+"""Checks of spec/dropout.md: standard dropout, y = x ⊙ m / q with m_i ~ Bernoulli(q) i.i.d.
+
+Each check calls ``dropout(x, p, *, training, seed)`` and, where its clause needs more, one of the
+capabilities ``dropout_with_mask``, ``dropout_vjp``, ``dropout_stream`` or ``dropout_noise_shape``.
+Masks are read off outputs: for x = 1 a kept element is nonzero (1/q, or 1 under classic
+scaling) and a dropped one is 0. Values are checked in every floating format the implementation
+declares (``dtypes``). Exact checks charge nothing to the run's budget; a statistical check
+registers the decisions it makes and sizes its sample from the run's plan for the minimum
+detectable effect (MDE) its clause states, at the plan's power (STATS-1, STATS-3).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from functools import lru_cache
+from typing import Callable
+
+from ..dtypes import DType, bool_, float64
+from ..random import Generator
+from ..shapes import broadcast_index
+from ..stats import (
+    Decision,
+    DecisionPlan,
+    binomial_test,
+    correlation_power,
+    dispersion_power,
+    dispersion_test,
+    homogeneity_power,
+    homogeneity_test,
+    lag_independence_test,
+    mean_z_test,
+    samples_for_power,
+    successive_independence_test,
+    variance_test,
+    z_power,
+)
+from ..tensor import Tensor
+from .gradients import within_one_ulp
+from .protocol import dtypes_of, policies_of
+from .registry import Context, check
+from .verdict import Verdict
+
+__all__ = [
+    "RATES", "KEEP_COUNT_RATES", "STRUCTURE_RATE", "LAGS", "CORRELATION_MDE", "POSITIONS", "POSITION_MDE",
+    "DISPERSION_SIZE", "DISPERSION_MDE", "MEAN_MDE", "VARIANCE_MDE", "BAD_RATES",
+    "independence_pairs", "homogeneity_masks", "dispersion_masks", "mean_samples", "variance_samples",
+]
+
+RATES = (0.1, 0.3, 0.7, 0.999)  # never 0.5 alone: there p = q, and a p/q swap goes unseen
+KEEP_COUNT_RATES = (0.001, 0.1, 0.3, 0.7, 0.999)
+STRUCTURE_RATE = 0.3  # p of the structure and moment checks
+SIZE = (8, 16, 32)  # shape of the inputs of the value checks: 4096 elements
+NOISE_INPUT = (8, 16, 8)
+NOISE_SHAPES = ((8, 1, 8), (1, 16, 1), (None, 1, None), (1, 1, 1))
+BAD_RATES = (-0.1, -5e-324, math.nextafter(1.0, 2.0), 1.5, math.inf, -math.inf, math.nan,
+             True, False, "0.5", None, 0.5j)
+LAGS = range(1, 17)
+CORRELATION_MDE = 0.02  # |corr| between the two elements of a pair
+POSITIONS = 16
+POSITION_MDE = 0.05  # one of the 16 positions kept at q + 0.05 or q - 0.05
+DISPERSION_SIZE = 100
+DISPERSION_MDE = 0.7  # keep counts whose variance is at most 0.7 n q (1 - q)
+MEAN_MDE = 0.01  # |E[y] - y_eval| >= 0.01 |y_eval|
+VARIANCE_MDE = 0.02  # |Var[y] - y_eval^2 p / q| >= 0.02 y_eval^2 p / q
+
+
+# --- sample sizes: the least that detect each clause's MDE with the plan's power at its alpha ------
+
+
+def _ratio_moments(p: float) -> tuple[float, float]:
+    """The variance and fourth central moment of y / y_eval = m / q: p / q and p (p^3 + q^3) / q^3."""
+    q = 1.0 - p
+    return p / q, p * (p**3 + q**3) / q**3
+
+
+@lru_cache(maxsize=None)
+def independence_pairs(plan: DecisionPlan) -> int:
+    """Pairs for a 2x2 independence test to detect |corr| = CORRELATION_MDE at p = STRUCTURE_RATE
+    (DROPOUT-13, -14, -19)."""
+    q = 1.0 - STRUCTURE_RATE
+    return samples_for_power(lambda n: correlation_power(CORRELATION_MDE, n, plan.alpha, keep_prob=q), plan.power,
+                             start=100_000)
+
+
+@lru_cache(maxsize=None)
+def homogeneity_masks(plan: DecisionPlan) -> int:
+    """Masks of POSITIONS elements for the homogeneity test to detect one position at q ± POSITION_MDE
+    (DROPOUT-18)."""
+    q = 1.0 - STRUCTURE_RATE
+
+    def power_at(masks: int) -> float:
+        return min(homogeneity_power([q + shift] + [q] * (POSITIONS - 1), masks, plan.alpha)
+                   for shift in (POSITION_MDE, -POSITION_MDE))
+
+    return samples_for_power(power_at, plan.power, start=5_000)
+
+
+@lru_cache(maxsize=None)
+def dispersion_masks(plan: DecisionPlan) -> int:
+    """Masks of DISPERSION_SIZE elements for the dispersion test to detect counts of variance
+    DISPERSION_MDE n q (1 - q) (DROPOUT-17)."""
+    q = 1.0 - STRUCTURE_RATE
+    return samples_for_power(lambda m: dispersion_power(DISPERSION_MDE, m, DISPERSION_SIZE, q, plan.alpha),
+                             plan.power, start=1_000)
+
+
+@lru_cache(maxsize=None)
+def mean_samples(plan: DecisionPlan) -> int:
+    """Samples for the mean z-test to detect a relative bias MEAN_MDE: effect = MDE sqrt(n) / sigma (DROPOUT-20)."""
+    sigma = math.sqrt(_ratio_moments(STRUCTURE_RATE)[0])
+    return samples_for_power(lambda n: z_power(MEAN_MDE * math.sqrt(n) / sigma, plan.alpha), plan.power, start=1_000)
+
+
+@lru_cache(maxsize=None)
+def variance_samples(plan: DecisionPlan) -> int:
+    """Samples for the variance z-test to detect a relative change VARIANCE_MDE: effect = MDE var / sd(s^2),
+    sd(s^2) = sqrt((mu_4 - var^2 (n - 3) / (n - 1)) / n) (DROPOUT-21)."""
+    var, mu4 = _ratio_moments(STRUCTURE_RATE)
+    return samples_for_power(
+        lambda n: z_power(VARIANCE_MDE * var / math.sqrt((mu4 - var * var * (n - 3) / (n - 1)) / n), plan.alpha),
+        plan.power, start=1_000)
+
+
+# --- inputs, masks and comparisons -----------------------------------------------------------------
+
+
+@lru_cache(maxsize=32)  # the implementations checked with one seed share their inputs
+def _inputs(seed: int, shape: tuple[int, ...], dtype: DType, *, nonfinite: bool = False) -> Tensor:
+    """Values ±(1 + u) 2^k with k in [-20, 4], led by 0, -0, ±tiny and ±max (and NaN, ±inf)."""
+    n = math.prod(shape)
+    u = Generator(seed).spawn(1)[0].uniform(2 * n).data
+    edges = [0.0, -0.0, dtype.tiny, -dtype.tiny, dtype.max, -dtype.max]
+    edges += [math.nan, math.inf, -math.inf] if nonfinite else []
+    spread = [math.ldexp(-1.0 - u[2 * i] if i & 1 else 1.0 + u[2 * i], math.floor(25 * u[2 * i + 1]) - 20)
+              for i in range(n)]
+    return Tensor._make((edges + spread)[:n], shape, dtype)
+
+
+def _ones(shape: tuple[int, ...] | int) -> Tensor:
+    shape = (shape,) if isinstance(shape, int) else shape
+    return Tensor._make([1.0] * math.prod(shape), shape, float64)
+
+
+def _mask(y: Tensor) -> list[int]:
+    """The keep mask of an output of x = 1: 1 where y is nonzero."""
+    return [int(v != 0.0) for v in y.data]
+
+
+def _seeds(ctx: Context, count: int) -> list[int]:
+    """``count`` distinct seeds for the calls of one check: ctx.seed, ctx.seed + 1, ... (mod 2^64)."""
+    return [(ctx.seed + i) % 2**64 for i in range(count)]
+
+
+def _masks_of_calls(impl: object, ctx: Context, size: int, calls: int) -> list[list[int]]:
+    """The masks of ``calls`` separate training calls on ``size`` elements at p = STRUCTURE_RATE."""
+    x = _ones(size)
+    return [_mask(impl.dropout(x, STRUCTURE_RATE, training=True, seed=seed)) for seed in _seeds(ctx, calls)]
+
+
+def _bits(v: float) -> bytes:
+    return struct.pack("<d", v)
+
+
+def _kept_value(impl: object, v: float, p: float) -> float:
+    """What a kept element becomes in training: x / q (inverted) or x (classic), exactly."""
+    return v / (1.0 - p) if policies_of(impl).scaling == "inverted" else v
+
+
+def _eval_value(impl: object, v: float, p: float) -> float:
+    """What evaluation returns: x (inverted) or q x (classic), exactly."""
+    return v if policies_of(impl).scaling == "inverted" else (1.0 - p) * v
+
+
+def _form(name: str, y: object, x: Tensor) -> list[str]:
+    """A failure unless y is a tensor of x's shape and dtype."""
+    if not isinstance(y, Tensor):
+        return [f"{name}: returned {type(y).__name__}, not a Tensor"]
+    if y.shape != x.shape or y.dtype is not x.dtype:
+        return [f"{name}: shape {y.shape} and dtype {y.dtype.name}, not {x.shape} and {x.dtype.name}"]
+    return []
+
+
+def _mismatch(name: str, y: object, x: Tensor, wrong: Callable[[int, float, float], str | None]) -> list[str]:
+    """The first failure of y against x: a wrong shape or dtype, or the first element i at which
+    ``wrong(i, y_i, x_i)`` describes a fault."""
+    failures = _form(name, y, x)
+    for i, (got, v) in enumerate(zip(y.data, x.data) if not failures else ()):
+        fault = wrong(i, got, v)
+        if fault is not None:
+            return [f"{name}: element {i}: x = {v!r} gave {got!r}, {fault}"]
+    return failures
+
+
+def _identical(name: str, y: object, x: Tensor) -> list[str]:
+    """A failure unless y is x bit for bit, in x's shape and dtype."""
+    return _mismatch(name, y, x, lambda i, got, v: None if _bits(got) == _bits(v) else "not x bit for bit")
+
+
+def _judge(ctx: Context, name: str, decision: Decision, failures: list[str]) -> None:
+    if ctx.decide(name, decision):
+        failures.append(f"{name}: {decision.test} rejects at alpha = {decision.alpha:.3g}: p = {decision.p_value:.3g}, "
+                        f"observed {decision.observed:.6g}, expected {decision.expected:.6g}, n = {decision.n}")
+
+
+# --- exact checks ---------------------------------------------------------------------------------
+
+
+@check("DROPOUT-2", needs=("dropout_with_mask",))
+def check_output_is_the_scaled_mask(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-2: y = x ⊙ m / q (inverted) or x ⊙ m (classic) for the mask m the call returns."""
+    failures = []
+    for dtype in dtypes_of(impl):
+        x = _inputs(ctx.seed, SIZE, dtype)
+        for p in RATES:
+            name = f"{dtype.name}, p = {p}"
+            y, keep = impl.dropout_with_mask(x, p, seed=ctx.seed)
+            if not isinstance(keep, Tensor) or keep.shape != x.shape or keep.dtype is not bool_:
+                failures.append(f"{name}: the mask is not a bool tensor of shape {x.shape}")
+                continue
+
+            def wrong(i: int, got: float, v: float) -> str | None:
+                if not keep.data[i]:
+                    return None if got == 0.0 else "dropped, not 0"
+                return None if within_one_ulp(got, _kept_value(impl, v, p), dtype) else "kept, not x/q within one ulp"
+
+            failures += _mismatch(name, y, x, wrong)
+    return ctx.verdict("DROPOUT-2", failures)
+
+
+@check("DROPOUT-3")
+def check_rates_outside_the_unit_interval_raise(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-3: every p outside [0, 1], NaN, a bool or a non-real raises, in both modes (any exception)."""
+    x = _ones(4)
+    failures = []
+    for p in BAD_RATES:
+        for training in (True, False):
+            try:
+                impl.dropout(x, p, training=training, seed=ctx.seed)
+            except Exception:  # noqa: BLE001  (a foreign implementation's error type is its own)
+                continue
+            failures.append(f"p = {p!r} (training={training}) was accepted")
+    return ctx.verdict("DROPOUT-3", failures)
+
+
+def _any_size(n: int) -> tuple[tuple[int, ...], ...]:
+    """A 0-d tensor, two empty ones, a small 3-d one and n elements."""
+    return ((), (0,), (3, 0, 2), (2, 3, 4), (n,))
+
+
+@check("DROPOUT-4")
+def check_p_zero_is_the_identity(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-4: training at p = 0 returns x bit for bit, in every dtype, at every size up to the plan's n."""
+    failures = []
+    for dtype in dtypes_of(impl):
+        for shape in _any_size(ctx.plan.n):
+            x = _inputs(ctx.seed, shape, dtype, nonfinite=True)
+            y = impl.dropout(x, 0.0, training=True, seed=ctx.seed)
+            failures += _identical(f"{dtype.name}, shape {shape}", y, x)
+    return ctx.verdict("DROPOUT-4", failures)
+
+
+def _not_zero(i: int, got: float, v: float) -> str | None:
+    return None if got == 0.0 else "not 0"
+
+
+@check("DROPOUT-5")
+def check_p_one_gives_finite_zeros(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-5: training at p = 1 maps every finite x to 0 (of either sign), in every dtype."""
+    failures = []
+    for dtype in dtypes_of(impl):
+        x = _inputs(ctx.seed, SIZE, dtype)
+        failures += _mismatch(dtype.name, impl.dropout(x, 1.0, training=True, seed=ctx.seed), x, _not_zero)
+    return ctx.verdict("DROPOUT-5", failures)
+
+
+@check("DROPOUT-6", needs=("dropout_vjp",))
+def check_p_one_has_a_zero_gradient(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-6: at p = 1, dL/dx = 0 for every finite x and upstream gradient g, in every dtype."""
+    failures = []
+    for dtype in dtypes_of(impl):
+        x, g = _inputs(ctx.seed, SIZE, dtype), _inputs(ctx.seed ^ 1, SIZE, dtype)
+        _, dx = impl.dropout_vjp(x, 1.0, g, training=True, seed=ctx.seed)
+        failures += _mismatch(f"{dtype.name}, dL/dx", dx, x, _not_zero)
+    return ctx.verdict("DROPOUT-6", failures)
+
+
+@check("DROPOUT-7")
+def check_eval_is_the_identity(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-7: eval returns x bit for bit (inverted) or q x within one ulp (classic), for every p."""
+    inverted = policies_of(impl).scaling == "inverted"
+    failures = []
+    for dtype in dtypes_of(impl):
+        x = _inputs(ctx.seed, SIZE, dtype, nonfinite=inverted)
+        for p in (0.0, *RATES, 1.0):
+            name = f"{dtype.name}, p = {p}, eval"
+            y = impl.dropout(x, p, training=False, seed=ctx.seed)
+            if inverted:
+                failures += _identical(name, y, x)
+            else:
+                failures += _mismatch(name, y, x, lambda i, got, v: None if within_one_ulp(
+                    got, _eval_value(impl, v, p), dtype) else "not q x within one ulp")
+    return ctx.verdict("DROPOUT-7", failures)
+
+
+@check("DROPOUT-8")
+def check_every_element_is_zero_or_the_kept_value(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-8: each element is exactly 0 or x/q (classic: x) within one ulp; shape and dtype preserved."""
+    failures = []
+    for dtype in dtypes_of(impl):
+        x = _inputs(ctx.seed, SIZE, dtype)
+        for p in RATES:
+
+            def wrong(i: int, got: float, v: float) -> str | None:
+                if got == 0.0 or within_one_ulp(got, _kept_value(impl, v, p), dtype):
+                    return None
+                return "neither 0 nor the kept value within one ulp"
+
+            failures += _mismatch(f"{dtype.name}, p = {p}", impl.dropout(x, p, training=True, seed=ctx.seed), x, wrong)
+        for shape in _any_size(1)[:3]:  # 0-d and empty tensors keep their shape too
+            x = _inputs(ctx.seed, shape, dtype)
+            failures += _form(f"{dtype.name}, shape {shape}", impl.dropout(x, 0.3, training=True, seed=ctx.seed), x)
+    return ctx.verdict("DROPOUT-8", failures)
+
+
+NONFINITE_RATES = (0.3, 1.0)
+NONFINITE_COPIES = 200  # of NaN, inf and -inf each; at p = 0.3 no NaN is kept w.p. 0.3^200 < 1e-104
+KEPT = {("NaN", "NaN"), ("inf", "inf")}
+DROPPED = {"multiply": {("NaN", "NaN"), ("inf", "NaN")}, "select": {("NaN", "0"), ("inf", "0")}}
+
+
+def _nonfinite_outcome(v: float, got: float) -> tuple[str, str]:
+    """(input, output) of a non-finite input v: "NaN" or "inf" (±inf) in; "NaN", "inf" (v itself),
+    "0" or "other" out."""
+    out = "NaN" if got != got else "0" if got == 0.0 else "inf" if got == v else "other"
+    return "NaN" if v != v else "inf", out
+
+
+@check("DROPOUT-10")
+def check_nonfinite_inputs_follow_the_declared_policy(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-10: kept NaN and ±inf stay; dropped ones give NaN ("multiply") or 0 ("select"), as declared."""
+    declared = policies_of(impl).nonfinite
+    failures = []
+    for dtype in dtypes_of(impl):
+        x = Tensor._make([math.nan, math.inf, -math.inf] * NONFINITE_COPIES, (3 * NONFINITE_COPIES,), dtype)
+        for p in NONFINITE_RATES:
+            name = f"{dtype.name}, p = {p}"
+            y = impl.dropout(x, p, training=True, seed=ctx.seed)
+            if _form(name, y, x):
+                failures += _form(name, y, x)
+                continue
+            seen = set(map(_nonfinite_outcome, x.data, y.data))
+            allowed = DROPPED[declared] | (KEPT if p < 1.0 else set())
+            wrong = seen - allowed
+            if wrong:
+                observed = sorted(policy for policy, outs in DROPPED.items() if wrong & outs) or ["neither policy"]
+                failures.append(f"{name}: declared {declared!r}, but non-finite inputs gave "
+                                f"{sorted(wrong)} (as {' and '.join(observed)} would)")
+            elif p < 1.0 and not KEPT <= seen:
+                failures.append(f"{name}: no {sorted(KEPT - seen)} outcome: kept NaN and ±inf must stay as they are")
+    return ctx.verdict("DROPOUT-10", failures)
+
+
+@check("DROPOUT-11", needs=("dropout_noise_shape",))
+def check_noise_shape_shares_mask_values(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-11: with noise_shape, the elements that share a mask value have one output value."""
+    x = _ones(NOISE_INPUT)
+    kept = _kept_value(impl, 1.0, STRUCTURE_RATE)
+    failures = []
+    for noise_shape in NOISE_SHAPES:
+        name = f"noise_shape {noise_shape}"
+        y = impl.dropout_noise_shape(x, STRUCTURE_RATE, noise_shape, training=True, seed=ctx.seed)
+        mask_shape = tuple(n if m is None else m for m, n in zip(noise_shape, x.shape))
+        positions = broadcast_index(mask_shape, x.shape)  # element -> the mask position it uses
+        first: dict[int, float] = {}  # mask position -> the output of the first element that uses it
+
+        def wrong(i: int, got: float, v: float) -> str | None:
+            if got != 0.0 and not within_one_ulp(got, kept, float64):
+                return f"neither 0 nor {kept!r}"
+            shared = first.setdefault(positions[i], got)
+            return None if shared == got else f"but an element sharing its mask value gave {shared!r}"
+
+        failures += _mismatch(name, y, x, wrong)
+    return ctx.verdict("DROPOUT-11", failures)
+
+
+@check("DROPOUT-12")
+def check_same_seed_same_mask(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-12: two training calls with the same seed return the same output, bit for bit."""
+    x = _inputs(ctx.seed, SIZE, float64)
+    failures = []
+    for p in RATES:
+        first = impl.dropout(x, p, training=True, seed=ctx.seed)
+        failures += _identical(f"p = {p}, the same seed again", impl.dropout(x, p, training=True, seed=ctx.seed), first)
+    return ctx.verdict("DROPOUT-12", failures)
+
+
+@check("DROPOUT-15", needs=("dropout_stream",))
+def check_eval_and_p_zero_consume_no_randomness(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-15: on one stream, train, (eval or p = 0), train draws the masks of train, train."""
+    x = _ones(1024)
+    p = STRUCTURE_RATE
+
+    def two_training_calls(between: tuple[float, bool] | None) -> tuple[Tensor, Tensor]:
+        call = impl.dropout_stream(ctx.seed)
+        first = call(x, p, training=True)
+        if between is not None:
+            call(x, between[0], training=between[1])
+        return first, call(x, p, training=True)
+
+    plain = two_training_calls(None)
+    failures = []
+    for label, between in (("an eval call", (p, False)), ("a training call at p = 0", (0.0, True))):
+        first, second = two_training_calls(between)
+        failures += _identical("the first call of another stream of the same seed", first, plain[0])
+        failures += _identical(f"the training call after {label}", second, plain[1])
+    return ctx.verdict("DROPOUT-15", failures)
+
+
+# --- statistical checks ---------------------------------------------------------------------------
+
+
+@check("DROPOUT-13", decisions=2)
+def check_different_seeds_give_independent_masks(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-13: masks of seeds one bit apart (low and high 32-bit word) are independent."""
+    x = _ones(independence_pairs(ctx.plan))
+    p = STRUCTURE_RATE
+    first = _mask(impl.dropout(x, p, training=True, seed=ctx.seed))
+    failures = []
+    for bit in (0, 32):
+        other = _mask(impl.dropout(x, p, training=True, seed=ctx.seed ^ (1 << bit)))
+        decision = successive_independence_test([first, other], alpha=ctx.alpha)  # pairs (first_i, other_i)
+        _judge(ctx, f"DROPOUT-13 seeds s and s ^ 2^{bit}", decision, failures)
+    return ctx.verdict("DROPOUT-13", failures)
+
+
+@check("DROPOUT-14", needs=("dropout_stream",), decisions=1)
+def check_successive_calls_give_independent_masks(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-14: the same position in successive calls on one stream is independent."""
+    size = 1000
+    x = _ones(size)
+    call = impl.dropout_stream(ctx.seed)
+    calls = 2 * math.ceil(independence_pairs(ctx.plan) / size)  # disjoint pairs (call 2t, call 2t + 1)
+    masks = [_mask(call(x, STRUCTURE_RATE, training=True)) for _ in range(calls)]
+    failures: list[str] = []
+    _judge(ctx, "DROPOUT-14 successive calls", successive_independence_test(masks, alpha=ctx.alpha), failures)
+    return ctx.verdict("DROPOUT-14", failures)
+
+
+@check("DROPOUT-16", decisions=len(KEEP_COUNT_RATES))
+def check_keep_count_is_binomial(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-16: the number kept of n = plan.n elements is Binomial(n, q), at p across (0, 1)."""
+    n = ctx.plan.n
+    x = _ones(n)
+    failures: list[str] = []
+    for p, seed in zip(KEEP_COUNT_RATES, _seeds(ctx, len(KEEP_COUNT_RATES))):
+        kept = sum(_mask(impl.dropout(x, p, training=True, seed=seed)))
+        _judge(ctx, f"DROPOUT-16 keep count p={p}", binomial_test(kept, n, 1.0 - p, alpha=ctx.alpha), failures)
+    return ctx.verdict("DROPOUT-16", failures)
+
+
+@check("DROPOUT-17", decisions=1)
+def check_keep_counts_are_not_under_dispersed(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-17: keep counts of separate calls vary as Binomial(n, q) counts do, not less."""
+    masks = _masks_of_calls(impl, ctx, DISPERSION_SIZE, dispersion_masks(ctx.plan))
+    failures: list[str] = []
+    _judge(ctx, "DROPOUT-17 dispersion", dispersion_test(masks, 1.0 - STRUCTURE_RATE, alpha=ctx.alpha), failures)
+    return ctx.verdict("DROPOUT-17", failures)
+
+
+@check("DROPOUT-18", decisions=1)
+def check_every_position_is_kept_at_one_rate(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-18: over separate calls on POSITIONS elements, every position keeps at one rate."""
+    masks = _masks_of_calls(impl, ctx, POSITIONS, homogeneity_masks(ctx.plan))
+    failures: list[str] = []
+    _judge(ctx, "DROPOUT-18 homogeneity", homogeneity_test(masks, alpha=ctx.alpha), failures)
+    return ctx.verdict("DROPOUT-18", failures)
+
+
+@check("DROPOUT-19", decisions=len(LAGS))
+def check_elements_are_independent_at_lags(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-19: within one mask, elements l apart are independent, l = 1..16."""
+    x = _ones(2 * independence_pairs(ctx.plan) + 2 * max(LAGS))  # disjoint pairs: half the elements pair up
+    mask = _mask(impl.dropout(x, STRUCTURE_RATE, training=True, seed=ctx.seed))
+    failures: list[str] = []
+    for lag in LAGS:
+        _judge(ctx, f"DROPOUT-19 lag {lag}", lag_independence_test(mask, lag, alpha=ctx.alpha), failures)
+    return ctx.verdict("DROPOUT-19", failures)
+
+
+def _ratios(impl: object, ctx: Context, n: int) -> list[float]:
+    """y / y_eval over n elements of x = 1 at p = STRUCTURE_RATE: m / q under either scaling."""
+    p = STRUCTURE_RATE
+    y = impl.dropout(_ones(n), p, training=True, seed=ctx.seed)
+    unit = _eval_value(impl, 1.0, p)
+    return [v / unit for v in y.data]
+
+
+@check("DROPOUT-20", decisions=1)
+def check_expectation_is_the_eval_output(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-20: E[y] = y_eval, by a z-test on y / y_eval with known sigma^2 = p / q."""
+    variance, _ = _ratio_moments(STRUCTURE_RATE)
+    ratios = _ratios(impl, ctx, mean_samples(ctx.plan))
+    failures: list[str] = []
+    _judge(ctx, "DROPOUT-20 mean", mean_z_test(ratios, 1.0, math.sqrt(variance), alpha=ctx.alpha), failures)
+    return ctx.verdict("DROPOUT-20", failures)
+
+
+@check("DROPOUT-21", decisions=1)
+def check_variance_is_x_squared_p_over_q(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-21: Var[y] = y_eval^2 p / q, by the large-sample z-test on y / y_eval with known mu_4."""
+    variance, fourth = _ratio_moments(STRUCTURE_RATE)
+    ratios = _ratios(impl, ctx, variance_samples(ctx.plan))
+    failures: list[str] = []
+    _judge(ctx, "DROPOUT-21 variance", variance_test(ratios, variance, alpha=ctx.alpha, fourth_moment=fourth), failures)
+    return ctx.verdict("DROPOUT-21", failures)

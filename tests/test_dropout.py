@@ -1,0 +1,469 @@
+"""Tests of spec/dropout.md: standard dropout.
+
+Every check of refdropout.conformance.dropout passes on correct implementations and fails on a
+broken one of tests/broken/dropout.py (section "Every check can fail" of the issue). The exact
+checks run against the reference under both policy pairs and against Textbook, a correct kernel
+written as frameworks write it (y = x ⊙ m · fl(1/q) in x's dtype); they charge nothing to the
+suite's budget. The statistical checks run against the reference (inverted; the moment clauses
+under classic scaling too) on two seeds drawn by Hypothesis, never shrunk or replayed, and
+charge their decisions to the suite's quick budget: 2 × (28 + 2) = 60 decisions. A broken
+implementation is judged at the same level with a fresh budget. The reference's own API is
+tested directly.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import struct
+from fractions import Fraction
+
+import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+
+import refdropout.conformance.dropout as checks
+from broken.dropout import (
+    AcceptsAnyRate,
+    ActiveInEval,
+    BiasedFirstLane,
+    CorrelatedNeighbours,
+    ExactCount,
+    NaNAtPOne,
+    NoiseShapeIgnored,
+    NoRescale,
+    OneOverP,
+    SameMaskEveryCall,
+    SeedIgnored,
+    StrictComparison,
+    SwappedRate,
+    Textbook,
+    WrongPolicy,
+)
+from refdropout.adapters.reference import ReferenceDropout
+from refdropout.conformance import CHECKS, Outcome, Policies
+from refdropout.conformance.gradients import within_one_ulp
+from refdropout.dropout import dropout
+from refdropout.dtypes import bfloat16, float16, float32
+from refdropout.random import Generator
+from refdropout.stats import detectable_delta
+from refdropout.tensor import Tensor
+
+seeds = st.integers(0, 2**64 - 1)
+rates = st.floats(0.0, 1.0, exclude_min=True, exclude_max=True)
+dtype_names = st.sampled_from(["float64", "float32", "float16", "bfloat16"])
+shapes = st.lists(st.integers(0, 4), max_size=3).map(tuple)
+
+REFERENCE = ReferenceDropout()
+CLASSIC = ReferenceDropout(scaling="classic", nonfinite="select")
+CORRECT = (REFERENCE, CLASSIC, Textbook())
+
+EXACT = settings(max_examples=2, deadline=None)
+# statistical: two seeds, each a decision charged to the suite's budget, never shrunk or replayed
+STATISTICAL = settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate], database=None)
+
+
+def assert_passes(check_correct, clause: str, impls: tuple, seed: int) -> None:
+    for impl in impls:
+        verdict = check_correct(clause, impl, seed)
+        assert verdict.outcome is Outcome.PASS, f"{clause} failed {impl.name} {impl.policies}: {verdict.detail}"
+
+
+def assert_fails(check_broken, clause: str, impls: tuple, seed: int) -> None:
+    for impl in impls:
+        verdict = check_broken(clause, impl, seed)
+        assert verdict.outcome is Outcome.FAIL, f"{clause} passed {impl.name}: {type(impl).__doc__}"
+
+
+def bit(v: float) -> bytes:
+    return struct.pack("<d", v)
+
+
+def bits(t: Tensor) -> list[bytes]:
+    return [bit(v) for v in t.data]
+
+
+def test_the_chapter_plans_its_decisions() -> None:
+    """The decision count the spec and this file's budget rest on: 28 per run of the chapter."""
+    assert sum(c.decisions for clause, c in CHECKS.items() if clause.startswith("DROPOUT-")) == 28
+
+
+# --- DROPOUT-1: the reference operator ----------------------------------------------------------------
+
+
+@pytest.mark.clause("DROPOUT-1")
+def test_reference_signature() -> None:
+    parameters = inspect.signature(dropout).parameters
+    assert [(name, parameter.kind.name, parameter.default) for name, parameter in parameters.items()] == [
+        ("x", "POSITIONAL_OR_KEYWORD", inspect.Parameter.empty),
+        ("p", "POSITIONAL_OR_KEYWORD", 0.5),
+        ("training", "KEYWORD_ONLY", True),
+        ("seed", "KEYWORD_ONLY", None),
+        ("generator", "KEYWORD_ONLY", None),
+        ("noise_shape", "KEYWORD_ONLY", None),
+        ("broadcast_dims", "KEYWORD_ONLY", None),
+        ("scaling", "KEYWORD_ONLY", "inverted"),
+        ("nonfinite", "KEYWORD_ONLY", "multiply"),
+        ("return_mask", "KEYWORD_ONLY", False),
+    ]
+    x = Tensor([1.0, 2.0])
+    with pytest.raises(ValueError, match="needs seed= or generator="):
+        dropout(x)
+    with pytest.raises(ValueError, match="not both"):
+        dropout(x, seed=1, generator=Generator(1))
+    for not_a_generator in (1, x):  # a tensor too: it is refused, not compared with None elementwise
+        with pytest.raises(TypeError, match="generator must be a refdropout.random.Generator"):
+            dropout(x, generator=not_a_generator)
+    with pytest.raises(ValueError, match="scaling must be one of"):
+        dropout(x, seed=1, scaling="Inverted")
+    with pytest.raises(ValueError, match="nonfinite must be one of"):
+        dropout(x, seed=1, nonfinite="zero")
+    with pytest.raises(TypeError, match="training must be a bool"):
+        dropout(x, seed=1, training=1)
+    with pytest.raises(TypeError, match="return_mask must be a bool"):
+        dropout(x, seed=1, return_mask=None)
+    for p, training in ((0.5, False), (0.0, True), (1.0, True)):  # no source needed
+        dropout(x, p, training=training)
+
+
+@pytest.mark.clause("DROPOUT-1")
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds, p=rates, shape=shapes)
+def test_reference_draws_from_its_seed_or_generator(seed: int, p: float, shape: tuple[int, ...]) -> None:
+    x = Tensor._make([1.0] * math.prod(shape), shape)
+    generator = Generator(seed)
+    first, first_mask = dropout(x, p, generator=generator, return_mask=True)
+    assert generator.state.draws == 1  # one draw per training call
+    assert bits(first) == bits(dropout(x, p, seed=seed))  # seed=s draws as Generator(s) does
+    assert first_mask.dtype.name == "bool" and first_mask.shape == x.shape
+    assert first_mask.data == [v != 0.0 for v in first.data]
+    second = dropout(x, p, generator=generator)  # the generator's next draw: draw index 1
+    after_one_draw = Generator(seed)
+    after_one_draw.uniform(0)  # any draw takes one draw index (RANDOM-4)
+    assert bits(second) == bits(dropout(x, p, generator=after_one_draw))
+
+
+# --- DROPOUT-2: inverted and classic scaling ----------------------------------------------------------
+
+
+@pytest.mark.clause("DROPOUT-2")
+@EXACT
+@given(seed=seeds)
+def test_output_is_the_scaled_mask(check_correct, check_broken, seed: int) -> None:
+    assert_passes(check_correct, "DROPOUT-2", CORRECT, seed)
+    assert_fails(check_broken, "DROPOUT-2", (NoRescale(), OneOverP()), seed)
+
+
+@pytest.mark.clause("DROPOUT-2")
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds, p=rates, dtype=dtype_names, shape=shapes, data=st.data())
+def test_reference_scalings_share_one_mask(seed: int, p: float, dtype: str, shape: tuple[int, ...], data) -> None:
+    values = data.draw(st.lists(st.floats(-1e3, 1e3), min_size=math.prod(shape), max_size=math.prod(shape)))
+    x = Tensor._make(values, shape, dtype)
+    inverted, keep = dropout(x, p, seed=seed, return_mask=True)
+    classic, same = dropout(x, p, seed=seed, scaling="classic", return_mask=True)
+    q = 1.0 - p
+    assert same.data == keep.data
+    assert inverted.data == [x.dtype.round(v / q) if k else 0.0 for v, k in zip(x.data, keep.data)]
+    assert classic.data == [v if k else 0.0 for v, k in zip(x.data, keep.data)]
+    evaluated = dropout(x, p, training=False, scaling="classic")
+    assert all(within_one_ulp(got, q * v, x.dtype) for got, v in zip(evaluated.data, x.data))
+
+
+# --- DROPOUT-3 to DROPOUT-7: the domain of p ----------------------------------------------------------
+
+
+@pytest.mark.clause("DROPOUT-3")
+@EXACT
+@given(seed=seeds)
+def test_rates_outside_the_unit_interval_raise(check_correct, check_broken, seed: int) -> None:
+    assert_passes(check_correct, "DROPOUT-3", CORRECT, seed)
+    assert_fails(check_broken, "DROPOUT-3", (AcceptsAnyRate(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-3")
+@pytest.mark.parametrize("p, error, message", [
+    (-0.1, ValueError, r"p must be in \[0, 1\], got -0.1"),
+    (1.0000000000000002, ValueError, r"p must be in \[0, 1\], got 1.0000000000000002"),
+    (math.inf, ValueError, r"p must be in \[0, 1\], got inf"),
+    (math.nan, ValueError, r"p must be in \[0, 1\], got nan"),
+    (True, TypeError, r"p must be a real number in \[0, 1\], got True of type bool"),
+    ("0.5", TypeError, r"p must be a real number in \[0, 1\], got '0.5' of type str"),
+    (0.5j, TypeError, r"p must be a real number in \[0, 1\], got 0.5j of type complex"),
+    (None, TypeError, r"p must be a real number in \[0, 1\], got None of type NoneType"),
+])
+@pytest.mark.parametrize("training", [True, False])
+def test_reference_rate_errors_name_the_value(p: object, error: type, message: str, training: bool) -> None:
+    with pytest.raises(error, match=r"^dropout: " + message):
+        dropout(Tensor([1.0]), p, training=training, seed=0)
+
+
+@pytest.mark.clause("DROPOUT-3")
+@pytest.mark.parametrize("p", [0, 1, Fraction(1, 3), 0.25, 5e-324])
+def test_reference_accepts_every_real_rate_in_the_unit_interval(p: object) -> None:
+    y = dropout(Tensor([1.0] * 64), p, seed=0)
+    assert set(y.data) <= ({0.0} if p == 1 else {0.0, 1.0 / (1.0 - float(p))})
+
+
+@pytest.mark.clause("DROPOUT-4")
+@EXACT
+@given(seed=seeds)
+def test_p_zero_is_the_identity(check_correct, check_broken, seed: int) -> None:
+    assert_passes(check_correct, "DROPOUT-4", CORRECT, seed)
+    assert_fails(check_broken, "DROPOUT-4", (StrictComparison(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-4")
+@settings(max_examples=50, deadline=None)
+@given(seed=seeds, dtype=dtype_names, shape=shapes, data=st.data(),
+       scaling=st.sampled_from(["inverted", "classic"]), nonfinite=st.sampled_from(["multiply", "select"]))
+def test_reference_p_zero_is_the_identity_for_any_input(seed: int, dtype: str, shape: tuple[int, ...], data,
+                                                        scaling: str, nonfinite: str) -> None:
+    values = data.draw(st.lists(st.floats(), min_size=math.prod(shape), max_size=math.prod(shape)))
+    x = Tensor(values, dtype=dtype).reshape(shape) if values else Tensor._make([], shape, dtype)
+    y = dropout(x, 0.0, seed=seed, scaling=scaling, nonfinite=nonfinite)
+    assert (y.shape, y.dtype, bits(y)) == (x.shape, x.dtype, bits(x))
+
+
+@pytest.mark.clause("DROPOUT-5")
+@EXACT
+@given(seed=seeds)
+def test_p_one_gives_finite_zeros(check_correct, check_broken, seed: int) -> None:
+    assert_passes(check_correct, "DROPOUT-5", CORRECT, seed)
+    assert_fails(check_broken, "DROPOUT-5", (NaNAtPOne(), SwappedRate()), seed)
+
+
+@pytest.mark.clause("DROPOUT-6")
+@EXACT
+@given(seed=seeds)
+def test_p_one_has_a_zero_gradient(check_correct, check_broken, seed: int) -> None:
+    assert_passes(check_correct, "DROPOUT-6", CORRECT, seed)
+    assert_fails(check_broken, "DROPOUT-6", (NaNAtPOne(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-7")
+@EXACT
+@given(seed=seeds)
+def test_eval_is_the_identity(check_correct, check_broken, seed: int) -> None:
+    assert_passes(check_correct, "DROPOUT-7", CORRECT, seed)
+    assert_fails(check_broken, "DROPOUT-7", (ActiveInEval(),), seed)
+
+
+# --- DROPOUT-8 to DROPOUT-10: values ------------------------------------------------------------------
+
+
+@pytest.mark.clause("DROPOUT-8")
+@EXACT
+@given(seed=seeds)
+def test_every_element_is_zero_or_the_kept_value(check_correct, check_broken, seed: int) -> None:
+    assert_passes(check_correct, "DROPOUT-8", CORRECT, seed)
+    assert_fails(check_broken, "DROPOUT-8", (NoRescale(), OneOverP(), SwappedRate()), seed)
+
+
+@pytest.mark.clause("DROPOUT-8")
+@pytest.mark.parametrize("dtype, x, q", [  # found by scanning x in [1, 2) and q in (0.05, 0.96)
+    (float16, 1.439453125, 0.44970703125),
+    (bfloat16, 1.3515625, 0.37109375),
+    (float32, 1.4794260263442993, 0.4858636260032654),
+], ids=["float16", "bfloat16", "float32"])
+def test_one_ulp_admits_rounding_the_scale_first(dtype, x: float, q: float) -> None:
+    """fl(x · fl(1/q)), as frameworks compute it, lies more than one ulp from x/q, yet next to fl(x/q)."""
+    assert dtype.round(x) == x and dtype.round(q) == q
+    framework = dtype.round(x * dtype.round(1.0 / q))
+    ulp = math.ldexp(dtype.eps, math.frexp(x / q)[1] - 1)  # the spacing of the binade that holds x/q
+    assert abs(framework - x / q) > ulp
+    assert within_one_ulp(framework, x / q, dtype)
+
+
+@pytest.mark.clause("DROPOUT-9")
+@pytest.mark.parametrize("x, named", [
+    (Tensor([True, False]), "got dtype bool"),
+    ([1.0, 2.0], "got list"),
+    (1.0, "got float"),
+    (3, "got int"),
+    (None, "got NoneType"),
+])
+def test_reference_refuses_non_floating_input(x: object, named: str) -> None:
+    with pytest.raises(TypeError, match=f"^dropout: x must be a floating-point Tensor, {named}$"):
+        dropout(x, 0.3, seed=0)
+
+
+@pytest.mark.clause("DROPOUT-10")
+@EXACT
+@given(seed=seeds)
+def test_nonfinite_inputs_follow_the_declared_policy(check_correct, check_broken, seed: int) -> None:
+    assert_passes(check_correct, "DROPOUT-10", CORRECT, seed)
+    says_select = Textbook()
+    says_select.policies = Policies(nonfinite="select")  # multiplies, declares "select"
+    assert_fails(check_broken, "DROPOUT-10", (WrongPolicy(), says_select), seed)
+    assert "as select would" in check_broken("DROPOUT-10", WrongPolicy(), seed).detail
+
+
+@pytest.mark.clause("DROPOUT-10")
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds, p=rates, dtype=dtype_names, nonfinite=st.sampled_from(["multiply", "select"]),
+       values=st.lists(st.sampled_from([math.nan, math.inf, -math.inf, -1.5, 2.0]), min_size=1, max_size=40))
+def test_reference_nonfinite_policies(seed: int, p: float, dtype: str, nonfinite: str, values: list[float]) -> None:
+    x = Tensor(values, dtype=dtype)
+    y, keep = dropout(x, p, seed=seed, nonfinite=nonfinite, return_mask=True)
+    q = 1.0 - p
+    for v, got, kept in zip(x.data, y.data, keep.data):
+        if kept:  # NaN stays NaN, ±inf stays ±inf, a finite x becomes fl(x/q)
+            assert bit(got) == bit(x.dtype.round(v / q))
+        elif nonfinite == "multiply":  # x · 0: NaN for NaN and ±inf, -0.0 for a negative x
+            assert bit(got) == bit(v * 0.0)
+        else:
+            assert bit(got) == bit(0.0)
+
+
+# --- DROPOUT-11: noise_shape and broadcast_dims -------------------------------------------------------
+
+
+@pytest.mark.clause("DROPOUT-11")
+@EXACT
+@given(seed=seeds)
+def test_noise_shape_shares_mask_values(check_correct, check_broken, seed: int) -> None:
+    assert_passes(check_correct, "DROPOUT-11", CORRECT, seed)
+    assert_fails(check_broken, "DROPOUT-11", (NoiseShapeIgnored(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-11")
+@settings(max_examples=50, deadline=None)
+@given(seed=seeds, p=rates, shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple), data=st.data())
+def test_reference_broadcast_dims_is_noise_shape(seed: int, p: float, shape: tuple[int, ...], data) -> None:
+    axes = data.draw(st.lists(st.integers(0, len(shape) - 1), unique=True), label="axes")
+    negative = [a - len(shape) for a in axes]
+    noise_shape = [1 if j in axes else data.draw(st.sampled_from([n, None])) for j, n in enumerate(shape)]
+    x = Tensor._make([1.0] * math.prod(shape), shape)
+    by_noise_shape = dropout(x, p, seed=seed, noise_shape=noise_shape)
+    assert bits(by_noise_shape) == bits(dropout(x, p, seed=seed, broadcast_dims=axes))
+    assert bits(by_noise_shape) == bits(dropout(x, p, seed=seed, broadcast_dims=negative))
+    assert bits(dropout(x, p, seed=seed, noise_shape=shape)) == bits(dropout(x, p, seed=seed))
+
+
+@pytest.mark.clause("DROPOUT-11")
+@pytest.mark.parametrize("options, error, message", [
+    ({"noise_shape": (2, 3)}, ValueError, r"noise_shape \(2, 3\) has 2 axes but the input shape \(2, 3, 4\) has 3"),
+    ({"noise_shape": (2, 2, 4)}, ValueError, r"does not broadcast to the input shape \(2, 3, 4\): axis 1 must be 1"),
+    ({"noise_shape": (2, 3, 0)}, ValueError, r"axis 2 must be 1 or 4"),
+    ({"noise_shape": (2, 3, 4.0)}, ValueError, r"axis 2 must be 1 or 4 \(or None\), got 4.0"),
+    ({"noise_shape": "234"}, TypeError, r"noise_shape must be a sequence of ints or None"),
+    ({"broadcast_dims": (3,)}, ValueError, r"axis"),
+    ({"broadcast_dims": 1}, TypeError, r"broadcast_dims must be a sequence of axes"),
+    ({"noise_shape": (1, 3, 4), "broadcast_dims": (0,)}, ValueError, r"pass noise_shape= or broadcast_dims=, not both"),
+])
+def test_reference_refuses_shapes_that_do_not_broadcast(options: dict, error: type, message: str) -> None:
+    x = Tensor._make([1.0] * 24, (2, 3, 4))
+    for training in (True, False):  # refused in evaluation too, though no mask is drawn there
+        with pytest.raises(error, match=message):
+            dropout(x, 0.3, training=training, seed=0, **options)
+
+
+# --- DROPOUT-12 to DROPOUT-15: randomness -------------------------------------------------------------
+
+
+@pytest.mark.clause("DROPOUT-12")
+@EXACT
+@given(seed=seeds)
+def test_same_seed_same_mask(check_correct, check_broken, seed: int) -> None:
+    assert_passes(check_correct, "DROPOUT-12", CORRECT, seed)
+    assert_fails(check_broken, "DROPOUT-12", (SeedIgnored(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-13")
+@STATISTICAL
+@given(seed=seeds)
+def test_different_seeds_give_independent_masks(check_correct, check_broken, quick_plan, seed: int) -> None:
+    assert checks.independence_pairs(quick_plan) == 178_847
+    assert_passes(check_correct, "DROPOUT-13", (REFERENCE,), seed)
+    assert_fails(check_broken, "DROPOUT-13", (SameMaskEveryCall(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-14")
+@STATISTICAL
+@given(seed=seeds)
+def test_successive_calls_give_independent_masks(check_correct, check_broken, seed: int) -> None:
+    assert_passes(check_correct, "DROPOUT-14", (REFERENCE,), seed)
+    assert_fails(check_broken, "DROPOUT-14", (SameMaskEveryCall(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-15")
+@EXACT
+@given(seed=seeds)
+def test_eval_and_p_zero_consume_no_randomness(check_correct, check_broken, seed: int) -> None:
+    assert_passes(check_correct, "DROPOUT-15", CORRECT, seed)
+    assert_fails(check_broken, "DROPOUT-15", (ActiveInEval(), StrictComparison()), seed)
+
+
+@pytest.mark.clause("DROPOUT-15")
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds, p=rates, shape=shapes, scaling=st.sampled_from(["inverted", "classic"]))
+def test_reference_leaves_the_generator_untouched(seed: int, p: float, shape: tuple[int, ...], scaling: str) -> None:
+    x = Tensor._make([1.0] * math.prod(shape), shape)
+    generator = Generator(seed)
+    before = generator.state
+    dropout(x, p, training=False, generator=generator, scaling=scaling)
+    dropout(x, 0.0, generator=generator, scaling=scaling)
+    dropout(x, 1.0, generator=generator, scaling=scaling)
+    assert generator.state == before
+
+
+# --- DROPOUT-16 to DROPOUT-21: the distribution of the mask -------------------------------------------
+
+# the MDE spec/dropout.md states for each p at the quick plan's n
+KEEP_RATE_MDE = {0.001: 0.00072, 0.1: 0.0061, 0.3: 0.0092, 0.7: 0.0092, 0.999: 0.00072}
+
+
+@pytest.mark.clause("DROPOUT-16")
+@STATISTICAL
+@given(seed=seeds)
+def test_kept_count_is_binomial(check_correct, check_broken, quick_plan, seed: int) -> None:
+    assert quick_plan.n == 177_969
+    for p in checks.KEEP_COUNT_RATES:
+        assert detectable_delta(1.0 - p, quick_plan.n, quick_plan.alpha, quick_plan.power) <= KEEP_RATE_MDE[p]
+    assert_passes(check_correct, "DROPOUT-16", (REFERENCE,), seed)
+    assert_fails(check_broken, "DROPOUT-16", (SwappedRate(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-17")
+@STATISTICAL
+@given(seed=seeds)
+def test_kept_counts_are_not_under_dispersed(check_correct, check_broken, quick_plan, seed: int) -> None:
+    assert checks.dispersion_masks(quick_plan) == 2_392
+    assert_passes(check_correct, "DROPOUT-17", (REFERENCE,), seed)
+    assert_fails(check_broken, "DROPOUT-17", (ExactCount(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-18")
+@STATISTICAL
+@given(seed=seeds)
+def test_every_position_is_kept_at_one_rate(check_correct, check_broken, quick_plan, seed: int) -> None:
+    assert checks.homogeneity_masks(quick_plan) == 7_807
+    assert_passes(check_correct, "DROPOUT-18", (REFERENCE,), seed)
+    assert_fails(check_broken, "DROPOUT-18", (BiasedFirstLane(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-19")
+@STATISTICAL
+@given(seed=seeds)
+def test_mask_elements_are_independent_at_lags_1_to_16(check_correct, check_broken, seed: int) -> None:
+    assert_passes(check_correct, "DROPOUT-19", (REFERENCE,), seed)
+    assert_fails(check_broken, "DROPOUT-19", (CorrelatedNeighbours(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-20")
+@STATISTICAL
+@given(seed=seeds)
+def test_expectation_is_the_eval_output(check_correct, check_broken, quick_plan, seed: int) -> None:
+    assert checks.mean_samples(quick_plan) == 304_981
+    assert_passes(check_correct, "DROPOUT-20", (REFERENCE, CLASSIC), seed)
+    assert_fails(check_broken, "DROPOUT-20", (NoRescale(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-21")
+@STATISTICAL
+@given(seed=seeds)
+def test_variance_is_x_squared_p_over_q(check_correct, check_broken, quick_plan, seed: int) -> None:
+    assert checks.variance_samples(quick_plan) == 135_550
+    assert_passes(check_correct, "DROPOUT-21", (REFERENCE, CLASSIC), seed)
+    assert_fails(check_broken, "DROPOUT-21", (SwappedRate(),), seed)
