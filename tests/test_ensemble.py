@@ -319,3 +319,124 @@ def test_monte_carlo_check_passes_reference(scaling: str, seed: int, check_corre
 @one_run
 def test_monte_carlo_check_rejects_broken(broken: type, seed: int, check_broken) -> None:
     assert check_broken("ENSEMBLE-6", broken(), seed).outcome is Outcome.FAIL
+
+
+# ---- Monte Carlo dropout (ENSEMBLE-7 to ENSEMBLE-9) -------------------------------------------
+
+import refdropout.conformance.monte_carlo  # noqa: E402,F401  (registers the Monte Carlo checks)
+from broken.ensemble import MCInEvalMode, MCOneMaskForAllPasses, MCFalsyRate  # noqa: E402
+from refdropout.adapters.reference import ReferenceDropout as _Reference  # noqa: E402
+from refdropout.nn import MLP, Dropout, Linear, Module, Sequential, learning_phase  # noqa: E402
+from refdropout.nn.mc import mc_predict  # noqa: E402
+from refdropout.random import Generator  # noqa: E402
+
+mc_widths = st.lists(st.integers(1, 4), min_size=2, max_size=4)
+
+
+def _hand_passes(mlp: MLP, x: Tensor, samples: int, seed: int) -> list[Tensor]:
+    """The passes of ENSEMBLE-7 written out: dropout layer j draws from Generator(seed).fold_in(j)."""
+    streams = [Generator(seed).fold_in(j) for j, _ in enumerate(m for m in mlp.modules() if isinstance(m, Dropout))]
+    passes = []
+    for _ in range(samples):
+        h, j = x, 0
+        for layer in mlp.children():
+            if isinstance(layer, Dropout):
+                h, j = dropout(h, layer.p, training=True, generator=streams[j]), j + 1
+            else:
+                h = layer(h)
+        passes.append(h)
+    return passes
+
+
+@pytest.mark.clause("ENSEMBLE-7")
+@settings(max_examples=20, deadline=None)
+@given(widths=mc_widths, p=st.floats(0.0, 1.0), samples=st.integers(1, 6), seed=seeds, model_seed=seeds)
+def test_mc_predict_is_the_mean_and_variance_of_seeded_passes(widths, p, samples, seed, model_seed) -> None:
+    mlp = MLP(widths, p=p, seed=model_seed)
+    x = Generator(seed).uniform((2, widths[0])) * 4.0 - 2.0
+    prediction = mc_predict(mlp, x, samples, seed)
+    passes = [y.data for y in _hand_passes(mlp, x, samples, seed)]
+    for i, values in enumerate(zip(*passes)):
+        shifts = [v - values[0] for v in values]
+        mean = values[0] + math.fsum(shifts) / samples
+        assert prediction.mean.data[i] == mean
+        assert prediction.variance.data[i] == math.fsum((d - math.fsum(shifts) / samples) ** 2 for d in shifts) / samples
+    assert prediction.mean.shape == prediction.variance.shape == (2, widths[-1])
+    assert not prediction.mean.requires_grad
+    assert mc_predict(mlp, x, samples, seed).mean.data == prediction.mean.data  # a function of the seed
+
+
+class _FailsOnPass(Module):
+    def __init__(self, failing: int) -> None:
+        super().__init__()
+        self.calls, self.failing = 0, failing
+
+    def forward(self, x: Tensor, *, training: bool) -> Tensor:
+        self.calls += 1
+        if self.calls == self.failing:
+            raise ArithmeticError("pass failed")
+        return x
+
+
+@pytest.mark.clause("ENSEMBLE-7")
+@settings(max_examples=10, deadline=None)
+@given(seed=seeds, model_seed=seeds, flag=st.booleans())
+def test_mc_predict_leaves_the_model_as_it_was(seed, model_seed, flag) -> None:
+    model, twin = (MLP([3, 8, 8, 2], p=0.5, seed=model_seed).train(flag) for _ in range(2))
+    x = Generator(seed).uniform((1, 3))
+    generators = [(m.generator, m.generator.state) for m in model.modules() if isinstance(m, Dropout)]
+    with learning_phase(0):  # the explicit mode of every pass outranks the phase and the flags
+        prediction = mc_predict(model, x, 8, seed)
+    assert any(v > 0.0 for v in prediction.variance.data)
+    assert [m.training for m in model.modules()] == [flag] * len(list(model.modules()))
+    assert [(m.generator, m.generator.state) for m in model.modules() if isinstance(m, Dropout)] == generators
+    assert model(x, training=True).data == twin(x, training=True).data  # the training stream did not move
+    failing = Sequential(Dropout(0.5, seed=model_seed), _FailsOnPass(3))
+    own = failing[0].generator
+    with pytest.raises(ArithmeticError):
+        mc_predict(failing, x, 5, seed)
+    assert failing[0].generator is own and own.state == Generator(model_seed).state
+
+
+@pytest.mark.clause("ENSEMBLE-7")
+def test_mc_predict_rejects_bad_arguments() -> None:
+    model, x = Linear(2, 1, seed=0), Tensor([[1.0, 2.0]])
+    for samples in (0, -1, True, 2.0, None):
+        with pytest.raises(ValueError, match=f"mc_predict: samples must be an int >= 1, got {samples!r}"):
+            mc_predict(model, x, samples, 0)
+    with pytest.raises(TypeError, match="mc_predict: model must be a refdropout.nn.Module, got function"):
+        mc_predict(lambda t: t, x, 2, 0)
+    with pytest.raises((TypeError, ValueError), match="seed"):
+        mc_predict(model, x, 2, -1)
+
+
+@pytest.mark.clause("ENSEMBLE-8")
+@settings(max_examples=5, deadline=None)
+@given(seed=seeds)
+def test_mc_variance_is_zero_at_p_zero(check_correct, check_broken, seed) -> None:
+    for impl in (_Reference(), _Reference(scaling="classic")):
+        verdict = check_correct("ENSEMBLE-8", impl, seed)
+        assert verdict.outcome is Outcome.PASS, verdict.detail
+    assert check_broken("ENSEMBLE-8", MCFalsyRate(), seed).outcome is Outcome.FAIL
+
+
+@pytest.mark.clause("ENSEMBLE-8")
+@settings(max_examples=20, deadline=None)
+@given(widths=mc_widths, samples=st.integers(1, 9), seed=seeds, model_seed=seeds)
+def test_reference_mc_at_p_zero_is_the_network(widths, samples, seed, model_seed) -> None:
+    mlp = MLP(widths, p=0.0, seed=model_seed)
+    x = Generator(seed).uniform((3, widths[0])) * 4.0 - 2.0
+    prediction = mc_predict(mlp, x, samples, seed)
+    assert prediction.mean.data == mlp(x).data
+    assert prediction.variance.data == [0.0] * len(prediction.variance.data)
+
+
+@pytest.mark.clause("ENSEMBLE-9")
+@statistical
+@given(seed=seeds, classic=st.booleans())
+def test_mc_mean_and_variance_converge_to_the_ensemble(check_correct, check_broken, seed, classic) -> None:
+    impl = _Reference(scaling="classic") if classic else _Reference()
+    verdict = check_correct("ENSEMBLE-9", impl, seed)
+    assert verdict.outcome is Outcome.PASS, verdict.detail
+    for broken in (MCInEvalMode(), MCOneMaskForAllPasses()):
+        assert check_broken("ENSEMBLE-9", broken, seed).outcome is Outcome.FAIL, broken.name

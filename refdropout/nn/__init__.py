@@ -4,12 +4,14 @@ from .dropout import (
     AlphaDropout, AttentionDropout, ChannelDropout, DropBlock2d, DropConnectLinear, Dropout, Dropout1d, Dropout2d,
     Dropout3d, DropPath, FeatureAlphaDropout, GaussianDropout,
 )
-from .layers import ELU, MLP, SELU, Activation, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .layers import ELU, MLP, SELU, Activation, Linear, ReLU, Sequential, Sigmoid, Softmax, Tanh
+from .mc import MCPrediction, mc_predict
 from .modes import get_learning_phase, learning_phase, set_learning_phase
 from .module import Module
 
 __all__ = [
-    "Module", "Linear", "Sequential", "Activation", "ReLU", "Tanh", "Sigmoid", "ELU", "SELU", "MLP",
+    "Module", "Linear", "Sequential", "Activation", "ReLU", "Tanh", "Sigmoid", "ELU", "SELU", "Softmax", "MLP",
+    "MCPrediction", "mc_predict",
     "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "ChannelDropout", "AlphaDropout", "FeatureAlphaDropout",
     "GaussianDropout", "DropPath", "DropBlock2d", "AttentionDropout", "DropConnectLinear",
     "learning_phase", "set_learning_phase", "get_learning_phase",

@@ -1,4 +1,4 @@
-"""A module for every dropout variant (spec/modes.md): the op of refdropout.dropout, with its
+"""A module for every dropout variant (spec/modes.md, MODES-3): the op of refdropout.dropout, with its
 rate, options and generator held by the module and its mode resolved at call time."""
 
 from __future__ import annotations
@@ -72,6 +72,11 @@ class FeatureAlphaDropout(_DropoutModule):
 
 class GaussianDropout(_DropoutModule):
     op = staticmethod(gaussian_dropout)
+
+    def __init__(self, p: float = 0.5, **kwargs: Any) -> None:
+        super().__init__(p, **kwargs)
+        if self.p == 1.0:  # refused when made, not at the first call (MODES-3)
+            raise ValueError("GaussianDropout: p must be in [0, 1): the noise variance p / (1 - p) is infinite at p = 1, got 1.0")
 
 
 class DropPath(_DropoutModule):

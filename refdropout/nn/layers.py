@@ -10,7 +10,7 @@ from ..random import Generator
 from ..tensor import Tensor
 from .module import Module
 
-__all__ = ["Linear", "Sequential", "Activation", "ReLU", "Tanh", "Sigmoid", "ELU", "SELU", "MLP"]
+__all__ = ["Linear", "Sequential", "Activation", "ReLU", "Tanh", "Sigmoid", "ELU", "SELU", "Softmax", "MLP"]
 
 
 class Linear(Module):
@@ -39,7 +39,7 @@ def _uniform_parameter(draws: Generator, shape: tuple[int, ...], bound: float) -
 
 
 class Sequential(Module):
-    """Modules applied in order; the resolved mode reaches each through the call (MODES-3)."""
+    """Modules applied in order, each resolving its own mode (MODES-5)."""
 
     def __init__(self, *layers: Module) -> None:
         super().__init__()
@@ -89,12 +89,18 @@ class SELU(Activation):
     function = staticmethod(ops.selu)
 
 
+class Softmax(Activation):
+    """softmax over the last axis: class probabilities from logits."""
+
+    function = staticmethod(ops.softmax)
+
+
 class MLP(Sequential):
     """Linear layers of the given sizes with an activation and dropout between them.
 
     ``MLP([16, 32, 1], p=0.2, seed=0)`` is Linear(16, 32), ReLU, Dropout(0.2), Linear(32, 1).
-    Layer j is initialised from ``fold_in(j)`` of the seed's generator; the dropout layers draw
-    from their own child streams.
+    Linear layer j is initialised from a seed drawn from ``fold_in(2 j)`` of the seed's generator;
+    the dropout layer after it draws from ``fold_in(2 j + 1)``.
     """
 
     def __init__(self, sizes: list[int], *, p: float = 0.0, activation: type[Activation] = ReLU, seed: int) -> None:

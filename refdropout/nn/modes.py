@@ -1,4 +1,4 @@
-"""Which mode a module runs in: training or inference (spec/modes.md, MODES-2 to MODES-5).
+"""Which mode a module runs in: training or inference (spec/modes.md, MODES-4 to MODES-6).
 
 The mode of a call is resolved in this order, the first that is set winning:
 
@@ -23,7 +23,7 @@ _learning_phase: ContextVar[bool | None] = ContextVar("refdropout_learning_phase
 
 
 def check_mode(mode: object, name: str = "mode") -> bool:
-    """A mode is a bool; anything else (1, "train", None) raises TypeError (MODES-1)."""
+    """A mode is a bool; anything else (1, "train", None) raises TypeError (MODES-4)."""
     if not isinstance(mode, bool):
         raise TypeError(f"{name} must be a bool (True for training, False for inference), got {mode!r}")
     return mode
@@ -53,7 +53,7 @@ def learning_phase(phase: int | bool) -> Iterator[None]:
 
 
 def resolve_mode(explicit: bool | None, own_flag: bool) -> bool:
-    """The mode of one module call, by the order in the module docstring (MODES-2)."""
+    """The mode of one module call, by the order in the module docstring (MODES-5)."""
     if explicit is not None:
         return check_mode(explicit, "training")
     for inherited in (_passed_down.get(), _learning_phase.get()):
@@ -64,7 +64,7 @@ def resolve_mode(explicit: bool | None, own_flag: bool) -> bool:
 
 @contextmanager
 def passing_down(explicit: bool | None) -> Iterator[None]:
-    """Inside a call given ``training=`` explicitly, every nested call inherits it (MODES-3)."""
+    """Inside a call given ``training=`` explicitly, every nested call inherits it (MODES-5)."""
     if explicit is None:
         yield
         return

@@ -1,4 +1,4 @@
-"""Modules: parameters, children and a train/eval flag (spec/modes.md, MODES-1).
+"""Modules: parameters, children and a train/eval flag (spec/modes.md, MODES-1 and MODES-4).
 
 A module registers the tensors that require gradients and the modules it holds as
 attributes, in assignment order. ``train(mode)`` and ``eval()`` set the flag of the module
@@ -43,18 +43,32 @@ class Module:
         yield from self._children.values()
 
     def modules(self) -> Iterator["Module"]:
-        """This module and every module below it, depth first, in registration order."""
+        """This module and every module below it, depth first, in registration order; a module
+        held in two places (shared weights) comes once (MODES-1)."""
+        seen: set[int] = set()
         stack = [self]
         while stack:
             module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
             yield module
             stack.extend(reversed(list(module.children())))
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """Every parameter with its dotted path, in registration order; a shared one comes once,
+        under its first path, so that an optimizer updates it once (MODES-1)."""
+        seen: set[int] = set()
+        for path, p in self._named_parameters(prefix):
+            if id(p) not in seen:
+                seen.add(id(p))
+                yield path, p
+
+    def _named_parameters(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
         for name, p in self._parameters.items():
             yield prefix + name, p
         for name, child in self._children.items():
-            yield from child.named_parameters(f"{prefix}{name}.")
+            yield from child._named_parameters(f"{prefix}{name}.")
 
     def parameters(self) -> list[Tensor]:
         return [p for _, p in self.named_parameters()]
@@ -66,10 +80,12 @@ class Module:
     # ---- modes ------------------------------------------------------------------------
 
     def train(self, mode: bool = True) -> "Module":
-        """Set the training flag of this module and every module below it (MODES-1)."""
+        """Set the training flag of this module and, through their own ``train``, of every module
+        below it, so that a module overriding ``train`` is honoured (MODES-4)."""
         check_mode(mode)
-        for module in self.modules():
-            object.__setattr__(module, "training", mode)
+        object.__setattr__(self, "training", mode)
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self) -> "Module":

@@ -78,3 +78,38 @@ class AlternatingMasks(ReferenceDropout):
             return y
 
         return call
+
+
+# ---- Monte Carlo dropout (ENSEMBLE-8, ENSEMBLE-9): mc_predict gone wrong ----------------------
+
+from refdropout.adapters.reference import _model_of  # noqa: E402
+from refdropout.nn.mc import _moments, mc_predict  # noqa: E402
+
+
+class MCInEvalMode(ReferenceDropout):
+    """The Monte Carlo passes run in evaluation mode (model.eval() before predicting): no dropout."""
+
+    name = "mc-in-eval-mode"
+
+    def mc_predict(self, network, p, x, samples, *, seed):
+        model = _model_of(network, p, self._options()).eval()
+        return _moments([model(x) for _ in range(samples)])
+
+
+class MCOneMaskForAllPasses(ReferenceDropout):
+    """Every pass is seeded with the same seed (a random key reused): one sub-network, S times."""
+
+    name = "mc-one-mask-for-all-passes"
+
+    def mc_predict(self, network, p, x, samples, *, seed):
+        model = _model_of(network, p, self._options())
+        return _moments([mc_predict(model, x, 1, seed).mean for _ in range(samples)])
+
+
+class MCFalsyRate(ReferenceDropout):
+    """p = 0 is read as "no rate given" and replaced by the default 0.5 (``p or 0.5``)."""
+
+    name = "mc-falsy-rate"
+
+    def mc_predict(self, network, p, x, samples, *, seed):
+        return super().mc_predict(network, p or 0.5, x, samples, seed=seed)
