@@ -1,0 +1,83 @@
+"""The statistics layer of refdropout: the decision procedures every statistical clause uses.
+
+spec/stats.md states what they promise. One module per idea:
+
+* :mod:`.binomial` — the exact two-sided binomial test of a keep rate and its exact power;
+* :mod:`.planning` — sample sizes and minimum detectable effects;
+* :mod:`.budget` — the family-wise error budget (Bonferroni, Holm);
+* :mod:`.structure` — homogeneity, pairwise independence, runs and dispersion of 0/1 masks;
+* :mod:`.continuous` — Kolmogorov–Smirnov, mean and variance tests for continuous variants;
+* :mod:`.profiles` — the ``quick``, ``standard`` and ``deep`` plans;
+* :mod:`.decision` — the result every test returns; :mod:`.arguments` — input checks.
+
+Unlike the engine, this layer uses scipy (and numpy through it).
+"""
+
+from .binomial import BinomialDecision, binomial_power, binomial_test, rejection_region
+from .arguments import SMALLEST_KEEP_PROB
+from .budget import BudgetExhausted, ErrorBudget, HolmVerdict, Record
+from .continuous import ks_test, mean_z_test, variance_test
+from .decision import Decision
+from .planning import (
+    correlation_power,
+    detectable_delta,
+    dispersion_power,
+    homogeneity_power,
+    ks_samples_needed,
+    runs_power,
+    samples_for_power,
+    samples_needed,
+    variance_power,
+    z_power,
+)
+from .profiles import DEEP, PROFILES, QUICK, STANDARD, DecisionPlan, Profile, decision_plan
+from .structure import (
+    central_band,
+    dispersion_test,
+    homogeneity_test,
+    lag_independence_test,
+    runs_distribution,
+    runs_test,
+    successive_independence_test,
+)
+
+__all__ = [
+    "BinomialDecision",
+    "BudgetExhausted",
+    "DEEP",
+    "Decision",
+    "DecisionPlan",
+    "ErrorBudget",
+    "HolmVerdict",
+    "PROFILES",
+    "Profile",
+    "QUICK",
+    "Record",
+
+    "SMALLEST_KEEP_PROB",
+    "STANDARD",
+    "binomial_power",
+    "binomial_test",
+    "correlation_power",
+    "decision_plan",
+    "detectable_delta",
+    "dispersion_power",
+    "dispersion_test",
+    "homogeneity_power",
+    "homogeneity_test",
+    "ks_samples_needed",
+    "ks_test",
+    "lag_independence_test",
+    "mean_z_test",
+    "rejection_region",
+    "central_band",
+    "runs_distribution",
+    "runs_power",
+    "runs_test",
+    "samples_for_power",
+    "samples_needed",
+    "successive_independence_test",
+    "variance_power",
+    "variance_test",
+    "z_power",
+]

@@ -1,0 +1,120 @@
+"""The exact binomial test of a keep rate (STATS-2) and its exact power (STATS-3).
+
+A mask of n independent Bernoulli(q) elements keeps K ~ Binomial(n, q) of them. The test is
+``scipy.stats.binomtest``: the two-sided p-value sums the probability of every outcome no more
+likely than the observed one,
+
+    p(k) = Σ_{j : f(j) ≤ f(k)} f(j),   f(j) = C(n, j) q^j (1 − q)^(n − j),
+
+so it holds its level exactly, P₀(p ≤ α) ≤ α, at every n and q.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from scipy.stats import beta, binom, binomtest
+
+from .arguments import check_count, check_keep_prob, check_open_unit, check_successes
+from .decision import Decision
+from .search import least_integer
+
+ALTERNATIVES = ("two-sided", "greater", "less")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BinomialDecision(Decision):
+    """An exact binomial test of ``k`` successes out of ``n`` against probability ``expected``.
+
+    ``observed`` is the rate k/n; ``ci_low``/``ci_high`` bound the probability by Clopper–Pearson
+    at confidence 1 − α, the decision's own α (one-sided for a one-sided ``alternative``).
+    """
+
+    k: int
+    alternative: str
+    ci_low: float
+    ci_high: float
+
+
+def binomial_test(
+    k: int, n: int, keep_prob: float, *, alpha: float, alternative: str = "two-sided"
+) -> BinomialDecision:
+    """Exact test of H₀: K ~ Binomial(n, keep_prob), with a Clopper–Pearson interval.
+
+    Two-sided by default; ``alternative="greater"`` (``"less"``) tests H₀: the probability is at
+    most (at least) ``keep_prob``, with p = P₀(K ≥ k) (p = P₀(K ≤ k)).
+    """
+    k, n = check_successes(k, n)
+    q = check_keep_prob("keep_prob", keep_prob)
+    alpha = check_open_unit("alpha", alpha)
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"alternative must be one of {ALTERNATIVES}, got {alternative!r}")
+    low, high = clopper_pearson(k, n, alpha, alternative)
+    return BinomialDecision(
+        test="binomial",
+        statistic=float(k),
+        p_value=float(binomtest(k, n, q, alternative=alternative).pvalue),
+        n=n,
+        observed=k / n,
+        expected=q,
+        alpha=alpha,
+        k=k,
+        alternative=alternative,
+        ci_low=low,
+        ci_high=high,
+    )
+
+
+def clopper_pearson(k: int, n: int, alpha: float, alternative: str = "two-sided") -> tuple[float, float]:
+    """The Clopper–Pearson interval for a binomial probability at confidence 1 − α:
+
+        low = B⁻¹(α/2; k, n − k + 1),   high = B⁻¹(1 − α/2; k + 1, n − k),
+
+    B⁻¹ the beta quantile, with low = 0 at k = 0 and high = 1 at k = n; a one-sided
+    ``alternative`` keeps one bound at level α and opens the other.
+    """
+    tail = alpha / 2 if alternative == "two-sided" else alpha
+    low = float(beta.ppf(tail, k, n - k + 1)) if k > 0 and alternative != "less" else 0.0
+    high = float(beta.isf(tail, k + 1, n - k)) if k < n and alternative != "greater" else 1.0
+    return low, high
+
+
+@lru_cache(maxsize=1 << 16)
+def two_sided_p_value(k: int, n: int, q: float) -> float:
+    """scipy's exact two-sided binomial p-value, remembered: the tests and plans that scan many
+    counts of one (n, q) ask for the same p-values again and again."""
+    return float(binomtest(k, n, q).pvalue)
+
+
+def rejection_region(n: int, keep_prob: float, alpha: float) -> tuple[int, int]:
+    """The exact two-sided test's rejection region at level α: reject when K ≤ k_lo or K ≥ k_hi.
+
+    Below n·q the p-value grows with k and above n·q it falls, so each cut-off is found by
+    bisection on scipy's own p-value. k_lo = −1 and k_hi = n + 1 stand for an empty side.
+    """
+    n = check_count("n", n, minimum=1)
+    q = check_keep_prob("keep_prob", keep_prob)
+    alpha = check_open_unit("alpha", alpha)
+    centre = n * q
+    below = math.ceil(centre) - 1  # every k ≤ below has k < n·q
+    above = math.floor(centre) + 1  # every k ≥ above has k > n·q
+    k_lo = least_integer(lambda k: two_sided_p_value(k, n, q) > alpha, 0, below) - 1
+    k_hi = least_integer(lambda k: two_sided_p_value(k, n, q) <= alpha, above, n)
+    return k_lo, k_hi
+
+
+def region_power(region: tuple[int, int], n: int, true_keep_prob: float) -> float:
+    """P(K ≤ k_lo or K ≥ k_hi) for K ~ Binomial(n, true_keep_prob): a rejection region's power."""
+    k_lo, k_hi = region
+    return float(binom.cdf(k_lo, n, true_keep_prob) + binom.sf(k_hi - 1, n, true_keep_prob))
+
+
+def binomial_power(n: int, keep_prob: float, true_keep_prob: float, alpha: float) -> float:
+    """P(the exact two-sided test at level α rejects) when K ~ Binomial(n, true_keep_prob).
+
+    At ``true_keep_prob == keep_prob`` this is the test's exact size, which is ≤ α.
+    """
+    q_true = check_keep_prob("true_keep_prob", true_keep_prob)
+    return region_power(rejection_region(n, keep_prob, alpha), n, q_true)
