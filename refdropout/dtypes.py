@@ -12,7 +12,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["DType", "float64", "float32", "float16", "bfloat16", "bool_", "get_dtype", "promote"]
+__all__ = [
+    "DType", "float64", "float32", "float16", "bfloat16", "bool_", "get_dtype", "promote", "ordinal", "within_one_ulp",
+]
 
 
 @dataclass(frozen=True)
@@ -112,3 +114,23 @@ def promote(a: DType, b: DType) -> DType:
     if {a, b} == {float16, bfloat16}:
         return float32
     return a if a.precision > b.precision else b
+
+
+def ordinal(value: float, dtype: DType) -> int:
+    """The position of a finite ``value`` of ``dtype`` on that format's number line, counted in steps
+    from 0 (negative below 0): |v| / 2^(emin - P + 1) below 2^emin, and (e - emin) 2^(P - 1) +
+    |v| / 2^(e - P + 1) for 2^e <= |v| < 2^(e + 1). Neighbouring values of the format differ by 1."""
+    magnitude = abs(value)
+    exponent = max(math.frexp(magnitude)[1] - 1, dtype.emin)
+    steps = int(math.ldexp(magnitude, dtype.precision - 1 - exponent))  # exact: the significand as an integer
+    if magnitude >= math.ldexp(1.0, dtype.emin):
+        steps += (exponent - dtype.emin) << (dtype.precision - 1)
+    return -steps if math.copysign(1.0, value) < 0 else steps
+
+
+def within_one_ulp(got: float, exact: float, dtype: DType) -> bool:
+    """True when ``got`` is ``exact`` rounded to ``dtype`` or one of that value's two neighbours."""
+    nearest = dtype.round(exact)
+    if not (math.isfinite(got) and math.isfinite(nearest)):
+        return got == nearest
+    return abs(ordinal(got, dtype) - ordinal(nearest, dtype)) <= 1

@@ -42,7 +42,7 @@ from broken.dropout import (
 )
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS, Outcome, Policies
-from refdropout.conformance.gradients import within_one_ulp
+from refdropout.dtypes import within_one_ulp
 from refdropout.dropout import dropout
 from refdropout.dtypes import bfloat16, float16, float32
 from refdropout.random import Generator

@@ -27,7 +27,8 @@ from broken.gradients import (
 from refdropout import GradcheckError, gradcheck, softmax
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import Outcome
-from refdropout.conformance.gradients import FD_STEP, FD_TOLERANCE, ordinal, within_one_ulp
+from refdropout.conformance.gradients import FD_STEP, FD_TOLERANCE
+from refdropout.dtypes import ordinal, within_one_ulp
 from refdropout.dtypes import get_dtype
 from refdropout.dropout import (
     DATA_FORMATS,

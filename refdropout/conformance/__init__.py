@@ -7,6 +7,9 @@ from .protocol import CAPABILITIES, Implementation, Policies, has_capability, po
 from .registry import CHECKS, Check, Context, check, plan_for, run_check, run_checks
 from .verdict import Outcome, Verdict
 
+# one checks module per spec chapter; importing them registers their checks
+from . import dropout, ensemble, gradients, modes, monte_carlo, variants  # noqa: E402,F401  isort: skip
+
 __all__ = [
     "CAPABILITIES", "CHECKS", "Check", "Context", "Implementation", "Outcome", "Policies", "Verdict",
     "check", "has_capability", "plan_for", "policies_of", "run_check", "run_checks",

@@ -36,7 +36,7 @@ from ..stats import (
     z_power,
 )
 from ..tensor import Tensor
-from .gradients import within_one_ulp
+from ..dtypes import within_one_ulp
 from .protocol import dtypes_of, policies_of
 from .registry import Context, check
 from .verdict import Verdict

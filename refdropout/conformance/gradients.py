@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import math
 
-from ..dtypes import DType, float64
+from ..dtypes import DType, float64, within_one_ulp
 from ..random import Generator
 from ..tensor import Tensor
 from .protocol import dtypes_of, policies_of
 from .registry import Context, check
 from .verdict import Outcome, Verdict
 
-__all__ = ["ordinal", "within_one_ulp", "FD_STEP", "FD_TOLERANCE"]
+__all__ = ["FD_STEP", "FD_TOLERANCE"]
 
 RATES = (0.2, 0.7, 0.999)  # never 0.5: there p = q, and a p/q swap would go unseen
 SIZE = 64  # elements per case: a redrawn mask agrees with the forward one w.p. <= 0.68^64 < 3e-11 at p = 0.2
@@ -31,26 +31,6 @@ FD_SHAPE = (3, 4)
 FD_STEP = 1.0  # h: a power of two, so x ± h and the division by 2h are exact for dyadic x with |x| <= 2
 FD_TOLERANCE = 16 * 2.0**-53  # 16 u, relative to sum_k |J_ki g_k|; GRADIENTS-6 derives a bound of 10 u
 NEEDS = ("dropout_vjp",)
-
-
-def ordinal(value: float, dtype: DType) -> int:
-    """The position of a finite ``value`` of ``dtype`` on that format's number line, counted in steps
-    from 0 (negative below 0): |v| / 2^(emin - P + 1) below 2^emin, and (e - emin) 2^(P - 1) +
-    |v| / 2^(e - P + 1) for 2^e <= |v| < 2^(e + 1). Neighbouring values of the format differ by 1."""
-    magnitude = abs(value)
-    exponent = max(math.frexp(magnitude)[1] - 1, dtype.emin)
-    steps = int(math.ldexp(magnitude, dtype.precision - 1 - exponent))  # exact: the significand as an integer
-    if magnitude >= math.ldexp(1.0, dtype.emin):
-        steps += (exponent - dtype.emin) << (dtype.precision - 1)
-    return -steps if math.copysign(1.0, value) < 0 else steps
-
-
-def within_one_ulp(got: float, exact: float, dtype: DType) -> bool:
-    """True when ``got`` is ``exact`` rounded to ``dtype`` or one of that value's two neighbours."""
-    nearest = dtype.round(exact)
-    if not (math.isfinite(got) and math.isfinite(nearest)):
-        return got == nearest
-    return abs(ordinal(got, dtype) - ordinal(nearest, dtype)) <= 1
 
 
 def _scale(impl: object, p: float) -> float:

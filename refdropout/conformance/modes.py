@@ -13,7 +13,7 @@ from ..dtypes import float64
 from ..random import Generator
 from ..stats import binomial_test
 from ..tensor import Tensor
-from .gradients import within_one_ulp
+from ..dtypes import within_one_ulp
 from .protocol import policies_of
 from .registry import Context, check
 from .verdict import Verdict
