@@ -104,13 +104,15 @@ class ReferenceDropout:
 
     # ---- spec/recurrent.md ---------------------------------------------------------------
 
+    recurrent_layers: dict[str, type[RecurrentLayer]] = {"lstm": LSTM, "gru": GRU}
+
     def recurrent_between_layers(self, cell: str, layers: Sequence[tuple], p: float, *, seed: int) -> "_RecurrentNet":
-        return _RecurrentNet(RECURRENT_LAYERS[cell].from_weights(
+        return _RecurrentNet(self.recurrent_layers[cell].from_weights(
             layers, dropout=p, gate_masks=self.policies.gate_masks, seed=seed))
 
     def recurrent_variational(self, cell: str, layers: Sequence[tuple], input_p: float, recurrent_p: float, *,
                               seed: int) -> "_RecurrentNet":
-        return _RecurrentNet(RECURRENT_LAYERS[cell].from_weights(
+        return _RecurrentNet(self.recurrent_layers[cell].from_weights(
             layers, input_dropout=input_p, recurrent_dropout=recurrent_p, gate_masks=self.policies.gate_masks,
             seed=seed))
 
@@ -149,8 +151,6 @@ def _model_of(network: Network, p: float, options: dict) -> nn.Sequential:
             modules.append(_ACTIVATIONS[layer.activation]())
     return nn.Sequential(*modules, Softmax())
 
-
-RECURRENT_LAYERS: dict[str, type[RecurrentLayer]] = {"lstm": LSTM, "gru": GRU}
 
 
 class _RecurrentNet:

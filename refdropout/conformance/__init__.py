@@ -8,7 +8,7 @@ from .registry import CHECKS, Check, Context, check, plan_for, run_check, run_ch
 from .verdict import Outcome, Verdict
 
 # one checks module per spec chapter; importing them registers their checks
-from . import dropout, ensemble, gradients, modes, monte_carlo, variants  # noqa: E402,F401  isort: skip
+from . import dropout, ensemble, gradients, modes, monte_carlo, recurrent, variants  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "CAPABILITIES", "CHECKS", "Check", "Context", "Implementation", "Outcome", "Policies", "Verdict",

@@ -6,12 +6,15 @@ from .dropout import (
 )
 from .layers import ELU, MLP, SELU, Activation, Linear, ReLU, Sequential, Sigmoid, Softmax, Tanh
 from .mc import MCPrediction, mc_predict
+from .recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
+from .rnn_cells import GRUCell, LSTMCell, RecurrentCell
 from .modes import get_learning_phase, learning_phase, set_learning_phase
 from .module import Module
 
 __all__ = [
     "Module", "Linear", "Sequential", "Activation", "ReLU", "Tanh", "Sigmoid", "ELU", "SELU", "Softmax", "MLP",
     "MCPrediction", "mc_predict",
+    "LSTMCell", "GRUCell", "RecurrentCell", "LSTM", "GRU", "RecurrentLayer", "RecurrentMasks",
     "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "ChannelDropout", "AlphaDropout", "FeatureAlphaDropout",
     "GaussianDropout", "DropPath", "DropBlock2d", "AttentionDropout", "DropConnectLinear",
     "learning_phase", "set_learning_phase", "get_learning_phase",

@@ -1,0 +1,422 @@
+"""Checks of spec/recurrent.md: LSTM and GRU layers with between-layer and with variational dropout.
+
+An implementation builds a network of either semantics from weights in PyTorch's layout
+(capabilities ``recurrent_between_layers`` and ``recurrent_variational``); every check runs each
+semantics the implementation has. Checks of where masks lie, and of how they repeat, read the
+multipliers a call applied (capability ``recurrent_masks``) and recompute the call from them with
+the reference (``RecurrentLayer.run``), so that a reported mask is also a mask that was used.
+Exact checks charge nothing to the run's budget; the statistical ones size their samples from
+the run's plan: keep rates at the plan's keep-rate MDE, independence at CORRELATION_MDE.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..nn.recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
+from ..random import Generator
+from ..stats import (
+    Decision, DecisionPlan, binomial_test, correlation_power, lag_independence_test, samples_for_power,
+    successive_independence_test,
+)
+from ..tensor import Tensor
+from .protocol import has_capability, policies_of
+from .registry import Context, check
+from .verdict import Outcome, Verdict
+
+__all__ = [
+    "CELLS", "SEMANTICS", "RATES", "TOLERANCE", "CORRELATION_MDE", "STATISTICAL_CELL", "Rates", "independence_pairs",
+    "network_weights", "sequence",
+]
+
+CELLS = ("lstm", "gru")
+LAYERS: dict[str, type[RecurrentLayer]] = {"lstm": LSTM, "gru": GRU}
+SEMANTICS = ("between_layers", "variational")
+TOLERANCE = 2.0**-40  # |y - y_reference| for float64 outputs in (-1, 1): thousands of roundings
+CORRELATION_MDE = 0.1  # |corr| between two mask elements that must be independent
+STATISTICAL_CELL = "lstm"  # masks do not depend on the cell; the exact checks cover both cells
+
+# the exact checks' network: T steps, B batch elements, I inputs, H hidden units, L layers
+STEPS, BATCH, INPUT, HIDDEN, DEPTH = 4, 3, 3, 4, 2
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The rates a check builds its networks with: p between layers, p on x_t and p on h_(t-1)."""
+
+    dropout: float
+    input: float
+    recurrent: float
+
+
+RATES = Rates(dropout=0.3, input=0.2, recurrent=0.6)  # three different keep rates: a swap is visible
+NO_DROPOUT = Rates(0.0, 0.0, 0.0)
+
+
+# --- sample sizes ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def _independence_pairs(alpha: float, power: float) -> int:
+    keep_probs = (1.0 - RATES.dropout, 1.0 - RATES.input, 1.0 - RATES.recurrent)
+    return max(samples_for_power(lambda n: correlation_power(CORRELATION_MDE, n, alpha, keep_prob=q), power,
+                                 start=1_000) for q in keep_probs)
+
+
+def independence_pairs(plan: DecisionPlan) -> int:
+    """Disjoint pairs a pair test needs to detect |corr| = CORRELATION_MDE at each keep rate of
+    RATES (RECURRENT-8, -10, -11): the most any of them needs."""
+    return _independence_pairs(plan.alpha, plan.power)
+
+
+# --- networks -------------------------------------------------------------------------------------
+
+
+def _uniform(generator: Generator, shape: tuple[int, ...], bound: float) -> Tensor:
+    return Tensor._make([bound * (2.0 * u - 1.0) for u in generator.uniform(shape).data], shape)
+
+
+def network_weights(cell: str, input_size: int, hidden_size: int, layers: int, seed: int) -> list[tuple]:
+    """PyTorch-layout weights (W_ih, W_hh, b_ih, b_hh) per layer, U(-1/sqrt(H), 1/sqrt(H)), as
+    plain tensors (no gradient recorded)."""
+    rows, bound = len(LAYERS[cell].cell.gates) * hidden_size, 1.0 / math.sqrt(hidden_size)
+    generator = Generator(seed)
+    return [(_uniform(generator, (rows, input_size if l == 0 else hidden_size), bound),
+             _uniform(generator, (rows, hidden_size), bound),
+             _uniform(generator, (rows,), bound), _uniform(generator, (rows,), bound)) for l in range(layers)]
+
+
+def sequence(steps: int, batch: int, size: int, seed: int, stream: int = 1) -> Tensor:
+    """A sequence (T, B, I) of values U(-2, 2), from child ``stream`` of ``Generator(seed)``."""
+    return _uniform(Generator(seed).fold_in(stream), (steps, batch, size), 2.0)
+
+
+def _semantics(impl: object) -> list[str]:
+    return [s for s in SEMANTICS if has_capability(impl, f"recurrent_{s}")]
+
+
+def _net(impl: object, semantics: str, cell: str, weights: list[tuple], rates: Rates, seed: int):
+    """A network of ``impl`` with ``semantics`` and the rates it uses, its masks drawn from ``seed``."""
+    if semantics == "between_layers":
+        return impl.recurrent_between_layers(cell, weights, rates.dropout, seed=seed)
+    return impl.recurrent_variational(cell, weights, rates.input, rates.recurrent, seed=seed)
+
+
+def _rates_of(semantics: str, rates: Rates) -> Rates:
+    """The rates a network of ``semantics`` applies: the other semantics' rates are 0."""
+    if semantics == "between_layers":
+        return Rates(rates.dropout, 0.0, 0.0)
+    return Rates(0.0, rates.input, rates.recurrent)
+
+
+def _groups(impl: object, cell: str) -> int:
+    """G: masks per cell input under the declared policy, 1 (shared) or one per gate."""
+    return 1 if policies_of(impl).gate_masks == "shared" else len(LAYERS[cell].cell.gates)
+
+
+def _reference(impl: object, cell: str, weights: list[tuple]) -> RecurrentLayer:
+    """The reference layer with these weights, to recompute a call from its multipliers."""
+    return LAYERS[cell].from_weights(weights, gate_masks=policies_of(impl).gate_masks, seed=0)
+
+
+def _no_applicable_semantics(clause: str) -> Verdict:
+    return Verdict(clause, Outcome.NOT_APPLICABLE, "needs recurrent_between_layers or recurrent_variational")
+
+
+def _judge(ctx: Context, name: str, decision: Decision, failures: list[str]) -> None:
+    if ctx.decide(name, decision):
+        failures.append(f"{name}: {decision.test} rejects at alpha = {decision.alpha:.3g}: p = {decision.p_value:.3g}, "
+                        f"observed {decision.observed:.6g}, expected {decision.expected:.6g}, n = {decision.n}")
+
+
+def _apart(name: str, got: Tensor, expected: Tensor, tolerance: float = TOLERANCE) -> list[str]:
+    """A failure unless ``got`` has the shape of ``expected`` and every element within ``tolerance``."""
+    if not isinstance(got, Tensor) or got.shape != expected.shape:
+        return [f"{name}: got {getattr(got, 'shape', type(got).__name__)}, expected shape {expected.shape}"]
+    for i, (a, b) in enumerate(zip(got.data, expected.data)):
+        if not abs(a - b) <= tolerance:  # a NaN fails
+            return [f"{name}: element {i} is {a!r}, expected {b!r} ({abs(a - b):.3g} apart, allowed {tolerance:.3g})"]
+    return []
+
+
+# --- the multipliers a call reports ---------------------------------------------------------------
+
+
+def _multiplier_faults(name: str, multiplier: object, shape: tuple[int, ...], p: float) -> list[str]:
+    """A failure unless ``multiplier`` has ``shape`` and holds only 0 and 1/q (only 1 when p = 0)."""
+    if not isinstance(multiplier, Tensor) or multiplier.shape != shape:
+        return [f"{name}: got {getattr(multiplier, 'shape', type(multiplier).__name__)}, expected shape {shape}"]
+    kept = 1.0 / (1.0 - p) if p < 1.0 else 0.0
+    allowed = (kept,) if p == 0.0 else (0.0, kept)
+    for i, v in enumerate(multiplier.data):
+        if not any(abs(v - a) <= TOLERANCE * a or v == a for a in allowed):
+            return [f"{name}: element {i} is {v!r}; a multiplier is 0 (dropped) or 1/q = {kept!r} (kept)"]
+    return []
+
+
+def _mask_faults(masks: object, impl: object, cell: str, sizes: tuple[int, ...], rates: Rates) -> list[str]:
+    """The ways ``masks`` fails to be the multipliers of a call of T steps on B elements through
+    layers of sizes (I, H, ..., H) at ``rates``: the placement of RECURRENT-5 and RECURRENT-6."""
+    if not isinstance(masks, RecurrentMasks):
+        return [f"recurrent_masks returned {type(masks).__name__}, not RecurrentMasks"]
+    steps, batch, *widths = sizes
+    depth, hidden, g = len(widths) - 1, widths[-1], _groups(impl, cell)
+    expected = {
+        "inputs": [((g, batch, widths[l]), rates.input) for l in range(depth)],
+        "recurrent": [((g, batch, hidden), rates.recurrent)] * depth,
+        "between_layers": [((batch, hidden), rates.dropout)] * (depth - 1),
+    }
+    failures = []
+    for field, layers in expected.items():
+        reported = getattr(masks, field)
+        if len(reported) != len(layers) or any(len(steps_) != steps for steps_ in reported):
+            failures.append(f"masks.{field}: {len(reported)} layers of {[len(s) for s in reported]} steps, "
+                            f"expected {len(layers)} layers of {steps} steps")
+            continue
+        for l, (per_step, (shape, p)) in enumerate(zip(reported, layers)):
+            for t, multiplier in enumerate(per_step):
+                failures += _multiplier_faults(f"masks.{field}[{l}][{t}]", multiplier, shape, p)
+    return failures
+
+
+def _recomputed(impl: object, ctx: Context, semantics: str) -> list[str]:
+    """Run one training call of each cell with its masks and compare it with the reference
+    recomputed from those masks (RECURRENT-5, RECURRENT-6)."""
+    rates = _rates_of(semantics, RATES)
+    failures = []
+    for cell in CELLS:
+        weights = network_weights(cell, INPUT, HIDDEN, DEPTH, ctx.seed)
+        x = sequence(STEPS, BATCH, INPUT, ctx.seed)
+        y, masks = impl.recurrent_masks(_net(impl, semantics, cell, weights, RATES, ctx.seed), x, training=True)
+        faults = _mask_faults(masks, impl, cell, (STEPS, BATCH, INPUT) + (HIDDEN,) * DEPTH, rates)
+        if not faults:
+            expected, _ = _reference(impl, cell, weights).run(x, masks)
+            faults = _apart("the output", y, expected)
+        failures += [f"{semantics}, {cell}: {fault}" for fault in faults]
+    return failures
+
+
+# --- exact checks ---------------------------------------------------------------------------------
+
+
+def _equations(impl: object, ctx: Context, clause: str, cell: str) -> Verdict:
+    """Without dropout, the network is the reference's cells stacked (RECURRENT-1, RECURRENT-2)."""
+    semantics = _semantics(impl)
+    if not semantics:
+        return _no_applicable_semantics(clause)
+    weights = network_weights(cell, INPUT, HIDDEN, DEPTH, ctx.seed)
+    x = sequence(STEPS, BATCH, INPUT, ctx.seed)
+    expected, _ = LAYERS[cell].from_weights(weights, seed=0)(x, training=False)
+    failures = []
+    for s in semantics:
+        y = _net(impl, s, cell, weights, NO_DROPOUT, ctx.seed)(x, training=True)
+        failures += [f"{s}, rates 0: {fault}" for fault in _apart(f"the {cell} output", y, expected)]
+    return ctx.verdict(clause, failures)
+
+
+@check("RECURRENT-1", needs=())
+def check_lstm_equations(impl: object, ctx: Context) -> Verdict:
+    """RECURRENT-1: the LSTM, without dropout, computes PyTorch's equations in PyTorch's layout."""
+    return _equations(impl, ctx, "RECURRENT-1", "lstm")
+
+
+@check("RECURRENT-2", needs=())
+def check_gru_equations(impl: object, ctx: Context) -> Verdict:
+    """RECURRENT-2: the GRU, without dropout, computes PyTorch's equations (reset gate after W_hn h)."""
+    return _equations(impl, ctx, "RECURRENT-2", "gru")
+
+
+@check("RECURRENT-5", needs=("recurrent_between_layers", "recurrent_masks"))
+def check_between_layer_placement(impl: object, ctx: Context) -> Verdict:
+    """RECURRENT-5: between-layer masks lie on the outputs of layers 0..L-2 only, as m / q."""
+    return ctx.verdict("RECURRENT-5", _recomputed(impl, ctx, "between_layers"))
+
+
+@check("RECURRENT-6", needs=("recurrent_variational", "recurrent_masks"))
+def check_variational_placement(impl: object, ctx: Context) -> Verdict:
+    """RECURRENT-6: variational masks lie on x_t and h_(t-1) before their projections, as m / q."""
+    return ctx.verdict("RECURRENT-6", _recomputed(impl, ctx, "variational"))
+
+
+@check("RECURRENT-7", needs=("recurrent_variational", "recurrent_masks"))
+def check_variational_masks_constant_over_time(impl: object, ctx: Context) -> Verdict:
+    """RECURRENT-7: every variational mask is the same at every time step of a call."""
+    steps, failures = STEPS + 1, []
+    for cell in CELLS:
+        weights = network_weights(cell, INPUT, HIDDEN, DEPTH, ctx.seed)
+        x = sequence(steps, BATCH, INPUT, ctx.seed)
+        _, masks = impl.recurrent_masks(_net(impl, "variational", cell, weights, RATES, ctx.seed), x, training=True)
+        for field in ("inputs", "recurrent"):
+            for l, per_step in enumerate(getattr(masks, field)):
+                first = RecurrentMasks.keep(per_step[0])
+                changed = [t for t, m in enumerate(per_step) if RecurrentMasks.keep(m) != first]
+                if changed:
+                    failures.append(f"{cell}: masks.{field}[{l}] differs from its step-0 mask at steps {changed}")
+    return ctx.verdict("RECURRENT-7", failures)
+
+
+@check("RECURRENT-12", needs=())
+def check_eval_is_the_network_without_dropout(impl: object, ctx: Context) -> Verdict:
+    """RECURRENT-12: evaluation equals the rate-0 network, is deterministic and draws nothing."""
+    semantics = _semantics(impl)
+    if not semantics:
+        return _no_applicable_semantics("RECURRENT-12")
+    failures = []
+    for s in semantics:
+        for cell in CELLS:
+            weights = network_weights(cell, INPUT, HIDDEN, DEPTH, ctx.seed)
+            x = sequence(STEPS, BATCH, INPUT, ctx.seed)
+            net = _net(impl, s, cell, weights, RATES, ctx.seed)
+            evaluated = [net(x, training=False) for _ in range(2)]
+            trained = net(x, training=True)
+            without = _net(impl, s, cell, weights, NO_DROPOUT, ctx.seed)(x, training=True)
+            fresh = _net(impl, s, cell, weights, RATES, ctx.seed)(x, training=True)
+            faults = _apart("eval vs the rate-0 network", evaluated[0], without)
+            faults += _apart("a second eval call vs the first", evaluated[1], evaluated[0], 0.0)
+            faults += _apart("a training call after two eval calls vs the first call of a fresh network",
+                             trained, fresh, 0.0)
+            failures += [f"{s}, {cell}: {fault}" for fault in faults]
+    return ctx.verdict("RECURRENT-12", failures)
+
+
+# RECURRENT-13: x of T x B x I = 3 x 2 x 2 through 2 layers of 3 units, central differences
+GRAD_SIZES, GRAD_EPS, GRAD_ATOL, GRAD_RTOL = (3, 2, 2, 3), 1e-6, 1e-5, 1e-3
+
+
+@check("RECURRENT-13", needs=("recurrent_vjp",))
+def check_backpropagation_through_time_uses_the_forward_masks(impl: object, ctx: Context) -> Verdict:
+    """RECURRENT-13: dL/dx of a training call equals central differences of L = <g, y(x)> over
+    networks with the same seed, hence the same masks."""
+    semantics = _semantics(impl)
+    if not semantics:
+        return _no_applicable_semantics("RECURRENT-13")
+    steps, batch, size, hidden = GRAD_SIZES
+    failures = []
+    for s in semantics:
+        for cell in CELLS:
+            weights = network_weights(cell, size, hidden, DEPTH, ctx.seed)
+            x = sequence(steps, batch, size, ctx.seed)
+            g = sequence(steps, batch, hidden, ctx.seed, stream=2)
+
+            def loss(v: list[float]) -> float:
+                y = _net(impl, s, cell, weights, RATES, ctx.seed)(Tensor._make(v, x.shape), training=True)
+                return math.fsum(a * b for a, b in zip(y.data, g.data))
+
+            _, grad = impl.recurrent_vjp(_net(impl, s, cell, weights, RATES, ctx.seed), x, g, training=True)
+            for i in range(x.size):
+                up, down = list(x.data), list(x.data)
+                up[i] += GRAD_EPS
+                down[i] -= GRAD_EPS
+                numeric = (loss(up) - loss(down)) / (2 * GRAD_EPS)
+                if not abs(grad.data[i] - numeric) <= GRAD_ATOL + GRAD_RTOL * abs(numeric):
+                    failures.append(f"{s}, {cell}: dL/dx element {i} is {grad.data[i]!r}, central differences "
+                                    f"with the masks held fixed give {numeric!r}")
+                    break
+    return ctx.verdict("RECURRENT-13", failures)
+
+
+# --- statistical checks ---------------------------------------------------------------------------
+
+
+def _stack_masks(impl: object, semantics: str, *, steps: int, batch: int, depth: int, seed: int, width: int = 1,
+                 calls: int = 1) -> list[RecurrentMasks]:
+    """The masks of ``calls`` successive training calls of one STATISTICAL_CELL network of ``depth``
+    layers of ``width`` inputs and units: one unit is the cheapest network that draws the masks."""
+    weights = network_weights(STATISTICAL_CELL, width, width, depth, seed)
+    net = _net(impl, semantics, STATISTICAL_CELL, weights, RATES, seed)
+    x = sequence(steps, batch, width, seed)
+    return [impl.recurrent_masks(net, x, training=True)[1] for _ in range(calls)]
+
+
+@check("RECURRENT-8", needs=("recurrent_between_layers", "recurrent_masks"), decisions=1)
+def check_between_layer_masks_fresh_every_step(impl: object, ctx: Context) -> Verdict:
+    """RECURRENT-8: a unit's between-layer masks at steps t and t + 1 are independent."""
+    (masks,) = _stack_masks(impl, "between_layers", steps=2, batch=independence_pairs(ctx.plan), depth=2, seed=ctx.seed)
+    steps = [RecurrentMasks.keep(m) for m in masks.between_layers[0]]
+    failures: list[str] = []
+    _judge(ctx, "RECURRENT-8 between-layer masks at steps 0 and 1",
+           successive_independence_test(steps, alpha=ctx.alpha), failures)
+    return ctx.verdict("RECURRENT-8", failures)
+
+
+# between-layer keep rates: a stack of KEEP_RATE_DEPTH layers has KEEP_RATE_DEPTH - 1 masks per step
+KEEP_RATE_DEPTH = 4
+
+
+@check("RECURRENT-9", needs=("recurrent_masks",), decisions=3)
+def check_keep_rates(impl: object, ctx: Context) -> Verdict:
+    """RECURRENT-9: between-layer, input and recurrent masks keep at q of their own rate."""
+    semantics = _semantics(impl)
+    if not semantics:
+        return _no_applicable_semantics("RECURRENT-9")
+    n, failures = ctx.plan.n, []
+    if "between_layers" in semantics:
+        batch = -(-n // (KEEP_RATE_DEPTH - 1))
+        (masks,) = _stack_masks(impl, "between_layers", steps=1, batch=batch, depth=KEEP_RATE_DEPTH, seed=ctx.seed)
+        keep = [k for per_step in masks.between_layers for m in per_step for k in RecurrentMasks.keep(m)]
+        _judge(ctx, f"RECURRENT-9 between-layer keep rate, p = {RATES.dropout}",
+               binomial_test(sum(keep), len(keep), 1.0 - RATES.dropout, alpha=ctx.alpha), failures)
+    if "variational" in semantics:
+        batch = -(-n // _groups(impl, STATISTICAL_CELL))
+        (masks,) = _stack_masks(impl, "variational", steps=1, batch=batch, depth=1, seed=ctx.seed)
+        for field, p in (("inputs", RATES.input), ("recurrent", RATES.recurrent)):
+            keep = RecurrentMasks.keep(getattr(masks, field)[0][0])  # drawn once per call: step 0 holds it
+            _judge(ctx, f"RECURRENT-9 {field} keep rate, p = {p}",
+                   binomial_test(sum(keep), len(keep), 1.0 - p, alpha=ctx.alpha), failures)
+    return ctx.verdict("RECURRENT-9", failures)
+
+
+# batch pairs: a mask shared by the batch repeats across b but varies across units, so the pairs
+# (b, j), (b + 1, j) are taken over BATCH_PAIR_WIDTH units j
+BATCH_PAIR_WIDTH = 64
+
+
+@check("RECURRENT-10", needs=("recurrent_masks",), decisions=5)
+def check_masks_independent_across_batch_and_gates(impl: object, ctx: Context) -> Verdict:
+    """RECURRENT-10: masks of batch elements b and b + 1, and of gates g and g + 1, are independent."""
+    semantics = _semantics(impl)
+    if not semantics:
+        return _no_applicable_semantics("RECURRENT-10")
+    pairs, width, failures = independence_pairs(ctx.plan), BATCH_PAIR_WIDTH, []
+    if "between_layers" in semantics:
+        batch = 2 * -(-pairs // width)
+        (masks,) = _stack_masks(impl, "between_layers", steps=1, batch=batch, depth=2, seed=ctx.seed, width=width)
+        _judge(ctx, "RECURRENT-10 between-layer masks of batch elements b and b + 1",
+               lag_independence_test(RecurrentMasks.keep(masks.between_layers[0][0]), width, alpha=ctx.alpha),
+               failures)
+    if "variational" in semantics:
+        groups = _groups(impl, STATISTICAL_CELL)
+        batch = 2 * -(-pairs // (width * groups))
+        (masks,) = _stack_masks(impl, "variational", steps=1, batch=batch, depth=1, seed=ctx.seed, width=width)
+        for field in ("inputs", "recurrent"):
+            keep = RecurrentMasks.keep(getattr(masks, field)[0][0])  # (G, B, width), row-major
+            _judge(ctx, f"RECURRENT-10 {field} masks of batch elements b and b + 1",
+                   lag_independence_test(keep, width, alpha=ctx.alpha), failures)
+            if groups > 1:  # pairs (g, b, j), (g + 1, b, j) for even g
+                _judge(ctx, f"RECURRENT-10 {field} masks of gates g and g + 1",
+                       lag_independence_test(keep, batch * width, alpha=ctx.alpha), failures)
+    return ctx.verdict("RECURRENT-10", failures)
+
+
+@check("RECURRENT-11", needs=("recurrent_masks",), decisions=3)
+def check_masks_independent_across_calls(impl: object, ctx: Context) -> Verdict:
+    """RECURRENT-11: the masks of two successive calls of one network are independent."""
+    semantics = _semantics(impl)
+    if not semantics:
+        return _no_applicable_semantics("RECURRENT-11")
+    pairs, failures = independence_pairs(ctx.plan), []
+    if "between_layers" in semantics:
+        calls = _stack_masks(impl, "between_layers", steps=1, batch=pairs, depth=2, seed=ctx.seed, calls=2)
+        _judge(ctx, "RECURRENT-11 between-layer masks of calls 1 and 2",
+               successive_independence_test([RecurrentMasks.keep(m.between_layers[0][0]) for m in calls],
+                                            alpha=ctx.alpha), failures)
+    if "variational" in semantics:
+        batch = -(-pairs // _groups(impl, STATISTICAL_CELL))
+        calls = _stack_masks(impl, "variational", steps=1, batch=batch, depth=1, seed=ctx.seed, calls=2)
+        for field in ("inputs", "recurrent"):
+            _judge(ctx, f"RECURRENT-11 {field} masks of calls 1 and 2",
+                   successive_independence_test([RecurrentMasks.keep(getattr(m, field)[0][0]) for m in calls],
+                                                alpha=ctx.alpha), failures)
+    return ctx.verdict("RECURRENT-11", failures)

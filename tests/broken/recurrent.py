@@ -1,0 +1,249 @@
+"""Broken implementations for spec/recurrent.md: each gets one thing about recurrent dropout wrong.
+
+Each is the reference with one method, one declaration or one layer behaviour changed (a mixin
+over the reference's LSTM and GRU layers), so a failing check names exactly that fault.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from refdropout import ops
+from refdropout.adapters.reference import ReferenceDropout
+from refdropout.conformance import Policies
+from refdropout.dropout import dropout
+from refdropout.nn.recurrent import GRU, RecurrentLayer, RecurrentMasks
+from refdropout.nn.rnn_cells import GRUCell, project
+from refdropout.tensor import Tensor
+
+
+def _layers_with(mixin: type) -> dict[str, type[RecurrentLayer]]:
+    """The reference's LSTM and GRU layers with ``mixin`` in front."""
+    return {cell: type(f"{mixin.__name__}{layer.__name__}", (mixin, layer), {})
+            for cell, layer in ReferenceDropout.recurrent_layers.items()}
+
+
+def _steps(masks: list[RecurrentMasks]) -> RecurrentMasks:
+    """The masks of one-step draws, one draw per step, as the masks of one call."""
+    def joined(field: str) -> tuple:
+        return tuple(tuple(getattr(m, field)[l][0] for m in masks) for l in range(len(getattr(masks[0], field))))
+
+    return RecurrentMasks(joined("inputs"), joined("recurrent"), joined("between_layers"))
+
+
+# --- cell equations (RECURRENT-1, RECURRENT-2) ----------------------------------------------------
+
+
+class GateOrderIGFO(ReferenceDropout):
+    """Reads the LSTM's gate blocks in TensorFlow 1's order i, g, f, o instead of PyTorch's i, f, g, o."""
+
+    name = "gate-order-igfo"
+
+    @staticmethod
+    def _swapped(cell: str, layers: Sequence[tuple]) -> list[tuple]:
+        if cell != "lstm":
+            return list(layers)
+
+        def reorder(t: Tensor) -> Tensor:
+            h = t.shape[0] // 4
+            return ops.concatenate([t[0:h], t[2 * h : 3 * h], t[h : 2 * h], t[3 * h :]])
+
+        return [tuple(reorder(t) for t in layer) for layer in layers]
+
+    def recurrent_between_layers(self, cell, layers, p, *, seed):
+        return super().recurrent_between_layers(cell, self._swapped(cell, layers), p, seed=seed)
+
+    def recurrent_variational(self, cell, layers, input_p, recurrent_p, *, seed):
+        return super().recurrent_variational(cell, self._swapped(cell, layers), input_p, recurrent_p, seed=seed)
+
+
+class _ResetBeforeCell(GRUCell):
+    def step(self, x, state, x_masks=None, h_masks=None, weights=None):
+        w = self.gate_weights() if weights is None else weights
+        x_r, x_z, x_n = project(x, x_masks, w.ih, w.bias_ih)
+        h_r, h_z, _ = project(state, h_masks, w.hh, w.bias_hh)
+        r, z = ops.sigmoid(x_r + h_r), ops.sigmoid(x_z + h_z)
+        n = ops.tanh(x_n + ops.matmul(r * state, w.hh[2]) + w.bias_hh[2])
+        return (1.0 - z) * n + z * state
+
+
+class _ResetBeforeGRU(GRU):
+    cell = _ResetBeforeCell
+
+
+class ResetBeforeProjection(ReferenceDropout):
+    """GRU of Cho et al. 2014 (Keras reset_after=False): n = tanh(W_in x + b_in + W_hn (r h) + b_hn)."""
+
+    name = "reset-before-projection"
+    recurrent_layers = {**ReferenceDropout.recurrent_layers, "gru": _ResetBeforeGRU}
+
+
+# --- where the masks lie (RECURRENT-5, RECURRENT-6) -----------------------------------------------
+
+
+class _DropsLastLayer:
+    def forward(self, x, state=None, *, training):
+        y, final, masks = super().forward(x, state, training=training)
+        return dropout(y, self.dropout, training=training, generator=self.generator), final, masks
+
+
+class DropsLastLayer(ReferenceDropout):
+    """Between-layer dropout on the last layer's outputs too, a mask it does not report."""
+
+    name = "drops-last-layer"
+    recurrent_layers = _layers_with(_DropsLastLayer)
+
+
+class _CarriedStateMaskedCell(GRUCell):
+    def step(self, x, state, x_masks=None, h_masks=None, weights=None):
+        masked = state if h_masks is None else state * h_masks[0]
+        return super().step(x, masked, x_masks, None, weights)
+
+
+class _CarriedStateMaskedGRU(GRU):
+    cell = _CarriedStateMaskedCell
+
+
+class CarriedStateMasked(ReferenceDropout):
+    """The GRU's recurrent mask also thins the state it carries: h' = (1 - z) n + z (h m / q)."""
+
+    name = "carried-state-masked"
+    recurrent_layers = {**ReferenceDropout.recurrent_layers, "gru": _CarriedStateMaskedGRU}
+
+
+class PerGateMisdeclared(ReferenceDropout):
+    """Declares one mask per gate, but all gates share one."""
+
+    name = "per-gate-misdeclared"
+
+    def __init__(self) -> None:
+        super().__init__(gate_masks="shared")
+        self.policies = Policies(gate_masks="per_gate")
+
+    def recurrent_variational(self, cell, layers, input_p, recurrent_p, *, seed):
+        return ReferenceDropout().recurrent_variational(cell, layers, input_p, recurrent_p, seed=seed)
+
+
+# --- how masks repeat (RECURRENT-7, RECURRENT-8, RECURRENT-10, RECURRENT-11) ----------------------
+
+
+class _RedrawnEveryStep:
+    def draw_masks(self, steps, batch):
+        return _steps([super(_RedrawnEveryStep, self).draw_masks(1, batch) for _ in range(steps)])
+
+
+class RedrawnEveryStep(ReferenceDropout):
+    """Variational masks redrawn at every time step: standard dropout on x_t and h_(t-1)."""
+
+    name = "redrawn-every-step"
+    recurrent_layers = _layers_with(_RedrawnEveryStep)
+
+
+class _HeldOverTime:
+    def draw_masks(self, steps, batch):
+        return _steps([super(_HeldOverTime, self).draw_masks(1, batch)] * steps)
+
+
+class BetweenLayerMaskHeldOverTime(ReferenceDropout):
+    """Between-layer masks drawn once per sequence and reused at every step."""
+
+    name = "between-layer-mask-held-over-time"
+    recurrent_layers = _layers_with(_HeldOverTime)
+
+
+class _SharedAcrossBatch:
+    def draw_masks(self, steps, batch):
+        one = super(_SharedAcrossBatch, self).draw_masks(steps, 1)
+
+        def spread(field: str) -> tuple:
+            return tuple(tuple(ops.broadcast_to(m, m.shape[:-2] + (batch, m.shape[-1])) for m in per_step)
+                         for per_step in getattr(one, field))
+
+        return RecurrentMasks(spread("inputs"), spread("recurrent"), spread("between_layers"))
+
+
+class BatchSharedMasks(ReferenceDropout):
+    """One mask for the whole batch, broadcast over its elements (noise_shape (1, features))."""
+
+    name = "batch-shared-masks"
+    recurrent_layers = _layers_with(_SharedAcrossBatch)
+
+
+class _CachedAcrossCalls:
+    def draw_masks(self, steps, batch):
+        if not hasattr(self, "cached_masks"):
+            self.cached_masks = super(_CachedAcrossCalls, self).draw_masks(steps, batch)
+        return self.cached_masks
+
+
+class MasksCachedAcrossCalls(ReferenceDropout):
+    """Draws its masks on the first call and reuses them on every later call (a cache never reset)."""
+
+    name = "masks-cached-across-calls"
+    recurrent_layers = _layers_with(_CachedAcrossCalls)
+
+
+# --- keep rates (RECURRENT-9) ---------------------------------------------------------------------
+
+
+class SwappedRates(ReferenceDropout):
+    """Variational only: drops the inputs at the recurrent rate and the state at the input rate."""
+
+    name = "swapped-rates"
+    recurrent_between_layers = None
+
+    def recurrent_variational(self, cell, layers, input_p, recurrent_p, *, seed):
+        return super().recurrent_variational(cell, layers, recurrent_p, input_p, seed=seed)
+
+
+class BetweenLayerKeepsAtP(ReferenceDropout):
+    """Between layers only: keeps with probability p instead of dropping with it."""
+
+    name = "between-layer-keeps-at-p"
+    recurrent_variational = None
+
+    def recurrent_between_layers(self, cell, layers, p, *, seed):
+        return super().recurrent_between_layers(cell, layers, 1.0 - p, seed=seed)
+
+
+# --- evaluation (RECURRENT-12) --------------------------------------------------------------------
+
+
+class _ActiveInEval:
+    def forward(self, x, state=None, *, training):
+        return super().forward(x, state, training=True)
+
+
+class ActiveInEval(ReferenceDropout):
+    """Evaluation calls apply dropout as training calls do."""
+
+    name = "active-in-eval"
+    recurrent_layers = _layers_with(_ActiveInEval)
+
+
+class _DrawsInEval:
+    def forward(self, x, state=None, *, training):
+        if not training:
+            self.draw_masks(x.shape[0], x.shape[1])  # drawn, then thrown away
+        return super().forward(x, state, training=training)
+
+
+class DrawsInEval(ReferenceDropout):
+    """Evaluation calls apply no dropout but draw masks, advancing the generator."""
+
+    name = "draws-in-eval"
+    recurrent_layers = _layers_with(_DrawsInEval)
+
+
+# --- backpropagation through time (RECURRENT-13) --------------------------------------------------
+
+
+class RecomputedWithFreshMasks(ReferenceDropout):
+    """Backward recomputes the forward pass with the generator's next masks (checkpointing that does
+    not restore the random state)."""
+
+    name = "recomputed-with-fresh-masks"
+
+    def recurrent_vjp(self, net, x, g, *, training):
+        y = net(x, training=training)
+        return y, super().recurrent_vjp(net, x, g, training=training)[1]

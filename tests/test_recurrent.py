@@ -1,0 +1,580 @@
+"""Tests of spec/recurrent.md: LSTM and GRU layers with between-layer and variational dropout.
+
+The cells are tested against the equations computed by hand in plain floats, the layers against
+their cells, and the checks of refdropout.conformance.recurrent against the reference (under both
+gate-mask schemes) and against the broken implementations of tests/broken/recurrent.py, each of
+which a check rejects. Gradients are checked by refdropout.gradcheck with the seed held fixed.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+
+import refdropout.conformance.recurrent  # noqa: F401  (registers the RECURRENT checks)
+from broken.recurrent import (
+    ActiveInEval, BatchSharedMasks, BetweenLayerKeepsAtP, BetweenLayerMaskHeldOverTime, CarriedStateMasked,
+    DrawsInEval, DropsLastLayer, GateOrderIGFO, MasksCachedAcrossCalls, PerGateMisdeclared, RecomputedWithFreshMasks,
+    RedrawnEveryStep, ResetBeforeProjection, SwappedRates,
+)
+from refdropout.adapters.reference import ReferenceDropout
+from refdropout.conformance import Outcome
+from refdropout.conformance.recurrent import network_weights, sequence
+from refdropout.gradcheck import gradcheck
+from refdropout.nn.recurrent import GATE_MASKS, GRU, LSTM, RecurrentMasks
+from refdropout.nn.rnn_cells import GRUCell, LSTMCell
+from refdropout.random import Generator
+from refdropout.tensor import Tensor
+
+seeds = st.integers(0, 2**64 - 1)
+cells = st.sampled_from(["lstm", "gru"])
+LAYERS = {"lstm": LSTM, "gru": GRU}
+CELLS = {"lstm": LSTMCell, "gru": GRUCell}
+exact = settings(max_examples=5, deadline=None)
+statistical = settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate], database=None)
+one_run = settings(max_examples=1, deadline=None, phases=[Phase.explicit, Phase.generate], database=None)
+PYTORCH_WARNING = ("dropout option adds dropout after all but last recurrent layer, so non-zero dropout expects "
+                   "num_layers greater than 1, but got dropout={p} and num_layers=1")
+
+
+def reference(gate_masks: str = "shared") -> ReferenceDropout:
+    return ReferenceDropout(gate_masks=gate_masks)
+
+
+def rows(t: Tensor) -> list[list[float]]:
+    """A 2-d tensor as a list of rows of floats."""
+    n = t.shape[-1]
+    return [t.data[i * n : (i + 1) * n] for i in range(t.size // n)]
+
+
+# --- the equations by hand, in plain floats -------------------------------------------------------
+
+
+def sigma(a: float) -> float:
+    return 1.0 / (1.0 + math.exp(-a))
+
+
+def affine(weight: Tensor, bias: Tensor, v: list[float], row: int) -> float:
+    """Row ``row`` of W v + b, summed exactly."""
+    return math.fsum([w * x for w, x in zip(rows(weight)[row], v)] + [bias.data[row]])
+
+
+def lstm_by_hand(cell: LSTMCell, x: list[float], h: list[float], c: list[float]) -> tuple[list[float], list[float]]:
+    """RECURRENT-1 for one batch element: gates i, f, g, o in the order of the weight rows."""
+    n = cell.hidden_size
+    a = [affine(cell.weight_ih, cell.bias_ih, x, r) + affine(cell.weight_hh, cell.bias_hh, h, r) for r in range(4 * n)]
+    i, f, g, o = ([a[k * n + j] for j in range(n)] for k in range(4))
+    c_new = [sigma(f[j]) * c[j] + sigma(i[j]) * math.tanh(g[j]) for j in range(n)]
+    return [sigma(o[j]) * math.tanh(c_new[j]) for j in range(n)], c_new
+
+
+def gru_by_hand(cell: GRUCell, x: list[float], h: list[float]) -> list[float]:
+    """RECURRENT-2 for one batch element: the reset gate multiplies W_hn h + b_hn."""
+    n = cell.hidden_size
+    ax = [affine(cell.weight_ih, cell.bias_ih, x, r) for r in range(3 * n)]
+    ah = [affine(cell.weight_hh, cell.bias_hh, h, r) for r in range(3 * n)]
+    out = []
+    for j in range(n):
+        r, z = sigma(ax[j] + ah[j]), sigma(ax[n + j] + ah[n + j])
+        new = math.tanh(ax[2 * n + j] + r * ah[2 * n + j])
+        out.append((1 - z) * new + z * h[j])
+    return out
+
+
+def close(got: list[float], expected: list[float], tolerance: float = 1e-12) -> bool:
+    return len(got) == len(expected) and all(abs(a - b) <= tolerance for a, b in zip(got, expected))
+
+
+def states(seed: int, batch: int, size: int) -> Tensor:
+    return sequence(1, batch, size, seed)[0] * 0.5
+
+
+# --- RECURRENT-1, RECURRENT-2: the cells -------------------------------------------------------------
+
+
+@pytest.mark.clause("RECURRENT-1")
+@settings(max_examples=20, deadline=None)
+@given(seed=seeds, batch=st.integers(1, 3), size=st.integers(1, 4), hidden=st.integers(1, 4))
+def test_lstm_cell_computes_pytorchs_equations(seed: int, batch: int, size: int, hidden: int) -> None:
+    cell = LSTMCell(size, hidden, seed=seed)
+    x, h, c = states(seed, batch, size), states(seed ^ 1, batch, hidden), states(seed ^ 2, batch, hidden)
+    h_new, c_new = cell(x, (h, c))
+    for b in range(batch):
+        h_hand, c_hand = lstm_by_hand(cell, rows(x)[b], rows(h)[b], rows(c)[b])
+        assert close(rows(h_new)[b], h_hand) and close(rows(c_new)[b], c_hand)
+
+
+@pytest.mark.clause("RECURRENT-2")
+@settings(max_examples=20, deadline=None)
+@given(seed=seeds, batch=st.integers(1, 3), size=st.integers(1, 4), hidden=st.integers(1, 4))
+def test_gru_cell_computes_pytorchs_equations(seed: int, batch: int, size: int, hidden: int) -> None:
+    cell = GRUCell(size, hidden, seed=seed)
+    x, h = states(seed, batch, size), states(seed ^ 1, batch, hidden)
+    h_new = cell(x, h)
+    for b in range(batch):
+        assert close(rows(h_new)[b], gru_by_hand(cell, rows(x)[b], rows(h)[b]))
+
+
+@pytest.mark.clause("RECURRENT-1", "RECURRENT-2", "RECURRENT-3")
+@settings(max_examples=10, deadline=None)
+@given(seed=seeds, cell=cells, steps=st.integers(1, 4), layers=st.integers(1, 3))
+def test_layers_are_their_cells_unrolled(seed: int, cell: str, steps: int, layers: int) -> None:
+    layer = LAYERS[cell](3, 2, layers, seed=seed)
+    x = sequence(steps, 2, 3, seed)
+    y, final = layer(x, training=False)
+    inputs = [x[t] for t in range(steps)]
+    for l, c in enumerate(layer.cells()):
+        state = c.zero_state(2)
+        outputs = []
+        for v in inputs:
+            state = c(v, state)
+            outputs.append(c.hidden(state))
+        last_h = final[0][l] if cell == "lstm" else final[l]
+        assert last_h.data == c.hidden(state).data
+        inputs = outputs
+    assert y.data == [v for h in inputs for v in h.data]  # bit for bit: the same ops in the same order
+
+
+@pytest.mark.clause("RECURRENT-1", "RECURRENT-2")
+@settings(max_examples=5, deadline=None)
+@given(seed=seeds, cell=cells, size=st.integers(1, 5), hidden=st.integers(1, 5))
+def test_cells_have_pytorchs_weight_shapes_and_initialisation(seed: int, cell: str, size: int, hidden: int) -> None:
+    c = CELLS[cell](size, hidden, seed=seed)
+    gates = 4 if cell == "lstm" else 3
+    names = [name for name, _ in c.named_parameters()]
+    assert names == ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
+    assert [p.shape for p in c.parameters()] == [(gates * hidden, size), (gates * hidden, hidden), (gates * hidden,),
+                                                 (gates * hidden,)]
+    bound = 1 / math.sqrt(hidden)
+    assert all(-bound <= v <= bound for p in c.parameters() for v in p.data)
+    assert CELLS[cell](size, hidden, bias=False, seed=seed).bias_ih is None
+
+
+@pytest.mark.clause("RECURRENT-1", "RECURRENT-2")
+@exact
+@given(seed=seeds, gate_masks=st.sampled_from(GATE_MASKS))
+def test_equation_checks_pass_reference(check_correct, seed: int, gate_masks: str) -> None:
+    for clause in ("RECURRENT-1", "RECURRENT-2"):
+        verdict = check_correct(clause, reference(gate_masks), seed)
+        assert verdict.outcome is Outcome.PASS, verdict.detail
+
+
+@pytest.mark.clause("RECURRENT-1")
+@exact
+@given(seed=seeds)
+def test_lstm_equation_check_rejects_tensorflow_gate_order(check_broken, seed: int) -> None:
+    verdict = check_broken("RECURRENT-1", GateOrderIGFO(), seed)
+    assert verdict.outcome is Outcome.FAIL and "lstm output" in verdict.detail
+    assert check_broken("RECURRENT-2", GateOrderIGFO(), seed).outcome is Outcome.PASS  # the GRU is untouched
+
+
+@pytest.mark.clause("RECURRENT-2")
+@exact
+@given(seed=seeds)
+def test_gru_equation_check_rejects_reset_before_projection(check_broken, seed: int) -> None:
+    verdict = check_broken("RECURRENT-2", ResetBeforeProjection(), seed)
+    assert verdict.outcome is Outcome.FAIL and "gru output" in verdict.detail
+
+
+class _NoRecurrentNetwork(ReferenceDropout):
+    """Plain dropout only: neither recurrent semantics."""
+
+    recurrent_between_layers = None
+    recurrent_variational = None
+
+
+@pytest.mark.clause("RECURRENT-1", "RECURRENT-2")
+def test_checks_without_a_recurrent_network_are_not_applicable(check_broken) -> None:
+    for clause in ("RECURRENT-1", "RECURRENT-2", "RECURRENT-5", "RECURRENT-9", "RECURRENT-12", "RECURRENT-13"):
+        assert check_broken(clause, _NoRecurrentNetwork(), 0).outcome is Outcome.NOT_APPLICABLE
+
+
+# --- RECURRENT-3: layers, sequences and state ----------------------------------------------------
+
+
+@pytest.mark.clause("RECURRENT-3")
+@settings(max_examples=10, deadline=None)
+@given(seed=seeds, cell=cells, steps=st.integers(1, 4), batch=st.integers(1, 3), layers=st.integers(1, 3),
+       training=st.booleans())
+def test_layer_shapes_and_final_states(seed: int, cell: str, steps: int, batch: int, layers: int,
+                                       training: bool) -> None:
+    layer = LAYERS[cell](2, 3, layers, dropout=0.5 if layers > 1 else 0.0, input_dropout=0.25, seed=seed)
+    y, final, masks = layer(sequence(steps, batch, 2, seed), training=training, return_masks=True)
+    assert y.shape == (steps, batch, 3)
+    h_n = final[0] if cell == "lstm" else final
+    assert h_n.shape == (layers, batch, 3) and (cell == "gru" or final[1].shape == (layers, batch, 3))
+    assert h_n[layers - 1].data == y[steps - 1].data  # the last layer's last h, which no mask follows
+    assert isinstance(masks, RecurrentMasks) and len(masks.inputs) == layers and len(masks.between_layers) == layers - 1
+
+
+@pytest.mark.clause("RECURRENT-3")
+@settings(max_examples=10, deadline=None)
+@given(seed=seeds, cell=cells, split=st.integers(1, 3))
+def test_a_sequence_continues_from_its_final_state(seed: int, cell: str, split: int) -> None:
+    layer = LAYERS[cell](2, 3, 2, dropout=0.5, seed=seed)
+    x = sequence(4, 2, 2, seed)
+    whole, final = layer(x, training=False)
+    first, middle = layer(x[:split], training=False)
+    second, final_again = layer(x[split:], middle, training=False)
+    assert first.data + second.data == whole.data
+    for again, once in zip(final_again, final) if cell == "lstm" else [(final_again, final)]:
+        assert again.data == once.data
+
+
+@pytest.mark.clause("RECURRENT-3")
+@settings(max_examples=5, deadline=None)
+@given(seed=seeds, cell=cells)
+def test_same_seed_same_masks(seed: int, cell: str) -> None:
+    options = {"dropout": 0.5, "input_dropout": 0.3, "recurrent_dropout": 0.4, "seed": seed}
+    a, b = LAYERS[cell](2, 3, 2, **options), LAYERS[cell](2, 3, 2, **options)
+    x = sequence(3, 2, 2, seed)
+    for _ in range(2):  # call for call
+        (ya, _, ma), (yb, _, mb) = a(x, return_masks=True), b(x, return_masks=True)
+        assert ya.data == yb.data and ma.inputs[1][0].data == mb.inputs[1][0].data
+    given = LAYERS[cell](2, 3, 2, **{**options, "generator": Generator(seed)})
+    assert given(x)[0].data == LAYERS[cell](2, 3, 2, **{**options, "generator": Generator(seed)})(x)[0].data
+
+
+@pytest.mark.clause("RECURRENT-3")
+def test_layers_reject_bad_shapes() -> None:
+    layer = LSTM(2, 3, 2, seed=0)
+    with pytest.raises(ValueError, match=r"x must have shape \(steps, batch, 2\), got \(3, 2\)"):
+        layer(Tensor([[1.0, 2.0]] * 3))
+    with pytest.raises(ValueError, match=r"x must have shape \(steps, batch, 2\), got \(1, 1, 3\)"):
+        layer(Tensor([[[1.0, 2.0, 3.0]]]))
+    x = sequence(2, 1, 2, 0)
+    with pytest.raises(ValueError, match=r"initial h_0 must have shape \(2, 1, 3\), got \(1, 1, 3\)"):
+        layer(x, (states(0, 1, 3).reshape(1, 1, 3), states(1, 1, 3).reshape(1, 1, 3)))
+    with pytest.raises(TypeError, match="state must be a tuple"):
+        layer(x, states(0, 1, 3))
+    with pytest.raises(ValueError, match=r"initial h_0 must have shape \(1, 1, 3\)"):
+        GRU(2, 3, seed=0)(x, states(0, 2, 3))
+    weights = network_weights("gru", 2, 3, 1, 0)
+    with pytest.raises(ValueError, match=r"layer 0's weight_ih must be a Tensor of shape \(12, 2\), got \(9, 2\)"):
+        LSTM.from_weights(weights, seed=0)
+    with pytest.raises(ValueError, match="2 layers of weights given for 1 layers"):
+        GRU(2, 3, seed=0).load_weights(weights * 2)
+
+
+# --- RECURRENT-4: arguments ------------------------------------------------------------------------
+
+
+@pytest.mark.clause("RECURRENT-4")
+@given(argument=st.sampled_from(["dropout", "input_dropout", "recurrent_dropout"]),
+       rate=st.one_of(st.floats(allow_nan=True).filter(lambda p: not 0 <= p <= 1), st.sampled_from(
+           [-1e-300, math.nextafter(1.0, 2.0), 1.5, math.inf, math.nan, -1]), st.integers(2, 10**6)))
+def test_rates_outside_the_unit_interval_raise(argument: str, rate: float) -> None:
+    with pytest.raises(ValueError, match=rf"LSTM: {argument} must be in \[0, 1\], got {re_float(rate)}"):
+        LSTM(2, 3, 2, seed=0, **{argument: rate})
+
+
+def re_float(rate: float) -> str:
+    """How the error message writes a rate: as a float."""
+    return str(float(rate)).replace("+", r"\+").replace(".", r"\.")
+
+
+@pytest.mark.clause("RECURRENT-4")
+def test_bad_options_raise() -> None:
+    for rate in ("0.5", None, 0.5j, True):
+        with pytest.raises(TypeError, match=r"GRU: recurrent_dropout must be a real number in \[0, 1\]"):
+            GRU(2, 3, seed=0, recurrent_dropout=rate)
+    with pytest.raises(ValueError, match=r"gate_masks must be one of \('shared', 'per_gate'\), got 'tied'"):
+        LSTM(2, 3, seed=0, gate_masks="tied")
+    for layers, error in ((0, ValueError), (1.0, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="num_layers"):
+            LSTM(2, 3, layers, seed=0)
+    with pytest.raises(TypeError, match="return_masks must be a bool"):
+        LSTM(2, 3, seed=0)(sequence(1, 1, 2, 0), return_masks=1)
+    assert LSTM(2, 3, 2, seed=0, dropout=1.0, input_dropout=1, recurrent_dropout=0).input_dropout == 1.0
+
+
+@pytest.mark.clause("RECURRENT-4")
+@given(p=st.floats(0.0, 1.0, exclude_min=True), cell=cells)
+def test_one_layer_with_dropout_warns_as_pytorch_does(p: float, cell: str) -> None:
+    with pytest.warns(UserWarning) as record:
+        LAYERS[cell](2, 3, seed=0, dropout=p)
+    assert [str(w.message) for w in record] == [PYTORCH_WARNING.format(p=p)]
+    assert record[0].filename == __file__  # attributed to the caller, as PyTorch's is
+
+
+@pytest.mark.clause("RECURRENT-4")
+@given(layers=st.integers(1, 3), p=st.floats(0.0, 1.0), cell=cells)
+def test_no_warning_without_between_layer_dropout(layers: int, p: float, cell: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LAYERS[cell](2, 3, layers, seed=0, input_dropout=p, recurrent_dropout=p, dropout=p if layers > 1 else 0.0)
+
+
+# --- RECURRENT-5, RECURRENT-6: where the masks lie -------------------------------------------------
+
+
+@pytest.mark.clause("RECURRENT-5")
+@exact
+@given(seed=seeds, gate_masks=st.sampled_from(GATE_MASKS))
+def test_between_layer_check_passes_reference(check_correct, seed: int, gate_masks: str) -> None:
+    verdict = check_correct("RECURRENT-5", reference(gate_masks), seed)
+    assert verdict.outcome is Outcome.PASS, verdict.detail
+
+
+@pytest.mark.clause("RECURRENT-5")
+@exact
+@given(seed=seeds)
+def test_between_layer_check_rejects_dropout_after_the_last_layer(check_broken, seed: int) -> None:
+    verdict = check_broken("RECURRENT-5", DropsLastLayer(), seed)
+    assert verdict.outcome is Outcome.FAIL and "the output" in verdict.detail
+
+
+@pytest.mark.clause("RECURRENT-5")
+@settings(max_examples=10, deadline=None)
+@given(seed=seeds, cell=cells, layers=st.integers(2, 3))
+def test_between_layer_masks_lie_on_hidden_outputs_only(seed: int, cell: str, layers: int) -> None:
+    layer = LAYERS[cell](2, 3, layers, dropout=0.5, seed=seed)
+    x = sequence(3, 2, 2, seed)
+    y, final, masks = layer(x, training=True, return_masks=True)
+    assert all(v == 1.0 for field in (masks.inputs, masks.recurrent) for per_step in field for m in per_step
+               for v in m.data)
+    assert all(set(m.data) <= {0.0, 2.0} for per_step in masks.between_layers for m in per_step)
+    assert layer.run(x, masks)[0].data == y.data
+    # the final state of layer 0 is its own last h, before the mask its outputs then meet
+    alone = LAYERS[cell].from_weights([layer.cells()[0].weights()], seed=0)
+    h_n = final[0] if cell == "lstm" else final
+    assert h_n[0].data == alone(x, training=False)[0][2].data
+
+
+@pytest.mark.clause("RECURRENT-6")
+@exact
+@given(seed=seeds, gate_masks=st.sampled_from(GATE_MASKS))
+def test_variational_check_passes_reference(check_correct, seed: int, gate_masks: str) -> None:
+    verdict = check_correct("RECURRENT-6", reference(gate_masks), seed)
+    assert verdict.outcome is Outcome.PASS, verdict.detail
+
+
+@pytest.mark.clause("RECURRENT-6")
+@exact
+@given(seed=seeds)
+def test_variational_check_rejects_a_masked_carried_state_and_a_misdeclared_scheme(check_broken, seed: int) -> None:
+    carried = check_broken("RECURRENT-6", CarriedStateMasked(), seed)
+    assert carried.outcome is Outcome.FAIL and "gru: the output" in carried.detail
+    misdeclared = check_broken("RECURRENT-6", PerGateMisdeclared(), seed)
+    assert misdeclared.outcome is Outcome.FAIL and "expected shape (4, 3, 3)" in misdeclared.detail
+
+
+@pytest.mark.clause("RECURRENT-6")
+@settings(max_examples=10, deadline=None)
+@given(seed=seeds, cell=cells, gate_masks=st.sampled_from(GATE_MASKS))
+def test_variational_rates_of_one_leave_only_the_biases(seed: int, cell: str, gate_masks: str) -> None:
+    """Every x_t and h_(t-1) dropped: each projection is its bias, and the LSTM's carried c still
+    accumulates, c_t = f c_(t-1) + i g with constant gates, because c is never masked."""
+    dropped = LAYERS[cell](2, 3, 2, input_dropout=1.0, recurrent_dropout=1.0, gate_masks=gate_masks, seed=seed)
+    y, _ = dropped(sequence(3, 2, 2, seed), training=True)
+    zero_weights = [(w_ih * 0, w_hh * 0, b_ih, b_hh) for w_ih, w_hh, b_ih, b_hh in
+                    (c.weights() for c in dropped.cells())]
+    biases_only = LAYERS[cell].from_weights(zero_weights, seed=seed)
+    assert y.data == biases_only(sequence(3, 2, 2, seed ^ 1), training=False)[0].data
+    if cell == "lstm":
+        assert y[0].data != y[1].data  # c_1 = (1 + f) c_0 ≠ c_0
+
+
+@pytest.mark.clause("RECURRENT-6")
+@settings(max_examples=5, deadline=None)
+@given(seed=seeds, cell=cells)
+def test_per_gate_masks_are_separate_draws(seed: int, cell: str) -> None:
+    layer = LAYERS[cell](8, 8, input_dropout=0.5, recurrent_dropout=0.5, gate_masks="per_gate", seed=seed)
+    _, _, masks = layer(sequence(1, 4, 8, seed), training=True, return_masks=True)
+    gates = 4 if cell == "lstm" else 3
+    for m in (masks.inputs[0][0], masks.recurrent[0][0]):
+        assert m.shape == (gates, 4, 8)
+        per_gate = [m.data[k * 32 : (k + 1) * 32] for k in range(gates)]
+        assert len({tuple(g) for g in per_gate}) == gates  # 32 coin flips each: equal with probability 2^-32
+
+
+# --- RECURRENT-7, RECURRENT-8: how masks repeat over time ------------------------------------------
+
+
+@pytest.mark.clause("RECURRENT-7")
+@exact
+@given(seed=seeds, gate_masks=st.sampled_from(GATE_MASKS))
+def test_constant_mask_check_passes_reference(check_correct, seed: int, gate_masks: str) -> None:
+    verdict = check_correct("RECURRENT-7", reference(gate_masks), seed)
+    assert verdict.outcome is Outcome.PASS, verdict.detail
+
+
+@pytest.mark.clause("RECURRENT-7")
+@exact
+@given(seed=seeds)
+def test_constant_mask_check_rejects_masks_redrawn_every_step(check_broken, seed: int) -> None:
+    verdict = check_broken("RECURRENT-7", RedrawnEveryStep(), seed)
+    assert verdict.outcome is Outcome.FAIL and "differs from its step-0 mask" in verdict.detail
+
+
+@pytest.mark.clause("RECURRENT-7")
+@settings(max_examples=5, deadline=None)
+@given(seed=seeds, cell=cells)
+def test_variational_masks_repeat_within_a_call_and_change_between_calls(seed: int, cell: str) -> None:
+    layer = LAYERS[cell](4, 4, 2, input_dropout=0.5, recurrent_dropout=0.5, seed=seed)
+    x = sequence(5, 3, 4, seed)
+    first, second = (layer(x, training=True, return_masks=True)[2] for _ in range(2))
+    for field in ("inputs", "recurrent"):
+        for per_step in getattr(first, field):
+            assert all(m.data == per_step[0].data for m in per_step)
+        # 2 layers of 12 coin flips per call: the calls agree with probability 2^-24
+        assert [s[0].data for s in getattr(first, field)] != [s[0].data for s in getattr(second, field)]
+
+
+@pytest.mark.clause("RECURRENT-8")
+@statistical
+@given(seed=seeds)
+def test_fresh_mask_check_passes_reference(check_correct, seed: int) -> None:
+    verdict = check_correct("RECURRENT-8", reference(), seed)
+    assert verdict.outcome is Outcome.PASS, verdict.detail
+
+
+@pytest.mark.clause("RECURRENT-8")
+@one_run
+@given(seed=seeds)
+def test_fresh_mask_check_rejects_a_mask_held_over_time(check_broken, seed: int) -> None:
+    assert check_broken("RECURRENT-8", BetweenLayerMaskHeldOverTime(), seed).outcome is Outcome.FAIL
+
+
+# --- RECURRENT-9 to RECURRENT-11: keep rates and independence --------------------------------------
+
+
+@pytest.mark.clause("RECURRENT-9")
+@pytest.mark.parametrize("gate_masks", GATE_MASKS)
+@one_run
+@given(seed=seeds)
+def test_keep_rate_check_passes_reference(check_correct, gate_masks: str, seed: int) -> None:
+    verdict = check_correct("RECURRENT-9", reference(gate_masks), seed)
+    assert verdict.outcome is Outcome.PASS, verdict.detail
+    assert len(verdict.records) == 3
+
+
+@pytest.mark.clause("RECURRENT-9")
+@one_run
+@given(seed=seeds)
+def test_keep_rate_check_rejects_wrong_rates(check_broken, seed: int) -> None:
+    swapped = check_broken("RECURRENT-9", SwappedRates(gate_masks="per_gate"), seed)
+    assert swapped.outcome is Outcome.FAIL and "inputs keep rate" in swapped.detail and "recurrent" in swapped.detail
+    assert check_broken("RECURRENT-9", BetweenLayerKeepsAtP(), seed).outcome is Outcome.FAIL
+
+
+@pytest.mark.clause("RECURRENT-10")
+@pytest.mark.parametrize("gate_masks", GATE_MASKS)
+@statistical
+@given(seed=seeds)
+def test_batch_independence_check_passes_reference(check_correct, gate_masks: str, seed: int) -> None:
+    verdict = check_correct("RECURRENT-10", reference(gate_masks), seed)
+    assert verdict.outcome is Outcome.PASS, verdict.detail
+    assert len(verdict.records) == (3 if gate_masks == "shared" else 5)
+
+
+@pytest.mark.clause("RECURRENT-10")
+@one_run
+@given(seed=seeds)
+def test_batch_independence_check_rejects_batch_shared_masks(check_broken, seed: int) -> None:
+    verdict = check_broken("RECURRENT-10", BatchSharedMasks(), seed)
+    assert verdict.outcome is Outcome.FAIL
+    assert all(f"{kind} masks of batch elements" in verdict.detail for kind in ("between-layer", "inputs", "recurrent"))
+
+
+@pytest.mark.clause("RECURRENT-11")
+@pytest.mark.parametrize("gate_masks", GATE_MASKS)
+@statistical
+@given(seed=seeds)
+def test_call_independence_check_passes_reference(check_correct, gate_masks: str, seed: int) -> None:
+    verdict = check_correct("RECURRENT-11", reference(gate_masks), seed)
+    assert verdict.outcome is Outcome.PASS, verdict.detail
+
+
+@pytest.mark.clause("RECURRENT-11")
+@one_run
+@given(seed=seeds)
+def test_call_independence_check_rejects_cached_masks(check_broken, seed: int) -> None:
+    verdict = check_broken("RECURRENT-11", MasksCachedAcrossCalls(), seed)
+    assert verdict.outcome is Outcome.FAIL
+    assert all(f"{kind} masks of calls 1 and 2" in verdict.detail for kind in ("between-layer", "inputs", "recurrent"))
+
+
+# --- RECURRENT-12: evaluation --------------------------------------------------------------------
+
+
+@pytest.mark.clause("RECURRENT-12")
+@exact
+@given(seed=seeds, gate_masks=st.sampled_from(GATE_MASKS))
+def test_eval_check_passes_reference(check_correct, seed: int, gate_masks: str) -> None:
+    verdict = check_correct("RECURRENT-12", reference(gate_masks), seed)
+    assert verdict.outcome is Outcome.PASS, verdict.detail
+
+
+@pytest.mark.clause("RECURRENT-12")
+@exact
+@given(seed=seeds)
+def test_eval_check_rejects_dropout_in_eval_and_draws_in_eval(check_broken, seed: int) -> None:
+    active = check_broken("RECURRENT-12", ActiveInEval(), seed)
+    assert active.outcome is Outcome.FAIL and "eval vs the rate-0 network" in active.detail
+    draws = check_broken("RECURRENT-12", DrawsInEval(), seed)
+    assert draws.outcome is Outcome.FAIL and "after two eval calls" in draws.detail
+    assert "eval vs the rate-0 network" not in draws.detail
+
+
+@pytest.mark.clause("RECURRENT-12")
+@settings(max_examples=10, deadline=None)
+@given(seed=seeds, cell=cells, gate_masks=st.sampled_from(GATE_MASKS))
+def test_eval_is_the_rate_zero_network_and_draws_nothing(seed: int, cell: str, gate_masks: str) -> None:
+    layer = LAYERS[cell](2, 3, 2, dropout=0.5, input_dropout=0.25, recurrent_dropout=0.75, gate_masks=gate_masks,
+                         seed=seed)
+    without = LAYERS[cell](2, 3, 2, gate_masks=gate_masks, seed=seed)
+    x = sequence(3, 2, 2, seed)
+    state = layer.generator.state
+    layer.eval()
+    y, _, masks = layer(x, return_masks=True)
+    assert layer.generator.state == state
+    assert y.data == without(x, training=True)[0].data
+    assert all(v == 1.0 for field in (masks.inputs, masks.recurrent, masks.between_layers) for per_step in field
+               for m in per_step for v in m.data)
+
+
+# --- RECURRENT-13: backpropagation through time ----------------------------------------------------
+
+
+@pytest.mark.clause("RECURRENT-13")
+@exact
+@given(seed=seeds, gate_masks=st.sampled_from(GATE_MASKS))
+def test_bptt_check_passes_reference(check_correct, seed: int, gate_masks: str) -> None:
+    verdict = check_correct("RECURRENT-13", reference(gate_masks), seed)
+    assert verdict.outcome is Outcome.PASS, verdict.detail
+
+
+@pytest.mark.clause("RECURRENT-13")
+@exact
+@given(seed=seeds)
+def test_bptt_check_rejects_recomputation_with_fresh_masks(check_broken, seed: int) -> None:
+    verdict = check_broken("RECURRENT-13", RecomputedWithFreshMasks(), seed)
+    assert verdict.outcome is Outcome.FAIL and "central differences" in verdict.detail
+
+
+SEMANTICS = {"between_layers": {"dropout": 0.5}, "variational": {"input_dropout": 0.3, "recurrent_dropout": 0.6},
+             "per_gate": {"input_dropout": 0.3, "recurrent_dropout": 0.6, "gate_masks": "per_gate"}}
+
+
+@pytest.mark.clause("RECURRENT-13")
+@settings(max_examples=6, deadline=None)
+@given(seed=seeds, cell=cells, semantics=st.sampled_from(sorted(SEMANTICS)))
+def test_gradcheck_through_time_with_the_seed_fixed(seed: int, cell: str, semantics: str) -> None:
+    """d<g, y>/d(x, h_0, W_ih of layer 0, W_hh of layer 1) against central differences, each
+    evaluation a fresh layer of one seed: its first call draws the masks the gradient was taken at."""
+    steps, batch, size, hidden = 3, 2, 2, 3
+    weights = network_weights(cell, size, hidden, 2, seed)
+    x, h_0 = sequence(steps, batch, size, seed), sequence(2, batch, hidden, seed ^ 1)
+
+    def forward(x: Tensor, h_0: Tensor, w_ih: Tensor, w_hh: Tensor) -> Tensor:
+        layers = [(w_ih, *weights[0][1:]), (weights[1][0], w_hh, *weights[1][2:])]
+        layer = LAYERS[cell].from_weights(layers, seed=seed, **SEMANTICS[semantics])
+        state = (h_0, h_0 * 0.5) if cell == "lstm" else h_0
+        return layer(x, state, training=True)[0]
+
+    assert gradcheck(forward, x, h_0, weights[0][0], weights[1][1])
