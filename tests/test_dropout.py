@@ -42,9 +42,8 @@ from broken.dropout import (
 )
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS, Outcome, Policies
-from refdropout.dtypes import within_one_ulp
 from refdropout.dropout import dropout
-from refdropout.dtypes import bfloat16, float16, float32
+from refdropout.dtypes import bfloat16, float16, float32, within_one_ulp
 from refdropout.random import Generator
 from refdropout.stats import detectable_delta
 from refdropout.tensor import Tensor
