@@ -2,7 +2,7 @@
 
 Part A (RANDOM-1 to RANDOM-9) checks what the reference generator promises, bit for bit.
 Part B (RANDOM-10 onwards) runs the statistical clauses that any implementation must pass on
-the reference generator itself, at the quick profile.
+the reference generator itself, at the quick profile, charging its decisions to the suite's budget.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,10 @@ from refdropout.random import (
 )
 from refdropout.stats import (
     Decision,
+    DecisionPlan,
+    ErrorBudget,
     binomial_test,
     correlation_power,
-    decision_plan,
     detectable_delta,
     dispersion_power,
     dispersion_test,
@@ -39,7 +41,9 @@ from refdropout.stats import (
     ks_samples_needed,
     ks_test,
     lag_independence_test,
+    runs_power,
     runs_test,
+    samples_for_power,
     successive_independence_test,
 )
 
@@ -386,113 +390,168 @@ def test_exhausted_generator_refuses_to_draw() -> None:
 
 # --- Part B: the statistical clauses, run on the reference generator at the quick profile ------
 #
-# Every decision is taken at the quick profile's per-decision level, alpha = 1e-6 / 1000 = 1e-9,
-# and recorded in its budget (STATS-4). Each sample is sized from the plan: N = 177,969 draws, the
-# keep-rate plan's n, so that every test below detects its stated minimum detectable effect (MDE)
-# with power 0.99; each test first checks that its sample does. Hypothesis draws the seed: seed 0
-# (its simplest example) and one drawn seed, never shrunk or replayed, since a rejection is a
-# finding and not a counterexample. This file plans 2 x 59 = 118 of the profile's 1000 decisions.
+# Every decision about the reference is charged to the budget the whole suite shares
+# (`suite_budget`, tests/conftest.py): the quick profile, alpha = 1e-6 / 1000 = 1e-9 per decision
+# (STATS-4). Every sample is sized by the plan (STATS-3) for the minimum detectable effect (MDE) its
+# clause states, with power 0.99: keep rates on the profile's N = 177,969 draws, the other tests on
+# the sizes below. Hypothesis draws two seeds per test, never shrunk or replayed, since a rejection
+# is a finding and not a counterexample. This file plans 2 x 59 = 118 of the suite's 1000 decisions.
 
-PLAN = decision_plan("quick")
-BUDGET = PLAN.budget()
-ALPHA, POWER, N = PLAN.alpha, PLAN.power, PLAN.n
 CORRELATION_MDE = 0.02  # pair tests and runs: |corr| between paired elements (RANDOM-14 to RANDOM-16)
+MAX_LAG = 16  # lags 1..16 within a mask (RANDOM-14)
+POSITIONS, POSITION_MDE = 16, 0.05  # one position of 16 keeping at q + 0.05 or q - 0.05 (RANDOM-13)
+DISPERSION_SIZE, DISPERSION_MDE = 100, 0.7  # masks of 100; count variance at most 0.7 n q (1 - q) (RANDOM-11)
+KS_MDE = 0.01  # sup |F - F_0| of the uniform's CDF (RANDOM-12)
+# the profile's keep-rate MDE, 0.01, holds for q in [0.05, 0.95]; nearer 0 and 1 the same N detects less
+KEEP_RATE_MDE_BEYOND = {0.001: 0.001, 0.01: 0.0025, 0.99: 0.0025, 0.999: 0.001}
 statistical = settings(max_examples=2, phases=[Phase.generate], database=None, deadline=None)
 
 
-def judge(name: str, decision: Decision) -> None:
-    record = BUDGET.decide(name, decision)
-    assert not record.reject, (f"{name}: {decision.test} rejects at alpha = {ALPHA:g}: p = {decision.p_value:.3g}, "
-                               f"observed {decision.observed:.6g}, expected {decision.expected:.6g}, n = {decision.n}")
+@lru_cache(maxsize=None)
+def pairs_needed(plan: DecisionPlan, q: float) -> int:
+    """Disjoint pairs for the pair test (STATS-8) to detect |corr| = CORRELATION_MDE at keep rate q."""
+    return samples_for_power(lambda n: correlation_power(CORRELATION_MDE, n, plan.alpha, keep_prob=q), plan.power,
+                             start=plan.n)
+
+
+@lru_cache(maxsize=None)
+def runs_length(plan: DecisionPlan, q: float) -> int:
+    """Elements for the runs test (STATS-9) to detect a lag-1 correlation CORRELATION_MDE at keep rate q."""
+    return samples_for_power(lambda n: runs_power(CORRELATION_MDE, n, plan.alpha, keep_prob=q), plan.power,
+                             start=plan.n)
+
+
+# The exact powers of the homogeneity and dispersion tests are sawtooths in the number of masks;
+# their searches start from the masks that hold the profile's N draws.
+
+
+@lru_cache(maxsize=None)
+def homogeneity_masks(plan: DecisionPlan, q: float) -> int:
+    """Masks of POSITIONS elements for the homogeneity test (STATS-7) to detect one position
+    keeping at q + POSITION_MDE or q - POSITION_MDE."""
+
+    def power_at(masks: int) -> float:
+        return min(homogeneity_power([q + shift] + [q] * (POSITIONS - 1), masks, plan.alpha)
+                   for shift in (POSITION_MDE, -POSITION_MDE))
+
+    return samples_for_power(power_at, plan.power, start=math.ceil(plan.n / POSITIONS))
+
+
+@lru_cache(maxsize=None)
+def dispersion_masks(plan: DecisionPlan, q: float) -> int:
+    """Masks of DISPERSION_SIZE elements for the dispersion test (STATS-10) to detect keep counts
+    of variance DISPERSION_MDE n q (1 - q)."""
+    return samples_for_power(lambda m: dispersion_power(DISPERSION_MDE, m, DISPERSION_SIZE, q, plan.alpha),
+                             plan.power, start=math.ceil(plan.n / DISPERSION_SIZE))
+
+
+def judge(budget: ErrorBudget, name: str, decision: Decision) -> None:
+    record = budget.decide(name, decision)
+    assert not record.reject, (f"{name}: {decision.test} rejects at alpha = {decision.alpha:g}: "
+                               f"p = {decision.p_value:.3g}, observed {decision.observed:.6g}, "
+                               f"expected {decision.expected:.6g}, n = {decision.n}")
 
 
 def keep_count(mask: list[float]) -> int:
     return int(sum(mask))
 
 
+@pytest.mark.clause("RANDOM-11", "RANDOM-12", "RANDOM-13", "RANDOM-14", "RANDOM-15", "RANDOM-16")
+def test_sample_sizes_come_from_the_plan(quick_plan: DecisionPlan) -> None:
+    """The sample sizes the clauses state are the plan's, at alpha = 1e-9 and power 0.99."""
+    alpha, power = quick_plan.alpha, quick_plan.power
+    assert (alpha, power, quick_plan.n) == (1e-6 / 1000, 0.99, 177_969)
+    assert {q: dispersion_masks(quick_plan, q) for q in (0.1, 0.5, 0.9)} == {0.1: 2_241, 0.5: 2_601, 0.9: 2_241}
+    assert ks_samples_needed(KS_MDE, alpha, power) == 240_097
+    assert {q: homogeneity_masks(quick_plan, q) for q in (0.5, 0.9)} == {0.5: 8_907, 0.9: 3_823}
+    assert {q: pairs_needed(quick_plan, q) for q in (0.5, 0.9)} == {0.5: 178_086, 0.9: 185_053}
+    assert {q: runs_length(quick_plan, q) for q in (0.1, 0.5, 0.9)} == {0.1: 184_776, 0.5: 177_986, 0.9: 184_776}
+
+
 @pytest.mark.clause("RANDOM-10")
 @statistical
 @given(seed=seeds)
-def test_other_generators_are_judged_by_distribution(seed: int) -> None:
+def test_other_generators_are_judged_by_distribution(quick_plan: DecisionPlan, suite_budget: ErrorBudget,
+                                                      seed: int) -> None:
     # CPython's Mersenne Twister shares no bit with Philox, and conforms all the same
-    q = 0.9
+    q, alpha = 0.9, suite_budget.alpha
+    n = runs_length(quick_plan, q)  # the runs plan (RANDOM-16), which also meets the keep-rate MDE
+    assert detectable_delta(q, n, alpha, quick_plan.power) <= quick_plan.keep_rate_mde
     source = random.Random(seed)
-    mask = [1.0 if source.random() < q else 0.0 for _ in range(N)]
-    assert mask != Generator(seed).bernoulli((N,), q).data
-    judge(f"RANDOM-10 Mersenne Twister keep rate q={q}", binomial_test(keep_count(mask), N, q, alpha=ALPHA))
-    judge(f"RANDOM-10 Mersenne Twister runs q={q}", runs_test(mask, alpha=ALPHA))
-
-
-# the profile's MDE, 0.01, holds for q in [0.05, 0.95]; nearer 0 and 1 the same N detects less
-KEEP_RATE_MDE_BEYOND = {0.001: 0.001, 0.01: 0.0025, 0.99: 0.0025, 0.999: 0.001}
+    mask = [1.0 if source.random() < q else 0.0 for _ in range(n)]
+    assert mask != Generator(seed).bernoulli((n,), q).data
+    judge(suite_budget, f"RANDOM-10 Mersenne Twister keep rate q={q}", binomial_test(keep_count(mask), n, q,
+                                                                                     alpha=alpha))
+    judge(suite_budget, f"RANDOM-10 Mersenne Twister runs q={q}", runs_test(mask, alpha=alpha))
 
 
 @pytest.mark.clause("RANDOM-11")
 @pytest.mark.parametrize("q", [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999])
 @statistical
 @given(seed=seeds)
-def test_keep_count_is_binomial(q: float, seed: int) -> None:
-    assert detectable_delta(q, N, ALPHA, POWER) <= KEEP_RATE_MDE_BEYOND.get(q, PLAN.keep_rate_mde)
-    judge(f"RANDOM-11 keep rate q={q}", binomial_test(keep_count(Generator(seed).bernoulli((N,), q).data), N, q,
-                                                      alpha=ALPHA))
+def test_keep_count_is_binomial(quick_plan: DecisionPlan, suite_budget: ErrorBudget, q: float, seed: int) -> None:
+    n = quick_plan.n
+    assert detectable_delta(q, n, quick_plan.alpha, quick_plan.power) <= KEEP_RATE_MDE_BEYOND.get(
+        q, quick_plan.keep_rate_mde)
+    judge(suite_budget, f"RANDOM-11 keep rate q={q}", binomial_test(keep_count(Generator(seed).bernoulli((n,), q).data),
+                                                                    n, q, alpha=suite_budget.alpha))
 
 
 @pytest.mark.clause("RANDOM-11")
 @pytest.mark.parametrize("q", [0.1, 0.5, 0.9])
 @statistical
 @given(seed=seeds)
-def test_keep_counts_are_not_under_dispersed(q: float, seed: int) -> None:
-    size, variance_mde = 100, 0.7  # detects counts whose variance is at most 0.7 n q (1 - q)
-    masks = math.ceil(N / size)
-    assert dispersion_power(variance_mde, masks, size, q, ALPHA) >= POWER
-    judge(f"RANDOM-11 dispersion q={q}", dispersion_test(Generator(seed).bernoulli((masks, size), q), q, alpha=ALPHA))
+def test_keep_counts_are_not_under_dispersed(quick_plan: DecisionPlan, suite_budget: ErrorBudget, q: float,
+                                             seed: int) -> None:
+    masks = Generator(seed).bernoulli((dispersion_masks(quick_plan, q), DISPERSION_SIZE), q)
+    judge(suite_budget, f"RANDOM-11 dispersion q={q}", dispersion_test(masks, q, alpha=suite_budget.alpha))
 
 
 @pytest.mark.clause("RANDOM-12")
 @statistical
 @given(seed=seeds)
-def test_uniform_is_uniform(seed: int) -> None:
-    distance_mde = 0.01  # sup |F - F_0| of the uniform's CDF
-    n = ks_samples_needed(distance_mde, ALPHA, POWER)
-    judge("RANDOM-12 Kolmogorov-Smirnov", ks_test(Generator(seed).uniform((n,)), scipy.stats.uniform(0, 1),
-                                                  alpha=ALPHA))
+def test_uniform_is_uniform(quick_plan: DecisionPlan, suite_budget: ErrorBudget, seed: int) -> None:
+    n = ks_samples_needed(KS_MDE, quick_plan.alpha, quick_plan.power)
+    judge(suite_budget, "RANDOM-12 Kolmogorov-Smirnov", ks_test(Generator(seed).uniform((n,)),
+                                                                scipy.stats.uniform(0, 1), alpha=suite_budget.alpha))
 
 
 @pytest.mark.clause("RANDOM-13")
 @pytest.mark.parametrize("q", [0.5, 0.9])
 @statistical
 @given(seed=seeds)
-def test_every_position_keeps_at_one_rate(q: float, seed: int) -> None:
-    positions, shift_mde = 16, 0.05  # one position of 16 keeping at q + 0.05 or q - 0.05
-    masks = math.ceil(N / positions)
-    for shift in (shift_mde, -shift_mde):
-        assert homogeneity_power([q + shift] + [q] * (positions - 1), masks, ALPHA) >= POWER
-    judge(f"RANDOM-13 homogeneity q={q}", homogeneity_test(Generator(seed).bernoulli((masks, positions), q),
-                                                           alpha=ALPHA))
+def test_every_position_keeps_at_one_rate(quick_plan: DecisionPlan, suite_budget: ErrorBudget, q: float,
+                                          seed: int) -> None:
+    masks = Generator(seed).bernoulli((homogeneity_masks(quick_plan, q), POSITIONS), q)
+    judge(suite_budget, f"RANDOM-13 homogeneity q={q}", homogeneity_test(masks, alpha=suite_budget.alpha))
 
 
 @pytest.mark.clause("RANDOM-14")
 @pytest.mark.parametrize("q", [0.5, 0.9])
 @statistical
 @given(seed=seeds)
-def test_elements_are_independent_at_lags_1_to_16(q: float, seed: int) -> None:
-    lags = range(1, 17)
-    assert correlation_power(CORRELATION_MDE, N, ALPHA) >= POWER
-    mask = Generator(seed).bernoulli((N + max(lags),), q)  # at least N pairs at every lag
-    for lag in lags:
-        judge(f"RANDOM-14 lag {lag} q={q}", lag_independence_test(mask, lag, alpha=ALPHA))
+def test_elements_are_independent_at_lags_1_to_16(quick_plan: DecisionPlan, suite_budget: ErrorBudget, q: float,
+                                                  seed: int) -> None:
+    pairs = pairs_needed(quick_plan, q)
+    # 2 (pairs + MAX_LAG) elements hold more than `pairs` disjoint pairs at every lag up to MAX_LAG
+    mask = Generator(seed).bernoulli((2 * (pairs + MAX_LAG),), q).data
+    for lag in range(1, MAX_LAG + 1):
+        decision = lag_independence_test(mask, lag, alpha=suite_budget.alpha)
+        assert decision.n >= pairs
+        judge(suite_budget, f"RANDOM-14 lag {lag} q={q}", decision)
 
 
 @pytest.mark.clause("RANDOM-15")
 @statistical
 @given(seed=seeds)
-def test_successive_masks_are_independent(seed: int) -> None:
-    size = 100
-    draws = math.ceil(N / size) + 1  # (draws - 1) * size >= N pairs
-    assert correlation_power(CORRELATION_MDE, N, ALPHA) >= POWER
+def test_successive_masks_are_independent(quick_plan: DecisionPlan, suite_budget: ErrorBudget, seed: int) -> None:
+    size, pairs = 100, pairs_needed(quick_plan, 0.5)
+    draws = 2 * math.ceil(pairs / size)  # draws / 2 disjoint pairs of masks, `size` pairs of elements each
     g = Generator(seed)
-    masks = [g.bernoulli((size,), 0.5) for _ in range(draws)]
-    judge("RANDOM-15 successive draws", successive_independence_test(masks, alpha=ALPHA))
+    decision = successive_independence_test([g.bernoulli((size,), 0.5) for _ in range(draws)],
+                                            alpha=suite_budget.alpha)
+    assert decision.n >= pairs
+    judge(suite_budget, "RANDOM-15 successive draws", decision)
 
 
 def sibling_streams(seed: int, kind: str) -> tuple[Generator, Generator]:
@@ -511,17 +570,20 @@ def sibling_streams(seed: int, kind: str) -> tuple[Generator, Generator]:
                                   "seeds one bit apart"])
 @statistical
 @given(seed=seeds)
-def test_streams_are_independent(kind: str, seed: int) -> None:
-    assert correlation_power(CORRELATION_MDE, N, ALPHA) >= POWER
-    first, second = (g.bernoulli((N,), 0.5) for g in sibling_streams(seed, kind))
+def test_streams_are_independent(quick_plan: DecisionPlan, suite_budget: ErrorBudget, kind: str, seed: int) -> None:
+    pairs = pairs_needed(quick_plan, 0.5)
+    first, second = (g.bernoulli((pairs,), 0.5).data for g in sibling_streams(seed, kind))
     # pairs (first_i, second_i): the same element position in the two streams
-    judge(f"RANDOM-15 streams: {kind}", successive_independence_test([first.data, second.data], alpha=ALPHA))
+    decision = successive_independence_test([first, second], alpha=suite_budget.alpha)
+    assert decision.n == pairs
+    judge(suite_budget, f"RANDOM-15 streams: {kind}", decision)
 
 
 @pytest.mark.clause("RANDOM-16")
 @pytest.mark.parametrize("q", [0.1, 0.5, 0.9])
 @statistical
 @given(seed=seeds)
-def test_runs_are_those_of_independent_draws(q: float, seed: int) -> None:
-    assert correlation_power(CORRELATION_MDE, N, ALPHA) >= POWER
-    judge(f"RANDOM-16 runs q={q}", runs_test(Generator(seed).bernoulli((N,), q), alpha=ALPHA))
+def test_runs_are_those_of_independent_draws(quick_plan: DecisionPlan, suite_budget: ErrorBudget, q: float,
+                                             seed: int) -> None:
+    mask = Generator(seed).bernoulli((runs_length(quick_plan, q),), q)
+    judge(suite_budget, f"RANDOM-16 runs q={q}", runs_test(mask, alpha=suite_budget.alpha))

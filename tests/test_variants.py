@@ -118,7 +118,8 @@ def test_statistical_checks_detect_their_stated_mde(quick_plan) -> None:
     assert sum(CHECKS[c].decisions for c in STATISTICAL_CLAUSES) == 13
     q = 1 - checks.P
     assert detectable_delta(q, 2 * sizes["VARIANTS-3"], alpha, power) <= 0.0092
-    assert correlation_power(0.029, sizes["VARIANTS-3"], alpha) >= power
+    # N pairs across channels; across samples, 2 channels of floor(N / 2) disjoint pairs: the fewer
+    assert correlation_power(0.029, 2 * (sizes["VARIANTS-3"] // 2), alpha, keep_prob=q) >= power
     n = sizes["VARIANTS-5"]
     assert z_power(0.020 * math.sqrt(n), alpha) >= power
     assert round(checks.alpha_fourth_moment(checks.ALPHA_P), 4) == 2.2605
