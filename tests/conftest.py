@@ -77,11 +77,43 @@ def check_correct(quick_plan: DecisionPlan, suite_budget: ErrorBudget):
     return run
 
 
+# Clauses whose check has rejected a broken implementation in this session (see pytest_sessionfinish).
+REJECTING = pytest.StashKey[set]()
+
+
 @pytest.fixture(scope="session")
-def check_broken(quick_plan: DecisionPlan):
+def check_broken(quick_plan: DecisionPlan, pytestconfig: pytest.Config):
     """``check_broken(clause, impl, seed) -> Verdict`` at the same level, with a fresh budget."""
+    rejecting = pytestconfig.stash.setdefault(REJECTING, set())
 
     def run(clause: str, impl: object, seed: int) -> conformance.Verdict:
-        return conformance.run_check(clause, impl, seed=seed, plan=quick_plan, budget=quick_plan.budget())
+        verdict = conformance.run_check(clause, impl, seed=seed, plan=quick_plan, budget=quick_plan.budget())
+        if verdict.failed:
+            rejecting.add(clause)
+        return verdict
 
     return run
+
+
+def _whole_suite(session: pytest.Session) -> bool:
+    """True when pytest ran every test of tests/: no selection by path, keyword, marker or deselection."""
+    option = session.config.option
+    selected = option.keyword or option.markexpr or getattr(option, "deselect", None) or getattr(option, "lf", False) or option.maxfail
+    paths = [Path(a.split("::")[0]).resolve() for a in session.config.args]
+    return not selected and all(p == Path(__file__).resolve().parent or p == SPEC_DIR.parent for p in paths)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A test must be able to fail: in a run of the whole suite, every registered check must have
+    rejected at least one deliberately broken implementation, else the run fails."""
+    if exitstatus != 0 or not _whole_suite(session):
+        return
+    silent = sorted(set(conformance.CHECKS) - session.config.stash.get(REJECTING, set()))
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if silent:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        message = f"checks never shown to reject a broken implementation: {', '.join(silent)}"
+    else:
+        message = f"each of the {len(conformance.CHECKS)} registered checks rejected a broken implementation"
+    if reporter is not None:
+        reporter.write_line(message, red=bool(silent))

@@ -1,0 +1,392 @@
+"""PyTorch as a conformance target: its dropout functions and modules behind the protocol.
+
+Covered: ``torch.nn.functional.dropout`` (dropout, its mask, its VJP by autograd, a stream of
+calls), ``nn.Dropout`` inside ``nn.Sequential`` (spec/modes.md), ``dropout1d/2d/3d`` (channel
+dropout), ``alpha_dropout``, ``feature_alpha_dropout``, the dropout inside
+``scaled_dot_product_attention``, ``nn.LSTM``/``nn.GRU`` between-layer dropout and Monte Carlo
+dropout with ``nn.Dropout`` layers. PyTorch has no ``noise_shape``, no Gaussian dropout, no
+DropConnect, DropPath or DropBlock and no variational recurrent dropout: those capabilities are
+absent, so their clauses are "not applicable".
+
+Randomness. None of these APIs takes a generator: they draw from the device's default
+generator. Every seeded call therefore runs against a state of its own (:class:`_Seeded`): the
+default generator's state is swapped for one seeded with ``seed`` (a fresh
+``torch.Generator().manual_seed(seed)``), and swapped back afterwards, so a call is a function of
+its seed and the caller's random state is untouched. A stream keeps its state between calls.
+On the CPU, PyTorch's Mersenne Twister is seeded with the low 32 bits of the seed only.
+
+Policies, as measured on the CPU (PyTorch 2.13): inverted scaling (a kept x becomes
+x * fl(1/q), the noise tensor divided by q before the product); a dropped NaN or ±inf becomes
+NaN ("multiply": the output is x * noise); p = 1 returns x * 0 (0 of x's sign for finite x,
+NaN for non-finite x); eval and p = 0 return x itself, drawing nothing. The module imports
+torch only when an adapter is made: importing it never needs torch.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Callable, Sequence
+
+from ..conformance.protocol import Policies
+from ..dtypes import get_dtype
+from ..nn.mc import MCPrediction
+from ..nn.recurrent import RecurrentMasks
+from ..tensor import Tensor
+from ..theory import Network
+
+__all__ = ["TorchDropout", "INSTALL"]
+
+INSTALL = "pip install torch"  # the CPU build the project tests with: pip install torch==2.13.0
+
+
+def _import_torch() -> Any:
+    try:
+        import torch
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(f"the torch target needs PyTorch, which is not installed: {INSTALL}") from error
+    return torch
+
+
+# --- engine tensors <-> torch tensors ------------------------------------------------------------
+
+
+def _to_torch(torch: Any, x: Tensor, device: Any) -> Any:
+    """x as a torch tensor of its dtype on ``device``: exact, since x's values lie in its format."""
+    return torch.tensor(x.data, dtype=getattr(torch, x.dtype.name), device=device).reshape(x.shape)
+
+
+def _from_torch(y: Any) -> Tensor:
+    """A torch tensor as an engine tensor of its shape and dtype (torch.float32 -> "float32").
+
+    Its values are already in their format, so they are wrapped as they are: rounding them
+    again (Tensor._make) would change nothing and cost more than the call under test."""
+    out = Tensor.__new__(Tensor)
+    out._init(y.detach().cpu().reshape(-1).tolist(), tuple(y.shape), get_dtype(str(y.dtype).removeprefix("torch.")))
+    return out
+
+
+def _with_batch_axis(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """op on a batch of one: an unbatched sample as a function that only reads batches takes it."""
+    return lambda t: op(t.unsqueeze(0)).squeeze(0)
+
+
+# --- seeded random state ---------------------------------------------------------------------------
+
+
+class _Seeded:
+    """A state of the device's default generator, seeded once; ``with state:`` draws from it.
+
+    Entering puts this state into the default generator (which PyTorch's dropout draws from) and
+    keeps the caller's; leaving keeps the advanced state for the next ``with`` and restores the
+    caller's. Usable as forward pre- and post-hooks of a module, so a module gets a stream of its own.
+    """
+
+    def __init__(self, torch: Any, device: Any, seed: int) -> None:
+        if device.type == "cuda":
+            index = torch.cuda.current_device() if device.index is None else device.index
+            self._generator = torch.cuda.default_generators[index]
+        else:
+            self._generator = torch.default_generator
+        self._state = torch.Generator(device=device).manual_seed(seed).get_state()
+        self._caller: list[Any] = []
+
+    def __enter__(self) -> "_Seeded":
+        self._caller.append(self._generator.get_state())
+        self._generator.set_state(self._state)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._state = self._generator.get_state()
+        self._generator.set_state(self._caller.pop())
+
+    def hook(self, module: Any) -> Any:
+        """``module`` drawing from this state: entered before each forward, left after it."""
+
+        def enter(_module: Any, _args: tuple) -> None:  # a pre-hook's non-None result would replace the input
+            self.__enter__()
+
+        def leave(_module: Any, _args: tuple, _output: Any) -> None:
+            self.__exit__()
+
+        module.register_forward_pre_hook(enter)
+        module.register_forward_hook(leave)
+        return module
+
+
+# --- the adapter -------------------------------------------------------------------------------------
+
+
+class TorchDropout:
+    """PyTorch's dropout on ``device`` ("cpu", "cuda", "cuda:1") behind the conformance protocol."""
+
+    name = "torch"
+    dtypes = ("float64", "float32", "float16", "bfloat16")
+    policies = Policies(scaling="inverted", nonfinite="multiply")
+
+    def __init__(self, device: str = "cpu") -> None:
+        torch = self._torch = _import_torch()
+        try:
+            self.device = torch.device(device)
+        except (RuntimeError, TypeError) as error:
+            raise ValueError(f"TorchDropout: device must be 'cpu' or 'cuda[:index]', got {device!r}") from error
+        if self.device.type not in ("cpu", "cuda"):
+            raise ValueError(f"TorchDropout: device must be 'cpu' or 'cuda[:index]', got {device!r}")
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"TorchDropout: device {device!r} requested, but torch {torch.__version__} sees no "
+                             f"CUDA device (torch.cuda.is_available() is False)")
+        if self.device.type == "cuda":
+            # cuDNN's recurrent kernel draws its between-layer masks inside the kernel: none to observe
+            self.recurrent_masks = None
+
+    def _tensor(self, x: Tensor) -> Any:
+        return _to_torch(self._torch, x, self.device)
+
+    def _seeded(self, seed: int) -> _Seeded:
+        return _Seeded(self._torch, self.device, seed)
+
+    def _apply(self, op: Callable[[Any], Any], x: Tensor, seed: int) -> Tensor:
+        """op(x) on x as a torch tensor, drawing from a state seeded with ``seed``."""
+        t = self._tensor(x)
+        with self._seeded(seed):
+            return _from_torch(op(t))
+
+    @property
+    def _F(self) -> Any:
+        return self._torch.nn.functional
+
+    # ---- spec/dropout.md and spec/gradients.md: torch.nn.functional.dropout -----------------
+
+    def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        return self._apply(lambda t: self._F.dropout(t, p, training), x, seed)
+
+    def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
+        """The output and its keep mask, read off a second call on ones with the same seed: the
+        draws depend on the seed, shape, dtype and device only, so the mask is this call's."""
+        y = self.dropout(x, p, training=True, seed=seed)
+        ones = self._torch.ones(x.shape, dtype=getattr(self._torch, x.dtype.name), device=self.device)
+        with self._seeded(seed):
+            keep = self._F.dropout(ones, p, True) != 0
+        return y, _from_torch(keep)
+
+    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+        leaf = self._tensor(x).requires_grad_()
+        with self._seeded(seed):
+            y = self._F.dropout(leaf, p, training)
+        y.backward(self._tensor(g))
+        return _from_torch(y), _from_torch(leaf.grad)
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        state = self._seeded(seed)
+
+        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
+            t = self._tensor(x)
+            with state:
+                return _from_torch(self._F.dropout(t, p, training))
+
+        return call
+
+    # ---- spec/variants.md ----------------------------------------------------------------------
+
+    def _per_channel(self, op: Callable[[Any], Any], x: Tensor, spatial_dims: int, data_format: str, seed: int, *,
+                     batch_unbatched: bool) -> Tensor:
+        """op on x laid out as PyTorch's channel functions read it: channels first (a channels-last
+        x has its channel axis moved there and back), and, where ``batch_unbatched``, an unbatched
+        x (spatial_dims + 1 axes) given a batch axis of 1 first, since op would misread it."""
+        if data_format not in ("channels_first", "channels_last"):
+            raise ValueError(f"data_format must be 'channels_first' or 'channels_last', got {data_format!r}")
+        unbatched = len(x.shape) == spatial_dims + 1
+        if unbatched and batch_unbatched:
+            op = _with_batch_axis(op)
+        if data_format == "channels_first":
+            return self._apply(op, x, seed)
+        channel = 0 if unbatched else 1
+        return self._apply(lambda t: op(t.movedim(-1, channel)).movedim(channel, -1), x, seed)
+
+    def channel_dropout(self, x: Tensor, p: float, *, spatial_dims: int, data_format: str, training: bool,
+                        seed: int) -> Tensor:
+        """``dropout1d``, ``dropout2d`` or ``dropout3d``. ``dropout1d`` and ``dropout3d`` read an
+        unbatched input as one sample; ``dropout2d`` reads a 3-d one as a batch (N, C, L) of 1-d
+        samples (pytorch/pytorch#77081), so it is given the batch axis VARIANTS-2 implies."""
+        functions = {1: self._F.dropout1d, 2: self._F.dropout2d, 3: self._F.dropout3d}
+        if spatial_dims not in functions:
+            raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
+        drop = functions[spatial_dims]
+        return self._per_channel(lambda t: drop(t, p, training), x, spatial_dims, data_format, seed,
+                                 batch_unbatched=spatial_dims == 2)
+
+    def alpha_dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        return self._apply(lambda t: self._F.alpha_dropout(t, p, training), x, seed)
+
+    def feature_alpha_dropout(self, x: Tensor, p: float, *, spatial_dims: int, data_format: str, training: bool,
+                              seed: int) -> Tensor:
+        """``feature_alpha_dropout``, which reads axes 0 and 1 as (sample, channel) whatever the
+        rank, so an unbatched input is given a batch axis first."""
+        return self._per_channel(lambda t: self._F.feature_alpha_dropout(t, p, training), x, spatial_dims,
+                                 data_format, seed, batch_unbatched=True)
+
+    def attention_dropout(self, weights: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        """The dropout inside ``scaled_dot_product_attention``, applied to ``weights``.
+
+        With Q = K = 0 the attention is uniform, 1/S over the S keys, and with V the identity the
+        output is that attention after dropout: m / (q S). Its multipliers S out = m / q, PyTorch's
+        mask and scale, are applied to ``weights`` (S a power of two keeps the product exact).
+        """
+        torch = self._torch
+        *batch, queries, keys = weights.shape
+        dtype = getattr(torch, weights.dtype.name)
+        query = torch.zeros((*batch, queries, 1), dtype=dtype, device=self.device)
+        key = torch.zeros((*batch, keys, 1), dtype=dtype, device=self.device)
+        value = torch.eye(keys, dtype=dtype, device=self.device).expand(*batch, keys, keys)
+        with self._seeded(seed):
+            attention = self._F.scaled_dot_product_attention(query, key, value, dropout_p=p if training else 0.0)
+        return _from_torch(self._tensor(weights) * (attention * keys))
+
+    # ---- spec/modes.md: nn.Dropout inside nn.Sequential ------------------------------------------
+
+    def dropout_module(self, p: float, *, seed: int) -> "_Module":
+        """``nn.Dropout(p)`` drawing from a stream of its own seeded with ``seed``."""
+        return _Module(self, self._seeded(seed).hook(self._torch.nn.Dropout(p)))
+
+    def sequential(self, *modules: "_Module") -> "_Module":
+        return _Module(self, self._torch.nn.Sequential(*(m.module for m in modules)))
+
+    # ---- spec/recurrent.md: nn.LSTM and nn.GRU, dropout between layers ---------------------------
+
+    def recurrent_between_layers(self, cell: str, layers: Sequence[tuple], p: float, *, seed: int) -> "_RecurrentNet":
+        torch = self._torch
+        kinds = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+        if cell not in kinds:
+            raise ValueError(f"cell must be 'lstm' or 'gru', got {cell!r}")
+        hidden, inputs = layers[0][1].shape[1], layers[0][0].shape[1]
+        with warnings.catch_warnings():  # one layer with p > 0: PyTorch warns that p has no effect
+            warnings.simplefilter("ignore", UserWarning)
+            module = kinds[cell](inputs, hidden, num_layers=len(layers), dropout=p, dtype=torch.float64,
+                                 device=self.device)
+        with torch.no_grad():
+            for l, weights in enumerate(layers):
+                for name, w in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), weights):
+                    getattr(module, f"{name}_l{l}").copy_(self._tensor(w))
+        return _RecurrentNet(self, module, p, self._seeded(seed))
+
+    def recurrent_masks(self, net: "_RecurrentNet", x: Tensor, *, training: bool) -> tuple[Tensor, RecurrentMasks]:
+        """The call and the multipliers it applied, read off the computation itself: PyTorch's
+        CPU kernel drops a layer's outputs (T, B, H) with a noise tensor filled by
+        ``bernoulli_`` and divided by q in place, which a dispatch mode records."""
+        with _NoiseRecorder(self._torch) as recorder:
+            y = net.forward(self._tensor(x), training)
+        return _from_torch(y), net.masks(x.shape, recorder.noise, training)
+
+    def recurrent_vjp(self, net: "_RecurrentNet", x: Tensor, g: Tensor, *, training: bool) -> tuple[Tensor, Tensor]:
+        leaf = self._tensor(x).requires_grad_()
+        y = net.forward(leaf, training)
+        y.backward(self._tensor(g))
+        return _from_torch(y), _from_torch(leaf.grad)
+
+    # ---- spec/ensemble.md: Monte Carlo dropout with nn.Dropout layers ----------------------------
+
+    def mc_predict(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int) -> MCPrediction:
+        """Mean and variance (1/S) Σ (y_s - mean)^2 of S training-mode passes of the network
+        as torch modules: nn.Dropout(p) before each layer that drops its inputs, nn.Linear,
+        its activation, and softmax over the logits."""
+        torch = self._torch
+        nn = torch.nn
+        activations = {"identity": nn.Identity, "tanh": nn.Tanh, "relu": nn.ReLU}
+        modules = []
+        for layer in network.layers:
+            fan_out, fan_in = layer.weight.shape
+            linear = nn.Linear(fan_in, fan_out, dtype=torch.float64, device=self.device)
+            with torch.no_grad():
+                linear.weight.copy_(self._tensor(layer.weight))
+                linear.bias.copy_(self._tensor(layer.bias))
+            modules += ([nn.Dropout(p)] if layer.dropout else []) + [linear, activations[layer.activation]()]
+        model = nn.Sequential(*modules, nn.Softmax(dim=-1)).train()
+        t = self._tensor(x)
+        with torch.no_grad(), self._seeded(seed):
+            passes = torch.stack([model(t) for _ in range(samples)])
+        return MCPrediction(_from_torch(passes.mean(0)), _from_torch(passes.var(0, correction=0)))
+
+
+class _Module:
+    """A torch module as the protocol's layer: train(), eval(), and calls on engine tensors."""
+
+    def __init__(self, adapter: TorchDropout, module: Any) -> None:
+        self.adapter, self.module = adapter, module.to(adapter.device)
+
+    def train(self) -> "_Module":
+        self.module.train()
+        return self
+
+    def eval(self) -> "_Module":
+        self.module.eval()
+        return self
+
+    def __call__(self, x: Tensor) -> Tensor:
+        with self.adapter._torch.no_grad():
+            return _from_torch(self.module(self.adapter._tensor(x)))
+
+
+class _RecurrentNet:
+    """An nn.LSTM or nn.GRU as the protocol's net: net(x, *, training) -> the last layer's
+    outputs, successive calls drawing from one seeded state."""
+
+    def __init__(self, adapter: TorchDropout, module: Any, p: float, state: _Seeded) -> None:
+        self.adapter, self.module, self.p, self.state = adapter, module, p, state
+
+    def forward(self, x: Any, training: bool) -> Any:
+        self.module.train(training)
+        with self.state:
+            return self.module(x)[0]
+
+    def __call__(self, x: Tensor, *, training: bool) -> Tensor:
+        with self.adapter._torch.no_grad():
+            return _from_torch(self.forward(self.adapter._tensor(x), training))
+
+    def masks(self, shape: tuple[int, ...], noise: list[Any], training: bool) -> RecurrentMasks:
+        """RecurrentMasks of a call on x of ``shape`` (T, B, I) that drew ``noise``: one
+        (T, B, H) multiplier m / q per layer but the last when training at 0 < p < 1, none otherwise
+        (the multiplier is then 1 - p in training, 1 in eval). Inputs and states are never dropped."""
+        steps, batch, inputs = shape
+        depth, hidden = self.module.num_layers, self.module.hidden_size
+        drawn = training and 0.0 < self.p < 1.0
+        if len(noise) != (depth - 1 if drawn else 0):
+            raise RuntimeError(f"the torch {type(self.module).__name__} call drew {len(noise)} noise tensors, "
+                               f"expected {depth - 1 if drawn else 0}: its masks cannot be read off")
+        between = [[_from_torch(n[t]) for t in range(steps)] for n in noise] if drawn else \
+            [[_constant(1.0 - self.p if training else 1.0, (batch, hidden))] * steps] * (depth - 1)
+        return RecurrentMasks(
+            inputs=tuple((_constant(1.0, (1, batch, width)),) * steps for width in [inputs] + [hidden] * (depth - 1)),
+            recurrent=((_constant(1.0, (1, batch, hidden)),) * steps,) * depth,
+            between_layers=tuple(map(tuple, between)),
+        )
+
+
+def _constant(value: float, shape: tuple[int, ...]) -> Tensor:
+    return Tensor._make([value] * math.prod(shape), shape)
+
+
+class _NoiseRecorder:
+    """A dispatch mode that keeps every tensor ``aten.bernoulli_`` fills during a call: after it,
+    each holds the multipliers m / q that PyTorch's dropout applied (it divides the noise in place)."""
+
+    def __init__(self, torch: Any) -> None:
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        recorder = self
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                if func is torch.ops.aten.bernoulli_.float:
+                    recorder.noise.append(out)
+                return out
+
+        self.noise: list[Any] = []
+        self._mode = Mode()
+
+    def __enter__(self) -> "_NoiseRecorder":
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._mode.__exit__(*exc_info)

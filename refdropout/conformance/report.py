@@ -1,0 +1,181 @@
+"""Reports of conformance runs: a table for people, JSON for programs, JUnit XML for CI systems.
+
+Every clause is reported with its verdict and, for a statistical check, the figures of its
+decisive decision (the one of least p-value): p-value, sample size n, observed against expected
+value and the smallest deviation from the expected value the decision could detect at the plan's
+power (refdropout.conformance.detectable). The JSON report holds every decision of every clause.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, TextIO
+
+from ..stats import Record
+from .detectable import detectable
+from .runner import ClauseResult, Run
+from .verdict import Outcome
+
+__all__ = ["decisive", "table", "summary", "notes", "to_json", "write_json", "to_junit", "write_junit", "progress_on"]
+
+
+def decisive(result: ClauseResult) -> Record | None:
+    """The decision a statistical verdict turns on: the one of least p-value (None for an exact check)."""
+    records = result.verdict.records
+    return min(records, key=lambda r: r.p_value) if records else None
+
+
+def _figures(result: ClauseResult, power: float) -> tuple[str, str, str, str]:
+    """(p-value, n, observed vs expected, detectable deviation) as the table prints them."""
+    record = decisive(result)
+    if record is None:
+        return ("exact" if result.verdict.outcome is not Outcome.NOT_APPLICABLE else "", "", "", "")
+    mde = detectable(record, power)
+    return (f"{record.p_value:.3g}", f"{record.n:,}", f"{record.observed:.6g} vs {record.expected:.6g}",
+            "" if mde is None else f"±{mde:.3g}")
+
+
+def table(run: Run) -> str:
+    """One aligned row per clause: ID, verdict, p-value, n, observed vs expected, detectable, title."""
+    header = ("CLAUSE", "VERDICT", "P-VALUE", "N", "OBSERVED VS EXPECTED", "DETECTS", "TITLE")
+    rows = [header] + [(r.verdict.clause, r.verdict.outcome.value, *_figures(r, run.plan.power), r.title)
+                       for r in run.results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    right = {2, 3, 5}  # numbers align right
+    return "\n".join("  ".join([*(cell.rjust(w) if i in right else cell.ljust(w)
+                                  for i, (cell, w) in enumerate(zip(row, widths))), row[-1]]).rstrip()
+                     for row in rows)
+
+
+def summary(run: Run) -> str:
+    """One line: the target, the count of each verdict, the plan, the seed and the time."""
+    counts = ", ".join(f"{run.count(outcome)} {outcome.value}" for outcome in Outcome)
+    plan = run.plan
+    return (f"{run.target}: {len(run.results)} clauses: {counts}; profile {plan.profile} "
+            f"(family-wise alpha {plan.family_alpha:g}, alpha {plan.alpha:.3g} per decision, power {plan.power:g}), "
+            f"seed {run.seed}, {run.seconds:.1f} s")
+
+
+def notes(run: Run) -> str:
+    """What failed and why, the policies that differ, and what each inapplicable clause needs."""
+    lines = [f"{r.verdict.outcome.value} {r.verdict.clause}: {r.verdict.detail}" for r in run.results
+             if r.verdict.outcome in (Outcome.FAIL, Outcome.POLICY)]
+    needs: dict[str, list[str]] = {}
+    for r in run.results:
+        if r.verdict.outcome is Outcome.NOT_APPLICABLE:
+            needs.setdefault(r.verdict.detail, []).append(r.verdict.clause)
+    lines += [f"not applicable ({why}): {', '.join(clauses)}" for why, clauses in needs.items()]
+    return "\n".join(lines)
+
+
+# ---- JSON -----------------------------------------------------------------------------------
+
+
+def _finite(value: object) -> object:
+    """JSON has no inf or NaN: they are written as null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _decision(record: Record, power: float) -> dict:
+    return {key: _finite(value) for key, value in {**asdict(record), "detectable": detectable(record, power)}.items()}
+
+
+def _clause(result: ClauseResult, power: float) -> dict:
+    record = decisive(result)
+    verdict = result.verdict
+    return {
+        "clause": verdict.clause,
+        "title": result.title,
+        "verdict": verdict.outcome.value,
+        "detail": verdict.detail,
+        "seed": result.seed,
+        "seconds": round(result.seconds, 3),
+        "p_value": None if record is None else _finite(record.p_value),
+        "n": None if record is None else record.n,
+        "observed": None if record is None else _finite(record.observed),
+        "expected": None if record is None else _finite(record.expected),
+        "detectable": None if record is None else _finite(detectable(record, power)),
+        "decisions": [_decision(r, power) for r in verdict.records],
+    }
+
+
+def to_json(run: Run) -> dict:
+    """A run as plain data: target, versions, device, plan, seed, counts and every clause's figures."""
+    plan = run.plan
+    return {
+        "target": run.target,
+        "versions": run.versions,
+        "device": run.device,
+        "profile": plan.profile,
+        "family_alpha": plan.family_alpha,
+        "alpha": plan.alpha,
+        "planned_decisions": plan.planned_decisions,
+        "power": plan.power,
+        "keep_rate_mde": plan.keep_rate_mde,
+        "keep_rate_n": plan.n,
+        "seed": run.seed,
+        "seconds": round(run.seconds, 3),
+        "counts": {outcome.value: run.count(outcome) for outcome in Outcome},
+        "clauses": [_clause(result, plan.power) for result in run.results],
+    }
+
+
+def write_json(runs: list[Run], path: Path | str) -> None:
+    """``{"runs": [...]}``, one entry per target checked."""
+    Path(path).write_text(json.dumps({"runs": [to_json(run) for run in runs]}, indent=2, allow_nan=False) + "\n",
+                          encoding="utf-8")
+
+
+# ---- JUnit XML ---------------------------------------------------------------------------------
+
+
+def to_junit(runs: list[Run]) -> ET.Element:
+    """``<testsuites>`` with a ``<testsuite>`` per target and a ``<testcase>`` per clause: a
+    ``<failure>`` for FAIL, ``<skipped>`` for not applicable."""
+    suites = ET.Element("testsuites", name="refdropout check")
+    for run in runs:
+        suite = ET.SubElement(suites, "testsuite", name=run.target, tests=str(len(run.results)),
+                              failures=str(run.count(Outcome.FAIL)), errors="0",
+                              skipped=str(run.count(Outcome.NOT_APPLICABLE)), time=f"{run.seconds:.3f}")
+        properties = ET.SubElement(suite, "properties")
+        for key, value in (("profile", run.plan.profile), ("family_alpha", run.plan.family_alpha),
+                           ("alpha", run.plan.alpha), ("seed", run.seed), ("device", run.device),
+                           *run.versions.items()):
+            ET.SubElement(properties, "property", name=key, value=str(value))
+        for result in run.results:
+            verdict = result.verdict
+            case = ET.SubElement(suite, "testcase", classname=f"refdropout.{run.target}",
+                                 name=f"{verdict.clause}: {result.title}", time=f"{result.seconds:.3f}")
+            if verdict.outcome is Outcome.FAIL:
+                ET.SubElement(case, "failure", message=verdict.detail[:200]).text = verdict.detail
+            elif verdict.outcome is Outcome.NOT_APPLICABLE:
+                ET.SubElement(case, "skipped", message=f"not applicable: {verdict.detail}")
+            elif verdict.outcome is Outcome.POLICY:
+                ET.SubElement(case, "system-out").text = f"differs by declared policy: {verdict.detail}"
+    return suites
+
+
+def write_junit(runs: list[Run], path: Path | str) -> None:
+    tree = ET.ElementTree(to_junit(runs))
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+# ---- progress --------------------------------------------------------------------------------
+
+
+def progress_on(stream: TextIO = sys.stderr) -> Callable[[int, int, str], None] | None:
+    """A progress line rewritten in place on ``stream`` when it is a terminal; None otherwise."""
+    if not stream.isatty():
+        return None
+
+    def show(i: int, total: int, clause: str) -> None:
+        stream.write(f"\r\033[K[{i + 1}/{total}] {clause}" if i < total else "\r\033[K")
+        stream.flush()
+
+    return show

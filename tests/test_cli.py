@@ -1,0 +1,267 @@
+"""Tests of ``refdropout check``: targets, exit status, the table, the JSON and JUnit reports.
+
+Every run here is at the quick profile on a few clauses, most of them exact. A run plans its own
+family-wise budget (refdropout.conformance.runner), so the statistical decisions made here against
+correct implementations are not charged to the suite's quick budget: each run is a family of its
+own at α_F = 1e-6, as a user's run would be.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from refdropout.adapters import TARGETS, BuiltinTarget, load_target
+from refdropout.adapters.numpy import NumpyDropout
+from refdropout.adapters.reference import ReferenceDropout
+from refdropout.cli import main
+from refdropout.conformance import Outcome
+from refdropout.conformance.runner import clause_seed, run_plan, run_target, select_clauses
+
+EXACT = ["--clause", "DROPOUT-3", "--clause", "DROPOUT-5", "--clause", "DROPOUT-8"]
+STATISTICAL = "DROPOUT-16"  # the keep count: five exact binomial decisions
+CLAUSE_ID = re.compile(r"[A-Z]+-[0-9]+")
+
+# a module in the current directory holding plain functions and adapter classes, correct and broken
+USER_MODULE = textwrap.dedent('''
+    import numpy as np
+    from refdropout.adapters.reference import ReferenceDropout
+
+    def _checked(p):
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {p!r}")
+        return 1.0 - p
+
+    def good(x, p, *, training, seed):
+        """Correct inverted dropout."""
+        q = _checked(p)
+        if not training or q == 1.0:
+            return x
+        keep = np.random.default_rng(seed).random(x.shape) < q
+        with np.errstate(invalid="ignore", over="ignore"):
+            return x * keep / q if q > 0.0 else x * keep
+
+    def no_rescale(x, p, *, training, seed):
+        """Broken: forgets to divide by q."""
+        q = _checked(p)
+        return x * (np.random.default_rng(seed).random(x.shape) < q) if training else x
+
+    def crashes(x, p, *, training, seed):
+        """Broken: raises on every call."""
+        raise RuntimeError("not implemented yet")
+
+    class SelectReference(ReferenceDropout):
+        """The reference under the other non-finite policy: a dropped NaN or inf becomes 0."""
+        def __init__(self):
+            super().__init__(nonfinite="select")
+''')
+
+
+@pytest.fixture
+def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The name of USER_MODULE, written under a fresh name to a fresh current directory."""
+    name = f"user_dropout_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(USER_MODULE, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return name
+
+
+def check(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``refdropout check`` at the quick profile: (exit status, stdout, stderr)."""
+    status = main(["check", "--profile", "quick", *argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def rows(out: str) -> dict[str, list[str]]:
+    """The table's rows by clause ID, each split into its words."""
+    return {words[0]: words for words in map(str.split, out.splitlines()) if words and CLAUSE_ID.fullmatch(words[0])}
+
+
+# ---- exit status and the table ------------------------------------------------------------------
+
+
+def test_reference_passes_with_a_table_and_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = check([*EXACT, "--clause", STATISTICAL], capsys)
+    assert status == 0, out
+    assert out.splitlines()[0].split()[:3] == ["CLAUSE", "VERDICT", "P-VALUE"]
+    table = rows(out)
+    assert sorted(table) == ["DROPOUT-16", "DROPOUT-3", "DROPOUT-5", "DROPOUT-8"]
+    assert all(row[1] == "pass" for row in table.values())
+    assert table["DROPOUT-3"][2] == "exact"
+    statistical = table[STATISTICAL]  # p-value, n, observed vs expected, detectable, title
+    assert 0.0 < float(statistical[2]) <= 1.0 and statistical[5] == "vs" and statistical[7].startswith("±")
+    assert " ".join(statistical[8:]) == "The keep count is Binomial(n, q)"
+    assert "reference: 4 clauses: 4 pass, 0 FAIL, 0 not applicable, 0 differs by declared policy" in out
+    assert err == ""  # no progress where stderr is not a terminal
+
+
+def test_a_failing_clause_exits_1_and_says_why(user_module: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = check([f"{user_module}:no_rescale", *EXACT], capsys)
+    assert status == 1
+    assert rows(out)["DROPOUT-8"][1] == "FAIL" and rows(out)["DROPOUT-3"][1] == "pass"
+    assert "FAIL DROPOUT-8: float64, p = 0.1: element" in out
+
+
+def test_an_implementation_that_raises_fails(user_module: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = check([f"{user_module}:crashes", "--clause", "DROPOUT-5"], capsys)
+    assert status == 1
+    assert "FAIL DROPOUT-5: raised RuntimeError: not implemented yet" in out
+
+
+@pytest.mark.parametrize("target, message", [
+    ("no_such_target", "unknown target 'no_such_target'"),
+    ("no_such_module_xyz:f", "cannot import no_such_module_xyz"),
+    ("refdropout.adapters.reference:NoSuchClass", "has no attribute 'NoSuchClass'"),
+])
+def test_unusable_targets_exit_2(target: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = check([target, *EXACT], capsys)
+    assert (status, out) == (2, "")
+    assert message in err
+
+
+def test_a_missing_framework_names_its_install_command(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(TARGETS, "absent", BuiltinTarget("absent_adapter:Absent", "refdropout_absent_framework",
+                                                         "pip install refdropout-absent-framework"))
+    status, _, err = check(["reference", "absent"], capsys)  # nothing runs when any target cannot load
+    assert status == 2
+    assert err.strip().endswith("needs refdropout_absent_framework, which is not installed: "
+                                "pip install refdropout-absent-framework")
+
+
+def test_every_builtin_names_its_framework_and_install_command() -> None:
+    for name, target in TARGETS.items():
+        assert (target.framework is None) == (target.install is None) == (name == "reference"), name
+        if target.framework is not None:
+            assert target.install == f"pip install {target.framework}"
+
+
+def test_device_cuda_needs_an_adapter_that_takes_a_device(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = check(["--device", "cuda", *EXACT], capsys)
+    assert status == 2
+    assert "target 'reference' runs on the CPU only" in err
+
+
+@pytest.mark.parametrize("argv", [["--clause", "NO-SUCH-*"], ["--seed", "-1"], ["--seed", str(2**64)],
+                                  ["--profile", "huge"], ["--device", "tpu"]])
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        check(argv, capsys)
+    assert exit_.value.code == 2
+    assert "usage: refdropout check" in capsys.readouterr().err
+
+
+# ---- targets ---------------------------------------------------------------------------------------
+
+
+def test_plain_function_passes_and_lacks_the_other_capabilities(user_module: str,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = check([f"{user_module}:good", "--clause", "DROPOUT-[2-8]", "--clause", STATISTICAL], capsys)
+    assert status == 0, out
+    verdicts = {clause: row[1] for clause, row in rows(out).items()}
+    assert verdicts.pop("DROPOUT-2") == verdicts.pop("DROPOUT-6") == "not"  # "not applicable"
+    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 6
+    assert "not applicable (needs dropout_with_mask): DROPOUT-2" in out
+
+
+def test_an_adapter_class_is_used_as_it_is_and_its_policy_shown(user_module: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = check([f"{user_module}:SelectReference", "--clause", "DROPOUT-10"], capsys)
+    assert status == 0
+    assert "DROPOUT-10  differs by declared policy" in out
+    assert "nonfinite = 'select' (the reference: 'multiply')" in out
+
+
+def test_numpy_is_an_independent_implementation_with_every_dropout_capability() -> None:
+    target = load_target("numpy")
+    assert isinstance(target.impl, NumpyDropout) and target.framework == "numpy"
+    exact = ["DROPOUT-2", "DROPOUT-4", "DROPOUT-6", "DROPOUT-7", "DROPOUT-10", "DROPOUT-11", "DROPOUT-15",
+             "GRADIENTS-1"]
+    run = run_target("numpy", target.impl, exact, profile="quick", seed=7)
+    assert [r.verdict.outcome for r in run.results] == [Outcome.PASS] * len(exact), [r.verdict for r in run.results]
+    assert "float16" in target.impl.dtypes
+
+
+# ---- the reports ----------------------------------------------------------------------------------
+
+
+def test_json_report_holds_every_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "report.json"
+    assert check(["--clause", "DROPOUT-3", "--clause", STATISTICAL, "--seed", "11", "--json", str(path)], capsys)[0] == 0
+    [run] = json.loads(path.read_text(encoding="utf-8"))["runs"]
+    assert run["target"] == "reference" and run["profile"] == "quick" and run["seed"] == 11
+    assert set(run["versions"]) == {"python", "refdropout", "framework", "framework_version"}
+    assert run["versions"]["python"] == sys.version.split()[0]
+    assert run["family_alpha"] == 1e-6 and run["alpha"] == run_plan("quick").alpha
+    assert run["counts"] == {"pass": 2, "FAIL": 0, "not applicable": 0, "differs by declared policy": 0}
+    exact, statistical = run["clauses"]
+    assert (exact["clause"], exact["verdict"], exact["p_value"], exact["decisions"]) == ("DROPOUT-3", "pass", None, [])
+    assert statistical["seed"] == clause_seed(11, STATISTICAL)
+    assert len(statistical["decisions"]) == 5
+    least = min(statistical["decisions"], key=lambda d: d["p_value"])
+    for key in ("p_value", "n", "observed", "expected", "detectable"):
+        assert statistical[key] == least[key], key
+    assert all(d["test"] == "binomial" and 0 < d["detectable"] < 0.01 for d in statistical["decisions"])
+
+
+def test_junit_report_has_a_testcase_per_clause(user_module: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "report.xml"
+    argv = [f"{user_module}:no_rescale", "--clause", "DROPOUT-[2-5]", "--clause", "DROPOUT-8", "--junit", str(path)]
+    assert check(argv, capsys)[0] == 1
+    [suite] = ET.parse(path).getroot()
+    cases = {case.get("name").split(":")[0]: case for case in suite.iter("testcase")}
+    assert sorted(cases) == ["DROPOUT-2", "DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-8"]
+    assert cases["DROPOUT-2"].find("skipped") is not None  # no mask output: not applicable
+    assert [c for c, case in cases.items() if case.find("failure") is not None] == ["DROPOUT-8"]
+    assert "neither 0 nor the kept value" in cases["DROPOUT-8"].find("failure").text
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("5", "1", "1")
+
+
+# ---- seeds, selection and order ----------------------------------------------------------------
+
+
+def test_clause_selection_by_id_glob_and_chapter() -> None:
+    assert select_clauses(["dropout-3"]) == ["DROPOUT-3"]
+    chapter = select_clauses(["dropout"])
+    assert chapter and all(c.startswith("DROPOUT-") for c in chapter)
+    assert select_clauses(["DROPOUT-1?"]) == [c for c in chapter if re.fullmatch(r"DROPOUT-1[0-9]", c)]
+    assert set(select_clauses(["gradients"])) == {c for c in select_clauses() if c.startswith("GRADIENTS-")}
+    with pytest.raises(ValueError, match="matches no clause"):
+        select_clauses(["DROPOUT-999"])
+
+
+def test_clause_seeds_depend_on_the_master_seed_and_the_clause_only() -> None:
+    assert clause_seed(0, "DROPOUT-16") == clause_seed(0, "DROPOUT-16")
+    assert len({clause_seed(s, c) for s in (0, 1) for c in ("DROPOUT-16", "DROPOUT-17")}) == 4
+    assert all(0 <= clause_seed(s, "DROPOUT-16") < 2**64 for s in (0, 2**64 - 1))
+
+
+def test_a_clause_gives_the_same_result_alone_or_with_others_in_any_order() -> None:
+    impl = ReferenceDropout()
+
+    def figures(clauses: list[str]) -> tuple:
+        run = run_target("reference", impl, clauses, profile="quick", seed=3)
+        [result] = [r for r in run.results if r.verdict.clause == STATISTICAL]
+        return result.verdict.outcome, result.seed, result.verdict.records
+
+    alone = figures([STATISTICAL])
+    assert alone[0] is Outcome.PASS and len(alone[2]) == 5
+    assert figures(["DROPOUT-20", STATISTICAL, "DROPOUT-3"]) == alone
+    assert figures([STATISTICAL, "DROPOUT-20"]) == alone
+
+
+def test_command_line_entry_point() -> None:
+    result = subprocess.run([sys.executable, "-m", "refdropout", "check", "--profile", "quick", "--clause", "DROPOUT-3"],
+                            cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "DROPOUT-3" in result.stdout and "1 pass" in result.stdout
