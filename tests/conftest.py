@@ -61,10 +61,13 @@ def quick_plan() -> DecisionPlan:
     return decision_plan("quick")
 
 
+SUITE_BUDGET = pytest.StashKey[ErrorBudget]()
+
+
 @pytest.fixture(scope="session")
-def suite_budget(quick_plan: DecisionPlan) -> ErrorBudget:
+def suite_budget(quick_plan: DecisionPlan, pytestconfig: pytest.Config) -> ErrorBudget:
     """The one budget every decision about a correct implementation is charged to."""
-    return quick_plan.budget()
+    return pytestconfig.stash.setdefault(SUITE_BUDGET, quick_plan.budget())
 
 
 @pytest.fixture(scope="session")
@@ -115,5 +118,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         message = f"checks never shown to reject a broken implementation: {', '.join(silent)}"
     else:
         message = f"each of the {len(conformance.CHECKS)} registered checks rejected a broken implementation"
+    budget = session.config.stash.get(SUITE_BUDGET, None)
+    if budget is not None:
+        message += (f"; {len(budget.records)} of the {budget.planned_decisions} planned decisions about correct"
+                    f" implementations made, each at alpha {budget.alpha:.0e}")
     if reporter is not None:
+        reporter.ensure_newline()
         reporter.write_line(message, red=bool(silent))
