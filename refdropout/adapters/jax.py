@@ -1,0 +1,218 @@
+"""JAX and Flax as conformance targets: the ``jax.random.bernoulli`` idiom, ``flax.linen.Dropout``
+and ``flax.nnx.Dropout`` behind the protocol.
+
+Target ``jax`` (:class:`JaxDropout`) is the idiom JAX's own examples write, a keep mask drawn by
+``jax.random.bernoulli`` and a select:
+
+    y = where(m, x / q, 0),    m ~ Bernoulli(q) drawn in the noise shape,    q = 1 − p
+
+Its stream is the JAX way of drawing again: the key is split, ``key, sub = split(key)``, before
+each call that draws (training at 0 < p), and the call draws with ``sub``. The idiom has no module.
+
+Target ``flax`` (:class:`FlaxDropout`) is ``flax.linen.Dropout`` for single calls (``deterministic``
+is evaluation, ``broadcast_dims`` the axes where the noise shape is 1, the key given as
+``rngs={"dropout": key}``), and ``flax.nnx.Dropout`` for everything with state: a stream is one
+``nnx.Dropout`` whose ``Rngs`` advance at every drawing call, modules are ``nnx.Dropout`` layers
+switched by ``train()`` and ``eval()``, and the container is ``nnx.Sequential``.
+
+Seeds. ``jax.random.key(seed)`` keeps only the low 32 bits of a seed, silently, unless 64-bit
+types are enabled (``jax_enable_x64``, off by default); with them enabled it takes a Python int
+below 2^63 and a ``numpy.uint64`` up to 2^64 − 1, whose key is the pair of its 32-bit words. Every
+call here therefore runs inside ``jax.enable_x64(True)`` (scoped: the global setting is left as
+it is) and seeds with ``jax.random.key(numpy.uint64(seed))``, so all 64 bits of a seed count and
+float64 arrays stay float64. A JAX user who keeps the default gets 32-bit seeds.
+
+Policies, as measured on the CPU (JAX 0.10.2, Flax 0.12.8): inverted scaling, the kept value
+x / q; a dropped NaN or ±inf becomes 0 (``select``); p = 1 gives +0 everywhere; evaluation and
+p = 0 return x itself and draw nothing. Deviations, the frameworks' own: neither checks p, so a
+rate outside [0, 1] is used as it is (DROPOUT-3); XLA's CPU arithmetic flushes subnormals to 0,
+and computes a float16 x / q as x · fl16(1 / fl16(q)), over one ulp from x / q (DROPOUT-2, -8);
+the bare idiom's VJP at p = 1 is 0 / 0 = NaN, which Flax avoids by returning zeros at p = 1
+(DROPOUT-6, GRADIENTS-4). The module imports jax only when an adapter is made.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..conformance.protocol import Policies
+from ..tensor import Tensor
+from .arrays import DTYPES, from_numpy, to_numpy
+
+__all__ = ["JaxDropout", "FlaxDropout", "INSTALL_JAX", "INSTALL_FLAX"]
+
+INSTALL_JAX = "pip install jax"
+INSTALL_FLAX = "pip install flax"
+SEEDS = 2**64  # a seed is an integer in [0, 2^64)
+
+
+def _import(name: str, target: str, install: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(f"the {target} target needs {name}, which is not installed: {install}") from error
+
+
+def _noise_shape(shape: tuple[int, ...], noise_shape: Sequence[int | None]) -> tuple[int, ...]:
+    """The mask shape a noise shape names (None: the axis's size); one that does not broadcast raises."""
+    if isinstance(noise_shape, str) or len(noise_shape) != len(shape):
+        raise ValueError(f"noise_shape must have one entry per axis of x {shape}, got {noise_shape!r}")
+    mask_shape = tuple(n if m is None else m for m, n in zip(noise_shape, shape))
+    if any(m not in (1, n) for m, n in zip(mask_shape, shape)):
+        raise ValueError(f"noise_shape {noise_shape!r} does not broadcast to x's shape {shape}: each entry "
+                         f"must be 1, None or the axis's size")
+    return mask_shape
+
+
+class _Jax:
+    """What both targets share: jax imported, calls under 64-bit types, arrays and keys."""
+
+    name: str
+    install: str
+    dtypes = DTYPES
+
+    def __init__(self) -> None:
+        self.jax = _import("jax", self.name, self.install)
+        self.jnp = self.jax.numpy
+        # jax.enable_x64 since JAX 0.5; jax.experimental.enable_x64 before
+        self._enable_x64 = (self.jax if hasattr(self.jax, "enable_x64") else
+                            _import("jax.experimental", self.name, self.install)).enable_x64
+
+    def _x64(self) -> Any:
+        return self._enable_x64(True)
+
+    def _array(self, x: Tensor) -> Any:
+        return self.jnp.asarray(to_numpy(x))
+
+    def _key(self, seed: int) -> Any:
+        """``jax.random.key`` of all 64 bits of ``seed`` (inside ``_x64``)."""
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEEDS:
+            raise ValueError(f"seed must be an integer in [0, 2^64), got {seed!r}")
+        return self.jax.random.key(np.uint64(seed))
+
+    def _apply(self, op: Callable[[Any, Any], Any], x: Tensor, seed: int) -> Tensor:
+        """op(key, x) on x as a jax array, the key that of ``seed``."""
+        with self._x64():
+            return from_numpy(np.asarray(op(self._key(seed), self._array(x))))
+
+    def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        return self._apply(lambda key, a: self._drop(key, a, p, training), x, seed)
+
+    def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
+        """The output and its keep mask, read off a call on ones with the same key: the draws
+        depend on the key and the shape only, so the mask is this call's."""
+        y = self.dropout(x, p, training=True, seed=seed)
+        keep = self._apply(lambda key, a: self._drop(key, self.jnp.ones_like(a), p, True) != 0, x, seed)
+        return y, keep
+
+    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+        with self._x64():
+            key = self._key(seed)
+            y, vjp = self.jax.vjp(lambda a: self._drop(key, a, p, training), self._array(x))
+            (dx,) = vjp(self._array(g))
+            return from_numpy(np.asarray(y)), from_numpy(np.asarray(dx))
+
+    def dropout_noise_shape(self, x: Tensor, p: float, noise_shape: Sequence[int | None], *, training: bool,
+                            seed: int) -> Tensor:
+        mask_shape = _noise_shape(x.shape, noise_shape)
+        return self._apply(lambda key, a: self._drop(key, a, p, training, mask_shape), x, seed)
+
+    def _drop(self, key: Any, x: Any, p: float, training: bool, mask_shape: tuple[int, ...] | None = None) -> Any:
+        raise NotImplementedError
+
+
+class JaxDropout(_Jax):
+    """The ``jax.random.bernoulli`` idiom behind the conformance protocol."""
+
+    name = "jax"
+    framework = "jax"
+    install = INSTALL_JAX
+    policies = Policies(scaling="inverted", nonfinite="select")
+
+    def _drop(self, key: Any, x: Any, p: float, training: bool, mask_shape: tuple[int, ...] | None = None) -> Any:
+        """where(m, x / q, 0), m ~ Bernoulli(q) in ``mask_shape``; x itself in evaluation or at p = 0."""
+        if not training or p == 0:
+            return x
+        q = 1 - p
+        keep = self.jax.random.bernoulli(key, q, x.shape if mask_shape is None else mask_shape)
+        return self.jnp.where(keep, x / q, 0)
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        with self._x64():
+            state = {"key": self._key(seed)}
+
+        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
+            with self._x64():
+                a = self._array(x)
+                if training and p != 0:
+                    state["key"], sub = self.jax.random.split(state["key"])
+                    a = self._drop(sub, a, p, training)
+                return from_numpy(np.asarray(a))
+
+        return call
+
+
+class FlaxDropout(_Jax):
+    """``flax.linen.Dropout`` and ``flax.nnx.Dropout`` behind the conformance protocol."""
+
+    name = "flax"
+    framework = "flax"
+    install = INSTALL_FLAX
+    policies = Policies(scaling="inverted", nonfinite="select")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linen = _import("flax.linen", self.name, self.install)
+        self.nnx = _import("flax.nnx", self.name, self.install)
+
+    def _drop(self, key: Any, x: Any, p: float, training: bool, mask_shape: tuple[int, ...] | None = None) -> Any:
+        """``linen.Dropout(p, broadcast_dims=...)`` applied with ``deterministic = not training``."""
+        shared = () if mask_shape is None else tuple(i for i, (m, n) in enumerate(zip(mask_shape, x.shape))
+                                                     if m == 1 and n != 1)
+        layer = self.linen.Dropout(p, broadcast_dims=shared)
+        return layer.apply({}, x, deterministic=not training, rngs={"dropout": key})
+
+    def _rngs(self, seed: int) -> Any:
+        return self.nnx.Rngs(dropout=self._key(seed))
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        """One ``nnx.Dropout`` whose Rngs advance at every drawing call; p is its rate for the call."""
+        with self._x64():
+            layer = self.nnx.Dropout(0.0, rngs=self._rngs(seed))
+
+        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
+            layer.rate = p
+            with self._x64():
+                return from_numpy(np.asarray(layer(self._array(x), deterministic=not training)))
+
+        return call
+
+    def dropout_module(self, p: float, *, seed: int) -> "_Module":
+        """``nnx.Dropout(p)`` with ``Rngs(dropout=key(seed))`` of its own."""
+        with self._x64():
+            return _Module(self, self.nnx.Dropout(p, rngs=self._rngs(seed)))
+
+    def sequential(self, *modules: "_Module") -> "_Module":
+        return _Module(self, self.nnx.Sequential(*(m.module for m in modules)))
+
+
+class _Module:
+    """An nnx module as the protocol's layer: train(), eval(), and calls on engine tensors."""
+
+    def __init__(self, adapter: FlaxDropout, module: Any) -> None:
+        self.adapter, self.module = adapter, module
+
+    def train(self) -> "_Module":
+        self.module.train()
+        return self
+
+    def eval(self) -> "_Module":
+        self.module.eval()
+        return self
+
+    def __call__(self, x: Tensor) -> Tensor:
+        with self.adapter._x64():
+            return from_numpy(np.asarray(self.module(self.adapter._array(x))))

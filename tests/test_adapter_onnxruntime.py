@@ -1,0 +1,204 @@
+"""The onnxruntime target: a one-node ONNX Dropout model checked clause by clause at the quick profile.
+
+ONNX Runtime's CPU Dropout (measured with onnxruntime 1.32) passes the clauses below that it can
+be checked on and deviates from the spec in three ways, each its own, not the adapter's:
+
+* the ratio is read as a float32 and the kernel keeps x / fl32(1 - fl32(p)): kept values are off
+  x / q by far more than one ulp in float64 (DROPOUT-2, DROPOUT-8, ENSEMBLE-1), and -5e-324 is
+  accepted as a rate (it rounds to -0.0; DROPOUT-3);
+* p = 1 and every p outside [0, 1) raise, in evaluation too (DROPOUT-5, DROPOUT-7, DROPOUT-10);
+* a session's k-th run draws as a fresh one seeded s + k, the seed seeding libstdc++'s
+  minstd_rand0 modulo 2^31 - 1: consecutive seeds and successive runs give correlated masks
+  (DROPOUT-14, DROPOUT-18, ENSEMBLE-6); seeds 0 and 1 coincide, and small seeds a few times
+  one another draw dependent masks (DROPOUT-13 at seed 0).
+
+Statistical checks are charged to the suite's one budget (``check_correct``): 12 decisions per
+seed, two seeds. DROPOUT-13 passes at most seeds (a run's are hashes) but fails at small ones.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+
+from refdropout.conformance import CHECKS, Outcome
+from refdropout.dtypes import get_dtype
+from refdropout.tensor import Tensor
+
+SEEDS = st.integers(0, 2**64 - 1)
+REPO = Path(__file__).resolve().parents[1]
+RATIO_REFUSED = r"ratio must be in the range \[0, 1\)"
+
+EXACT = ["DROPOUT-4", "DROPOUT-12", "DROPOUT-15"]
+STATISTICAL = ["DROPOUT-16", "DROPOUT-17", "DROPOUT-20", "DROPOUT-21", "ENSEMBLE-3"]  # 10 decisions
+# ONNX Runtime (inference) has no gradient, noise_shape, variants, modules or recurrent layers
+NOT_APPLICABLE = ["DROPOUT-6", "DROPOUT-11", "GRADIENTS-1", "VARIANTS-1", "MODES-4", "RECURRENT-5", "ENSEMBLE-8"]
+DEVIATIONS = {
+    "DROPOUT-2": "kept values are x / fl32(1 - fl32(p)), not x / q",
+    "DROPOUT-3": "p = -5e-324 is accepted: it rounds to -0.0 in float32",
+    "DROPOUT-8": "kept values are x / fl32(1 - fl32(p)), not x / q within one ulp",
+    "DROPOUT-14": "a session's successive runs draw with seeds s, s + 1, ...: correlated masks",
+    "DROPOUT-18": "the first draws of consecutive seeds are nearly equal: positions keep at different rates",
+    "ENSEMBLE-1": "the scale 1 / fl32(1 - fl32(p)) is not 1 / q",
+    "ENSEMBLE-6": "successive runs of one session are correlated: averages do not converge at rate 1/sqrt(T)",
+}
+# checks that call at p = 1, which the runtime refuses (the runner reports these as FAIL)
+REFUSE_P_ONE = ["DROPOUT-5", "DROPOUT-7", "DROPOUT-10"]
+
+
+@pytest.fixture(scope="module")
+def ort_impl():
+    pytest.importorskip("onnxruntime", reason="the onnxruntime target needs pip install onnxruntime onnx")
+    pytest.importorskip("onnx", reason="the onnxruntime target needs pip install onnxruntime onnx")
+    from refdropout.adapters.onnxruntime import OnnxRuntimeDropout
+
+    return OnnxRuntimeDropout()
+
+
+def _tensor(values: list[float], dtype: str = "float64") -> Tensor:
+    return Tensor._make(values, (len(values),), get_dtype(dtype))
+
+
+def test_subsets_name_registered_checks() -> None:
+    named = EXACT + STATISTICAL + NOT_APPLICABLE + list(DEVIATIONS) + REFUSE_P_ONE + ["DROPOUT-13"]
+    assert len(set(named)) == len(named) and set(named) <= set(CHECKS)
+    assert sum(CHECKS[c].decisions for c in EXACT) == 0
+    assert sum(CHECKS[c].decisions for c in STATISTICAL) == 10
+
+
+@pytest.mark.parametrize("clause", EXACT)
+@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
+@given(seed=SEEDS)
+def test_exact_clauses_pass(ort_impl, check_correct, clause: str, seed: int) -> None:
+    verdict = check_correct(clause, ort_impl, seed)
+    assert verdict.outcome is Outcome.PASS, verdict.detail
+
+
+@pytest.mark.parametrize("clause", STATISTICAL)
+@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
+@given(seed=SEEDS)
+def test_statistical_clauses_pass(ort_impl, check_correct, clause: str, seed: int) -> None:
+    verdict = check_correct(clause, ort_impl, seed)
+    assert verdict.outcome is Outcome.PASS, verdict.detail
+
+
+@pytest.mark.parametrize("clause", NOT_APPLICABLE)
+def test_missing_capabilities_are_not_applicable(ort_impl, check_correct, clause: str) -> None:
+    assert check_correct(clause, ort_impl, 0).outcome is Outcome.NOT_APPLICABLE
+
+
+@pytest.mark.parametrize("clause", sorted(DEVIATIONS))
+@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
+@given(seed=SEEDS)
+def test_measured_deviations_fail(ort_impl, check_broken, clause: str, seed: int) -> None:
+    verdict = check_broken(clause, ort_impl, seed)
+    assert verdict.outcome is Outcome.FAIL, f"{clause} no longer fails ({DEVIATIONS[clause]}): {verdict.detail}"
+
+
+def test_seed_zero_fails_dropout_13(ort_impl, check_broken) -> None:
+    """Seeds 0 and 0 ^ 1 give one mask; 0 ^ 2^32 (2 modulo 2^31 - 1) one whose draws are 2 u mod 1."""
+    verdict = check_broken("DROPOUT-13", ort_impl, 0)
+    assert verdict.outcome is Outcome.FAIL and "s ^ 2^0" in verdict.detail and "s ^ 2^32" in verdict.detail
+
+
+@pytest.mark.parametrize("clause", REFUSE_P_ONE)
+def test_checks_at_p_one_meet_the_refusal(ort_impl, check_broken, clause: str) -> None:
+    with pytest.raises(Exception, match=RATIO_REFUSED):
+        check_broken(clause, ort_impl, 0)
+
+
+@pytest.mark.parametrize("p", [1.0, math.nan, -0.25, 1.5])
+@pytest.mark.parametrize("training", [True, False])
+def test_rates_outside_zero_one_raise_in_both_modes(ort_impl, p: float, training: bool) -> None:
+    with pytest.raises(Exception, match=RATIO_REFUSED):
+        ort_impl.dropout(_tensor([1.0, 2.0]), p, training=training, seed=0)
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=SEEDS, p=st.floats(0.05, 0.95), dtype=st.sampled_from(["float64", "float32"]),
+       x=st.lists(st.floats(-1e3, 1e3, width=32), min_size=1, max_size=64))
+def test_kept_values_are_x_over_the_float32_keep_prob(ort_impl, seed: int, p: float, dtype: str,
+                                                      x: list[float]) -> None:
+    """Measured: y = x / fl32(1 - fl32(p)) where kept (rounded to x's format), 0 of x's sign where dropped."""
+    import numpy as np
+
+    from refdropout.adapters.arrays import NUMPY_FORMATS
+
+    y, mask = ort_impl.dropout_with_mask(_tensor(x, dtype), p, seed=seed)
+    q32 = np.float32(1.0) - np.float32(p)
+    fmt = NUMPY_FORMATS[dtype]
+    expected = [float(fmt.type(v) / fmt.type(q32)) if kept else v * 0.0 for v, kept in zip(x, mask.data)]
+    assert [math.copysign(1.0, v) for v in y.data] == [math.copysign(1.0, v) for v in expected]
+    assert y.data == expected
+
+
+@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
+@given(seed=SEEDS)
+def test_dropped_nonfinite_values_become_nan(ort_impl, seed: int) -> None:
+    """The declared policy nonfinite = "multiply", measured at p = 0.5 (p = 1 is refused)."""
+    assert ort_impl.policies.nonfinite == "multiply"
+    x = _tensor([math.nan, math.inf, -math.inf] * 32)
+    y, mask = ort_impl.dropout_with_mask(x, 0.5, seed=seed)
+    assert 0 < sum(mask.data) < len(x.data)
+    for v, out, kept in zip(x.data, y.data, mask.data):
+        assert (math.isnan(out) and math.isnan(v)) or out == v if kept else math.isnan(out)
+
+
+@settings(max_examples=3, deadline=None, phases=[Phase.explicit, Phase.generate])
+@given(seed=st.integers(0, 2**64 - 5), shapes=st.lists(st.integers(1, 40), min_size=2, max_size=4))
+def test_a_session_s_kth_run_draws_as_seed_plus_k(ort_impl, seed: int, shapes: list[int]) -> None:
+    """The counter the adapter relies on: a stream's k-th call, and a call with seed s + k made right
+    after one with s + k - 1 (which reuses the session), both equal a fresh adapter's call with s + k."""
+    from refdropout.adapters.onnxruntime import OnnxRuntimeDropout
+
+    stream = ort_impl.dropout_stream(seed)
+    for k, n in enumerate(shapes):
+        x = _tensor([1.0] * n)
+        fresh = OnnxRuntimeDropout().dropout(x, 0.5, training=True, seed=seed + k)
+        assert stream(x, 0.5, training=True).data == fresh.data
+        assert ort_impl.dropout(x, 0.5, training=True, seed=seed + k).data == fresh.data
+
+
+@settings(max_examples=3, deadline=None, phases=[Phase.explicit, Phase.generate])
+@given(seed=st.integers(0, 2**63))
+def test_seeds_are_kept_modulo_two_to_the_31_minus_1(ort_impl, seed: int) -> None:
+    """Measured: s and s + 2^31 - 1 give one mask (minstd_rand0's modulus); 0 and 1 coincide."""
+    x = _tensor([1.0] * 64)
+    for a, b in ((seed, seed + 2**31 - 1), (0, 1)):
+        assert ort_impl.dropout_with_mask(x, 0.5, seed=a)[1].data == ort_impl.dropout_with_mask(x, 0.5, seed=b)[1].data
+
+
+def test_bools_and_strings_are_refused_as_mistyped_ratios(ort_impl) -> None:
+    for p in (False, "0.5"):
+        with pytest.raises(Exception, match="data type"):
+            ort_impl.dropout(_tensor([1.0]), p, training=True, seed=0)
+
+
+def test_the_target_is_registered(ort_impl) -> None:
+    from refdropout.adapters import load_target
+
+    loaded = load_target("onnxruntime")
+    assert loaded.impl.name == "onnxruntime" and loaded.versions()["framework"] == "onnxruntime"
+
+
+def test_module_imports_without_onnxruntime() -> None:
+    """Importing the adapter never needs onnxruntime; making one says how to install it."""
+    program = (
+        "import sys\n"
+        "class NoOrt:  # a finder that says onnxruntime and onnx are not installed\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('onnxruntime', 'onnx'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NoOrt())\n"
+        "from refdropout.adapters.onnxruntime import OnnxRuntimeDropout\n"
+        "try:\n    OnnxRuntimeDropout()\nexcept ModuleNotFoundError as e:\n    print(e)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
+                            cwd=REPO)
+    assert "pip install onnxruntime onnx" in result.stdout

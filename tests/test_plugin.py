@@ -1,0 +1,165 @@
+"""The pytest plugin (refdropout.conformance.plugin): the conformance suite as one pytest test per clause.
+
+Each test runs pytest on the packaged suite, ``pytest --pyargs refdropout.conformance --refdropout-impl
+TARGET``, through the ``pytester`` fixture. Runs against the reference select exact clauses only, so
+they charge no statistical decision to the suite's budget; statistical clauses run against a broken
+plain function, where rejections are the expected outcome.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from refdropout.conformance.plugin import matches
+from refdropout.conformance.runner import clause_seed
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parents[1]
+
+NO_RESCALE = '''
+import numpy as np
+
+def no_rescale(x, p, *, training, seed):
+    """Dropout that forgets to divide the kept values by q = 1 - p."""
+    if isinstance(p, bool) or not 0 <= p <= 1:
+        raise ValueError(f"p must be a real number in [0, 1], got {p!r}")
+    if not training:
+        return x
+    keep = np.random.default_rng(seed).random(x.shape) >= p
+    return x * keep.astype(x.dtype)
+'''
+
+
+def exactly(*clauses: str) -> str:
+    """A ``-k`` expression selecting exactly these clauses' tests (DROPOUT-1 and not DROPOUT-10)."""
+    return " or ".join(f"{clause}]" for clause in clauses)
+
+
+@pytest.fixture(autouse=True)
+def only_named_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner runs load the plugins they name and no others: once refdropout is installed its plugin is also
+    an entry point, and loading a plugin twice, under two names, is an error."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+def conformance(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """``pytest --pyargs refdropout.conformance`` with ``args``, in a fresh directory (in this process,
+    where the plugin module is already imported and so cannot be assertion-rewritten again)."""
+    return pytester.runpytest("-p", "refdropout.conformance.plugin", "-p", "no:cacheprovider",
+                              "-W", "ignore::pytest.PytestAssertRewriteWarning",
+                              "--pyargs", "refdropout.conformance", "-rsxX", *args)
+
+
+@pytest.mark.parametrize(("prefix", "test_id", "expected"), [
+    ("DROPOUT-1", "DROPOUT-1", True),
+    ("DROPOUT-1", "DROPOUT-10", False),
+    ("DROPOUT", "DROPOUT-10", True),
+    ("DROP", "DROPOUT-10", False),
+    ("DROPOUT-1", "DROPOUT-1[case]", True),
+    ("GRADIENTS-1", "DROPOUT-1", False),
+])
+def test_a_prefix_matches_whole_parts_of_a_test_id(prefix: str, test_id: str, expected: bool) -> None:
+    assert matches(prefix, test_id) is expected
+
+
+def test_the_plugin_does_nothing_without_a_target(pytester: pytest.Pytester) -> None:
+    result = conformance(pytester)
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert "refdropout:" not in result.stdout.str()
+
+
+def test_one_passing_test_per_selected_clause_of_the_reference(pytester: pytest.Pytester) -> None:
+    result = conformance(pytester, "--refdropout-impl", "reference", "--refdropout-profile", "quick",
+                         "-v", "-k", exactly("DROPOUT-3", "DROPOUT-5", "GRADIENTS-1"))
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["refdropout: target reference on cpu, * clauses, profile quick *, seed 0",
+                                 "*test_clause?DROPOUT-3? PASSED*"])
+
+
+def test_a_broken_function_fails_and_known_deviations_are_expected_failures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(broken=NO_RESCALE)
+    deviations = pytester.makefile(".txt", deviations="\n".join([
+        "# clause ID prefix, then why",
+        "DROPOUT-21  the variance is x^2 p, the kept values not being rescaled",
+        "DROPOUT-5\tfixed since: this one shows as XPASS",
+        "NOSUCH-7    a stale entry",
+    ]))
+    result = conformance(pytester, "--refdropout-impl", "broken:no_rescale", "--refdropout-profile", "quick",
+                         "--refdropout-known-deviations", str(deviations),
+                         "-k", exactly("DROPOUT-2", "DROPOUT-5", "DROPOUT-20", "DROPOUT-21"))
+    result.assert_outcomes(failed=1, xfailed=1, xpassed=1, skipped=1)
+    result.stdout.fnmatch_lines([
+        "*DROPOUT-20 (*) fails for broken:no_rescale*",
+        "reproduce: refdropout check broken:no_rescale --clause DROPOUT-20 --profile quick --seed 0",
+        "*refdropout: known deviations that match no clause*",
+        "*deviations.txt:4: 'NOSUCH-7' matches no clause with a check (a stale entry)",
+        "SKIPPED * not applicable: needs *",
+        "XFAIL *test_clause?DROPOUT-21? - known deviation: the variance is x^2 p*",
+    ])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_a_pass_by_a_declared_policy_is_reported_as_such(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(selecting='''
+from refdropout.adapters.reference import ReferenceDropout
+
+class Selecting(ReferenceDropout):
+    """The reference, declaring that a dropped NaN or inf becomes 0."""
+
+    def __init__(self):
+        super().__init__(nonfinite="select")
+''')
+    result = conformance(pytester, "--refdropout-impl", "selecting:Selecting", "--refdropout-profile", "quick",
+                         "--refdropout-clause", "DROPOUT-10", "--refdropout-clause", "DROPOUT-3")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*refdropout: differs by declared policy*",
+                                 "test_clause[[]DROPOUT-10[]]: nonfinite = 'select' (the reference: 'multiply')"])
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--refdropout-impl", "nosuch"], "*unknown target 'nosuch'*"),
+    (["--refdropout-impl", "reference", "--refdropout-clause", "NOSUCH-1"], "*'NOSUCH-1' matches no clause*"),
+    (["--refdropout-impl", "reference", "--refdropout-seed", "-1"], "*--refdropout-seed must be in [[]0, 2*"),
+])
+def test_a_bad_option_is_a_usage_error(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+    result = conformance(pytester, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_a_known_deviation_without_a_reason_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    deviations = pytester.makefile(".txt", deviations="DROPOUT-2\n")
+    result = conformance(pytester, "--refdropout-impl", "reference", "--refdropout-known-deviations", str(deviations))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*deviations.txt:1: a known deviation needs a reason*"])
+
+
+def test_xdist_workers_give_the_same_verdicts_and_seeds(pytester: pytest.Pytester,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers give each clause the verdict and the seed one process gives it: clause_seed(0, clause)."""
+    pytest.importorskip("xdist", reason="pytest-xdist is not installed")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the workers import refdropout and the broken function
+    pytester.makepyfile(broken=NO_RESCALE)
+    args = ["--refdropout-impl", "broken:no_rescale", "--refdropout-profile", "quick",
+            "-k", exactly("DROPOUT-2", "DROPOUT-3", "DROPOUT-5", "DROPOUT-13", "DROPOUT-20", "DROPOUT-21")]
+    conformance(pytester, "--junitxml=alone.xml", *args)
+    conformance(pytester, "--junitxml=distributed.xml", "-p", "xdist.plugin", "-n", "2", *args)
+    alone, distributed = (verdicts(pytester.path / name) for name in ("alone.xml", "distributed.xml"))
+    assert distributed == alone
+    assert {verdict for verdict, _ in alone.values()} == {"pass", "FAIL", "not applicable"}
+    assert all(seed == str(clause_seed(0, clause)) for clause, (_, seed) in alone.items())
+
+
+def verdicts(junit: Path) -> dict[str, tuple[str, str]]:
+    """Each clause's verdict and seed, from the properties the plugin records in its tests' JUnit XML."""
+    found = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        clause = re.fullmatch(r"test_clause\[(.+)\]", case.get("name")).group(1)
+        properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+        found[clause] = (properties["refdropout_verdict"], properties["refdropout_seed"])
+    return found
