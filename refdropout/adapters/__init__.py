@@ -46,6 +46,11 @@ TARGETS: dict[str, BuiltinTarget] = {
     "reference": BuiltinTarget("refdropout.adapters.reference:ReferenceDropout"),
     "numpy": BuiltinTarget("refdropout.adapters.numpy:NumpyDropout", "numpy", "pip install numpy"),
     "torch": BuiltinTarget("refdropout.adapters.torch:TorchDropout", "torch", "pip install torch"),
+    "tensorflow": BuiltinTarget("refdropout.adapters.tensorflow:TensorflowDropout", "tensorflow", "pip install tensorflow-cpu"),
+    "keras": BuiltinTarget("refdropout.adapters.tensorflow:KerasDropout", "keras", "pip install keras tensorflow-cpu"),
+    "jax": BuiltinTarget("refdropout.adapters.jax:JaxDropout", "jax", "pip install jax"),
+    "flax": BuiltinTarget("refdropout.adapters.jax:FlaxDropout", "flax", "pip install flax"),
+    "onnxruntime": BuiltinTarget("refdropout.adapters.onnxruntime:OnnxRuntimeDropout", "onnxruntime", "pip install onnxruntime onnx"),
 }
 
 

@@ -1,0 +1,299 @@
+"""TensorFlow and Keras as conformance targets: two adapters on one framework.
+
+``TensorflowDropout`` (target ``tensorflow``) is ``tf.nn.experimental.stateless_dropout``: a
+pure function of its seed, given as the pair ``[lo, hi]`` of the 64-bit seed's two 32-bit
+halves, so every bit of the seed counts. It has no mode: the evaluation pass of a model built on
+it skips the call, and so does the adapter (x itself). A stream is TensorFlow's own pattern for
+stateful dropout: ``general_dropout`` drawing its uniforms from one seeded ``tf.random.Generator``.
+Covered: dropout, its mask, its VJP by ``tf.GradientTape``, a stream, ``noise_shape``.
+
+``KerasDropout`` (target ``keras``) is Keras 3's layers on the TensorFlow backend: ``Dropout``
+(with ``noise_shape``), the mode being the ``training=`` call argument, ``Sequential``,
+``SpatialDropout1D/2D/3D`` (channel dropout), ``AlphaDropout`` (with ``noise_shape``: feature alpha
+dropout), ``GaussianDropout`` and Monte Carlo dropout through ``Dense`` layers. Not covered: the
+``dropout`` and ``recurrent_dropout`` of Keras's LSTM and GRU. A layer owns a ``SeedGenerator``
+whose int64 state starts at [seed, 0] and counts up one per call; the 64-bit seed is passed as
+the int64 of the same bits (s − 2^64 from 2^63 on), which is one-to-one. Keras then reduces each
+state word modulo 2^31 − 2 before the stateless op, so seeds s and s + 2^31 − 2 draw one mask.
+Every layer is made in the dtype policy of its input's format (Keras's default policy would cast
+every input to float32); modules and containers, made before any input is seen, in float64's.
+
+Policies, as measured on the CPU (TensorFlow 2.21, Keras 3.15): inverted scaling (x * fl(1/q)
+where kept); a dropped NaN or ±inf becomes 0 ("select": the kernel selects 0, it does not
+multiply); ``stateless_dropout`` rejects p = 1 (its rate lies in [0, 1)), while Keras returns
+zeros at p = 1 and x at p = 0 without drawing. ``TF_CPP_MIN_LOG_LEVEL`` is set to 2 before
+TensorFlow is first imported, which silences its start-up logging; importing this module never
+needs TensorFlow, making an adapter does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..conformance.protocol import Policies
+from ..nn.mc import MCPrediction
+from ..tensor import Tensor
+from ..theory import Network
+from .arrays import DTYPES, from_numpy, to_numpy
+
+__all__ = ["TensorflowDropout", "KerasDropout", "INSTALL"]
+
+INSTALL = "pip install tensorflow-cpu keras"
+SEED_BITS = 64
+MODULE_DTYPE = "float64"  # the format of Keras modules, made before their input is seen
+_ACTIVATIONS = {"identity": None, "tanh": "tanh", "relu": "relu"}  # refdropout.theory's names -> Keras's
+
+
+def _import(name: str) -> Any:
+    """The module ``name`` ("tensorflow" or "keras"), its start-up logging silenced."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(f"the {name} target needs TensorFlow and Keras, not installed: {INSTALL}") from error
+
+
+def _to_tf(tf: Any, x: Tensor) -> Any:
+    """x as a TensorFlow constant of its shape and format (exact, via numpy)."""
+    return tf.constant(to_numpy(x))
+
+
+def _from_tf(y: Any) -> Tensor:
+    return from_numpy(np.asarray(y.numpy()))  # np.asarray(y) fails on a 0-d bfloat16 tensor
+
+
+def _resolved(noise_shape: Sequence[int | None], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """noise_shape with each None replaced by x's extent on that axis."""
+    return tuple(n if m is None else m for m, n in zip(noise_shape, shape))
+
+
+def _kept(y: Any) -> Tensor:
+    """The keep mask of a dropout of ones: kept elements are 1/q, dropped ones 0."""
+    return from_numpy(np.asarray(y.numpy()) != 0)
+
+
+class TensorflowDropout:
+    """``tf.nn.experimental.stateless_dropout`` behind the conformance protocol."""
+
+    name = "tensorflow"
+    framework = "tensorflow"
+    dtypes = DTYPES
+    policies = Policies(scaling="inverted", nonfinite="select")
+
+    def __init__(self) -> None:
+        self._tf = _import("tensorflow")
+
+    def _seed(self, seed: int) -> Any:
+        """The stateless seed [lo, hi]: the low and high 32 bits of the 64-bit seed."""
+        return self._tf.constant([seed & 0xFFFFFFFF, seed >> 32], dtype=self._tf.int64)
+
+    def _drop(self, t: Any, p: float, seed: Any, noise_shape: tuple[int, ...] | None = None) -> Any:
+        return self._tf.nn.experimental.stateless_dropout(t, p, seed=seed, noise_shape=noise_shape)
+
+    def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        t = _to_tf(self._tf, x)
+        return _from_tf(self._drop(t, p, self._seed(seed)) if training else t)
+
+    def dropout_noise_shape(self, x: Tensor, p: float, noise_shape: Sequence[int | None], *, training: bool,
+                            seed: int) -> Tensor:
+        t = _to_tf(self._tf, x)
+        return _from_tf(self._drop(t, p, self._seed(seed), _resolved(noise_shape, x.shape)) if training else t)
+
+    def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
+        """The output and its keep mask, read off a call on ones with the same seed: a stateless
+        call's draws depend on the seed, shape and dtype only, so the mask is this call's."""
+        ones = self._tf.ones(x.shape, dtype=_to_tf(self._tf, x).dtype)
+        return self.dropout(x, p, training=True, seed=seed), _kept(self._drop(ones, p, self._seed(seed)))
+
+    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+        tf = self._tf
+        t = _to_tf(tf, x)
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            y = self._drop(t, p, self._seed(seed)) if training else tf.identity(t)
+        return _from_tf(y), _from_tf(tape.gradient(y, t, output_gradients=_to_tf(tf, g)))
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        """Successive ``tf.nn.experimental.general_dropout`` calls drawing their uniforms from one
+        ``tf.random.Generator``: TensorFlow's dropout on a state, which at p = 0 draws nothing."""
+        generator = self._tf.random.Generator.from_seed(seed)
+
+        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
+            t = _to_tf(self._tf, x)
+            return _from_tf(self._tf.nn.experimental.general_dropout(t, p, generator.uniform) if training else t)
+
+        return call
+
+
+def _keras_seed(seed: int) -> int:
+    """The int64 with the 64 bits of ``seed`` (Keras keeps a layer's seed in an int64 variable)."""
+    return seed - 2**SEED_BITS if seed >= 2 ** (SEED_BITS - 1) else seed
+
+
+class KerasDropout:
+    """Keras 3's dropout layers (TensorFlow backend) behind the conformance protocol."""
+
+    name = "keras"
+    framework = "keras"
+    dtypes = DTYPES
+    policies = Policies(scaling="inverted", nonfinite="select")
+
+    def __init__(self) -> None:
+        self._keras = _import("keras")
+        self._tf = _import("tensorflow")
+
+    def _call(self, layer: Any, x: Tensor, training: bool) -> Tensor:
+        return _from_tf(layer(_to_tf(self._tf, x), training=training))
+
+    def _dropout_layer(self, p: float, seed: int, dtype: str, noise_shape: Sequence[int | None] | None = None) -> Any:
+        return self._keras.layers.Dropout(p, noise_shape=noise_shape, seed=_keras_seed(seed), dtype=dtype)
+
+    # ---- spec/dropout.md and spec/gradients.md: keras.layers.Dropout -----------------------------
+
+    def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        return self._call(self._dropout_layer(p, seed, x.dtype.name), x, training)
+
+    def dropout_noise_shape(self, x: Tensor, p: float, noise_shape: Sequence[int | None], *, training: bool,
+                            seed: int) -> Tensor:
+        return self._call(self._dropout_layer(p, seed, x.dtype.name, noise_shape), x, training)
+
+    def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
+        """The output and its keep mask, read off a fresh layer of the same seed on ones."""
+        ones = self._tf.ones(x.shape, dtype=_to_tf(self._tf, x).dtype)
+        keep = _kept(self._dropout_layer(p, seed, x.dtype.name)(ones, training=True))
+        return self.dropout(x, p, training=True, seed=seed), keep
+
+    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+        tf = self._tf
+        t = _to_tf(tf, x)
+        layer = self._dropout_layer(p, seed, x.dtype.name)
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            y = tf.identity(layer(t, training=training))
+        # at p = 1 Keras returns zeros_like(x), not connected to x: its gradient is zero, not None
+        dx = tape.gradient(y, t, output_gradients=_to_tf(tf, g), unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return _from_tf(y), _from_tf(dx)
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        """Successive calls of Dropout layers, one per rate and format, sharing one seed state: the
+        state a call leaves in its layer's SeedGenerator is put into the next call's layer (a layer
+        of rate 0 has no generator: it never draws)."""
+        state = self._keras.random.SeedGenerator(_keras_seed(seed)).state.numpy()
+        layers: dict[tuple[float, str], Any] = {}
+
+        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
+            nonlocal state
+            layer = layers.setdefault((p, x.dtype.name), self._dropout_layer(p, seed, x.dtype.name))
+            generator = getattr(layer, "seed_generator", None)
+            if generator is None:
+                return self._call(layer, x, training)
+            generator.state.assign(state)
+            y = self._call(layer, x, training)
+            state = generator.state.numpy()
+            return y
+
+        return call
+
+    # ---- spec/variants.md ----------------------------------------------------------------------------
+
+    def channel_dropout(self, x: Tensor, p: float, *, spatial_dims: int, data_format: str, training: bool,
+                        seed: int) -> Tensor:
+        """``SpatialDropout1D/2D/3D``, which read batches only: an unbatched sample is given a
+        batch axis of one. ``SpatialDropout1D`` reads channels last only: a channels-first x has
+        its channel axis moved there and back."""
+        layers = self._keras.layers
+        kinds = {1: layers.SpatialDropout1D, 2: layers.SpatialDropout2D, 3: layers.SpatialDropout3D}
+        if spatial_dims not in kinds:
+            raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
+        if data_format not in ("channels_first", "channels_last"):
+            raise ValueError(f"data_format must be 'channels_first' or 'channels_last', got {data_format!r}")
+        tf = self._tf
+        t = _to_tf(tf, x)
+        unbatched = len(x.shape) == spatial_dims + 1
+        if unbatched:
+            t = t[tf.newaxis]
+        transposed = spatial_dims == 1 and data_format == "channels_first"
+        if spatial_dims == 1:
+            layer = kinds[1](p, seed=_keras_seed(seed), dtype=x.dtype.name)
+        else:
+            layer = kinds[spatial_dims](p, data_format=data_format, seed=_keras_seed(seed), dtype=x.dtype.name)
+        y = layer(tf.transpose(t, (0, 2, 1)) if transposed else t, training=training)
+        y = tf.transpose(y, (0, 2, 1)) if transposed else y
+        return _from_tf(y[0] if unbatched else y)
+
+    def alpha_dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        return self._call(self._keras.layers.AlphaDropout(p, seed=_keras_seed(seed), dtype=x.dtype.name), x,
+                          training)
+
+    def feature_alpha_dropout(self, x: Tensor, p: float, *, spatial_dims: int, data_format: str, training: bool,
+                              seed: int) -> Tensor:
+        """``AlphaDropout`` with a ``noise_shape`` of 1 on the spatial axes: one mask value per
+        (sample, channel); an unbatched sample (spatial_dims + 1 axes) has its channel axis alone."""
+        if data_format not in ("channels_first", "channels_last"):
+            raise ValueError(f"data_format must be 'channels_first' or 'channels_last', got {data_format!r}")
+        batched = len(x.shape) - spatial_dims - 1
+        channel = batched if data_format == "channels_first" else len(x.shape) - 1
+        noise_shape = tuple(n if axis < batched or axis == channel else 1 for axis, n in enumerate(x.shape))
+        layer = self._keras.layers.AlphaDropout(p, noise_shape=noise_shape, seed=_keras_seed(seed), dtype=x.dtype.name)
+        return self._call(layer, x, training)
+
+    def gaussian_dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        return self._call(self._keras.layers.GaussianDropout(p, seed=_keras_seed(seed), dtype=x.dtype.name), x,
+                          training)
+
+    # ---- spec/ensemble.md: Monte Carlo dropout with Dropout layers ----------------------------------
+
+    def mc_predict(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int) -> MCPrediction:
+        """Mean and variance (1/S) Σ (y_s - mean)^2 of S training-mode passes of the network as a
+        Keras Sequential in float64: Dropout(p) before each layer that drops its inputs, Dense with
+        its activation, and softmax over the logits."""
+        keras, tf = self._keras, self._tf
+        stack: list[Any] = []
+        for l, layer in enumerate(network.layers):
+            fan_out, fan_in = layer.weight.shape
+            dense = keras.layers.Dense(fan_out, activation=_ACTIVATIONS[layer.activation], dtype=MODULE_DTYPE)
+            dense.build((None, fan_in))
+            dense.set_weights([to_numpy(layer.weight).T, to_numpy(layer.bias)])
+            if layer.dropout:
+                # a seed of its own per layer (seed + l): layers of one seed would draw one mask
+                stack.append(keras.layers.Dropout(p, seed=_keras_seed((seed + l) % 2**SEED_BITS), dtype=MODULE_DTYPE))
+            stack.append(dense)
+        model = keras.Sequential([*stack, keras.layers.Softmax(dtype=MODULE_DTYPE)])
+        t = _to_tf(tf, x)
+        passes = tf.stack([model(t, training=True) for _ in range(samples)])
+        mean = tf.reduce_mean(passes, axis=0)
+        return MCPrediction(_from_tf(mean), _from_tf(tf.reduce_mean((passes - mean) ** 2, axis=0)))
+
+    # ---- spec/modes.md: Dropout inside Sequential, the mode a call argument -----------------------
+
+    def dropout_module(self, p: float, *, seed: int) -> "_Module":
+        return _Module(self, self._dropout_layer(p, seed, MODULE_DTYPE))
+
+    def sequential(self, *modules: "_Module") -> "_Module":
+        container = self._keras.Sequential([m.layer for m in modules])
+        container.dtype_policy = MODULE_DTYPE  # a Sequential casts its input to its first layer's format
+        return _Module(self, container)
+
+
+class _Module:
+    """A Keras layer as the protocol's module. Keras layers have no mode of their own: the mode
+    is the ``training=`` argument of each call, which a container passes on to its layers, so
+    train() and eval() set the argument this wrapper's calls give."""
+
+    def __init__(self, adapter: KerasDropout, layer: Any) -> None:
+        self.adapter, self.layer, self.training = adapter, layer, True
+
+    def train(self) -> "_Module":
+        self.training = True
+        return self
+
+    def eval(self) -> "_Module":
+        self.training = False
+        return self
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.adapter._call(self.layer, x, self.training)

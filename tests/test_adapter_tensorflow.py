@@ -1,0 +1,197 @@
+"""The tensorflow and keras targets checked clause by clause at the quick profile.
+
+A representative subset of the checks runs against ``TensorflowDropout`` (stateless dropout) and
+``KerasDropout`` (Keras 3's layers) on the CPU: the applicable ones pass, those needing a
+capability the target lacks are "not applicable", and the deviations measured in TensorFlow 2.21
+and Keras 3.15 are reported as failures. Statistical checks are charged to the suite's one budget
+(``check_correct``): 8 decisions per seed for tensorflow and 6 for keras, two seeds each.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+
+from refdropout.conformance import CHECKS, Outcome, Policies
+
+SEEDS = st.integers(0, 2**64 - 1)
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a target's subset of clauses gives: pass, not applicable, or a measured deviation."""
+
+    exact: list[str]
+    statistical: list[str]
+    decisions: int
+    not_applicable: list[str]
+    deviations: dict[str, str] = field(default_factory=dict)
+
+
+TARGETS = {
+    "tensorflow": Expected(
+        exact=["DROPOUT-4", "DROPOUT-7", "DROPOUT-8", "DROPOUT-11", "DROPOUT-12", "DROPOUT-15", "GRADIENTS-1",
+               "GRADIENTS-5", "ENSEMBLE-1"],
+        statistical=["DROPOUT-13", "DROPOUT-14", "DROPOUT-16"],
+        decisions=8,
+        not_applicable=["MODES-4", "VARIANTS-1", "VARIANTS-7"],  # no mode, no channel or Gaussian dropout
+        deviations={
+            "DROPOUT-3": "p = NaN and p = False are accepted as rates; NaN drops everything",
+            "DROPOUT-5": "stateless_dropout rejects p = 1: its rate must lie in [0, 1)",
+        },
+    ),
+    "keras": Expected(
+        exact=["DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-11", "DROPOUT-15", "GRADIENTS-1", "GRADIENTS-4",
+               "MODES-4", "MODES-7", "MODES-9", "VARIANTS-1", "VARIANTS-2", "VARIANTS-6", "ENSEMBLE-8"],
+        statistical=["DROPOUT-14", "MODES-8", "VARIANTS-3", "VARIANTS-7"],
+        decisions=6,
+        not_applicable=["VARIANTS-9", "VARIANTS-13", "RECURRENT-5"],  # no DropConnect, DropBlock; LSTM not adapted
+        deviations={
+            "DROPOUT-3": "p = True and p = False are accepted as rates",
+            "VARIANTS-4": "AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5)",
+        },
+    ),
+}
+
+
+# the deviations that are the framework raising, and what it raises
+RAISES = {("tensorflow", "DROPOUT-5"): ValueError, ("keras", "VARIANTS-4"): ZeroDivisionError}
+
+
+def _adapter(target: str) -> object:
+    pytest.importorskip("tensorflow", reason="the tensorflow and keras targets need: pip install tensorflow-cpu keras")
+    pytest.importorskip("keras", reason="the keras target needs: pip install keras")
+    from refdropout.adapters.tensorflow import KerasDropout, TensorflowDropout
+
+    return {"tensorflow": TensorflowDropout, "keras": KerasDropout}[target]()
+
+
+@pytest.fixture(scope="module")
+def adapters() -> dict[str, object]:
+    return {}
+
+
+def _impl(adapters: dict[str, object], target: str) -> object:
+    if target not in adapters:
+        adapters[target] = _adapter(target)
+    return adapters[target]
+
+
+def _cases(kind: str) -> list[tuple[str, str]]:
+    return [(target, clause) for target, expected in TARGETS.items() for clause in getattr(expected, kind)]
+
+
+def test_subsets_name_registered_checks() -> None:
+    for expected in TARGETS.values():
+        named = expected.exact + expected.statistical + expected.not_applicable + list(expected.deviations)
+        assert len(set(named)) == len(named) and set(named) <= set(CHECKS)
+        assert sum(CHECKS[c].decisions for c in expected.exact) == 0
+        assert sum(CHECKS[c].decisions for c in expected.statistical) == expected.decisions
+
+
+@pytest.mark.parametrize("target, clause", _cases("exact"))
+@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
+@given(seed=SEEDS)
+def test_exact_clauses_pass(adapters, check_correct, target: str, clause: str, seed: int) -> None:
+    verdict = check_correct(clause, _impl(adapters, target), seed)
+    assert verdict.outcome is Outcome.PASS, verdict.detail
+
+
+@pytest.mark.parametrize("target, clause", _cases("statistical"))
+@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
+@given(seed=SEEDS)
+def test_statistical_clauses_pass(adapters, check_correct, target: str, clause: str, seed: int) -> None:
+    verdict = check_correct(clause, _impl(adapters, target), seed)
+    assert verdict.outcome is Outcome.PASS, verdict.detail
+
+
+@pytest.mark.parametrize("target, clause", _cases("not_applicable"))
+def test_missing_capabilities_are_not_applicable(adapters, check_correct, target: str, clause: str) -> None:
+    assert check_correct(clause, _impl(adapters, target), 0).outcome is Outcome.NOT_APPLICABLE
+
+
+@pytest.mark.parametrize("target, clause", [(t, c) for t, e in TARGETS.items() for c in sorted(e.deviations)])
+@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
+@given(seed=SEEDS)
+def test_measured_deviations_fail(adapters, check_broken, target: str, clause: str, seed: int) -> None:
+    """A deviation fails its clause as a run reports it: by a failing verdict, or by the framework
+    raising where the clause requires a result (a run reports a raising implementation as failing)."""
+    reason = TARGETS[target].deviations[clause]
+    impl = _impl(adapters, target)
+    if (target, clause) in RAISES:
+        with pytest.raises(RAISES[target, clause]):
+            check_broken(clause, impl, seed)
+        return
+    verdict = check_broken(clause, impl, seed)
+    assert verdict.outcome is Outcome.FAIL, f"{target} {clause} no longer fails ({reason}): {verdict.detail}"
+
+
+def test_declared_nonfinite_policy_is_the_measured_one(adapters, check_broken) -> None:
+    """Keras passes DROPOUT-10 under "select" (a dropped NaN becomes 0); declaring "multiply" fails."""
+    from refdropout.adapters.tensorflow import KerasDropout
+
+    _impl(adapters, "keras")
+    misdeclared = type("Misdeclared", (KerasDropout,), {"policies": Policies(nonfinite="multiply")})()
+    assert check_broken("DROPOUT-10", misdeclared, 0).outcome is Outcome.FAIL
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+@settings(max_examples=2, deadline=None)
+@given(seed=SEEDS)
+def test_kept_subnormals_are_flushed_to_zero(adapters, target: str, seed: int) -> None:
+    """The deviation behind DROPOUT-2's failure, whatever the mask: TensorFlow's CPU kernels flush
+    denormals, so a kept float32 subnormal x gives 0, not x / q. (The DROPOUT-2 check sees it only
+    where its one subnormal element happens to be kept.) 64 elements: none kept has odds 2^-64."""
+    from refdropout.dtypes import float32
+    from refdropout.tensor import Tensor
+
+    x = Tensor([2.0**-149] * 64, dtype=float32)
+    y, keep = _impl(adapters, target).dropout_with_mask(x, 0.5, seed=seed)
+    kept = [v for v, k in zip(y.data, keep.data) if k]
+    assert kept and all(v == 0.0 for v in kept)
+
+
+@settings(max_examples=2, deadline=None)
+@given(seed=st.integers(0, 2**62))
+def test_keras_seeds_alias_modulo_2_31_minus_2(adapters, seed: int) -> None:
+    """A measured Keras deviation from DROPOUT-13 that its check does not probe: the TensorFlow
+    backend reduces a seed modulo 2^31 - 2 (keras.src.backend.tensorflow.random._cast_seed), so
+    seeds s and s + 2^31 - 2 give one mask."""
+    from refdropout.tensor import Tensor
+
+    keras_impl, x = _impl(adapters, "keras"), Tensor([1.0] * 256)
+    y = keras_impl.dropout(x, 0.5, training=True, seed=seed)
+    assert y.data == keras_impl.dropout(x, 0.5, training=True, seed=seed + 2**31 - 2).data
+    assert y.data != keras_impl.dropout(x, 0.5, training=True, seed=seed + 1).data  # 2^-256 odds of one mask
+
+
+@given(seed=SEEDS)
+def test_keras_seed_keeps_all_64_bits(seed: int) -> None:
+    """The seed Keras gets is the int64 of the seed's 64 bits: in range and one-to-one."""
+    from refdropout.adapters.tensorflow import _keras_seed
+
+    assert -(2**63) <= _keras_seed(seed) < 2**63
+    assert _keras_seed(seed) % 2**64 == seed
+
+
+def test_module_imports_without_tensorflow() -> None:
+    """Importing the adapter never needs TensorFlow; making one says how to install it."""
+    program = (
+        "import sys\n"
+        "class NoTensorflow:  # a finder that says tensorflow and keras are not installed\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('tensorflow', 'keras'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NoTensorflow())\n"
+        "from refdropout.adapters.tensorflow import KerasDropout\n"
+        "try:\n    KerasDropout()\nexcept ModuleNotFoundError as e:\n    print(e)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=REPO)
+    assert "pip install tensorflow-cpu keras" in result.stdout
