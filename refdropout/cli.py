@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="check implementations of dropout against the spec, clause by clause",
         description="Exit status: 0 every applicable clause passes, 1 some clause fails, 2 a usage or setup error.")
     check.add_argument("targets", nargs="*", metavar="TARGET",
-                       help="reference (the default), numpy, torch, or package.module:function")
+                       help="reference (the default), numpy, torch, jax, flax, tensorflow, keras, onnxruntime, or package.module:function or :Class")
     check.add_argument("--profile", choices=("quick", "standard", "deep"), default="standard",
                        help="the statistical plan (default: standard)")
     check.add_argument("--clause", action="append", metavar="PATTERN",

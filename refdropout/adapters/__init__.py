@@ -2,7 +2,8 @@
 
 A target is named on the command line in one of two forms:
 
-* a built-in name from :data:`TARGETS` (``reference``, ``numpy``, ``torch``): its adapter module is
+* a built-in name from :data:`TARGETS` (``reference``, ``numpy``, ``torch``, ``jax``, ``flax``,
+  ``tensorflow``, ``keras``, ``onnxruntime``): its adapter module is
   imported only when it is checked, after its framework has been found;
 * ``package.module:attribute`` (the current directory importable): a class is instantiated and
   used as it is, so it declares its own capabilities and policies (refdropout.conformance.protocol);
