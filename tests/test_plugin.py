@@ -82,20 +82,20 @@ def test_one_passing_test_per_selected_clause_of_the_reference(pytester: pytest.
 
 
 def test_a_broken_function_fails_and_known_deviations_are_expected_failures(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(broken=NO_RESCALE)
+    pytester.makepyfile(unscaled_dropout=NO_RESCALE)  # a name no test package uses
     deviations = pytester.makefile(".txt", deviations="\n".join([
         "# clause ID prefix, then why",
         "DROPOUT-21  the variance is x^2 p, the kept values not being rescaled",
         "DROPOUT-5\tfixed since: this one shows as XPASS",
         "NOSUCH-7    a stale entry",
     ]))
-    result = conformance(pytester, "--refdropout-impl", "broken:no_rescale", "--refdropout-profile", "quick",
+    result = conformance(pytester, "--refdropout-impl", "unscaled_dropout:no_rescale", "--refdropout-profile", "quick",
                          "--refdropout-known-deviations", str(deviations),
                          "-k", exactly("DROPOUT-2", "DROPOUT-5", "DROPOUT-20", "DROPOUT-21"))
     result.assert_outcomes(failed=1, xfailed=1, xpassed=1, skipped=1)
     result.stdout.fnmatch_lines([
-        "*DROPOUT-20 (*) fails for broken:no_rescale*",
-        "reproduce: refdropout check broken:no_rescale --clause DROPOUT-20 --profile quick --seed 0",
+        "*DROPOUT-20 (*) fails for unscaled_dropout:no_rescale*",
+        "reproduce: refdropout check unscaled_dropout:no_rescale --clause DROPOUT-20 --profile quick --seed 0",
         "*refdropout: known deviations that match no clause*",
         "*deviations.txt:4: 'NOSUCH-7' matches no clause with a check (a stale entry)",
         "SKIPPED * not applicable: needs *",
@@ -144,8 +144,8 @@ def test_xdist_workers_give_the_same_verdicts_and_seeds(pytester: pytest.Pyteste
     """Two workers give each clause the verdict and the seed one process gives it: clause_seed(0, clause)."""
     pytest.importorskip("xdist", reason="pytest-xdist is not installed")
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # the workers import refdropout and the broken function
-    pytester.makepyfile(broken=NO_RESCALE)
-    args = ["--refdropout-impl", "broken:no_rescale", "--refdropout-profile", "quick",
+    pytester.makepyfile(unscaled_dropout=NO_RESCALE)  # a name no test package uses
+    args = ["--refdropout-impl", "unscaled_dropout:no_rescale", "--refdropout-profile", "quick",
             "-k", exactly("DROPOUT-2", "DROPOUT-3", "DROPOUT-5", "DROPOUT-13", "DROPOUT-20", "DROPOUT-21")]
     conformance(pytester, "--junitxml=alone.xml", *args)
     conformance(pytester, "--junitxml=distributed.xml", "-p", "xdist.plugin", "-n", "2", *args)
