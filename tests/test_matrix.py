@@ -1,0 +1,111 @@
+"""Tests of the published matrix, ``python -m refdropout.conformance.matrix``.
+
+The matrix is generated for the reference, two plain functions from a module in a temporary
+directory (one correct, one that raises) and a built-in target whose framework
+is not installed, on two exact clauses at the quick profile: no framework is needed, and the
+document's structure is checked, not the suite's verdicts (tests/test_cli.py checks those).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from refdropout.adapters import TARGETS, BuiltinTarget
+from refdropout.conformance.matrix import main
+
+CLAUSES = ["--clause", "DROPOUT-2", "--clause", "DROPOUT-3", "--clause", "DROPOUT-5"]  # exact checks
+
+USER_MODULE = textwrap.dedent('''
+    import numpy as np
+
+    def good(x, p, *, training, seed):
+        """Correct inverted dropout."""
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {p!r}")
+        q = 1.0 - p
+        if not training or q == 1.0:
+            return x
+        keep = np.random.default_rng(seed).random(x.shape) < q
+        return x * keep / q if q > 0.0 else x * keep
+
+    def crashes(x, p, *, training, seed):
+        """Broken: raises in training mode, its message coloured for a terminal, with a | and a *."""
+        if training:
+            raise RuntimeError("\\x1b[1mnot | implemented\\x1b[0m *yet*")
+        return x
+''')
+
+
+@pytest.fixture
+def document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[str]]:
+    """(the matrix's text, the arguments it was generated with)."""
+    name = f"matrix_dropout_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(USER_MODULE, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(TARGETS, "absentframe", BuiltinTarget("absentframe_adapter:Dropout", "absentframe_xyz",
+                                                              "pip install absentframe-xyz"))
+    argv = ["--profile", "quick", "--seed", "7", *CLAUSES, "--out", "out/matrix.md",
+            "reference", f"{name}:good", f"{name}:crashes", "absentframe"]
+    assert main(argv) == 0
+    return (tmp_path / "out" / "matrix.md").read_text(encoding="utf-8"), argv
+
+
+def tables(text: str) -> list[list[list[str]]]:
+    """Every markdown table of ``text``: its rows, each a list of cells (header first, rule dropped)."""
+    found, current = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            current.append([cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]])
+        elif current:
+            found.append([row for row in current if not set("".join(row)) <= {"-"}])
+            current = []
+    return found
+
+
+def test_header_gives_the_command_profile_seed_and_versions(document: tuple[str, list[str]]) -> None:
+    text, argv = document
+    assert "python -m refdropout.conformance.matrix " + " ".join(argv) in text
+    assert "profile `quick`" in text and "master seed 7" in text
+    assert re.search(r"Python 3\.\d+\.\d+", text)
+    versions = tables(text)[0]
+    assert versions[0] == ["target", "framework", "version", "seconds"]
+    assert [row[0] for row in versions[1:]] == ["reference", *(a for a in argv[-3:])]
+    assert versions[4][2] == "not installed"
+
+
+def test_verdict_table_has_clauses_down_the_side_and_targets_across(document: tuple[str, list[str]]) -> None:
+    text, argv = document
+    verdicts = tables(text)[1]
+    assert verdicts[0] == ["clause", "title", "reference", argv[-3], argv[-2], "absentframe[^absentframe]"]
+    assert verdicts[1][0] == "**dropout**"  # the chapter, then its clauses
+    rows = {row[0]: row for row in verdicts[2:]}
+    assert rows["DROPOUT-2"][2:5] == ["pass", "n/a", "n/a"]  # it needs dropout_with_mask
+    assert rows["DROPOUT-5"][2:5] == ["pass", "pass", "FAIL"]
+    assert all(row[5] == "not installed" for row in verdicts[2:])
+    assert all(rows[clause][1] for clause in ("DROPOUT-2", "DROPOUT-3", "DROPOUT-5"))  # titles
+    assert rows["**total**"][2:5] == ["3 pass", "2 pass, 1 n/a", "2 FAIL, 1 n/a"]
+
+
+def test_policy_table_and_failures(document: tuple[str, list[str]]) -> None:
+    text, argv = document
+    policies = tables(text)[2]
+    assert policies[0] == ["target", "scaling (DROPOUT-2)", "nonfinite (DROPOUT-10)", "gate_masks (RECURRENT-6)", "dtypes"]
+    assert policies[1] == ["reference", "inverted", "multiply", "shared", "float64, float32, float16, bfloat16"]
+    assert policies[2][1:] == ["inverted", "multiply", "shared", "float64, float32"]
+    assert policies[4][1] == "not installed"
+    failures = text.split("## What failed and why", 1)[1]
+    line = rf"^- {re.escape(argv[-2])} DROPOUT-5: raised RuntimeError: not \| implemented \\\*yet\\\*$"
+    assert re.search(line, failures, re.M)  # one line, colour codes dropped, markdown escaped
+    assert "[^absentframe]: absentframe not installed: `pip install absentframe-xyz`" in text
+
+
+def test_a_bad_clause_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--clause", "NOSUCH-1", "--out", str(tmp_path / "m.md"), "reference"])
+    assert exit_.value.code == 2
+    assert not (tmp_path / "m.md").exists()
