@@ -1,0 +1,1 @@
+"""Mutants of the kind "edges" (refdropout.mutants.registry.KINDS)."""

@@ -1,0 +1,1 @@
+"""Mutants of the kind "gradients" (refdropout.mutants.registry.KINDS)."""

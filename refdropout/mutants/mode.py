@@ -1,0 +1,1 @@
+"""Mutants of the kind "mode" (refdropout.mutants.registry.KINDS)."""

@@ -1,0 +1,1 @@
+"""Mutants of the kind "randomness" (refdropout.mutants.registry.KINDS)."""

@@ -1,0 +1,1 @@
+"""Mutants of the kind "rate" (refdropout.mutants.registry.KINDS)."""

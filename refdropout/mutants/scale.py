@@ -1,0 +1,1 @@
+"""Mutants of the kind "scale" (refdropout.mutants.registry.KINDS)."""

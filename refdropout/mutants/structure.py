@@ -1,0 +1,1 @@
+"""Mutants of the kind "structure" (refdropout.mutants.registry.KINDS)."""

@@ -1,0 +1,1 @@
+"""Mutants of the kind "values" (refdropout.mutants.registry.KINDS)."""
