@@ -1,4 +1,4 @@
-"""The pytest plugin (refdropout.conformance.plugin): the conformance suite as one pytest test per clause.
+"""The pytest plugin (refdropout.pytest_plugin, refdropout.conformance.plugin): the conformance suite as one pytest test per clause.
 
 Each test runs pytest on the packaged suite, ``pytest --pyargs refdropout.conformance --refdropout-impl
 TARGET``, through the ``pytester`` fixture. Runs against the reference select exact clauses only, so
@@ -14,8 +14,13 @@ from pathlib import Path
 
 import pytest
 
+import refdropout.adapters.arrays  # noqa: F401  (see below)
 from refdropout.conformance.plugin import matches
 from refdropout.conformance.runner import clause_seed
+
+# numpy and ml_dtypes register C types once per process. They are imported here, outside the
+# in-process pytester runs, whose restoring of sys.modules would otherwise make each run import
+# them anew (ml_dtypes then raises "appears already registered").
 
 pytest_plugins = ["pytester"]
 
@@ -50,7 +55,7 @@ def only_named_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
 def conformance(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """``pytest --pyargs refdropout.conformance`` with ``args``, in a fresh directory (in this process,
     where the plugin module is already imported and so cannot be assertion-rewritten again)."""
-    return pytester.runpytest("-p", "refdropout.conformance.plugin", "-p", "no:cacheprovider",
+    return pytester.runpytest("-p", "refdropout.pytest_plugin", "-p", "no:cacheprovider",
                               "-W", "ignore::pytest.PytestAssertRewriteWarning",
                               "--pyargs", "refdropout.conformance", "-rsxX", *args)
 

@@ -20,9 +20,10 @@ a prefix matches the IDs it equals or that continue it after a non-alphanumeric 
 Matched tests are expected to fail (``xfail``, not strict: a fixed deviation shows as XPASS);
 a prefix that matches no clause with a check is warned about at the end of the run.
 
-The plugin is registered through the ``pytest11`` entry point (under the name ``refdropout``) and
-does nothing unless ``--refdropout-impl`` is given; from a checkout that is not installed, load it
-with ``-p refdropout.conformance.plugin``.
+The ``pytest11`` entry point (under the name ``refdropout``) is refdropout.pytest_plugin, which adds
+the options above and registers this module only when ``--refdropout-impl`` is given, so that a
+pytest run that does not ask for the suite never imports it (nor scipy); from a checkout that is not
+installed, load it with ``-p refdropout.pytest_plugin``.
 """
 
 from __future__ import annotations
@@ -36,9 +37,6 @@ from ..adapters import LoadedTarget, TargetError, load_target
 from .runner import SEED_BOUND, Run, run_plan, run_target, select_clauses
 
 __all__ = ["Deviation", "matches", "read_deviations"]
-
-TEST_MODULE = Path(__file__).with_name("test_conformance.py")
-
 
 @dataclass(frozen=True)
 class Deviation:
@@ -87,27 +85,9 @@ class Settings:
 SETTINGS = pytest.StashKey[Settings]()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("refdropout", "refdropout conformance suite (pytest --pyargs refdropout.conformance)")
-    group.addoption("--refdropout-impl", metavar="TARGET",
-                    help="check this implementation: reference, numpy, torch, or package.module:function")
-    group.addoption("--refdropout-profile", choices=("quick", "standard", "deep"), default="standard",
-                    help="the statistical plan (default: standard)")
-    group.addoption("--refdropout-seed", type=int, default=0, metavar="N",
-                    help="the master seed, in [0, 2**64) (default: 0)")
-    group.addoption("--refdropout-clause", action="append", metavar="PATTERN",
-                    help="only clauses matching an ID, a glob (DROPOUT-1?) or a chapter (dropout); repeatable")
-    group.addoption("--refdropout-device", choices=("cpu", "cuda"), default="cpu",
-                    help="where adapters that take a device run (default: cpu)")
-    group.addoption("--refdropout-known-deviations", type=Path, metavar="FILE",
-                    help="lines 'TEST-ID-PREFIX  reason': those tests are expected to fail")
-
-
 def pytest_configure(config: pytest.Config) -> None:
     """Load the target and fix the clauses before collection; a bad option is a usage error."""
     name = config.getoption("refdropout_impl")
-    if name is None:
-        return
     seed = config.getoption("refdropout_seed")
     if not 0 <= seed < SEED_BOUND:
         raise pytest.UsageError(f"--refdropout-seed must be in [0, 2**64), got {seed}")
@@ -127,13 +107,6 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = Settings(target, config.getoption("refdropout_profile"), seed, device, clauses, deviations, unmatched)
     config.stash[SETTINGS] = settings
     config.pluginmanager.register(Reporter(settings, path), "refdropout-reporter")
-
-
-def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """Without ``--refdropout-impl`` the conformance tests are not collected at all."""
-    if collection_path == TEST_MODULE and SETTINGS not in config.stash:
-        return True
-    return None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
