@@ -1,0 +1,51 @@
+"""The seed sweep, ``python -m refdropout.conformance.sweep``: runs recorded, resumed and reported.
+
+The reference is swept over exact clauses only (no statistical decision is charged anywhere), and
+a broken plain function shows that a failure under some seed reaches the report.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from refdropout.conformance.sweep import main
+
+BROKEN = textwrap.dedent('''
+    def never_drops(x, p, *, training, seed):
+        """Broken: returns x in training as in evaluation, never dropping anything."""
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {p!r}")
+        return x
+''')
+
+
+def sweep(tmp_path: Path, *targets: str, seeds: int = 2) -> tuple[list[dict], str]:
+    results, out = tmp_path / "sweep.jsonl", tmp_path / "sweep.md"
+    assert main(["--profile", "quick", "--seeds", str(seeds), "--clause", "DROPOUT-3", "--clause", "DROPOUT-5",
+                 "--results", str(results), "--out", str(out), *targets]) == 0
+    records = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines()]
+    return records, out.read_text(encoding="utf-8")
+
+
+def test_each_target_and_seed_is_one_record_and_a_rerun_resumes(tmp_path: Path) -> None:
+    records, text = sweep(tmp_path, "reference")
+    assert [(r["target"], r["seed"]) for r in records] == [("reference", 0), ("reference", 1)]
+    assert all(set(r["clauses"]) == {"DROPOUT-3", "DROPOUT-5"} for r in records)
+    assert all(c["outcome"] == "pass" for r in records for c in r["clauses"].values())
+    again, _ = sweep(tmp_path, "reference", seeds=3)  # seeds 0 and 1 are done: only seed 2 runs
+    assert [r["seed"] for r in again] == [0, 1, 2]
+    assert "| reference |" in text and "| none |" in text
+
+
+def test_a_failure_under_a_seed_reaches_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = f"sweep_broken_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(BROKEN, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    records, text = sweep(tmp_path, f"{name}:never_drops")
+    assert all(r["clauses"]["DROPOUT-5"]["outcome"] == "FAIL" for r in records)
+    assert "DROPOUT-5 (2)" in text
