@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[0] = str(ROOT)  # not the script's directory, where random.py would shadow the standard library's
 
 from refdropout.adapters import torch as torch_adapter  # noqa: E402
 from refdropout.conformance import CAPABILITIES, runner  # noqa: E402

@@ -650,7 +650,7 @@ def test_lag_pairs_are_disjoint(length, lag):
     firsts, seconds = _disjoint_pairs(list(range(length)), lag)
     assert all(b - a == lag for a, b in zip(firsts, seconds))
     assert len(set(firsts) | set(seconds)) == 2 * len(firsts)
-    assert len(firsts) >= (length - 2 * lag + 1) // 2
+    assert set(firsts) == {i for i in range(length - lag) if i // lag % 2 == 0}  # the first half of each block
 
 
 @pytest.mark.clause("STATS-8")
@@ -665,6 +665,11 @@ def test_pair_test_is_fisher_on_the_pair_table(seed, lag, q):
     table = [[np.sum(a & b), np.sum(a & ~b)], [np.sum(~a & b), np.sum(~a & ~b)]]
     assert d.n == len(b)
     assert d.p_value == pytest.approx(sps.fisher_exact(table).pvalue)
+    # successive masks of width lag pair exactly as lag pairs of their row-major flattening
+    rows = mask[: 500 // lag * lag].reshape(-1, lag)
+    successive = S.successive_independence_test(rows, alpha=1e-6)
+    flat = S.lag_independence_test(rows.ravel(), lag, alpha=1e-6)
+    assert (successive.n, successive.p_value, successive.observed) == (flat.n, flat.p_value, flat.observed)
 
 
 @pytest.mark.clause("STATS-8")
@@ -902,6 +907,8 @@ def test_masks_accept_common_forms(mask):
 @pytest.mark.clause("STATS-12")
 def test_nested_input_is_a_list_of_masks():
     assert as_masks(np.array([[1, 0], [0, 0]])) == [[1, 0], [0, 0]]
+    masks = as_masks([[True, False], (1.0, 0), [np.int64(1), 1]])
+    assert masks == [[1, 0], [1, 0], [1, 1]] and {type(b) for mask in masks for b in mask} == {int}
     assert as_masks([Tensorish([[1], [0]]), [1, 1]]) == [[1, 0], [1, 1]]
     assert as_masks([0, 1]) == [[0, 1]]
 
@@ -911,3 +918,5 @@ def test_nested_input_is_a_list_of_masks():
 def test_masks_refuse_non_binary_values(bad):
     with pytest.raises(ValueError, match=r"mask\[\d+\] must be 0 or 1"):
         as_mask(bad)
+    with pytest.raises(ValueError, match=r"masks\[1\]\[\d+\] must be 0 or 1"):  # among good masks too
+        as_masks([[0, 1], bad, [1, 1]])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Iterable
+from itertools import chain
 from numbers import Real
 from typing import Any
 
@@ -151,7 +152,24 @@ def as_masks(x: Any, name: str = "masks") -> list[list[int]]:
         raise ValueError(f"{name} must hold at least one mask, got {x!r}")
     if _expand(items[0]) is None:
         return [as_mask(items, name)]
+    flat = _flat_masks(items)
+    if flat is not None:
+        return flat
     return [as_mask(item, f"{name}[{i}]") for i, item in enumerate(items)]
+
+
+def _flat_masks(items: list) -> list[list[int]] | None:
+    """The common case of :func:`as_masks`, checked at C speed: every item a list or tuple of 0/1
+    values (ints, bools or floats), returned as lists of ints; None for anything else, which
+    :func:`as_mask` then checks one item at a time (and names the first bad element)."""
+    if not set(map(type, items)) <= {list, tuple}:
+        return None
+    try:
+        if not set(chain.from_iterable(items)) <= _BITS:
+            return None
+    except TypeError:  # unhashable elements: nested masks
+        return None
+    return [list(map(int, item)) for item in items]
 
 
 def as_equal_masks(x: Any, name: str = "masks", minimum: int = 1) -> list[list[int]]:
@@ -173,8 +191,9 @@ def as_samples(x: Any, name: str = "samples", minimum: int = 1) -> list[float]:
     items = _expand(x)
     if items is None:
         raise TypeError(f"{name} must be a sequence of real numbers, got {x!r}")
-    if set(map(type, items)) <= {float, int} and all(map(math.isfinite, items)):
-        values = list(map(float, items))  # the common, flat case, checked at C speed
+    types = set(map(type, items))
+    if types <= {float, int} and all(map(math.isfinite, items)):  # the common, flat case, checked at C speed
+        values = items if types <= {float} else list(map(float, items))  # items is a fresh list already
     else:
         flat: list = []
         _flatten(items, flat)

@@ -90,9 +90,9 @@ def _disjoint_pairs(x: list[int], lag: int) -> tuple[list[int], list[int]]:
     every element is in at most one pair and, under H₀, the pairs are independent."""
     firsts: list[int] = []
     seconds: list[int] = []
-    for start in range(0, len(x), 2 * lag):
-        tail = x[start + lag : start + 2 * lag]
-        firsts += x[start : start + len(tail)]
+    for offset in range(lag):  # the pairs at one offset within the blocks, taken as strided slices
+        tail = x[offset + lag :: 2 * lag]
+        firsts += x[offset :: 2 * lag][: len(tail)]
         seconds += tail
     return firsts, seconds
 
