@@ -16,10 +16,13 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 import refdropout.conformance.modes  # noqa: F401  (registers the MODES checks)
-from broken.modes import ActiveInEval, DoubleEvalLosesRate, EvalAdvancesGenerator, ShallowContainer, TrainDoesNotRecurse
+from broken.modes import DoubleEvalLosesRate
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import Outcome
+from refdropout.mutants.mode import (
+    ContainerModeNotRecursive, EvalAdvancesGenerator, InactiveInTraining, ModuleActiveInEval, TrainDoesNotRecurse,
+)
 from refdropout.dropout import (
     alpha_dropout, attention_dropout, channel_dropout, drop_path, dropblock2d, dropconnect, dropout,
     feature_alpha_dropout, gaussian_dropout,
@@ -258,7 +261,7 @@ def test_dropout_modules_validate_at_construction() -> None:
 @EXACT_CHECK
 @given(seed=seeds)
 def test_train_and_eval_reach_nested_modules(check_correct, check_broken, seed: int) -> None:
-    assert_check(check_correct, check_broken, "MODES-4", (ShallowContainer(), TrainDoesNotRecurse(), ActiveInEval()), seed)
+    assert_check(check_correct, check_broken, "MODES-4", (ContainerModeNotRecursive(), TrainDoesNotRecurse(), ModuleActiveInEval(), InactiveInTraining()), seed)
 
 
 @pytest.mark.clause("MODES-4")
@@ -370,7 +373,7 @@ def test_set_learning_phase_values(bad) -> None:
 @EXACT_CHECK
 @given(seed=seeds)
 def test_eval_is_deterministic_and_the_p_zero_network(check_correct, check_broken, seed: int) -> None:
-    assert_check(check_correct, check_broken, "MODES-7", (ActiveInEval(), ShallowContainer()), seed)
+    assert_check(check_correct, check_broken, "MODES-7", (ModuleActiveInEval(), ContainerModeNotRecursive()), seed)
 
 
 @pytest.mark.clause("MODES-7")
@@ -389,7 +392,7 @@ def test_eval_mlp_is_the_p_zero_mlp(widths: list[int], p: float, seed: int, rows
 def test_dropout_is_active_after_an_eval_round_trip(check_correct, check_broken, seed: int) -> None:
     verdict = check_correct("MODES-8", ReferenceDropout(), seed)
     assert verdict.outcome is Outcome.PASS, verdict.detail
-    for impl in (TrainDoesNotRecurse(), DoubleEvalLosesRate()):
+    for impl in (TrainDoesNotRecurse(), InactiveInTraining(), DoubleEvalLosesRate()):
         assert check_broken("MODES-8", impl, seed).outcome is Outcome.FAIL, impl.name
 
 
@@ -397,7 +400,7 @@ def test_dropout_is_active_after_an_eval_round_trip(check_correct, check_broken,
 @EXACT_CHECK
 @given(seed=seeds)
 def test_eval_consumes_no_randomness(check_correct, check_broken, seed: int) -> None:
-    assert_check(check_correct, check_broken, "MODES-9", (EvalAdvancesGenerator(), ShallowContainer()), seed)
+    assert_check(check_correct, check_broken, "MODES-9", (EvalAdvancesGenerator(), ContainerModeNotRecursive()), seed)
 
 
 @pytest.mark.clause("MODES-9")

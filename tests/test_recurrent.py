@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 
 import refdropout.conformance.recurrent  # noqa: F401  (registers the RECURRENT checks)
 from broken.recurrent import (
-    ActiveInEval, BatchSharedMasks, BetweenLayerKeepsAtP, BetweenLayerMaskHeldOverTime, CarriedStateMasked,
-    DrawsInEval, DropsLastLayer, GateOrderIGFO, MasksCachedAcrossCalls, PerGateMisdeclared, RecomputedWithFreshMasks,
-    RedrawnEveryStep, ResetBeforeProjection, SwappedRates,
+    BatchSharedMasks, BetweenLayerKeepsAtP, BetweenLayerMaskHeldOverTime, CarriedStateMasked, DrawsInEval,
+    DropsLastLayer, GateOrderIGFO, PerGateMisdeclared, RecomputedWithFreshMasks, ResetBeforeProjection, SwappedRates,
 )
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import Outcome
 from refdropout.conformance.recurrent import network_weights, sequence
+from refdropout.mutants.structure import RecurrentActiveInEval, RecurrentMaskNeverRedrawn, RecurrentMaskRedrawnEveryStep
 from refdropout.gradcheck import gradcheck
 from refdropout.nn.recurrent import GATE_MASKS, GRU, LSTM, RecurrentMasks
 from refdropout.nn.rnn_cells import GRUCell, LSTMCell
@@ -407,7 +407,7 @@ def test_constant_mask_check_passes_reference(check_correct, seed: int, gate_mas
 @exact
 @given(seed=seeds)
 def test_constant_mask_check_rejects_masks_redrawn_every_step(check_broken, seed: int) -> None:
-    verdict = check_broken("RECURRENT-7", RedrawnEveryStep(), seed)
+    verdict = check_broken("RECURRENT-7", RecurrentMaskRedrawnEveryStep(), seed)
     assert verdict.outcome is Outcome.FAIL and "differs from its step-0 mask" in verdict.detail
 
 
@@ -494,7 +494,7 @@ def test_call_independence_check_passes_reference(check_correct, gate_masks: str
 @one_run
 @given(seed=seeds)
 def test_call_independence_check_rejects_cached_masks(check_broken, seed: int) -> None:
-    verdict = check_broken("RECURRENT-11", MasksCachedAcrossCalls(), seed)
+    verdict = check_broken("RECURRENT-11", RecurrentMaskNeverRedrawn(), seed)
     assert verdict.outcome is Outcome.FAIL
     assert all(f"{kind} masks of calls 1 and 2" in verdict.detail for kind in ("between-layer", "inputs", "recurrent"))
 
@@ -514,7 +514,7 @@ def test_eval_check_passes_reference(check_correct, seed: int, gate_masks: str) 
 @exact
 @given(seed=seeds)
 def test_eval_check_rejects_dropout_in_eval_and_draws_in_eval(check_broken, seed: int) -> None:
-    active = check_broken("RECURRENT-12", ActiveInEval(), seed)
+    active = check_broken("RECURRENT-12", RecurrentActiveInEval(), seed)
     assert active.outcome is Outcome.FAIL and "eval vs the rate-0 network" in active.detail
     draws = check_broken("RECURRENT-12", DrawsInEval(), seed)
     assert draws.outcome is Outcome.FAIL and "after two eval calls" in draws.detail

@@ -30,7 +30,6 @@ from broken.variants import (
     ChannelMaskSharedAcrossBatch,
     ChannelRatesSwapped,
     ChannelsShareOneMask,
-    Dropout2dReads3DAsBatched,
     DropBlockClippedBlocks,
     DropBlockNoBorderCorrection,
     DropBlockNoNormalisation,
@@ -43,9 +42,6 @@ from broken.variants import (
     DropPathSharedAcrossBatch,
     DropPathUnscaledEval,
     FeatureAlphaElementwise,
-    GaussianStddevPOverQ,
-    GaussianVarianceP,
-    IgnoresChannelsLast,
 )
 from refdropout import gradcheck
 from refdropout.adapters.reference import ReferenceDropout
@@ -63,6 +59,9 @@ from refdropout.dropout import (
     gaussian_dropout,
 )
 from refdropout.dropout.dropblock import block_keep_mask, seed_rate
+from refdropout.mutants.structure import (
+    AlphaWithoutAffineCorrection, DataFormatIgnored, Dropout2dReads3DAsBatched, GaussianStddevPOverQ, GaussianVarianceP,
+)
 from refdropout.ops.elementwise import SELU_ALPHA, SELU_SCALE
 from refdropout.random import Generator
 from refdropout.stats import correlation_power, detectable_delta, ks_samples_needed, z_power
@@ -152,7 +151,7 @@ def test_channel_dropout_drops_whole_channels(check_correct, seed: int) -> None:
 @EXACT
 @given(seed=seeds)
 def test_whole_channel_check_rejects_broken(check_broken, seed: int) -> None:
-    assert_fail(check_broken, "VARIANTS-1", (ChannelAxisWrong(), IgnoresChannelsLast()), seed)
+    assert_fail(check_broken, "VARIANTS-1", (ChannelAxisWrong(), DataFormatIgnored()), seed)
 
 
 @pytest.mark.clause("VARIANTS-2")
@@ -198,7 +197,7 @@ def test_alpha_dropout_values_follow_the_constants(check_correct, seed: int) -> 
 @EXACT
 @given(seed=seeds)
 def test_alpha_values_check_rejects_broken(check_broken, seed: int) -> None:
-    impls = (AlphaPrimeSignFlipped(), AlphaStandardScale(), AlphaIdentityAtPOne())
+    impls = (AlphaPrimeSignFlipped(), AlphaStandardScale(), AlphaIdentityAtPOne(), AlphaWithoutAffineCorrection())
     assert_fail(check_broken, "VARIANTS-4", impls, seed)
 
 
@@ -238,7 +237,7 @@ def test_alpha_dropout_keeps_mean_zero_and_variance_one(check_correct, seed: int
 @BROKEN_STATISTICAL
 @given(seed=seeds)
 def test_alpha_moments_check_rejects_broken(check_broken, seed: int) -> None:
-    assert_fail(check_broken, "VARIANTS-5", (AlphaStandardScale(), AlphaNeverDrops()), seed)
+    assert_fail(check_broken, "VARIANTS-5", (AlphaStandardScale(), AlphaNeverDrops(), AlphaWithoutAffineCorrection()), seed)
 
 
 @pytest.mark.clause("VARIANTS-6")

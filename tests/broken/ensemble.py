@@ -1,7 +1,8 @@
 """Broken implementations for spec/ensemble.md: each gets one thing about the ensemble wrong.
 
 Each is the reference with one method or one declaration changed, so a failing check names
-exactly that fault.
+exactly that fault. The suite also runs the ensemble checks on mutants of refdropout.mutants (the
+broken implementations that model public bugs).
 """
 
 from __future__ import annotations
@@ -10,20 +11,7 @@ from typing import Callable
 
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import Policies
-from refdropout.dropout import dropout
 from refdropout.tensor import Tensor
-
-
-class NoRescale(ReferenceDropout):
-    """Training forgets the 1/q (y = x m) while evaluation stays the identity: the ensemble mean is q x."""
-
-    name = "no-rescale"
-
-    def _options(self) -> dict:
-        return {"scaling": "classic", "nonfinite": self.policies.nonfinite}
-
-    def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
-        return super().dropout(x, p, training=True, seed=seed) if training else x
 
 
 class ClassicMisdeclared(ReferenceDropout):
@@ -49,18 +37,6 @@ class StaleMask(ReferenceDropout):
         return y, super().dropout_with_mask(x, p, seed=(seed - 1) % 2**64)[1]
 
 
-class SameMaskEveryCall(ReferenceDropout):
-    """A stream that reseeds itself on every call: every forward pass runs the same sub-network."""
-
-    name = "same-mask-every-call"
-
-    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
-        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
-            return dropout(x, p, training=training, seed=seed, **self._options())
-
-        return call
-
-
 class AlternatingMasks(ReferenceDropout):
     """A stream whose even calls redo the previous call's draw: pairs of passes share one sub-network."""
 
@@ -84,16 +60,6 @@ class AlternatingMasks(ReferenceDropout):
 
 from refdropout.adapters.reference import _model_of  # noqa: E402
 from refdropout.nn.mc import _moments, mc_predict  # noqa: E402
-
-
-class MCInEvalMode(ReferenceDropout):
-    """The Monte Carlo passes run in evaluation mode (model.eval() before predicting): no dropout."""
-
-    name = "mc-in-eval-mode"
-
-    def mc_predict(self, network, p, x, samples, *, seed):
-        model = _model_of(network, p, self._options()).eval()
-        return _moments([model(x) for _ in range(samples)])
 
 
 class MCOneMaskForAllPasses(ReferenceDropout):

@@ -1,7 +1,8 @@
 """Broken implementations for spec/recurrent.md: each gets one thing about recurrent dropout wrong.
 
 Each is the reference with one method, one declaration or one layer behaviour changed (a mixin
-over the reference's LSTM and GRU layers), so a failing check names exactly that fault.
+over the reference's LSTM and GRU layers), so a failing check names exactly that fault. The ones
+that model public bugs are mutants of refdropout.mutants.structure.
 """
 
 from __future__ import annotations
@@ -12,23 +13,10 @@ from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import Policies
 from refdropout.dropout import dropout
-from refdropout.nn.recurrent import GRU, RecurrentLayer, RecurrentMasks
+from refdropout.nn.recurrent import GRU, RecurrentMasks
+from refdropout.mutants.structure import layers_with, step_masks
 from refdropout.nn.rnn_cells import GRUCell, project
 from refdropout.tensor import Tensor
-
-
-def _layers_with(mixin: type) -> dict[str, type[RecurrentLayer]]:
-    """The reference's LSTM and GRU layers with ``mixin`` in front."""
-    return {cell: type(f"{mixin.__name__}{layer.__name__}", (mixin, layer), {})
-            for cell, layer in ReferenceDropout.recurrent_layers.items()}
-
-
-def _steps(masks: list[RecurrentMasks]) -> RecurrentMasks:
-    """The masks of one-step draws, one draw per step, as the masks of one call."""
-    def joined(field: str) -> tuple:
-        return tuple(tuple(getattr(m, field)[l][0] for m in masks) for l in range(len(getattr(masks[0], field))))
-
-    return RecurrentMasks(joined("inputs"), joined("recurrent"), joined("between_layers"))
 
 
 # --- cell equations (RECURRENT-1, RECURRENT-2) ----------------------------------------------------
@@ -91,7 +79,7 @@ class DropsLastLayer(ReferenceDropout):
     """Between-layer dropout on the last layer's outputs too, a mask it does not report."""
 
     name = "drops-last-layer"
-    recurrent_layers = _layers_with(_DropsLastLayer)
+    recurrent_layers = layers_with(_DropsLastLayer)
 
 
 class _CarriedStateMaskedCell(GRUCell):
@@ -127,28 +115,16 @@ class PerGateMisdeclared(ReferenceDropout):
 # --- how masks repeat (RECURRENT-7, RECURRENT-8, RECURRENT-10, RECURRENT-11) ----------------------
 
 
-class _RedrawnEveryStep:
-    def draw_masks(self, steps, batch):
-        return _steps([super(_RedrawnEveryStep, self).draw_masks(1, batch) for _ in range(steps)])
-
-
-class RedrawnEveryStep(ReferenceDropout):
-    """Variational masks redrawn at every time step: standard dropout on x_t and h_(t-1)."""
-
-    name = "redrawn-every-step"
-    recurrent_layers = _layers_with(_RedrawnEveryStep)
-
-
 class _HeldOverTime:
     def draw_masks(self, steps, batch):
-        return _steps([super(_HeldOverTime, self).draw_masks(1, batch)] * steps)
+        return step_masks([super(_HeldOverTime, self).draw_masks(1, batch)] * steps)
 
 
 class BetweenLayerMaskHeldOverTime(ReferenceDropout):
     """Between-layer masks drawn once per sequence and reused at every step."""
 
     name = "between-layer-mask-held-over-time"
-    recurrent_layers = _layers_with(_HeldOverTime)
+    recurrent_layers = layers_with(_HeldOverTime)
 
 
 class _SharedAcrossBatch:
@@ -166,21 +142,7 @@ class BatchSharedMasks(ReferenceDropout):
     """One mask for the whole batch, broadcast over its elements (noise_shape (1, features))."""
 
     name = "batch-shared-masks"
-    recurrent_layers = _layers_with(_SharedAcrossBatch)
-
-
-class _CachedAcrossCalls:
-    def draw_masks(self, steps, batch):
-        if not hasattr(self, "cached_masks"):
-            self.cached_masks = super(_CachedAcrossCalls, self).draw_masks(steps, batch)
-        return self.cached_masks
-
-
-class MasksCachedAcrossCalls(ReferenceDropout):
-    """Draws its masks on the first call and reuses them on every later call (a cache never reset)."""
-
-    name = "masks-cached-across-calls"
-    recurrent_layers = _layers_with(_CachedAcrossCalls)
+    recurrent_layers = layers_with(_SharedAcrossBatch)
 
 
 # --- keep rates (RECURRENT-9) ---------------------------------------------------------------------
@@ -209,18 +171,6 @@ class BetweenLayerKeepsAtP(ReferenceDropout):
 # --- evaluation (RECURRENT-12) --------------------------------------------------------------------
 
 
-class _ActiveInEval:
-    def forward(self, x, state=None, *, training):
-        return super().forward(x, state, training=True)
-
-
-class ActiveInEval(ReferenceDropout):
-    """Evaluation calls apply dropout as training calls do."""
-
-    name = "active-in-eval"
-    recurrent_layers = _layers_with(_ActiveInEval)
-
-
 class _DrawsInEval:
     def forward(self, x, state=None, *, training):
         if not training:
@@ -232,7 +182,7 @@ class DrawsInEval(ReferenceDropout):
     """Evaluation calls apply no dropout but draw masks, advancing the generator."""
 
     name = "draws-in-eval"
-    recurrent_layers = _layers_with(_DrawsInEval)
+    recurrent_layers = layers_with(_DrawsInEval)
 
 
 # --- backpropagation through time (RECURRENT-13) --------------------------------------------------

@@ -1,7 +1,8 @@
 """Broken variants of dropout (spec/variants.md): each gets one thing about one variant wrong.
 
 Each is the reference with one capability replaced; every check of
-refdropout.conformance.variants rejects at least one of them.
+refdropout.conformance.variants rejects at least one of them or one of the broken variants that
+model public bugs, the mutants of refdropout.mutants.structure.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from refdropout.adapters.reference import ReferenceDropout
 from refdropout.dropout import alpha_dropout, channel_dropout, drop_path, dropconnect, dropout
 from refdropout.dropout.alpha import ALPHA_PRIME
 from refdropout.dropout.dropblock import block_keep_mask, seed_rate
+from refdropout.mutants.structure import alpha_with_constants
 from refdropout.random import Generator
 from refdropout.tensor import Tensor
 
@@ -32,26 +34,6 @@ class ChannelAxisWrong(ReferenceDropout):
         noise = list(x.shape)
         noise[_channel_axis(x, spatial_dims, data_format)] = 1
         return dropout(x, p, training=training, seed=seed, noise_shape=noise)
-
-
-class IgnoresChannelsLast(ReferenceDropout):
-    """Reads every input as channels-first, whatever data_format says."""
-
-    name = "ignores-channels-last"
-
-    def channel_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
-        return channel_dropout(x, p, spatial_dims=spatial_dims, training=training, seed=seed)
-
-
-class Dropout2dReads3DAsBatched(ReferenceDropout):
-    """Reads an unbatched input as a batch, as PyTorch's dropout2d does with 3-D input: (N, C, L)."""
-
-    name = "dropout2d-reads-3d-as-batched"
-
-    def channel_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
-        if x.ndim == spatial_dims + 1:  # PyTorch's feature dropout: the first two axes are (sample, channel)
-            return dropout(x, p, training=training, seed=seed, noise_shape=x.shape[:2] + (1,) * (x.ndim - 2))
-        return channel_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training, seed=seed)
 
 
 class ChannelsShareOneMask(ReferenceDropout):
@@ -87,12 +69,6 @@ class ChannelRatesSwapped(ReferenceDropout):
 # --- alpha dropout ---------------------------------------------------------------------------------
 
 
-def _alpha(x: Tensor, p: float, seed: int, alpha_prime: float, a: float, b: float) -> Tensor:
-    """a (x m + α' (1 - m)) + b with the given constants and the reference's mask."""
-    keep = dropout(x, p, seed=seed, return_mask=True)[1].data
-    return Tensor._make([a * (v if k else alpha_prime) + b for v, k in zip(x.data, keep)], x.shape)
-
-
 class AlphaPrimeSignFlipped(ReferenceDropout):
     """Sets dropped units to +λα instead of -λα (and derives a and b from that)."""
 
@@ -102,7 +78,7 @@ class AlphaPrimeSignFlipped(ReferenceDropout):
         if not training or p in (0.0, 1.0):
             return alpha_dropout(x, p, training=training, seed=seed)
         a = ((1 - p) * (1 + p * ALPHA_PRIME**2)) ** -0.5
-        return _alpha(x, p, seed, -ALPHA_PRIME, a, a * ALPHA_PRIME * p)
+        return alpha_with_constants(x, p, seed, -ALPHA_PRIME, a, a * ALPHA_PRIME * p)
 
 
 class AlphaStandardScale(ReferenceDropout):
@@ -114,7 +90,7 @@ class AlphaStandardScale(ReferenceDropout):
         if not training or p in (0.0, 1.0):
             return alpha_dropout(x, p, training=training, seed=seed)
         a = (1 - p) ** -0.5
-        return _alpha(x, p, seed, ALPHA_PRIME, a, -a * ALPHA_PRIME * p)
+        return alpha_with_constants(x, p, seed, ALPHA_PRIME, a, -a * ALPHA_PRIME * p)
 
 
 class AlphaIdentityAtPOne(ReferenceDropout):
@@ -145,33 +121,6 @@ class FeatureAlphaElementwise(ReferenceDropout):
 
     def feature_alpha_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
         return alpha_dropout(x, p, training=training, seed=seed)
-
-
-# --- Gaussian dropout ------------------------------------------------------------------------------
-
-
-def _gaussian(x: Tensor, seed: int, sigma: float) -> Tensor:
-    normal = Generator(seed).uniform((2 * x.size,)).data
-    z = [math.sqrt(-2 * math.log(1 - a)) * math.cos(math.tau * b) for a, b in zip(normal[0::2], normal[1::2])]
-    return Tensor._make([v * (1 + sigma * zi) for v, zi in zip(x.data, z)], x.shape)
-
-
-class GaussianVarianceP(ReferenceDropout):
-    """Draws noise of variance p, forgetting the 1/q."""
-
-    name = "gaussian-variance-p"
-
-    def gaussian_dropout(self, x, p, *, training, seed):
-        return _gaussian(x, seed, math.sqrt(p)) if training and p > 0 else x
-
-
-class GaussianStddevPOverQ(ReferenceDropout):
-    """Uses p/q as the standard deviation instead of the variance."""
-
-    name = "gaussian-stddev-p-over-q"
-
-    def gaussian_dropout(self, x, p, *, training, seed):
-        return _gaussian(x, seed, p / (1 - p)) if training and p > 0 else x
 
 
 # --- DropConnect -----------------------------------------------------------------------------------

@@ -1,0 +1,145 @@
+"""Tests of the mutant catalogue, refdropout.mutants, and of its detection matrix (issue 7, sections 1 and 2).
+
+Every registered mutant is rejected, at the quick profile, by one of the clauses it declares in
+``caught_by`` (a mutant that declares why the quick profile cannot catch it is skipped with that
+reason); each judgement gets a fresh budget, as every judgement of a broken implementation does
+(conftest's check_broken). The catalogue's size, kinds, citations and docstrings are checked
+statically, and docs/detection-matrix.md must list every registered mutant, so that the document
+is regenerated whenever the catalogue changes.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+
+from refdropout.conformance import CHECKS, Implementation, Outcome, Verdict
+from refdropout.mutants import KINDS, MUTANTS
+from refdropout.mutants.matrix import JUSTIFICATIONS, cell, main
+from refdropout.stats import Record
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "refdropout" / "mutants"
+DOCUMENT = REPO / "docs" / "detection-matrix.md"
+CITATION = re.compile(r"^\S+/\S+#\d+: .+")
+
+seeds = st.integers(0, 2**64 - 1)
+# one seed per mutant, a decision at the quick level with a fresh budget: never shrunk or replayed
+ONCE = settings(max_examples=1, deadline=None, phases=[Phase.explicit, Phase.generate], database=None)
+
+
+def _quick_cases() -> list:
+    return [pytest.param(name, marks=pytest.mark.skip(reason=entry.quick) if entry.quick else (), id=name)
+            for name, entry in MUTANTS.items()]
+
+
+@pytest.mark.parametrize("name", _quick_cases())
+@ONCE
+@given(seed=seeds)
+def test_every_mutant_is_caught_by_a_clause_it_declares(check_broken, name: str, seed: int) -> None:
+    entry = MUTANTS[name]
+    verdicts = []
+    for clause in entry.caught_by:
+        verdict = check_broken(clause, entry.make(), seed)
+        if verdict.failed:
+            return
+        verdicts.append(f"{clause}: {verdict.outcome.value} {verdict.detail}")
+    pytest.fail(f"{name} passed every clause it declares: {'; '.join(verdicts)}")
+
+
+def test_the_catalogue_holds_at_least_30_mutants() -> None:
+    assert len(MUTANTS) >= 30, sorted(MUTANTS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_has_two_mutants_or_more(kind: str) -> None:
+    # issue 7 lists at least two classes of defect in every kind
+    assert sum(entry.kind == kind for entry in MUTANTS.values()) >= 2, kind
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_every_mutant_cites_a_report_and_says_what_is_wrong(name: str) -> None:
+    entry = MUTANTS[name]
+    assert CITATION.match(entry.models), entry.models
+    assert entry.wrong.endswith("."), entry.wrong
+    instance = entry.make()
+    assert instance.name == name
+    assert isinstance(instance, Implementation)
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_every_mutant_declares_registered_checks(name: str) -> None:
+    unknown = set(MUTANTS[name].caught_by) - set(CHECKS)
+    assert not unknown, f"{name} declares clauses without a check: {sorted(unknown)}"
+
+
+def test_mutants_import_no_framework() -> None:
+    """Mutants import the standard library and refdropout only: never numpy, torch or another framework."""
+    foreign = []
+    for path in PACKAGE.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            foreign += [f"{path.name}: {m}" for m in modules
+                        if m.split(".")[0] not in sys.stdlib_module_names and m.split(".")[0] != "refdropout"]
+    assert not foreign, foreign
+
+
+def test_the_published_matrix_lists_every_mutant() -> None:
+    text = DOCUMENT.read_text(encoding="utf-8")
+    listed = set(re.findall(rf"(?m)^\| ([a-z0-9-]+) \| (?:{'|'.join(KINDS)}) \| ", text))  # the catalogue's rows
+    missing = sorted(set(MUTANTS) - listed)
+    assert not missing, f"regenerate {DOCUMENT.relative_to(REPO)} (python -m refdropout.mutants.matrix): missing {missing}"
+
+
+def test_justifications_name_registered_checks() -> None:
+    assert set(JUSTIFICATIONS) <= set(CHECKS), sorted(set(JUSTIFICATIONS) - set(CHECKS))
+
+
+@pytest.mark.parametrize("clause", sorted(JUSTIFICATIONS))
+def test_justifications_name_witnesses_that_exist(clause: str) -> None:
+    """A justification's witnesses are classes of the tests/broken module it names (not moved or renamed)."""
+    cited = re.search(r"(tests/broken/\w+\.py) shows the check rejects (.+)\.$", JUSTIFICATIONS[clause])
+    assert cited, JUSTIFICATIONS[clause]
+    source = (REPO / cited.group(1)).read_text(encoding="utf-8")
+    missing = [w for w in cited.group(2).split(", ") if f"class {w}(" not in source]
+    assert not missing, f"{clause}: {cited.group(1)} has no class {missing}"
+
+
+def _record(p_value: float, reject: bool) -> Record:
+    return Record("case", "test", 0.0, p_value, 10, 1e-9, 0.0, 0.0, reject, False)
+
+
+def test_a_cell_shows_the_least_rejecting_p_value() -> None:
+    assert cell(Verdict("DROPOUT-16", Outcome.PASS)) == ""
+    assert cell(Verdict("DROPOUT-16", Outcome.NOT_APPLICABLE)) == ""
+    assert cell(Verdict("DROPOUT-2", Outcome.FAIL, "exact")) == "x"
+    records = (_record(0.5, False), _record(3e-12, True), _record(2e-15, True))
+    assert cell(Verdict("DROPOUT-16", Outcome.FAIL, "", records)) == "x 2e-15"
+    assert cell(Verdict("DROPOUT-16", Outcome.FAIL, "", (_record(0.0, True),))) == "x <1e-300"
+
+
+def test_the_generator_writes_detections_silent_clauses_and_the_catalogue(tmp_path: Path) -> None:
+    out = tmp_path / "matrix.md"
+    argv = ["--profile", "quick", "--seed", "3", "--mutant", "wrong-policy", "--mutant", "keep-threshold-in-8-bits",
+            "--clause", "DROPOUT-10", "--clause", "DROPOUT-16", "--clause", "ENSEMBLE-8", "--out", str(out)]
+    assert main(argv) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "python -m refdropout.mutants.matrix " + " ".join(argv) in text
+    assert "profile `quick`" in text and "master seed 3" in text
+    assert "ENSEMBLE-8 |" not in text  # no column for a clause that applies to no mutant run
+    assert re.search(r"(?m)^\| wrong-policy \| x \|  \| 1 \|$", text), text
+    assert re.search(r"(?m)^\| keep-threshold-in-8-bits \|  \| x \de-\d+ \| 1 \|$", text), text
+    assert f"- ENSEMBLE-8 (applies to no mutant): {JUSTIFICATIONS['ENSEMBLE-8']}" in text
+    assert "- DROPOUT-10: wrong-policy" in text
+    assert re.search(r"(?m)^\| wrong-policy \| values \| .+ \| pytorch/pytorch#59421: .+ \| DROPOUT-10 \| caught \|$", text)
