@@ -1,16 +1,17 @@
 """The onnxruntime target: a one-node ONNX Dropout model checked clause by clause at the quick profile.
 
 ONNX Runtime's CPU Dropout (measured with onnxruntime 1.32) passes the clauses below that it can
-be checked on and deviates from the spec in three ways, each its own, not the adapter's:
+be checked on, two of its differences as declared policies and the third a deviation of its own,
+not the adapter's:
 
-* the ratio is read as a float32 and the kernel keeps x / fl32(1 - fl32(p)): kept values are off
-  x / q by far more than one ulp in float64 (DROPOUT-2, DROPOUT-8, ENSEMBLE-1), and -5e-324 is
-  accepted as a rate (it rounds to -0.0; DROPOUT-3);
-* p = 1 and every p outside [0, 1) raise, in evaluation too (DROPOUT-5, DROPOUT-7, DROPOUT-10);
+* the ratio is read as a float32 and the kernel keeps x / fl32(1 - fl32(p)) (scale_format
+  "float32": DROPOUT-2, DROPOUT-8, ENSEMBLE-1, and DROPOUT-3, where -5e-324 rounds to -0.0);
+* p = 1 and every p outside [0, 1) raise, in evaluation too (p_one "refused": DROPOUT-5,
+  DROPOUT-7, DROPOUT-10);
 * a session's k-th run draws as a fresh one seeded s + k, the seed seeding libstdc++'s
   minstd_rand0 modulo 2^31 - 1: consecutive seeds and successive runs give correlated masks
-  (DROPOUT-14, DROPOUT-18, ENSEMBLE-6); seeds 0 and 1 coincide, and small seeds a few times
-  one another draw dependent masks (DROPOUT-13 at seed 0).
+  (KNOWN_DEVIATIONS: DROPOUT-14, DROPOUT-18, ENSEMBLE-6); seeds 0 and 1 coincide, and small seeds
+  a few times one another draw dependent masks (DROPOUT-13 at seed 0).
 
 Statistical checks are charged to the suite's one budget (``check_correct``): 12 decisions per
 seed, two seeds. DROPOUT-13 passes at most seeds (a run's are hashes) but fails at small ones.
@@ -27,7 +28,8 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from refdropout.conformance import CHECKS, Outcome
+from refdropout.adapters.onnxruntime import KNOWN_DEVIATIONS as DEVIATIONS
+from refdropout.conformance import CHECKS, Outcome, Policies
 from refdropout.dtypes import get_dtype
 from refdropout.tensor import Tensor
 
@@ -35,21 +37,15 @@ SEEDS = st.integers(0, 2**64 - 1)
 REPO = Path(__file__).resolve().parents[1]
 RATIO_REFUSED = r"ratio must be in the range \[0, 1\)"
 
-EXACT = ["DROPOUT-4", "DROPOUT-12", "DROPOUT-15"]
+EXACT = ["DROPOUT-2", "DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12",
+         "DROPOUT-15", "ENSEMBLE-1"]
 STATISTICAL = ["DROPOUT-16", "DROPOUT-17", "DROPOUT-20", "DROPOUT-21", "ENSEMBLE-3"]  # 10 decisions
 # ONNX Runtime (inference) has no gradient, noise_shape, variants, modules or recurrent layers
-NOT_APPLICABLE = ["DROPOUT-6", "DROPOUT-11", "GRADIENTS-1", "VARIANTS-1", "MODES-4", "RECURRENT-5", "ENSEMBLE-8"]
-DEVIATIONS = {
-    "DROPOUT-2": "kept values are x / fl32(1 - fl32(p)), not x / q",
-    "DROPOUT-3": "p = -5e-324 is accepted: it rounds to -0.0 in float32",
-    "DROPOUT-8": "kept values are x / fl32(1 - fl32(p)), not x / q within one ulp",
-    "DROPOUT-14": "a session's successive runs draw with seeds s, s + 1, ...: correlated masks",
-    "DROPOUT-18": "the first draws of consecutive seeds are nearly equal: positions keep at different rates",
-    "ENSEMBLE-1": "the scale 1 / fl32(1 - fl32(p)) is not 1 / q",
-    "ENSEMBLE-6": "successive runs of one session are correlated: averages do not converge at rate 1/sqrt(T)",
-}
-# checks that call at p = 1, which the runtime refuses (the runner reports these as FAIL)
-REFUSE_P_ONE = ["DROPOUT-5", "DROPOUT-7", "DROPOUT-10"]
+NOT_APPLICABLE = ["DROPOUT-11", "GRADIENTS-1", "GRADIENTS-4", "VARIANTS-1", "MODES-4", "RECURRENT-5", "ENSEMBLE-8"]
+# (clause, policy): the clause passes relying on the declared policy and fails declaring the reference's
+POLICIES = [("DROPOUT-2", "scale_format"), ("DROPOUT-3", "scale_format"), ("DROPOUT-5", "p_one"),
+            ("DROPOUT-7", "p_one"), ("DROPOUT-8", "scale_format"), ("DROPOUT-10", "p_one"),
+            ("ENSEMBLE-1", "scale_format")]
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +62,7 @@ def _tensor(values: list[float], dtype: str = "float64") -> Tensor:
 
 
 def test_subsets_name_registered_checks() -> None:
-    named = EXACT + STATISTICAL + NOT_APPLICABLE + list(DEVIATIONS) + REFUSE_P_ONE + ["DROPOUT-13"]
+    named = EXACT + STATISTICAL + NOT_APPLICABLE + list(DEVIATIONS) + ["DROPOUT-13"]
     assert len(set(named)) == len(named) and set(named) <= set(CHECKS)
     assert sum(CHECKS[c].decisions for c in EXACT) == 0
     assert sum(CHECKS[c].decisions for c in STATISTICAL) == 10
@@ -107,10 +103,22 @@ def test_seed_zero_fails_dropout_13(ort_impl, check_broken) -> None:
     assert verdict.outcome is Outcome.FAIL and "s ^ 2^0" in verdict.detail and "s ^ 2^32" in verdict.detail
 
 
-@pytest.mark.parametrize("clause", REFUSE_P_ONE)
-def test_checks_at_p_one_meet_the_refusal(ort_impl, check_broken, clause: str) -> None:
-    with pytest.raises(Exception, match=RATIO_REFUSED):
-        check_broken(clause, ort_impl, 0)
+@pytest.mark.parametrize("clause, policy", POLICIES)
+def test_declared_policies_are_the_measured_ones(ort_impl, check_correct, check_broken, clause: str,
+                                                 policy: str) -> None:
+    """Declaring the reference's value of a policy instead fails the clause: a refusal of p = 1
+    raises (which a run reports as FAIL), a float32 scale is more than one ulp from x / q in float64."""
+    from refdropout.adapters.onnxruntime import OnnxRuntimeDropout
+
+    assert any(relied.startswith(f"{policy} = ") for relied in check_correct(clause, ort_impl, 0).policies)
+    declared = {name: getattr(ort_impl.policies, name) for name in ort_impl.policies.__dataclass_fields__}
+    misdeclared = type("Misdeclared", (OnnxRuntimeDropout,), {
+        "policies": Policies(**{**declared, policy: getattr(Policies(), policy)})})()
+    if policy == "p_one":
+        with pytest.raises(Exception, match=RATIO_REFUSED):
+            check_broken(clause, misdeclared, 0)
+    else:
+        assert check_broken(clause, misdeclared, 0).outcome is Outcome.FAIL
 
 
 @pytest.mark.parametrize("p", [1.0, math.nan, -0.25, 1.5])

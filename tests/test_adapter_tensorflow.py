@@ -2,9 +2,11 @@
 
 A representative subset of the checks runs against ``TensorflowDropout`` (stateless dropout) and
 ``KerasDropout`` (Keras 3's layers) on the CPU: the applicable ones pass, those needing a
-capability the target lacks are "not applicable", and the deviations measured in TensorFlow 2.21
-and Keras 3.15 are reported as failures. Statistical checks are charged to the suite's one budget
-(``check_correct``): 8 decisions per seed for tensorflow and 6 for keras, two seeds each.
+capability the target lacks are "not applicable", some pass only under the policies the adapters
+declare, and the deviations measured in TensorFlow 2.21 and Keras 3.15
+(``refdropout.adapters.tensorflow.KNOWN_DEVIATIONS``) are reported as failures. Statistical checks
+are charged to the suite's one budget (``check_correct``): 8 decisions per seed for tensorflow and
+6 for keras, two seeds each.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
+from refdropout.adapters.tensorflow import KNOWN_DEVIATIONS
 from refdropout.conformance import CHECKS, Outcome, Policies
 
 SEEDS = st.integers(0, 2**64 - 1)
@@ -33,36 +36,36 @@ class Expected:
     decisions: int
     not_applicable: list[str]
     deviations: dict[str, str] = field(default_factory=dict)
+    # (clause, policy): the clause passes under the declared policy and fails declaring the reference's
+    policies: list[tuple[str, str]] = field(default_factory=list)
 
 
 TARGETS = {
     "tensorflow": Expected(
-        exact=["DROPOUT-4", "DROPOUT-7", "DROPOUT-8", "DROPOUT-11", "DROPOUT-12", "DROPOUT-15", "GRADIENTS-1",
-               "GRADIENTS-5", "ENSEMBLE-1"],
+        exact=["DROPOUT-2", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-11",
+               "DROPOUT-12", "DROPOUT-15", "GRADIENTS-1", "GRADIENTS-4", "GRADIENTS-5", "ENSEMBLE-1"],
         statistical=["DROPOUT-13", "DROPOUT-14", "DROPOUT-16"],
         decisions=8,
         not_applicable=["MODES-4", "VARIANTS-1", "VARIANTS-7"],  # no mode, no channel or Gaussian dropout
-        deviations={
-            "DROPOUT-3": "p = NaN and p = False are accepted as rates; NaN drops everything",
-            "DROPOUT-5": "stateless_dropout rejects p = 1: its rate must lie in [0, 1)",
-        },
+        deviations=KNOWN_DEVIATIONS["tensorflow"],
+        policies=[("DROPOUT-2", "subnormals"), ("DROPOUT-5", "p_one"), ("DROPOUT-10", "nonfinite"),
+                  ("DROPOUT-10", "p_one"), ("GRADIENTS-4", "p_one")],
     ),
     "keras": Expected(
-        exact=["DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-11", "DROPOUT-15", "GRADIENTS-1", "GRADIENTS-4",
-               "MODES-4", "MODES-7", "MODES-9", "VARIANTS-1", "VARIANTS-2", "VARIANTS-6", "ENSEMBLE-8"],
+        exact=["DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-10", "DROPOUT-11", "DROPOUT-15",
+               "GRADIENTS-1", "GRADIENTS-4", "MODES-4", "MODES-7", "MODES-9", "VARIANTS-1", "VARIANTS-2",
+               "VARIANTS-6", "ENSEMBLE-8"],
         statistical=["DROPOUT-14", "MODES-8", "VARIANTS-3", "VARIANTS-7"],
         decisions=6,
         not_applicable=["VARIANTS-9", "VARIANTS-13", "RECURRENT-5"],  # no DropConnect, DropBlock; LSTM not adapted
-        deviations={
-            "DROPOUT-3": "p = True and p = False are accepted as rates",
-            "VARIANTS-4": "AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5)",
-        },
+        deviations=KNOWN_DEVIATIONS["keras"],
+        policies=[("DROPOUT-3", "p_validation"), ("DROPOUT-10", "nonfinite")],
     ),
 }
 
 
 # the deviations that are the framework raising, and what it raises
-RAISES = {("tensorflow", "DROPOUT-5"): ValueError, ("keras", "VARIANTS-4"): ZeroDivisionError}
+RAISES = {("keras", "VARIANTS-4"): ZeroDivisionError}
 
 
 def _adapter(target: str) -> object:
@@ -133,13 +136,22 @@ def test_measured_deviations_fail(adapters, check_broken, target: str, clause: s
     assert verdict.outcome is Outcome.FAIL, f"{target} {clause} no longer fails ({reason}): {verdict.detail}"
 
 
-def test_declared_nonfinite_policy_is_the_measured_one(adapters, check_broken) -> None:
-    """Keras passes DROPOUT-10 under "select" (a dropped NaN becomes 0); declaring "multiply" fails."""
-    from refdropout.adapters.tensorflow import KerasDropout
-
-    _impl(adapters, "keras")
-    misdeclared = type("Misdeclared", (KerasDropout,), {"policies": Policies(nonfinite="multiply")})()
-    assert check_broken("DROPOUT-10", misdeclared, 0).outcome is Outcome.FAIL
+@pytest.mark.parametrize("target, clause, policy", [(t, c, p) for t, e in TARGETS.items() for c, p in e.policies])
+def test_declared_policies_are_the_measured_ones(adapters, check_correct, check_broken, target: str, clause: str,
+                                                 policy: str) -> None:
+    """The clause passes relying on the declared policy; declaring the reference's value instead
+    fails it (a refusal at p = 1 raises, which a run reports as FAIL)."""
+    impl = _impl(adapters, target)
+    assert any(relied.startswith(f"{policy} = ") for relied in check_correct(clause, impl, 0).policies)
+    declared = {name: getattr(impl.policies, name) for name in impl.policies.__dataclass_fields__}
+    misdeclared = type("Misdeclared", (type(impl),), {
+        "policies": Policies(**{**declared, policy: getattr(Policies(), policy)})})()
+    try:
+        verdict = check_broken(clause, misdeclared, 0)
+    except Exception:  # noqa: BLE001  (the framework's refusal of p = 1)
+        assert policy == "p_one"
+        return
+    assert verdict.outcome is Outcome.FAIL, f"{clause} passes {target} declaring {policy} the reference's"
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))

@@ -3,7 +3,8 @@
 The theory (refdropout.theory) is tested exactly: in Fraction arithmetic where the statement is
 rational, to a derived rounding bound where it is not. The checks of
 refdropout.conformance.ensemble are run against the reference, under both scaling policies, and
-against the broken implementations of tests/broken/ensemble.py, each of which a check rejects.
+against the broken implementations of tests/broken/ensemble.py and some mutants of
+refdropout.mutants, each of which a check rejects.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 import refdropout.conformance.ensemble  # noqa: F401  (registers the ENSEMBLE checks)
-from broken.ensemble import AlternatingMasks, ClassicMisdeclared, NoRescale, SameMaskEveryCall, StaleMask
+from broken.dropout import ScaleInFloat32
+from broken.ensemble import AlternatingMasks, ClassicMisdeclared, StaleMask
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import Outcome
+from refdropout.conformance import Outcome, Policies
 from refdropout.dropout import dropconnect as dropconnect_op
 from refdropout.dropout import dropout
+from refdropout.mutants.randomness import SameMaskEveryCall
+from refdropout.mutants.scale import NoRescale
 from refdropout.tensor import Tensor
 from refdropout.theory import (
     TABLE_NETWORKS,
@@ -130,6 +134,17 @@ def test_column_mask_check_passes_reference(scaling: str, seed: int, check_corre
 @one_run
 def test_column_mask_check_rejects_broken(broken: type, seed: int, check_broken) -> None:
     assert check_broken("ENSEMBLE-1", broken(), seed).outcome is Outcome.FAIL
+
+
+@pytest.mark.clause("ENSEMBLE-1")
+@given(seed=seeds)
+@one_run
+def test_column_mask_check_follows_the_declared_scale_format(seed: int, check_correct, check_broken) -> None:
+    """A float32 scale (ONNX Runtime's) passes when declared, and fails declared "exact"."""
+    verdict = check_correct("ENSEMBLE-1", ScaleInFloat32(), seed)
+    assert verdict.outcome is Outcome.PASS and verdict.policies == ("scale_format = 'float32' (the reference: 'exact')",)
+    misdeclared = type("Exact", (ScaleInFloat32,), {"policies": Policies()})()
+    assert check_broken("ENSEMBLE-1", misdeclared, seed).outcome is Outcome.FAIL
 
 
 # --- ENSEMBLE-2: the sub-networks and their probabilities ---------------------------------------
@@ -324,7 +339,8 @@ def test_monte_carlo_check_rejects_broken(broken: type, seed: int, check_broken)
 # ---- Monte Carlo dropout (ENSEMBLE-7 to ENSEMBLE-9) -------------------------------------------
 
 import refdropout.conformance.monte_carlo  # noqa: E402,F401  (registers the Monte Carlo checks)
-from broken.ensemble import MCInEvalMode, MCOneMaskForAllPasses, MCFalsyRate  # noqa: E402
+from broken.ensemble import MCOneMaskForAllPasses, MCFalsyRate  # noqa: E402
+from refdropout.mutants.mode import MCPassesInEvalMode  # noqa: E402
 from refdropout.adapters.reference import ReferenceDropout as _Reference  # noqa: E402
 from refdropout.nn import MLP, Dropout, Linear, Module, Sequential, learning_phase  # noqa: E402
 from refdropout.nn.mc import mc_predict  # noqa: E402
@@ -438,5 +454,5 @@ def test_mc_mean_and_variance_converge_to_the_ensemble(check_correct, check_brok
     impl = _Reference(scaling="classic") if classic else _Reference()
     verdict = check_correct("ENSEMBLE-9", impl, seed)
     assert verdict.outcome is Outcome.PASS, verdict.detail
-    for broken in (MCInEvalMode(), MCOneMaskForAllPasses()):
+    for broken in (MCPassesInEvalMode(), MCOneMaskForAllPasses()):
         assert check_broken("ENSEMBLE-9", broken, seed).outcome is Outcome.FAIL, broken.name

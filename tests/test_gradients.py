@@ -15,21 +15,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import refdropout.conformance.gradients  # noqa: F401  (registers the GRADIENTS checks)
-from broken.gradients import (
-    BackwardScaledByP,
-    FalsyRate,
-    HalfPrecisionBackward,
-    MaskedInEval,
-    MaskFromOutput,
-    NaNAtPOne,
-    RedrawnMask,
-)
+from broken.dropout import ClaimsRefusalGivesZeros, RefusesPOne
+from broken.gradients import FalsyRate, MaskedInEval
 from refdropout import GradcheckError, gradcheck, softmax
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import Outcome
 from refdropout.conformance.gradients import FD_STEP, FD_TOLERANCE
 from refdropout.dtypes import ordinal, within_one_ulp
 from refdropout.dtypes import get_dtype
+from refdropout.mutants.edges import NaNAtPOne
+from refdropout.mutants.gradients import (
+    BackwardInBfloat16, BackwardNaNAtPOne, BackwardRedrawsMask, BackwardScaledByP, MaskFromOutput,
+)
 from refdropout.dropout import (
     DATA_FORMATS,
     DROP_PATH_MODES,
@@ -93,7 +90,7 @@ CHECK_SETTINGS = settings(max_examples=25, deadline=None)
 @given(seed=seeds)
 def test_vjp_uses_the_forward_mask(check_correct, check_broken, seed: int) -> None:
     assert_correct_pass(check_correct, "GRADIENTS-1", seed)
-    assert_broken_fail(check_broken, "GRADIENTS-1", (RedrawnMask(), BackwardScaledByP(), HalfPrecisionBackward()), seed)
+    assert_broken_fail(check_broken, "GRADIENTS-1", (BackwardRedrawsMask(), BackwardScaledByP(), BackwardInBfloat16()), seed)
 
 
 @pytest.mark.clause("GRADIENTS-1")
@@ -129,7 +126,19 @@ def test_vjp_at_p_zero_is_the_upstream_gradient(check_correct, check_broken, see
 @given(seed=seeds)
 def test_vjp_at_p_one_is_zero(check_correct, check_broken, seed: int) -> None:
     assert_correct_pass(check_correct, "GRADIENTS-4", seed)
-    assert_broken_fail(check_broken, "GRADIENTS-4", (NaNAtPOne(),), seed)
+    assert_broken_fail(check_broken, "GRADIENTS-4", (BackwardNaNAtPOne(), NaNAtPOne()), seed)
+
+
+@pytest.mark.clause("GRADIENTS-2", "GRADIENTS-4")
+@CHECK_SETTINGS
+@given(seed=seeds)
+def test_vjp_at_p_one_refused(check_correct, check_broken, seed: int) -> None:
+    """p_one = "refused": the training VJP at p = 1 must raise, the evaluation one may; declaring it
+    of an implementation that returns zeros fails."""
+    for clause in ("GRADIENTS-2", "GRADIENTS-4"):
+        verdict = check_correct(clause, RefusesPOne(), seed)
+        assert verdict.outcome is Outcome.PASS and verdict.policies == ("p_one = 'refused' (the reference: 'zeros')",)
+    assert_broken_fail(check_broken, "GRADIENTS-4", (ClaimsRefusalGivesZeros(),), seed)
 
 
 @pytest.mark.clause("GRADIENTS-5")
@@ -145,7 +154,7 @@ def test_vjp_does_not_depend_on_x(check_correct, check_broken, seed: int) -> Non
 @given(seed=seeds)
 def test_finite_differences_match_the_vjp(check_correct, check_broken, seed: int) -> None:
     assert_correct_pass(check_correct, "GRADIENTS-6", seed)
-    assert_broken_fail(check_broken, "GRADIENTS-6", (RedrawnMask(), BackwardScaledByP()), seed)
+    assert_broken_fail(check_broken, "GRADIENTS-6", (BackwardRedrawsMask(), BackwardScaledByP()), seed)
 
 
 # --- the reference op itself, through the engine's autodiff -----------------------------------

@@ -94,9 +94,11 @@ def test_verdict_table_has_clauses_down_the_side_and_targets_across(document: tu
 def test_policy_table_and_failures(document: tuple[str, list[str]]) -> None:
     text, argv = document
     policies = tables(text)[2]
-    assert policies[0] == ["target", "scaling (DROPOUT-2)", "nonfinite (DROPOUT-10)", "gate_masks (RECURRENT-6)", "dtypes"]
-    assert policies[1] == ["reference", "inverted", "multiply", "shared", "float64, float32, float16, bfloat16"]
-    assert policies[2][1:] == ["inverted", "multiply", "shared", "float64, float32"]
+    assert policies[0] == ["target", "scaling", "nonfinite", "gate_masks", "p_one", "p_validation", "seed_bits",
+                           "subnormals", "scale_format", "dtypes"]
+    defaults = ["inverted", "multiply", "shared", "zeros", "strict", "64", "kept", "exact"]
+    assert policies[1] == ["reference", *defaults, "float64, float32, float16, bfloat16"]
+    assert policies[2][1:] == [*defaults, "float64, float32"]
     assert policies[4][1] == "not installed"
     failures = text.split("## What failed and why", 1)[1]
     line = rf"^- {re.escape(argv[-2])} DROPOUT-5: raised RuntimeError: not \| implemented \\\*yet\\\*$"
@@ -109,3 +111,11 @@ def test_a_bad_clause_is_a_usage_error(tmp_path: Path) -> None:
         main(["--clause", "NOSUCH-1", "--out", str(tmp_path / "m.md"), "reference"])
     assert exit_.value.code == 2
     assert not (tmp_path / "m.md").exists()
+
+
+def test_policy_values_other_than_the_reference_s_are_bold() -> None:
+    from refdropout.conformance import Policies
+    from refdropout.conformance.matrix import Column, _policies
+
+    table = _policies([Column("x", policies=Policies(p_one="refused", seed_bits=32), dtypes=("float64",))])
+    assert "| x | inverted | multiply | shared | **refused** | strict | **32** | kept | exact | float64 |" in table

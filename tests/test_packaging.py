@@ -80,7 +80,8 @@ ENGINE_IMPORT_CHECK = textwrap.dedent('''
     import importlib, pkgutil, sys
 
     THIRD_PARTY = {"numpy", "scipy", "hypothesis", "pytest", "torch", "jax", "tensorflow"}
-    NOT_ENGINE = {"refdropout.__main__", "refdropout.stats", "refdropout.conformance", "refdropout.adapters"}
+    NOT_ENGINE = {"refdropout.__main__", "refdropout.stats", "refdropout.conformance", "refdropout.adapters",
+                  "refdropout.mutants", "refdropout.pytest_plugin"}
 
     class RefuseThirdParty:
         def find_spec(self, name, path=None, target=None):

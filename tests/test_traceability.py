@@ -118,6 +118,14 @@ def test_every_marker_names_a_live_clause(clauses: list[Clause], tests: list[Mar
     assert not problems, report(problems)
 
 
+def test_withdrawn_clauses_have_no_check(clauses: list[Clause]) -> None:
+    """A withdrawn clause binds nothing: no check of refdropout.conformance is registered under it."""
+    from refdropout.conformance import CHECKS
+
+    withdrawn = {clause.id for clause in clauses if clause.withdrawn}
+    assert not withdrawn & set(CHECKS), f"withdrawn clauses with a check: {sorted(withdrawn & set(CHECKS))}"
+
+
 def test_tests_lines_match_markers(clauses: list[Clause], tests: list[MarkedTest]) -> None:
     by_name: dict[str, list[MarkedTest]] = {}
     for test in tests:

@@ -1,13 +1,18 @@
-"""JAX and Flax as conformance targets: the ``jax.random.bernoulli`` idiom, ``flax.linen.Dropout``
+"""JAX and Flax as conformance targets: dm-haiku's ``hk.dropout`` idiom, ``flax.linen.Dropout``
 and ``flax.nnx.Dropout`` behind the protocol.
 
-Target ``jax`` (:class:`JaxDropout`) is the idiom JAX's own examples write, a keep mask drawn by
-``jax.random.bernoulli`` and a select:
+Target ``jax`` (:class:`JaxDropout`) is the function of dm-haiku (``haiku/_src/basic.py``,
+``hk.dropout(rng, rate, x, broadcast_dims=())``), written out here on ``jax`` so that the target
+needs no Haiku install:
 
-    y = where(m, x / q, 0),    m ~ Bernoulli(q) drawn in the noise shape,    q = 1 − p
+    if rate < 0 or rate >= 1: raise ValueError("rate must be in [0, 1).")
+    if rate == 0.0: return x
+    keep = bernoulli(rng, 1 - rate, noise shape), broadcast to x's shape
+    y = keep * x / (1 - rate)
 
+It has no mode: a Haiku model skips the call in evaluation, and so does the adapter (x itself).
 Its stream is the JAX way of drawing again: the key is split, ``key, sub = split(key)``, before
-each call that draws (training at 0 < p), and the call draws with ``sub``. The idiom has no module.
+each call that draws (training at 0 < p), and the call draws with ``sub``. It has no module.
 
 Target ``flax`` (:class:`FlaxDropout`) is ``flax.linen.Dropout`` for single calls (``deterministic``
 is evaluation, ``broadcast_dims`` the axes where the noise shape is 1, the key given as
@@ -22,13 +27,17 @@ call here therefore runs inside ``jax.enable_x64(True)`` (scoped: the global set
 it is) and seeds with ``jax.random.key(numpy.uint64(seed))``, so all 64 bits of a seed count and
 float64 arrays stay float64. A JAX user who keeps the default gets 32-bit seeds.
 
-Policies, as measured on the CPU (JAX 0.10.2, Flax 0.12.8): inverted scaling, the kept value
-x / q; a dropped NaN or ±inf becomes 0 (``select``); p = 1 gives +0 everywhere; evaluation and
-p = 0 return x itself and draw nothing. Deviations, the frameworks' own: neither checks p, so a
-rate outside [0, 1] is used as it is (DROPOUT-3); XLA's CPU arithmetic flushes subnormals to 0,
-and computes a float16 x / q as x · fl16(1 / fl16(q)), over one ulp from x / q (DROPOUT-2, -8);
-the bare idiom's VJP at p = 1 is 0 / 0 = NaN, which Flax avoids by returning zeros at p = 1
-(DROPOUT-6, GRADIENTS-4). The module imports jax only when an adapter is made.
+Policies, as measured on the CPU (JAX 0.10.2, Flax 0.12.8), both targets: inverted scaling;
+``x / q`` with q a weakly typed Python float, so q is rounded to x's format first and XLA's CPU
+compiler computes x · fl_T(1 / fl_T(q)) (scale_format "input": a float16 kept value is up to
+1.6 ulp from x / q); XLA's CPU arithmetic flushes subnormals to ±0, float64 included
+(subnormals "flushed"); evaluation and p = 0 return x itself and draw nothing. Haiku: a dropped
+NaN or ±inf becomes 0 in float64, float32 and float16, although the code multiplies (XLA compiles
+``keep * x`` of a bool ``keep`` as a select: "select" is declared), but a dropped ±inf gives NaN
+in bfloat16; p = 1 raises (p_one "refused"), and only a
+training call reads p (p_validation "training_only"). Flax: a dropped NaN or ±inf becomes 0
+(``lax.select``: "select"); p = 1 gives +0 everywhere. KNOWN_DEVIATIONS lists what no policy
+allows. The module imports jax only when an adapter is made.
 """
 
 from __future__ import annotations
@@ -42,11 +51,26 @@ from ..conformance.protocol import Policies
 from ..tensor import Tensor
 from .arrays import DTYPES, from_numpy, to_numpy
 
-__all__ = ["JaxDropout", "FlaxDropout", "INSTALL_JAX", "INSTALL_FLAX"]
+__all__ = ["JaxDropout", "FlaxDropout", "INSTALL_JAX", "INSTALL_FLAX", "KNOWN_DEVIATIONS"]
 
 INSTALL_JAX = "pip install jax"
 INSTALL_FLAX = "pip install flax"
 SEEDS = 2**64  # a seed is an integer in [0, 2^64)
+
+# target -> clause -> what the framework does that the spec forbids and no policy allows
+KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
+    "jax": {
+        "DROPOUT-3": "hk.dropout's check `rate < 0 or rate >= 1` is false for NaN, so p = NaN is used "
+                     "(every element NaN), and p = False equals 0.0, so x is returned",
+        "DROPOUT-10": "`keep * x` of a bool keep is compiled as a select in float64, float32 and float16 (a "
+                      "dropped NaN or ±inf gives 0) but not in bfloat16, where a dropped ±inf gives NaN: "
+                      "neither policy holds in every format",
+    },
+    "flax": {
+        "DROPOUT-3": "flax.linen.Dropout checks no rate: p = -0.1, 1.5, ±inf, NaN, True and False are used "
+                     "as they are (1.5 and NaN give zeros), and evaluation accepts anything",
+    },
+}
 
 
 def _import(name: str, target: str, install: str) -> Any:
@@ -125,20 +149,26 @@ class _Jax:
 
 
 class JaxDropout(_Jax):
-    """The ``jax.random.bernoulli`` idiom behind the conformance protocol."""
+    """dm-haiku's ``hk.dropout`` idiom behind the conformance protocol."""
 
     name = "jax"
     framework = "jax"
     install = INSTALL_JAX
-    policies = Policies(scaling="inverted", nonfinite="select")
+    policies = Policies(scaling="inverted", nonfinite="select", p_one="refused", p_validation="training_only",
+                        subnormals="flushed", scale_format="input")
+    known_deviations = KNOWN_DEVIATIONS["jax"]
 
     def _drop(self, key: Any, x: Any, p: float, training: bool, mask_shape: tuple[int, ...] | None = None) -> Any:
-        """where(m, x / q, 0), m ~ Bernoulli(q) in ``mask_shape``; x itself in evaluation or at p = 0."""
-        if not training or p == 0:
+        """``hk.dropout(key, p, x)``, the mask drawn in ``mask_shape``; x itself in evaluation."""
+        if not training:
             return x
-        q = 1 - p
-        keep = self.jax.random.bernoulli(key, q, x.shape if mask_shape is None else mask_shape)
-        return self.jnp.where(keep, x / q, 0)
+        if p < 0 or p >= 1:
+            raise ValueError("rate must be in [0, 1).")
+        if p == 0.0:
+            return x
+        keep_rate = 1.0 - p
+        keep = self.jax.random.bernoulli(key, keep_rate, x.shape if mask_shape is None else mask_shape)
+        return self.jnp.broadcast_to(keep, x.shape) * x / keep_rate
 
     def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
         with self._x64():
@@ -161,7 +191,8 @@ class FlaxDropout(_Jax):
     name = "flax"
     framework = "flax"
     install = INSTALL_FLAX
-    policies = Policies(scaling="inverted", nonfinite="select")
+    policies = Policies(scaling="inverted", nonfinite="select", subnormals="flushed", scale_format="input")
+    known_deviations = KNOWN_DEVIATIONS["flax"]
 
     def __init__(self) -> None:
         super().__init__()

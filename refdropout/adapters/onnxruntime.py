@@ -19,10 +19,12 @@ session per seed instead would make a second call with that seed draw the next m
 coincide), and the first draws of consecutive seeds are nearly equal.
 
 Behaviour measured with onnxruntime 1.32 on the CPU, declared as policies where the spec allows
-a choice: inverted scaling, y = x m / (1 - fl32(p)), the scale computed from p rounded to float32
-(the kernel reads ``ratio`` as a float whatever its type); a dropped NaN or ±inf becomes NaN
-("multiply"); every p outside [0, 1), p = 1 and NaN included, raises — in evaluation too, since the
-ratio is validated before ``training_mode`` is read; evaluation and p = 0 return x bit for bit.
+a choice: inverted scaling, y = x m / q32 with q32 = fl32(1 - fl32(p)), q computed in float32
+from p rounded to float32 (the kernel reads ``ratio`` as a float whatever its type: scale_format
+"float32", measured: a float64 kept value is x / q32 correctly rounded); a dropped NaN or ±inf
+becomes NaN ("multiply"); every p outside [0, 1), p = 1 and NaN included, raises — in evaluation
+too, since the ratio is validated before ``training_mode`` is read (p_one "refused"); evaluation and p = 0 return x bit for bit. The seed counter makes successive
+runs of a session draw correlated masks: KNOWN_DEVIATIONS.
 float64, float32 and float16 are supported; bfloat16 has no CPU kernel. The module imports
 onnxruntime and onnx only when an adapter is made.
 """
@@ -37,11 +39,21 @@ from ..conformance.protocol import Policies
 from ..tensor import Tensor
 from .arrays import NUMPY_FORMATS, from_numpy, to_numpy
 
-__all__ = ["OnnxRuntimeDropout", "INSTALL"]
+__all__ = ["OnnxRuntimeDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
 INSTALL = "pip install onnxruntime onnx"
 OPSET = 13
 INT64_BOUND = 2**63
+
+# clause -> what ONNX Runtime does that the spec forbids and no policy allows
+KNOWN_DEVIATIONS: dict[str, str] = {
+    "DROPOUT-14": "a session's successive runs draw with seeds s, s + 1, ... of minstd_rand0, whose first "
+                  "draws are nearly equal: the masks of successive calls are correlated",
+    "DROPOUT-18": "the first draws of consecutive seeds are nearly equal, so over calls with seeds s, s + 1, "
+                  "... the positions keep at different rates",
+    "ENSEMBLE-6": "successive runs of one session are correlated: the variance of Monte Carlo averages is "
+                  "a fifth of sigma^2 / T, not sigma^2 / T",
+}
 
 
 def _import() -> tuple[Any, Any]:
@@ -71,7 +83,8 @@ class OnnxRuntimeDropout:
     name = "onnxruntime"
     framework = "onnxruntime"
     dtypes = ("float64", "float32", "float16")
-    policies = Policies(scaling="inverted", nonfinite="multiply")
+    policies = Policies(scaling="inverted", nonfinite="multiply", p_one="refused", scale_format="float32")
+    known_deviations = KNOWN_DEVIATIONS
 
     def __init__(self) -> None:
         self._ort, self._onnx = _import()

@@ -20,8 +20,11 @@ every input to float32); modules and containers, made before any input is seen, 
 
 Policies, as measured on the CPU (TensorFlow 2.21, Keras 3.15): inverted scaling (x * fl(1/q)
 where kept); a dropped NaN or ±inf becomes 0 ("select": the kernel selects 0, it does not
-multiply); ``stateless_dropout`` rejects p = 1 (its rate lies in [0, 1)), while Keras returns
-zeros at p = 1 and x at p = 0 without drawing. ``TF_CPP_MIN_LOG_LEVEL`` is set to 2 before
+multiply); the CPU kernels flush subnormals to ±0 (subnormals "flushed"). ``stateless_dropout``
+rejects p = 1 (its rate lies in [0, 1): p_one "refused") and, having no mode, reads p in training
+only (p_validation "training_only"); Keras returns zeros at p = 1 and x at p = 0 without drawing,
+and takes True and False as rates 1 and 0 (p_validation "bool_as_number"). KNOWN_DEVIATIONS
+lists what no policy allows. ``TF_CPP_MIN_LOG_LEVEL`` is set to 2 before
 TensorFlow is first imported, which silences its start-up logging; importing this module never
 needs TensorFlow, making an adapter does.
 """
@@ -40,12 +43,22 @@ from ..tensor import Tensor
 from ..theory import Network
 from .arrays import DTYPES, from_numpy, to_numpy
 
-__all__ = ["TensorflowDropout", "KerasDropout", "INSTALL"]
+__all__ = ["TensorflowDropout", "KerasDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
 INSTALL = "pip install tensorflow-cpu keras"
 SEED_BITS = 64
 MODULE_DTYPE = "float64"  # the format of Keras modules, made before their input is seen
 _ACTIVATIONS = {"identity": None, "tanh": "tanh", "relu": "relu"}  # refdropout.theory's names -> Keras's
+
+# target -> clause -> what the framework does that the spec forbids and no policy allows
+KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
+    "tensorflow": {
+        "DROPOUT-3": "stateless_dropout accepts p = NaN (every element dropped) and p = False in training",
+    },
+    "keras": {
+        "VARIANTS-4": "AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5) instead of giving alpha'",
+    },
+}
 
 
 def _import(name: str) -> Any:
@@ -82,7 +95,9 @@ class TensorflowDropout:
     name = "tensorflow"
     framework = "tensorflow"
     dtypes = DTYPES
-    policies = Policies(scaling="inverted", nonfinite="select")
+    policies = Policies(scaling="inverted", nonfinite="select", p_one="refused", p_validation="training_only",
+                        subnormals="flushed")
+    known_deviations = KNOWN_DEVIATIONS["tensorflow"]
 
     def __init__(self) -> None:
         self._tf = _import("tensorflow")
@@ -140,7 +155,8 @@ class KerasDropout:
     name = "keras"
     framework = "keras"
     dtypes = DTYPES
-    policies = Policies(scaling="inverted", nonfinite="select")
+    policies = Policies(scaling="inverted", nonfinite="select", p_validation="bool_as_number", subnormals="flushed")
+    known_deviations = KNOWN_DEVIATIONS["keras"]
 
     def __init__(self) -> None:
         self._keras = _import("keras")

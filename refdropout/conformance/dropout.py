@@ -16,8 +16,7 @@ import struct
 from functools import lru_cache
 from typing import Callable
 
-from ..dtypes import DType, bool_, float64
-from ..random import Generator
+from ..dtypes import DType, bool_, float32, float64
 from ..shapes import broadcast_index
 from ..stats import (
     Decision,
@@ -37,7 +36,8 @@ from ..stats import (
 )
 from ..tensor import Tensor
 from ..dtypes import within_one_ulp
-from .protocol import dtypes_of, policies_of
+from .inputs import same_bits, spread, wrap
+from .protocol import dtypes_of, kept_value, policies_of
 from .registry import Context, check
 from .verdict import Verdict
 
@@ -127,14 +127,12 @@ def variance_samples(plan: DecisionPlan) -> int:
 
 @lru_cache(maxsize=32)  # the implementations checked with one seed share their inputs
 def _inputs(seed: int, shape: tuple[int, ...], dtype: DType, *, nonfinite: bool = False) -> Tensor:
-    """Values ±(1 + u) 2^k with k in [-20, 4], led by 0, -0, ±tiny and ±max (and NaN, ±inf)."""
+    """Values ±(1 + f) 2^k of ``dtype`` with k in [-20, 4] (inputs.spread), led by 0, -0, ±tiny and
+    ±max (and NaN, ±inf)."""
     n = math.prod(shape)
-    u = Generator(seed).spawn(1)[0].uniform(2 * n).data
     edges = [0.0, -0.0, dtype.tiny, -dtype.tiny, dtype.max, -dtype.max]
     edges += [math.nan, math.inf, -math.inf] if nonfinite else []
-    spread = [math.ldexp(-1.0 - u[2 * i] if i & 1 else 1.0 + u[2 * i], math.floor(25 * u[2 * i + 1]) - 20)
-              for i in range(n)]
-    return Tensor._make((edges + spread)[:n], shape, dtype)
+    return wrap((edges + spread(seed, max(n - len(edges), 0), dtype))[:n], shape, dtype)
 
 
 def _ones(shape: tuple[int, ...] | int) -> Tensor:
@@ -143,8 +141,8 @@ def _ones(shape: tuple[int, ...] | int) -> Tensor:
 
 
 def _mask(y: Tensor) -> list[int]:
-    """The keep mask of an output of x = 1: 1 where y is nonzero."""
-    return [int(v != 0.0) for v in y.data]
+    """The keep mask of an output of x = 1: True (1) where y is nonzero, NaN included."""
+    return list(map((0.0).__ne__, y.data))
 
 
 def _seeds(ctx: Context, count: int) -> list[int]:
@@ -162,9 +160,23 @@ def _bits(v: float) -> bytes:
     return struct.pack("<d", v)
 
 
-def _kept_value(impl: object, v: float, p: float) -> float:
-    """What a kept element becomes in training: x / q (inverted) or x (classic), exactly."""
-    return v / (1.0 - p) if policies_of(impl).scaling == "inverted" else v
+def _kept_value(impl: object, v: float, p: float, dtype: DType = float64) -> float:
+    """What a kept element becomes in training under the declared scaling and scale_format, before
+    rounding to ``dtype`` (protocol.kept_value)."""
+    return kept_value(policies_of(impl), v, p, dtype)
+
+
+def _subnormal(v: float, dtype: DType) -> bool:
+    return v != 0.0 and abs(dtype.round(v)) < math.ldexp(1.0, dtype.emin)
+
+
+def _refused(name: str, call: Callable[[], object]) -> list[str]:
+    """A failure unless ``call()`` raises: the p = 1 of an implementation that declares p_one = "refused"."""
+    try:
+        call()
+    except Exception:  # noqa: BLE001  (a foreign implementation's error type is its own)
+        return []
+    return [f"{name}: p = 1 was accepted, but the implementation declares p_one = 'refused'"]
 
 
 def _eval_value(impl: object, v: float, p: float) -> float:
@@ -193,7 +205,10 @@ def _mismatch(name: str, y: object, x: Tensor, wrong: Callable[[int, float, floa
 
 
 def _identical(name: str, y: object, x: Tensor) -> list[str]:
-    """A failure unless y is x bit for bit, in x's shape and dtype."""
+    """A failure unless y is x bit for bit, in x's shape and dtype (compared as buffers; element by
+    element only to name the first difference)."""
+    if not _form(name, y, x) and same_bits(y.data, x.data):
+        return []
     return _mismatch(name, y, x, lambda i, got, v: None if _bits(got) == _bits(v) else "not x bit for bit")
 
 
@@ -208,7 +223,12 @@ def _judge(ctx: Context, name: str, decision: Decision, failures: list[str]) -> 
 
 @check("DROPOUT-2", needs=("dropout_with_mask",))
 def check_output_is_the_scaled_mask(impl: object, ctx: Context) -> Verdict:
-    """DROPOUT-2: y = x ⊙ m / q (inverted) or x ⊙ m (classic) for the mask m the call returns."""
+    """DROPOUT-2: y = x ⊙ m / q (inverted) or x ⊙ m (classic) for the mask m the call returns, the
+    kept value as the declared scale_format computes it; under subnormals = "flushed" a subnormal x,
+    or a subnormal kept value, may give ±0."""
+    ctx.policy(impl, "scaling")
+    ctx.policy(impl, "scale_format")
+    flushed = ctx.policy(impl, "subnormals") == "flushed"
     failures = []
     for dtype in dtypes_of(impl):
         x = _inputs(ctx.seed, SIZE, dtype)
@@ -222,7 +242,11 @@ def check_output_is_the_scaled_mask(impl: object, ctx: Context) -> Verdict:
             def wrong(i: int, got: float, v: float) -> str | None:
                 if not keep.data[i]:
                     return None if got == 0.0 else "dropped, not 0"
-                return None if within_one_ulp(got, _kept_value(impl, v, p), dtype) else "kept, not x/q within one ulp"
+                kept = _kept_value(impl, v, p, dtype)
+                if within_one_ulp(got, kept, dtype) or (flushed and got == 0.0 and (_subnormal(v, dtype) or
+                                                                                     _subnormal(kept, dtype))):
+                    return None
+                return "kept, not x/q within one ulp"
 
             failures += _mismatch(name, y, x, wrong)
     return ctx.verdict("DROPOUT-2", failures)
@@ -230,11 +254,20 @@ def check_output_is_the_scaled_mask(impl: object, ctx: Context) -> Verdict:
 
 @check("DROPOUT-3")
 def check_rates_outside_the_unit_interval_raise(impl: object, ctx: Context) -> Verdict:
-    """DROPOUT-3: every p outside [0, 1], NaN, a bool or a non-real raises, in both modes (any exception)."""
+    """DROPOUT-3: every p outside [0, 1], NaN, a bool or a non-real raises, in both modes (any exception),
+    except where the declared p_validation lets a call accept it (a bool under "bool_as_number", an
+    evaluation call under "training_only") or p rounded to float32 lies in [0, 1] under
+    scale_format = "float32"."""
+    validation = ctx.policy(impl, "p_validation")
+    in_float32 = ctx.policy(impl, "scale_format") == "float32"
     x = _ones(4)
     failures = []
     for p in BAD_RATES:
-        for training in (True, False):
+        if isinstance(p, bool) and validation == "bool_as_number":
+            continue
+        if in_float32 and isinstance(p, float) and 0.0 <= float32.round(p) <= 1.0:
+            continue
+        for training in (True, False) if validation != "training_only" else (True,):
             try:
                 impl.dropout(x, p, training=training, seed=ctx.seed)
             except Exception:  # noqa: BLE001  (a foreign implementation's error type is its own)
@@ -266,35 +299,36 @@ def _not_zero(i: int, got: float, v: float) -> str | None:
 
 @check("DROPOUT-5")
 def check_p_one_gives_finite_zeros(impl: object, ctx: Context) -> Verdict:
-    """DROPOUT-5: training at p = 1 maps every finite x to 0 (of either sign), in every dtype."""
+    """DROPOUT-5: training at p = 1 maps every finite x to 0 (of either sign), in every dtype, or raises
+    under p_one = "refused"."""
+    refused = ctx.policy(impl, "p_one") == "refused"
     failures = []
     for dtype in dtypes_of(impl):
         x = _inputs(ctx.seed, SIZE, dtype)
+        if refused:
+            failures += _refused(dtype.name, lambda: impl.dropout(x, 1.0, training=True, seed=ctx.seed))
+            continue
         failures += _mismatch(dtype.name, impl.dropout(x, 1.0, training=True, seed=ctx.seed), x, _not_zero)
     return ctx.verdict("DROPOUT-5", failures)
 
 
-@check("DROPOUT-6", needs=("dropout_vjp",))
-def check_p_one_has_a_zero_gradient(impl: object, ctx: Context) -> Verdict:
-    """DROPOUT-6: at p = 1, dL/dx = 0 for every finite x and upstream gradient g, in every dtype."""
-    failures = []
-    for dtype in dtypes_of(impl):
-        x, g = _inputs(ctx.seed, SIZE, dtype), _inputs(ctx.seed ^ 1, SIZE, dtype)
-        _, dx = impl.dropout_vjp(x, 1.0, g, training=True, seed=ctx.seed)
-        failures += _mismatch(f"{dtype.name}, dL/dx", dx, x, _not_zero)
-    return ctx.verdict("DROPOUT-6", failures)
-
-
 @check("DROPOUT-7")
 def check_eval_is_the_identity(impl: object, ctx: Context) -> Verdict:
-    """DROPOUT-7: eval returns x bit for bit (inverted) or q x within one ulp (classic), for every p."""
+    """DROPOUT-7: eval returns x bit for bit (inverted) or q x within one ulp (classic), for every p;
+    under p_one = "refused" an evaluation call at p = 1 may raise instead."""
     inverted = policies_of(impl).scaling == "inverted"
+    refused = ctx.policy(impl, "p_one") == "refused"
     failures = []
     for dtype in dtypes_of(impl):
         x = _inputs(ctx.seed, SIZE, dtype, nonfinite=inverted)
         for p in (0.0, *RATES, 1.0):
             name = f"{dtype.name}, p = {p}, eval"
-            y = impl.dropout(x, p, training=False, seed=ctx.seed)
+            try:
+                y = impl.dropout(x, p, training=False, seed=ctx.seed)
+            except Exception:  # noqa: BLE001  (a foreign implementation's error type is its own)
+                if refused and p == 1.0:
+                    continue
+                raise
             if inverted:
                 failures += _identical(name, y, x)
             else:
@@ -305,14 +339,16 @@ def check_eval_is_the_identity(impl: object, ctx: Context) -> Verdict:
 
 @check("DROPOUT-8")
 def check_every_element_is_zero_or_the_kept_value(impl: object, ctx: Context) -> Verdict:
-    """DROPOUT-8: each element is exactly 0 or x/q (classic: x) within one ulp; shape and dtype preserved."""
+    """DROPOUT-8: each element is exactly 0 or x/q (classic: x) within one ulp, the kept value as the
+    declared scale_format computes it; shape and dtype preserved."""
+    ctx.policy(impl, "scale_format")
     failures = []
     for dtype in dtypes_of(impl):
         x = _inputs(ctx.seed, SIZE, dtype)
         for p in RATES:
 
             def wrong(i: int, got: float, v: float) -> str | None:
-                if got == 0.0 or within_one_ulp(got, _kept_value(impl, v, p), dtype):
+                if got == 0.0 or within_one_ulp(got, _kept_value(impl, v, p, dtype), dtype):
                     return None
                 return "neither 0 nor the kept value within one ulp"
 
@@ -338,13 +374,18 @@ def _nonfinite_outcome(v: float, got: float) -> tuple[str, str]:
 
 @check("DROPOUT-10")
 def check_nonfinite_inputs_follow_the_declared_policy(impl: object, ctx: Context) -> Verdict:
-    """DROPOUT-10: kept NaN and ±inf stay; dropped ones give NaN ("multiply") or 0 ("select"), as declared."""
-    declared = policies_of(impl).nonfinite
+    """DROPOUT-10: kept NaN and ±inf stay; dropped ones give NaN ("multiply") or 0 ("select"), as declared;
+    p = 1 raises under p_one = "refused"."""
+    declared = ctx.policy(impl, "nonfinite")
+    refused = ctx.policy(impl, "p_one") == "refused"
     failures = []
     for dtype in dtypes_of(impl):
         x = Tensor._make([math.nan, math.inf, -math.inf] * NONFINITE_COPIES, (3 * NONFINITE_COPIES,), dtype)
         for p in NONFINITE_RATES:
             name = f"{dtype.name}, p = {p}"
+            if refused and p == 1.0:
+                failures += _refused(name, lambda: impl.dropout(x, p, training=True, seed=ctx.seed))
+                continue
             y = impl.dropout(x, p, training=True, seed=ctx.seed)
             if _form(name, y, x):
                 failures += _form(name, y, x)
@@ -422,12 +463,14 @@ def check_eval_and_p_zero_consume_no_randomness(impl: object, ctx: Context) -> V
 
 @check("DROPOUT-13", decisions=2)
 def check_different_seeds_give_independent_masks(impl: object, ctx: Context) -> Verdict:
-    """DROPOUT-13: masks of seeds one bit apart (low and high 32-bit word) are independent."""
+    """DROPOUT-13: masks of seeds one bit apart are independent: bit 0 and the highest bit the
+    implementation uses below 64 (bit 32 under seed_bits = 64, bit 31 under 32)."""
+    seed_bits = ctx.policy(impl, "seed_bits")
     x = _ones(independence_pairs(ctx.plan))
     p = STRUCTURE_RATE
     first = _mask(impl.dropout(x, p, training=True, seed=ctx.seed))
     failures = []
-    for bit in (0, 32):
+    for bit in (0, 32 if seed_bits == 64 else seed_bits - 1):
         other = _mask(impl.dropout(x, p, training=True, seed=ctx.seed ^ (1 << bit)))
         decision = successive_independence_test([first, other], alpha=ctx.alpha)  # pairs (first_i, other_i)
         _judge(ctx, f"DROPOUT-13 seeds s and s ^ 2^{bit}", decision, failures)

@@ -21,7 +21,7 @@ from ..theory import (
     TABLE_NETWORKS, column_mask, dropconnect, dropconnect_gap_bound, ensemble, exact_rate, output_distribution,
     table_input,
 )
-from .protocol import dtypes_of, policies_of
+from .protocol import dtypes_of, kept_value, policies_of
 from .registry import Context, check
 from .verdict import Verdict
 
@@ -58,9 +58,10 @@ def _working_dtype(impl: object) -> DType:
     return float64 if float64 in declared else declared[0]
 
 
-def _divisor(impl: object, p: float) -> float:
-    """What a kept unit is divided by in training under the declared scaling: q, or 1 (classic)."""
-    return 1.0 - p if policies_of(impl).scaling == "inverted" else 1.0
+def _divisor(impl: object, p: float, dtype: DType) -> float:
+    """What a kept unit is divided by in training under the declared scaling and scale_format: q,
+    fl_T(q), fl32(1 - fl32(p)), or 1 (classic) (protocol.kept_value)."""
+    return 1.0 / kept_value(policies_of(impl), 1.0, p, dtype)
 
 
 def _dyadic(generator: Generator, n: int) -> list[float]:
@@ -70,7 +71,9 @@ def _dyadic(generator: Generator, n: int) -> list[float]:
 
 @check("ENSEMBLE-1", needs=("dropout_with_mask",))
 def check_unit_dropout_is_dropconnect(impl: object, ctx: Context) -> Verdict:
-    """ENSEMBLE-1: W dropout(x) = (W * M / q) x with M_ij = m_j, to 8 u sum_j |W_ij x_j| m_j / q."""
+    """ENSEMBLE-1: W dropout(x) = (W * M / q) x with M_ij = m_j, to 8 u sum_j |W_ij x_j| m_j / q, q as the
+    declared scale_format rounds it."""
+    ctx.policy(impl, "scale_format")
     rows, n = LAYER_SHAPE
     x_gen, w_gen = Generator(ctx.seed).spawn(2)
     x, weight = Tensor(_dyadic(x_gen, n)), Tensor(_dyadic(w_gen, rows * n)).reshape(rows, n)
@@ -80,7 +83,7 @@ def check_unit_dropout_is_dropconnect(impl: object, ctx: Context) -> Verdict:
         if keep.shape != x.shape:
             failures.append(f"{dtype.name}, p = {p}: the mask has shape {keep.shape}, not the input's {x.shape}")
             continue
-        divisor = _divisor(impl, p)
+        divisor = _divisor(impl, p, dtype)
         unit = (weight @ y.astype("float64")).data
         connect = dropconnect(weight, column_mask(keep, rows), x, divisor).data
         bound = dropconnect_gap_bound(weight, x, keep, divisor, dtype.eps / 2)

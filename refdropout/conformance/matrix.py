@@ -29,7 +29,7 @@ from typing import TextIO
 from ..adapters import TARGETS, TargetError, load_target
 from ..spec import load_clauses
 from ..stats import PROFILES
-from .protocol import Policies, dtypes_of, policies_of
+from .protocol import POLICY_VALUES, Policies, dtypes_of, policies_of
 from .runner import Run, run_plan, run_target, select_clauses
 from .verdict import Outcome
 
@@ -158,22 +158,26 @@ def _counts(run: Run) -> str:
 
 
 def _policies(columns: Sequence[Column]) -> str:
-    """A row per target: scaling (DROPOUT-2), nonfinite (DROPOUT-10), gate_masks (RECURRENT-6), dtypes."""
-    rows = [("target", "scaling (DROPOUT-2)", "nonfinite (DROPOUT-10)", "gate_masks (RECURRENT-6)", "dtypes")]
+    """A row per target: the value of every policy it declares (protocol.POLICY_VALUES), and its dtypes;
+    a value other than the reference's in bold."""
+    default = Policies()
+    rows = [("target", *POLICY_VALUES, "dtypes")]
     for column in columns:
         if column.policies is None:
-            rows.append((_heading(column), column.missing, "", "", ""))
+            rows.append((_heading(column), column.missing, *[""] * len(POLICY_VALUES)))
         else:
-            p = column.policies
-            rows.append((column.target, p.scaling, p.nonfinite, p.gate_masks, ", ".join(column.dtypes)))
+            values = [(getattr(column.policies, name), getattr(default, name)) for name in POLICY_VALUES]
+            cells = (str(value) if value == reference else f"**{value}**" for value, reference in values)
+            rows.append((column.target, *cells, ", ".join(column.dtypes)))
     return _table(rows)
 
 
 def _policy_note() -> str:
     default = Policies()
-    return (f"The reference's policies are scaling {default.scaling}, nonfinite {default.nonfinite} and gate_masks "
-            f"{default.gate_masks}; a target that passes the clause fixing a policy under another value gets `policy` "
-            "there. dtypes are the floating formats a target is checked in.")
+    return ("The reference's policies are " + ", ".join(f"{name} {getattr(default, name)}" for name in POLICY_VALUES)
+            + "; a value in bold differs from the reference's. A clause whose check passes only because of such a "
+            "value gets `policy`. Each policy's values and the clauses it relaxes: spec/dropout.md, \"How the "
+            "checks see an implementation\". dtypes are the floating formats a target is checked in.")
 
 
 def _failures(columns: Sequence[Column]) -> str:

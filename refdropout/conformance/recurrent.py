@@ -236,7 +236,9 @@ def check_between_layer_placement(impl: object, ctx: Context) -> Verdict:
 
 @check("RECURRENT-6", needs=("recurrent_variational", "recurrent_masks"))
 def check_variational_placement(impl: object, ctx: Context) -> Verdict:
-    """RECURRENT-6: variational masks lie on x_t and h_(t-1) before their projections, as m / q."""
+    """RECURRENT-6: variational masks lie on x_t and h_(t-1) before their projections, as m / q,
+    one pair shared by every gate or one per gate, as declared."""
+    ctx.policy(impl, "gate_masks")
     return ctx.verdict("RECURRENT-6", _recomputed(impl, ctx, "variational"))
 
 

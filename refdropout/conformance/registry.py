@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..stats import DecisionPlan, Decision, ErrorBudget, decision_plan
-from .protocol import missing_capabilities
+from .protocol import Policies, missing_capabilities, policies_of
 from .verdict import Outcome, Verdict
 
 __all__ = ["Check", "Context", "CHECKS", "check", "run_check", "run_checks", "plan_for"]
@@ -25,6 +25,7 @@ class Context:
     plan: DecisionPlan
     budget: ErrorBudget
     records: list = field(default_factory=list)
+    relied: dict = field(default_factory=dict)  # policy -> the declared value other than the reference's
 
     @property
     def alpha(self) -> float:
@@ -37,10 +38,21 @@ class Context:
         self.records.append(record)
         return record.reject
 
+    def policy(self, impl: object, name: str) -> object:
+        """The value of policy ``name`` that ``impl`` declares, remembered when it is not the
+        reference's: a pass that relied on it differs by declared policy."""
+        value = getattr(policies_of(impl), name)
+        if value != getattr(Policies(), name):
+            self.relied[name] = value
+        return value
+
     def verdict(self, clause: str, failures: list[str]) -> Verdict:
-        """PASS, or FAIL naming what failed, with the decisions this check recorded."""
+        """PASS, or FAIL naming what failed, with the decisions this check recorded and the
+        policies it relied on."""
         outcome = Outcome.FAIL if failures else Outcome.PASS
-        return Verdict(clause, outcome, "; ".join(failures), tuple(self.records))
+        relied = tuple(f"{name} = {value!r} (the reference: {getattr(Policies(), name)!r})"
+                       for name, value in self.relied.items())
+        return Verdict(clause, outcome, "; ".join(failures), tuple(self.records), relied)
 
 
 @dataclass(frozen=True)

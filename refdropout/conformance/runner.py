@@ -17,18 +17,13 @@ from fnmatch import fnmatchcase
 from typing import Callable, Sequence
 
 from ..spec import load_clauses
-from ..stats import BudgetExhausted, DecisionPlan, PROFILES, decision_plan
-from .protocol import Policies, policies_of
+from ..stats import BudgetExhausted, DecisionPlan, ErrorBudget, PROFILES, decision_plan
 from .registry import CHECKS, run_check
 from .verdict import Outcome, Verdict
 
-__all__ = ["ClauseResult", "Run", "POLICY_CLAUSES", "clause_seed", "run_plan", "run_target", "select_clauses"]
+__all__ = ["ClauseResult", "Run", "clause_seed", "run_plan", "run_target", "select_clauses"]
 
 SEED_BOUND = 2**64
-
-# the clause that fixes each declared policy: a pass there under a policy other than the
-# reference's is reported as "differs by declared policy"
-POLICY_CLAUSES = {"scaling": "DROPOUT-2", "nonfinite": "DROPOUT-10", "gate_masks": "RECURRENT-6"}
 
 
 @dataclass(frozen=True)
@@ -96,14 +91,19 @@ def select_clauses(patterns: Sequence[str] | None = None) -> list[str]:
 
 
 def run_target(name: str, impl: object, clauses: Sequence[str], *, profile: str, seed: int, device: str = "cpu",
-               versions: dict | None = None, progress: Callable[[int, int, str], None] | None = None) -> Run:
+               versions: dict | None = None, progress: Callable[[int, int, str], None] | None = None,
+               budget: ErrorBudget | None = None) -> Run:
     """Run the checks of ``clauses`` against ``impl`` under one budget; ``progress(i, total, clause)``
-    is told before each check, and ``progress(total, total, "")`` at the end."""
+    is told before each check, and ``progress(total, total, "")`` at the end. ``budget``: a budget at
+    the profile's level to charge the decisions to (one shared by several runs); a fresh one if None."""
     if not 0 <= seed < SEED_BOUND:
         raise ValueError(f"seed must be an int in [0, 2**64), got {seed}")
     titles = {clause.id: clause.title for clause in load_clauses()}
     plan = run_plan(profile)
-    budget = plan.budget()
+    if budget is None:
+        budget = plan.budget()
+    elif budget.alpha != plan.alpha:
+        raise ValueError(f"budget must decide at the plan's alpha {plan.alpha:g}, got {budget.alpha:g}")
     start = time.perf_counter()
     results = []
     for i, clause in enumerate(clauses):
@@ -120,18 +120,13 @@ def run_target(name: str, impl: object, clauses: Sequence[str], *, profile: str,
 
 def _verdict(clause: str, impl: object, **run: object) -> Verdict:
     """The check's verdict; an implementation that raises fails the clause; a pass under a
-    declared policy other than the reference's differs by that policy."""
+    declared policy other than the reference's, one the check relied on, differs by that policy."""
     try:
         verdict = run_check(clause, impl, **run)
     except BudgetExhausted:  # a check that makes more decisions than it registered: a bug of the suite
         raise
     except Exception as error:  # noqa: BLE001  (whatever a foreign implementation raises)
         return Verdict(clause, Outcome.FAIL, f"raised {type(error).__name__}: {error}")
-    if verdict.passed:
-        declared, default = policies_of(impl), Policies()
-        differing = [f"{policy} = {getattr(declared, policy)!r} (the reference: {getattr(default, policy)!r})"
-                     for policy, fixed_by in POLICY_CLAUSES.items()
-                     if fixed_by == clause and getattr(declared, policy) != getattr(default, policy)]
-        if differing:
-            return replace(verdict, outcome=Outcome.POLICY, detail="; ".join(differing))
+    if verdict.passed and verdict.policies:
+        return replace(verdict, outcome=Outcome.POLICY, detail="; ".join(verdict.policies))
     return verdict

@@ -22,13 +22,16 @@ class Verdict:
     """A clause's outcome for one implementation, with the numbers behind a statistical one.
 
     ``records`` are the statistical decisions the check made (empty for an exact check); the
-    check fails if any of them rejected.
+    check fails if any of them rejected. ``policies``: the declared policies other than the
+    reference's that the check relied on ("p_one = 'refused'"); a run reports a pass that relied
+    on one as POLICY.
     """
 
     clause: str
     outcome: Outcome
     detail: str = ""
     records: tuple[Record, ...] = ()
+    policies: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:

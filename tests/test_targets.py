@@ -1,0 +1,56 @@
+"""Every built-in target, every clause, at the quick profile: the run `refdropout check TARGET` makes.
+
+For each target of refdropout.adapters.TARGETS whose framework is installed (CI installs them
+all; a plain `pip install -e '.[test]'` has none, and these tests skip with the install command),
+one full run at the quick profile must give exactly the verdicts its adapter declares: every
+applicable clause passes or differs by a declared policy, and the only failures are the
+framework's known deviations, each listed with its measured reason in the adapter
+(``known_deviations``). A known deviation that stops failing fails the test too, so the list is
+kept true. Each run's statistical decisions are charged to the suite's one budget.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+
+from refdropout.adapters import TARGETS, load_target
+from refdropout.conformance import CHECKS, Outcome
+from refdropout.conformance.runner import run_target, select_clauses
+
+SEEDS = st.integers(0, 2**64 - 1)
+
+
+def known_deviations(impl: object) -> dict[str, str]:
+    """The clauses ``impl`` is declared to fail, each with its reason."""
+    return dict(getattr(impl, "known_deviations", {}))
+
+
+@pytest.fixture(scope="module", params=sorted(TARGETS))
+def target(request: pytest.FixtureRequest):
+    builtin = TARGETS[request.param]
+    if builtin.framework is not None and importlib.util.find_spec(builtin.framework) is None:
+        pytest.skip(f"target {request.param!r} needs {builtin.framework}: {builtin.install}")
+    return load_target(request.param)
+
+
+def test_known_deviations_name_checked_clauses(target) -> None:
+    deviations = known_deviations(target.impl)
+    assert set(deviations) <= set(CHECKS), sorted(set(deviations) - set(CHECKS))
+    assert all(isinstance(reason, str) and reason for reason in deviations.values())
+
+
+@settings(max_examples=1, deadline=None, phases=[Phase.explicit, Phase.generate])
+@given(seed=SEEDS)
+def test_every_clause_at_the_quick_profile(target, suite_budget, seed: int) -> None:
+    run = run_target(target.name, target.impl, select_clauses(), profile="quick", seed=seed, budget=suite_budget)
+    failed = {r.verdict.clause: r.verdict.detail for r in run.results if r.verdict.outcome is Outcome.FAIL}
+    deviations = known_deviations(target.impl)
+    unexpected = {clause: detail for clause, detail in failed.items() if clause not in deviations}
+    vanished = sorted(set(deviations) - set(failed))
+    assert not unexpected, f"{target.name} fails clauses it does not declare: {unexpected}"
+    assert not vanished, f"{target.name} no longer fails its known deviations {vanished}: update known_deviations"
+    assert run.count(Outcome.PASS) > 0
