@@ -115,8 +115,8 @@ def _header(runs: Sequence[Run], *, profile: str, seed: int, command: str, date:
         f"on {date:%Y-%m-%d %H:%M} UTC with Python {sys.version.split()[0]} and refdropout {__version__}: profile "
         f"`{plan.profile}` (family-wise α {plan.family_alpha:g} over {plan.planned_decisions:,} planned decisions, "
         f"α {plan.alpha:.3g} per decision, power {plan.power:g}), master seed {seed}; {len(runs)} mutants in "
-        f"{seconds:.0f} s. A row is what `refdropout check MUTANT --profile {plan.profile} --seed {seed}` gives for "
-        "the mutant: each is an implementation with one deliberate defect, modelled on a public bug report "
+        f"{seconds:.0f} s. A row is what `refdropout check refdropout.mutants.MODULE:CLASS --profile {plan.profile} "
+        f"--seed {seed}` gives for the mutant: each is an implementation with one deliberate defect, modelled on a public bug report "
         "(the catalogue below).",
     ])
 
