@@ -46,7 +46,12 @@ from refdropout.mutants.randomness import (
 from refdropout.mutants.rate import SwappedRate
 from refdropout.mutants.scale import NoRescale, OneOverP
 from refdropout.mutants.textbook import Textbook
-from refdropout.mutants.values import MultipliesDespiteSelect, WrongPolicy
+from refdropout.mutants.values import (
+    IntegerScaleCrashes,
+    IntegerScaleTruncates,
+    MultipliesDespiteSelect,
+    WrongPolicy,
+)
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS, Outcome, Policies
 from refdropout.conformance.inputs import BINADES, spread
@@ -296,6 +301,15 @@ def test_one_ulp_admits_rounding_the_scale_first(dtype, x: float, q: float) -> N
 def test_reference_refuses_non_floating_input(x: object, named: str) -> None:
     with pytest.raises(TypeError, match=f"^dropout: x must be a floating-point Tensor, {named}$"):
         dropout(x, 0.3, seed=0)
+
+
+@pytest.mark.clause("DROPOUT-9")
+@EXACT
+@given(seed=seeds)
+def test_integer_input_is_refused(check_correct, check_broken, seed: int) -> None:
+    assert_passes(check_correct, "DROPOUT-9", CORRECT, seed)
+    assert_fails(check_broken, "DROPOUT-9", (IntegerScaleCrashes(), IntegerScaleTruncates()), seed)
+    assert "crashed on integers: ZeroDivisionError" in check_broken("DROPOUT-9", IntegerScaleCrashes(), seed).detail
 
 
 @pytest.mark.clause("DROPOUT-10")

@@ -23,9 +23,11 @@ BROKEN = textwrap.dedent('''
 ''')
 
 
-def sweep(tmp_path: Path, *targets: str, seeds: int = 2) -> tuple[list[dict], str]:
+def sweep(tmp_path: Path, *targets: str, seeds: int = 2,
+          clauses: tuple[str, ...] = ("DROPOUT-3", "DROPOUT-5")) -> tuple[list[dict], str]:
     results, out = tmp_path / "sweep.jsonl", tmp_path / "sweep.md"
-    assert main(["--profile", "quick", "--seeds", str(seeds), "--clause", "DROPOUT-3", "--clause", "DROPOUT-5",
+    chosen = [arg for clause in clauses for arg in ("--clause", clause)]
+    assert main(["--profile", "quick", "--seeds", str(seeds), *chosen,
                  "--results", str(results), "--out", str(out), *targets]) == 0
     records = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines()]
     return records, out.read_text(encoding="utf-8")
@@ -39,6 +41,14 @@ def test_each_target_and_seed_is_one_record_and_a_rerun_resumes(tmp_path: Path) 
     again, _ = sweep(tmp_path, "reference", seeds=3)  # seeds 0 and 1 are done: only seed 2 runs
     assert [r["seed"] for r in again] == [0, 1, 2]
     assert "| reference |" in text and "| none |" in text
+
+
+def test_a_clause_added_later_is_filled_in_for_every_recorded_run(tmp_path: Path) -> None:
+    sweep(tmp_path, "reference", clauses=("DROPOUT-3",))
+    records, text = sweep(tmp_path, "reference")  # DROPOUT-3 is done under seeds 0 and 1: only DROPOUT-5 runs
+    assert [(r["seed"], set(r["clauses"])) for r in records] == [
+        (0, {"DROPOUT-3"}), (1, {"DROPOUT-3"}), (0, {"DROPOUT-5"}), (1, {"DROPOUT-5"})]
+    assert "| reference | " in text and " | 2 | " in text  # two runs of two clauses each, not four
 
 
 def test_a_failure_under_a_seed_reaches_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

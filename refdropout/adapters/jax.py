@@ -62,6 +62,8 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
     "jax": {
         "DROPOUT-3": "hk.dropout's check `rate < 0 or rate >= 1` is false for NaN, so p = NaN is used "
                      "(every element NaN), and p = False equals 0.0, so x is returned",
+        "DROPOUT-9": "`keep * x / keep_rate` of an int32 x silently promotes it to floating point: integers "
+                     "are scaled, not refused",
         "DROPOUT-10": "`keep * x` of a bool keep is compiled as a select in float64, float32 and float16 (a "
                       "dropped NaN or ±inf gives 0) but not in bfloat16, where a dropped ±inf gives NaN: "
                       "neither policy holds in every format",
@@ -138,6 +140,11 @@ class _Jax:
             y, vjp = self.jax.vjp(lambda a: self._drop(key, a, p, training), self._array(x))
             (dx,) = vjp(self._array(g))
             return from_numpy(np.asarray(y)), from_numpy(np.asarray(dx))
+
+    def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
+        with self._x64():
+            return np.asarray(self._drop(self._key(seed), self.jnp.asarray(values, dtype=self.jnp.int32), p,
+                                         training)).tolist()
 
     def dropout_noise_shape(self, x: Tensor, p: float, noise_shape: Sequence[int | None], *, training: bool,
                             seed: int) -> Tensor:

@@ -35,7 +35,10 @@ def keep_prob(p: object) -> float:
 
 def dropout(x: np.ndarray, p: float, *, training: bool, generator: np.random.Generator,
             noise_shape: Sequence[int | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(y, m): inverted dropout of x and its keep mask, broadcast against x."""
+    """(y, m): inverted dropout of x and its keep mask, broadcast against x; integer and bool
+    arrays are refused (DROPOUT-9)."""
+    if np.issubdtype(x.dtype, np.integer) or x.dtype == np.bool_:
+        raise TypeError(f"x must be a floating-point array, got dtype {x.dtype}")
     q = keep_prob(p)
     if not training or q == 1.0:
         return x, np.ones(x.shape, dtype=np.bool_)
@@ -69,6 +72,10 @@ class NumpyDropout:
     def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
         y, m = dropout(to_numpy(x), p, training=True, generator=_generator(seed))
         return from_numpy(y), from_numpy(m)
+
+    def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
+        y, _ = dropout(np.asarray(values, dtype=np.int32), p, training=training, generator=_generator(seed))
+        return y.tolist()
 
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         y, m = dropout(to_numpy(x), p, training=training, generator=_generator(seed))

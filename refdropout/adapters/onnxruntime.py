@@ -96,7 +96,7 @@ class OnnxRuntimeDropout:
     def _session(self, dtype: str, seed: int) -> Any:
         """A fresh session of the one-node model for data of ``dtype`` with the ``seed`` attribute."""
         helper, types = self._onnx.helper, self._onnx.TensorProto
-        elem = helper.np_dtype_to_tensor_dtype(NUMPY_FORMATS[dtype])
+        elem = helper.np_dtype_to_tensor_dtype(NUMPY_FORMATS.get(dtype) or np.dtype(dtype))
         node = helper.make_node("Dropout", ["data", "ratio", "training_mode"], ["output", "mask"], seed=_int64(seed))
         graph = helper.make_graph(
             [node], "dropout",
@@ -138,6 +138,12 @@ class OnnxRuntimeDropout:
     def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
         """The output and the model's ``mask`` output, from one training run."""
         return self._seeded(x, p, True, seed)
+
+    def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
+        """A run of the one-node model typed for int32 data (its session refuses it, or runs it)."""
+        output, _ = self._session("int32", seed).run(None, {"data": np.asarray(values, dtype=np.int32), "ratio": _ratio(p),
+                                                            "training_mode": np.array(bool(training))})
+        return output.tolist()
 
     def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
         """Successive runs of one session per dtype seeded with ``seed``: each run advances its counter."""

@@ -43,6 +43,10 @@ class ReferenceDropout:
     def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
         return dropout(x, p, training=True, seed=seed, return_mask=True, **self._options())
 
+    def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
+        """The engine has no integer tensors: integers reach it as a list, which it refuses (DROPOUT-9)."""
+        return dropout(values, p, training=training, seed=seed, **self._options()).data
+
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         leaf = Tensor._make(x.data, x.shape, x.dtype)
         leaf.requires_grad = True

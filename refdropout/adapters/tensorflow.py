@@ -118,6 +118,10 @@ class TensorflowDropout:
         t = _to_tf(self._tf, x)
         return _from_tf(self._drop(t, p, self._seed(seed), _resolved(noise_shape, x.shape)) if training else t)
 
+    def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
+        t = self._tf.constant(values, dtype=self._tf.int32)
+        return (self._drop(t, p, self._seed(seed)) if training else t).numpy().tolist()
+
     def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
         """The output and its keep mask, read off a call on ones with the same seed: a stateless
         call's draws depend on the seed, shape and dtype only, so the mask is this call's."""
@@ -176,6 +180,12 @@ class KerasDropout:
     def dropout_noise_shape(self, x: Tensor, p: float, noise_shape: Sequence[int | None], *, training: bool,
                             seed: int) -> Tensor:
         return self._call(self._dropout_layer(p, seed, x.dtype.name, noise_shape), x, training)
+
+    def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
+        """A Dropout layer of the default float32 policy called on an int32 tensor."""
+        layer = self._keras.layers.Dropout(p, seed=_keras_seed(seed))
+        return self._tf.convert_to_tensor(layer(self._tf.constant(values, dtype=self._tf.int32),
+                                                training=training)).numpy().tolist()
 
     def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
         """The output and its keep mask, read off a fresh layer of the same seed on ones."""

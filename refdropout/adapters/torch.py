@@ -194,6 +194,11 @@ class TorchDropout:
             keep = self._F.dropout(ones, p, True) != 0
         return y, _from_torch(keep)
 
+    def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
+        t = self._torch.tensor(values, dtype=self._torch.int32, device=self.device)
+        with self._seeded(seed):
+            return self._F.dropout(t, p, training).tolist()
+
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         leaf = self._tensor(x).requires_grad_()
         with self._seeded(seed):

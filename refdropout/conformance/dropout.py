@@ -359,6 +359,42 @@ def check_every_element_is_zero_or_the_kept_value(impl: object, ctx: Context) ->
     return ctx.verdict("DROPOUT-8", failures)
 
 
+# x / q has no integer result for q = 0.9 (1 / 0.9 is not an integer): a training call must refuse these
+INTEGERS = (1, -2, 5, 7, -11, 2**20 + 1, 3, 0)
+INTEGER_CALLS = ((True, 0.1), (True, 0.0), (True, 1.0), (False, 0.1))  # (training, p)
+
+
+def _integer_result(impl: object, p: float, training: bool) -> list[int] | None:
+    """The exact result of dropout of INTEGERS where one exists without scaling: x where nothing is
+    dropped or scaled, zeros in training at p = 1; None where the call scales, and so must refuse."""
+    if training:
+        return list(INTEGERS) if p == 0.0 else [0] * len(INTEGERS) if p == 1.0 else None
+    return list(INTEGERS) if p == 0.0 or policies_of(impl).scaling == "inverted" else None
+
+
+@check("DROPOUT-9", needs=("integer_dropout",))
+def check_integer_input_is_refused(impl: object, ctx: Context) -> Verdict:
+    """DROPOUT-9: integers are refused by every call that scales them (training at 0 < p < 1); a
+    call that scales nothing may instead return their exact result as integers. A refusal is any
+    exception but an ArithmeticError, which is the arithmetic running on the integers and crashing."""
+    failures = []
+    for training, p in INTEGER_CALLS:
+        call = f"p = {p} (training={training})"
+        exact = _integer_result(impl, p, training)
+        try:
+            y = list(impl.integer_dropout(list(INTEGERS), p, training=training, seed=ctx.seed))
+        except ArithmeticError as error:
+            failures.append(f"{call} crashed on integers: {type(error).__name__}: {error}")
+            continue
+        except Exception:  # noqa: BLE001  (a foreign implementation's error type is its own)
+            continue
+        if exact is None:
+            failures.append(f"{call} accepted integers and returned {y[:4]}...")
+        elif not (all(type(v) is int for v in y) and y == exact):
+            failures.append(f"{call} returned {y[:4]}..., not the integers {exact[:4]}...")
+    return ctx.verdict("DROPOUT-9", failures)
+
+
 NONFINITE_RATES = (0.3, 1.0)
 NONFINITE_COPIES = 200  # of NaN, inf and -inf each; at p = 0.3 no NaN is kept w.p. 0.3^200 < 1e-104
 KEPT = {("NaN", "NaN"), ("inf", "inf")}

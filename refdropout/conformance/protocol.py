@@ -113,6 +113,7 @@ CAPABILITIES: dict[str, str] = {
     "dropout_vjp": "dropout_vjp(x, p, g, *, training, seed) -> (y, dL/dx for upstream gradient g)",
     "dropout_stream": "dropout_stream(seed) -> call(x, p, *, training) -> y, successive calls drawing fresh masks from one seeded state",
     "dropout_noise_shape": "dropout_noise_shape(x, p, noise_shape, *, training, seed) -> y, one mask value shared where noise_shape is 1",
+    "integer_dropout": "integer_dropout(values, p, *, training, seed) -> the output's values as a list: dropout of the framework's own int32 array of `values` (the reference: a list of ints), raising as it raises",
     # spec/variants.md
     "channel_dropout": "channel_dropout(x, p, *, spatial_dims, data_format, training, seed) -> y, one mask value per (sample, channel); rank spatial_dims + 1 is one unbatched sample",
     "alpha_dropout": "alpha_dropout(x, p, *, training, seed) -> y = a (x m + alpha' (1 - m)) + b",

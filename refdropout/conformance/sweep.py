@@ -5,8 +5,11 @@
 
 runs :func:`refdropout.conformance.runner.run_target` for each target under master seeds
 ``first, first + 1, ...`` and appends one JSON line per run to ``--results``: the target, seed,
-profile, seconds and every clause's outcome with the smallest p-value of its decisions. A run
-already in the results file is not repeated, so a long sweep can be resumed. The markdown report
+profile, seconds and every clause's outcome with the smallest p-value of its decisions. A clause
+already recorded for a target and seed is not run again, so a long sweep can be resumed, and a
+clause added to the spec after a sweep is filled in for every recorded run: a clause's own seed
+depends only on the master seed and its ID, and each decision is made at the plan's α, so the
+records of one target and seed together are the run of all their clauses. The markdown report
 is made from the whole results file: per target, the runs, each clause that ever failed or
 differed by policy (and under how many seeds), the target's declared known deviations, and the
 smallest p-value any statistical decision reached, next to the per-decision α. A correct
@@ -27,7 +30,7 @@ from ..adapters import TARGETS, TargetError, load_target
 from .runner import Run, run_plan, run_target, select_clauses
 from .verdict import Outcome
 
-__all__ = ["main", "record_of", "report"]
+__all__ = ["main", "record_of", "report", "runs_of"]
 
 COMMAND = "python -m refdropout.conformance.sweep"
 
@@ -42,6 +45,24 @@ def record_of(run: Run, known: dict[str, str]) -> dict:
                                           "decisions": len(p_values)}
     return {"target": run.target, "seed": run.seed, "profile": run.plan.profile, "seconds": round(run.seconds, 2),
             "versions": run.versions, "known_deviations": sorted(known), "clauses": clauses}
+
+
+def runs_of(records: Sequence[dict], profile: str) -> list[dict]:
+    """The records of ``profile`` merged per target and seed, in order of first appearance: the
+    clauses of all of them, their seconds summed, the versions and known deviations of the last."""
+    runs: dict[tuple[str, int], dict] = {}
+    for record in records:
+        if record["profile"] != profile:
+            continue
+        key = (record["target"], record["seed"])
+        if key not in runs:
+            runs[key] = {**record, "clauses": dict(record["clauses"])}
+            continue
+        run = runs[key]
+        run["clauses"].update(record["clauses"])
+        run["seconds"] += record["seconds"]
+        run["versions"], run["known_deviations"] = record["versions"], record["known_deviations"]
+    return list(runs.values())
 
 
 def _read(path: Path) -> list[dict]:
@@ -63,8 +84,9 @@ def report(records: Sequence[dict], *, profile: str, command: str) -> str:
     order = list(TARGETS)
     targets = sorted({r["target"] for r in records if r["profile"] == profile},
                      key=lambda t: (order.index(t) if t in order else len(order), t))
+    merged = runs_of(records, profile)
     for target in targets:
-        runs = [r for r in records if r["target"] == target and r["profile"] == profile]
+        runs = [r for r in merged if r["target"] == target]
         known = set(runs[-1]["known_deviations"])
         failed: dict[str, int] = {}
         policy: set[str] = set()
@@ -110,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.seeds < 1 or args.first < 0:
         _parser().error(f"--seeds must be >= 1 and --first >= 0, got {args.seeds} and {args.first}")
-    done = {(r["target"], r["seed"], r["profile"]) for r in _read(args.results)}
+    done = {(r["target"], r["seed"]): set(r["clauses"]) for r in runs_of(_read(args.results), args.profile)}
     clauses = select_clauses(args.clause)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     for name in args.targets or list(TARGETS):
@@ -121,9 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         known = dict(getattr(loaded.impl, "known_deviations", {}))
         for seed in range(args.first, args.first + args.seeds):
-            if (name, seed, args.profile) in done:
+            missing = [c for c in clauses if c not in done.get((name, seed), ())]
+            if not missing:
                 continue
-            run = run_target(name, loaded.impl, clauses, profile=args.profile, seed=seed, versions=loaded.versions())
+            run = run_target(name, loaded.impl, missing, profile=args.profile, seed=seed, versions=loaded.versions())
             with args.results.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(record_of(run, known)) + "\n")
             print(f"{name} seed {seed}: " + ", ".join(f"{run.count(o)} {o.value}" for o in Outcome)

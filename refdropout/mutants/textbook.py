@@ -70,6 +70,10 @@ class Textbook:
     def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
         return self.forward(self.generator(seed), x, p, training=True)
 
+    def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
+        """Integers are refused before anything reads them (DROPOUT-9)."""
+        raise TypeError(f"{self.name}: x must be floating point, got integers")
+
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         # for a fixed mask dropout is linear, so dL/dx is dropout of g with the same seed
         return self.dropout(x, p, training=training, seed=seed), self.dropout(g, p, training=training, seed=seed)
