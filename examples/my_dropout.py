@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from refdropout.adapters.arrays import from_numpy, to_numpy
+from refdropout.contract.arrays import from_numpy, to_numpy
 from refdropout.conformance import Policies
 
 

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from refdropout import ops
-from refdropout.dropout.gaussian import standard_normal
+from refdropout.functional.gaussian import standard_normal
 from refdropout.nn import MLP
 from refdropout.random import Generator
 from refdropout.tensor import Tensor

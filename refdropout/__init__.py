@@ -13,5 +13,9 @@ from .ops import (
     not_equal, permute, pow, relu, reshape, selu, sigmoid, softmax, sqrt, stack, sub, sum, tanh, transpose, where,
 )
 from .tensor import Tensor, tensor
+from .functional import (
+    alpha_dropout, attention_dropout, channel_dropout, drop_path, dropblock2d, dropconnect, dropout,
+    feature_alpha_dropout, gaussian_dropout,
+)
 
 __version__ = "0.1.0"

@@ -136,7 +136,7 @@ def test_kept_values_are_x_over_the_float32_keep_prob(ort_impl, seed: int, p: fl
     """Measured: y = x / fl32(1 - fl32(p)) where kept (rounded to x's format), 0 of x's sign where dropped."""
     import numpy as np
 
-    from refdropout.adapters.arrays import NUMPY_FORMATS
+    from refdropout.contract.arrays import NUMPY_FORMATS
 
     y, mask = ort_impl.dropout_with_mask(_tensor(x, dtype), p, seed=seed)
     q32 = np.float32(1.0) - np.float32(p)

@@ -55,7 +55,7 @@ from refdropout.mutants.values import (
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS, Outcome, Policies
 from refdropout.conformance.inputs import BINADES, spread
-from refdropout.dropout import dropout
+from refdropout.functional import dropout
 from refdropout.dtypes import bfloat16, float16, float32, get_dtype, within_one_ulp
 from refdropout.random import Generator
 from refdropout.stats import detectable_delta

@@ -24,8 +24,8 @@ from broken.ensemble import AlternatingMasks, ClassicMisdeclared, StaleMask
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import Outcome, Policies
-from refdropout.dropout import dropconnect as dropconnect_op
-from refdropout.dropout import dropout
+from refdropout.functional import dropconnect as dropconnect_op
+from refdropout.functional import dropout
 from refdropout.mutants.randomness import SameMaskEveryCall
 from refdropout.mutants.scale import NoRescale
 from refdropout.tensor import Tensor

@@ -27,7 +27,7 @@ from refdropout.mutants.edges import NaNAtPOne
 from refdropout.mutants.gradients import (
     BackwardInBfloat16, BackwardNaNAtPOne, BackwardRedrawsMask, BackwardScaledByP, MaskFromOutput,
 )
-from refdropout.dropout import (
+from refdropout.functional import (
     DATA_FORMATS,
     DROP_PATH_MODES,
     alpha_constants,

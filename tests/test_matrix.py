@@ -1,4 +1,4 @@
-"""Tests of the published matrix, ``python -m refdropout.conformance.matrix``.
+"""Tests of the published matrix, ``python -m refdropout.reports.matrix``.
 
 The matrix is generated for the reference, two plain functions from a module in a temporary
 directory (one correct, one that raises) and a built-in target whose framework
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from refdropout.adapters import TARGETS, BuiltinTarget
-from refdropout.conformance.matrix import main
+from refdropout.reports.matrix import main
 
 CLAUSES = ["--clause", "DROPOUT-2", "--clause", "DROPOUT-3", "--clause", "DROPOUT-5"]  # exact checks
 
@@ -69,7 +69,7 @@ def tables(text: str) -> list[list[list[str]]]:
 
 def test_header_gives_the_command_profile_seed_and_versions(document: tuple[str, list[str]]) -> None:
     text, argv = document
-    assert "python -m refdropout.conformance.matrix " + " ".join(argv) in text
+    assert "python -m refdropout.reports.matrix " + " ".join(argv) in text
     assert "profile `quick`" in text and "master seed 7" in text
     assert re.search(r"Python 3\.\d+\.\d+", text)
     versions = tables(text)[0]
@@ -115,7 +115,7 @@ def test_a_bad_clause_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_policy_values_other_than_the_reference_s_are_bold() -> None:
     from refdropout.conformance import Policies
-    from refdropout.conformance.matrix import Column, _policies
+    from refdropout.reports.matrix import Column, _policies
 
     table = _policies([Column("x", policies=Policies(p_one="refused", seed_bits=32), dtypes=("float64",))])
     assert "| x | inverted | multiply | shared | **refused** | strict | **32** | kept | exact | float64 |" in table

@@ -23,7 +23,7 @@ from refdropout.conformance import Outcome
 from refdropout.mutants.mode import (
     ContainerModeNotRecursive, EvalAdvancesGenerator, InactiveInTraining, ModuleActiveInEval, TrainDoesNotRecurse,
 )
-from refdropout.dropout import (
+from refdropout.functional import (
     alpha_dropout, attention_dropout, channel_dropout, drop_path, dropblock2d, dropconnect, dropout,
     feature_alpha_dropout, gaussian_dropout,
 )

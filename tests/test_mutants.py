@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from refdropout.conformance import CHECKS, Implementation, Outcome, Verdict
 from refdropout.mutants import KINDS, MUTANTS
-from refdropout.mutants.matrix import JUSTIFICATIONS, cell, main
+from refdropout.reports.detection import JUSTIFICATIONS, cell, main
 from refdropout.stats import Record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def test_the_published_matrix_lists_every_mutant() -> None:
     text = DOCUMENT.read_text(encoding="utf-8")
     listed = set(re.findall(rf"(?m)^\| ([a-z0-9-]+) \| (?:{'|'.join(KINDS)}) \| ", text))  # the catalogue's rows
     missing = sorted(set(MUTANTS) - listed)
-    assert not missing, f"regenerate {DOCUMENT.relative_to(REPO)} (python -m refdropout.mutants.matrix): missing {missing}"
+    assert not missing, f"regenerate {DOCUMENT.relative_to(REPO)} (python -m refdropout.reports.detection): missing {missing}"
 
 
 def test_justifications_name_registered_checks() -> None:
@@ -135,7 +135,7 @@ def test_the_generator_writes_detections_silent_clauses_and_the_catalogue(tmp_pa
             "--clause", "DROPOUT-10", "--clause", "DROPOUT-16", "--clause", "ENSEMBLE-8", "--out", str(out)]
     assert main(argv) == 0
     text = out.read_text(encoding="utf-8")
-    assert "python -m refdropout.mutants.matrix " + " ".join(argv) in text
+    assert "python -m refdropout.reports.detection " + " ".join(argv) in text
     assert "profile `quick`" in text and "master seed 3" in text
     assert "ENSEMBLE-8 |" not in text  # no column for a clause that applies to no mutant run
     assert re.search(r"(?m)^\| wrong-policy \| x \|  \| 1 \|$", text), text

@@ -81,7 +81,8 @@ ENGINE_IMPORT_CHECK = textwrap.dedent('''
 
     THIRD_PARTY = {"numpy", "scipy", "hypothesis", "pytest", "torch", "jax", "tensorflow"}
     NOT_ENGINE = {"refdropout.__main__", "refdropout.stats", "refdropout.conformance", "refdropout.adapters",
-                  "refdropout.mutants", "refdropout.pytest_plugin"}
+                  "refdropout.mutants", "refdropout.pytest_plugin", "refdropout.contract.arrays",
+                  "refdropout.reports"}
 
     class RefuseThirdParty:
         def find_spec(self, name, path=None, target=None):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import refdropout.adapters.arrays  # noqa: F401  (see below)
+import refdropout.contract.arrays  # noqa: F401  (see below)
 from refdropout.conformance.plugin import matches
 from refdropout.conformance.runner import clause_seed
 

@@ -1,4 +1,4 @@
-"""The seed sweep, ``python -m refdropout.conformance.sweep``: runs recorded, resumed and reported.
+"""The seed sweep, ``python -m refdropout.reports.sweep``: runs recorded, resumed and reported.
 
 The reference is swept over exact clauses only (no statistical decision is charged anywhere), and
 a broken plain function shows that a failure under some seed reaches the report.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from refdropout.conformance.sweep import main
+from refdropout.reports.sweep import main
 
 BROKEN = textwrap.dedent('''
     def never_drops(x, p, *, training, seed):

@@ -46,7 +46,7 @@ from broken.variants import (
 from refdropout import gradcheck
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS, Outcome
-from refdropout.dropout import (
+from refdropout.functional import (
     ALPHA_PRIME,
     alpha_constants,
     alpha_dropout,
@@ -58,7 +58,7 @@ from refdropout.dropout import (
     feature_alpha_dropout,
     gaussian_dropout,
 )
-from refdropout.dropout.dropblock import block_keep_mask, seed_rate
+from refdropout.functional.dropblock import block_keep_mask, seed_rate
 from refdropout.mutants.structure import (
     AlphaWithoutAffineCorrection, DataFormatIgnored, Dropout2dReads3DAsBatched, GaussianStddevPOverQ, GaussianVarianceP,
 )

@@ -7,7 +7,7 @@
 that takes a numpy array ``x`` and returns a numpy array of the same shape and dtype. The function
 provides the protocol's one required method, ``dropout``, and so gets every clause of standard
 dropout that needs nothing more; it is checked in float64 and float32 and under the default
-policies (refdropout.conformance.protocol). An adapter class declares anything further.
+policies (refdropout.contract). An adapter class declares anything further.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..tensor import Tensor
-from .arrays import from_numpy, to_numpy
+from ..contract.arrays import from_numpy, to_numpy
 
 __all__ = ["FunctionDropout"]
 

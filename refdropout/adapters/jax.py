@@ -47,9 +47,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..conformance.protocol import Policies
+from ..contract import Policies
 from ..tensor import Tensor
-from .arrays import DTYPES, from_numpy, to_numpy
+from ..contract.arrays import DTYPES, from_numpy, to_numpy
 
 __all__ = ["JaxDropout", "FlaxDropout", "INSTALL_JAX", "INSTALL_FLAX", "KNOWN_DEVIATIONS"]
 

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..tensor import Tensor
-from .arrays import DTYPES, from_numpy, to_numpy
+from ..contract.arrays import DTYPES, from_numpy, to_numpy
 
 __all__ = ["NumpyDropout", "dropout"]
 

@@ -35,9 +35,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..conformance.protocol import Policies
+from ..contract import Policies
 from ..tensor import Tensor
-from .arrays import NUMPY_FORMATS, from_numpy, to_numpy
+from ..contract.arrays import NUMPY_FORMATS, from_numpy, to_numpy
 
 __all__ = ["OnnxRuntimeDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 

@@ -1,6 +1,6 @@
 """The reference implementation as a conformance target: refdropout's own engine.
 
-It has every capability of the protocol (refdropout.conformance.protocol), so every clause
+It has every capability of the protocol (refdropout.contract), so every clause
 applies to it; it is the first user of the checks and must pass them all.
 """
 
@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from .. import nn
-from ..conformance.protocol import Policies
+from ..contract import Policies
 from ..nn.recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
-from ..dropout import dropout
+from ..functional import dropout
 from ..nn.layers import Softmax
 from ..nn.mc import MCPrediction, mc_predict
 from ..theory import Network
-from ..dropout import (
+from ..functional import (
     alpha_dropout, attention_dropout, channel_dropout, drop_path, dropblock2d, dropconnect, feature_alpha_dropout,
     gaussian_dropout,
 )
@@ -26,7 +26,7 @@ __all__ = ["ReferenceDropout"]
 
 
 class ReferenceDropout:
-    """``refdropout.dropout.dropout`` behind the conformance protocol."""
+    """``refdropout.functional.dropout`` behind the conformance protocol."""
 
     name = "reference"
     dtypes = ("float64", "float32", "float16", "bfloat16")  # every format the engine emulates

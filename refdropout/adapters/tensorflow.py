@@ -37,11 +37,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..conformance.protocol import Policies
+from ..contract import Policies
 from ..nn.mc import MCPrediction
 from ..tensor import Tensor
 from ..theory import Network
-from .arrays import DTYPES, from_numpy, to_numpy
+from ..contract.arrays import DTYPES, from_numpy, to_numpy
 
 __all__ = ["TensorflowDropout", "KerasDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 

@@ -32,7 +32,7 @@ import warnings
 from array import array
 from typing import Any, Callable, Sequence
 
-from ..conformance.protocol import Policies
+from ..contract import Policies
 from ..dtypes import bfloat16, bool_, get_dtype
 from ..nn.mc import MCPrediction
 from ..nn.recurrent import RecurrentMasks

@@ -3,7 +3,7 @@
 Checks live in one module per spec chapter; importing this package registers them all.
 """
 
-from .protocol import CAPABILITIES, Implementation, Policies, has_capability, policies_of
+from ..contract import CAPABILITIES, Implementation, Policies, has_capability, policies_of
 from .registry import CHECKS, Check, Context, check, plan_for, run_check, run_checks
 from .verdict import Outcome, Verdict
 

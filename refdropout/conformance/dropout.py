@@ -37,7 +37,7 @@ from ..stats import (
 from ..tensor import Tensor
 from ..dtypes import within_one_ulp
 from .inputs import same_bits, spread, wrap
-from .protocol import dtypes_of, kept_value, policies_of
+from ..contract import dtypes_of, kept_value, policies_of
 from .registry import Context, check
 from .verdict import Verdict
 

@@ -21,7 +21,7 @@ from ..theory import (
     TABLE_NETWORKS, column_mask, dropconnect, dropconnect_gap_bound, ensemble, exact_rate, output_distribution,
     table_input,
 )
-from .protocol import dtypes_of, kept_value, policies_of
+from ..contract import dtypes_of, kept_value, policies_of
 from .registry import Context, check
 from .verdict import Verdict
 

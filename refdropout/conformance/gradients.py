@@ -19,7 +19,7 @@ import math
 from ..dtypes import DType, float64, within_one_ulp
 from ..random import Generator
 from ..tensor import Tensor
-from .protocol import dtypes_of, policies_of
+from ..contract import dtypes_of, policies_of
 from .registry import Context, check
 from .verdict import Outcome, Verdict
 

@@ -14,7 +14,7 @@ from ..random import Generator
 from ..stats import binomial_test
 from ..tensor import Tensor
 from ..dtypes import within_one_ulp
-from .protocol import policies_of
+from ..contract import policies_of
 from .registry import Context, check
 from .verdict import Verdict
 

@@ -23,7 +23,7 @@ from .. import ops
 from ..random import Generator
 from ..stats import Decision
 from ..theory import TABLE_NETWORKS, Distribution, ensemble_outputs, table_input
-from .protocol import policies_of
+from ..contract import policies_of
 from .registry import Context, check
 from .verdict import Verdict
 

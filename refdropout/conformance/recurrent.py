@@ -22,7 +22,7 @@ from ..stats import (
     successive_independence_test,
 )
 from ..tensor import Tensor
-from .protocol import has_capability, policies_of
+from ..contract import has_capability, policies_of
 from .registry import Context, check
 from .verdict import Outcome, Verdict
 

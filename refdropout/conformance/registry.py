@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..stats import DecisionPlan, Decision, ErrorBudget, decision_plan
-from .protocol import Policies, missing_capabilities, policies_of
+from ..contract import Policies, missing_capabilities, policies_of
 from .verdict import Outcome, Verdict
 
 __all__ = ["Check", "Context", "CHECKS", "check", "run_check", "run_checks", "plan_for"]

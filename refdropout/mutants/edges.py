@@ -6,7 +6,7 @@ DROPOUT-4, DROPOUT-5, GRADIENTS-4).
 
 from __future__ import annotations
 
-from ..dropout.arguments import check_rate
+from ..functional.arguments import check_rate
 from ..random import Generator
 from ..shapes import Shape
 from ..tensor import Tensor

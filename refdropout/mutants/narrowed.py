@@ -1,14 +1,14 @@
 """The reference narrowed to a few capabilities, the base of mutants outside standard dropout.
 
 A mutant has only the capabilities its defect and its catching clauses need, so every other
-clause reports it "not applicable" (refdropout.conformance.protocol) and the detection matrix
+clause reports it "not applicable" (refdropout.contract) and the detection matrix
 does not rerun the reference's correct behaviour under another name.
 """
 
 from __future__ import annotations
 
 from ..adapters.reference import ReferenceDropout
-from ..conformance.protocol import CAPABILITIES
+from ..contract import CAPABILITIES
 
 __all__ = ["reference_with"]
 

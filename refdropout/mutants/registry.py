@@ -22,7 +22,7 @@ class Mutant:
     """One broken implementation of the catalogue.
 
     ``name``: its ID (kebab case); ``kind``: one of KINDS; ``make``: builds a fresh instance (an
-    implementation of refdropout.conformance.protocol); ``models``: the public issue or pull
+    implementation of refdropout.contract); ``models``: the public issue or pull
     request it models, as "framework #number: title"; ``wrong``: one sentence, what is wrong;
     ``caught_by``: the clauses expected to reject it at the standard profile; ``quick``: None when
     the quick profile is expected to catch it too, else the reason it cannot.

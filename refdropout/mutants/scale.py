@@ -6,7 +6,7 @@ Each derives from :class:`~refdropout.mutants.textbook.Textbook` and overrides i
 
 from __future__ import annotations
 
-from ..conformance.protocol import Policies
+from ..contract import Policies
 from ..dtypes import bfloat16, float32
 from ..tensor import Tensor
 from .registry import mutant

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 
-from ..dropout import alpha_dropout, channel_dropout, dropout
-from ..dropout.alpha import ALPHA_PRIME
+from ..functional import alpha_dropout, channel_dropout, dropout
+from ..functional.alpha import ALPHA_PRIME
 from ..nn.recurrent import RecurrentLayer, RecurrentMasks
 from ..random import Generator
 from ..tensor import Tensor

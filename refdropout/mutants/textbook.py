@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from ..conformance.protocol import Policies
-from ..dropout.arguments import check_rate, resolve_noise_shape
+from ..contract import Policies
+from ..functional.arguments import check_rate, resolve_noise_shape
 from ..random import Generator
 from ..shapes import Shape, broadcast_index
 from ..tensor import Tensor

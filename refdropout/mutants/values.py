@@ -6,7 +6,7 @@ Each derives from :class:`~refdropout.mutants.textbook.Textbook` (spec/dropout.m
 
 from __future__ import annotations
 
-from ..conformance.protocol import Policies
+from ..contract import Policies
 from ..ops import where
 from ..tensor import Tensor
 from .registry import mutant

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..dropout import (
+from ..functional import (
     alpha_dropout, attention_dropout, channel_dropout, drop_path, dropblock2d, dropconnect, dropout,
     feature_alpha_dropout, gaussian_dropout,
 )
-from ..dropout.arguments import check_rate, resolve_generator
+from ..functional.arguments import check_rate, resolve_generator
 from ..random import Generator
 from ..tensor import Tensor
 from .layers import Linear

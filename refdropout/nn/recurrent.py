@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .. import ops
-from ..dropout.arguments import check_choice, check_flag, check_input, check_int, check_rate, resolve_generator
+from ..functional.arguments import check_choice, check_flag, check_input, check_int, check_rate, resolve_generator
 from ..random import Generator
 from ..tensor import Tensor
 from .layers import _child_seed

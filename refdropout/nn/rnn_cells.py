@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .. import ops
-from ..dropout.arguments import check_flag, check_input, check_int
+from ..functional.arguments import check_flag, check_input, check_int
 from ..random import Generator
 from ..tensor import Tensor
 from .layers import _uniform_parameter

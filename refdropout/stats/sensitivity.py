@@ -38,7 +38,7 @@ import scipy
 from scipy.stats import binom
 
 from ..adapters.reference import ReferenceDropout
-from ..conformance.matrix import _table
+from ..reports.matrix import _table
 from ..conformance.runner import run_plan, run_target
 from ..tensor import Tensor
 from .arguments import check_count, check_keep_prob, check_real

@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Sequence
 
 from .. import ops
-from ..dropout import SCALINGS
+from ..functional import SCALINGS
 from ..random import Generator
 from ..tensor import Tensor
 from .subnetworks import Distribution, exact_rate, mask_matrix, sub_networks

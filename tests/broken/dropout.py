@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from refdropout.conformance.protocol import Policies
+from refdropout.contract import Policies
 from refdropout.dtypes import float32
 from refdropout.mutants.textbook import Textbook
 from refdropout.random import Generator

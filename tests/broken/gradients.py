@@ -8,7 +8,7 @@ passes that model public bugs are mutants of refdropout.mutants.gradients.
 from __future__ import annotations
 
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.dropout import dropout
+from refdropout.functional import dropout
 from refdropout.tensor import Tensor
 
 

@@ -12,7 +12,7 @@ from typing import Sequence
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import Policies
-from refdropout.dropout import dropout
+from refdropout.functional import dropout
 from refdropout.nn.recurrent import GRU, RecurrentMasks
 from refdropout.mutants.structure import layers_with, step_masks
 from refdropout.nn.rnn_cells import GRUCell, project

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.dropout import alpha_dropout, channel_dropout, drop_path, dropconnect, dropout
-from refdropout.dropout.alpha import ALPHA_PRIME
-from refdropout.dropout.dropblock import block_keep_mask, seed_rate
+from refdropout.functional import alpha_dropout, channel_dropout, drop_path, dropconnect, dropout
+from refdropout.functional.alpha import ALPHA_PRIME
+from refdropout.functional.dropblock import block_keep_mask, seed_rate
 from refdropout.mutants.structure import alpha_with_constants
 from refdropout.random import Generator
 from refdropout.tensor import Tensor

@@ -1,6 +1,6 @@
 """The detection matrix: which clause's check rejects which mutant of the catalogue, in one markdown document.
 
-    python -m refdropout.mutants.matrix [--profile quick|standard|deep] [--seed N]
+    python -m refdropout.reports.detection [--profile quick|standard|deep] [--seed N]
         [--mutant NAME] [--clause PATTERN] [--out docs/detection-matrix.md]
 
 runs every mutant of :data:`refdropout.mutants.MUTANTS` through
@@ -25,15 +25,15 @@ from pathlib import Path
 from typing import TextIO
 
 from .. import __version__
-from ..conformance.matrix import _cut, _table
+from .matrix import _cut, _table
 from ..conformance.runner import Run, run_plan, run_target, select_clauses
 from ..conformance.verdict import Outcome, Verdict
 from ..stats import PROFILES
-from . import KINDS, MUTANTS, Mutant
+from ..mutants import KINDS, MUTANTS, Mutant
 
 __all__ = ["JUSTIFICATIONS", "cell", "main", "matrix", "run_mutants"]
 
-COMMAND = "python -m refdropout.mutants.matrix"
+COMMAND = "python -m refdropout.reports.detection"
 DEFAULT_OUT = Path("docs/detection-matrix.md")
 UNDERFLOW = 1e-300  # a p-value below this is shown as "<1e-300": scipy's tails underflow to 0 around here
 

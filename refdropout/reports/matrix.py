@@ -1,6 +1,6 @@
 """The published conformance matrix: every clause against every target, in one markdown document.
 
-    python -m refdropout.conformance.matrix [--profile quick|standard|deep] [--seed N]
+    python -m refdropout.reports.matrix [--profile quick|standard|deep] [--seed N]
         [--clause PATTERN] [--out docs/conformance-matrix.md] [TARGET ...]
 
 runs each target through :func:`refdropout.conformance.runner.run_target` under one plan and one
@@ -29,13 +29,13 @@ from typing import TextIO
 from ..adapters import TARGETS, TargetError, load_target
 from ..spec import load_clauses
 from ..stats import PROFILES
-from .protocol import POLICY_VALUES, Policies, dtypes_of, policies_of
-from .runner import Run, run_plan, run_target, select_clauses
-from .verdict import Outcome
+from ..contract import POLICY_VALUES, Policies, dtypes_of, policies_of
+from ..conformance.runner import Run, run_plan, run_target, select_clauses
+from ..conformance.verdict import Outcome
 
 __all__ = ["Column", "CELLS", "main", "matrix", "run_columns"]
 
-COMMAND = "python -m refdropout.conformance.matrix"
+COMMAND = "python -m refdropout.reports.matrix"
 DEFAULT_OUT = Path("docs/conformance-matrix.md")
 DETAIL_WIDTH = 160  # a FAIL's detail is cut to this many characters in the list of failures
 

@@ -1,6 +1,6 @@
 """Do correct implementations ever fail? Every clause against each target under many master seeds.
 
-    python -m refdropout.conformance.sweep [--profile standard] [--seeds 20] [--first 0]
+    python -m refdropout.reports.sweep [--profile standard] [--seeds 20] [--first 0]
         [--clause PATTERN] [--results docs/seed-sweep.jsonl] [--out docs/seed-sweep.md] [TARGET ...]
 
 runs :func:`refdropout.conformance.runner.run_target` for each target under master seeds
@@ -27,12 +27,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..adapters import TARGETS, TargetError, load_target
-from .runner import Run, run_plan, run_target, select_clauses
-from .verdict import Outcome
+from ..conformance.runner import Run, run_plan, run_target, select_clauses
+from ..conformance.verdict import Outcome
 
 __all__ = ["main", "record_of", "report", "runs_of"]
 
-COMMAND = "python -m refdropout.conformance.sweep"
+COMMAND = "python -m refdropout.reports.sweep"
 
 
 def record_of(run: Run, known: dict[str, str]) -> dict:

@@ -1,0 +1,1 @@
+"""Reports: the documents generated from conformance runs (spec/stats.md, docs/)."""
