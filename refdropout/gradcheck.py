@@ -46,7 +46,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Tensor, eps: float = 1e-6, ato
     for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
             raise ValueError(f"gradcheck: {name} must be a non-negative number, got {value!r}")
-    xs = [Tensor._make(list(map(float, x.data)), x.shape, float64) for x in inputs]
+    xs = [Tensor.from_flat(list(map(float, x.data)), x.shape, float64) for x in inputs]
     for x in xs:
         x.requires_grad = True
     out = fn(*xs)
@@ -60,7 +60,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Tensor, eps: float = 1e-6, ato
         if out.requires_grad:
             one_hot = [0.0] * out.size
             one_hot[k] = 1.0
-            out.backward(Tensor._make(one_hot, out.shape))
+            out.backward(Tensor.from_flat(one_hot, out.shape))
         for a, x in zip(analytic, xs):
             if x.grad is not None:
                 for i, v in enumerate(x.grad.data):
@@ -72,7 +72,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Tensor, eps: float = 1e-6, ato
             for step in (eps, -eps):
                 moved = list(x.data)
                 moved[i] += step
-                shifted = [Tensor._make(moved, x.shape) if j == n else y for j, y in enumerate(xs)]
+                shifted = [Tensor.from_flat(moved, x.shape) if j == n else y for j, y in enumerate(xs)]
                 probe.append(_evaluate(fn, shifted))
             for k, (up, down) in enumerate(zip(*probe)):
                 numeric = (up - down) / (2.0 * eps)

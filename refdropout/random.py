@@ -334,7 +334,7 @@ class Generator:
         laid out row-major in ``shape``: u = m / 2^53 with m the 53-bit integer of RANDOM-7."""
         shape = _shape(shape, "uniform")
         mantissas = self._elements("uniform", numel(shape), offset, 2, _block_mantissas)
-        return Tensor._make([m * 2**-53 for m in mantissas], shape)
+        return Tensor.from_flat([m * 2**-53 for m in mantissas], shape)
 
     def bernoulli(self, shape: Shape | int, keep_prob: float, *, offset: int = 0) -> Tensor:
         """A keep mask: element i is 1.0 if u_i < keep_prob else 0.0, with u_i the element of
@@ -343,4 +343,4 @@ class Generator:
         shape = _shape(shape, "bernoulli")
         threshold = _keep_threshold(keep_prob)  # u < q  <=>  m < ceil(q * 2^53)
         mantissas = self._elements("bernoulli", numel(shape), offset, 2, _block_mantissas)
-        return Tensor._make([1.0 if m < threshold else 0.0 for m in mantissas], shape)
+        return Tensor.from_flat([1.0 if m < threshold else 0.0 for m in mantissas], shape)

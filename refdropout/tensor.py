@@ -77,11 +77,14 @@ class Tensor:
         self._vjp = None
 
     @classmethod
-    def _make(cls, data: list, shape: Shape, dtype: DType | str = float64) -> "Tensor":
-        """Wrap a flat list already laid out row-major; values are rounded to ``dtype``."""
+    def from_flat(cls, data: list, shape: Shape, dtype: DType | str = float64, *, rounded: bool = False) -> "Tensor":
+        """A tensor of ``shape`` over ``data``, a flat row-major list of prod(shape) values, taken
+        as it is (not copied). Floating values are rounded to ``dtype`` unless ``rounded`` says that
+        they already lie in it (values read from an array of that format): then nothing is done per
+        element. The caller vouches for the length and, with ``rounded``, for the values."""
         dtype = get_dtype(dtype)
         out = cls.__new__(cls)
-        out._init(dtype.round_all(data) if dtype.is_floating else data, shape, dtype)
+        out._init(dtype.round_all(data) if dtype.is_floating and not rounded else data, tuple(shape), dtype)
         return out
 
     # ---- inspection ---------------------------------------------------------------
@@ -140,11 +143,11 @@ class Tensor:
     def _accumulate_grad(self, g: list) -> None:
         if self.grad is not None:
             g = [a + b for a, b in zip(self.grad.data, g)]
-        self.grad = Tensor._make(g, self.shape, self.dtype)
+        self.grad = Tensor.from_flat(g, self.shape, self.dtype)
 
     def detach(self) -> "Tensor":
         """The same values, cut from the graph (shares the immutable data list)."""
-        return Tensor._make(self.data, self.shape, self.dtype)
+        return Tensor.from_flat(self.data, self.shape, self.dtype)
 
     def zero_grad(self) -> None:
         self.grad = None

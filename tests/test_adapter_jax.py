@@ -135,7 +135,7 @@ def test_seed_outside_64_bits_is_refused(targets) -> None:
     from refdropout.tensor import Tensor
 
     with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\^64\), got -1"):
-        targets["jax"].dropout(Tensor._make([1.0], (1,)), 0.5, training=True, seed=-1)
+        targets["jax"].dropout(Tensor.from_flat([1.0], (1,)), 0.5, training=True, seed=-1)
 
 
 def test_module_imports_without_jax() -> None:

@@ -58,7 +58,7 @@ def ort_impl():
 
 
 def _tensor(values: list[float], dtype: str = "float64") -> Tensor:
-    return Tensor._make(values, (len(values),), get_dtype(dtype))
+    return Tensor.from_flat(values, (len(values),), get_dtype(dtype))
 
 
 def test_subsets_name_registered_checks() -> None:

@@ -142,7 +142,7 @@ def test_reference_signature() -> None:
 @settings(max_examples=25, deadline=None)
 @given(seed=seeds, p=rates, shape=shapes)
 def test_reference_draws_from_its_seed_or_generator(seed: int, p: float, shape: tuple[int, ...]) -> None:
-    x = Tensor._make([1.0] * math.prod(shape), shape)
+    x = Tensor.from_flat([1.0] * math.prod(shape), shape)
     generator = Generator(seed)
     first, first_mask = dropout(x, p, generator=generator, return_mask=True)
     assert generator.state.draws == 1  # one draw per training call
@@ -171,7 +171,7 @@ def test_output_is_the_scaled_mask(check_correct, check_broken, seed: int) -> No
 @given(seed=seeds, p=rates, dtype=dtype_names, shape=shapes, data=st.data())
 def test_reference_scalings_share_one_mask(seed: int, p: float, dtype: str, shape: tuple[int, ...], data) -> None:
     values = data.draw(st.lists(st.floats(-1e3, 1e3), min_size=math.prod(shape), max_size=math.prod(shape)))
-    x = Tensor._make(values, shape, dtype)
+    x = Tensor.from_flat(values, shape, dtype)
     inverted, keep = dropout(x, p, seed=seed, return_mask=True)
     classic, same = dropout(x, p, seed=seed, scaling="classic", return_mask=True)
     q = 1.0 - p
@@ -232,7 +232,7 @@ def test_p_zero_is_the_identity(check_correct, check_broken, seed: int) -> None:
 def test_reference_p_zero_is_the_identity_for_any_input(seed: int, dtype: str, shape: tuple[int, ...], data,
                                                         scaling: str, nonfinite: str) -> None:
     values = data.draw(st.lists(st.floats(), min_size=math.prod(shape), max_size=math.prod(shape)))
-    x = Tensor(values, dtype=dtype).reshape(shape) if values else Tensor._make([], shape, dtype)
+    x = Tensor(values, dtype=dtype).reshape(shape) if values else Tensor.from_flat([], shape, dtype)
     y = dropout(x, 0.0, seed=seed, scaling=scaling, nonfinite=nonfinite)
     assert (y.shape, y.dtype, bits(y)) == (x.shape, x.dtype, bits(x))
 
@@ -356,7 +356,7 @@ def test_reference_broadcast_dims_is_noise_shape(seed: int, p: float, shape: tup
     axes = data.draw(st.lists(st.integers(0, len(shape) - 1), unique=True), label="axes")
     negative = [a - len(shape) for a in axes]
     noise_shape = [1 if j in axes else data.draw(st.sampled_from([n, None])) for j, n in enumerate(shape)]
-    x = Tensor._make([1.0] * math.prod(shape), shape)
+    x = Tensor.from_flat([1.0] * math.prod(shape), shape)
     by_noise_shape = dropout(x, p, seed=seed, noise_shape=noise_shape)
     assert bits(by_noise_shape) == bits(dropout(x, p, seed=seed, broadcast_dims=axes))
     assert bits(by_noise_shape) == bits(dropout(x, p, seed=seed, broadcast_dims=negative))
@@ -375,7 +375,7 @@ def test_reference_broadcast_dims_is_noise_shape(seed: int, p: float, shape: tup
     ({"noise_shape": (1, 3, 4), "broadcast_dims": (0,)}, ValueError, r"pass noise_shape= or broadcast_dims=, not both"),
 ])
 def test_reference_refuses_shapes_that_do_not_broadcast(options: dict, error: type, message: str) -> None:
-    x = Tensor._make([1.0] * 24, (2, 3, 4))
+    x = Tensor.from_flat([1.0] * 24, (2, 3, 4))
     for training in (True, False):  # refused in evaluation too, though no mask is drawn there
         with pytest.raises(error, match=message):
             dropout(x, 0.3, training=training, seed=0, **options)
@@ -421,7 +421,7 @@ def test_eval_and_p_zero_consume_no_randomness(check_correct, check_broken, seed
 @settings(max_examples=25, deadline=None)
 @given(seed=seeds, p=rates, shape=shapes, scaling=st.sampled_from(["inverted", "classic"]))
 def test_reference_leaves_the_generator_untouched(seed: int, p: float, shape: tuple[int, ...], scaling: str) -> None:
-    x = Tensor._make([1.0] * math.prod(shape), shape)
+    x = Tensor.from_flat([1.0] * math.prod(shape), shape)
     generator = Generator(seed)
     before = generator.state
     dropout(x, p, training=False, generator=generator, scaling=scaling)

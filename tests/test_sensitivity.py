@@ -44,7 +44,7 @@ def test_the_shortcut_agrees_with_the_real_check():
 def test_the_shifted_reference_is_the_reference_at_the_shifted_rate():
     """Asked for p = 0.5 it is the reference at p = 0.25 (q + 0.25), bit for bit; at other rates the reference."""
     impl, reference = S.ShiftedKeepRate(0.5, 0.25), ReferenceDropout()
-    x = Tensor._make([1.0] * 256, (256,), float64)
+    x = Tensor.from_flat([1.0] * 256, (256,), float64)
     for asked, drawn in ((0.5, 0.25), (0.3, 0.3)):
         y = impl.dropout(x, asked, training=True, seed=SEED)
         assert y.data == reference.dropout(x, drawn, training=True, seed=SEED).data

@@ -87,11 +87,11 @@ def assert_fail(check_broken, clause: str, impls: tuple, seed: int) -> None:
 
 
 def filled(shape: tuple[int, ...], value: float) -> Tensor:
-    return Tensor._make([value] * math.prod(shape), shape)
+    return Tensor.from_flat([value] * math.prod(shape), shape)
 
 
 def distinct(shape: tuple[int, ...]) -> Tensor:
-    return Tensor._make([(-1.0) ** i * (1.0 + i / 16) for i in range(math.prod(shape))], shape)
+    return Tensor.from_flat([(-1.0) ** i * (1.0 + i / 16) for i in range(math.prod(shape))], shape)
 
 
 # --- the statistical plan --------------------------------------------------------------------------

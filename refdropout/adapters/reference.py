@@ -48,7 +48,7 @@ class ReferenceDropout:
         return dropout(values, p, training=training, seed=seed, **self._options()).data
 
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
-        leaf = Tensor._make(x.data, x.shape, x.dtype)
+        leaf = Tensor.from_flat(x.data, x.shape, x.dtype)
         leaf.requires_grad = True
         y = dropout(leaf, p, training=training, seed=seed, **self._options())
         if not y.requires_grad:  # an identity that returned its input: the gradient is g
@@ -125,7 +125,7 @@ class ReferenceDropout:
         return y, masks
 
     def recurrent_vjp(self, net: "_RecurrentNet", x: Tensor, g: Tensor, *, training: bool) -> tuple[Tensor, Tensor]:
-        leaf = Tensor._make(x.data, x.shape, x.dtype)
+        leaf = Tensor.from_flat(x.data, x.shape, x.dtype)
         leaf.requires_grad = True
         y = net(leaf, training=training)
         y.backward(g)

@@ -84,7 +84,7 @@ def _from_torch(y: Any) -> Tensor:
     """A torch tensor as an engine tensor of its shape and dtype (torch.float32 -> "float32").
 
     Its values are already in their format, so they are wrapped as they are: rounding them
-    again (Tensor._make) would change nothing and cost more than the call under test."""
+    again (Tensor.from_flat without rounded=True) would change nothing and cost more than the call under test."""
     out = Tensor.__new__(Tensor)
     out._init(y.detach().cpu().reshape(-1).tolist(), tuple(y.shape), get_dtype(str(y.dtype).removeprefix("torch.")))
     return out
@@ -392,7 +392,7 @@ class _RecurrentNet:
 
 
 def _constant(value: float, shape: tuple[int, ...]) -> Tensor:
-    return Tensor._make([value] * math.prod(shape), shape)
+    return Tensor.from_flat([value] * math.prod(shape), shape)
 
 
 class _NoiseRecorder:

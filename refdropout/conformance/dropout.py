@@ -137,7 +137,7 @@ def _inputs(seed: int, shape: tuple[int, ...], dtype: DType, *, nonfinite: bool 
 
 def _ones(shape: tuple[int, ...] | int) -> Tensor:
     shape = (shape,) if isinstance(shape, int) else shape
-    return Tensor._make([1.0] * math.prod(shape), shape, float64)
+    return Tensor.from_flat([1.0] * math.prod(shape), shape, float64)
 
 
 def _mask(y: Tensor) -> list[int]:
@@ -416,7 +416,7 @@ def check_nonfinite_inputs_follow_the_declared_policy(impl: object, ctx: Context
     refused = ctx.policy(impl, "p_one") == "refused"
     failures = []
     for dtype in dtypes_of(impl):
-        x = Tensor._make([math.nan, math.inf, -math.inf] * NONFINITE_COPIES, (3 * NONFINITE_COPIES,), dtype)
+        x = Tensor.from_flat([math.nan, math.inf, -math.inf] * NONFINITE_COPIES, (3 * NONFINITE_COPIES,), dtype)
         for p in NONFINITE_RATES:
             name = f"{dtype.name}, p = {p}"
             if refused and p == 1.0:

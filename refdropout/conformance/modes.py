@@ -38,11 +38,11 @@ def _nested_dropout(impl: object, p: float, seed: int, depth: int = DEPTH) -> ob
 
 def _data(seed: int, n: int = SIZE) -> Tensor:
     """n float64 elements with |x_i| in [1, 2) and alternating signs: every one nonzero."""
-    return Tensor._make([(1.0 + u) * (-1.0) ** i for i, u in enumerate(Generator(seed).uniform(n).data)], (n,), float64)
+    return Tensor.from_flat([(1.0 + u) * (-1.0) ** i for i, u in enumerate(Generator(seed).uniform(n).data)], (n,), float64)
 
 
 def _ones(n: int) -> Tensor:
-    return Tensor._make([1.0] * n, (n,), float64)  # no per-element validation: n can be millions
+    return Tensor.from_flat([1.0] * n, (n,), float64)  # no per-element validation: n can be millions
 
 
 def _classic(impl: object) -> bool:

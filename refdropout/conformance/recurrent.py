@@ -75,7 +75,7 @@ def independence_pairs(plan: DecisionPlan) -> int:
 
 
 def _uniform(generator: Generator, shape: tuple[int, ...], bound: float) -> Tensor:
-    return Tensor._make([bound * (2.0 * u - 1.0) for u in generator.uniform(shape).data], shape)
+    return Tensor.from_flat([bound * (2.0 * u - 1.0) for u in generator.uniform(shape).data], shape)
 
 
 def network_weights(cell: str, input_size: int, hidden_size: int, layers: int, seed: int) -> list[tuple]:
@@ -303,7 +303,7 @@ def check_backpropagation_through_time_uses_the_forward_masks(impl: object, ctx:
             g = sequence(steps, batch, hidden, ctx.seed, stream=2)
 
             def loss(v: list[float]) -> float:
-                y = _net(impl, s, cell, weights, RATES, ctx.seed)(Tensor._make(v, x.shape), training=True)
+                y = _net(impl, s, cell, weights, RATES, ctx.seed)(Tensor.from_flat(v, x.shape), training=True)
                 return math.fsum(a * b for a, b in zip(y.data, g.data))
 
             _, grad = impl.recurrent_vjp(_net(impl, s, cell, weights, RATES, ctx.seed), x, g, training=True)

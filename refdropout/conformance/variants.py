@@ -114,12 +114,12 @@ def sample_sizes(plan: DecisionPlan) -> dict[str, int]:
 
 
 def _filled(shape: tuple[int, ...], value: float) -> Tensor:
-    return Tensor._make([value] * math.prod(shape), shape)
+    return Tensor.from_flat([value] * math.prod(shape), shape)
 
 
 def _distinct(shape: tuple[int, ...]) -> Tensor:
     """Distinct nonzero values of both signs: (-1)^i (1 + i / 64)."""
-    return Tensor._make([(-1.0) ** i * (1.0 + i / 64) for i in range(math.prod(shape))], shape)
+    return Tensor.from_flat([(-1.0) ** i * (1.0 + i / 64) for i in range(math.prod(shape))], shape)
 
 
 def _last(shape: tuple[int, ...], channel: int) -> tuple[int, ...]:
@@ -262,7 +262,7 @@ def _alpha_outcome(x: float, p: float) -> bool | None:
 @check("VARIANTS-4", needs=("alpha_dropout",))
 def check_alpha_dropout_values(impl: object, ctx: Context) -> Verdict:
     """VARIANTS-4: kept a x + b, dropped a α' q; identity in eval and at p = 0; zeros at p = 1."""
-    x = Tensor._make([(i % 7) - 3.25 for i in range(64)], (64,))
+    x = Tensor.from_flat([(i % 7) - 3.25 for i in range(64)], (64,))
     y = impl.alpha_dropout(x, ALPHA_P, training=True, seed=ctx.seed)
     failures = _form("training", y, x.shape)
     for i, (v, xi) in enumerate(zip(y.data, x.data) if not failures else ()):
@@ -281,7 +281,7 @@ def check_alpha_dropout_keeps_mean_and_variance(impl: object, ctx: Context) -> V
     """VARIANTS-5: for N(0, 1) inputs, E[y] = 0 (z-test) and Var[y] = 1 (large-sample test with mu4)."""
     n = sample_sizes(ctx.plan)["VARIANTS-5"]
     stream = random.Random(ctx.seed).getrandbits(32)  # the inputs' stream, not the implementation's
-    x = Tensor._make(norm.rvs(size=n, random_state=stream).tolist(), (n,))  # drawn at C speed
+    x = Tensor.from_flat(norm.rvs(size=n, random_state=stream).tolist(), (n,))  # drawn at C speed
     y = impl.alpha_dropout(x, ALPHA_P, training=True, seed=ctx.seed)
     failures = _form("VARIANTS-5", y, x.shape)
     if not failures:
@@ -330,11 +330,11 @@ def check_gaussian_noise_is_normal(impl: object, ctx: Context) -> Verdict:
 
 
 def _eye(n: int) -> Tensor:
-    return Tensor._make([float(i == j) for i in range(n) for j in range(n)], (n, n))
+    return Tensor.from_flat([float(i == j) for i in range(n) for j in range(n)], (n, n))
 
 
 def _weights(rows: int, cols: int) -> Tensor:
-    return Tensor._make([1.0 + (k % 7) / 8 for k in range(rows * cols)], (rows, cols))
+    return Tensor.from_flat([1.0 + (k % 7) / 8 for k in range(rows * cols)], (rows, cols))
 
 
 @check("VARIANTS-9", needs=("dropconnect",), decisions=1)
@@ -355,7 +355,7 @@ def check_dropconnect_masks_weights(impl: object, ctx: Context) -> Verdict:
             kept += v != 0.0
         _judge(ctx, "VARIANTS-9 keep rate", binomial_test(kept, rows * cols, 1.0 - P, alpha=ctx.alpha), failures)
     small = _weights(5, cols)
-    transposed = Tensor._make([small.data[r * cols + j] for j in range(cols) for r in range(5)], (cols, 5))
+    transposed = Tensor.from_flat([small.data[r * cols + j] for j in range(cols) for r in range(5)], (cols, 5))
     for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
         y = impl.dropconnect(_eye(cols), small, p, training=training, seed=ctx.seed)
         failures += _identical(f"{mode}: x W^T", y, transposed)
@@ -497,7 +497,7 @@ def check_attention_rows_sum_to_one_in_expectation(impl: object, ctx: Context) -
     """VARIANTS-16: row sums of dropped attention weights have mean 1 and variance (p/q) Σ A_j^2."""
     width = len(ATTENTION_ROW)
     rows = sample_sizes(ctx.plan)["VARIANTS-16"]
-    y = impl.attention_dropout(Tensor._make(list(ATTENTION_ROW) * rows, (rows, width)), P, training=True, seed=ctx.seed)
+    y = impl.attention_dropout(Tensor.from_flat(list(ATTENTION_ROW) * rows, (rows, width)), P, training=True, seed=ctx.seed)
     failures = _form("VARIANTS-16", y, (rows, width))
     if not failures:
         sums = [math.fsum(y.data[r * width:(r + 1) * width]) for r in range(rows)]

@@ -45,8 +45,8 @@ def from_numpy(a: object) -> Tensor:
     """A numpy array (or anything ``np.asarray`` takes) as an engine tensor of its shape and format."""
     a = np.asarray(a)
     if a.dtype == np.bool_:
-        return Tensor._make(a.ravel().tolist(), a.shape, bool_)
+        return Tensor.from_flat(a.ravel().tolist(), a.shape, bool_)
     if a.dtype not in _NAMES:
         raise TypeError(f"expected a numpy array of {', '.join(DTYPES)} or bool, got dtype {a.dtype}")
     dtype: DType = get_dtype(_NAMES[a.dtype])
-    return Tensor._make(a.astype(np.float64).ravel().tolist(), a.shape, dtype)
+    return Tensor.from_flat(a.astype(np.float64).ravel().tolist(), a.shape, dtype)

@@ -35,16 +35,16 @@ def _masked_linear(x: Tensor, weight: Tensor, keep: list[bool], divisor: float) 
     batch = numel(x.shape[:-1])
     effective = [w / divisor if k else w * 0.0 for w, k in zip(weight.data, keep)]
     with no_grad():
-        w_eff = Tensor._make(effective, weight.shape, weight.dtype)
-        rows = Tensor._make(x.data, (batch, n_in), x.dtype)
+        w_eff = Tensor.from_flat(effective, weight.shape, weight.dtype)
+        rows = Tensor.from_flat(x.data, (batch, n_in), x.dtype)
         y = matmul(rows, transpose(w_eff))
-    out = Tensor._make(y.data, x.shape[:-1] + (n_out,), y.dtype)
-    w64 = Tensor._make(w_eff.data, weight.shape)
+    out = Tensor.from_flat(y.data, x.shape[:-1] + (n_out,), y.dtype)
+    w64 = Tensor.from_flat(w_eff.data, weight.shape)
 
     def masked_linear_vjp(g: list) -> tuple[list | None, list | None]:
         gx = gw = None
         with no_grad():
-            g_rows = Tensor._make(g, (batch, n_out))
+            g_rows = Tensor.from_flat(g, (batch, n_out))
             if x.requires_grad:
                 gx = matmul(g_rows, w64).data
             if weight.requires_grad:

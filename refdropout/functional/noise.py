@@ -49,5 +49,5 @@ def affine(x: Tensor, scale: list[float], shift: list[float] | None = None) -> T
         y = [v * s for v, s in zip(xd, scale)]
     else:
         y = [v * s + c for v, s, c in zip(xd, scale, shift)]
-    out = Tensor._make(y, x.shape, x.dtype)
+    out = Tensor.from_flat(y, x.shape, x.dtype)
     return autograd.attach(out, (x,), lambda g: ([gi * s for gi, s in zip(g, scale)],))

@@ -33,7 +33,7 @@ def _masked(x: Tensor, keep: list[bool], divisor: float, nonfinite: str) -> Tens
         y = [v / divisor if k else v * 0.0 for v, k in zip(xd, keep)]
     else:
         y = [v / divisor if k else 0.0 for v, k in zip(xd, keep)]
-    out = Tensor._make(y, x.shape, x.dtype)
+    out = Tensor.from_flat(y, x.shape, x.dtype)
     return autograd.attach(out, (x,), lambda g: ([gi / divisor if k else 0.0 for gi, k in zip(g, keep)],))
 
 
@@ -84,4 +84,4 @@ def dropout(
         mask = source.bernoulli(mask_shape, q).data
         keep = [mask[i] == 1.0 for i in broadcast_index(mask_shape, x.shape)]
         y = _masked(x, keep, q if scaling == "inverted" else 1.0, nonfinite)
-    return (y, Tensor._make(keep, x.shape, "bool")) if return_mask else y
+    return (y, Tensor.from_flat(keep, x.shape, "bool")) if return_mask else y

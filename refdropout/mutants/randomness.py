@@ -121,7 +121,7 @@ class _Cycle:
         n = math.prod(shape)
         data = [self.block[(self.at + i) % len(self.block)] for i in range(n)]
         self.at += n
-        return Tensor._make(data, shape)
+        return Tensor.from_flat(data, shape)
 
 
 @mutant("randomness", models="flagos-ai/FlagGems#23: Memory efficient dropout",

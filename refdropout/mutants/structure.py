@@ -120,7 +120,7 @@ class RecurrentActiveInEval(Recurrent):
 def alpha_with_constants(x: Tensor, p: float, seed: int, alpha_prime: float, a: float, b: float) -> Tensor:
     """a (x m + α' (1 - m)) + b with the given constants and the reference's mask."""
     keep = dropout(x, p, seed=seed, return_mask=True)[1].data
-    return Tensor._make([a * (v if k else alpha_prime) + b for v, k in zip(x.data, keep)], x.shape)
+    return Tensor.from_flat([a * (v if k else alpha_prime) + b for v, k in zip(x.data, keep)], x.shape)
 
 
 Alpha = reference_with("alpha_dropout")
@@ -149,7 +149,7 @@ def _gaussian(x: Tensor, seed: int, sigma: float) -> Tensor:
     """x (1 + σ z), z standard normal by Box-Muller from the seed's uniforms."""
     u = Generator(seed).uniform((2 * x.size,)).data
     z = [math.sqrt(-2 * math.log(1 - a)) * math.cos(math.tau * b) for a, b in zip(u[0::2], u[1::2])]
-    return Tensor._make([v * (1 + sigma * zi) for v, zi in zip(x.data, z)], x.shape)
+    return Tensor.from_flat([v * (1 + sigma * zi) for v, zi in zip(x.data, z)], x.shape)
 
 
 @mutant("structure", models="keras-team/keras#1503: Add sqrt for proper noise sigma calculation",

@@ -58,10 +58,10 @@ class Textbook:
         """(y, keep mask of x's shape)."""
         p = self.rate(p)
         if not self.draws(p, training):
-            return x if training else self.evaluate(x, p), Tensor._make([True] * x.size, x.shape, "bool")
+            return x if training else self.evaluate(x, p), Tensor.from_flat([True] * x.size, x.shape, "bool")
         shape = self.mask_shape(x.shape, noise_shape)
         drawn = self.keep(generator, shape, p)
-        keep = Tensor._make([drawn[i] for i in broadcast_index(shape, x.shape)], x.shape, "bool")
+        keep = Tensor.from_flat([drawn[i] for i in broadcast_index(shape, x.shape)], x.shape, "bool")
         return self.scale(x, keep, p), keep
 
     def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:

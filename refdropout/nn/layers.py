@@ -33,7 +33,7 @@ class Linear(Module):
 
 def _uniform_parameter(draws: Generator, shape: tuple[int, ...], bound: float) -> Tensor:
     """A leaf that requires grad, with values U(-bound, bound) from the next draw."""
-    leaf = Tensor._make([bound * (2.0 * u - 1.0) for u in draws.uniform(shape).data], shape)
+    leaf = Tensor.from_flat([bound * (2.0 * u - 1.0) for u in draws.uniform(shape).data], shape)
     leaf.requires_grad = True
     return leaf
 

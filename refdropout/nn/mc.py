@@ -75,4 +75,4 @@ def _moments(passes: list[Tensor]) -> MCPrediction:
         shift_mean = math.fsum(shifts) / count
         means.append(values[0] + shift_mean)
         variances.append(math.fsum((d - shift_mean) ** 2 for d in shifts) / count)
-    return MCPrediction(Tensor._make(means, shape), Tensor._make(variances, shape))
+    return MCPrediction(Tensor.from_flat(means, shape), Tensor.from_flat(variances, shape))

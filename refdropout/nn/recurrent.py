@@ -66,7 +66,7 @@ class RecurrentMasks:
 
 
 def _constant(value: float, shape: tuple[int, ...]) -> Tensor:
-    return Tensor._make([value] * math.prod(shape), shape)
+    return Tensor.from_flat([value] * math.prod(shape), shape)
 
 
 def _multiplier(generator: Generator, shape: tuple[int, ...], p: float) -> Tensor:
@@ -74,14 +74,14 @@ def _multiplier(generator: Generator, shape: tuple[int, ...], p: float) -> Tenso
     if p in (0.0, 1.0):
         return _constant(1.0 - p, shape)
     q = 1.0 - p
-    return Tensor._make([m / q for m in generator.bernoulli(shape, q).data], shape)
+    return Tensor.from_flat([m / q for m in generator.bernoulli(shape, q).data], shape)
 
 
 def _leading_slices(constant: Tensor) -> list[Tensor]:
     """t[0], t[1], ... of a tensor that records no gradient (a mask), without a graph node."""
     n, shape = constant.shape[0], constant.shape[1:]
     size = math.prod(shape)
-    return [Tensor._make(constant.data[k * size : (k + 1) * size], shape, constant.dtype) for k in range(n)]
+    return [Tensor.from_flat(constant.data[k * size : (k + 1) * size], shape, constant.dtype) for k in range(n)]
 
 
 class _GateSplit:

@@ -121,7 +121,7 @@ class RecurrentCell(Module):
 
 
 def _zeros(batch: int, size: int) -> Tensor:
-    return Tensor._make([0.0] * (batch * size), (batch, size))
+    return Tensor.from_flat([0.0] * (batch * size), (batch, size))
 
 
 class LSTMCell(RecurrentCell):

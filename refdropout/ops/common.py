@@ -18,7 +18,7 @@ def as_tensor(x: object, like: DType = float64, op: str = "op") -> Tensor:
     if isinstance(x, Tensor):
         return x
     if isinstance(x, numbers.Real):
-        return Tensor._make([float(x)], (), like if like.is_floating else float64)
+        return Tensor.from_flat([float(x)], (), like if like.is_floating else float64)
     raise TypeError(f"{op}: operand must be a Tensor or a real number, got {type(x).__name__}")
 
 

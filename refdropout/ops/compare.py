@@ -20,7 +20,7 @@ def _compare(name: str, a: object, b: object, relation: Callable[[float, float],
     like = (a if isinstance(a, Tensor) else b).dtype
     a, b = as_tensor(a, like, name), as_tensor(b, like, name)
     shape = broadcast_shapes(a.shape, b.shape, op=name)
-    return Tensor._make(list(map(relation, expand_data(a, shape), expand_data(b, shape))), shape, bool_)
+    return Tensor.from_flat(list(map(relation, expand_data(a, shape), expand_data(b, shape))), shape, bool_)
 
 
 def equal(a: object, b: object) -> Tensor:
@@ -58,7 +58,7 @@ def where(condition: Tensor, a: object, b: object) -> Tensor:
     require_floating(b, "where")
     shape = broadcast_shapes(condition.shape, a.shape, b.shape, op="where")
     c = expand_data(condition, shape)
-    out = Tensor._make(
+    out = Tensor.from_flat(
         [x if ci else y for ci, x, y in zip(c, expand_data(a, shape), expand_data(b, shape))],
         shape,
         promote(a.dtype, b.dtype),

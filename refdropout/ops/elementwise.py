@@ -43,7 +43,7 @@ def _binary(name: str, a: object, b: object, f: Callable[[list, list], list], vj
     shape = broadcast_shapes(a.shape, b.shape, op=name)
     ad, bd = expand_data(a, shape), expand_data(b, shape)
     y = f(ad, bd)
-    out = Tensor._make(y, shape, promote(a.dtype, b.dtype))
+    out = Tensor.from_flat(y, shape, promote(a.dtype, b.dtype))
     a_shape, b_shape = a.shape, b.shape
 
     def binary_vjp(g: list) -> tuple[list, list]:
@@ -142,7 +142,7 @@ def _unary(name: str, x: Tensor, f: Callable[[list], list], vjp: UnaryVJP) -> Te
     require_floating(x, name)
     xd = x.data
     y = f(xd)
-    out = Tensor._make(y, x.shape, x.dtype)
+    out = Tensor.from_flat(y, x.shape, x.dtype)
     return autograd.attach(out, (x,), lambda g: (vjp(xd, y, g),))
 
 

@@ -76,7 +76,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     ad, bd = a.data, b.data
     y = _batched(ad, bd, batch, a_batch, b_batch, n, k, m)
     out_shape = batch + ((n,) if a.ndim > 1 else ()) + ((m,) if b.ndim > 1 else ())
-    out = Tensor._make(y, out_shape, promote(a.dtype, b.dtype))
+    out = Tensor.from_flat(y, out_shape, promote(a.dtype, b.dtype))
     full_a, full_b = batch + (n, k), batch + (k, m)
 
     def matmul_vjp(g: list) -> tuple[list | None, list | None]:

@@ -43,7 +43,7 @@ def _scatter(g: list, index: tuple[int, ...], size: int) -> list:
 
 def _gather(x: Tensor, index: tuple[int, ...], shape: Shape) -> Tensor:
     data = x.data
-    out = Tensor._make([data[i] for i in index], shape, x.dtype)
+    out = Tensor.from_flat([data[i] for i in index], shape, x.dtype)
     size = x.size
     return autograd.attach(out, (x,), lambda g: (_scatter(g, index, size),))
 
@@ -61,7 +61,7 @@ def reshape(x: Tensor, shape: Shape | int) -> Tensor:
         shape = tuple(x.size // known if n == -1 else n for n in shape)
     if numel(shape) != x.size:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}")
-    out = Tensor._make(x.data, shape, x.dtype)
+    out = Tensor.from_flat(x.data, shape, x.dtype)
     return autograd.attach(out, (x,), lambda g: (g,))
 
 
@@ -93,7 +93,7 @@ def broadcast_to(x: Tensor, shape: Shape) -> Tensor:
     if not ok:
         raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}")
     data, source = x.data, x.shape
-    out = Tensor._make([data[i] for i in broadcast_index(source, shape)], shape, x.dtype)
+    out = Tensor.from_flat([data[i] for i in broadcast_index(source, shape)], shape, x.dtype)
     return autograd.attach(out, (x,), lambda g: (unbroadcast(g, shape, source),))
 
 
@@ -121,7 +121,7 @@ def _join(tensors: list[Tensor], shapes: list[Shape], axis: int, out_shape: Shap
     dtype = tensors[0].dtype
     for t in tensors[1:]:
         dtype = promote(dtype, t.dtype)
-    out = Tensor._make([datas[k][i] for k, i in index], out_shape, dtype)
+    out = Tensor.from_flat([datas[k][i] for k, i in index], out_shape, dtype)
     sizes = [t.size for t in tensors]
 
     def join_vjp(g: list) -> list[list]:
@@ -217,8 +217,8 @@ def astype(x: Tensor, dtype: DType | str) -> Tensor:
     _check_tensor(x, "astype")
     dtype = get_dtype(dtype)
     if not dtype.is_floating:
-        return Tensor._make([bool(v) for v in x.data], x.shape, dtype)
-    out = Tensor._make([float(v) for v in x.data], x.shape, dtype)
+        return Tensor.from_flat([bool(v) for v in x.data], x.shape, dtype)
+    out = Tensor.from_flat([float(v) for v in x.data], x.shape, dtype)
     if not x.dtype.is_floating:
         return out
     return autograd.attach(out, (x,), lambda g: (g,))

@@ -53,7 +53,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log softmax(x)_i = x_i - log sum_j exp(x_j), along ``axis``."""
     groups, rows = _rows_along(x, axis, "log_softmax")
     log_p = [_log_softmax_row(r) for r in rows]
-    out = Tensor._make(_scatter_rows(groups, log_p, x.size), x.shape, x.dtype)
+    out = Tensor.from_flat(_scatter_rows(groups, log_p, x.size), x.shape, x.dtype)
     p = [[math.exp(v) for v in r] for r in log_p]
 
     def log_softmax_vjp(g: list) -> tuple[list]:
@@ -68,7 +68,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """softmax(x)_i = exp(x_i - max x) / sum_j exp(x_j - max x), along ``axis``."""
     groups, rows = _rows_along(x, axis, "softmax")
     p = [[math.exp(v) for v in _log_softmax_row(r)] for r in rows]
-    out = Tensor._make(_scatter_rows(groups, p, x.size), x.shape, x.dtype)
+    out = Tensor.from_flat(_scatter_rows(groups, p, x.size), x.shape, x.dtype)
 
     def softmax_vjp(g: list) -> tuple[list]:
         # dx_i = p_i (g_i - sum_j g_j p_j)
@@ -87,12 +87,12 @@ def _check_reduction(reduction: str, op: str) -> None:
 def _reduce_loss(losses: list, shape: tuple, dtype, reduction: str) -> tuple[Tensor, float]:
     """The loss tensor and the weight d(loss)/d(loss_i) of each element under ``reduction``."""
     if reduction == "none":
-        return Tensor._make(losses, shape, dtype), 1.0
+        return Tensor.from_flat(losses, shape, dtype), 1.0
     total = ieee.fsum(losses)
     if reduction == "sum":
-        return Tensor._make([total], (), dtype), 1.0
+        return Tensor.from_flat([total], (), dtype), 1.0
     n = len(losses)
-    return Tensor._make([total / n if n else math.nan], (), dtype), 1.0 / n if n else math.nan
+    return Tensor.from_flat([total / n if n else math.nan], (), dtype), 1.0 / n if n else math.nan
 
 
 def mse_loss(prediction: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:

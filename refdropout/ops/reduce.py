@@ -45,14 +45,14 @@ def _reduce(name: str, x: Tensor, axis, keepdims: bool) -> tuple[Shape, Shape, t
 
 def sum(x: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     _, out_shape, spread, values = _reduce("sum", x, axis, keepdims)
-    out = Tensor._make(ieee.fsums(values), out_shape, x.dtype)
+    out = Tensor.from_flat(ieee.fsums(values), out_shape, x.dtype)
     return autograd.attach(out, (x,), lambda g: ([g[o] for o in spread],))
 
 
 def mean(x: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     _, out_shape, spread, values = _reduce("mean", x, axis, keepdims)
     count = x.size // builtins.max(len(values), 1)
-    out = Tensor._make([s / count if count else math.nan for s in ieee.fsums(values)], out_shape, x.dtype)
+    out = Tensor.from_flat([s / count if count else math.nan for s in ieee.fsums(values)], out_shape, x.dtype)
     return autograd.attach(out, (x,), lambda g: ([g[o] / count for o in spread],))
 
 
@@ -73,7 +73,7 @@ def max(x: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = F
     maxima = [_group_max(v) for v in values]
     ties = [builtins.sum(_is_argmax(v, m) for v in group) for group, m in zip(values, maxima)]
     xd = x.data
-    out = Tensor._make(maxima, out_shape, x.dtype)
+    out = Tensor.from_flat(maxima, out_shape, x.dtype)
 
     def max_vjp(g: list) -> tuple[list]:
         return ([g[o] / ties[o] if _is_argmax(v, maxima[o]) else 0.0 for v, o in zip(xd, spread)],)

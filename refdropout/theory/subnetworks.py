@@ -65,7 +65,7 @@ def mask_matrix(n: int) -> Tensor:
     the whole ensemble evaluated as one batch."""
     n = _check_units(n)
     rows = [float(k) for keep in itertools.product((0, 1), repeat=n) for k in keep]
-    return Tensor._make(rows, (2**n, n))
+    return Tensor.from_flat(rows, (2**n, n))
 
 
 def _exact_value(v: object) -> Fraction:

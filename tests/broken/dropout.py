@@ -79,7 +79,7 @@ class EvaluationIgnoresRate(Textbook):
     def forward(self, generator: Generator, x: Tensor, p: object, *, training: bool,
                 noise_shape: Sequence[int | None] | None = None) -> tuple[Tensor, Tensor]:
         if not training:
-            return x, Tensor._make([True] * x.size, x.shape, "bool")
+            return x, Tensor.from_flat([True] * x.size, x.shape, "bool")
         return super().forward(generator, x, p, training=training, noise_shape=noise_shape)
 
 
@@ -102,7 +102,7 @@ class FlushesSubnormals(Textbook):
     def scale(self, x: Tensor, keep: Tensor, p: float) -> Tensor:
         y = super().scale(x, keep, p)
         normal = math.ldexp(1.0, x.dtype.emin)
-        return Tensor._make([math.copysign(0.0, v) if abs(v) < normal else v for v in y.data], y.shape, y.dtype)
+        return Tensor.from_flat([math.copysign(0.0, v) if abs(v) < normal else v for v in y.data], y.shape, y.dtype)
 
 
 class ScaleInInputFormat(Textbook):
@@ -128,5 +128,5 @@ class ScaleInFloat32(Textbook):
 
     def scale(self, x: Tensor, keep: Tensor, p: float) -> Tensor:
         q32 = float32.round(1.0 - p)
-        return Tensor._make([v * k * 0.0 if p == 1.0 else v * k / q32 for v, k in zip(x.data, keep.data)],
+        return Tensor.from_flat([v * k * 0.0 if p == 1.0 else v * k / q32 for v, k in zip(x.data, keep.data)],
                             x.shape, x.dtype)

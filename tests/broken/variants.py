@@ -111,7 +111,7 @@ class AlphaNeverDrops(ReferenceDropout):
         if not training or p in (0.0, 1.0):
             return alpha_dropout(x, p, training=training, seed=seed)
         a = ((1 - p) * (1 + p * ALPHA_PRIME**2)) ** -0.5
-        return Tensor._make([a * v - a * ALPHA_PRIME * p for v in x.data], x.shape)
+        return Tensor.from_flat([a * v - a * ALPHA_PRIME * p for v in x.data], x.shape)
 
 
 class FeatureAlphaElementwise(ReferenceDropout):
@@ -202,7 +202,7 @@ def _dropblock(x: Tensor, p: float, block: int, seed: int, gamma: float, normali
         for start in range(0, len(keep), per):
             kept = sum(keep[start:start + per])
             scales[start:start + per] = [per / kept if kept else 0.0] * per
-    return Tensor._make([v * s if k else 0.0 for v, s, k in zip(x.data, scales, keep)], x.shape)
+    return Tensor.from_flat([v * s if k else 0.0 for v, s, k in zip(x.data, scales, keep)], x.shape)
 
 
 class DropBlockSeedRateP(ReferenceDropout):
@@ -265,7 +265,7 @@ class DropBlockClippedBlocks(ReferenceDropout):
                     for col in range(max(0, j - half), min(w, j - half + block_size)):
                         keep[k * h * w + r * w + col] = False
         scale = x.size / sum(keep) if any(keep) else 0.0
-        return Tensor._make([v * scale if k else 0.0 for v, k in zip(x.data, keep)], x.shape)
+        return Tensor.from_flat([v * scale if k else 0.0 for v, k in zip(x.data, keep)], x.shape)
 
 
 # --- attention dropout --------------------------------------------------------------------------------
@@ -282,7 +282,7 @@ class AttentionRenormalisedRows(ReferenceDropout):
             return y
         width = y.shape[-1]
         rows = [y.data[i:i + width] for i in range(0, y.size, width)]
-        return Tensor._make([v / total if total else 0.0 for row in rows for total in (math.fsum(row),) for v in row],
+        return Tensor.from_flat([v / total if total else 0.0 for row in rows for total in (math.fsum(row),) for v in row],
                             y.shape)
 
 
