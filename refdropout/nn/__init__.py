@@ -4,7 +4,8 @@ from .dropout import (
     AlphaDropout, AttentionDropout, ChannelDropout, DropBlock2d, DropConnectLinear, Dropout, Dropout1d, Dropout2d,
     Dropout3d, DropPath, FeatureAlphaDropout, GaussianDropout,
 )
-from .layers import ELU, MLP, SELU, Activation, Linear, ReLU, Sequential, Sigmoid, Softmax, Tanh
+from .layers import ELU, SELU, Activation, Linear, ReLU, Sequential, Sigmoid, Softmax, Tanh
+from .mlp import MLP
 from .mc import MCPrediction, mc_predict
 from .recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
 from .rnn_cells import GRUCell, LSTMCell, RecurrentCell

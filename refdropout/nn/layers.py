@@ -1,4 +1,4 @@
-"""Layers without randomness at call time: Linear, Sequential, activations, and a small MLP."""
+"""Layers without randomness at call time: Linear, Sequential and the activations."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Callable
 from .. import ops
 from ..random import Generator
 from ..tensor import Tensor
+from .init import uniform_parameter
 from .module import Module
 
-__all__ = ["Linear", "Sequential", "Activation", "ReLU", "Tanh", "Sigmoid", "ELU", "SELU", "Softmax", "MLP"]
+__all__ = ["Linear", "Sequential", "Activation", "ReLU", "Tanh", "Sigmoid", "ELU", "SELU", "Softmax"]
 
 
 class Linear(Module):
@@ -23,19 +24,12 @@ class Linear(Module):
                 raise ValueError(f"Linear: {name} must be a positive int, got {n!r}")
         self.in_features, self.out_features = in_features, out_features
         draws = Generator(seed)
-        self.weight = _uniform_parameter(draws, (out_features, in_features), 1.0 / math.sqrt(in_features))
-        self.bias = _uniform_parameter(draws, (out_features,), 1.0 / math.sqrt(in_features)) if bias else None
+        self.weight = uniform_parameter(draws, (out_features, in_features), 1.0 / math.sqrt(in_features))
+        self.bias = uniform_parameter(draws, (out_features,), 1.0 / math.sqrt(in_features)) if bias else None
 
     def forward(self, x: Tensor, *, training: bool) -> Tensor:
         y = ops.matmul(x, ops.transpose(self.weight))
         return y if self.bias is None else y + self.bias
-
-
-def _uniform_parameter(draws: Generator, shape: tuple[int, ...], bound: float) -> Tensor:
-    """A leaf that requires grad, with values U(-bound, bound) from the next draw."""
-    leaf = Tensor.from_flat([bound * (2.0 * u - 1.0) for u in draws.uniform(shape).data], shape)
-    leaf.requires_grad = True
-    return leaf
 
 
 class Sequential(Module):
@@ -93,31 +87,3 @@ class Softmax(Activation):
     """softmax over the last axis: class probabilities from logits."""
 
     function = staticmethod(ops.softmax)
-
-
-class MLP(Sequential):
-    """Linear layers of the given sizes with an activation and dropout between them.
-
-    ``MLP([16, 32, 1], p=0.2, seed=0)`` is Linear(16, 32), ReLU, Dropout(0.2), Linear(32, 1).
-    Linear layer j is initialised from a seed drawn from ``fold_in(2 j)`` of the seed's generator;
-    the dropout layer after it draws from ``fold_in(2 j + 1)``.
-    """
-
-    def __init__(self, sizes: list[int], *, p: float = 0.0, activation: type[Activation] = ReLU, seed: int) -> None:
-        from .dropout import Dropout
-
-        if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
-            raise ValueError(f"MLP: sizes must list at least an input and an output size, got {sizes!r}")
-        root = Generator(seed)
-        layers: list[Module] = []
-        for j, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
-            layers.append(Linear(n_in, n_out, seed=_child_seed(root, 2 * j)))
-            if j < len(sizes) - 2:
-                layers += [activation(), Dropout(p, generator=root.fold_in(2 * j + 1))]
-        super().__init__(*layers)
-
-
-def _child_seed(root: Generator, j: int) -> int:
-    """A 64-bit seed from child stream j of ``root``."""
-    low, high = root.fold_in(j).random_words(2)
-    return low | high << 32

@@ -32,7 +32,7 @@ from .. import ops
 from ..functional.arguments import check_choice, check_flag, check_input, check_int, check_rate, resolve_generator
 from ..random import Generator
 from ..tensor import Tensor
-from .layers import _child_seed
+from .init import child_seed
 from .module import Module
 from .rnn_cells import GRUCell, LSTMCell, RecurrentCell
 
@@ -134,7 +134,7 @@ class RecurrentLayer(Module):
         root = Generator(seed)
         for l in range(num_layers):
             cell = type(self).cell(input_size if l == 0 else hidden_size, hidden_size, bias=bias,
-                                   seed=_child_seed(root, l))
+                                   seed=child_seed(root, l))
             setattr(self, f"cell{l}", cell)
         self.input_size, self.hidden_size, self.num_layers, self.bias = input_size, hidden_size, num_layers, bias
         self.generator = resolve_generator(None, root.fold_in(MASK_STREAM) if generator is None else generator, name)

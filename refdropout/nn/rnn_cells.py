@@ -22,7 +22,7 @@ from .. import ops
 from ..functional.arguments import check_flag, check_input, check_int
 from ..random import Generator
 from ..tensor import Tensor
-from .layers import _uniform_parameter
+from .init import uniform_parameter
 from .module import Module
 
 __all__ = ["LSTMCell", "GRUCell", "RecurrentCell", "GateWeights", "project"]
@@ -71,10 +71,10 @@ class RecurrentCell(Module):
         self.hidden_size = check_int(hidden_size, name, "hidden_size", 1)
         check_flag(bias, name, "bias")
         rows, bound, draws = len(self.gates) * hidden_size, 1.0 / math.sqrt(hidden_size), Generator(seed)
-        self.weight_ih = _uniform_parameter(draws, (rows, input_size), bound)
-        self.weight_hh = _uniform_parameter(draws, (rows, hidden_size), bound)
-        self.bias_ih = _uniform_parameter(draws, (rows,), bound) if bias else None
-        self.bias_hh = _uniform_parameter(draws, (rows,), bound) if bias else None
+        self.weight_ih = uniform_parameter(draws, (rows, input_size), bound)
+        self.weight_hh = uniform_parameter(draws, (rows, hidden_size), bound)
+        self.bias_ih = uniform_parameter(draws, (rows,), bound) if bias else None
+        self.bias_hh = uniform_parameter(draws, (rows,), bound) if bias else None
 
     def weights(self) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         """(W_ih, W_hh, b_ih, b_hh): the cell's weights in PyTorch's order."""

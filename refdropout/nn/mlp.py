@@ -1,0 +1,31 @@
+"""A small multilayer perceptron with dropout between its layers (spec/modes.md)."""
+
+from __future__ import annotations
+
+from ..random import Generator
+from .dropout import Dropout
+from .init import child_seed
+from .layers import Activation, Linear, ReLU, Sequential
+from .module import Module
+
+__all__ = ["MLP"]
+
+
+class MLP(Sequential):
+    """Linear layers of the given sizes with an activation and dropout between them.
+
+    ``MLP([16, 32, 1], p=0.2, seed=0)`` is Linear(16, 32), ReLU, Dropout(0.2), Linear(32, 1).
+    Linear layer j is initialised from a seed drawn from ``fold_in(2 j)`` of the seed's generator;
+    the dropout layer after it draws from ``fold_in(2 j + 1)``.
+    """
+
+    def __init__(self, sizes: list[int], *, p: float = 0.0, activation: type[Activation] = ReLU, seed: int) -> None:
+        if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
+            raise ValueError(f"MLP: sizes must list at least an input and an output size, got {sizes!r}")
+        root = Generator(seed)
+        layers: list[Module] = []
+        for j, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+            layers.append(Linear(n_in, n_out, seed=child_seed(root, 2 * j)))
+            if j < len(sizes) - 2:
+                layers += [activation(), Dropout(p, generator=root.fold_in(2 * j + 1))]
+        super().__init__(*layers)
