@@ -29,6 +29,8 @@ import sys
 from dataclasses import dataclass
 from types import ModuleType
 
+from ..contract import Implementation
+
 __all__ = ["TARGETS", "BuiltinTarget", "LoadedTarget", "TargetError", "import_framework", "load_target"]
 
 
@@ -72,7 +74,7 @@ class LoadedTarget:
     """An implementation ready to check, with the framework whose version a report records."""
 
     name: str
-    impl: object
+    impl: Implementation
     framework: str | None
 
     def versions(self) -> dict[str, str | None]:
@@ -122,7 +124,7 @@ def _attribute(path: str, target: str) -> object:
     return getattr(module, attribute)
 
 
-def _instantiate(name: str, cls: type, device: str) -> object:
+def _instantiate(name: str, cls: type, device: str) -> Implementation:
     """An instance of an adapter class, given ``device`` when its constructor takes one."""
     takes_device = "device" in inspect.signature(cls).parameters
     if device != "cpu" and not takes_device:
