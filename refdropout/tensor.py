@@ -3,6 +3,14 @@
 The data list of a tensor is never mutated after creation, so views (reshape, detach)
 may share it. Arithmetic, reductions and the rest live in ``refdropout.ops``; the methods
 here only dispatch to them.
+
+Tensor and ``refdropout.ops`` import each other, deliberately: the operator overloads and
+methods here (``x + y``, ``x.sum()``) call the ops, and every op builds its result as a
+Tensor. Neither makes sense without the other, and splitting the circle would move either
+the operators away from the class or the ops into it. The circle closes at the end of this
+module (``from . import ops``), once the class exists for the ops to import; ``autograd``,
+which records the graph the ops build, names Tensor in its types only. It is the package's
+one import cycle (tests/test_architecture.py).
 """
 
 from __future__ import annotations

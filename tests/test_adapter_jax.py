@@ -19,7 +19,8 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from refdropout.adapters.jax import KNOWN_DEVIATIONS as DEVIATIONS
-from refdropout.conformance import CHECKS, Outcome, Policies
+from refdropout.conformance import CHECKS, Outcome
+from refdropout.contract import Policies
 
 jax = pytest.importorskip("jax", reason="the jax target needs JAX: pip install jax")
 

@@ -29,7 +29,8 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from refdropout.adapters.onnxruntime import KNOWN_DEVIATIONS as DEVIATIONS
-from refdropout.conformance import CHECKS, Outcome, Policies
+from refdropout.conformance import CHECKS, Outcome
+from refdropout.contract import Policies
 from refdropout.dtypes import get_dtype
 from refdropout.tensor import Tensor
 

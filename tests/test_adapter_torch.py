@@ -19,7 +19,8 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from refdropout.adapters.torch import KNOWN_DEVIATIONS as DEVIATIONS
-from refdropout.conformance import CHECKS, Outcome, Policies
+from refdropout.conformance import CHECKS, Outcome
+from refdropout.contract import Policies
 
 SEEDS = st.integers(0, 2**64 - 1)
 REPO = Path(__file__).resolve().parents[1]

@@ -19,7 +19,8 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from refdropout.conformance import CHECKS, Implementation, Outcome, Verdict
+from refdropout.conformance import CHECKS, Outcome, Verdict
+from refdropout.contract import Implementation
 from refdropout.mutants import KINDS, MUTANTS
 from refdropout.reports.detection import JUSTIFICATIONS, cell, main
 from refdropout.stats import Record

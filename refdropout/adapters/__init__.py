@@ -10,10 +10,12 @@ A target is named on the command line in one of two forms:
   a plain function ``f(x, p, *, training, seed)`` on numpy arrays is wrapped by
   :class:`~refdropout.adapters.function.FunctionDropout`.
 
-An adapter class that runs on several devices takes ``device`` ("cpu" or "cuda") in its
-constructor; every other adapter runs on the CPU only. A class may name the distribution it
-wraps in ``framework`` (e.g. "torch"), whose version reports then record. Whatever keeps a target from loading is a
-:class:`TargetError`, whose message says how to fix it (the command line exits with status 2).
+An adapter module imports its framework only when an adapter is made (:func:`import_framework`),
+so importing it never needs the framework. An adapter class that runs on several devices takes
+``device`` ("cpu" or "cuda") in its constructor; every other adapter runs on the CPU only. A class
+may name the distribution it wraps in ``framework`` (e.g. "torch"), whose version reports then
+record. Whatever keeps a target from loading is a :class:`TargetError`, whose message says how to
+fix it (the command line exits with status 2).
 """
 
 from __future__ import annotations
@@ -25,12 +27,24 @@ import inspect
 import os
 import sys
 from dataclasses import dataclass
+from types import ModuleType
 
-__all__ = ["TARGETS", "BuiltinTarget", "LoadedTarget", "TargetError", "load_target"]
+from ..contract import Implementation
+
+__all__ = ["TARGETS", "BuiltinTarget", "LoadedTarget", "TargetError", "import_framework", "load_target"]
 
 
 class TargetError(Exception):
     """A target that cannot be checked: unknown, its framework missing, or failing to start."""
+
+
+def import_framework(name: str, *, target: str, install: str) -> ModuleType:
+    """The module ``name`` that ``target``'s adapter runs on, imported when an adapter is made, never
+    when its module is; a missing one is a ModuleNotFoundError naming the command that installs it."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(f"the {target} target needs {name}, which is not installed: {install}") from error
 
 
 @dataclass(frozen=True)
@@ -60,7 +74,7 @@ class LoadedTarget:
     """An implementation ready to check, with the framework whose version a report records."""
 
     name: str
-    impl: object
+    impl: Implementation
     framework: str | None
 
     def versions(self) -> dict[str, str | None]:
@@ -110,7 +124,7 @@ def _attribute(path: str, target: str) -> object:
     return getattr(module, attribute)
 
 
-def _instantiate(name: str, cls: type, device: str) -> object:
+def _instantiate(name: str, cls: type, device: str) -> Implementation:
     """An instance of an adapter class, given ``device`` when its constructor takes one."""
     takes_device = "device" in inspect.signature(cls).parameters
     if device != "cpu" and not takes_device:

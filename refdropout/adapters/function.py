@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..tensor import Tensor
 from ..contract.arrays import from_numpy, to_numpy
+from ..tensor import Tensor
 
 __all__ = ["FunctionDropout"]
 

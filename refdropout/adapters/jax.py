@@ -42,14 +42,14 @@ allows. The module imports jax only when an adapter is made.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..contract import Policies
-from ..tensor import Tensor
 from ..contract.arrays import DTYPES, from_numpy, to_numpy
+from ..tensor import Tensor
+from . import import_framework
 
 __all__ = ["JaxDropout", "FlaxDropout", "INSTALL_JAX", "INSTALL_FLAX", "KNOWN_DEVIATIONS"]
 
@@ -75,13 +75,6 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
 }
 
 
-def _import(name: str, target: str, install: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        raise ModuleNotFoundError(f"the {target} target needs {name}, which is not installed: {install}") from error
-
-
 def _noise_shape(shape: tuple[int, ...], noise_shape: Sequence[int | None]) -> tuple[int, ...]:
     """The mask shape a noise shape names (None: the axis's size); one that does not broadcast raises."""
     if isinstance(noise_shape, str) or len(noise_shape) != len(shape):
@@ -101,11 +94,11 @@ class _Jax:
     dtypes = DTYPES
 
     def __init__(self) -> None:
-        self.jax = _import("jax", self.name, self.install)
+        self.jax = import_framework("jax", target=self.name, install=self.install)
         self.jnp = self.jax.numpy
         # jax.enable_x64 since JAX 0.5; jax.experimental.enable_x64 before
         self._enable_x64 = (self.jax if hasattr(self.jax, "enable_x64") else
-                            _import("jax.experimental", self.name, self.install)).enable_x64
+                            import_framework("jax.experimental", target=self.name, install=self.install)).enable_x64
 
     def _x64(self) -> Any:
         return self._enable_x64(True)
@@ -203,8 +196,8 @@ class FlaxDropout(_Jax):
 
     def __init__(self) -> None:
         super().__init__()
-        self.linen = _import("flax.linen", self.name, self.install)
-        self.nnx = _import("flax.nnx", self.name, self.install)
+        self.linen = import_framework("flax.linen", target=self.name, install=self.install)
+        self.nnx = import_framework("flax.nnx", target=self.name, install=self.install)
 
     def _drop(self, key: Any, x: Any, p: float, training: bool, mask_shape: tuple[int, ...] | None = None) -> Any:
         """``linen.Dropout(p, broadcast_dims=...)`` applied with ``deterministic = not training``."""

@@ -18,8 +18,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..tensor import Tensor
 from ..contract.arrays import DTYPES, from_numpy, to_numpy
+from ..tensor import Tensor
 
 __all__ = ["NumpyDropout", "dropout"]
 

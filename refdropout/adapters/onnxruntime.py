@@ -36,8 +36,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ..contract import Policies
-from ..tensor import Tensor
 from ..contract.arrays import NUMPY_FORMATS, from_numpy, to_numpy
+from ..tensor import Tensor
+from . import import_framework
 
 __all__ = ["OnnxRuntimeDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
@@ -54,15 +55,6 @@ KNOWN_DEVIATIONS: dict[str, str] = {
     "ENSEMBLE-6": "successive runs of one session are correlated: the variance of Monte Carlo averages is "
                   "a fifth of sigma^2 / T, not sigma^2 / T",
 }
-
-
-def _import() -> tuple[Any, Any]:
-    try:
-        import onnx
-        import onnxruntime
-    except ModuleNotFoundError as error:
-        raise ModuleNotFoundError(f"the onnxruntime target needs onnxruntime and onnx, not installed: {INSTALL}") from error
-    return onnxruntime, onnx
 
 
 def _int64(seed: int) -> int:
@@ -87,7 +79,8 @@ class OnnxRuntimeDropout:
     known_deviations = KNOWN_DEVIATIONS
 
     def __init__(self) -> None:
-        self._ort, self._onnx = _import()
+        self._ort = import_framework("onnxruntime", target=self.name, install=INSTALL)
+        self._onnx = import_framework("onnx", target=self.name, install=INSTALL)
         self._options = self._ort.SessionOptions()
         self._options.intra_op_num_threads = 1  # a thread pool per session would cost ~40 ms to start
         self._options.log_severity_level = 4  # a refused ratio raises; the runtime need not also log it

@@ -10,19 +10,18 @@ from typing import Callable, Sequence
 
 from .. import nn
 from ..contract import Policies
-from ..nn.recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
-from ..functional import dropout
+from ..functional import (
+    alpha_dropout, attention_dropout, channel_dropout, drop_path, dropblock2d, dropconnect, dropout,
+    feature_alpha_dropout, gaussian_dropout,
+)
 from ..nn.layers import Softmax
 from ..nn.mc import MCPrediction, mc_predict
-from ..theory import Network
-from ..functional import (
-    alpha_dropout, attention_dropout, channel_dropout, drop_path, dropblock2d, dropconnect, feature_alpha_dropout,
-    gaussian_dropout,
-)
+from ..nn.recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
 from ..random import Generator
 from ..tensor import Tensor
+from ..theory import Network
 
-__all__ = ["ReferenceDropout"]
+__all__ = ["ReferenceDropout", "model_of"]
 
 
 class ReferenceDropout:
@@ -34,23 +33,25 @@ class ReferenceDropout:
     def __init__(self, scaling: str = "inverted", nonfinite: str = "multiply", gate_masks: str = "shared") -> None:
         self.policies = Policies(scaling=scaling, nonfinite=nonfinite, gate_masks=gate_masks)
 
-    def _options(self) -> dict:
+    def policy_options(self) -> dict[str, str]:
+        """The keyword arguments that carry the declared policies to refdropout.functional.dropout and
+        nn.Dropout (``scaling``, ``nonfinite``): the hook through which a subclass runs other ones."""
         return {"scaling": self.policies.scaling, "nonfinite": self.policies.nonfinite}
 
     def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
-        return dropout(x, p, training=training, seed=seed, **self._options())
+        return dropout(x, p, training=training, seed=seed, **self.policy_options())
 
     def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
-        return dropout(x, p, training=True, seed=seed, return_mask=True, **self._options())
+        return dropout(x, p, training=True, seed=seed, return_mask=True, **self.policy_options())
 
     def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
         """The engine has no integer tensors: integers reach it as a list, which it refuses (DROPOUT-9)."""
-        return dropout(values, p, training=training, seed=seed, **self._options()).data
+        return dropout(values, p, training=training, seed=seed, **self.policy_options()).data
 
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         leaf = Tensor.from_flat(x.data, x.shape, x.dtype)
         leaf.requires_grad = True
-        y = dropout(leaf, p, training=training, seed=seed, **self._options())
+        y = dropout(leaf, p, training=training, seed=seed, **self.policy_options())
         if not y.requires_grad:  # an identity that returned its input: the gradient is g
             return y, g
         y.backward(g)
@@ -60,14 +61,14 @@ class ReferenceDropout:
         generator = Generator(seed)
 
         def call(x: Tensor, p: float, *, training: bool) -> Tensor:
-            return dropout(x, p, training=training, generator=generator, **self._options())
+            return dropout(x, p, training=training, generator=generator, **self.policy_options())
 
         return call
 
     def dropout_noise_shape(
         self, x: Tensor, p: float, noise_shape: Sequence[int | None], *, training: bool, seed: int
     ) -> Tensor:
-        return dropout(x, p, training=training, seed=seed, noise_shape=noise_shape, **self._options())
+        return dropout(x, p, training=training, seed=seed, noise_shape=noise_shape, **self.policy_options())
 
     # ---- spec/variants.md ----------------------------------------------------------------
 
@@ -101,7 +102,7 @@ class ReferenceDropout:
     # ---- spec/modes.md -------------------------------------------------------------------
 
     def dropout_module(self, p: float, *, seed: int) -> nn.Dropout:
-        return nn.Dropout(p, seed=seed, **self._options())
+        return nn.Dropout(p, seed=seed, **self.policy_options())
 
     def sequential(self, *modules: nn.Module) -> nn.Sequential:
         return nn.Sequential(*modules)
@@ -134,19 +135,19 @@ class ReferenceDropout:
     # ---- spec/ensemble.md, Monte Carlo dropout ----------------------------------------------
 
     def mc_predict(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int) -> MCPrediction:
-        return mc_predict(_model_of(network, p, self._options()), x, samples, seed)
+        return mc_predict(model_of(network, p, **self.policy_options()), x, samples, seed)
 
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
-def _model_of(network: Network, p: float, options: dict) -> nn.Sequential:
-    """The refdropout.theory network as modules: Dropout(p) before each layer that drops its
-    inputs, the layer's own weights, its activation, and a Softmax over the logits."""
+def model_of(network: Network, p: float, *, scaling: str = "inverted", nonfinite: str = "multiply") -> nn.Sequential:
+    """The refdropout.theory network as modules: Dropout(p, scaling=..., nonfinite=...) before each
+    layer that drops its inputs, the layer's own weights, its activation, and a Softmax over the logits."""
     modules: list[nn.Module] = []
     for layer in network.layers:
         if layer.dropout:
-            modules.append(nn.Dropout(p, seed=0, **options))  # mc_predict reseeds it
+            modules.append(nn.Dropout(p, seed=0, scaling=scaling, nonfinite=nonfinite))  # mc_predict reseeds it
         fan_out, fan_in = layer.weight.shape
         linear = nn.Linear(fan_in, fan_out, seed=0)
         linear.weight, linear.bias = layer.weight, layer.bias
@@ -154,7 +155,6 @@ def _model_of(network: Network, p: float, options: dict) -> nn.Sequential:
         if layer.activation in _ACTIVATIONS:
             modules.append(_ACTIVATIONS[layer.activation]())
     return nn.Sequential(*modules, Softmax())
-
 
 
 class _RecurrentNet:

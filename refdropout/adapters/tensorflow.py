@@ -31,22 +31,23 @@ needs TensorFlow, making an adapter does.
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..contract import Policies
+from ..contract.arrays import DTYPES, from_numpy, to_numpy
 from ..nn.mc import MCPrediction
 from ..tensor import Tensor
 from ..theory import Network
-from ..contract.arrays import DTYPES, from_numpy, to_numpy
+from . import import_framework
 
 __all__ = ["TensorflowDropout", "KerasDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
 INSTALL = "pip install tensorflow-cpu keras"
 SEED_BITS = 64
+QUIET = ("TF_CPP_MIN_LOG_LEVEL", "2")  # set before TensorFlow is first imported: no start-up logging
 MODULE_DTYPE = "float64"  # the format of Keras modules, made before their input is seen
 _ACTIVATIONS = {"identity": None, "tanh": "tanh", "relu": "relu"}  # refdropout.theory's names -> Keras's
 
@@ -59,15 +60,6 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
         "VARIANTS-4": "AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5) instead of giving alpha'",
     },
 }
-
-
-def _import(name: str) -> Any:
-    """The module ``name`` ("tensorflow" or "keras"), its start-up logging silenced."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        raise ModuleNotFoundError(f"the {name} target needs TensorFlow and Keras, not installed: {INSTALL}") from error
 
 
 def _to_tf(tf: Any, x: Tensor) -> Any:
@@ -100,7 +92,8 @@ class TensorflowDropout:
     known_deviations = KNOWN_DEVIATIONS["tensorflow"]
 
     def __init__(self) -> None:
-        self._tf = _import("tensorflow")
+        os.environ.setdefault(*QUIET)
+        self._tf = import_framework("tensorflow", target=self.name, install=INSTALL)
 
     def _seed(self, seed: int) -> Any:
         """The stateless seed [lo, hi]: the low and high 32 bits of the 64-bit seed."""
@@ -163,8 +156,9 @@ class KerasDropout:
     known_deviations = KNOWN_DEVIATIONS["keras"]
 
     def __init__(self) -> None:
-        self._keras = _import("keras")
-        self._tf = _import("tensorflow")
+        os.environ.setdefault(*QUIET)
+        self._keras = import_framework("keras", target=self.name, install=INSTALL)
+        self._tf = import_framework("tensorflow", target=self.name, install=INSTALL)
 
     def _call(self, layer: Any, x: Tensor, training: bool) -> Tensor:
         return _from_tf(layer(_to_tf(self._tf, x), training=training))

@@ -38,6 +38,7 @@ from ..nn.mc import MCPrediction
 from ..nn.recurrent import RecurrentMasks
 from ..tensor import Tensor
 from ..theory import Network
+from . import import_framework
 
 __all__ = ["TorchDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
@@ -45,14 +46,6 @@ INSTALL = "pip install torch"  # the CPU build the project tests with: pip insta
 
 # clause -> what PyTorch does that the spec forbids and no policy allows (measured: none)
 KNOWN_DEVIATIONS: dict[str, str] = {}
-
-
-def _import_torch() -> Any:
-    try:
-        import torch
-    except ModuleNotFoundError as error:
-        raise ModuleNotFoundError(f"the torch target needs PyTorch, which is not installed: {INSTALL}") from error
-    return torch
 
 
 # --- engine tensors <-> torch tensors ------------------------------------------------------------
@@ -84,10 +77,9 @@ def _from_torch(y: Any) -> Tensor:
     """A torch tensor as an engine tensor of its shape and dtype (torch.float32 -> "float32").
 
     Its values are already in their format, so they are wrapped as they are: rounding them
-    again (Tensor.from_flat without rounded=True) would change nothing and cost more than the call under test."""
-    out = Tensor.__new__(Tensor)
-    out._init(y.detach().cpu().reshape(-1).tolist(), tuple(y.shape), get_dtype(str(y.dtype).removeprefix("torch.")))
-    return out
+    again would change nothing and cost more than the call under test."""
+    return Tensor.from_flat(y.detach().cpu().reshape(-1).tolist(), tuple(y.shape),
+                            get_dtype(str(y.dtype).removeprefix("torch.")), rounded=True)
 
 
 def _with_batch_axis(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -150,7 +142,7 @@ class TorchDropout:
     known_deviations = KNOWN_DEVIATIONS
 
     def __init__(self, device: str = "cpu") -> None:
-        torch = self._torch = _import_torch()
+        torch = self._torch = import_framework("torch", target=self.name, install=INSTALL)
         try:
             self.device = torch.device(device)
         except (RuntimeError, TypeError) as error:

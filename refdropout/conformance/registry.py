@@ -1,8 +1,10 @@
-"""Checks, one per clause, registered under the clause they implement, and the runner.
+"""Checks, one per clause, registered under the clause they implement.
 
-A check is a function ``check(impl, ctx) -> Verdict``. ``@check(clause, needs=..., decisions=...)``
-registers it with the capabilities it needs and the number of statistical decisions it makes, so
-that a run can plan its error budget before any data is seen (STATS-4).
+A check is a function ``check(impl, ctx) -> Verdict`` of an implementation (refdropout.contract)
+and the context it runs in. ``@check(clause, needs=..., decisions=...)`` registers it with the
+capabilities it needs and the number of statistical decisions it makes, so that a run can plan
+its error budget before any data is seen (STATS-4). Runs are planned and made by
+refdropout.conformance.runner; :func:`run_check` runs one check under a plan given to it.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..stats import DecisionPlan, Decision, ErrorBudget, decision_plan
-from ..contract import Policies, missing_capabilities, policies_of
+from ..contract import Implementation, Policies, missing_capabilities, policies_of
+from ..stats import Decision, DecisionPlan, ErrorBudget, Record
 from .verdict import Outcome, Verdict
 
-__all__ = ["Check", "Context", "CHECKS", "check", "run_check", "run_checks", "plan_for"]
+__all__ = ["Check", "CheckFunction", "Context", "CHECKS", "check", "run_check"]
 
 
 @dataclass
@@ -24,8 +26,8 @@ class Context:
     seed: int
     plan: DecisionPlan
     budget: ErrorBudget
-    records: list = field(default_factory=list)
-    relied: dict = field(default_factory=dict)  # policy -> the declared value other than the reference's
+    records: list[Record] = field(default_factory=list)
+    relied: dict[str, object] = field(default_factory=dict)  # policy -> the declared value other than the reference's
 
     @property
     def alpha(self) -> float:
@@ -38,7 +40,7 @@ class Context:
         self.records.append(record)
         return record.reject
 
-    def policy(self, impl: object, name: str) -> object:
+    def policy(self, impl: Implementation, name: str) -> object:
         """The value of policy ``name`` that ``impl`` declares, remembered when it is not the
         reference's: a pass that relied on it differs by declared policy."""
         value = getattr(policies_of(impl), name)
@@ -55,10 +57,16 @@ class Context:
         return Verdict(clause, outcome, "; ".join(failures), tuple(self.records), relied)
 
 
+# a check: the verdict on one clause for an implementation, in a context
+CheckFunction = Callable[[Implementation, Context], Verdict]
+
+
 @dataclass(frozen=True)
 class Check:
+    """A registered check: its clause, the function, the capabilities it needs and its decisions."""
+
     clause: str
-    run: Callable[[object, Context], Verdict]
+    run: CheckFunction
     needs: tuple[str, ...]
     decisions: int
 
@@ -66,10 +74,11 @@ class Check:
 CHECKS: dict[str, Check] = {}
 
 
-def check(clause: str, *, needs: tuple[str, ...] = ("dropout",), decisions: int = 0):
+def check(clause: str, *, needs: tuple[str, ...] = ("dropout",),
+          decisions: int = 0) -> Callable[[CheckFunction], CheckFunction]:
     """Register the decorated function as the check of ``clause``."""
 
-    def register(run: Callable[[object, Context], Verdict]) -> Callable[[object, Context], Verdict]:
+    def register(run: CheckFunction) -> CheckFunction:
         if clause in CHECKS:
             raise ValueError(f"clause {clause} already has a check: {CHECKS[clause].run.__qualname__}")
         CHECKS[clause] = Check(clause, run, needs, decisions)
@@ -78,24 +87,10 @@ def check(clause: str, *, needs: tuple[str, ...] = ("dropout",), decisions: int 
     return register
 
 
-def plan_for(clauses: list[str], profile: str, repeats: int = 1) -> DecisionPlan:
-    """The plan of a run of ``clauses``, each run ``repeats`` times: its decisions counted upfront."""
-    decisions = sum(CHECKS[c].decisions for c in clauses) * repeats
-    return decision_plan(profile, max(decisions, 1))
-
-
-def run_check(clause: str, impl: object, *, seed: int, plan: DecisionPlan, budget: ErrorBudget) -> Verdict:
+def run_check(clause: str, impl: Implementation, *, seed: int, plan: DecisionPlan, budget: ErrorBudget) -> Verdict:
     """Run one clause's check; "not applicable" when ``impl`` lacks a capability it needs."""
     entry = CHECKS[clause]
     missing = missing_capabilities(impl, entry.needs)
     if missing:
         return Verdict(clause, Outcome.NOT_APPLICABLE, f"needs {', '.join(missing)}")
     return entry.run(impl, Context(seed, plan, budget))
-
-
-def run_checks(impl: object, clauses: list[str] | None = None, *, profile: str = "standard", seed: int = 0) -> list[Verdict]:
-    """Every selected clause's verdict for ``impl``, under one budget planned for them all."""
-    selected = sorted(CHECKS) if clauses is None else clauses
-    plan = plan_for(selected, profile)
-    budget = plan.budget()
-    return [run_check(c, impl, seed=seed, plan=plan, budget=budget) for c in selected]

@@ -16,8 +16,9 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Callable, Sequence
 
+from ..contract import Implementation
 from ..spec import load_clauses
-from ..stats import BudgetExhausted, DecisionPlan, ErrorBudget, PROFILES, decision_plan
+from ..stats import PROFILES, BudgetExhausted, DecisionPlan, ErrorBudget, decision_plan
 from .registry import CHECKS, run_check
 from .verdict import Outcome, Verdict
 
@@ -90,7 +91,7 @@ def select_clauses(patterns: Sequence[str] | None = None) -> list[str]:
     return [c for c in checked if c in chosen]
 
 
-def run_target(name: str, impl: object, clauses: Sequence[str], *, profile: str, seed: int, device: str = "cpu",
+def run_target(name: str, impl: Implementation, clauses: Sequence[str], *, profile: str, seed: int, device: str = "cpu",
                versions: dict | None = None, progress: Callable[[int, int, str], None] | None = None,
                budget: ErrorBudget | None = None) -> Run:
     """Run the checks of ``clauses`` against ``impl`` under one budget; ``progress(i, total, clause)``
@@ -118,7 +119,7 @@ def run_target(name: str, impl: object, clauses: Sequence[str], *, profile: str,
     return Run(name, versions or {}, device, seed, plan, tuple(results), time.perf_counter() - start)
 
 
-def _verdict(clause: str, impl: object, **run: object) -> Verdict:
+def _verdict(clause: str, impl: Implementation, **run: object) -> Verdict:
     """The check's verdict; an implementation that raises fails the clause; a pass under a
     declared policy other than the reference's, one the check relied on, differs by that policy."""
     try:

@@ -1,15 +1,19 @@
 """The contract between the checks and the implementations they judge.
 
-Below both sides: adapters and mutants import only this package and the engine; the checks
-(refdropout.conformance) read implementations through it. ``protocol`` holds what an
-implementation is (the one required method, the optional capabilities, the declared policies
-and formats); ``arrays`` converts engine tensors to numpy arrays and back (imported on its own,
-since it needs numpy).
+It sits below both sides and imports only the engine: adapters and mutants are written against
+it, and the checks (refdropout.conformance) read implementations through it.
+
+* ``protocol``: what an implementation is: :class:`Implementation` (the one required method),
+  :data:`CAPABILITIES` (the optional ones, each a method), and readers of what an implementation
+  declares (:func:`has_capability`, :func:`policies_of`, :func:`dtypes_of`);
+* ``policies``: :class:`Policies`, the behaviours it declares where the spec allows more than one;
+* ``arrays``: engine tensors to numpy arrays and back, for adapters on numpy-based frameworks.
+  It needs numpy, so it is imported on its own (``refdropout.contract.arrays``), never from here.
 """
 
+from .policies import POLICY_VALUES, Policies, kept_value
 from .protocol import (
-    CAPABILITIES, DEFAULT_DTYPES, POLICY_VALUES, Implementation, Policies, dtypes_of, has_capability, kept_value,
-    missing_capabilities, policies_of,
+    CAPABILITIES, DEFAULT_DTYPES, Implementation, dtypes_of, has_capability, missing_capabilities, policies_of,
 )
 
 __all__ = [

@@ -6,99 +6,32 @@ An implementation is any object with the required method
 
 taking and returning engine tensors (adapters convert to and from their framework's arrays).
 Every further capability is an optional method; a check names the capabilities it needs and is
-reported "not applicable" for an implementation without them, never passed. Implementations
-also declare their policies where the spec allows more than one behaviour, and the floating
-formats they accept (``dtypes``).
+reported "not applicable" for an implementation without them, never passed. An implementation
+also declares its policies where the spec allows more than one behaviour (``policies``, a
+:class:`~refdropout.contract.policies.Policies`) and the floating formats it accepts (``dtypes``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ..dtypes import DType, float32, get_dtype
+from ..dtypes import DType, get_dtype
 from ..tensor import Tensor
+from .policies import Policies
 
 __all__ = [
-    "Implementation", "Policies", "POLICY_VALUES", "CAPABILITIES", "DEFAULT_DTYPES", "dtypes_of", "has_capability",
-    "kept_value", "missing_capabilities", "policies_of",
+    "Implementation", "CAPABILITIES", "DEFAULT_DTYPES", "dtypes_of", "has_capability", "missing_capabilities",
+    "policies_of",
 ]
-
-
-@dataclass(frozen=True)
-class Policies:
-    """The behaviours an implementation declares where the spec names more than one.
-
-    Each default is the reference's behaviour; a check that accepts a behaviour only because the
-    implementation declared another value records it (``Context.policy``), and a pass that relied
-    on one is "differs by declared policy".
-
-    ``scaling``: "inverted" (train x m / q, eval x) or "classic" (train x m, eval q x) (DROPOUT-2).
-    ``nonfinite``: what a dropped NaN or inf becomes: "multiply" (IEEE 0 * NaN = NaN) or
-    "select" (0) (DROPOUT-10).
-    ``gate_masks``: the masks of variational recurrent dropout: "shared" (one on x_t and one on
-    h_(t-1) for every gate) or "per_gate" (one of each per gate) (RECURRENT-6).
-    ``p_one``: "zeros" (training at p = 1 gives zeros and a zero gradient) or "refused" (a training
-    call at p = 1 raises; an evaluation call at p = 1 may raise or be the identity) (DROPOUT-5, -7,
-    -10, GRADIENTS-2, -4).
-    ``p_validation``: which calls refuse a p outside [0, 1]: "strict" (every call, a bool too),
-    "bool_as_number" (every call, but True and False may be taken as 1 and 0) or "training_only"
-    (training calls; evaluation never reads p) (DROPOUT-3).
-    ``seed_bits``: how many low bits of a seed the implementation uses, 64 or 32 (DROPOUT-13).
-    ``subnormals``: "kept", or "flushed" (a subnormal input may be read as ±0 and a subnormal
-    result written as ±0, as under FTZ/DAZ) (DROPOUT-2).
-    ``scale_format``: how a kept value is computed: "exact" (within one ulp of fl(x / q)), "input"
-    (q rounded to x's format first: within one ulp of fl(x / fl_T(q))) or "float32" (p read as a
-    float32 and q computed in float32, q32 = fl32(1 - fl32(p)): within one ulp of fl(x / q32);
-    DROPOUT-3 then judges p after rounding to float32) (DROPOUT-2, -8, ENSEMBLE-1).
-    """
-
-    scaling: str = "inverted"
-    nonfinite: str = "multiply"
-    gate_masks: str = "shared"
-    p_one: str = "zeros"
-    p_validation: str = "strict"
-    seed_bits: int = 64
-    subnormals: str = "kept"
-    scale_format: str = "exact"
-
-    def __post_init__(self) -> None:
-        for name, allowed in POLICY_VALUES.items():
-            value = getattr(self, name)
-            if value not in allowed or isinstance(value, bool):
-                raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-
-
-# every policy's values, the reference's (the default) first
-POLICY_VALUES: dict[str, tuple] = {
-    "scaling": ("inverted", "classic"),
-    "nonfinite": ("multiply", "select"),
-    "gate_masks": ("shared", "per_gate"),
-    "p_one": ("zeros", "refused"),
-    "p_validation": ("strict", "bool_as_number", "training_only"),
-    "seed_bits": (64, 32),
-    "subnormals": ("kept", "flushed"),
-    "scale_format": ("exact", "input", "float32"),
-}
-
-
-def kept_value(policies: Policies, x: float, p: float, dtype: DType) -> float:
-    """What a kept x becomes in training, before rounding to ``dtype``, under ``policies``: x
-    (classic), x / q ("exact"), x / fl_T(q) ("input") or x / fl32(1 - fl32(p)) ("float32") (DROPOUT-2)."""
-    if policies.scaling == "classic":
-        return x
-    if policies.scale_format == "float32":
-        return x / float32.round(1.0 - float32.round(p))
-    q = 1.0 - p
-    return x / (dtype.round(q) if policies.scale_format == "input" else q)
 
 
 @runtime_checkable
 class Implementation(Protocol):
     """The one method every implementation has; see CAPABILITIES for the optional ones.
 
-    Optional attributes: ``policies`` (a :class:`Policies`) and ``dtypes`` (the names of the
-    floating formats it accepts, e.g. ``("float64", "float32", "float16", "bfloat16")``).
+    Optional attributes: ``policies`` (a :class:`Policies`; the defaults when absent) and ``dtypes``
+    (the names of the floating formats it accepts, e.g. ``("float64", "float32", "float16",
+    "bfloat16")``; DEFAULT_DTYPES when absent).
     """
 
     name: str
@@ -137,16 +70,17 @@ CAPABILITIES: dict[str, str] = {
 }
 
 
-def has_capability(impl: object, capability: str) -> bool:
+def has_capability(impl: Implementation, capability: str) -> bool:
     """True when ``impl`` has the method that provides ``capability``."""
     return callable(getattr(impl, capability, None))
 
 
-def missing_capabilities(impl: object, needs: tuple[str, ...]) -> tuple[str, ...]:
+def missing_capabilities(impl: Implementation, needs: tuple[str, ...]) -> tuple[str, ...]:
+    """The capabilities of ``needs`` that ``impl`` lacks, in the order of ``needs``."""
     return tuple(c for c in needs if not has_capability(impl, c))
 
 
-def policies_of(impl: object) -> Policies:
+def policies_of(impl: Implementation) -> Policies:
     """The policies ``impl`` declares; the defaults of :class:`Policies` when it declares none."""
     declared = getattr(impl, "policies", None)
     return declared if isinstance(declared, Policies) else Policies()
@@ -156,6 +90,6 @@ def policies_of(impl: object) -> Policies:
 DEFAULT_DTYPES = ("float64", "float32")
 
 
-def dtypes_of(impl: object) -> tuple[DType, ...]:
+def dtypes_of(impl: Implementation) -> tuple[DType, ...]:
     """The floating formats ``impl`` declares in ``dtypes``; float64 and float32 when it declares none."""
     return tuple(get_dtype(name) for name in getattr(impl, "dtypes", DEFAULT_DTYPES))

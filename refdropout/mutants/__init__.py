@@ -6,6 +6,9 @@ and with what p-value). Importing this package registers every mutant in :data:`
 """
 
 from .registry import KINDS, MUTANTS, Mutant, mutant
-from . import scale, rate, edges, randomness, values, gradients, mode, structure  # noqa: E402,F401  (register)
+
+# Each module registers its mutants with @mutant when it is imported: importing them here, for that side
+# effect alone, fills MUTANTS, in this order (the catalogue's, which the detection matrix follows).
+from . import scale, rate, edges, randomness, values, gradients, mode, structure  # noqa: F401  isort: skip
 
 __all__ = ["KINDS", "MUTANTS", "Mutant", "mutant"]

@@ -6,9 +6,9 @@ that the MODES checks build from (``mc_predict`` for Monte Carlo dropout).
 
 from __future__ import annotations
 
-from ..adapters.reference import _model_of
+from ..adapters.reference import model_of
 from ..nn import Dropout, Module, Sequential
-from ..nn.mc import MCPrediction, _moments
+from ..nn.mc import MCPrediction, mc_predict
 from ..tensor import Tensor
 from ..theory import Network
 from .narrowed import reference_with
@@ -35,7 +35,7 @@ class ModuleActiveInEval(Modes):
     name = "module-active-in-eval"
 
     def dropout_module(self, p: float, *, seed: int) -> Dropout:
-        return _AlwaysTraining(p, seed=seed, **self._options())
+        return _AlwaysTraining(p, seed=seed, **self.policy_options())
 
 
 class _NeverTraining(Dropout):
@@ -51,7 +51,7 @@ class InactiveInTraining(Modes):
     name = "inactive-in-training"
 
     def dropout_module(self, p: float, *, seed: int) -> Dropout:
-        return _NeverTraining(p, seed=seed, **self._options())
+        return _NeverTraining(p, seed=seed, **self.policy_options())
 
 
 class _ShallowSequential(Sequential):
@@ -108,10 +108,21 @@ class EvalAdvancesGenerator(Modes):
     name = "eval-advances-generator"
 
     def dropout_module(self, p: float, *, seed: int) -> Dropout:
-        return _DrawsInEval(p, seed=seed, **self._options())
+        return _DrawsInEval(p, seed=seed, **self.policy_options())
 
 
 MonteCarlo = reference_with("mc_predict")
+
+
+class _InEvalMode(Module):
+    """A model called in evaluation mode whatever mode its caller asks for."""
+
+    def __init__(self, model: Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor, *, training: bool) -> Tensor:
+        return self.model(x, training=False)
 
 
 @mutant("mode", models="TiagoCortinhal/SalsaNext#40: Set dropout to training in monte-carlo mode while inference",
@@ -123,5 +134,4 @@ class MCPassesInEvalMode(MonteCarlo):
     name = "mc-passes-in-eval-mode"
 
     def mc_predict(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int) -> MCPrediction:
-        model = _model_of(network, p, self._options()).eval()
-        return _moments([model(x) for _ in range(samples)])
+        return mc_predict(_InEvalMode(model_of(network, p, **self.policy_options())), x, samples, seed)

@@ -11,6 +11,8 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable
 
+from ..contract import Implementation
+
 __all__ = ["KINDS", "Mutant", "MUTANTS", "mutant"]
 
 # the classes of defect the catalogue covers (docs/detection-matrix.md groups mutants by them)
@@ -30,7 +32,7 @@ class Mutant:
 
     name: str
     kind: str
-    make: Callable[[], object]
+    make: Callable[[], Implementation]
     models: str
     wrong: str
     caught_by: tuple[str, ...]

@@ -23,7 +23,7 @@ class ClassicMisdeclared(ReferenceDropout):
         super().__init__(scaling="inverted")
         self.policies = Policies(scaling="classic")
 
-    def _options(self) -> dict:
+    def policy_options(self) -> dict[str, str]:
         return {"scaling": "inverted", "nonfinite": self.policies.nonfinite}
 
 
@@ -58,7 +58,7 @@ class AlternatingMasks(ReferenceDropout):
 
 # ---- Monte Carlo dropout (ENSEMBLE-8, ENSEMBLE-9): mc_predict gone wrong ----------------------
 
-from refdropout.adapters.reference import _model_of  # noqa: E402
+from refdropout.adapters.reference import model_of  # noqa: E402
 from refdropout.nn.mc import _moments, mc_predict  # noqa: E402
 
 
@@ -68,7 +68,7 @@ class MCOneMaskForAllPasses(ReferenceDropout):
     name = "mc-one-mask-for-all-passes"
 
     def mc_predict(self, network, p, x, samples, *, seed):
-        model = _model_of(network, p, self._options())
+        model = model_of(network, p, **self.policy_options())
         return _moments([mc_predict(model, x, 1, seed).mean for _ in range(samples)])
 
 

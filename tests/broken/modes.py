@@ -30,4 +30,4 @@ class DoubleEvalLosesRate(ReferenceDropout):
     name = "double-eval-loses-rate"
 
     def dropout_module(self, p: float, *, seed: int):
-        return _ZeroRateInEval(p, seed=seed, **self._options())
+        return _ZeroRateInEval(p, seed=seed, **self.policy_options())

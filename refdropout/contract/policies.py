@@ -1,0 +1,82 @@
+"""Policies: what an implementation declares where the spec allows more than one behaviour.
+
+:class:`Policies` holds one value per choice the spec leaves open, each defaulting to the
+reference's; :data:`POLICY_VALUES` lists the values each may take; :func:`kept_value` is what a kept
+element becomes under a set of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..dtypes import DType, float32
+
+__all__ = ["Policies", "POLICY_VALUES", "kept_value"]
+
+
+@dataclass(frozen=True)
+class Policies:
+    """The behaviours an implementation declares where the spec names more than one.
+
+    Each default is the reference's behaviour; a check that accepts a behaviour only because the
+    implementation declared another value records it (``Context.policy``), and a pass that relied
+    on one is "differs by declared policy".
+
+    ``scaling``: "inverted" (train x m / q, eval x) or "classic" (train x m, eval q x) (DROPOUT-2).
+    ``nonfinite``: what a dropped NaN or inf becomes: "multiply" (IEEE 0 * NaN = NaN) or
+    "select" (0) (DROPOUT-10).
+    ``gate_masks``: the masks of variational recurrent dropout: "shared" (one on x_t and one on
+    h_(t-1) for every gate) or "per_gate" (one of each per gate) (RECURRENT-6).
+    ``p_one``: "zeros" (training at p = 1 gives zeros and a zero gradient) or "refused" (a training
+    call at p = 1 raises; an evaluation call at p = 1 may raise or be the identity) (DROPOUT-5, -7,
+    -10, GRADIENTS-2, -4).
+    ``p_validation``: which calls refuse a p outside [0, 1]: "strict" (every call, a bool too),
+    "bool_as_number" (every call, but True and False may be taken as 1 and 0) or "training_only"
+    (training calls; evaluation never reads p) (DROPOUT-3).
+    ``seed_bits``: how many low bits of a seed the implementation uses, 64 or 32 (DROPOUT-13).
+    ``subnormals``: "kept", or "flushed" (a subnormal input may be read as ±0 and a subnormal
+    result written as ±0, as under FTZ/DAZ) (DROPOUT-2).
+    ``scale_format``: how a kept value is computed: "exact" (within one ulp of fl(x / q)), "input"
+    (q rounded to x's format first: within one ulp of fl(x / fl_T(q))) or "float32" (p read as a
+    float32 and q computed in float32, q32 = fl32(1 - fl32(p)): within one ulp of fl(x / q32);
+    DROPOUT-3 then judges p after rounding to float32) (DROPOUT-2, -8, ENSEMBLE-1).
+    """
+
+    scaling: str = "inverted"
+    nonfinite: str = "multiply"
+    gate_masks: str = "shared"
+    p_one: str = "zeros"
+    p_validation: str = "strict"
+    seed_bits: int = 64
+    subnormals: str = "kept"
+    scale_format: str = "exact"
+
+    def __post_init__(self) -> None:
+        for name, allowed in POLICY_VALUES.items():
+            value = getattr(self, name)
+            if value not in allowed or isinstance(value, bool):
+                raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+
+
+# every policy's values, the reference's (the default) first
+POLICY_VALUES: dict[str, tuple] = {
+    "scaling": ("inverted", "classic"),
+    "nonfinite": ("multiply", "select"),
+    "gate_masks": ("shared", "per_gate"),
+    "p_one": ("zeros", "refused"),
+    "p_validation": ("strict", "bool_as_number", "training_only"),
+    "seed_bits": (64, 32),
+    "subnormals": ("kept", "flushed"),
+    "scale_format": ("exact", "input", "float32"),
+}
+
+
+def kept_value(policies: Policies, x: float, p: float, dtype: DType) -> float:
+    """What a kept x becomes in training, before rounding to ``dtype``, under ``policies``: x
+    (classic), x / q ("exact"), x / fl_T(q) ("input") or x / fl32(1 - fl32(p)) ("float32") (DROPOUT-2)."""
+    if policies.scaling == "classic":
+        return x
+    if policies.scale_format == "float32":
+        return x / float32.round(1.0 - float32.round(p))
+    q = 1.0 - p
+    return x / (dtype.round(q) if policies.scale_format == "input" else q)
