@@ -12,14 +12,13 @@ detectable effect (MDE) its clause states, at the plan's power (STATS-1, STATS-3
 from __future__ import annotations
 
 import math
-import struct
 from functools import lru_cache
 from typing import Callable
 
-from ..dtypes import DType, bool_, float32, float64
+from ..contract import Implementation, dtypes_of, policies_of
+from ..dtypes import DType, bool_, float32, float64, within_one_ulp
 from ..shapes import broadcast_index
 from ..stats import (
-    Decision,
     DecisionPlan,
     binomial_test,
     correlation_power,
@@ -35,9 +34,9 @@ from ..stats import (
     z_power,
 )
 from ..tensor import Tensor
-from ..dtypes import within_one_ulp
-from .inputs import same_bits, spread, wrap
-from ..contract import dtypes_of, kept_value, policies_of
+from .kit import (
+    edged, identical, judge, keep_mask, kept_value_of, mismatch, ones, successive_seeds, tensor_like,
+)
 from .registry import Context, check
 from .verdict import Verdict
 
@@ -122,48 +121,14 @@ def variance_samples(plan: DecisionPlan) -> int:
         plan.power, start=1_000)
 
 
-# --- inputs, masks and comparisons -----------------------------------------------------------------
+# --- what the checks of this chapter share beyond the kit -----------------------------------------
 
 
-@lru_cache(maxsize=32)  # the implementations checked with one seed share their inputs
-def _inputs(seed: int, shape: tuple[int, ...], dtype: DType, *, nonfinite: bool = False) -> Tensor:
-    """Values ±(1 + f) 2^k of ``dtype`` with k in [-20, 4] (inputs.spread), led by 0, -0, ±tiny and
-    ±max (and NaN, ±inf)."""
-    n = math.prod(shape)
-    edges = [0.0, -0.0, dtype.tiny, -dtype.tiny, dtype.max, -dtype.max]
-    edges += [math.nan, math.inf, -math.inf] if nonfinite else []
-    return wrap((edges + spread(seed, max(n - len(edges), 0), dtype))[:n], shape, dtype)
-
-
-def _ones(shape: tuple[int, ...] | int) -> Tensor:
-    shape = (shape,) if isinstance(shape, int) else shape
-    return Tensor.from_flat([1.0] * math.prod(shape), shape, float64)
-
-
-def _mask(y: Tensor) -> list[int]:
-    """The keep mask of an output of x = 1: True (1) where y is nonzero, NaN included."""
-    return list(map((0.0).__ne__, y.data))
-
-
-def _seeds(ctx: Context, count: int) -> list[int]:
-    """``count`` distinct seeds for the calls of one check: ctx.seed, ctx.seed + 1, ... (mod 2^64)."""
-    return [(ctx.seed + i) % 2**64 for i in range(count)]
-
-
-def _masks_of_calls(impl: object, ctx: Context, size: int, calls: int) -> list[list[int]]:
+def _masks_of_calls(impl: Implementation, ctx: Context, size: int, calls: int) -> list[list[bool]]:
     """The masks of ``calls`` separate training calls on ``size`` elements at p = STRUCTURE_RATE."""
-    x = _ones(size)
-    return [_mask(impl.dropout(x, STRUCTURE_RATE, training=True, seed=seed)) for seed in _seeds(ctx, calls)]
-
-
-def _bits(v: float) -> bytes:
-    return struct.pack("<d", v)
-
-
-def _kept_value(impl: object, v: float, p: float, dtype: DType = float64) -> float:
-    """What a kept element becomes in training under the declared scaling and scale_format, before
-    rounding to ``dtype`` (protocol.kept_value)."""
-    return kept_value(policies_of(impl), v, p, dtype)
+    x = ones(size)
+    return [keep_mask(impl.dropout(x, STRUCTURE_RATE, training=True, seed=seed))
+            for seed in successive_seeds(ctx.seed, calls)]
 
 
 def _subnormal(v: float, dtype: DType) -> bool:
@@ -179,50 +144,16 @@ def _refused(name: str, call: Callable[[], object]) -> list[str]:
     return [f"{name}: p = 1 was accepted, but the implementation declares p_one = 'refused'"]
 
 
-def _eval_value(impl: object, v: float, p: float) -> float:
+def _eval_value(impl: Implementation, v: float, p: float) -> float:
     """What evaluation returns: x (inverted) or q x (classic), exactly."""
     return v if policies_of(impl).scaling == "inverted" else (1.0 - p) * v
-
-
-def _form(name: str, y: object, x: Tensor) -> list[str]:
-    """A failure unless y is a tensor of x's shape and dtype."""
-    if not isinstance(y, Tensor):
-        return [f"{name}: returned {type(y).__name__}, not a Tensor"]
-    if y.shape != x.shape or y.dtype is not x.dtype:
-        return [f"{name}: shape {y.shape} and dtype {y.dtype.name}, not {x.shape} and {x.dtype.name}"]
-    return []
-
-
-def _mismatch(name: str, y: object, x: Tensor, wrong: Callable[[int, float, float], str | None]) -> list[str]:
-    """The first failure of y against x: a wrong shape or dtype, or the first element i at which
-    ``wrong(i, y_i, x_i)`` describes a fault."""
-    failures = _form(name, y, x)
-    for i, (got, v) in enumerate(zip(y.data, x.data) if not failures else ()):
-        fault = wrong(i, got, v)
-        if fault is not None:
-            return [f"{name}: element {i}: x = {v!r} gave {got!r}, {fault}"]
-    return failures
-
-
-def _identical(name: str, y: object, x: Tensor) -> list[str]:
-    """A failure unless y is x bit for bit, in x's shape and dtype (compared as buffers; element by
-    element only to name the first difference)."""
-    if not _form(name, y, x) and same_bits(y.data, x.data):
-        return []
-    return _mismatch(name, y, x, lambda i, got, v: None if _bits(got) == _bits(v) else "not x bit for bit")
-
-
-def _judge(ctx: Context, name: str, decision: Decision, failures: list[str]) -> None:
-    if ctx.decide(name, decision):
-        failures.append(f"{name}: {decision.test} rejects at alpha = {decision.alpha:.3g}: p = {decision.p_value:.3g}, "
-                        f"observed {decision.observed:.6g}, expected {decision.expected:.6g}, n = {decision.n}")
 
 
 # --- exact checks ---------------------------------------------------------------------------------
 
 
 @check("DROPOUT-2", needs=("dropout_with_mask",))
-def check_output_is_the_scaled_mask(impl: object, ctx: Context) -> Verdict:
+def check_output_is_the_scaled_mask(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-2: y = x ⊙ m / q (inverted) or x ⊙ m (classic) for the mask m the call returns, the
     kept value as the declared scale_format computes it; under subnormals = "flushed" a subnormal x,
     or a subnormal kept value, may give ±0."""
@@ -231,7 +162,7 @@ def check_output_is_the_scaled_mask(impl: object, ctx: Context) -> Verdict:
     flushed = ctx.policy(impl, "subnormals") == "flushed"
     failures = []
     for dtype in dtypes_of(impl):
-        x = _inputs(ctx.seed, SIZE, dtype)
+        x = edged(ctx.seed, SIZE, dtype)
         for p in RATES:
             name = f"{dtype.name}, p = {p}"
             y, keep = impl.dropout_with_mask(x, p, seed=ctx.seed)
@@ -242,25 +173,25 @@ def check_output_is_the_scaled_mask(impl: object, ctx: Context) -> Verdict:
             def wrong(i: int, got: float, v: float) -> str | None:
                 if not keep.data[i]:
                     return None if got == 0.0 else "dropped, not 0"
-                kept = _kept_value(impl, v, p, dtype)
+                kept = kept_value_of(impl, v, p, dtype)
                 if within_one_ulp(got, kept, dtype) or (flushed and got == 0.0 and (_subnormal(v, dtype) or
                                                                                      _subnormal(kept, dtype))):
                     return None
                 return "kept, not x/q within one ulp"
 
-            failures += _mismatch(name, y, x, wrong)
+            failures += mismatch(name, y, x, wrong)
     return ctx.verdict("DROPOUT-2", failures)
 
 
 @check("DROPOUT-3")
-def check_rates_outside_the_unit_interval_raise(impl: object, ctx: Context) -> Verdict:
+def check_rates_outside_the_unit_interval_raise(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-3: every p outside [0, 1], NaN, a bool or a non-real raises, in both modes (any exception),
     except where the declared p_validation lets a call accept it (a bool under "bool_as_number", an
     evaluation call under "training_only") or p rounded to float32 lies in [0, 1] under
     scale_format = "float32"."""
     validation = ctx.policy(impl, "p_validation")
     in_float32 = ctx.policy(impl, "scale_format") == "float32"
-    x = _ones(4)
+    x = ones(4)
     failures = []
     for p in BAD_RATES:
         if isinstance(p, bool) and validation == "bool_as_number":
@@ -282,14 +213,14 @@ def _any_size(n: int) -> tuple[tuple[int, ...], ...]:
 
 
 @check("DROPOUT-4")
-def check_p_zero_is_the_identity(impl: object, ctx: Context) -> Verdict:
+def check_p_zero_is_the_identity(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-4: training at p = 0 returns x bit for bit, in every dtype, at every size up to the plan's n."""
     failures = []
     for dtype in dtypes_of(impl):
         for shape in _any_size(ctx.plan.n):
-            x = _inputs(ctx.seed, shape, dtype, nonfinite=True)
+            x = edged(ctx.seed, shape, dtype, nonfinite=True)
             y = impl.dropout(x, 0.0, training=True, seed=ctx.seed)
-            failures += _identical(f"{dtype.name}, shape {shape}", y, x)
+            failures += identical(f"{dtype.name}, shape {shape}", y, x)
     return ctx.verdict("DROPOUT-4", failures)
 
 
@@ -298,29 +229,29 @@ def _not_zero(i: int, got: float, v: float) -> str | None:
 
 
 @check("DROPOUT-5")
-def check_p_one_gives_finite_zeros(impl: object, ctx: Context) -> Verdict:
+def check_p_one_gives_finite_zeros(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-5: training at p = 1 maps every finite x to 0 (of either sign), in every dtype, or raises
     under p_one = "refused"."""
     refused = ctx.policy(impl, "p_one") == "refused"
     failures = []
     for dtype in dtypes_of(impl):
-        x = _inputs(ctx.seed, SIZE, dtype)
+        x = edged(ctx.seed, SIZE, dtype)
         if refused:
             failures += _refused(dtype.name, lambda: impl.dropout(x, 1.0, training=True, seed=ctx.seed))
             continue
-        failures += _mismatch(dtype.name, impl.dropout(x, 1.0, training=True, seed=ctx.seed), x, _not_zero)
+        failures += mismatch(dtype.name, impl.dropout(x, 1.0, training=True, seed=ctx.seed), x, _not_zero)
     return ctx.verdict("DROPOUT-5", failures)
 
 
 @check("DROPOUT-7")
-def check_eval_is_the_identity(impl: object, ctx: Context) -> Verdict:
+def check_eval_is_the_identity(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-7: eval returns x bit for bit (inverted) or q x within one ulp (classic), for every p;
     under p_one = "refused" an evaluation call at p = 1 may raise instead."""
     inverted = policies_of(impl).scaling == "inverted"
     refused = ctx.policy(impl, "p_one") == "refused"
     failures = []
     for dtype in dtypes_of(impl):
-        x = _inputs(ctx.seed, SIZE, dtype, nonfinite=inverted)
+        x = edged(ctx.seed, SIZE, dtype, nonfinite=inverted)
         for p in (0.0, *RATES, 1.0):
             name = f"{dtype.name}, p = {p}, eval"
             try:
@@ -330,32 +261,33 @@ def check_eval_is_the_identity(impl: object, ctx: Context) -> Verdict:
                     continue
                 raise
             if inverted:
-                failures += _identical(name, y, x)
+                failures += identical(name, y, x)
             else:
-                failures += _mismatch(name, y, x, lambda i, got, v: None if within_one_ulp(
+                failures += mismatch(name, y, x, lambda i, got, v: None if within_one_ulp(
                     got, _eval_value(impl, v, p), dtype) else "not q x within one ulp")
     return ctx.verdict("DROPOUT-7", failures)
 
 
 @check("DROPOUT-8")
-def check_every_element_is_zero_or_the_kept_value(impl: object, ctx: Context) -> Verdict:
+def check_every_element_is_zero_or_the_kept_value(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-8: each element is exactly 0 or x/q (classic: x) within one ulp, the kept value as the
     declared scale_format computes it; shape and dtype preserved."""
     ctx.policy(impl, "scale_format")
     failures = []
     for dtype in dtypes_of(impl):
-        x = _inputs(ctx.seed, SIZE, dtype)
+        x = edged(ctx.seed, SIZE, dtype)
         for p in RATES:
 
             def wrong(i: int, got: float, v: float) -> str | None:
-                if got == 0.0 or within_one_ulp(got, _kept_value(impl, v, p, dtype), dtype):
+                if got == 0.0 or within_one_ulp(got, kept_value_of(impl, v, p, dtype), dtype):
                     return None
                 return "neither 0 nor the kept value within one ulp"
 
-            failures += _mismatch(f"{dtype.name}, p = {p}", impl.dropout(x, p, training=True, seed=ctx.seed), x, wrong)
+            failures += mismatch(f"{dtype.name}, p = {p}", impl.dropout(x, p, training=True, seed=ctx.seed), x, wrong)
         for shape in _any_size(1)[:3]:  # 0-d and empty tensors keep their shape too
-            x = _inputs(ctx.seed, shape, dtype)
-            failures += _form(f"{dtype.name}, shape {shape}", impl.dropout(x, 0.3, training=True, seed=ctx.seed), x)
+            x = edged(ctx.seed, shape, dtype)
+            y = impl.dropout(x, 0.3, training=True, seed=ctx.seed)
+            failures += tensor_like(f"{dtype.name}, shape {shape}", y, x)
     return ctx.verdict("DROPOUT-8", failures)
 
 
@@ -364,7 +296,7 @@ INTEGERS = (1, -2, 5, 7, -11, 2**20 + 1, 3, 0)
 INTEGER_CALLS = ((True, 0.1), (True, 0.0), (True, 1.0), (False, 0.1))  # (training, p)
 
 
-def _integer_result(impl: object, p: float, training: bool) -> list[int] | None:
+def _integer_result(impl: Implementation, p: float, training: bool) -> list[int] | None:
     """The exact result of dropout of INTEGERS where one exists without scaling: x where nothing is
     dropped or scaled, zeros in training at p = 1; None where the call scales, and so must refuse."""
     if training:
@@ -373,7 +305,7 @@ def _integer_result(impl: object, p: float, training: bool) -> list[int] | None:
 
 
 @check("DROPOUT-9", needs=("integer_dropout",))
-def check_integer_input_is_refused(impl: object, ctx: Context) -> Verdict:
+def check_integer_input_is_refused(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-9: integers are refused by every call that scales them (training at 0 < p < 1); a
     call that scales nothing may instead return their exact result as integers. A refusal is any
     exception but an ArithmeticError, which is the arithmetic running on the integers and crashing."""
@@ -409,7 +341,7 @@ def _nonfinite_outcome(v: float, got: float) -> tuple[str, str]:
 
 
 @check("DROPOUT-10")
-def check_nonfinite_inputs_follow_the_declared_policy(impl: object, ctx: Context) -> Verdict:
+def check_nonfinite_inputs_follow_the_declared_policy(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-10: kept NaN and ±inf stay; dropped ones give NaN ("multiply") or 0 ("select"), as declared;
     p = 1 raises under p_one = "refused"."""
     declared = ctx.policy(impl, "nonfinite")
@@ -423,8 +355,9 @@ def check_nonfinite_inputs_follow_the_declared_policy(impl: object, ctx: Context
                 failures += _refused(name, lambda: impl.dropout(x, p, training=True, seed=ctx.seed))
                 continue
             y = impl.dropout(x, p, training=True, seed=ctx.seed)
-            if _form(name, y, x):
-                failures += _form(name, y, x)
+            form = tensor_like(name, y, x)
+            if form:
+                failures += form
                 continue
             seen = set(map(_nonfinite_outcome, x.data, y.data))
             allowed = DROPPED[declared] | (KEPT if p < 1.0 else set())
@@ -439,10 +372,10 @@ def check_nonfinite_inputs_follow_the_declared_policy(impl: object, ctx: Context
 
 
 @check("DROPOUT-11", needs=("dropout_noise_shape",))
-def check_noise_shape_shares_mask_values(impl: object, ctx: Context) -> Verdict:
+def check_noise_shape_shares_mask_values(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-11: with noise_shape, the elements that share a mask value have one output value."""
-    x = _ones(NOISE_INPUT)
-    kept = _kept_value(impl, 1.0, STRUCTURE_RATE)
+    x = ones(NOISE_INPUT)
+    kept = kept_value_of(impl, 1.0, STRUCTURE_RATE)
     failures = []
     for noise_shape in NOISE_SHAPES:
         name = f"noise_shape {noise_shape}"
@@ -457,25 +390,25 @@ def check_noise_shape_shares_mask_values(impl: object, ctx: Context) -> Verdict:
             shared = first.setdefault(positions[i], got)
             return None if shared == got else f"but an element sharing its mask value gave {shared!r}"
 
-        failures += _mismatch(name, y, x, wrong)
+        failures += mismatch(name, y, x, wrong)
     return ctx.verdict("DROPOUT-11", failures)
 
 
 @check("DROPOUT-12")
-def check_same_seed_same_mask(impl: object, ctx: Context) -> Verdict:
+def check_same_seed_same_mask(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-12: two training calls with the same seed return the same output, bit for bit."""
-    x = _inputs(ctx.seed, SIZE, float64)
+    x = edged(ctx.seed, SIZE, float64)
     failures = []
     for p in RATES:
         first = impl.dropout(x, p, training=True, seed=ctx.seed)
-        failures += _identical(f"p = {p}, the same seed again", impl.dropout(x, p, training=True, seed=ctx.seed), first)
+        failures += identical(f"p = {p}, the same seed again", impl.dropout(x, p, training=True, seed=ctx.seed), first)
     return ctx.verdict("DROPOUT-12", failures)
 
 
 @check("DROPOUT-15", needs=("dropout_stream",))
-def check_eval_and_p_zero_consume_no_randomness(impl: object, ctx: Context) -> Verdict:
+def check_eval_and_p_zero_consume_no_randomness(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-15: on one stream, train, (eval or p = 0), train draws the masks of train, train."""
-    x = _ones(1024)
+    x = ones(1024)
     p = STRUCTURE_RATE
 
     def two_training_calls(between: tuple[float, bool] | None) -> tuple[Tensor, Tensor]:
@@ -489,8 +422,8 @@ def check_eval_and_p_zero_consume_no_randomness(impl: object, ctx: Context) -> V
     failures = []
     for label, between in (("an eval call", (p, False)), ("a training call at p = 0", (0.0, True))):
         first, second = two_training_calls(between)
-        failures += _identical("the first call of another stream of the same seed", first, plain[0])
-        failures += _identical(f"the training call after {label}", second, plain[1])
+        failures += identical("the first call of another stream of the same seed", first, plain[0])
+        failures += identical(f"the training call after {label}", second, plain[1])
     return ctx.verdict("DROPOUT-15", failures)
 
 
@@ -498,98 +431,98 @@ def check_eval_and_p_zero_consume_no_randomness(impl: object, ctx: Context) -> V
 
 
 @check("DROPOUT-13", decisions=2)
-def check_different_seeds_give_independent_masks(impl: object, ctx: Context) -> Verdict:
+def check_different_seeds_give_independent_masks(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-13: masks of seeds one bit apart are independent: bit 0 and the highest bit the
     implementation uses below 64 (bit 32 under seed_bits = 64, bit 31 under 32)."""
     seed_bits = ctx.policy(impl, "seed_bits")
-    x = _ones(independence_pairs(ctx.plan))
+    x = ones(independence_pairs(ctx.plan))
     p = STRUCTURE_RATE
-    first = _mask(impl.dropout(x, p, training=True, seed=ctx.seed))
+    first = keep_mask(impl.dropout(x, p, training=True, seed=ctx.seed))
     failures = []
     for bit in (0, 32 if seed_bits == 64 else seed_bits - 1):
-        other = _mask(impl.dropout(x, p, training=True, seed=ctx.seed ^ (1 << bit)))
+        other = keep_mask(impl.dropout(x, p, training=True, seed=ctx.seed ^ (1 << bit)))
         decision = successive_independence_test([first, other], alpha=ctx.alpha)  # pairs (first_i, other_i)
-        _judge(ctx, f"DROPOUT-13 seeds s and s ^ 2^{bit}", decision, failures)
+        judge(ctx, f"DROPOUT-13 seeds s and s ^ 2^{bit}", decision, failures)
     return ctx.verdict("DROPOUT-13", failures)
 
 
 @check("DROPOUT-14", needs=("dropout_stream",), decisions=1)
-def check_successive_calls_give_independent_masks(impl: object, ctx: Context) -> Verdict:
+def check_successive_calls_give_independent_masks(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-14: the same position in successive calls on one stream is independent."""
     size = 1000
-    x = _ones(size)
+    x = ones(size)
     call = impl.dropout_stream(ctx.seed)
     calls = 2 * math.ceil(independence_pairs(ctx.plan) / size)  # disjoint pairs (call 2t, call 2t + 1)
-    masks = [_mask(call(x, STRUCTURE_RATE, training=True)) for _ in range(calls)]
+    masks = [keep_mask(call(x, STRUCTURE_RATE, training=True)) for _ in range(calls)]
     failures: list[str] = []
-    _judge(ctx, "DROPOUT-14 successive calls", successive_independence_test(masks, alpha=ctx.alpha), failures)
+    judge(ctx, "DROPOUT-14 successive calls", successive_independence_test(masks, alpha=ctx.alpha), failures)
     return ctx.verdict("DROPOUT-14", failures)
 
 
 @check("DROPOUT-16", decisions=len(KEEP_COUNT_RATES))
-def check_keep_count_is_binomial(impl: object, ctx: Context) -> Verdict:
+def check_keep_count_is_binomial(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-16: the number kept of n = plan.n elements is Binomial(n, q), at p across (0, 1)."""
     n = ctx.plan.n
-    x = _ones(n)
+    x = ones(n)
     failures: list[str] = []
-    for p, seed in zip(KEEP_COUNT_RATES, _seeds(ctx, len(KEEP_COUNT_RATES))):
-        kept = sum(_mask(impl.dropout(x, p, training=True, seed=seed)))
-        _judge(ctx, f"DROPOUT-16 keep count p={p}", binomial_test(kept, n, 1.0 - p, alpha=ctx.alpha), failures)
+    for p, seed in zip(KEEP_COUNT_RATES, successive_seeds(ctx.seed, len(KEEP_COUNT_RATES))):
+        kept = sum(keep_mask(impl.dropout(x, p, training=True, seed=seed)))
+        judge(ctx, f"DROPOUT-16 keep count p={p}", binomial_test(kept, n, 1.0 - p, alpha=ctx.alpha), failures)
     return ctx.verdict("DROPOUT-16", failures)
 
 
 @check("DROPOUT-17", decisions=1)
-def check_keep_counts_are_not_under_dispersed(impl: object, ctx: Context) -> Verdict:
+def check_keep_counts_are_not_under_dispersed(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-17: keep counts of separate calls vary as Binomial(n, q) counts do, not less."""
     masks = _masks_of_calls(impl, ctx, DISPERSION_SIZE, dispersion_masks(ctx.plan))
     failures: list[str] = []
-    _judge(ctx, "DROPOUT-17 dispersion", dispersion_test(masks, 1.0 - STRUCTURE_RATE, alpha=ctx.alpha), failures)
+    judge(ctx, "DROPOUT-17 dispersion", dispersion_test(masks, 1.0 - STRUCTURE_RATE, alpha=ctx.alpha), failures)
     return ctx.verdict("DROPOUT-17", failures)
 
 
 @check("DROPOUT-18", decisions=1)
-def check_every_position_is_kept_at_one_rate(impl: object, ctx: Context) -> Verdict:
+def check_every_position_is_kept_at_one_rate(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-18: over separate calls on POSITIONS elements, every position keeps at one rate."""
     masks = _masks_of_calls(impl, ctx, POSITIONS, homogeneity_masks(ctx.plan))
     failures: list[str] = []
-    _judge(ctx, "DROPOUT-18 homogeneity", homogeneity_test(masks, alpha=ctx.alpha), failures)
+    judge(ctx, "DROPOUT-18 homogeneity", homogeneity_test(masks, alpha=ctx.alpha), failures)
     return ctx.verdict("DROPOUT-18", failures)
 
 
 @check("DROPOUT-19", decisions=len(LAGS))
-def check_elements_are_independent_at_lags(impl: object, ctx: Context) -> Verdict:
+def check_elements_are_independent_at_lags(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-19: within one mask, elements l apart are independent, l = 1..16."""
-    x = _ones(2 * independence_pairs(ctx.plan) + 2 * max(LAGS))  # disjoint pairs: half the elements pair up
-    mask = _mask(impl.dropout(x, STRUCTURE_RATE, training=True, seed=ctx.seed))
+    x = ones(2 * independence_pairs(ctx.plan) + 2 * max(LAGS))  # disjoint pairs: half the elements pair up
+    mask = keep_mask(impl.dropout(x, STRUCTURE_RATE, training=True, seed=ctx.seed))
     failures: list[str] = []
     for lag in LAGS:
-        _judge(ctx, f"DROPOUT-19 lag {lag}", lag_independence_test(mask, lag, alpha=ctx.alpha), failures)
+        judge(ctx, f"DROPOUT-19 lag {lag}", lag_independence_test(mask, lag, alpha=ctx.alpha), failures)
     return ctx.verdict("DROPOUT-19", failures)
 
 
-def _ratios(impl: object, ctx: Context, n: int) -> list[float]:
+def _ratios(impl: Implementation, ctx: Context, n: int) -> list[float]:
     """y / y_eval over n elements of x = 1 at p = STRUCTURE_RATE: m / q under either scaling."""
     p = STRUCTURE_RATE
-    y = impl.dropout(_ones(n), p, training=True, seed=ctx.seed)
+    y = impl.dropout(ones(n), p, training=True, seed=ctx.seed)
     unit = _eval_value(impl, 1.0, p)
     return [v / unit for v in y.data]
 
 
 @check("DROPOUT-20", decisions=1)
-def check_expectation_is_the_eval_output(impl: object, ctx: Context) -> Verdict:
+def check_expectation_is_the_eval_output(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-20: E[y] = y_eval, by a z-test on y / y_eval with known sigma^2 = p / q."""
     variance, _ = _ratio_moments(STRUCTURE_RATE)
     ratios = _ratios(impl, ctx, mean_samples(ctx.plan))
     failures: list[str] = []
-    _judge(ctx, "DROPOUT-20 mean", mean_z_test(ratios, 1.0, math.sqrt(variance), alpha=ctx.alpha), failures)
+    judge(ctx, "DROPOUT-20 mean", mean_z_test(ratios, 1.0, math.sqrt(variance), alpha=ctx.alpha), failures)
     return ctx.verdict("DROPOUT-20", failures)
 
 
 @check("DROPOUT-21", decisions=1)
-def check_variance_is_x_squared_p_over_q(impl: object, ctx: Context) -> Verdict:
+def check_variance_is_x_squared_p_over_q(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-21: Var[y] = y_eval^2 p / q, by the large-sample z-test on y / y_eval with known mu_4."""
     variance, fourth = _ratio_moments(STRUCTURE_RATE)
     ratios = _ratios(impl, ctx, variance_samples(ctx.plan))
     failures: list[str] = []
-    _judge(ctx, "DROPOUT-21 variance", variance_test(ratios, variance, alpha=ctx.alpha, fourth_moment=fourth), failures)
+    judge(ctx, "DROPOUT-21 variance", variance_test(ratios, variance, alpha=ctx.alpha, fourth_moment=fourth), failures)
     return ctx.verdict("DROPOUT-21", failures)

@@ -13,6 +13,7 @@ import math
 from fractions import Fraction
 
 from .. import ops
+from ..contract import Implementation, dtypes_of, policies_of
 from ..dtypes import DType, float64
 from ..random import Generator
 from ..stats import mean_z_test, samples_for_power, variance_power, variance_test, z_power
@@ -21,7 +22,7 @@ from ..theory import (
     TABLE_NETWORKS, column_mask, dropconnect, dropconnect_gap_bound, ensemble, exact_rate, output_distribution,
     table_input,
 )
-from ..contract import dtypes_of, kept_value, policies_of
+from .kit import drawn_seeds, eighths, kept_value_of
 from .registry import Context, check
 from .verdict import Verdict
 
@@ -46,37 +47,26 @@ MC_SAMPLES = 8  # T
 MSE_RATIO_MDE = 2.0  # a mean squared error off by a factor 2 either way is detected with the plan's power
 
 
-def _seeds(seed: int, count: int) -> list[int]:
-    """``count`` 64-bit seeds derived from ``seed``: one for each rate a check runs at."""
-    words = Generator(seed).random_words(2 * count)
-    return [words[2 * i] | words[2 * i + 1] << 32 for i in range(count)]
-
-
-def _working_dtype(impl: object) -> DType:
+def _working_dtype(impl: Implementation) -> DType:
     """The format the statistical checks run in: float64 where declared, else the first declared."""
     declared = dtypes_of(impl)
     return float64 if float64 in declared else declared[0]
 
 
-def _divisor(impl: object, p: float, dtype: DType) -> float:
+def _divisor(impl: Implementation, p: float, dtype: DType) -> float:
     """What a kept unit is divided by in training under the declared scaling and scale_format: q,
-    fl_T(q), fl32(1 - fl32(p)), or 1 (classic) (protocol.kept_value)."""
-    return 1.0 / kept_value(policies_of(impl), 1.0, p, dtype)
-
-
-def _dyadic(generator: Generator, n: int) -> list[float]:
-    """n nonzero multiples of 1/8 in [-4, 4]: exact in every floating format the engine emulates."""
-    return [(math.floor(u * 32) + 1) / 8 * (-1.0) ** i for i, u in enumerate(generator.uniform(n).data)]
+    fl_T(q), fl32(1 - fl32(p)), or 1 (classic) (contract.kept_value)."""
+    return 1.0 / kept_value_of(impl, 1.0, p, dtype)
 
 
 @check("ENSEMBLE-1", needs=("dropout_with_mask",))
-def check_unit_dropout_is_dropconnect(impl: object, ctx: Context) -> Verdict:
+def check_unit_dropout_is_dropconnect(impl: Implementation, ctx: Context) -> Verdict:
     """ENSEMBLE-1: W dropout(x) = (W * M / q) x with M_ij = m_j, to 8 u sum_j |W_ij x_j| m_j / q, q as the
     declared scale_format rounds it."""
     ctx.policy(impl, "scale_format")
     rows, n = LAYER_SHAPE
     x_gen, w_gen = Generator(ctx.seed).spawn(2)
-    x, weight = Tensor(_dyadic(x_gen, n)), Tensor(_dyadic(w_gen, rows * n)).reshape(rows, n)
+    x, weight = Tensor(eighths(x_gen, n)), Tensor(eighths(w_gen, rows * n)).reshape(rows, n)
     failures = []
     for dtype, p in itertools.product(dtypes_of(impl), DROPCONNECT_RATES):
         y, keep = impl.dropout_with_mask(x.astype(dtype), p, seed=ctx.seed)
@@ -105,7 +95,7 @@ def _readout(y: list[float]) -> float:
 
 
 @check("ENSEMBLE-3", decisions=len(MEAN_RATES))
-def check_ensemble_mean_is_eval_output(impl: object, ctx: Context) -> Verdict:
+def check_ensemble_mean_is_eval_output(impl: Implementation, ctx: Context) -> Verdict:
     """ENSEMBLE-3: the mean of w . dropout(x) over sampled sub-networks is w . eval(x), which is the
     exact ensemble mean under the declared scaling: w . x (inverted) or q w . x (classic)."""
     n, rows = len(READOUT_INPUT), mean_samples(ctx.alpha, ctx.plan.power)
@@ -113,10 +103,11 @@ def check_ensemble_mean_is_eval_output(impl: object, ctx: Context) -> Verdict:
     x = Tensor(list(READOUT_INPUT), dtype=dtype)
     batch = ops.broadcast_to(x.reshape(1, n), (rows, n))
     u = dtype.eps / 2
+    terms = [Fraction(w * v) for w, v in zip(READOUT, READOUT_INPUT)]  # w_j x_j, exactly
     failures = []
-    for p, seed in zip(MEAN_RATES, _seeds(ctx.seed, len(MEAN_RATES))):
+    for p, seed in zip(MEAN_RATES, drawn_seeds(ctx.seed, len(MEAN_RATES))):
         divisor = 1 - exact_rate(p) if policies_of(impl).scaling == "inverted" else Fraction(1)
-        exact = ensemble(lambda keep: sum(Fraction(w * v) * k for w, v, k in zip(READOUT, READOUT_INPUT, keep)) / divisor, n, p)
+        exact = ensemble(lambda keep: sum(t * k for t, k in zip(terms, keep)) / divisor, n, p)
         target, sigma = float(exact.mean), math.sqrt(exact.variance)
         evaluated = _readout(impl.dropout(x, p, training=False, seed=seed).data)
         tolerance = EVAL_ROUNDOFFS * u * math.fsum(abs(w * v) for w, v in zip(READOUT, READOUT_INPUT))
@@ -142,7 +133,7 @@ def monte_carlo_replicates(alpha: float, power: float) -> int:
 
 
 @check("ENSEMBLE-6", needs=("dropout_stream",), decisions=3 * len(MC_RATES))
-def check_monte_carlo_converges(impl: object, ctx: Context) -> Verdict:
+def check_monte_carlo_converges(impl: Implementation, ctx: Context) -> Verdict:
     """ENSEMBLE-6: averages of T and 4T forward passes of one stream have mean E f and mean squared
     errors sigma^2 / T and sigma^2 / (4T): the RMS error halves when T quadruples."""
     t, replicates = MC_SAMPLES, monte_carlo_replicates(ctx.alpha, ctx.plan.power)
@@ -150,7 +141,7 @@ def check_monte_carlo_converges(impl: object, ctx: Context) -> Verdict:
     x = table_input(MC_NETWORK).astype(dtype)
     scaling = policies_of(impl).scaling
     failures = []
-    for p, seed in zip(MC_RATES, _seeds(ctx.seed, len(MC_RATES))):
+    for p, seed in zip(MC_RATES, drawn_seeds(ctx.seed, len(MC_RATES))):
         exact = output_distribution(MC_NETWORK, x.astype("float64"), p, MC_OUTPUT, scaling)
         mu, variance = float(exact.mean), float(exact.variance)
         call = impl.dropout_stream(seed)

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import math
 
+from ..contract import Implementation, dtypes_of, policies_of
 from ..dtypes import DType, float64, within_one_ulp
 from ..random import Generator
 from ..tensor import Tensor
-from ..contract import dtypes_of, policies_of
+from .kit import edges, nonzero, ones
 from .registry import Context, check
 from .verdict import Outcome, Verdict
 
@@ -33,7 +34,7 @@ FD_TOLERANCE = 16 * 2.0**-53  # 16 u, relative to sum_k |J_ki g_k|; GRADIENTS-6 
 NEEDS = ("dropout_vjp",)
 
 
-def _scale(impl: object, p: float) -> float:
+def _scale(impl: Implementation, p: float) -> float:
     """s: the factor a kept element is multiplied by in training, by the declared scaling policy."""
     return 1.0 / (1.0 - p) if policies_of(impl).scaling == "inverted" else 1.0
 
@@ -41,13 +42,11 @@ def _scale(impl: object, p: float) -> float:
 def _data(seed: int, n: int, dtype: DType) -> tuple[Tensor, Tensor]:
     """Inputs x and upstream gradients g of n elements, every one nonzero: |x_i|, |g_i| in [1, 2)."""
     x_noise, g_noise = (gen.uniform(n).data for gen in Generator(seed).spawn(2))
-    x = [(1.0 + u) * (-1.0) ** i for i, u in enumerate(x_noise)]
-    g = [(1.0 + u) * (-1.0) ** (i // 2) for i, u in enumerate(g_noise)]
-    return Tensor(x, dtype=dtype), Tensor(g, dtype=dtype)
+    return Tensor(nonzero(x_noise), dtype=dtype), Tensor(nonzero(g_noise, period=2), dtype=dtype)
 
 
 def _compare(name: str, dx: Tensor, expected: list[float], dtype: DType, exact: bool = False) -> list[str]:
-    """Failures where dx is not ``expected``: bit for bit if ``exact``, else within one ulp of dtype."""
+    """Failures where dx is not ``expected``: equal (==, so -0 is 0) if ``exact``, else within one ulp of dtype."""
     if dx.shape != (len(expected),) or dx.dtype is not dtype:
         return [f"{name}: dL/dx has shape {dx.shape} and dtype {dx.dtype.name}, "
                 f"not ({len(expected)},) and {dtype.name}"]
@@ -58,7 +57,7 @@ def _compare(name: str, dx: Tensor, expected: list[float], dtype: DType, exact: 
 
 
 @check("GRADIENTS-1", needs=NEEDS)
-def check_vjp_uses_forward_mask(impl: object, ctx: Context) -> Verdict:
+def check_vjp_uses_forward_mask(impl: Implementation, ctx: Context) -> Verdict:
     """GRADIENTS-1: dL/dx = s m ⊙ g within one ulp, m the mask of this very forward pass."""
     failures = []
     for dtype in dtypes_of(impl):
@@ -72,7 +71,7 @@ def check_vjp_uses_forward_mask(impl: object, ctx: Context) -> Verdict:
 
 
 @check("GRADIENTS-2", needs=NEEDS)
-def check_eval_vjp(impl: object, ctx: Context) -> Verdict:
+def check_eval_vjp(impl: Implementation, ctx: Context) -> Verdict:
     """GRADIENTS-2: in eval mode dL/dx = g (inverted, bit for bit) or q g (classic, within one ulp);
     under p_one = "refused" the call at p = 1 may raise instead."""
     inverted = policies_of(impl).scaling == "inverted"
@@ -93,7 +92,7 @@ def check_eval_vjp(impl: object, ctx: Context) -> Verdict:
 
 
 @check("GRADIENTS-3", needs=NEEDS)
-def check_vjp_at_p_zero(impl: object, ctx: Context) -> Verdict:
+def check_vjp_at_p_zero(impl: Implementation, ctx: Context) -> Verdict:
     """GRADIENTS-3: at p = 0 training-mode dL/dx = g, bit for bit, in every dtype."""
     failures = []
     for dtype in dtypes_of(impl):
@@ -106,14 +105,14 @@ def check_vjp_at_p_zero(impl: object, ctx: Context) -> Verdict:
 def _special_finite(seed: int, dtype: DType) -> tuple[Tensor, Tensor]:
     """x and g as ``_data`` gives them, led by ±0, ±tiny and ±max: the finite values at which a
     backward pass computing g m / q at q = 0 shows 0 / 0 or max / 0."""
-    edges = [0.0, -0.0, dtype.tiny, -dtype.tiny, dtype.max, -dtype.max]
+    leading = edges(dtype)
     x, g = _data(seed, SIZE, dtype)
-    return (Tensor(edges + x.data[len(edges):], dtype=dtype),
-            Tensor(edges[::-1] + g.data[len(edges):], dtype=dtype))
+    return (Tensor(leading + x.data[len(leading):], dtype=dtype),
+            Tensor(leading[::-1] + g.data[len(leading):], dtype=dtype))
 
 
 @check("GRADIENTS-4", needs=NEEDS)
-def check_vjp_at_p_one(impl: object, ctx: Context) -> Verdict:
+def check_vjp_at_p_one(impl: Implementation, ctx: Context) -> Verdict:
     """GRADIENTS-4: at p = 1 training-mode dL/dx = 0 everywhere, for finite x and g: no 0/0; under
     p_one = "refused" the call raises instead."""
     refused = ctx.policy(impl, "p_one") == "refused"
@@ -139,13 +138,13 @@ def _special_inputs(dtype: DType) -> Tensor:
 
 
 @check("GRADIENTS-5", needs=NEEDS)
-def check_vjp_independent_of_x(impl: object, ctx: Context) -> Verdict:
+def check_vjp_independent_of_x(impl: Implementation, ctx: Context) -> Verdict:
     """GRADIENTS-5: dL/dx = s m ⊙ g whatever the values of x: zeros, infinities and NaN included."""
     failures = []
     for dtype in dtypes_of(impl):
-        ones, g = Tensor([1.0] * SIZE, dtype=dtype), _data(ctx.seed, SIZE, dtype)[1]
+        all_ones, g = ones(SIZE, dtype), _data(ctx.seed, SIZE, dtype)[1]
         for p in RATES:
-            mask = [yi != 0.0 for yi in impl.dropout_vjp(ones, p, g, training=True, seed=ctx.seed)[0].data]
+            mask = [yi != 0.0 for yi in impl.dropout_vjp(all_ones, p, g, training=True, seed=ctx.seed)[0].data]
             _, dx = impl.dropout_vjp(_special_inputs(dtype), p, g, training=True, seed=ctx.seed)
             s = _scale(impl, p)
             expected = [gi * s if kept else 0.0 for gi, kept in zip(g.data, mask)]
@@ -159,7 +158,7 @@ def _dyadic(generator: Generator, n: int) -> list[float]:
 
 
 @check("GRADIENTS-6", needs=("dropout", "dropout_vjp"))
-def check_finite_differences(impl: object, ctx: Context) -> Verdict:
+def check_finite_differences(impl: Implementation, ctx: Context) -> Verdict:
     """GRADIENTS-6: central differences of the forward, seed held fixed, give the VJP to 16 u."""
     if float64 not in dtypes_of(impl):
         return Verdict("GRADIENTS-6", Outcome.NOT_APPLICABLE, "central differences need float64")

@@ -19,7 +19,7 @@ from functools import lru_cache
 from ..dtypes import DType
 from ..tensor import Tensor
 
-__all__ = ["BINADES", "spread", "wrap", "same_bits"]
+__all__ = ["BINADES", "spread", "wrap"]
 
 BINADES = range(-20, 5)  # k of 2^k; every floating format holds all of them, normal or subnormal
 _BIAS = 1023  # float64's exponent bias
@@ -77,12 +77,4 @@ def wrap(values: list[float], shape: tuple[int, ...], dtype: DType) -> Tensor:
     """An engine tensor of values that already lie in ``dtype``: nothing rounded, nothing copied."""
     if len(values) != math.prod(shape):
         raise ValueError(f"values must hold {math.prod(shape)} values for shape {shape}, got {len(values)}")
-    out = Tensor.__new__(Tensor)
-    out._init(values, shape, dtype)
-    return out
-
-
-def same_bits(a: list, b: list) -> bool:
-    """True when two lists of floats are equal bit for bit as float64 (signed zeros and NaN payloads
-    included), compared as buffers."""
-    return len(a) == len(b) and array("d", a).tobytes() == array("d", b).tobytes()
+    return Tensor.from_flat(values, shape, dtype, rounded=True)

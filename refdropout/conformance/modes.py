@@ -9,12 +9,12 @@ makes one statistical decision.
 
 from __future__ import annotations
 
-from ..dtypes import float64
+from ..contract import Implementation, policies_of
+from ..dtypes import float64, within_one_ulp
 from ..random import Generator
 from ..stats import binomial_test
 from ..tensor import Tensor
-from ..dtypes import within_one_ulp
-from ..contract import policies_of
+from .kit import nonzero, ones
 from .registry import Context, check
 from .verdict import Verdict
 
@@ -25,32 +25,28 @@ SIZE = 256  # elements of an exact check: at p = 1/2 a correct layer keeps all (
 DEPTH = 2  # a layer inside a container inside a container: the network the issue's bugs were found in
 
 
-def nest(impl: object, layer: object, depth: int) -> object:
+def nest(impl: Implementation, layer: object, depth: int) -> object:
     """``layer`` held by ``depth`` containers, each the only child of the next."""
     for _ in range(depth):
         layer = impl.sequential(layer)
     return layer
 
 
-def _nested_dropout(impl: object, p: float, seed: int, depth: int = DEPTH) -> object:
+def _nested_dropout(impl: Implementation, p: float, seed: int, depth: int = DEPTH) -> object:
     return nest(impl, impl.dropout_module(p, seed=seed), depth)
 
 
 def _data(seed: int, n: int = SIZE) -> Tensor:
     """n float64 elements with |x_i| in [1, 2) and alternating signs: every one nonzero."""
-    return Tensor.from_flat([(1.0 + u) * (-1.0) ** i for i, u in enumerate(Generator(seed).uniform(n).data)], (n,), float64)
+    return Tensor.from_flat(nonzero(Generator(seed).uniform(n).data), (n,), float64)
 
 
-def _ones(n: int) -> Tensor:
-    return Tensor.from_flat([1.0] * n, (n,), float64)  # no per-element validation: n can be millions
-
-
-def _classic(impl: object) -> bool:
+def _classic(impl: Implementation) -> bool:
     return policies_of(impl).scaling == "classic"
 
 
 def _differs(name: str, y: Tensor, expected: list[float]) -> list[str]:
-    """A failure naming the first element where y is not ``expected`` bit for bit."""
+    """A failure naming the first element where y is not ``expected`` (==, so -0 is 0 and NaN fails)."""
     if y.shape != (len(expected),):
         return [f"{name}: output of shape {y.shape}, expected ({len(expected)},)"]
     for i, (got, want) in enumerate(zip(y.data, expected)):
@@ -60,9 +56,9 @@ def _differs(name: str, y: Tensor, expected: list[float]) -> list[str]:
 
 
 @check("MODES-4", needs=NEEDS)
-def check_mode_reaches_nested_modules(impl: object, ctx: Context) -> Verdict:
+def check_mode_reaches_nested_modules(impl: Implementation, ctx: Context) -> Verdict:
     """MODES-4: eval() and train() on the outermost module reach a dropout layer at depth 0 to 3."""
-    x, ones = _data(ctx.seed), _ones(SIZE)
+    x, all_ones = _data(ctx.seed), ones(SIZE)
     expected = [v / 2 for v in x.data] if _classic(impl) else x.data  # q = 1/2: classic eval is exact
     failures = []
     for depth in range(4):
@@ -70,13 +66,13 @@ def check_mode_reaches_nested_modules(impl: object, ctx: Context) -> Verdict:
         net.eval()
         failures += _differs(f"depth {depth}, after eval()", net(x), expected)
         net.train()
-        if all(v != 0.0 for v in net(ones).data):
+        if all(v != 0.0 for v in net(all_ones).data):
             failures.append(f"depth {depth}, after train(): no element of {SIZE} dropped at p = 0.5")
     return ctx.verdict("MODES-4", failures)
 
 
 @check("MODES-7", needs=NEEDS)
-def check_eval_is_the_p_zero_network(impl: object, ctx: Context) -> Verdict:
+def check_eval_is_the_p_zero_network(impl: Implementation, ctx: Context) -> Verdict:
     """MODES-7: three eval calls agree bit for bit and equal the p = 0 network (times q, classic)."""
     x = _data(ctx.seed)
     failures = []
@@ -92,7 +88,8 @@ def check_eval_is_the_p_zero_network(impl: object, ctx: Context) -> Verdict:
                 failures.append(f"p = {p}: evaluation call {call} differs from call 1")
             elif _classic(impl):
                 q = 1.0 - p
-                wrong = [i for i, (got, r) in enumerate(zip(y.data, reference)) if not within_one_ulp(got, q * r, float64)]
+                wrong = [i for i, (got, r) in enumerate(zip(y.data, reference))
+                         if not within_one_ulp(got, q * r, float64)]
                 if y.shape != x.shape or wrong:
                     failures.append(f"p = {p}: evaluation call {call} is not q times the p = 0 network within one ulp")
             else:
@@ -101,7 +98,7 @@ def check_eval_is_the_p_zero_network(impl: object, ctx: Context) -> Verdict:
 
 
 @check("MODES-8", needs=NEEDS, decisions=1)
-def check_active_after_eval_round_trip(impl: object, ctx: Context) -> Verdict:
+def check_active_after_eval_round_trip(impl: Implementation, ctx: Context) -> Verdict:
     """MODES-8: after train(), eval(), eval(), train() the nested layer keeps at rate q (binomial)."""
     p, n = 0.3, ctx.plan.n
     x = _data(ctx.seed)
@@ -112,17 +109,18 @@ def check_active_after_eval_round_trip(impl: object, ctx: Context) -> Verdict:
     net.eval()
     net(x)
     net.train()
-    kept = sum(v != 0.0 for v in net(_ones(n)).data)
+    kept = sum(v != 0.0 for v in net(ones(n)).data)
     decision = binomial_test(kept, n, 1.0 - p, alpha=ctx.alpha)
     ctx.decide("MODES-8 keep rate after train -> eval -> train", decision)
     failures = [] if not decision.reject else [
-        f"keep rate {decision.observed:.5f} in the second training phase, expected q = {1.0 - p} (p-value {decision.p_value:.3g})"
+        f"keep rate {decision.observed:.5f} in the second training phase, expected q = {1.0 - p} "
+        f"(p-value {decision.p_value:.3g})"
     ]
     return ctx.verdict("MODES-8", failures)
 
 
 @check("MODES-9", needs=NEEDS)
-def check_eval_consumes_no_randomness(impl: object, ctx: Context) -> Verdict:
+def check_eval_consumes_no_randomness(impl: Implementation, ctx: Context) -> Verdict:
     """MODES-9: train, (eval, eval), train draws the masks of train, train, bit for bit."""
     x = _data(ctx.seed)
     plain, interrupted = (_nested_dropout(impl, 0.5, ctx.seed) for _ in range(2))

@@ -18,11 +18,12 @@ from functools import lru_cache
 from ..nn.recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
 from ..random import Generator
 from ..stats import (
-    Decision, DecisionPlan, binomial_test, correlation_power, lag_independence_test, samples_for_power,
+    DecisionPlan, binomial_test, correlation_power, lag_independence_test, samples_for_power,
     successive_independence_test,
 )
 from ..tensor import Tensor
-from ..contract import has_capability, policies_of
+from ..contract import Implementation, has_capability, policies_of
+from .kit import judge
 from .registry import Context, check
 from .verdict import Outcome, Verdict
 
@@ -83,9 +84,9 @@ def network_weights(cell: str, input_size: int, hidden_size: int, layers: int, s
     plain tensors (no gradient recorded)."""
     rows, bound = len(LAYERS[cell].cell.gates) * hidden_size, 1.0 / math.sqrt(hidden_size)
     generator = Generator(seed)
-    return [(_uniform(generator, (rows, input_size if l == 0 else hidden_size), bound),
+    return [(_uniform(generator, (rows, input_size if layer == 0 else hidden_size), bound),
              _uniform(generator, (rows, hidden_size), bound),
-             _uniform(generator, (rows,), bound), _uniform(generator, (rows,), bound)) for l in range(layers)]
+             _uniform(generator, (rows,), bound), _uniform(generator, (rows,), bound)) for layer in range(layers)]
 
 
 def sequence(steps: int, batch: int, size: int, seed: int, stream: int = 1) -> Tensor:
@@ -93,11 +94,11 @@ def sequence(steps: int, batch: int, size: int, seed: int, stream: int = 1) -> T
     return _uniform(Generator(seed).fold_in(stream), (steps, batch, size), 2.0)
 
 
-def _semantics(impl: object) -> list[str]:
+def _semantics(impl: Implementation) -> list[str]:
     return [s for s in SEMANTICS if has_capability(impl, f"recurrent_{s}")]
 
 
-def _net(impl: object, semantics: str, cell: str, weights: list[tuple], rates: Rates, seed: int):
+def _net(impl: Implementation, semantics: str, cell: str, weights: list[tuple], rates: Rates, seed: int):
     """A network of ``impl`` with ``semantics`` and the rates it uses, its masks drawn from ``seed``."""
     if semantics == "between_layers":
         return impl.recurrent_between_layers(cell, weights, rates.dropout, seed=seed)
@@ -111,24 +112,18 @@ def _rates_of(semantics: str, rates: Rates) -> Rates:
     return Rates(0.0, rates.input, rates.recurrent)
 
 
-def _groups(impl: object, cell: str) -> int:
+def _groups(impl: Implementation, cell: str) -> int:
     """G: masks per cell input under the declared policy, 1 (shared) or one per gate."""
     return 1 if policies_of(impl).gate_masks == "shared" else len(LAYERS[cell].cell.gates)
 
 
-def _reference(impl: object, cell: str, weights: list[tuple]) -> RecurrentLayer:
+def _reference(impl: Implementation, cell: str, weights: list[tuple]) -> RecurrentLayer:
     """The reference layer with these weights, to recompute a call from its multipliers."""
     return LAYERS[cell].from_weights(weights, gate_masks=policies_of(impl).gate_masks, seed=0)
 
 
 def _no_applicable_semantics(clause: str) -> Verdict:
     return Verdict(clause, Outcome.NOT_APPLICABLE, "needs recurrent_between_layers or recurrent_variational")
-
-
-def _judge(ctx: Context, name: str, decision: Decision, failures: list[str]) -> None:
-    if ctx.decide(name, decision):
-        failures.append(f"{name}: {decision.test} rejects at alpha = {decision.alpha:.3g}: p = {decision.p_value:.3g}, "
-                        f"observed {decision.observed:.6g}, expected {decision.expected:.6g}, n = {decision.n}")
 
 
 def _apart(name: str, got: Tensor, expected: Tensor, tolerance: float = TOLERANCE) -> list[str]:
@@ -156,7 +151,7 @@ def _multiplier_faults(name: str, multiplier: object, shape: tuple[int, ...], p:
     return []
 
 
-def _mask_faults(masks: object, impl: object, cell: str, sizes: tuple[int, ...], rates: Rates) -> list[str]:
+def _mask_faults(masks: object, impl: Implementation, cell: str, sizes: tuple[int, ...], rates: Rates) -> list[str]:
     """The ways ``masks`` fails to be the multipliers of a call of T steps on B elements through
     layers of sizes (I, H, ..., H) at ``rates``: the placement of RECURRENT-5 and RECURRENT-6."""
     if not isinstance(masks, RecurrentMasks):
@@ -164,7 +159,7 @@ def _mask_faults(masks: object, impl: object, cell: str, sizes: tuple[int, ...],
     steps, batch, *widths = sizes
     depth, hidden, g = len(widths) - 1, widths[-1], _groups(impl, cell)
     expected = {
-        "inputs": [((g, batch, widths[l]), rates.input) for l in range(depth)],
+        "inputs": [((g, batch, widths[layer]), rates.input) for layer in range(depth)],
         "recurrent": [((g, batch, hidden), rates.recurrent)] * depth,
         "between_layers": [((batch, hidden), rates.dropout)] * (depth - 1),
     }
@@ -175,13 +170,13 @@ def _mask_faults(masks: object, impl: object, cell: str, sizes: tuple[int, ...],
             failures.append(f"masks.{field}: {len(reported)} layers of {[len(s) for s in reported]} steps, "
                             f"expected {len(layers)} layers of {steps} steps")
             continue
-        for l, (per_step, (shape, p)) in enumerate(zip(reported, layers)):
+        for layer, (per_step, (shape, p)) in enumerate(zip(reported, layers)):
             for t, multiplier in enumerate(per_step):
-                failures += _multiplier_faults(f"masks.{field}[{l}][{t}]", multiplier, shape, p)
+                failures += _multiplier_faults(f"masks.{field}[{layer}][{t}]", multiplier, shape, p)
     return failures
 
 
-def _recomputed(impl: object, ctx: Context, semantics: str) -> list[str]:
+def _recomputed(impl: Implementation, ctx: Context, semantics: str) -> list[str]:
     """Run one training call of each cell with its masks and compare it with the reference
     recomputed from those masks (RECURRENT-5, RECURRENT-6)."""
     rates = _rates_of(semantics, RATES)
@@ -201,7 +196,7 @@ def _recomputed(impl: object, ctx: Context, semantics: str) -> list[str]:
 # --- exact checks ---------------------------------------------------------------------------------
 
 
-def _equations(impl: object, ctx: Context, clause: str, cell: str) -> Verdict:
+def _equations(impl: Implementation, ctx: Context, clause: str, cell: str) -> Verdict:
     """Without dropout, the network is the reference's cells stacked (RECURRENT-1, RECURRENT-2)."""
     semantics = _semantics(impl)
     if not semantics:
@@ -217,25 +212,25 @@ def _equations(impl: object, ctx: Context, clause: str, cell: str) -> Verdict:
 
 
 @check("RECURRENT-1", needs=())
-def check_lstm_equations(impl: object, ctx: Context) -> Verdict:
+def check_lstm_equations(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-1: the LSTM, without dropout, computes PyTorch's equations in PyTorch's layout."""
     return _equations(impl, ctx, "RECURRENT-1", "lstm")
 
 
 @check("RECURRENT-2", needs=())
-def check_gru_equations(impl: object, ctx: Context) -> Verdict:
+def check_gru_equations(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-2: the GRU, without dropout, computes PyTorch's equations (reset gate after W_hn h)."""
     return _equations(impl, ctx, "RECURRENT-2", "gru")
 
 
 @check("RECURRENT-5", needs=("recurrent_between_layers", "recurrent_masks"))
-def check_between_layer_placement(impl: object, ctx: Context) -> Verdict:
+def check_between_layer_placement(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-5: between-layer masks lie on the outputs of layers 0..L-2 only, as m / q."""
     return ctx.verdict("RECURRENT-5", _recomputed(impl, ctx, "between_layers"))
 
 
 @check("RECURRENT-6", needs=("recurrent_variational", "recurrent_masks"))
-def check_variational_placement(impl: object, ctx: Context) -> Verdict:
+def check_variational_placement(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-6: variational masks lie on x_t and h_(t-1) before their projections, as m / q,
     one pair shared by every gate or one per gate, as declared."""
     ctx.policy(impl, "gate_masks")
@@ -243,7 +238,7 @@ def check_variational_placement(impl: object, ctx: Context) -> Verdict:
 
 
 @check("RECURRENT-7", needs=("recurrent_variational", "recurrent_masks"))
-def check_variational_masks_constant_over_time(impl: object, ctx: Context) -> Verdict:
+def check_variational_masks_constant_over_time(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-7: every variational mask is the same at every time step of a call."""
     steps, failures = STEPS + 1, []
     for cell in CELLS:
@@ -251,16 +246,16 @@ def check_variational_masks_constant_over_time(impl: object, ctx: Context) -> Ve
         x = sequence(steps, BATCH, INPUT, ctx.seed)
         _, masks = impl.recurrent_masks(_net(impl, "variational", cell, weights, RATES, ctx.seed), x, training=True)
         for field in ("inputs", "recurrent"):
-            for l, per_step in enumerate(getattr(masks, field)):
+            for layer, per_step in enumerate(getattr(masks, field)):
                 first = RecurrentMasks.keep(per_step[0])
                 changed = [t for t, m in enumerate(per_step) if RecurrentMasks.keep(m) != first]
                 if changed:
-                    failures.append(f"{cell}: masks.{field}[{l}] differs from its step-0 mask at steps {changed}")
+                    failures.append(f"{cell}: masks.{field}[{layer}] differs from its step-0 mask at steps {changed}")
     return ctx.verdict("RECURRENT-7", failures)
 
 
 @check("RECURRENT-12", needs=())
-def check_eval_is_the_network_without_dropout(impl: object, ctx: Context) -> Verdict:
+def check_eval_is_the_network_without_dropout(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-12: evaluation equals the rate-0 network, is deterministic and draws nothing."""
     semantics = _semantics(impl)
     if not semantics:
@@ -288,7 +283,7 @@ GRAD_SIZES, GRAD_EPS, GRAD_ATOL, GRAD_RTOL = (3, 2, 2, 3), 1e-6, 1e-5, 1e-3
 
 
 @check("RECURRENT-13", needs=("recurrent_vjp",))
-def check_backpropagation_through_time_uses_the_forward_masks(impl: object, ctx: Context) -> Verdict:
+def check_backpropagation_through_time_uses_the_forward_masks(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-13: dL/dx of a training call equals central differences of L = <g, y(x)> over
     networks with the same seed, hence the same masks."""
     semantics = _semantics(impl)
@@ -322,7 +317,7 @@ def check_backpropagation_through_time_uses_the_forward_masks(impl: object, ctx:
 # --- statistical checks ---------------------------------------------------------------------------
 
 
-def _stack_masks(impl: object, semantics: str, *, steps: int, batch: int, depth: int, seed: int, width: int = 1,
+def _stack_masks(impl: Implementation, semantics: str, *, steps: int, batch: int, depth: int, seed: int, width: int = 1,
                  calls: int = 1) -> list[RecurrentMasks]:
     """The masks of ``calls`` successive training calls of one STATISTICAL_CELL network of ``depth``
     layers of ``width`` inputs and units: one unit is the cheapest network that draws the masks."""
@@ -333,12 +328,12 @@ def _stack_masks(impl: object, semantics: str, *, steps: int, batch: int, depth:
 
 
 @check("RECURRENT-8", needs=("recurrent_between_layers", "recurrent_masks"), decisions=1)
-def check_between_layer_masks_fresh_every_step(impl: object, ctx: Context) -> Verdict:
+def check_between_layer_masks_fresh_every_step(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-8: a unit's between-layer masks at steps t and t + 1 are independent."""
     (masks,) = _stack_masks(impl, "between_layers", steps=2, batch=independence_pairs(ctx.plan), depth=2, seed=ctx.seed)
     steps = [RecurrentMasks.keep(m) for m in masks.between_layers[0]]
     failures: list[str] = []
-    _judge(ctx, "RECURRENT-8 between-layer masks at steps 0 and 1",
+    judge(ctx, "RECURRENT-8 between-layer masks at steps 0 and 1",
            successive_independence_test(steps, alpha=ctx.alpha), failures)
     return ctx.verdict("RECURRENT-8", failures)
 
@@ -348,7 +343,7 @@ KEEP_RATE_DEPTH = 4
 
 
 @check("RECURRENT-9", needs=("recurrent_masks",), decisions=3)
-def check_keep_rates(impl: object, ctx: Context) -> Verdict:
+def check_keep_rates(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-9: between-layer, input and recurrent masks keep at q of their own rate."""
     semantics = _semantics(impl)
     if not semantics:
@@ -358,14 +353,14 @@ def check_keep_rates(impl: object, ctx: Context) -> Verdict:
         batch = -(-n // (KEEP_RATE_DEPTH - 1))
         (masks,) = _stack_masks(impl, "between_layers", steps=1, batch=batch, depth=KEEP_RATE_DEPTH, seed=ctx.seed)
         keep = [k for per_step in masks.between_layers for m in per_step for k in RecurrentMasks.keep(m)]
-        _judge(ctx, f"RECURRENT-9 between-layer keep rate, p = {RATES.dropout}",
+        judge(ctx, f"RECURRENT-9 between-layer keep rate, p = {RATES.dropout}",
                binomial_test(sum(keep), len(keep), 1.0 - RATES.dropout, alpha=ctx.alpha), failures)
     if "variational" in semantics:
         batch = -(-n // _groups(impl, STATISTICAL_CELL))
         (masks,) = _stack_masks(impl, "variational", steps=1, batch=batch, depth=1, seed=ctx.seed)
         for field, p in (("inputs", RATES.input), ("recurrent", RATES.recurrent)):
             keep = RecurrentMasks.keep(getattr(masks, field)[0][0])  # drawn once per call: step 0 holds it
-            _judge(ctx, f"RECURRENT-9 {field} keep rate, p = {p}",
+            judge(ctx, f"RECURRENT-9 {field} keep rate, p = {p}",
                    binomial_test(sum(keep), len(keep), 1.0 - p, alpha=ctx.alpha), failures)
     return ctx.verdict("RECURRENT-9", failures)
 
@@ -376,7 +371,7 @@ BATCH_PAIR_WIDTH = 64
 
 
 @check("RECURRENT-10", needs=("recurrent_masks",), decisions=5)
-def check_masks_independent_across_batch_and_gates(impl: object, ctx: Context) -> Verdict:
+def check_masks_independent_across_batch_and_gates(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-10: masks of batch elements b and b + 1, and of gates g and g + 1, are independent."""
     semantics = _semantics(impl)
     if not semantics:
@@ -385,7 +380,7 @@ def check_masks_independent_across_batch_and_gates(impl: object, ctx: Context) -
     if "between_layers" in semantics:
         batch = 2 * -(-pairs // width)
         (masks,) = _stack_masks(impl, "between_layers", steps=1, batch=batch, depth=2, seed=ctx.seed, width=width)
-        _judge(ctx, "RECURRENT-10 between-layer masks of batch elements b and b + 1",
+        judge(ctx, "RECURRENT-10 between-layer masks of batch elements b and b + 1",
                lag_independence_test(RecurrentMasks.keep(masks.between_layers[0][0]), width, alpha=ctx.alpha),
                failures)
     if "variational" in semantics:
@@ -394,16 +389,16 @@ def check_masks_independent_across_batch_and_gates(impl: object, ctx: Context) -
         (masks,) = _stack_masks(impl, "variational", steps=1, batch=batch, depth=1, seed=ctx.seed, width=width)
         for field in ("inputs", "recurrent"):
             keep = RecurrentMasks.keep(getattr(masks, field)[0][0])  # (G, B, width), row-major
-            _judge(ctx, f"RECURRENT-10 {field} masks of batch elements b and b + 1",
+            judge(ctx, f"RECURRENT-10 {field} masks of batch elements b and b + 1",
                    lag_independence_test(keep, width, alpha=ctx.alpha), failures)
             if groups > 1:  # pairs (g, b, j), (g + 1, b, j) for even g
-                _judge(ctx, f"RECURRENT-10 {field} masks of gates g and g + 1",
+                judge(ctx, f"RECURRENT-10 {field} masks of gates g and g + 1",
                        lag_independence_test(keep, batch * width, alpha=ctx.alpha), failures)
     return ctx.verdict("RECURRENT-10", failures)
 
 
 @check("RECURRENT-11", needs=("recurrent_masks",), decisions=3)
-def check_masks_independent_across_calls(impl: object, ctx: Context) -> Verdict:
+def check_masks_independent_across_calls(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-11: the masks of two successive calls of one network are independent."""
     semantics = _semantics(impl)
     if not semantics:
@@ -411,14 +406,14 @@ def check_masks_independent_across_calls(impl: object, ctx: Context) -> Verdict:
     pairs, failures = independence_pairs(ctx.plan), []
     if "between_layers" in semantics:
         calls = _stack_masks(impl, "between_layers", steps=1, batch=pairs, depth=2, seed=ctx.seed, calls=2)
-        _judge(ctx, "RECURRENT-11 between-layer masks of calls 1 and 2",
+        judge(ctx, "RECURRENT-11 between-layer masks of calls 1 and 2",
                successive_independence_test([RecurrentMasks.keep(m.between_layers[0][0]) for m in calls],
                                             alpha=ctx.alpha), failures)
     if "variational" in semantics:
         batch = -(-pairs // _groups(impl, STATISTICAL_CELL))
         calls = _stack_masks(impl, "variational", steps=1, batch=batch, depth=1, seed=ctx.seed, calls=2)
         for field in ("inputs", "recurrent"):
-            _judge(ctx, f"RECURRENT-11 {field} masks of calls 1 and 2",
+            judge(ctx, f"RECURRENT-11 {field} masks of calls 1 and 2",
                    successive_independence_test([RecurrentMasks.keep(getattr(m, field)[0][0]) for m in calls],
                                                 alpha=ctx.alpha), failures)
     return ctx.verdict("RECURRENT-11", failures)

@@ -11,16 +11,15 @@ registers its decisions and sizes its sample from the run's plan for the MDE its
 from __future__ import annotations
 
 import math
-import random
 from functools import lru_cache
 from typing import Callable
 
 from scipy.stats import norm
 
-from ..ops.elementwise import SELU_ALPHA, SELU_SCALE
-from ..shapes import broadcast_index
+from ..contract import Implementation
+from ..functional.alpha import ALPHA_PRIME, alpha_constants
+from ..shapes import broadcast_index, strides
 from ..stats import (
-    Decision,
     DecisionPlan,
     binomial_test,
     ks_samples_needed,
@@ -31,16 +30,16 @@ from ..stats import (
     variance_test,
 )
 from ..tensor import Tensor
+from .kit import constant, distinct, identical, input_seed, judge, ones, successive_seeds, tensor_of_shape
 from .registry import Context, check
 from .verdict import Verdict
 
-__all__ = ["P", "ALPHA_P", "ATTENTION_ROW", "alpha_constants", "alpha_fourth_moment", "row_sum_moments", "seed_rate",
-           "sample_sizes"]
+__all__ = ["P", "ALPHA_P", "ATTENTION_ROW", "alpha_dropped_value", "alpha_fourth_moment", "row_sum_moments",
+           "seed_rate", "sample_sizes"]
 
 P = 0.3  # p of every check but alpha dropout's; never 0.5, where a p/q swap goes unseen
 ALPHA_P = 0.2
 U = 2.0**-53  # unit roundoff of float64
-FORMATS = ("channels_first", "channels_last")
 # (N, C, *spatial) and (C, *spatial), channels first: a mask laid along a spatial axis varies
 # within a channel with probability 1 - q^S - p^S for S positions along it
 BATCHED = {1: (3, 4, 8), 2: (3, 4, 6, 3), 3: (3, 4, 4, 3, 3)}
@@ -52,24 +51,22 @@ ATTENTION_ROW = tuple((j + 1) / 36 for j in range(8))  # a probability vector: s
 # --- the variants' constants, as the spec states them ---------------------------------------------
 
 
-ALPHA_PRIME = -SELU_SCALE * SELU_ALPHA  # α' = -λα
+def alpha_dropped_value(p: float) -> float:
+    """What alpha dropout sets a dropped unit to, a α' (1 - p), with a and α' the engine's
+    (functional.alpha_constants) (VARIANTS-4)."""
+    a, _ = alpha_constants(p)
+    return a * ALPHA_PRIME * (1.0 - p)
 
 
-def alpha_constants(p: float) -> tuple[float, float, float]:
-    """(a, b, dropped value a α' (1 - p)) of alpha dropout at p (VARIANTS-4)."""
-    a = ((1.0 - p) * (1.0 + p * ALPHA_PRIME * ALPHA_PRIME)) ** -0.5
-    return a, -a * ALPHA_PRIME * p, a * ALPHA_PRIME * (1.0 - p)
+def alpha_fourth_moment(p: float) -> float:
+    """The fourth central moment of alpha dropout's output for N(0, 1) inputs (VARIANTS-5)."""
+    (a, b), dropped = alpha_constants(p), alpha_dropped_value(p)
+    return (1.0 - p) * (3 * a**4 + 6 * a * a * b * b + b**4) + p * dropped**4
 
 
 def seed_rate(p: float, block: int, height: int, width: int) -> float:
     """DropBlock's γ = p H W / (b^2 (H - b + 1)(W - b + 1)) (VARIANTS-14)."""
     return p * height * width / (block * block * (height - block + 1) * (width - block + 1))
-
-
-def alpha_fourth_moment(p: float) -> float:
-    """The fourth central moment of alpha dropout's output for N(0, 1) inputs (VARIANTS-5)."""
-    a, b, dropped = alpha_constants(p)
-    return (1.0 - p) * (3 * a**4 + 6 * a * a * b * b + b**4) + p * dropped**4
 
 
 def row_sum_moments(row: tuple[float, ...], p: float) -> tuple[float, float]:
@@ -110,16 +107,7 @@ def sample_sizes(plan: DecisionPlan) -> dict[str, int]:
     }
 
 
-# --- inputs, shapes and comparisons -----------------------------------------------------------------
-
-
-def _filled(shape: tuple[int, ...], value: float) -> Tensor:
-    return Tensor.from_flat([value] * math.prod(shape), shape)
-
-
-def _distinct(shape: tuple[int, ...]) -> Tensor:
-    """Distinct nonzero values of both signs: (-1)^i (1 + i / 64)."""
-    return Tensor.from_flat([(-1.0) ** i * (1.0 + i / 64) for i in range(math.prod(shape))], shape)
+# --- layouts and mask outcomes --------------------------------------------------------------------
 
 
 def _last(shape: tuple[int, ...], channel: int) -> tuple[int, ...]:
@@ -138,17 +126,11 @@ def _kept(v: float, value: float) -> bool:
     return abs(v - value) <= math.ulp(value)
 
 
-def _form(name: str, y: object, shape: tuple[int, ...]) -> list[str]:
-    if not isinstance(y, Tensor):
-        return [f"{name}: returned {type(y).__name__}, not a Tensor"]
-    return [] if y.shape == shape else [f"{name}: output shape {y.shape}, not {shape}"]
-
-
 def _shared(name: str, y: object, shape: tuple[int, ...], mask_shape: tuple[int, ...],
             outcome: Callable[[float], bool | None]) -> list[str]:
     """Failures unless every element is kept or dropped (``outcome`` True / False, None: neither)
     and elements at one position of ``mask_shape`` broadcast to ``shape`` share their outcome."""
-    failures = _form(name, y, shape)
+    failures = tensor_of_shape(name, y, shape)
     if failures:
         return failures
     seen: dict[int, bool] = {}
@@ -167,27 +149,6 @@ def _inverted(p: float) -> Callable[[float], bool | None]:
     return lambda v: True if _kept(v, 1.0 / (1.0 - p)) else False if v == 0.0 else None
 
 
-def _identical(name: str, y: object, x: Tensor) -> list[str]:
-    failures = _form(name, y, x.shape)
-    if not failures and any(math.copysign(1.0, a) != math.copysign(1.0, b) or a != b for a, b in zip(y.data, x.data)):
-        failures.append(f"{name}: not x bit for bit")
-    return failures
-
-
-def _at(shape: tuple[int, ...], index: tuple[int, ...]) -> int:
-    """The flat row-major position of ``index``."""
-    flat = 0
-    for i, n in zip(index, shape):
-        flat = flat * n + i
-    return flat
-
-
-def _judge(ctx: Context, name: str, decision: Decision, failures: list[str]) -> None:
-    if ctx.decide(name, decision):
-        failures.append(f"{name}: {decision.test} rejects at alpha = {decision.alpha:.3g}: p = {decision.p_value:.3g}, "
-                        f"observed {decision.observed:.6g}, expected {decision.expected:.6g}, n = {decision.n}")
-
-
 # --- channel dropout --------------------------------------------------------------------------------
 
 
@@ -199,47 +160,47 @@ def _channel_cases(table: dict[int, tuple[int, ...]], batched: bool):
 
 
 @check("VARIANTS-1", needs=("channel_dropout",))
-def check_channel_dropout_drops_whole_channels(impl: object, ctx: Context) -> Verdict:
+def check_channel_dropout_drops_whole_channels(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-1: one mask value per (sample, channel) for d = 1, 2, 3 in both layouts; eval and p = 0 identities."""
     failures = []
     for d, fmt, shape in _channel_cases(BATCHED, batched=True):
         name = f"spatial_dims={d}, {fmt}, shape {shape}"
-        y = impl.channel_dropout(_filled(shape, 1.0), P, spatial_dims=d, data_format=fmt, training=True, seed=ctx.seed)
+        y = impl.channel_dropout(ones(shape), P, spatial_dims=d, data_format=fmt, training=True, seed=ctx.seed)
         failures += _shared(name, y, shape, _channel_mask_shape(shape, True, fmt), _inverted(P))
-        x = _distinct(shape)
+        x = distinct(shape)
         for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
             y = impl.channel_dropout(x, p, spatial_dims=d, data_format=fmt, training=training, seed=ctx.seed)
-            failures += _identical(f"{name}, {mode}", y, x)
+            failures += identical(f"{name}, {mode}", y, x)
     return ctx.verdict("VARIANTS-1", failures)
 
 
 @check("VARIANTS-2", needs=("channel_dropout",))
-def check_unbatched_input_is_one_sample(impl: object, ctx: Context) -> Verdict:
+def check_unbatched_input_is_one_sample(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-2: an input of spatial_dims + 1 axes has one mask value per channel."""
     failures = []
     for d, fmt, shape in _channel_cases(UNBATCHED, batched=False):
-        y = impl.channel_dropout(_filled(shape, 1.0), P, spatial_dims=d, data_format=fmt, training=True, seed=ctx.seed)
+        y = impl.channel_dropout(ones(shape), P, spatial_dims=d, data_format=fmt, training=True, seed=ctx.seed)
         failures += _shared(f"unbatched, spatial_dims={d}, {fmt}, shape {shape}", y, shape,
                             _channel_mask_shape(shape, False, fmt), _inverted(P))
     return ctx.verdict("VARIANTS-2", failures)
 
 
 @check("VARIANTS-3", needs=("channel_dropout",), decisions=3)
-def check_channels_are_dropped_independently(impl: object, ctx: Context) -> Verdict:
+def check_channels_are_dropped_independently(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-3: keep rate of N x 2 channels, and independence across channels and across samples."""
     samples = sample_sizes(ctx.plan)["VARIANTS-3"]
     shape = (samples, 2, 2)
-    y = impl.channel_dropout(_filled(shape, 1.0), P, spatial_dims=1, data_format="channels_first", training=True,
+    y = impl.channel_dropout(ones(shape), P, spatial_dims=1, data_format="channels_first", training=True,
                              seed=ctx.seed)
-    failures = _form("VARIANTS-3", y, shape)
+    failures = tensor_of_shape("VARIANTS-3", y, shape)
     if failures:
         return ctx.verdict("VARIANTS-3", failures)
     kept = list(map((0.0).__ne__, y.data[0::2]))  # m[n, c] at 2n + c: one element of each channel
-    _judge(ctx, "VARIANTS-3 keep rate", binomial_test(sum(kept), 2 * samples, 1.0 - P, alpha=ctx.alpha), failures)
+    judge(ctx, "VARIANTS-3 keep rate", binomial_test(sum(kept), 2 * samples, 1.0 - P, alpha=ctx.alpha), failures)
     # disjoint pairs at lag 1 in this sequence are exactly (m[n, 0], m[n, 1]) for every n, and at
     # lag 2 exactly the successive pairs (m[n, c], m[n + 1, c]) for even n: one flat mask, no N small ones
-    _judge(ctx, "VARIANTS-3 across channels", lag_independence_test([kept], 1, alpha=ctx.alpha), failures)
-    _judge(ctx, "VARIANTS-3 across samples", lag_independence_test([kept], 2, alpha=ctx.alpha), failures)
+    judge(ctx, "VARIANTS-3 across channels", lag_independence_test([kept], 1, alpha=ctx.alpha), failures)
+    judge(ctx, "VARIANTS-3 across samples", lag_independence_test([kept], 2, alpha=ctx.alpha), failures)
     return ctx.verdict("VARIANTS-3", failures)
 
 
@@ -249,7 +210,7 @@ def check_channels_are_dropped_independently(impl: object, ctx: Context) -> Verd
 def _alpha_outcome(x: float, p: float) -> bool | None:
     """None, or whether alpha dropout's output for input x is the kept a x + b (True) or the
     dropped a α' q (False), within the bounds of VARIANTS-4; a function of the output."""
-    a, b, dropped = alpha_constants(p)
+    (a, b), dropped = alpha_constants(p), alpha_dropped_value(p)
 
     def outcome(v: float) -> bool | None:
         if abs(v - (a * x + b)) <= 4 * U * (abs(a * x) + abs(b)):
@@ -260,51 +221,51 @@ def _alpha_outcome(x: float, p: float) -> bool | None:
 
 
 @check("VARIANTS-4", needs=("alpha_dropout",))
-def check_alpha_dropout_values(impl: object, ctx: Context) -> Verdict:
+def check_alpha_dropout_values(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-4: kept a x + b, dropped a α' q; identity in eval and at p = 0; zeros at p = 1."""
     x = Tensor.from_flat([(i % 7) - 3.25 for i in range(64)], (64,))
     y = impl.alpha_dropout(x, ALPHA_P, training=True, seed=ctx.seed)
-    failures = _form("training", y, x.shape)
+    failures = tensor_of_shape("training", y, x.shape)
     for i, (v, xi) in enumerate(zip(y.data, x.data) if not failures else ()):
         if _alpha_outcome(xi, ALPHA_P)(v) is None:
             failures.append(f"p = {ALPHA_P}: element {i}: x = {xi!r} gave {v!r}, neither a x + b nor a α' q")
             break
     for p, training, mode in ((ALPHA_P, False, "eval"), (0.0, True, "p = 0")):
-        failures += _identical(mode, impl.alpha_dropout(x, p, training=training, seed=ctx.seed), x)
+        failures += identical(mode, impl.alpha_dropout(x, p, training=training, seed=ctx.seed), x)
     y = impl.alpha_dropout(x, 1.0, training=True, seed=ctx.seed)
-    failures += _form("p = 1", y, x.shape) or ([] if all(v == 0.0 for v in y.data) else ["p = 1: not 0 everywhere"])
+    failures += tensor_of_shape("p = 1", y, x.shape) or ([] if all(v == 0.0 for v in y.data)
+                                                         else ["p = 1: not 0 everywhere"])
     return ctx.verdict("VARIANTS-4", failures)
 
 
 @check("VARIANTS-5", needs=("alpha_dropout",), decisions=2)
-def check_alpha_dropout_keeps_mean_and_variance(impl: object, ctx: Context) -> Verdict:
+def check_alpha_dropout_keeps_mean_and_variance(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-5: for N(0, 1) inputs, E[y] = 0 (z-test) and Var[y] = 1 (large-sample test with mu4)."""
     n = sample_sizes(ctx.plan)["VARIANTS-5"]
-    stream = random.Random(ctx.seed).getrandbits(32)  # the inputs' stream, not the implementation's
-    x = Tensor.from_flat(norm.rvs(size=n, random_state=stream).tolist(), (n,))  # drawn at C speed
+    x = Tensor.from_flat(norm.rvs(size=n, random_state=input_seed(ctx.seed)).tolist(), (n,))  # drawn at C speed
     y = impl.alpha_dropout(x, ALPHA_P, training=True, seed=ctx.seed)
-    failures = _form("VARIANTS-5", y, x.shape)
+    failures = tensor_of_shape("VARIANTS-5", y, x.shape)
     if not failures:
-        _judge(ctx, "VARIANTS-5 mean", mean_z_test(y.data, 0.0, 1.0, alpha=ctx.alpha), failures)
-        _judge(ctx, "VARIANTS-5 variance", variance_test(y.data, 1.0, alpha=ctx.alpha,
+        judge(ctx, "VARIANTS-5 mean", mean_z_test(y.data, 0.0, 1.0, alpha=ctx.alpha), failures)
+        judge(ctx, "VARIANTS-5 variance", variance_test(y.data, 1.0, alpha=ctx.alpha,
                                                          fourth_moment=alpha_fourth_moment(ALPHA_P)), failures)
     return ctx.verdict("VARIANTS-5", failures)
 
 
 @check("VARIANTS-6", needs=("feature_alpha_dropout",))
-def check_feature_alpha_dropout_drops_whole_channels(impl: object, ctx: Context) -> Verdict:
+def check_feature_alpha_dropout_drops_whole_channels(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-6: for x = 0 every (sample, channel) is all b or all a α' q; identity in eval."""
     cases = [(d, fmt, shape, True) for d, fmt, shape in _channel_cases({1: BATCHED[1], 2: BATCHED[2]}, batched=True)]
     cases.append((2, "channels_first", UNBATCHED[2], False))
     failures = []
     for d, fmt, shape, batched in cases:
         name = f"spatial_dims={d}, {fmt}, shape {shape}"
-        y = impl.feature_alpha_dropout(_filled(shape, 0.0), ALPHA_P, spatial_dims=d, data_format=fmt, training=True,
+        y = impl.feature_alpha_dropout(constant(shape, 0.0), ALPHA_P, spatial_dims=d, data_format=fmt, training=True,
                                        seed=ctx.seed)
         failures += _shared(name, y, shape, _channel_mask_shape(shape, batched, fmt), _alpha_outcome(0.0, ALPHA_P))
-        x = _distinct(shape)
+        x = distinct(shape)
         y = impl.feature_alpha_dropout(x, ALPHA_P, spatial_dims=d, data_format=fmt, training=False, seed=ctx.seed)
-        failures += _identical(f"{name}, eval", y, x)
+        failures += identical(f"{name}, eval", y, x)
     return ctx.verdict("VARIANTS-6", failures)
 
 
@@ -312,17 +273,17 @@ def check_feature_alpha_dropout_drops_whole_channels(impl: object, ctx: Context)
 
 
 @check("VARIANTS-7", needs=("gaussian_dropout",), decisions=1)
-def check_gaussian_noise_is_normal(impl: object, ctx: Context) -> Verdict:
+def check_gaussian_noise_is_normal(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-7: y / x ~ N(1, p/q) by the KS test at the profile's MDE; identity in eval and at p = 0."""
     n = sample_sizes(ctx.plan)["VARIANTS-7"]
-    y = impl.gaussian_dropout(_filled((n,), 1.0), P, training=True, seed=ctx.seed)
-    failures = _form("VARIANTS-7", y, (n,))
+    y = impl.gaussian_dropout(ones(n), P, training=True, seed=ctx.seed)
+    failures = tensor_of_shape("VARIANTS-7", y, (n,))
     if not failures:
         noise = norm(1.0, math.sqrt(P / (1.0 - P)))
-        _judge(ctx, "VARIANTS-7 noise distribution", ks_test(y.data, noise, alpha=ctx.alpha), failures)
-    x = _distinct((4, 5))
+        judge(ctx, "VARIANTS-7 noise distribution", ks_test(y.data, noise, alpha=ctx.alpha), failures)
+    x = distinct((4, 5))
     for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
-        failures += _identical(mode, impl.gaussian_dropout(x, p, training=training, seed=ctx.seed), x)
+        failures += identical(mode, impl.gaussian_dropout(x, p, training=training, seed=ctx.seed), x)
     return ctx.verdict("VARIANTS-7", failures)
 
 
@@ -338,13 +299,13 @@ def _weights(rows: int, cols: int) -> Tensor:
 
 
 @check("VARIANTS-9", needs=("dropconnect",), decisions=1)
-def check_dropconnect_masks_weights(impl: object, ctx: Context) -> Verdict:
+def check_dropconnect_masks_weights(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-9: with x = I, y^T = W ⊙ M / q: each 0 or W/q, the number kept Binomial(size, q); eval gives W^T."""
     cols = 4
     rows = sample_sizes(ctx.plan)["VARIANTS-9"]
     w = _weights(rows, cols)
     y = impl.dropconnect(_eye(cols), w, P, training=True, seed=ctx.seed)
-    failures = _form("training", y, (cols, rows))
+    failures = tensor_of_shape("training", y, (cols, rows))
     if not failures:
         kept = 0
         for k, wk in enumerate(w.data):
@@ -353,12 +314,12 @@ def check_dropconnect_masks_weights(impl: object, ctx: Context) -> Verdict:
                 failures.append(f"weight {divmod(k, cols)}: W = {wk!r} became {v!r}, neither 0 nor W / q")
                 break
             kept += v != 0.0
-        _judge(ctx, "VARIANTS-9 keep rate", binomial_test(kept, rows * cols, 1.0 - P, alpha=ctx.alpha), failures)
+        judge(ctx, "VARIANTS-9 keep rate", binomial_test(kept, rows * cols, 1.0 - P, alpha=ctx.alpha), failures)
     small = _weights(5, cols)
     transposed = Tensor.from_flat([small.data[r * cols + j] for j in range(cols) for r in range(5)], (cols, 5))
     for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
         y = impl.dropconnect(_eye(cols), small, p, training=training, seed=ctx.seed)
-        failures += _identical(f"{mode}: x W^T", y, transposed)
+        failures += identical(f"{mode}: x W^T", y, transposed)
     return ctx.verdict("VARIANTS-9", failures)
 
 
@@ -366,55 +327,56 @@ def check_dropconnect_masks_weights(impl: object, ctx: Context) -> Verdict:
 
 
 @check("VARIANTS-10", needs=("drop_path",), decisions=1)
-def check_row_mode_drops_whole_samples(impl: object, ctx: Context) -> Verdict:
+def check_row_mode_drops_whole_samples(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-10: one mask value per row of x = 1 of shape (n, 2); the number of rows kept Binomial(n, q)."""
     shape = (sample_sizes(ctx.plan)["VARIANTS-10"], 2)
-    y = impl.drop_path(_filled(shape, 1.0), P, mode="row", scaling="inverted", training=True, seed=ctx.seed)
+    y = impl.drop_path(ones(shape), P, mode="row", scaling="inverted", training=True, seed=ctx.seed)
     failures = _shared("row mode", y, shape, (shape[0], 1), _inverted(P))
     if not failures:
         kept = sum(v != 0.0 for v in y.data[0::2])
-        _judge(ctx, "VARIANTS-10 rows kept", binomial_test(kept, shape[0], 1.0 - P, alpha=ctx.alpha), failures)
+        judge(ctx, "VARIANTS-10 rows kept", binomial_test(kept, shape[0], 1.0 - P, alpha=ctx.alpha), failures)
     return ctx.verdict("VARIANTS-10", failures)
 
 
 @check("VARIANTS-11", needs=("drop_path",), decisions=1)
-def check_batch_mode_drops_the_whole_batch(impl: object, ctx: Context) -> Verdict:
+def check_batch_mode_drops_the_whole_batch(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-11: one mask value per call; the number of calls kept Binomial(T, q), T for MDE 5 x the profile's."""
     calls = sample_sizes(ctx.plan)["VARIANTS-11"]
     shape = (3, 2)
-    x = _filled(shape, 1.0)
+    x = ones(shape)
     failures: list[str] = []
     kept = 0
-    for t in range(calls):
-        y = impl.drop_path(x, P, mode="batch", scaling="inverted", training=True, seed=(ctx.seed + t) % 2**64)
+    for t, seed in enumerate(successive_seeds(ctx.seed, calls)):
+        y = impl.drop_path(x, P, mode="batch", scaling="inverted", training=True, seed=seed)
         failures += _shared(f"batch mode, call {t}", y, shape, (1, 1), _inverted(P))
         if failures:
             return ctx.verdict("VARIANTS-11", failures)
         kept += y.data[0] != 0.0
-    _judge(ctx, "VARIANTS-11 calls kept", binomial_test(kept, calls, 1.0 - P, alpha=ctx.alpha), failures)
+    judge(ctx, "VARIANTS-11 calls kept", binomial_test(kept, calls, 1.0 - P, alpha=ctx.alpha), failures)
     return ctx.verdict("VARIANTS-11", failures)
 
 
 @check("VARIANTS-12", needs=("drop_path",))
-def check_drop_path_scaling(impl: object, ctx: Context) -> Verdict:
+def check_drop_path_scaling(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-12: inverted (1/q kept, eval x) and classic (1 kept, eval q x) in both modes; p = 0 the identity."""
     shape = (6, 3)
     q = 1.0 - P
-    ones, x = _filled(shape, 1.0), _distinct(shape)
+    all_ones, x = ones(shape), distinct(shape)
     failures = []
     for mode, mask_shape in (("row", (6, 1)), ("batch", (1, 1))):
         for scaling, kept in (("inverted", 1.0 / q), ("classic", 1.0)):
             name = f"{mode}, {scaling}"
-            y = impl.drop_path(ones, P, mode=mode, scaling=scaling, training=True, seed=ctx.seed)
+            y = impl.drop_path(all_ones, P, mode=mode, scaling=scaling, training=True, seed=ctx.seed)
             failures += _shared(name, y, shape, mask_shape,
                                 lambda v, kept=kept: True if _kept(v, kept) else False if v == 0.0 else None)
             y = impl.drop_path(x, P, mode=mode, scaling=scaling, training=False, seed=ctx.seed)
             if scaling == "inverted":
-                failures += _identical(f"{name}, eval", y, x)
-            elif _form(f"{name}, eval", y, shape) or any(not _kept(v, q * xi) for v, xi in zip(y.data, x.data)):
+                failures += identical(f"{name}, eval", y, x)
+            elif (tensor_of_shape(f"{name}, eval", y, shape)
+                  or any(not _kept(v, q * xi) for v, xi in zip(y.data, x.data))):
                 failures.append(f"{name}, eval: not q x within one ulp")
             y = impl.drop_path(x, 0.0, mode=mode, scaling=scaling, training=True, seed=ctx.seed)
-            failures += _identical(f"{name}, p = 0", y, x)
+            failures += identical(f"{name}, p = 0", y, x)
     return ctx.verdict("VARIANTS-12", failures)
 
 
@@ -434,12 +396,12 @@ def _block_failure(zeros: set[tuple[int, int]], height: int, width: int, block: 
 
 
 @check("VARIANTS-13", needs=("dropblock2d",))
-def check_dropblock_drops_whole_blocks(impl: object, ctx: Context) -> Verdict:
+def check_dropblock_drops_whole_blocks(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-13: the zeros of every map of x = 1 are a union of b x b squares inside the map."""
     failures: list[str] = []
     for shape, block, p in BLOCK_CASES:
-        y = impl.dropblock2d(_filled(shape, 1.0), p, block_size=block, training=True, seed=ctx.seed)
-        failures += _form(f"shape {shape}", y, shape)
+        y = impl.dropblock2d(ones(shape), p, block_size=block, training=True, seed=ctx.seed)
+        failures += tensor_of_shape(f"shape {shape}", y, shape)
         if failures:
             break
         n, c, height, width = shape
@@ -455,37 +417,37 @@ def check_dropblock_drops_whole_blocks(impl: object, ctx: Context) -> Verdict:
 
 
 @check("VARIANTS-14", needs=("dropblock2d",), decisions=2)
-def check_dropblock_seed_rate(impl: object, ctx: Context) -> Verdict:
+def check_dropblock_seed_rate(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-14: on 4 x 4 maps with b = 2, the corner is dropped w.p. γ and the centre w.p. 1 - (1 - γ)^4."""
     maps = sample_sizes(ctx.plan)["VARIANTS-14"]
     shape = (maps, 1, 4, 4)
-    y = impl.dropblock2d(_filled(shape, 1.0), P, block_size=2, training=True, seed=ctx.seed)
-    failures = _form("VARIANTS-14", y, shape)
+    y = impl.dropblock2d(ones(shape), P, block_size=2, training=True, seed=ctx.seed)
+    failures = tensor_of_shape("VARIANTS-14", y, shape)
     if not failures:
         gamma = seed_rate(P, 2, 4, 4)
         for name, position, covering in (("corner", (0, 0), 1), ("centre", (1, 1), 4)):
-            offset = _at((4, 4), position)
+            offset = sum(i * stride for i, stride in zip(position, strides((4, 4))))
             dropped = sum(y.data[16 * k + offset] == 0.0 for k in range(maps))
             decision = binomial_test(dropped, maps, 1.0 - (1.0 - gamma) ** covering, alpha=ctx.alpha)
-            _judge(ctx, f"VARIANTS-14 {name} dropped", decision, failures)
+            judge(ctx, f"VARIANTS-14 {name} dropped", decision, failures)
     return ctx.verdict("VARIANTS-14", failures)
 
 
 @check("VARIANTS-15", needs=("dropblock2d",))
-def check_dropblock_renormalises(impl: object, ctx: Context) -> Verdict:
+def check_dropblock_renormalises(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-15: every kept value of x = 1 is count / count_ones within 1e-6; identity in eval and at p = 0."""
     shape, block, _ = BLOCK_CASES[0]
-    y = impl.dropblock2d(_filled(shape, 1.0), P, block_size=block, training=True, seed=ctx.seed)
-    failures = _form("training", y, shape)
+    y = impl.dropblock2d(ones(shape), P, block_size=block, training=True, seed=ctx.seed)
+    failures = tensor_of_shape("training", y, shape)
     kept = [v for v in y.data if v != 0.0] if not failures else []
     if kept:
         scale = len(y.data) / len(kept)
         stray = next((v for v in kept if abs(v - scale) > 1e-6 * scale), None)
         if stray is not None:
             failures.append(f"a kept element is {stray!r}, not count / count_ones = {scale!r} within a relative 1e-6")
-    x = _distinct(shape)
+    x = distinct(shape)
     for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
-        failures += _identical(mode, impl.dropblock2d(x, p, block_size=block, training=training, seed=ctx.seed), x)
+        failures += identical(mode, impl.dropblock2d(x, p, block_size=block, training=training, seed=ctx.seed), x)
     return ctx.verdict("VARIANTS-15", failures)
 
 
@@ -493,16 +455,17 @@ def check_dropblock_renormalises(impl: object, ctx: Context) -> Verdict:
 
 
 @check("VARIANTS-16", needs=("attention_dropout",), decisions=2)
-def check_attention_rows_sum_to_one_in_expectation(impl: object, ctx: Context) -> Verdict:
+def check_attention_rows_sum_to_one_in_expectation(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-16: row sums of dropped attention weights have mean 1 and variance (p/q) Σ A_j^2."""
     width = len(ATTENTION_ROW)
     rows = sample_sizes(ctx.plan)["VARIANTS-16"]
-    y = impl.attention_dropout(Tensor.from_flat(list(ATTENTION_ROW) * rows, (rows, width)), P, training=True, seed=ctx.seed)
-    failures = _form("VARIANTS-16", y, (rows, width))
+    weights = Tensor.from_flat(list(ATTENTION_ROW) * rows, (rows, width))
+    y = impl.attention_dropout(weights, P, training=True, seed=ctx.seed)
+    failures = tensor_of_shape("VARIANTS-16", y, (rows, width))
     if not failures:
         sums = [math.fsum(y.data[r * width:(r + 1) * width]) for r in range(rows)]
         variance, mu4 = row_sum_moments(ATTENTION_ROW, P)
-        _judge(ctx, "VARIANTS-16 mean row sum", mean_z_test(sums, 1.0, math.sqrt(variance), alpha=ctx.alpha), failures)
-        _judge(ctx, "VARIANTS-16 row sum variance",
+        judge(ctx, "VARIANTS-16 mean row sum", mean_z_test(sums, 1.0, math.sqrt(variance), alpha=ctx.alpha), failures)
+        judge(ctx, "VARIANTS-16 row sum variance",
                variance_test(sums, variance, alpha=ctx.alpha, fourth_moment=mu4), failures)
     return ctx.verdict("VARIANTS-16", failures)

@@ -7,6 +7,7 @@ spec/stats.md states what they promise. One module per idea:
 * :mod:`.budget` — the family-wise error budget (Bonferroni, Holm);
 * :mod:`.structure` — homogeneity, pairwise independence, runs and dispersion of 0/1 masks;
 * :mod:`.continuous` — Kolmogorov–Smirnov, mean and variance tests for continuous variants;
+* :mod:`.bernstein` — mean and variance tests by Bernstein's inequality, valid at every sample size;
 * :mod:`.profiles` — the ``quick``, ``standard`` and ``deep`` plans;
 * :mod:`.decision` — the result every test returns; :mod:`.arguments` — input checks;
 * :mod:`.sensitivity` — the measured power of the keep-rate decision (``python -m refdropout.stats.sensitivity``).
@@ -16,6 +17,7 @@ Unlike the engine, this layer uses scipy (and numpy through it).
 
 from .binomial import BinomialDecision, binomial_power, binomial_test, rejection_region
 from .arguments import SMALLEST_KEEP_PROB
+from .bernstein import bernstein_mean_test, bernstein_variance_test
 from .budget import BudgetExhausted, ErrorBudget, HolmVerdict, Record
 from .continuous import ks_test, mean_z_test, variance_test
 from .decision import Decision
@@ -57,6 +59,8 @@ __all__ = [
 
     "SMALLEST_KEEP_PROB",
     "STANDARD",
+    "bernstein_mean_test",
+    "bernstein_variance_test",
     "binomial_power",
     "binomial_test",
     "correlation_power",

@@ -1,0 +1,184 @@
+"""What the checks of every spec chapter share: inputs, seeds, comparisons and judging a decision.
+
+A check reads like its clause because the vocabulary lives here, once, with one meaning each:
+
+* inputs — ``ones``, ``constant``, ``distinct``, ``nonzero``, ``eighths``, ``edged`` (values spread
+  over 25 binades, led by the format's edge values; :mod:`.inputs` builds them in bulk);
+* seeds — ``successive_seeds``, ``drawn_seeds``, ``child_seed`` for an implementation's calls,
+  ``input_seed`` for inputs drawn by scipy: each a scheme of its own, kept apart because every
+  scheme fixes the data of the verdicts a seed reproduces;
+* comparisons, each returning the failures it finds (empty when there are none) —
+  ``tensor_like`` (a tensor of x's shape and dtype), ``tensor_of_shape`` (a tensor of a shape),
+  ``mismatch`` (the first element a rule rejects), ``identical`` (bit for bit: signed zeros and
+  NaN payloads included, so NaN matches the same NaN) over ``same_bits``;
+* ``keep_mask`` — a mask read off the output of x = 1; ``kept_value_of`` — what a kept element
+  becomes under the declared policies;
+* ``judge`` — record a statistical decision in the run's budget, and name it when it rejects
+  (STATS-1).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from array import array
+from functools import lru_cache
+from typing import Callable
+
+from ..contract import Implementation, kept_value, policies_of
+from ..dtypes import DType, float64
+from ..random import Generator
+from ..stats import Decision
+from ..tensor import Tensor
+from .inputs import spread, wrap
+from .registry import Context
+
+__all__ = [
+    "ones", "constant", "distinct", "nonzero", "eighths", "edges", "edged",
+    "successive_seeds", "drawn_seeds", "child_seed", "input_seed",
+    "tensor_like", "tensor_of_shape", "mismatch", "same_bits", "identical", "keep_mask", "kept_value_of", "judge",
+]
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+
+def constant(shape: tuple[int, ...] | int, value: float, dtype: DType = float64) -> Tensor:
+    """A tensor of ``shape`` (an int: a vector) with every element ``value``; built without
+    per-element validation, so it can hold millions."""
+    shape = (shape,) if isinstance(shape, int) else shape
+    return Tensor.from_flat([value] * math.prod(shape), shape, dtype)
+
+
+def ones(shape: tuple[int, ...] | int, dtype: DType = float64) -> Tensor:
+    """x = 1: the input whose outputs show the mask (kept nonzero, dropped 0)."""
+    return constant(shape, 1.0, dtype)
+
+
+def distinct(shape: tuple[int, ...]) -> Tensor:
+    """Distinct nonzero float64 values of both signs, (-1)^i (1 + i / 64): an identity shows in them."""
+    return Tensor.from_flat([(-1.0) ** i * (1.0 + i / 64) for i in range(math.prod(shape))], shape)
+
+
+def nonzero(uniforms: list[float], period: int = 1) -> list[float]:
+    """1 + u for each uniform u, the sign alternating every ``period`` elements: |v| in [1, 2), never 0,
+    so a kept element of the output is nonzero."""
+    return [(1.0 + u) * (-1.0) ** (i // period) for i, u in enumerate(uniforms)]
+
+
+def eighths(generator: Generator, n: int) -> list[float]:
+    """n nonzero multiples of 1/8 in [-4, 4], signs alternating: exact in every floating format the
+    engine emulates."""
+    return [(math.floor(u * 32) + 1) / 8 * (-1.0) ** i for i, u in enumerate(generator.uniform(n).data)]
+
+
+def edges(dtype: DType) -> list[float]:
+    """The finite values at the edges of ``dtype``: ±0, ±tiny (the least normal) and ±max."""
+    return [0.0, -0.0, dtype.tiny, -dtype.tiny, dtype.max, -dtype.max]
+
+
+@lru_cache(maxsize=32)  # the implementations checked with one seed share their inputs
+def edged(seed: int, shape: tuple[int, ...], dtype: DType, *, nonfinite: bool = False) -> Tensor:
+    """Values ±(1 + f) 2^k of ``dtype`` with k in [-20, 4] (inputs.spread), led by ``edges(dtype)``
+    (and NaN, ±inf where ``nonfinite``)."""
+    n = math.prod(shape)
+    leading = edges(dtype) + ([math.nan, math.inf, -math.inf] if nonfinite else [])
+    return wrap((leading + spread(seed, max(n - len(leading), 0), dtype))[:n], shape, dtype)
+
+
+# --- seeds ----------------------------------------------------------------------------------------
+
+
+def _word64(low: int, high: int) -> int:
+    return low | high << 32
+
+
+def successive_seeds(seed: int, count: int) -> list[int]:
+    """``count`` distinct seeds for the calls of one check: seed, seed + 1, ... (mod 2^64)."""
+    return [(seed + i) % 2**64 for i in range(count)]
+
+
+def drawn_seeds(seed: int, count: int) -> list[int]:
+    """``count`` 64-bit seeds drawn from ``Generator(seed)``: two 32-bit words each, low word first."""
+    words = Generator(seed).random_words(2 * count)
+    return [_word64(words[2 * i], words[2 * i + 1]) for i in range(count)]
+
+
+def child_seed(seed: int, index: int) -> int:
+    """The 64-bit seed of child ``index`` of ``Generator(seed)`` (``fold_in``): its first two words."""
+    return _word64(*Generator(seed).fold_in(index).random_words(2))
+
+
+def input_seed(seed: int) -> int:
+    """A 32-bit seed for inputs that scipy draws (at C speed): a stream apart from the implementation's."""
+    return random.Random(seed).getrandbits(32)
+
+
+# --- comparisons ----------------------------------------------------------------------------------
+
+
+def _not_a_tensor(name: str, y: object) -> list[str]:
+    return [] if isinstance(y, Tensor) else [f"{name}: returned {type(y).__name__}, not a Tensor"]
+
+
+def tensor_like(name: str, y: object, x: Tensor) -> list[str]:
+    """A failure unless y is a tensor of x's shape and dtype."""
+    failures = _not_a_tensor(name, y)
+    if not failures and (y.shape != x.shape or y.dtype is not x.dtype):
+        failures.append(f"{name}: shape {y.shape} and dtype {y.dtype.name}, not {x.shape} and {x.dtype.name}")
+    return failures
+
+
+def tensor_of_shape(name: str, y: object, shape: tuple[int, ...]) -> list[str]:
+    """A failure unless y is a tensor of ``shape`` (of any dtype)."""
+    failures = _not_a_tensor(name, y)
+    if not failures and y.shape != shape:
+        failures.append(f"{name}: output shape {y.shape}, not {shape}")
+    return failures
+
+
+def mismatch(name: str, y: object, x: Tensor, wrong: Callable[[int, float, float], str | None]) -> list[str]:
+    """The first failure of y against x: a wrong shape or dtype, or the first element i at which
+    ``wrong(i, y_i, x_i)`` describes a fault."""
+    failures = tensor_like(name, y, x)
+    for i, (got, v) in enumerate(zip(y.data, x.data) if not failures else ()):
+        fault = wrong(i, got, v)
+        if fault is not None:
+            return [f"{name}: element {i}: x = {v!r} gave {got!r}, {fault}"]
+    return failures
+
+
+def same_bits(a: list, b: list) -> bool:
+    """True when two lists of floats are equal bit for bit as float64 (signed zeros and NaN payloads
+    included), compared as buffers."""
+    return len(a) == len(b) and array("d", a).tobytes() == array("d", b).tobytes()
+
+
+def identical(name: str, y: object, x: Tensor) -> list[str]:
+    """A failure unless y is x bit for bit, in x's shape and dtype (compared as buffers; element by
+    element only to name the first difference)."""
+    if not tensor_like(name, y, x) and same_bits(y.data, x.data):
+        return []
+    return mismatch(name, y, x, lambda i, got, v: None if same_bits([got], [v]) else "not x bit for bit")
+
+
+def keep_mask(y: Tensor) -> list[bool]:
+    """The keep mask of an output of x = 1: True where y is nonzero, NaN included."""
+    return list(map((0.0).__ne__, y.data))
+
+
+def kept_value_of(impl: Implementation, v: float, p: float, dtype: DType = float64) -> float:
+    """What a kept element v becomes in training under the declared scaling and scale_format,
+    before rounding to ``dtype`` (contract.kept_value)."""
+    return kept_value(policies_of(impl), v, p, dtype)
+
+
+# --- decisions ------------------------------------------------------------------------------------
+
+
+def judge(ctx: Context, name: str, decision: Decision, failures: list[str]) -> None:
+    """Record ``decision`` in the run's budget under ``name``; when it rejects, add a failure that
+    says which test rejected, at what level, and on what data."""
+    if ctx.decide(name, decision):
+        failures.append(f"{name}: {decision.test} rejects at alpha = {decision.alpha:.3g}: p = {decision.p_value:.3g}, "
+                        f"observed {decision.observed:.6g}, expected {decision.expected:.6g}, n = {decision.n}")
