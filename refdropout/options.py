@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # for the annotations only: the plugin imports pytest, this module does not
     import pytest
 
-__all__ = ["CLAUSE", "DEVICE", "KNOWN_DEVIATIONS", "Option", "PROFILE", "SEED", "SEED_BOUND", "TARGET", "add_argument",
+__all__ = ["CLAUSE", "DEVICE", "KNOWN_DEVIATIONS", "PROFILE", "SEED", "SEED_BOUND", "TARGET", "Option", "add_argument",
            "add_pytest_option", "integer"]
 
 SEED_BOUND = 2**64  # a master seed is an integer in [0, SEED_BOUND), as refdropout.conformance.runner takes it
