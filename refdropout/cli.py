@@ -1,13 +1,27 @@
-"""The ``refdropout`` command line."""
+"""The ``refdropout`` command line: ``spec`` lists the clauses, ``check`` checks implementations
+against them, ``report`` writes a generated document (refdropout.reports).
+
+The options ``check`` and the reports share with the pytest plugin are defined once, in
+refdropout.options. Listing the clauses needs only the standard library; the conformance suite
+(and scipy) is imported when something is checked.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from refdropout.spec import Clause, chapter_files, load_clauses
+from refdropout import tables
+from refdropout.options import CLAUSE, DEVICE, PROFILE, SEED, TARGET, Option, add_argument
+from refdropout.reports import REPORTS
+from refdropout.spec import chapter_files, load_clauses
+
+JSON = Option("json", "write the full report as JSON", parse=Path, metavar="FILE")
+JUNIT = Option("junit", "write JUnit XML, one testcase per clause", parse=Path, metavar="FILE")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,25 +44,18 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check", help="check implementations of dropout against the spec, clause by clause",
         description="Exit status: 0 every applicable clause passes, 1 some clause fails, 2 a usage or setup error.")
-    check.add_argument("targets", nargs="*", metavar="TARGET",
-                       help="reference (the default), numpy, torch, jax, flax, tensorflow, keras, onnxruntime, or package.module:function or :Class")
-    check.add_argument("--profile", choices=("quick", "standard", "deep"), default="standard",
-                       help="the statistical plan (default: standard)")
-    check.add_argument("--clause", action="append", metavar="PATTERN",
-                       help="only clauses matching an ID, a glob (DROPOUT-1?) or a chapter (dropout); repeatable")
-    check.add_argument("--seed", type=_seed, default=0, metavar="N", help="the master seed, in [0, 2**64) (default: 0)")
-    check.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where adapters that take a device run")
-    check.add_argument("--json", type=Path, metavar="FILE", help="write the full report as JSON")
-    check.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML, one testcase per clause")
+    for option in (replace(TARGET, default=("reference",)), PROFILE, CLAUSE, SEED, DEVICE, JSON, JUNIT):
+        add_argument(check, option)
     check.set_defaults(run=_check, usage_error=check.error)
+    report = commands.add_parser(
+        "report", help="write a generated document: " + ", ".join(REPORTS),
+        description="Write a generated document; `refdropout report REPORT --help` lists its options.\n\n"
+                    + "\n".join(f"  {name:<12} {what}" for name, what in REPORTS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("report", choices=tuple(REPORTS), metavar="REPORT", help="the document to write (listed above)")
+    report.add_argument("options", nargs=argparse.REMAINDER, metavar="...", help="the report's options")
+    report.set_defaults(run=_report)
     return parser
-
-
-def _seed(text: str) -> int:
-    seed = int(text)
-    if not 0 <= seed < 2**64:
-        raise ValueError(seed)  # argparse reports it as an invalid value
-    return seed
 
 
 def _spec(args: argparse.Namespace) -> int:
@@ -57,15 +64,9 @@ def _spec(args: argparse.Namespace) -> int:
     if args.chapter is not None and args.chapter not in chapters:
         args.usage_error(f"argument --chapter: unknown chapter {args.chapter!r} (chapters: {', '.join(chapters)})")
     clauses = [clause for clause in load_clauses() if args.chapter in (None, clause.chapter)]
-    print(_table(clauses))
+    rows = [("ID", "CHAPTER", "TITLE"), *((clause.id, clause.chapter, clause.title) for clause in clauses)]
+    print(tables.aligned(rows))
     return 0
-
-
-def _table(clauses: list[Clause]) -> str:
-    rows = [("ID", "CHAPTER", "TITLE")] + [(clause.id, clause.chapter, clause.title) for clause in clauses]
-    id_width = max(len(row[0]) for row in rows)
-    chapter_width = max(len(row[1]) for row in rows)
-    return "\n".join(f"{id_:<{id_width}}  {chapter:<{chapter_width}}  {title}" for id_, chapter, title in rows)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -78,7 +79,7 @@ def _check(args: argparse.Namespace) -> int:
     except ValueError as error:
         args.usage_error(str(error))
     try:
-        targets = [load_target(name, device=args.device) for name in args.targets or ["reference"]]
+        targets = [load_target(name, device=args.device) for name in args.targets]
     except TargetError as error:
         print(f"refdropout: {error}", file=sys.stderr)
         return 2
@@ -93,3 +94,10 @@ def _check(args: argparse.Namespace) -> int:
     if args.junit is not None:
         report.write_junit(runs, args.junit)
     return 1 if any(run.failed for run in runs) else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    """``refdropout report REPORT``: the report's own parser takes the rest of the command line."""
+    from refdropout.reports.command import main as write  # the reports run checks: only when asked for
+
+    return write(importlib.import_module(f"refdropout.reports.{args.report}").REPORT, args.options)

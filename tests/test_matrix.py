@@ -1,4 +1,4 @@
-"""Tests of the published matrix, ``python -m refdropout.reports.matrix``.
+"""Tests of the published matrix, ``refdropout report matrix``.
 
 The matrix is generated for the reference, two plain functions from a module in a temporary
 directory (one correct, one that raises) and a built-in target whose framework
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from refdropout.adapters import TARGETS, BuiltinTarget
-from refdropout.reports.matrix import main
+from refdropout.cli import main
 
 CLAUSES = ["--clause", "DROPOUT-2", "--clause", "DROPOUT-3", "--clause", "DROPOUT-5"]  # exact checks
 
@@ -51,7 +51,7 @@ def document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list
                                                               "pip install absentframe-xyz"))
     argv = ["--profile", "quick", "--seed", "7", *CLAUSES, "--out", "out/matrix.md",
             "reference", f"{name}:good", f"{name}:crashes", "absentframe"]
-    assert main(argv) == 0
+    assert main(["report", "matrix", *argv]) == 0
     return (tmp_path / "out" / "matrix.md").read_text(encoding="utf-8"), argv
 
 
@@ -69,7 +69,7 @@ def tables(text: str) -> list[list[list[str]]]:
 
 def test_header_gives_the_command_profile_seed_and_versions(document: tuple[str, list[str]]) -> None:
     text, argv = document
-    assert "python -m refdropout.reports.matrix " + " ".join(argv) in text
+    assert "refdropout report matrix " + " ".join(argv) in text
     assert "profile `quick`" in text and "master seed 7" in text
     assert re.search(r"Python 3\.\d+\.\d+", text)
     versions = tables(text)[0]
@@ -108,7 +108,7 @@ def test_policy_table_and_failures(document: tuple[str, list[str]]) -> None:
 
 def test_a_bad_clause_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_:
-        main(["--clause", "NOSUCH-1", "--out", str(tmp_path / "m.md"), "reference"])
+        main(["report", "matrix", "--clause", "NOSUCH-1", "--out", str(tmp_path / "m.md"), "reference"])
     assert exit_.value.code == 2
     assert not (tmp_path / "m.md").exists()
 

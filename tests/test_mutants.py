@@ -19,10 +19,11 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
+from refdropout.cli import main
 from refdropout.conformance import CHECKS, Outcome, Verdict
 from refdropout.contract import Implementation
 from refdropout.mutants import KINDS, MUTANTS
-from refdropout.reports.detection import JUSTIFICATIONS, cell, main
+from refdropout.reports.detection import JUSTIFICATIONS, cell
 from refdropout.stats import Record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,7 +101,7 @@ def test_the_published_matrix_lists_every_mutant() -> None:
     text = DOCUMENT.read_text(encoding="utf-8")
     listed = set(re.findall(rf"(?m)^\| ([a-z0-9-]+) \| (?:{'|'.join(KINDS)}) \| ", text))  # the catalogue's rows
     missing = sorted(set(MUTANTS) - listed)
-    assert not missing, f"regenerate {DOCUMENT.relative_to(REPO)} (python -m refdropout.reports.detection): missing {missing}"
+    assert not missing, f"regenerate {DOCUMENT.relative_to(REPO)} (refdropout report detection): missing {missing}"
 
 
 def test_justifications_name_registered_checks() -> None:
@@ -134,9 +135,9 @@ def test_the_generator_writes_detections_silent_clauses_and_the_catalogue(tmp_pa
     out = tmp_path / "matrix.md"
     argv = ["--profile", "quick", "--seed", "3", "--mutant", "wrong-policy", "--mutant", "keep-threshold-in-8-bits",
             "--clause", "DROPOUT-10", "--clause", "DROPOUT-16", "--clause", "ENSEMBLE-8", "--out", str(out)]
-    assert main(argv) == 0
+    assert main(["report", "detection", *argv]) == 0
     text = out.read_text(encoding="utf-8")
-    assert "python -m refdropout.reports.detection " + " ".join(argv) in text
+    assert "refdropout report detection " + " ".join(argv) in text
     assert "profile `quick`" in text and "master seed 3" in text
     assert "ENSEMBLE-8 |" not in text  # no column for a clause that applies to no mutant run
     assert re.search(r"(?m)^\| wrong-policy \| x \|  \| 1 \|$", text), text

@@ -129,7 +129,10 @@ class Selecting(ReferenceDropout):
 @pytest.mark.parametrize(("args", "message"), [
     (["--refdropout-impl", "nosuch"], "*unknown target 'nosuch'*"),
     (["--refdropout-impl", "reference", "--refdropout-clause", "NOSUCH-1"], "*'NOSUCH-1' matches no clause*"),
-    (["--refdropout-impl", "reference", "--refdropout-seed", "-1"], "*--refdropout-seed must be in [[]0, 2*"),
+    (["--refdropout-impl", "reference", "--refdropout-seed", "-1"],
+     "*argument --refdropout-seed: must be an integer in [[]0, 2[*][*]64), got '-1'"),
+    (["--refdropout-impl", "reference", "--refdropout-seed", str(2**64)],
+     "*argument --refdropout-seed: must be an integer in [[]0, 2[*][*]64), got '18446744073709551616'"),
 ])
 def test_a_bad_option_is_a_usage_error(pytester: pytest.Pytester, args: list[str], message: str) -> None:
     result = conformance(pytester, *args)

@@ -1,8 +1,10 @@
-"""The measured sensitivity of the keep-rate decision (refdropout.stats.sensitivity, docs/sensitivity.md)."""
+"""The measured sensitivity of the keep-rate decision: the statistics (refdropout.stats.sensitivity) and the
+report that runs them beside the real check (refdropout.reports.sensitivity, docs/sensitivity.md)."""
 
 from __future__ import annotations
 
 import datetime
+import subprocess
 import sys
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance.runner import run_plan
 from refdropout.dtypes import float64
+from refdropout.reports import sensitivity as R
 from refdropout.stats import sensitivity as S
 from refdropout.tensor import Tensor
 
@@ -18,9 +21,9 @@ LARGE = 0.05  # five times the quick profile's MDE: the exact power is 1 to with
 
 
 @pytest.mark.clause("STATS-14")
-@pytest.mark.parametrize("q", S.KEEP_PROBS)
+@pytest.mark.parametrize("q", R.KEEP_PROBS)
 def test_a_large_deviation_is_always_detected(q):
-    cell = S.measure("quick", q, -LARGE, 5, SEED)
+    cell = S.measure(run_plan("quick"), q, -LARGE, 5, SEED)
     assert cell.exact_power > 1 - 1e-12 and cell.planned
     assert (cell.detected, cell.rate) == (5, 1.0)
 
@@ -37,13 +40,13 @@ def test_no_deviation_is_not_detected(suite_budget):
 @pytest.mark.clause("STATS-14")
 def test_the_shortcut_agrees_with_the_real_check():
     """The real DROPOUT-16 check against a reference shifted by LARGE fails every run, as the shortcut does."""
-    run = S.end_to_end(-LARGE, 2, SEED)
+    run = R.end_to_end(-LARGE, 2, SEED)
     assert (run.check_failures, run.decision_rejections, run.shortcut.detected) == (2, 2, 2)
 
 
 def test_the_shifted_reference_is_the_reference_at_the_shifted_rate():
     """Asked for p = 0.5 it is the reference at p = 0.25 (q + 0.25), bit for bit; at other rates the reference."""
-    impl, reference = S.ShiftedKeepRate(0.5, 0.25), ReferenceDropout()
+    impl, reference = R.ShiftedKeepRate(0.5, 0.25), ReferenceDropout()
     x = Tensor.from_flat([1.0] * 256, (256,), float64)
     for asked, drawn in ((0.5, 0.25), (0.3, 0.3)):
         y = impl.dropout(x, asked, training=True, seed=SEED)
@@ -53,14 +56,14 @@ def test_the_shifted_reference_is_the_reference_at_the_shifted_rate():
 
 
 @pytest.mark.parametrize(("call", "name"), [
-    (lambda: S.measure("quick", 0.5, 0.6, 5, SEED), "delta"),
-    (lambda: S.measure("quick", 0.1, -0.2, 5, SEED), "delta"),
-    (lambda: S.measure("quick", 1.5, 0.0, 5, SEED), "q"),
-    (lambda: S.measure("quick", 0.5, 0.01, 0, SEED), "replicates"),
-    (lambda: S.measure("quick", 0.5, 0.01, 5, -1), "seed"),
-    (lambda: S.measure("quick", 0.5, 0.01, 5, 2**32), "seed"),
-    (lambda: S.measure("fast", 0.5, 0.01, 5, SEED), "profile"),
-    (lambda: S.ShiftedKeepRate(0.1, 0.2), "delta"),
+    (lambda: S.measure(run_plan("quick"), 0.5, 0.6, 5, SEED), "delta"),
+    (lambda: S.measure(run_plan("quick"), 0.1, -0.2, 5, SEED), "delta"),
+    (lambda: S.measure(run_plan("quick"), 1.5, 0.0, 5, SEED), "q"),
+    (lambda: S.measure(run_plan("quick"), 0.5, 0.01, 0, SEED), "replicates"),
+    (lambda: S.measure(run_plan("quick"), 0.5, 0.01, 5, -1), "seed"),
+    (lambda: S.measure(run_plan("quick"), 0.5, 0.01, 5, 2**32), "seed"),
+    (lambda: R.measure_grid(5, SEED, profiles=("fast",)), "profile"),
+    (lambda: R.ShiftedKeepRate(0.1, 0.2), "delta"),
 ])
 def test_bad_arguments_are_refused_by_name(call, name):
     with pytest.raises(ValueError, match=rf"^{name} must"):
@@ -68,10 +71,10 @@ def test_bad_arguments_are_refused_by_name(call, name):
 
 
 def test_the_report_has_one_row_per_profile_q_and_delta(monkeypatch, tmp_path):
-    cells = S.sweep(2, SEED, profiles=("quick", "standard"), keep_probs=(0.1, 0.5), deviations=(0.02,))
+    cells = R.measure_grid(2, SEED, profiles=("quick", "standard"), keep_probs=(0.1, 0.5), deviations=(0.02,))
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
-    assert not S.plot(cells, tmp_path / "plot.png") and not (tmp_path / "plot.png").exists()
-    document = S.report(cells, [], command="cmd", seed=SEED, seconds=1.0, plot_note="matplotlib not installed: no plot",
+    assert not R.plot(cells, tmp_path / "plot.png") and not (tmp_path / "plot.png").exists()
+    document = R.report(cells, [], command="cmd", seed=SEED, seconds=1.0, plot_note="matplotlib not installed: no plot",
                         date=datetime.datetime(2026, 12, 5, tzinfo=datetime.timezone.utc))
     table = document.split("## Detection rate")[1].split("##")[0]
     rows = [line.split(" | ") for line in table.splitlines() if line.startswith(("| quick", "| standard"))]
@@ -79,3 +82,12 @@ def test_the_report_has_one_row_per_profile_q_and_delta(monkeypatch, tmp_path):
     expected = [(p, q, s * 0.02) for p in ("quick", "standard") for q in (0.1, 0.5) for s in (1, -1)]
     assert keys == expected
     assert document.rstrip().endswith("matplotlib not installed: no plot")
+
+
+def test_the_statistics_import_nothing_above_them():
+    """refdropout.stats.sensitivity is statistics only: neither adapters, checks nor reports come with it."""
+    script = ("import sys, refdropout.stats.sensitivity; "
+              "print(sorted(m for m in sys.modules if m.startswith(('refdropout.adapters', 'refdropout.conformance', "
+              "'refdropout.reports', 'refdropout.mutants'))))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout

@@ -1,4 +1,4 @@
-"""The seed sweep, ``python -m refdropout.reports.sweep``: runs recorded, resumed and reported.
+"""The seed sweep, ``refdropout report sweep``: runs recorded, resumed and reported.
 
 The reference is swept over exact clauses only (no statistical decision is charged anywhere), and
 a broken plain function shows that a failure under some seed reaches the report.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from refdropout.reports.sweep import main
+from refdropout.cli import main
 
 BROKEN = textwrap.dedent('''
     def never_drops(x, p, *, training, seed):
@@ -27,7 +27,7 @@ def sweep(tmp_path: Path, *targets: str, seeds: int = 2,
           clauses: tuple[str, ...] = ("DROPOUT-3", "DROPOUT-5")) -> tuple[list[dict], str]:
     results, out = tmp_path / "sweep.jsonl", tmp_path / "sweep.md"
     chosen = [arg for clause in clauses for arg in ("--clause", clause)]
-    assert main(["--profile", "quick", "--seeds", str(seeds), *chosen,
+    assert main(["report", "sweep", "--profile", "quick", "--seeds", str(seeds), *chosen,
                  "--results", str(results), "--out", str(out), *targets]) == 0
     records = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines()]
     return records, out.read_text(encoding="utf-8")

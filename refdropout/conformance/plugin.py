@@ -4,7 +4,8 @@
            [--refdropout-seed N] [--refdropout-clause PATTERN] [--refdropout-device cpu|cuda]
            [--refdropout-known-deviations FILE]
 
-runs the checks ``refdropout check`` runs (refdropout.conformance.runner), with the same verdicts: a
+runs the checks ``refdropout check`` runs (refdropout.conformance.runner), with the same options
+(refdropout.options: the same values accepted and refused) and the same verdicts: a
 clause passes, fails, or is skipped as not applicable. Each check gets the seed
 ``clause_seed(master seed, clause ID)`` and takes its decisions at the level α_F / m of the
 profile's plan, which counts every registered check; so a verdict depends on the clause alone,
@@ -34,7 +35,9 @@ from pathlib import Path
 import pytest
 
 from ..adapters import LoadedTarget, TargetError, load_target
-from .runner import SEED_BOUND, Run, run_plan, run_target, select_clauses
+from ..options import CLAUSE, DEVICE, KNOWN_DEVIATIONS, PROFILE, SEED, TARGET
+from .report import plan_summary
+from .runner import Run, run_plan, run_target, select_clauses
 
 __all__ = ["Deviation", "matches", "read_deviations"]
 
@@ -87,24 +90,21 @@ SETTINGS = pytest.StashKey[Settings]()
 
 def pytest_configure(config: pytest.Config) -> None:
     """Load the target and fix the clauses before collection; a bad option is a usage error."""
-    name = config.getoption("refdropout_impl")
-    seed = config.getoption("refdropout_seed")
-    if not 0 <= seed < SEED_BOUND:
-        raise pytest.UsageError(f"--refdropout-seed must be in [0, 2**64), got {seed}")
     try:
-        clauses = select_clauses(config.getoption("refdropout_clause"))
+        clauses = select_clauses(config.getoption(CLAUSE.pytest_dest))
     except ValueError as error:
         raise pytest.UsageError(str(error)) from error
-    device = config.getoption("refdropout_device")
+    device = config.getoption(DEVICE.pytest_dest)
     try:
-        target = load_target(name, device=device)
+        target = load_target(config.getoption(TARGET.pytest_dest), device=device)
     except TargetError as error:
         raise pytest.UsageError(f"--refdropout-impl: {error}") from error
-    path = config.getoption("refdropout_known_deviations")
+    path = config.getoption(KNOWN_DEVIATIONS.pytest_dest)
     deviations = [] if path is None else read_deviations(path)
     checked = select_clauses()
     unmatched = [d for d in deviations if not any(matches(d.prefix, clause) for clause in checked)]
-    settings = Settings(target, config.getoption("refdropout_profile"), seed, device, clauses, deviations, unmatched)
+    settings = Settings(target, config.getoption(PROFILE.pytest_dest), config.getoption(SEED.pytest_dest), device,
+                        clauses, deviations, unmatched)
     config.stash[SETTINGS] = settings
     config.pluginmanager.register(Reporter(settings, path), "refdropout-reporter")
 
@@ -159,12 +159,10 @@ class Reporter:
 
     def pytest_report_header(self) -> list[str]:
         s = self.settings
-        plan = run_plan(s.profile)
         versions = s.target.versions()
         framework = f" ({versions['framework']} {versions['framework_version']})" if versions["framework"] else ""
         lines = [f"refdropout: target {s.target.name}{framework} on {s.device}, {len(s.clauses)} clauses, "
-                 f"profile {plan.profile} (family-wise alpha {plan.family_alpha:g}, alpha {plan.alpha:.3g} "
-                 f"per decision, power {plan.power:g}), seed {s.seed}"]
+                 f"{plan_summary(run_plan(s.profile))}, seed {s.seed}"]
         if s.deviations:
             lines.append(f"refdropout: {len(s.deviations)} known deviations from {self.deviations_file}")
         return lines

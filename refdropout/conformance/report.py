@@ -12,16 +12,19 @@ import json
 import math
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
-from ..stats import Record
+from .. import tables
+from ..stats import DecisionPlan, Record
 from .detectable import detectable
 from .runner import ClauseResult, Run
 from .verdict import Outcome
 
-__all__ = ["decisive", "table", "summary", "notes", "to_json", "write_json", "to_junit", "write_junit", "progress_on"]
+__all__ = ["decisive", "notes", "plan_summary", "progress_on", "summary", "table", "to_json", "to_junit", "write_json",
+           "write_junit"]
 
 
 def decisive(result: ClauseResult) -> Record | None:
@@ -42,23 +45,21 @@ def _figures(result: ClauseResult, power: float) -> tuple[str, str, str, str]:
 
 def table(run: Run) -> str:
     """One aligned row per clause: ID, verdict, p-value, n, observed vs expected, detectable, title."""
-    header = ("CLAUSE", "VERDICT", "P-VALUE", "N", "OBSERVED VS EXPECTED", "DETECTS", "TITLE")
-    rows = [header] + [(r.verdict.clause, r.verdict.outcome.value, *_figures(r, run.plan.power), r.title)
-                       for r in run.results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    right = {2, 3, 5}  # numbers align right
-    return "\n".join("  ".join([*(cell.rjust(w) if i in right else cell.ljust(w)
-                                  for i, (cell, w) in enumerate(zip(row, widths))), row[-1]]).rstrip()
-                     for row in rows)
+    rows = [("CLAUSE", "VERDICT", "P-VALUE", "N", "OBSERVED VS EXPECTED", "DETECTS", "TITLE")]
+    rows += [(r.verdict.clause, r.verdict.outcome.value, *_figures(r, run.plan.power), r.title) for r in run.results]
+    return tables.aligned(rows, right={2, 3, 5})  # numbers align right
 
 
 def summary(run: Run) -> str:
     """One line: the target, the count of each verdict, the plan, the seed and the time."""
     counts = ", ".join(f"{run.count(outcome)} {outcome.value}" for outcome in Outcome)
-    plan = run.plan
-    return (f"{run.target}: {len(run.results)} clauses: {counts}; profile {plan.profile} "
-            f"(family-wise alpha {plan.family_alpha:g}, alpha {plan.alpha:.3g} per decision, power {plan.power:g}), "
-            f"seed {run.seed}, {run.seconds:.1f} s")
+    return f"{run.target}: {len(run.results)} clauses: {counts}; {plan_summary(run.plan)}, seed {run.seed}, {run.seconds:.1f} s"
+
+
+def plan_summary(plan: DecisionPlan) -> str:
+    """The plan in words: ``profile quick (family-wise alpha 1e-06, alpha 1e-09 per decision, power 0.99)``."""
+    return (f"profile {plan.profile} (family-wise alpha {plan.family_alpha:g}, alpha {plan.alpha:.3g} per decision, "
+            f"power {plan.power:g})")
 
 
 def notes(run: Run) -> str:

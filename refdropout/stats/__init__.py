@@ -10,7 +10,7 @@ spec/stats.md states what they promise. One module per idea:
 * :mod:`.bernstein` — mean and variance tests by Bernstein's inequality, valid at every sample size;
 * :mod:`.profiles` — the ``quick``, ``standard`` and ``deep`` plans;
 * :mod:`.decision` — the result every test returns; :mod:`.arguments` — input checks;
-* :mod:`.sensitivity` — the measured power of the keep-rate decision (``python -m refdropout.stats.sensitivity``).
+* :mod:`.sensitivity` — the measured power of the keep-rate decision (``refdropout report sensitivity`` runs it).
 
 Unlike the engine, this layer uses scipy (and numpy through it).
 """
