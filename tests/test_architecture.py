@@ -30,7 +30,8 @@ PACKAGE = Path(refdropout.__file__).resolve().parent
 # The layers, bottom to top. A pattern "x.*" is the package x and every module under it.
 LAYERS: dict[float, tuple[str, ...]] = {
     0: ("refdropout.dtypes", "refdropout.shapes", "refdropout.spec",  # the ground: the engine's formats and
-        "refdropout.stats", "refdropout.stats.*"),                    # shapes, the spec, the decision procedures
+        "refdropout.stats", "refdropout.stats.*",                     # shapes, the spec, the decision procedures,
+        "refdropout.tables", "refdropout.options"),                   # text tables, the run options' definitions
     1: ("refdropout.tensor", "refdropout.autograd", "refdropout.ops", "refdropout.ops.*",  # the engine's core
         "refdropout.random", "refdropout.gradcheck"),
     2: ("refdropout.functional", "refdropout.functional.*"),  # the dropout family as ops
@@ -41,13 +42,6 @@ LAYERS: dict[float, tuple[str, ...]] = {
     6: ("refdropout.conformance", "refdropout.conformance.*"),  # the checks and the one run path
     7: ("refdropout.reports", "refdropout.reports.*"),  # documents generated from runs
     8: ("refdropout.cli", "refdropout.pytest_plugin", "refdropout.__main__"),  # entry points
-}
-
-# Modules allowed to import above their layer, each with the reason and when it stops.
-# stats/sensitivity.py is an experiment that runs the suite (adapters, conformance, reports); it moves
-# to refdropout/reports/sensitivity.py with the reports wing of issue 13, and this entry goes with it.
-KNOWN_UPWARD_IMPORTS: dict[str, str] = {
-    "refdropout.stats.sensitivity": "the sensitivity experiment, until it moves into refdropout/reports/",
 }
 
 # The deliberate cycle: Tensor's operator overloads call refdropout.ops and the ops build Tensors;
@@ -194,9 +188,9 @@ def test_every_module_has_a_layer() -> None:
 
 
 def test_imports_go_down() -> None:
-    """No module imports a module of a higher layer (KNOWN_UPWARD_IMPORTS excepted)."""
+    """No module imports a module of a higher layer."""
     upward = [f"{name} (layer {layer_of(name):g}) imports {target} (layer {layer_of(target):g})"
-              for name in sorted(GRAPH) if name not in KNOWN_UPWARD_IMPORTS for target in upward_imports(name)]
+              for name in sorted(GRAPH) for target in upward_imports(name)]
     assert not upward, "imports from a lower layer to a higher one:\n" + "\n".join(upward)
 
 
@@ -204,12 +198,6 @@ def test_implementations_use_only_the_engine_and_the_contract() -> None:
     found = [f"{name} imports {target}" for name in sorted(GRAPH) if matches(name, IMPLEMENTATIONS)
              for target in sorted(GRAPH[name]) if matches(target, NOT_FOR_IMPLEMENTATIONS)]
     assert not found, "adapters and mutants import the checks' side of the ground:\n" + "\n".join(found)
-
-
-def test_known_upward_imports_are_still_needed() -> None:
-    """An exception that no longer applies is removed, so the list only shrinks."""
-    stale = [name for name in KNOWN_UPWARD_IMPORTS if name not in GRAPH or not upward_imports(name)]
-    assert not stale, f"KNOWN_UPWARD_IMPORTS lists modules that no longer import upward; remove them: {stale}"
 
 
 def test_the_only_cycle_is_tensor_and_ops() -> None:
