@@ -76,8 +76,9 @@ def cell(verdict: Verdict) -> str:
 
 
 def run_mutants(mutants: Sequence[Mutant], clauses: Sequence[str], *, profile: str, seed: int,
-                log: TextIO = sys.stderr) -> list[Run]:
+                log: TextIO | None = None) -> list[Run]:
     """Each mutant run on ``clauses``, a fresh instance each; a line per mutant to ``log``."""
+    log = sys.stderr if log is None else log  # the stream of the moment, not the one at import
     versions = {"python": sys.version.split()[0], "refdropout": __version__}
     runs = []
     for i, entry in enumerate(mutants, 1):
