@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from refdropout.adapters.reference import ReferenceDropout
+from refdropout.adapters.reference import ReferenceDropout, _model_of
 from refdropout.conformance import Policies
+from refdropout.nn.mc import _moments, mc_predict
 from refdropout.tensor import Tensor
 
 
@@ -57,9 +58,6 @@ class AlternatingMasks(ReferenceDropout):
 
 
 # ---- Monte Carlo dropout (ENSEMBLE-8, ENSEMBLE-9): mc_predict gone wrong ----------------------
-
-from refdropout.adapters.reference import _model_of  # noqa: E402
-from refdropout.nn.mc import _moments, mc_predict  # noqa: E402
 
 
 class MCOneMaskForAllPasses(ReferenceDropout):
