@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+import refdropout.conformance as conformance  # importing the package registers every check
+from helpers import REPO, SPEC_DIR, TESTS_DIR, RunCheck
+from refdropout.contract import Implementation
 from refdropout.spec import load_clauses
-
-SPEC_DIR = Path(__file__).resolve().parents[1] / "spec"
+from refdropout.stats import DecisionPlan, ErrorBudget, decision_plan
 
 # Pure Python is slow and its timing noisy, so no profile has a per-example deadline. Each
 # profile derives from Hypothesis's defaults, not from whatever it auto-loaded on seeing `CI`.
@@ -51,9 +53,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # deliberately broken implementation show the power of a check at the same per-decision level;
 # they get a fresh budget each, since their rejections are the expected outcome.
 
-import refdropout.conformance as conformance  # noqa: E402  (registers nothing by itself)
-from refdropout.stats import DecisionPlan, ErrorBudget, decision_plan  # noqa: E402
-
 
 @pytest.fixture(scope="session")
 def quick_plan() -> DecisionPlan:
@@ -71,10 +70,10 @@ def suite_budget(quick_plan: DecisionPlan, pytestconfig: pytest.Config) -> Error
 
 
 @pytest.fixture(scope="session")
-def check_correct(quick_plan: DecisionPlan, suite_budget: ErrorBudget):
+def check_correct(quick_plan: DecisionPlan, suite_budget: ErrorBudget) -> RunCheck:
     """``check_correct(clause, impl, seed) -> Verdict`` under the suite's shared budget."""
 
-    def run(clause: str, impl: object, seed: int) -> conformance.Verdict:
+    def run(clause: str, impl: Implementation, seed: int) -> conformance.Verdict:
         return conformance.run_check(clause, impl, seed=seed, plan=quick_plan, budget=suite_budget)
 
     return run
@@ -85,11 +84,11 @@ REJECTING = pytest.StashKey[set]()
 
 
 @pytest.fixture(scope="session")
-def check_broken(quick_plan: DecisionPlan, pytestconfig: pytest.Config):
+def check_broken(quick_plan: DecisionPlan, pytestconfig: pytest.Config) -> RunCheck:
     """``check_broken(clause, impl, seed) -> Verdict`` at the same level, with a fresh budget."""
     rejecting = pytestconfig.stash.setdefault(REJECTING, set())
 
-    def run(clause: str, impl: object, seed: int) -> conformance.Verdict:
+    def run(clause: str, impl: Implementation, seed: int) -> conformance.Verdict:
         verdict = conformance.run_check(clause, impl, seed=seed, plan=quick_plan, budget=quick_plan.budget())
         if verdict.failed:
             rejecting.add(clause)
@@ -103,7 +102,7 @@ def _whole_suite(session: pytest.Session) -> bool:
     option = session.config.option
     selected = option.keyword or option.markexpr or getattr(option, "deselect", None) or getattr(option, "lf", False) or option.maxfail
     paths = [Path(a.split("::")[0]).resolve() for a in session.config.args]
-    return not selected and all(p == Path(__file__).resolve().parent or p == SPEC_DIR.parent for p in paths)
+    return not selected and all(p in (TESTS_DIR, REPO) for p in paths)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import inspect
 import math
-import struct
 from fractions import Fraction
 
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import refdropout.conformance.dropout as checks
@@ -34,6 +33,9 @@ from broken.dropout import (
     RefusesPOne,
     ScaleInFloat32,
     ScaleInInputFormat,
+)
+from helpers import (
+    assert_fails, assert_passes, assert_same_bits, bit_pattern, declaring, exact, filled, rates, seeds, statistical,
 )
 from refdropout.mutants.edges import AcceptsAnyRate, NaNAtPOne, StrictComparison
 from refdropout.mutants.randomness import (
@@ -53,7 +55,7 @@ from refdropout.mutants.values import (
     WrongPolicy,
 )
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import CHECKS, Outcome, Policies
+from refdropout.conformance import CHECKS
 from refdropout.conformance.inputs import BINADES, spread
 from refdropout.functional import dropout
 from refdropout.dtypes import bfloat16, float16, float32, get_dtype, within_one_ulp
@@ -61,39 +63,12 @@ from refdropout.random import Generator
 from refdropout.stats import detectable_delta
 from refdropout.tensor import Tensor
 
-seeds = st.integers(0, 2**64 - 1)
-rates = st.floats(0.0, 1.0, exclude_min=True, exclude_max=True)
 dtype_names = st.sampled_from(["float64", "float32", "float16", "bfloat16"])
 shapes = st.lists(st.integers(0, 4), max_size=3).map(tuple)
 
 REFERENCE = ReferenceDropout()
 CLASSIC = ReferenceDropout(scaling="classic", nonfinite="select")
 CORRECT = (REFERENCE, CLASSIC, Textbook())
-
-EXACT = settings(max_examples=2, deadline=None)
-# statistical: two seeds, each a decision charged to the suite's budget, never shrunk or replayed
-STATISTICAL = settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate], database=None)
-
-
-def assert_passes(check_correct, clause: str, impls: tuple, seed: int) -> None:
-    for impl in impls:
-        verdict = check_correct(clause, impl, seed)
-        assert verdict.outcome is Outcome.PASS, f"{clause} failed {impl.name} {impl.policies}: {verdict.detail}"
-
-
-def assert_fails(check_broken, clause: str, impls: tuple, seed: int) -> None:
-    for impl in impls:
-        verdict = check_broken(clause, impl, seed)
-        assert verdict.outcome is Outcome.FAIL, f"{clause} passed {impl.name}: {type(impl).__doc__}"
-
-
-def bit(v: float) -> bytes:
-    return struct.pack("<d", v)
-
-
-def bits(t: Tensor) -> list[bytes]:
-    return [bit(v) for v in t.data]
-
 
 def test_the_chapter_plans_its_decisions() -> None:
     """The decision count the spec and this file's budget rest on: 28 per run of the chapter."""
@@ -139,27 +114,27 @@ def test_reference_signature() -> None:
 
 
 @pytest.mark.clause("DROPOUT-1")
-@settings(max_examples=25, deadline=None)
+@exact(25)
 @given(seed=seeds, p=rates, shape=shapes)
 def test_reference_draws_from_its_seed_or_generator(seed: int, p: float, shape: tuple[int, ...]) -> None:
-    x = Tensor.from_flat([1.0] * math.prod(shape), shape)
+    x = filled(shape, 1.0)
     generator = Generator(seed)
     first, first_mask = dropout(x, p, generator=generator, return_mask=True)
     assert generator.state.draws == 1  # one draw per training call
-    assert bits(first) == bits(dropout(x, p, seed=seed))  # seed=s draws as Generator(s) does
+    assert_same_bits(first, dropout(x, p, seed=seed))  # seed=s draws as Generator(s) does
     assert first_mask.dtype.name == "bool" and first_mask.shape == x.shape
     assert first_mask.data == [v != 0.0 for v in first.data]
     second = dropout(x, p, generator=generator)  # the generator's next draw: draw index 1
     after_one_draw = Generator(seed)
     after_one_draw.uniform(0)  # any draw takes one draw index (RANDOM-4)
-    assert bits(second) == bits(dropout(x, p, generator=after_one_draw))
+    assert_same_bits(second, dropout(x, p, generator=after_one_draw))
 
 
 # --- DROPOUT-2: inverted and classic scaling ----------------------------------------------------------
 
 
 @pytest.mark.clause("DROPOUT-2")
-@EXACT
+@exact(2)
 @given(seed=seeds)
 def test_output_is_the_scaled_mask(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-2", CORRECT, seed)
@@ -167,7 +142,7 @@ def test_output_is_the_scaled_mask(check_correct, check_broken, seed: int) -> No
 
 
 @pytest.mark.clause("DROPOUT-2")
-@settings(max_examples=25, deadline=None)
+@exact(25)
 @given(seed=seeds, p=rates, dtype=dtype_names, shape=shapes, data=st.data())
 def test_reference_scalings_share_one_mask(seed: int, p: float, dtype: str, shape: tuple[int, ...], data) -> None:
     values = data.draw(st.lists(st.floats(-1e3, 1e3), min_size=math.prod(shape), max_size=math.prod(shape)))
@@ -186,7 +161,7 @@ def test_reference_scalings_share_one_mask(seed: int, p: float, dtype: str, shap
 
 
 @pytest.mark.clause("DROPOUT-3")
-@EXACT
+@exact(2)
 @given(seed=seeds)
 def test_rates_outside_the_unit_interval_raise(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-3", CORRECT, seed)
@@ -218,7 +193,7 @@ def test_reference_accepts_every_real_rate_in_the_unit_interval(p: object) -> No
 
 
 @pytest.mark.clause("DROPOUT-4")
-@EXACT
+@exact(2)
 @given(seed=seeds)
 def test_p_zero_is_the_identity(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-4", CORRECT, seed)
@@ -226,7 +201,7 @@ def test_p_zero_is_the_identity(check_correct, check_broken, seed: int) -> None:
 
 
 @pytest.mark.clause("DROPOUT-4")
-@settings(max_examples=50, deadline=None)
+@exact(50)
 @given(seed=seeds, dtype=dtype_names, shape=shapes, data=st.data(),
        scaling=st.sampled_from(["inverted", "classic"]), nonfinite=st.sampled_from(["multiply", "select"]))
 def test_reference_p_zero_is_the_identity_for_any_input(seed: int, dtype: str, shape: tuple[int, ...], data,
@@ -234,11 +209,12 @@ def test_reference_p_zero_is_the_identity_for_any_input(seed: int, dtype: str, s
     values = data.draw(st.lists(st.floats(), min_size=math.prod(shape), max_size=math.prod(shape)))
     x = Tensor(values, dtype=dtype).reshape(shape) if values else Tensor.from_flat([], shape, dtype)
     y = dropout(x, 0.0, seed=seed, scaling=scaling, nonfinite=nonfinite)
-    assert (y.shape, y.dtype, bits(y)) == (x.shape, x.dtype, bits(x))
+    assert (y.shape, y.dtype) == (x.shape, x.dtype)
+    assert_same_bits(y, x)
 
 
 @pytest.mark.clause("DROPOUT-5")
-@settings(max_examples=20, deadline=None)
+@exact(20)
 @given(seed=seeds, dtype=dtype_names, n=st.integers(2000, 3000))
 def test_value_inputs_span_25_binades_in_their_format(seed: int, dtype: str, n: int) -> None:
     values = spread(seed, n, get_dtype(dtype))
@@ -249,7 +225,7 @@ def test_value_inputs_span_25_binades_in_their_format(seed: int, dtype: str, n: 
 
 
 @pytest.mark.clause("DROPOUT-5")
-@EXACT
+@exact(2)
 @given(seed=seeds)
 def test_p_one_gives_finite_zeros(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-5", CORRECT, seed)
@@ -257,7 +233,7 @@ def test_p_one_gives_finite_zeros(check_correct, check_broken, seed: int) -> Non
 
 
 @pytest.mark.clause("DROPOUT-7")
-@EXACT
+@exact(2)
 @given(seed=seeds)
 def test_eval_is_the_identity(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-7", CORRECT, seed)
@@ -268,7 +244,7 @@ def test_eval_is_the_identity(check_correct, check_broken, seed: int) -> None:
 
 
 @pytest.mark.clause("DROPOUT-8")
-@EXACT
+@exact(2)
 @given(seed=seeds)
 def test_every_element_is_zero_or_the_kept_value(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-8", CORRECT, seed)
@@ -304,7 +280,7 @@ def test_reference_refuses_non_floating_input(x: object, named: str) -> None:
 
 
 @pytest.mark.clause("DROPOUT-9")
-@EXACT
+@exact(2)
 @given(seed=seeds)
 def test_integer_input_is_refused(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-9", CORRECT, seed)
@@ -313,7 +289,7 @@ def test_integer_input_is_refused(check_correct, check_broken, seed: int) -> Non
 
 
 @pytest.mark.clause("DROPOUT-10")
-@EXACT
+@exact(2)
 @given(seed=seeds)
 def test_nonfinite_inputs_follow_the_declared_policy(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-10", CORRECT, seed)
@@ -322,7 +298,7 @@ def test_nonfinite_inputs_follow_the_declared_policy(check_correct, check_broken
 
 
 @pytest.mark.clause("DROPOUT-10")
-@settings(max_examples=25, deadline=None)
+@exact(25)
 @given(seed=seeds, p=rates, dtype=dtype_names, nonfinite=st.sampled_from(["multiply", "select"]),
        values=st.lists(st.sampled_from([math.nan, math.inf, -math.inf, -1.5, 2.0]), min_size=1, max_size=40))
 def test_reference_nonfinite_policies(seed: int, p: float, dtype: str, nonfinite: str, values: list[float]) -> None:
@@ -331,18 +307,18 @@ def test_reference_nonfinite_policies(seed: int, p: float, dtype: str, nonfinite
     q = 1.0 - p
     for v, got, kept in zip(x.data, y.data, keep.data):
         if kept:  # NaN stays NaN, ±inf stays ±inf, a finite x becomes fl(x/q)
-            assert bit(got) == bit(x.dtype.round(v / q))
+            assert bit_pattern(got) == bit_pattern(x.dtype.round(v / q))
         elif nonfinite == "multiply":  # x · 0: NaN for NaN and ±inf, -0.0 for a negative x
-            assert bit(got) == bit(v * 0.0)
+            assert bit_pattern(got) == bit_pattern(v * 0.0)
         else:
-            assert bit(got) == bit(0.0)
+            assert bit_pattern(got) == bit_pattern(0.0)
 
 
 # --- DROPOUT-11: noise_shape and broadcast_dims -------------------------------------------------------
 
 
 @pytest.mark.clause("DROPOUT-11")
-@EXACT
+@exact(2)
 @given(seed=seeds)
 def test_noise_shape_shares_mask_values(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-11", CORRECT, seed)
@@ -350,17 +326,17 @@ def test_noise_shape_shares_mask_values(check_correct, check_broken, seed: int) 
 
 
 @pytest.mark.clause("DROPOUT-11")
-@settings(max_examples=50, deadline=None)
+@exact(50)
 @given(seed=seeds, p=rates, shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple), data=st.data())
 def test_reference_broadcast_dims_is_noise_shape(seed: int, p: float, shape: tuple[int, ...], data) -> None:
     axes = data.draw(st.lists(st.integers(0, len(shape) - 1), unique=True), label="axes")
     negative = [a - len(shape) for a in axes]
     noise_shape = [1 if j in axes else data.draw(st.sampled_from([n, None])) for j, n in enumerate(shape)]
-    x = Tensor.from_flat([1.0] * math.prod(shape), shape)
+    x = filled(shape, 1.0)
     by_noise_shape = dropout(x, p, seed=seed, noise_shape=noise_shape)
-    assert bits(by_noise_shape) == bits(dropout(x, p, seed=seed, broadcast_dims=axes))
-    assert bits(by_noise_shape) == bits(dropout(x, p, seed=seed, broadcast_dims=negative))
-    assert bits(dropout(x, p, seed=seed, noise_shape=shape)) == bits(dropout(x, p, seed=seed))
+    assert_same_bits(by_noise_shape, dropout(x, p, seed=seed, broadcast_dims=axes))
+    assert_same_bits(by_noise_shape, dropout(x, p, seed=seed, broadcast_dims=negative))
+    assert_same_bits(dropout(x, p, seed=seed, noise_shape=shape), dropout(x, p, seed=seed))
 
 
 @pytest.mark.clause("DROPOUT-11")
@@ -375,7 +351,7 @@ def test_reference_broadcast_dims_is_noise_shape(seed: int, p: float, shape: tup
     ({"noise_shape": (1, 3, 4), "broadcast_dims": (0,)}, ValueError, r"pass noise_shape= or broadcast_dims=, not both"),
 ])
 def test_reference_refuses_shapes_that_do_not_broadcast(options: dict, error: type, message: str) -> None:
-    x = Tensor.from_flat([1.0] * 24, (2, 3, 4))
+    x = filled((2, 3, 4), 1.0)
     for training in (True, False):  # refused in evaluation too, though no mask is drawn there
         with pytest.raises(error, match=message):
             dropout(x, 0.3, training=training, seed=0, **options)
@@ -385,7 +361,7 @@ def test_reference_refuses_shapes_that_do_not_broadcast(options: dict, error: ty
 
 
 @pytest.mark.clause("DROPOUT-12")
-@EXACT
+@exact(2)
 @given(seed=seeds)
 def test_same_seed_same_mask(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-12", CORRECT, seed)
@@ -393,7 +369,7 @@ def test_same_seed_same_mask(check_correct, check_broken, seed: int) -> None:
 
 
 @pytest.mark.clause("DROPOUT-13")
-@STATISTICAL
+@statistical(2)
 @given(seed=seeds)
 def test_different_seeds_give_independent_masks(check_correct, check_broken, quick_plan, seed: int) -> None:
     assert checks.independence_pairs(quick_plan) == 178_847
@@ -402,7 +378,7 @@ def test_different_seeds_give_independent_masks(check_correct, check_broken, qui
 
 
 @pytest.mark.clause("DROPOUT-14")
-@STATISTICAL
+@statistical(2)
 @given(seed=seeds)
 def test_successive_calls_give_independent_masks(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-14", (REFERENCE,), seed)
@@ -410,7 +386,7 @@ def test_successive_calls_give_independent_masks(check_correct, check_broken, se
 
 
 @pytest.mark.clause("DROPOUT-15")
-@EXACT
+@exact(2)
 @given(seed=seeds)
 def test_eval_and_p_zero_consume_no_randomness(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-15", CORRECT, seed)
@@ -418,10 +394,10 @@ def test_eval_and_p_zero_consume_no_randomness(check_correct, check_broken, seed
 
 
 @pytest.mark.clause("DROPOUT-15")
-@settings(max_examples=25, deadline=None)
+@exact(25)
 @given(seed=seeds, p=rates, shape=shapes, scaling=st.sampled_from(["inverted", "classic"]))
 def test_reference_leaves_the_generator_untouched(seed: int, p: float, shape: tuple[int, ...], scaling: str) -> None:
-    x = Tensor.from_flat([1.0] * math.prod(shape), shape)
+    x = filled(shape, 1.0)
     generator = Generator(seed)
     before = generator.state
     dropout(x, p, training=False, generator=generator, scaling=scaling)
@@ -437,7 +413,7 @@ KEEP_RATE_MDE = {0.001: 0.00072, 0.1: 0.0061, 0.3: 0.0092, 0.7: 0.0092, 0.999: 0
 
 
 @pytest.mark.clause("DROPOUT-16")
-@STATISTICAL
+@statistical(2)
 @given(seed=seeds)
 def test_kept_count_is_binomial(check_correct, check_broken, quick_plan, seed: int) -> None:
     assert quick_plan.n == 177_969
@@ -448,7 +424,7 @@ def test_kept_count_is_binomial(check_correct, check_broken, quick_plan, seed: i
 
 
 @pytest.mark.clause("DROPOUT-17")
-@STATISTICAL
+@statistical(2)
 @given(seed=seeds)
 def test_kept_counts_are_not_under_dispersed(check_correct, check_broken, quick_plan, seed: int) -> None:
     assert checks.dispersion_masks(quick_plan) == 2_392
@@ -457,7 +433,7 @@ def test_kept_counts_are_not_under_dispersed(check_correct, check_broken, quick_
 
 
 @pytest.mark.clause("DROPOUT-18")
-@STATISTICAL
+@statistical(2)
 @given(seed=seeds)
 def test_every_position_is_kept_at_one_rate(check_correct, check_broken, quick_plan, seed: int) -> None:
     assert checks.homogeneity_masks(quick_plan) == 7_807
@@ -466,7 +442,7 @@ def test_every_position_is_kept_at_one_rate(check_correct, check_broken, quick_p
 
 
 @pytest.mark.clause("DROPOUT-19")
-@STATISTICAL
+@statistical(2)
 @given(seed=seeds)
 def test_mask_elements_are_independent_at_lags_1_to_16(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-19", (REFERENCE,), seed)
@@ -474,7 +450,7 @@ def test_mask_elements_are_independent_at_lags_1_to_16(check_correct, check_brok
 
 
 @pytest.mark.clause("DROPOUT-20")
-@STATISTICAL
+@statistical(2)
 @given(seed=seeds)
 def test_expectation_is_the_eval_output(check_correct, check_broken, quick_plan, seed: int) -> None:
     assert checks.mean_samples(quick_plan) == 304_981
@@ -483,7 +459,7 @@ def test_expectation_is_the_eval_output(check_correct, check_broken, quick_plan,
 
 
 @pytest.mark.clause("DROPOUT-21")
-@STATISTICAL
+@statistical(2)
 @given(seed=seeds)
 def test_variance_is_x_squared_p_over_q(check_correct, check_broken, quick_plan, seed: int) -> None:
     assert checks.variance_samples(quick_plan) == 135_550
@@ -494,19 +470,15 @@ def test_variance_is_x_squared_p_over_q(check_correct, check_broken, quick_plan,
 # --- declared policies: each value passes the witness that has it and fails a misdeclaration --------
 
 
-def declaring(impl: object, **policies: object) -> object:
-    """``impl`` with its behaviour, declaring ``policies`` instead (the rest the reference's)."""
-    return type(f"Declares{type(impl).__name__}", (type(impl),), {"policies": Policies(**policies)})()
-
-
 def assert_passes_by_policy(check_correct, clause: str, impl: object, seed: int, policy: str) -> None:
-    verdict = check_correct(clause, impl, seed)
-    assert verdict.outcome is Outcome.PASS, f"{clause} failed {impl.name}: {verdict.detail}"
-    assert any(relied.startswith(f"{policy} = ") for relied in verdict.policies), verdict.policies
+    """``impl`` passes ``clause``, and the pass relies on the ``policy`` it declares."""
+    verdict = assert_passes(check_correct, clause, impl, seed)
+    assert any(relied.startswith(f"{policy} = ") for relied in verdict.policies), (
+        f"{clause}: expected a pass relying on {policy} for {impl.name}, got one relying on {verdict.policies}")
 
 
 @pytest.mark.clause("DROPOUT-5", "DROPOUT-7", "DROPOUT-10")
-@EXACT
+@exact(2)
 @given(seed=seeds)
 def test_p_one_refused_must_raise(check_correct, check_broken, seed: int) -> None:
     for clause in ("DROPOUT-5", "DROPOUT-7", "DROPOUT-10"):
@@ -518,7 +490,7 @@ def test_p_one_refused_must_raise(check_correct, check_broken, seed: int) -> Non
 
 
 @pytest.mark.clause("DROPOUT-3")
-@EXACT
+@exact(2)
 @given(seed=seeds)
 def test_declared_rate_validation(check_correct, check_broken, seed: int) -> None:
     assert_passes_by_policy(check_correct, "DROPOUT-3", BoolsAsNumbers(), seed, "p_validation")
@@ -533,7 +505,7 @@ def test_declared_rate_validation(check_correct, check_broken, seed: int) -> Non
 
 
 @pytest.mark.clause("DROPOUT-2", "DROPOUT-8")
-@EXACT
+@exact(2)
 @given(seed=seeds)
 def test_declared_subnormals_and_scale_format(check_correct, check_broken, seed: int) -> None:
     assert_passes_by_policy(check_correct, "DROPOUT-2", FlushesSubnormals(), seed, "subnormals")
@@ -548,7 +520,7 @@ def test_declared_subnormals_and_scale_format(check_correct, check_broken, seed:
 
 
 @pytest.mark.clause("DROPOUT-13")
-@STATISTICAL
+@statistical(2)
 @given(seed=seeds)
 def test_declared_seed_bits(check_correct, check_broken, seed: int) -> None:
     """32 declared: bits 0 and 31 are flipped, and pass; 64 declared: bit 32 is, and the same mask fails."""

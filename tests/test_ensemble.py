@@ -12,22 +12,24 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-import refdropout.conformance.ensemble  # noqa: F401  (registers the ENSEMBLE checks)
 from broken.dropout import ScaleInFloat32
-from broken.ensemble import AlternatingMasks, ClassicMisdeclared, StaleMask
+from broken.ensemble import AlternatingMasks, ClassicMisdeclared, MCFalsyRate, MCOneMaskForAllPasses, StaleMask
+from helpers import SPEC_DIR, assert_fails, assert_passes, assert_same_bits, declaring, exact, seeds, statistical
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import Outcome, Policies
 from refdropout.functional import dropconnect as dropconnect_op
 from refdropout.functional import dropout
+from refdropout.mutants.mode import MCPassesInEvalMode
 from refdropout.mutants.randomness import SameMaskEveryCall
 from refdropout.mutants.scale import NoRescale
+from refdropout.nn import MLP, Dropout, Linear, Module, Sequential, learning_phase
+from refdropout.nn.mc import mc_predict
+from refdropout.random import Generator
 from refdropout.tensor import Tensor
 from refdropout.theory import (
     TABLE_NETWORKS,
@@ -49,22 +51,14 @@ from refdropout.theory import (
     weight_scaling_table,
 )
 
-SPEC = Path(__file__).resolve().parents[1] / "spec" / "ensemble.md"
+SPEC = SPEC_DIR / "ensemble.md"
 U = 2.0**-53  # float64 unit roundoff
 
-seeds = st.integers(0, 2**64 - 1)
 # floats with a full 53-bit significand and |v| in [2^-113, 2^13]: products neither overflow nor underflow
 wide_floats = st.builds(math.ldexp, st.integers(-(2**53) + 1, 2**53 - 1), st.integers(-113, -40))
 small_fractions = st.fractions(-4, 4, max_denominator=16)
 open_rates = st.one_of(st.fractions(0, 1, max_denominator=64), st.floats(0.0, 1.0)).filter(lambda p: p < 1)
-statistical = settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate], database=None)
-one_run = settings(max_examples=1, deadline=None, phases=[Phase.explicit, Phase.generate], database=None)
 SCALINGS = ("inverted", "classic")
-
-
-def bits(values: list[float]) -> list[str]:
-    """Values as their exact bit patterns: distinguishes -0.0 from 0.0."""
-    return [v.hex() for v in values]
 
 
 # --- ENSEMBLE-1: dropping a unit drops its outgoing weights -------------------------------------
@@ -85,11 +79,11 @@ def test_unit_dropout_is_dropconnect_with_a_column_mask(rows: int, n: int, seed:
     mask = column_mask(keep, rows)
     assert mask.data == [float(k) for _ in range(rows) for k in keep.data]  # M_ij = m_j
     # without the division, and with the division after the sum: bit for bit
-    assert bits((weight @ thinned).data) == bits(dropconnect(weight, mask, x, 1.0).data)
-    assert bits(((weight @ thinned) / q).data) == bits((dropconnect(weight, mask, x, 1.0) / q).data)
+    assert_same_bits(weight @ thinned, dropconnect(weight, mask, x, 1.0))
+    assert_same_bits((weight @ thinned) / q, dropconnect(weight, mask, x, 1.0) / q)
     unit, connect = (weight @ dropped).data, dropconnect(weight, mask, x, q).data
     if math.frexp(q)[0] == 0.5:  # q a power of two: dividing by it is exact
-        assert bits(unit) == bits(connect)
+        assert_same_bits(unit, connect)
     bound = dropconnect_gap_bound(weight, x, keep, q, U)
     assert all(abs(a - b) <= tol for a, b, tol in zip(unit, connect, bound))
 
@@ -116,35 +110,34 @@ def test_dropconnect_of_one_output_unit_is_unit_dropout(n: int, seed: int, data:
     assert [g != 0.0 for g in weight.grad.data] == keep.data  # dL/dW = x * M / q reveals M
     unit, q = (weight.detach() @ dropped).data, 1.0 - p
     if p in (0.5, 0.75):
-        assert bits(connect.data) == bits(unit)
+        assert_same_bits(connect, unit)
     assert abs(connect.item() - unit[0]) <= dropconnect_gap_bound(weight.detach(), x, keep, q, U)[0]
 
 
 @pytest.mark.clause("ENSEMBLE-1")
 @pytest.mark.parametrize("scaling", SCALINGS)
 @given(seed=seeds)
-@one_run
+@statistical(1)
 def test_column_mask_check_passes_reference(scaling: str, seed: int, check_correct) -> None:
-    assert check_correct("ENSEMBLE-1", ReferenceDropout(scaling=scaling), seed).outcome is Outcome.PASS
+    assert_passes(check_correct, "ENSEMBLE-1", ReferenceDropout(scaling=scaling), seed)
 
 
 @pytest.mark.clause("ENSEMBLE-1")
 @pytest.mark.parametrize("broken", [NoRescale, ClassicMisdeclared, StaleMask])
 @given(seed=seeds)
-@one_run
+@statistical(1)
 def test_column_mask_check_rejects_broken(broken: type, seed: int, check_broken) -> None:
-    assert check_broken("ENSEMBLE-1", broken(), seed).outcome is Outcome.FAIL
+    assert_fails(check_broken, "ENSEMBLE-1", broken(), seed)
 
 
 @pytest.mark.clause("ENSEMBLE-1")
 @given(seed=seeds)
-@one_run
+@statistical(1)
 def test_column_mask_check_follows_the_declared_scale_format(seed: int, check_correct, check_broken) -> None:
     """A float32 scale (ONNX Runtime's) passes when declared, and fails declared "exact"."""
-    verdict = check_correct("ENSEMBLE-1", ScaleInFloat32(), seed)
-    assert verdict.outcome is Outcome.PASS and verdict.policies == ("scale_format = 'float32' (the reference: 'exact')",)
-    misdeclared = type("Exact", (ScaleInFloat32,), {"policies": Policies()})()
-    assert check_broken("ENSEMBLE-1", misdeclared, seed).outcome is Outcome.FAIL
+    verdict = assert_passes(check_correct, "ENSEMBLE-1", ScaleInFloat32(), seed)
+    assert verdict.policies == ("scale_format = 'float32' (the reference: 'exact')",)
+    assert_fails(check_broken, "ENSEMBLE-1", declaring(ScaleInFloat32()), seed)
 
 
 # --- ENSEMBLE-2: the sub-networks and their probabilities ---------------------------------------
@@ -219,17 +212,17 @@ def test_linear_ensemble_mean_is_the_eval_output(n: int, outputs: int, p: Fracti
 @pytest.mark.clause("ENSEMBLE-3")
 @pytest.mark.parametrize("scaling", SCALINGS)
 @given(seed=seeds)
-@statistical
+@statistical(2)
 def test_ensemble_mean_check_passes_reference(scaling: str, seed: int, check_correct) -> None:
-    assert check_correct("ENSEMBLE-3", ReferenceDropout(scaling=scaling), seed).outcome is Outcome.PASS
+    assert_passes(check_correct, "ENSEMBLE-3", ReferenceDropout(scaling=scaling), seed)
 
 
 @pytest.mark.clause("ENSEMBLE-3")
 @pytest.mark.parametrize("broken", [NoRescale, ClassicMisdeclared])
 @given(seed=seeds)
-@one_run
+@statistical(1)
 def test_ensemble_mean_check_rejects_broken(broken: type, seed: int, check_broken) -> None:
-    assert check_broken("ENSEMBLE-3", broken(), seed).outcome is Outcome.FAIL
+    assert_fails(check_broken, "ENSEMBLE-3", broken(), seed)
 
 
 # --- ENSEMBLE-4: one softmax layer: the geometric mean is weight scaling -------------------------
@@ -323,28 +316,20 @@ def test_monte_carlo_error_is_sigma_over_root_t_exactly(n: int, p: Fraction, dat
 @pytest.mark.clause("ENSEMBLE-6")
 @pytest.mark.parametrize("scaling", SCALINGS)
 @given(seed=seeds)
-@statistical
+@statistical(2)
 def test_monte_carlo_check_passes_reference(scaling: str, seed: int, check_correct) -> None:
-    assert check_correct("ENSEMBLE-6", ReferenceDropout(scaling=scaling), seed).outcome is Outcome.PASS
+    assert_passes(check_correct, "ENSEMBLE-6", ReferenceDropout(scaling=scaling), seed)
 
 
 @pytest.mark.clause("ENSEMBLE-6")
 @pytest.mark.parametrize("broken", [SameMaskEveryCall, AlternatingMasks, NoRescale])
 @given(seed=seeds)
-@one_run
+@statistical(1)
 def test_monte_carlo_check_rejects_broken(broken: type, seed: int, check_broken) -> None:
-    assert check_broken("ENSEMBLE-6", broken(), seed).outcome is Outcome.FAIL
+    assert_fails(check_broken, "ENSEMBLE-6", broken(), seed)
 
 
 # ---- Monte Carlo dropout (ENSEMBLE-7 to ENSEMBLE-9) -------------------------------------------
-
-import refdropout.conformance.monte_carlo  # noqa: E402,F401  (registers the Monte Carlo checks)
-from broken.ensemble import MCOneMaskForAllPasses, MCFalsyRate  # noqa: E402
-from refdropout.mutants.mode import MCPassesInEvalMode  # noqa: E402
-from refdropout.adapters.reference import ReferenceDropout as _Reference  # noqa: E402
-from refdropout.nn import MLP, Dropout, Linear, Module, Sequential, learning_phase  # noqa: E402
-from refdropout.nn.mc import mc_predict  # noqa: E402
-from refdropout.random import Generator  # noqa: E402
 
 mc_widths = st.lists(st.integers(1, 4), min_size=2, max_size=4)
 
@@ -365,7 +350,7 @@ def _hand_passes(mlp: MLP, x: Tensor, samples: int, seed: int) -> list[Tensor]:
 
 
 @pytest.mark.clause("ENSEMBLE-7")
-@settings(max_examples=20, deadline=None)
+@exact(20)
 @given(widths=mc_widths, p=st.floats(0.0, 1.0), samples=st.integers(1, 6), seed=seeds, model_seed=seeds)
 def test_mc_predict_is_the_mean_and_variance_of_seeded_passes(widths, p, samples, seed, model_seed) -> None:
     mlp = MLP(widths, p=p, seed=model_seed)
@@ -395,7 +380,7 @@ class _FailsOnPass(Module):
 
 
 @pytest.mark.clause("ENSEMBLE-7")
-@settings(max_examples=10, deadline=None)
+@exact(10)
 @given(seed=seeds, model_seed=seeds, flag=st.booleans())
 def test_mc_predict_leaves_the_model_as_it_was(seed, model_seed, flag) -> None:
     model, twin = (MLP([3, 8, 8, 2], p=0.5, seed=model_seed).train(flag) for _ in range(2))
@@ -427,17 +412,15 @@ def test_mc_predict_rejects_bad_arguments() -> None:
 
 
 @pytest.mark.clause("ENSEMBLE-8")
-@settings(max_examples=5, deadline=None)
+@exact(5)
 @given(seed=seeds)
 def test_mc_variance_is_zero_at_p_zero(check_correct, check_broken, seed) -> None:
-    for impl in (_Reference(), _Reference(scaling="classic")):
-        verdict = check_correct("ENSEMBLE-8", impl, seed)
-        assert verdict.outcome is Outcome.PASS, verdict.detail
-    assert check_broken("ENSEMBLE-8", MCFalsyRate(), seed).outcome is Outcome.FAIL
+    assert_passes(check_correct, "ENSEMBLE-8", (ReferenceDropout(), ReferenceDropout(scaling="classic")), seed)
+    assert_fails(check_broken, "ENSEMBLE-8", MCFalsyRate(), seed)
 
 
 @pytest.mark.clause("ENSEMBLE-8")
-@settings(max_examples=20, deadline=None)
+@exact(20)
 @given(widths=mc_widths, samples=st.integers(1, 9), seed=seeds, model_seed=seeds)
 def test_reference_mc_at_p_zero_is_the_network(widths, samples, seed, model_seed) -> None:
     mlp = MLP(widths, p=0.0, seed=model_seed)
@@ -448,11 +431,9 @@ def test_reference_mc_at_p_zero_is_the_network(widths, samples, seed, model_seed
 
 
 @pytest.mark.clause("ENSEMBLE-9")
-@statistical
+@statistical(2)
 @given(seed=seeds, classic=st.booleans())
 def test_mc_mean_and_variance_converge_to_the_ensemble(check_correct, check_broken, seed, classic) -> None:
-    impl = _Reference(scaling="classic") if classic else _Reference()
-    verdict = check_correct("ENSEMBLE-9", impl, seed)
-    assert verdict.outcome is Outcome.PASS, verdict.detail
-    for broken in (MCPassesInEvalMode(), MCOneMaskForAllPasses()):
-        assert check_broken("ENSEMBLE-9", broken, seed).outcome is Outcome.FAIL, broken.name
+    impl = ReferenceDropout(scaling="classic") if classic else ReferenceDropout()
+    assert_passes(check_correct, "ENSEMBLE-9", impl, seed)
+    assert_fails(check_broken, "ENSEMBLE-9", (MCPassesInEvalMode(), MCOneMaskForAllPasses()), seed)

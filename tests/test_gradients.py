@@ -11,15 +11,14 @@ import math
 import struct
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-import refdropout.conformance.gradients  # noqa: F401  (registers the GRADIENTS checks)
 from broken.dropout import ClaimsRefusalGivesZeros, RefusesPOne
 from broken.gradients import FalsyRate, MaskedInEval
+from helpers import assert_fails, assert_passes, exact, filled, rates, seeds
 from refdropout import GradcheckError, gradcheck, softmax
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import Outcome
 from refdropout.conformance.gradients import FD_STEP, FD_TOLERANCE
 from refdropout.dtypes import ordinal, within_one_ulp
 from refdropout.dtypes import get_dtype
@@ -43,9 +42,6 @@ from refdropout.functional import (
 )
 from refdropout.tensor import Tensor
 
-seeds = st.integers(0, 2**64 - 1)
-rates = st.floats(0.0, 1.0, exclude_min=True, exclude_max=True)
-
 
 class RoundedScale(ReferenceDropout):
     """Correct, computed as frameworks do: y = x m fl(1/q) and dL/dx = g m fl(1/q) in x's dtype."""
@@ -68,33 +64,19 @@ class RoundedScale(ReferenceDropout):
 CORRECT = (ReferenceDropout(), ReferenceDropout(scaling="classic", nonfinite="select"), RoundedScale())
 
 
-def assert_correct_pass(check_correct, clause: str, seed: int) -> None:
-    for impl in CORRECT:
-        verdict = check_correct(clause, impl, seed)
-        assert verdict.outcome is Outcome.PASS, f"{impl.name} {impl.policies}: {verdict.detail}"
-
-
-def assert_broken_fail(check_broken, clause: str, impls: tuple, seed: int) -> None:
-    for impl in impls:
-        verdict = check_broken(clause, impl, seed)
-        assert verdict.outcome is Outcome.FAIL, f"{clause} passed {impl.name}: {type(impl).__doc__}"
-
-
 # --- the checks: the reference passes, a broken backward fails ----------------------------------
 
-CHECK_SETTINGS = settings(max_examples=25, deadline=None)
-
 
 @pytest.mark.clause("GRADIENTS-1")
-@CHECK_SETTINGS
+@exact(25)
 @given(seed=seeds)
 def test_vjp_uses_the_forward_mask(check_correct, check_broken, seed: int) -> None:
-    assert_correct_pass(check_correct, "GRADIENTS-1", seed)
-    assert_broken_fail(check_broken, "GRADIENTS-1", (BackwardRedrawsMask(), BackwardScaledByP(), BackwardInBfloat16()), seed)
+    assert_passes(check_correct, "GRADIENTS-1", CORRECT, seed)
+    assert_fails(check_broken, "GRADIENTS-1", (BackwardRedrawsMask(), BackwardScaledByP(), BackwardInBfloat16()), seed)
 
 
 @pytest.mark.clause("GRADIENTS-1")
-@settings(max_examples=200, deadline=None)
+@exact(200)
 @given(data=st.data(), dtype=st.sampled_from(["float64", "float32", "float16"]))
 def test_ordinal_counts_the_values_of_a_format(data, dtype: str) -> None:
     """The one-ulp comparison counts steps as IEEE 754 bit patterns do (struct packs the format)."""
@@ -106,55 +88,55 @@ def test_ordinal_counts_the_values_of_a_format(data, dtype: str) -> None:
 
 
 @pytest.mark.clause("GRADIENTS-2")
-@CHECK_SETTINGS
+@exact(25)
 @given(seed=seeds)
 def test_eval_vjp_is_the_upstream_gradient(check_correct, check_broken, seed: int) -> None:
-    assert_correct_pass(check_correct, "GRADIENTS-2", seed)
-    assert_broken_fail(check_broken, "GRADIENTS-2", (MaskedInEval(),), seed)
+    assert_passes(check_correct, "GRADIENTS-2", CORRECT, seed)
+    assert_fails(check_broken, "GRADIENTS-2", (MaskedInEval(),), seed)
 
 
 @pytest.mark.clause("GRADIENTS-3")
-@CHECK_SETTINGS
+@exact(25)
 @given(seed=seeds)
 def test_vjp_at_p_zero_is_the_upstream_gradient(check_correct, check_broken, seed: int) -> None:
-    assert_correct_pass(check_correct, "GRADIENTS-3", seed)
-    assert_broken_fail(check_broken, "GRADIENTS-3", (FalsyRate(),), seed)
+    assert_passes(check_correct, "GRADIENTS-3", CORRECT, seed)
+    assert_fails(check_broken, "GRADIENTS-3", (FalsyRate(),), seed)
 
 
 @pytest.mark.clause("GRADIENTS-4")
-@CHECK_SETTINGS
+@exact(25)
 @given(seed=seeds)
 def test_vjp_at_p_one_is_zero(check_correct, check_broken, seed: int) -> None:
-    assert_correct_pass(check_correct, "GRADIENTS-4", seed)
-    assert_broken_fail(check_broken, "GRADIENTS-4", (BackwardNaNAtPOne(), NaNAtPOne()), seed)
+    assert_passes(check_correct, "GRADIENTS-4", CORRECT, seed)
+    assert_fails(check_broken, "GRADIENTS-4", (BackwardNaNAtPOne(), NaNAtPOne()), seed)
 
 
 @pytest.mark.clause("GRADIENTS-2", "GRADIENTS-4")
-@CHECK_SETTINGS
+@exact(25)
 @given(seed=seeds)
 def test_vjp_at_p_one_refused(check_correct, check_broken, seed: int) -> None:
     """p_one = "refused": the training VJP at p = 1 must raise, the evaluation one may; declaring it
     of an implementation that returns zeros fails."""
     for clause in ("GRADIENTS-2", "GRADIENTS-4"):
-        verdict = check_correct(clause, RefusesPOne(), seed)
-        assert verdict.outcome is Outcome.PASS and verdict.policies == ("p_one = 'refused' (the reference: 'zeros')",)
-    assert_broken_fail(check_broken, "GRADIENTS-4", (ClaimsRefusalGivesZeros(),), seed)
+        verdict = assert_passes(check_correct, clause, RefusesPOne(), seed)
+        assert verdict.policies == ("p_one = 'refused' (the reference: 'zeros')",)
+    assert_fails(check_broken, "GRADIENTS-4", (ClaimsRefusalGivesZeros(),), seed)
 
 
 @pytest.mark.clause("GRADIENTS-5")
-@CHECK_SETTINGS
+@exact(25)
 @given(seed=seeds)
 def test_vjp_does_not_depend_on_x(check_correct, check_broken, seed: int) -> None:
-    assert_correct_pass(check_correct, "GRADIENTS-5", seed)
-    assert_broken_fail(check_broken, "GRADIENTS-5", (MaskFromOutput(),), seed)
+    assert_passes(check_correct, "GRADIENTS-5", CORRECT, seed)
+    assert_fails(check_broken, "GRADIENTS-5", (MaskFromOutput(),), seed)
 
 
 @pytest.mark.clause("GRADIENTS-6")
-@CHECK_SETTINGS
+@exact(25)
 @given(seed=seeds)
 def test_finite_differences_match_the_vjp(check_correct, check_broken, seed: int) -> None:
-    assert_correct_pass(check_correct, "GRADIENTS-6", seed)
-    assert_broken_fail(check_broken, "GRADIENTS-6", (BackwardRedrawsMask(), BackwardScaledByP()), seed)
+    assert_passes(check_correct, "GRADIENTS-6", CORRECT, seed)
+    assert_fails(check_broken, "GRADIENTS-6", (BackwardRedrawsMask(), BackwardScaledByP()), seed)
 
 
 # --- the reference op itself, through the engine's autodiff -----------------------------------
@@ -174,7 +156,7 @@ def tight_gradcheck(fn, *inputs: Tensor) -> bool:
 
 
 @pytest.mark.clause("GRADIENTS-6")
-@settings(max_examples=40, deadline=None)
+@exact(40)
 @given(seed=seeds, p=rates, x=dyadic_tensors(), scaling=st.sampled_from(["inverted", "classic"]), data=st.data())
 def test_reference_dropout_passes_a_tight_gradcheck(seed: int, p: float, x: Tensor, scaling: str, data) -> None:
     shared = data.draw(st.lists(st.integers(0, x.ndim - 1), unique=True), label="broadcast_dims")
@@ -191,10 +173,6 @@ def tensors(shape: tuple[int, ...], positive: bool = False) -> st.SearchStrategy
     element = st.integers(1, 512).map(lambda k: k / 256) if positive else dyadic
     n = math.prod(shape)
     return st.lists(element, min_size=n, max_size=n).map(lambda v: Tensor(v).reshape(shape))
-
-
-def filled(shape: tuple[int, ...], value: float) -> Tensor:
-    return Tensor([value] * math.prod(shape)).reshape(shape)
 
 
 def vjps(fn, inputs: tuple[Tensor, ...], g: Tensor) -> list[Tensor]:
@@ -231,11 +209,8 @@ def channel_layouts(draw: st.DrawFn) -> tuple[tuple[int, ...], int, str, tuple[i
     return shape, d, data_format, tuple(range(last - d + 1, last + 1))
 
 
-VARIANT_SETTINGS = settings(max_examples=20, deadline=None)
-
-
 @pytest.mark.clause("GRADIENTS-7")
-@VARIANT_SETTINGS
+@exact(20)
 @given(seed=seeds, p=rates, layout=channel_layouts(), data=st.data())
 def test_channel_dropout_vjp(seed: int, p: float, layout, data) -> None:
     shape, d, data_format, spatial = layout
@@ -249,7 +224,7 @@ def test_channel_dropout_vjp(seed: int, p: float, layout, data) -> None:
 
 
 @pytest.mark.clause("GRADIENTS-8")
-@VARIANT_SETTINGS
+@exact(20)
 @given(seed=seeds, p=rates | st.just(1.0), x=dyadic_tensors(), data=st.data())
 def test_alpha_dropout_vjp(seed: int, p: float, x: Tensor, data) -> None:
     g = data.draw(tensors(x.shape))
@@ -263,7 +238,7 @@ def test_alpha_dropout_vjp(seed: int, p: float, x: Tensor, data) -> None:
 
 
 @pytest.mark.clause("GRADIENTS-9")
-@VARIANT_SETTINGS
+@exact(20)
 @given(seed=seeds, p=rates, layout=channel_layouts(), data=st.data())
 def test_feature_alpha_dropout_vjp(seed: int, p: float, layout, data) -> None:
     shape, d, data_format, spatial = layout
@@ -278,7 +253,7 @@ def test_feature_alpha_dropout_vjp(seed: int, p: float, layout, data) -> None:
 
 
 @pytest.mark.clause("GRADIENTS-10")
-@VARIANT_SETTINGS
+@exact(20)
 @given(seed=seeds, p=st.floats(0.0, 0.99), x=dyadic_tensors(), data=st.data())
 def test_gaussian_dropout_vjp(seed: int, p: float, x: Tensor, data) -> None:
     g = data.draw(tensors(x.shape))
@@ -291,7 +266,7 @@ def test_gaussian_dropout_vjp(seed: int, p: float, x: Tensor, data) -> None:
 
 
 @pytest.mark.clause("GRADIENTS-11")
-@VARIANT_SETTINGS
+@exact(20)
 @given(seed=seeds, p=st.floats(0.0, 0.9, exclude_min=True), sizes=st.tuples(*[st.integers(1, 3)] * 3), data=st.data())
 def test_dropconnect_vjp(seed: int, p: float, sizes: tuple[int, int, int], data) -> None:
     batch, n_in, n_out = sizes
@@ -314,7 +289,7 @@ def test_dropconnect_vjp(seed: int, p: float, sizes: tuple[int, int, int], data)
 
 
 @pytest.mark.clause("GRADIENTS-12")
-@VARIANT_SETTINGS
+@exact(20)
 @given(seed=seeds, p=rates, x=dyadic_tensors(), mode=st.sampled_from(DROP_PATH_MODES),
        scaling=st.sampled_from(["inverted", "classic"]), data=st.data())
 def test_drop_path_vjp(seed: int, p: float, x: Tensor, mode: str, scaling: str, data) -> None:
@@ -334,7 +309,7 @@ def feature_maps(draw: st.DrawFn) -> tuple[tuple[int, int, int, int], int]:
 
 
 @pytest.mark.clause("GRADIENTS-13")
-@VARIANT_SETTINGS
+@exact(20)
 @given(seed=seeds, p=rates, layout=feature_maps(), data=st.data())
 def test_dropblock2d_vjp(seed: int, p: float, layout, data) -> None:
     shape, block_size = layout
@@ -349,7 +324,7 @@ def test_dropblock2d_vjp(seed: int, p: float, layout, data) -> None:
 
 
 @pytest.mark.clause("GRADIENTS-14")
-@VARIANT_SETTINGS
+@exact(20)
 @given(seed=seeds, p=rates, sizes=st.tuples(*[st.integers(1, 3)] * 3), data=st.data())
 def test_attention_dropout_vjp(seed: int, p: float, sizes: tuple[int, int, int], data) -> None:
     n_queries, n_keys, d = sizes
@@ -386,7 +361,7 @@ REDRAWN = {
 @pytest.mark.clause("GRADIENTS-6", "GRADIENTS-7", "GRADIENTS-8", "GRADIENTS-9", "GRADIENTS-10", "GRADIENTS-11",
                     "GRADIENTS-12", "GRADIENTS-13", "GRADIENTS-14")
 @pytest.mark.parametrize("op", sorted(REDRAWN))
-@settings(max_examples=4, deadline=None)
+@exact(4)
 @given(seed=seeds, data=st.data())
 def test_gradcheck_rejects_noise_redrawn_per_call(op: str, seed: int, data) -> None:
     """Without the seed held fixed every call draws anew, and the differences see other noise."""

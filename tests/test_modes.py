@@ -12,14 +12,13 @@ import math
 from contextlib import nullcontext
 
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-import refdropout.conformance.modes  # noqa: F401  (registers the MODES checks)
 from broken.modes import DoubleEvalLosesRate
+from helpers import assert_fails, assert_passes, exact, rates, seeds, statistical
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import Outcome
 from refdropout.mutants.mode import (
     ContainerModeNotRecursive, EvalAdvancesGenerator, InactiveInTraining, ModuleActiveInEval, TrainDoesNotRecurse,
 )
@@ -36,24 +35,10 @@ from refdropout.nn.layers import Softmax
 from refdropout.random import Generator
 from refdropout.tensor import Tensor
 
-seeds = st.integers(0, 2**64 - 1)
-rates = st.floats(0.0, 1.0, exclude_min=True, exclude_max=True)
 phases = st.sampled_from([None, 0, 1, True, False])
 sizes = st.lists(st.integers(1, 4), min_size=2, max_size=4)
 
 CORRECT = (ReferenceDropout(), ReferenceDropout(scaling="classic", nonfinite="select"))
-EXACT_CHECK = settings(max_examples=5, deadline=None)
-STATISTICAL = settings(max_examples=3, deadline=None, phases=[Phase.explicit, Phase.generate])
-
-
-def assert_check(check_correct, check_broken, clause: str, broken: tuple, seed: int) -> None:
-    """The reference passes ``clause`` under both policies; every broken network fails it."""
-    for impl in CORRECT:
-        verdict = check_correct(clause, impl, seed)
-        assert verdict.outcome is Outcome.PASS, f"{impl.policies}: {verdict.detail}"
-    for impl in broken:
-        verdict = check_broken(clause, impl, seed)
-        assert verdict.outcome is Outcome.FAIL, f"{clause} passed {impl.name}: {type(impl).__doc__}"
 
 
 def batch(seed: int, rows: int, cols: int) -> Tensor:
@@ -221,7 +206,7 @@ def variants(seed: int) -> list[tuple[type, object, Tensor, dict]]:
 
 
 @pytest.mark.clause("MODES-3")
-@settings(max_examples=10, deadline=None)
+@exact(10)
 @given(seed=seeds, p=rates)
 def test_each_dropout_module_is_its_op(seed: int, p: float) -> None:
     for cls, op, x, options in variants(seed):
@@ -258,10 +243,12 @@ def test_dropout_modules_validate_at_construction() -> None:
 # ---- MODES-4: train() and eval() reach every nested module -------------------------------------
 
 @pytest.mark.clause("MODES-4")
-@EXACT_CHECK
+@exact(5)
 @given(seed=seeds)
 def test_train_and_eval_reach_nested_modules(check_correct, check_broken, seed: int) -> None:
-    assert_check(check_correct, check_broken, "MODES-4", (ContainerModeNotRecursive(), TrainDoesNotRecurse(), ModuleActiveInEval(), InactiveInTraining()), seed)
+    assert_passes(check_correct, "MODES-4", CORRECT, seed)
+    assert_fails(check_broken, "MODES-4",
+                 (ContainerModeNotRecursive(), TrainDoesNotRecurse(), ModuleActiveInEval(), InactiveInTraining()), seed)
 
 
 @pytest.mark.clause("MODES-4")
@@ -370,14 +357,15 @@ def test_set_learning_phase_values(bad) -> None:
 # ---- MODES-7 to MODES-9: what evaluation must be ---------------------------------------------------
 
 @pytest.mark.clause("MODES-7")
-@EXACT_CHECK
+@exact(5)
 @given(seed=seeds)
 def test_eval_is_deterministic_and_the_p_zero_network(check_correct, check_broken, seed: int) -> None:
-    assert_check(check_correct, check_broken, "MODES-7", (ModuleActiveInEval(), ContainerModeNotRecursive()), seed)
+    assert_passes(check_correct, "MODES-7", CORRECT, seed)
+    assert_fails(check_broken, "MODES-7", (ModuleActiveInEval(), ContainerModeNotRecursive()), seed)
 
 
 @pytest.mark.clause("MODES-7")
-@settings(max_examples=20, deadline=None)
+@exact(20)
 @given(widths=sizes, p=st.floats(0.0, 1.0), seed=seeds, rows=st.integers(1, 3))
 def test_eval_mlp_is_the_p_zero_mlp(widths: list[int], p: float, seed: int, rows: int) -> None:
     mlp, plain = MLP(widths, p=p, seed=seed).eval(), MLP(widths, seed=seed)
@@ -387,20 +375,19 @@ def test_eval_mlp_is_the_p_zero_mlp(widths: list[int], p: float, seed: int, rows
 
 
 @pytest.mark.clause("MODES-8")
-@STATISTICAL
+@statistical(3, keep_database=True)
 @given(seed=seeds)
 def test_dropout_is_active_after_an_eval_round_trip(check_correct, check_broken, seed: int) -> None:
-    verdict = check_correct("MODES-8", ReferenceDropout(), seed)
-    assert verdict.outcome is Outcome.PASS, verdict.detail
-    for impl in (TrainDoesNotRecurse(), InactiveInTraining(), DoubleEvalLosesRate()):
-        assert check_broken("MODES-8", impl, seed).outcome is Outcome.FAIL, impl.name
+    assert_passes(check_correct, "MODES-8", ReferenceDropout(), seed)
+    assert_fails(check_broken, "MODES-8", (TrainDoesNotRecurse(), InactiveInTraining(), DoubleEvalLosesRate()), seed)
 
 
 @pytest.mark.clause("MODES-9")
-@EXACT_CHECK
+@exact(5)
 @given(seed=seeds)
 def test_eval_consumes_no_randomness(check_correct, check_broken, seed: int) -> None:
-    assert_check(check_correct, check_broken, "MODES-9", (EvalAdvancesGenerator(), ContainerModeNotRecursive()), seed)
+    assert_passes(check_correct, "MODES-9", CORRECT, seed)
+    assert_fails(check_broken, "MODES-9", (EvalAdvancesGenerator(), ContainerModeNotRecursive()), seed)
 
 
 @pytest.mark.clause("MODES-9")

@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 import refdropout.spec
+from helpers import REPO, SPEC_DIR
 from refdropout.cli import main
 from refdropout.spec import chapter_files, load_clauses
 
-REPO = Path(__file__).resolve().parents[1]
-SPEC_DIR = REPO / "spec"
 # The directory that holds the refdropout package these tests import (the repository root
 # for an editable install).
 PACKAGE_ROOT = Path(refdropout.spec.__file__).resolve().parents[1]

@@ -11,13 +11,13 @@ import math
 import random
 from fractions import Fraction
 from functools import lru_cache
-from pathlib import Path
 
 import pytest
 import scipy.stats
-from hypothesis import Phase, given, settings
+from hypothesis import Phase, given
 from hypothesis import strategies as st
 
+from helpers import TESTS_DIR, seeds, statistical
 from refdropout.random import (
     FOLD_IN_DRAW,
     MAX_DRAWS,
@@ -47,10 +47,9 @@ from refdropout.stats import (
     successive_independence_test,
 )
 
-KAT_FILE = Path(__file__).parent / "data" / "philox4x32_10_kat.txt"
+KAT_FILE = TESTS_DIR / "data" / "philox4x32_10_kat.txt"
 
 words = st.integers(0, 2**32 - 1)
-seeds = st.integers(0, 2**64 - 1)
 keep_probs = st.floats(0.0, 1.0)
 
 
@@ -404,7 +403,6 @@ DISPERSION_SIZE, DISPERSION_MDE = 100, 0.7  # masks of 100; count variance at mo
 KS_MDE = 0.01  # sup |F - F_0| of the uniform's CDF (RANDOM-12)
 # the profile's keep-rate MDE, 0.01, holds for q in [0.05, 0.95]; nearer 0 and 1 the same N detects less
 KEEP_RATE_MDE_BEYOND = {0.001: 0.001, 0.01: 0.0025, 0.99: 0.0025, 0.999: 0.001}
-statistical = settings(max_examples=2, phases=[Phase.generate], database=None, deadline=None)
 
 
 @lru_cache(maxsize=None)
@@ -469,7 +467,7 @@ def test_sample_sizes_come_from_the_plan(quick_plan: DecisionPlan) -> None:
 
 
 @pytest.mark.clause("RANDOM-10")
-@statistical
+@statistical(2, phases=[Phase.generate])
 @given(seed=seeds)
 def test_other_generators_are_judged_by_distribution(quick_plan: DecisionPlan, suite_budget: ErrorBudget,
                                                       seed: int) -> None:
@@ -487,7 +485,7 @@ def test_other_generators_are_judged_by_distribution(quick_plan: DecisionPlan, s
 
 @pytest.mark.clause("RANDOM-11")
 @pytest.mark.parametrize("q", [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999])
-@statistical
+@statistical(2, phases=[Phase.generate])
 @given(seed=seeds)
 def test_keep_count_is_binomial(quick_plan: DecisionPlan, suite_budget: ErrorBudget, q: float, seed: int) -> None:
     n = quick_plan.n
@@ -499,7 +497,7 @@ def test_keep_count_is_binomial(quick_plan: DecisionPlan, suite_budget: ErrorBud
 
 @pytest.mark.clause("RANDOM-11")
 @pytest.mark.parametrize("q", [0.1, 0.5, 0.9])
-@statistical
+@statistical(2, phases=[Phase.generate])
 @given(seed=seeds)
 def test_keep_counts_are_not_under_dispersed(quick_plan: DecisionPlan, suite_budget: ErrorBudget, q: float,
                                              seed: int) -> None:
@@ -508,7 +506,7 @@ def test_keep_counts_are_not_under_dispersed(quick_plan: DecisionPlan, suite_bud
 
 
 @pytest.mark.clause("RANDOM-12")
-@statistical
+@statistical(2, phases=[Phase.generate])
 @given(seed=seeds)
 def test_uniform_is_uniform(quick_plan: DecisionPlan, suite_budget: ErrorBudget, seed: int) -> None:
     n = ks_samples_needed(KS_MDE, quick_plan.alpha, quick_plan.power)
@@ -518,7 +516,7 @@ def test_uniform_is_uniform(quick_plan: DecisionPlan, suite_budget: ErrorBudget,
 
 @pytest.mark.clause("RANDOM-13")
 @pytest.mark.parametrize("q", [0.5, 0.9])
-@statistical
+@statistical(2, phases=[Phase.generate])
 @given(seed=seeds)
 def test_every_position_keeps_at_one_rate(quick_plan: DecisionPlan, suite_budget: ErrorBudget, q: float,
                                           seed: int) -> None:
@@ -528,7 +526,7 @@ def test_every_position_keeps_at_one_rate(quick_plan: DecisionPlan, suite_budget
 
 @pytest.mark.clause("RANDOM-14")
 @pytest.mark.parametrize("q", [0.5, 0.9])
-@statistical
+@statistical(2, phases=[Phase.generate])
 @given(seed=seeds)
 def test_elements_are_independent_at_lags_1_to_16(quick_plan: DecisionPlan, suite_budget: ErrorBudget, q: float,
                                                   seed: int) -> None:
@@ -542,7 +540,7 @@ def test_elements_are_independent_at_lags_1_to_16(quick_plan: DecisionPlan, suit
 
 
 @pytest.mark.clause("RANDOM-15")
-@statistical
+@statistical(2, phases=[Phase.generate])
 @given(seed=seeds)
 def test_successive_masks_are_independent(quick_plan: DecisionPlan, suite_budget: ErrorBudget, seed: int) -> None:
     size, pairs = 100, pairs_needed(quick_plan, 0.5)
@@ -568,7 +566,7 @@ def sibling_streams(seed: int, kind: str) -> tuple[Generator, Generator]:
 @pytest.mark.clause("RANDOM-15")
 @pytest.mark.parametrize("kind", ["parent and spawned child", "spawned siblings", "fold_in 0 and 1",
                                   "seeds one bit apart"])
-@statistical
+@statistical(2, phases=[Phase.generate])
 @given(seed=seeds)
 def test_streams_are_independent(quick_plan: DecisionPlan, suite_budget: ErrorBudget, kind: str, seed: int) -> None:
     pairs = pairs_needed(quick_plan, 0.5)
@@ -581,7 +579,7 @@ def test_streams_are_independent(quick_plan: DecisionPlan, suite_budget: ErrorBu
 
 @pytest.mark.clause("RANDOM-16")
 @pytest.mark.parametrize("q", [0.1, 0.5, 0.9])
-@statistical
+@statistical(2, phases=[Phase.generate])
 @given(seed=seeds)
 def test_runs_are_those_of_independent_draws(quick_plan: DecisionPlan, suite_budget: ErrorBudget, q: float,
                                              seed: int) -> None:

@@ -20,11 +20,12 @@ from functools import cache
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats as sps
 
 import refdropout.stats as S
+from helpers import exact
 from refdropout.stats.arguments import as_mask, as_masks
 from refdropout.stats.binomial import clopper_pearson
 
@@ -335,7 +336,7 @@ def binomial_cases(draw, max_n: int = 2000):
 
 
 @pytest.mark.clause("STATS-1")
-@settings(max_examples=50, deadline=None)
+@exact(50)
 @given(binomial_cases(), levels)
 def test_decision_rejects_iff_p_at_most_alpha(case, alpha):
     k, n, q = case
@@ -356,7 +357,7 @@ def direct_two_sided_p(k: int, n: int, q: float) -> float:
 
 
 @pytest.mark.clause("STATS-2")
-@settings(max_examples=60, deadline=None)
+@exact(60)
 @given(binomial_cases(max_n=500))
 def test_binomial_p_value_sums_outcomes_no_more_likely(case):
     k, n, q = case
@@ -365,7 +366,7 @@ def test_binomial_p_value_sums_outcomes_no_more_likely(case):
 
 
 @pytest.mark.clause("STATS-2")
-@settings(max_examples=40, deadline=None)
+@exact(40)
 @given(binomial_cases(max_n=300), st.sampled_from(["two-sided", "greater", "less"]), levels)
 def test_binomial_interval_is_clopper_pearson(case, alternative, alpha):
     k, n, q = case
@@ -376,18 +377,21 @@ def test_binomial_interval_is_clopper_pearson(case, alternative, alpha):
 
 
 @pytest.mark.clause("STATS-2")
-@settings(max_examples=40, deadline=None)
+@exact(40)
 @given(st.integers(1, 3000), probabilities, levels)
 def test_binomial_size_never_exceeds_alpha(n, q, alpha):
     assert S.binomial_power(n, q, q, alpha) <= alpha * (1 + 1e-9)
 
 
 @pytest.mark.clause("STATS-2")
-@settings(max_examples=40, deadline=None)
+@exact(40)
 @given(st.integers(1, 3000), probabilities, levels)
 def test_rejection_region_matches_p_values(n, q, alpha):
     k_lo, k_hi = S.rejection_region(n, q, alpha)
-    p = lambda k: S.binomial_test(k, n, q, alpha=alpha).p_value  # noqa: E731
+
+    def p(k: int) -> float:
+        return S.binomial_test(k, n, q, alpha=alpha).p_value
+
     if k_lo >= 0:
         assert p(k_lo) <= alpha
     if k_lo + 1 < n * q:
@@ -421,7 +425,7 @@ def worse_power(n: int, q: float, delta: float, alpha: float) -> float:
 
 
 @pytest.mark.clause("STATS-3")
-@settings(max_examples=20, deadline=None)
+@exact(20)
 @given(plan_probs, st.floats(0.02, 0.5), st.floats(1e-9, 0.05), st.floats(0.5, 0.999))
 def test_samples_needed_is_least_n_meeting_power(q, delta, alpha, power):
     n = S.samples_needed(q, delta, alpha, power)
@@ -431,7 +435,7 @@ def test_samples_needed_is_least_n_meeting_power(q, delta, alpha, power):
 
 
 @pytest.mark.clause("STATS-3")
-@settings(max_examples=20, deadline=None)
+@exact(20)
 @given(plan_probs, st.floats(0.02, 0.5), st.floats(1e-9, 0.05), st.floats(0.5, 0.999))
 def test_detectable_delta_inverts_samples_needed(q, delta, alpha, power):
     n = S.samples_needed(q, delta, alpha, power)
@@ -478,7 +482,7 @@ def test_power_functions_follow_their_formulas():
 
 
 @pytest.mark.clause("STATS-3")
-@settings(max_examples=30, deadline=None)
+@exact(30)
 @given(st.integers(2, 2000), st.floats(0.05, 0.95), st.floats(1e-9, 0.05))
 def test_dispersion_power_at_zero_variance_is_exact(masks, q, alpha):
     """With every count at the mode (variance ratio 0) all m masks fall in the band: the power
@@ -498,7 +502,7 @@ def a_decision(p_value: float, alpha: float) -> S.Decision:
 
 
 @pytest.mark.clause("STATS-4")
-@settings(max_examples=50)
+@exact(50)
 @given(st.floats(1e-12, 0.5), st.integers(1, 10**6))
 def test_budget_hands_bonferroni_alpha(family, planned):
     assert S.ErrorBudget(family, planned).alpha == family / planned
@@ -556,7 +560,7 @@ def textbook_holm(p_values: list[float], m: int, family: float) -> list[bool]:
 
 
 @pytest.mark.clause("STATS-4")
-@settings(max_examples=100)
+@exact(100)
 @given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=20), st.integers(0, 5), st.floats(1e-6, 0.2))
 def test_holm_is_step_down(p_values, unused, family):
     budget = S.ErrorBudget(family, len(p_values) + unused)
@@ -623,7 +627,7 @@ def test_homogeneity_catches_a_biased_position():
 
 
 @pytest.mark.clause("STATS-7")
-@settings(max_examples=30, deadline=None)
+@exact(30)
 @given(st.integers(0, 2**32 - 1), st.integers(1, 60), st.integers(1, 20), st.floats(0.05, 0.95))
 def test_homogeneity_is_bonferroni_over_fisher_tests(seed, r, positions, q):
     masks = bernoulli(np.random.default_rng(seed), (r, positions), q)
@@ -642,7 +646,7 @@ def test_homogeneity_is_bonferroni_over_fisher_tests(seed, r, positions, q):
 
 
 @pytest.mark.clause("STATS-8")
-@settings(max_examples=50)
+@exact(50)
 @given(st.integers(1, 200), st.integers(1, 20))
 def test_lag_pairs_are_disjoint(length, lag):
     from refdropout.stats.structure import _disjoint_pairs
@@ -654,7 +658,7 @@ def test_lag_pairs_are_disjoint(length, lag):
 
 
 @pytest.mark.clause("STATS-8")
-@settings(max_examples=30, deadline=None)
+@exact(30)
 @given(st.integers(0, 2**32 - 1), st.integers(1, 8), st.floats(0.1, 0.9))
 def test_pair_test_is_fisher_on_the_pair_table(seed, lag, q):
     mask = bernoulli(np.random.default_rng(seed), 500, q)
@@ -698,7 +702,7 @@ def runs_of(bits) -> int:
 
 
 @pytest.mark.clause("STATS-9")
-@settings(max_examples=40)
+@exact(40)
 @given(st.integers(1, 7), st.integers(1, 7))
 def test_runs_distribution_matches_enumeration(ones, zeros):
     n = ones + zeros
@@ -715,7 +719,7 @@ def test_runs_distribution_matches_enumeration(ones, zeros):
 
 
 @pytest.mark.clause("STATS-9")
-@settings(max_examples=30, deadline=None)
+@exact(30)
 @given(st.lists(st.integers(0, 1), min_size=2, max_size=60).filter(lambda b: 0 < sum(b) < len(b)))
 def test_runs_p_value_sums_arrangements_no_more_likely(bits):
     r, f = S.runs_distribution(sum(bits), len(bits) - sum(bits))
@@ -740,7 +744,7 @@ def test_runs_test_catches_alternation_and_clustering():
 
 
 @pytest.mark.clause("STATS-10")
-@settings(max_examples=50, deadline=None)
+@exact(50)
 @given(st.integers(1, 5000), st.floats(0.01, 0.99))
 def test_central_band_is_the_most_likely_counts(size, q):
     lo, hi, band = S.central_band(size, q)
@@ -752,7 +756,7 @@ def test_central_band_is_the_most_likely_counts(size, q):
 
 
 @pytest.mark.clause("STATS-10")
-@settings(max_examples=20, deadline=None)
+@exact(20)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([0.05, 0.3, 0.5, 0.77]))
 def test_dispersion_catches_the_exact_count_sampler(seed, q):
     masks = exact_count_masks(np.random.default_rng(seed), 80, 200, q)
@@ -776,7 +780,7 @@ def test_dispersion_counts_masks_in_the_band():
 
 
 @pytest.mark.clause("STATS-11")
-@settings(max_examples=30, deadline=None)
+@exact(30)
 @given(st.integers(0, 2**32 - 1), st.integers(5, 300))
 def test_ks_test_is_scipy_kstest(seed, n):
     x = np.random.default_rng(seed).standard_normal(n)
@@ -786,7 +790,7 @@ def test_ks_test_is_scipy_kstest(seed, n):
 
 
 @pytest.mark.clause("STATS-11")
-@settings(max_examples=50)
+@exact(50)
 @given(st.lists(st.floats(-100, 100), min_size=2, max_size=50), st.floats(-10, 10), st.floats(0.1, 10))
 def test_mean_and_variance_tests_follow_their_formulas(x, mean, sigma):
     n = len(x)

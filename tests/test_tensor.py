@@ -871,7 +871,9 @@ def test_selu_constants_self_normalise():
         return rd.selu(Tensor([z])).item()
 
     def moment(k: int) -> float:
-        weighted = lambda z: selu(z) ** k * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+        def weighted(z: float) -> float:  # selu(z)^k times the standard normal density
+            return selu(z) ** k * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+
         return sum(scipy.integrate.quad(weighted, lo, hi, epsabs=1e-13, epsrel=1e-13)[0]
                    for lo, hi in ((-math.inf, 0.0), (0.0, math.inf)))
 

@@ -15,11 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import SPEC_DIR, TESTS_DIR
 from refdropout.spec import Clause, chapter_files, load_clauses
-
-REPO = Path(__file__).resolve().parents[1]
-SPEC_DIR = REPO / "spec"
-TESTS_DIR = REPO / "tests"
 
 RFC_2119_KEYWORD = re.compile(r"\b(MUST|REQUIRED|SHALL|SHOULD|RECOMMENDED|MAY|OPTIONAL)\b")
 
@@ -283,7 +280,7 @@ def test_load_clauses_reads_chapters_in_file_then_document_order(tmp_path: Path)
 ])
 def test_malformed_clause_heading_is_rejected_with_file_and_line(tmp_path: Path, heading: str) -> None:
     spec = write_spec(tmp_path, {"alpha.md": ALPHA.replace("## Next section ends the clause", heading)})
-    with pytest.raises(ValueError, match=rf"alpha\.md:18: malformed clause heading"):
+    with pytest.raises(ValueError, match=r"alpha\.md:18: malformed clause heading"):
         load_clauses(spec)
 
 

@@ -26,7 +26,7 @@ from ..random import Generator
 from ..tensor import Tensor
 from .module import Module
 
-__all__ = ["MCPrediction", "mc_predict"]
+__all__ = ["MCPrediction", "mc_predict", "mc_moments"]
 
 
 class MCPrediction(NamedTuple):
@@ -58,10 +58,10 @@ def mc_predict(model: Module, x: Tensor, samples: int, seed: int) -> MCPredictio
     finally:
         for module, generator in zip(random, own):
             module.generator = generator
-    return _moments(passes)
+    return mc_moments(passes)
 
 
-def _moments(passes: list[Tensor]) -> MCPrediction:
+def mc_moments(passes: list[Tensor]) -> MCPrediction:
     """Elementwise mean and variance (1/S) sum (y_s - mean)^2, computed about the first pass:
     with d_s = y_s - y_1, mean = y_1 + (1/S) sum d_s, so that S equal passes give their own
     value and a variance of exactly 0 (a plain fsum(y)/S would not: 0.1 * 3 / 3 != 0.1)."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import Policies
+from refdropout.adapters.reference import ReferenceDropout, model_of
+from refdropout.contract import Policies
+from refdropout.nn.mc import mc_moments, mc_predict
 from refdropout.tensor import Tensor
 
 
@@ -58,9 +59,6 @@ class AlternatingMasks(ReferenceDropout):
 
 # ---- Monte Carlo dropout (ENSEMBLE-8, ENSEMBLE-9): mc_predict gone wrong ----------------------
 
-from refdropout.adapters.reference import model_of  # noqa: E402
-from refdropout.nn.mc import _moments, mc_predict  # noqa: E402
-
 
 class MCOneMaskForAllPasses(ReferenceDropout):
     """Every pass is seeded with the same seed (a random key reused): one sub-network, S times."""
@@ -69,7 +67,7 @@ class MCOneMaskForAllPasses(ReferenceDropout):
 
     def mc_predict(self, network, p, x, samples, *, seed):
         model = model_of(network, p, **self.policy_options())
-        return _moments([mc_predict(model, x, 1, seed).mean for _ in range(samples)])
+        return mc_moments([mc_predict(model, x, 1, seed).mean for _ in range(samples)])
 
 
 class MCFalsyRate(ReferenceDropout):

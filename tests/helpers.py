@@ -1,0 +1,159 @@
+"""The suite's test vocabulary: settings, strategies, builders and assertions every test file shares.
+
+Modelled on array-api-tests' ``pytest_helpers.py``: each ``assert_*`` says what was expected,
+what came, and the clause, in one wording, e.g.
+``DROPOUT-2: expected pass for reference (scaling='classic'), got FAIL: <detail>``.
+
+Hypothesis settings come in two kinds, named once here:
+
+- :func:`exact` for a property test that makes no statistical decision (a check that decides
+  exactly, or a property of the reference): Hypothesis may shrink and replay its failures.
+- :func:`statistical` for a test whose every example takes statistical decisions, charged to the
+  suite's one error budget (tests/conftest.py): never shrunk, never replayed, since a rejection is
+  a finding about that seed and a replay would decide again. Its example count is part of the
+  budget's plan: change it only with the plan.
+
+Importing this module imports :mod:`refdropout.conformance`, which registers every check.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from hypothesis import Phase, settings
+from hypothesis import strategies as st
+
+from refdropout.conformance import Outcome, Verdict
+from refdropout.contract import Implementation, Policies, policies_of
+from refdropout.tensor import Tensor
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC_DIR = REPO / "spec"
+TESTS_DIR = REPO / "tests"
+
+# ---- Hypothesis settings ------------------------------------------------------------------------
+
+NEVER_SHRUNK = (Phase.explicit, Phase.generate)
+
+
+def exact(examples: int) -> settings:
+    """``examples`` examples of a test that makes no statistical decision (no per-example deadline)."""
+    return settings(max_examples=examples, deadline=None)
+
+
+def statistical(examples: int, *, keep_database: bool = False, phases: Sequence[Phase] = NEVER_SHRUNK) -> settings:
+    """``examples`` examples of a test whose every example charges statistical decisions to the
+    suite's budget: never shrunk, never replayed (no shrink or reuse phase), failures not saved.
+
+    ``keep_database``: save failing examples in the profile's example database all the same (they
+    are never replayed); ``phases``: the phases to run. Both keep a file's settings as they were.
+    """
+    database = {} if keep_database else {"database": None}
+    return settings(max_examples=examples, deadline=None, phases=list(phases), **database)
+
+
+# ---- strategies ---------------------------------------------------------------------------------
+
+seeds = st.integers(0, 2**64 - 1)  # every seed an implementation must accept (DROPOUT-12)
+rates = st.floats(0.0, 1.0, exclude_min=True, exclude_max=True)  # every p in (0, 1)
+
+# ---- tensors built for a test -------------------------------------------------------------------
+
+
+def filled(shape: tuple[int, ...], value: float, dtype: str = "float64") -> Tensor:
+    """A tensor of ``shape`` holding ``value`` everywhere."""
+    return Tensor.from_flat([value] * math.prod(shape), shape, dtype)
+
+
+def distinct(shape: tuple[int, ...]) -> Tensor:
+    """A float64 tensor of ``shape`` whose values all differ: ±(1 + i / 16), alternating in sign."""
+    return Tensor.from_flat([(-1.0) ** i * (1.0 + i / 16) for i in range(math.prod(shape))], shape)
+
+
+# ---- bit-level comparison -----------------------------------------------------------------------
+
+
+def bit_pattern(value: float) -> bytes:
+    """The binary64 bit pattern of ``value``: tells -0.0 from 0.0 and one NaN from another."""
+    return struct.pack("<d", value)
+
+
+def _shown(value: float) -> str:
+    """A value with its bit pattern, most significant byte first: 0x8000000000000000 for -0.0."""
+    return f"{value!r} (0x{bit_pattern(value)[::-1].hex()})"
+
+
+def assert_same_bits(got: Tensor | Iterable[float], expected: Tensor | Iterable[float], what: str = "values") -> None:
+    """The same values, element by element, bit for bit (the shapes are not compared)."""
+    got_values = list(got.data if isinstance(got, Tensor) else got)
+    expected_values = list(expected.data if isinstance(expected, Tensor) else expected)
+    assert len(got_values) == len(expected_values), (
+        f"{what}: expected {len(expected_values)} values, got {len(got_values)}")
+    differing = [i for i, (g, e) in enumerate(zip(got_values, expected_values)) if bit_pattern(g) != bit_pattern(e)]
+    if differing:
+        i = differing[0]
+        raise AssertionError(f"{what}: expected the same bits, got {len(differing)} of {len(got_values)} differing,"
+                             f" first at {i}: {_shown(got_values[i])}, expected {_shown(expected_values[i])}")
+
+
+# ---- implementations and verdicts ---------------------------------------------------------------
+
+# check_correct and check_broken (tests/conftest.py): (clause, implementation, seed) -> Verdict
+RunCheck = Callable[[str, Implementation, int], Verdict]
+Impls = Implementation | Sequence[Implementation]
+
+
+def declaring(impl: Implementation, **policies: Any) -> Implementation:
+    """``impl`` with its behaviour, declaring ``policies`` instead (the rest the reference's)."""
+    return type(f"Declares{type(impl).__name__}", (type(impl),), {"policies": Policies(**policies)})()
+
+
+def described(impl: Implementation) -> str:
+    """An implementation's name, with the policies it declares other than the reference's."""
+    declared, reference = policies_of(impl), Policies()
+    different = [f"{f.name}={getattr(declared, f.name)!r}" for f in fields(Policies)
+                 if getattr(declared, f.name) != getattr(reference, f.name)]
+    return f"{impl.name} ({', '.join(different)})" if different else impl.name
+
+
+def what_is_wrong(impl: Implementation) -> str:
+    """The first line of a broken implementation's class docstring: what it gets wrong."""
+    doc = (type(impl).__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+def assert_outcome(run: RunCheck, clause: str, impls: Impls, seed: int, expected: Outcome, *,
+                   because: str | None = None) -> Verdict | list[Verdict]:
+    """Run ``clause`` at ``seed`` with ``run`` on each implementation of ``impls`` (one, or a
+    sequence) and assert the ``expected`` outcome; return the verdict, or the list of verdicts.
+
+    ``because``: why that outcome is expected, for the message; where a FAIL is expected it
+    defaults to what each implementation gets wrong (:func:`what_is_wrong`).
+    """
+    one = not isinstance(impls, (tuple, list))
+    verdicts = []
+    for impl in (impls,) if one else impls:
+        verdict = run(clause, impl, seed)
+        detail = f": {verdict.detail}" if verdict.detail else ""
+        reason = because if because is not None else what_is_wrong(impl) if expected is Outcome.FAIL else ""
+        assert verdict.outcome is expected, (f"{clause}: expected {expected.value} for {described(impl)}, got "
+                                             f"{verdict.outcome.value}{detail}" + (f" ({reason})" if reason else ""))
+        verdicts.append(verdict)
+    return verdicts[0] if one else verdicts
+
+
+def assert_passes(check_correct: RunCheck, clause: str, impls: Impls, seed: int, *,
+                  because: str | None = None) -> Verdict | list[Verdict]:
+    """Every implementation of ``impls`` (one, or a sequence) passes ``clause`` at ``seed``."""
+    return assert_outcome(check_correct, clause, impls, seed, Outcome.PASS, because=because)
+
+
+def assert_fails(check_broken: RunCheck, clause: str, impls: Impls, seed: int, *,
+                 because: str | None = None) -> Verdict | list[Verdict]:
+    """``clause``'s check rejects every implementation of ``impls`` (one, or a sequence) at ``seed``."""
+    return assert_outcome(check_broken, clause, impls, seed, Outcome.FAIL, because=because)
