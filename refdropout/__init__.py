@@ -3,7 +3,7 @@
 The engine (this package, less ``refdropout.stats``) imports only the standard library.
 """
 
-from . import ops
+from . import functional, nn, ops
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .dtypes import DType, bfloat16, bool_, float16, float32, float64
 from .gradcheck import GradcheckError, gradcheck
