@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import refdropout.contract.arrays  # noqa: F401  (see below)
+from helpers import REPO
 from refdropout.conformance.plugin import matches
 from refdropout.conformance.runner import clause_seed
 
@@ -23,8 +24,6 @@ from refdropout.conformance.runner import clause_seed
 # them anew (ml_dtypes then raises "appears already registered").
 
 pytest_plugins = ["pytester"]
-
-REPO = Path(__file__).resolve().parents[1]
 
 NO_RESCALE = '''
 import numpy as np
