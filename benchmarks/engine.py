@@ -20,7 +20,7 @@ import random
 import statistics
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import refdropout as rd
 

@@ -16,8 +16,8 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 # The script's own directory heads sys.path, and there this file would shadow the standard
 # library's random: put the repository root, where refdropout lives, in its place.

@@ -10,7 +10,7 @@ in float64; they agree when |analytic - numeric| <= atol + rtol |numeric|.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .autograd import no_grad
 from .dtypes import float64

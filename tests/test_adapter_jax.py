@@ -18,7 +18,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import (
-    NEVER_SHRUNK, REPO, assert_fails, assert_outcome, assert_passes, described, exact, misdeclaring, seeds,
+    NEVER_SHRUNK,
+    REPO,
+    assert_fails,
+    assert_outcome,
+    assert_passes,
+    described,
+    exact,
+    misdeclaring,
+    seeds,
     statistical,
 )
 from refdropout.adapters.jax import KNOWN_DEVIATIONS as DEVIATIONS

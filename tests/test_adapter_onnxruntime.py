@@ -28,7 +28,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import (
-    NEVER_SHRUNK, REPO, assert_fails, assert_outcome, assert_passes, exact, misdeclaring, seeds, statistical,
+    NEVER_SHRUNK,
+    REPO,
+    assert_fails,
+    assert_outcome,
+    assert_passes,
+    exact,
+    misdeclaring,
+    seeds,
+    statistical,
 )
 from refdropout.adapters.onnxruntime import KNOWN_DEVIATIONS as DEVIATIONS
 from refdropout.conformance import CHECKS, Outcome

@@ -17,7 +17,15 @@ import pytest
 from hypothesis import given
 
 from helpers import (
-    NEVER_SHRUNK, REPO, assert_fails, assert_outcome, assert_passes, declaring, exact, seeds, statistical,
+    NEVER_SHRUNK,
+    REPO,
+    assert_fails,
+    assert_outcome,
+    assert_passes,
+    declaring,
+    exact,
+    seeds,
+    statistical,
 )
 from refdropout.adapters.torch import KNOWN_DEVIATIONS as DEVIATIONS
 from refdropout.conformance import CHECKS, Outcome

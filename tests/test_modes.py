@@ -19,17 +19,49 @@ from broken.modes import DoubleEvalLosesRate
 from helpers import assert_fails, assert_passes, exact, rates, seeds, statistical
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.mutants.mode import (
-    ContainerModeNotRecursive, EvalAdvancesGenerator, InactiveInTraining, ModuleActiveInEval, TrainDoesNotRecurse,
-)
 from refdropout.functional import (
-    alpha_dropout, attention_dropout, channel_dropout, drop_path, dropblock2d, dropconnect, dropout,
-    feature_alpha_dropout, gaussian_dropout,
+    alpha_dropout,
+    attention_dropout,
+    channel_dropout,
+    drop_path,
+    dropblock2d,
+    dropconnect,
+    dropout,
+    feature_alpha_dropout,
+    gaussian_dropout,
+)
+from refdropout.mutants.mode import (
+    ContainerModeNotRecursive,
+    EvalAdvancesGenerator,
+    InactiveInTraining,
+    ModuleActiveInEval,
+    TrainDoesNotRecurse,
 )
 from refdropout.nn import (
-    ELU, MLP, SELU, AlphaDropout, AttentionDropout, ChannelDropout, DropBlock2d, DropConnectLinear, Dropout, Dropout1d,
-    Dropout2d, Dropout3d, DropPath, FeatureAlphaDropout, GaussianDropout, Linear, Module, ReLU, Sequential, Sigmoid,
-    Tanh, get_learning_phase, learning_phase, set_learning_phase,
+    ELU,
+    MLP,
+    SELU,
+    AlphaDropout,
+    AttentionDropout,
+    ChannelDropout,
+    DropBlock2d,
+    DropConnectLinear,
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    DropPath,
+    FeatureAlphaDropout,
+    GaussianDropout,
+    Linear,
+    Module,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+    get_learning_phase,
+    learning_phase,
+    set_learning_phase,
 )
 from refdropout.nn.layers import Softmax
 from refdropout.random import Generator

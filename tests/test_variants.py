@@ -60,7 +60,11 @@ from refdropout.functional import (
 )
 from refdropout.functional.dropblock import block_keep_mask, seed_rate
 from refdropout.mutants.structure import (
-    AlphaWithoutAffineCorrection, DataFormatIgnored, Dropout2dReads3DAsBatched, GaussianStddevPOverQ, GaussianVarianceP,
+    AlphaWithoutAffineCorrection,
+    DataFormatIgnored,
+    Dropout2dReads3DAsBatched,
+    GaussianStddevPOverQ,
+    GaussianVarianceP,
 )
 from refdropout.ops.elementwise import SELU_ALPHA, SELU_SCALE
 from refdropout.random import Generator

@@ -31,7 +31,8 @@ onnxruntime and onnx only when an adapter is made.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

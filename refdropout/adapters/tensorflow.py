@@ -32,7 +32,8 @@ needs TensorFlow, making an adapter does.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -290,10 +291,10 @@ class KerasDropout:
 
     # ---- spec/modes.md: Dropout inside Sequential, the mode a call argument -----------------------
 
-    def dropout_module(self, p: float, *, seed: int) -> "_Module":
+    def dropout_module(self, p: float, *, seed: int) -> _Module:
         return _Module(self, self._dropout_layer(p, seed, MODULE_DTYPE))
 
-    def sequential(self, *modules: "_Module") -> "_Module":
+    def sequential(self, *modules: _Module) -> _Module:
         container = self._keras.Sequential([m.layer for m in modules])
         container.dtype_policy = MODULE_DTYPE  # a Sequential casts its input to its first layer's format
         return _Module(self, container)
@@ -307,11 +308,11 @@ class _Module:
     def __init__(self, adapter: KerasDropout, layer: Any) -> None:
         self.adapter, self.layer, self.training = adapter, layer, True
 
-    def train(self) -> "_Module":
+    def train(self) -> _Module:
         self.training = True
         return self
 
-    def eval(self) -> "_Module":
+    def eval(self) -> _Module:
         self.training = False
         return self
 

@@ -8,7 +8,7 @@ global generator.
 from __future__ import annotations
 
 import numbers
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..random import Generator
 from ..shapes import Shape, normalize_axis

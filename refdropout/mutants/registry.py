@@ -8,8 +8,8 @@ on its class; the class's docstring says in one sentence what is wrong.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..contract import Implementation
 

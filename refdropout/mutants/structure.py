@@ -88,7 +88,7 @@ class RecurrentMaskRedrawnEveryStep(Recurrent):
 class _CachedAcrossCalls:
     def draw_masks(self, steps, batch):
         if not hasattr(self, "cached_masks"):
-            self.cached_masks = super(_CachedAcrossCalls, self).draw_masks(steps, batch)
+            self.cached_masks = super().draw_masks(steps, batch)
         return self.cached_masks
 
 

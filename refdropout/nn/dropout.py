@@ -3,11 +3,19 @@ rate, options and generator held by the module and its mode resolved at call tim
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..functional import (
-    alpha_dropout, attention_dropout, channel_dropout, drop_path, dropblock2d, dropconnect, dropout,
-    feature_alpha_dropout, gaussian_dropout,
+    alpha_dropout,
+    attention_dropout,
+    channel_dropout,
+    drop_path,
+    dropblock2d,
+    dropconnect,
+    dropout,
+    feature_alpha_dropout,
+    gaussian_dropout,
 )
 from ..functional.arguments import check_rate, resolve_generator
 from ..random import Generator

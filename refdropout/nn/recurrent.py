@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from .. import ops
 from ..functional.arguments import check_choice, check_flag, check_input, check_int, check_rate, resolve_generator
@@ -140,7 +141,7 @@ class RecurrentLayer(Module):
         self.generator = resolve_generator(None, root.fold_in(MASK_STREAM) if generator is None else generator, name)
 
     @classmethod
-    def from_weights(cls, layers: Sequence[Sequence[Tensor | None]], **options: Any) -> "RecurrentLayer":
+    def from_weights(cls, layers: Sequence[Sequence[Tensor | None]], **options: Any) -> RecurrentLayer:
         """A layer whose cell l has the weights ``layers[l] = (W_ih, W_hh, b_ih, b_hh)`` (PyTorch's
         layout; biases both None for a layer without bias); ``options`` as for the constructor."""
         if not layers or len(layers[0]) != 4 or not all(isinstance(w, Tensor) for w in layers[0][:2]):

@@ -13,9 +13,9 @@ weight-scaled network that evaluation mode runs:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
 
 from .. import ops
 from ..functional import SCALINGS

@@ -16,9 +16,9 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Iterator, Sequence
 
 from ..tensor import Tensor
 
@@ -83,7 +83,7 @@ class Distribution:
     values: tuple[Fraction, ...]
 
     @classmethod
-    def of(cls, probabilities: Sequence[Fraction], values: Sequence[object]) -> "Distribution":
+    def of(cls, probabilities: Sequence[Fraction], values: Sequence[object]) -> Distribution:
         if len(probabilities) != len(values):
             raise ValueError(f"need one value per sub-network: {len(probabilities)} probabilities, {len(values)} values")
         return cls(tuple(probabilities), tuple(_exact_value(v) for v in values))
