@@ -38,7 +38,8 @@ def _parse_nested(data: Any) -> tuple[list, Shape]:
     inner = parts[0][1]
     for j, (_, shape) in enumerate(parts):
         if shape != inner:
-            raise ValueError(f"Tensor: ragged nested data: element 0 has shape {inner} but element {j} has shape {shape}")
+            raise ValueError(f"Tensor: ragged nested data: element 0 has shape {inner} but element {j}"
+                             f" has shape {shape}")
     return [v for flat, _ in parts for v in flat], (len(data), *inner)
 
 
@@ -112,7 +113,8 @@ class Tensor:
 
     def item(self) -> float | bool:
         if self.size != 1:
-            raise ValueError(f"item: only a tensor of one element converts to a number, this one has shape {self.shape}")
+            raise ValueError("item: only a tensor of one element converts to a number,"
+                             f" this one has shape {self.shape}")
         return self.data[0]
 
     def __repr__(self) -> str:
@@ -140,7 +142,8 @@ class Tensor:
             raise ValueError("backward: this tensor does not require grad and has no graph")
         if gradient is None:
             if self.size != 1:
-                raise ValueError(f"backward: an implicit gradient needs a one-element output, not shape {self.shape}; pass gradient=")
+                raise ValueError(f"backward: an implicit gradient needs a one-element output, not shape {self.shape};"
+                                 " pass gradient=")
             upstream = [1.0]
         else:
             g = gradient if isinstance(gradient, Tensor) else Tensor(gradient)

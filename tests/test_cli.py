@@ -274,8 +274,8 @@ def test_a_clause_gives_the_same_result_alone_or_with_others_in_any_order() -> N
 
 
 def test_command_line_entry_point() -> None:
-    result = subprocess.run([sys.executable, "-m", "refdropout", "check", "--profile", "quick", "--clause", "DROPOUT-3"],
-                            cwd=REPO, capture_output=True, text=True)
+    command = [sys.executable, "-m", "refdropout", "check", "--profile", "quick", "--clause", "DROPOUT-3"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "DROPOUT-3" in result.stdout and "1 pass" in result.stdout
 

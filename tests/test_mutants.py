@@ -140,4 +140,5 @@ def test_the_generator_writes_detections_silent_clauses_and_the_catalogue(tmp_pa
     assert re.search(r"(?m)^\| keep-threshold-in-8-bits \|  \| x \de-\d+ \| 1 \|$", text), text
     assert f"- ENSEMBLE-8 (applies to no mutant): {JUSTIFICATIONS['ENSEMBLE-8']}" in text
     assert "- DROPOUT-10: wrong-policy" in text
-    assert re.search(r"(?m)^\| wrong-policy \| values \| .+ \| pytorch/pytorch#59421: .+ \| DROPOUT-10 \| caught \|$", text)
+    assert re.search(r"(?m)^\| wrong-policy \| values \| .+ \| pytorch/pytorch#59421: .+ \| DROPOUT-10 \| caught \|$",
+                     text)

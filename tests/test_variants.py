@@ -218,7 +218,8 @@ def test_alpha_dropout_keeps_mean_zero_and_variance_one(check_correct, seed: int
 @statistical(1, keep_database=True)
 @given(seed=seeds)
 def test_alpha_moments_check_rejects_broken(check_broken, seed: int) -> None:
-    assert_fails(check_broken, "VARIANTS-5", (AlphaStandardScale(), AlphaNeverDrops(), AlphaWithoutAffineCorrection()), seed)
+    witnesses = (AlphaStandardScale(), AlphaNeverDrops(), AlphaWithoutAffineCorrection())
+    assert_fails(check_broken, "VARIANTS-5", witnesses, seed)
 
 
 @pytest.mark.clause("VARIANTS-6")

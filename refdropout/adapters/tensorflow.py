@@ -274,14 +274,15 @@ class KerasDropout:
         its activation, and softmax over the logits."""
         keras, tf = self._keras, self._tf
         stack: list[Any] = []
-        for l, layer in enumerate(network.layers):
+        for depth, layer in enumerate(network.layers):
             fan_out, fan_in = layer.weight.shape
             dense = keras.layers.Dense(fan_out, activation=_ACTIVATIONS[layer.activation], dtype=MODULE_DTYPE)
             dense.build((None, fan_in))
             dense.set_weights([to_numpy(layer.weight).T, to_numpy(layer.bias)])
             if layer.dropout:
-                # a seed of its own per layer (seed + l): layers of one seed would draw one mask
-                stack.append(keras.layers.Dropout(p, seed=_keras_seed((seed + l) % 2**SEED_BITS), dtype=MODULE_DTYPE))
+                # a seed of its own per layer (seed + depth): layers of one seed would draw one mask
+                layer_seed = _keras_seed((seed + depth) % 2**SEED_BITS)
+                stack.append(keras.layers.Dropout(p, seed=layer_seed, dtype=MODULE_DTYPE))
             stack.append(dense)
         model = keras.Sequential([*stack, keras.layers.Softmax(dtype=MODULE_DTYPE)])
         t = _to_tf(tf, x)

@@ -287,9 +287,9 @@ class TorchDropout:
             module = kinds[cell](inputs, hidden, num_layers=len(layers), dropout=p, dtype=torch.float64,
                                  device=self.device)
         with torch.no_grad():
-            for l, weights in enumerate(layers):
+            for depth, weights in enumerate(layers):
                 for name, w in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), weights):
-                    getattr(module, f"{name}_l{l}").copy_(self._tensor(w))
+                    getattr(module, f"{name}_l{depth}").copy_(self._tensor(w))
         return _RecurrentNet(self, module, p, self._seeded(seed))
 
     def recurrent_masks(self, net: _RecurrentNet, x: Tensor, *, training: bool) -> tuple[Tensor, RecurrentMasks]:

@@ -93,7 +93,8 @@ def resolve_noise_shape(
     if isinstance(noise_shape, (str, bytes)) or not isinstance(noise_shape, Sequence):
         raise TypeError(f"{op}: noise_shape must be a sequence of ints or None, got {noise_shape!r}")
     if len(noise_shape) != len(shape):
-        raise ValueError(f"{op}: noise_shape {tuple(noise_shape)} has {len(noise_shape)} axes but the input shape {shape} has {len(shape)}")
+        raise ValueError(f"{op}: noise_shape {tuple(noise_shape)} has {len(noise_shape)} axes but the input shape"
+                         f" {shape} has {len(shape)}")
     resolved = []
     for j, (m, n) in enumerate(zip(noise_shape, shape)):
         m = n if m is None else m

@@ -58,7 +58,8 @@ def mutant(kind: str, *, models: str, caught_by: tuple[str, ...], quick: str | N
         wrong = inspect.getdoc(cls)
         if not wrong:
             raise TypeError(f"mutant {name!r} needs a docstring saying what is wrong")
-        MUTANTS[name] = Mutant(name, kind, cls, models, wrong.split("\n\n")[0].replace("\n", " "), tuple(caught_by), quick)
+        summary = wrong.split("\n\n")[0].replace("\n", " ")
+        MUTANTS[name] = Mutant(name, kind, cls, models, summary, tuple(caught_by), quick)
         return cls
 
     return register

@@ -84,7 +84,8 @@ class GaussianDropout(_DropoutModule):
     def __init__(self, p: float = 0.5, **kwargs: Any) -> None:
         super().__init__(p, **kwargs)
         if self.p == 1.0:  # refused when made, not at the first call (MODES-3)
-            raise ValueError("GaussianDropout: p must be in [0, 1): the noise variance p / (1 - p) is infinite at p = 1, got 1.0")
+            raise ValueError("GaussianDropout: p must be in [0, 1): the noise variance p / (1 - p) is infinite at"
+                             " p = 1, got 1.0")
 
 
 class DropPath(_DropoutModule):

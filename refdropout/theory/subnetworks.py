@@ -69,7 +69,8 @@ def mask_matrix(n: int) -> Tensor:
 
 
 def _exact_value(v: object) -> Fraction:
-    if isinstance(v, bool) or not isinstance(v, (numbers.Rational, float)) or (isinstance(v, float) and not math.isfinite(v)):
+    if isinstance(v, bool) or not isinstance(v, (numbers.Rational, float)) or (
+            isinstance(v, float) and not math.isfinite(v)):
         raise ValueError(f"an output averaged over the ensemble must be a finite real number, got {v!r}")
     return Fraction(v)
 
@@ -85,7 +86,8 @@ class Distribution:
     @classmethod
     def of(cls, probabilities: Sequence[Fraction], values: Sequence[object]) -> Distribution:
         if len(probabilities) != len(values):
-            raise ValueError(f"need one value per sub-network: {len(probabilities)} probabilities, {len(values)} values")
+            raise ValueError(f"need one value per sub-network: {len(probabilities)} probabilities,"
+                             f" {len(values)} values")
         return cls(tuple(probabilities), tuple(_exact_value(v) for v in values))
 
     @property
