@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import test_stats as calibration  # noqa: E402  (the scenarios are defined with the tests)
+import test_stats as calibration  # the scenarios are defined with the tests
 
 NULL_REPLICATES = 4000
 POWER_REPLICATES = 1000

@@ -20,7 +20,7 @@ import random
 import statistics
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import refdropout as rd
 
@@ -61,7 +61,8 @@ def micrograd_step(problem: dict) -> Callable[[], float]:
     from micrograd.nn import MLP
 
     model = MLP(IN, [HIDDEN, OUT])  # hidden layer relu, output layer linear
-    for layer, w, b in ((model.layers[0], problem["w1"], problem["b1"]), (model.layers[1], problem["w2"], problem["b2"])):
+    for layer, w, b in ((model.layers[0], problem["w1"], problem["b1"]),
+                        (model.layers[1], problem["w2"], problem["b2"])):
         for j, neuron in enumerate(layer.neurons):
             for i, weight in enumerate(neuron.w):
                 weight.data = w[i][j]
@@ -106,8 +107,10 @@ def main() -> None:
     shipped, loss_mg = median_ms(micrograd_step(problem), args.steps)
     paused, _ = median_ms(micrograd_step(problem), args.steps, pause_gc=True)
 
-    print(f"python {sys.version.split()[0]} on {platform.machine()} ({platform.processor() or 'unknown cpu'}), {platform.system()}")
-    print(f"workload: MLP {IN}->{HIDDEN} relu->{OUT}, batch {BATCH}, MSE, forward+backward; median of {args.steps} steps")
+    print(f"python {sys.version.split()[0]} on {platform.machine()} ({platform.processor() or 'unknown cpu'}),"
+          f" {platform.system()}")
+    print(f"workload: MLP {IN}->{HIDDEN} relu->{OUT}, batch {BATCH}, MSE, forward+backward;"
+          f" median of {args.steps} steps")
     print(f"{'engine':<34}{'ms/step':>10}")
     print(f"{'refdropout':<34}{ours:>10.2f}")
     print(f"{'micrograd (as shipped)':<34}{shipped:>10.2f}")

@@ -16,16 +16,16 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 # The script's own directory heads sys.path, and there this file would shadow the standard
 # library's random: put the repository root, where refdropout lives, in its place.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-import random  # noqa: E402
+import random  # noqa: E402  (only once sys.path is set: the standard library's, not this file)
 
-from refdropout.random import PHILOX_M, PHILOX_W, Generator  # noqa: E402
+from refdropout.random import PHILOX_M, PHILOX_W, Generator  # noqa: E402  (from the root just put on sys.path)
 
 MASK = 2**32 - 1
 

@@ -33,14 +33,15 @@ import pstats
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # not the script's directory, where random.py would shadow the standard library's
 
-from refdropout.adapters import torch as torch_adapter  # noqa: E402
-from refdropout.conformance import CAPABILITIES, runner  # noqa: E402
+from refdropout.adapters import torch as torch_adapter  # noqa: E402  (from ROOT, once it heads sys.path)
+from refdropout.conformance import CAPABILITIES, runner  # noqa: E402  (from ROOT, once it heads sys.path)
 
 PROFILE = "standard"
 TARGET_SHARE, TARGET_SECONDS = 0.25, 60.0
@@ -129,8 +130,10 @@ def measure(clauses: list[str], seed: int) -> tuple[Any, Stopwatch, dict[str, tu
     marks: list[tuple[float, float]] = []
     try:
         impl = timed_adapter(stopwatch)
-        run = runner.run_target("torch", impl, clauses, profile=PROFILE, seed=seed,
-                                progress=lambda i, total, clause: marks.append((stopwatch.inside, stopwatch.conversion)))
+        def mark(i: int, total: int, clause: str) -> None:
+            marks.append((stopwatch.inside, stopwatch.conversion))
+
+        run = runner.run_target("torch", impl, clauses, profile=PROFILE, seed=seed, progress=mark)
     finally:
         restore()
     per_clause = {clause: (marks[i + 1][0] - marks[i][0], marks[i + 1][1] - marks[i][1])
@@ -143,7 +146,8 @@ def cli_seconds(seed: int) -> tuple[float, int]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     began = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "refdropout", "check", "torch", "--profile", PROFILE,
-                           "--seed", str(seed)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                           "--seed", str(seed)],
+                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - began, done.returncode
 
 
@@ -193,7 +197,8 @@ def main() -> None:
     print(f"inside torch      {torch_seconds:8.2f} s  {torch_seconds / wall:6.1%}")
     print(f"conversion        {conversion:8.2f} s  {conversion / wall:6.1%}")
     print(f"suite (the rest)  {suite:8.2f} s  {suite / wall:6.1%}")
-    print(f"overhead share    {share:8.1%}    target <= {TARGET_SHARE:.0%}: {'met' if share <= TARGET_SHARE else 'NOT met'}")
+    met = "met" if share <= TARGET_SHARE else "NOT met"
+    print(f"overhead share    {share:8.1%}    target <= {TARGET_SHARE:.0%}: {met}")
 
     rows = sorted(((result.seconds - (per_clause[clause][0] - per_clause[clause][1]), clause, result.seconds,
                     *per_clause[clause])

@@ -16,8 +16,8 @@ import numbers
 
 import numpy as np
 
-from refdropout.contract.arrays import from_numpy, to_numpy
 from refdropout.conformance import Policies
+from refdropout.contract.arrays import from_numpy, to_numpy
 
 
 def dropout(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:

@@ -60,7 +60,8 @@ def make_data(seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 class Adam:
     """Adam (Kingma and Ba 2015) on a list of leaf tensors, updating their values in place."""
 
-    def __init__(self, parameters: list[Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+    def __init__(self, parameters: list[Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8):
         self.parameters, self.lr, (self.beta1, self.beta2), self.eps = parameters, lr, betas, eps
         self.m = [[0.0] * len(p.data) for p in parameters]
         self.v = [[0.0] * len(p.data) for p in parameters]
@@ -149,7 +150,8 @@ def main() -> None:
     print(f"MLP {INPUTS}-{HIDDEN}-{HIDDEN}-1, {TRAIN_POINTS} training and {TEST_POINTS} test points, "
           f"label noise variance {NOISE**2:.2f}, {STEPS} full-batch Adam steps (lr {LEARNING_RATE}), seed {SEED}\n")
     print(table(runs))
-    print(f"\ncurves saved to {args.plot}" if plot(runs, args.plot) else "\n(install matplotlib to also plot the curves)")
+    saved = plot(runs, args.plot)
+    print(f"\ncurves saved to {args.plot}" if saved else "\n(install matplotlib to also plot the curves)")
     print(f"\n{time.perf_counter() - start:.1f} s")
 
 

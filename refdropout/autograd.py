@@ -10,9 +10,10 @@ holds no reference cycle and is freed by reference counting alone.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -47,7 +48,7 @@ def enable_grad():
     return _grad_mode(True)
 
 
-def attach(out: "Tensor", parents: tuple["Tensor", ...], vjp: VJP) -> "Tensor":
+def attach(out: Tensor, parents: tuple[Tensor, ...], vjp: VJP) -> Tensor:
     """Make ``out`` a graph node when grad mode is on and some parent requires a gradient."""
     if _grad_enabled.get() and any(p.requires_grad for p in parents):
         out.requires_grad = True
@@ -56,7 +57,7 @@ def attach(out: "Tensor", parents: tuple["Tensor", ...], vjp: VJP) -> "Tensor":
     return out
 
 
-def _topological_order(root: "Tensor") -> list["Tensor"]:
+def _topological_order(root: Tensor) -> list[Tensor]:
     """Nodes that lead to ``root``, every node after its parents (iterative: no recursion limit)."""
     order: list[Tensor] = []
     seen: set[int] = set()
@@ -74,7 +75,7 @@ def _topological_order(root: "Tensor") -> list["Tensor"]:
     return order
 
 
-def backward(root: "Tensor", gradient: list) -> None:
+def backward(root: Tensor, gradient: list) -> None:
     """Propagate ``gradient`` (flat, the shape of ``root``) to every leaf that requires grad.
 
     Leaves accumulate into ``.grad`` (TENSOR-15): a second backward adds to the first.

@@ -10,7 +10,7 @@ in float64; they agree when |analytic - numeric| <= atol + rtol |numeric|.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .autograd import no_grad
 from .dtypes import float64
@@ -39,7 +39,8 @@ def _evaluate(fn: Callable[..., Tensor], inputs: list[Tensor]) -> list:
     return out.data
 
 
-def gradcheck(fn: Callable[..., Tensor], *inputs: Tensor, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:
+def gradcheck(fn: Callable[..., Tensor], *inputs: Tensor, eps: float = 1e-6, atol: float = 1e-5,
+              rtol: float = 1e-3) -> bool:
     """Compare ``fn``'s VJPs with central differences at ``inputs``; True, or GradcheckError."""
     if not inputs or not all(isinstance(x, Tensor) for x in inputs):
         raise TypeError("gradcheck: pass one or more Tensor inputs")

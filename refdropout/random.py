@@ -26,10 +26,9 @@ import math
 import numbers
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 from .shapes import Shape, numel
 from .tensor import Tensor
@@ -241,7 +240,7 @@ class Generator:
         self._state = GeneratorState(key=(seed & _MASK, seed >> 32), stream=(0, 0))
 
     @classmethod
-    def from_state(cls, state: GeneratorState) -> "Generator":
+    def from_state(cls, state: GeneratorState) -> Generator:
         """A generator whose next draws are those of any generator that had ``state``."""
         if not isinstance(state, GeneratorState):
             raise TypeError(f"Generator.from_state: state must be a GeneratorState, got {type(state).__name__}")
@@ -254,7 +253,7 @@ class Generator:
         """The current state; it changes only when a draw or ``spawn`` consumes randomness."""
         return self._state
 
-    def copy(self) -> "Generator":
+    def copy(self) -> Generator:
         """An independent generator in the same state: it makes the same draws from here on."""
         return Generator.from_state(self._state)
 
@@ -264,12 +263,12 @@ class Generator:
 
     # ---- child streams (RANDOM-6) --------------------------------------------------------
 
-    def _child(self, index: int, reserved_draw: int) -> "Generator":
+    def _child(self, index: int, reserved_draw: int) -> Generator:
         """The generator whose (k0, k1, s0, s1) is Philox of counter (index, reserved_draw, s0, s1)."""
         k0, k1, s0, s1 = philox4x32((index, reserved_draw, *self._state.stream), self._state.key)
         return Generator.from_state(GeneratorState(key=(k0, k1), stream=(s0, s1)))
 
-    def spawn(self, n: int) -> list["Generator"]:
+    def spawn(self, n: int) -> list[Generator]:
         """n new child generators; successive calls hand out new children.
 
         Child j (counting over all spawn calls of this generator) is derived from counter
@@ -284,7 +283,7 @@ class Generator:
         self._state = GeneratorState(s.key, s.stream, s.draws, s.spawned + n)
         return children
 
-    def fold_in(self, data: int) -> "Generator":
+    def fold_in(self, data: int) -> Generator:
         """The child generator named by ``data``, an int in [0, 2^32): a pure function of
         (this generator's key and stream, data), derived from counter (data, 2^32 - 1, s0, s1).
         It consumes no randomness of this generator."""
@@ -295,7 +294,7 @@ class Generator:
     def _next_draw(self) -> int:
         s = self._state
         if s.draws >= MAX_DRAWS:
-            raise OverflowError(f"this generator has made all 2**32 - 2 of its draws; "
+            raise OverflowError("this generator has made all 2**32 - 2 of its draws; "
                                 "use spawn or fold_in for fresh streams")
         self._state = GeneratorState(s.key, s.stream, s.draws + 1, s.spawned)
         return s.draws

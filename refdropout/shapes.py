@@ -68,7 +68,8 @@ def normalize_axis(axis: int, ndim: int, op: str) -> int:
     if isinstance(axis, bool) or not isinstance(axis, int):
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
     if not -ndim <= axis < ndim:
-        raise ValueError(f"{op}: axis {axis} is out of range for a tensor of {ndim} dimensions; allowed [{-ndim}, {ndim - 1}]")
+        raise ValueError(f"{op}: axis {axis} is out of range for a tensor of {ndim} dimensions;"
+                         f" allowed [{-ndim}, {ndim - 1}]")
     return axis % ndim
 
 

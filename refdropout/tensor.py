@@ -16,7 +16,8 @@ one import cycle (tests/test_architecture.py).
 from __future__ import annotations
 
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from . import autograd
 from .dtypes import DType, float64, get_dtype
@@ -37,7 +38,8 @@ def _parse_nested(data: Any) -> tuple[list, Shape]:
     inner = parts[0][1]
     for j, (_, shape) in enumerate(parts):
         if shape != inner:
-            raise ValueError(f"Tensor: ragged nested data: element 0 has shape {inner} but element {j} has shape {shape}")
+            raise ValueError(f"Tensor: ragged nested data: element 0 has shape {inner} but element {j}"
+                             f" has shape {shape}")
     return [v for flat, _ in parts for v in flat], (len(data), *inner)
 
 
@@ -85,7 +87,7 @@ class Tensor:
         self._vjp = None
 
     @classmethod
-    def from_flat(cls, data: list, shape: Shape, dtype: DType | str = float64, *, rounded: bool = False) -> "Tensor":
+    def from_flat(cls, data: list, shape: Shape, dtype: DType | str = float64, *, rounded: bool = False) -> Tensor:
         """A tensor of ``shape`` over ``data``, a flat row-major list of prod(shape) values, taken
         as it is (not copied). Floating values are rounded to ``dtype`` unless ``rounded`` says that
         they already lie in it (values read from an array of that format): then nothing is done per
@@ -111,7 +113,8 @@ class Tensor:
 
     def item(self) -> float | bool:
         if self.size != 1:
-            raise ValueError(f"item: only a tensor of one element converts to a number, this one has shape {self.shape}")
+            raise ValueError("item: only a tensor of one element converts to a number,"
+                             f" this one has shape {self.shape}")
         return self.data[0]
 
     def __repr__(self) -> str:
@@ -133,13 +136,14 @@ class Tensor:
 
     # ---- autodiff -----------------------------------------------------------------
 
-    def backward(self, gradient: "Tensor | Sequence | float | None" = None) -> None:
+    def backward(self, gradient: Tensor | Sequence | float | None = None) -> None:
         """Accumulate d(self)/d(leaf) . gradient into every leaf's ``.grad`` (TENSOR-15)."""
         if not self.requires_grad:
             raise ValueError("backward: this tensor does not require grad and has no graph")
         if gradient is None:
             if self.size != 1:
-                raise ValueError(f"backward: an implicit gradient needs a one-element output, not shape {self.shape}; pass gradient=")
+                raise ValueError(f"backward: an implicit gradient needs a one-element output, not shape {self.shape};"
+                                 " pass gradient=")
             upstream = [1.0]
         else:
             g = gradient if isinstance(gradient, Tensor) else Tensor(gradient)
@@ -153,7 +157,7 @@ class Tensor:
             g = [a + b for a, b in zip(self.grad.data, g)]
         self.grad = Tensor.from_flat(g, self.shape, self.dtype)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """The same values, cut from the graph (shares the immutable data list)."""
         return Tensor.from_flat(self.data, self.shape, self.dtype)
 
@@ -184,30 +188,30 @@ class Tensor:
     def __ge__(self, other): return ops.greater_equal(self, other)
     def __getitem__(self, key): return ops.getitem(self, key)
 
-    def exp(self) -> "Tensor": return ops.exp(self)
-    def log(self) -> "Tensor": return ops.log(self)
-    def sqrt(self) -> "Tensor": return ops.sqrt(self)
-    def tanh(self) -> "Tensor": return ops.tanh(self)
-    def sigmoid(self) -> "Tensor": return ops.sigmoid(self)
-    def relu(self) -> "Tensor": return ops.relu(self)
+    def exp(self) -> Tensor: return ops.exp(self)
+    def log(self) -> Tensor: return ops.log(self)
+    def sqrt(self) -> Tensor: return ops.sqrt(self)
+    def tanh(self) -> Tensor: return ops.tanh(self)
+    def sigmoid(self) -> Tensor: return ops.sigmoid(self)
+    def relu(self) -> Tensor: return ops.relu(self)
 
-    def sum(self, axis=None, keepdims: bool = False) -> "Tensor": return ops.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims: bool = False) -> "Tensor": return ops.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims: bool = False) -> "Tensor": return ops.max(self, axis, keepdims)
+    def sum(self, axis=None, keepdims: bool = False) -> Tensor: return ops.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims: bool = False) -> Tensor: return ops.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims: bool = False) -> Tensor: return ops.max(self, axis, keepdims)
 
-    def reshape(self, *shape) -> "Tensor":
+    def reshape(self, *shape) -> Tensor:
         return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
 
-    def permute(self, *axes) -> "Tensor":
+    def permute(self, *axes) -> Tensor:
         return ops.permute(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes)
 
-    def transpose(self, axis0: int = -2, axis1: int = -1) -> "Tensor": return ops.transpose(self, axis0, axis1)
-    def broadcast_to(self, shape) -> "Tensor": return ops.broadcast_to(self, shape)
-    def expand(self, *sizes) -> "Tensor": return ops.expand(self, *sizes)
-    def astype(self, dtype) -> "Tensor": return ops.astype(self, dtype)
+    def transpose(self, axis0: int = -2, axis1: int = -1) -> Tensor: return ops.transpose(self, axis0, axis1)
+    def broadcast_to(self, shape) -> Tensor: return ops.broadcast_to(self, shape)
+    def expand(self, *sizes) -> Tensor: return ops.expand(self, *sizes)
+    def astype(self, dtype) -> Tensor: return ops.astype(self, dtype)
 
     @property
-    def T(self) -> "Tensor":
+    def T(self) -> Tensor:
         """The axes reversed (NumPy's ``.T``)."""
         return ops.permute(self, tuple(reversed(range(self.ndim))))
 

@@ -100,7 +100,8 @@ def check_broken(quick_plan: DecisionPlan, pytestconfig: pytest.Config) -> RunCh
 def _whole_suite(session: pytest.Session) -> bool:
     """True when pytest ran every test of tests/: no selection by path, keyword, marker or deselection."""
     option = session.config.option
-    selected = option.keyword or option.markexpr or getattr(option, "deselect", None) or getattr(option, "lf", False) or option.maxfail
+    selected = (option.keyword or option.markexpr or getattr(option, "deselect", None) or getattr(option, "lf", False)
+                or option.maxfail)
     paths = [Path(a.split("::")[0]).resolve() for a in session.config.args]
     return not selected and all(p in (TESTS_DIR, REPO) for p in paths)
 

@@ -19,15 +19,18 @@ Importing this module imports :mod:`refdropout.conformance`, which registers eve
 from __future__ import annotations
 
 import math
+import shlex
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
+from refdropout.cli import main
 from refdropout.conformance import Outcome, Verdict
 from refdropout.contract import Implementation, Policies, policies_of
 from refdropout.tensor import Tensor
@@ -41,9 +44,13 @@ TESTS_DIR = REPO / "tests"
 NEVER_SHRUNK = (Phase.explicit, Phase.generate)
 
 
-def exact(examples: int) -> settings:
-    """``examples`` examples of a test that makes no statistical decision (no per-example deadline)."""
-    return settings(max_examples=examples, deadline=None)
+def exact(examples: int, *, phases: Sequence[Phase] | None = None) -> settings:
+    """``examples`` examples of a test that makes no statistical decision (no per-example deadline).
+
+    ``phases``: the phases to run where not the profile's, e.g. :data:`NEVER_SHRUNK` for a test whose
+    examples each run a framework, too slow to shrink.
+    """
+    return settings(max_examples=examples, deadline=None, **({} if phases is None else {"phases": list(phases)}))
 
 
 def statistical(examples: int, *, keep_database: bool = False, phases: Sequence[Phase] = NEVER_SHRUNK) -> settings:
@@ -121,6 +128,13 @@ def described(impl: Implementation) -> str:
     return f"{impl.name} ({', '.join(different)})" if different else impl.name
 
 
+def misdeclaring(impl: Implementation, policy: str) -> Implementation:
+    """``impl`` with its behaviour, declaring the reference's value of ``policy`` and its other
+    policies as it declares them: a clause that relies on ``policy`` should then fail."""
+    declared = {f.name: getattr(policies_of(impl), f.name) for f in fields(Policies)}
+    return declaring(impl, **{**declared, policy: getattr(Policies(), policy)})
+
+
 def what_is_wrong(impl: Implementation) -> str:
     """The first line of a broken implementation's class docstring: what it gets wrong."""
     doc = (type(impl).__doc__ or "").strip()
@@ -157,3 +171,15 @@ def assert_fails(check_broken: RunCheck, clause: str, impls: Impls, seed: int, *
                  because: str | None = None) -> Verdict | list[Verdict]:
     """``clause``'s check rejects every implementation of ``impls`` (one, or a sequence) at ``seed``."""
     return assert_outcome(check_broken, clause, impls, seed, Outcome.FAIL, because=because)
+
+
+# ---- the command line ---------------------------------------------------------------------------
+
+
+def run_command(capsys: pytest.CaptureFixture[str], *argv: str, status: int = 0) -> tuple[str, str]:
+    """Run ``refdropout ARGV`` in this process and assert that it exits with ``status``: returns
+    (stdout, stderr). A usage error raises SystemExit, as argparse does."""
+    got = main(list(argv))
+    out, err = capsys.readouterr()
+    assert got == status, f"refdropout {shlex.join(argv)}: expected exit status {status}, got {got}:\n{err or out}"
+    return out, err

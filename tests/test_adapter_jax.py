@@ -12,20 +12,28 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import (
+    NEVER_SHRUNK,
+    REPO,
+    assert_fails,
+    assert_outcome,
+    assert_passes,
+    described,
+    exact,
+    misdeclaring,
+    seeds,
+    statistical,
+)
 from refdropout.adapters.jax import KNOWN_DEVIATIONS as DEVIATIONS
 from refdropout.conformance import CHECKS, Outcome
-from refdropout.contract import Policies
 
 jax = pytest.importorskip("jax", reason="the jax target needs JAX: pip install jax")
 
-REPO = Path(__file__).resolve().parents[1]
-SEEDS = st.integers(0, 2**64 - 1)
 TARGETS = ("jax", "flax")
 
 EXACT = {
@@ -64,31 +72,28 @@ def test_subsets_name_registered_checks() -> None:
 
 
 @pytest.mark.parametrize("target, clause", CASES)
-@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
-@given(seed=SEEDS)
+@exact(2, phases=NEVER_SHRUNK)
+@given(seed=seeds)
 def test_exact_clauses_pass(targets, check_correct, target: str, clause: str, seed: int) -> None:
-    verdict = check_correct(clause, targets[target], seed)
-    assert verdict.outcome is Outcome.PASS, verdict.detail
+    verdict = assert_passes(check_correct, clause, targets[target], seed)
     assert {relied.split(" = ")[0] for relied in verdict.policies} == RELIED[target].get(clause, set())
 
 
 @pytest.mark.parametrize("target, clause", [(t, c) for t in TARGETS for c in STATISTICAL[t]])
-@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
-@given(seed=SEEDS)
+@statistical(2, keep_database=True)
+@given(seed=seeds)
 def test_statistical_clauses_pass(targets, check_correct, target: str, clause: str, seed: int) -> None:
-    verdict = check_correct(clause, targets[target], seed)
-    assert verdict.outcome is Outcome.PASS, verdict.detail
+    assert_passes(check_correct, clause, targets[target], seed)
 
 
 @pytest.mark.parametrize("target, clause", [(t, c) for t in TARGETS for c in NOT_APPLICABLE[t]])
 def test_missing_capabilities_are_not_applicable(targets, check_correct, target: str, clause: str) -> None:
-    assert check_correct(clause, targets[target], 0).outcome is Outcome.NOT_APPLICABLE
+    assert_outcome(check_correct, clause, targets[target], 0, Outcome.NOT_APPLICABLE)
 
 
 @pytest.mark.parametrize("target, clause", [(t, c) for t in TARGETS for c in sorted(DEVIATIONS[t])])
 def test_measured_deviations_fail(targets, check_broken, target: str, clause: str) -> None:
-    verdict = check_broken(clause, targets[target], 0)
-    assert verdict.outcome is Outcome.FAIL, f"{clause} no longer fails ({DEVIATIONS[target][clause]}): {verdict.detail}"
+    assert_fails(check_broken, clause, targets[target], 0, because=f"known deviation: {DEVIATIONS[target][clause]}")
 
 
 # (clause, policy): declaring the reference's value of the policy instead fails the clause
@@ -105,19 +110,16 @@ def test_declared_policies_are_the_measured_ones(targets, check_broken, target: 
     """Each declared policy passes its clauses (test_exact_clauses_pass); declaring the reference's
     value instead fails them at one seed of 0..7 at least (DROPOUT-2 sees a flushed subnormal only
     where one of its two is kept; a refusal at p = 1 raises, which a run reports as FAIL)."""
-    impl = targets[target]
-    declared = {name: getattr(impl.policies, name) for name in impl.policies.__dataclass_fields__}
-    misdeclared = type("Misdeclared", (type(impl),), {
-        "policies": Policies(**{**declared, policy: getattr(Policies(), policy)})})()
+    misdeclared = misdeclaring(targets[target], policy)
     if policy == "p_one":
         with pytest.raises(ValueError, match=r"rate must be in \[0, 1\)"):
             check_broken(clause, misdeclared, 0)
         return
-    assert any(check_broken(clause, misdeclared, seed).failed for seed in range(8)), \
-        f"{clause} passes {target} declaring {policy} the reference's"
+    assert any(check_broken(clause, misdeclared, seed).failed for seed in range(8)), (
+        f"{clause}: expected FAIL at one seed of 0..7 for {described(misdeclared)}, got none")
 
 
-@settings(max_examples=5, deadline=None)
+@exact(5)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_jax_default_keys_keep_32_bits(seed: int) -> None:
     """Why the adapters seed under 64-bit types: by default jax.random.key(s) drops s's high word."""

@@ -22,20 +22,27 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import (
+    NEVER_SHRUNK,
+    REPO,
+    assert_fails,
+    assert_outcome,
+    assert_passes,
+    exact,
+    misdeclaring,
+    seeds,
+    statistical,
+)
 from refdropout.adapters.onnxruntime import KNOWN_DEVIATIONS as DEVIATIONS
 from refdropout.conformance import CHECKS, Outcome
-from refdropout.contract import Policies
 from refdropout.dtypes import get_dtype
 from refdropout.tensor import Tensor
 
-SEEDS = st.integers(0, 2**64 - 1)
-REPO = Path(__file__).resolve().parents[1]
 RATIO_REFUSED = r"ratio must be in the range \[0, 1\)"
 
 EXACT = ["DROPOUT-2", "DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12",
@@ -70,38 +77,35 @@ def test_subsets_name_registered_checks() -> None:
 
 
 @pytest.mark.parametrize("clause", EXACT)
-@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
-@given(seed=SEEDS)
+@exact(2, phases=NEVER_SHRUNK)
+@given(seed=seeds)
 def test_exact_clauses_pass(ort_impl, check_correct, clause: str, seed: int) -> None:
-    verdict = check_correct(clause, ort_impl, seed)
-    assert verdict.outcome is Outcome.PASS, verdict.detail
+    assert_passes(check_correct, clause, ort_impl, seed)
 
 
 @pytest.mark.parametrize("clause", STATISTICAL)
-@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
-@given(seed=SEEDS)
+@statistical(2, keep_database=True)
+@given(seed=seeds)
 def test_statistical_clauses_pass(ort_impl, check_correct, clause: str, seed: int) -> None:
-    verdict = check_correct(clause, ort_impl, seed)
-    assert verdict.outcome is Outcome.PASS, verdict.detail
+    assert_passes(check_correct, clause, ort_impl, seed)
 
 
 @pytest.mark.parametrize("clause", NOT_APPLICABLE)
 def test_missing_capabilities_are_not_applicable(ort_impl, check_correct, clause: str) -> None:
-    assert check_correct(clause, ort_impl, 0).outcome is Outcome.NOT_APPLICABLE
+    assert_outcome(check_correct, clause, ort_impl, 0, Outcome.NOT_APPLICABLE)
 
 
 @pytest.mark.parametrize("clause", sorted(DEVIATIONS))
-@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
-@given(seed=SEEDS)
+@statistical(2, keep_database=True)
+@given(seed=seeds)
 def test_measured_deviations_fail(ort_impl, check_broken, clause: str, seed: int) -> None:
-    verdict = check_broken(clause, ort_impl, seed)
-    assert verdict.outcome is Outcome.FAIL, f"{clause} no longer fails ({DEVIATIONS[clause]}): {verdict.detail}"
+    assert_fails(check_broken, clause, ort_impl, seed, because=f"known deviation: {DEVIATIONS[clause]}")
 
 
 def test_seed_zero_fails_dropout_13(ort_impl, check_broken) -> None:
     """Seeds 0 and 0 ^ 1 give one mask; 0 ^ 2^32 (2 modulo 2^31 - 1) one whose draws are 2 u mod 1."""
-    verdict = check_broken("DROPOUT-13", ort_impl, 0)
-    assert verdict.outcome is Outcome.FAIL and "s ^ 2^0" in verdict.detail and "s ^ 2^32" in verdict.detail
+    verdict = assert_fails(check_broken, "DROPOUT-13", ort_impl, 0, because="seeds 0 and 1 give one mask")
+    assert "s ^ 2^0" in verdict.detail and "s ^ 2^32" in verdict.detail, verdict.detail
 
 
 @pytest.mark.parametrize("clause, policy", POLICIES)
@@ -109,17 +113,13 @@ def test_declared_policies_are_the_measured_ones(ort_impl, check_correct, check_
                                                  policy: str) -> None:
     """Declaring the reference's value of a policy instead fails the clause: a refusal of p = 1
     raises (which a run reports as FAIL), a float32 scale is more than one ulp from x / q in float64."""
-    from refdropout.adapters.onnxruntime import OnnxRuntimeDropout
-
     assert any(relied.startswith(f"{policy} = ") for relied in check_correct(clause, ort_impl, 0).policies)
-    declared = {name: getattr(ort_impl.policies, name) for name in ort_impl.policies.__dataclass_fields__}
-    misdeclared = type("Misdeclared", (OnnxRuntimeDropout,), {
-        "policies": Policies(**{**declared, policy: getattr(Policies(), policy)})})()
+    misdeclared = misdeclaring(ort_impl, policy)
     if policy == "p_one":
         with pytest.raises(Exception, match=RATIO_REFUSED):
             check_broken(clause, misdeclared, 0)
     else:
-        assert check_broken(clause, misdeclared, 0).outcome is Outcome.FAIL
+        assert_fails(check_broken, clause, misdeclared, 0, because=f"{policy} declared the reference's")
 
 
 @pytest.mark.parametrize("p", [1.0, math.nan, -0.25, 1.5])
@@ -129,8 +129,8 @@ def test_rates_outside_zero_one_raise_in_both_modes(ort_impl, p: float, training
         ort_impl.dropout(_tensor([1.0, 2.0]), p, training=training, seed=0)
 
 
-@settings(max_examples=5, deadline=None)
-@given(seed=SEEDS, p=st.floats(0.05, 0.95), dtype=st.sampled_from(["float64", "float32"]),
+@exact(5)
+@given(seed=seeds, p=st.floats(0.05, 0.95), dtype=st.sampled_from(["float64", "float32"]),
        x=st.lists(st.floats(-1e3, 1e3, width=32), min_size=1, max_size=64))
 def test_kept_values_are_x_over_the_float32_keep_prob(ort_impl, seed: int, p: float, dtype: str,
                                                       x: list[float]) -> None:
@@ -147,8 +147,8 @@ def test_kept_values_are_x_over_the_float32_keep_prob(ort_impl, seed: int, p: fl
     assert y.data == expected
 
 
-@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
-@given(seed=SEEDS)
+@exact(2, phases=NEVER_SHRUNK)
+@given(seed=seeds)
 def test_dropped_nonfinite_values_become_nan(ort_impl, seed: int) -> None:
     """The declared policy nonfinite = "multiply", measured at p = 0.5 (p = 1 is refused)."""
     assert ort_impl.policies.nonfinite == "multiply"
@@ -159,7 +159,7 @@ def test_dropped_nonfinite_values_become_nan(ort_impl, seed: int) -> None:
         assert (math.isnan(out) and math.isnan(v)) or out == v if kept else math.isnan(out)
 
 
-@settings(max_examples=3, deadline=None, phases=[Phase.explicit, Phase.generate])
+@exact(3, phases=NEVER_SHRUNK)
 @given(seed=st.integers(0, 2**64 - 5), shapes=st.lists(st.integers(1, 40), min_size=2, max_size=4))
 def test_a_session_s_kth_run_draws_as_seed_plus_k(ort_impl, seed: int, shapes: list[int]) -> None:
     """The counter the adapter relies on: a stream's k-th call, and a call with seed s + k made right
@@ -174,7 +174,7 @@ def test_a_session_s_kth_run_draws_as_seed_plus_k(ort_impl, seed: int, shapes: l
         assert ort_impl.dropout(x, 0.5, training=True, seed=seed + k).data == fresh.data
 
 
-@settings(max_examples=3, deadline=None, phases=[Phase.explicit, Phase.generate])
+@exact(3, phases=NEVER_SHRUNK)
 @given(seed=st.integers(0, 2**63))
 def test_seeds_are_kept_modulo_two_to_the_31_minus_1(ort_impl, seed: int) -> None:
     """Measured: s and s + 2^31 - 1 give one mask (minstd_rand0's modulus); 0 and 1 coincide."""
@@ -208,6 +208,5 @@ def test_module_imports_without_onnxruntime() -> None:
         "from refdropout.adapters.onnxruntime import OnnxRuntimeDropout\n"
         "try:\n    OnnxRuntimeDropout()\nexcept ModuleNotFoundError as e:\n    print(e)\n"
     )
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
-                            cwd=REPO)
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=REPO)
     assert "pip install onnxruntime onnx" in result.stdout

@@ -14,18 +14,25 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import (
+    NEVER_SHRUNK,
+    REPO,
+    assert_fails,
+    assert_outcome,
+    assert_passes,
+    described,
+    exact,
+    misdeclaring,
+    seeds,
+    statistical,
+)
 from refdropout.adapters.tensorflow import KNOWN_DEVIATIONS
 from refdropout.conformance import CHECKS, Outcome
-from refdropout.contract import Policies
-
-SEEDS = st.integers(0, 2**64 - 1)
-REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -101,29 +108,27 @@ def test_subsets_name_registered_checks() -> None:
 
 
 @pytest.mark.parametrize("target, clause", _cases("exact"))
-@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
-@given(seed=SEEDS)
+@exact(2, phases=NEVER_SHRUNK)
+@given(seed=seeds)
 def test_exact_clauses_pass(adapters, check_correct, target: str, clause: str, seed: int) -> None:
-    verdict = check_correct(clause, _impl(adapters, target), seed)
-    assert verdict.outcome is Outcome.PASS, verdict.detail
+    assert_passes(check_correct, clause, _impl(adapters, target), seed)
 
 
 @pytest.mark.parametrize("target, clause", _cases("statistical"))
-@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
-@given(seed=SEEDS)
+@statistical(2, keep_database=True)
+@given(seed=seeds)
 def test_statistical_clauses_pass(adapters, check_correct, target: str, clause: str, seed: int) -> None:
-    verdict = check_correct(clause, _impl(adapters, target), seed)
-    assert verdict.outcome is Outcome.PASS, verdict.detail
+    assert_passes(check_correct, clause, _impl(adapters, target), seed)
 
 
 @pytest.mark.parametrize("target, clause", _cases("not_applicable"))
 def test_missing_capabilities_are_not_applicable(adapters, check_correct, target: str, clause: str) -> None:
-    assert check_correct(clause, _impl(adapters, target), 0).outcome is Outcome.NOT_APPLICABLE
+    assert_outcome(check_correct, clause, _impl(adapters, target), 0, Outcome.NOT_APPLICABLE)
 
 
 @pytest.mark.parametrize("target, clause", [(t, c) for t, e in TARGETS.items() for c in sorted(e.deviations)])
-@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
-@given(seed=SEEDS)
+@statistical(2, keep_database=True)
+@given(seed=seeds)
 def test_measured_deviations_fail(adapters, check_broken, target: str, clause: str, seed: int) -> None:
     """A deviation fails its clause as a run reports it: by a failing verdict, or by the framework
     raising where the clause requires a result (a run reports a raising implementation as failing)."""
@@ -133,8 +138,7 @@ def test_measured_deviations_fail(adapters, check_broken, target: str, clause: s
         with pytest.raises(RAISES[target, clause]):
             check_broken(clause, impl, seed)
         return
-    verdict = check_broken(clause, impl, seed)
-    assert verdict.outcome is Outcome.FAIL, f"{target} {clause} no longer fails ({reason}): {verdict.detail}"
+    assert_fails(check_broken, clause, impl, seed, because=f"known deviation: {reason}")
 
 
 @pytest.mark.parametrize("target, clause, policy", [(t, c, p) for t, e in TARGETS.items() for c, p in e.policies])
@@ -144,20 +148,19 @@ def test_declared_policies_are_the_measured_ones(adapters, check_correct, check_
     fails it (a refusal at p = 1 raises, which a run reports as FAIL)."""
     impl = _impl(adapters, target)
     assert any(relied.startswith(f"{policy} = ") for relied in check_correct(clause, impl, 0).policies)
-    declared = {name: getattr(impl.policies, name) for name in impl.policies.__dataclass_fields__}
-    misdeclared = type("Misdeclared", (type(impl),), {
-        "policies": Policies(**{**declared, policy: getattr(Policies(), policy)})})()
+    misdeclared = misdeclaring(impl, policy)
     try:
         verdict = check_broken(clause, misdeclared, 0)
     except Exception:  # noqa: BLE001  (the framework's refusal of p = 1)
         assert policy == "p_one"
         return
-    assert verdict.outcome is Outcome.FAIL, f"{clause} passes {target} declaring {policy} the reference's"
+    assert verdict.outcome is Outcome.FAIL, (f"{clause}: expected FAIL for {described(misdeclared)}, got "
+                                             f"{verdict.outcome.value} ({policy} declared the reference's)")
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
-@settings(max_examples=2, deadline=None)
-@given(seed=SEEDS)
+@exact(2)
+@given(seed=seeds)
 def test_kept_subnormals_are_flushed_to_zero(adapters, target: str, seed: int) -> None:
     """The deviation behind DROPOUT-2's failure, whatever the mask: TensorFlow's CPU kernels flush
     denormals, so a kept float32 subnormal x gives 0, not x / q. (The DROPOUT-2 check sees it only
@@ -171,7 +174,7 @@ def test_kept_subnormals_are_flushed_to_zero(adapters, target: str, seed: int) -
     assert kept and all(v == 0.0 for v in kept)
 
 
-@settings(max_examples=2, deadline=None)
+@exact(2)
 @given(seed=st.integers(0, 2**62))
 def test_keras_seeds_alias_modulo_2_31_minus_2(adapters, seed: int) -> None:
     """A measured Keras deviation from DROPOUT-13 that its check does not probe: the TensorFlow
@@ -185,7 +188,7 @@ def test_keras_seeds_alias_modulo_2_31_minus_2(adapters, seed: int) -> None:
     assert y.data != keras_impl.dropout(x, 0.5, training=True, seed=seed + 1).data  # 2^-256 odds of one mask
 
 
-@given(seed=SEEDS)
+@given(seed=seeds)
 def test_keras_seed_keeps_all_64_bits(seed: int) -> None:
     """The seed Keras gets is the int64 of the seed's 64 bits: in range and one-to-one."""
     from refdropout.adapters.tensorflow import _keras_seed

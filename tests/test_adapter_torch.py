@@ -12,21 +12,27 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from hypothesis import Phase, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
+from helpers import (
+    NEVER_SHRUNK,
+    REPO,
+    assert_fails,
+    assert_outcome,
+    assert_passes,
+    declaring,
+    exact,
+    seeds,
+    statistical,
+)
 from refdropout.adapters.torch import KNOWN_DEVIATIONS as DEVIATIONS
 from refdropout.conformance import CHECKS, Outcome
-from refdropout.contract import Policies
-
-SEEDS = st.integers(0, 2**64 - 1)
-REPO = Path(__file__).resolve().parents[1]
 
 EXACT = [
-    "DROPOUT-2", "DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12", "DROPOUT-15",
+    "DROPOUT-2", "DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12",
+    "DROPOUT-15",
     "GRADIENTS-1", "GRADIENTS-2", "GRADIENTS-5", "GRADIENTS-6",
     "VARIANTS-1", "VARIANTS-2", "VARIANTS-4", "VARIANTS-6",
     "MODES-4", "MODES-7", "MODES-9",
@@ -34,8 +40,8 @@ EXACT = [
     "ENSEMBLE-1", "ENSEMBLE-8",
 ]
 STATISTICAL = [  # 23 decisions planned, 21 made: RECURRENT-9 has one semantics here
-    "DROPOUT-13", "DROPOUT-14", "DROPOUT-16", "DROPOUT-20", "VARIANTS-3", "VARIANTS-5", "VARIANTS-16", "MODES-8", "RECURRENT-8",
-    "RECURRENT-9", "ENSEMBLE-3",
+    "DROPOUT-13", "DROPOUT-14", "DROPOUT-16", "DROPOUT-20", "VARIANTS-3", "VARIANTS-5", "VARIANTS-16", "MODES-8",
+    "RECURRENT-8", "RECURRENT-9", "ENSEMBLE-3",
 ]
 # PyTorch has no noise_shape, Gaussian dropout, DropConnect, DropPath, DropBlock or variational LSTM
 NOT_APPLICABLE = ["DROPOUT-11", "VARIANTS-7", "VARIANTS-9", "VARIANTS-10", "VARIANTS-13", "RECURRENT-6"]
@@ -60,46 +66,40 @@ def test_subsets_name_registered_checks() -> None:
 
 
 @pytest.mark.parametrize("clause", EXACT)
-@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
-@given(seed=SEEDS)
+@exact(2, phases=NEVER_SHRUNK)
+@given(seed=seeds)
 def test_exact_clauses_pass(torch_impl, check_correct, clause: str, seed: int) -> None:
-    verdict = check_correct(clause, torch_impl, seed)
-    assert verdict.outcome is Outcome.PASS, verdict.detail
+    verdict = assert_passes(check_correct, clause, torch_impl, seed)
     assert verdict.policies == RELIED.get(clause, ())
 
 
 @pytest.mark.parametrize("clause", STATISTICAL)
-@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
-@given(seed=SEEDS)
+@statistical(2, keep_database=True)
+@given(seed=seeds)
 def test_statistical_clauses_pass(torch_impl, check_correct, clause: str, seed: int) -> None:
-    verdict = check_correct(clause, torch_impl, seed)
-    assert verdict.outcome is Outcome.PASS, verdict.detail
+    verdict = assert_passes(check_correct, clause, torch_impl, seed)
     assert verdict.policies == RELIED.get(clause, ())
 
 
 @pytest.mark.parametrize("clause", NOT_APPLICABLE)
 def test_missing_capabilities_are_not_applicable(torch_impl, check_correct, clause: str) -> None:
-    assert check_correct(clause, torch_impl, 0).outcome is Outcome.NOT_APPLICABLE
+    assert_outcome(check_correct, clause, torch_impl, 0, Outcome.NOT_APPLICABLE)
 
 
 @pytest.mark.parametrize("clause", sorted(DEVIATIONS))
-@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate])
-@given(seed=SEEDS)
+@statistical(2, keep_database=True)
+@given(seed=seeds)
 def test_measured_deviations_fail(torch_impl, check_broken, clause: str, seed: int) -> None:
-    verdict = check_broken(clause, torch_impl, seed)
-    assert verdict.outcome is Outcome.FAIL, f"{clause} no longer fails ({DEVIATIONS[clause]}): {verdict.detail}"
+    assert_fails(check_broken, clause, torch_impl, seed, because=f"known deviation: {DEVIATIONS[clause]}")
 
 
-@pytest.mark.parametrize("clause, other", [("DROPOUT-10", Policies(nonfinite="select")),
-                                           ("DROPOUT-2", Policies(scaling="classic")),
-                                           ("DROPOUT-3", Policies(seed_bits=32)),
-                                           ("DROPOUT-13", Policies(p_validation="bool_as_number"))])
-def test_declared_policies_are_the_measured_ones(torch_impl, check_broken, clause: str, other: Policies) -> None:
+@pytest.mark.parametrize("clause, other", [("DROPOUT-10", {"nonfinite": "select"}),
+                                           ("DROPOUT-2", {"scaling": "classic"}),
+                                           ("DROPOUT-3", {"seed_bits": 32}),
+                                           ("DROPOUT-13", {"p_validation": "bool_as_number"})])
+def test_declared_policies_are_the_measured_ones(torch_impl, check_broken, clause: str, other: dict) -> None:
     """The declared policies pass (test_exact_clauses_pass); declaring the other one fails."""
-    from refdropout.adapters.torch import TorchDropout
-
-    misdeclared = type("Misdeclared", (TorchDropout,), {"policies": other})()
-    assert check_broken(clause, misdeclared, 0).outcome is Outcome.FAIL
+    assert_fails(check_broken, clause, declaring(torch_impl, **other), 0, because="not the policy measured in PyTorch")
 
 
 def test_cuda_without_a_device_is_a_clear_error(torch_impl) -> None:
@@ -127,6 +127,5 @@ def test_module_imports_without_torch() -> None:
         "from refdropout.adapters.torch import TorchDropout\n"
         "try:\n    TorchDropout()\nexcept ModuleNotFoundError as e:\n    print(e)\n"
     )
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
-                            cwd=REPO)
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=REPO)
     assert "pip install torch" in result.stdout

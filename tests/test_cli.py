@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers import REPO, run_command
 from refdropout.adapters import TARGETS, BuiltinTarget, load_target
 from refdropout.adapters.numpy import NumpyDropout
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.cli import main
 from refdropout.conformance import Outcome
 from refdropout.conformance.runner import clause_seed, run_plan, run_target, select_clauses
 from refdropout.options import PROFILE, TARGET
@@ -35,7 +35,6 @@ from refdropout.stats import PROFILES
 EXACT = ["--clause", "DROPOUT-3", "--clause", "DROPOUT-5", "--clause", "DROPOUT-8"]
 STATISTICAL = "DROPOUT-16"  # the keep count: five exact binomial decisions
 CLAUSE_ID = re.compile(r"[A-Z]+-[0-9]+")
-REPO = Path(__file__).resolve().parents[1]
 
 # a module in the current directory holding plain functions and adapter classes, correct and broken
 USER_MODULE = textwrap.dedent('''
@@ -82,11 +81,9 @@ def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return name
 
 
-def check(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """``refdropout check`` at the quick profile: (exit status, stdout, stderr)."""
-    status = main(["check", "--profile", "quick", *argv])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
+def check(argv: list[str], capsys: pytest.CaptureFixture[str], status: int = 0) -> tuple[str, str]:
+    """``refdropout check`` at the quick profile, which must exit with ``status``: (stdout, stderr)."""
+    return run_command(capsys, "check", "--profile", "quick", *argv, status=status)
 
 
 def rows(out: str) -> dict[str, list[str]]:
@@ -98,8 +95,7 @@ def rows(out: str) -> dict[str, list[str]]:
 
 
 def test_reference_passes_with_a_table_and_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, err = check([*EXACT, "--clause", STATISTICAL], capsys)
-    assert status == 0, out
+    out, err = check([*EXACT, "--clause", STATISTICAL], capsys)
     assert out.splitlines()[0].split()[:3] == ["CLAUSE", "VERDICT", "P-VALUE"]
     table = rows(out)
     assert sorted(table) == ["DROPOUT-16", "DROPOUT-3", "DROPOUT-5", "DROPOUT-8"]
@@ -113,15 +109,13 @@ def test_reference_passes_with_a_table_and_a_summary(capsys: pytest.CaptureFixtu
 
 
 def test_a_failing_clause_exits_1_and_says_why(user_module: str, capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = check([f"{user_module}:no_rescale", *EXACT], capsys)
-    assert status == 1
+    out, _ = check([f"{user_module}:no_rescale", *EXACT], capsys, status=1)
     assert rows(out)["DROPOUT-8"][1] == "FAIL" and rows(out)["DROPOUT-3"][1] == "pass"
     assert "FAIL DROPOUT-8: float64, p = 0.1: element" in out
 
 
 def test_an_implementation_that_raises_fails(user_module: str, capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = check([f"{user_module}:crashes", "--clause", "DROPOUT-5"], capsys)
-    assert status == 1
+    out, _ = check([f"{user_module}:crashes", "--clause", "DROPOUT-5"], capsys, status=1)
     assert "FAIL DROPOUT-5: raised RuntimeError: not implemented yet" in out
 
 
@@ -131,8 +125,8 @@ def test_an_implementation_that_raises_fails(user_module: str, capsys: pytest.Ca
     ("refdropout.adapters.reference:NoSuchClass", "has no attribute 'NoSuchClass'"),
 ])
 def test_unusable_targets_exit_2(target: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, err = check([target, *EXACT], capsys)
-    assert (status, out) == (2, "")
+    out, err = check([target, *EXACT], capsys, status=2)
+    assert out == ""
     assert message in err
 
 
@@ -140,8 +134,7 @@ def test_a_missing_framework_names_its_install_command(monkeypatch: pytest.Monke
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(TARGETS, "absent", BuiltinTarget("absent_adapter:Absent", "refdropout_absent_framework",
                                                          "pip install refdropout-absent-framework"))
-    status, _, err = check(["reference", "absent"], capsys)  # nothing runs when any target cannot load
-    assert status == 2
+    _, err = check(["reference", "absent"], capsys, status=2)  # nothing runs when any target cannot load
     assert err.strip().endswith("needs refdropout_absent_framework, which is not installed: "
                                 "pip install refdropout-absent-framework")
 
@@ -154,8 +147,7 @@ def test_every_builtin_names_its_framework_and_install_command() -> None:
 
 
 def test_device_cuda_needs_an_adapter_that_takes_a_device(capsys: pytest.CaptureFixture[str]) -> None:
-    status, _, err = check(["--device", "cuda", *EXACT], capsys)
-    assert status == 2
+    _, err = check(["--device", "cuda", *EXACT], capsys, status=2)
     assert "target 'reference' runs on the CPU only" in err
 
 
@@ -188,8 +180,7 @@ def test_the_shared_options_name_every_profile_and_builtin_target() -> None:
 
 def test_plain_function_passes_and_lacks_the_other_capabilities(user_module: str,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = check([f"{user_module}:good", "--clause", "DROPOUT-[2-8]", "--clause", STATISTICAL], capsys)
-    assert status == 0, out
+    out, _ = check([f"{user_module}:good", "--clause", "DROPOUT-[2-8]", "--clause", STATISTICAL], capsys)
     verdicts = {clause: row[1] for clause, row in rows(out).items()}
     assert verdicts.pop("DROPOUT-2") == "not"  # "not applicable"
     assert set(verdicts.values()) == {"pass"} and len(verdicts) == 6
@@ -198,8 +189,7 @@ def test_plain_function_passes_and_lacks_the_other_capabilities(user_module: str
 
 def test_an_adapter_class_is_used_as_it_is_and_its_policy_shown(user_module: str,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = check([f"{user_module}:SelectReference", "--clause", "DROPOUT-10"], capsys)
-    assert status == 0
+    out, _ = check([f"{user_module}:SelectReference", "--clause", "DROPOUT-10"], capsys)
     assert "DROPOUT-10  differs by declared policy" in out
     assert "nonfinite = 'select' (the reference: 'multiply')" in out
 
@@ -219,7 +209,7 @@ def test_numpy_is_an_independent_implementation_with_every_dropout_capability() 
 
 def test_json_report_holds_every_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "report.json"
-    assert check(["--clause", "DROPOUT-3", "--clause", STATISTICAL, "--seed", "11", "--json", str(path)], capsys)[0] == 0
+    check(["--clause", "DROPOUT-3", "--clause", STATISTICAL, "--seed", "11", "--json", str(path)], capsys)
     [run] = json.loads(path.read_text(encoding="utf-8"))["runs"]
     assert run["target"] == "reference" and run["profile"] == "quick" and run["seed"] == 11
     assert set(run["versions"]) == {"python", "refdropout", "framework", "framework_version"}
@@ -240,7 +230,7 @@ def test_junit_report_has_a_testcase_per_clause(user_module: str, tmp_path: Path
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "report.xml"
     argv = [f"{user_module}:no_rescale", "--clause", "DROPOUT-[2-5]", "--clause", "DROPOUT-8", "--junit", str(path)]
-    assert check(argv, capsys)[0] == 1
+    check(argv, capsys, status=1)
     [suite] = ET.parse(path).getroot()
     cases = {case.get("name").split(":")[0]: case for case in suite.iter("testcase")}
     assert sorted(cases) == ["DROPOUT-2", "DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-8"]
@@ -284,8 +274,8 @@ def test_a_clause_gives_the_same_result_alone_or_with_others_in_any_order() -> N
 
 
 def test_command_line_entry_point() -> None:
-    result = subprocess.run([sys.executable, "-m", "refdropout", "check", "--profile", "quick", "--clause", "DROPOUT-3"],
-                            cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
+    command = [sys.executable, "-m", "refdropout", "check", "--profile", "quick", "--clause", "DROPOUT-3"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "DROPOUT-3" in result.stdout and "1 pass" in result.stdout
 
@@ -295,7 +285,7 @@ def test_command_line_entry_point() -> None:
 
 def test_report_lists_every_report(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
-        main(["report", "--help"])
+        run_command(capsys, "report", "--help")
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert all(re.search(rf"(?m)^  {name} +the ", out) for name in REPORTS), out
@@ -313,7 +303,7 @@ def test_report_lists_every_report(capsys: pytest.CaptureFixture[str]) -> None:
 def test_report_usage_errors_exit_2(argv: list[str], usage: str, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
-        main([*argv, "--out", str(tmp_path / "r.md")] if len(argv) > 2 else argv)
+        run_command(capsys, *([*argv, "--out", str(tmp_path / "r.md")] if len(argv) > 2 else argv))
     assert exit_.value.code == 2
     assert usage in capsys.readouterr().err
     assert not (tmp_path / "r.md").exists()

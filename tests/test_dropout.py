@@ -35,8 +35,22 @@ from broken.dropout import (
     ScaleInInputFormat,
 )
 from helpers import (
-    assert_fails, assert_passes, assert_same_bits, bit_pattern, declaring, exact, filled, rates, seeds, statistical,
+    assert_fails,
+    assert_passes,
+    assert_same_bits,
+    bit_pattern,
+    declaring,
+    exact,
+    filled,
+    rates,
+    seeds,
+    statistical,
 )
+from refdropout.adapters.reference import ReferenceDropout
+from refdropout.conformance import CHECKS
+from refdropout.conformance.inputs import BINADES, spread
+from refdropout.dtypes import bfloat16, float16, float32, get_dtype, within_one_ulp
+from refdropout.functional import dropout
 from refdropout.mutants.edges import AcceptsAnyRate, NaNAtPOne, StrictComparison
 from refdropout.mutants.randomness import (
     CorrelatedNeighbours,
@@ -48,17 +62,7 @@ from refdropout.mutants.randomness import (
 from refdropout.mutants.rate import SwappedRate
 from refdropout.mutants.scale import NoRescale, OneOverP
 from refdropout.mutants.textbook import Textbook
-from refdropout.mutants.values import (
-    IntegerScaleCrashes,
-    IntegerScaleTruncates,
-    MultipliesDespiteSelect,
-    WrongPolicy,
-)
-from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import CHECKS
-from refdropout.conformance.inputs import BINADES, spread
-from refdropout.functional import dropout
-from refdropout.dtypes import bfloat16, float16, float32, get_dtype, within_one_ulp
+from refdropout.mutants.values import IntegerScaleCrashes, IntegerScaleTruncates, MultipliesDespiteSelect, WrongPolicy
 from refdropout.random import Generator
 from refdropout.stats import detectable_delta
 from refdropout.tensor import Tensor

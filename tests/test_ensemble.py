@@ -69,7 +69,8 @@ SCALINGS = ("inverted", "classic")
     rows=st.integers(1, 4), n=st.integers(1, 8), seed=seeds, data=st.data(),
     p=st.one_of(st.floats(0.01, 0.99), st.sampled_from([0.5, 0.75, 0.875, 0.96875])),
 )
-def test_unit_dropout_is_dropconnect_with_a_column_mask(rows: int, n: int, seed: int, data: st.DataObject, p: float) -> None:
+def test_unit_dropout_is_dropconnect_with_a_column_mask(rows: int, n: int, seed: int, data: st.DataObject,
+                                                        p: float) -> None:
     x = Tensor(data.draw(st.lists(wide_floats, min_size=n, max_size=n)))
     weight = Tensor(data.draw(st.lists(wide_floats, min_size=rows * n, max_size=rows * n))).reshape(rows, n)
     q = 1.0 - p
@@ -196,7 +197,8 @@ def test_rates_are_exact_and_validated(call, error: type, message: str) -> None:
 
 @pytest.mark.clause("ENSEMBLE-3")
 @given(n=st.integers(1, 6), outputs=st.integers(1, 2), p=open_rates, data=st.data())
-def test_linear_ensemble_mean_is_the_eval_output(n: int, outputs: int, p: Fraction | float, data: st.DataObject) -> None:
+def test_linear_ensemble_mean_is_the_eval_output(n: int, outputs: int, p: Fraction | float,
+                                                 data: st.DataObject) -> None:
     x = data.draw(st.lists(small_fractions, min_size=n, max_size=n))
     weight = data.draw(st.lists(st.lists(small_fractions, min_size=n, max_size=n), min_size=outputs, max_size=outputs))
     bias = data.draw(st.lists(small_fractions, min_size=outputs, max_size=outputs))
@@ -253,7 +255,8 @@ def test_softmax_geometric_mean_is_weight_scaling(
 
 @pytest.mark.clause("ENSEMBLE-4")
 @given(n=st.integers(1, 6), p=open_rates, scaling=st.sampled_from(SCALINGS), data=st.data())
-def test_expected_logits_are_weight_scaled_exactly(n: int, p: Fraction | float, scaling: str, data: st.DataObject) -> None:
+def test_expected_logits_are_weight_scaled_exactly(n: int, p: Fraction | float, scaling: str,
+                                                   data: st.DataObject) -> None:
     """A logistic unit, the two-class case (Baldi and Sadowski): the rational core E_m[z] = w (q x / d) + b
     exactly, then G = sigmoid(E_m[z]) by code that shares nothing with the engine's softmax."""
     x, w = (data.draw(st.lists(small_fractions, min_size=n, max_size=n)) for _ in range(2))
@@ -361,7 +364,8 @@ def test_mc_predict_is_the_mean_and_variance_of_seeded_passes(widths, p, samples
         shifts = [v - values[0] for v in values]
         mean = values[0] + math.fsum(shifts) / samples
         assert prediction.mean.data[i] == mean
-        assert prediction.variance.data[i] == math.fsum((d - math.fsum(shifts) / samples) ** 2 for d in shifts) / samples
+        mean_shift = math.fsum(shifts) / samples
+        assert prediction.variance.data[i] == math.fsum((d - mean_shift) ** 2 for d in shifts) / samples
     assert prediction.mean.shape == prediction.variance.shape == (2, widths[-1])
     assert not prediction.mean.requires_grad
     assert mc_predict(mlp, x, samples, seed).mean.data == prediction.mean.data  # a function of the seed

@@ -20,12 +20,7 @@ from helpers import assert_fails, assert_passes, exact, filled, rates, seeds
 from refdropout import GradcheckError, gradcheck, softmax
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance.gradients import FD_STEP, FD_TOLERANCE
-from refdropout.dtypes import ordinal, within_one_ulp
-from refdropout.dtypes import get_dtype
-from refdropout.mutants.edges import NaNAtPOne
-from refdropout.mutants.gradients import (
-    BackwardInBfloat16, BackwardNaNAtPOne, BackwardRedrawsMask, BackwardScaledByP, MaskFromOutput,
-)
+from refdropout.dtypes import get_dtype, ordinal, within_one_ulp
 from refdropout.functional import (
     DATA_FORMATS,
     DROP_PATH_MODES,
@@ -39,6 +34,14 @@ from refdropout.functional import (
     dropout,
     feature_alpha_dropout,
     gaussian_dropout,
+)
+from refdropout.mutants.edges import NaNAtPOne
+from refdropout.mutants.gradients import (
+    BackwardInBfloat16,
+    BackwardNaNAtPOne,
+    BackwardRedrawsMask,
+    BackwardScaledByP,
+    MaskFromOutput,
 )
 from refdropout.tensor import Tensor
 

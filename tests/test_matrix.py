@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import run_command
 from refdropout.adapters import TARGETS, BuiltinTarget
-from refdropout.cli import main
 
 CLAUSES = ["--clause", "DROPOUT-2", "--clause", "DROPOUT-3", "--clause", "DROPOUT-5"]  # exact checks
 
@@ -41,7 +41,8 @@ USER_MODULE = textwrap.dedent('''
 
 
 @pytest.fixture
-def document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[str]]:
+def document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             capsys: pytest.CaptureFixture[str]) -> tuple[str, list[str]]:
     """(the matrix's text, the arguments it was generated with)."""
     name = f"matrix_dropout_{tmp_path.name.replace('-', '_')}"
     (tmp_path / f"{name}.py").write_text(USER_MODULE, encoding="utf-8")
@@ -51,7 +52,7 @@ def document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list
                                                               "pip install absentframe-xyz"))
     argv = ["--profile", "quick", "--seed", "7", *CLAUSES, "--out", "out/matrix.md",
             "reference", f"{name}:good", f"{name}:crashes", "absentframe"]
-    assert main(["report", "matrix", *argv]) == 0
+    run_command(capsys, "report", "matrix", *argv)
     return (tmp_path / "out" / "matrix.md").read_text(encoding="utf-8"), argv
 
 
@@ -106,9 +107,9 @@ def test_policy_table_and_failures(document: tuple[str, list[str]]) -> None:
     assert "[^absentframe]: absentframe not installed: `pip install absentframe-xyz`" in text
 
 
-def test_a_bad_clause_is_a_usage_error(tmp_path: Path) -> None:
+def test_a_bad_clause_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
-        main(["report", "matrix", "--clause", "NOSUCH-1", "--out", str(tmp_path / "m.md"), "reference"])
+        run_command(capsys, "report", "matrix", "--clause", "NOSUCH-1", "--out", str(tmp_path / "m.md"), "reference")
     assert exit_.value.code == 2
     assert not (tmp_path / "m.md").exists()
 

@@ -19,17 +19,49 @@ from broken.modes import DoubleEvalLosesRate
 from helpers import assert_fails, assert_passes, exact, rates, seeds, statistical
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.mutants.mode import (
-    ContainerModeNotRecursive, EvalAdvancesGenerator, InactiveInTraining, ModuleActiveInEval, TrainDoesNotRecurse,
-)
 from refdropout.functional import (
-    alpha_dropout, attention_dropout, channel_dropout, drop_path, dropblock2d, dropconnect, dropout,
-    feature_alpha_dropout, gaussian_dropout,
+    alpha_dropout,
+    attention_dropout,
+    channel_dropout,
+    drop_path,
+    dropblock2d,
+    dropconnect,
+    dropout,
+    feature_alpha_dropout,
+    gaussian_dropout,
+)
+from refdropout.mutants.mode import (
+    ContainerModeNotRecursive,
+    EvalAdvancesGenerator,
+    InactiveInTraining,
+    ModuleActiveInEval,
+    TrainDoesNotRecurse,
 )
 from refdropout.nn import (
-    ELU, MLP, SELU, AlphaDropout, AttentionDropout, ChannelDropout, DropBlock2d, DropConnectLinear, Dropout, Dropout1d,
-    Dropout2d, Dropout3d, DropPath, FeatureAlphaDropout, GaussianDropout, Linear, Module, ReLU, Sequential, Sigmoid,
-    Tanh, get_learning_phase, learning_phase, set_learning_phase,
+    ELU,
+    MLP,
+    SELU,
+    AlphaDropout,
+    AttentionDropout,
+    ChannelDropout,
+    DropBlock2d,
+    DropConnectLinear,
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    DropPath,
+    FeatureAlphaDropout,
+    GaussianDropout,
+    Linear,
+    Module,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+    get_learning_phase,
+    learning_phase,
+    set_learning_phase,
 )
 from refdropout.nn.layers import Softmax
 from refdropout.random import Generator
@@ -85,8 +117,10 @@ def phase_context(phase: int | bool | None):
 def test_parameters_and_children_in_registration_order(widths: list[int], seed: int) -> None:
     mlp = MLP(widths, p=0.25, seed=seed)
     layers = len(widths) - 1
-    assert [name for name, _ in mlp.named_parameters()] == [f"{3 * j}.{w}" for j in range(layers) for w in ("weight", "bias")]
-    assert [p.shape for p in mlp.parameters()] == [s for j in range(layers) for s in ((widths[j + 1], widths[j]), (widths[j + 1],))]
+    assert [name for name, _ in mlp.named_parameters()] == [
+        f"{3 * j}.{w}" for j in range(layers) for w in ("weight", "bias")]
+    assert [p.shape for p in mlp.parameters()] == [
+        s for j in range(layers) for s in ((widths[j + 1], widths[j]), (widths[j + 1],))]
     assert [type(c) for c in mlp.children()] == ([Linear, ReLU, Dropout] * layers)[: 3 * layers - 2]
     assert list(mlp.modules()) == [mlp, *mlp.children()]
     inner = Sequential(mlp, Tanh())
@@ -132,7 +166,8 @@ def test_linear_is_x_w_transpose_plus_b(n_in: int, n_out: int, rows: int, seed: 
     k = 1.0 / math.sqrt(n_in)
     draws = Generator(seed)
     assert layer.weight.data == [k * (2.0 * u - 1.0) for u in draws.uniform((n_out, n_in)).data]
-    assert layer.bias is None if not bias else layer.bias.data == [k * (2.0 * u - 1.0) for u in draws.uniform((n_out,)).data]
+    assert layer.bias is None if not bias else (
+        layer.bias.data == [k * (2.0 * u - 1.0) for u in draws.uniform((n_out,)).data])
     assert all(-k <= w < k for p in layer.parameters() for w in p.data)
     x = batch(seed, rows, n_in)
     w, b = layer.weight.data, layer.bias.data if bias else [0.0] * n_out
@@ -147,7 +182,8 @@ def test_linear_is_x_w_transpose_plus_b(n_in: int, n_out: int, rows: int, seed: 
 
 
 @pytest.mark.clause("MODES-2")
-@pytest.mark.parametrize("n_in, n_out, name", [(0, 2, "in_features"), (2, -1, "out_features"), (2.0, 2, "in_features"), (True, 2, "in_features")])
+@pytest.mark.parametrize("n_in, n_out, name", [(0, 2, "in_features"), (2, -1, "out_features"), (2.0, 2, "in_features"),
+                                               (True, 2, "in_features")])
 def test_linear_rejects_bad_sizes(n_in, n_out, name: str) -> None:
     with pytest.raises(ValueError, match=f"Linear: {name} must be a positive int"):
         Linear(n_in, n_out, seed=0)
@@ -157,8 +193,8 @@ def test_linear_rejects_bad_sizes(n_in, n_out, name: str) -> None:
 @given(seed=seeds)
 def test_sequential_and_activations(seed: int) -> None:
     x = batch(seed, 2, 3)
-    for module, op in ((ReLU(), ops.relu), (Tanh(), ops.tanh), (Sigmoid(), ops.sigmoid), (ELU(), ops.elu), (SELU(), ops.selu),
-                       (Softmax(), ops.softmax)):
+    for module, op in ((ReLU(), ops.relu), (Tanh(), ops.tanh), (Sigmoid(), ops.sigmoid), (ELU(), ops.elu),
+                       (SELU(), ops.selu), (Softmax(), ops.softmax)):
         assert module(x).data == op(x).data and module.parameters() == []
     linear = Linear(3, 4, seed=seed)
     assert Sequential(linear, Tanh(), Softmax())(x).data == ops.softmax(ops.tanh(linear(x))).data
@@ -257,7 +293,8 @@ def test_modes_must_be_bools(mode) -> None:
     net = Sequential(Linear(2, 2, seed=0), Probe())
     assert all(m.training for m in net.modules())  # made in training mode
     for bad in (mode, None):
-        with pytest.raises(TypeError, match=rf"mode must be a bool \(True for training, False for inference\), got {bad!r}"):
+        with pytest.raises(TypeError,
+                           match=rf"mode must be a bool \(True for training, False for inference\), got {bad!r}"):
             net.train(bad)
     with pytest.raises(TypeError, match=f"training must be a bool .*, got {mode!r}"):
         net(Tensor([[1.0, 2.0]]), training=mode)
@@ -347,7 +384,8 @@ def test_set_learning_phase_values(bad) -> None:
         for phase, expected in ((1, True), (0, False), (True, True), (False, False), (None, None)):
             set_learning_phase(phase)
             assert get_learning_phase() is expected
-        with pytest.raises(ValueError, match=f"set_learning_phase: phase must be 0, 1, True, False or None, got {bad!r}"):
+        with pytest.raises(ValueError,
+                           match=f"set_learning_phase: phase must be 0, 1, True, False or None, got {bad!r}"):
             set_learning_phase(bad)
         assert get_learning_phase() is None
     finally:

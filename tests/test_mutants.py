@@ -16,24 +16,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import Phase, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
-from refdropout.cli import main
+from helpers import REPO, run_command, seeds, statistical
 from refdropout.conformance import CHECKS, Outcome, Verdict
 from refdropout.contract import Implementation
 from refdropout.mutants import KINDS, MUTANTS
 from refdropout.reports.detection import JUSTIFICATIONS, cell
 from refdropout.stats import Record
 
-REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "refdropout" / "mutants"
 DOCUMENT = REPO / "docs" / "detection-matrix.md"
 CITATION = re.compile(r"^\S+/\S+#\d+: .+")
-
-seeds = st.integers(0, 2**64 - 1)
-# one seed per mutant, a decision at the quick level with a fresh budget: never shrunk or replayed
-ONCE = settings(max_examples=1, deadline=None, phases=[Phase.explicit, Phase.generate], database=None)
 
 
 def _quick_cases() -> list:
@@ -42,7 +36,7 @@ def _quick_cases() -> list:
 
 
 @pytest.mark.parametrize("name", _quick_cases())
-@ONCE
+@statistical(1)  # one seed per mutant, judged at the quick level with a fresh budget
 @given(seed=seeds)
 def test_every_mutant_is_caught_by_a_clause_it_declares(check_broken, name: str, seed: int) -> None:
     entry = MUTANTS[name]
@@ -52,7 +46,8 @@ def test_every_mutant_is_caught_by_a_clause_it_declares(check_broken, name: str,
         if verdict.failed:
             return
         verdicts.append(f"{clause}: {verdict.outcome.value} {verdict.detail}")
-    pytest.fail(f"{name} passed every clause it declares: {'; '.join(verdicts)}")
+    pytest.fail(f"{', '.join(entry.caught_by)}: expected FAIL under one for {name} ({entry.wrong}), got "
+                f"{'; '.join(verdicts)}")
 
 
 def test_the_catalogue_holds_at_least_30_mutants() -> None:
@@ -131,11 +126,12 @@ def test_a_cell_shows_the_least_rejecting_p_value() -> None:
     assert cell(Verdict("DROPOUT-16", Outcome.FAIL, "", (_record(0.0, True),))) == "x <1e-300"
 
 
-def test_the_generator_writes_detections_silent_clauses_and_the_catalogue(tmp_path: Path) -> None:
+def test_the_generator_writes_detections_silent_clauses_and_the_catalogue(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "matrix.md"
     argv = ["--profile", "quick", "--seed", "3", "--mutant", "wrong-policy", "--mutant", "keep-threshold-in-8-bits",
             "--clause", "DROPOUT-10", "--clause", "DROPOUT-16", "--clause", "ENSEMBLE-8", "--out", str(out)]
-    assert main(["report", "detection", *argv]) == 0
+    run_command(capsys, "report", "detection", *argv)
     text = out.read_text(encoding="utf-8")
     assert "refdropout report detection " + " ".join(argv) in text
     assert "profile `quick`" in text and "master seed 3" in text
@@ -144,4 +140,5 @@ def test_the_generator_writes_detections_silent_clauses_and_the_catalogue(tmp_pa
     assert re.search(r"(?m)^\| keep-threshold-in-8-bits \|  \| x \de-\d+ \| 1 \|$", text), text
     assert f"- ENSEMBLE-8 (applies to no mutant): {JUSTIFICATIONS['ENSEMBLE-8']}" in text
     assert "- DROPOUT-10: wrong-policy" in text
-    assert re.search(r"(?m)^\| wrong-policy \| values \| .+ \| pytorch/pytorch#59421: .+ \| DROPOUT-10 \| caught \|$", text)
+    assert re.search(r"(?m)^\| wrong-policy \| values \| .+ \| pytorch/pytorch#59421: .+ \| DROPOUT-10 \| caught \|$",
+                     text)

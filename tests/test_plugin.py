@@ -1,4 +1,5 @@
-"""The pytest plugin (refdropout.pytest_plugin, refdropout.conformance.plugin): the conformance suite as one pytest test per clause.
+"""The pytest plugin (refdropout.pytest_plugin, refdropout.conformance.plugin): the conformance suite as
+one pytest test per clause.
 
 Each test runs pytest on the packaged suite, ``pytest --pyargs refdropout.conformance --refdropout-impl
 TARGET``, through the ``pytester`` fixture. Runs against the reference select exact clauses only, so
@@ -14,17 +15,15 @@ from pathlib import Path
 
 import pytest
 
-import refdropout.contract.arrays  # noqa: F401  (see below)
-from refdropout.conformance.plugin import matches
-from refdropout.conformance.runner import clause_seed
-
 # numpy and ml_dtypes register C types once per process. They are imported here, outside the
 # in-process pytester runs, whose restoring of sys.modules would otherwise make each run import
 # them anew (ml_dtypes then raises "appears already registered").
+import refdropout.contract.arrays  # noqa: F401  (imported for that side effect alone)
+from helpers import REPO
+from refdropout.conformance.plugin import matches
+from refdropout.conformance.runner import clause_seed
 
 pytest_plugins = ["pytester"]
-
-REPO = Path(__file__).resolve().parents[1]
 
 NO_RESCALE = '''
 import numpy as np

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 import pytest
 import scipy.stats
@@ -405,14 +405,14 @@ KS_MDE = 0.01  # sup |F - F_0| of the uniform's CDF (RANDOM-12)
 KEEP_RATE_MDE_BEYOND = {0.001: 0.001, 0.01: 0.0025, 0.99: 0.0025, 0.999: 0.001}
 
 
-@lru_cache(maxsize=None)
+@cache
 def pairs_needed(plan: DecisionPlan, q: float) -> int:
     """Disjoint pairs for the pair test (STATS-8) to detect |corr| = CORRELATION_MDE at keep rate q."""
     return samples_for_power(lambda n: correlation_power(CORRELATION_MDE, n, plan.alpha, keep_prob=q), plan.power,
                              start=plan.n)
 
 
-@lru_cache(maxsize=None)
+@cache
 def runs_length(plan: DecisionPlan, q: float) -> int:
     """Elements for the runs test (STATS-9) to detect a lag-1 correlation CORRELATION_MDE at keep rate q."""
     return samples_for_power(lambda n: runs_power(CORRELATION_MDE, n, plan.alpha, keep_prob=q), plan.power,
@@ -423,7 +423,7 @@ def runs_length(plan: DecisionPlan, q: float) -> int:
 # their searches start from the masks that hold the profile's N draws.
 
 
-@lru_cache(maxsize=None)
+@cache
 def homogeneity_masks(plan: DecisionPlan, q: float) -> int:
     """Masks of POSITIONS elements for the homogeneity test (STATS-7) to detect one position
     keeping at q + POSITION_MDE or q - POSITION_MDE."""
@@ -435,7 +435,7 @@ def homogeneity_masks(plan: DecisionPlan, q: float) -> int:
     return samples_for_power(power_at, plan.power, start=math.ceil(plan.n / POSITIONS))
 
 
-@lru_cache(maxsize=None)
+@cache
 def dispersion_masks(plan: DecisionPlan, q: float) -> int:
     """Masks of DISPERSION_SIZE elements for the dispersion test (STATS-10) to detect keep counts
     of variance DISPERSION_MDE n q (1 - q)."""

@@ -16,15 +16,24 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from broken.recurrent import (
-    BatchSharedMasks, BetweenLayerKeepsAtP, BetweenLayerMaskHeldOverTime, CarriedStateMasked, DrawsInEval,
-    DropsLastLayer, GateOrderIGFO, PerGateMisdeclared, RecomputedWithFreshMasks, ResetBeforeProjection, SwappedRates,
+    BatchSharedMasks,
+    BetweenLayerKeepsAtP,
+    BetweenLayerMaskHeldOverTime,
+    CarriedStateMasked,
+    DrawsInEval,
+    DropsLastLayer,
+    GateOrderIGFO,
+    PerGateMisdeclared,
+    RecomputedWithFreshMasks,
+    ResetBeforeProjection,
+    SwappedRates,
 )
 from helpers import assert_fails, assert_outcome, assert_passes, exact, seeds, statistical
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import Outcome
 from refdropout.conformance.recurrent import network_weights, sequence
-from refdropout.mutants.structure import RecurrentActiveInEval, RecurrentMaskNeverRedrawn, RecurrentMaskRedrawnEveryStep
 from refdropout.gradcheck import gradcheck
+from refdropout.mutants.structure import RecurrentActiveInEval, RecurrentMaskNeverRedrawn, RecurrentMaskRedrawnEveryStep
 from refdropout.nn.recurrent import GATE_MASKS, GRU, LSTM, RecurrentMasks
 from refdropout.nn.rnn_cells import GRUCell, LSTMCell
 from refdropout.random import Generator

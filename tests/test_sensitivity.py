@@ -75,7 +75,7 @@ def test_the_report_has_one_row_per_profile_q_and_delta(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
     assert not R.plot(cells, tmp_path / "plot.png") and not (tmp_path / "plot.png").exists()
     document = R.report(cells, [], command="cmd", seed=SEED, seconds=1.0, plot_note="matplotlib not installed: no plot",
-                        date=datetime.datetime(2026, 12, 5, tzinfo=datetime.timezone.utc))
+                        date=datetime.datetime(2026, 12, 5, tzinfo=datetime.UTC))
     table = document.split("## Detection rate")[1].split("##")[0]
     rows = [line.split(" | ") for line in table.splitlines() if line.startswith(("| quick", "| standard"))]
     keys = [(row[0].lstrip("| "), float(row[1]), float(row[2])) for row in rows]

@@ -60,7 +60,11 @@ from refdropout.functional import (
 )
 from refdropout.functional.dropblock import block_keep_mask, seed_rate
 from refdropout.mutants.structure import (
-    AlphaWithoutAffineCorrection, DataFormatIgnored, Dropout2dReads3DAsBatched, GaussianStddevPOverQ, GaussianVarianceP,
+    AlphaWithoutAffineCorrection,
+    DataFormatIgnored,
+    Dropout2dReads3DAsBatched,
+    GaussianStddevPOverQ,
+    GaussianVarianceP,
 )
 from refdropout.ops.elementwise import SELU_ALPHA, SELU_SCALE
 from refdropout.random import Generator
@@ -214,7 +218,8 @@ def test_alpha_dropout_keeps_mean_zero_and_variance_one(check_correct, seed: int
 @statistical(1, keep_database=True)
 @given(seed=seeds)
 def test_alpha_moments_check_rejects_broken(check_broken, seed: int) -> None:
-    assert_fails(check_broken, "VARIANTS-5", (AlphaStandardScale(), AlphaNeverDrops(), AlphaWithoutAffineCorrection()), seed)
+    witnesses = (AlphaStandardScale(), AlphaNeverDrops(), AlphaWithoutAffineCorrection())
+    assert_fails(check_broken, "VARIANTS-5", witnesses, seed)
 
 
 @pytest.mark.clause("VARIANTS-6")

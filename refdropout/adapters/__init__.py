@@ -61,11 +61,13 @@ TARGETS: dict[str, BuiltinTarget] = {
     "reference": BuiltinTarget("refdropout.adapters.reference:ReferenceDropout"),
     "numpy": BuiltinTarget("refdropout.adapters.numpy:NumpyDropout", "numpy", "pip install numpy"),
     "torch": BuiltinTarget("refdropout.adapters.torch:TorchDropout", "torch", "pip install torch"),
-    "tensorflow": BuiltinTarget("refdropout.adapters.tensorflow:TensorflowDropout", "tensorflow", "pip install tensorflow-cpu"),
+    "tensorflow": BuiltinTarget("refdropout.adapters.tensorflow:TensorflowDropout", "tensorflow",
+                                "pip install tensorflow-cpu"),
     "keras": BuiltinTarget("refdropout.adapters.tensorflow:KerasDropout", "keras", "pip install keras tensorflow-cpu"),
     "jax": BuiltinTarget("refdropout.adapters.jax:JaxDropout", "jax", "pip install jax"),
     "flax": BuiltinTarget("refdropout.adapters.jax:FlaxDropout", "flax", "pip install flax"),
-    "onnxruntime": BuiltinTarget("refdropout.adapters.onnxruntime:OnnxRuntimeDropout", "onnxruntime", "pip install onnxruntime onnx"),
+    "onnxruntime": BuiltinTarget("refdropout.adapters.onnxruntime:OnnxRuntimeDropout", "onnxruntime",
+                                 "pip install onnxruntime onnx"),
 }
 
 
@@ -128,10 +130,11 @@ def _instantiate(name: str, cls: type, device: str) -> Implementation:
     """An instance of an adapter class, given ``device`` when its constructor takes one."""
     takes_device = "device" in inspect.signature(cls).parameters
     if device != "cpu" and not takes_device:
-        raise TargetError(f"target {name!r} runs on the CPU only; --device {device} needs an adapter that takes a device")
+        raise TargetError(f"target {name!r} runs on the CPU only; --device {device} needs an adapter that takes"
+                          " a device")
     try:
         return cls(device=device) if takes_device else cls()
-    except Exception as error:  # noqa: BLE001  (a framework's own error: no CUDA, a bad build)
+    except Exception as error:  # a framework's own error (no CUDA, a bad build), re-raised as ours
         raise TargetError(f"target {name!r} failed to start: {type(error).__name__}: {error}") from error
 
 

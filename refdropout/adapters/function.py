@@ -12,7 +12,7 @@ policies (refdropout.contract). An adapter class declares anything further.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..contract.arrays import from_numpy, to_numpy
 from ..tensor import Tensor

@@ -42,7 +42,8 @@ allows. The module imports jax only when an adapter is made.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -221,12 +222,12 @@ class FlaxDropout(_Jax):
 
         return call
 
-    def dropout_module(self, p: float, *, seed: int) -> "_Module":
+    def dropout_module(self, p: float, *, seed: int) -> _Module:
         """``nnx.Dropout(p)`` with ``Rngs(dropout=key(seed))`` of its own."""
         with self._x64():
             return _Module(self, self.nnx.Dropout(p, rngs=self._rngs(seed)))
 
-    def sequential(self, *modules: "_Module") -> "_Module":
+    def sequential(self, *modules: _Module) -> _Module:
         return _Module(self, self.nnx.Sequential(*(m.module for m in modules)))
 
 
@@ -236,11 +237,11 @@ class _Module:
     def __init__(self, adapter: FlaxDropout, module: Any) -> None:
         self.adapter, self.module = adapter, module
 
-    def train(self) -> "_Module":
+    def train(self) -> _Module:
         self.module.train()
         return self
 
-    def eval(self) -> "_Module":
+    def eval(self) -> _Module:
         self.module.eval()
         return self
 

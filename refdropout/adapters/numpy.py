@@ -14,7 +14,7 @@ draws one mask value per position of the noise shape and broadcasts it (DROPOUT-
 from __future__ import annotations
 
 import numbers
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

@@ -23,15 +23,17 @@ a choice: inverted scaling, y = x m / q32 with q32 = fl32(1 - fl32(p)), q comput
 from p rounded to float32 (the kernel reads ``ratio`` as a float whatever its type: scale_format
 "float32", measured: a float64 kept value is x / q32 correctly rounded); a dropped NaN or ±inf
 becomes NaN ("multiply"); every p outside [0, 1), p = 1 and NaN included, raises — in evaluation
-too, since the ratio is validated before ``training_mode`` is read (p_one "refused"); evaluation and p = 0 return x bit for bit. The seed counter makes successive
-runs of a session draw correlated masks: KNOWN_DEVIATIONS.
+too, since the ratio is validated before ``training_mode`` is read (p_one "refused"); evaluation
+and p = 0 return x bit for bit. The seed counter makes successive runs of a session draw
+correlated masks: KNOWN_DEVIATIONS.
 float64, float32 and float16 are supported; bfloat16 has no CPU kernel. The module imports
 onnxruntime and onnx only when an adapter is made.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -134,8 +136,9 @@ class OnnxRuntimeDropout:
 
     def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
         """A run of the one-node model typed for int32 data (its session refuses it, or runs it)."""
-        output, _ = self._session("int32", seed).run(None, {"data": np.asarray(values, dtype=np.int32), "ratio": _ratio(p),
-                                                            "training_mode": np.array(bool(training))})
+        session = self._session("int32", seed)
+        output, _ = session.run(None, {"data": np.asarray(values, dtype=np.int32), "ratio": _ratio(p),
+                                       "training_mode": np.array(bool(training))})
         return output.tolist()
 
     def dropout_stream(self, seed: int) -> Callable[..., Tensor]:

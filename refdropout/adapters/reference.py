@@ -6,13 +6,20 @@ applies to it; it is the first user of the checks and must pass them all.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .. import nn
 from ..contract import Policies
 from ..functional import (
-    alpha_dropout, attention_dropout, channel_dropout, drop_path, dropblock2d, dropconnect, dropout,
-    feature_alpha_dropout, gaussian_dropout,
+    alpha_dropout,
+    attention_dropout,
+    channel_dropout,
+    drop_path,
+    dropblock2d,
+    dropconnect,
+    dropout,
+    feature_alpha_dropout,
+    gaussian_dropout,
 )
 from ..nn.layers import Softmax
 from ..nn.mc import MCPrediction, mc_predict
@@ -111,21 +118,21 @@ class ReferenceDropout:
 
     recurrent_layers: dict[str, type[RecurrentLayer]] = {"lstm": LSTM, "gru": GRU}
 
-    def recurrent_between_layers(self, cell: str, layers: Sequence[tuple], p: float, *, seed: int) -> "_RecurrentNet":
+    def recurrent_between_layers(self, cell: str, layers: Sequence[tuple], p: float, *, seed: int) -> _RecurrentNet:
         return _RecurrentNet(self.recurrent_layers[cell].from_weights(
             layers, dropout=p, gate_masks=self.policies.gate_masks, seed=seed))
 
     def recurrent_variational(self, cell: str, layers: Sequence[tuple], input_p: float, recurrent_p: float, *,
-                              seed: int) -> "_RecurrentNet":
+                              seed: int) -> _RecurrentNet:
         return _RecurrentNet(self.recurrent_layers[cell].from_weights(
             layers, input_dropout=input_p, recurrent_dropout=recurrent_p, gate_masks=self.policies.gate_masks,
             seed=seed))
 
-    def recurrent_masks(self, net: "_RecurrentNet", x: Tensor, *, training: bool) -> tuple[Tensor, RecurrentMasks]:
+    def recurrent_masks(self, net: _RecurrentNet, x: Tensor, *, training: bool) -> tuple[Tensor, RecurrentMasks]:
         y, _, masks = net.layer(x, training=training, return_masks=True)
         return y, masks
 
-    def recurrent_vjp(self, net: "_RecurrentNet", x: Tensor, g: Tensor, *, training: bool) -> tuple[Tensor, Tensor]:
+    def recurrent_vjp(self, net: _RecurrentNet, x: Tensor, g: Tensor, *, training: bool) -> tuple[Tensor, Tensor]:
         leaf = Tensor.from_flat(x.data, x.shape, x.dtype)
         leaf.requires_grad = True
         y = net(leaf, training=training)

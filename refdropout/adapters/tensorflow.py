@@ -32,7 +32,8 @@ needs TensorFlow, making an adapter does.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -273,14 +274,15 @@ class KerasDropout:
         its activation, and softmax over the logits."""
         keras, tf = self._keras, self._tf
         stack: list[Any] = []
-        for l, layer in enumerate(network.layers):
+        for depth, layer in enumerate(network.layers):
             fan_out, fan_in = layer.weight.shape
             dense = keras.layers.Dense(fan_out, activation=_ACTIVATIONS[layer.activation], dtype=MODULE_DTYPE)
             dense.build((None, fan_in))
             dense.set_weights([to_numpy(layer.weight).T, to_numpy(layer.bias)])
             if layer.dropout:
-                # a seed of its own per layer (seed + l): layers of one seed would draw one mask
-                stack.append(keras.layers.Dropout(p, seed=_keras_seed((seed + l) % 2**SEED_BITS), dtype=MODULE_DTYPE))
+                # a seed of its own per layer (seed + depth): layers of one seed would draw one mask
+                layer_seed = _keras_seed((seed + depth) % 2**SEED_BITS)
+                stack.append(keras.layers.Dropout(p, seed=layer_seed, dtype=MODULE_DTYPE))
             stack.append(dense)
         model = keras.Sequential([*stack, keras.layers.Softmax(dtype=MODULE_DTYPE)])
         t = _to_tf(tf, x)
@@ -290,10 +292,10 @@ class KerasDropout:
 
     # ---- spec/modes.md: Dropout inside Sequential, the mode a call argument -----------------------
 
-    def dropout_module(self, p: float, *, seed: int) -> "_Module":
+    def dropout_module(self, p: float, *, seed: int) -> _Module:
         return _Module(self, self._dropout_layer(p, seed, MODULE_DTYPE))
 
-    def sequential(self, *modules: "_Module") -> "_Module":
+    def sequential(self, *modules: _Module) -> _Module:
         container = self._keras.Sequential([m.layer for m in modules])
         container.dtype_policy = MODULE_DTYPE  # a Sequential casts its input to its first layer's format
         return _Module(self, container)
@@ -307,11 +309,11 @@ class _Module:
     def __init__(self, adapter: KerasDropout, layer: Any) -> None:
         self.adapter, self.layer, self.training = adapter, layer, True
 
-    def train(self) -> "_Module":
+    def train(self) -> _Module:
         self.training = True
         return self
 
-    def eval(self) -> "_Module":
+    def eval(self) -> _Module:
         self.training = False
         return self
 

@@ -30,7 +30,8 @@ import math
 import sys
 import warnings
 from array import array
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..contract import Policies
 from ..dtypes import bfloat16, bool_, get_dtype
@@ -107,7 +108,7 @@ class _Seeded:
         self._state = torch.Generator(device=device).manual_seed(seed).get_state()
         self._caller: list[Any] = []
 
-    def __enter__(self) -> "_Seeded":
+    def __enter__(self) -> _Seeded:
         self._caller.append(self._generator.get_state())
         self._generator.set_state(self._state)
         return self
@@ -266,16 +267,16 @@ class TorchDropout:
 
     # ---- spec/modes.md: nn.Dropout inside nn.Sequential ------------------------------------------
 
-    def dropout_module(self, p: float, *, seed: int) -> "_Module":
+    def dropout_module(self, p: float, *, seed: int) -> _Module:
         """``nn.Dropout(p)`` drawing from a stream of its own seeded with ``seed``."""
         return _Module(self, self._seeded(seed).hook(self._torch.nn.Dropout(p)))
 
-    def sequential(self, *modules: "_Module") -> "_Module":
+    def sequential(self, *modules: _Module) -> _Module:
         return _Module(self, self._torch.nn.Sequential(*(m.module for m in modules)))
 
     # ---- spec/recurrent.md: nn.LSTM and nn.GRU, dropout between layers ---------------------------
 
-    def recurrent_between_layers(self, cell: str, layers: Sequence[tuple], p: float, *, seed: int) -> "_RecurrentNet":
+    def recurrent_between_layers(self, cell: str, layers: Sequence[tuple], p: float, *, seed: int) -> _RecurrentNet:
         torch = self._torch
         kinds = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
         if cell not in kinds:
@@ -286,12 +287,12 @@ class TorchDropout:
             module = kinds[cell](inputs, hidden, num_layers=len(layers), dropout=p, dtype=torch.float64,
                                  device=self.device)
         with torch.no_grad():
-            for l, weights in enumerate(layers):
+            for depth, weights in enumerate(layers):
                 for name, w in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), weights):
-                    getattr(module, f"{name}_l{l}").copy_(self._tensor(w))
+                    getattr(module, f"{name}_l{depth}").copy_(self._tensor(w))
         return _RecurrentNet(self, module, p, self._seeded(seed))
 
-    def recurrent_masks(self, net: "_RecurrentNet", x: Tensor, *, training: bool) -> tuple[Tensor, RecurrentMasks]:
+    def recurrent_masks(self, net: _RecurrentNet, x: Tensor, *, training: bool) -> tuple[Tensor, RecurrentMasks]:
         """The call and the multipliers it applied, read off the computation itself: PyTorch's
         CPU kernel drops a layer's outputs (T, B, H) with a noise tensor filled by
         ``bernoulli_`` and divided by q in place, which a dispatch mode records."""
@@ -299,7 +300,7 @@ class TorchDropout:
             y = net.forward(self._tensor(x), training)
         return _from_torch(y), net.masks(x.shape, recorder.noise, training)
 
-    def recurrent_vjp(self, net: "_RecurrentNet", x: Tensor, g: Tensor, *, training: bool) -> tuple[Tensor, Tensor]:
+    def recurrent_vjp(self, net: _RecurrentNet, x: Tensor, g: Tensor, *, training: bool) -> tuple[Tensor, Tensor]:
         leaf = self._tensor(x).requires_grad_()
         y = net.forward(leaf, training)
         y.backward(self._tensor(g))
@@ -335,11 +336,11 @@ class _Module:
     def __init__(self, adapter: TorchDropout, module: Any) -> None:
         self.adapter, self.module = adapter, module.to(adapter.device)
 
-    def train(self) -> "_Module":
+    def train(self) -> _Module:
         self.module.train()
         return self
 
-    def eval(self) -> "_Module":
+    def eval(self) -> _Module:
         self.module.eval()
         return self
 
@@ -406,7 +407,7 @@ class _NoiseRecorder:
         self.noise: list[Any] = []
         self._mode = Mode()
 
-    def __enter__(self) -> "_NoiseRecorder":
+    def __enter__(self) -> _NoiseRecorder:
         self._mode.__enter__()
         return self
 

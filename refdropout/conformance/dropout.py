@@ -12,8 +12,8 @@ detectable effect (MDE) its clause states, at the plan's power (STATS-1, STATS-3
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from typing import Callable
+from collections.abc import Callable
+from functools import cache
 
 from ..contract import Implementation, dtypes_of, policies_of
 from ..dtypes import DType, bool_, float32, float64, within_one_ulp
@@ -34,9 +34,7 @@ from ..stats import (
     z_power,
 )
 from ..tensor import Tensor
-from .kit import (
-    edged, identical, judge, keep_mask, kept_value_of, mismatch, ones, successive_seeds, tensor_like,
-)
+from .kit import edged, identical, judge, keep_mask, kept_value_of, mismatch, ones, successive_seeds, tensor_like
 from .registry import Context, check
 from .verdict import Verdict
 
@@ -73,7 +71,7 @@ def _ratio_moments(p: float) -> tuple[float, float]:
     return p / q, p * (p**3 + q**3) / q**3
 
 
-@lru_cache(maxsize=None)
+@cache
 def independence_pairs(plan: DecisionPlan) -> int:
     """Pairs for a 2x2 independence test to detect |corr| = CORRELATION_MDE at p = STRUCTURE_RATE
     (DROPOUT-13, -14, -19)."""
@@ -82,7 +80,7 @@ def independence_pairs(plan: DecisionPlan) -> int:
                              start=100_000)
 
 
-@lru_cache(maxsize=None)
+@cache
 def homogeneity_masks(plan: DecisionPlan) -> int:
     """Masks of POSITIONS elements for the homogeneity test to detect one position at q ± POSITION_MDE
     (DROPOUT-18)."""
@@ -95,7 +93,7 @@ def homogeneity_masks(plan: DecisionPlan) -> int:
     return samples_for_power(power_at, plan.power, start=5_000)
 
 
-@lru_cache(maxsize=None)
+@cache
 def dispersion_masks(plan: DecisionPlan) -> int:
     """Masks of DISPERSION_SIZE elements for the dispersion test to detect counts of variance
     DISPERSION_MDE n q (1 - q) (DROPOUT-17)."""
@@ -104,14 +102,14 @@ def dispersion_masks(plan: DecisionPlan) -> int:
                              plan.power, start=1_000)
 
 
-@lru_cache(maxsize=None)
+@cache
 def mean_samples(plan: DecisionPlan) -> int:
     """Samples for the mean z-test to detect a relative bias MEAN_MDE: effect = MDE sqrt(n) / sigma (DROPOUT-20)."""
     sigma = math.sqrt(_ratio_moments(STRUCTURE_RATE)[0])
     return samples_for_power(lambda n: z_power(MEAN_MDE * math.sqrt(n) / sigma, plan.alpha), plan.power, start=1_000)
 
 
-@lru_cache(maxsize=None)
+@cache
 def variance_samples(plan: DecisionPlan) -> int:
     """Samples for the variance z-test to detect a relative change VARIANCE_MDE: effect = MDE var / sd(s^2),
     sd(s^2) = sqrt((mu_4 - var^2 (n - 3) / (n - 1)) / n) (DROPOUT-21)."""
@@ -256,7 +254,7 @@ def check_eval_is_the_identity(impl: Implementation, ctx: Context) -> Verdict:
             name = f"{dtype.name}, p = {p}, eval"
             try:
                 y = impl.dropout(x, p, training=False, seed=ctx.seed)
-            except Exception:  # noqa: BLE001  (a foreign implementation's error type is its own)
+            except Exception:  # a foreign implementation's error type is its own
                 if refused and p == 1.0:
                     continue
                 raise

@@ -19,7 +19,13 @@ from ..random import Generator
 from ..stats import mean_z_test, samples_for_power, variance_power, variance_test, z_power
 from ..tensor import Tensor
 from ..theory import (
-    TABLE_NETWORKS, column_mask, dropconnect, dropconnect_gap_bound, ensemble, exact_rate, output_distribution,
+    TABLE_NETWORKS,
+    column_mask,
+    dropconnect,
+    dropconnect_gap_bound,
+    ensemble,
+    exact_rate,
+    output_distribution,
     table_input,
 )
 from .kit import drawn_seeds, eighths, kept_value_of

@@ -22,8 +22,8 @@ from __future__ import annotations
 import math
 import random
 from array import array
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
 
 from ..contract import Implementation, kept_value, policies_of
 from ..dtypes import DType, float64

@@ -14,7 +14,7 @@ approximation.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 from typing import NamedTuple
 
 from .. import ops
@@ -46,7 +46,7 @@ class Moments(NamedTuple):
     spread: float
 
 
-@lru_cache(maxsize=None)
+@cache
 def _exact(p: float, scaling: str) -> tuple[Moments, ...]:
     """The moments of every class probability at the table input, from the enumeration: A_k
     exact and rounded once, the central moments summed in float64 (math.fsum) about it."""

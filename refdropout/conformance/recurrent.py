@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
+from ..contract import Implementation, has_capability, policies_of
 from ..nn.recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
 from ..random import Generator
 from ..stats import (
-    DecisionPlan, binomial_test, correlation_power, lag_independence_test, samples_for_power,
+    DecisionPlan,
+    binomial_test,
+    correlation_power,
+    lag_independence_test,
+    samples_for_power,
     successive_independence_test,
 )
 from ..tensor import Tensor
-from ..contract import Implementation, has_capability, policies_of
 from .kit import judge
 from .registry import Context, check
 from .verdict import Outcome, Verdict
@@ -59,7 +63,7 @@ NO_DROPOUT = Rates(0.0, 0.0, 0.0)
 # --- sample sizes ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _independence_pairs(alpha: float, power: float) -> int:
     keep_probs = (1.0 - RATES.dropout, 1.0 - RATES.input, 1.0 - RATES.recurrent)
     return max(samples_for_power(lambda n: correlation_power(CORRELATION_MDE, n, alpha, keep_prob=q), power,

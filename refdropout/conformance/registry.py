@@ -9,8 +9,8 @@ refdropout.conformance.runner; :func:`run_check` runs one check under a plan giv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..contract import Implementation, Policies, missing_capabilities, policies_of
 from ..stats import Decision, DecisionPlan, ErrorBudget, Record

@@ -53,7 +53,8 @@ def table(run: Run) -> str:
 def summary(run: Run) -> str:
     """One line: the target, the count of each verdict, the plan, the seed and the time."""
     counts = ", ".join(f"{run.count(outcome)} {outcome.value}" for outcome in Outcome)
-    return f"{run.target}: {len(run.results)} clauses: {counts}; {plan_summary(run.plan)}, seed {run.seed}, {run.seconds:.1f} s"
+    return (f"{run.target}: {len(run.results)} clauses: {counts}; {plan_summary(run.plan)}, seed {run.seed},"
+            f" {run.seconds:.1f} s")
 
 
 def plan_summary(plan: DecisionPlan) -> str:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
-from typing import Callable, Sequence
 
 from ..contract import Implementation
 from ..spec import load_clauses

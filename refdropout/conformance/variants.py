@@ -11,8 +11,8 @@ registers its decisions and sizes its sample from the run's plan for the MDE its
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from typing import Callable
+from collections.abc import Callable
+from functools import cache
 
 from scipy.stats import norm
 
@@ -80,7 +80,7 @@ def row_sum_moments(row: tuple[float, ...], p: float) -> tuple[float, float]:
     return variance, mu4
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rate_samples(mde: float, alpha: float, power: float) -> int:
     return samples_needed(0.5, mde, alpha, power)
 

@@ -10,7 +10,7 @@ from ..stats import Record
 __all__ = ["Outcome", "Verdict"]
 
 
-class Outcome(str, Enum):
+class Outcome(str, Enum):  # noqa: UP042  (a StrEnum would change str(outcome), which messages show)
     PASS = "pass"
     FAIL = "FAIL"
     NOT_APPLICABLE = "not applicable"

@@ -13,7 +13,13 @@ it, and the checks (refdropout.conformance) read implementations through it.
 
 from .policies import POLICY_VALUES, Policies, kept_value
 from .protocol import (
-    CAPABILITIES, DEFAULT_DTYPES, Implementation, dtypes_of, has_capability, missing_capabilities, policies_of,
+    CAPABILITIES,
+    DEFAULT_DTYPES,
+    Implementation,
+    dtypes_of,
+    has_capability,
+    missing_capabilities,
+    policies_of,
 )
 
 __all__ = [

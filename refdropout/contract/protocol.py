@@ -44,29 +44,49 @@ CAPABILITIES: dict[str, str] = {
     "dropout": "dropout(x, p, *, training, seed) -> y",
     "dropout_with_mask": "dropout_with_mask(x, p, *, seed) -> (y, keep mask as a bool tensor of x's shape)",
     "dropout_vjp": "dropout_vjp(x, p, g, *, training, seed) -> (y, dL/dx for upstream gradient g)",
-    "dropout_stream": "dropout_stream(seed) -> call(x, p, *, training) -> y, successive calls drawing fresh masks from one seeded state",
-    "dropout_noise_shape": "dropout_noise_shape(x, p, noise_shape, *, training, seed) -> y, one mask value shared where noise_shape is 1",
-    "integer_dropout": "integer_dropout(values, p, *, training, seed) -> the output's values as a list: dropout of the framework's own int32 array of `values` (the reference: a list of ints), raising as it raises",
+    "dropout_stream": ("dropout_stream(seed) -> call(x, p, *, training) -> y, successive calls drawing fresh masks"
+                       " from one seeded state"),
+    "dropout_noise_shape": ("dropout_noise_shape(x, p, noise_shape, *, training, seed) -> y, one mask value shared"
+                            " where noise_shape is 1"),
+    "integer_dropout": ("integer_dropout(values, p, *, training, seed) -> the output's values as a list: dropout of"
+                        " the framework's own int32 array of `values` (the reference: a list of ints), raising as it"
+                        " raises"),
     # spec/variants.md
-    "channel_dropout": "channel_dropout(x, p, *, spatial_dims, data_format, training, seed) -> y, one mask value per (sample, channel); rank spatial_dims + 1 is one unbatched sample",
+    "channel_dropout": ("channel_dropout(x, p, *, spatial_dims, data_format, training, seed) -> y, one mask value per"
+                        " (sample, channel); rank spatial_dims + 1 is one unbatched sample"),
     "alpha_dropout": "alpha_dropout(x, p, *, training, seed) -> y = a (x m + alpha' (1 - m)) + b",
-    "feature_alpha_dropout": "feature_alpha_dropout(x, p, *, spatial_dims, data_format, training, seed) -> y, alpha dropout with one mask value per (sample, channel)",
+    "feature_alpha_dropout": ("feature_alpha_dropout(x, p, *, spatial_dims, data_format, training, seed) -> y, alpha"
+                              " dropout with one mask value per (sample, channel)"),
     "gaussian_dropout": "gaussian_dropout(x, p, *, training, seed) -> y = x eps, eps ~ N(1, p / q)",
-    "dropconnect": "dropconnect(x, weight, p, *, training, seed) -> y = x (W * M / q)^T for x of shape (..., in), weight (out, in)",
-    "drop_path": "drop_path(x, p, *, mode, scaling, training, seed) -> y, one mask value per sample (mode 'row') or per call ('batch')",
+    "dropconnect": ("dropconnect(x, weight, p, *, training, seed) -> y = x (W * M / q)^T for x of shape (..., in),"
+                    " weight (out, in)"),
+    "drop_path": ("drop_path(x, p, *, mode, scaling, training, seed) -> y, one mask value per sample (mode 'row') or"
+                  " per call ('batch')"),
     "dropblock2d": "dropblock2d(x, p, *, block_size, training, seed) -> y, DropBlock on (N, C, H, W)",
-    "attention_dropout": "attention_dropout(weights, p, *, training, seed) -> y, inverted dropout of attention weights (..., queries, keys)",
+    "attention_dropout": ("attention_dropout(weights, p, *, training, seed) -> y, inverted dropout of attention"
+                          " weights (..., queries, keys)"),
     # spec/modes.md
-    "dropout_module": "dropout_module(p, *, seed) -> a dropout layer d with d.train(), d.eval(), d(x) -> y; its training calls draw fresh masks from a state of its own seeded by seed (two made with one seed draw alike)",
-    "sequential": "sequential(*modules) -> a container c with c.train(), c.eval() setting the mode of every module inside it, c(x) applying them in order",
+    "dropout_module": ("dropout_module(p, *, seed) -> a dropout layer d with d.train(), d.eval(), d(x) -> y; its"
+                       " training calls draw fresh masks from a state of its own seeded by seed (two made with one"
+                       " seed draw alike)"),
+    "sequential": ("sequential(*modules) -> a container c with c.train(), c.eval() setting the mode of every module"
+                   " inside it, c(x) applying them in order"),
     # spec/recurrent.md: layers[l] = (W_ih, W_hh, b_ih, b_hh) in PyTorch's layout; net(x, *, training) -> y, the
     # last layer's outputs (T, B, H) for x (T, B, I), successive calls drawing fresh masks from one seeded state
-    "recurrent_between_layers": "recurrent_between_layers(cell, layers, p, *, seed) -> net: a stack of 'lstm' or 'gru' layers, dropout p on the outputs of every layer but the last, a fresh mask at every step",
-    "recurrent_variational": "recurrent_variational(cell, layers, input_p, recurrent_p, *, seed) -> net: the stack with variational dropout, one mask on x_t and one on h_(t-1) per call, per policies.gate_masks",
-    "recurrent_masks": "recurrent_masks(net, x, *, training) -> (y, refdropout.nn.recurrent.RecurrentMasks): a call of a net made above and the multipliers it applied, per layer and time step",
-    "recurrent_vjp": "recurrent_vjp(net, x, g, *, training) -> (y, dL/dx): a call of a net made above and its backward pass for upstream gradient g",
+    "recurrent_between_layers": ("recurrent_between_layers(cell, layers, p, *, seed) -> net: a stack of 'lstm' or"
+                                 " 'gru' layers, dropout p on the outputs of every layer but the last, a fresh mask at"
+                                 " every step"),
+    "recurrent_variational": ("recurrent_variational(cell, layers, input_p, recurrent_p, *, seed) -> net: the stack"
+                              " with variational dropout, one mask on x_t and one on h_(t-1) per call, per"
+                              " policies.gate_masks"),
+    "recurrent_masks": ("recurrent_masks(net, x, *, training) -> (y, refdropout.nn.recurrent.RecurrentMasks): a call"
+                        " of a net made above and the multipliers it applied, per layer and time step"),
+    "recurrent_vjp": ("recurrent_vjp(net, x, g, *, training) -> (y, dL/dx): a call of a net made above and its"
+                      " backward pass for upstream gradient g"),
     # spec/ensemble.md, Monte Carlo dropout
-    "mc_predict": "mc_predict(network, p, x, samples, *, seed) -> (mean, variance) of softmax of the logits over `samples` training-mode passes of the refdropout.theory.Network, inputs of its dropout layers dropped at rate p",
+    "mc_predict": ("mc_predict(network, p, x, samples, *, seed) -> (mean, variance) of softmax of the logits over"
+                   " `samples` training-mode passes of the refdropout.theory.Network, inputs of its dropout layers"
+                   " dropped at rate p"),
 }
 
 

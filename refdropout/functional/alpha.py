@@ -13,7 +13,7 @@ mean 0 and variance 1, E[y] = 0 and Var[y] = 1 (VARIANTS-5).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..ops.elementwise import SELU_ALPHA, SELU_SCALE
 from ..random import Generator

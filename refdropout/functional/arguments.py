@@ -8,7 +8,7 @@ global generator.
 from __future__ import annotations
 
 import numbers
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..random import Generator
 from ..shapes import Shape, normalize_axis
@@ -93,7 +93,8 @@ def resolve_noise_shape(
     if isinstance(noise_shape, (str, bytes)) or not isinstance(noise_shape, Sequence):
         raise TypeError(f"{op}: noise_shape must be a sequence of ints or None, got {noise_shape!r}")
     if len(noise_shape) != len(shape):
-        raise ValueError(f"{op}: noise_shape {tuple(noise_shape)} has {len(noise_shape)} axes but the input shape {shape} has {len(shape)}")
+        raise ValueError(f"{op}: noise_shape {tuple(noise_shape)} has {len(noise_shape)} axes but the input shape"
+                         f" {shape} has {len(shape)}")
     resolved = []
     for j, (m, n) in enumerate(zip(noise_shape, shape)):
         m = n if m is None else m

@@ -8,7 +8,7 @@ computes y = x * m and evaluation scales by q, y = q x. Either way E[y_train] = 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import autograd
 from ..random import Generator

@@ -8,7 +8,7 @@ one Textbook mutant of the kind "structure", a noise_shape that is ignored (DROP
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ..dtypes import DType, bfloat16, float16
 from ..random import Generator

@@ -8,8 +8,8 @@ on its class; the class's docstring says in one sentence what is wrong.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..contract import Implementation
 
@@ -58,7 +58,8 @@ def mutant(kind: str, *, models: str, caught_by: tuple[str, ...], quick: str | N
         wrong = inspect.getdoc(cls)
         if not wrong:
             raise TypeError(f"mutant {name!r} needs a docstring saying what is wrong")
-        MUTANTS[name] = Mutant(name, kind, cls, models, wrong.split("\n\n")[0].replace("\n", " "), tuple(caught_by), quick)
+        summary = wrong.split("\n\n")[0].replace("\n", " ")
+        MUTANTS[name] = Mutant(name, kind, cls, models, summary, tuple(caught_by), quick)
         return cls
 
     return register

@@ -66,7 +66,8 @@ def layers_with(mixin: type) -> dict[str, type[RecurrentLayer]]:
 def step_masks(masks: list[RecurrentMasks]) -> RecurrentMasks:
     """The masks of one-step draws, one draw per step, as the masks of one call."""
     def joined(field: str) -> tuple:
-        return tuple(tuple(getattr(m, field)[l][0] for m in masks) for l in range(len(getattr(masks[0], field))))
+        depths = range(len(getattr(masks[0], field)))
+        return tuple(tuple(getattr(m, field)[depth][0] for m in masks) for depth in depths)
 
     return RecurrentMasks(joined("inputs"), joined("recurrent"), joined("between_layers"))
 
@@ -88,7 +89,7 @@ class RecurrentMaskRedrawnEveryStep(Recurrent):
 class _CachedAcrossCalls:
     def draw_masks(self, steps, batch):
         if not hasattr(self, "cached_masks"):
-            self.cached_masks = super(_CachedAcrossCalls, self).draw_masks(steps, batch)
+            self.cached_masks = super().draw_masks(steps, batch)
         return self.cached_masks
 
 

@@ -7,7 +7,7 @@ each mutant of standard dropout derives from it and overrides the one step its b
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ..contract import Policies
 from ..functional.arguments import check_rate, resolve_noise_shape

@@ -52,7 +52,8 @@ class _IntegerKernel(Textbook):
 
 @mutant("values", models=LONG_TENSOR, caught_by=("DROPOUT-9",))
 class IntegerScaleCrashes(_IntegerKernel):
-    """Divides integer input by q cast to its integer type, 0: it dies in a division by zero, as the report's CPU kernel did."""
+    """Divides integer input by q cast to its integer type, 0: it dies in a division by zero, as the
+    report's CPU kernel did."""
 
     name = "integer-scale-crashes"
 
@@ -62,7 +63,8 @@ class IntegerScaleCrashes(_IntegerKernel):
 
 @mutant("values", models=LONG_TENSOR, caught_by=("DROPOUT-9",))
 class IntegerScaleTruncates(_IntegerKernel):
-    """Scales integer input and truncates back to integers: a kept 1 stays 1 at q = 0.9, wrong values as on the report's CUDA kernel."""
+    """Scales integer input and truncates back to integers: a kept 1 stays 1 at q = 0.9, wrong values
+    as on the report's CUDA kernel."""
 
     name = "integer-scale-truncates"
 

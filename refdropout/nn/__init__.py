@@ -1,16 +1,26 @@
 """The network layer: modules with a training/inference mode (spec/modes.md)."""
 
 from .dropout import (
-    AlphaDropout, AttentionDropout, ChannelDropout, DropBlock2d, DropConnectLinear, Dropout, Dropout1d, Dropout2d,
-    Dropout3d, DropPath, FeatureAlphaDropout, GaussianDropout,
+    AlphaDropout,
+    AttentionDropout,
+    ChannelDropout,
+    DropBlock2d,
+    DropConnectLinear,
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    DropPath,
+    FeatureAlphaDropout,
+    GaussianDropout,
 )
 from .layers import ELU, SELU, Activation, Linear, ReLU, Sequential, Sigmoid, Softmax, Tanh
-from .mlp import MLP
 from .mc import MCPrediction, mc_predict
-from .recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
-from .rnn_cells import GRUCell, LSTMCell, RecurrentCell
+from .mlp import MLP
 from .modes import get_learning_phase, learning_phase, set_learning_phase
 from .module import Module
+from .recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
+from .rnn_cells import GRUCell, LSTMCell, RecurrentCell
 
 __all__ = [
     "Module", "Linear", "Sequential", "Activation", "ReLU", "Tanh", "Sigmoid", "ELU", "SELU", "Softmax", "MLP",

@@ -3,11 +3,19 @@ rate, options and generator held by the module and its mode resolved at call tim
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..functional import (
-    alpha_dropout, attention_dropout, channel_dropout, drop_path, dropblock2d, dropconnect, dropout,
-    feature_alpha_dropout, gaussian_dropout,
+    alpha_dropout,
+    attention_dropout,
+    channel_dropout,
+    drop_path,
+    dropblock2d,
+    dropconnect,
+    dropout,
+    feature_alpha_dropout,
+    gaussian_dropout,
 )
 from ..functional.arguments import check_rate, resolve_generator
 from ..random import Generator
@@ -76,7 +84,8 @@ class GaussianDropout(_DropoutModule):
     def __init__(self, p: float = 0.5, **kwargs: Any) -> None:
         super().__init__(p, **kwargs)
         if self.p == 1.0:  # refused when made, not at the first call (MODES-3)
-            raise ValueError("GaussianDropout: p must be in [0, 1): the noise variance p / (1 - p) is infinite at p = 1, got 1.0")
+            raise ValueError("GaussianDropout: p must be in [0, 1): the noise variance p / (1 - p) is infinite at"
+                             " p = 1, got 1.0")
 
 
 class DropPath(_DropoutModule):

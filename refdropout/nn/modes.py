@@ -12,9 +12,9 @@ The mode of a call is resolved in this order, the first that is set winning:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator
 
 __all__ = ["check_mode", "learning_phase", "set_learning_phase", "get_learning_phase", "resolve_mode", "passing_down"]
 

@@ -8,7 +8,8 @@ runs ``forward(*inputs, training=mode)``.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..tensor import Tensor
 from .modes import check_mode, passing_down, resolve_mode
@@ -39,10 +40,10 @@ class Module:
 
     # ---- structure --------------------------------------------------------------------
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         yield from self._children.values()
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         """This module and every module below it, depth first, in registration order; a module
         held in two places (shared weights) comes once (MODES-1)."""
         seen: set[int] = set()
@@ -79,7 +80,7 @@ class Module:
 
     # ---- modes ------------------------------------------------------------------------
 
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Set the training flag of this module and, through their own ``train``, of every module
         below it, so that a module overriding ``train`` is honoured (MODES-4)."""
         check_mode(mode)
@@ -88,7 +89,7 @@ class Module:
             child.train(mode)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         return self.train(False)
 
     # ---- calling ----------------------------------------------------------------------

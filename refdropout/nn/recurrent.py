@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from .. import ops
 from ..functional.arguments import check_choice, check_flag, check_input, check_int, check_rate, resolve_generator
@@ -132,15 +133,15 @@ class RecurrentLayer(Module):
                           f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
                           UserWarning, stacklevel=2)
         root = Generator(seed)
-        for l in range(num_layers):
-            cell = type(self).cell(input_size if l == 0 else hidden_size, hidden_size, bias=bias,
-                                   seed=child_seed(root, l))
-            setattr(self, f"cell{l}", cell)
+        for depth in range(num_layers):
+            cell = type(self).cell(input_size if depth == 0 else hidden_size, hidden_size, bias=bias,
+                                   seed=child_seed(root, depth))
+            setattr(self, f"cell{depth}", cell)
         self.input_size, self.hidden_size, self.num_layers, self.bias = input_size, hidden_size, num_layers, bias
         self.generator = resolve_generator(None, root.fold_in(MASK_STREAM) if generator is None else generator, name)
 
     @classmethod
-    def from_weights(cls, layers: Sequence[Sequence[Tensor | None]], **options: Any) -> "RecurrentLayer":
+    def from_weights(cls, layers: Sequence[Sequence[Tensor | None]], **options: Any) -> RecurrentLayer:
         """A layer whose cell l has the weights ``layers[l] = (W_ih, W_hh, b_ih, b_hh)`` (PyTorch's
         layout; biases both None for a layer without bias); ``options`` as for the constructor."""
         if not layers or len(layers[0]) != 4 or not all(isinstance(w, Tensor) for w in layers[0][:2]):
@@ -155,15 +156,15 @@ class RecurrentLayer(Module):
         name = type(self).__name__
         if len(layers) != self.num_layers:
             raise ValueError(f"{name}.load_weights: {len(layers)} layers of weights given for {self.num_layers} layers")
-        for l, (cell, weights) in enumerate(zip(self.cells(), layers)):
+        for depth, (cell, weights) in enumerate(zip(self.cells(), layers)):
             if len(weights) != 4:
-                raise ValueError(f"{name}.load_weights: layer {l} must give (W_ih, W_hh, b_ih, b_hh), "
+                raise ValueError(f"{name}.load_weights: layer {depth} must give (W_ih, W_hh, b_ih, b_hh), "
                                  f"got {len(weights)} tensors")
             for attribute, old, new in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), cell.weights(), weights):
                 if (new is None) != (old is None) or (new is not None and getattr(new, "shape", None) != old.shape):
                     expected = "None" if old is None else f"a Tensor of shape {old.shape}"
                     got = "None" if new is None else f"{getattr(new, 'shape', type(new).__name__)}"
-                    raise ValueError(f"{name}.load_weights: layer {l}'s {attribute} must be {expected}, got {got}")
+                    raise ValueError(f"{name}.load_weights: layer {depth}'s {attribute} must be {expected}, got {got}")
                 setattr(cell, attribute, new)
 
     def cells(self) -> list[RecurrentCell]:
@@ -181,12 +182,12 @@ class RecurrentLayer(Module):
         its outputs at every step (T, B, H). A rate of 0 or 1 draws nothing."""
         g, h = self._groups(), self.hidden_size
         inputs, recurrent, between = [], [], []
-        for l, cell in enumerate(self.cells()):
+        for depth, cell in enumerate(self.cells()):
             x_mask = _multiplier(self.generator, (g, batch, cell.input_size), self.input_dropout)
             h_mask = _multiplier(self.generator, (g, batch, h), self.recurrent_dropout)
             inputs.append((x_mask,) * steps)  # one mask per sequence, reused at every step
             recurrent.append((h_mask,) * steps)
-            if l < self.num_layers - 1:
+            if depth < self.num_layers - 1:
                 fresh = _multiplier(self.generator, (steps, batch, h), self.dropout)  # a new mask every step
                 between.append(tuple(_leading_slices(fresh)))
         return RecurrentMasks(tuple(inputs), tuple(recurrent), tuple(between))
@@ -215,10 +216,11 @@ class RecurrentLayer(Module):
             per_layer = getattr(masks, field)
             if len(per_layer) != len(shapes) or any(len(m) != steps for m in per_layer):
                 raise ValueError(f"{name}.run: masks.{field} must hold {len(shapes)} layers of {steps} steps")
-            for l, (layer_masks, shape) in enumerate(zip(per_layer, shapes)):
+            for depth, (layer_masks, shape) in enumerate(zip(per_layer, shapes)):
                 for t, m in enumerate(layer_masks):
                     if m.shape != shape:
-                        raise ValueError(f"{name}.run: masks.{field}[{l}][{t}] must have shape {shape}, got {m.shape}")
+                        raise ValueError(f"{name}.run: masks.{field}[{depth}][{t}] must have shape {shape},"
+                                         f" got {m.shape}")
 
     # ---- computing -------------------------------------------------------------------------
 
@@ -238,13 +240,15 @@ class RecurrentLayer(Module):
         by_gate = _GateSplit()
         inputs = [x[t] for t in range(steps)]
         finals = []
-        for l, (cell, s) in enumerate(zip(self.cells(), self._initial(state, batch))):
+        for depth, (cell, s) in enumerate(zip(self.cells(), self._initial(state, batch))):
             weights, outputs = cell.gate_weights(), []
             for t in range(steps):
-                s = cell.step(inputs[t], s, by_gate(masks.inputs[l][t]), by_gate(masks.recurrent[l][t]), weights)
+                s = cell.step(inputs[t], s, by_gate(masks.inputs[depth][t]), by_gate(masks.recurrent[depth][t]),
+                              weights)
                 outputs.append(cell.hidden(s))
             finals.append(s)
-            inputs = [h * m for h, m in zip(outputs, masks.between_layers[l])] if l < self.num_layers - 1 else outputs
+            between = depth < self.num_layers - 1
+            inputs = [h * m for h, m in zip(outputs, masks.between_layers[depth])] if between else outputs
         return ops.stack(inputs), self._final(finals)
 
     def forward(self, x: Tensor, state: Any = None, *, training: bool) -> tuple[Tensor, Any, RecurrentMasks]:
@@ -275,7 +279,7 @@ class RecurrentLayer(Module):
         if not isinstance(h, Tensor) or h.shape != expected:
             got = h.shape if isinstance(h, Tensor) else type(h).__name__
             raise ValueError(f"{type(self).__name__}: the initial {what} must have shape {expected}, got {got}")
-        return [h[l] for l in range(self.num_layers)]
+        return [h[depth] for depth in range(self.num_layers)]
 
 
 class LSTM(RecurrentLayer):

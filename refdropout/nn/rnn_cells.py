@@ -15,8 +15,8 @@ A cell itself applies no dropout, as in PyTorch: the layers of refdropout.nn.rec
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from .. import ops
 from ..functional.arguments import check_flag, check_input, check_int

@@ -2,7 +2,23 @@
 
 from .compare import equal, greater, greater_equal, less, less_equal, not_equal, where
 from .elementwise import (
-    abs, add, div, elu, exp, log, maximum, minimum, mul, neg, pow, relu, selu, sigmoid, sqrt, sub, tanh,
+    abs,
+    add,
+    div,
+    elu,
+    exp,
+    log,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    selu,
+    sigmoid,
+    sqrt,
+    sub,
+    tanh,
 )
 from .linalg import matmul
 from .movement import astype, broadcast_to, concatenate, expand, getitem, permute, reshape, stack, transpose

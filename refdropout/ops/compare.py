@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from typing import Callable
+from collections.abc import Callable
 
 from .. import autograd
 from ..dtypes import bool_, promote
@@ -50,7 +50,8 @@ def greater_equal(a: object, b: object) -> Tensor:
 def where(condition: Tensor, a: object, b: object) -> Tensor:
     """a where ``condition`` holds, else b; the gradient reaches only the selected operand."""
     if not isinstance(condition, Tensor) or condition.dtype is not bool_:
-        raise TypeError(f"where: condition must be a bool Tensor, got {getattr(condition, 'dtype', type(condition).__name__)}")
+        got = getattr(condition, "dtype", type(condition).__name__)
+        raise TypeError(f"where: condition must be a bool Tensor, got {got}")
     like = (a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else condition).dtype
     like = like if like.is_floating else None
     a, b = (as_tensor(v, like, "where") if like else as_tensor(v, op="where") for v in (a, b))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Callable
+from collections.abc import Callable
 
 from .. import autograd
 from ..dtypes import promote

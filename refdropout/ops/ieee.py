@@ -7,8 +7,8 @@ as C99 Annex F and every array library define them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Callable
 
 __all__ = ["div", "exp", "log", "sqrt", "pow", "sigmoid", "fsum", "fsums", "map_ieee", "map2_ieee"]
 

@@ -72,7 +72,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     try:
         batch = broadcast_shapes(a_batch, b_batch, op="matmul")
     except ValueError:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape}: batch axes {a_batch} and {b_batch} do not broadcast") from None
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape}: batch axes {a_batch} and {b_batch}"
+                         " do not broadcast") from None
     ad, bd = a.data, b.data
     y = _batched(ad, bd, batch, a_batch, b_batch, n, k, m)
     out_shape = batch + ((n,) if a.ndim > 1 else ()) + ((m,) if b.ndim > 1 else ())

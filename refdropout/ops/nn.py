@@ -59,7 +59,8 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     def log_softmax_vjp(g: list) -> tuple[list]:
         # dx_i = g_i - p_i * sum_j g_j
         rows_g = [[g[i] for i in group] for group in groups]
-        return (_scatter_rows(groups, [[gi - pi * sg for gi, pi in zip(rg, rp)] for rg, rp, sg in zip(rows_g, p, ieee.fsums(rows_g))], x.size),)
+        rows_dx = [[gi - pi * sg for gi, pi in zip(rg, rp)] for rg, rp, sg in zip(rows_g, p, ieee.fsums(rows_g))]
+        return (_scatter_rows(groups, rows_dx, x.size),)
 
     return autograd.attach(out, (x,), log_softmax_vjp)
 
@@ -74,7 +75,8 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
         # dx_i = p_i (g_i - sum_j g_j p_j)
         rows_g = [[g[i] for i in group] for group in groups]
         dots = ieee.fsums([list(map(operator.mul, rg, rp)) for rg, rp in zip(rows_g, p)])
-        return (_scatter_rows(groups, [[pi * (gi - d) for gi, pi in zip(rg, rp)] for rg, rp, d in zip(rows_g, p, dots)], x.size),)
+        rows_dx = [[pi * (gi - d) for gi, pi in zip(rg, rp)] for rg, rp, d in zip(rows_g, p, dots)]
+        return (_scatter_rows(groups, rows_dx, x.size),)
 
     return autograd.attach(out, (x,), softmax_vjp)
 
@@ -124,7 +126,8 @@ def _class_probabilities(target: Tensor | list, logits_shape: tuple, op: str) ->
     shape = target.shape if isinstance(target, Tensor) else (len(labels),) if isinstance(labels, list) else None
     if shape != logits_shape[:-1]:
         raise ValueError(
-            f"{op}: target must hold class indices of shape {logits_shape[:-1]} or probabilities of shape {logits_shape}, got {shape}"
+            f"{op}: target must hold class indices of shape {logits_shape[:-1]} or probabilities of shape"
+            f" {logits_shape}, got {shape}"
         )
     probs = [0.0] * (len(labels) * classes)
     for r, label in enumerate(labels):
@@ -148,8 +151,9 @@ def cross_entropy(logits: Tensor, target: Tensor | list, reduction: str = "mean"
         raise ValueError("cross_entropy: logits need a class axis, got shape ()")
     t = _class_probabilities(target, logits.shape, "cross_entropy")
     c = logits.shape[-1]
-    log_p = [v for r in range(0, logits.size, c) for v in _log_softmax_row(logits.data[r : r + c])]
-    losses = [-s for s in ieee.fsums([[ti * lp for ti, lp in zip(t[r : r + c], log_p[r : r + c]) if ti] for r in range(0, logits.size, c)])]
+    rows = range(0, logits.size, c)
+    log_p = [v for r in rows for v in _log_softmax_row(logits.data[r : r + c])]
+    losses = [-s for s in ieee.fsums([[ti * lp for ti, lp in zip(t[r : r + c], log_p[r : r + c]) if ti] for r in rows])]
     out, weight = _reduce_loss(losses, logits.shape[:-1], logits.dtype, reduction)
     row_of = broadcast_index(reduced_shape(logits.shape, (logits.ndim - 1,)), logits.shape)
 

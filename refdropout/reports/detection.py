@@ -59,7 +59,8 @@ JUSTIFICATIONS = {
     "VARIANTS-12": _witnessed("tests/broken/variants.py", "DropPathUnscaledEval"),
     "VARIANTS-13": _witnessed("tests/broken/variants.py", "DropBlockClippedBlocks"),
     "VARIANTS-14": _witnessed("tests/broken/variants.py", "DropBlockSeedRateP", "DropBlockNoBorderCorrection"),
-    "VARIANTS-15": _witnessed("tests/broken/variants.py", "DropBlockNoNormalisation", "DropBlockPerSampleNormalisation"),
+    "VARIANTS-15": _witnessed("tests/broken/variants.py", "DropBlockNoNormalisation",
+                              "DropBlockPerSampleNormalisation"),
     "VARIANTS-16": _witnessed("tests/broken/variants.py", "AttentionRenormalisedRows", "AttentionNoRescale"),
 }
 
@@ -109,9 +110,9 @@ def _header(runs: Sequence[Run], *, profile: str, seed: int, command: str, date:
     plan = run_plan(profile)
     seconds = sum(run.seconds for run in runs)
     return (f"{generated_by(command, date)}: {plan_text(plan)}, master seed {seed}; {len(runs)} mutants in "
-            f"{seconds:.0f} s. A row is what `refdropout check refdropout.mutants.MODULE:CLASS --profile {plan.profile} "
-            f"--seed {seed}` gives for the mutant: each is an implementation with one deliberate defect, modelled on a "
-            "public bug report (the catalogue below).")
+            f"{seconds:.0f} s. A row is what `refdropout check refdropout.mutants.MODULE:CLASS "
+            f"--profile {plan.profile} --seed {seed}` gives for the mutant: each is an implementation with one "
+            "deliberate defect, modelled on a public bug report (the catalogue below).")
 
 
 def _legend() -> str:

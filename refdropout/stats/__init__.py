@@ -15,9 +15,9 @@ spec/stats.md states what they promise. One module per idea:
 Unlike the engine, this layer uses scipy (and numpy through it).
 """
 
-from .binomial import BinomialDecision, binomial_power, binomial_test, rejection_region
 from .arguments import SMALLEST_KEEP_PROB
 from .bernstein import bernstein_mean_test, bernstein_variance_test
+from .binomial import BinomialDecision, binomial_power, binomial_test, rejection_region
 from .budget import BudgetExhausted, ErrorBudget, HolmVerdict, Record
 from .continuous import ks_test, mean_z_test, variance_test
 from .decision import Decision

@@ -11,7 +11,7 @@ most samples of any q in [0.05, 0.95], and the same n detects the MDE at every s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from .arguments import check_count
 from .budget import ErrorBudget
@@ -77,7 +77,7 @@ DEEP = Profile(
 PROFILES = {p.name: p for p in (QUICK, STANDARD, DEEP)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _keep_rate_samples(mde: float, alpha: float, power: float) -> int:
     return samples_needed(WORST_KEEP_PROB, mde, alpha, power)
 

@@ -13,9 +13,9 @@ weight-scaled network that evaluation mode runs:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
 
 from .. import ops
 from ..functional import SCALINGS
@@ -66,7 +66,8 @@ class Network:
         return h
 
 
-def toy_network(seed: int, widths: Sequence[int], activation: str, dropout: Sequence[bool], scale: float = 2.0) -> Network:
+def toy_network(seed: int, widths: Sequence[int], activation: str, dropout: Sequence[bool],
+                scale: float = 2.0) -> Network:
     """Weights and biases uniform on [-scale / sqrt(fan_in), scale / sqrt(fan_in)), drawn from
     Generator(seed); the last layer is linear (its outputs are logits)."""
     if activation not in ACTIVATIONS:
@@ -84,7 +85,8 @@ def toy_network(seed: int, widths: Sequence[int], activation: str, dropout: Sequ
     return Network(tuple(layers))
 
 
-def ensemble_outputs(network: Network, x: Tensor, p: object, scaling: str = "inverted") -> tuple[Tensor, list[Fraction]]:
+def ensemble_outputs(network: Network, x: Tensor, p: object,
+                     scaling: str = "inverted") -> tuple[Tensor, list[Fraction]]:
     """The log-probabilities log s(m) of every sub-network (rows in mask order) and their P(m)."""
     if scaling not in SCALINGS:
         raise ValueError(f"ensemble_outputs: scaling must be one of {SCALINGS}, got {scaling!r}")

@@ -16,9 +16,9 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Iterator, Sequence
 
 from ..tensor import Tensor
 
@@ -69,7 +69,8 @@ def mask_matrix(n: int) -> Tensor:
 
 
 def _exact_value(v: object) -> Fraction:
-    if isinstance(v, bool) or not isinstance(v, (numbers.Rational, float)) or (isinstance(v, float) and not math.isfinite(v)):
+    if isinstance(v, bool) or not isinstance(v, (numbers.Rational, float)) or (
+            isinstance(v, float) and not math.isfinite(v)):
         raise ValueError(f"an output averaged over the ensemble must be a finite real number, got {v!r}")
     return Fraction(v)
 
@@ -83,9 +84,10 @@ class Distribution:
     values: tuple[Fraction, ...]
 
     @classmethod
-    def of(cls, probabilities: Sequence[Fraction], values: Sequence[object]) -> "Distribution":
+    def of(cls, probabilities: Sequence[Fraction], values: Sequence[object]) -> Distribution:
         if len(probabilities) != len(values):
-            raise ValueError(f"need one value per sub-network: {len(probabilities)} probabilities, {len(values)} values")
+            raise ValueError(f"need one value per sub-network: {len(probabilities)} probabilities,"
+                             f" {len(values)} values")
         return cls(tuple(probabilities), tuple(_exact_value(v) for v in values))
 
     @property

@@ -9,7 +9,7 @@ each showing that one check can fail. Each derives from
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from refdropout.contract import Policies
 from refdropout.dtypes import float32

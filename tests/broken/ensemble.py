@@ -7,7 +7,7 @@ broken implementations that model public bugs).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from refdropout.adapters.reference import ReferenceDropout, model_of
 from refdropout.contract import Policies

@@ -7,17 +7,16 @@ that model public bugs are mutants of refdropout.mutants.structure.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import Policies
 from refdropout.functional import dropout
-from refdropout.nn.recurrent import GRU, RecurrentMasks
 from refdropout.mutants.structure import layers_with, step_masks
+from refdropout.nn.recurrent import GRU, RecurrentMasks
 from refdropout.nn.rnn_cells import GRUCell, project
 from refdropout.tensor import Tensor
-
 
 # --- cell equations (RECURRENT-1, RECURRENT-2) ----------------------------------------------------
 
@@ -117,7 +116,7 @@ class PerGateMisdeclared(ReferenceDropout):
 
 class _HeldOverTime:
     def draw_masks(self, steps, batch):
-        return step_masks([super(_HeldOverTime, self).draw_masks(1, batch)] * steps)
+        return step_masks([super().draw_masks(1, batch)] * steps)
 
 
 class BetweenLayerMaskHeldOverTime(ReferenceDropout):
@@ -129,7 +128,7 @@ class BetweenLayerMaskHeldOverTime(ReferenceDropout):
 
 class _SharedAcrossBatch:
     def draw_masks(self, steps, batch):
-        one = super(_SharedAcrossBatch, self).draw_masks(steps, 1)
+        one = super().draw_masks(steps, 1)
 
         def spread(field: str) -> tuple:
             return tuple(tuple(ops.broadcast_to(m, m.shape[:-2] + (batch, m.shape[-1])) for m in per_step)

@@ -282,8 +282,8 @@ class AttentionRenormalisedRows(ReferenceDropout):
             return y
         width = y.shape[-1]
         rows = [y.data[i:i + width] for i in range(0, y.size, width)]
-        return Tensor.from_flat([v / total if total else 0.0 for row in rows for total in (math.fsum(row),) for v in row],
-                            y.shape)
+        return Tensor.from_flat([v / total if total else 0.0
+                                 for row in rows for total in (math.fsum(row),) for v in row], y.shape)
 
 
 class AttentionNoRescale(ReferenceDropout):
