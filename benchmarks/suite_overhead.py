@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # not the script's directory, where random.py would shadow the standard library's
 
 from refdropout.adapters import torch as torch_adapter  # noqa: E402  (from ROOT, once it heads sys.path)
-from refdropout.conformance import CAPABILITIES, runner  # noqa: E402  (from ROOT, once it heads sys.path)
+from refdropout.conformance import runner  # noqa: E402  (from ROOT, once it heads sys.path)
+from refdropout.contract import CAPABILITIES  # noqa: E402
 
 PROFILE = "standard"
 TARGET_SHARE, TARGET_SECONDS = 0.25, 60.0

@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from refdropout.conformance import Policies
+from refdropout.contract import Policies
 from refdropout.contract.arrays import from_numpy, to_numpy
 
 
@@ -40,7 +40,7 @@ def masked_dropout(x: np.ndarray, p: float, training: bool, generator: np.random
 
 class MyDropout:
     """The same dropout behind the conformance protocol: engine tensors in and out, one method per
-    capability (``refdropout.conformance.CAPABILITIES`` lists them all)."""
+    capability (``refdropout.contract.CAPABILITIES`` lists them all)."""
 
     name = "my_dropout"
     dtypes = ("float64", "float32", "float16")  # the formats it is checked in

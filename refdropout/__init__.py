@@ -1,6 +1,7 @@
 """refdropout: the executable specification of dropout.
 
-The engine (this package, less ``refdropout.stats``) imports only the standard library.
+Importing it gives the engine's public names (tensors, the ops, the dropout family, ``nn``), which
+use only the standard library; ARCHITECTURE.md maps the rest (the contract, adapters, checks, reports).
 """
 
 from . import functional, nn, ops

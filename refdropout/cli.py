@@ -72,7 +72,7 @@ def _spec(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     """``refdropout check``: every target's table, notes and summary; the reports; the exit status."""
     from refdropout.adapters import TargetError, load_target  # the suite imports scipy: only when checking
-    from refdropout.conformance import report, runner
+    from refdropout.conformance import output, runner
 
     try:
         clauses = runner.select_clauses(args.clause)
@@ -86,13 +86,13 @@ def _check(args: argparse.Namespace) -> int:
     runs = []
     for target in targets:
         run = runner.run_target(target.name, target.impl, clauses, profile=args.profile, seed=args.seed,
-                                device=args.device, versions=target.versions(), progress=report.progress_on(sys.stderr))
-        print("\n".join(part for part in (report.table(run), report.notes(run), report.summary(run)) if part) + "\n")
+                                device=args.device, versions=target.versions(), progress=output.progress_on(sys.stderr))
+        print("\n".join(part for part in (output.table(run), output.notes(run), output.summary(run)) if part) + "\n")
         runs.append(run)
     if args.json is not None:
-        report.write_json(runs, args.json)
+        output.write_json(runs, args.json)
     if args.junit is not None:
-        report.write_junit(runs, args.junit)
+        output.write_junit(runs, args.junit)
     return 1 if any(run.failed for run in runs) else 0
 
 

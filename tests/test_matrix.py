@@ -115,7 +115,7 @@ def test_a_bad_clause_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_policy_values_other_than_the_reference_s_are_bold() -> None:
-    from refdropout.conformance import Policies
+    from refdropout.contract import Policies
     from refdropout.reports.matrix import Column, _policies
 
     table = _policies([Column("x", policies=Policies(p_one="refused", seed_bits=32), dtypes=("float64",))])

@@ -1,11 +1,9 @@
 """The conformance suite: one check per clause, run against any implementation of dropout.
 
-An implementation is what refdropout.contract says it is; :class:`Implementation`, :class:`Policies`
-and :data:`CAPABILITIES` are re-exported here for whoever writes one against the suite. A run is
-made by refdropout.conformance.runner (``run_target``), the one run path.
+An implementation is what refdropout.contract says it is (written against the contract alone, it
+never loads the checks or scipy). A run is made by refdropout.conformance.runner (``run_target``),
+the one run path.
 """
-
-from ..contract import CAPABILITIES, Implementation, Policies
 
 # The checks live in one module per spec chapter and register themselves with @check when they are
 # imported: importing them here, for that side effect alone, is what fills CHECKS.
@@ -13,7 +11,4 @@ from . import dropout, ensemble, gradients, modes, monte_carlo, recurrent, varia
 from .registry import CHECKS, Check, Context, check, run_check
 from .verdict import Outcome, Verdict
 
-__all__ = [
-    "CAPABILITIES", "CHECKS", "Check", "Context", "Implementation", "Outcome", "Policies", "Verdict", "check",
-    "run_check",
-]
+__all__ = ["CHECKS", "Check", "Context", "Outcome", "Verdict", "check", "run_check"]

@@ -36,7 +36,7 @@ import pytest
 
 from ..adapters import LoadedTarget, TargetError, load_target
 from ..options import CLAUSE, DEVICE, KNOWN_DEVIATIONS, PROFILE, SEED, TARGET
-from .report import plan_summary
+from .output import plan_summary
 from .runner import Run, run_plan, run_target, select_clauses
 
 __all__ = ["Deviation", "matches", "read_deviations"]

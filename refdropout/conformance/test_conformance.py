@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .report import table
+from .output import table
 from .verdict import Outcome
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import Policies
+from refdropout.contract import Policies
 from refdropout.functional import dropout
 from refdropout.mutants.structure import layers_with, step_masks
 from refdropout.nn.recurrent import GRU, RecurrentMasks

@@ -1,4 +1,4 @@
-"""Reports of conformance runs: a table for people, JSON for programs, JUnit XML for CI systems.
+"""The output of one conformance run: a table for people, JSON for programs, JUnit XML for CI systems.
 
 Every clause is reported with its verdict and, for a statistical check, the figures of its
 decisive decision (the one of least p-value): p-value, sample size n, observed against expected
