@@ -15,8 +15,8 @@ written and read defensively:
 - :func:`read_results` reads under a shared ``flock`` (it never sees half of a line being
   written) and keeps each line that is a valid record. Every other line (bytes that are not UTF-8,
   text that is not JSON, the cut-off last line of an interrupted write, JSON of another shape, a
-  ``seed`` stored as a string) is skipped with a note ``FILE:LINE: why``; never fatal, never
-  dropped without a word. Blank lines hold no record and are passed over.
+  ``seed`` stored as a string) is skipped, with why (:meth:`Results.notes`: ``FILE:LINE: why``);
+  never fatal, never dropped without a word. Blank lines hold no record and are passed over.
 - :func:`merge` counts each (target, seed, clause) once: two sweeps started together both run what
   the file lacked when they started, and both record it. The first record of a clause is the one
   counted; a record's seconds count in the proportion of its clauses that were new, so a run
@@ -32,7 +32,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,11 +140,17 @@ def problem_of(record: Any) -> str:
 
 @dataclass(frozen=True)
 class Results:
-    """What a results file holds: its records, in file order, and a note ``FILE:LINE: why`` for
-    each line skipped."""
+    """What the results file at ``path`` holds: its records, in file order, and why each line
+    skipped holds none (by line number)."""
 
+    path: Path
     records: list[dict] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)
+
+    def notes(self, lines: Iterable[int] | None = None) -> list[str]:
+        """``FILE:LINE: why`` for each line skipped (of ``lines``, when given)."""
+        return [f"{self.path}:{number}: {why}" for number, why in self.skipped.items()
+                if lines is None or number in lines]
 
 
 @contextmanager
@@ -165,19 +171,19 @@ def read_results(path: Path) -> Results:
         with _locked(path, os.O_RDONLY, fcntl.LOCK_SH):
             lines = read_lines(path)
     except FileNotFoundError:
-        return Results()
+        return Results(path)
     except OSError as error:
         raise ReportError(f"cannot read the results file {path}: {error.strerror or error}") from error
-    records, skipped = [], []
+    results = Results(path)
     for line in lines:
         if line.text is not None and not line.text.strip():
             continue
         record, problem = _record(line)
         if problem:
-            skipped.append(f"{path}:{line.number}: {problem}")
+            results.skipped[line.number] = problem
         else:
-            records.append(record)
-    return Results(records, skipped)
+            results.records.append(record)
+    return results
 
 
 def _record(line: Line) -> tuple[Any, str]:
@@ -187,9 +193,9 @@ def _record(line: Line) -> tuple[Any, str]:
         try:
             record = json.loads(line.text)
         except json.JSONDecodeError as error:
-            problem = f"not JSON ({error.msg} at column {error.colno})"
+            problem = f"not JSON: {error.msg} (column {error.colno})"
         except (ValueError, RecursionError) as error:  # an integer of over 4300 digits; nesting beyond the stack
-            problem = f"not JSON this reader takes ({type(error).__name__}: {str(error)[:SHOWN]})"
+            problem = f"not JSON this reader takes: {type(error).__name__}: {str(error)[:SHOWN]}"
         else:
             problem = problem_of(record)
     if problem and not line.ended:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -65,10 +66,18 @@ def report(results: Results, *, profile: str, command: str, date: datetime.datet
         ("`smallest p` is over the statistical decisions of clauses that are not known deviations; a decision "
          f"rejects at p ≤ {plan.alpha:.0e}. `unexpected FAIL` counts the seeds under which a clause failed that the "
          "adapter does not declare as a known deviation."),
-        *([f"{repeated} clause results were recorded more than once for a target and seed (e.g. by two sweeps "
-           "writing the results file at once) and are counted once."] if repeated else []),
-        *([_skipped(results.skipped)] if results.skipped else []),
+        *([_elsewhere(results.records, profile)] if any(r["profile"] != profile for r in results.records) else []),
+        *([f"Clause results recorded more than once for a target and seed (e.g. by two sweeps writing the results "
+           f"file at once), each counted once: {repeated}."] if repeated else []),
+        *([_skipped(results.notes())] if results.skipped else []),
     ]) + "\n"
+
+
+def _elsewhere(records: Sequence[dict], profile: str) -> str:
+    """The records of the results file under other profiles than the report's, which it leaves out."""
+    others = Counter(r["profile"] for r in records if r["profile"] != profile)
+    return ("The results file also holds " + ", ".join(f"{n} records under profile `{p}`" for p, n in others.items())
+            + ", left out here: `--profile` chooses the profile reported.")
 
 
 def _skipped(notes: Sequence[str]) -> str:
@@ -116,7 +125,7 @@ RESULTS = Option("results", "the results file, one JSON line per run, appended t
 def _write(args: argparse.Namespace, *, command: str, date: datetime.datetime) -> str:
     """Run what the results file lacks, appending each run to it; the report of the whole file. The
     file is read again after each run, so a sweep sharing it runs nothing another has recorded since."""
-    told: set[str] = set()
+    told: set[int] = set()
     results = _read(args.results, told)
     for name in args.targets:
         try:
@@ -138,12 +147,12 @@ def _write(args: argparse.Namespace, *, command: str, date: datetime.datetime) -
     return report(results, profile=args.profile, command=command, date=date)
 
 
-def _read(path: Path, told: set[str]) -> Results:
-    """The results file; each line skipped said on stderr once (``told`` holds those said)."""
+def _read(path: Path, told: set[int]) -> Results:
+    """The results file; each line skipped said on stderr once (``told``: the numbers of those said)."""
     results = read_results(path)
-    new = [note for note in results.skipped if note not in told]
+    new = set(results.skipped) - told
     told.update(new)
-    for note in _shown(new):
+    for note in _shown(results.notes(new)):
         print(f"skipped {note}", file=sys.stderr)
     return results
 
