@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from refdropout.cli import main
@@ -45,13 +45,16 @@ TESTS_DIR = REPO / "tests"
 NEVER_SHRUNK = (Phase.explicit, Phase.generate)
 
 
-def exact(examples: int, *, phases: Sequence[Phase] | None = None) -> settings:
+def exact(examples: int, *, phases: Sequence[Phase] | None = None, tolerate: Sequence[HealthCheck] = ()) -> settings:
     """``examples`` examples of a test that makes no statistical decision (no per-example deadline).
 
     ``phases``: the phases to run where not the profile's, e.g. :data:`NEVER_SHRUNK` for a test whose
-    examples each run a framework, too slow to shrink.
+    examples each run a framework, too slow to shrink. ``tolerate``: health checks that do not apply,
+    e.g. ``HealthCheck.function_scoped_fixture`` for a test whose examples all write one ``tmp_path``
+    (besides those the profile suppresses).
     """
-    return settings(max_examples=examples, deadline=None, **({} if phases is None else {"phases": list(phases)}))
+    return settings(max_examples=examples, deadline=None, **({} if phases is None else {"phases": list(phases)}),
+                    **({"suppress_health_check": [*settings().suppress_health_check, *tolerate]} if tolerate else {}))
 
 
 def statistical(examples: int, *, keep_database: bool = False, phases: Sequence[Phase] = NEVER_SHRUNK) -> settings:

@@ -194,8 +194,10 @@ def _record(line: Line) -> tuple[Any, str]:
             record = json.loads(line.text)
         except json.JSONDecodeError as error:
             problem = f"not JSON: {error.msg} (column {error.colno})"
-        except (ValueError, RecursionError) as error:  # an integer of over 4300 digits; nesting beyond the stack
-            problem = f"not JSON this reader takes: {type(error).__name__}: {str(error)[:SHOWN]}"
+        except ValueError:  # the one ValueError json.loads raises that is no JSONDecodeError: int() refuses
+            problem = f"not JSON this reader takes: an integer of over {sys.get_int_max_str_digits()} digits"
+        except RecursionError:
+            problem = "not JSON this reader takes: arrays or objects nested deeper than the interpreter's stack"
         else:
             problem = problem_of(record)
     if problem and not line.ended:
