@@ -18,6 +18,7 @@ import pytest
 
 from helpers import REPO, results_line, run_sweep, sweep_record
 from refdropout import __version__
+from refdropout.conformance import Outcome
 from refdropout.reports.results import merge, problem_of
 
 BROKEN = textwrap.dedent('''
@@ -65,6 +66,12 @@ def test_a_failure_under_a_seed_reaches_the_report(tmp_path: Path, monkeypatch: 
     records, text = sweep(tmp_path, capsys, f"{name}:never_drops")
     assert all(r["clauses"]["DROPOUT-5"]["outcome"] == "FAIL" for r in records)
     assert "DROPOUT-5 (2)" in text
+
+
+def test_every_record_a_sweep_writes_is_one_it_reads() -> None:
+    """Known deviations are whatever an adapter declares, e.g. a chapter; the outcomes are every Outcome."""
+    assert problem_of(sweep_record() | {"known_deviations": ["DROPOUT", "GRADIENTS-2"]}) == ""
+    assert all(problem_of(sweep_record(outcome=outcome.value)) == "" for outcome in Outcome)
 
 
 def test_a_run_recorded_twice_is_counted_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
