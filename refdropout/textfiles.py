@@ -38,14 +38,13 @@ class Line:
 def read_lines(path: Path) -> list[Line]:
     """The lines of the file at ``path`` (OSError when it cannot be read)."""
     data = path.read_bytes()
-    hint = "; the file is UTF-16 (it starts with a UTF-16 byte-order mark): save it as UTF-8" \
-        if data.startswith(UTF16_BOMS) else ""
-    data = data.removeprefix(codecs.BOM_UTF8)
-    pieces = data.split(b"\n")
-    ended = pieces[-1] == b""
-    if ended:
+    hint = ("; the file is UTF-16 (it starts with a UTF-16 byte-order mark): save it as UTF-8"
+            if data.startswith(UTF16_BOMS) else "")
+    pieces = data.removeprefix(codecs.BOM_UTF8).split(b"\n")
+    file_ended = pieces[-1] == b""  # the file ends with a line end: nothing follows the last one
+    if file_ended:
         pieces.pop()
-    return [_decoded(number, raw.removesuffix(b"\r"), hint if number == 1 else "", ended or number < len(pieces))
+    return [_decoded(number, raw.removesuffix(b"\r"), hint if number == 1 else "", file_ended or number < len(pieces))
             for number, raw in enumerate(pieces, start=1)]
 
 
