@@ -18,6 +18,7 @@ Importing this module imports :mod:`refdropout.conformance`, which registers eve
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
 import struct
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from refdropout.cli import main
@@ -44,13 +45,16 @@ TESTS_DIR = REPO / "tests"
 NEVER_SHRUNK = (Phase.explicit, Phase.generate)
 
 
-def exact(examples: int, *, phases: Sequence[Phase] | None = None) -> settings:
+def exact(examples: int, *, phases: Sequence[Phase] | None = None, tolerate: Sequence[HealthCheck] = ()) -> settings:
     """``examples`` examples of a test that makes no statistical decision (no per-example deadline).
 
     ``phases``: the phases to run where not the profile's, e.g. :data:`NEVER_SHRUNK` for a test whose
-    examples each run a framework, too slow to shrink.
+    examples each run a framework, too slow to shrink. ``tolerate``: health checks that do not apply,
+    e.g. ``HealthCheck.function_scoped_fixture`` for a test whose examples all write one ``tmp_path``
+    (besides those the profile suppresses).
     """
-    return settings(max_examples=examples, deadline=None, **({} if phases is None else {"phases": list(phases)}))
+    return settings(max_examples=examples, deadline=None, **({} if phases is None else {"phases": list(phases)}),
+                    **({"suppress_health_check": [*settings().suppress_health_check, *tolerate]} if tolerate else {}))
 
 
 def statistical(examples: int, *, keep_database: bool = False, phases: Sequence[Phase] = NEVER_SHRUNK) -> settings:
@@ -183,3 +187,32 @@ def run_command(capsys: pytest.CaptureFixture[str], *argv: str, status: int = 0)
     out, err = capsys.readouterr()
     assert got == status, f"refdropout {shlex.join(argv)}: expected exit status {status}, got {got}:\n{err or out}"
     return out, err
+
+
+# ---- the seed sweep's results file --------------------------------------------------------------
+
+
+def sweep_record(target: str = "reference", seed: int = 0, clauses: Sequence[str] = ("DROPOUT-4",), *,
+                 profile: str = "quick", seconds: float = 1.0, outcome: str = "pass") -> dict:
+    """A valid record of the sweep's results file: one run of ``clauses`` (each with ``outcome``, exact:
+    no decision) against ``target`` under master seed ``seed``."""
+    return {"target": target, "seed": seed, "profile": profile, "seconds": seconds,
+            "versions": {"python": "3.11.7", "refdropout": "0.1.0", "framework": None, "framework_version": None},
+            "known_deviations": [],
+            "clauses": {clause: {"outcome": outcome, "min_p": None, "decisions": 0} for clause in clauses}}
+
+
+def results_line(record: dict) -> bytes:
+    """``record`` as a line of the results file."""
+    return json.dumps(record).encode("utf-8") + b"\n"
+
+
+def run_sweep(capsys: pytest.CaptureFixture[str], results: Path, *targets: str, seeds: int = 1,
+              clauses: Sequence[str] = ("DROPOUT-4",), profile: str = "quick") -> tuple[str, str]:
+    """``refdropout report sweep TARGETS`` in this process over the results file ``results``, writing
+    its report beside it (``.md``); asserts exit status 0; returns (stderr, the report)."""
+    out = results.with_suffix(".md")
+    chosen = [arg for clause in clauses for arg in ("--clause", clause)]
+    _, err = run_command(capsys, "report", "sweep", "--profile", profile, "--seeds", str(seeds), *chosen,
+                         "--results", str(results), "--out", str(out), *targets)
+    return err, out.read_text(encoding="utf-8")

@@ -50,6 +50,7 @@ def document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setitem(TARGETS, "absentframe", BuiltinTarget("absentframe_adapter:Dropout", "absentframe_xyz",
                                                               "pip install absentframe-xyz"))
+    (tmp_path / "out").mkdir()  # a report writes into a directory that exists; it creates none
     argv = ["--profile", "quick", "--seed", "7", *CLAUSES, "--out", "out/matrix.md",
             "reference", f"{name}:good", f"{name}:crashes", "absentframe"]
     run_command(capsys, "report", "matrix", *argv)

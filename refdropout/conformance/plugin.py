@@ -36,41 +36,11 @@ import pytest
 
 from ..adapters import LoadedTarget, TargetError, load_target
 from ..options import CLAUSE, DEVICE, KNOWN_DEVIATIONS, PROFILE, SEED, TARGET
+from .deviations import Deviation, matches, read_deviations
 from .output import plan_summary
 from .runner import Run, run_plan, run_target, select_clauses
 
 __all__ = ["Deviation", "matches", "read_deviations"]
-
-@dataclass(frozen=True)
-class Deviation:
-    """A known deviation: the test-ID prefix it covers, why, and where the file says so."""
-
-    prefix: str
-    reason: str
-    line: int
-
-
-def matches(prefix: str, test_id: str) -> bool:
-    """True when ``prefix`` names ``test_id``: equal to it, or continued by a non-alphanumeric character."""
-    return test_id == prefix or (test_id.startswith(prefix) and not test_id[len(prefix)].isalnum())
-
-
-def read_deviations(path: Path) -> list[Deviation]:
-    """The known deviations listed in ``path``; a line without a reason is a usage error."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise pytest.UsageError(f"--refdropout-known-deviations: cannot read {path}: {error}") from error
-    deviations = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        fields = line.split(maxsplit=1)
-        if len(fields) < 2:
-            raise pytest.UsageError(f"{path}:{number}: a known deviation needs a reason: 'TEST-ID-PREFIX  reason'")
-        deviations.append(Deviation(fields[0], fields[1].strip(), number))
-    return deviations
-
 
 @dataclass(frozen=True)
 class Settings:

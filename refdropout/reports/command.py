@@ -4,14 +4,17 @@ A report module declares a :class:`Report`: its name (a key of refdropout.report
 options, defined once in refdropout.options (``--profile``, ``--seed``, ``--clause``, the targets,
 as ``refdropout check`` takes them) or by the report itself, and the function that writes its
 document. :func:`main` parses the options, turns ``--clause`` into the clauses with a check (a
-pattern that matches none is a usage error, as in ``refdropout check``), writes the document to
-``--out`` and says where. The command a document records is this ``refdropout report`` form.
+pattern that matches none is a usage error, as in ``refdropout check``), checks that every file the
+report writes (``--out``, and any other option parsed by :func:`written`) can be written, all
+before any work runs, then writes the document to ``--out`` and says where. The command a
+document records is this ``refdropout report`` form.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -22,14 +25,40 @@ from ..conformance.runner import select_clauses
 from ..options import CLAUSE, Option, add_argument
 from . import REPORTS
 
-__all__ = ["PROG", "Report", "main", "out", "parser_of"]
+__all__ = ["PROG", "Report", "ReportError", "main", "out", "parser_of", "unwritable", "written"]
 
 PROG = "refdropout report"
 
 
+def written(text: str) -> Path:
+    """The parse of an option naming a file the report writes: the path, which :func:`main` checks
+    can be written before the report runs."""
+    return Path(text)
+
+
 def out(default: str) -> Option:
     """The ``--out`` option of a report published at ``default``."""
-    return Option("out", "where to write the document", parse=Path, default=Path(default), metavar="FILE")
+    return Option("out", "where to write the document", parse=written, default=Path(default), metavar="FILE")
+
+
+def unwritable(path: Path) -> str:
+    """Why a file cannot be written at ``path`` ("" when it can): it is a directory, its directory
+    does not exist, or it (or, for a new file, its directory) may not be written."""
+    try:
+        if path.is_dir():
+            return "it is a directory"
+        if not path.parent.is_dir():
+            return f"its directory {path.parent} does not exist"
+        if path.exists():
+            return "" if os.access(path, os.W_OK) else "no permission to write it"
+        return "" if os.access(path.parent, os.W_OK | os.X_OK) else f"no permission to create a file in {path.parent}"
+    except OSError as error:
+        return error.strerror or str(error)
+
+
+class ReportError(Exception):
+    """A file that stops a report (e.g. a results file it cannot read or append to): :func:`main`
+    says why in one line and exits 2."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +81,8 @@ def parser_of(report: Report) -> argparse.ArgumentParser:
 
 def main(report: Report, argv: Sequence[str] | None = None) -> int:
     """Write ``report``'s document; 0 once written (a FAIL in it is a finding to publish, not an
-    error), 2 on a usage error (argparse exits)."""
+    error), 2 on a usage error (argparse exits), on a file the report cannot write (checked before
+    any run) or on a :class:`ReportError`."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = parser_of(report)
     args = parser.parse_args(argv)
@@ -61,9 +91,23 @@ def main(report: Report, argv: Sequence[str] | None = None) -> int:
             args.clauses = select_clauses(args.clause)
         except ValueError as error:
             parser.error(str(error))
-    document = report.write(args, command=shlex.join([*PROG.split(), report.name, *argv]),
-                            date=datetime.datetime.now(datetime.UTC))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(document, encoding="utf-8")
+    for option in (option for option in report.options if option.parse is written):
+        path = getattr(args, option.name.replace("-", "_"))
+        if problem := unwritable(path):
+            parser.error(f"argument --{option.name}: cannot write {path}: {problem}")
+    try:
+        document = report.write(args, command=shlex.join([*PROG.split(), report.name, *argv]),
+                                date=datetime.datetime.now(datetime.UTC))
+    except ReportError as error:
+        return _error(parser, str(error))
+    try:
+        args.out.write_text(document, encoding="utf-8")
+    except OSError as error:  # checked before the runs: its directory went away, or the device filled, since
+        return _error(parser, f"cannot write {args.out}: {error.strerror or error}")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def _error(parser: argparse.ArgumentParser, message: str) -> int:
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    return 2

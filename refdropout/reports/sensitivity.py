@@ -45,7 +45,7 @@ from ..stats.sensitivity import (
     planned_mde,
 )
 from ..tensor import Tensor
-from .command import Report, main, out
+from .command import Report, main, out, written
 from .document import generated_by
 
 __all__ = ["DEVIATIONS", "KEEP_PROBS", "REPORT", "EndToEnd", "ShiftedKeepRate", "end_to_end", "end_to_end_deviations",
@@ -259,7 +259,6 @@ def plot(cells: Sequence[Cell], path: Path) -> bool:
     axes[0][0].set_ylabel("detection rate")
     axes[0][-1].legend(fontsize=7, loc="lower right")
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
     pyplot.close(figure)
     return True
@@ -270,7 +269,7 @@ SEED = replace(options.SEED, help="the master seed, in [0, 2**32) (scipy's rando
                parse=integer(0, SEED_BOUND, bound_text="2**32"))
 END_TO_END_REPLICATES = Option("end-to-end-replicates", "quick DROPOUT-16 runs per end-to-end row; 0 skips them",
                                parse=integer(0), default=100, metavar="N")
-PLOT = Option("plot", "the power-curve plot, drawn when matplotlib is installed", parse=Path,
+PLOT = Option("plot", "the power-curve plot, drawn when matplotlib is installed", parse=written,
               default=Path("docs/sensitivity.png"), metavar="FILE")
 
 

@@ -16,72 +16,44 @@ smallest p-value any statistical decision reached, next to the per-decision α. 
 implementation's statistical clauses fail a run with probability at most the family-wise α
 (STATS-4), so under 20 seeds a failure that is not a known deviation is a finding, not bad luck.
 Run again with the same options once every run is recorded, it only writes the report anew.
+
+The results file is refdropout.reports.results: each record appended whole under a lock, so two
+sweeps may share one file; a line that is not a record (an interrupted write, a foreign or
+corrupt line) is skipped, named ``FILE:LINE`` with why, on stderr and in the report; a clause
+recorded twice for a target and seed is counted once.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from .. import tables
 from ..adapters import TARGETS, TargetError, load_target
-from ..conformance.runner import Run, run_plan, run_target
+from ..conformance.runner import run_plan, run_target
 from ..conformance.verdict import Outcome
 from ..options import CLAUSE, PROFILE, SEED, TARGET, Option, integer
-from .command import Report, main, out
-from .document import generated_by, plan_text
+from .command import Report, main, out, written
+from .document import cut, generated_by, plan_text
+from .results import Results, append, merge, read_results, record_of
 
-__all__ = ["REPORT", "record_of", "report", "runs_of"]
+__all__ = ["REPORT", "report"]
 
-
-def record_of(run: Run, known: dict[str, str]) -> dict:
-    """One run as a JSON-ready record: the outcome and smallest p-value of every clause."""
-    clauses = {}
-    for result in run.results:
-        p_values = [r.p_value for r in result.verdict.records]
-        clauses[result.verdict.clause] = {"outcome": result.verdict.outcome.value,
-                                          "min_p": min(p_values) if p_values else None,
-                                          "decisions": len(p_values)}
-    return {"target": run.target, "seed": run.seed, "profile": run.plan.profile, "seconds": round(run.seconds, 2),
-            "versions": run.versions, "known_deviations": sorted(known), "clauses": clauses}
+SKIPPED_SHOWN = 20  # the lines of the results file skipped are named up to this many; the rest are counted
 
 
-def runs_of(records: Sequence[dict], profile: str) -> list[dict]:
-    """The records of ``profile`` merged per target and seed, in order of first appearance: the
-    clauses of all of them, their seconds summed, the versions and known deviations of the last."""
-    runs: dict[tuple[str, int], dict] = {}
-    for record in records:
-        if record["profile"] != profile:
-            continue
-        key = (record["target"], record["seed"])
-        if key not in runs:
-            runs[key] = {**record, "clauses": dict(record["clauses"])}
-            continue
-        run = runs[key]
-        run["clauses"].update(record["clauses"])
-        run["seconds"] += record["seconds"]
-        run["versions"], run["known_deviations"] = record["versions"], record["known_deviations"]
-    return list(runs.values())
-
-
-def _read(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def report(records: Sequence[dict], *, profile: str, command: str, date: datetime.datetime) -> str:
-    """The markdown report of every record of ``profile``: a row per target, its seeds, how to read it."""
+def report(results: Results, *, profile: str, command: str, date: datetime.datetime) -> str:
+    """The markdown report of every record of ``profile``: a row per target, its seeds, how to read it;
+    the lines of the results file skipped and the clause results recorded twice, where there are any."""
     plan = run_plan(profile)
     order = list(TARGETS)
-    targets = sorted({r["target"] for r in records if r["profile"] == profile},
-                     key=lambda t: (order.index(t) if t in order else len(order), t))
-    merged = runs_of(records, profile)
+    merged, repeated = merge(results.records, profile)
+    targets = sorted({r["target"] for r in merged}, key=lambda t: (order.index(t) if t in order else len(order), t))
     rows = [("target", "version", "seeds", "seconds per run", "statistical decisions", "smallest p", "unexpected FAIL",
              "known deviations (FAIL under every seed?)", "policy")]
     rows += [_row(target, [r for r in merged if r["target"] == target]) for target in targets]
@@ -94,7 +66,30 @@ def report(records: Sequence[dict], *, profile: str, command: str, date: datetim
         ("`smallest p` is over the statistical decisions of clauses that are not known deviations; a decision "
          f"rejects at p ≤ {plan.alpha:.0e}. `unexpected FAIL` counts the seeds under which a clause failed that the "
          "adapter does not declare as a known deviation."),
+        *([_elsewhere(results.records, profile)] if any(r["profile"] != profile for r in results.records) else []),
+        *([f"Clause results recorded more than once for a target and seed (e.g. by two sweeps writing the results "
+           f"file at once), each counted once: {repeated}."] if repeated else []),
+        *([_skipped(results.notes())] if results.skipped else []),
     ]) + "\n"
+
+
+def _elsewhere(records: Sequence[dict], profile: str) -> str:
+    """The records of the results file under other profiles than the report's, which it leaves out."""
+    others = Counter(r["profile"] for r in records if r["profile"] != profile)
+    return ("The results file also holds " + ", ".join(f"{n} records under profile `{p}`" for p, n in others.items())
+            + ", left out here: `--profile` chooses the profile reported.")
+
+
+def _skipped(notes: Sequence[str]) -> str:
+    """The lines of the results file that hold no record, as the report lists them."""
+    return "\n".join([f"Skipped, holding no record ({len(notes)} lines of the results file):", "",
+                      *(f"- {cut(note)}" for note in _shown(notes))])
+
+
+def _shown(notes: Sequence[str]) -> list[str]:
+    """The first SKIPPED_SHOWN notes, and how many more there are."""
+    more = len(notes) - SKIPPED_SHOWN
+    return [*notes[:SKIPPED_SHOWN], *([f"... and {more} more lines skipped"] if more > 0 else [])]
 
 
 def _row(target: str, runs: Sequence[dict]) -> tuple[str, ...]:
@@ -114,7 +109,7 @@ def _row(target: str, runs: Sequence[dict]) -> tuple[str, ...]:
             decisions += result["decisions"]
     unexpected = ", ".join(f"{c} ({n})" for c, n in sorted(failed.items()) if c not in known) or "none"
     deviations = ", ".join(f"{c} ({failed.get(c, 0)}/{len(runs)})" for c in sorted(known)) or "none"
-    version = runs[-1]["versions"].get("framework_version") or runs[-1]["versions"].get("refdropout", "")
+    version = runs[-1]["versions"].get("framework_version") or runs[-1]["versions"].get("refdropout") or ""
     seconds = sum(r["seconds"] for r in runs) / len(runs)
     smallest = f"{min(p_values):.2g}" if p_values else "-"
     return (target, version, str(len(runs)), f"{seconds:.1f}", f"{decisions:,}", smallest, unexpected, deviations,
@@ -123,14 +118,15 @@ def _row(target: str, runs: Sequence[dict]) -> tuple[str, ...]:
 
 SEEDS = Option("seeds", "how many master seeds", parse=integer(1), default=20, metavar="N")
 FIRST = Option("first", "the first master seed, in [0, 2**64)", parse=SEED.parse, default=0, metavar="N")
-RESULTS = Option("results", "the results file, one JSON line per run, appended to", parse=Path,
+RESULTS = Option("results", "the results file, one JSON line per run, appended to", parse=written,
                  default=Path("docs/seed-sweep.jsonl"), metavar="FILE")
 
 
 def _write(args: argparse.Namespace, *, command: str, date: datetime.datetime) -> str:
-    """Run what the results file lacks, appending each run to it; the report of the whole file."""
-    done = {(r["target"], r["seed"]): set(r["clauses"]) for r in runs_of(_read(args.results), args.profile)}
-    args.results.parent.mkdir(parents=True, exist_ok=True)
+    """Run what the results file lacks, appending each run to it; the report of the whole file. The
+    file is read again after each run, so a sweep sharing it runs nothing another has recorded since."""
+    told: set[int] = set()
+    results = _read(args.results, told)
     for name in args.targets:
         try:
             loaded = load_target(name)
@@ -139,15 +135,26 @@ def _write(args: argparse.Namespace, *, command: str, date: datetime.datetime) -
             continue
         known = dict(getattr(loaded.impl, "known_deviations", {}))
         for seed in range(args.first, args.first + args.seeds):
+            done = {(r["target"], r["seed"]): set(r["clauses"]) for r in merge(results.records, args.profile)[0]}
             missing = [c for c in args.clauses if c not in done.get((name, seed), ())]
             if not missing:
                 continue
             run = run_target(name, loaded.impl, missing, profile=args.profile, seed=seed, versions=loaded.versions())
-            with args.results.open("a", encoding="utf-8") as results:
-                results.write(json.dumps(record_of(run, known)) + "\n")
+            append(args.results, record_of(run, known))
             print(f"{name} seed {seed}: " + ", ".join(f"{run.count(o)} {o.value}" for o in Outcome)
                   + f"; {run.seconds:.1f} s", file=sys.stderr, flush=True)
-    return report(_read(args.results), profile=args.profile, command=command, date=date)
+            results = _read(args.results, told)
+    return report(results, profile=args.profile, command=command, date=date)
+
+
+def _read(path: Path, told: set[int]) -> Results:
+    """The results file; each line skipped said on stderr once (``told``: the numbers of those said)."""
+    results = read_results(path)
+    new = set(results.skipped) - told
+    told.update(new)
+    for note in _shown(results.notes(new)):
+        print(f"skipped {note}", file=sys.stderr)
+    return results
 
 
 REPORT = Report("sweep", (replace(TARGET, default=tuple(TARGETS)), PROFILE, SEEDS, FIRST, CLAUSE, RESULTS,
