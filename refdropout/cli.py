@@ -94,20 +94,34 @@ def _spec(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     """``refdropout check``: every target's table, notes and summary; the reports; the exit status."""
-    from refdropout.adapters import TargetError, load_target  # the suite imports scipy: only when checking
-    from refdropout.conformance import output, runner
-    from refdropout.conformance.guard import Interrupted, Watch, backstop_window, interruptible
+    from refdropout.conformance import output, runner  # the suite imports scipy: only when checking
 
     try:
         clauses = runner.select_clauses(args.clause)
     except ValueError as error:
         args.usage_error(str(error))
-    formats = {"--json": output.json_text, "--junit": output.junit_text}
+    reports: list[ReportFile] = []
     try:  # before any check runs: a report that cannot be written is found now, not after the work
-        reports = [output.ReportFile(option, path) for option, path in (("--json", args.json), ("--junit", args.junit))
-                   if path is not None]
+        for option, path in (("--json", args.json), ("--junit", args.junit)):
+            if path is not None:
+                reports.append(output.ReportFile(option, path))
     except output.ReportError as error:
+        for report in reports:
+            report.discard()
         return _setup_error(str(error))
+    try:
+        return _run_targets(args, clauses, reports)
+    finally:  # a report not written by now never will be: no temporary file is left behind
+        for report in reports:
+            report.discard()
+
+
+def _run_targets(args: argparse.Namespace, clauses: list[str], reports: list[ReportFile]) -> int:
+    """Load the targets, run each, print its table, notes and summary, write the reports; the exit status."""
+    from refdropout.adapters import TargetError, load_target
+    from refdropout.conformance import output, runner
+    from refdropout.conformance.guard import Interrupted, Watch, backstop_window, interruptible
+
     watch = Watch(args.timeout, capture=True, backstop=backstop_window(args.timeout) if args.timeout else None)
     runs: list[Run] = []
     interrupted = None
@@ -125,15 +139,14 @@ def _check(args: argparse.Namespace) -> int:
                 if interrupted is not None:
                     break
     except TargetError as error:
-        for report in reports:
-            report.discard()
         if args.traceback and error.__cause__ is not None:
             traceback.print_exception(error.__cause__)
         return _setup_error(str(error))
     except Interrupted as stop:
         interrupted = stop.signal
-    unwritten = [report for report in reports if not _written(report, formats[report.option](
-        runs, complete=interrupted is None))]
+    formats = {"--json": output.json_text, "--junit": output.junit_text}
+    unwritten = [report for report in reports
+                 if not _written(report, formats[report.option](runs, complete=interrupted is None))]
     return _status(runs, interrupted, unwritten=bool(unwritten), traceback_shown=args.traceback)
 
 

@@ -231,7 +231,7 @@ class ReportFile:
             raise ReportError(f"{where}: the directory {parent} does not exist")
         if not parent.is_dir():
             raise ReportError(f"{where}: {parent} is not a directory")
-        self.temporary = parent / f".{self.path.name}.{os.getpid()}.tmp"
+        self.temporary = parent / f".{self.path.name}.{option.strip('-')}.{os.getpid()}.tmp"
         try:
             self.fd = os.open(self.temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except OSError as error:
