@@ -278,14 +278,19 @@ def test_a_run_that_checks_nothing_exits_2_saying_what_the_target_lacks(targets:
 def test_a_bug_in_a_check_is_an_error_of_the_suite_not_a_fail(in_targets: Path, monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     replace_check(monkeypatch, "DROPOUT-3", divides_by_zero)
-    report = in_targets / "report.json"
-    out, err = run_command(capsys, "check", "hostile:good", *EXACT, "--json", str(report), status=2)
+    report, junit = in_targets / "report.json", in_targets / "report.xml"
+    out, err = run_command(capsys, "check", "hostile:good", *EXACT, "--json", str(report), "--junit", str(junit),
+                           status=2)
     assert re.search(r"(?m)^DROPOUT-3 +could not check", out) and "FAIL" not in out.replace(" 0 FAIL", "")
     assert re.search(r"the suite could not check DROPOUT-3: ZeroDivisionError: division by zero "
                      r"\(at test_run_integrity\.py:[0-9]+\)", out), out
     assert "refdropout: the suite could not check DROPOUT-3 for hostile:good" in err and "Traceback" not in err
     [clause, _] = json.loads(report.read_text(encoding="utf-8"))["runs"][0]["clauses"]
     assert clause["verdict"] == "could not check" and "1 / 0" in clause["traceback"]
+    [suite] = ET.parse(junit).getroot()
+    assert (suite.get("errors"), suite.get("failures")) == ("1", "0")
+    [error] = suite.iter("error")
+    assert error.get("message").startswith("the suite could not check DROPOUT-3: ZeroDivisionError")
     _, err = run_command(capsys, "check", "hostile:good", *EXACT, "--traceback", status=2)
     assert "Traceback (most recent call last)" in err and "return 1 / 0" in err
 

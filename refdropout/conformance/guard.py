@@ -254,9 +254,10 @@ class Output:
         self.c_flush = _c_flush()
 
     def start(self) -> None:
-        for stream in (sys.stdout, sys.stderr):
+        for stream in (sys.stdout, sys.stderr):  # what the run wrote so far goes where it was meant to
             if stream is not None:
                 stream.flush()
+        self.c_flush()
         self.saved_streams = (sys.stdout, sys.stderr)
         os.dup2(self.file.fileno(), 1)
         os.dup2(self.file.fileno(), 2)
