@@ -502,6 +502,19 @@ def test_a_report_that_fails_to_write_at_the_end_exits_2(tmp_path: Path, monkeyp
     assert json.loads(report.read_text(encoding="utf-8"))["complete"] is True
 
 
+@pytest.mark.clause("RUNNER-10")
+def test_a_report_can_go_to_a_link_or_to_stdout(tmp_path: Path) -> None:
+    """A symbolic link stays one (the file it names is replaced); /dev/stdout, no file, is written in place."""
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "latest.json").symlink_to(tmp_path / "reports" / "r.json")
+    run_as_user(tmp_path, "check", *EXACT, "--json", "latest.json", status=0)
+    assert (tmp_path / "latest.json").is_symlink() and json.loads((tmp_path / "reports" / "r.json").read_text())
+    result = run_as_user(tmp_path, "check", *EXACT, "--json", "/dev/stdout", status=0)
+    table, report = result.stdout.split("\n\n", 1)
+    assert table.startswith("CLAUSE") and json.loads(report)["runs"][0]["target"] == "reference"
+    assert Path("/dev/stdout").is_symlink() or Path("/dev/stdout").is_char_device()
+
+
 # ---- RUNNER-11: interrupted runs --------------------------------------------------------------------
 
 

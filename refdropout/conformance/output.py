@@ -219,40 +219,53 @@ class ReportError(ValueError):
 class ReportFile:
     """A report's file, opened before the run: a new temporary file beside ``path`` (which proves the
     directory writable), moved onto ``path`` by :meth:`write` (os.replace: readers see the old report
-    or the new one, never half of one), removed by :meth:`discard`."""
+    or the new one, never half of one), removed by :meth:`discard`. A path that names something other
+    than a file (``/dev/stdout``, a pipe) cannot be replaced: it is opened and written in place."""
 
     def __init__(self, option: str, path: Path) -> None:
         self.option, self.path = option, Path(path)
         where = f"{option} {self.path}"
-        parent = self.path.parent
         if self.path.is_dir():
             raise ReportError(f"{where}: is a directory; give a file name")
+        self.temporary: Path | None = None
+        if self.path.exists() and not self.path.is_file():
+            self.fd = self._opened(where, self.path, os.O_WRONLY, f"cannot write {self.path}")
+            return
+        target = self.path.resolve()  # a symbolic link stays one: the file it names is replaced
+        parent = target.parent
         if not parent.exists():
             raise ReportError(f"{where}: the directory {parent} does not exist")
         if not parent.is_dir():
             raise ReportError(f"{where}: {parent} is not a directory")
-        self.temporary = parent / f".{self.path.name}.{option.strip('-')}.{os.getpid()}.tmp"
+        self.target = target
+        self.temporary = parent / f".{target.name}.{option.strip('-')}.{os.getpid()}.tmp"
+        self.fd = self._opened(where, self.temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, f"cannot write in {parent}")
+
+    @staticmethod
+    def _opened(where: str, path: Path, flags: int, what: str) -> int:
         try:
-            self.fd = os.open(self.temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            return os.open(path, flags, 0o666)
         except OSError as error:
-            raise ReportError(f"{where}: cannot write in {parent}: {error.strerror}") from error
+            raise ReportError(f"{where}: {what}: {error.strerror}") from error
 
     def write(self, text: str) -> None:
-        """The report, in full, at ``path``; OSError (a full disk...) leaves ``path`` as it was."""
+        """The report, in full, at ``path``; OSError (a full disk...) leaves a file at ``path`` as it was."""
         try:
             with open(self.fd, "w", encoding="utf-8", closefd=True) as file:
                 self.fd = -1
                 file.write(text)
-            os.replace(self.temporary, self.path)
+            if self.temporary is not None:
+                os.replace(self.temporary, self.target)
         finally:
             self.discard()
 
     def discard(self) -> None:
-        """The temporary file removed (nothing written at ``path``)."""
+        """Nothing more written: the file closed, the temporary file removed."""
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
-        self.temporary.unlink(missing_ok=True)
+        if self.temporary is not None:
+            self.temporary.unlink(missing_ok=True)
 
 
 # ---- progress --------------------------------------------------------------------------------
