@@ -36,11 +36,16 @@ if TYPE_CHECKING:  # the suite is imported only when something is checked
     from refdropout.conformance.output import ReportFile
     from refdropout.conformance.runner import Run
 
-CHECK_STATUS = """Exit status: 0 every target had a clause applicable and every applicable clause passed; 1 some
-clause failed; 2 a usage or setup error, a run that checked nothing, an error of the suite, or a report that
-could not be written; 130 (SIGINT) or 143 (SIGTERM) interrupted, after writing the report of what finished.
-A call stuck in C code that the time limit cannot interrupt ends the run after twice the limit plus 60 s,
-with status 1 and every thread's stack on stderr (spec/runner.md)."""
+CHECK_STATUS = """\
+exit status (spec/runner.md):
+  0         every target had a clause that applied to it, and every such clause passed
+  1         some clause failed
+  2         a usage or setup error, a run that checked nothing, an error of the suite,
+            or a report that could not be written
+  130, 143  interrupted by SIGINT or SIGTERM, after writing the report of what finished
+
+A call stuck in C code, which the time limit cannot interrupt, ends the run after twice the
+limit plus 60 s, with status 1 and every thread's stack on stderr."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     spec.add_argument("--chapter", metavar="NAME", help="list only this chapter's clauses (e.g. tensor)")
     spec.set_defaults(run=_spec, usage_error=spec.error)
     check = commands.add_parser("check", help="check implementations of dropout against the spec, clause by clause",
-                                description=CHECK_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                epilog=CHECK_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     for option in (replace(TARGET, default=("reference",)), PROFILE, CLAUSE, SEED, DEVICE, TIMEOUT, JSON, JUNIT):
         add_argument(check, option)
     check.add_argument("--traceback", action="store_true",

@@ -117,6 +117,8 @@ class Selecting(ReferenceDropout):
      "*argument --refdropout-seed: must be an integer in [[]0, 2[*][*]64), got '-1'"),
     (["--refdropout-impl", "reference", "--refdropout-seed", str(2**64)],
      "*argument --refdropout-seed: must be an integer in [[]0, 2[*][*]64), got '18446744073709551616'"),
+    (["--refdropout-impl", "reference", "--refdropout-timeout", "-1"],
+     "*argument --refdropout-timeout: must be a number of seconds >= 0, got '-1'"),
 ])
 def test_a_bad_option_is_a_usage_error(pytester: pytest.Pytester, args: list[str], message: str) -> None:
     result = run_plugin(pytester, *args)
