@@ -106,16 +106,13 @@ def _check(args: argparse.Namespace) -> int:
     except ValueError as error:
         args.usage_error(str(error))
     reports: list[ReportFile] = []
-    try:  # before any check runs: a report that cannot be written is found now, not after the work
-        for option, path in (("--json", args.json), ("--junit", args.junit)):
+    try:
+        for option, path in (("--json", args.json), ("--junit", args.junit)):  # found now, not after the work
             if path is not None:
                 reports.append(output.ReportFile(option, path))
-    except output.ReportError as error:
-        for report in reports:
-            report.discard()
-        return _setup_error(str(error))
-    try:
         return _run_targets(args, clauses, reports)
+    except output.ReportError as error:
+        return _setup_error(str(error))
     finally:  # a report not written by now never will be: no temporary file is left behind
         for report in reports:
             report.discard()
@@ -152,7 +149,8 @@ def _run_targets(args: argparse.Namespace, clauses: list[str], reports: list[Rep
     formats = {"--json": output.json_text, "--junit": output.junit_text}
     unwritten = [report for report in reports
                  if not _written(report, formats[report.option](runs, complete=interrupted is None))]
-    return _status(runs, interrupted, unwritten=bool(unwritten), traceback_shown=args.traceback)
+    return _status(runs, interrupted, reported=bool(reports), unwritten=bool(unwritten),
+                   traceback_shown=args.traceback)
 
 
 def _setup_error(message: str) -> int:
@@ -170,14 +168,15 @@ def _written(report: ReportFile, text: str) -> bool:
     return True
 
 
-def _status(runs: list[Run], interrupted: signal.Signals | None, *, unwritten: bool, traceback_shown: bool) -> int:
+def _status(runs: list[Run], interrupted: signal.Signals | None, *, reported: bool, unwritten: bool,
+            traceback_shown: bool) -> int:
     """The exit status of ``check`` (spec/runner.md), with a line on stderr for every reason it is not 0 or 1."""
     from refdropout.conformance.verdict import Outcome
 
     if interrupted is not None:
         finished = sum(len(run.results) for run in runs)
-        print(f"refdropout: interrupted by {interrupted.name}; {finished} clauses finished, and the report holds"
-              " them, marked incomplete", file=sys.stderr)
+        print(f"refdropout: interrupted by {interrupted.name}; clauses finished: {finished}"
+              + ("; the reports hold them, marked incomplete" if reported else ""), file=sys.stderr)
         return 128 + interrupted
     for run in runs:
         errors = [result for result in run.results if result.verdict.outcome is Outcome.ERROR]

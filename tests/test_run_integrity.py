@@ -534,11 +534,11 @@ def test_an_interrupted_run_writes_what_it_finished_marked_incomplete(targets: P
     out, err = process.communicate(timeout=60)
     assert process.returncode == status, err
     assert "Traceback" not in err
-    assert err.splitlines()[-1] == (f"refdropout: interrupted by {signal.Signals(signum).name}; 1 clauses finished, and"
-                                    " the report holds them, marked incomplete")
+    assert err.splitlines()[-1] == (f"refdropout: interrupted by {signal.Signals(signum).name}; clauses finished: 1;"
+                                    " the reports hold them, marked incomplete")
     assert re.findall(r"(?m)^(DROPOUT-[0-9]+) +(\w+)", out) == [("DROPOUT-5", "pass")]
     name = signal.Signals(signum).name
-    assert f"INCOMPLETE: interrupted by {name} in DROPOUT-8, 1 clauses not finished" in out
+    assert f"INCOMPLETE: interrupted by {name} in DROPOUT-8, 1 of 2 clauses not finished" in out
     report = json.loads((targets / "r.json").read_text(encoding="utf-8"))
     [run] = report["runs"]
     assert report["complete"] is False and run["complete"] is False and run["interrupted"] == name

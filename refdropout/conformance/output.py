@@ -69,10 +69,13 @@ def summary(run: Run) -> str:
 
 
 def incompleteness(run: Run) -> str:
-    """``INCOMPLETE: interrupted by SIGINT in DROPOUT-5, 7 clauses not finished``."""
+    """``INCOMPLETE: interrupted by SIGINT in DROPOUT-5, 7 of 10 clauses not finished`` ("" for a complete run)."""
+    if run.complete:
+        return ""
     where = f" in {run.unfinished[0]}" if run.unfinished else ""
-    return (f"INCOMPLETE: interrupted by {run.interrupted.name}{where}, {len(run.unfinished)} clauses not finished"
-            if run.interrupted else "")
+    total = len(run.results) + len(run.unfinished)
+    return (f"INCOMPLETE: interrupted by {run.interrupted.name}{where}, {len(run.unfinished)} of {total} clauses not"
+            " finished")
 
 
 def plan_summary(plan: DecisionPlan) -> str:
