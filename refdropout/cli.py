@@ -54,9 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except ValueError as error:  # a malformed spec: name the file and line, no traceback
+    except ValueError as error:  # a malformed spec: name the file and line, no traceback; a setup error
         print(f"refdropout: {error}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:  # Ctrl-C where no run is under way to report on
         print("refdropout: interrupted", file=sys.stderr)
         return 130
