@@ -4,24 +4,48 @@ against them, ``report`` writes a generated document (refdropout.reports).
 The options ``check`` and the reports share with the pytest plugin are defined once, in
 refdropout.options. Listing the clauses needs only the standard library; the conformance suite
 (and scipy) is imported when something is checked.
+
+``check`` exits with a status that says what was found (spec/runner.md): 0 when every target had
+a clause applicable and every applicable clause passed, 1 when some clause failed, 2 for a usage or
+setup error, a run that checked nothing, an error of the suite or a report that could not be
+written, and 128 + the signal (130, 143) when SIGINT or SIGTERM stopped it, after writing the report
+of what finished.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from refdropout import tables
-from refdropout.options import CLAUSE, DEVICE, PROFILE, SEED, TARGET, Option, add_argument
+from refdropout.options import CLAUSE, DEVICE, PROFILE, SEED, TARGET, TIMEOUT, Option, add_argument
 from refdropout.reports import REPORTS
 from refdropout.spec import chapter_files, load_clauses
 
 JSON = Option("json", "write the full report as JSON", parse=Path, metavar="FILE")
 JUNIT = Option("junit", "write JUnit XML, one testcase per clause", parse=Path, metavar="FILE")
+
+if TYPE_CHECKING:  # the suite is imported only when something is checked
+    from refdropout.conformance.output import ReportFile
+    from refdropout.conformance.runner import Run
+
+CHECK_STATUS = """\
+exit status (spec/runner.md):
+  0         every target had a clause that applied to it, and every such clause passed
+  1         some clause failed
+  2         a usage or setup error, a run that checked nothing, an error of the suite,
+            or a report that could not be written
+  130, 143  interrupted by SIGINT or SIGTERM, after writing the report of what finished
+
+A call stuck in C code, which the time limit cannot interrupt, ends the run after twice the
+limit plus 60 s, with status 1 and every thread's stack on stderr."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,9 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except ValueError as error:  # a malformed spec: name the file and line, no traceback
+    except ValueError as error:  # a malformed spec: name the file and line, no traceback; a setup error
         print(f"refdropout: {error}", file=sys.stderr)
-        return 1
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C where no run is under way to report on
+        print("refdropout: interrupted", file=sys.stderr)
+        return 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,11 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     spec = commands.add_parser("spec", help="list the clauses of the specification")
     spec.add_argument("--chapter", metavar="NAME", help="list only this chapter's clauses (e.g. tensor)")
     spec.set_defaults(run=_spec, usage_error=spec.error)
-    check = commands.add_parser(
-        "check", help="check implementations of dropout against the spec, clause by clause",
-        description="Exit status: 0 every applicable clause passes, 1 some clause fails, 2 a usage or setup error.")
-    for option in (replace(TARGET, default=("reference",)), PROFILE, CLAUSE, SEED, DEVICE, JSON, JUNIT):
+    check = commands.add_parser("check", help="check implementations of dropout against the spec, clause by clause",
+                                epilog=CHECK_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for option in (replace(TARGET, default=("reference",)), PROFILE, CLAUSE, SEED, DEVICE, TIMEOUT, JSON, JUNIT):
         add_argument(check, option)
+    check.add_argument("--traceback", action="store_true",
+                       help="show the Python traceback of a target that fails to load, and of an error of the suite")
     check.set_defaults(run=_check, usage_error=check.error)
     report = commands.add_parser(
         "report", help="write a generated document: " + ", ".join(REPORTS),
@@ -71,29 +99,102 @@ def _spec(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     """``refdropout check``: every target's table, notes and summary; the reports; the exit status."""
-    from refdropout.adapters import TargetError, load_target  # the suite imports scipy: only when checking
-    from refdropout.conformance import output, runner
+    from refdropout.conformance import output, runner  # the suite imports scipy: only when checking
 
     try:
         clauses = runner.select_clauses(args.clause)
     except ValueError as error:
         args.usage_error(str(error))
+    reports: list[ReportFile] = []
     try:
-        targets = [load_target(name, device=args.device) for name in args.targets]
+        for option, path in (("--json", args.json), ("--junit", args.junit)):  # found now, not after the work
+            if path is not None:
+                reports.append(output.ReportFile(option, path))
+        return _run_targets(args, clauses, reports)
+    except output.ReportError as error:
+        return _setup_error(str(error))
+    finally:  # a report not written by now never will be: no temporary file is left behind
+        for report in reports:
+            report.discard()
+
+
+def _run_targets(args: argparse.Namespace, clauses: list[str], reports: list[ReportFile]) -> int:
+    """Load the targets, run each, print its table, notes and summary, write the reports; the exit status."""
+    from refdropout.adapters import TargetError, load_target
+    from refdropout.conformance import output, runner
+    from refdropout.conformance.guard import Interrupted, Watch, backstop_window, interruptible
+
+    watch = Watch(args.timeout, capture=True, backstop=backstop_window(args.timeout) if args.timeout else None)
+    runs: list[Run] = []
+    interrupted = None
+    try:
+        with interruptible():
+            targets = [load_target(name, device=args.device) for name in args.targets]
+            for target in targets:
+                run = runner.run_target(target.name, target.impl, clauses, profile=args.profile, seed=args.seed,
+                                        device=args.device, versions=target.versions(),
+                                        progress=output.progress_on(sys.stderr), watch=watch)
+                runs.append(run)
+                print("\n".join(part for part in (output.table(run), output.notes(run), output.summary(run)) if part)
+                      + "\n", flush=True)
+                interrupted = run.interrupted
+                if interrupted is not None:
+                    break
     except TargetError as error:
-        print(f"refdropout: {error}", file=sys.stderr)
+        if args.traceback and error.__cause__ is not None:
+            traceback.print_exception(error.__cause__)
+        return _setup_error(str(error))
+    except Interrupted as stop:
+        interrupted = stop.signal
+    formats = {"--json": output.json_text, "--junit": output.junit_text}
+    unwritten = [report for report in reports
+                 if not _written(report, formats[report.option](runs, complete=interrupted is None))]
+    return _status(runs, interrupted, reported=bool(reports), unwritten=bool(unwritten),
+                   traceback_shown=args.traceback)
+
+
+def _setup_error(message: str) -> int:
+    print(f"refdropout: {message}", file=sys.stderr)
+    return 2
+
+
+def _written(report: ReportFile, text: str) -> bool:
+    """Write a report file; a failure (a full disk) is one line on stderr."""
+    try:
+        report.write(text)
+    except OSError as error:
+        print(f"refdropout: could not write {report.option} {report.path}: {error.strerror or error}", file=sys.stderr)
+        return False
+    return True
+
+
+def _status(runs: list[Run], interrupted: signal.Signals | None, *, reported: bool, unwritten: bool,
+            traceback_shown: bool) -> int:
+    """The exit status of ``check`` (spec/runner.md), with a line on stderr for every reason it is not 0 or 1."""
+    from refdropout.conformance.verdict import Outcome
+
+    if interrupted is not None:
+        finished = sum(len(run.results) for run in runs)
+        print(f"refdropout: interrupted by {interrupted.name}; clauses finished: {finished}"
+              + ("; the reports hold them, marked incomplete" if reported else ""), file=sys.stderr)
+        return 128 + interrupted
+    for run in runs:
+        errors = [result for result in run.results if result.verdict.outcome is Outcome.ERROR]
+        for result in errors if traceback_shown else ():
+            print(result.trace, file=sys.stderr, end="")
+        if errors:
+            print(f"refdropout: the suite could not check {', '.join(r.verdict.clause for r in errors)} for"
+                  f" {run.target} (the notes say why): an error of the suite or its machine, not a failure of the"
+                  " target", file=sys.stderr)
+        elif run.checked == 0:
+            needs = sorted({result.verdict.detail for result in run.results})
+            print(f"refdropout: nothing was checked for {run.target}: no selected clause applies to it"
+                  f" ({'; '.join(needs)})", file=sys.stderr)
+    if any(run.failed for run in runs):
+        return 1
+    if unwritten or any(run.checked == 0 or run.count(Outcome.ERROR) for run in runs):
         return 2
-    runs = []
-    for target in targets:
-        run = runner.run_target(target.name, target.impl, clauses, profile=args.profile, seed=args.seed,
-                                device=args.device, versions=target.versions(), progress=output.progress_on(sys.stderr))
-        print("\n".join(part for part in (output.table(run), output.notes(run), output.summary(run)) if part) + "\n")
-        runs.append(run)
-    if args.json is not None:
-        output.write_json(runs, args.json)
-    if args.junit is not None:
-        output.write_junit(runs, args.junit)
-    return 1 if any(run.failed for run in runs) else 0
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ pytest entry point build their parsers from it without loading the checks or sci
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # for the annotations only: the plugin imports pytest, this module does not
     import pytest
 
-__all__ = ["CLAUSE", "DEVICE", "KNOWN_DEVIATIONS", "PROFILE", "SEED", "SEED_BOUND", "TARGET", "Option", "add_argument",
-           "add_pytest_option", "integer"]
+__all__ = ["CLAUSE", "DEVICE", "KNOWN_DEVIATIONS", "PROFILE", "SEED", "SEED_BOUND", "TARGET", "TIMEOUT", "Option",
+           "add_argument", "add_pytest_option", "integer", "seconds"]
 
 SEED_BOUND = 2**64  # a master seed is an integer in [0, SEED_BOUND), as refdropout.conformance.runner takes it
 
@@ -45,6 +46,17 @@ def integer(minimum: int = 0, bound: int | None = None, *, bound_text: str = "")
         return value
 
     return parse
+
+
+def seconds(text: str) -> float:
+    """The parser of a duration option: a finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,9 @@ SEED = Option("seed", "the master seed, in [0, 2**64)", parse=integer(0, SEED_BO
 CLAUSE = Option("clause", "only clauses matching an ID, a glob (DROPOUT-1?) or a chapter (dropout); repeatable "
                 "(every clause with a check when not given)", metavar="PATTERN", repeatable=True)
 DEVICE = Option("device", "where adapters that take a device run", choices=("cpu", "cuda"), default="cpu")
+# refdropout.conformance.guard.DEFAULT_TIMEOUT, written here without importing the suite (a test keeps them equal)
+TIMEOUT = Option("timeout", "seconds one call of the implementation may take before its clause fails; 0: no limit",
+                 parse=seconds, default=600, metavar="SECONDS")
 # the plugin's own: a project adopting the suite lists the clauses it does not conform to yet
 KNOWN_DEVIATIONS = Option("known-deviations", "lines 'TEST-ID-PREFIX  reason': those tests are expected to fail",
                           parse=Path, metavar="FILE")

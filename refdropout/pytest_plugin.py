@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .options import CLAUSE, DEVICE, KNOWN_DEVIATIONS, PROFILE, SEED, TARGET, add_pytest_option
+from .options import CLAUSE, DEVICE, KNOWN_DEVIATIONS, PROFILE, SEED, TARGET, TIMEOUT, add_pytest_option
 
 TEST_MODULE = Path(__file__).with_name("conformance") / "test_conformance.py"
 
@@ -22,7 +22,7 @@ TEST_MODULE = Path(__file__).with_name("conformance") / "test_conformance.py"
 def pytest_addoption(parser: pytest.Parser) -> None:
     """``--refdropout-impl`` and the options of ``refdropout check`` (refdropout.options), and the known deviations."""
     group = parser.getgroup("refdropout", "refdropout conformance suite (pytest --pyargs refdropout.conformance)")
-    for option in (TARGET, PROFILE, SEED, CLAUSE, DEVICE, KNOWN_DEVIATIONS):
+    for option in (TARGET, PROFILE, SEED, CLAUSE, DEVICE, TIMEOUT, KNOWN_DEVIATIONS):
         add_pytest_option(group, option)
 
 

@@ -20,8 +20,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 import shlex
 import struct
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -216,3 +220,44 @@ def run_sweep(capsys: pytest.CaptureFixture[str], results: Path, *targets: str, 
     _, err = run_command(capsys, "report", "sweep", "--profile", profile, "--seeds", str(seeds), *chosen,
                          "--results", str(results), "--out", str(out), *targets)
     return err, out.read_text(encoding="utf-8")
+
+
+def run_as_user(cwd: Path, *argv: str, status: int, timeout: float = 120,
+                traceback: bool = False) -> subprocess.CompletedProcess[str]:
+    """``refdropout ARGV`` as a user runs it: in a fresh interpreter, in ``cwd`` (whose modules are
+    importable, this checkout after them). It must exit with ``status`` and, unless ``traceback``,
+    print no Python traceback."""
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join((str(cwd), str(REPO)))}
+    result = subprocess.run([sys.executable, "-m", "refdropout", *argv], cwd=cwd, env=environment,
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == status, (f"refdropout {shlex.join(argv)}: expected exit status {status}, got "
+                                         f"{result.returncode}:\n{result.stderr or result.stdout}")
+    if not traceback:
+        assert "Traceback (most recent call last)" not in result.stderr, result.stderr
+    return result
+
+
+SUMMARY = re.compile(r"^(?P<target>\S+): (?P<total>[0-9]+) clauses: (?P<counts>[^;]+);", re.MULTILINE)
+
+
+def summaries(out: str) -> dict[str, dict[str, int]]:
+    """The verdict counts of each summary line of ``refdropout check``'s output, by target:
+    ``{"reference": {"pass": 4, "FAIL": 0, ...}}``."""
+    return {match["target"]: {verdict: int(count) for count, verdict in
+                              (part.split(" ", 1) for part in match["counts"].split(", "))}
+            for match in SUMMARY.finditer(out)}
+
+
+# ---- the pytest plugin ------------------------------------------------------------------------------
+
+
+def run_plugin(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """``pytest --pyargs refdropout.conformance`` with ``args``, in pytester's fresh directory and in this process
+    (where the plugin module is already imported and so cannot be assertion-rewritten again). The inner run loads
+    the plugins it names and no others: once refdropout is installed its plugin is also an entry point, and loading
+    a plugin twice, under two names, is an error."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+        return pytester.runpytest("-p", "refdropout.pytest_plugin", "-p", "no:cacheprovider",
+                                  "-W", "ignore::pytest.PytestAssertRewriteWarning",
+                                  "--pyargs", "refdropout.conformance", "-rsxX", *args)

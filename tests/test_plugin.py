@@ -19,7 +19,7 @@ import pytest
 # in-process pytester runs, whose restoring of sys.modules would otherwise make each run import
 # them anew (ml_dtypes then raises "appears already registered").
 import refdropout.contract.arrays  # noqa: F401  (imported for that side effect alone)
-from helpers import REPO
+from helpers import REPO, run_plugin
 from refdropout.conformance.plugin import matches
 from refdropout.conformance.runner import clause_seed
 
@@ -44,21 +44,6 @@ def exactly(*clauses: str) -> str:
     return " or ".join(f"{clause}]" for clause in clauses)
 
 
-@pytest.fixture(autouse=True)
-def only_named_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inner runs load the plugins they name and no others: once refdropout is installed its plugin is also
-    an entry point, and loading a plugin twice, under two names, is an error."""
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-
-
-def conformance(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    """``pytest --pyargs refdropout.conformance`` with ``args``, in a fresh directory (in this process,
-    where the plugin module is already imported and so cannot be assertion-rewritten again)."""
-    return pytester.runpytest("-p", "refdropout.pytest_plugin", "-p", "no:cacheprovider",
-                              "-W", "ignore::pytest.PytestAssertRewriteWarning",
-                              "--pyargs", "refdropout.conformance", "-rsxX", *args)
-
-
 @pytest.mark.parametrize(("prefix", "test_id", "expected"), [
     ("DROPOUT-1", "DROPOUT-1", True),
     ("DROPOUT-1", "DROPOUT-10", False),
@@ -72,13 +57,13 @@ def test_a_prefix_matches_whole_parts_of_a_test_id(prefix: str, test_id: str, ex
 
 
 def test_the_plugin_does_nothing_without_a_target(pytester: pytest.Pytester) -> None:
-    result = conformance(pytester)
+    result = run_plugin(pytester)
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
     assert "refdropout:" not in result.stdout.str()
 
 
 def test_one_passing_test_per_selected_clause_of_the_reference(pytester: pytest.Pytester) -> None:
-    result = conformance(pytester, "--refdropout-impl", "reference", "--refdropout-profile", "quick",
+    result = run_plugin(pytester, "--refdropout-impl", "reference", "--refdropout-profile", "quick",
                          "-v", "-k", exactly("DROPOUT-3", "DROPOUT-5", "GRADIENTS-1"))
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["refdropout: target reference on cpu, * clauses, profile quick *, seed 0",
@@ -93,7 +78,7 @@ def test_a_broken_function_fails_and_known_deviations_are_expected_failures(pyte
         "DROPOUT-5\tfixed since: this one shows as XPASS",
         "NOSUCH-7    a stale entry",
     ]))
-    result = conformance(pytester, "--refdropout-impl", "unscaled_dropout:no_rescale", "--refdropout-profile", "quick",
+    result = run_plugin(pytester, "--refdropout-impl", "unscaled_dropout:no_rescale", "--refdropout-profile", "quick",
                          "--refdropout-known-deviations", str(deviations),
                          "-k", exactly("DROPOUT-2", "DROPOUT-5", "DROPOUT-20", "DROPOUT-21"))
     result.assert_outcomes(failed=1, xfailed=1, xpassed=1, skipped=1)
@@ -118,7 +103,7 @@ class Selecting(ReferenceDropout):
     def __init__(self):
         super().__init__(nonfinite="select")
 ''')
-    result = conformance(pytester, "--refdropout-impl", "selecting:Selecting", "--refdropout-profile", "quick",
+    result = run_plugin(pytester, "--refdropout-impl", "selecting:Selecting", "--refdropout-profile", "quick",
                          "--refdropout-clause", "DROPOUT-10", "--refdropout-clause", "DROPOUT-3")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*refdropout: differs by declared policy*",
@@ -132,16 +117,18 @@ class Selecting(ReferenceDropout):
      "*argument --refdropout-seed: must be an integer in [[]0, 2[*][*]64), got '-1'"),
     (["--refdropout-impl", "reference", "--refdropout-seed", str(2**64)],
      "*argument --refdropout-seed: must be an integer in [[]0, 2[*][*]64), got '18446744073709551616'"),
+    (["--refdropout-impl", "reference", "--refdropout-timeout", "-1"],
+     "*argument --refdropout-timeout: must be a number of seconds >= 0, got '-1'"),
 ])
 def test_a_bad_option_is_a_usage_error(pytester: pytest.Pytester, args: list[str], message: str) -> None:
-    result = conformance(pytester, *args)
+    result = run_plugin(pytester, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
 
 
 def test_a_known_deviation_without_a_reason_is_a_usage_error(pytester: pytest.Pytester) -> None:
     deviations = pytester.makefile(".txt", deviations="DROPOUT-2\n")
-    result = conformance(pytester, "--refdropout-impl", "reference", "--refdropout-known-deviations", str(deviations))
+    result = run_plugin(pytester, "--refdropout-impl", "reference", "--refdropout-known-deviations", str(deviations))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*deviations.txt:1: a known deviation needs a reason*"])
 
@@ -154,8 +141,8 @@ def test_xdist_workers_give_the_same_verdicts_and_seeds(pytester: pytest.Pyteste
     pytester.makepyfile(unscaled_dropout=NO_RESCALE)  # a name no test package uses
     args = ["--refdropout-impl", "unscaled_dropout:no_rescale", "--refdropout-profile", "quick",
             "-k", exactly("DROPOUT-2", "DROPOUT-3", "DROPOUT-5", "DROPOUT-13", "DROPOUT-20", "DROPOUT-21")]
-    conformance(pytester, "--junitxml=alone.xml", *args)
-    conformance(pytester, "--junitxml=distributed.xml", "-p", "xdist.plugin", "-n", "2", *args)
+    run_plugin(pytester, "--junitxml=alone.xml", *args)
+    run_plugin(pytester, "--junitxml=distributed.xml", "-p", "xdist.plugin", "-n", "2", *args)
     alone, distributed = (verdicts(pytester.path / name) for name in ("alone.xml", "distributed.xml"))
     assert distributed == alone
     assert {verdict for verdict, _ in alone.values()} == {"pass", "FAIL", "not applicable"}

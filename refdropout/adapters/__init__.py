@@ -14,8 +14,12 @@ An adapter module imports its framework only when an adapter is made (:func:`imp
 so importing it never needs the framework. An adapter class that runs on several devices takes
 ``device`` ("cpu" or "cuda") in its constructor; every other adapter runs on the CPU only. A class
 may name the distribution it wraps in ``framework`` (e.g. "torch"), whose version reports then
-record. Whatever keeps a target from loading is a :class:`TargetError`, whose message says how to
-fix it (the command line exits with status 2).
+record. Whatever keeps a target from loading is a :class:`TargetError`, whose one-line message names
+the target and says how to fix it (the command line exits with status 2, spec/runner.md RUNNER-3):
+a name that is no module path, a module that raises or exits as it is imported, a class that
+raises or exits as it is made, and declarations of the wrong type or value (RUNNER-9, checked by
+:func:`refdropout.contract.protocol.validate_declarations` before anything is checked). The
+exception behind it, if any, is its ``__cause__``.
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from ..contract import Implementation
+from ..contract.protocol import validate_declarations
 
 __all__ = ["TARGETS", "BuiltinTarget", "LoadedTarget", "TargetError", "import_framework", "load_target"]
 
 
 class TargetError(Exception):
-    """A target that cannot be checked: unknown, its framework missing, or failing to start."""
+    """A target that cannot be checked: unknown, its framework missing, failing to start, or
+    declaring what it may not."""
 
 
 def import_framework(name: str, *, target: str, install: str) -> ModuleType:
@@ -92,7 +98,17 @@ class LoadedTarget:
 
 
 def load_target(name: str, *, device: str = "cpu") -> LoadedTarget:
-    """The implementation a target names, on ``device``; TargetError when it cannot be had."""
+    """The implementation a target names, on ``device``, its declarations validated; TargetError when
+    it cannot be had."""
+    loaded = _loaded(name, device)
+    try:
+        validate_declarations(loaded.impl)
+    except Exception as error:  # a declaration may be a property that raises anything
+        raise TargetError(f"target {name!r}: {_first_line(str(error))}") from error
+    return loaded
+
+
+def _loaded(name: str, device: str) -> LoadedTarget:
     if name in TARGETS:
         builtin = TARGETS[name]
         if builtin.framework is not None and importlib.util.find_spec(builtin.framework) is None:
@@ -114,13 +130,32 @@ def load_target(name: str, *, device: str = "cpu") -> LoadedTarget:
     raise TargetError(f"target {name!r} is a {type(found).__name__}, neither a function nor a class")
 
 
+def _first_line(message: str) -> str:
+    lines = message.strip().splitlines()
+    return lines[0] + (" (...)" if len(lines) > 1 else "") if lines else ""
+
+
+def _raised(error: BaseException) -> str:
+    """What code run on loading did: ``raised SyntaxError: invalid syntax (m.py, line 3)``, ``called sys.exit(0)``."""
+    if isinstance(error, SystemExit):
+        return f"called sys.exit({error.code!r})"
+    message = _first_line(str(error))
+    return f"raised {type(error).__name__}" + (f": {message}" if message else "")
+
+
 def _attribute(path: str, target: str) -> object:
-    """``module:attribute`` imported; a missing module or attribute is a TargetError."""
+    """``module:attribute`` imported; a name that is no module path, a module that cannot be imported
+    (missing, raising or exiting as it runs) or a missing attribute is a TargetError."""
     module_name, _, attribute = path.partition(":")
+    if not all(part.isidentifier() for part in module_name.split(".")) or not attribute.isidentifier():
+        raise TargetError(f"target {target!r} is not package.module:attribute (a module's dotted name, importable"
+                          " from the current directory or PYTHONPATH, not a file path; then a function or class)")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as error:
+    except ModuleNotFoundError as error:
         raise TargetError(f"target {target!r}: cannot import {module_name}: {error}") from error
+    except (Exception, SystemExit) as error:  # user code may raise anything as it is imported
+        raise TargetError(f"target {target!r}: importing {module_name} {_raised(error)}") from error
     if not hasattr(module, attribute):
         raise TargetError(f"target {target!r}: module {module_name} has no attribute {attribute!r}")
     return getattr(module, attribute)
@@ -128,14 +163,17 @@ def _attribute(path: str, target: str) -> object:
 
 def _instantiate(name: str, cls: type, device: str) -> Implementation:
     """An instance of an adapter class, given ``device`` when its constructor takes one."""
-    takes_device = "device" in inspect.signature(cls).parameters
+    try:
+        takes_device = "device" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):  # a class without a signature (builtins.int): it takes no device
+        takes_device = False
     if device != "cpu" and not takes_device:
         raise TargetError(f"target {name!r} runs on the CPU only; --device {device} needs an adapter that takes"
                           " a device")
     try:
         return cls(device=device) if takes_device else cls()
-    except Exception as error:  # a framework's own error (no CUDA, a bad build), re-raised as ours
-        raise TargetError(f"target {name!r} failed to start: {type(error).__name__}: {error}") from error
+    except (Exception, SystemExit) as error:  # a framework's own error: no CUDA, a bad build
+        raise TargetError(f"target {name!r} failed to start: {cls.__name__}() {_raised(error)}") from error
 
 
 def _version_of(framework: str) -> str | None:

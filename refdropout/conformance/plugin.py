@@ -2,11 +2,15 @@
 
     pytest --pyargs refdropout.conformance --refdropout-impl TARGET [--refdropout-profile quick|standard|deep]
            [--refdropout-seed N] [--refdropout-clause PATTERN] [--refdropout-device cpu|cuda]
-           [--refdropout-known-deviations FILE]
+           [--refdropout-timeout SECONDS] [--refdropout-known-deviations FILE]
 
 runs the checks ``refdropout check`` runs (refdropout.conformance.runner), with the same options
 (refdropout.options: the same values accepted and refused) and the same verdicts: a
-clause passes, fails, or is skipped as not applicable. Each check gets the seed
+clause passes, fails, or is skipped as not applicable. The same things keep a session from passing
+(spec/runner.md, RUNNER-13): a target that cannot be loaded or declares what it may not is a usage
+error; a clause the suite could not check is an error of its test (raised in its fixture); a call
+that exceeds the time limit fails its clause; and a session in which no clause applied fails,
+saying what the target lacks. Each check gets the seed
 ``clause_seed(master seed, clause ID)`` and takes its decisions at the level α_F / m of the
 profile's plan, which counts every registered check; so a verdict depends on the clause alone,
 never on which tests are selected (``-k``) or how pytest-xdist distributes them (``-n auto``).
@@ -35,10 +39,12 @@ from pathlib import Path
 import pytest
 
 from ..adapters import LoadedTarget, TargetError, load_target
-from ..options import CLAUSE, DEVICE, KNOWN_DEVIATIONS, PROFILE, SEED, TARGET
+from ..options import CLAUSE, DEVICE, KNOWN_DEVIATIONS, PROFILE, SEED, TARGET, TIMEOUT
 from .deviations import Deviation, matches, read_deviations
+from .guard import Watch, interruptible
 from .output import plan_summary
 from .runner import Run, run_plan, run_target, select_clauses
+from .verdict import Outcome
 
 __all__ = ["Deviation", "matches", "read_deviations"]
 
@@ -50,6 +56,7 @@ class Settings:
     profile: str
     seed: int
     device: str
+    timeout: float
     clauses: list[str]
     deviations: list[Deviation]
     unmatched: list[Deviation]
@@ -74,7 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
     checked = select_clauses()
     unmatched = [d for d in deviations if not any(matches(d.prefix, clause) for clause in checked)]
     settings = Settings(target, config.getoption(PROFILE.pytest_dest), config.getoption(SEED.pytest_dest), device,
-                        clauses, deviations, unmatched)
+                        config.getoption(TIMEOUT.pytest_dest), clauses, deviations, unmatched)
     config.stash[SETTINGS] = settings
     config.pluginmanager.register(Reporter(settings, path), "refdropout-reporter")
 
@@ -108,14 +115,23 @@ def refdropout_settings(pytestconfig: pytest.Config) -> Settings:
 
 @pytest.fixture
 def refdropout_run(refdropout_clause: str, refdropout_settings: Settings, request: pytest.FixtureRequest) -> Run:
-    """The run of this one clause, as ``refdropout check`` makes it;
-    its verdict, detail and seed are recorded in the test's ``user_properties`` (JUnit XML shows them)."""
+    """The run of this one clause, as ``refdropout check`` makes it (its output left to pytest's capture);
+    its verdict, detail and seed are recorded in the test's ``user_properties`` (JUnit XML shows them).
+    A clause the suite could not check is an error of this fixture, so of the test; SIGINT and SIGTERM
+    stop the session."""
     s = refdropout_settings
-    run = run_target(s.target.name, s.target.impl, [refdropout_clause], profile=s.profile, seed=s.seed,
-                     device=s.device, versions=s.target.versions())
+    with interruptible():
+        run = run_target(s.target.name, s.target.impl, [refdropout_clause], profile=s.profile, seed=s.seed,
+                         device=s.device, versions=s.target.versions(), watch=Watch(s.timeout))
+    if run.interrupted is not None:
+        pytest.exit(f"refdropout: interrupted by {run.interrupted.name} in {refdropout_clause}",
+                    returncode=128 + run.interrupted)
     result = run.results[0]
     request.node.user_properties += [("refdropout_verdict", result.verdict.outcome.value),
                                      ("refdropout_detail", result.verdict.detail), ("refdropout_seed", result.seed)]
+    if result.verdict.outcome is Outcome.ERROR:
+        pytest.fail(f"the suite could not check {refdropout_clause}: {result.verdict.detail} (an error of the suite "
+                    f"or its machine, not a failure of {run.target})\n\n{result.trace}", pytrace=False)
     return run
 
 
@@ -126,6 +142,7 @@ class Reporter:
         self.settings = settings
         self.deviations_file = deviations_file
         self.policies: list[tuple[str, str]] = []
+        self.verdicts: dict[str, tuple[str, str]] = {}  # test -> (verdict, detail)
 
     def pytest_report_header(self) -> list[str]:
         s = self.settings
@@ -138,13 +155,34 @@ class Reporter:
         return lines
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Remember each clause that passes by a declared policy (xdist workers' reports included)."""
+        """Remember each clause's verdict, and each clause that passes by a declared policy (xdist
+        workers' reports included)."""
         properties = dict(report.user_properties)
-        if report.when == "call" and properties.get("refdropout_verdict") == "differs by declared policy":
+        verdict = properties.get("refdropout_verdict")
+        if verdict is not None:
+            self.verdicts[report.nodeid.rpartition("::")[2]] = (verdict, properties["refdropout_detail"])
+        if report.when == "call" and verdict == Outcome.POLICY.value:
             self.policies.append((report.nodeid.rpartition("::")[2], properties["refdropout_detail"]))
 
+    def nothing_checked(self) -> bool:
+        """True when clauses ran and none applied to the target (RUNNER-4)."""
+        return bool(self.verdicts) and {verdict for verdict, _ in self.verdicts.values()} == {
+            Outcome.NOT_APPLICABLE.value}
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """A session in which no clause applied does not pass (on the controller, where xdist distributes)."""
+        if self.nothing_checked() and not hasattr(session.config, "workerinput") and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        """The clauses that differ by declared policy, and the known deviations that match no clause."""
+        """The clauses that differ by declared policy, the known deviations that match no clause, and
+        why a session in which no clause applied fails."""
+        if self.nothing_checked():
+            terminalreporter.write_sep("=", "refdropout: nothing was checked", red=True)
+            needs = "; ".join(sorted({detail for _, detail in self.verdicts.values()}))
+            terminalreporter.write_line(f"no selected clause applies to {self.settings.target.name} ({needs}): every"
+                                        " one was skipped as not applicable, so the session fails", red=True)
         if self.policies:
             terminalreporter.write_sep("=", "refdropout: differs by declared policy")
             for test, detail in sorted(self.policies):

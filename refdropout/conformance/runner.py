@@ -6,35 +6,57 @@ registered check, so every decision is taken at α = α_F / m whichever clauses 
 clause's check gets a seed of its own, a pure function of the master seed and the clause ID. A
 clause's verdict, p-values and figures are therefore the same whether it runs alone or with
 others, and in any order; and a correct implementation fails a run with probability at most α_F.
+
+Each check is handed the implementation behind a guard (refdropout.conformance.guard, spec/runner.md):
+its calls are timed, their exceptions recorded and, where asked, their output captured. An exception
+that escapes a check fails the clause only when the implementation raised it (RUNNER-5); anything
+else that stops a check, a bug of the suite or memory running out, is "could not check", never a
+FAIL. A run that SIGINT or SIGTERM stops (under guard.interruptible) ends with the clauses it
+finished, marked incomplete (RUNNER-11).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+import signal
 import time
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
+from pathlib import Path
 
 from ..contract import Implementation
 from ..spec import load_clauses
-from ..stats import PROFILES, BudgetExhausted, DecisionPlan, ErrorBudget, decision_plan
+from ..stats import PROFILES, DecisionPlan, ErrorBudget, decision_plan
+from .guard import Call, CallFailed, Guard, Interrupted, Watch, described
 from .registry import CHECKS, run_check
 from .verdict import Outcome, Verdict
 
-__all__ = ["ClauseResult", "Run", "clause_seed", "run_plan", "run_target", "select_clauses"]
+__all__ = ["ClauseResult", "Run", "clause_seed", "exhausted", "run_plan", "run_target", "select_clauses"]
 
 SEED_BOUND = 2**64
+
+# what running out of memory says: MemoryError (numpy's "Unable to allocate" too), torch's "DefaultCPUAllocator:
+# not enough memory", "can't allocate memory" and "CUDA out of memory", TensorFlow's "OOM when allocating",
+# XLA's RESOURCE_EXHAUSTED, onnxruntime's "Failed to allocate memory"
+EXHAUSTION = re.compile(r"out of memory|not enough memory|(can't|cannot|unable to|failed to) allocate"
+                        r"|OOM when allocating|resource.?exhausted", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class ClauseResult:
-    """One clause's verdict in a run, with its title, the seed its check got and its time."""
+    """One clause's verdict in a run, with its title, the seed its check got and its time; ``output``:
+    what the implementation wrote meanwhile (where the run captured it); ``trace``: the Python
+    traceback of what kept the suite from checking the clause."""
 
     verdict: Verdict
     title: str
     seed: int
     seconds: float
+    output: str = ""
+    trace: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,6 +70,8 @@ class Run:
     plan: DecisionPlan
     results: tuple[ClauseResult, ...]
     seconds: float
+    interrupted: signal.Signals | None = None  # the signal that stopped the run
+    unfinished: tuple[str, ...] = ()  # the clauses it stopped before finishing, the one it stopped in first
 
     def count(self, outcome: Outcome) -> int:
         return sum(result.verdict.outcome is outcome for result in self.results)
@@ -56,6 +80,16 @@ class Run:
     def failed(self) -> bool:
         """True when some applicable clause failed."""
         return self.count(Outcome.FAIL) > 0
+
+    @property
+    def checked(self) -> int:
+        """The clauses that got a verdict about the implementation: pass, FAIL or differs by declared policy."""
+        return self.count(Outcome.PASS) + self.count(Outcome.POLICY) + self.count(Outcome.FAIL)
+
+    @property
+    def complete(self) -> bool:
+        """True when every selected clause was run."""
+        return self.interrupted is None
 
 
 def clause_seed(master: int, clause: str) -> int:
@@ -93,10 +127,11 @@ def select_clauses(patterns: Sequence[str] | None = None) -> list[str]:
 
 def run_target(name: str, impl: Implementation, clauses: Sequence[str], *, profile: str, seed: int, device: str = "cpu",
                versions: dict | None = None, progress: Callable[[int, int, str], None] | None = None,
-               budget: ErrorBudget | None = None) -> Run:
+               budget: ErrorBudget | None = None, watch: Watch | None = None) -> Run:
     """Run the checks of ``clauses`` against ``impl`` under one budget; ``progress(i, total, clause)``
     is told before each check, and ``progress(total, total, "")`` at the end. ``budget``: a budget at
-    the profile's level to charge the decisions to (one shared by several runs); a fresh one if None."""
+    the profile's level to charge the decisions to (one shared by several runs); a fresh one if None.
+    ``watch``: how the implementation's calls are watched (guard.Watch(): the default time limit)."""
     if not 0 <= seed < SEED_BOUND:
         raise ValueError(f"seed must be an int in [0, 2**64), got {seed}")
     titles = {clause.id: clause.title for clause in load_clauses()}
@@ -106,28 +141,74 @@ def run_target(name: str, impl: Implementation, clauses: Sequence[str], *, profi
     elif budget.alpha != plan.alpha:
         raise ValueError(f"budget must decide at the plan's alpha {plan.alpha:g}, got {budget.alpha:g}")
     start = time.perf_counter()
-    results = []
-    for i, clause in enumerate(clauses):
-        if progress is not None:
-            progress(i, len(clauses), clause)
-        own_seed = clause_seed(seed, clause)
-        began = time.perf_counter()
-        verdict = _verdict(clause, impl, seed=own_seed, plan=plan, budget=budget)
-        results.append(ClauseResult(verdict, titles.get(clause, ""), own_seed, time.perf_counter() - began))
-    if progress is not None:
-        progress(len(clauses), len(clauses), "")
-    return Run(name, versions or {}, device, seed, plan, tuple(results), time.perf_counter() - start)
-
-
-def _verdict(clause: str, impl: Implementation, **run: object) -> Verdict:
-    """The check's verdict; an implementation that raises fails the clause; a pass under a
-    declared policy other than the reference's, one the check relied on, differs by that policy."""
+    results: list[ClauseResult] = []
+    interrupted = None
     try:
-        verdict = run_check(clause, impl, **run)
-    except BudgetExhausted:  # a check that makes more decisions than it registered: a bug of the suite
-        raise
-    except Exception as error:  # noqa: BLE001  (whatever a foreign implementation raises)
-        return Verdict(clause, Outcome.FAIL, f"raised {type(error).__name__}: {error}")
+        with Guard(watch or Watch()) as guard:
+            for i, clause in enumerate(clauses):
+                if progress is not None:
+                    progress(i, len(clauses), clause)
+                own_seed = clause_seed(seed, clause)
+                began = time.perf_counter()
+                verdict, trace = _verdict(clause, impl, guard, seed=own_seed, plan=plan, budget=budget)
+                results.append(ClauseResult(verdict, titles.get(clause, ""), own_seed, time.perf_counter() - began,
+                                            guard.output, trace))
+            if progress is not None:
+                progress(len(clauses), len(clauses), "")
+    except Interrupted as stop:
+        interrupted = stop.signal
+    return Run(name, versions or {}, device, seed, plan, tuple(results), time.perf_counter() - start, interrupted,
+               tuple(clauses[len(results):]) if interrupted else ())
+
+
+def _verdict(clause: str, impl: Implementation, guard: Guard, **run: object) -> tuple[Verdict, str]:
+    """The check's verdict on the guarded ``impl``, and the traceback of what kept the suite from one.
+
+    A call that failed under the guard fails the clause; an exception escaping the check fails it
+    when the implementation raised it, and is an error of the suite otherwise; memory running out is
+    an error of the suite wherever it happened, even where the check went on. A pass under a declared
+    policy other than the reference's, one the check relied on, differs by that policy."""
+    with guard.clause():
+        try:
+            verdict = run_check(clause, guard.view(impl), **run)
+        except CallFailed as failure:
+            return Verdict(clause, Outcome.FAIL, str(failure)), ""
+        except Exception as error:  # noqa: BLE001  (whatever a foreign implementation or a check raises)
+            return _escaped(clause, error, guard.raised)
+    for call, error in guard.raised:
+        if exhausted(error):
+            return Verdict(clause, Outcome.ERROR, f"out of memory: {call} raised {described(error)}"), ""
     if verdict.passed and verdict.policies:
-        return replace(verdict, outcome=Outcome.POLICY, detail="; ".join(verdict.policies))
-    return verdict
+        return replace(verdict, outcome=Outcome.POLICY, detail="; ".join(verdict.policies)), ""
+    return verdict, ""
+
+
+def exhausted(error: BaseException) -> bool:
+    """True when ``error`` says that memory ran out (MemoryError, or a framework's words for it)."""
+    return isinstance(error, MemoryError) or EXHAUSTION.search(described(error)) is not None
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and the exceptions it was raised from or while handling, innermost last."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _escaped(clause: str, error: Exception, raised: list[tuple[Call, Exception]]) -> tuple[Verdict, str]:
+    """The verdict on an exception that escaped a check: FAIL when a call of the implementation raised
+    it (or it was raised from one), could not check otherwise or when memory ran out (RUNNER-5)."""
+    chain = list(_chain(error))
+    trace = "".join(traceback.format_exception(error))
+    for cause in chain:
+        if exhausted(cause):
+            call = next((str(call) for call, e in raised if e is cause), "")
+            return Verdict(clause, Outcome.ERROR, f"out of memory: {call + ' raised ' if call else ''}"
+                                                  f"{described(cause)}"), trace
+    for call, recorded in raised:
+        if any(cause is recorded for cause in chain):
+            return Verdict(clause, Outcome.FAIL, f"{call} raised {described(recorded)}"), ""
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    return Verdict(clause, Outcome.ERROR, f"{described(error)} (at {Path(frame.filename).name}:{frame.lineno})"), trace

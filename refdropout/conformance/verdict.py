@@ -1,4 +1,10 @@
-"""The result of running one clause's check against one implementation."""
+"""The result of running one clause's check against one implementation.
+
+A verdict is about the implementation (pass, FAIL, differs by declared policy), or says that the
+clause does not apply to it (not applicable), or that the suite could not reach one (could not
+check: an error of the suite or of the machine it runs on, never a failure of the implementation;
+spec/runner.md, RUNNER-5).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ class Outcome(str, Enum):  # noqa: UP042  (a StrEnum would change str(outcome), 
     FAIL = "FAIL"
     NOT_APPLICABLE = "not applicable"
     POLICY = "differs by declared policy"
+    ERROR = "could not check"
 
 
 @dataclass(frozen=True)

@@ -8,20 +8,24 @@ taking and returning engine tensors (adapters convert to and from their framewor
 Every further capability is an optional method; a check names the capabilities it needs and is
 reported "not applicable" for an implementation without them, never passed. An implementation
 also declares its policies where the spec allows more than one behaviour (``policies``, a
-:class:`~refdropout.contract.policies.Policies`) and the floating formats it accepts (``dtypes``).
+:class:`~refdropout.contract.policies.Policies`) and the floating formats it accepts (``dtypes``);
+:func:`validate_declarations` refuses a declaration of the wrong type or value before anything is
+checked (spec/runner.md, RUNNER-9). An adapter raises :class:`ContractViolation` for a result that
+breaks the protocol itself.
 """
 
 from __future__ import annotations
 
+import reprlib
 from typing import Protocol, runtime_checkable
 
-from ..dtypes import DType, get_dtype
+from ..dtypes import DType, bfloat16, float16, float32, float64, get_dtype
 from ..tensor import Tensor
 from .policies import Policies
 
 __all__ = [
-    "Implementation", "CAPABILITIES", "DEFAULT_DTYPES", "dtypes_of", "has_capability", "missing_capabilities",
-    "policies_of",
+    "Implementation", "CAPABILITIES", "ContractViolation", "DEFAULT_DTYPES", "FLOATING_FORMATS", "dtypes_of",
+    "has_capability", "missing_capabilities", "policies_of", "shortened", "validate_declarations",
 ]
 
 
@@ -113,3 +117,60 @@ DEFAULT_DTYPES = ("float64", "float32")
 def dtypes_of(impl: Implementation) -> tuple[DType, ...]:
     """The floating formats ``impl`` declares in ``dtypes``; float64 and float32 when it declares none."""
     return tuple(get_dtype(name) for name in getattr(impl, "dtypes", DEFAULT_DTYPES))
+
+
+# the floating formats an implementation may declare in ``dtypes``
+FLOATING_FORMATS = tuple(dtype.name for dtype in (float64, float32, float16, bfloat16))
+
+
+class ContractViolation(BaseException):
+    """A result that breaks the protocol itself, e.g. a plain function returning an array of another
+    shape than x's: the clause being checked fails, naming the call (RUNNER-8).
+
+    A BaseException, not an Exception: a check reads an implementation's exceptions as refusals
+    (DROPOUT-3 expects a bad p to raise), and a broken result must never pass for a refusal.
+    """
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+
+
+def shortened(value: object) -> str:
+    """A value as a message about an implementation shows it: its repr, shortened (reprlib)."""
+    return _SHORT.repr(value)
+
+
+def validate_declarations(impl: object) -> None:
+    """Refuse what ``impl`` declares, naming the attribute, the value and what is allowed (RUNNER-9):
+    ``dropout`` missing or not callable, a capability's name on something not callable, ``dtypes`` not
+    a non-empty tuple or list of distinct floating formats, ``policies`` not a :class:`Policies`,
+    ``name`` not a str. Raises TypeError or ValueError."""
+    kind = type(impl).__name__
+    if not hasattr(impl, "dropout"):
+        raise TypeError(f"{kind} has no method dropout; an implementation needs {CAPABILITIES['dropout']}")
+    for capability, signature in CAPABILITIES.items():
+        value = getattr(impl, capability, None)
+        if value is not None and not callable(value):
+            raise TypeError(f"{capability} must be a method, {signature}; got {shortened(value)}")
+    _validate_dtypes(getattr(impl, "dtypes", DEFAULT_DTYPES))
+    policies = getattr(impl, "policies", None)
+    if policies is not None and not isinstance(policies, Policies):
+        raise TypeError(f"policies must be a refdropout.contract.Policies, got a {type(policies).__name__}: "
+                        f"{shortened(policies)}")
+    name = getattr(impl, "name", None)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {shortened(name)}")
+
+
+def _validate_dtypes(dtypes: object) -> None:
+    """``dtypes``: a non-empty tuple or list of distinct names from FLOATING_FORMATS (or their DTypes)."""
+    allowed = f"a non-empty tuple of distinct floating formats from {', '.join(FLOATING_FORMATS)}"
+    if not isinstance(dtypes, (tuple, list)) or not dtypes:
+        raise TypeError(f"dtypes must be {allowed}, got {shortened(dtypes)}")
+    names = [d.name if isinstance(d, DType) else d for d in dtypes]
+    unknown = [name for name in names if name not in FLOATING_FORMATS]
+    if unknown:
+        raise ValueError(f"dtypes must be {allowed}, got {shortened(dtypes)}: {shortened(unknown[0])} is not one")
+    if len(set(names)) < len(names):
+        raise ValueError(f"dtypes must be {allowed}, got {shortened(dtypes)}: a format given twice")

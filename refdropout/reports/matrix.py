@@ -36,7 +36,8 @@ from .document import cut, generated_by, plan_text
 __all__ = ["CELLS", "REPORT", "Column", "matrix", "run_columns"]
 
 # how each verdict reads in a cell of table 1
-CELLS = {Outcome.PASS: "pass", Outcome.FAIL: "FAIL", Outcome.NOT_APPLICABLE: "n/a", Outcome.POLICY: "policy"}
+CELLS = {Outcome.PASS: "pass", Outcome.FAIL: "FAIL", Outcome.NOT_APPLICABLE: "n/a", Outcome.POLICY: "policy",
+         Outcome.ERROR: "error"}
 
 
 @dataclass(frozen=True)
