@@ -58,7 +58,8 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
         "DROPOUT-3": "stateless_dropout accepts p = NaN (every element dropped) and p = False in training",
     },
     "keras": {
-        "VARIANTS-4": "AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5) instead of giving 0, the limit of a alpha' (1 - p)",
+        "VARIANTS-4": "AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5) instead of giving 0, "
+                      "the limit of a alpha' (1 - p)",
     },
 }
 
