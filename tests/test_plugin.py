@@ -20,7 +20,7 @@ import pytest
 # them anew (ml_dtypes then raises "appears already registered").
 import refdropout.contract.arrays  # noqa: F401  (imported for that side effect alone)
 from helpers import REPO, run_plugin
-from refdropout.conformance.plugin import matches
+from refdropout.conformance.deviations import matches
 from refdropout.conformance.runner import clause_seed
 
 pytest_plugins = ["pytester"]

@@ -46,7 +46,8 @@ from .output import plan_summary
 from .runner import Run, run_plan, run_target, select_clauses
 from .verdict import Outcome
 
-__all__ = ["Deviation", "matches", "read_deviations"]
+__all__ = ["Settings", "Reporter"]
+
 
 @dataclass(frozen=True)
 class Settings:
