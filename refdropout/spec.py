@@ -49,17 +49,14 @@ class Clause:
 
     @property
     def rationale(self) -> str:
-        """Why the clause is there: the text of its ``Rationale:`` paragraph ("" when it has none)."""
+        """Why the clause is there: the text from its ``Rationale:`` line to its ``Tests:`` line ("" when
+        it has none); with :attr:`statement` and :attr:`tests`, the whole clause."""
         lines = self._lines()
         start = self._end_of_statement()
         if start == len(lines) or not lines[start].startswith(RATIONALE):
             return ""
-        paragraph = []
-        for line in lines[start:]:
-            if not line.strip() or line.startswith(TESTS):
-                break
-            paragraph.append(line)
-        return "\n".join(paragraph).removeprefix(RATIONALE).strip()
+        end = next((i for i in range(start, len(lines)) if lines[i].startswith(TESTS)), len(lines))
+        return "\n".join(lines[start:end]).removeprefix(RATIONALE).strip()
 
     def _lines(self) -> list[str]:
         return self.text.splitlines()

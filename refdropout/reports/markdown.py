@@ -19,7 +19,7 @@ import html
 import re
 from collections.abc import Callable
 
-__all__ = ["Markdown", "slug"]
+__all__ = ["Markdown", "cells", "slug"]
 
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)")
 _HEADING = re.compile(r"^ {0,3}(?P<hashes>#{1,6})(?:[ \t]+(?P<text>.*?))?[ \t]*$")
@@ -185,11 +185,11 @@ class Markdown:
         return "|" in lines[i] and i + 1 < len(lines) and "|" in lines[i + 1] and bool(_TABLE_RULE.match(lines[i + 1]))
 
     def _table(self, lines: list[str], i: int, blocks: list[str]) -> int:
-        header = _cells(lines[i])
+        header = cells(lines[i])
         rows = []
         i += 2
         while i < len(lines) and lines[i].strip() and "|" in lines[i]:
-            rows.append(_cells(lines[i]))
+            rows.append(cells(lines[i]))
             i += 1
         width = len(header)
         head = "".join(f"<th>{self._inline(cell)}</th>" for cell in header)
@@ -301,8 +301,8 @@ class Markdown:
         return f"note-{slug(name)}"
 
 
-def _cells(line: str) -> list[str]:
-    """The cells of a table row: split at each ``|`` outside code spans and not escaped."""
+def cells(line: str) -> list[str]:
+    """The cells of a pipe table's row, as markdown: split at each ``|`` outside code spans and not escaped."""
     row = line.strip()
     row = row[1:] if row.startswith("|") else row
     row = row[:-1] if row.endswith("|") and not row.endswith("\\|") else row
