@@ -43,8 +43,9 @@ class PublishedMatrix:
     """The conformance matrix as published: ``verdicts[clause][target]`` is a cell of its table 1
     (``pass``, ``FAIL``, ``n/a``, ``policy``, ..., or why the target has no run, e.g. "not
     installed"); ``failures[(target, clause)]`` says why a FAIL failed; ``policies[target]`` maps
-    each column of table 2 (the policies, ``dtypes``) to its value; ``notes[target]`` is the
-    footnote of a target that had no run."""
+    each column of table 2 (the policies, ``dtypes``) to its value; ``frameworks[target]`` is the
+    framework and version it ran on (the header's table); ``notes[target]`` is the footnote of a
+    target that had no run."""
 
     path: Path
     command: str
@@ -55,6 +56,7 @@ class PublishedMatrix:
     verdicts: dict[str, dict[str, str]]
     failures: dict[tuple[str, str], str]
     policies: dict[str, dict[str, str]]
+    frameworks: dict[str, tuple[str, str]]
     notes: dict[str, str]
 
     @property
@@ -76,6 +78,8 @@ def read_matrix(path: Path) -> PublishedMatrix:
     columns = policy_rows[0][1:] if policy_rows else []
     policies = {_plain(row[0]): {column: _plain(value) for column, value in zip(columns, row[1:])}
                 for row in policy_rows[1:]}
+    header = _table(text.partition("\n## ")[0], "")
+    frameworks = {_plain(row[0]): (row[1], row[2]) for row in header[1:] if len(row) > 2}
     failures = {(m["target"], m["clause"]): _unescaped(m["why"])
                 for m in map(_FAILURE.match, _section(text, "What failed and why").splitlines()) if m}
     notes = {m[1]: _unescaped(m[2]) for m in re.finditer(r"^\[\^([^\]]+)\]: (.*)$", text, re.MULTILINE)}
@@ -85,7 +89,7 @@ def read_matrix(path: Path) -> PublishedMatrix:
     seed = re.search(r"master seed (\d+)", text)
     return PublishedMatrix(path, command[1].strip() if command else "", date[1] if date else "",
                            profile[1] if profile else "", seed[1] if seed else "", targets, verdicts, failures,
-                           policies, notes)
+                           policies, frameworks, notes)
 
 
 def _section(text: str, heading: str) -> str:
@@ -95,9 +99,12 @@ def _section(text: str, heading: str) -> str:
 
 
 def _table(text: str, heading: str) -> list[list[str]]:
-    """The rows of the first pipe table of section ``heading`` (header first, the rule left out)."""
-    rows = [line for line in _section(text, heading).splitlines() if line.startswith("|")]
-    return [cells(line) for index, line in enumerate(rows) if index != 1]
+    """The rows of the first pipe table of section ``heading`` (of ``text`` itself when ``heading`` is
+    ""), header first, the rule left out."""
+    lines = (_section(text, heading) if heading else text).splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("|")), len(lines))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return [cells(line) for index, line in enumerate(lines[start:end]) if index != 1]
 
 
 def _plain(cell: str) -> str:
