@@ -38,6 +38,7 @@ _INLINE = re.compile(r"""
     | (?<![\w\\])_(?P<underscore>[^\s_](?:[^_]*[^\s_\\])?)_(?!\w)
 """, re.VERBOSE | re.DOTALL)
 _EXTERNAL = re.compile(r"^(?:https?:|mailto:)", re.IGNORECASE)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)  # javascript:, data:, file:, ...: never a link
 
 
 def slug(text: str) -> str:
@@ -63,10 +64,11 @@ def _attribute(text: str) -> str:
 class Markdown:
     """Renders the markdown of one page.
 
-    ``href(target)`` gives the address a link or image target has in the page, or None where the
-    page has nothing to link to (the link's text is kept, without the link); external addresses
-    are kept as they are. ``text(escaped)`` turns a run of plain text, already HTML-escaped, into
-    HTML; ``code_href(code)`` gives the address a code span links to, if any.
+    ``href(target)`` gives the address a relative link or image target has in the page, or None
+    where the page has nothing to link to (the link's text is kept, without the link); http(s) and
+    mailto addresses are kept as they are, and any other scheme (``javascript:``) is never linked.
+    ``text(escaped)`` turns a run of plain text, already HTML-escaped, into HTML; ``code_href(code)``
+    gives the address a code span links to, if any.
     """
 
     def __init__(self, *, href: Callable[[str], str | None] = lambda target: target,
@@ -291,7 +293,11 @@ class Markdown:
         return f"<em>{self._inline(match['em'] or match['underscore'])}</em>"
 
     def _address(self, target: str) -> str | None:
-        return target if _EXTERNAL.match(target) else self._href(target)
+        """Where a link or image goes: an http(s) or mailto address as it is, a relative one where
+        ``href`` says, any other scheme nowhere."""
+        if _EXTERNAL.match(target):
+            return target
+        return None if _SCHEME.match(target) else self._href(target)
 
     def _note_number(self, name: str) -> int:
         return self._notes.setdefault(name, len(self._notes) + 1)
