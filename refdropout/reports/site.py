@@ -55,7 +55,7 @@ __all__ = ["REPORT", "Page", "Site", "chapter_page", "source_page", "target_page
 
 STYLESHEET = "style.css"
 CONVENTIONS_PAGE = "conventions.html"
-CLAUSE_ID = re.compile(r"\b[A-Z][A-Z0-9_]*-[1-9][0-9]*\b")
+MENTION = re.compile(r"\b[A-Z][A-Z0-9_]*-[1-9][0-9]*\b|\bspec/[a-zA-Z0-9_]+\.md\b")  # a clause ID or a chapter file
 VERDICT_CLASS = {"pass": "pass", "FAIL": "fail", "policy": "policy", "n/a": "na", "error": "error"}
 # the published documents rendered as pages: file -> (page, title, report that makes it)
 DOCUMENT_PAGES = {
@@ -188,7 +188,7 @@ class Site:
     def markdown(self) -> Markdown:
         """A renderer for one page: clause IDs link to their clauses, chapter files to their pages,
         module names to their sources, published documents to theirs."""
-        return Markdown(href=self._href, text=self._linked_ids, code_href=self._code_href)
+        return Markdown(href=self._href, text=self._linked, code_href=self._code_href)
 
     def _href(self, target: str) -> str | None:
         name = target.split("/")[-1]
@@ -208,9 +208,15 @@ class Site:
             return self._href(code)
         return self.modules.get(code)
 
-    def _linked_ids(self, escaped: str) -> str:
-        return CLAUSE_ID.sub(lambda m: (f'<a href="{self.clause_href(m[0])}">{m[0]}</a>' if m[0] in self.chapter_of
-                                        else m[0]), escaped)
+    def _linked(self, escaped: str) -> str:
+        """Plain text with each clause ID linked to its clause and each chapter file to its page."""
+        def link(match: re.Match[str]) -> str:
+            if match[0] in self.chapter_of:
+                return f'<a class="clause-ref" href="{self.clause_href(match[0])}">{match[0]}</a>'
+            target = self._href(match[0]) if match[0].startswith("spec/") else None
+            return f'<a href="{target}">{match[0]}</a>' if target else match[0]
+
+        return MENTION.sub(link, escaped)
 
     def clause_href(self, clause: str) -> str:
         return f"{chapter_page(self.chapter_of[clause])}#{clause}"
@@ -225,7 +231,7 @@ class Site:
             f"{sum(clause.id in self.checks for clause in c.clauses)} with a conformance check</p></div>"
             for c in self.chapters)
         documents = "\n".join(
-            f'<li><a href="{page}">{_escape(title)}</a>: {md.inline(REPORTS[report])}</li>'
+            f'<li><a href="{page}">{_escape(title)}</a>: {md.inline(REPORTS[report].partition(": ")[2])}</li>'
             for name, (page, title, report) in DOCUMENT_PAGES.items() if name in self.documents)
         body = f"""<h1>refdropout: the executable specification of dropout</h1>
 <p class="lead">refdropout has three parts that keep each other honest: a normative <strong>specification</strong>
@@ -268,7 +274,8 @@ statistical plan. On the command line, <code>refdropout spec CLAUSE</code> print
         if self.matrix is None or target not in self.matrix.targets:
             return ""
         cells = [row[target] for row in self.matrix.verdicts.values() if target in row]
-        return " ".join(_verdict(cell, str(cells.count(cell))) for cell in dict.fromkeys(sorted(cells)))
+        kinds = [*(kind for kind in VERDICT_CLASS if kind in cells), *sorted(set(cells) - set(VERDICT_CLASS))]
+        return " ".join(_verdict(cell, str(cells.count(cell))) for cell in kinds)
 
     def _plans(self, md: Markdown) -> str:
         rows = "".join(
