@@ -69,9 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     spec = commands.add_parser(
         "spec", help="list the clauses of the specification, or print one",
-        description="List the clauses of the specification; given a CLAUSE, print it: its text, rationale and "
-                    "sources, where its check lives, the tests that name it and each built-in target's verdict "
-                    "in the published conformance matrix.")
+        description="List the clauses of the specification; given a CLAUSE, print it: its text, its rationale "
+                    "and its chapter's references, where its check lives, the tests that name it and each built-in "
+                    "target's verdict in the published conformance matrix.")
     spec.add_argument("clause", nargs="?", metavar="CLAUSE", help="the clause to print (e.g. DROPOUT-16)")
     spec.add_argument("--chapter", metavar="NAME", help="list only this chapter's clauses (e.g. tensor)")
     spec.set_defaults(run=_spec, usage_error=spec.error)
