@@ -120,7 +120,7 @@ def _spec_clause(name: str) -> int:
         print(f"refdropout spec: error: unknown clause {name!r} ({hint})", file=sys.stderr)
         return 2
     chapter, clause = clauses[name.upper()]
-    print(clause_text(chapter, clause))
+    print(_clause_text(chapter, clause))
     return 0
 
 
@@ -128,7 +128,7 @@ def _either(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
-def clause_text(chapter: Chapter, clause: Clause) -> str:
+def _clause_text(chapter: Chapter, clause: Clause) -> str:
     """What ``refdropout spec CLAUSE`` prints: the clause (text, rationale, the chapter's references),
     then where its check lives, the tests that name it and each target's published verdict."""
     from refdropout.reports import traces  # the checks' registry imports scipy: only here

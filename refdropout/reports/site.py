@@ -121,8 +121,8 @@ class Site:
         spec = find_spec_dir()
         self.conventions = spec / CONVENTIONS
         self.chapters = _in_reading_order(load_chapters(spec), self.conventions)
+        self.chapter_names = {chapter.name for chapter in self.chapters}
         self.chapter_of = {clause.id: chapter.name for chapter in self.chapters for clause in chapter.clauses}
-        self.docs = docs
         self.documents = {name: docs / name for name in DOCUMENTS if docs is not None and (docs / name).is_file()}
         self.matrix, self.matrix_problem = self._read_matrix()
         self.checks = {clause: site for clause in CHECKS if (site := check_site(clause)) is not None}
@@ -191,15 +191,17 @@ class Site:
         return Markdown(href=self._href, text=self._linked, code_href=self._code_href)
 
     def _href(self, target: str) -> str | None:
-        name = target.split("/")[-1]
-        if target.removeprefix("../").startswith("spec/") or target.endswith(".md") and "/" not in target:
-            if name == CONVENTIONS:
-                return CONVENTIONS_PAGE
-            if name.removesuffix(".md") in {chapter.name for chapter in self.chapters}:
-                return chapter_page(name.removesuffix(".md"))
-        if name in DOCUMENT_PAGES and name in self.documents:
-            return DOCUMENT_PAGES[name][0]
-        return name if name in self.documents else None
+        """Where a document's relative link goes: a chapter file to its page, spec/README.md to the
+        conventions, a published document to its page (the plot to itself); None for anything else."""
+        path = target.removeprefix("../")
+        name = path.rsplit("/", 1)[-1]
+        if path in (f"spec/{name}", name) and name.removesuffix(".md") in self.chapter_names and name.endswith(".md"):
+            return chapter_page(name.removesuffix(".md"))
+        if path == f"spec/{CONVENTIONS}":
+            return CONVENTIONS_PAGE
+        if path in (f"docs/{name}", name) and name in self.documents:
+            return DOCUMENT_PAGES[name][0] if name in DOCUMENT_PAGES else name
+        return None
 
     def _code_href(self, code: str) -> str | None:
         if code in self.chapter_of:
