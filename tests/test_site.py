@@ -317,7 +317,7 @@ def test_a_clause_shows_each_targets_published_verdict_and_its_plan(site: Path) 
     for profile in PROFILES:
         plan = run_plan(profile)
         assert f"<td>{profile}</td><td>{plan.alpha:.3g}</td><td>5</td>" in section and f"<td>{plan.n:,}</td>" in section
-    assert "does not register them" in section
+    assert "does not register them" in section and '<a href="index.html#plans">' in section
 
 
 def test_a_clause_links_to_its_tests(site: Path) -> None:

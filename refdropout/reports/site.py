@@ -65,7 +65,7 @@ DOCUMENT_PAGES = {
     "sensitivity.md": ("sensitivity.html", "Sensitivity", "sensitivity"),
 }
 PLAN_NOTE = ("The check computes its own sample sizes from the plan as it runs and does not register them: n and "
-             "MDE here are the plan's keep-rate figures ([statistical plans](index.html#plans)).")
+             "MDE here are the plan's keep-rate figures")
 PLANS_NOTE = ("A run plans its error budget before it sees any data (STATS-4, STATS-6): the family-wise α of "
               "the profile over its planned decisions (or every registered decision, if more) gives each decision "
               "its α, and the keep-rate MDE and power give the keep-rate sample n, the sample of every keep-rate "
@@ -386,7 +386,8 @@ statistical plan. On the command line, <code>refdropout spec CLAUSE</code> print
                        "</tr>" for plan in self.plans)
         return ('<div class="table"><table><thead><tr><th>profile</th><th>α per decision</th><th>decisions</th>'
                 "<th>share of the family-wise α</th><th>keep-rate n</th><th>keep-rate MDE</th></tr>"
-                f'</thead><tbody>{rows}</tbody></table></div><p class="note">{md.inline(PLAN_NOTE)}</p>')
+                f'</thead><tbody>{rows}</tbody></table></div><p class="note">{md.inline(PLAN_NOTE)} '
+                '(<a href="index.html#plans">statistical plans</a>).</p>')
 
     # --- frameworks ----------------------------------------------------------------------------
 
