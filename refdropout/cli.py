@@ -15,9 +15,11 @@ of what finished.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import signal
 import sys
+import textwrap
 import traceback
 from collections.abc import Sequence
 from dataclasses import replace
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING
 from refdropout import tables
 from refdropout.options import CLAUSE, DEVICE, PROFILE, SEED, TARGET, TIMEOUT, Option, add_argument
 from refdropout.reports import REPORTS
-from refdropout.spec import chapter_files, load_clauses
+from refdropout.spec import Chapter, Clause, chapter_files, load_chapters, load_clauses
 
 JSON = Option("json", "write the full report as JSON", parse=Path, metavar="FILE")
 JUNIT = Option("junit", "write JUnit XML, one testcase per clause", parse=Path, metavar="FILE")
@@ -65,7 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="refdropout", description="The executable specification of dropout.")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
-    spec = commands.add_parser("spec", help="list the clauses of the specification")
+    spec = commands.add_parser(
+        "spec", help="list the clauses of the specification, or print one",
+        description="List the clauses of the specification; given a CLAUSE, print it: its text, its rationale "
+                    "and its chapter's references, where its check lives, the tests that name it and each built-in "
+                    "target's verdict in the published conformance matrix.")
+    spec.add_argument("clause", nargs="?", metavar="CLAUSE", help="the clause to print (e.g. DROPOUT-16)")
     spec.add_argument("--chapter", metavar="NAME", help="list only this chapter's clauses (e.g. tensor)")
     spec.set_defaults(run=_spec, usage_error=spec.error)
     check = commands.add_parser("check", help="check implementations of dropout against the spec, clause by clause",
@@ -87,7 +94,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _spec(args: argparse.Namespace) -> int:
-    """``refdropout spec``: one aligned row per clause, ID, chapter and title."""
+    """``refdropout spec``: one aligned row per clause, ID, chapter and title; ``refdropout spec CLAUSE``:
+    the clause."""
+    if args.clause is not None:
+        if args.chapter is not None:
+            args.usage_error("give a CLAUSE or --chapter, not both")
+        return _spec_clause(args.clause)
     chapters = [path.stem for path in chapter_files()]
     if args.chapter is not None and args.chapter not in chapters:
         args.usage_error(f"argument --chapter: unknown chapter {args.chapter!r} (chapters: {', '.join(chapters)})")
@@ -95,6 +107,84 @@ def _spec(args: argparse.Namespace) -> int:
     rows = [("ID", "CHAPTER", "TITLE"), *((clause.id, clause.chapter, clause.title) for clause in clauses)]
     print(tables.aligned(rows))
     return 0
+
+
+def _spec_clause(name: str) -> int:
+    """``refdropout spec CLAUSE``: the clause as the spec has it, its check, its tests, its published
+    verdicts; an unknown clause is one line naming it and the IDs close to it, status 2."""
+    chapters = load_chapters()
+    clauses = {clause.id: (chapter, clause) for chapter in chapters for clause in chapter.clauses}
+    if name.upper() not in clauses:
+        close = difflib.get_close_matches(name.upper(), clauses, n=3, cutoff=0.75)
+        hint = f"did you mean {_either(close)}?" if close else "`refdropout spec` lists them"
+        print(f"refdropout spec: error: unknown clause {name!r} ({hint})", file=sys.stderr)
+        return 2
+    chapter, clause = clauses[name.upper()]
+    print(_clause_text(chapter, clause))
+    return 0
+
+
+def _either(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _clause_text(chapter: Chapter, clause: Clause) -> str:
+    """What ``refdropout spec CLAUSE`` prints: the clause (text, rationale, the chapter's references),
+    then where its check lives, the tests that name it and each target's published verdict."""
+    from refdropout.reports import traces  # the checks' registry imports scipy: only here
+
+    section = chapter.section_of(clause)
+    parts = [f"{clause.id}: {clause.title}",
+             f"spec/{chapter.path.name}:{clause.line}, chapter {chapter.name} ({chapter.title})"
+             + (f", section {section!r}" if section else ""),
+             clause.statement]
+    if clause.rationale:
+        parts.append(f"Rationale: {clause.rationale}")
+    if chapter.references:
+        parts.append(f"References of the chapter (spec/{chapter.path.name}):\n{chapter.references}")
+    if clause.withdrawn:
+        return "\n\n".join([*parts, "No check, no tests and no verdicts: the clause is withdrawn."])
+    check = traces.check_site(clause.id)
+    if check is not None:
+        decisions = f"{check.decisions} statistical decision{'s' * (check.decisions != 1)}" if check.decisions \
+            else "exact: no statistical decision"
+        parts.append(f"Check: {check.name}\n  {traces.shown(check.path, check.line)}; needs "
+                     f"{', '.join(check.needs) or 'nothing'}; {decisions}")
+    else:
+        parts.append("Check: none registered in refdropout.conformance; the clause is checked by its tests")
+    return "\n\n".join([*parts, _tests_text(clause), _verdicts_text(clause)])
+
+
+def _tests_text(clause: Clause) -> str:
+    from refdropout.reports import traces
+
+    directory = traces.tests_dir()
+    if directory is None:
+        return f"Tests: {', '.join(clause.tests)} (tests are not installed with the package: see the repository)"
+    found = traces.find_tests(directory, clause.tests)
+    return "Tests:\n" + "\n".join(
+        f"  {name}  " + (", ".join(traces.shown(site.path, site.line) for site in found[name]) if name in found
+                         else "(not found in tests/)")
+        for name in clause.tests)
+
+
+def _verdicts_text(clause: Clause) -> str:
+    from refdropout.reports import published
+
+    docs = published.find_docs_dir()
+    path = None if docs is None else docs / published.MATRIX
+    if path is None or not path.is_file():
+        return f"Verdicts: no published conformance matrix in this installation (docs/{published.MATRIX})"
+    try:
+        matrix = published.read_matrix(path)
+    except (OSError, ValueError) as error:
+        return f"Verdicts: could not read {path}: {error}"
+    row = matrix.verdicts.get(clause.id)
+    if row is None:
+        return f"Verdicts: none in docs/{published.MATRIX}, which has a row for each clause with a check"
+    rows = [(target, verdict, matrix.failures.get((target, clause.id), "")) for target, verdict in row.items()]
+    return (f"Verdicts of the built-in targets, from docs/{published.MATRIX} ({matrix.made}):\n"
+            + textwrap.indent(tables.aligned(rows), "  "))
 
 
 def _check(args: argparse.Namespace) -> int:

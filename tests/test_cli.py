@@ -10,6 +10,7 @@ own at α_F = 1e-6, as a user's run would be.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import re
 import shlex
@@ -25,11 +26,13 @@ from helpers import REPO, run_command
 from refdropout.adapters import TARGETS, BuiltinTarget, load_target
 from refdropout.adapters.numpy import NumpyDropout
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import Outcome
+from refdropout.conformance import CHECKS, Outcome
 from refdropout.conformance.runner import clause_seed, run_plan, run_target, select_clauses
 from refdropout.options import PROFILE, TARGET
 from refdropout.reports import REPORTS
 from refdropout.reports.command import parser_of
+from refdropout.reports.published import MATRIX, read_matrix
+from refdropout.spec import Clause, load_clauses
 from refdropout.stats import PROFILES
 
 EXACT = ["--clause", "DROPOUT-3", "--clause", "DROPOUT-5", "--clause", "DROPOUT-8"]
@@ -320,3 +323,70 @@ def test_the_command_each_document_was_made_by_is_a_refdropout_report_command(do
     words = shlex.split(command)
     assert words[:2] == ["refdropout", "report"] and words[2] in REPORTS, command
     parser_of(importlib.import_module(f"refdropout.reports.{words[2]}").REPORT).parse_args(words[3:])
+
+
+# ---- refdropout spec CLAUSE -----------------------------------------------------------------------
+
+
+def clause_of(clause_id: str) -> Clause:
+    return next(clause for clause in load_clauses() if clause.id == clause_id)
+
+
+def test_spec_clause_prints_the_clause_its_check_its_tests_and_its_published_verdicts(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out, err = run_command(capsys, "spec", "DROPOUT-16")
+    clause = clause_of("DROPOUT-16")
+    assert out.startswith(f"DROPOUT-16: {clause.title}\n\nspec/dropout.md:{clause.line}, chapter dropout") and not err
+    assert clause.statement in out and f"Rationale: {clause.rationale}" in out
+    check = CHECKS["DROPOUT-16"].run
+    line = inspect.getsourcelines(check)[1]
+    assert f"Check: refdropout.conformance.dropout:{check.__name__}\n  refdropout/conformance/dropout.py:{line}; " \
+           "needs dropout; 5 statistical decisions" in out
+    assert '@check("DROPOUT-16"' in (REPO / "refdropout/conformance/dropout.py").read_text().splitlines()[line - 1]
+    assert all(re.search(rf"(?m)^  {name}  tests/test_dropout\.py:[0-9]+$", out) for name in clause.tests), out
+    matrix = read_matrix(REPO / "docs" / MATRIX)
+    assert f"from docs/{MATRIX} (profile {matrix.profile}, master seed {matrix.seed}" in out
+    assert all(re.search(rf"(?m)^  {target} +{re.escape(verdict)}$", out)
+               for target, verdict in matrix.verdicts["DROPOUT-16"].items()), out
+
+
+def test_spec_clause_says_why_each_published_fail_failed(capsys: pytest.CaptureFixture[str]) -> None:
+    matrix = read_matrix(REPO / "docs" / MATRIX)
+    failed = [(target, clause) for target, clause in matrix.failures if clause.startswith("DROPOUT-")]
+    assert failed, "the published matrix has no FAIL of a dropout clause to show"
+    target, clause = failed[0]
+    out, _ = run_command(capsys, "spec", clause.lower())  # an ID in either case
+    assert re.search(rf"(?m)^  {target} +FAIL +{re.escape(matrix.failures[target, clause])}$", out), out
+
+
+@pytest.mark.parametrize("name, close", [("DROPOUT-99", "DROPOUT-9"), ("DROPUT-16", "DROPOUT-16"), ("nonsense", None)])
+def test_spec_of_an_unknown_clause_is_one_line_naming_it_and_exits_2(name: str, close: str | None,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out, err = run_command(capsys, "spec", name, status=2)
+    assert not out and err.count("\n") == 1, err
+    assert err.startswith(f"refdropout spec: error: unknown clause {name!r} (")
+    assert (f"did you mean {close}" in err) if close else "`refdropout spec` lists them" in err
+
+
+def test_spec_of_a_clause_without_a_check_or_withdrawn(capsys: pytest.CaptureFixture[str]) -> None:
+    out, _ = run_command(capsys, "spec", "TENSOR-3")
+    assert "Check: none registered in refdropout.conformance" in out
+    assert f"Verdicts: none in docs/{MATRIX}, which has a row for each clause with a check" in out
+    out, _ = run_command(capsys, "spec", "DROPOUT-6")
+    assert clause_of("DROPOUT-6").withdrawn and out.rstrip().endswith("the clause is withdrawn.")
+
+
+def test_spec_of_a_clause_installed_without_tests_or_published_documents(monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("refdropout.reports.traces.tests_dir", lambda: None)
+    monkeypatch.setattr("refdropout.reports.published.find_docs_dir", lambda: None)
+    out, _ = run_command(capsys, "spec", "DROPOUT-16")
+    assert "Tests: test_kept_count_is_binomial (tests are not installed with the package: see the repository)" in out
+    assert f"Verdicts: no published conformance matrix in this installation (docs/{MATRIX})" in out
+
+
+def test_spec_takes_a_clause_or_a_chapter_not_both(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        run_command(capsys, "spec", "DROPOUT-16", "--chapter", "dropout")
+    assert exit_.value.code == 2
+    assert "give a CLAUSE or --chapter, not both" in capsys.readouterr().err

@@ -14,6 +14,7 @@ import pytest
 import refdropout.spec
 from helpers import REPO, SPEC_DIR
 from refdropout.cli import main
+from refdropout.reports.published import DOCUMENTS
 from refdropout.spec import chapter_files, load_clauses
 
 # The directory that holds the refdropout package these tests import (the repository root
@@ -36,6 +37,7 @@ def test_wheel_ships_the_spec_and_its_cli_lists_every_clause(tmp_path: Path) -> 
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     expected = {f"refdropout/_spec/{path.name}" for path in [*chapter_files(SPEC_DIR), SPEC_DIR / "README.md"]}
+    expected |= {f"refdropout/_docs/{name}" for name in DOCUMENTS} | {"refdropout/reports/site.css"}
     assert expected <= names, f"missing from {wheel.name}: {sorted(expected - names)}"
 
     target = tmp_path / "site"

@@ -13,4 +13,5 @@ REPORTS = {
     "detection": "the detection matrix: every clause against every mutant of the catalogue (docs/detection-matrix.md)",
     "sweep": "the seed sweep: correct implementations under many master seeds (docs/seed-sweep.md)",
     "sensitivity": "the measured power of the keep-rate decision of DROPOUT-16 (docs/sensitivity.md)",
+    "site": "the spec as a static HTML site: chapters, clauses, checks, tests, verdicts, frameworks (site/)",
 }
