@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import os
 import signal
 import sys
 import textwrap
@@ -62,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C where no run is under way to report on
         print("refdropout: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left (`refdropout spec | head`): nothing more to say, to anyone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not fail again
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:

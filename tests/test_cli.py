@@ -390,3 +390,17 @@ def test_spec_takes_a_clause_or_a_chapter_not_both(capsys: pytest.CaptureFixture
         run_command(capsys, "spec", "DROPOUT-16", "--chapter", "dropout")
     assert exit_.value.code == 2
     assert "give a CLAUSE or --chapter, not both" in capsys.readouterr().err
+
+
+def test_a_reader_that_leaves_early_ends_the_listing_quietly(tmp_path: Path) -> None:
+    """`refdropout spec | head -1`: the pipe closes after one line; the listing stops with status 0 and
+    no BrokenPipeError traceback."""
+    listing = subprocess.Popen([sys.executable, "-m", "refdropout", "spec"], cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert listing.stdout is not None and listing.stderr is not None
+    first = listing.stdout.readline()
+    listing.stdout.close()  # the reader leaves, as head does
+    status = listing.wait(timeout=120)
+    errors = listing.stderr.read().decode()
+    assert first.startswith(b"ID"), first
+    assert status == 0 and "Traceback" not in errors, f"exit status {status}, stderr:\n{errors}"
