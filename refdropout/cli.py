@@ -56,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        status = args.run(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at the interpreter's exit
+        return status
     except ValueError as error:  # a malformed spec: name the file and line, no traceback; a setup error
         print(f"refdropout: {error}", file=sys.stderr)
         return 2
