@@ -11,6 +11,8 @@ import math
 from functools import lru_cache
 from itertools import product
 
+from .values import shown
+
 __all__ = [
     "Shape",
     "numel",
@@ -66,9 +68,9 @@ def broadcast_index(src: Shape, dst: Shape) -> tuple[int, ...]:
 
 def normalize_axis(axis: int, ndim: int, op: str) -> int:
     if isinstance(axis, bool) or not isinstance(axis, int):
-        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+        raise TypeError(f"{op}: axis must be an int, got {shown(axis)}")
     if not -ndim <= axis < ndim:
-        raise ValueError(f"{op}: axis {axis} is out of range for a tensor of {ndim} dimensions;"
+        raise ValueError(f"{op}: axis {shown(axis)} is out of range for a tensor of {ndim} dimensions;"
                          f" allowed [{-ndim}, {ndim - 1}]")
     return axis % ndim
 
@@ -80,7 +82,7 @@ def normalize_axes(axis: int | tuple[int, ...] | None, ndim: int, op: str) -> tu
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
     out = tuple(sorted(normalize_axis(a, ndim, op) for a in axes))
     if len(set(out)) != len(out):
-        raise ValueError(f"{op}: repeated axis in {axis!r}")
+        raise ValueError(f"{op}: repeated axis in {shown(axis)}")
     return out
 
 

@@ -7,17 +7,31 @@ a layer never changes the draws of the others.
 
 from __future__ import annotations
 
-from ..random import Generator
+import math
+
+from ..random import UNIFORMS_PER_DRAW, Generator
 from ..tensor import Tensor
+from ..values import shown
 
-__all__ = ["uniform_parameter", "child_seed"]
+__all__ = ["uniform_parameters", "child_seed"]
 
 
-def uniform_parameter(draws: Generator, shape: tuple[int, ...], bound: float) -> Tensor:
-    """A leaf that requires grad, with values U(-bound, bound) from the next draw."""
-    leaf = Tensor.from_flat([bound * (2.0 * u - 1.0) for u in draws.uniform(shape).data], shape)
-    leaf.requires_grad = True
-    return leaf
+def uniform_parameters(draws: Generator, shapes: list[tuple[int, ...]], bound: float, owner: str) -> list[Tensor]:
+    """Leaves that require grad, one per shape, with values U(-bound, bound), each from the next draw.
+
+    ``owner`` is the layer's call with the sizes that made the shapes (``Linear(in_features=..,
+    out_features=..)``): a shape needing more values than one draw gives is refused in its terms
+    before anything is drawn."""
+    for shape in shapes:
+        if math.prod(shape) > UNIFORMS_PER_DRAW:
+            raise ValueError(f"{owner}: a parameter of shape {shown(shape)} needs {shown(math.prod(shape))} values,"
+                             " more than the 2**33 uniforms one draw gives")
+    leaves = []
+    for shape in shapes:
+        leaf = Tensor.from_flat([bound * (2.0 * u - 1.0) for u in draws.uniform(shape).data], shape)
+        leaf.requires_grad = True
+        leaves.append(leaf)
+    return leaves
 
 
 def child_seed(root: Generator, j: int) -> int:

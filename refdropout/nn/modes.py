@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from ..values import shown
+
 __all__ = ["check_mode", "learning_phase", "set_learning_phase", "get_learning_phase", "resolve_mode", "passing_down"]
 
 _passed_down: ContextVar[bool | None] = ContextVar("refdropout_passed_down_training", default=None)
@@ -25,14 +27,14 @@ _learning_phase: ContextVar[bool | None] = ContextVar("refdropout_learning_phase
 def check_mode(mode: object, name: str = "mode") -> bool:
     """A mode is a bool; anything else (1, "train", None) raises TypeError (MODES-4)."""
     if not isinstance(mode, bool):
-        raise TypeError(f"{name} must be a bool (True for training, False for inference), got {mode!r}")
+        raise TypeError(f"{name} must be a bool (True for training, False for inference), got {shown(mode)}")
     return mode
 
 
 def set_learning_phase(phase: int | bool | None) -> None:
     """Set the global learning phase: 1 or True trains, 0 or False infers, None unsets it."""
     if phase is not None and (phase not in (0, 1) or isinstance(phase, float)):
-        raise ValueError(f"set_learning_phase: phase must be 0, 1, True, False or None, got {phase!r}")
+        raise ValueError(f"set_learning_phase: phase must be 0, 1, True, False or None, got {shown(phase)}")
     _learning_phase.set(None if phase is None else bool(phase))
 
 
@@ -44,7 +46,7 @@ def get_learning_phase() -> bool | None:
 def learning_phase(phase: int | bool) -> Iterator[None]:
     """The global learning phase set for the duration of a ``with`` block."""
     if phase not in (0, 1) or isinstance(phase, float):
-        raise ValueError(f"learning_phase: phase must be 0, 1, True or False, got {phase!r}")
+        raise ValueError(f"learning_phase: phase must be 0, 1, True or False, got {shown(phase)}")
     token = _learning_phase.set(bool(phase))
     try:
         yield

@@ -15,6 +15,7 @@ from .. import autograd
 from ..dtypes import DType, get_dtype, promote
 from ..shapes import Shape, broadcast_index, normalize_axis, numel, permute_index, strides
 from ..tensor import Tensor
+from ..values import shown
 from .common import unbroadcast
 
 __all__ = ["reshape", "permute", "transpose", "broadcast_to", "expand", "concatenate", "stack", "getitem", "astype"]
@@ -29,7 +30,7 @@ def _check_shape(shape: object, op: str) -> Shape:
     if isinstance(shape, int) and not isinstance(shape, bool):
         shape = (shape,)
     if not isinstance(shape, (tuple, list)) or not all(isinstance(n, int) and not isinstance(n, bool) for n in shape):
-        raise TypeError(f"{op}: shape must be a tuple of ints, got {shape!r}")
+        raise TypeError(f"{op}: shape must be a tuple of ints, got {shown(shape)}")
     return tuple(shape)
 
 
@@ -135,7 +136,7 @@ def _join(tensors: list[Tensor], shapes: list[Shape], axis: int, out_shape: Shap
 
 def _check_sequence(tensors: object, op: str) -> list[Tensor]:
     if not isinstance(tensors, (list, tuple)) or not tensors:
-        raise ValueError(f"{op}: expected a non-empty list of tensors, got {tensors!r}")
+        raise ValueError(f"{op}: expected a non-empty list of tensors, got {shown(tensors)}")
     for t in tensors:
         _check_tensor(t, op)
     return list(tensors)
@@ -197,7 +198,7 @@ def _index_plan(shape: Shape, key: object) -> tuple[list[range | int], Shape]:
                 raise IndexError(f"index {k} is out of bounds for axis {axis} with size {n}")
             picks.append(k % n)
         else:
-            raise TypeError(f"index: only ints, slices, None and ... are supported, got {k!r}")
+            raise TypeError(f"index: only ints, slices, None and ... are supported, got {shown(k)}")
         axis += 1
     return picks, tuple(out_shape)
 

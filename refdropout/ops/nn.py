@@ -12,6 +12,7 @@ import operator
 from .. import autograd
 from ..shapes import broadcast_index, normalize_axis, reduced_shape
 from ..tensor import Tensor
+from ..values import shown
 from . import ieee
 from .common import require_floating
 from .reduce import _groups
@@ -83,7 +84,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 def _check_reduction(reduction: str, op: str) -> None:
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {shown(reduction)}")
 
 
 def _reduce_loss(losses: list, shape: tuple, dtype, reduction: str) -> tuple[Tensor, float]:
@@ -132,7 +133,7 @@ def _class_probabilities(target: Tensor | list, logits_shape: tuple, op: str) ->
     probs = [0.0] * (len(labels) * classes)
     for r, label in enumerate(labels):
         if isinstance(label, bool) or float(label) != int(label) or not 0 <= int(label) < classes:
-            raise ValueError(f"{op}: class index {label!r} at position {r} is not an integer in [0, {classes})")
+            raise ValueError(f"{op}: class index {shown(label)} at position {r} is not an integer in [0, {classes})")
         probs[r * classes + int(label)] = 1.0
     return probs
 
