@@ -66,12 +66,16 @@ def broadcast_index(src: Shape, dst: Shape) -> tuple[int, ...]:
     return tuple(index)
 
 
-def normalize_axis(axis: int, ndim: int, op: str) -> int:
+def normalize_axis(axis: int, ndim: int, op: str, name: str = "axis") -> int:
+    """``axis`` of a tensor of ``ndim`` axes counted from 0 (negative: from the end); ``name`` is
+    how the caller's argument is called in a message."""
     if isinstance(axis, bool) or not isinstance(axis, int):
-        raise TypeError(f"{op}: axis must be an int, got {shown(axis)}")
+        raise TypeError(f"{op}: {name} must be an int, got {shown(axis)}")
     if not -ndim <= axis < ndim:
-        raise ValueError(f"{op}: axis {shown(axis)} is out of range for a tensor of {ndim} dimensions;"
-                         f" allowed [{-ndim}, {ndim - 1}]")
+        allowed = f"allowed [{-ndim}, {ndim - 1}]" if ndim else "a 0-d tensor has no axis"
+        given = "" if name == "axis" else f" ({name})"
+        raise ValueError(f"{op}: axis {shown(axis)}{given} is out of range for a tensor of {ndim} dimensions;"
+                         f" {allowed}")
     return axis % ndim
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from . import autograd
 from .dtypes import DType, float64, get_dtype
 from .shapes import Shape, numel
-from .values import to_float
+from .values import shown, to_float
 
 __all__ = ["Tensor", "tensor"]
 
@@ -131,7 +131,7 @@ class Tensor:
         else:
             flat = [bool(v) for v in flat]
         if not isinstance(requires_grad, bool):
-            raise TypeError(f"Tensor: requires_grad must be a bool, got {requires_grad!r}")
+            raise TypeError(f"Tensor: requires_grad must be a bool, got {shown(requires_grad)}")
         if requires_grad and not target.is_floating:
             raise TypeError(f"Tensor: only floating tensors can require gradients, not dtype {target.name}")
         self._init(flat, shape, target)
@@ -178,7 +178,13 @@ class Tensor:
         return self.data[0]
 
     def __repr__(self) -> str:
+        """``Tensor(<tolist()>, dtype=...)``. An empty tensor of two or more axes, whose nested lists
+        would not show its shape (and may be astronomically many: shape (2**40, 0)), is written as
+        NumPy writes it, ``Tensor([], shape=(2, 0), dtype=...)``."""
         grad = ", requires_grad=True" if self.requires_grad else ""
+        if self.size == 0 and self.ndim > 1:
+            shape = ", ".join(shown(n) for n in self.shape)
+            return f"Tensor([], shape=({shape}), dtype={self.dtype.name}{grad})"
         values = _nest([repr(v) for v in self.data], self.shape, _bracketed)  # repr(tolist()), for any ndim
         return f"Tensor({values}, dtype={self.dtype.name}{grad})"
 

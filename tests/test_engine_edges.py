@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable
 from fractions import Fraction
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import refdropout as rd
 from refdropout import Tensor, nn
-from refdropout.random import Generator, philox4x32
+from refdropout.random import Generator, GeneratorState, philox4x32
 
 # ---- TENSOR-2: any depth, and the element that is wrong -----------------------------------------
 
@@ -66,6 +69,14 @@ def test_creation_names_the_bad_element() -> None:
         with pytest.raises(ValueError, match=f"{name} holds itself"):
             rd.tensor(bad)
     assert rd.tensor(2**1023).item() == 2.0**1023  # the largest power of two is in range
+
+
+@pytest.mark.clause("TENSOR-2")
+def test_empty_tensors_print_their_shape() -> None:
+    assert repr(rd.tensor([])) == "Tensor([], dtype=float64)"
+    assert repr(rd.tensor([[], []])) == "Tensor([], shape=(2, 0), dtype=float64)"  # not [[], []]: (2, 0, 5) too
+    huge = Generator(0).uniform((2**40, 0, 3))  # 2^40 empty rows: printed by shape, not built as lists
+    assert repr(huge) == "Tensor([], shape=(1099511627776, 0, 3), dtype=float64)"
 
 
 # ---- real numbers beyond float64, ints beyond printing ------------------------------------------
@@ -168,6 +179,10 @@ def test_empty_sizes_are_refused_in_the_callers_terms() -> None:
         (lambda: nn.MLP([3, 2, 1], activation=rd.relu, seed=0), TypeError, r"MLP: activation must be a Module class"),
         (lambda: nn.DropConnectLinear(0, 2, seed=0), ValueError, r"DropConnectLinear: in_features must be a positive"),
         (lambda: nn.Linear(2, 2, bias="yes", seed=0), TypeError, r"Linear: bias must be a bool"),
+        (lambda: rd.dropout(rd.tensor(1.0), 0.5, seed=0, broadcast_dims=[0]), ValueError,
+         r"dropout: axis 0 \(broadcast_dims\[0\]\) is out of range for a tensor of 0 dimensions; a 0-d tensor has"),
+        (lambda: nn.Linear(3, 2, seed=0)(rd.tensor([1.0, 2.0])), ValueError,
+         r"Linear: x must have shape \(\.\.\., 3\), got \(2,\)"),
     ):
         with pytest.raises(error, match=message):
             call()
@@ -198,7 +213,187 @@ def test_sizes_beyond_one_draw_are_refused_before_drawing() -> None:
                                                             r"<an int of 16610 bits>\)"),
         (lambda: nn.LSTMCell(1, big, seed=0), r"LSTMCell\(input_size=1, hidden_size=1099511627776\)"),
         (lambda: nn.GRU(big, 1, seed=0), r"GRUCell\(input_size=1099511627776, hidden_size=1\)"),
-        (lambda: nn.MLP([2, big], seed=0), r"Linear\(in_features=2, out_features=1099511627776\)"),
+        (lambda: nn.MLP([2, big], seed=0), r"MLP: sizes\[0\] = 2 and sizes\[1\] = 1099511627776"),
     ):
         with pytest.raises(ValueError, match=message + ".*more than the 2\\*\\*33 uniforms one draw gives"):
             call()
+
+
+# ---- the fuzz: random argument vectors at the public API ------------------------------------------
+#
+# Each target is a public callable of the engine with, for every argument, a strategy of values it
+# accepts, mixed one in four with anything at all: ints of any size (up to 4000 digits), floats
+# (NaN, infinities, subnormals, -0.0), bools, fractions, strings, None, nested lists, lists nested
+# a thousand deep, tensors of any dtype and of shapes with zeros. Whatever comes, only ValueError or
+# TypeError may escape, and its message must name one of the target's arguments.
+#
+# The engine has no limit on sizes other than what one draw of a generator holds (2^32 blocks):
+# a tensor, a layer or a loop count below that is computed, however long it takes. So sizes are
+# drawn small (0 to 5) or far past that limit (2^40 and up, refused at once), never in between,
+# and the loop counts that no draw bounds (philox rounds, num_layers, mc_predict's samples, the
+# length of MLP's sizes) are drawn small.
+
+OMIT = type("Omitted", (), {"__repr__": lambda self: "OMIT"})()  # an optional argument left out
+# (Hypothesis prints what it drew, and Python prints no int of more than 4300 digits: 10**4000 is the
+# largest here; test_huge_ints_are_refused_by_name goes past it)
+HUGE_INTS = st.sampled_from([2**40, 2**63, 2**64, 2**1024, 10**400, 10**4000, -(2**64), -(10**4000)])
+EDGE_INTS = st.sampled_from([2**31, 2**32 - 3, 2**32 - 2, 2**32 - 1, 2**32, 2**33 - 1, 2**64 - 1])  # the limits
+SIZES = st.one_of(st.integers(0, 5), HUGE_INTS, st.integers(-3, -1))  # never 2^31: that would be computed
+INDICES = st.one_of(SIZES, EDGE_INTS)  # a seed, word, offset or child number: cheap at any size
+SHAPES = st.one_of(SIZES, st.lists(SIZES, max_size=4), st.lists(SIZES, max_size=4).map(tuple))
+DTYPES = st.sampled_from(["float64", "float32", "float16", "bfloat16", "bool"])
+RATES = st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(0.0, 1.0), st.fractions(0, 1))
+SMALL_SHAPES = st.lists(st.integers(0, 3), max_size=4).map(tuple)
+
+
+@st.composite
+def tensors(draw: st.DrawFn, shape: st.SearchStrategy = SMALL_SHAPES, dtype: st.SearchStrategy = DTYPES) -> Tensor:
+    """A tensor of a small shape (zeros included) and any dtype, its values any floats."""
+    shape, dtype = draw(shape), draw(dtype)
+    values = draw(st.lists(st.floats(width=64), min_size=math.prod(shape), max_size=math.prod(shape)))
+    if dtype == "bool":
+        return Tensor.from_flat([v != 0.0 for v in values], shape, "bool")
+    return Tensor.from_flat(values, shape, dtype)
+
+
+def anything(ints: st.SearchStrategy) -> st.SearchStrategy:
+    """Any value at all, its ints drawn from ``ints``."""
+    scalars = st.one_of(ints, st.floats(), st.booleans(), st.none(), st.text(max_size=4), st.fractions(),
+                        st.complex_numbers(max_magnitude=2))
+    nested_lists = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner),
+                                max_leaves=10)
+    deep = st.integers(400, 2500).map(lambda depth: nested(depth, 0.5))
+    return st.one_of(scalars, nested_lists, deep, tensors(), st.builds(Generator, st.integers(0, 2**64 - 1)))
+
+
+ANYTHING = anything(st.one_of(st.integers(-100, 100), HUGE_INTS))
+BOUNDED = anything(st.integers(-100, 100))  # for a loop count, which nothing bounds but time
+SOURCES = {"seed": st.integers(0, 2**64 - 1), "generator": st.builds(Generator, st.integers(0, 9))}
+Target = tuple[Callable, dict[str, st.SearchStrategy]]  # a callable, and a strategy for each of its arguments
+LOOP_COUNTS = ("rounds", "num_layers", "samples")  # what nothing bounds but time: never a huge int
+
+
+def arg(valid: st.SearchStrategy, name: str = "") -> st.SearchStrategy:
+    """A value argument ``name`` accepts three times in four, anything the fourth."""
+    other = BOUNDED if name in LOOP_COUNTS else ANYTHING
+    return st.one_of(valid, valid, valid, other)
+
+
+def optional(valid: st.SearchStrategy, name: str = "") -> st.SearchStrategy:
+    return st.one_of(st.just(OMIT), arg(valid, name))
+
+
+def op_target(op: Callable, first: str = "x", **valid: st.SearchStrategy) -> Target:
+    """An op called with its arguments by keyword: its tensor ``first``, p, training, the source of
+    randomness, and those of ``valid``."""
+    arguments = {first: tensors(), "p": RATES, "training": st.booleans(), **SOURCES, **valid}
+    return op, {name: arg(s) if name in (first, "weight") else optional(s) for name, s in arguments.items()}
+
+
+def module_target(module: type, build: dict[str, st.SearchStrategy],
+                  call: dict[str, st.SearchStrategy]) -> Target:
+    """A module made from ``build`` and called on ``call['x']`` (positionally, as Module.__call__ takes it)."""
+    def made_and_called(x: object = OMIT, **kwargs: object) -> object:
+        at_call = {name: kwargs.pop(name) for name in list(kwargs) if name in call}
+        layer = module(**kwargs)
+        return layer(x, **at_call)
+    return made_and_called, {name: optional(s, name) for name, s in build.items()} | {
+        name: arg(s) if name == "x" else optional(s) for name, s in call.items()}
+
+
+RECURRENT = {"input_size": st.integers(0, 3), "hidden_size": st.integers(0, 3), "num_layers": st.integers(0, 3),
+             "bias": st.booleans(), "dropout": RATES, "input_dropout": RATES, "recurrent_dropout": RATES,
+             "gate_masks": st.sampled_from(["shared", "per_gate"]), "seed": st.integers(0, 9), **SOURCES}
+SEQUENCE_CALL = {"x": tensors(st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 3))),
+                 "state": tensors(st.tuples(st.integers(1, 2), st.integers(0, 2), st.integers(0, 3))),
+                 "training": st.booleans(), "return_masks": st.booleans()}
+DROPOUT_MODULE = {"p": RATES, **SOURCES}
+MODULE_CALL = {"x": tensors(), "training": st.booleans()}
+
+
+def generator_method(method: str, **valid: st.SearchStrategy) -> Target:
+    def called(seed: object = 0, **kwargs: object) -> object:
+        return getattr(Generator(seed), method)(**kwargs)
+    return called, {"seed": arg(st.integers(0, 2**64 - 1)), **{name: arg(s) for name, s in valid.items()}}
+
+
+def phase_set_and_unset(phase: object = None) -> None:
+    """set_learning_phase(phase), then the global learning phase unset again for the other tests."""
+    try:
+        nn.set_learning_phase(phase)
+    finally:
+        nn.set_learning_phase(None)
+
+
+FUZZ_TARGETS: dict[str, Target] = {
+    "tensor": (rd.tensor, {"data": arg(tensors().map(Tensor.tolist)), "dtype": optional(DTYPES),
+                           "requires_grad": optional(st.booleans())}),
+    "dropout": op_target(rd.dropout, noise_shape=SHAPES, broadcast_dims=st.lists(st.integers(-4, 4), max_size=3),
+                         scaling=st.sampled_from(["inverted", "classic"]),
+                         nonfinite=st.sampled_from(["multiply", "select"]), return_mask=st.booleans()),
+    "channel_dropout": op_target(rd.channel_dropout, spatial_dims=SIZES,
+                                 data_format=st.sampled_from(["channels_first", "channels_last"])),
+    "alpha_dropout": op_target(rd.alpha_dropout, noise_shape=SHAPES),
+    "feature_alpha_dropout": op_target(rd.feature_alpha_dropout, spatial_dims=SIZES,
+                                       data_format=st.sampled_from(["channels_first", "channels_last"])),
+    "gaussian_dropout": op_target(rd.gaussian_dropout),
+    "dropconnect": op_target(rd.dropconnect, weight=tensors(st.tuples(st.integers(0, 3), st.integers(0, 3)))),
+    "drop_path": op_target(rd.drop_path, mode=st.sampled_from(["row", "batch"]),
+                           scaling=st.sampled_from(["inverted", "classic"])),
+    "dropblock2d": op_target(rd.dropblock2d, x=tensors(st.lists(st.integers(0, 4), min_size=4, max_size=4).map(tuple)),
+                             block_size=SIZES),
+    "attention_dropout": op_target(rd.attention_dropout, "weights"),
+    "Generator.uniform": generator_method("uniform", shape=SHAPES, offset=INDICES),
+    "Generator.bernoulli": generator_method("bernoulli", shape=SHAPES, keep_prob=RATES, offset=INDICES),
+    "Generator.random_words": generator_method("random_words", count=SIZES, offset=INDICES),
+    "Generator.spawn": generator_method("spawn", n=INDICES),
+    "Generator.fold_in": generator_method("fold_in", data=INDICES),
+    "GeneratorState": (GeneratorState, {"key": arg(st.tuples(INDICES, INDICES)),
+                                        "stream": arg(st.tuples(INDICES, INDICES)),
+                                        "draws": optional(INDICES), "spawned": optional(INDICES)}),
+    "philox4x32": (philox4x32, {"counter": arg(st.tuples(INDICES, INDICES, INDICES, INDICES)),
+                                "key": arg(st.tuples(INDICES, INDICES)),
+                                "rounds": optional(st.integers(-2, 12), "rounds")}),
+    "Dropout": module_target(nn.Dropout, DROPOUT_MODULE, MODULE_CALL),
+    "Dropout2d": module_target(nn.Dropout2d, DROPOUT_MODULE, MODULE_CALL),
+    "DropBlock2d": module_target(nn.DropBlock2d, {**DROPOUT_MODULE, "block_size": SIZES}, MODULE_CALL),
+    "GaussianDropout": module_target(nn.GaussianDropout, DROPOUT_MODULE, MODULE_CALL),
+    "Linear": module_target(nn.Linear, {"in_features": SIZES, "out_features": SIZES, "bias": st.booleans(),
+                                        "seed": st.integers(0, 9)}, MODULE_CALL),
+    "DropConnectLinear": module_target(nn.DropConnectLinear, {"in_features": SIZES, "out_features": SIZES,
+                                                              "p": RATES, "bias": st.booleans(), **SOURCES},
+                                       MODULE_CALL),
+    "MLP": module_target(nn.MLP, {"sizes": st.lists(SIZES, max_size=4), "p": RATES, "seed": st.integers(0, 9),
+                                  "activation": st.sampled_from([nn.ReLU, nn.Tanh, nn.SELU])}, MODULE_CALL),
+    "LSTM": module_target(nn.LSTM, RECURRENT, SEQUENCE_CALL),
+    "GRU": module_target(nn.GRU, RECURRENT, SEQUENCE_CALL),
+    "LSTMCell": module_target(nn.LSTMCell, {"input_size": SIZES, "hidden_size": SIZES, "bias": st.booleans(),
+                                            "seed": st.integers(0, 9)},
+                              {"x": tensors(st.tuples(st.integers(0, 2), st.integers(0, 3))),
+                               "training": st.booleans()}),
+    "mc_predict": (lambda model=OMIT, **kw: nn.mc_predict(nn.Dropout(0.5, seed=0) if model is OMIT else model, **kw),
+                   {"model": optional(st.just(nn.Dropout(0.5, seed=0))), "x": arg(tensors()),
+                    "samples": arg(st.integers(0, 3), "samples"), "seed": arg(st.integers(0, 2**64 - 1))}),
+    "learning_phase": (phase_set_and_unset, {"phase": arg(st.sampled_from([0, 1, None]))}),
+}
+# the components a message may name for its argument: the parts of a recurrent state, a shape's axes
+ALSO_NAMED = {"LSTM": ("h_0", "c_0", "masks"), "GRU": ("h_0", "masks")}
+
+
+@pytest.mark.parametrize("target", list(FUZZ_TARGETS))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_random_arguments_raise_only_named_value_and_type_errors(target: str, data: st.DataObject) -> None:
+    """Any argument vector: a result, or a ValueError or TypeError that names an argument; nothing else."""
+    call, arguments = FUZZ_TARGETS[target]
+    kwargs = {name: data.draw(strategy, label=name) for name, strategy in arguments.items()}
+    kwargs = {name: value for name, value in kwargs.items() if value is not OMIT}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # LSTM's dropout warning, PyTorch's word for word
+            call(**kwargs)
+    except (ValueError, TypeError) as error:
+        assert type(error) in (ValueError, TypeError), f"{target}: {type(error).__name__} escaped: {error}"
+        names = (*arguments, *ALSO_NAMED.get(target, ()))
+        assert re.search(r"\b(" + "|".join(map(re.escape, names)) + r")\b", str(error)), (
+            f"{target}: the message names none of {names}: {error}")

@@ -51,7 +51,8 @@ def check_int(value: object, op: str, name: str, low: int, high: int | None = No
 
 
 def check_choice(value: object, allowed: tuple[str, ...], op: str, name: str) -> str:
-    if value not in allowed:
+    """One of the strings ``allowed`` (a tensor or list is refused as any other value, not compared)."""
+    if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{op}: {name} must be one of {allowed}, got {shown(value)}")
     return value
 
@@ -88,7 +89,7 @@ def resolve_noise_shape(
     if broadcast_dims is not None:
         if isinstance(broadcast_dims, (str, bytes)) or not isinstance(broadcast_dims, Sequence):
             raise TypeError(f"{op}: broadcast_dims must be a sequence of axes, got {shown(broadcast_dims)}")
-        shared = {normalize_axis(a, len(shape), op) for a in broadcast_dims}
+        shared = {normalize_axis(a, len(shape), op, f"broadcast_dims[{j}]") for j, a in enumerate(broadcast_dims)}
         return tuple(1 if j in shared else n for j, n in enumerate(shape))
     if noise_shape is None:
         return shape

@@ -13,20 +13,27 @@ from ..random import UNIFORMS_PER_DRAW, Generator
 from ..tensor import Tensor
 from ..values import shown
 
-__all__ = ["uniform_parameters", "child_seed"]
+__all__ = ["check_drawable", "uniform_parameters", "child_seed"]
 
 
-def uniform_parameters(draws: Generator, shapes: list[tuple[int, ...]], bound: float, owner: str) -> list[Tensor]:
-    """Leaves that require grad, one per shape, with values U(-bound, bound), each from the next draw.
+def check_drawable(shape: tuple[int, ...], owner: str) -> None:
+    """A parameter of ``shape`` is drawn in one draw: refused, naming ``owner``, if one draw is too short."""
+    if math.prod(shape) > UNIFORMS_PER_DRAW:
+        raise ValueError(f"{owner}: a parameter of shape {shown(shape)} needs {shown(math.prod(shape))} values,"
+                         " more than the 2**33 uniforms one draw gives")
+
+
+def uniform_parameters(draws: Generator, shapes: list[tuple[int, ...]], size: int, owner: str) -> list[Tensor]:
+    """Leaves that require grad, one per shape, with values U(-k, k), k = 1/sqrt(size) (PyTorch's
+    initialisation: ``size`` is a Linear layer's in_features, a recurrent cell's hidden_size), each
+    from the next draw.
 
     ``owner`` is the layer's call with the sizes that made the shapes (``Linear(in_features=..,
     out_features=..)``): a shape needing more values than one draw gives is refused in its terms
     before anything is drawn."""
     for shape in shapes:
-        if math.prod(shape) > UNIFORMS_PER_DRAW:
-            raise ValueError(f"{owner}: a parameter of shape {shown(shape)} needs {shown(math.prod(shape))} values,"
-                             " more than the 2**33 uniforms one draw gives")
-    leaves = []
+        check_drawable(shape, owner)
+    bound, leaves = 1.0 / math.sqrt(size), []
     for shape in shapes:
         leaf = Tensor.from_flat([bound * (2.0 * u - 1.0) for u in draws.uniform(shape).data], shape)
         leaf.requires_grad = True

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from .. import ops
-from ..functional.arguments import check_flag
+from ..functional.arguments import check_flag, check_input
 from ..random import Generator
 from ..tensor import Tensor
 from ..values import shown
@@ -29,10 +28,13 @@ class Linear(Module):
         self.in_features, self.out_features = in_features, out_features
         shapes = [(out_features, in_features)] + [(out_features,)] * bias
         owner = f"{layer}(in_features={shown(in_features)}, out_features={shown(out_features)})"
-        self.weight, *b = uniform_parameters(Generator(seed), shapes, 1.0 / math.sqrt(in_features), owner)
+        self.weight, *b = uniform_parameters(Generator(seed), shapes, in_features, owner)
         self.bias = b[0] if bias else None
 
     def forward(self, x: Tensor, *, training: bool) -> Tensor:
+        x = check_input(x, type(self).__name__)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"{type(self).__name__}: x must have shape (..., {self.in_features}), got {x.shape}")
         y = ops.matmul(x, ops.transpose(self.weight))
         return y if self.bias is None else y + self.bias
 

@@ -6,7 +6,7 @@ from ..functional.arguments import check_int, check_rate
 from ..random import Generator
 from ..values import shown
 from .dropout import Dropout
-from .init import child_seed
+from .init import check_drawable, child_seed
 from .layers import Activation, Linear, ReLU, Sequential
 from .module import Module
 
@@ -26,6 +26,8 @@ class MLP(Sequential):
             raise ValueError(f"MLP: sizes must list at least an input and an output size, got {shown(sizes)}")
         for j, n in enumerate(sizes):  # refused in the caller's terms, not as Linear's in_features
             check_int(n, "MLP", f"sizes[{j}]", 1)
+        for j, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+            check_drawable((n_out, n_in), f"MLP: sizes[{j}] = {shown(n_in)} and sizes[{j + 1}] = {shown(n_out)}")
         p = check_rate(p, "MLP")
         if not (isinstance(activation, type) and issubclass(activation, Module)):
             raise TypeError(f"MLP: activation must be a Module class such as ReLU, got {shown(activation)}")

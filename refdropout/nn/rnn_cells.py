@@ -14,7 +14,6 @@ A cell itself applies no dropout, as in PyTorch: the layers of refdropout.nn.rec
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -74,8 +73,7 @@ class RecurrentCell(Module):
         rows = len(self.gates) * hidden_size
         shapes = [(rows, input_size), (rows, hidden_size)] + [(rows,)] * (2 * bias)
         owner = f"{name}(input_size={shown(input_size)}, hidden_size={shown(hidden_size)})"
-        self.weight_ih, self.weight_hh, *biases = uniform_parameters(Generator(seed), shapes,
-                                                                     1.0 / math.sqrt(hidden_size), owner)
+        self.weight_ih, self.weight_hh, *biases = uniform_parameters(Generator(seed), shapes, hidden_size, owner)
         self.bias_ih, self.bias_hh = biases if bias else (None, None)
 
     def weights(self) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:

@@ -177,9 +177,9 @@ def _index_plan(shape: Shape, key: object) -> tuple[list[range | int], Shape]:
     consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
     if consumed > len(shape):
         raise IndexError(f"too many indices for a tensor of shape {shape}: {consumed} given")
-    if Ellipsis not in key:
+    if not any(k is Ellipsis for k in key):  # by identity: a tensor in the key compares elementwise
         key = key + (Ellipsis,)
-    cut = key.index(Ellipsis)
+    cut = next(j for j, k in enumerate(key) if k is Ellipsis)
     key = key[:cut] + (slice(None),) * (len(shape) - consumed) + key[cut + 1 :]
     picks: list[range | int] = []
     out_shape: list[int] = []
@@ -195,7 +195,7 @@ def _index_plan(shape: Shape, key: object) -> tuple[list[range | int], Shape]:
             out_shape.append(len(r))
         elif isinstance(k, int) and not isinstance(k, bool):
             if not -n <= k < n:
-                raise IndexError(f"index {k} is out of bounds for axis {axis} with size {n}")
+                raise IndexError(f"index {shown(k)} is out of bounds for axis {axis} with size {n}")
             picks.append(k % n)
         else:
             raise TypeError(f"index: only ints, slices, None and ... are supported, got {shown(k)}")

@@ -83,7 +83,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def _check_reduction(reduction: str, op: str) -> None:
-    if reduction not in _REDUCTIONS:
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {shown(reduction)}")
 
 

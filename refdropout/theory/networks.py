@@ -71,7 +71,7 @@ def toy_network(seed: int, widths: Sequence[int], activation: str, dropout: Sequ
                 scale: float = 2.0) -> Network:
     """Weights and biases uniform on [-scale / sqrt(fan_in), scale / sqrt(fan_in)), drawn from
     Generator(seed); the last layer is linear (its outputs are logits)."""
-    if activation not in ACTIVATIONS:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ValueError(f"toy_network: activation must be one of {tuple(ACTIVATIONS)}, got {shown(activation)}")
     if len(dropout) != len(widths) - 1:
         raise ValueError(f"toy_network: dropout needs one flag per layer ({len(widths) - 1}), got {len(dropout)}")
@@ -89,7 +89,7 @@ def toy_network(seed: int, widths: Sequence[int], activation: str, dropout: Sequ
 def ensemble_outputs(network: Network, x: Tensor, p: object,
                      scaling: str = "inverted") -> tuple[Tensor, list[Fraction]]:
     """The log-probabilities log s(m) of every sub-network (rows in mask order) and their P(m)."""
-    if scaling not in SCALINGS:
+    if not isinstance(scaling, str) or scaling not in SCALINGS:
         raise ValueError(f"ensemble_outputs: scaling must be one of {SCALINGS}, got {shown(scaling)}")
     n = network.droppable
     probabilities = [s.probability for s in sub_networks(n, p)]
