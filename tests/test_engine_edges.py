@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import refdropout as rd
-from refdropout import Tensor, nn
+from refdropout import Tensor, nn, theory
 from refdropout.random import Generator, GeneratorState, philox4x32
 
 # ---- TENSOR-2: any depth, and the element that is wrong -----------------------------------------
@@ -131,6 +131,26 @@ def test_real_arguments_beyond_float64_name_themselves(big: object) -> None:
         with pytest.raises(ValueError, match=re.escape(name) + " must be"):
             call()
     assert (x + 2**1023).data == [2.0**1023, 2.0**1023]  # in range: a float as before
+
+
+@pytest.mark.clause("TENSOR-4", "TENSOR-13", "ENSEMBLE-2")
+def test_ops_refuse_sizes_and_labels_by_name() -> None:
+    x, huge = rd.tensor([[1.0, 2.0], [3.0, 4.0]]), 10**5000
+    for call, message in (
+        (lambda: x.reshape(huge), r"reshape: cannot reshape a tensor of shape \(2, 2\) \(4 elements\) into"
+                                  r" \(<an int of 16610 bits>,\)"),
+        (lambda: x.expand(-2, 2, 2), r"broadcast_to: sizes must be >= 0, got shape \(-2, 2, 2\)"),  # was empty
+        (lambda: x.broadcast_to((-1, 2)), r"sizes must be >= 0"),
+        (lambda: rd.cross_entropy(x, [huge, 0]), r"class index <an int of 16610 bits> at position 0 is not an integer"),
+        (lambda: rd.cross_entropy(x, [0, math.nan]), r"class index nan at position 1"),
+        (lambda: rd.cross_entropy(x, [0, math.inf]), r"class index inf at position 1"),
+        (lambda: rd.cross_entropy(x, ["1", 0]), r"class index '1' at position 0"),  # not read as the number 1
+        (lambda: theory.mask_matrix(65), r"n \(the number of droppable units\) must be .* at most 64.* got 65"),
+        (lambda: list(theory.sub_networks(2**70, 0.5)), r"at most 64.*got 1180591620717411303424"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
+    assert rd.cross_entropy(x, [1.0, Fraction(0)]).item() == rd.cross_entropy(x, [1, 0]).item()  # integral values
 
 
 @pytest.mark.clause("RANDOM-9")

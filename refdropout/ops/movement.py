@@ -54,14 +54,15 @@ def reshape(x: Tensor, shape: Shape | int) -> Tensor:
     _check_tensor(x, "reshape")
     shape = _check_shape(shape, "reshape")
     if shape.count(-1) > 1 or any(n < -1 for n in shape):
-        raise ValueError(f"reshape: invalid target shape {shape}: sizes must be >= 0 with at most one -1")
+        raise ValueError(f"reshape: invalid target shape {shown(shape)}: sizes must be >= 0 with at most one -1")
     if -1 in shape:
         known = math.prod(n for n in shape if n != -1)
         if known == 0 or x.size % known:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}")
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shown(shape)}")
         shape = tuple(x.size // known if n == -1 else n for n in shape)
     if numel(shape) != x.size:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}")
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into"
+                         f" {shown(shape)}")
     out = Tensor.from_flat(x.data, shape, x.dtype)
     return autograd.attach(out, (x,), lambda g: (g,))
 
@@ -90,9 +91,11 @@ def broadcast_to(x: Tensor, shape: Shape) -> Tensor:
     """The tensor repeated along new and size-1 axes (TENSOR-3); the gradient is summed back."""
     _check_tensor(x, "broadcast_to")
     shape = _check_shape(shape, "broadcast_to")
+    if any(n < 0 for n in shape):
+        raise ValueError(f"broadcast_to: sizes must be >= 0, got shape {shown(shape)}")
     ok = len(shape) >= x.ndim and all(n in (1, m) for n, m in zip(reversed(x.shape), reversed(shape)))
     if not ok:
-        raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}")
+        raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shown(shape)}")
     data, source = x.data, x.shape
     out = Tensor.from_flat([data[i] for i in broadcast_index(source, shape)], shape, x.dtype)
     return autograd.attach(out, (x,), lambda g: (unbroadcast(g, shape, source),))

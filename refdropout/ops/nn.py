@@ -7,6 +7,7 @@ row maximum before exponentiating, and log-softmax is x - max - log(sum(exp(x - 
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 
 from .. import autograd
@@ -132,10 +133,23 @@ def _class_probabilities(target: Tensor | list, logits_shape: tuple, op: str) ->
         )
     probs = [0.0] * (len(labels) * classes)
     for r, label in enumerate(labels):
-        if isinstance(label, bool) or float(label) != int(label) or not 0 <= int(label) < classes:
+        index = _class_index(label, classes)
+        if index is None:
             raise ValueError(f"{op}: class index {shown(label)} at position {r} is not an integer in [0, {classes})")
-        probs[r * classes + int(label)] = 1.0
+        probs[r * classes + index] = 1.0
     return probs
+
+
+def _class_index(label: object, classes: int) -> int | None:
+    """``label`` as a class index in [0, classes): an int, or a real number of integral value (2.0);
+    None for anything else (a bool, NaN, an infinity, 2.5, a string)."""
+    if isinstance(label, bool) or not isinstance(label, numbers.Real):
+        return None
+    try:
+        index = int(label)
+    except (ValueError, OverflowError):  # NaN, infinities
+        return None
+    return index if index == label and 0 <= index < classes else None
 
 
 def cross_entropy(logits: Tensor, target: Tensor | list, reduction: str = "mean") -> Tensor:

@@ -37,9 +37,13 @@ def exact_rate(p: object, name: str = "p") -> Fraction:
     return Fraction(p)
 
 
+ENUMERABLE_UNITS = 64  # no enumeration gets through 2^64 sub-networks
+
+
 def _check_units(n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n (the number of droppable units) must be a non-negative int, got {shown(n)}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= ENUMERABLE_UNITS:
+        raise ValueError(f"n (the number of droppable units) must be a non-negative int of at most"
+                         f" {ENUMERABLE_UNITS}, whose 2^n sub-networks are enumerated, got {shown(n)}")
     return n
 
 
