@@ -159,7 +159,10 @@ def philox4x32_lanes(counters: Sequence[Sequence[int]], key: Sequence[int], roun
     ``counters`` holds four equally long sequences: ``counters[j][i]`` is word j of counter i.
     The result has the same layout: ``result[j][i] == philox4x32(counter i, key)[j]``.
     """
-    if not isinstance(counters, Sequence) or len(counters) != 4:
+    def is_lane(v: object) -> bool:
+        return isinstance(v, Sequence) and not isinstance(v, (str, bytes))
+
+    if not is_lane(counters) or len(counters) != 4 or not all(map(is_lane, counters)):
         raise TypeError(f"philox4x32_lanes: counters must be 4 sequences of words (one per counter word), "
                         f"got {shown(counters)}")
     n = len(counters[0])

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import refdropout as rd
 from refdropout import Tensor, nn, theory
-from refdropout.random import Generator, GeneratorState, philox4x32
+from refdropout.random import Generator, GeneratorState, philox4x32, philox4x32_lanes
 
 # ---- TENSOR-2: any depth, and the element that is wrong -----------------------------------------
 
@@ -371,6 +371,10 @@ FUZZ_TARGETS: dict[str, Target] = {
     "GeneratorState": (GeneratorState, {"key": arg(st.tuples(INDICES, INDICES)),
                                         "stream": arg(st.tuples(INDICES, INDICES)),
                                         "draws": optional(INDICES), "spawned": optional(INDICES)}),
+    "philox4x32_lanes": (philox4x32_lanes, {"counters": arg(st.lists(st.lists(INDICES, max_size=3), min_size=4,
+                                                                    max_size=4)),
+                                            "key": arg(st.tuples(INDICES, INDICES)),
+                                            "rounds": optional(st.integers(-2, 12), "rounds")}),
     "philox4x32": (philox4x32, {"counter": arg(st.tuples(INDICES, INDICES, INDICES, INDICES)),
                                 "key": arg(st.tuples(INDICES, INDICES)),
                                 "rounds": optional(st.integers(-2, 12), "rounds")}),

@@ -26,7 +26,7 @@ class Linear(Module):
                 raise ValueError(f"{layer}: {name} must be a positive int, got {shown(n)}")
         check_flag(bias, layer, "bias")
         self.in_features, self.out_features = in_features, out_features
-        shapes = [(out_features, in_features)] + [(out_features,)] * bias
+        shapes = [(out_features, in_features)] + ([(out_features,)] if bias else [])
         owner = f"{layer}(in_features={shown(in_features)}, out_features={shown(out_features)})"
         self.weight, *b = uniform_parameters(Generator(seed), shapes, in_features, owner)
         self.bias = b[0] if bias else None

@@ -71,7 +71,7 @@ class RecurrentCell(Module):
         self.hidden_size = check_int(hidden_size, name, "hidden_size", 1)
         check_flag(bias, name, "bias")
         rows = len(self.gates) * hidden_size
-        shapes = [(rows, input_size), (rows, hidden_size)] + [(rows,)] * (2 * bias)
+        shapes = [(rows, input_size), (rows, hidden_size)] + ([(rows,), (rows,)] if bias else [])
         owner = f"{name}(input_size={shown(input_size)}, hidden_size={shown(hidden_size)})"
         self.weight_ih, self.weight_hh, *biases = uniform_parameters(Generator(seed), shapes, hidden_size, owner)
         self.bias_ih, self.bias_hh = biases if bias else (None, None)
