@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .values import shown
+
 __all__ = [
     "DType", "float64", "float32", "float16", "bfloat16", "bool_", "get_dtype", "promote", "ordinal", "within_one_ulp",
 ]
@@ -96,7 +98,7 @@ def get_dtype(dtype: DType | str) -> DType:
         return dtype
     if isinstance(dtype, str) and dtype in _BY_NAME:
         return _BY_NAME[dtype]
-    raise ValueError(f"dtype: unknown dtype {dtype!r}; known dtypes are {', '.join(sorted(_BY_NAME))}")
+    raise ValueError(f"dtype: unknown dtype {shown(dtype)}; known dtypes are {', '.join(sorted(_BY_NAME))}")
 
 
 def promote(a: DType, b: DType) -> DType:

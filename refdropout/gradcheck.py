@@ -10,11 +10,14 @@ in float64; they agree when |analytic - numeric| <= atol + rtol |numeric|.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 
 from .autograd import no_grad
 from .dtypes import float64
 from .tensor import Tensor
+from .values import shown, to_float
 
 __all__ = ["gradcheck", "GradcheckError"]
 
@@ -44,9 +47,16 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Tensor, eps: float = 1e-6, ato
     """Compare ``fn``'s VJPs with central differences at ``inputs``; True, or GradcheckError."""
     if not inputs or not all(isinstance(x, Tensor) for x in inputs):
         raise TypeError("gradcheck: pass one or more Tensor inputs")
-    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-            raise ValueError(f"gradcheck: {name} must be a non-negative number, got {value!r}")
+    tolerances = []
+    for name, value, allowed in (("eps", eps, "a positive finite number"), ("atol", atol, "a non-negative number"),
+                                 ("rtol", rtol, "a non-negative number")):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise TypeError(f"gradcheck: {name} must be {allowed}, got {shown(value)} of type {type(value).__name__}")
+        value = to_float(value, f"gradcheck: {name}", allowed)
+        if not value >= 0 or (name == "eps" and not 0 < value < math.inf):  # NaN fails every comparison
+            raise ValueError(f"gradcheck: {name} must be {allowed}, got {value!r}")
+        tolerances.append(value)
+    eps, atol, rtol = tolerances
     xs = [Tensor.from_flat(list(map(float, x.data)), x.shape, float64) for x in inputs]
     for x in xs:
         x.requires_grad = True

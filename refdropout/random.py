@@ -26,14 +26,15 @@ import math
 import numbers
 import sys
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from .shapes import Shape, numel
 from .tensor import Tensor
+from .values import shown
 
-__all__ = ["philox4x32", "philox4x32_lanes", "Generator", "GeneratorState", "PHILOX_M", "PHILOX_W"]
+__all__ = ["philox4x32", "philox4x32_lanes", "Generator", "GeneratorState", "SpawnedChildren", "PHILOX_M", "PHILOX_W"]
 
 PHILOX_M = (0xD2511F53, 0xCD9E8D57)  # round multipliers M0, M1
 PHILOX_W = (0x9E3779B9, 0xBB67AE85)  # key increments W0, W1: (golden ratio - 1) and (sqrt(3) - 1) times 2^32
@@ -43,6 +44,7 @@ _MASK = WORD - 1
 SPAWN_DRAW = WORD - 2  # the reserved draw index whose counters derive spawn children
 FOLD_IN_DRAW = WORD - 1  # the reserved draw index whose counters derive fold_in children
 MAX_DRAWS = SPAWN_DRAW  # draws 0 .. 2^32 - 3 are available to draw calls
+UNIFORMS_PER_DRAW = 2 * WORD  # a draw holds 2^32 blocks of two 53-bit uniforms (RANDOM-7)
 
 
 # --- argument checks ----------------------------------------------------------------------
@@ -56,16 +58,16 @@ def _integer(value: object, name: str, low: int = 0, high: int | None = None) ->
     """``value`` as an int in [low, high) (high None: unbounded); bool and float are refused."""
     allowed = f"in [{low}, {_bound(high)})" if high is not None else f">= {low}"
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int {allowed}, got {value!r} of type {type(value).__name__}")
+        raise TypeError(f"{name} must be an int {allowed}, got {shown(value)} of type {type(value).__name__}")
     if value < low or (high is not None and value >= high):
-        raise ValueError(f"{name} must be an int {allowed}, got {value}")
+        raise ValueError(f"{name} must be an int {allowed}, got {shown(value)}")
     return int(value)
 
 
 def _words(values: object, count: int, name: str) -> tuple[int, ...]:
     """A sequence of ``count`` 32-bit words."""
     if not isinstance(values, Sequence) or isinstance(values, (str, bytes)) or len(values) != count:
-        raise TypeError(f"{name} must be a sequence of {count} ints in [0, 2**32), got {values!r}")
+        raise TypeError(f"{name} must be a sequence of {count} ints in [0, 2**32), got {shown(values)}")
     return tuple(_integer(v, f"{name}[{i}]", 0, WORD) for i, v in enumerate(values))
 
 
@@ -74,7 +76,7 @@ def _shape(shape: object, op: str) -> Shape:
     if isinstance(shape, int) and not isinstance(shape, bool):
         shape = (shape,)
     if not isinstance(shape, (tuple, list)):
-        raise TypeError(f"{op}: shape must be a tuple of non-negative ints, got {shape!r}")
+        raise TypeError(f"{op}: shape must be a tuple of non-negative ints, got {shown(shape)}")
     return tuple(_integer(n, f"{op}: shape[{j}]") for j, n in enumerate(shape))
 
 
@@ -82,9 +84,9 @@ def _keep_threshold(keep_prob: object) -> int:
     """ceil(keep_prob * 2^53): for an integer m, m < keep_prob * 2^53 exactly when m < this (RANDOM-8)."""
     if isinstance(keep_prob, bool) or not isinstance(keep_prob, numbers.Real):
         raise TypeError(f"bernoulli: keep_prob must be a real number in [0, 1], "
-                        f"got {keep_prob!r} of type {type(keep_prob).__name__}")
+                        f"got {shown(keep_prob)} of type {type(keep_prob).__name__}")
     if not 0 <= keep_prob <= 1:  # also refuses NaN, for which every comparison is false
-        raise ValueError(f"bernoulli: keep_prob must be in [0, 1], got {keep_prob!r}")
+        raise ValueError(f"bernoulli: keep_prob must be in [0, 1], got {shown(keep_prob)}")
     return math.ceil(keep_prob * 2**53)  # a power-of-two scaling: exact for int, float and Fraction
 
 
@@ -157,9 +159,12 @@ def philox4x32_lanes(counters: Sequence[Sequence[int]], key: Sequence[int], roun
     ``counters`` holds four equally long sequences: ``counters[j][i]`` is word j of counter i.
     The result has the same layout: ``result[j][i] == philox4x32(counter i, key)[j]``.
     """
-    if not isinstance(counters, Sequence) or len(counters) != 4:
+    def is_lane(v: object) -> bool:
+        return isinstance(v, Sequence) and not isinstance(v, (str, bytes))
+
+    if not is_lane(counters) or len(counters) != 4 or not all(map(is_lane, counters)):
         raise TypeError(f"philox4x32_lanes: counters must be 4 sequences of words (one per counter word), "
-                        f"got {counters!r}")
+                        f"got {shown(counters)}")
     n = len(counters[0])
     for j, lane in enumerate(counters):
         if len(lane) != n:
@@ -263,31 +268,27 @@ class Generator:
 
     # ---- child streams (RANDOM-6) --------------------------------------------------------
 
-    def _child(self, index: int, reserved_draw: int) -> Generator:
-        """The generator whose (k0, k1, s0, s1) is Philox of counter (index, reserved_draw, s0, s1)."""
-        k0, k1, s0, s1 = philox4x32((index, reserved_draw, *self._state.stream), self._state.key)
-        return Generator.from_state(GeneratorState(key=(k0, k1), stream=(s0, s1)))
-
-    def spawn(self, n: int) -> list[Generator]:
-        """n new child generators; successive calls hand out new children.
+    def spawn(self, n: int) -> SpawnedChildren:
+        """n new child generators, as a sequence; successive calls hand out new children.
 
         Child j (counting over all spawn calls of this generator) is derived from counter
-        (j, 2^32 - 2, s0, s1) under this generator's key.
+        (j, 2^32 - 2, s0, s1) under this generator's key. The call hands the n children out at
+        once (``state.spawned`` grows by n) but derives each only when it is first indexed, so
+        that ``spawn(2**32)`` costs no more than ``spawn(1)``.
         """
         s = self._state
         n = _integer(n, "spawn: n")
         if s.spawned + n > WORD:
-            raise ValueError(f"spawn: n = {n} exceeds the {WORD - s.spawned} children this generator has left "
+            raise ValueError(f"spawn: n = {shown(n)} exceeds the {WORD - s.spawned} children this generator has left "
                              f"(2**32 in all, {s.spawned} handed out)")
-        children = [self._child(j, SPAWN_DRAW) for j in range(s.spawned, s.spawned + n)]
         self._state = GeneratorState(s.key, s.stream, s.draws, s.spawned + n)
-        return children
+        return SpawnedChildren(s.key, s.stream, range(s.spawned, s.spawned + n))
 
     def fold_in(self, data: int) -> Generator:
         """The child generator named by ``data``, an int in [0, 2^32): a pure function of
         (this generator's key and stream, data), derived from counter (data, 2^32 - 1, s0, s1).
         It consumes no randomness of this generator."""
-        return self._child(_integer(data, "fold_in: data", 0, WORD), FOLD_IN_DRAW)
+        return _child(self._state.key, self._state.stream, _integer(data, "fold_in: data", 0, WORD), FOLD_IN_DRAW)
 
     # ---- draws ------------------------------------------------------------------------
 
@@ -300,12 +301,13 @@ class Generator:
         return s.draws
 
     def _elements(self, op: str, count: int, offset: object, per_block: int,
-                  convert: Callable[[tuple, int], list]) -> list:
-        """Elements offset .. offset + count - 1 of the next draw, ``per_block`` elements to a block."""
+                  convert: Callable[[tuple, int], list], counted: str = "count") -> list:
+        """Elements offset .. offset + count - 1 of the next draw, ``per_block`` elements to a block;
+        ``counted`` names what the caller gave for count."""
         offset = _integer(offset, f"{op}: offset")
         if offset + count > WORD * per_block:
-            raise ValueError(f"{op}: a draw holds 2**32 blocks of {per_block} elements, but offset + count "
-                             f"= {offset} + {count} goes past its end")
+            raise ValueError(f"{op}: a draw holds 2**32 blocks of {per_block} elements, but offset + {counted} "
+                             f"= {shown(offset)} + {shown(count)} goes past its end")
         draw = self._next_draw()
         first = offset // per_block
         stop = -(-(offset + count) // per_block)
@@ -332,7 +334,7 @@ class Generator:
         """Elements offset .. offset + numel(shape) - 1 of the next draw, as uniforms in [0, 1),
         laid out row-major in ``shape``: u = m / 2^53 with m the 53-bit integer of RANDOM-7."""
         shape = _shape(shape, "uniform")
-        mantissas = self._elements("uniform", numel(shape), offset, 2, _block_mantissas)
+        mantissas = self._elements("uniform", numel(shape), offset, 2, _block_mantissas, "numel(shape)")
         return Tensor.from_flat([m * 2**-53 for m in mantissas], shape)
 
     def bernoulli(self, shape: Shape | int, keep_prob: float, *, offset: int = 0) -> Tensor:
@@ -341,5 +343,50 @@ class Generator:
         keep_prob 1 keeps everything."""
         shape = _shape(shape, "bernoulli")
         threshold = _keep_threshold(keep_prob)  # u < q  <=>  m < ceil(q * 2^53)
-        mantissas = self._elements("bernoulli", numel(shape), offset, 2, _block_mantissas)
+        mantissas = self._elements("bernoulli", numel(shape), offset, 2, _block_mantissas, "numel(shape)")
         return Tensor.from_flat([1.0 if m < threshold else 0.0 for m in mantissas], shape)
+
+
+# --- child streams (RANDOM-6) -----------------------------------------------------------------
+
+
+def _child(key: tuple[int, int], stream: tuple[int, int], index: int, reserved_draw: int) -> Generator:
+    """The generator whose (k0, k1, s0, s1) is philox4x32((index, reserved_draw, s0, s1), key)."""
+    k0, k1, s0, s1 = philox4x32((index, reserved_draw, *stream), key)
+    return Generator.from_state(GeneratorState(key=(k0, k1), stream=(s0, s1)))
+
+
+class SpawnedChildren(Sequence):
+    """The children one ``spawn`` call handed out: item i is the parent's child number
+    ``numbers[i]``, derived from counter (numbers[i], 2^32 - 2, s0, s1) under the parent's key.
+
+    A child is derived when it is first indexed and kept: indexing it again returns the same
+    Generator, in whatever state its draws have left it, as a list would. Slicing gives the
+    children of a sub-range, sharing those already made.
+    """
+
+    __slots__ = ("_key", "_stream", "_numbers", "_made")
+
+    def __init__(self, key: tuple[int, int], stream: tuple[int, int], numbers: range,
+                 made: dict[int, Generator] | None = None) -> None:
+        self._key, self._stream, self._numbers = key, stream, numbers
+        self._made = {} if made is None else made
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def __getitem__(self, index: int | slice) -> Generator | SpawnedChildren:
+        if isinstance(index, slice):
+            return SpawnedChildren(self._key, self._stream, self._numbers[index], self._made)
+        number = self._numbers[index]  # IndexError and TypeError as for a list
+        if number not in self._made:
+            self._made[number] = _child(self._key, self._stream, number, SPAWN_DRAW)
+        return self._made[number]
+
+    def __iter__(self) -> Iterator[Generator]:
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        numbers = self._numbers
+        which = f"children {numbers.start} to {numbers.stop - 1}" if numbers.step == 1 else f"children {numbers}"
+        return f"SpawnedChildren({len(numbers)} {which} of key={self._key}, stream={self._stream})"

@@ -11,6 +11,8 @@ import math
 from functools import lru_cache
 from itertools import product
 
+from .values import shown
+
 __all__ = [
     "Shape",
     "numel",
@@ -64,12 +66,16 @@ def broadcast_index(src: Shape, dst: Shape) -> tuple[int, ...]:
     return tuple(index)
 
 
-def normalize_axis(axis: int, ndim: int, op: str) -> int:
+def normalize_axis(axis: int, ndim: int, op: str, name: str = "axis") -> int:
+    """``axis`` of a tensor of ``ndim`` axes counted from 0 (negative: from the end); ``name`` is
+    how the caller's argument is called in a message."""
     if isinstance(axis, bool) or not isinstance(axis, int):
-        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+        raise TypeError(f"{op}: {name} must be an int, got {shown(axis)}")
     if not -ndim <= axis < ndim:
-        raise ValueError(f"{op}: axis {axis} is out of range for a tensor of {ndim} dimensions;"
-                         f" allowed [{-ndim}, {ndim - 1}]")
+        allowed = f"allowed [{-ndim}, {ndim - 1}]" if ndim else "a 0-d tensor has no axis"
+        given = "" if name == "axis" else f" ({name})"
+        raise ValueError(f"{op}: axis {shown(axis)}{given} is out of range for a tensor of {ndim} dimensions;"
+                         f" {allowed}")
     return axis % ndim
 
 
@@ -80,7 +86,7 @@ def normalize_axes(axis: int | tuple[int, ...] | None, ndim: int, op: str) -> tu
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
     out = tuple(sorted(normalize_axis(a, ndim, op) for a in axes))
     if len(set(out)) != len(out):
-        raise ValueError(f"{op}: repeated axis in {axis!r}")
+        raise ValueError(f"{op}: repeated axis in {shown(axis)}")
     return out
 
 

@@ -16,39 +16,99 @@ one import cycle (tests/test_architecture.py).
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from itertools import accumulate
+from operator import mul
 from typing import Any
 
 from . import autograd
 from .dtypes import DType, float64, get_dtype
 from .shapes import Shape, numel
+from .values import shown, to_float
 
 __all__ = ["Tensor", "tensor"]
 
 
+def _leading_shape(data: Any, name: str = "data") -> Shape:
+    """The lengths down the first elements, len(data), len(data[0]), ...: the shape that nested
+    data has if it is rectangular. A list that holds itself on that path has no shape."""
+    shape, path = [], set()
+    while isinstance(data, (list, tuple)):
+        if id(data) in path:
+            raise ValueError(f"Tensor: {name} holds itself: nested lists that contain themselves have no shape")
+        path.add(id(data))
+        shape.append(len(data))
+        if not data:
+            break
+        data = data[0]
+    return tuple(shape)
+
+
+def _element(k: int, shape: Shape) -> str:
+    """How the caller writes element k of the row-major order of ``shape``: data[i][j]..."""
+    index = []
+    for n in reversed(shape):
+        k, i = divmod(k, n)
+        index.append(f"[{i}]")
+    return "data" + "".join(reversed(index))
+
+
 def _parse_nested(data: Any) -> tuple[list, Shape]:
-    """Flatten nested sequences of real numbers into (flat list, shape) (TENSOR-2)."""
-    if isinstance(data, numbers.Real):
-        return [data], ()
-    if not isinstance(data, (list, tuple)):
-        raise TypeError(f"Tensor: data must be a real number or nested lists of them, got {type(data).__name__}")
-    if len(data) == 0:
-        return [], (0,)
-    parts = [_parse_nested(item) for item in data]
-    inner = parts[0][1]
-    for j, (_, shape) in enumerate(parts):
-        if shape != inner:
-            raise ValueError(f"Tensor: ragged nested data: element 0 has shape {inner} but element {j}"
-                             f" has shape {shape}")
-    return [v for flat, _ in parts for v in flat], (len(data), *inner)
+    """Flatten nested sequences of real numbers into (flat list, shape) (TENSOR-2).
+
+    The shape is read down the first elements (``_leading_shape``); then, depth by depth, every
+    element at depth d must be a list or tuple of length shape[d], and every element below the
+    last a real number. Depth by depth rather than recursively, so that data of any depth converts.
+    """
+    shape = _leading_shape(data)
+    level = [data]
+    for depth, size in enumerate(shape):
+        for k, item in enumerate(level):
+            if not isinstance(item, (list, tuple)) or len(item) != size:
+                _refuse(item, k, shape, depth)
+        level = [v for item in level for v in item]
+    for k, v in enumerate(level):
+        if not isinstance(v, numbers.Real):
+            _refuse(v, k, shape, len(shape))
+    return level, shape
 
 
-def _nest(flat: list, shape: Shape) -> list:
-    """Row-major flat values as nested lists of ``shape`` (TENSOR-1)."""
-    if len(shape) == 1:
-        return list(flat)
-    step = numel(shape[1:])
-    return [_nest(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
+def _refuse(item: Any, k: int, shape: Shape, depth: int) -> None:
+    """Raise for element k at ``depth``, which is not what data[0][0]... (at that depth) says it must be."""
+    name = _element(k, shape[:depth])
+    if not isinstance(item, (list, tuple, numbers.Real)):
+        raise TypeError(f"Tensor: data must be a real number or nested lists of them, but {name} is a"
+                        f" {type(item).__name__}")
+    raise ValueError(f"Tensor: ragged nested data: {_element(0, shape[:depth])} has shape {shape[depth:]} but"
+                     f" {name} has shape {_leading_shape(item, name)}")
+
+
+def _as_floats(values: list, shape: Shape) -> list[float]:
+    """The real numbers of data as floats; one beyond the float64 range is named (to_float)."""
+    try:
+        return [float(v) for v in values]
+    except OverflowError:  # again, naming each value, to raise at the one that overflows
+        return [to_float(v, f"Tensor: {_element(k, shape)}") for k, v in enumerate(values)]
+
+
+def _identity(items: list) -> list:
+    return items
+
+
+def _nest(flat: list, shape: Shape, join: Callable[[list], Any] = _identity) -> Any:
+    """Row-major values as nested rows of ``shape`` (TENSOR-1), built from the innermost axis out:
+    each run of shape[d] consecutive items at depth d + 1 becomes one item ``join(run)`` at depth d.
+    Level by level rather than recursively, so that a tensor of any number of axes converts."""
+    counts = list(accumulate(shape, mul, initial=1))  # counts[d]: how many items lie at depth d
+    items = flat
+    for depth in range(len(shape) - 1, -1, -1):
+        size = shape[depth]
+        items = [join(items[i * size : (i + 1) * size]) for i in range(counts[depth])]
+    return items[0]
+
+
+def _bracketed(items: list[str]) -> str:
+    return f"[{', '.join(items)}]"
 
 
 class Tensor:
@@ -64,14 +124,14 @@ class Tensor:
             flat, shape = _parse_nested(data)
             is_bool = bool(flat) and all(isinstance(v, bool) for v in flat)
             inferred = get_dtype("bool") if is_bool else float64
-            flat = [bool(v) for v in flat] if is_bool else [float(v) for v in flat]
+            flat = [bool(v) for v in flat] if is_bool else _as_floats(flat, shape)
         target = inferred if dtype is None else get_dtype(dtype)
         if target.is_floating:
             flat = target.round_all([float(v) for v in flat])
         else:
             flat = [bool(v) for v in flat]
         if not isinstance(requires_grad, bool):
-            raise TypeError(f"Tensor: requires_grad must be a bool, got {requires_grad!r}")
+            raise TypeError(f"Tensor: requires_grad must be a bool, got {shown(requires_grad)}")
         if requires_grad and not target.is_floating:
             raise TypeError(f"Tensor: only floating tensors can require gradients, not dtype {target.name}")
         self._init(flat, shape, target)
@@ -109,7 +169,7 @@ class Tensor:
 
     def tolist(self) -> Any:
         """Nested Python lists (a bare number for a 0-d tensor)."""
-        return _nest(self.data, self.shape) if self.shape else self.data[0]
+        return _nest(self.data, self.shape)
 
     def item(self) -> float | bool:
         if self.size != 1:
@@ -118,8 +178,15 @@ class Tensor:
         return self.data[0]
 
     def __repr__(self) -> str:
+        """``Tensor(<tolist()>, dtype=...)``. An empty tensor of two or more axes, whose nested lists
+        would not show its shape (and may be astronomically many: shape (2**40, 0)), is written as
+        NumPy writes it, ``Tensor([], shape=(2, 0), dtype=...)``."""
         grad = ", requires_grad=True" if self.requires_grad else ""
-        return f"Tensor({self.tolist()!r}, dtype={self.dtype.name}{grad})"
+        if self.size == 0 and self.ndim > 1:
+            shape = ", ".join(shown(n) for n in self.shape)
+            return f"Tensor([], shape=({shape}), dtype={self.dtype.name}{grad})"
+        values = _nest([repr(v) for v in self.data], self.shape, _bracketed)  # repr(tolist()), for any ndim
+        return f"Tensor({values}, dtype={self.dtype.name}{grad})"
 
     def __len__(self) -> int:
         if not self.shape:

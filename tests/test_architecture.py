@@ -32,7 +32,8 @@ LAYERS: dict[float, tuple[str, ...]] = {
     0: ("refdropout.dtypes", "refdropout.shapes", "refdropout.spec",  # the ground: the engine's formats and
         "refdropout.stats", "refdropout.stats.*",                     # shapes, the spec, the decision procedures,
         "refdropout.tables", "refdropout.options",                    # text tables, the run options' definitions,
-        "refdropout.textfiles"),                                      # the input files read line by line
+        "refdropout.textfiles",                                       # the input files read line by line,
+        "refdropout.values"),                                         # a caller's values taken and shown
     1: ("refdropout.tensor", "refdropout.autograd", "refdropout.ops", "refdropout.ops.*",  # the engine's core
         "refdropout.random", "refdropout.gradcheck"),
     2: ("refdropout.functional", "refdropout.functional.*"),  # the dropout family as ops

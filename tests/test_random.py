@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from fractions import Fraction
 from functools import cache
 
@@ -22,6 +23,7 @@ from refdropout.random import (
     FOLD_IN_DRAW,
     MAX_DRAWS,
     SPAWN_DRAW,
+    WORD,
     Generator,
     GeneratorState,
     philox4x32,
@@ -241,6 +243,26 @@ def test_spawn_hands_out_fresh_children(seed: int, sizes: list[int]) -> None:
     streams = [identity(g), identity(g.fold_in(0)), *map(identity, children),
                *(identity(grandchild) for c in children for grandchild in c.spawn(2))]
     assert len(set(streams)) == len(streams)
+
+
+@pytest.mark.clause("RANDOM-6")
+@given(seed=seeds, spawned=st.integers(0, 2**32), data=st.data())
+def test_spawn_derives_each_child_when_first_indexed(seed: int, spawned: int, data: st.DataObject) -> None:
+    g = Generator.from_state(GeneratorState(seed_key(seed), (0, 0), spawned=spawned))
+    n = WORD - spawned  # every child this generator has left, up to all 2^32 of them: a constant-time call
+    children = g.spawn(n)
+    assert isinstance(children, Sequence) and len(children) == n and g.state.spawned == WORD
+    if n == 0:
+        return
+    i = data.draw(st.integers(-n, n - 1))
+    j = i % n
+    assert identity(children[i]) == philox4x32((spawned + j, SPAWN_DRAW, 0, 0), seed_key(seed))
+    first = children[i]
+    first.random_words(1)
+    assert children[j] is first and first.state.draws == 1  # one generator per child, as in a list
+    assert children[j:][0] is first and len(children[j:j + 3]) == min(3, n - j)
+    with pytest.raises(IndexError):
+        children[n]
 
 
 @pytest.mark.clause("RANDOM-6")

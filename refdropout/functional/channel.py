@@ -37,7 +37,7 @@ def channel_noise_shape(shape: Shape, spatial_dims: object, data_format: object,
     ndim = len(shape)
     if ndim not in (d + 1, d + 2):
         raise ValueError(
-            f"{op}: with spatial_dims={d} the input must have {d + 2} axes (a batch) or {d + 1} "
+            f"{op}: with spatial_dims={d} x must have {d + 2} axes (a batch) or {d + 1} "
             f"(one unbatched sample), got shape {shape}"
         )
     channel = ndim - 1 if data_format == "channels_last" else ndim - d - 1

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ..random import Generator
 from ..tensor import Tensor
+from ..values import shown
 from .arguments import check_flag, check_input, check_int, check_rate
 from .noise import affine, generator_for
 
@@ -79,7 +80,11 @@ def dropblock2d(
     if x.ndim != 4:
         raise ValueError(f"{op}: x must have shape (N, C, H, W), got shape {x.shape}")
     n, c, height, width = x.shape
-    b = check_int(block_size, op, "block_size", 1, min(height, width))
+    b = check_int(block_size, op, "block_size", 1)
+    if min(height, width) == 0:
+        raise ValueError(f"{op}: x of shape {x.shape} has an empty feature map (H = {height}, W = {width}): no block"
+                         f" fits, for block_size must be in [1, min(H, W)]; got block_size = {shown(b)}")
+    b = check_int(b, op, "block_size", 1, min(height, width))
     source = generator_for(seed, generator, op, needed=training and p > 0.0)
     if not training or p == 0.0:
         return x

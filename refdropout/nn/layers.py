@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from .. import ops
+from ..functional.arguments import check_flag, check_input
 from ..random import Generator
 from ..tensor import Tensor
-from .init import uniform_parameter
+from ..values import shown
+from .init import uniform_parameters
 from .module import Module
 
 __all__ = ["Linear", "Sequential", "Activation", "ReLU", "Tanh", "Sigmoid", "ELU", "SELU", "Softmax"]
@@ -19,15 +20,21 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, *, bias: bool = True, seed: int) -> None:
         super().__init__()
+        layer = type(self).__name__
         for name, n in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ValueError(f"Linear: {name} must be a positive int, got {n!r}")
+                raise ValueError(f"{layer}: {name} must be a positive int, got {shown(n)}")
+        check_flag(bias, layer, "bias")
         self.in_features, self.out_features = in_features, out_features
-        draws = Generator(seed)
-        self.weight = uniform_parameter(draws, (out_features, in_features), 1.0 / math.sqrt(in_features))
-        self.bias = uniform_parameter(draws, (out_features,), 1.0 / math.sqrt(in_features)) if bias else None
+        shapes = [(out_features, in_features)] + ([(out_features,)] if bias else [])
+        owner = f"{layer}(in_features={shown(in_features)}, out_features={shown(out_features)})"
+        self.weight, *b = uniform_parameters(Generator(seed), shapes, in_features, owner)
+        self.bias = b[0] if bias else None
 
     def forward(self, x: Tensor, *, training: bool) -> Tensor:
+        x = check_input(x, type(self).__name__)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"{type(self).__name__}: x must have shape (..., {self.in_features}), got {x.shape}")
         y = ops.matmul(x, ops.transpose(self.weight))
         return y if self.bias is None else y + self.bias
 

@@ -24,6 +24,7 @@ from typing import NamedTuple
 from ..autograd import no_grad
 from ..random import Generator
 from ..tensor import Tensor
+from ..values import shown
 from .module import Module
 
 __all__ = ["MCPrediction", "mc_predict", "mc_moments"]
@@ -46,7 +47,7 @@ def mc_predict(model: Module, x: Tensor, samples: int, seed: int) -> MCPredictio
     if not isinstance(model, Module):
         raise TypeError(f"mc_predict: model must be a refdropout.nn.Module, got {type(model).__name__}")
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"mc_predict: samples must be an int >= 1, got {samples!r}")
+        raise ValueError(f"mc_predict: samples must be an int >= 1, got {shown(samples)}")
     root = Generator(seed)
     random = [m for m in model.modules() if isinstance(getattr(m, "generator", None), Generator)]
     own = [m.generator for m in random]

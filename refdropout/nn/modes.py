@@ -12,9 +12,12 @@ The mode of a call is resolved in this order, the first that is set winning:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+
+from ..values import shown
 
 __all__ = ["check_mode", "learning_phase", "set_learning_phase", "get_learning_phase", "resolve_mode", "passing_down"]
 
@@ -25,15 +28,21 @@ _learning_phase: ContextVar[bool | None] = ContextVar("refdropout_learning_phase
 def check_mode(mode: object, name: str = "mode") -> bool:
     """A mode is a bool; anything else (1, "train", None) raises TypeError (MODES-4)."""
     if not isinstance(mode, bool):
-        raise TypeError(f"{name} must be a bool (True for training, False for inference), got {mode!r}")
+        raise TypeError(f"{name} must be a bool (True for training, False for inference), got {shown(mode)}")
     return mode
+
+
+def _check_phase(phase: object, op: str, allowed: str) -> bool:
+    """A learning phase: the int 0 or 1 (True and False included); a float or a tensor is refused."""
+    if not (isinstance(phase, numbers.Integral) and phase in (0, 1)):
+        raise ValueError(f"{op}: phase must be {allowed}, got {shown(phase)}")
+    return bool(phase)
 
 
 def set_learning_phase(phase: int | bool | None) -> None:
     """Set the global learning phase: 1 or True trains, 0 or False infers, None unsets it."""
-    if phase is not None and (phase not in (0, 1) or isinstance(phase, float)):
-        raise ValueError(f"set_learning_phase: phase must be 0, 1, True, False or None, got {phase!r}")
-    _learning_phase.set(None if phase is None else bool(phase))
+    _learning_phase.set(None if phase is None else _check_phase(phase, "set_learning_phase",
+                                                                "0, 1, True, False or None"))
 
 
 def get_learning_phase() -> bool | None:
@@ -43,9 +52,7 @@ def get_learning_phase() -> bool | None:
 @contextmanager
 def learning_phase(phase: int | bool) -> Iterator[None]:
     """The global learning phase set for the duration of a ``with`` block."""
-    if phase not in (0, 1) or isinstance(phase, float):
-        raise ValueError(f"learning_phase: phase must be 0, 1, True or False, got {phase!r}")
-    token = _learning_phase.set(bool(phase))
+    token = _learning_phase.set(_check_phase(phase, "learning_phase", "0, 1, True or False"))
     try:
         yield
     finally:

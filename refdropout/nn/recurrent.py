@@ -123,7 +123,10 @@ class RecurrentLayer(Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
+        check_int(input_size, name, "input_size", 1)  # refused in the layer's terms, not its cells'
+        check_int(hidden_size, name, "hidden_size", 1)
         num_layers = check_int(num_layers, name, "num_layers", 1)
+        check_flag(bias, name, "bias")
         self.dropout = check_rate(dropout, name, "dropout")
         self.input_dropout = check_rate(input_dropout, name, "input_dropout")
         self.recurrent_dropout = check_rate(recurrent_dropout, name, "recurrent_dropout")
@@ -229,6 +232,8 @@ class RecurrentLayer(Module):
         x = check_input(x, name)
         if x.ndim != 3 or x.shape[2] != self.input_size:
             raise ValueError(f"{name}: x must have shape (steps, batch, {self.input_size}), got {x.shape}")
+        if x.shape[0] == 0:  # PyTorch refuses it too: there is no last step to take h_n from
+            raise ValueError(f"{name}: x has 0 time steps (shape {x.shape}); a sequence needs at least one")
         return x
 
     def run(self, x: Tensor, masks: RecurrentMasks, state: Any = None) -> tuple[Tensor, Any]:

@@ -14,7 +14,6 @@ A cell itself applies no dropout, as in PyTorch: the layers of refdropout.nn.rec
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,7 +21,8 @@ from .. import ops
 from ..functional.arguments import check_flag, check_input, check_int
 from ..random import Generator
 from ..tensor import Tensor
-from .init import uniform_parameter
+from ..values import shown
+from .init import uniform_parameters
 from .module import Module
 
 __all__ = ["LSTMCell", "GRUCell", "RecurrentCell", "GateWeights", "project"]
@@ -70,11 +70,11 @@ class RecurrentCell(Module):
         self.input_size = check_int(input_size, name, "input_size", 1)
         self.hidden_size = check_int(hidden_size, name, "hidden_size", 1)
         check_flag(bias, name, "bias")
-        rows, bound, draws = len(self.gates) * hidden_size, 1.0 / math.sqrt(hidden_size), Generator(seed)
-        self.weight_ih = uniform_parameter(draws, (rows, input_size), bound)
-        self.weight_hh = uniform_parameter(draws, (rows, hidden_size), bound)
-        self.bias_ih = uniform_parameter(draws, (rows,), bound) if bias else None
-        self.bias_hh = uniform_parameter(draws, (rows,), bound) if bias else None
+        rows = len(self.gates) * hidden_size
+        shapes = [(rows, input_size), (rows, hidden_size)] + ([(rows,), (rows,)] if bias else [])
+        owner = f"{name}(input_size={shown(input_size)}, hidden_size={shown(hidden_size)})"
+        self.weight_ih, self.weight_hh, *biases = uniform_parameters(Generator(seed), shapes, hidden_size, owner)
+        self.bias_ih, self.bias_hh = biases if bias else (None, None)
 
     def weights(self) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         """(W_ih, W_hh, b_ih, b_hh): the cell's weights in PyTorch's order."""

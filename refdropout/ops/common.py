@@ -8,17 +8,19 @@ from functools import lru_cache
 from ..dtypes import DType, float64
 from ..shapes import Shape, broadcast_index, numel
 from ..tensor import Tensor
+from ..values import to_float
 from .ieee import fsums
 
 __all__ = ["as_tensor", "expand_data", "unbroadcast", "require_floating"]
 
 
 def as_tensor(x: object, like: DType = float64, op: str = "op") -> Tensor:
-    """A tensor as is; a Python number as a 0-d tensor of ``like`` (a weak scalar, TENSOR-7)."""
+    """A tensor as is; a Python number as a 0-d tensor of ``like`` (a weak scalar, TENSOR-7). A number
+    beyond the float64 range raises ValueError (TENSOR-18)."""
     if isinstance(x, Tensor):
         return x
     if isinstance(x, numbers.Real):
-        return Tensor.from_flat([float(x)], (), like if like.is_floating else float64)
+        return Tensor.from_flat([to_float(x, f"{op}: operand")], (), like if like.is_floating else float64)
     raise TypeError(f"{op}: operand must be a Tensor or a real number, got {type(x).__name__}")
 
 

@@ -7,6 +7,7 @@ Values are computed in binary64 and rounded once to the result dtype. Binary ops
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 from collections.abc import Callable
 
@@ -14,6 +15,7 @@ from .. import autograd
 from ..dtypes import promote
 from ..shapes import broadcast_shapes
 from ..tensor import Tensor
+from ..values import shown, to_float
 from . import ieee
 from .common import as_tensor, expand_data, require_floating, unbroadcast
 
@@ -223,7 +225,10 @@ def _elu_vjp(alpha: float, scale: float) -> UnaryVJP:
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    """x for x > 0, alpha (e^x - 1) otherwise (Clevert et al. 2016)."""
+    """x for x > 0, alpha (e^x - 1) otherwise (Clevert et al. 2016); alpha is any real number."""
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"elu: alpha must be a real number, got {shown(alpha)} of type {type(alpha).__name__}")
+    alpha = to_float(alpha, "elu: alpha")
     return _unary("elu", x, lambda d: _elu_forward(d, alpha, 1.0), _elu_vjp(alpha, 1.0))
 
 

@@ -15,6 +15,7 @@ from .. import autograd
 from ..dtypes import DType, get_dtype, promote
 from ..shapes import Shape, broadcast_index, normalize_axis, numel, permute_index, strides
 from ..tensor import Tensor
+from ..values import shown
 from .common import unbroadcast
 
 __all__ = ["reshape", "permute", "transpose", "broadcast_to", "expand", "concatenate", "stack", "getitem", "astype"]
@@ -29,7 +30,7 @@ def _check_shape(shape: object, op: str) -> Shape:
     if isinstance(shape, int) and not isinstance(shape, bool):
         shape = (shape,)
     if not isinstance(shape, (tuple, list)) or not all(isinstance(n, int) and not isinstance(n, bool) for n in shape):
-        raise TypeError(f"{op}: shape must be a tuple of ints, got {shape!r}")
+        raise TypeError(f"{op}: shape must be a tuple of ints, got {shown(shape)}")
     return tuple(shape)
 
 
@@ -53,14 +54,15 @@ def reshape(x: Tensor, shape: Shape | int) -> Tensor:
     _check_tensor(x, "reshape")
     shape = _check_shape(shape, "reshape")
     if shape.count(-1) > 1 or any(n < -1 for n in shape):
-        raise ValueError(f"reshape: invalid target shape {shape}: sizes must be >= 0 with at most one -1")
+        raise ValueError(f"reshape: invalid target shape {shown(shape)}: sizes must be >= 0 with at most one -1")
     if -1 in shape:
         known = math.prod(n for n in shape if n != -1)
         if known == 0 or x.size % known:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}")
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shown(shape)}")
         shape = tuple(x.size // known if n == -1 else n for n in shape)
     if numel(shape) != x.size:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}")
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into"
+                         f" {shown(shape)}")
     out = Tensor.from_flat(x.data, shape, x.dtype)
     return autograd.attach(out, (x,), lambda g: (g,))
 
@@ -89,9 +91,11 @@ def broadcast_to(x: Tensor, shape: Shape) -> Tensor:
     """The tensor repeated along new and size-1 axes (TENSOR-3); the gradient is summed back."""
     _check_tensor(x, "broadcast_to")
     shape = _check_shape(shape, "broadcast_to")
+    if any(n < 0 for n in shape):
+        raise ValueError(f"broadcast_to: sizes must be >= 0, got shape {shown(shape)}")
     ok = len(shape) >= x.ndim and all(n in (1, m) for n, m in zip(reversed(x.shape), reversed(shape)))
     if not ok:
-        raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}")
+        raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shown(shape)}")
     data, source = x.data, x.shape
     out = Tensor.from_flat([data[i] for i in broadcast_index(source, shape)], shape, x.dtype)
     return autograd.attach(out, (x,), lambda g: (unbroadcast(g, shape, source),))
@@ -135,7 +139,7 @@ def _join(tensors: list[Tensor], shapes: list[Shape], axis: int, out_shape: Shap
 
 def _check_sequence(tensors: object, op: str) -> list[Tensor]:
     if not isinstance(tensors, (list, tuple)) or not tensors:
-        raise ValueError(f"{op}: expected a non-empty list of tensors, got {tensors!r}")
+        raise ValueError(f"{op}: expected a non-empty list of tensors, got {shown(tensors)}")
     for t in tensors:
         _check_tensor(t, op)
     return list(tensors)
@@ -176,9 +180,9 @@ def _index_plan(shape: Shape, key: object) -> tuple[list[range | int], Shape]:
     consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
     if consumed > len(shape):
         raise IndexError(f"too many indices for a tensor of shape {shape}: {consumed} given")
-    if Ellipsis not in key:
+    if not any(k is Ellipsis for k in key):  # by identity: a tensor in the key compares elementwise
         key = key + (Ellipsis,)
-    cut = key.index(Ellipsis)
+    cut = next(j for j, k in enumerate(key) if k is Ellipsis)
     key = key[:cut] + (slice(None),) * (len(shape) - consumed) + key[cut + 1 :]
     picks: list[range | int] = []
     out_shape: list[int] = []
@@ -194,10 +198,10 @@ def _index_plan(shape: Shape, key: object) -> tuple[list[range | int], Shape]:
             out_shape.append(len(r))
         elif isinstance(k, int) and not isinstance(k, bool):
             if not -n <= k < n:
-                raise IndexError(f"index {k} is out of bounds for axis {axis} with size {n}")
+                raise IndexError(f"index {shown(k)} is out of bounds for axis {axis} with size {n}")
             picks.append(k % n)
         else:
-            raise TypeError(f"index: only ints, slices, None and ... are supported, got {k!r}")
+            raise TypeError(f"index: only ints, slices, None and ... are supported, got {shown(k)}")
         axis += 1
     return picks, tuple(out_shape)
 

@@ -7,11 +7,13 @@ row maximum before exponentiating, and log-softmax is x - max - log(sum(exp(x - 
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 
 from .. import autograd
 from ..shapes import broadcast_index, normalize_axis, reduced_shape
 from ..tensor import Tensor
+from ..values import shown
 from . import ieee
 from .common import require_floating
 from .reduce import _groups
@@ -82,8 +84,8 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def _check_reduction(reduction: str, op: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {shown(reduction)}")
 
 
 def _reduce_loss(losses: list, shape: tuple, dtype, reduction: str) -> tuple[Tensor, float]:
@@ -131,10 +133,23 @@ def _class_probabilities(target: Tensor | list, logits_shape: tuple, op: str) ->
         )
     probs = [0.0] * (len(labels) * classes)
     for r, label in enumerate(labels):
-        if isinstance(label, bool) or float(label) != int(label) or not 0 <= int(label) < classes:
-            raise ValueError(f"{op}: class index {label!r} at position {r} is not an integer in [0, {classes})")
-        probs[r * classes + int(label)] = 1.0
+        index = _class_index(label, classes)
+        if index is None:
+            raise ValueError(f"{op}: class index {shown(label)} at position {r} is not an integer in [0, {classes})")
+        probs[r * classes + index] = 1.0
     return probs
+
+
+def _class_index(label: object, classes: int) -> int | None:
+    """``label`` as a class index in [0, classes): an int, or a real number of integral value (2.0);
+    None for anything else (a bool, NaN, an infinity, 2.5, a string)."""
+    if isinstance(label, bool) or not isinstance(label, numbers.Real):
+        return None
+    try:
+        index = int(label)
+    except (ValueError, OverflowError):  # NaN, infinities
+        return None
+    return index if index == label and 0 <= index < classes else None
 
 
 def cross_entropy(logits: Tensor, target: Tensor | list, reduction: str = "mean") -> Tensor:

@@ -13,6 +13,7 @@ from functools import lru_cache
 from .. import autograd
 from ..shapes import Shape, broadcast_index, normalize_axes, numel, reduced_shape
 from ..tensor import Tensor
+from ..values import shown
 from . import ieee
 from .common import require_floating
 
@@ -34,7 +35,7 @@ def _reduce(name: str, x: Tensor, axis, keepdims: bool) -> tuple[Shape, Shape, t
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
     require_floating(x, name)
     if not isinstance(keepdims, bool):
-        raise TypeError(f"{name}: keepdims must be a bool, got {keepdims!r}")
+        raise TypeError(f"{name}: keepdims must be a bool, got {shown(keepdims)}")
     axes = normalize_axes(axis, x.ndim, name)
     kept = reduced_shape(x.shape, axes)
     out_shape = kept if keepdims else tuple(n for j, n in enumerate(x.shape) if j not in axes)

@@ -19,6 +19,7 @@ import math
 
 from .. import ops
 from ..tensor import Tensor
+from ..values import shown
 
 __all__ = ["column_mask", "dropconnect", "dropconnect_gap_bound", "GAP_ROUNDOFFS"]
 
@@ -33,9 +34,9 @@ def column_mask(keep: Tensor, rows: int) -> Tensor:
     if keep.ndim != 1:
         raise ValueError(f"column_mask: keep must be a 1-d mask over the input units, got shape {keep.shape}")
     if isinstance(rows, bool) or not isinstance(rows, int):
-        raise TypeError(f"column_mask: rows must be an int, got {rows!r}")
+        raise TypeError(f"column_mask: rows must be an int, got {shown(rows)}")
     if rows < 0:
-        raise ValueError(f"column_mask: rows must be >= 0, got {rows!r}")
+        raise ValueError(f"column_mask: rows must be >= 0, got {shown(rows)}")
     return ops.broadcast_to(keep.astype("float64").reshape(1, keep.size), (rows, keep.size))
 
 

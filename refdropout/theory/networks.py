@@ -21,6 +21,7 @@ from .. import ops
 from ..functional import SCALINGS
 from ..random import Generator
 from ..tensor import Tensor
+from ..values import shown
 from .subnetworks import Distribution, exact_rate, mask_matrix, sub_networks
 
 __all__ = [
@@ -70,8 +71,8 @@ def toy_network(seed: int, widths: Sequence[int], activation: str, dropout: Sequ
                 scale: float = 2.0) -> Network:
     """Weights and biases uniform on [-scale / sqrt(fan_in), scale / sqrt(fan_in)), drawn from
     Generator(seed); the last layer is linear (its outputs are logits)."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"toy_network: activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError(f"toy_network: activation must be one of {tuple(ACTIVATIONS)}, got {shown(activation)}")
     if len(dropout) != len(widths) - 1:
         raise ValueError(f"toy_network: dropout needs one flag per layer ({len(widths) - 1}), got {len(dropout)}")
     g = Generator(seed)
@@ -88,8 +89,8 @@ def toy_network(seed: int, widths: Sequence[int], activation: str, dropout: Sequ
 def ensemble_outputs(network: Network, x: Tensor, p: object,
                      scaling: str = "inverted") -> tuple[Tensor, list[Fraction]]:
     """The log-probabilities log s(m) of every sub-network (rows in mask order) and their P(m)."""
-    if scaling not in SCALINGS:
-        raise ValueError(f"ensemble_outputs: scaling must be one of {SCALINGS}, got {scaling!r}")
+    if not isinstance(scaling, str) or scaling not in SCALINGS:
+        raise ValueError(f"ensemble_outputs: scaling must be one of {SCALINGS}, got {shown(scaling)}")
     n = network.droppable
     probabilities = [s.probability for s in sub_networks(n, p)]
     batch = ops.broadcast_to(x.reshape(1, x.size), (2**n, x.size))

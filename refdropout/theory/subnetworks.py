@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ..tensor import Tensor
+from ..values import shown
 
 __all__ = ["exact_rate", "SubNetwork", "sub_networks", "mask_matrix", "Distribution", "ensemble"]
 
@@ -29,15 +30,20 @@ def exact_rate(p: object, name: str = "p") -> Fraction:
     """A probability as an exact Fraction: a Fraction or int in [0, 1], or a finite float in [0, 1]
     taken at its exact binary value (0.1 is 3602879701896397 / 2^55, not 1/10)."""
     if isinstance(p, bool) or not isinstance(p, (numbers.Rational, float)):
-        raise TypeError(f"{name} must be a Fraction, an int or a float in [0, 1], got {p!r} of type {type(p).__name__}")
+        raise TypeError(f"{name} must be a Fraction, an int or a float in [0, 1], got {shown(p)} of type"
+                        f" {type(p).__name__}")
     if not 0 <= p <= 1:  # NaN fails every comparison
-        raise ValueError(f"{name} must be in [0, 1], got {p!r}")
+        raise ValueError(f"{name} must be in [0, 1], got {shown(p)}")
     return Fraction(p)
 
 
+ENUMERABLE_UNITS = 64  # no enumeration gets through 2^64 sub-networks
+
+
 def _check_units(n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n (the number of droppable units) must be a non-negative int, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= ENUMERABLE_UNITS:
+        raise ValueError(f"n (the number of droppable units) must be a non-negative int of at most"
+                         f" {ENUMERABLE_UNITS}, whose 2^n sub-networks are enumerated, got {shown(n)}")
     return n
 
 
@@ -71,7 +77,7 @@ def mask_matrix(n: int) -> Tensor:
 def _exact_value(v: object) -> Fraction:
     if isinstance(v, bool) or not isinstance(v, (numbers.Rational, float)) or (
             isinstance(v, float) and not math.isfinite(v)):
-        raise ValueError(f"an output averaged over the ensemble must be a finite real number, got {v!r}")
+        raise ValueError(f"an output averaged over the ensemble must be a finite real number, got {shown(v)}")
     return Fraction(v)
 
 
@@ -98,7 +104,7 @@ class Distribution:
     def central_moment(self, order: int) -> Fraction:
         """E_m[(f(m) - E f)^order]; order 2 is the variance."""
         if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-            raise ValueError(f"order must be a positive int, got {order!r}")
+            raise ValueError(f"order must be a positive int, got {shown(order)}")
         mu = self.mean
         return sum((w * (v - mu) ** order for w, v in zip(self.probabilities, self.values)), Fraction(0))
 
@@ -110,7 +116,7 @@ class Distribution:
         """E[(mean of T independent draws - E f)^2], by enumerating all (2^n)^T tuples of sub-networks
         (ENSEMBLE-6): the brute-force definition, for small n and T only."""
         if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-            raise ValueError(f"samples must be a positive int, got {samples!r}")
+            raise ValueError(f"samples must be a positive int, got {shown(samples)}")
         mu = self.mean
         outcomes = list(zip(self.probabilities, self.values))
         return sum(
