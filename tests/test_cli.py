@@ -17,6 +17,7 @@ import shlex
 import subprocess
 import sys
 import textwrap
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -231,6 +232,26 @@ def test_json_report_holds_every_figure(tmp_path: Path, capsys: pytest.CaptureFi
     for key in ("p_value", "n", "observed", "expected", "detectable"):
         assert statistical[key] == least[key], key
     assert all(d["test"] == "binomial" and 0 < d["detectable"] < 0.01 for d in statistical["decisions"])
+    for clause in (exact, statistical):  # the implementation's share of each clause's time
+        assert 0 < clause["implementation_seconds"] <= clause["seconds"] + 1e-3, clause
+    assert run["implementation_seconds"] == pytest.approx(exact["implementation_seconds"]
+                                                          + statistical["implementation_seconds"], abs=2e-3)
+
+
+class _Sleepy(ReferenceDropout):
+    """The reference, sleeping SLEEP seconds in every call of dropout."""
+
+    SLEEP = 0.05
+
+    def dropout(self, x, p, *, training, seed):
+        time.sleep(self.SLEEP)
+        return super().dropout(x, p, training=training, seed=seed)
+
+
+def test_a_run_counts_the_seconds_spent_inside_the_implementation() -> None:
+    [result] = run_target("sleepy", _Sleepy(), ["DROPOUT-16"], profile="quick", seed=0).results
+    calls = 5  # one call per keep rate of DROPOUT-16
+    assert calls * _Sleepy.SLEEP <= result.inside <= result.seconds
 
 
 def test_junit_report_has_a_testcase_per_clause(user_module: str, tmp_path: Path,

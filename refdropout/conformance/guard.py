@@ -17,6 +17,9 @@ networks of ``recurrent_*``), runs under the guard, which
 * turns what the implementation raises beyond Exception (``sys.exit``, a KeyboardInterrupt of its
   own, GeneratorExit, an adapter's ContractViolation) into :class:`CallFailed` naming the call
   (RUNNER-7, RUNNER-8): never a pass, never the end of the run;
+* counts the seconds spent inside the implementation (``inside``: outermost calls only, adapter
+  glue and conversions included), so a run can say how much of its time was the implementation's
+  and how much the suite's;
 * captures its output (RUNNER-12) where the process is the run's own (the command line; pytest
   captures output itself): file descriptors 1 and 2 point to a temporary file during each call, so
   output written by C code is captured too.
@@ -305,6 +308,7 @@ class Guard:
 
     def __init__(self, watch: Watch) -> None:
         self.watch = watch
+        self.inside = 0.0  # seconds inside the implementation's calls, outermost calls only
         self.raised: list[tuple[Call, Exception]] = []
         self.output = ""
         self.busy = False
@@ -367,6 +371,7 @@ class Guard:
             return function(*args, **kwargs)
         args = tuple(_unwrapped(value) for value in args)
         kwargs = {name: _unwrapped(value) for name, value in kwargs.items()}
+        began = time.perf_counter()
         try:
             self._begin(call)
             result = function(*args, **kwargs)
@@ -383,6 +388,7 @@ class Guard:
             raise CallFailed(call, _escaped(error)) from error
         finally:
             self._end()
+            self.inside += time.perf_counter() - began
         if _received:  # the implementation swallowed the user's interrupt
             raise Interrupted(_received[-1])
         return result

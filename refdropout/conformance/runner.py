@@ -18,6 +18,7 @@ finished, marked incomplete (RUNNER-11).
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import signal
 import time
@@ -49,7 +50,8 @@ EXHAUSTION = re.compile(r"out of memory|not enough memory|(can't|cannot|unable t
 class ClauseResult:
     """One clause's verdict in a run, with its title, the seed its check got and its time; ``output``:
     what the implementation wrote meanwhile (where the run captured it); ``trace``: the Python
-    traceback of what kept the suite from checking the clause."""
+    traceback of what kept the suite from checking the clause; ``inside``: the seconds of ``seconds``
+    spent inside the implementation's calls (the rest is the suite's)."""
 
     verdict: Verdict
     title: str
@@ -57,6 +59,7 @@ class ClauseResult:
     seconds: float
     output: str = ""
     trace: str = ""
+    inside: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,11 @@ class Run:
     def complete(self) -> bool:
         """True when every selected clause was run."""
         return self.interrupted is None
+
+    @property
+    def inside(self) -> float:
+        """Seconds spent inside the implementation's calls, over every clause."""
+        return math.fsum(result.inside for result in self.results)
 
 
 def clause_seed(master: int, clause: str) -> int:
@@ -149,10 +157,10 @@ def run_target(name: str, impl: Implementation, clauses: Sequence[str], *, profi
                 if progress is not None:
                     progress(i, len(clauses), clause)
                 own_seed = clause_seed(seed, clause)
-                began = time.perf_counter()
+                began, inside = time.perf_counter(), guard.inside
                 verdict, trace = _verdict(clause, impl, guard, seed=own_seed, plan=plan, budget=budget)
                 results.append(ClauseResult(verdict, titles.get(clause, ""), own_seed, time.perf_counter() - began,
-                                            guard.output, trace))
+                                            guard.output, trace, guard.inside - inside))
             if progress is not None:
                 progress(len(clauses), len(clauses), "")
     except Interrupted as stop:
