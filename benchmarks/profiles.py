@@ -1,0 +1,153 @@
+"""What a conformance run costs, per built-in target and profile: wall time, the suite's share, peak memory.
+
+Each (target, profile) is the command a user runs, ``refdropout check TARGET --profile PROFILE --seed
+SEED --json FILE``, in a child process of its own, so that its peak resident set size is its own
+(``os.wait4``'s ``ru_maxrss``). From the JSON report: the seconds of the checks and, of those, the
+seconds spent inside the implementation's calls (the guard's count, adapter glue and conversions
+included; spec/runner.md). The share outside the implementation is ``1 - inside / checks``: the
+suite's own cost (inputs, counting, testing). Targets whose framework is not installed are skipped,
+named. A run over ``--limit`` seconds is stopped and reported as such.
+
+    python benchmarks/profiles.py [--targets reference numpy torch] [--profiles quick standard]
+                                  [--seed 0] [--limit 900]
+
+Targets of issue 15 (2-core machine): reference standard <= 90 s / <= 1 GB; numpy standard <= 10 s
+/ <= 0.5 GB; torch standard share outside torch <= 25%; torch deep <= 10 min / <= 2 GB; every
+target at every profile <= 2 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[0] = str(ROOT)  # the project, not this directory, heads the path
+
+from refdropout.adapters import TARGETS  # noqa: E402  (from ROOT, once it heads sys.path)
+from refdropout.stats import PROFILES  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Cost:
+    """One (target, profile) run: the command's wall seconds, its exit status, its peak RSS in bytes,
+    and from its report the seconds of the checks and of those inside the implementation."""
+
+    target: str
+    profile: str
+    wall: float
+    status: int | None  # None: stopped at the limit
+    peak_rss: int
+    checks: float | None = None
+    inside: float | None = None
+
+    @property
+    def outside_share(self) -> float | None:
+        """The share of the checks' time spent outside the implementation's calls."""
+        if self.checks is None or self.inside is None or self.checks <= 0:
+            return None
+        return 1.0 - self.inside / self.checks
+
+
+def installed(target: str) -> bool:
+    """True when ``target``'s framework can be imported here (the reference needs none)."""
+    framework = TARGETS[target].framework
+    return framework is None or importlib.util.find_spec(framework) is not None
+
+
+def measure(target: str, profile: str, seed: int, limit: float) -> Cost:
+    """Run the command for (target, profile) in a child process; its cost."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "report.json"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        command = [sys.executable, "-m", "refdropout", "check", target, "--profile", profile, "--seed", str(seed),
+                   "--json", str(report)]
+        began = time.perf_counter()
+        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        status: int | None = None
+        while True:
+            pid, wait_status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                status = os.waitstatus_to_exitcode(wait_status)
+                break
+            if time.perf_counter() - began > limit:
+                child.kill()
+                _, _, usage = os.wait4(child.pid, 0)
+                break
+            time.sleep(0.05)
+        wall = time.perf_counter() - began
+        child.returncode = status if status is not None else -9  # reaped here: Popen must not wait again
+        peak = usage.ru_maxrss * 1024  # kilobytes on Linux
+        if status is None or not report.exists():
+            return Cost(target, profile, wall, status, peak)
+        [run] = json.loads(report.read_text(encoding="utf-8"))["runs"]
+        return Cost(target, profile, wall, status, peak, run["seconds"], run.get("implementation_seconds"))
+
+
+def cpu_model() -> str:
+    """The CPU's model name where Linux says it, else what platform knows."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown CPU")
+
+
+def versions(targets: list[str]) -> str:
+    """The installed versions of the targets' frameworks."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for framework in sorted({TARGETS[t].framework for t in targets} - {None}):
+        distribution = {"tensorflow": "tensorflow-cpu"}.get(framework, framework)
+        for name in (framework, distribution):
+            try:
+                found.append(f"{framework} {version(name)}")
+                break
+            except PackageNotFoundError:
+                continue
+    return ", ".join(found)
+
+
+def row(cost: Cost) -> str:
+    share = "-" if cost.outside_share is None else f"{cost.outside_share:.1%}"
+    inside = "-" if cost.inside is None else f"{cost.inside:.1f}"
+    checks = "-" if cost.checks is None else f"{cost.checks:.1f}"
+    status = "stopped at the limit" if cost.status is None else str(cost.status)
+    return (f"| {cost.target} | {cost.profile} | {cost.wall:.1f} | {checks} | {inside} | {share} | "
+            f"{cost.peak_rss / 2**20:,.0f} | {status} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=list(TARGETS), metavar="TARGET")
+    parser.add_argument("--profiles", nargs="+", default=["quick", "standard"], choices=list(PROFILES),
+                        metavar="PROFILE", help="default: quick standard (deep takes long: name it)")
+    parser.add_argument("--seed", type=int, default=0, help="the master seed (default 0)")
+    parser.add_argument("--limit", type=float, default=900.0, help="seconds a run may take (default 900)")
+    args = parser.parse_args()
+
+    targets = [t for t in args.targets if installed(t)]
+    missing = [t for t in args.targets if t not in targets]
+    print(f"machine: {cpu_model()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.machine()}; "
+          f"load average {os.getloadavg()[0]:.2f}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"Python {platform.python_version()}; {versions(targets)}; seed {args.seed}"
+          + (f"; not installed: {', '.join(missing)}" if missing else ""))
+    print("\n| target | profile | command s | checks s | inside s | outside share | peak RSS MiB | exit |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for profile in args.profiles:
+        for target in targets:
+            print(row(measure(target, profile, args.seed, args.limit)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
