@@ -23,6 +23,8 @@ from broken.recurrent import (
     DrawsInEval,
     DropsLastLayer,
     GateOrderIGFO,
+    MaskDrawsDisagreeWithCalls,
+    MaskDrawsLeaveTheStateBehind,
     PerGateMisdeclared,
     RecomputedWithFreshMasks,
     ResetBeforeProjection,
@@ -31,7 +33,7 @@ from broken.recurrent import (
 from helpers import assert_fails, assert_outcome, assert_passes, exact, seeds, statistical
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import Outcome
-from refdropout.conformance.recurrent import network_weights, sequence
+from refdropout.conformance.recurrent import _stack_masks, network_weights, sequence
 from refdropout.gradcheck import gradcheck
 from refdropout.mutants.structure import RecurrentActiveInEval, RecurrentMaskNeverRedrawn, RecurrentMaskRedrawnEveryStep
 from refdropout.nn.recurrent import GATE_MASKS, GRU, LSTM, RecurrentMasks
@@ -48,6 +50,12 @@ PYTORCH_WARNING = ("dropout option adds dropout after all but last recurrent lay
 
 def reference(gate_masks: str = "shared") -> ReferenceDropout:
     return ReferenceDropout(gate_masks=gate_masks)
+
+
+def mask_values(masks: RecurrentMasks) -> tuple:
+    """Every multiplier of ``masks`` as (shape, values), field by field, layer by layer, step by step."""
+    return tuple(tuple(tuple((m.shape, tuple(m.data)) for m in per_step) for per_step in getattr(masks, field))
+                 for field in ("inputs", "recurrent", "between_layers"))
 
 
 def rows(t: Tensor) -> list[list[float]]:
@@ -243,6 +251,36 @@ def test_same_seed_same_masks(seed: int, cell: str) -> None:
     assert given(x)[0].data == LAYERS[cell](2, 3, 2, **{**options, "generator": Generator(seed)})(x)[0].data
 
 
+RATE_CHOICES = st.sampled_from([0.0, 0.3, 1.0])  # no draw at 0 and 1
+
+
+@pytest.mark.clause("RECURRENT-3")
+@exact(40)
+@given(seed=seeds, cell=cells, between=st.booleans(), gate_masks=st.sampled_from(GATE_MASKS),
+       rates=st.tuples(RATE_CHOICES, RATE_CHOICES), layers=st.integers(1, 3), steps=st.integers(1, 4),
+       batch=st.integers(0, 3), calls=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=4))
+def test_mask_draws_are_the_masks_and_the_draws_of_a_call(seed: int, cell: str, between: bool, gate_masks: str,
+                                                          rates: tuple[float, float], layers: int, steps: int,
+                                                          batch: int, calls: list[tuple[bool, bool]]) -> None:
+    """Two layers of one seed, call for call: one is called, the other draws its masks alone or is
+    called; each time both apply the same masks and leave their generators in the same state."""
+    options = {"dropout": rates[0]} if between else {"input_dropout": rates[0], "recurrent_dropout": rates[1]}
+    with warnings.catch_warnings():  # one layer with between-layer dropout warns
+        warnings.simplefilter("ignore", UserWarning)
+        called, drawn = (LAYERS[cell](2, 3, layers, gate_masks=gate_masks, seed=seed, **options) for _ in range(2))
+    x = sequence(steps, batch, 2, seed)
+    for training, masks_only in calls:
+        applied = called(x, training=training, return_masks=True)[2]
+        got = drawn.mask_draws(x.shape, training=training) if masks_only else \
+            drawn(x, training=training, return_masks=True)[2]
+        assert mask_values(got) == mask_values(applied)
+        assert drawn.generator.state == called.generator.state
+    state = drawn.generator.state
+    drawn.eval()  # training=None: the layer's own mode, as a call
+    assert mask_values(drawn.mask_draws(list(x.shape))) == mask_values(drawn.no_masks(steps, batch))
+    assert drawn.generator.state == state
+
+
 @pytest.mark.clause("RECURRENT-3")
 def test_layers_reject_bad_shapes() -> None:
     layer = LSTM(2, 3, 2, seed=0)
@@ -250,6 +288,14 @@ def test_layers_reject_bad_shapes() -> None:
         layer(Tensor([[1.0, 2.0]] * 3))
     with pytest.raises(ValueError, match=r"x must have shape \(steps, batch, 2\), got \(1, 1, 3\)"):
         layer(Tensor([[[1.0, 2.0, 3.0]]]))
+    with pytest.raises(ValueError, match=r"x must have shape \(steps, batch, 2\), got \(1, 1, 3\)"):
+        layer.mask_draws((1, 1, 3))
+    with pytest.raises(ValueError, match=r"x has 0 time steps \(shape \(0, 1, 2\)\)"):
+        layer.mask_draws((0, 1, 2))
+    with pytest.raises(TypeError, match=r"mask_draws: x_shape\[1\] must be an int >= 0, got 1.0 of type float"):
+        layer.mask_draws((1, 1.0, 2))
+    with pytest.raises(TypeError, match=r"mask_draws: x_shape must be a tuple \(steps, batch, 2\), got Tensor"):
+        layer.mask_draws(sequence(1, 1, 2, 0))
     x = sequence(2, 1, 2, 0)
     with pytest.raises(ValueError, match=r"initial h_0 must have shape \(2, 1, 3\), got \(1, 1, 3\)"):
         layer(x, (states(0, 1, 3).reshape(1, 1, 3), states(1, 1, 3).reshape(1, 1, 3)))
@@ -348,6 +394,17 @@ def test_between_layer_masks_lie_on_hidden_outputs_only(seed: int, cell: str, la
     assert h_n[0].data == alone(x, training=False)[0][2].data
 
 
+@pytest.mark.clause("RECURRENT-5", "RECURRENT-6")
+@exact(5)
+@given(seed=seeds)
+def test_placement_checks_hold_mask_draws_to_the_calls(check_broken, seed: int) -> None:
+    lying = assert_fails(check_broken, "RECURRENT-5", MaskDrawsDisagreeWithCalls(), seed)
+    assert "recurrent_mask_draws vs the masks of the first call" in lying.detail, lying.detail
+    for clause in ("RECURRENT-5", "RECURRENT-6"):
+        behind = assert_fails(check_broken, clause, MaskDrawsLeaveTheStateBehind(), seed)
+        assert "the call after recurrent_mask_draws vs the second call" in behind.detail, behind.detail
+
+
 @pytest.mark.clause("RECURRENT-6")
 @exact(5)
 @given(seed=seeds, gate_masks=st.sampled_from(GATE_MASKS))
@@ -441,6 +498,39 @@ def test_fresh_mask_check_rejects_a_mask_held_over_time(check_broken, seed: int)
 
 
 # --- RECURRENT-9 to RECURRENT-11: keep rates and independence --------------------------------------
+
+
+class _CountingCalls(ReferenceDropout):
+    """The reference, counting the calls whose masks are read off the forward pass; without
+    recurrent_mask_draws when ``draws`` is False."""
+
+    def __init__(self, gate_masks: str, draws: bool) -> None:
+        super().__init__(gate_masks=gate_masks)
+        self.forward_calls = 0
+        if not draws:
+            self.recurrent_mask_draws = None
+
+    def recurrent_masks(self, net, x, *, training):
+        self.forward_calls += 1
+        return super().recurrent_masks(net, x, training=training)
+
+
+@pytest.mark.clause("RECURRENT-8", "RECURRENT-9", "RECURRENT-10", "RECURRENT-11")
+@exact(10)
+@given(seed=seeds, semantics=st.sampled_from(["between_layers", "variational"]),
+       gate_masks=st.sampled_from(GATE_MASKS), depth=st.integers(1, 3), steps=st.integers(1, 3),
+       batch=st.integers(1, 4), width=st.integers(1, 3), calls=st.integers(1, 3))
+def test_statistical_checks_read_the_masks_of_the_calls_without_running_them(
+        seed: int, semantics: str, gate_masks: str, depth: int, steps: int, batch: int, width: int, calls: int) -> None:
+    """_stack_masks draws the masks alone where the implementation can, and they are the masks its
+    successive calls apply; without recurrent_mask_draws it reads them off the calls."""
+    sizes = {"steps": steps, "batch": batch, "depth": depth, "seed": seed, "width": width, "calls": calls}
+    drawing, calling = _CountingCalls(gate_masks, draws=True), _CountingCalls(gate_masks, draws=False)
+    with warnings.catch_warnings():  # one layer with between-layer dropout warns
+        warnings.simplefilter("ignore", UserWarning)
+        drawn, read = _stack_masks(drawing, semantics, **sizes), _stack_masks(calling, semantics, **sizes)
+    assert (drawing.forward_calls, calling.forward_calls) == (0, calls)
+    assert [mask_values(m) for m in drawn] == [mask_values(m) for m in read]
 
 
 @pytest.mark.clause("RECURRENT-9")

@@ -132,6 +132,9 @@ class ReferenceDropout:
         y, _, masks = net.layer(x, training=training, return_masks=True)
         return y, masks
 
+    def recurrent_mask_draws(self, net: _RecurrentNet, x_shape: tuple[int, ...], *, training: bool) -> RecurrentMasks:
+        return net.layer.mask_draws(x_shape, training=training)
+
     def recurrent_vjp(self, net: _RecurrentNet, x: Tensor, g: Tensor, *, training: bool) -> tuple[Tensor, Tensor]:
         leaf = Tensor.from_flat(x.data, x.shape, x.dtype)
         leaf.requires_grad = True

@@ -155,7 +155,7 @@ class TorchDropout:
                              f"CUDA device (torch.cuda.is_available() is False)")
         if self.device.type == "cuda":
             # cuDNN's recurrent kernel draws its between-layer masks inside the kernel: none to observe
-            self.recurrent_masks = None
+            self.recurrent_masks = self.recurrent_mask_draws = None
 
     def _tensor(self, x: Tensor) -> Any:
         return _to_torch(self._torch, x, self.device)
@@ -296,9 +296,23 @@ class TorchDropout:
         """The call and the multipliers it applied, read off the computation itself: PyTorch's
         CPU kernel drops a layer's outputs (T, B, H) with a noise tensor filled by
         ``bernoulli_`` and divided by q in place, which a dispatch mode records."""
+        y, masks = self._recorded_call(net, self._tensor(x), training)
+        return _from_torch(y), masks
+
+    def recurrent_mask_draws(self, net: _RecurrentNet, x_shape: tuple[int, ...], *, training: bool) -> RecurrentMasks:
+        """The multipliers of a call on an x of shape ``x_shape``, read off that call: PyTorch draws
+        them only inside the stack's forward, so it runs, on zeros made in torch (its noise does not
+        depend on x's values) without recording gradients, and its output is never converted."""
+        torch = self._torch
+        with torch.no_grad():
+            zeros = torch.zeros(tuple(x_shape), dtype=torch.float64, device=self.device)
+            return self._recorded_call(net, zeros, training)[1]
+
+    def _recorded_call(self, net: _RecurrentNet, x: Any, training: bool) -> tuple[Any, RecurrentMasks]:
+        """(the torch output, the multipliers) of one call of ``net`` on the torch tensor x."""
         with _NoiseRecorder(self._torch) as recorder:
-            y = net.forward(self._tensor(x), training)
-        return _from_torch(y), net.masks(x.shape, recorder.noise, training)
+            y = net.forward(x, training)
+        return y, net.masks(tuple(x.shape), recorder.noise, training)
 
     def recurrent_vjp(self, net: _RecurrentNet, x: Tensor, g: Tensor, *, training: bool) -> tuple[Tensor, Tensor]:
         leaf = self._tensor(x).requires_grad_()

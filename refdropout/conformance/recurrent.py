@@ -180,19 +180,54 @@ def _mask_faults(masks: object, impl: Implementation, cell: str, sizes: tuple[in
     return failures
 
 
+def _same_masks(name: str, got: RecurrentMasks, expected: RecurrentMasks) -> list[str]:
+    """A failure at the first multiplier of ``got`` that is not bit for bit that of ``expected``
+    (both already of the shapes _mask_faults asks for)."""
+    for field in ("inputs", "recurrent", "between_layers"):
+        for layer, (per_step, expected_steps) in enumerate(zip(getattr(got, field), getattr(expected, field))):
+            for t, (m, e) in enumerate(zip(per_step, expected_steps)):
+                faults = _apart(f"{name}: masks.{field}[{layer}][{t}]", m, e, 0.0)
+                if faults:
+                    return faults
+    return []
+
+
+def _draws_faults(impl: Implementation, semantics: str, cell: str, weights: list[tuple], x: Tensor, seed: int,
+                  calls: list[RecurrentMasks], rates: Rates) -> list[str]:
+    """The ways ``recurrent_mask_draws`` on a fresh network of ``seed`` differs from the masks
+    ``calls`` that its first two calls reported: the masks it draws must be the first call's, and
+    the call that follows it must apply the second call's (RECURRENT-5, RECURRENT-6)."""
+    net = _net(impl, semantics, cell, weights, RATES, seed)
+    drawn = impl.recurrent_mask_draws(net, x.shape, training=True)
+    _, following = impl.recurrent_masks(net, x, training=True)
+    sizes = (STEPS, BATCH, INPUT) + (HIDDEN,) * DEPTH
+    for name, masks in (("recurrent_mask_draws", drawn), ("the second call", calls[1]),
+                        ("the call after recurrent_mask_draws", following)):
+        faults = _mask_faults(masks, impl, cell, sizes, rates)
+        if faults:
+            return [f"{name}: {fault}" for fault in faults]
+    return (_same_masks("recurrent_mask_draws vs the masks of the first call", drawn, calls[0])
+            + _same_masks("the call after recurrent_mask_draws vs the second call", following, calls[1]))
+
+
 def _recomputed(impl: Implementation, ctx: Context, semantics: str) -> list[str]:
     """Run one training call of each cell with its masks and compare it with the reference
-    recomputed from those masks (RECURRENT-5, RECURRENT-6)."""
+    recomputed from those masks (RECURRENT-5, RECURRENT-6); with ``recurrent_mask_draws``, hold
+    the masks it draws to those the calls apply."""
     rates = _rates_of(semantics, RATES)
     failures = []
     for cell in CELLS:
         weights = network_weights(cell, INPUT, HIDDEN, DEPTH, ctx.seed)
         x = sequence(STEPS, BATCH, INPUT, ctx.seed)
-        y, masks = impl.recurrent_masks(_net(impl, semantics, cell, weights, RATES, ctx.seed), x, training=True)
+        net = _net(impl, semantics, cell, weights, RATES, ctx.seed)
+        y, masks = impl.recurrent_masks(net, x, training=True)
         faults = _mask_faults(masks, impl, cell, (STEPS, BATCH, INPUT) + (HIDDEN,) * DEPTH, rates)
         if not faults:
             expected, _ = _reference(impl, cell, weights).run(x, masks)
             faults = _apart("the output", y, expected)
+        if not faults and has_capability(impl, "recurrent_mask_draws"):
+            second = impl.recurrent_masks(net, x, training=True)[1]
+            faults = _draws_faults(impl, semantics, cell, weights, x, ctx.seed, [masks, second], rates)
         failures += [f"{semantics}, {cell}: {fault}" for fault in faults]
     return failures
 
@@ -324,9 +359,13 @@ def check_backpropagation_through_time_uses_the_forward_masks(impl: Implementati
 def _stack_masks(impl: Implementation, semantics: str, *, steps: int, batch: int, depth: int, seed: int, width: int = 1,
                  calls: int = 1) -> list[RecurrentMasks]:
     """The masks of ``calls`` successive training calls of one STATISTICAL_CELL network of ``depth``
-    layers of ``width`` inputs and units: one unit is the cheapest network that draws the masks."""
+    layers of ``width`` inputs and units: one unit is the cheapest network that draws the masks.
+    They are drawn without the forward pass (``recurrent_mask_draws``, which RECURRENT-5 and
+    RECURRENT-6 hold to the calls) where the implementation can, read off the calls otherwise."""
     weights = network_weights(STATISTICAL_CELL, width, width, depth, seed)
     net = _net(impl, semantics, STATISTICAL_CELL, weights, RATES, seed)
+    if has_capability(impl, "recurrent_mask_draws"):
+        return [impl.recurrent_mask_draws(net, (steps, batch, width), training=True) for _ in range(calls)]
     x = sequence(steps, batch, width, seed)
     return [impl.recurrent_masks(net, x, training=True)[1] for _ in range(calls)]
 

@@ -85,6 +85,10 @@ CAPABILITIES: dict[str, str] = {
                               " policies.gate_masks"),
     "recurrent_masks": ("recurrent_masks(net, x, *, training) -> (y, refdropout.nn.recurrent.RecurrentMasks): a call"
                         " of a net made above and the multipliers it applied, per layer and time step"),
+    "recurrent_mask_draws": ("recurrent_mask_draws(net, x_shape, *, training) -> RecurrentMasks: the multipliers a"
+                             " call of a net made above on an x of shape x_shape (T, B, I) applies, without its"
+                             " forward pass, drawn from the net's state as that call draws them (the next call"
+                             " draws what it would have drawn after the call)"),
     "recurrent_vjp": ("recurrent_vjp(net, x, g, *, training) -> (y, dL/dx): a call of a net made above and its"
                       " backward pass for upstream gradient g"),
     # spec/ensemble.md, Monte Carlo dropout

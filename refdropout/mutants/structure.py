@@ -54,7 +54,8 @@ class Dropout2dReads3DAsBatched(Channels):
 
 # --- the recurrent masks' lifetime (RECURRENT-7, RECURRENT-11, RECURRENT-12) ------------------------
 
-Recurrent = reference_with("recurrent_between_layers", "recurrent_variational", "recurrent_masks")
+Recurrent = reference_with("recurrent_between_layers", "recurrent_variational", "recurrent_masks",
+                           "recurrent_mask_draws")
 
 
 def layers_with(mixin: type) -> dict[str, type[RecurrentLayer]]:

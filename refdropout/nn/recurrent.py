@@ -19,6 +19,8 @@ A mask multiplies by m / q: 0 where a unit is dropped and 1/q where it is kept (
 dropout). Calling a layer with ``return_masks=True`` also returns the multipliers it applied
 (:class:`RecurrentMasks`), and :meth:`RecurrentLayer.run` computes the layer under given
 multipliers, so that every mask is observable and every output reproducible from its masks.
+:meth:`RecurrentLayer.mask_draws` gives the masks of a call without computing it: a call and a
+masks-only draw take their masks from one method, :meth:`RecurrentLayer.masks`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ..functional.arguments import check_choice, check_flag, check_input, check_
 from ..random import Generator
 from ..tensor import Tensor
 from .init import child_seed
+from .modes import resolve_mode
 from .module import Module
 from .rnn_cells import GRUCell, LSTMCell, RecurrentCell
 
@@ -75,7 +78,8 @@ def _multiplier(generator: Generator, shape: tuple[int, ...], p: float) -> Tenso
     if p in (0.0, 1.0):
         return _constant(1.0 - p, shape)
     q = 1.0 - p
-    return Tensor.from_flat([m / q for m in generator.bernoulli(shape, q).data], shape)
+    kept = 1.0 / q  # one float shared by every kept element: m / q is 1 / q or 0
+    return Tensor.from_flat([kept if m else 0.0 for m in generator.bernoulli(shape, q).data], shape)
 
 
 def _leading_slices(constant: Tensor) -> list[Tensor]:
@@ -205,6 +209,25 @@ class RecurrentLayer(Module):
             tuple((ones,) * steps for _ in range(self.num_layers - 1)),
         )
 
+    def masks(self, steps: int, batch: int, *, training: bool) -> RecurrentMasks:
+        """The multipliers of one call of ``steps`` steps on ``batch`` elements: drawn in training
+        (:meth:`draw_masks`), all 1 in evaluation (:meth:`no_masks`). A call (:meth:`forward`) and a
+        masks-only draw (:meth:`mask_draws`) both take their masks here, so they cannot differ."""
+        return self.draw_masks(steps, batch) if training else self.no_masks(steps, batch)
+
+    def mask_draws(self, x_shape: Sequence[int], *, training: bool | None = None) -> RecurrentMasks:
+        """The masks a call on an x of shape ``x_shape`` (T, B, I) would apply, drawn from the
+        layer's generator as that call draws them, without computing the call: the next call draws
+        what it would have drawn after the call (RECURRENT-3). ``training`` resolves as a call's
+        mode does (refdropout.nn.modes); x_shape is refused as the call refuses its x."""
+        name = type(self).__name__
+        if not isinstance(x_shape, (tuple, list)):
+            raise TypeError(f"{name}.mask_draws: x_shape must be a tuple (steps, batch, {self.input_size}), "
+                            f"got {type(x_shape).__name__}")
+        shape = tuple(check_int(n, f"{name}.mask_draws", f"x_shape[{i}]", 0) for i, n in enumerate(x_shape))
+        steps, batch = self._steps_and_batch(shape)
+        return self.masks(steps, batch, training=resolve_mode(training, self.training))
+
     def _check_masks(self, masks: RecurrentMasks, steps: int, batch: int) -> None:
         name = type(self).__name__
         if not isinstance(masks, RecurrentMasks):
@@ -227,20 +250,19 @@ class RecurrentLayer(Module):
 
     # ---- computing -------------------------------------------------------------------------
 
-    def _sequence(self, x: object) -> Tensor:
+    def _steps_and_batch(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        """(T, B) of a sequence of ``shape``, refused unless it is (T, B, I) with T >= 1."""
         name = type(self).__name__
-        x = check_input(x, name)
-        if x.ndim != 3 or x.shape[2] != self.input_size:
-            raise ValueError(f"{name}: x must have shape (steps, batch, {self.input_size}), got {x.shape}")
-        if x.shape[0] == 0:  # PyTorch refuses it too: there is no last step to take h_n from
-            raise ValueError(f"{name}: x has 0 time steps (shape {x.shape}); a sequence needs at least one")
-        return x
+        if len(shape) != 3 or shape[2] != self.input_size:
+            raise ValueError(f"{name}: x must have shape (steps, batch, {self.input_size}), got {shape}")
+        if shape[0] == 0:  # PyTorch refuses it too: there is no last step to take h_n from
+            raise ValueError(f"{name}: x has 0 time steps (shape {shape}); a sequence needs at least one")
+        return shape[0], shape[1]
 
     def run(self, x: Tensor, masks: RecurrentMasks, state: Any = None) -> tuple[Tensor, Any]:
         """The outputs (T, B, H) and final state of the layer on x (T, B, I) under the multipliers
         ``masks``: what a call computes once its masks are drawn."""
-        x = self._sequence(x)
-        steps, batch = x.shape[0], x.shape[1]
+        steps, batch = self._steps_and_batch(check_input(x, type(self).__name__).shape)
         self._check_masks(masks, steps, batch)
         by_gate = _GateSplit()
         inputs = [x[t] for t in range(steps)]
@@ -258,9 +280,8 @@ class RecurrentLayer(Module):
 
     def forward(self, x: Tensor, state: Any = None, *, training: bool) -> tuple[Tensor, Any, RecurrentMasks]:
         """(outputs, final state, masks) of one call: masks drawn in training, none in evaluation."""
-        x = self._sequence(x)
-        steps, batch = x.shape[0], x.shape[1]
-        masks = self.draw_masks(steps, batch) if training else self.no_masks(steps, batch)
+        steps, batch = self._steps_and_batch(check_input(x, type(self).__name__).shape)
+        masks = self.masks(steps, batch, training=training)
         output, final = self.run(x, masks, state)
         return output, final, masks
 

@@ -14,7 +14,7 @@ from refdropout.adapters.reference import ReferenceDropout
 from refdropout.contract import Policies
 from refdropout.functional import dropout
 from refdropout.mutants.structure import layers_with, step_masks
-from refdropout.nn.recurrent import GRU, RecurrentMasks
+from refdropout.nn.recurrent import GRU, RecurrentLayer, RecurrentMasks
 from refdropout.nn.rnn_cells import GRUCell, project
 from refdropout.tensor import Tensor
 
@@ -124,6 +124,34 @@ class BetweenLayerMaskHeldOverTime(ReferenceDropout):
 
     name = "between-layer-mask-held-over-time"
     recurrent_layers = layers_with(_HeldOverTime)
+
+
+# --- masks drawn without the forward pass, held to the calls (RECURRENT-5, RECURRENT-6) -------------
+
+
+class MaskDrawsDisagreeWithCalls(BetweenLayerMaskHeldOverTime):
+    """Its calls hold between-layer masks over time, but recurrent_mask_draws reports masks drawn
+    afresh at every step: a masks-only path that is not the forward's, which RECURRENT-8 would trust."""
+
+    name = "mask-draws-disagree-with-calls"
+
+    def recurrent_mask_draws(self, net, x_shape, *, training):
+        return RecurrentLayer.draw_masks(net.layer, x_shape[0], x_shape[1])  # the reference's, not the layer's
+
+
+class MaskDrawsLeaveTheStateBehind(ReferenceDropout):
+    """recurrent_mask_draws draws from a copy of the network's generator: the call after it draws
+    the masks it reported again, not the masks a second call draws."""
+
+    name = "mask-draws-leave-the-state-behind"
+
+    def recurrent_mask_draws(self, net, x_shape, *, training):
+        generator = net.layer.generator
+        net.layer.generator = generator.copy()
+        try:
+            return super().recurrent_mask_draws(net, x_shape, training=training)
+        finally:
+            net.layer.generator = generator
 
 
 class _SharedAcrossBatch:
