@@ -44,15 +44,23 @@ def philox4x32_arrays(counter: Sequence[np.ndarray | int], key: Sequence[int], r
     """Philox4x32-``rounds`` (RANDOM-1) of many counters under one key: word j of counter i is
     ``counter[j][i]`` (an array, or one int for every counter), each in [0, 2^32). Returns four
     uint64 arrays of words, broadcast to one length."""
-    c0, c1, c2, c3 = np.broadcast_arrays(*(np.asarray(c, dtype=np.uint64) for c in counter))
+    c0, c1, c2, c3 = (lane.astype(np.uint64) for lane in np.broadcast_arrays(*map(np.asarray, counter)))
+    p0, p1 = np.empty_like(c0), np.empty_like(c0)
     (m0, m1), (w0, w1) = (np.uint64(m) for m in PHILOX_M), PHILOX_W
     k0, k1 = key
-    for r in range(rounds):
+    for r in range(rounds):  # in place: ten array operations a round, no allocation
         if r:
             k0, k1 = (k0 + w0) % WORD, (k1 + w1) % WORD
-        p0, p1 = m0 * c0, m1 * c2
-        c0, c1, c2, c3 = ((p1 >> _SHIFT) ^ c1 ^ np.uint64(k0), p1 & _LOW,
-                          (p0 >> _SHIFT) ^ c3 ^ np.uint64(k1), p0 & _LOW)
+        np.multiply(c0, m0, out=p0)
+        np.multiply(c2, m1, out=p1)
+        np.right_shift(p1, _SHIFT, out=c0)  # c0 <- hi(M1 c2) ^ c1 ^ k0
+        c0 ^= c1
+        c0 ^= np.uint64(k0)
+        np.bitwise_and(p1, _LOW, out=c1)  # c1 <- lo(M1 c2)
+        np.right_shift(p0, _SHIFT, out=c2)  # c2 <- hi(M0 c0) ^ c3 ^ k1
+        c2 ^= c3
+        c2 ^= np.uint64(k1)
+        np.bitwise_and(p0, _LOW, out=c3)  # c3 <- lo(M0 c0)
     return c0, c1, c2, c3
 
 
