@@ -101,6 +101,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.steps < 30:
         parser.error(f"--steps must be at least 30, got {args.steps}")
+    try:
+        import micrograd  # noqa: F401  (the peer: checked before anything is timed)
+    except ImportError:
+        sys.exit("benchmarks/engine.py needs micrograd, the peer it is measured against: pip install -e '.[bench]'")
     problem = make_problem(args.seed)
 
     ours, loss_ours = median_ms(refdropout_step(problem), args.steps)

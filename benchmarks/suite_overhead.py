@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[0] = str(ROOT)  # not the script's directory, where random.py would shadow the standard library's
+sys.path.insert(0, str(ROOT))  # this checkout's refdropout, installed or not
 
-from refdropout.adapters import torch as torch_adapter  # noqa: E402  (from ROOT, once it heads sys.path)
-from refdropout.conformance import runner  # noqa: E402  (from ROOT, once it heads sys.path)
+from refdropout.adapters import torch as torch_adapter  # noqa: E402  (from ROOT, once it is on sys.path)
+from refdropout.conformance import runner  # noqa: E402  (from ROOT, once it is on sys.path)
 from refdropout.contract import CAPABILITIES  # noqa: E402
 
 PROFILE = "standard"

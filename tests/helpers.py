@@ -77,6 +77,23 @@ def statistical(examples: int, *, keep_database: bool = False, phases: Sequence[
 seeds = st.integers(0, 2**64 - 1)  # every seed an implementation must accept (DROPOUT-12)
 rates = st.floats(0.0, 1.0, exclude_min=True, exclude_max=True)  # every p in (0, 1)
 
+# ---- Philox known answers (spec/random.md, RANDOM-1) ---------------------------------------------
+
+KAT_FILE = TESTS_DIR / "data" / "philox4x32_10_kat.txt"  # the vectors published with Random123
+
+
+def kat_vectors() -> list[tuple[int, list[int], list[int], list[int]]]:
+    vectors = []
+    for line in KAT_FILE.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, rounds, *hex_words = line.split()
+        assert name == "philox4x32" and len(hex_words) == 10, f"malformed known-answer line: {line!r}"
+        values = [int(h, 16) for h in hex_words]
+        vectors.append((int(rounds), values[0:4], values[4:6], values[6:10]))
+    return vectors
+
+
 # ---- tensors built for a test -------------------------------------------------------------------
 
 

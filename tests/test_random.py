@@ -18,7 +18,7 @@ import scipy.stats
 from hypothesis import Phase, given
 from hypothesis import strategies as st
 
-from helpers import TESTS_DIR, seeds, statistical
+from helpers import KAT_FILE, kat_vectors, seeds, statistical
 from refdropout.random import (
     FOLD_IN_DRAW,
     MAX_DRAWS,
@@ -49,8 +49,6 @@ from refdropout.stats import (
     successive_independence_test,
 )
 
-KAT_FILE = TESTS_DIR / "data" / "philox4x32_10_kat.txt"
-
 words = st.integers(0, 2**32 - 1)
 keep_probs = st.floats(0.0, 1.0)
 
@@ -63,18 +61,6 @@ def seed_key(seed: int) -> tuple[int, int]:
 def identity(g: Generator) -> tuple[int, int, int, int]:
     """What a stream is: its key and its stream words (RANDOM-3)."""
     return (*g.state.key, *g.state.stream)
-
-
-def kat_vectors() -> list[tuple[int, list[int], list[int], list[int]]]:
-    vectors = []
-    for line in KAT_FILE.read_text().splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        name, rounds, *hex_words = line.split()
-        assert name == "philox4x32" and len(hex_words) == 10, f"malformed known-answer line: {line!r}"
-        values = [int(h, 16) for h in hex_words]
-        vectors.append((int(rounds), values[0:4], values[4:6], values[6:10]))
-    return vectors
 
 
 # --- Part A: the reference generator ---------------------------------------------------------

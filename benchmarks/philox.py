@@ -6,7 +6,7 @@ Three sources side by side, each timed on the same number of words, best of seve
 - a naive Philox4x32-10 loop, one counter at a time, written out below;
 - ``random.Random().getrandbits(32)``: CPython's Mersenne Twister, one word per call.
 
-Run: ``python benchmarks/random.py [--words N] [--repeats R]``.
+Run: ``python benchmarks/philox.py [--words N] [--repeats R]``.
 """
 
 from __future__ import annotations
@@ -14,18 +14,15 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-# The script's own directory heads sys.path, and there this file would shadow the standard
-# library's random: put the repository root, where refdropout lives, in its place.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's refdropout, installed or not
 
-import random  # noqa: E402  (only once sys.path is set: the standard library's, not this file)
-
-from refdropout.random import PHILOX_M, PHILOX_W, Generator  # noqa: E402  (from the root just put on sys.path)
+from refdropout.random import PHILOX_M, PHILOX_W, Generator
 
 MASK = 2**32 - 1
 

@@ -1,0 +1,97 @@
+"""``refdropout.functional.dropout`` on numpy arrays, bit for bit and in bulk (spec/dropout.md).
+
+``dropout_bulk(x, p, ...)`` returns what the engine's ``dropout(from_numpy(x), p, ...,
+return_mask=True)`` returns, as numpy arrays: the same checks and refusals (the engine's own
+argument checks), the same randomness consumed (none in evaluation, at p = 0 or at p = 1;
+otherwise one ``bernoulli`` draw of the mask shape, made by ``NumpyGenerator``), and every value
+computed as the engine computes it: in float64, x_i / divisor where kept and x_i * 0.0
+("multiply") or +0.0 ("select") where dropped, then rounded once to x's format (numpy's
+casts round to nearest, ties to even, as ``DType.round`` does). Signed zeros and NaN payloads
+come out as the engine's, since the same IEEE operations make them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..contract.arrays import DTYPES, NUMPY_FORMATS
+from ..functional.arguments import check_choice, check_flag, check_rate, resolve_generator, resolve_noise_shape
+from ..functional.standard import NONFINITE_POLICIES, SCALINGS
+from ..random import Generator
+from .numpy_philox import NumpyGenerator
+
+__all__ = ["dropout_bulk"]
+
+_OP = "dropout"
+
+
+def _check_array(x: object) -> np.ndarray:
+    """A numpy array of a floating format numpy holds here (DROPOUT-9)."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{_OP}: x must be a floating-point numpy array, got {type(x).__name__}")
+    if x.dtype not in NUMPY_FORMATS.values():
+        raise TypeError(f"{_OP}: x must be a floating-point numpy array of {', '.join(DTYPES)}, got dtype {x.dtype}")
+    return x
+
+
+def _source(seed: int | None, generator: Generator | NumpyGenerator | None) -> Generator | NumpyGenerator | None:
+    """The generator a training call would draw from, checked in every mode as the engine checks it."""
+    if isinstance(generator, NumpyGenerator):
+        if seed is not None:
+            raise ValueError(f"{_OP}: pass seed= or generator=, not both")
+        return generator
+    return None if seed is None and generator is None else resolve_generator(seed, generator, _OP)
+
+
+def _keep_mask(source: Generator | NumpyGenerator | None, mask_shape: tuple[int, ...], q: float) -> np.ndarray:
+    """The engine's ``source.bernoulli(mask_shape, q)`` as bools; an engine generator's state moves
+    on by the one draw its own call would have taken (RANDOM-4: a draw of any size takes one)."""
+    if isinstance(source, NumpyGenerator):
+        return source.bernoulli(mask_shape, q)
+    source = resolve_generator(None, None, _OP) if source is None else source  # None raises: no hidden generator
+    mask = NumpyGenerator.from_state(source.state).bernoulli(mask_shape, q)  # refuses before any draw is taken
+    source.random_words(0)
+    return mask
+
+
+def dropout_bulk(
+    x: np.ndarray,
+    p: float = 0.5,
+    *,
+    training: bool = True,
+    seed: int | None = None,
+    generator: Generator | NumpyGenerator | None = None,
+    noise_shape: Sequence[int | None] | None = None,
+    broadcast_dims: Sequence[int] | None = None,
+    scaling: str = "inverted",
+    nonfinite: str = "multiply",
+) -> tuple[np.ndarray, np.ndarray]:
+    """``refdropout.functional.dropout`` with ``return_mask=True`` on a numpy array: (y, keep), y in
+    x's format and shape, keep a bool array of x's shape (DROPOUT-1 to DROPOUT-21). The identity
+    (evaluation with inverted scaling, or p = 0) returns x itself, as the engine does."""
+    x = _check_array(x)
+    p = check_rate(p, _OP)
+    check_flag(training, _OP, "training")
+    check_choice(scaling, SCALINGS, _OP, "scaling")
+    check_choice(nonfinite, NONFINITE_POLICIES, _OP, "nonfinite")
+    mask_shape = resolve_noise_shape(x.shape, noise_shape, broadcast_dims, _OP)
+    q = 1.0 - p
+    source = _source(seed, generator)
+
+    with np.errstate(all="ignore"):  # IEEE results, as the engine's floats give them, without warnings
+        if not training or p == 0.0:  # the identity, consuming no randomness (DROPOUT-4, DROPOUT-7, DROPOUT-15)
+            keep = np.ones(x.shape, dtype=np.bool_)
+            if training or scaling == "inverted":
+                return x, keep
+            q_in_format = float(np.float64(q).astype(x.dtype))  # the engine's weak scalar, rounded to x's format
+            return (x.astype(np.float64) * q_in_format).astype(x.dtype), keep
+        if p == 1.0:  # every unit dropped, nothing divided by q = 0 (DROPOUT-5)
+            keep, divisor = np.zeros(x.shape, dtype=np.bool_), 1.0
+        else:
+            keep = np.broadcast_to(_keep_mask(source, mask_shape, q), x.shape).copy()
+            divisor = q if scaling == "inverted" else 1.0
+        wide = x.astype(np.float64)  # multiply: a dropped NaN or inf gives NaN, -x gives -0.0
+        dropped = wide * 0.0 if nonfinite == "multiply" else 0.0
+        return np.where(keep, wide / divisor, dropped).astype(x.dtype), keep
