@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from refdropout.contract import Policies
-from refdropout.contract.arrays import from_numpy, to_numpy
+from refdropout.contract.arrays import as_array, in_kind
 
 
 def dropout(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
@@ -39,31 +39,32 @@ def masked_dropout(x: np.ndarray, p: float, training: bool, generator: np.random
 
 
 class MyDropout:
-    """The same dropout behind the conformance protocol: engine tensors in and out, one method per
-    capability (``refdropout.contract.CAPABILITIES`` lists them all)."""
+    """The same dropout behind the conformance protocol: engine tensors or numpy arrays in, the same
+    kind out (as_array, in_kind), one method per capability (``refdropout.contract.CAPABILITIES``
+    lists them all)."""
 
     name = "my_dropout"
     dtypes = ("float64", "float32", "float16")  # the formats it is checked in
     policies = Policies(scaling="inverted", nonfinite="multiply")  # its choices where the spec allows one
 
     def dropout(self, x, p, *, training, seed):
-        return from_numpy(dropout(to_numpy(x), p, training=training, seed=seed))
+        return in_kind(dropout(as_array(x), p, training=training, seed=seed), x)
 
     def dropout_with_mask(self, x, p, *, seed):
-        y, keep = masked_dropout(to_numpy(x), p, True, np.random.default_rng(seed))
-        return from_numpy(y), from_numpy(keep)
+        y, keep = masked_dropout(as_array(x), p, True, np.random.default_rng(seed))
+        return in_kind(y, x), in_kind(keep, x)
 
     def dropout_vjp(self, x, p, g, *, training, seed):
-        y, keep = masked_dropout(to_numpy(x), p, training, np.random.default_rng(seed))
+        y, keep = masked_dropout(as_array(x), p, training, np.random.default_rng(seed))
         if not training:
-            return from_numpy(y), g
-        q = 1.0 - p
-        return from_numpy(y), from_numpy(to_numpy(g) * keep / q if q > 0.0 else to_numpy(g) * keep)
+            return in_kind(y, x), g
+        q, gradient = 1.0 - p, as_array(g)
+        return in_kind(y, x), in_kind(gradient * keep / q if q > 0.0 else gradient * keep, g)
 
     def dropout_stream(self, seed):
         generator = np.random.default_rng(seed)  # one state that successive calls advance
 
         def call(x, p, *, training):
-            return from_numpy(masked_dropout(to_numpy(x), p, training, generator)[0])
+            return in_kind(masked_dropout(as_array(x), p, training, generator)[0], x)
 
         return call

@@ -278,3 +278,47 @@ def run_plugin(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
         return pytester.runpytest("-p", "refdropout.pytest_plugin", "-p", "no:cacheprovider",
                                   "-W", "ignore::pytest.PytestAssertRewriteWarning",
                                   "--pyargs", "refdropout.conformance", "-rsxX", *args)
+
+
+# ---- numpy arrays in, numpy arrays out (contract: answers in kind) ------------------------------------
+
+
+def assert_answers_in_kind(impl: Implementation, seed: int = 3, shape: tuple[int, ...] = (4, 8)) -> None:
+    """Handed numpy arrays, ``impl``'s capabilities of standard dropout answer with numpy arrays of x's
+    shape and dtype, bit for bit what they answer for engine tensors, in every format it declares,
+    and leave the caller's arrays as they were."""
+    import numpy as np
+
+    from refdropout.conformance.kit import edged
+    from refdropout.contract import dtypes_of, has_capability
+    from refdropout.contract.arrays import to_numpy
+
+    def same(got: object, expected: Tensor, what: str) -> None:
+        assert isinstance(got, np.ndarray), f"{described(impl)}: {what} returned {type(got).__name__}, not an array"
+        want = to_numpy(expected)
+        assert (got.shape, got.dtype) == (want.shape, want.dtype), f"{described(impl)}: {what}: {got.dtype} {got.shape}"
+        assert got.tobytes() == want.tobytes(), f"{described(impl)}: {what}: not the tensor path's values"
+
+    for dtype in dtypes_of(impl):
+        x = edged(seed, shape, dtype)
+        a, g = to_numpy(x), to_numpy(edged(seed + 1, shape, dtype))
+        before = a.tobytes()
+        for training in (True, False):
+            same(impl.dropout(a, 0.3, training=training, seed=seed),
+                 impl.dropout(x, 0.3, training=training, seed=seed), f"{dtype.name} dropout, training={training}")
+        if has_capability(impl, "dropout_with_mask"):
+            y, keep = impl.dropout_with_mask(a, 0.3, seed=seed)
+            ty, tkeep = impl.dropout_with_mask(x, 0.3, seed=seed)
+            same(y, ty, f"{dtype.name} dropout_with_mask")
+            same(keep, tkeep, f"{dtype.name} dropout_with_mask's mask")
+        if has_capability(impl, "dropout_vjp"):
+            (y, dx) = impl.dropout_vjp(a, 0.3, g, training=True, seed=seed)
+            (ty, tdx) = impl.dropout_vjp(x, 0.3, edged(seed + 1, shape, dtype), training=True, seed=seed)
+            same(y, ty, f"{dtype.name} dropout_vjp")
+            same(dx, tdx, f"{dtype.name} dropout_vjp's gradient")
+        if has_capability(impl, "dropout_stream"):
+            arrays, tensors = impl.dropout_stream(seed), impl.dropout_stream(seed)
+            for call in range(2):
+                same(arrays(a, 0.3, training=True), tensors(x, 0.3, training=True), f"{dtype.name} stream call {call}")
+        assert a.tobytes() == before, f"{described(impl)}: a {dtype.name} call changed the caller's array"
+

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from helpers import (
     NEVER_SHRUNK,
     REPO,
+    assert_answers_in_kind,
     assert_fails,
     assert_outcome,
     assert_passes,
@@ -159,3 +160,8 @@ def test_module_imports_without_jax() -> None:
         "the jax target needs jax, which is not installed: pip install jax",
         "the flax target needs jax, which is not installed: pip install flax",
     ]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_numpy_arrays_are_answered_in_kind(targets, target: str) -> None:
+    assert_answers_in_kind(targets[target])

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from helpers import (
     NEVER_SHRUNK,
     REPO,
+    assert_answers_in_kind,
     assert_fails,
     assert_outcome,
     assert_passes,
@@ -210,3 +211,7 @@ def test_module_imports_without_onnxruntime() -> None:
     )
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=REPO)
     assert "pip install onnxruntime onnx" in result.stdout
+
+
+def test_numpy_arrays_are_answered_in_kind(ort_impl) -> None:
+    assert_answers_in_kind(ort_impl)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from helpers import (
     NEVER_SHRUNK,
     REPO,
+    assert_answers_in_kind,
     assert_fails,
     assert_outcome,
     assert_passes,
@@ -211,3 +212,8 @@ def test_module_imports_without_tensorflow() -> None:
     )
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=REPO)
     assert "pip install tensorflow-cpu keras" in result.stdout
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_numpy_arrays_are_answered_in_kind(adapters, target: str) -> None:
+    assert_answers_in_kind(_impl(adapters, target))

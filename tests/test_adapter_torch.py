@@ -19,6 +19,7 @@ from hypothesis import given
 from helpers import (
     NEVER_SHRUNK,
     REPO,
+    assert_answers_in_kind,
     assert_fails,
     assert_outcome,
     assert_passes,
@@ -129,3 +130,7 @@ def test_module_imports_without_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=REPO)
     assert "pip install torch" in result.stdout
+
+
+def test_numpy_arrays_are_answered_in_kind(torch_impl) -> None:
+    assert_answers_in_kind(torch_impl)

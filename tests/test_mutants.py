@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 
-from helpers import REPO, run_command, seeds, statistical
+from helpers import REPO, assert_answers_in_kind, run_command, seeds, statistical
 from refdropout.conformance import CHECKS, Outcome, Verdict
 from refdropout.contract import Implementation
 from refdropout.mutants import KINDS, MUTANTS
@@ -142,3 +142,31 @@ def test_the_generator_writes_detections_silent_clauses_and_the_catalogue(tmp_pa
     assert "- DROPOUT-10: wrong-policy" in text
     assert re.search(r"(?m)^\| wrong-policy \| values \| .+ \| pytorch/pytorch#59421: .+ \| DROPOUT-10 \| caught \|$",
                      text)
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_every_mutant_answers_numpy_arrays_in_kind(name: str) -> None:
+    """Handed a numpy x, a mutant's dropout answers with a numpy array, what it answers for the engine
+    tensor (fresh instances, so a mutant with a state of its own starts alike); one that refuses the
+    tensor refuses the array."""
+    import numpy as np
+
+    from refdropout.conformance.kit import edged
+    from refdropout.contract.arrays import to_numpy
+    from refdropout.dtypes import float32
+
+    x = edged(5, (4, 8), float32)
+    try:
+        want = to_numpy(MUTANTS[name].make().dropout(x, 0.3, training=True, seed=5))
+    except Exception as error:  # noqa: BLE001  (a mutant may refuse anything its model refuses)
+        with pytest.raises(type(error)):
+            MUTANTS[name].make().dropout(to_numpy(x), 0.3, training=True, seed=5)
+        return
+    got = MUTANTS[name].make().dropout(to_numpy(x), 0.3, training=True, seed=5)
+    assert isinstance(got, np.ndarray) and got.dtype == want.dtype and got.tobytes() == want.tobytes(), name
+
+
+def test_the_textbook_base_answers_in_kind() -> None:
+    from refdropout.mutants.textbook import Textbook
+
+    assert_answers_in_kind(Textbook())

@@ -16,7 +16,7 @@ import importlib.util
 import pytest
 from hypothesis import given
 
-from helpers import seeds, statistical
+from helpers import assert_answers_in_kind, seeds, statistical
 from refdropout.adapters import TARGETS, load_target
 from refdropout.conformance import CHECKS, Outcome
 from refdropout.conformance.runner import run_target, select_clauses
@@ -54,3 +54,26 @@ def test_every_clause_at_the_quick_profile(target, suite_budget, seed: int) -> N
     assert not vanished, (f"{', '.join(vanished)}: expected FAIL for {target.name} (a known deviation), got none:"
                           " update known_deviations")
     assert run.count(Outcome.PASS) > 0
+
+
+@pytest.mark.parametrize("target", ["reference", "numpy"])
+def test_numpy_arrays_are_answered_in_kind(target: str) -> None:
+    assert_answers_in_kind(load_target(target).impl)
+
+
+def test_a_plain_function_is_handed_the_array_itself() -> None:
+    """FunctionDropout passes a numpy x through unconverted and returns the function's result as it is."""
+    import numpy as np
+
+    from refdropout.adapters.function import FunctionDropout
+
+    seen = []
+
+    def identity(x, p, *, training, seed):
+        seen.append(x)
+        return x
+
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    assert FunctionDropout(identity, "identity").dropout(a, 0.3, training=True, seed=0) is a
+    assert seen == [a]
+    assert_answers_in_kind(FunctionDropout(identity, "identity"))

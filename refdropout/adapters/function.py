@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..contract.arrays import from_numpy, to_numpy
+from ..contract.arrays import as_array, in_kind
 from ..contract.protocol import ContractViolation
 from ..tensor import Tensor
 
@@ -28,15 +28,16 @@ __all__ = ["FunctionDropout"]
 
 
 class FunctionDropout:
-    """``function(x, p, *, training, seed)`` on numpy arrays behind the conformance protocol."""
+    """``function(x, p, *, training, seed)`` on numpy arrays behind the conformance protocol; a
+    numpy x is handed over as it is and the result returned as it is (contract: answers in kind)."""
 
     def __init__(self, function: Callable[..., object], name: str) -> None:
         self.function = function
         self.name = name
 
     def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
-        array = to_numpy(x)
-        return from_numpy(_like(self.function(array, p, training=training, seed=seed), array))
+        array = as_array(x)
+        return in_kind(_like(self.function(array, p, training=training, seed=seed), array), x)
 
 
 def _like(y: object, x: np.ndarray) -> np.ndarray | np.generic:

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from ..contract import Policies
-from ..contract.arrays import DTYPES, from_numpy, to_numpy
+from ..contract.arrays import DTYPES, as_array, in_kind
 from ..tensor import Tensor
 from . import import_framework
 
@@ -105,7 +105,7 @@ class _Jax:
         return self._enable_x64(True)
 
     def _array(self, x: Tensor) -> Any:
-        return self.jnp.asarray(to_numpy(x))
+        return self.jnp.asarray(as_array(x))
 
     def _key(self, seed: int) -> Any:
         """``jax.random.key`` of all 64 bits of ``seed`` (inside ``_x64``)."""
@@ -116,7 +116,7 @@ class _Jax:
     def _apply(self, op: Callable[[Any, Any], Any], x: Tensor, seed: int) -> Tensor:
         """op(key, x) on x as a jax array, the key that of ``seed``."""
         with self._x64():
-            return from_numpy(np.asarray(op(self._key(seed), self._array(x))))
+            return in_kind(np.asarray(op(self._key(seed), self._array(x))), x)
 
     def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
         return self._apply(lambda key, a: self._drop(key, a, p, training), x, seed)
@@ -133,7 +133,7 @@ class _Jax:
             key = self._key(seed)
             y, vjp = self.jax.vjp(lambda a: self._drop(key, a, p, training), self._array(x))
             (dx,) = vjp(self._array(g))
-            return from_numpy(np.asarray(y)), from_numpy(np.asarray(dx))
+            return in_kind(np.asarray(y), x), in_kind(np.asarray(dx), g)
 
     def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
         with self._x64():
@@ -181,7 +181,7 @@ class JaxDropout(_Jax):
                 if training and p != 0:
                     state["key"], sub = self.jax.random.split(state["key"])
                     a = self._drop(sub, a, p, training)
-                return from_numpy(np.asarray(a))
+                return in_kind(np.asarray(a), x)
 
         return call
 
@@ -218,7 +218,7 @@ class FlaxDropout(_Jax):
         def call(x: Tensor, p: float, *, training: bool) -> Tensor:
             layer.rate = p
             with self._x64():
-                return from_numpy(np.asarray(layer(self._array(x), deterministic=not training)))
+                return in_kind(np.asarray(layer(self._array(x), deterministic=not training)), x)
 
         return call
 
@@ -232,7 +232,7 @@ class FlaxDropout(_Jax):
 
 
 class _Module:
-    """An nnx module as the protocol's layer: train(), eval(), and calls on engine tensors."""
+    """An nnx module as the protocol's layer: train(), eval(), and calls on engine tensors or numpy arrays."""
 
     def __init__(self, adapter: FlaxDropout, module: Any) -> None:
         self.adapter, self.module = adapter, module
@@ -247,4 +247,4 @@ class _Module:
 
     def __call__(self, x: Tensor) -> Tensor:
         with self.adapter._x64():
-            return from_numpy(np.asarray(self.module(self.adapter._array(x))))
+            return in_kind(np.asarray(self.module(self.adapter._array(x))), x)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..contract.arrays import DTYPES, from_numpy, to_numpy
+from ..contract.arrays import DTYPES, as_array, in_kind
 from ..tensor import Tensor
 
 __all__ = ["NumpyDropout", "dropout"]
@@ -60,36 +60,37 @@ def _generator(seed: int) -> np.random.Generator:
 
 
 class NumpyDropout:
-    """The numpy dropout behind the conformance protocol."""
+    """The numpy dropout behind the conformance protocol: numpy arrays in, numpy arrays out; engine
+    tensors converted in and out."""
 
     name = "numpy"
     dtypes = DTYPES
 
     def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
-        y, _ = dropout(to_numpy(x), p, training=training, generator=_generator(seed))
-        return from_numpy(y)
+        y, _ = dropout(as_array(x), p, training=training, generator=_generator(seed))
+        return in_kind(y, x)
 
     def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
-        y, m = dropout(to_numpy(x), p, training=True, generator=_generator(seed))
-        return from_numpy(y), from_numpy(m)
+        y, m = dropout(as_array(x), p, training=True, generator=_generator(seed))
+        return in_kind(y, x), in_kind(m, x)
 
     def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
         y, _ = dropout(np.asarray(values, dtype=np.int32), p, training=training, generator=_generator(seed))
         return y.tolist()
 
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
-        y, m = dropout(to_numpy(x), p, training=training, generator=_generator(seed))
-        return from_numpy(y), from_numpy(scaled(to_numpy(g), m, keep_prob(p)) if training else to_numpy(g))
+        y, m = dropout(as_array(x), p, training=training, generator=_generator(seed))
+        return in_kind(y, x), in_kind(scaled(as_array(g), m, keep_prob(p)) if training else as_array(g), g)
 
     def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
         generator = _generator(seed)
 
         def call(x: Tensor, p: float, *, training: bool) -> Tensor:
-            return from_numpy(dropout(to_numpy(x), p, training=training, generator=generator)[0])
+            return in_kind(dropout(as_array(x), p, training=training, generator=generator)[0], x)
 
         return call
 
     def dropout_noise_shape(self, x: Tensor, p: float, noise_shape: Sequence[int | None], *, training: bool,
                             seed: int) -> Tensor:
-        y, _ = dropout(to_numpy(x), p, training=training, generator=_generator(seed), noise_shape=noise_shape)
-        return from_numpy(y)
+        y, _ = dropout(as_array(x), p, training=training, generator=_generator(seed), noise_shape=noise_shape)
+        return in_kind(y, x)

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..contract import Policies
-from ..contract.arrays import NUMPY_FORMATS, from_numpy, to_numpy
+from ..contract.arrays import NUMPY_FORMATS, as_array, in_kind
 from ..tensor import Tensor
 from . import import_framework
 
@@ -107,10 +107,10 @@ class OnnxRuntimeDropout:
 
     @staticmethod
     def _run(session: Any, x: Tensor, p: float, training: bool) -> tuple[Tensor, Tensor]:
-        """(output, mask) of one run of ``session`` on x."""
-        output, mask = session.run(None, {"data": to_numpy(x), "ratio": _ratio(p),
+        """(output, mask) of one run of ``session`` on x, in x's kind (numpy arrays or engine tensors)."""
+        output, mask = session.run(None, {"data": as_array(x), "ratio": _ratio(p),
                                           "training_mode": np.array(bool(training))})
-        return from_numpy(output), from_numpy(mask)
+        return in_kind(output, x), in_kind(mask, x)
 
     def _seeded(self, x: Tensor, p: float, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         """(output, mask) of a run drawing with ``seed``: on the last session that drew for x's dtype

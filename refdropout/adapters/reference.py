@@ -1,7 +1,8 @@
 """The reference implementation as a conformance target: refdropout's own engine.
 
 It has every capability of the protocol (refdropout.contract), so every clause
-applies to it; it is the first user of the checks and must pass them all.
+applies to it; it is the first user of the checks and must pass them all. Handed numpy arrays, its
+capabilities answer in kind (contract.arrays.EngineArrays): converted to engine tensors and back.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from .. import nn
 from ..contract import Policies
+from ..contract.arrays import EngineArrays
 from ..functional import (
     alpha_dropout,
     attention_dropout,
@@ -31,7 +33,7 @@ from ..theory import Network
 __all__ = ["ReferenceDropout", "model_of"]
 
 
-class ReferenceDropout:
+class ReferenceDropout(EngineArrays):
     """``refdropout.functional.dropout`` behind the conformance protocol."""
 
     name = "reference"

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..contract import Policies
-from ..contract.arrays import DTYPES, from_numpy, to_numpy
+from ..contract.arrays import DTYPES, as_array, in_kind, to_numpy
 from ..nn.mc import MCPrediction
 from ..tensor import Tensor
 from ..theory import Network
@@ -64,13 +64,14 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
 }
 
 
-def _to_tf(tf: Any, x: Tensor) -> Any:
-    """x as a TensorFlow constant of its shape and format (exact, via numpy)."""
-    return tf.constant(to_numpy(x))
+def _to_tf(tf: Any, x: Tensor | np.ndarray) -> Any:
+    """x (an engine tensor or a numpy array) as a TensorFlow tensor of its shape and format (exact, via numpy)."""
+    return tf.convert_to_tensor(as_array(x))
 
 
-def _from_tf(y: Any) -> Tensor:
-    return from_numpy(np.asarray(y.numpy()))  # np.asarray(y) fails on a 0-d bfloat16 tensor
+def _from_tf(y: Any, like: object) -> Tensor | np.ndarray:
+    """y in the kind of ``like``: a numpy array for a numpy array, an engine tensor otherwise."""
+    return in_kind(np.asarray(y.numpy()), like)  # np.asarray(y) fails on a 0-d bfloat16 tensor
 
 
 def _resolved(noise_shape: Sequence[int | None], shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -78,9 +79,9 @@ def _resolved(noise_shape: Sequence[int | None], shape: tuple[int, ...]) -> tupl
     return tuple(n if m is None else m for m, n in zip(noise_shape, shape))
 
 
-def _kept(y: Any) -> Tensor:
-    """The keep mask of a dropout of ones: kept elements are 1/q, dropped ones 0."""
-    return from_numpy(np.asarray(y.numpy()) != 0)
+def _kept(y: Any, like: object) -> Tensor | np.ndarray:
+    """The keep mask of a dropout of ones, in the kind of ``like``: kept elements are 1/q, dropped ones 0."""
+    return in_kind(np.asarray(y.numpy()) != 0, like)
 
 
 class TensorflowDropout:
@@ -106,12 +107,12 @@ class TensorflowDropout:
 
     def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
         t = _to_tf(self._tf, x)
-        return _from_tf(self._drop(t, p, self._seed(seed)) if training else t)
+        return _from_tf(self._drop(t, p, self._seed(seed)) if training else t, x)
 
     def dropout_noise_shape(self, x: Tensor, p: float, noise_shape: Sequence[int | None], *, training: bool,
                             seed: int) -> Tensor:
         t = _to_tf(self._tf, x)
-        return _from_tf(self._drop(t, p, self._seed(seed), _resolved(noise_shape, x.shape)) if training else t)
+        return _from_tf(self._drop(t, p, self._seed(seed), _resolved(noise_shape, x.shape)) if training else t, x)
 
     def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
         t = self._tf.constant(values, dtype=self._tf.int32)
@@ -121,7 +122,7 @@ class TensorflowDropout:
         """The output and its keep mask, read off a call on ones with the same seed: a stateless
         call's draws depend on the seed, shape and dtype only, so the mask is this call's."""
         ones = self._tf.ones(x.shape, dtype=_to_tf(self._tf, x).dtype)
-        return self.dropout(x, p, training=True, seed=seed), _kept(self._drop(ones, p, self._seed(seed)))
+        return self.dropout(x, p, training=True, seed=seed), _kept(self._drop(ones, p, self._seed(seed)), x)
 
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         tf = self._tf
@@ -129,7 +130,7 @@ class TensorflowDropout:
         with tf.GradientTape() as tape:
             tape.watch(t)
             y = self._drop(t, p, self._seed(seed)) if training else tf.identity(t)
-        return _from_tf(y), _from_tf(tape.gradient(y, t, output_gradients=_to_tf(tf, g)))
+        return _from_tf(y, x), _from_tf(tape.gradient(y, t, output_gradients=_to_tf(tf, g)), g)
 
     def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
         """Successive ``tf.nn.experimental.general_dropout`` calls drawing their uniforms from one
@@ -138,7 +139,7 @@ class TensorflowDropout:
 
         def call(x: Tensor, p: float, *, training: bool) -> Tensor:
             t = _to_tf(self._tf, x)
-            return _from_tf(self._tf.nn.experimental.general_dropout(t, p, generator.uniform) if training else t)
+            return _from_tf(self._tf.nn.experimental.general_dropout(t, p, generator.uniform) if training else t, x)
 
         return call
 
@@ -163,7 +164,7 @@ class KerasDropout:
         self._tf = import_framework("tensorflow", target=self.name, install=INSTALL)
 
     def _call(self, layer: Any, x: Tensor, training: bool) -> Tensor:
-        return _from_tf(layer(_to_tf(self._tf, x), training=training))
+        return _from_tf(layer(_to_tf(self._tf, x), training=training), x)
 
     def _dropout_layer(self, p: float, seed: int, dtype: str, noise_shape: Sequence[int | None] | None = None) -> Any:
         return self._keras.layers.Dropout(p, noise_shape=noise_shape, seed=_keras_seed(seed), dtype=dtype)
@@ -186,7 +187,7 @@ class KerasDropout:
     def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
         """The output and its keep mask, read off a fresh layer of the same seed on ones."""
         ones = self._tf.ones(x.shape, dtype=_to_tf(self._tf, x).dtype)
-        keep = _kept(self._dropout_layer(p, seed, x.dtype.name)(ones, training=True))
+        keep = _kept(self._dropout_layer(p, seed, x.dtype.name)(ones, training=True), x)
         return self.dropout(x, p, training=True, seed=seed), keep
 
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
@@ -198,7 +199,7 @@ class KerasDropout:
             y = tf.identity(layer(t, training=training))
         # at p = 1 Keras returns zeros_like(x), not connected to x: its gradient is zero, not None
         dx = tape.gradient(y, t, output_gradients=_to_tf(tf, g), unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return _from_tf(y), _from_tf(dx)
+        return _from_tf(y, x), _from_tf(dx, g)
 
     def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
         """Successive calls of Dropout layers, one per rate and format, sharing one seed state: the
@@ -245,7 +246,7 @@ class KerasDropout:
             layer = kinds[spatial_dims](p, data_format=data_format, seed=_keras_seed(seed), dtype=x.dtype.name)
         y = layer(tf.transpose(t, (0, 2, 1)) if transposed else t, training=training)
         y = tf.transpose(y, (0, 2, 1)) if transposed else y
-        return _from_tf(y[0] if unbatched else y)
+        return _from_tf(y[0] if unbatched else y, x)
 
     def alpha_dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
         return self._call(self._keras.layers.AlphaDropout(p, seed=_keras_seed(seed), dtype=x.dtype.name), x,
@@ -289,7 +290,7 @@ class KerasDropout:
         t = _to_tf(tf, x)
         passes = tf.stack([model(t, training=True) for _ in range(samples)])
         mean = tf.reduce_mean(passes, axis=0)
-        return MCPrediction(_from_tf(mean), _from_tf(tf.reduce_mean((passes - mean) ** 2, axis=0)))
+        return MCPrediction(_from_tf(mean, x), _from_tf(tf.reduce_mean((passes - mean) ** 2, axis=0), x))
 
     # ---- spec/modes.md: Dropout inside Sequential, the mode a call argument -----------------------
 

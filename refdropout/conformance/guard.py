@@ -97,7 +97,7 @@ class Call:
 
 
 def _value(value: object) -> str:
-    if isinstance(value, Tensor):
+    if isinstance(value, Tensor) or type(value).__name__ == "ndarray":  # a numpy array, named without numpy
         return f"{value.dtype.name} {value.shape}"
     if isinstance(value, _Guarded):
         return f"<{value._label}>"
@@ -107,7 +107,8 @@ def _value(value: object) -> str:
 def _argument(name: str | None, value: object) -> str:
     if name is None:
         return _value(value)
-    return f"{name}: {_value(value)}" if isinstance(value, Tensor) else f"{name}={_value(value)}"
+    return f"{name}: {_value(value)}" if isinstance(value, Tensor) or type(value).__name__ == "ndarray" \
+        else f"{name}={_value(value)}"
 
 
 def described(error: BaseException) -> str:

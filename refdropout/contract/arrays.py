@@ -1,5 +1,10 @@
 """Engine tensors to numpy arrays and back: the one conversion every numpy-based adapter uses.
 
+A capability may be handed numpy arrays instead of engine tensors, and then answers in kind: with
+numpy arrays (protocol.py). :func:`as_array` and :func:`in_kind` are that rule for an adapter on
+numpy arrays; :class:`EngineArrays` is it for an implementation on engine tensors (the reference,
+the mutants), whose capabilities it wraps: numpy in, tensors through the engine, numpy out.
+
 Values cross exactly: an engine tensor holds every element as a Python float already rounded to
 its format, so casting it to the numpy format of the same name changes no bit (signed zeros and
 NaN included), and casting a numpy result back to float64 is exact. The formats are numpy's
@@ -8,12 +13,19 @@ float64, float32 and float16, and bfloat16 where ml_dtypes is installed.
 
 from __future__ import annotations
 
+import functools
+import types
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from ..dtypes import DType, bool_, get_dtype
 from ..tensor import Tensor
+from .protocol import CAPABILITIES
 
-__all__ = ["NUMPY_FORMATS", "DTYPES", "to_numpy", "from_numpy"]
+__all__ = ["NUMPY_FORMATS", "DTYPES", "to_numpy", "from_numpy", "as_array", "in_kind", "answers_in_kind",
+           "EngineArrays"]
 
 
 def _formats() -> dict[str, np.dtype]:
@@ -50,3 +62,61 @@ def from_numpy(a: object) -> Tensor:
         raise TypeError(f"expected a numpy array of {', '.join(DTYPES)} or bool, got dtype {a.dtype}")
     dtype: DType = get_dtype(_NAMES[a.dtype])
     return Tensor.from_flat(a.astype(np.float64).ravel().tolist(), a.shape, dtype)
+
+
+def as_array(x: Tensor | np.ndarray) -> np.ndarray:
+    """x as a numpy array: itself when it is one, an engine tensor converted (to_numpy)."""
+    return x if isinstance(x, np.ndarray) else to_numpy(x)
+
+
+def in_kind(y: np.ndarray, like: object) -> Tensor | np.ndarray:
+    """A numpy result ``y`` in the kind of the argument ``like``: as it is for a numpy array, an engine
+    tensor (from_numpy) otherwise."""
+    return y if isinstance(like, np.ndarray) else from_numpy(y)
+
+
+def _tensors(value: object) -> object:
+    return from_numpy(value) if isinstance(value, np.ndarray) else value
+
+
+def _arrays(value: object) -> object:
+    """A result on engine tensors with every tensor, in tuples too, a numpy array; a function returned
+    (a stream's call) answers in kind as well."""
+    if isinstance(value, Tensor):
+        return to_numpy(value)
+    if isinstance(value, tuple):
+        items = [_arrays(item) for item in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    return value
+
+
+def answers_in_kind(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` on engine tensors as a function that also takes numpy arrays: given any, it runs on
+    them as tensors and answers with numpy arrays. A plain function it returns (``dropout_stream``'s
+    call) is wrapped alike, since the arrays reach it later."""
+    if getattr(function, "answers_in_kind", False):
+        return function
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not any(isinstance(a, np.ndarray) for a in (*args, *kwargs.values())):
+            result = function(*args, **kwargs)
+            return answers_in_kind(result) if isinstance(result, types.FunctionType) else result
+        result = function(*map(_tensors, args), **{k: _tensors(v) for k, v in kwargs.items()})
+        return answers_in_kind(result) if isinstance(result, types.FunctionType) else _arrays(result)
+
+    call.answers_in_kind = True  # type: ignore[attr-defined]
+    return call
+
+
+class EngineArrays:
+    """A base for implementations on engine tensors: every capability it or a subclass defines
+    (protocol.CAPABILITIES) answers in kind (:func:`answers_in_kind`). Layers and networks that a
+    capability returns (``dropout_module``, ``recurrent_*``) still take engine tensors."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for capability in CAPABILITIES:
+            method = cls.__dict__.get(capability)
+            if isinstance(method, types.FunctionType):
+                setattr(cls, capability, answers_in_kind(method))

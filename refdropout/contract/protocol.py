@@ -5,6 +5,15 @@ An implementation is any object with the required method
     dropout(x, p, *, training, seed) -> Tensor
 
 taking and returning engine tensors (adapters convert to and from their framework's arrays).
+
+Answers in kind. Any capability may instead be handed numpy arrays where it takes tensors (x, g,
+weights; bfloat16 as ``ml_dtypes.bfloat16``), and then answers with numpy arrays where it would
+answer with tensors (a keep mask as a numpy bool array): the checks that draw millions of elements
+pass arrays, which cross at C speed, never a Python float per element. Layers and networks that a
+capability returns take engine tensors. An implementation on engine tensors gets this rule from
+``refdropout.contract.arrays.EngineArrays``; an adapter converts numpy arrays to its framework's
+arrays directly (``torch.from_numpy``, ``jnp.asarray``, ``tf.convert_to_tensor``).
+
 Every further capability is an optional method; a check names the capabilities it needs and is
 reported "not applicable" for an implementation without them, never passed. An implementation
 also declares its policies where the spec allows more than one behaviour (``policies``, a

@@ -3,6 +3,7 @@
 Keep where a uniform u is below q, then y = x ⊙ m · fl(1/q) in x's dtype (DROPOUT-2, DROPOUT-8).
 Its forward pass is made of steps (rate, generator, draws, keep, scale, evaluate, mask_shape);
 each mutant of standard dropout derives from it and overrides the one step its bug lives in.
+Handed numpy arrays, its capabilities answer in kind (contract.arrays.EngineArrays).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..contract import Policies
+from ..contract.arrays import EngineArrays
 from ..functional.arguments import check_rate, resolve_noise_shape
 from ..random import Generator
 from ..shapes import Shape, broadcast_index
@@ -18,7 +20,7 @@ from ..tensor import Tensor
 __all__ = ["Textbook"]
 
 
-class Textbook:
+class Textbook(EngineArrays):
     """Correct: m_i = [u_i < q] on 53-bit uniforms, y = x ⊙ m · fl(1/q) in x's dtype, eval y = x."""
 
     name = "textbook"
