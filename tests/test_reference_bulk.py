@@ -16,10 +16,12 @@ from hypothesis import strategies as st
 
 from helpers import exact, seeds
 from refdropout.adapters.numpy_philox import NumpyGenerator
+from refdropout.adapters.reference import ReferenceDropout
 from refdropout.adapters.reference_bulk import dropout_bulk
-from refdropout.contract.arrays import NUMPY_FORMATS, from_numpy
+from refdropout.contract.arrays import NUMPY_FORMATS, from_numpy, to_numpy
 from refdropout.functional import dropout
 from refdropout.random import Generator
+from refdropout.tensor import Tensor
 
 UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 SPECIAL = [0.0, -0.0, 1.0, -1.5, float("inf"), float("-inf"), float("nan"), 5e-324, -1e-310, 65504.0, 1e300]
@@ -146,3 +148,29 @@ def test_a_numpy_generator_and_a_seed_are_refused_together() -> None:
 def test_inputs_that_are_not_floating_arrays_are_refused(x: object) -> None:
     with pytest.raises(TypeError, match="dropout: x must be a floating-point numpy array"):
         dropout_bulk(x, 0.5, training=True, seed=0)
+
+
+def _bits(y: object) -> bytes:
+    return float64_bytes(np.asarray(to_numpy(y) if isinstance(y, Tensor) else y).astype(np.float64))
+
+
+@seed(15_104)
+@exact(40)
+@given(x=arrays(), p=rates, s=seeds, kinds=st.lists(st.booleans(), min_size=1, max_size=4),
+       policies=st.fixed_dictionaries({"scaling": st.sampled_from(["inverted", "classic"]),
+                                        "nonfinite": st.sampled_from(["multiply", "select"])}))
+def test_the_reference_target_answers_arrays_through_the_bulk_path(x: np.ndarray, p: object, s: int,
+                                                                   kinds: list[bool], policies: dict) -> None:
+    """The reference adapter handed numpy arrays answers with numpy arrays bit for bit its answers on
+    engine tensors, and one stream stays one stream whichever kind each call is given."""
+    impl, tensor = ReferenceDropout(**policies), from_numpy(x)
+    y = impl.dropout(x, p, training=True, seed=s)
+    assert isinstance(y, np.ndarray) and _bits(y) == _bits(impl.dropout(tensor, p, training=True, seed=s))
+    (y, keep), (expected, expected_keep) = (impl.dropout_with_mask(v, p, seed=s) for v in (x, tensor))
+    assert _bits(y) == _bits(expected) and keep.ravel().tolist() == expected_keep.data
+    noise_shape = [1] * x.ndim
+    assert _bits(impl.dropout_noise_shape(x, p, noise_shape, training=True, seed=s)) == _bits(
+        impl.dropout_noise_shape(tensor, p, noise_shape, training=True, seed=s))
+    mixed, engine = impl.dropout_stream(s), impl.dropout_stream(s)
+    for as_array in kinds:
+        assert _bits(mixed(x if as_array else tensor, p, training=True)) == _bits(engine(tensor, p, training=True))

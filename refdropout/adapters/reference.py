@@ -2,12 +2,18 @@
 
 It has every capability of the protocol (refdropout.contract), so every clause
 applies to it; it is the first user of the checks and must pass them all. Handed numpy arrays, its
-capabilities answer in kind (contract.arrays.EngineArrays): converted to engine tensors and back.
+capabilities answer in kind (contract.arrays.EngineArrays): converted to engine tensors and back,
+except dropout itself (``dropout``, ``dropout_with_mask``, ``dropout_noise_shape`` and the calls of
+``dropout_stream``), which runs on the arrays through ``reference_bulk.dropout_bulk``: bit for bit the
+engine's results and the engine's random stream, at numpy's speed, so a statistics-sized call costs
+what the reference's arithmetic costs rather than millions of Python floats.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+
+import numpy as np
 
 from .. import nn
 from ..contract import Policies
@@ -29,8 +35,17 @@ from ..nn.recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
 from ..random import Generator
 from ..tensor import Tensor
 from ..theory import Network
+from .numpy_philox import NumpyGenerator
+from .reference_bulk import dropout_bulk
 
 __all__ = ["ReferenceDropout", "model_of"]
+
+
+def _bulk_for_arrays(method: Callable) -> Callable:
+    """A capability that takes numpy arrays itself (the bulk path) rather than through EngineArrays'
+    conversion to engine tensors."""
+    method.answers_in_kind = True  # type: ignore[attr-defined]
+    return method
 
 
 class ReferenceDropout(EngineArrays):
@@ -47,10 +62,16 @@ class ReferenceDropout(EngineArrays):
         nn.Dropout (``scaling``, ``nonfinite``): the hook through which a subclass runs other ones."""
         return {"scaling": self.policies.scaling, "nonfinite": self.policies.nonfinite}
 
-    def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+    @_bulk_for_arrays
+    def dropout(self, x: Tensor | np.ndarray, p: float, *, training: bool, seed: int) -> Tensor | np.ndarray:
+        if isinstance(x, np.ndarray):
+            return dropout_bulk(x, p, training=training, seed=seed, **self.policy_options())[0]
         return dropout(x, p, training=training, seed=seed, **self.policy_options())
 
-    def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
+    @_bulk_for_arrays
+    def dropout_with_mask(self, x: Tensor | np.ndarray, p: float, *, seed: int) -> tuple:
+        if isinstance(x, np.ndarray):
+            return dropout_bulk(x, p, training=True, seed=seed, **self.policy_options())
         return dropout(x, p, training=True, seed=seed, return_mask=True, **self.policy_options())
 
     def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
@@ -66,17 +87,29 @@ class ReferenceDropout(EngineArrays):
         y.backward(g)
         return y, leaf.grad
 
-    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
-        generator = Generator(seed)
+    @_bulk_for_arrays
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor | np.ndarray]:
+        state = Generator(seed).state  # one stream, whichever kind each call is given
 
-        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
-            return dropout(x, p, training=training, generator=generator, **self.policy_options())
+        def call(x: Tensor | np.ndarray, p: float, *, training: bool) -> Tensor | np.ndarray:
+            nonlocal state
+            if isinstance(x, np.ndarray):
+                generator = NumpyGenerator.from_state(state)
+                y, _ = dropout_bulk(x, p, training=training, generator=generator, **self.policy_options())
+            else:
+                generator = Generator.from_state(state)
+                y = dropout(x, p, training=training, generator=generator, **self.policy_options())
+            state = generator.state
+            return y
 
         return call
 
-    def dropout_noise_shape(
-        self, x: Tensor, p: float, noise_shape: Sequence[int | None], *, training: bool, seed: int
-    ) -> Tensor:
+    @_bulk_for_arrays
+    def dropout_noise_shape(self, x: Tensor | np.ndarray, p: float, noise_shape: Sequence[int | None], *,
+                            training: bool, seed: int) -> Tensor | np.ndarray:
+        if isinstance(x, np.ndarray):
+            return dropout_bulk(x, p, training=training, seed=seed, noise_shape=noise_shape,
+                                **self.policy_options())[0]
         return dropout(x, p, training=training, seed=seed, noise_shape=noise_shape, **self.policy_options())
 
     # ---- spec/variants.md ----------------------------------------------------------------
