@@ -130,6 +130,9 @@ def read_plan(path: Path) -> Plan:
 def execute(plan: Plan, directory: Path, *, workers: int, tx: Sequence[str] = ()) -> Executed:
     """Run ``plan``'s units through pytest-xdist (``workers`` local processes, or the gateways ``tx``),
     its output on stderr line by line; the record of every unit, and why each unit without one has none."""
+    if not plan.units:
+        print("no unit to run: every run is recorded", file=sys.stderr)
+        return Executed({}, {})
     if importlib.util.find_spec("xdist") is None:
         raise ReportError("running units in parallel needs pytest-xdist, which is not installed: "
                           "pip install 'refdropout[parallel]'")
