@@ -33,7 +33,6 @@ from typing import Any
 from urllib.parse import quote
 
 from ..options import Option, integer
-from .command import ReportError
 
 __all__ = ["ALLOW_PARTIAL", "PLAN", "RECORDS", "TX", "WORKERS", "Executed", "Plan", "Unit", "discard", "execute",
            "incomplete", "parallel", "read_plan", "record_path", "recorded", "write_json"]
@@ -130,6 +129,8 @@ def read_plan(path: Path) -> Plan:
 def execute(plan: Plan, directory: Path, *, workers: int, tx: Sequence[str] = ()) -> Executed:
     """Run ``plan``'s units through pytest-xdist (``workers`` local processes, or the gateways ``tx``),
     its output on stderr line by line; the record of every unit, and why each unit without one has none."""
+    from .command import ReportError  # here: the plugin imports this module in pytest, which needs no suite
+
     if not plan.units:
         print("no unit to run: every run is recorded", file=sys.stderr)
         return Executed({}, {})
@@ -143,13 +144,15 @@ def execute(plan: Plan, directory: Path, *, workers: int, tx: Sequence[str] = ()
     except OSError as error:
         raise ReportError(f"cannot write the records directory {directory}: {error.strerror or error}") from error
     gateways = [arg for spec in tx for arg in ("--tx", spec)] or ["-n", str(workers)]
-    command = [sys.executable, "-m", "pytest", "-p", "refdropout.reports.units_plugin", "-p", "no:cacheprovider",
+    # no plugin but these: a worker starts sooner, and none of the machine's plugins changes what a unit does
+    command = [sys.executable, "-m", "pytest", "-p", "xdist.plugin", "-p", "refdropout.reports.units_plugin",
+               "-p", "no:cacheprovider",
                "-c", os.devnull, "--rootdir", str(directory), "-v", "-rfEs", *gateways, str(directory / PLAN)]
     # the workers import what this process imports: its path, the current directory first
     path = os.pathsep.join(dict.fromkeys(os.path.abspath(p or ".") for p in sys.path))
     print(f"running {len(plan.units)} units in {' '.join(gateways)}: records in {directory}", file=sys.stderr)
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env={**os.environ, "PYTHONPATH": path}) as pytest:
+                          env={**os.environ, "PYTHONPATH": path, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}) as pytest:
         assert pytest.stdout is not None
         for line in pytest.stdout:
             print(line, end="", file=sys.stderr, flush=True)
@@ -167,6 +170,8 @@ def execute(plan: Plan, directory: Path, *, workers: int, tx: Sequence[str] = ()
 
 def incomplete(executed: Executed, directory: Path, *, allow_partial: bool) -> None:
     """Say on stderr which units left no record, and why; ReportError unless ``allow_partial``."""
+    from .command import ReportError
+
     if not executed.missing:
         return
     named = "; ".join(f"{unit}: {why}" for unit, why in executed.missing.items())
