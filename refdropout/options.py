@@ -65,8 +65,9 @@ class Option:
 
     ``parse`` turns its text into its value, raising argparse.ArgumentTypeError for a bad one;
     ``default`` is its value when it is not given, shown at the end of the help; a ``repeatable``
-    option collects every value given, in order (None when none is); ``positional`` names the
-    positional argument the command line takes instead, any number of times (the targets).
+    option collects every value given, in order (None when none is); a ``flag`` takes no value and
+    is True when given; ``positional`` names the positional argument the command line takes
+    instead, any number of times (the targets).
     """
 
     name: str
@@ -77,6 +78,7 @@ class Option:
     metavar: str | None = None
     repeatable: bool = False
     positional: str | None = None
+    flag: bool = False
 
     @property
     def pytest_dest(self) -> str:
@@ -88,7 +90,7 @@ class Option:
         shown = " ".join(map(str, self.default)) if isinstance(self.default, tuple) else self.default
         settings = {"help": self.help if self.default is None else f"{self.help} (default: {shown})",
                     "default": self.default, "type": self.parse, "choices": self.choices, "metavar": self.metavar,
-                    "action": "append" if self.repeatable else None}
+                    "action": "append" if self.repeatable else "store_true" if self.flag else None}
         return {key: value for key, value in settings.items() if value is not None or key == "default"}
 
 

@@ -229,13 +229,15 @@ def results_line(record: dict) -> bytes:
 
 
 def run_sweep(capsys: pytest.CaptureFixture[str], results: Path, *targets: str, seeds: int = 1,
-              clauses: Sequence[str] = ("DROPOUT-4",), profile: str = "quick") -> tuple[str, str]:
-    """``refdropout report sweep TARGETS`` in this process over the results file ``results``, writing
-    its report beside it (``.md``); asserts exit status 0; returns (stderr, the report)."""
+              clauses: Sequence[str] = ("DROPOUT-4",), profile: str = "quick",
+              options: Sequence[str] = ()) -> tuple[str, str]:
+    """``refdropout report sweep TARGETS`` in this process over the results file ``results`` (with
+    ``options``, e.g. ``--workers 2``), writing its report beside it (``.md``); asserts exit status 0;
+    returns (stderr, the report)."""
     out = results.with_suffix(".md")
     chosen = [arg for clause in clauses for arg in ("--clause", clause)]
     _, err = run_command(capsys, "report", "sweep", "--profile", profile, "--seeds", str(seeds), *chosen,
-                         "--results", str(results), "--out", str(out), *targets)
+                         "--results", str(results), "--out", str(out), *options, *targets)
     return err, out.read_text(encoding="utf-8")
 
 

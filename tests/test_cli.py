@@ -327,6 +327,8 @@ def test_report_lists_every_report(capsys: pytest.CaptureFixture[str]) -> None:
     (["report", "matrix", "--clause", "NOSUCH-1"], "usage: refdropout report matrix"),
     (["report", "detection", "--mutant", "nosuch"], "usage: refdropout report detection"),
     (["report", "sweep", "--seeds", "0"], "usage: refdropout report sweep"),
+    (["report", "sweep", "--workers", "0"], "usage: refdropout report sweep"),
+    (["report", "matrix", "--workers", "two"], "usage: refdropout report matrix"),
     (["report", "sensitivity", "--seed", str(2**32)], "usage: refdropout report sensitivity"),
 ])
 def test_report_usage_errors_exit_2(argv: list[str], usage: str, tmp_path: Path,

@@ -122,3 +122,22 @@ def test_policy_values_other_than_the_reference_s_are_bold() -> None:
 
     table = _policies([Column("x", policies=Policies(p_one="refused", seed_bits=32), dtypes=("float64",))])
     assert "| x | inverted | multiply | shared | **refused** | strict | **32** | kept | exact | float64 |" in table
+
+
+def test_a_matrix_in_two_workers_is_the_serial_matrix(document: tuple[str, list[str]], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Each target a unit with its column recorded: the same document, timings and the command apart; the
+    column of a target that does not load is recorded too. (The workers do not see the fixture's
+    monkeypatched target "absentframe": a module that does not exist stands for it.)"""
+    _, argv = document
+    for name, workers in (("serial", []), ("workers", ["--workers", "2"])):
+        run_command(capsys, "report", "matrix", *argv[:-6], "--out", f"out/{name}.md", *workers, *argv[-4:-1],
+                    "absent_module_xyz:dropout")
+    serial, workers = ((tmp_path / "out" / f"{name}.md").read_text(encoding="utf-8") for name in ("serial", "workers"))
+
+    def timeless(document: str) -> str:
+        return re.sub(r"\| [0-9.]+ \|$", "| s |", document.split("```", 2)[2], flags=re.M)
+
+    assert timeless(workers) == timeless(serial) and "--workers 2" in workers
+    assert "absent_module_xyz:dropout did not load" in workers and "FAIL" in workers
+    assert not (tmp_path / "out" / "workers.units").exists()

@@ -1,7 +1,8 @@
 """The published conformance matrix: every clause against every target, in one markdown document.
 
     refdropout report matrix [--profile quick|standard|deep] [--seed N]
-        [--clause PATTERN] [--out docs/conformance-matrix.md] [TARGET ...]
+        [--clause PATTERN] [--out docs/conformance-matrix.md]
+        [--workers N | --tx SPEC ...] [--records DIR] [--allow-partial] [TARGET ...]
 
 runs each target through :func:`refdropout.conformance.runner.run_target` under one plan and one
 master seed, so every cell is the verdict ``refdropout check TARGET`` gives with the same profile
@@ -11,6 +12,12 @@ framework); table 1 has the clauses down the side, grouped by chapter, and the t
 the top; table 2 the policies each target declares (DROPOUT-2, DROPOUT-10, RECURRENT-6) and the
 floating formats it is checked in; then one line per FAIL saying why. A built-in target whose
 framework is not installed is a column of "not installed", with the command that installs it.
+
+With ``--workers N`` (N > 1) or ``--tx SPEC`` each target is a unit run through pytest-xdist
+(refdropout.reports.units, ``--records DIR``, by default ``--out`` with the suffix ``.units``): its
+column is recorded as JSON (:func:`run_unit`) and read back (:func:`column_of`), the columns in the
+order of the targets, so the document is the one the serial path writes. A target whose unit left
+no record stops the document, named, unless ``--allow-partial``: it is then a column of "no record".
 """
 
 from __future__ import annotations
@@ -20,20 +27,21 @@ import datetime
 import importlib.util
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import TextIO
 
 from .. import tables
 from ..adapters import TARGETS, TargetError, load_target
-from ..conformance.runner import Run, run_plan, run_target
-from ..conformance.verdict import Outcome
+from ..conformance.runner import ClauseResult, Run, run_plan, run_target
+from ..conformance.verdict import Outcome, Verdict
 from ..contract import POLICY_VALUES, Policies, dtypes_of, policies_of
 from ..options import CLAUSE, PROFILE, SEED, TARGET
 from ..spec import load_clauses
 from .command import Report, main, out
 from .document import cut, generated_by, plan_text
+from .units import ALLOW_PARTIAL, RECORDS, TX, WORKERS, Plan, Unit, discard, execute, incomplete, parallel
 
-__all__ = ["CELLS", "REPORT", "Column", "matrix", "run_columns"]
+__all__ = ["CELLS", "REPORT", "Column", "column_of", "matrix", "run_columns", "run_unit"]
 
 # how each verdict reads in a cell of table 1
 CELLS = {Outcome.PASS: "pass", Outcome.FAIL: "FAIL", Outcome.NOT_APPLICABLE: "n/a", Outcome.POLICY: "policy",
@@ -56,19 +64,47 @@ def run_columns(targets: Sequence[str], clauses: Sequence[str], *, profile: str,
                 log: TextIO | None = None) -> list[Column]:
     """Each target run on ``clauses``; a target that cannot be loaded is a column saying why."""
     log = sys.stderr if log is None else log  # the stream of the moment, not the one at import
-    columns = []
-    for name in targets:
-        try:
-            loaded = load_target(name)
-        except TargetError as error:
-            columns.append(_unavailable(name, error))
-            print(f"{name}: {columns[-1].missing}: {error}", file=log)
-            continue
-        run = run_target(name, loaded.impl, clauses, profile=profile, seed=seed, versions=loaded.versions())
-        print(f"{name}: " + ", ".join(f"{run.count(o)} {CELLS[o]}" for o in Outcome) + f"; {run.seconds:.1f} s",
-              file=log)
-        columns.append(Column(name, run, policies_of(loaded.impl), tuple(d.name for d in dtypes_of(loaded.impl))))
-    return columns
+    return [_column(name, clauses, profile=profile, seed=seed, log=log) for name in targets]
+
+
+def _column(name: str, clauses: Sequence[str], *, profile: str, seed: int, log: TextIO) -> Column:
+    """The target ``name`` run on ``clauses``, or the column saying why it cannot be loaded."""
+    try:
+        loaded = load_target(name)
+    except TargetError as error:
+        column = _unavailable(name, error)
+        print(f"{name}: {column.missing}: {error}", file=log)
+        return column
+    run = run_target(name, loaded.impl, clauses, profile=profile, seed=seed, versions=loaded.versions())
+    print(f"{name}: " + ", ".join(f"{run.count(o)} {CELLS[o]}" for o in Outcome) + f"; {run.seconds:.1f} s",
+          file=log)
+    return Column(name, run, policies_of(loaded.impl), tuple(d.name for d in dtypes_of(loaded.impl)))
+
+
+def run_unit(name: str, seed: int, *, profile: str, clauses: list[str]) -> dict:
+    """The column of target ``name`` as JSON: what the matrix shows of its run (refdropout.reports.units_plugin
+    calls it in a pytest-xdist worker); :func:`column_of` reads it back."""
+    column = _column(name, clauses, profile=profile, seed=seed, log=sys.stderr)
+    if column.run is None:
+        return {"target": name, "missing": column.missing, "footnote": column.footnote}
+    run = column.run
+    return {"target": name, "versions": run.versions, "device": run.device, "seed": run.seed,
+            "profile": run.plan.profile, "seconds": run.seconds, "policies": asdict(column.policies),
+            "dtypes": list(column.dtypes),
+            "results": [{"clause": r.verdict.clause, "outcome": r.verdict.outcome.value, "detail": r.verdict.detail,
+                         "title": r.title, "seed": r.seed, "seconds": r.seconds} for r in run.results]}
+
+
+def column_of(record: dict) -> Column:
+    """The column :func:`run_unit` recorded: its run holds what the matrix shows (no decision records,
+    output or traces)."""
+    if "missing" in record:
+        return Column(record["target"], missing=record["missing"], footnote=record["footnote"])
+    results = tuple(ClauseResult(Verdict(r["clause"], Outcome(r["outcome"]), r["detail"]), r["title"], r["seed"],
+                                 r["seconds"]) for r in record["results"])
+    run = Run(record["target"], record["versions"], record["device"], record["seed"], run_plan(record["profile"]),
+              results, record["seconds"])
+    return Column(record["target"], run, Policies(**record["policies"]), tuple(record["dtypes"]))
 
 
 def _unavailable(name: str, error: TargetError) -> Column:
@@ -181,12 +217,27 @@ def _heading(column: Column) -> str:
 
 
 def _write(args: argparse.Namespace, *, command: str, date: datetime.datetime) -> str:
-    columns = run_columns(args.targets, args.clauses, profile=args.profile, seed=args.seed)
+    if parallel(args):
+        columns = _unit_columns(args)
+    else:
+        columns = run_columns(args.targets, args.clauses, profile=args.profile, seed=args.seed)
     return matrix(columns, args.clauses, profile=args.profile, seed=args.seed, command=command, date=date)
 
 
+def _unit_columns(args: argparse.Namespace) -> list[Column]:
+    """Each target a unit through pytest-xdist, its column read from its record; the records removed
+    once the document has every column it will have."""
+    plan = Plan("matrix", args.profile, tuple(Unit(name, args.seed, tuple(args.clauses)) for name in args.targets))
+    directory = args.records or args.out.with_suffix(".units")
+    executed = execute(plan, directory, workers=args.workers, tx=args.tx or ())
+    incomplete(executed, directory, allow_partial=args.allow_partial)
+    discard(plan, directory, plan.units)
+    return [column_of(executed.records[unit]) if unit in executed.records else
+            Column(unit.name, missing="no record", footnote=cut(executed.missing[unit])) for unit in plan.units]
+
+
 REPORT = Report("matrix", (replace(TARGET, default=tuple(TARGETS)), replace(PROFILE, default="quick"), SEED, CLAUSE,
-                           out("docs/conformance-matrix.md")), _write)
+                           out("docs/conformance-matrix.md"), WORKERS, TX, RECORDS, ALLOW_PARTIAL), _write)
 
 if __name__ == "__main__":  # python -m refdropout.reports.matrix: the same as refdropout report matrix
     raise SystemExit(main(REPORT))

@@ -1,7 +1,8 @@
 """Do correct implementations ever fail? Every clause against each target under many master seeds.
 
     refdropout report sweep [--profile quick|standard|deep] [--seeds 20] [--first 0]
-        [--clause PATTERN] [--results docs/seed-sweep.jsonl] [--out docs/seed-sweep.md] [TARGET ...]
+        [--clause PATTERN] [--results docs/seed-sweep.jsonl] [--out docs/seed-sweep.md]
+        [--workers N | --tx SPEC ...] [--records DIR] [--allow-partial] [TARGET ...]
 
 runs :func:`refdropout.conformance.runner.run_target` for each target under master seeds
 ``first, first + 1, ...`` and appends one JSON line per run to ``--results``: the target, seed,
@@ -17,6 +18,12 @@ implementation's statistical clauses fail a run with probability at most the fam
 (STATS-4), so under 20 seeds a failure that is not a known deviation is a finding, not bad luck.
 Run again with the same options once every run is recorded, it only writes the report anew.
 
+With ``--workers N`` (N > 1) or ``--tx SPEC`` the runs the results file lacks are units run through
+pytest-xdist (refdropout.reports.units, ``--records DIR``, by default ``--results`` with the suffix
+``.units``); their records are appended to the results file in the order the serial sweep appends
+them, so the report is the one it writes. A unit that left no record stops the report, named,
+unless ``--allow-partial``; the records appended are removed, the others kept for the next run.
+
 The results file is refdropout.reports.results: each record appended whole under a lock, so two
 sweeps may share one file; a line that is not a record (an interrupted write, a foreign or
 corrupt line) is skipped, named ``FILE:LINE`` with why, on stderr and in the report; a clause
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -34,15 +42,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import tables
-from ..adapters import TARGETS, TargetError, load_target
+from ..adapters import TARGETS, LoadedTarget, TargetError, load_target
 from ..conformance.runner import run_plan, run_target
 from ..conformance.verdict import Outcome
 from ..options import CLAUSE, PROFILE, SEED, TARGET, Option, integer
 from .command import Report, main, out, written
 from .document import cut, generated_by, plan_text
 from .results import Results, append, merge, read_results, record_of
+from .units import ALLOW_PARTIAL, RECORDS, TX, WORKERS, Plan, Unit, discard, execute, incomplete, parallel
 
-__all__ = ["REPORT", "report"]
+__all__ = ["REPORT", "report", "run_unit"]
 
 SKIPPED_SHOWN = 20  # the lines of the results file skipped are named up to this many; the rest are counted
 
@@ -127,6 +136,9 @@ def _write(args: argparse.Namespace, *, command: str, date: datetime.datetime) -
     file is read again after each run, so a sweep sharing it runs nothing another has recorded since."""
     told: set[int] = set()
     results = _read(args.results, told)
+    if parallel(args):
+        results = _write_units(args, results, told)
+        return report(results, profile=args.profile, command=command, date=date)
     for name in args.targets:
         try:
             loaded = load_target(name)
@@ -135,8 +147,7 @@ def _write(args: argparse.Namespace, *, command: str, date: datetime.datetime) -
             continue
         known = dict(getattr(loaded.impl, "known_deviations", {}))
         for seed in range(args.first, args.first + args.seeds):
-            done = {(r["target"], r["seed"]): set(r["clauses"]) for r in merge(results.records, args.profile)[0]}
-            missing = [c for c in args.clauses if c not in done.get((name, seed), ())]
+            missing = _missing(results, args, name, seed)
             if not missing:
                 continue
             run = run_target(name, loaded.impl, missing, profile=args.profile, seed=seed, versions=loaded.versions())
@@ -145,6 +156,51 @@ def _write(args: argparse.Namespace, *, command: str, date: datetime.datetime) -
                   + f"; {run.seconds:.1f} s", file=sys.stderr, flush=True)
             results = _read(args.results, told)
     return report(results, profile=args.profile, command=command, date=date)
+
+
+def _missing(results: Results, args: argparse.Namespace, name: str, seed: int) -> list[str]:
+    """The clauses of ``args`` the results file lacks for ``name`` under ``seed``."""
+    done = {(r["target"], r["seed"]): set(r["clauses"]) for r in merge(results.records, args.profile)[0]}
+    return [c for c in args.clauses if c not in done.get((name, seed), ())]
+
+
+def _write_units(args: argparse.Namespace, results: Results, told: set[int]) -> Results:
+    """The runs the results file lacks as units through pytest-xdist; their records appended in the
+    serial sweep's order (a target that did not load said once, as it says it); the file read again."""
+    units = tuple(Unit(name, seed, tuple(missing)) for name in args.targets
+                  for seed in range(args.first, args.first + args.seeds)
+                  if (missing := _missing(results, args, name, seed)))
+    plan = Plan("sweep", args.profile, units)
+    directory = args.records or args.results.with_suffix(".units")
+    executed = execute(plan, directory, workers=args.workers, tx=args.tx or ())
+    unloaded = set()
+    for unit, record in executed.records.items():
+        if "skipped" not in record:
+            append(args.results, record)
+        elif unit.name not in unloaded:
+            unloaded.add(unit.name)
+            print(f"{unit.name}: skipped: {record['skipped']}", file=sys.stderr)
+    discard(plan, directory, list(executed.records))
+    incomplete(executed, directory, allow_partial=args.allow_partial)
+    return _read(args.results, told)
+
+
+@functools.cache
+def _target(name: str) -> LoadedTarget:
+    """The target ``name``, loaded once per process, as the serial sweep loads it once for its seeds."""
+    return load_target(name)
+
+
+def run_unit(name: str, seed: int, *, profile: str, clauses: list[str]) -> dict:
+    """The unit (``name``, ``seed``): its record of the results file, or ``{"skipped": why}`` for a
+    target that does not load (refdropout.reports.units_plugin calls it in a pytest-xdist worker)."""
+    try:
+        loaded = _target(name)
+    except TargetError as error:
+        return {"skipped": str(error)}
+    known = dict(getattr(loaded.impl, "known_deviations", {}))
+    run = run_target(name, loaded.impl, clauses, profile=profile, seed=seed, versions=loaded.versions())
+    return record_of(run, known)
 
 
 def _read(path: Path, told: set[int]) -> Results:
@@ -158,7 +214,7 @@ def _read(path: Path, told: set[int]) -> Results:
 
 
 REPORT = Report("sweep", (replace(TARGET, default=tuple(TARGETS)), PROFILE, SEEDS, FIRST, CLAUSE, RESULTS,
-                          out("docs/seed-sweep.md")), _write)
+                          out("docs/seed-sweep.md"), WORKERS, TX, RECORDS, ALLOW_PARTIAL), _write)
 
 if __name__ == "__main__":  # python -m refdropout.reports.sweep: the same as refdropout report sweep
     raise SystemExit(main(REPORT))
