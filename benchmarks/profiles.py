@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[0] = str(ROOT)  # the project, not this directory, heads the path
+sys.path.insert(0, str(ROOT))  # this checkout's refdropout, installed or not
 
-from refdropout.adapters import TARGETS  # noqa: E402  (from ROOT, once it heads sys.path)
+from refdropout.adapters import TARGETS  # noqa: E402  (from ROOT, once it is on sys.path)
 from refdropout.stats import PROFILES  # noqa: E402
 
 

@@ -12,20 +12,18 @@ files hold the same verdicts.
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import platform
+import subprocess
 import sys
+import tempfile
+import time
+from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[0] = str(ROOT)  # not the script's directory, where random.py would shadow the standard library's
-
-import argparse  # noqa: E402  (tempfile imports random: only once ROOT heads sys.path)
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from importlib.metadata import version  # noqa: E402
 
 
 def sweep(directory: Path, args: argparse.Namespace, workers: int) -> tuple[float, list[dict]]:
