@@ -93,6 +93,22 @@ def distinct(shape: tuple[int, ...]) -> Tensor:
 # ---- bit-level comparison -----------------------------------------------------------------------
 
 
+def known_answers(path: Path, name: str, counter_words: int, key_words: int
+                  ) -> list[tuple[int, list[int], list[int], list[int]]]:
+    """The vectors of a known-answer file in Random123's format (``name rounds counter key output``,
+    words in hex; ``#`` starts a comment): (rounds, counter, key, expected output) per line."""
+    vectors = []
+    for line in path.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        found, rounds, *hex_words = line.split()
+        assert found == name and len(hex_words) == 2 * counter_words + key_words, f"malformed line: {line!r}"
+        values = [int(h, 16) for h in hex_words]
+        vectors.append((int(rounds), values[:counter_words], values[counter_words:counter_words + key_words],
+                        values[counter_words + key_words:]))
+    return vectors
+
+
 def bit_pattern(value: float) -> bytes:
     """The binary64 bit pattern of ``value``: tells -0.0 from 0.0 and one NaN from another."""
     return struct.pack("<d", value)

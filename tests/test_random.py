@@ -18,7 +18,7 @@ import scipy.stats
 from hypothesis import Phase, given
 from hypothesis import strategies as st
 
-from helpers import TESTS_DIR, seeds, statistical
+from helpers import TESTS_DIR, known_answers, seeds, statistical
 from refdropout.random import (
     FOLD_IN_DRAW,
     MAX_DRAWS,
@@ -66,15 +66,7 @@ def identity(g: Generator) -> tuple[int, int, int, int]:
 
 
 def kat_vectors() -> list[tuple[int, list[int], list[int], list[int]]]:
-    vectors = []
-    for line in KAT_FILE.read_text().splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        name, rounds, *hex_words = line.split()
-        assert name == "philox4x32" and len(hex_words) == 10, f"malformed known-answer line: {line!r}"
-        values = [int(h, 16) for h in hex_words]
-        vectors.append((int(rounds), values[0:4], values[4:6], values[6:10]))
-    return vectors
+    return known_answers(KAT_FILE, "philox4x32", 4, 2)
 
 
 # --- Part A: the reference generator ---------------------------------------------------------

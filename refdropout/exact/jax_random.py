@@ -1,0 +1,171 @@
+"""JAX's threefry2x32 random stream, recomputed: keys, bits, uniforms and bernoulli (spec/exact.md).
+
+What ``jax.random`` computes with its default implementation ("threefry2x32"), step by step, as
+the installed JAX 0.10.2 does it (jax/_src/random/threefry2x32.py, prng.py, core.py). A key is
+a pair of 32-bit words. Two layouts map the elements of a draw to Threefry counters, chosen in
+JAX by the flag ``jax_threefry_partitionable`` (default True since JAX 0.5.0; False before):
+
+- partitionable: element i (row-major) is the counter (hi(i), lo(i)) of the 64-bit index i;
+  its 32 random bits are y0 ^ y1 of the output (y0, y1), its 64 bits y0 * 2^32 + y1;
+- original: the words 0 .. m - 1 of a draw of m words are the outputs for the counters
+  (j, h + j), j < h = ceil(m / 2) (the last one (h - 1, 0) when m is odd), word j being y0 of
+  counter j and word h + j its y1. 8- and 16-bit values are the pieces of the words, low piece first.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+from ..dtypes import DType, get_dtype
+from ..random import WORD, _integer, _shape, _words
+from ..shapes import Shape, numel
+from ..tensor import Tensor
+from ..values import shown
+from .threefry import threefry_words
+
+__all__ = ["prng_key", "split", "fold_in", "random_bits", "uniform", "bernoulli", "BIT_WIDTHS"]
+
+Key = tuple[int, int]
+BIT_WIDTHS = (8, 16, 32, 64)
+_CHUNK = 4096  # counters per packed evaluation
+_MASK = WORD - 1
+
+
+def prng_key(seed: int, *, x64: bool = False) -> Key:
+    """``jax.random.PRNGKey(seed)``'s two words (its ``key_data`` for ``jax.random.key(seed)``).
+
+    JAX takes a Python int seed as an int64 (OverflowError outside [-2^63, 2^63)). With
+    ``jax_enable_x64`` the key is that int64's bits, (high word, low word); without it the seed
+    is first narrowed to int32, so the key is (0, seed mod 2^32).
+    """
+    seed = _integer(seed, "prng_key: seed", -2**63, 2**63)
+    bits = seed % 2**64
+    return (bits >> 32, bits & _MASK) if x64 else (0, bits & _MASK)
+
+
+def _key(key: object, op: str) -> Key:
+    return _words(key, 2, f"{op}: key")
+
+
+def _counters(start: int, n: int) -> tuple[list[int] | range, list[int] | range]:
+    """The partitionable counters (hi(i), lo(i)) of elements start .. start + n - 1."""
+    if start + n <= WORD:
+        return [0] * n, range(start, start + n)
+    return [i >> 32 for i in range(start, start + n)], [i & _MASK for i in range(start, start + n)]
+
+
+def _partitionable(key: Key, count: int) -> tuple[list[int], list[int]]:
+    """(y0, y1) of the counters of elements 0 .. count - 1, partitionable layout."""
+    y0: list[int] = []
+    y1: list[int] = []
+    for start in range(0, count, _CHUNK):
+        a, b = threefry_words(*_counters(start, min(_CHUNK, count - start)), key)
+        y0 += a
+        y1 += b
+    return y0, y1
+
+
+def _original_words(key: Key, count: int, op: str) -> list[int]:
+    """Words 0 .. count - 1 of ``threefry_2x32(key, iota(count))``, the original layout."""
+    if count >= WORD - 1:  # JAX then splits the key into blocks of 2^32 - 1 words; not recomputed here
+        raise ValueError(f"{op}: the original (non-partitionable) layout is recomputed for fewer than "
+                         f"2**32 - 1 words, got {shown(count)}")
+    half = -(-count // 2)
+    y0: list[int] = []
+    y1: list[int] = []
+    for start in range(0, half, _CHUNK):
+        stop = min(start + _CHUNK, half)
+        upper = [half + j if half + j < count else 0 for j in range(start, stop)]
+        a, b = threefry_words(range(start, stop), upper, key)
+        y0 += a
+        y1 += b
+    return (y0 + y1)[:count]
+
+
+def split(key: Sequence[int], num: int = 2, *, partitionable: bool = True) -> list[Key]:
+    """``jax.random.split(key, num)``: num new keys, in order (a shape's keys are these, row-major).
+
+    Partitionable: key i is threefry(key, (hi(i), lo(i))). Original: the 2 num words of
+    threefry_2x32(key, iota(2 num)), key i being words 2i and 2i + 1.
+    """
+    key = _key(key, "split")
+    num = _integer(num, "split: num")
+    if partitionable:
+        return list(zip(*_partitionable(key, num)))
+    words = _original_words(key, 2 * num, "split")
+    return list(zip(words[0::2], words[1::2]))
+
+
+def fold_in(key: Sequence[int], data: int) -> Key:
+    """``jax.random.fold_in(key, data)``, data an int in [0, 2^32) (JAX's uint32): the output of
+    threefry(key, (0, data)), in either layout."""
+    key = _key(key, "fold_in")
+    data = _integer(data, "fold_in: data", 0, WORD)
+    a, b = threefry_words([0], [data], key)
+    return a[0], b[0]
+
+
+def random_bits(key: Sequence[int], bit_width: int, shape: Shape | int, *, partitionable: bool = True) -> list[int]:
+    """``jax.random.bits(key, shape, uint<bit_width>)`` as a flat row-major list of ints."""
+    key = _key(key, "random_bits")
+    if bit_width not in BIT_WIDTHS:
+        raise ValueError(f"random_bits: bit_width must be one of {BIT_WIDTHS}, got {shown(bit_width)}")
+    count = numel(_shape(shape, "random_bits"))
+    if partitionable:
+        y0, y1 = _partitionable(key, count)
+        if bit_width == 64:
+            return [(a << 32) | b for a, b in zip(y0, y1)]
+        mask = (1 << bit_width) - 1
+        return [(a ^ b) & mask for a, b in zip(y0, y1)]
+    if bit_width == 64:
+        words = _original_words(key, 2 * count, "random_bits")
+        return [(a << 32) | b for a, b in zip(words[:count], words[count:])]
+    per_word = 32 // bit_width
+    words = _original_words(key, -(-count * bit_width // 32), "random_bits")
+    mask = (1 << bit_width) - 1
+    return [(words[j // per_word] >> (bit_width * (j % per_word))) & mask for j in range(count)]
+
+
+def _format(dtype: DType | str, op: str) -> tuple[DType, int, int]:
+    """(dtype, bits drawn per element, mantissa bits): JAX draws 8 bits for a mantissa under 8 bits."""
+    dtype = get_dtype(dtype)
+    if not dtype.is_floating:
+        raise ValueError(f"{op}: dtype must be a floating format (float64, float32, float16, bfloat16), "
+                         f"got {dtype.name}")
+    mantissa = dtype.precision - 1
+    return dtype, (8 if mantissa < 8 else 8 * dtype.itemsize), mantissa
+
+
+def _mantissas(key: Sequence[int], shape: Shape | int, dtype: DType | str, partitionable: bool, op: str
+               ) -> tuple[list[int], Shape, DType, int]:
+    """The integers m with u = m / 2^mantissa: the top ``mantissa`` of the drawn bits."""
+    dtype, width, mantissa = _format(dtype, op)
+    shape = _shape(shape, op)
+    bits = random_bits(key, width, shape, partitionable=partitionable)
+    drop = width - mantissa
+    return [b >> drop for b in bits], shape, dtype, mantissa
+
+
+def uniform(key: Sequence[int], shape: Shape | int = (), dtype: DType | str = "float32", *,
+            partitionable: bool = True) -> Tensor:
+    """``jax.random.uniform(key, shape, dtype)`` on [0, 1): the top mantissa bits of each element's
+    random bits OR'd into the bits of 1.0, as a float of ``dtype``, minus 1 -- exactly m / 2^mantissa."""
+    mantissas, shape, dtype, mantissa = _mantissas(key, shape, dtype, partitionable, "uniform")
+    scale = 2.0 ** -mantissa
+    return Tensor.from_flat([m * scale for m in mantissas], shape, dtype, rounded=True)
+
+
+def bernoulli(key: Sequence[int], p: float, shape: Shape | int = (), dtype: DType | str = "float32", *,
+              partitionable: bool = True) -> Tensor:
+    """``jax.random.bernoulli(key, p, shape)`` (mode "low") as a keep mask of 1.0 and 0.0:
+    ``uniform(key, shape, dtype) < p``, with p first rounded to ``dtype`` (p's dtype in JAX:
+    float32 for a Python float)."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(f"bernoulli: p must be a real number in [0, 1], got {shown(p)} of type {type(p).__name__}")
+    if not 0 <= p <= 1:
+        raise ValueError(f"bernoulli: p must be in [0, 1], got {shown(p)}")
+    mantissas, shape, dtype, mantissa = _mantissas(key, shape, dtype, partitionable, "bernoulli")
+    threshold = math.ceil(dtype.round(float(p)) * 2**mantissa)  # m / 2^t < p  <=>  m < ceil(p 2^t)
+    return Tensor.from_flat([1.0 if m < threshold else 0.0 for m in mantissas], shape, rounded=True)
