@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import TESTS_DIR, exact, known_answers
-from refdropout.exact import jax_random
+from refdropout.exact import jax_random, tf_stateless
 from refdropout.exact.threefry import threefry2x32, threefry2x32_lanes
+from refdropout.random import philox4x32
 
 THREEFRY_KAT = TESTS_DIR / "data" / "threefry2x32_kat.txt"
 
@@ -114,6 +115,7 @@ def test_bernoulli_endpoints_and_threshold() -> None:
     (lambda: jax_random.split((0, 0), -1), ValueError, "num"),
     (lambda: jax_random.fold_in((0, 0), 2**32), ValueError, "data"),
     (lambda: jax_random.random_bits((0, 2**32), 32, (3,)), ValueError, "key"),
+    (lambda: jax_random.random_bits((0, 0), 32, (2**33,)), ValueError, "at most 2\\*\\*32 elements"),
 ])
 def test_jax_random_refuses_bad_input(call, error: type, words: str) -> None:
     with pytest.raises(error, match=words):
@@ -198,3 +200,81 @@ def test_float64_and_64_bit_words_match_jax_with_x64() -> None:
     assert jax_random.random_bits(key, 64, (9,)) == bits
     assert jax_random.uniform(key, (9,), "float64").data == uniforms
     assert jax_random.bernoulli(key, 0.3, (9,), "float64").data == [float(m) for m in mask]
+
+
+# --- TensorFlow's stateless Philox: stdlib properties -------------------------------------------
+
+
+def test_tf_key_and_counter_come_from_one_philox_call() -> None:
+    """GenerateKey: Philox4x32-10 of the seed words under the fixed key gives key and counter."""
+    m = philox4x32((5, 0, 2**32 - 3, 2**32 - 1), (0x3EC8F720, 0x02461E29))
+    assert tf_stateless.key_counter([5, -3]) == ((m[0], m[1]), (0, 0, m[2], m[3]))
+    assert tf_stateless.key_counter([-1, 0]) == tf_stateless.key_counter([2**64 - 1 - 2**64, 0])
+
+
+def test_tf_uniform_is_the_low_mantissa_bits_of_consecutive_blocks() -> None:
+    (k0, k1), (_, _, c2, c3) = tf_stateless.key_counter([8, 9])
+    blocks = [philox4x32((g, 0, c2, c3), (k0, k1)) for g in range(3)]
+    words = [w for block in blocks for w in block]
+    assert tf_stateless.stateless_uniform([8, 9], (10,)).data == [(w & (2**23 - 1)) / 2**23 for w in words[:10]]
+    assert tf_stateless.stateless_uniform([8, 9], (2, 2), "bfloat16").data == [(w & 127) / 2**7 for w in words[:4]]
+    assert tf_stateless.stateless_uniform([8, 9], (3,), "float64").data == [
+        ((words[2 * i] & (2**20 - 1)) * 2**32 + words[2 * i + 1]) / 2**52 for i in range(3)]
+
+
+def test_tf_dropout_mask_keeps_where_the_uniform_reaches_the_rate() -> None:
+    u = tf_stateless.stateless_uniform([1, 2], (300,)).data
+    rate = u[40]  # a value the uniforms take: that element is kept (>=)
+    mask = tf_stateless.stateless_dropout_mask([1, 2], rate, (300,)).data
+    assert mask == [1.0 if x >= rate else 0.0 for x in u] and mask[40] == 1.0
+    assert tf_stateless.stateless_dropout_mask([1, 2], 0.0, (300,)).data == [1.0] * 300
+
+
+@pytest.mark.parametrize(("call", "error", "words"), [
+    (lambda: tf_stateless.stateless_dropout_mask([1, 2], 1.0, (3,)), ValueError, "rate must be in"),
+    (lambda: tf_stateless.stateless_dropout_mask([1, 2], None, (3,)), TypeError, "rate must be a real"),
+    (lambda: tf_stateless.stateless_uniform([1], (3,)), TypeError, "pair"),
+    (lambda: tf_stateless.stateless_uniform([1, 2**63], (3,)), ValueError, "seed"),
+    (lambda: tf_stateless.stateless_uniform([1, 2], (3,), "bool"), ValueError, "floating"),
+    (lambda: tf_stateless.stateless_uniform([1, 2], (2**35,)), ValueError, "2\\*\\*32 Philox blocks"),
+])
+def test_tf_stateless_refuses_bad_input(call, error: type, words: str) -> None:
+    with pytest.raises(error, match=words):
+        call()
+
+
+# --- TensorFlow's stateless Philox: bit for bit against the installed TensorFlow -----------------
+
+
+@pytest.fixture(scope="module")
+def tf():
+    return pytest.importorskip("tensorflow", reason="the comparison with TensorFlow needs TensorFlow")
+
+
+TF_SEEDS = [[0, 0], [1, 2], [-1, 7], [2**40, -2**35], [2**31 - 1, -2**31]]
+
+
+@pytest.mark.parametrize("seed_pair", TF_SEEDS)
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "float64"])
+def test_stateless_uniform_matches_tensorflow(tf, seed_pair: list[int], dtype: str) -> None:
+    for shape in [(), (1,), (5,), (3, 7), (2, 3, 5), (1001,)]:
+        for alg in ("auto_select", "philox"):
+            drawn = tf.random.stateless_uniform(shape, seed=tf.constant(seed_pair, tf.int64), dtype=getattr(tf, dtype),
+                                                alg=alg)
+            theirs = tf.cast(drawn, tf.float64).numpy().ravel().tolist()
+            assert tf_stateless.stateless_uniform(seed_pair, shape, dtype).data == theirs, (shape, alg)
+
+
+def test_int32_seeds_are_sign_extended_as_tensorflow_does(tf) -> None:
+    theirs = tf.random.stateless_uniform((9,), seed=tf.constant([-5, 3], tf.int32)).numpy().tolist()
+    assert tf_stateless.stateless_uniform([-5, 3], (9,)).data == theirs
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "float64"])
+@pytest.mark.parametrize("rate", [0.1, 0.3, 0.5, 0.9])
+def test_stateless_dropout_mask_matches_tensorflow(tf, dtype: str, rate: float) -> None:
+    x = tf.ones((7, 37), dtype=getattr(tf, dtype))
+    for seed_pair in TF_SEEDS[:3]:
+        dropped = tf.nn.experimental.stateless_dropout(x, rate, seed=seed_pair)
+        theirs = (dropped.numpy() != 0).astype(float).ravel().tolist()
+        assert tf_stateless.stateless_dropout_mask(seed_pair, rate, (7, 37), dtype).data == theirs, seed_pair

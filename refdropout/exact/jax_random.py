@@ -49,19 +49,14 @@ def _key(key: object, op: str) -> Key:
     return _words(key, 2, f"{op}: key")
 
 
-def _counters(start: int, n: int) -> tuple[list[int] | range, list[int] | range]:
-    """The partitionable counters (hi(i), lo(i)) of elements start .. start + n - 1."""
-    if start + n <= WORD:
-        return [0] * n, range(start, start + n)
-    return [i >> 32 for i in range(start, start + n)], [i & _MASK for i in range(start, start + n)]
-
-
-def _partitionable(key: Key, count: int) -> tuple[list[int], list[int]]:
-    """(y0, y1) of the counters of elements 0 .. count - 1, partitionable layout."""
+def _partitionable(key: Key, count: int, op: str) -> tuple[list[int], list[int]]:
+    """(y0, y1) of the counters (hi(i), lo(i)) = (0, i) of elements 0 .. count - 1, partitionable layout."""
+    if count > WORD:
+        raise ValueError(f"{op}: the partitionable layout is recomputed for at most 2**32 elements, got {shown(count)}")
     y0: list[int] = []
     y1: list[int] = []
     for start in range(0, count, _CHUNK):
-        a, b = threefry_words(*_counters(start, min(_CHUNK, count - start)), key)
+        a, b = threefry_words([0] * min(_CHUNK, count - start), range(start, min(start + _CHUNK, count)), key)
         y0 += a
         y1 += b
     return y0, y1
@@ -93,7 +88,7 @@ def split(key: Sequence[int], num: int = 2, *, partitionable: bool = True) -> li
     key = _key(key, "split")
     num = _integer(num, "split: num")
     if partitionable:
-        return list(zip(*_partitionable(key, num)))
+        return list(zip(*_partitionable(key, num, "split")))
     words = _original_words(key, 2 * num, "split")
     return list(zip(words[0::2], words[1::2]))
 
@@ -114,7 +109,7 @@ def random_bits(key: Sequence[int], bit_width: int, shape: Shape | int, *, parti
         raise ValueError(f"random_bits: bit_width must be one of {BIT_WIDTHS}, got {shown(bit_width)}")
     count = numel(_shape(shape, "random_bits"))
     if partitionable:
-        y0, y1 = _partitionable(key, count)
+        y0, y1 = _partitionable(key, count, "random_bits")
         if bit_width == 64:
             return [(a << 32) | b for a, b in zip(y0, y1)]
         mask = (1 << bit_width) - 1
