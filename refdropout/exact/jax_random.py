@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..dtypes import DType, get_dtype
-from ..random import WORD, _integer, _shape, _words
+from ..random import WORD, _integer, _ones, _pack, _shape, _unpack, _words
 from ..shapes import Shape, numel
 from ..tensor import Tensor
 from ..values import shown
-from .threefry import threefry_words
+from .threefry import _threefry_packed, threefry_words
 
 __all__ = ["prng_key", "split", "fold_in", "random_bits", "uniform", "bernoulli", "BIT_WIDTHS"]
 
@@ -49,17 +49,30 @@ def _key(key: object, op: str) -> Key:
     return _words(key, 2, f"{op}: key")
 
 
-def _partitionable(key: Key, count: int, op: str) -> tuple[list[int], list[int]]:
-    """(y0, y1) of the counters (hi(i), lo(i)) = (0, i) of elements 0 .. count - 1, partitionable layout."""
+def _partitionable(key: Key, count: int, op: str, combine: Callable[[int, int, int], list]) -> list:
+    """``combine(y0, y1, n)`` of the packed outputs for the counters (hi(i), lo(i)) = (0, i) of
+    elements 0 .. count - 1 (the partitionable layout), a chunk of n at a time, concatenated."""
     if count > WORD:
         raise ValueError(f"{op}: the partitionable layout is recomputed for at most 2**32 elements, got {shown(count)}")
-    y0: list[int] = []
-    y1: list[int] = []
+    out: list = []
     for start in range(0, count, _CHUNK):
-        a, b = threefry_words([0] * min(_CHUNK, count - start), range(start, min(start + _CHUNK, count)), key)
-        y0 += a
-        y1 += b
-    return y0, y1
+        n = min(_CHUNK, count - start)
+        out += combine(*_threefry_packed(0, _pack(range(start, start + n)), key, 20, n), n)
+    return out
+
+
+def _packed_bits(bit_width: int, drop: int = 0) -> Callable[[int, int, int], list[int]]:
+    """The combination giving bits [drop, bit_width) of each element's random bits: of y0 ^ y1 for
+    8, 16 or 32 bits, of y0 2^32 + y1 for 64 -- computed in the packed slots, then unpacked."""
+    def combine(y0: int, y1: int, n: int) -> list[int]:
+        bits = (y0 << 32 | y1) if bit_width == 64 else y0 ^ y1
+        # >> drop pulls the next slot's lowest bits into this slot's top bits, which the mask clears
+        return _unpack((bits >> drop) & ((1 << (bit_width - drop)) - 1) * _ones(n), n)
+    return combine
+
+
+def _key_pairs(y0: int, y1: int, n: int) -> list[Key]:
+    return list(zip(_unpack(y0, n), _unpack(y1, n)))
 
 
 def _original_words(key: Key, count: int, op: str) -> list[int]:
@@ -88,7 +101,7 @@ def split(key: Sequence[int], num: int = 2, *, partitionable: bool = True) -> li
     key = _key(key, "split")
     num = _integer(num, "split: num")
     if partitionable:
-        return list(zip(*_partitionable(key, num, "split")))
+        return _partitionable(key, num, "split", _key_pairs)
     words = _original_words(key, 2 * num, "split")
     return list(zip(words[0::2], words[1::2]))
 
@@ -109,11 +122,7 @@ def random_bits(key: Sequence[int], bit_width: int, shape: Shape | int, *, parti
         raise ValueError(f"random_bits: bit_width must be one of {BIT_WIDTHS}, got {shown(bit_width)}")
     count = numel(_shape(shape, "random_bits"))
     if partitionable:
-        y0, y1 = _partitionable(key, count, "random_bits")
-        if bit_width == 64:
-            return [(a << 32) | b for a, b in zip(y0, y1)]
-        mask = (1 << bit_width) - 1
-        return [(a ^ b) & mask for a, b in zip(y0, y1)]
+        return _partitionable(key, count, "random_bits", _packed_bits(bit_width))
     if bit_width == 64:
         words = _original_words(key, 2 * count, "random_bits")
         return [(a << 32) | b for a, b in zip(words[:count], words[count:])]
@@ -136,11 +145,13 @@ def _format(dtype: DType | str, op: str) -> tuple[DType, int, int]:
 def _mantissas(key: Sequence[int], shape: Shape | int, dtype: DType | str, partitionable: bool, op: str
                ) -> tuple[list[int], Shape, DType, int]:
     """The integers m with u = m / 2^mantissa: the top ``mantissa`` of the drawn bits."""
+    key = _key(key, op)
     dtype, width, mantissa = _format(dtype, op)
     shape = _shape(shape, op)
-    bits = random_bits(key, width, shape, partitionable=partitionable)
     drop = width - mantissa
-    return [b >> drop for b in bits], shape, dtype, mantissa
+    if partitionable:
+        return _partitionable(key, numel(shape), op, _packed_bits(width, drop)), shape, dtype, mantissa
+    return [b >> drop for b in random_bits(key, width, shape, partitionable=False)], shape, dtype, mantissa
 
 
 def uniform(key: Sequence[int], shape: Shape | int = (), dtype: DType | str = "float32", *,
