@@ -82,16 +82,25 @@ rates = st.floats(0.0, 1.0, exclude_min=True, exclude_max=True)  # every p in (0
 KAT_FILE = TESTS_DIR / "data" / "philox4x32_10_kat.txt"  # the vectors published with Random123
 
 
-def kat_vectors() -> list[tuple[int, list[int], list[int], list[int]]]:
+def known_answers(path: Path, name: str, counter_words: int, key_words: int
+                  ) -> list[tuple[int, list[int], list[int], list[int]]]:
+    """The vectors of a known-answer file in Random123's format (``name rounds counter key output``,
+    words in hex; ``#`` starts a comment): (rounds, counter, key, expected output) per line."""
     vectors = []
-    for line in KAT_FILE.read_text().splitlines():
+    for line in path.read_text().splitlines():
         if not line.strip() or line.startswith("#"):
             continue
-        name, rounds, *hex_words = line.split()
-        assert name == "philox4x32" and len(hex_words) == 10, f"malformed known-answer line: {line!r}"
+        found, rounds, *hex_words = line.split()
+        assert found == name and len(hex_words) == 2 * counter_words + key_words, f"malformed line: {line!r}"
         values = [int(h, 16) for h in hex_words]
-        vectors.append((int(rounds), values[0:4], values[4:6], values[6:10]))
+        vectors.append((int(rounds), values[:counter_words], values[counter_words:counter_words + key_words],
+                        values[counter_words + key_words:]))
     return vectors
+
+
+def kat_vectors() -> list[tuple[int, list[int], list[int], list[int]]]:
+    """The Philox4x32 vectors of KAT_FILE."""
+    return known_answers(KAT_FILE, "philox4x32", 4, 2)
 
 
 # ---- tensors built for a test -------------------------------------------------------------------

@@ -35,7 +35,8 @@ LAYERS: dict[float, tuple[str, ...]] = {
         "refdropout.textfiles",                                       # the input files read line by line,
         "refdropout.values"),                                         # a caller's values taken and shown
     1: ("refdropout.tensor", "refdropout.autograd", "refdropout.ops", "refdropout.ops.*",  # the engine's core
-        "refdropout.random", "refdropout.gradcheck"),
+        "refdropout.random", "refdropout.gradcheck",
+        "refdropout.exact", "refdropout.exact.*"),  # frameworks' streams recomputed (JAX threefry, TF Philox)
     2: ("refdropout.functional", "refdropout.functional.*"),  # the dropout family as ops
     3: ("refdropout.nn", "refdropout.nn.*", "refdropout.theory", "refdropout.theory.*"),  # modules, exact theory
     3.5: ("refdropout",),  # the package's own __init__: re-exports engine names, so above all of the engine

@@ -1,0 +1,7 @@
+"""Exact masks: frameworks' random streams recomputed bit for bit (spec/exact.md).
+
+Where a framework's dropout mask is a documented function of its seed, the engine can compute
+that mask itself: JAX (and Flax) draw through Threefry-2x32 (``threefry``, ``jax_random``),
+TensorFlow's stateless ops through Philox4x32-10 keyed from a seed pair (``tf_stateless``).
+Standard library only, like the rest of the engine.
+"""

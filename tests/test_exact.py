@@ -1,0 +1,280 @@
+"""Exact masks: Threefry-2x32 and JAX's random stream, TensorFlow's stateless Philox (spec/exact.md).
+
+Known-answer tests from published vectors run with the standard library only; the comparisons
+with the frameworks themselves run where JAX or TensorFlow is installed and skip elsewhere.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helpers import TESTS_DIR, exact, known_answers
+from refdropout.exact import jax_random, tf_stateless
+from refdropout.exact.threefry import threefry2x32, threefry2x32_lanes
+from refdropout.random import philox4x32
+
+THREEFRY_KAT = TESTS_DIR / "data" / "threefry2x32_kat.txt"
+
+words = st.integers(0, 2**32 - 1)
+
+
+def threefry_vectors() -> list[tuple[int, list[int], list[int], list[int]]]:
+    return known_answers(THREEFRY_KAT, "threefry2x32", 2, 2)
+
+
+# --- Threefry-2x32 ---------------------------------------------------------------------------
+
+
+def test_threefry2x32_known_answers() -> None:
+    vectors = threefry_vectors()
+    assert {rounds for rounds, *_ in vectors} == {13, 20, 32}
+    for rounds, counter, key, expected in vectors:
+        assert threefry2x32(counter, key, rounds) == tuple(expected), (rounds, counter, key)
+        lanes = threefry2x32_lanes([[counter[0]] * 3, [counter[1]] * 3], key, rounds)
+        assert lanes == ([expected[0]] * 3, [expected[1]] * 3), (rounds, counter, key)
+
+
+@exact(50)
+@given(counters=st.lists(st.tuples(words, words), min_size=1, max_size=40),
+       key=st.tuples(words, words), rounds=st.integers(1, 40))
+def test_threefry_lanes_agree_with_scalar(counters: list[tuple[int, int]], key: tuple[int, int], rounds: int) -> None:
+    lanes = threefry2x32_lanes([[c[0] for c in counters], [c[1] for c in counters]], key, rounds)
+    assert list(zip(*lanes)) == [threefry2x32(c, key, rounds) for c in counters]
+
+
+@pytest.mark.parametrize(("call", "error", "words"), [
+    (lambda: threefry2x32((0, 2**32), (0, 0)), ValueError, "counter[1]"),
+    (lambda: threefry2x32((0,), (0, 0)), TypeError, "counter"),
+    (lambda: threefry2x32((0, 0), (0, -1)), ValueError, "key[1]"),
+    (lambda: threefry2x32((0, 0), (0, 0), 0), ValueError, "rounds"),
+    (lambda: threefry2x32_lanes([[0, 1], [0]], (0, 0)), ValueError, "one length"),
+    (lambda: threefry2x32_lanes([[0], [1.5]], (0, 0)), TypeError, "counters[1][0]"),
+    (lambda: threefry2x32_lanes([[0]], (0, 0)), TypeError, "2 sequences"),
+])
+def test_threefry_refuses_bad_input(call, error: type, words: str) -> None:
+    with pytest.raises(error, match=words.replace("[", r"\[").replace("]", r"\]")):
+        call()
+
+
+# --- JAX's stream: stdlib known answers ------------------------------------------------------
+
+
+def test_jax_bits_of_key_42_are_the_measured_ones() -> None:
+    """``jax.random.bits(jax.random.PRNGKey(42), (65536,))[:4]``, measured with JAX 0.10.2 on the CPU."""
+    bits = jax_random.random_bits(jax_random.prng_key(42), 32, (65536,))
+    assert len(bits) == 65536
+    assert bits[:4] == [2098992034, 2919706841, 2646866425, 2409546199]
+
+
+def test_prng_key_of_python_ints() -> None:
+    assert jax_random.prng_key(42) == (0, 42)
+    assert jax_random.prng_key(-1) == (0, 2**32 - 1)
+    assert jax_random.prng_key(2**32 + 5) == (0, 5)
+    assert jax_random.prng_key(-1, x64=True) == (2**32 - 1, 2**32 - 1)
+    assert jax_random.prng_key(2**32 + 5, x64=True) == (1, 5)
+    for bad in (2**63, -2**63 - 1):
+        with pytest.raises(ValueError, match="seed"):
+            jax_random.prng_key(bad)
+
+
+def test_partitionable_bits_do_not_depend_on_the_shape() -> None:
+    """Element i's bits are a function of (key, i) alone in the partitionable layout."""
+    key = jax_random.prng_key(7)
+    flat = jax_random.random_bits(key, 32, (24,))
+    assert jax_random.random_bits(key, 32, (2, 3, 4)) == flat
+    assert jax_random.random_bits(key, 32, (5,)) == flat[:5]
+    y0, y1 = threefry2x32_lanes([[0] * 24, list(range(24))], key)
+    assert flat == [a ^ b for a, b in zip(y0, y1)]
+
+
+def test_uniform_is_the_top_mantissa_bits() -> None:
+    key = jax_random.prng_key(3)
+    bits = jax_random.random_bits(key, 32, (50,))
+    assert jax_random.uniform(key, (50,)).tolist() == [(b >> 9) / 2**23 for b in bits]
+    bytes_ = jax_random.random_bits(key, 8, (50,))
+    assert jax_random.uniform(key, (50,), "bfloat16").tolist() == [(b >> 1) / 2**7 for b in bytes_]
+
+
+def test_bernoulli_endpoints_and_threshold() -> None:
+    key = jax_random.prng_key(11)
+    u = jax_random.uniform(key, (200,)).tolist()
+    assert jax_random.bernoulli(key, 0.0, (200,)).tolist() == [0.0] * 200
+    assert jax_random.bernoulli(key, 1.0, (200,)).tolist() == [1.0] * 200
+    p = u[17]  # a value the uniforms take: that element must be dropped (strict <)
+    mask = jax_random.bernoulli(key, p, (200,)).tolist()
+    assert mask == [1.0 if x < p else 0.0 for x in u] and mask[17] == 0.0
+
+
+@pytest.mark.parametrize(("call", "error", "words"), [
+    (lambda: jax_random.bernoulli((0, 0), 1.5, (3,)), ValueError, "p must be in"),
+    (lambda: jax_random.bernoulli((0, 0), "0.5", (3,)), TypeError, "p must be a real"),
+    (lambda: jax_random.random_bits((0, 0), 12, (3,)), ValueError, "bit_width"),
+    (lambda: jax_random.uniform((0, 0), (3,), "bool"), ValueError, "floating"),
+    (lambda: jax_random.split((0, 0), -1), ValueError, "num"),
+    (lambda: jax_random.fold_in((0, 0), 2**32), ValueError, "data"),
+    (lambda: jax_random.random_bits((0, 2**32), 32, (3,)), ValueError, "key"),
+    (lambda: jax_random.random_bits((0, 0), 32, (2**33,)), ValueError, "at most 2\\*\\*32 elements"),
+])
+def test_jax_random_refuses_bad_input(call, error: type, words: str) -> None:
+    with pytest.raises(error, match=words):
+        call()
+
+
+# --- JAX's stream: bit for bit against the installed JAX ---------------------------------------
+
+
+@pytest.fixture(params=[True, False], ids=["partitionable", "original"])
+def jax_layout(request: pytest.FixtureRequest):
+    """JAX with ``jax_threefry_partitionable`` set as the parameter says, restored afterwards."""
+    jax = pytest.importorskip("jax", reason="the comparison with JAX needs JAX: pip install jax")
+    before = jax.config.jax_threefry_partitionable
+    jax.config.update("jax_threefry_partitionable", request.param)
+    yield jax, request.param
+    jax.config.update("jax_threefry_partitionable", before)
+
+
+def test_the_installed_jax_defaults_to_the_partitionable_layout() -> None:
+    jax = pytest.importorskip("jax", reason="needs JAX")
+    assert jax.config.jax_threefry_partitionable is True
+
+
+SHAPES = [(), (1,), (7,), (4, 5), (2, 3, 5), (0, 3), (4097,)]
+
+
+@pytest.mark.parametrize("seed_value", [0, 42, -5, 2**40 + 3])
+def test_keys_split_and_fold_in_match_jax(jax_layout, seed_value: int) -> None:
+    jax, partitionable = jax_layout
+    import numpy as np
+    key = jax.random.PRNGKey(seed_value)
+    ours = jax_random.prng_key(seed_value)
+    assert tuple(np.asarray(key).tolist()) == ours
+    for num in (1, 2, 3, 10):
+        theirs = [tuple(k) for k in np.asarray(jax.random.split(key, num)).tolist()]
+        assert jax_random.split(ours, num, partitionable=partitionable) == theirs
+    for data in (0, 1, 12345, 2**32 - 1):
+        assert tuple(np.asarray(jax.random.fold_in(key, data)).tolist()) == jax_random.fold_in(ours, data)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_bits_match_jax(jax_layout, shape: tuple[int, ...]) -> None:
+    jax, partitionable = jax_layout
+    import numpy as np
+    key = jax.random.PRNGKey(1234)
+    for dtype, width in ((np.uint8, 8), (np.uint16, 16), (np.uint32, 32)):
+        theirs = np.asarray(jax.random.bits(key, shape, dtype)).ravel().tolist()
+        assert jax_random.random_bits((0, 1234), width, shape, partitionable=partitionable) == theirs, width
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("shape", [(7,), (3, 33), (1000,)])
+def test_uniform_and_bernoulli_match_jax(jax_layout, dtype: str, shape: tuple[int, ...]) -> None:
+    jax, partitionable = jax_layout
+    import numpy as np
+    jnp = jax.numpy
+    key = jax.random.fold_in(jax.random.PRNGKey(99), 5)
+    ours = tuple(np.asarray(key).tolist())
+    theirs = np.asarray(jax.random.uniform(key, shape, getattr(jnp, dtype)), dtype=np.float64).ravel().tolist()
+    assert jax_random.uniform(ours, shape, dtype, partitionable=partitionable).data == theirs
+    for p in (0.1, 0.5, 0.7, 0.9):
+        mask = np.asarray(jax.random.bernoulli(key, jnp.asarray(p, getattr(jnp, dtype)), shape))
+        expected = mask.astype(np.float64).ravel().tolist()
+        assert jax_random.bernoulli(ours, p, shape, dtype, partitionable=partitionable).data == expected, p
+
+
+def test_float64_and_64_bit_words_match_jax_with_x64() -> None:
+    """float64 needs ``jax_enable_x64``: compared in a fresh interpreter that enables it."""
+    pytest.importorskip("jax", reason="needs JAX")
+    import json
+    import subprocess
+    import sys
+    script = ("import json, jax, numpy as np; jax.config.update('jax_enable_x64', True); "
+              "k = jax.random.PRNGKey(-7); "
+              "print(json.dumps([np.asarray(k).tolist(), np.asarray(jax.random.bits(k, (9,), np.uint64)).tolist(), "
+              "np.asarray(jax.random.uniform(k, (9,), 'float64')).tolist(), "
+              "np.asarray(jax.random.bernoulli(k, 0.3, (9,))).tolist()]))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300)
+    key, bits, uniforms, mask = json.loads(out.stdout.splitlines()[-1])
+    assert tuple(key) == jax_random.prng_key(-7, x64=True)
+    assert jax_random.random_bits(key, 64, (9,)) == bits
+    assert jax_random.uniform(key, (9,), "float64").data == uniforms
+    assert jax_random.bernoulli(key, 0.3, (9,), "float64").data == [float(m) for m in mask]
+
+
+# --- TensorFlow's stateless Philox: stdlib properties -------------------------------------------
+
+
+def test_tf_key_and_counter_come_from_one_philox_call() -> None:
+    """GenerateKey: Philox4x32-10 of the seed words under the fixed key gives key and counter."""
+    m = philox4x32((5, 0, 2**32 - 3, 2**32 - 1), (0x3EC8F720, 0x02461E29))
+    assert tf_stateless.key_counter([5, -3]) == ((m[0], m[1]), (0, 0, m[2], m[3]))
+    assert tf_stateless.key_counter([-1, 0]) == tf_stateless.key_counter([2**64 - 1 - 2**64, 0])
+
+
+def test_tf_uniform_is_the_low_mantissa_bits_of_consecutive_blocks() -> None:
+    (k0, k1), (_, _, c2, c3) = tf_stateless.key_counter([8, 9])
+    blocks = [philox4x32((g, 0, c2, c3), (k0, k1)) for g in range(3)]
+    words = [w for block in blocks for w in block]
+    assert tf_stateless.stateless_uniform([8, 9], (10,)).data == [(w & (2**23 - 1)) / 2**23 for w in words[:10]]
+    assert tf_stateless.stateless_uniform([8, 9], (2, 2), "bfloat16").data == [(w & 127) / 2**7 for w in words[:4]]
+    assert tf_stateless.stateless_uniform([8, 9], (3,), "float64").data == [
+        ((words[2 * i] & (2**20 - 1)) * 2**32 + words[2 * i + 1]) / 2**52 for i in range(3)]
+
+
+def test_tf_dropout_mask_keeps_where_the_uniform_reaches_the_rate() -> None:
+    u = tf_stateless.stateless_uniform([1, 2], (300,)).data
+    rate = u[40]  # a value the uniforms take: that element is kept (>=)
+    mask = tf_stateless.stateless_dropout_mask([1, 2], rate, (300,)).data
+    assert mask == [1.0 if x >= rate else 0.0 for x in u] and mask[40] == 1.0
+    assert tf_stateless.stateless_dropout_mask([1, 2], 0.0, (300,)).data == [1.0] * 300
+
+
+@pytest.mark.parametrize(("call", "error", "words"), [
+    (lambda: tf_stateless.stateless_dropout_mask([1, 2], 1.0, (3,)), ValueError, "rate must be in"),
+    (lambda: tf_stateless.stateless_dropout_mask([1, 2], None, (3,)), TypeError, "rate must be a real"),
+    (lambda: tf_stateless.stateless_uniform([1], (3,)), TypeError, "pair"),
+    (lambda: tf_stateless.stateless_uniform([1, 2**63], (3,)), ValueError, "seed"),
+    (lambda: tf_stateless.stateless_uniform([1, 2], (3,), "bool"), ValueError, "floating"),
+    (lambda: tf_stateless.stateless_uniform([1, 2], (2**35,)), ValueError, "2\\*\\*32 Philox blocks"),
+])
+def test_tf_stateless_refuses_bad_input(call, error: type, words: str) -> None:
+    with pytest.raises(error, match=words):
+        call()
+
+
+# --- TensorFlow's stateless Philox: bit for bit against the installed TensorFlow -----------------
+
+
+@pytest.fixture(scope="module")
+def tf():
+    return pytest.importorskip("tensorflow", reason="the comparison with TensorFlow needs TensorFlow")
+
+
+TF_SEEDS = [[0, 0], [1, 2], [-1, 7], [2**40, -2**35], [2**31 - 1, -2**31]]
+
+
+@pytest.mark.parametrize("seed_pair", TF_SEEDS)
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "float64"])
+def test_stateless_uniform_matches_tensorflow(tf, seed_pair: list[int], dtype: str) -> None:
+    for shape in [(), (1,), (5,), (3, 7), (2, 3, 5), (1001,)]:
+        for alg in ("auto_select", "philox"):
+            drawn = tf.random.stateless_uniform(shape, seed=tf.constant(seed_pair, tf.int64), dtype=getattr(tf, dtype),
+                                                alg=alg)
+            theirs = tf.cast(drawn, tf.float64).numpy().ravel().tolist()
+            assert tf_stateless.stateless_uniform(seed_pair, shape, dtype).data == theirs, (shape, alg)
+
+
+def test_int32_seeds_are_sign_extended_as_tensorflow_does(tf) -> None:
+    theirs = tf.random.stateless_uniform((9,), seed=tf.constant([-5, 3], tf.int32)).numpy().tolist()
+    assert tf_stateless.stateless_uniform([-5, 3], (9,)).data == theirs
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "float64"])
+@pytest.mark.parametrize("rate", [0.1, 0.3, 0.5, 0.9])
+def test_stateless_dropout_mask_matches_tensorflow(tf, dtype: str, rate: float) -> None:
+    x = tf.ones((7, 37), dtype=getattr(tf, dtype))
+    for seed_pair in TF_SEEDS[:3]:
+        dropped = tf.nn.experimental.stateless_dropout(x, rate, seed=seed_pair)
+        theirs = (dropped.numpy() != 0).astype(float).ravel().tolist()
+        assert tf_stateless.stateless_dropout_mask(seed_pair, rate, (7, 37), dtype).data == theirs, seed_pair
