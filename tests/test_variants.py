@@ -29,10 +29,12 @@ from broken.variants import (
     ChannelMaskSharedAcrossBatch,
     ChannelRatesSwapped,
     ChannelsShareOneMask,
+    DropBlockBorderForBlockSize2,
     DropBlockClippedBlocks,
     DropBlockNoBorderCorrection,
     DropBlockNoNormalisation,
     DropBlockPerSampleNormalisation,
+    DropBlockSeedRateFromHeight,
     DropBlockSeedRateP,
     DropConnectNoRescale,
     DropConnectRatesSwapped,
@@ -95,7 +97,7 @@ def test_statistical_checks_detect_their_stated_mde(quick_plan) -> None:
     assert sizes == {"VARIANTS-3": 88_985, "VARIANTS-5": 177_969, "VARIANTS-7": 240_097, "VARIANTS-9": 44_493,
                      "VARIANTS-10": 177_969, "VARIANTS-11": 7_104, "VARIANTS-14": 44_506, "VARIANTS-16": 22_247}
     alpha, power = quick_plan.alpha, quick_plan.power
-    assert sum(CHECKS[c].decisions for c in STATISTICAL_CLAUSES) == 13
+    assert sum(CHECKS[c].decisions for c in STATISTICAL_CLAUSES) == 15
     q = 1 - checks.P
     assert detectable_delta(q, 2 * sizes["VARIANTS-3"], alpha, power) <= 0.0092
     # N pairs across channels; across samples, 2 channels of floor(N / 2) disjoint pairs: the fewer
@@ -108,9 +110,17 @@ def test_statistical_checks_detect_their_stated_mde(quick_plan) -> None:
     assert detectable_delta(q, 4 * sizes["VARIANTS-9"], alpha, power) <= 0.0092
     assert detectable_delta(q, sizes["VARIANTS-10"], alpha, power) <= 0.0092
     assert detectable_delta(q, sizes["VARIANTS-11"], alpha, power) <= 0.047
-    gamma = checks.seed_rate(checks.P, 2, 4, 4)
-    assert detectable_delta(gamma, sizes["VARIANTS-14"], alpha, power) <= 0.014
-    assert detectable_delta(1 - (1 - gamma) ** 4, sizes["VARIANTS-14"], alpha, power) <= 0.020
+    assert checks.SEED_RATE_CASES == ((3, 7, 2), (8, 4, 3))
+    cases = (((3, 7, 2), 0.014, (1, 1), 4), ((8, 4, 3), 0.012, (2, 1), 6))  # (case, corner MDE, covered, k)
+    for (height, width, block), corner_mde, covered, k in cases:
+        gamma = checks.seed_rate(checks.P, block, height, width)
+        assert detectable_delta(gamma, sizes["VARIANTS-14"], alpha, power) <= corner_mde
+        assert checks.most_covered(height, width, block) == covered
+        assert checks.seed_coverage(covered, height, width, block) == k
+        assert detectable_delta(1 - (1 - gamma) ** k, sizes["VARIANTS-14"], alpha, power) <= 0.020
+        # a γ from one side length is off by more than the corner's MDE
+        for side in (height, width):
+            assert abs(checks.seed_rate(checks.P, block, side, side) - gamma) >= 2 * corner_mde
     variance, mu4 = checks.row_sum_moments(checks.ATTENTION_ROW, checks.P)
     assert (round(variance, 5), round(mu4, 6)) == (0.06746, 0.012465)
     rows = sizes["VARIANTS-16"]
@@ -361,6 +371,20 @@ def test_seed_rate_check_rejects_broken(check_broken, seed: int) -> None:
 
 
 @pytest.mark.clause("VARIANTS-14")
+@statistical(1, keep_database=True)
+@given(seed=seeds)
+def test_seed_rate_check_rejects_rates_right_on_square_maps_or_one_block_size(check_broken, seed: int) -> None:
+    """A γ from one side length, or with the border of b = 2 whatever b is, is right on the old
+    check's square 4 x 4 maps at b = 2; the rectangles at b = 2 and 3 reject both."""
+    assert_fails(check_broken, "VARIANTS-14", (DropBlockSeedRateFromHeight(), DropBlockBorderForBlockSize2()), seed)
+    x = filled((2, 3, 4, 4), 1.0)
+    dropped = [v == 0.0 for v in REFERENCE.dropblock2d(x, checks.P, block_size=2, training=True, seed=seed).data]
+    for impl in (DropBlockSeedRateFromHeight(), DropBlockBorderForBlockSize2()):
+        y = impl.dropblock2d(x, checks.P, block_size=2, training=True, seed=seed)
+        assert [v == 0.0 for v in y.data] == dropped, impl.name  # the reference's blocks on a square, b = 2
+
+
+@pytest.mark.clause("VARIANTS-14")
 @exact(25)
 @given(height=st.integers(1, 4), width=st.integers(1, 3), data=st.data())
 def test_seed_rate_is_the_papers_formula(height: int, width: int, data) -> None:
@@ -380,9 +404,7 @@ def test_seed_rate_is_the_papers_formula(height: int, width: int, data) -> None:
             dropped[i] += weight * (not kept)
     for i, probability in enumerate(dropped):
         r, c = divmod(i, width)
-        covering = ((min(r, height - block) - max(0, r - block + 1) + 1)  # seed rows whose block holds r
-                    * (min(c, width - block) - max(0, c - block + 1) + 1))
-        assert probability == 1 - (1 - gamma) ** covering
+        assert probability == 1 - (1 - gamma) ** checks.seed_coverage((r, c), height, width, block)
 
 
 @pytest.mark.clause("VARIANTS-15")

@@ -35,7 +35,7 @@ from .registry import Context, check
 from .verdict import Verdict
 
 __all__ = ["P", "ALPHA_P", "ATTENTION_ROW", "alpha_dropped_value", "alpha_fourth_moment", "row_sum_moments",
-           "seed_rate", "sample_sizes"]
+           "seed_rate", "seed_coverage", "most_covered", "sample_sizes", "SEED_RATE_CASES"]
 
 P = 0.3  # p of every check but alpha dropout's; never 0.5, where a p/q swap goes unseen
 ALPHA_P = 0.2
@@ -45,6 +45,9 @@ U = 2.0**-53  # unit roundoff of float64
 BATCHED = {1: (3, 4, 8), 2: (3, 4, 6, 3), 3: (3, 4, 4, 3, 3)}
 UNBATCHED = {1: (4, 8), 2: (4, 6, 3), 3: (4, 4, 3, 3)}
 BLOCK_CASES = (((4, 3, 7, 6), 3, 0.3), ((2, 2, 5, 5), 2, 0.5))  # (shape, block size, p)
+# (H, W, b) of the seed-rate check: H < W and H > W, two block sizes, so that a rate computed from
+# one side length, or right for one block size only, is off by 0.03 or more
+SEED_RATE_CASES = ((3, 7, 2), (8, 4, 3))
 ATTENTION_ROW = tuple((j + 1) / 36 for j in range(8))  # a probability vector: sums to 1
 
 
@@ -69,6 +72,20 @@ def seed_rate(p: float, block: int, height: int, width: int) -> float:
     return p * height * width / (block * block * (height - block + 1) * (width - block + 1))
 
 
+def seed_coverage(position: tuple[int, int], height: int, width: int, block: int) -> int:
+    """k: how many seed positions of an H x W map have a b x b block covering ``position`` (VARIANTS-14)."""
+    def along(i: int, side: int) -> int:  # seeds at s in 0..side - b cover i when s <= i <= s + b - 1
+        return min(i, side - block) - max(0, i - block + 1) + 1
+
+    return along(position[0], height) * along(position[1], width)
+
+
+def most_covered(height: int, width: int, block: int) -> tuple[int, int]:
+    """The first position, in row-major order, that the most seed blocks cover (VARIANTS-14)."""
+    positions = [(i, j) for i in range(height) for j in range(width)]
+    return max(positions, key=lambda position: seed_coverage(position, height, width, block))
+
+
 def row_sum_moments(row: tuple[float, ...], p: float) -> tuple[float, float]:
     """Variance and fourth central moment of Σ_j A_j m_j / q (VARIANTS-16)."""
     q = 1.0 - p
@@ -91,7 +108,7 @@ def sample_sizes(plan: DecisionPlan) -> dict[str, int]:
     VARIANTS-3: samples of 2 channels, 2 x samples = n channels;  VARIANTS-5: n outputs;
     VARIANTS-7: the KS size for sup-distance keep_rate_mde;  VARIANTS-9: rows of a 4-column W,
     4 x rows = n weights;  VARIANTS-10: n rows;  VARIANTS-11: calls, the keep-rate size for an
-    MDE 5 x the plan's;  VARIANTS-14: maps, the size for 2 x the plan's;  VARIANTS-16: rows of
+    MDE 5 x the plan's;  VARIANTS-14: maps of each case, the size for 2 x the plan's;  VARIANTS-16: rows of
     8 attention weights, n weights.
     """
     n = plan.n
@@ -416,20 +433,26 @@ def check_dropblock_drops_whole_blocks(impl: Implementation, ctx: Context) -> Ve
     return ctx.verdict("VARIANTS-13", failures)
 
 
-@check("VARIANTS-14", needs=("dropblock2d",), decisions=2)
+@check("VARIANTS-14", needs=("dropblock2d",), decisions=2 * len(SEED_RATE_CASES))
 def check_dropblock_seed_rate(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-14: on 4 x 4 maps with b = 2, the corner is dropped w.p. γ and the centre w.p. 1 - (1 - γ)^4."""
+    """VARIANTS-14: on H x W maps, H < W and H > W, at b = 2 and 3, the corner is dropped w.p. γ and
+    the most covered position, covered by k seed blocks, w.p. 1 - (1 - γ)^k."""
     maps = sample_sizes(ctx.plan)["VARIANTS-14"]
-    shape = (maps, 1, 4, 4)
-    y = impl.dropblock2d(ones(shape), P, block_size=2, training=True, seed=ctx.seed)
-    failures = tensor_of_shape("VARIANTS-14", y, shape)
-    if not failures:
-        gamma = seed_rate(P, 2, 4, 4)
-        for name, position, covering in (("corner", (0, 0), 1), ("centre", (1, 1), 4)):
-            offset = sum(i * stride for i, stride in zip(position, strides((4, 4))))
-            dropped = sum(y.data[16 * k + offset] == 0.0 for k in range(maps))
+    failures: list[str] = []
+    for (height, width, block), seed in zip(SEED_RATE_CASES, successive_seeds(ctx.seed, len(SEED_RATE_CASES))):
+        case = f"{height} x {width}, b = {block}"
+        shape = (maps, 1, height, width)
+        y = impl.dropblock2d(ones(shape), P, block_size=block, training=True, seed=seed)
+        failures += tensor_of_shape(f"VARIANTS-14 {case}", y, shape)
+        if failures:
+            break
+        gamma = seed_rate(P, block, height, width)
+        for name, position in (("corner", (0, 0)), ("most covered", most_covered(height, width, block))):
+            offset = sum(i * stride for i, stride in zip(position, strides((height, width))))
+            dropped = sum(v == 0.0 for v in y.data[offset::height * width])  # the position in every map
+            covering = seed_coverage(position, height, width, block)
             decision = binomial_test(dropped, maps, 1.0 - (1.0 - gamma) ** covering, alpha=ctx.alpha)
-            judge(ctx, f"VARIANTS-14 {name} dropped", decision, failures)
+            judge(ctx, f"VARIANTS-14 {case}, {name} {position} dropped", decision, failures)
     return ctx.verdict("VARIANTS-14", failures)
 
 

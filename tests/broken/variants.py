@@ -223,6 +223,31 @@ class DropBlockNoBorderCorrection(ReferenceDropout):
         return _dropblock(x, p, block_size, seed, p / block_size**2) if training and p else x
 
 
+class DropBlockSeedRateFromHeight(ReferenceDropout):
+    """Computes γ from the height alone, as if every map were square (H x H): right on square maps only."""
+
+    name = "dropblock-seed-rate-from-height"
+
+    def dropblock2d(self, x, p, *, block_size, training, seed):
+        if not (training and p):
+            return x
+        height = x.shape[2]
+        return _dropblock(x, p, block_size, seed, seed_rate(p, block_size, height, height))
+
+
+class DropBlockBorderForBlockSize2(ReferenceDropout):
+    """Corrects for the border as if b were 2, (H - 1)(W - 1) seed positions: right for b = 2 only."""
+
+    name = "dropblock-border-for-block-size-2"
+
+    def dropblock2d(self, x, p, *, block_size, training, seed):
+        if not (training and p):
+            return x
+        height, width = x.shape[2:]
+        gamma = p * height * width / (block_size**2 * (height - 1) * (width - 1))
+        return _dropblock(x, p, block_size, seed, gamma)
+
+
 class DropBlockNoNormalisation(ReferenceDropout):
     """Applies the block mask without renormalising: y = x ⊙ M."""
 
