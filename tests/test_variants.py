@@ -37,7 +37,9 @@ from broken.variants import (
     DropBlockSeedRateFromHeight,
     DropBlockSeedRateP,
     DropConnectNoRescale,
+    DropConnectPerOutputUnit,
     DropConnectRatesSwapped,
+    DropConnectRowsShifted,
     DropPathBatchModePerSample,
     DropPathPerElement,
     DropPathSharedAcrossBatch,
@@ -97,7 +99,7 @@ def test_statistical_checks_detect_their_stated_mde(quick_plan) -> None:
     assert sizes == {"VARIANTS-3": 88_985, "VARIANTS-5": 177_969, "VARIANTS-7": 240_097, "VARIANTS-9": 44_493,
                      "VARIANTS-10": 177_969, "VARIANTS-11": 7_104, "VARIANTS-14": 44_506, "VARIANTS-16": 22_247}
     alpha, power = quick_plan.alpha, quick_plan.power
-    assert sum(CHECKS[c].decisions for c in STATISTICAL_CLAUSES) == 15
+    assert sum(CHECKS[c].decisions for c in STATISTICAL_CLAUSES) == 19
     q = 1 - checks.P
     assert detectable_delta(q, 2 * sizes["VARIANTS-3"], alpha, power) <= 0.0092
     # N pairs across channels; across samples, 2 channels of floor(N / 2) disjoint pairs: the fewer
@@ -107,7 +109,11 @@ def test_statistical_checks_detect_their_stated_mde(quick_plan) -> None:
     assert round(checks.alpha_fourth_moment(checks.ALPHA_P), 4) == 2.2605
     assert variance_mde_power(0.023, 1.0, checks.alpha_fourth_moment(checks.ALPHA_P), n, alpha) >= power
     assert sizes["VARIANTS-7"] == ks_samples_needed(0.01, alpha, power)
-    assert detectable_delta(q, 4 * sizes["VARIANTS-9"], alpha, power) <= 0.0092
+    weights = checks.DROPCONNECT_COLUMNS * sizes["VARIANTS-9"]
+    assert detectable_delta(q, weights, alpha, power) <= 0.0092
+    # lag l pairs the first half of every block of 2 l weights with the second: the fewest at l = 4
+    pairs = min(weights // (2 * lag) * lag + max(0, weights % (2 * lag) - lag) for lag in range(1, 5))
+    assert pairs == 88_984 and correlation_power(0.029, pairs, alpha, keep_prob=q) >= power
     assert detectable_delta(q, sizes["VARIANTS-10"], alpha, power) <= 0.0092
     assert detectable_delta(q, sizes["VARIANTS-11"], alpha, power) <= 0.047
     assert checks.SEED_RATE_CASES == ((3, 7, 2), (8, 4, 3))
@@ -292,6 +298,18 @@ def test_dropconnect_masks_weights(check_correct, seed: int) -> None:
 @given(seed=seeds)
 def test_dropconnect_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-9", (DropConnectNoRescale(), DropConnectRatesSwapped()), seed)
+
+
+@pytest.mark.clause("VARIANTS-9")
+@statistical(1, keep_database=True)
+@given(seed=seeds)
+def test_dropconnect_check_rejects_dependent_weights(check_broken, seed: int) -> None:
+    """Masks that keep every weight at q but tie weights together: rows read from one sequence at
+    offsets one apart, and one mask value per output unit. The independence decisions reject them."""
+    for impl in (DropConnectRowsShifted(), DropConnectPerOutputUnit()):
+        verdict = assert_fails(check_broken, "VARIANTS-9", impl, seed)
+        rejected = [record.name for record in verdict.records if record.reject]
+        assert any(name.startswith("VARIANTS-9 weights") for name in rejected), (impl.name, rejected)
 
 
 # --- DropPath ------------------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ from .registry import Context, check
 from .verdict import Verdict
 
 __all__ = ["P", "ALPHA_P", "ATTENTION_ROW", "alpha_dropped_value", "alpha_fourth_moment", "row_sum_moments",
-           "seed_rate", "seed_coverage", "most_covered", "sample_sizes", "SEED_RATE_CASES"]
+           "seed_rate", "seed_coverage", "most_covered", "sample_sizes", "SEED_RATE_CASES",
+           "DROPCONNECT_COLUMNS"]
 
 P = 0.3  # p of every check but alpha dropout's; never 0.5, where a p/q swap goes unseen
 ALPHA_P = 0.2
@@ -48,6 +49,7 @@ BLOCK_CASES = (((4, 3, 7, 6), 3, 0.3), ((2, 2, 5, 5), 2, 0.5))  # (shape, block 
 # (H, W, b) of the seed-rate check: H < W and H > W, two block sizes, so that a rate computed from
 # one side length, or right for one block size only, is off by 0.03 or more
 SEED_RATE_CASES = ((3, 7, 2), (8, 4, 3))
+DROPCONNECT_COLUMNS = 4  # in_features of VARIANTS-9's W: x = I_4
 ATTENTION_ROW = tuple((j + 1) / 36 for j in range(8))  # a probability vector: sums to 1
 
 
@@ -116,7 +118,7 @@ def sample_sizes(plan: DecisionPlan) -> dict[str, int]:
         "VARIANTS-3": math.ceil(n / 2),
         "VARIANTS-5": n,
         "VARIANTS-7": ks_samples_needed(plan.keep_rate_mde, plan.alpha, plan.power),
-        "VARIANTS-9": math.ceil(n / 4),
+        "VARIANTS-9": math.ceil(n / DROPCONNECT_COLUMNS),
         "VARIANTS-10": n,
         "VARIANTS-11": _rate_samples(5 * plan.keep_rate_mde, plan.alpha, plan.power),
         "VARIANTS-14": _rate_samples(2 * plan.keep_rate_mde, plan.alpha, plan.power),
@@ -315,23 +317,30 @@ def _weights(rows: int, cols: int) -> Tensor:
     return Tensor.from_flat([1.0 + (k % 7) / 8 for k in range(rows * cols)], (rows, cols))
 
 
-@check("VARIANTS-9", needs=("dropconnect",), decisions=1)
+@check("VARIANTS-9", needs=("dropconnect",), decisions=1 + DROPCONNECT_COLUMNS)
 def check_dropconnect_masks_weights(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-9: with x = I, y^T = W ⊙ M / q: each 0 or W/q, the number kept Binomial(size, q); eval gives W^T."""
-    cols = 4
+    """VARIANTS-9: with x = I, y^T = W ⊙ M / q: each 0 or W/q, the number kept Binomial(size, q), and
+    weights l = 1..cols apart in W's row-major order independent; eval gives W^T."""
+    cols = DROPCONNECT_COLUMNS
     rows = sample_sizes(ctx.plan)["VARIANTS-9"]
     w = _weights(rows, cols)
     y = impl.dropconnect(_eye(cols), w, P, training=True, seed=ctx.seed)
     failures = tensor_of_shape("training", y, (cols, rows))
     if not failures:
-        kept = 0
+        keep = []
         for k, wk in enumerate(w.data):
             v = y.data[(k % cols) * rows + k // cols]  # y[j, r] = W'[r, j] for the weight k = r cols + j
             if v != 0.0 and not _kept(v, wk / (1.0 - P)):
                 failures.append(f"weight {divmod(k, cols)}: W = {wk!r} became {v!r}, neither 0 nor W / q")
                 break
-            kept += v != 0.0
-        judge(ctx, "VARIANTS-9 keep rate", binomial_test(kept, rows * cols, 1.0 - P, alpha=ctx.alpha), failures)
+            keep.append(int(v != 0.0))
+    if not failures:
+        judge(ctx, "VARIANTS-9 keep rate", binomial_test(sum(keep), rows * cols, 1.0 - P, alpha=ctx.alpha), failures)
+        # lag l < cols pairs M[r, j] with M[r, j + l] and M[r + 1, j + l - cols]: the neighbours of a row and
+        # the next row's shifted; lag cols pairs M[r, j] with M[r + 1, j], one input in two rows
+        for lag in range(1, cols + 1):
+            judge(ctx, f"VARIANTS-9 weights {lag} apart", lag_independence_test([keep], lag, alpha=ctx.alpha),
+                  failures)
     small = _weights(5, cols)
     transposed = Tensor.from_flat([small.data[r * cols + j] for j in range(cols) for r in range(5)], (cols, 5))
     for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):

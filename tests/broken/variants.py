@@ -146,6 +146,41 @@ class DropConnectRatesSwapped(ReferenceDropout):
         return dropconnect(x, weight, 1.0 - p if training else p, training=training, seed=seed)
 
 
+def _dropconnect_with_mask(x: Tensor, weight: Tensor, p: float, keep: list) -> Tensor:
+    """x (W ⊙ M / q)^T with the given keep mask M of W's shape, flat and row-major."""
+    q = 1.0 - p
+    dropped = Tensor.from_flat([w / q if k else 0.0 for w, k in zip(weight.data, keep)], weight.shape)
+    return dropconnect(x, dropped, p, training=False)
+
+
+class DropConnectRowsShifted(ReferenceDropout):
+    """Row r's mask is one Bernoulli sequence read from offset r, M[r, j] = m[r + j]: each weight keeps
+    at q, but M[r, j + 1] = M[r + 1, j] (streams one element apart, as in AMReX-Codes/amrex#5662)."""
+
+    name = "dropconnect-rows-shifted"
+
+    def dropconnect(self, x, weight, p, *, training, seed):
+        if not training or p in (0.0, 1.0):
+            return dropconnect(x, weight, p, training=training, seed=seed)
+        rows, cols = weight.shape
+        base = Generator(seed).bernoulli((rows + cols - 1,), 1.0 - p).data
+        return _dropconnect_with_mask(x, weight, p, [base[r + j] for r in range(rows) for j in range(cols)])
+
+
+class DropConnectPerOutputUnit(ReferenceDropout):
+    """Draws one mask value per row of W, shared by its inputs: dropout of the output units, not of
+    the connections (M[r, j] = m[r])."""
+
+    name = "dropconnect-per-output-unit"
+
+    def dropconnect(self, x, weight, p, *, training, seed):
+        if not training or p in (0.0, 1.0):
+            return dropconnect(x, weight, p, training=training, seed=seed)
+        rows, cols = weight.shape
+        per_row = Generator(seed).bernoulli((rows,), 1.0 - p).data
+        return _dropconnect_with_mask(x, weight, p, [per_row[r] for r in range(rows) for _ in range(cols)])
+
+
 # --- DropPath ----------------------------------------------------------------------------------------
 
 
