@@ -42,6 +42,8 @@ from broken.variants import (
     DropConnectRowsShifted,
     DropPathBatchModePerSample,
     DropPathPerElement,
+    DropPathRowPairsShareMasks,
+    DropPathShardsShareMasks,
     DropPathSharedAcrossBatch,
     DropPathUnscaledEval,
     FeatureAlphaElementwise,
@@ -97,9 +99,9 @@ def test_statistical_checks_detect_their_stated_mde(quick_plan) -> None:
     """The sample sizes and minimum detectable effects the clauses state, at the quick plan's power."""
     sizes = checks.sample_sizes(quick_plan)
     assert sizes == {"VARIANTS-3": 88_985, "VARIANTS-5": 177_969, "VARIANTS-7": 240_097, "VARIANTS-9": 44_493,
-                     "VARIANTS-10": 177_969, "VARIANTS-11": 7_104, "VARIANTS-14": 44_506, "VARIANTS-16": 22_247}
+                     "VARIANTS-10": 177_970, "VARIANTS-11": 7_104, "VARIANTS-14": 44_506, "VARIANTS-16": 22_247}
     alpha, power = quick_plan.alpha, quick_plan.power
-    assert sum(CHECKS[c].decisions for c in STATISTICAL_CLAUSES) == 19
+    assert sum(CHECKS[c].decisions for c in STATISTICAL_CLAUSES) == 21
     q = 1 - checks.P
     assert detectable_delta(q, 2 * sizes["VARIANTS-3"], alpha, power) <= 0.0092
     # N pairs across channels; across samples, 2 channels of floor(N / 2) disjoint pairs: the fewer
@@ -115,6 +117,7 @@ def test_statistical_checks_detect_their_stated_mde(quick_plan) -> None:
     pairs = min(weights // (2 * lag) * lag + max(0, weights % (2 * lag) - lag) for lag in range(1, 5))
     assert pairs == 88_984 and correlation_power(0.029, pairs, alpha, keep_prob=q) >= power
     assert detectable_delta(q, sizes["VARIANTS-10"], alpha, power) <= 0.0092
+    assert correlation_power(0.029, sizes["VARIANTS-10"] // 2, alpha, keep_prob=q) >= power  # N / 2 pairs at either lag
     assert detectable_delta(q, sizes["VARIANTS-11"], alpha, power) <= 0.047
     assert checks.SEED_RATE_CASES == ((3, 7, 2), (8, 4, 3))
     cases = (((3, 7, 2), 0.014, (1, 1), 4), ((8, 4, 3), 0.012, (2, 1), 6))  # (case, corner MDE, covered, k)
@@ -327,6 +330,18 @@ def test_drop_path_row_mode_drops_whole_samples(check_correct, seed: int) -> Non
 @given(seed=seeds)
 def test_row_mode_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-10", (DropPathSharedAcrossBatch(), DropPathPerElement()), seed)
+
+
+@pytest.mark.clause("VARIANTS-10")
+@statistical(1, keep_database=True)
+@given(seed=seeds)
+def test_row_mode_check_rejects_rows_that_share_masks(check_broken, seed: int) -> None:
+    """Row masks that keep every row at q but repeat: across two data-parallel shards seeded alike,
+    and over pairs of rows. The independence decisions reject them."""
+    for impl in (DropPathShardsShareMasks(), DropPathRowPairsShareMasks()):
+        verdict = assert_fails(check_broken, "VARIANTS-10", impl, seed)
+        rejected = [record.name for record in verdict.records if record.reject]
+        assert any(name != "VARIANTS-10 rows kept" for name in rejected), (impl.name, rejected)
 
 
 @pytest.mark.clause("VARIANTS-11")

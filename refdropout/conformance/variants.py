@@ -109,9 +109,9 @@ def sample_sizes(plan: DecisionPlan) -> dict[str, int]:
 
     VARIANTS-3: samples of 2 channels, 2 x samples = n channels;  VARIANTS-5: n outputs;
     VARIANTS-7: the KS size for sup-distance keep_rate_mde;  VARIANTS-9: rows of a 4-column W,
-    4 x rows = n weights;  VARIANTS-10: n rows;  VARIANTS-11: calls, the keep-rate size for an
-    MDE 5 x the plan's;  VARIANTS-14: maps of each case, the size for 2 x the plan's;  VARIANTS-16: rows of
-    8 attention weights, n weights.
+    4 x rows = n weights;  VARIANTS-10: rows, n rounded up to even (two halves);  VARIANTS-11: calls,
+    the keep-rate size for an MDE 5 x the plan's;  VARIANTS-14: maps of each case, the size for 2 x
+    the plan's;  VARIANTS-16: rows of 8 attention weights, n weights.
     """
     n = plan.n
     return {
@@ -119,7 +119,7 @@ def sample_sizes(plan: DecisionPlan) -> dict[str, int]:
         "VARIANTS-5": n,
         "VARIANTS-7": ks_samples_needed(plan.keep_rate_mde, plan.alpha, plan.power),
         "VARIANTS-9": math.ceil(n / DROPCONNECT_COLUMNS),
-        "VARIANTS-10": n,
+        "VARIANTS-10": 2 * math.ceil(n / 2),
         "VARIANTS-11": _rate_samples(5 * plan.keep_rate_mde, plan.alpha, plan.power),
         "VARIANTS-14": _rate_samples(2 * plan.keep_rate_mde, plan.alpha, plan.power),
         "VARIANTS-16": math.ceil(n / len(ATTENTION_ROW)),
@@ -352,15 +352,18 @@ def check_dropconnect_masks_weights(impl: Implementation, ctx: Context) -> Verdi
 # --- DropPath -----------------------------------------------------------------------------------------
 
 
-@check("VARIANTS-10", needs=("drop_path",), decisions=1)
+@check("VARIANTS-10", needs=("drop_path",), decisions=3)
 def check_row_mode_drops_whole_samples(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-10: one mask value per row of x = 1 of shape (n, 2); the number of rows kept Binomial(n, q)."""
+    """VARIANTS-10: one mask value per row of x = 1 of shape (N, 2); the number of rows kept Binomial(N, q);
+    the masks of rows r and r + 1, and of rows r and r + N / 2 (the two halves of the batch), independent."""
     shape = (sample_sizes(ctx.plan)["VARIANTS-10"], 2)
     y = impl.drop_path(ones(shape), P, mode="row", scaling="inverted", training=True, seed=ctx.seed)
     failures = _shared("row mode", y, shape, (shape[0], 1), _inverted(P))
     if not failures:
-        kept = sum(v != 0.0 for v in y.data[0::2])
-        judge(ctx, "VARIANTS-10 rows kept", binomial_test(kept, shape[0], 1.0 - P, alpha=ctx.alpha), failures)
+        kept = [int(v != 0.0) for v in y.data[0::2]]
+        judge(ctx, "VARIANTS-10 rows kept", binomial_test(sum(kept), shape[0], 1.0 - P, alpha=ctx.alpha), failures)
+        for name, lag in (("rows r and r + 1", 1), ("the two halves of the batch", shape[0] // 2)):
+            judge(ctx, f"VARIANTS-10 {name}", lag_independence_test([kept], lag, alpha=ctx.alpha), failures)
     return ctx.verdict("VARIANTS-10", failures)
 
 

@@ -202,6 +202,39 @@ class DropPathPerElement(ReferenceDropout):
         return dropout(x, p, training=training, seed=seed, scaling=scaling)
 
 
+class DropPathShardsShareMasks(ReferenceDropout):
+    """Row mode on a batch split between two data-parallel shards seeded alike: every shard draws
+    the same row masks, so row r and row r + N / 2 share theirs (tenstorrent/tt-metal#16823)."""
+
+    name = "drop-path-shards-share-masks"
+
+    def drop_path(self, x, p, *, mode, scaling, training, seed):
+        if mode != "row" or not training or p in (0.0, 1.0) or x.shape[0] % 2:
+            return drop_path(x, p, mode=mode, scaling=scaling, training=training, seed=seed)
+        half = x.size // 2
+        shard = drop_path(Tensor.from_flat(x.data[:half], (x.shape[0] // 2,) + x.shape[1:]), p, mode=mode,
+                          scaling=scaling, training=training, seed=seed)
+        other = drop_path(Tensor.from_flat(x.data[half:], shard.shape), p, mode=mode, scaling=scaling,
+                          training=training, seed=seed)
+        return Tensor.from_flat(list(shard.data) + list(other.data), x.shape)
+
+
+class DropPathRowPairsShareMasks(ReferenceDropout):
+    """Row mode draws one mask value per pair of rows (a mask of N / 2 values repeated element-wise):
+    rows 2k and 2k + 1 are dropped together."""
+
+    name = "drop-path-row-pairs-share-masks"
+
+    def drop_path(self, x, p, *, mode, scaling, training, seed):
+        if mode != "row" or not training or p in (0.0, 1.0):
+            return drop_path(x, p, mode=mode, scaling=scaling, training=training, seed=seed)
+        rows = x.shape[0]
+        per_pair = drop_path(Tensor.from_flat([1.0] * ((rows + 1) // 2), ((rows + 1) // 2,)), p, mode=mode,
+                             scaling=scaling, training=training, seed=seed).data
+        width = x.size // rows
+        return Tensor.from_flat([v * per_pair[i // width // 2] for i, v in enumerate(x.data)], x.shape)
+
+
 class DropPathBatchModePerSample(ReferenceDropout):
     """Batch mode draws one mask value per sample, as row mode does."""
 
