@@ -34,16 +34,13 @@ from broken.variants import (
     DropBlockNoBorderCorrection,
     DropBlockNoNormalisation,
     DropBlockPerSampleNormalisation,
-    DropBlockSeedRateFromHeight,
     DropBlockSeedRateP,
     DropConnectNoRescale,
     DropConnectPerOutputUnit,
     DropConnectRatesSwapped,
-    DropConnectRowsShifted,
     DropPathBatchModePerSample,
     DropPathPerElement,
     DropPathRowPairsShareMasks,
-    DropPathShardsShareMasks,
     DropPathSharedAcrossBatch,
     DropPathUnscaledEval,
     FeatureAlphaElementwise,
@@ -72,6 +69,7 @@ from refdropout.mutants.structure import (
     GaussianStddevPOverQ,
     GaussianVarianceP,
 )
+from refdropout.mutants.variants import DropBlockSeedRateFromHeight, DropConnectRowsShifted, DropPathShardsShareMasks
 from refdropout.ops.elementwise import SELU_ALPHA, SELU_SCALE
 from refdropout.random import Generator
 from refdropout.stats import correlation_power, detectable_delta, ks_samples_needed, z_power

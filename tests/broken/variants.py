@@ -153,20 +153,6 @@ def _dropconnect_with_mask(x: Tensor, weight: Tensor, p: float, keep: list) -> T
     return dropconnect(x, dropped, p, training=False)
 
 
-class DropConnectRowsShifted(ReferenceDropout):
-    """Row r's mask is one Bernoulli sequence read from offset r, M[r, j] = m[r + j]: each weight keeps
-    at q, but M[r, j + 1] = M[r + 1, j] (streams one element apart, as in AMReX-Codes/amrex#5662)."""
-
-    name = "dropconnect-rows-shifted"
-
-    def dropconnect(self, x, weight, p, *, training, seed):
-        if not training or p in (0.0, 1.0):
-            return dropconnect(x, weight, p, training=training, seed=seed)
-        rows, cols = weight.shape
-        base = Generator(seed).bernoulli((rows + cols - 1,), 1.0 - p).data
-        return _dropconnect_with_mask(x, weight, p, [base[r + j] for r in range(rows) for j in range(cols)])
-
-
 class DropConnectPerOutputUnit(ReferenceDropout):
     """Draws one mask value per row of W, shared by its inputs: dropout of the output units, not of
     the connections (M[r, j] = m[r])."""
@@ -200,23 +186,6 @@ class DropPathPerElement(ReferenceDropout):
 
     def drop_path(self, x, p, *, mode, scaling, training, seed):
         return dropout(x, p, training=training, seed=seed, scaling=scaling)
-
-
-class DropPathShardsShareMasks(ReferenceDropout):
-    """Row mode on a batch split between two data-parallel shards seeded alike: every shard draws
-    the same row masks, so row r and row r + N / 2 share theirs (tenstorrent/tt-metal#16823)."""
-
-    name = "drop-path-shards-share-masks"
-
-    def drop_path(self, x, p, *, mode, scaling, training, seed):
-        if mode != "row" or not training or p in (0.0, 1.0) or x.shape[0] % 2:
-            return drop_path(x, p, mode=mode, scaling=scaling, training=training, seed=seed)
-        half = x.size // 2
-        shard = drop_path(Tensor.from_flat(x.data[:half], (x.shape[0] // 2,) + x.shape[1:]), p, mode=mode,
-                          scaling=scaling, training=training, seed=seed)
-        other = drop_path(Tensor.from_flat(x.data[half:], shard.shape), p, mode=mode, scaling=scaling,
-                          training=training, seed=seed)
-        return Tensor.from_flat(list(shard.data) + list(other.data), x.shape)
 
 
 class DropPathRowPairsShareMasks(ReferenceDropout):
@@ -289,18 +258,6 @@ class DropBlockNoBorderCorrection(ReferenceDropout):
 
     def dropblock2d(self, x, p, *, block_size, training, seed):
         return _dropblock(x, p, block_size, seed, p / block_size**2) if training and p else x
-
-
-class DropBlockSeedRateFromHeight(ReferenceDropout):
-    """Computes γ from the height alone, as if every map were square (H x H): right on square maps only."""
-
-    name = "dropblock-seed-rate-from-height"
-
-    def dropblock2d(self, x, p, *, block_size, training, seed):
-        if not (training and p):
-            return x
-        height = x.shape[2]
-        return _dropblock(x, p, block_size, seed, seed_rate(p, block_size, height, height))
 
 
 class DropBlockBorderForBlockSize2(ReferenceDropout):
