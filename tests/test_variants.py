@@ -65,11 +65,13 @@ from refdropout.functional.dropblock import block_keep_mask, seed_rate
 from refdropout.mutants.structure import (
     AlphaWithoutAffineCorrection,
     DataFormatIgnored,
+    DropBlockSeedRateFromHeight,
+    DropConnectRowsShifted,
     Dropout2dReads3DAsBatched,
+    DropPathShardsShareMasks,
     GaussianStddevPOverQ,
     GaussianVarianceP,
 )
-from refdropout.mutants.variants import DropBlockSeedRateFromHeight, DropConnectRowsShifted, DropPathShardsShareMasks
 from refdropout.ops.elementwise import SELU_ALPHA, SELU_SCALE
 from refdropout.random import Generator
 from refdropout.stats import correlation_power, detectable_delta, ks_samples_needed, z_power
