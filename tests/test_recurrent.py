@@ -15,9 +15,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import refdropout.conformance.recurrent as checks
 from broken.recurrent import (
     BatchSharedMasks,
     BetweenLayerKeepsAtP,
+    BetweenLayerMaskHeldAfterTheFirstStep,
     BetweenLayerMaskHeldOverTime,
     CarriedStateMasked,
     DrawsInEval,
@@ -32,13 +34,14 @@ from broken.recurrent import (
 )
 from helpers import assert_fails, assert_outcome, assert_passes, exact, seeds, statistical
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import Outcome
+from refdropout.conformance import CHECKS, Outcome
 from refdropout.conformance.recurrent import _stack_masks, network_weights, sequence
 from refdropout.gradcheck import gradcheck
 from refdropout.mutants.structure import RecurrentActiveInEval, RecurrentMaskNeverRedrawn, RecurrentMaskRedrawnEveryStep
 from refdropout.nn.recurrent import GATE_MASKS, GRU, LSTM, RecurrentMasks
 from refdropout.nn.rnn_cells import GRUCell, LSTMCell
 from refdropout.random import Generator
+from refdropout.stats import correlation_power
 from refdropout.tensor import Tensor
 
 cells = st.sampled_from(["lstm", "gru"])
@@ -495,6 +498,28 @@ def test_fresh_mask_check_passes_reference(check_correct, seed: int) -> None:
 @given(seed=seeds)
 def test_fresh_mask_check_rejects_a_mask_held_over_time(check_broken, seed: int) -> None:
     assert_fails(check_broken, "RECURRENT-8", BetweenLayerMaskHeldOverTime(), seed)
+
+
+@pytest.mark.clause("RECURRENT-8")
+@statistical(1)
+@given(seed=seeds)
+def test_fresh_mask_check_rejects_a_mask_fresh_at_the_first_step_only(check_broken, seed: int) -> None:
+    """Masks fresh from step 0 to step 1 and held after it: the steps 0 and 1 decision passes them, a
+    later transition rejects."""
+    verdict = assert_fails(check_broken, "RECURRENT-8", BetweenLayerMaskHeldAfterTheFirstStep(), seed)
+    rejected = [record.name for record in verdict.records if record.reject]
+    assert "RECURRENT-8 between-layer masks at steps 1 and 2" in rejected, rejected
+
+
+@pytest.mark.clause("RECURRENT-8")
+def test_fresh_mask_plan_covers_three_transitions(quick_plan) -> None:
+    """FRESH_STEPS = 4 steps, one decision per transition t -> t + 1, each on the N pairs that detect
+    a correlation of CORRELATION_MDE (7526 at the quick plan)."""
+    assert checks.FRESH_STEPS == 4 and CHECKS["RECURRENT-8"].decisions == 3
+    pairs = checks.independence_pairs(quick_plan)
+    assert pairs == 7526
+    for q in (0.7, 0.8, 0.4):
+        assert correlation_power(checks.CORRELATION_MDE, pairs, quick_plan.alpha, keep_prob=q) >= quick_plan.power
 
 
 # --- RECURRENT-9 to RECURRENT-11: keep rates and independence --------------------------------------

@@ -29,15 +29,18 @@ from broken.variants import (
     ChannelMaskSharedAcrossBatch,
     ChannelRatesSwapped,
     ChannelsShareOneMask,
+    DropBlockBorderForBlockSize2,
     DropBlockClippedBlocks,
     DropBlockNoBorderCorrection,
     DropBlockNoNormalisation,
     DropBlockPerSampleNormalisation,
     DropBlockSeedRateP,
     DropConnectNoRescale,
+    DropConnectPerOutputUnit,
     DropConnectRatesSwapped,
     DropPathBatchModePerSample,
     DropPathPerElement,
+    DropPathRowPairsShareMasks,
     DropPathSharedAcrossBatch,
     DropPathUnscaledEval,
     FeatureAlphaElementwise,
@@ -62,7 +65,10 @@ from refdropout.functional.dropblock import block_keep_mask, seed_rate
 from refdropout.mutants.structure import (
     AlphaWithoutAffineCorrection,
     DataFormatIgnored,
+    DropBlockSeedRateFromHeight,
+    DropConnectRowsShifted,
     Dropout2dReads3DAsBatched,
+    DropPathShardsShareMasks,
     GaussianStddevPOverQ,
     GaussianVarianceP,
 )
@@ -93,9 +99,9 @@ def test_statistical_checks_detect_their_stated_mde(quick_plan) -> None:
     """The sample sizes and minimum detectable effects the clauses state, at the quick plan's power."""
     sizes = checks.sample_sizes(quick_plan)
     assert sizes == {"VARIANTS-3": 88_985, "VARIANTS-5": 177_969, "VARIANTS-7": 240_097, "VARIANTS-9": 44_493,
-                     "VARIANTS-10": 177_969, "VARIANTS-11": 7_104, "VARIANTS-14": 44_506, "VARIANTS-16": 22_247}
+                     "VARIANTS-10": 177_970, "VARIANTS-11": 7_104, "VARIANTS-14": 44_506, "VARIANTS-16": 22_247}
     alpha, power = quick_plan.alpha, quick_plan.power
-    assert sum(CHECKS[c].decisions for c in STATISTICAL_CLAUSES) == 13
+    assert sum(CHECKS[c].decisions for c in STATISTICAL_CLAUSES) == 21
     q = 1 - checks.P
     assert detectable_delta(q, 2 * sizes["VARIANTS-3"], alpha, power) <= 0.0092
     # N pairs across channels; across samples, 2 channels of floor(N / 2) disjoint pairs: the fewer
@@ -105,12 +111,25 @@ def test_statistical_checks_detect_their_stated_mde(quick_plan) -> None:
     assert round(checks.alpha_fourth_moment(checks.ALPHA_P), 4) == 2.2605
     assert variance_mde_power(0.023, 1.0, checks.alpha_fourth_moment(checks.ALPHA_P), n, alpha) >= power
     assert sizes["VARIANTS-7"] == ks_samples_needed(0.01, alpha, power)
-    assert detectable_delta(q, 4 * sizes["VARIANTS-9"], alpha, power) <= 0.0092
+    weights = checks.DROPCONNECT_COLUMNS * sizes["VARIANTS-9"]
+    assert detectable_delta(q, weights, alpha, power) <= 0.0092
+    # lag l pairs the first half of every block of 2 l weights with the second: the fewest at l = 4
+    pairs = min(weights // (2 * lag) * lag + max(0, weights % (2 * lag) - lag) for lag in range(1, 5))
+    assert pairs == 88_984 and correlation_power(0.029, pairs, alpha, keep_prob=q) >= power
     assert detectable_delta(q, sizes["VARIANTS-10"], alpha, power) <= 0.0092
+    assert correlation_power(0.029, sizes["VARIANTS-10"] // 2, alpha, keep_prob=q) >= power  # N / 2 pairs at either lag
     assert detectable_delta(q, sizes["VARIANTS-11"], alpha, power) <= 0.047
-    gamma = checks.seed_rate(checks.P, 2, 4, 4)
-    assert detectable_delta(gamma, sizes["VARIANTS-14"], alpha, power) <= 0.014
-    assert detectable_delta(1 - (1 - gamma) ** 4, sizes["VARIANTS-14"], alpha, power) <= 0.020
+    assert checks.SEED_RATE_CASES == ((3, 7, 2), (8, 4, 3))
+    cases = (((3, 7, 2), 0.014, (1, 1), 4), ((8, 4, 3), 0.012, (2, 1), 6))  # (case, corner MDE, covered, k)
+    for (height, width, block), corner_mde, covered, k in cases:
+        gamma = checks.seed_rate(checks.P, block, height, width)
+        assert detectable_delta(gamma, sizes["VARIANTS-14"], alpha, power) <= corner_mde
+        assert checks.most_covered(height, width, block) == covered
+        assert checks.seed_coverage(covered, height, width, block) == k
+        assert detectable_delta(1 - (1 - gamma) ** k, sizes["VARIANTS-14"], alpha, power) <= 0.020
+        # a γ from one side length is off by more than the corner's MDE
+        for side in (height, width):
+            assert abs(checks.seed_rate(checks.P, block, side, side) - gamma) >= 2 * corner_mde
     variance, mu4 = checks.row_sum_moments(checks.ATTENTION_ROW, checks.P)
     assert (round(variance, 5), round(mu4, 6)) == (0.06746, 0.012465)
     rows = sizes["VARIANTS-16"]
@@ -284,6 +303,18 @@ def test_dropconnect_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-9", (DropConnectNoRescale(), DropConnectRatesSwapped()), seed)
 
 
+@pytest.mark.clause("VARIANTS-9")
+@statistical(1, keep_database=True)
+@given(seed=seeds)
+def test_dropconnect_check_rejects_dependent_weights(check_broken, seed: int) -> None:
+    """Masks that keep every weight at q but tie weights together: rows read from one sequence at
+    offsets one apart, and one mask value per output unit. The independence decisions reject them."""
+    for impl in (DropConnectRowsShifted(), DropConnectPerOutputUnit()):
+        verdict = assert_fails(check_broken, "VARIANTS-9", impl, seed)
+        rejected = [record.name for record in verdict.records if record.reject]
+        assert any(name.startswith("VARIANTS-9 weights") for name in rejected), (impl.name, rejected)
+
+
 # --- DropPath ------------------------------------------------------------------------------------------
 
 
@@ -299,6 +330,18 @@ def test_drop_path_row_mode_drops_whole_samples(check_correct, seed: int) -> Non
 @given(seed=seeds)
 def test_row_mode_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-10", (DropPathSharedAcrossBatch(), DropPathPerElement()), seed)
+
+
+@pytest.mark.clause("VARIANTS-10")
+@statistical(1, keep_database=True)
+@given(seed=seeds)
+def test_row_mode_check_rejects_rows_that_share_masks(check_broken, seed: int) -> None:
+    """Row masks that keep every row at q but repeat: across two data-parallel shards seeded alike,
+    and over pairs of rows. The independence decisions reject them."""
+    for impl in (DropPathShardsShareMasks(), DropPathRowPairsShareMasks()):
+        verdict = assert_fails(check_broken, "VARIANTS-10", impl, seed)
+        rejected = [record.name for record in verdict.records if record.reject]
+        assert any(name != "VARIANTS-10 rows kept" for name in rejected), (impl.name, rejected)
 
 
 @pytest.mark.clause("VARIANTS-11")
@@ -361,6 +404,20 @@ def test_seed_rate_check_rejects_broken(check_broken, seed: int) -> None:
 
 
 @pytest.mark.clause("VARIANTS-14")
+@statistical(1, keep_database=True)
+@given(seed=seeds)
+def test_seed_rate_check_rejects_rates_right_on_square_maps_or_one_block_size(check_broken, seed: int) -> None:
+    """A γ from one side length, or with the border of b = 2 whatever b is, is right on the old
+    check's square 4 x 4 maps at b = 2; the rectangles at b = 2 and 3 reject both."""
+    assert_fails(check_broken, "VARIANTS-14", (DropBlockSeedRateFromHeight(), DropBlockBorderForBlockSize2()), seed)
+    x = filled((2, 3, 4, 4), 1.0)
+    dropped = [v == 0.0 for v in REFERENCE.dropblock2d(x, checks.P, block_size=2, training=True, seed=seed).data]
+    for impl in (DropBlockSeedRateFromHeight(), DropBlockBorderForBlockSize2()):
+        y = impl.dropblock2d(x, checks.P, block_size=2, training=True, seed=seed)
+        assert [v == 0.0 for v in y.data] == dropped, impl.name  # the reference's blocks on a square, b = 2
+
+
+@pytest.mark.clause("VARIANTS-14")
 @exact(25)
 @given(height=st.integers(1, 4), width=st.integers(1, 3), data=st.data())
 def test_seed_rate_is_the_papers_formula(height: int, width: int, data) -> None:
@@ -380,9 +437,7 @@ def test_seed_rate_is_the_papers_formula(height: int, width: int, data) -> None:
             dropped[i] += weight * (not kept)
     for i, probability in enumerate(dropped):
         r, c = divmod(i, width)
-        covering = ((min(r, height - block) - max(0, r - block + 1) + 1)  # seed rows whose block holds r
-                    * (min(c, width - block) - max(0, c - block + 1) + 1))
-        assert probability == 1 - (1 - gamma) ** covering
+        assert probability == 1 - (1 - gamma) ** checks.seed_coverage((r, c), height, width, block)
 
 
 @pytest.mark.clause("VARIANTS-15")

@@ -32,8 +32,8 @@ from .registry import Context, check
 from .verdict import Outcome, Verdict
 
 __all__ = [
-    "CELLS", "SEMANTICS", "RATES", "TOLERANCE", "CORRELATION_MDE", "STATISTICAL_CELL", "Rates", "independence_pairs",
-    "network_weights", "sequence",
+    "CELLS", "SEMANTICS", "RATES", "TOLERANCE", "CORRELATION_MDE", "STATISTICAL_CELL", "FRESH_STEPS", "Rates",
+    "independence_pairs", "network_weights", "sequence",
 ]
 
 CELLS = ("lstm", "gru")
@@ -370,14 +370,21 @@ def _stack_masks(impl: Implementation, semantics: str, *, steps: int, batch: int
     return [impl.recurrent_masks(net, x, training=True)[1] for _ in range(calls)]
 
 
-@check("RECURRENT-8", needs=("recurrent_between_layers", "recurrent_masks"), decisions=1)
+# between-layer masks over FRESH_STEPS steps: the transitions t -> t + 1 for t = 0, 1, 2, the first
+# step's and two after it, so that a mask drawn afresh at step 1 only, or every other step, is seen
+FRESH_STEPS = 4
+
+
+@check("RECURRENT-8", needs=("recurrent_between_layers", "recurrent_masks"), decisions=FRESH_STEPS - 1)
 def check_between_layer_masks_fresh_every_step(impl: Implementation, ctx: Context) -> Verdict:
-    """RECURRENT-8: a unit's between-layer masks at steps t and t + 1 are independent."""
-    (masks,) = _stack_masks(impl, "between_layers", steps=2, batch=independence_pairs(ctx.plan), depth=2, seed=ctx.seed)
+    """RECURRENT-8: a unit's between-layer masks at steps t and t + 1 are independent, t = 0 .. FRESH_STEPS - 2."""
+    (masks,) = _stack_masks(impl, "between_layers", steps=FRESH_STEPS, batch=independence_pairs(ctx.plan), depth=2,
+                            seed=ctx.seed)
     steps = [RecurrentMasks.keep(m) for m in masks.between_layers[0]]
     failures: list[str] = []
-    judge(ctx, "RECURRENT-8 between-layer masks at steps 0 and 1",
-           successive_independence_test(steps, alpha=ctx.alpha), failures)
+    for t in range(FRESH_STEPS - 1):
+        judge(ctx, f"RECURRENT-8 between-layer masks at steps {t} and {t + 1}",
+              successive_independence_test(steps[t:t + 2], alpha=ctx.alpha), failures)
     return ctx.verdict("RECURRENT-8", failures)
 
 

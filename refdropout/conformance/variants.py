@@ -35,7 +35,8 @@ from .registry import Context, check
 from .verdict import Verdict
 
 __all__ = ["P", "ALPHA_P", "ATTENTION_ROW", "alpha_dropped_value", "alpha_fourth_moment", "row_sum_moments",
-           "seed_rate", "sample_sizes"]
+           "seed_rate", "seed_coverage", "most_covered", "sample_sizes", "SEED_RATE_CASES",
+           "DROPCONNECT_COLUMNS"]
 
 P = 0.3  # p of every check but alpha dropout's; never 0.5, where a p/q swap goes unseen
 ALPHA_P = 0.2
@@ -45,6 +46,10 @@ U = 2.0**-53  # unit roundoff of float64
 BATCHED = {1: (3, 4, 8), 2: (3, 4, 6, 3), 3: (3, 4, 4, 3, 3)}
 UNBATCHED = {1: (4, 8), 2: (4, 6, 3), 3: (4, 4, 3, 3)}
 BLOCK_CASES = (((4, 3, 7, 6), 3, 0.3), ((2, 2, 5, 5), 2, 0.5))  # (shape, block size, p)
+# (H, W, b) of the seed-rate check: H < W and H > W, two block sizes, so that a rate computed from
+# one side length, or right for one block size only, is off by 0.03 or more
+SEED_RATE_CASES = ((3, 7, 2), (8, 4, 3))
+DROPCONNECT_COLUMNS = 4  # in_features of VARIANTS-9's W: x = I_4
 ATTENTION_ROW = tuple((j + 1) / 36 for j in range(8))  # a probability vector: sums to 1
 
 
@@ -69,6 +74,20 @@ def seed_rate(p: float, block: int, height: int, width: int) -> float:
     return p * height * width / (block * block * (height - block + 1) * (width - block + 1))
 
 
+def seed_coverage(position: tuple[int, int], height: int, width: int, block: int) -> int:
+    """k: how many seed positions of an H x W map have a b x b block covering ``position`` (VARIANTS-14)."""
+    def along(i: int, side: int) -> int:  # seeds at s in 0..side - b cover i when s <= i <= s + b - 1
+        return min(i, side - block) - max(0, i - block + 1) + 1
+
+    return along(position[0], height) * along(position[1], width)
+
+
+def most_covered(height: int, width: int, block: int) -> tuple[int, int]:
+    """The first position, in row-major order, that the most seed blocks cover (VARIANTS-14)."""
+    positions = [(i, j) for i in range(height) for j in range(width)]
+    return max(positions, key=lambda position: seed_coverage(position, height, width, block))
+
+
 def row_sum_moments(row: tuple[float, ...], p: float) -> tuple[float, float]:
     """Variance and fourth central moment of Σ_j A_j m_j / q (VARIANTS-16)."""
     q = 1.0 - p
@@ -90,17 +109,17 @@ def sample_sizes(plan: DecisionPlan) -> dict[str, int]:
 
     VARIANTS-3: samples of 2 channels, 2 x samples = n channels;  VARIANTS-5: n outputs;
     VARIANTS-7: the KS size for sup-distance keep_rate_mde;  VARIANTS-9: rows of a 4-column W,
-    4 x rows = n weights;  VARIANTS-10: n rows;  VARIANTS-11: calls, the keep-rate size for an
-    MDE 5 x the plan's;  VARIANTS-14: maps, the size for 2 x the plan's;  VARIANTS-16: rows of
-    8 attention weights, n weights.
+    4 x rows = n weights;  VARIANTS-10: rows, n rounded up to even (two halves);  VARIANTS-11: calls,
+    the keep-rate size for an MDE 5 x the plan's;  VARIANTS-14: maps of each case, the size for 2 x
+    the plan's;  VARIANTS-16: rows of 8 attention weights, n weights.
     """
     n = plan.n
     return {
         "VARIANTS-3": math.ceil(n / 2),
         "VARIANTS-5": n,
         "VARIANTS-7": ks_samples_needed(plan.keep_rate_mde, plan.alpha, plan.power),
-        "VARIANTS-9": math.ceil(n / 4),
-        "VARIANTS-10": n,
+        "VARIANTS-9": math.ceil(n / DROPCONNECT_COLUMNS),
+        "VARIANTS-10": 2 * math.ceil(n / 2),
         "VARIANTS-11": _rate_samples(5 * plan.keep_rate_mde, plan.alpha, plan.power),
         "VARIANTS-14": _rate_samples(2 * plan.keep_rate_mde, plan.alpha, plan.power),
         "VARIANTS-16": math.ceil(n / len(ATTENTION_ROW)),
@@ -298,23 +317,30 @@ def _weights(rows: int, cols: int) -> Tensor:
     return Tensor.from_flat([1.0 + (k % 7) / 8 for k in range(rows * cols)], (rows, cols))
 
 
-@check("VARIANTS-9", needs=("dropconnect",), decisions=1)
+@check("VARIANTS-9", needs=("dropconnect",), decisions=1 + DROPCONNECT_COLUMNS)
 def check_dropconnect_masks_weights(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-9: with x = I, y^T = W ⊙ M / q: each 0 or W/q, the number kept Binomial(size, q); eval gives W^T."""
-    cols = 4
+    """VARIANTS-9: with x = I, y^T = W ⊙ M / q: each 0 or W/q, the number kept Binomial(size, q), and
+    weights l = 1..cols apart in W's row-major order independent; eval gives W^T."""
+    cols = DROPCONNECT_COLUMNS
     rows = sample_sizes(ctx.plan)["VARIANTS-9"]
     w = _weights(rows, cols)
     y = impl.dropconnect(_eye(cols), w, P, training=True, seed=ctx.seed)
     failures = tensor_of_shape("training", y, (cols, rows))
     if not failures:
-        kept = 0
+        keep = []
         for k, wk in enumerate(w.data):
             v = y.data[(k % cols) * rows + k // cols]  # y[j, r] = W'[r, j] for the weight k = r cols + j
             if v != 0.0 and not _kept(v, wk / (1.0 - P)):
                 failures.append(f"weight {divmod(k, cols)}: W = {wk!r} became {v!r}, neither 0 nor W / q")
                 break
-            kept += v != 0.0
-        judge(ctx, "VARIANTS-9 keep rate", binomial_test(kept, rows * cols, 1.0 - P, alpha=ctx.alpha), failures)
+            keep.append(int(v != 0.0))
+    if not failures:
+        judge(ctx, "VARIANTS-9 keep rate", binomial_test(sum(keep), rows * cols, 1.0 - P, alpha=ctx.alpha), failures)
+        # lag l < cols pairs M[r, j] with M[r, j + l] and M[r + 1, j + l - cols]: the neighbours of a row and
+        # the next row's shifted; lag cols pairs M[r, j] with M[r + 1, j], one input in two rows
+        for lag in range(1, cols + 1):
+            judge(ctx, f"VARIANTS-9 weights {lag} apart", lag_independence_test([keep], lag, alpha=ctx.alpha),
+                  failures)
     small = _weights(5, cols)
     transposed = Tensor.from_flat([small.data[r * cols + j] for j in range(cols) for r in range(5)], (cols, 5))
     for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
@@ -326,15 +352,18 @@ def check_dropconnect_masks_weights(impl: Implementation, ctx: Context) -> Verdi
 # --- DropPath -----------------------------------------------------------------------------------------
 
 
-@check("VARIANTS-10", needs=("drop_path",), decisions=1)
+@check("VARIANTS-10", needs=("drop_path",), decisions=3)
 def check_row_mode_drops_whole_samples(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-10: one mask value per row of x = 1 of shape (n, 2); the number of rows kept Binomial(n, q)."""
+    """VARIANTS-10: one mask value per row of x = 1 of shape (N, 2); the number of rows kept Binomial(N, q);
+    the masks of rows r and r + 1, and of rows r and r + N / 2 (the two halves of the batch), independent."""
     shape = (sample_sizes(ctx.plan)["VARIANTS-10"], 2)
     y = impl.drop_path(ones(shape), P, mode="row", scaling="inverted", training=True, seed=ctx.seed)
     failures = _shared("row mode", y, shape, (shape[0], 1), _inverted(P))
     if not failures:
-        kept = sum(v != 0.0 for v in y.data[0::2])
-        judge(ctx, "VARIANTS-10 rows kept", binomial_test(kept, shape[0], 1.0 - P, alpha=ctx.alpha), failures)
+        kept = [int(v != 0.0) for v in y.data[0::2]]
+        judge(ctx, "VARIANTS-10 rows kept", binomial_test(sum(kept), shape[0], 1.0 - P, alpha=ctx.alpha), failures)
+        for name, lag in (("rows r and r + 1", 1), ("the two halves of the batch", shape[0] // 2)):
+            judge(ctx, f"VARIANTS-10 {name}", lag_independence_test([kept], lag, alpha=ctx.alpha), failures)
     return ctx.verdict("VARIANTS-10", failures)
 
 
@@ -416,20 +445,26 @@ def check_dropblock_drops_whole_blocks(impl: Implementation, ctx: Context) -> Ve
     return ctx.verdict("VARIANTS-13", failures)
 
 
-@check("VARIANTS-14", needs=("dropblock2d",), decisions=2)
+@check("VARIANTS-14", needs=("dropblock2d",), decisions=2 * len(SEED_RATE_CASES))
 def check_dropblock_seed_rate(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-14: on 4 x 4 maps with b = 2, the corner is dropped w.p. γ and the centre w.p. 1 - (1 - γ)^4."""
+    """VARIANTS-14: on H x W maps, H < W and H > W, at b = 2 and 3, the corner is dropped w.p. γ and
+    the most covered position, covered by k seed blocks, w.p. 1 - (1 - γ)^k."""
     maps = sample_sizes(ctx.plan)["VARIANTS-14"]
-    shape = (maps, 1, 4, 4)
-    y = impl.dropblock2d(ones(shape), P, block_size=2, training=True, seed=ctx.seed)
-    failures = tensor_of_shape("VARIANTS-14", y, shape)
-    if not failures:
-        gamma = seed_rate(P, 2, 4, 4)
-        for name, position, covering in (("corner", (0, 0), 1), ("centre", (1, 1), 4)):
-            offset = sum(i * stride for i, stride in zip(position, strides((4, 4))))
-            dropped = sum(y.data[16 * k + offset] == 0.0 for k in range(maps))
+    failures: list[str] = []
+    for (height, width, block), seed in zip(SEED_RATE_CASES, successive_seeds(ctx.seed, len(SEED_RATE_CASES))):
+        case = f"{height} x {width}, b = {block}"
+        shape = (maps, 1, height, width)
+        y = impl.dropblock2d(ones(shape), P, block_size=block, training=True, seed=seed)
+        failures += tensor_of_shape(f"VARIANTS-14 {case}", y, shape)
+        if failures:
+            break
+        gamma = seed_rate(P, block, height, width)
+        for name, position in (("corner", (0, 0)), ("most covered", most_covered(height, width, block))):
+            offset = sum(i * stride for i, stride in zip(position, strides((height, width))))
+            dropped = sum(v == 0.0 for v in y.data[offset::height * width])  # the position in every map
+            covering = seed_coverage(position, height, width, block)
             decision = binomial_test(dropped, maps, 1.0 - (1.0 - gamma) ** covering, alpha=ctx.alpha)
-            judge(ctx, f"VARIANTS-14 {name} dropped", decision, failures)
+            judge(ctx, f"VARIANTS-14 {case}, {name} {position} dropped", decision, failures)
     return ctx.verdict("VARIANTS-14", failures)
 
 

@@ -1,14 +1,16 @@
 """Mutants of the kind "structure": the right noise applied to the wrong units (spec/variants.md,
 spec/recurrent.md): the channel axis, the recurrent masks' lifetime, alpha dropout's constants,
-Gaussian dropout's variance. Each is the reference narrowed to the capability it breaks.
+Gaussian dropout's variance, DropBlock's seed rate on rectangles, DropConnect's and DropPath's masks
+tied across rows. Each is the reference narrowed to the capability it breaks.
 """
 
 from __future__ import annotations
 
 import math
 
-from ..functional import alpha_dropout, channel_dropout, dropout
+from ..functional import alpha_dropout, channel_dropout, drop_path, dropconnect, dropout
 from ..functional.alpha import ALPHA_PRIME
+from ..functional.dropblock import block_keep_mask, seed_rate
 from ..nn.recurrent import RecurrentLayer, RecurrentMasks
 from ..random import Generator
 from ..tensor import Tensor
@@ -18,7 +20,8 @@ from .registry import mutant
 __all__ = [
     "DataFormatIgnored", "Dropout2dReads3DAsBatched", "RecurrentMaskRedrawnEveryStep", "RecurrentMaskNeverRedrawn",
     "RecurrentActiveInEval", "AlphaWithoutAffineCorrection", "GaussianVarianceP", "GaussianStddevPOverQ",
-    "layers_with", "step_masks", "alpha_with_constants",
+    "DropBlockSeedRateFromHeight", "DropConnectRowsShifted", "DropPathShardsShareMasks", "layers_with", "step_masks",
+    "alpha_with_constants", "dropblock_at_rate",
 ]
 
 # --- the channel axis (VARIANTS-1, VARIANTS-2) --------------------------------------------------------
@@ -177,3 +180,78 @@ class GaussianVarianceP(Gaussian):
 
     def gaussian_dropout(self, x, p, *, training, seed):
         return _gaussian(x, seed, math.sqrt(p)) if training and p > 0 else x
+
+
+# --- DropBlock's seed rate on maps that are not square (VARIANTS-14) -----------------------------------
+
+Blocks = reference_with("dropblock2d")
+
+
+def dropblock_at_rate(x: Tensor, block: int, seed: int, gamma: float) -> Tensor:
+    """The reference's DropBlock with the seed rate ``gamma``: seeds, b x b blocks, count / count_ones."""
+    n, c, height, width = x.shape
+    seeds = Generator(seed).bernoulli((n, c, height - block + 1, width - block + 1), gamma).data
+    keep = block_keep_mask(seeds, n * c, height, width, block)
+    kept = sum(keep)
+    scale = len(keep) / kept if kept else 0.0
+    return Tensor.from_flat([v * scale if k else 0.0 for v, k in zip(x.data, keep)], x.shape)
+
+
+@mutant("structure", models="miguelvr/dropblock#10: About feat_size?", caught_by=("VARIANTS-14",))
+class DropBlockSeedRateFromHeight(Blocks):
+    """Computes γ from the height alone, the paper's square formula fed one side: right on square maps only."""
+
+    name = "dropblock-seed-rate-from-height"
+
+    def dropblock2d(self, x, p, *, block_size, training, seed):
+        if not (training and p):
+            return x
+        height = x.shape[2]
+        return dropblock_at_rate(x, block_size, seed, seed_rate(p, block_size, height, height))
+
+
+# --- DropConnect's weights, tied across rows (VARIANTS-9) -------------------------------------------------
+
+Connections = reference_with("dropconnect")
+
+
+@mutant("structure",
+        models="AMReX-Codes/amrex#5662: SYCL: give each device RNG engine its own window of the Philox stream",
+        caught_by=("VARIANTS-9",))
+class DropConnectRowsShifted(Connections):
+    """Reads row r's mask from one Bernoulli sequence at offset r, M[r, j] = m[r + j]: every weight
+    keeps at q, but M[r, j + 1] = M[r + 1, j] (streams one element apart)."""
+
+    name = "dropconnect-rows-shifted"
+
+    def dropconnect(self, x, weight, p, *, training, seed):
+        if not training or p in (0.0, 1.0):
+            return dropconnect(x, weight, p, training=training, seed=seed)
+        rows, cols = weight.shape
+        base = Generator(seed).bernoulli((rows + cols - 1,), 1.0 - p).data
+        q = 1.0 - p
+        dropped = [w / q if base[k // cols + k % cols] else 0.0 for k, w in enumerate(weight.data)]
+        return dropconnect(x, Tensor.from_flat(dropped, weight.shape), p, training=False)
+
+
+# --- DropPath's rows, repeated across shards (VARIANTS-10) ----------------------------------------------
+
+Paths = reference_with("drop_path")
+
+
+@mutant("structure", models="tenstorrent/tt-metal#16823: [TT-Train] Add multidevice support to dropout",
+        caught_by=("VARIANTS-10",))
+class DropPathShardsShareMasks(Paths):
+    """Row mode on a batch split between two data-parallel shards seeded alike: both shards draw the
+    same row masks, so rows r and r + N / 2 share theirs."""
+
+    name = "drop-path-shards-share-masks"
+
+    def drop_path(self, x, p, *, mode, scaling, training, seed):
+        if mode != "row" or not training or p in (0.0, 1.0) or x.shape[0] % 2:
+            return drop_path(x, p, mode=mode, scaling=scaling, training=training, seed=seed)
+        half = x.size // 2
+        shape = (x.shape[0] // 2,) + x.shape[1:]
+        shards = [drop_path(Tensor.from_flat(x.data[start:start + half], shape), p, mode=mode, scaling=scaling,
+                            training=training, seed=seed).data for start in (0, half)]
+        return Tensor.from_flat(list(shards[0]) + list(shards[1]), x.shape)

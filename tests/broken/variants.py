@@ -146,6 +146,27 @@ class DropConnectRatesSwapped(ReferenceDropout):
         return dropconnect(x, weight, 1.0 - p if training else p, training=training, seed=seed)
 
 
+def _dropconnect_with_mask(x: Tensor, weight: Tensor, p: float, keep: list) -> Tensor:
+    """x (W ⊙ M / q)^T with the given keep mask M of W's shape, flat and row-major."""
+    q = 1.0 - p
+    dropped = Tensor.from_flat([w / q if k else 0.0 for w, k in zip(weight.data, keep)], weight.shape)
+    return dropconnect(x, dropped, p, training=False)
+
+
+class DropConnectPerOutputUnit(ReferenceDropout):
+    """Draws one mask value per row of W, shared by its inputs: dropout of the output units, not of
+    the connections (M[r, j] = m[r])."""
+
+    name = "dropconnect-per-output-unit"
+
+    def dropconnect(self, x, weight, p, *, training, seed):
+        if not training or p in (0.0, 1.0):
+            return dropconnect(x, weight, p, training=training, seed=seed)
+        rows, cols = weight.shape
+        per_row = Generator(seed).bernoulli((rows,), 1.0 - p).data
+        return _dropconnect_with_mask(x, weight, p, [per_row[r] for r in range(rows) for _ in range(cols)])
+
+
 # --- DropPath ----------------------------------------------------------------------------------------
 
 
@@ -165,6 +186,22 @@ class DropPathPerElement(ReferenceDropout):
 
     def drop_path(self, x, p, *, mode, scaling, training, seed):
         return dropout(x, p, training=training, seed=seed, scaling=scaling)
+
+
+class DropPathRowPairsShareMasks(ReferenceDropout):
+    """Row mode draws one mask value per pair of rows (a mask of N / 2 values repeated element-wise):
+    rows 2k and 2k + 1 are dropped together."""
+
+    name = "drop-path-row-pairs-share-masks"
+
+    def drop_path(self, x, p, *, mode, scaling, training, seed):
+        if mode != "row" or not training or p in (0.0, 1.0):
+            return drop_path(x, p, mode=mode, scaling=scaling, training=training, seed=seed)
+        rows = x.shape[0]
+        per_pair = drop_path(Tensor.from_flat([1.0] * ((rows + 1) // 2), ((rows + 1) // 2,)), p, mode=mode,
+                             scaling=scaling, training=training, seed=seed).data
+        width = x.size // rows
+        return Tensor.from_flat([v * per_pair[i // width // 2] for i, v in enumerate(x.data)], x.shape)
 
 
 class DropPathBatchModePerSample(ReferenceDropout):
@@ -221,6 +258,19 @@ class DropBlockNoBorderCorrection(ReferenceDropout):
 
     def dropblock2d(self, x, p, *, block_size, training, seed):
         return _dropblock(x, p, block_size, seed, p / block_size**2) if training and p else x
+
+
+class DropBlockBorderForBlockSize2(ReferenceDropout):
+    """Corrects for the border as if b were 2, (H - 1)(W - 1) seed positions: right for b = 2 only."""
+
+    name = "dropblock-border-for-block-size-2"
+
+    def dropblock2d(self, x, p, *, block_size, training, seed):
+        if not (training and p):
+            return x
+        height, width = x.shape[2:]
+        gamma = p * height * width / (block_size**2 * (height - 1) * (width - 1))
+        return _dropblock(x, p, block_size, seed, gamma)
 
 
 class DropBlockNoNormalisation(ReferenceDropout):
