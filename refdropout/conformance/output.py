@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .. import tables
+from ..contract.declarations import Declarations
 from ..stats import DecisionPlan, Record
 from .detectable import detectable
 from .runner import ClauseResult, Run
@@ -66,17 +67,17 @@ def summary(run: Run) -> str:
     line = (f"{run.target}: {len(run.results)} clauses: {counts}; {plan_summary(run.plan)}, seed {run.seed},"
             f" {run.seconds:.1f} s")
     line = line if run.complete else f"{line}; {incompleteness(run)}"
-    return "\n".join([line, *described_target(run)])
+    return "\n".join([line, *described_target(run.target, run.declarations, run.versions)])
 
 
-def described_target(run: Run) -> list[str]:
-    """The lines that say what was checked: what the target declared, each value with its source, and
+def described_target(target: str, declarations: Declarations | None, versions: dict) -> list[str]:
+    """The lines that say what was checked: what ``target`` declared, each value with its source, and
     the frameworks its module imports, with their versions."""
-    lines = [] if run.declarations is None else [f"{run.target}: {run.declarations.shown()}"]
-    imported = run.versions.get("imported")
+    lines = [] if declarations is None else [f"{target}: {declarations.shown()}"]
+    imported = versions.get("imported")
     if imported:
-        lines.append(f"{run.target}: imports " + ", ".join(f"{module} {version or '(version unknown)'}"
-                                                             for module, version in imported.items()))
+        lines.append(f"{target}: imports " + ", ".join(f"{module} {version or '(version unknown)'}"
+                                                       for module, version in imported.items()))
     return lines
 
 
