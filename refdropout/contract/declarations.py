@@ -27,10 +27,9 @@ from ..options import Option
 from .policies import POLICY_VALUES, Policies
 from .protocol import FLOATING_FORMATS, dtypes_of, policies_of, validate_dtypes
 
-__all__ = ["DECLARED", "DTYPES", "POLICY", "SOURCES", "Declarations", "declared", "dtype_list", "policy_assignment",
+__all__ = ["DECLARED", "DTYPES", "POLICY", "Declarations", "Redeclared", "declared", "dtype_list", "policy_assignment",
            "redeclared", "target"]
 
-SOURCES = ("default", "target", "decorator", "command line")  # where a declared value came from, weakest first
 DECLARED = "__refdropout_declared__"  # the attribute the decorator sets on a function
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -113,8 +112,8 @@ DTYPES = Option("dtypes", "the floating formats to check the target in, overridi
 @dataclass(frozen=True)
 class Declarations:
     """What a target is checked under: its ``name`` (None when it declares none), ``policies``,
-    ``dtypes``, and ``sources``: each of these (a policy by its field name) mapped to one of
-    :data:`SOURCES`."""
+    ``dtypes``, and ``sources``: each of these (a policy by its field name) mapped to where its value
+    came from, "default", "target", "decorator" or "command line"."""
 
     name: str | None
     policies: Policies
