@@ -322,23 +322,27 @@ def test_a_plain_function_failing_on_a_seed_beyond_2_63_is_told_the_contracts_ra
             " plain-function contract passes any seed in [0, 2**64), which needs 64 unsigned bits)") in out
 
 
-def test_only_seeds_beyond_2_63_have_their_exceptions_rewritten() -> None:
+def test_only_overflows_on_seeds_beyond_2_63_are_rewritten() -> None:
     import numpy as np
 
     from refdropout.adapters.function import FunctionDropout
 
-    raised = ValueError("no")
+    raised: list[Exception] = [OverflowError("no")]
 
     def refuses(x, p, *, training, seed):
-        raise raised
+        raise raised[0]
 
     impl = FunctionDropout(refuses, "m:refuses")
-    with pytest.raises(ValueError) as small:
+    with pytest.raises(OverflowError) as small:
         impl.dropout(np.ones(2), 0.5, training=True, seed=2**63 - 1)
-    assert small.value is raised
-    with pytest.raises(ValueError, match=r"^no \(seed 9223372036854775808 >= 2\*\*63") as large:
+    assert small.value is raised[0]
+    with pytest.raises(OverflowError, match=r"^no \(seed 9223372036854775808 >= 2\*\*63") as large:
         impl.dropout(np.ones(2), 0.5, training=True, seed=2**63)
-    assert large.value.__cause__ is raised
+    assert large.value.__cause__ is raised[0]
+    raised[0] = RuntimeError("not implemented")  # no overflow: not the seed's doing, left as it is
+    with pytest.raises(RuntimeError) as other:
+        impl.dropout(np.ones(2), 0.5, training=True, seed=2**63)
+    assert other.value is raised[0]
 
 
 def test_reports_record_the_frameworks_a_users_module_imports_and_a_class_name(user_module: str) -> None:

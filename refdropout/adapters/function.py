@@ -12,8 +12,8 @@ policies (refdropout.contract) unless it declares others with the decorator
 class declares anything further.
 
 Seeds are any integer in [0, 2**64) (the contract's range): half of them do not fit a signed 64-bit
-integer, and a function that fails on a seed >= 2**63 has its exception's message say so, naming
-the seed and the range.
+integer, and a function that overflows on a seed >= 2**63 (OverflowError: "Python int too large
+to convert to C long") has its exception's message say so, naming the seed and the range.
 
 A result that is not a numpy array of x's shape and dtype is refused before it is converted (a
 :class:`~refdropout.contract.protocol.ContractViolation`, RUNNER-8): converting means a Python
@@ -53,7 +53,7 @@ class FunctionDropout:
         array = as_array(x)
         try:
             y = self.function(array, p, training=training, seed=seed)
-        except Exception as error:
+        except OverflowError as error:
             named = _naming_the_seed(error, seed)
             if named is None:
                 raise
@@ -64,8 +64,8 @@ class FunctionDropout:
 SIGNED_BOUND = 2**63  # a seed at or above it does not fit a C long (int64)
 
 
-def _naming_the_seed(error: Exception, seed: int) -> Exception | None:
-    """For a seed >= 2**63, an exception of ``error``'s type whose message adds the seed and the
+def _naming_the_seed(error: OverflowError, seed: int) -> OverflowError | None:
+    """For a seed >= 2**63, an overflow of ``error``'s type whose message adds the seed and the
     contract's range; None for a smaller seed, or a type that cannot be made from a message."""
     if not (isinstance(seed, int) and seed >= SIGNED_BOUND):
         return None
