@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from refdropout import tables
+from refdropout.contract.declarations import DTYPES, POLICY
 from refdropout.options import CLAUSE, DEVICE, PROFILE, SEED, TARGET, TIMEOUT, Option, add_argument
 from refdropout.reports import REPORTS
 from refdropout.spec import Chapter, Clause, chapter_files, load_chapters, load_clauses
@@ -83,7 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     spec.set_defaults(run=_spec, usage_error=spec.error)
     check = commands.add_parser("check", help="check implementations of dropout against the spec, clause by clause",
                                 epilog=CHECK_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for option in (replace(TARGET, default=("reference",)), PROFILE, CLAUSE, SEED, DEVICE, TIMEOUT, JSON, JUNIT):
+    for option in (replace(TARGET, default=("reference",)), PROFILE, CLAUSE, SEED, DEVICE, TIMEOUT, POLICY, DTYPES,
+                   JSON, JUNIT):
         add_argument(check, option)
     check.add_argument("--traceback", action="store_true",
                        help="show the Python traceback of a target that fails to load, and of an error of the suite")
@@ -225,11 +227,13 @@ def _run_targets(args: argparse.Namespace, clauses: list[str], reports: list[Rep
     interrupted = None
     try:
         with interruptible():
-            targets = [load_target(name, device=args.device) for name in args.targets]
+            targets = [load_target(name, device=args.device, policies=args.policy or (), dtypes=args.dtypes)
+                       for name in args.targets]
             for target in targets:
                 run = runner.run_target(target.name, target.impl, clauses, profile=args.profile, seed=args.seed,
                                         device=args.device, versions=target.versions(),
-                                        progress=output.progress_on(sys.stderr), watch=watch)
+                                        progress=output.progress_on(sys.stderr), watch=watch,
+                                        declarations=target.declarations)
                 runs.append(run)
                 print("\n".join(part for part in (output.table(run), output.notes(run), output.summary(run)) if part)
                       + "\n", flush=True)

@@ -14,15 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from .contract.declarations import DTYPES, POLICY
 from .options import CLAUSE, DEVICE, KNOWN_DEVIATIONS, PROFILE, SEED, TARGET, TIMEOUT, add_pytest_option
 
 TEST_MODULE = Path(__file__).with_name("conformance") / "test_conformance.py"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--refdropout-impl`` and the options of ``refdropout check`` (refdropout.options), and the known deviations."""
+    """``--refdropout-impl`` and the options of ``refdropout check`` (refdropout.options; ``--refdropout-policy``
+    and ``--refdropout-dtypes`` from refdropout.contract.declarations), and the known deviations."""
     group = parser.getgroup("refdropout", "refdropout conformance suite (pytest --pyargs refdropout.conformance)")
-    for option in (TARGET, PROFILE, SEED, CLAUSE, DEVICE, TIMEOUT, KNOWN_DEVIATIONS):
+    for option in (TARGET, PROFILE, SEED, CLAUSE, DEVICE, TIMEOUT, POLICY, DTYPES, KNOWN_DEVIATIONS):
         add_pytest_option(group, option)
 
 

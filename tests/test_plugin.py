@@ -110,6 +110,35 @@ class Selecting(ReferenceDropout):
                                  "test_clause[[]DROPOUT-10[]]: nonfinite = 'select' (the reference: 'multiply')"])
 
 
+SELECT_NAN = '''
+import numpy as np
+
+def select_nan(x, p, *, training, seed):
+    """Inverted dropout in which a dropped element becomes 0 whatever it was, NaN and inf too."""
+    if isinstance(p, bool) or not 0 <= p <= 1:
+        raise ValueError(f"p must be a real number in [0, 1], got {p!r}")
+    if not training or p == 0:
+        return x
+    keep = np.random.default_rng(seed).random(x.shape) >= p
+    return np.where(keep, x / (1 - p) if p < 1 else x, 0).astype(x.dtype)
+'''
+
+
+@pytest.mark.clause("RUNNER-14")
+def test_the_plugin_declares_with_its_own_options(pytester: pytest.Pytester) -> None:
+    """--refdropout-policy and --refdropout-dtypes declare as refdropout check's --policy and --dtypes do."""
+    pytester.makepyfile(selecting=SELECT_NAN)
+    args = ["--refdropout-impl", "selecting:select_nan", "--refdropout-profile", "quick", "--refdropout-clause",
+            "DROPOUT-10"]
+    run_plugin(pytester, *args).assert_outcomes(failed=1)
+    result = run_plugin(pytester, *args, "--refdropout-policy", "nonfinite=select", "--refdropout-dtypes", "float32")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "refdropout: selecting:select_nan: declared: dtypes float32 (command line); nonfinite=select (command line)",
+        "refdropout: selecting:select_nan: imports numpy *",
+        "test_clause[[]DROPOUT-10[]]: nonfinite = 'select' (the reference: 'multiply')"])
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--refdropout-impl", "nosuch"], "*unknown target 'nosuch'*"),
     (["--refdropout-impl", "reference", "--refdropout-clause", "NOSUCH-1"], "*'NOSUCH-1' matches no clause*"),
@@ -119,6 +148,10 @@ class Selecting(ReferenceDropout):
      "*argument --refdropout-seed: must be an integer in [[]0, 2[*][*]64), got '18446744073709551616'"),
     (["--refdropout-impl", "reference", "--refdropout-timeout", "-1"],
      "*argument --refdropout-timeout: must be a number of seconds >= 0, got '-1'"),
+    (["--refdropout-impl", "reference", "--refdropout-policy", "nonfinite=zero"],
+     "*argument --refdropout-policy: nonfinite must be one of multiply, select, got 'nonfinite=zero'"),
+    (["--refdropout-impl", "reference", "--refdropout-dtypes", "float64,int8"],
+     "*argument --refdropout-dtypes: must be distinct floating formats separated by commas*got 'float64,int8'"),
 ])
 def test_a_bad_option_is_a_usage_error(pytester: pytest.Pytester, args: list[str], message: str) -> None:
     result = run_plugin(pytester, *args)

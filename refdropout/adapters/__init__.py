@@ -14,29 +14,36 @@ An adapter module imports its framework only when an adapter is made (:func:`imp
 so importing it never needs the framework. An adapter class that runs on several devices takes
 ``device`` ("cpu" or "cuda") in its constructor; every other adapter runs on the CPU only. A class
 may name the distribution it wraps in ``framework`` (e.g. "torch"), whose version reports then
-record. Whatever keeps a target from loading is a :class:`TargetError`, whose one-line message names
-the target and says how to fix it (the command line exits with status 2, spec/runner.md RUNNER-3):
-a name that is no module path, a module that raises or exits as it is imported, a class that
-raises or exits as it is made, and declarations of the wrong type or value (RUNNER-9, checked by
-:func:`refdropout.contract.protocol.validate_declarations` before anything is checked). The
-exception behind it, if any, is its ``__cause__``.
+record; for a plain function or a user's class reports record, besides, the frameworks its module
+imports (:func:`imported_frameworks`). The command line's ``--policy`` and ``--dtypes`` go on top of
+what the target declares (refdropout.contract.declarations), and :class:`LoadedTarget` says where
+each declared value came from. Whatever keeps a target from loading is a :class:`TargetError`, whose
+one-line message names the target and says how to fix it (the command line exits with status 2,
+spec/runner.md RUNNER-3): a name that is no module path, a module that raises or exits as it is
+imported, a class that raises or exits as it is made, and declarations of the wrong type or value
+(RUNNER-9, checked by :func:`refdropout.contract.protocol.validate_declarations` before anything is
+checked). The exception behind it, if any, is its ``__cause__``.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
 import inspect
 import os
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from types import ModuleType
 
 from ..contract import Implementation
+from ..contract.declarations import Declarations, declared, redeclared
 from ..contract.protocol import validate_declarations
 
-__all__ = ["TARGETS", "BuiltinTarget", "LoadedTarget", "TargetError", "import_framework", "load_target"]
+__all__ = ["TARGETS", "BuiltinTarget", "LoadedTarget", "TargetError", "import_framework", "imported_frameworks",
+           "load_target"]
 
 
 class TargetError(Exception):
@@ -79,14 +86,19 @@ TARGETS: dict[str, BuiltinTarget] = {
 
 @dataclass(frozen=True)
 class LoadedTarget:
-    """An implementation ready to check, with the framework whose version a report records."""
+    """An implementation ready to check (as the checks see it: the command line's declarations on top of
+    its own), with the framework it declares, the frameworks its module imports (``imported``, for a
+    user's target) and what it is checked under (``declarations``, each value's source with it)."""
 
     name: str
     impl: Implementation
     framework: str | None
+    imported: tuple[str, ...] = ()
+    declarations: Declarations | None = field(default=None, compare=False)
 
-    def versions(self) -> dict[str, str | None]:
-        """The versions of Python, refdropout and the framework (None where there is none)."""
+    def versions(self) -> dict[str, object]:
+        """The versions of Python, refdropout and the declared framework (None where there is none), and
+        ``imported``: each framework the target's module imports with its version."""
         from .. import __version__
 
         return {
@@ -94,18 +106,22 @@ class LoadedTarget:
             "refdropout": __version__,
             "framework": self.framework,
             "framework_version": _version_of(self.framework) if self.framework else None,
+            "imported": {module: _version_of(module) for module in self.imported},
         }
 
 
-def load_target(name: str, *, device: str = "cpu") -> LoadedTarget:
-    """The implementation a target names, on ``device``, its declarations validated; TargetError when
-    it cannot be had."""
+def load_target(name: str, *, device: str = "cpu", policies: Sequence[tuple[str, object]] = (),
+                dtypes: Sequence[str] | None = None) -> LoadedTarget:
+    """The implementation a target names, on ``device``, its declarations validated, with the command
+    line's ``policies`` ((name, value) pairs, refdropout.contract.declarations.policy_assignment) and
+    ``dtypes`` on top of them; TargetError when it cannot be had."""
     loaded = _loaded(name, device)
     try:
         validate_declarations(loaded.impl)
     except Exception as error:  # a declaration may be a property that raises anything
         raise TargetError(f"target {name!r}: {_first_line(str(error))}") from error
-    return loaded
+    declarations = declared(loaded.impl, policies=policies, dtypes=dtypes)
+    return LoadedTarget(name, redeclared(loaded.impl, declarations), loaded.framework, loaded.imported, declarations)
 
 
 def _loaded(name: str, device: str) -> LoadedTarget:
@@ -120,13 +136,14 @@ def _loaded(name: str, device: str) -> LoadedTarget:
         sys.path.insert(0, os.getcwd())
     found = _attribute(name, name)
     if inspect.isclass(found):
-        return LoadedTarget(name, _instantiate(name, found, device), getattr(found, "framework", None))
+        return LoadedTarget(name, _instantiate(name, found, device), getattr(found, "framework", None),
+                            imported_frameworks(found))
     if callable(found):
         if device != "cpu":
             raise TargetError(f"target {name!r} is a plain function on numpy arrays, which runs on the CPU only")
         from .function import FunctionDropout
 
-        return LoadedTarget(name, FunctionDropout(found, name), "numpy")
+        return LoadedTarget(name, FunctionDropout(found, name), None, imported_frameworks(found))
     raise TargetError(f"target {name!r} is a {type(found).__name__}, neither a function nor a class")
 
 
@@ -176,9 +193,40 @@ def _instantiate(name: str, cls: type, device: str) -> Implementation:
         raise TargetError(f"target {name!r} failed to start: {cls.__name__}() {_raised(error)}") from error
 
 
+def imported_frameworks(found: object) -> tuple[str, ...]:
+    """The frameworks the module that defines ``found`` (a user's function or class) imports, sorted.
+
+    How it is determined: after the module is imported, every value its namespace binds is read for
+    the top-level package it comes from (a module's own name, ``mlx`` for ``import mlx.core as mx``;
+    otherwise its ``__module__``, ``tinygrad`` for ``from tinygrad import Tensor``); a package counts
+    as a framework when an installed distribution provides it (importlib.metadata's
+    ``packages_distributions``), so the standard library and the user's own modules do not, nor
+    refdropout or the module's own package. An import inside a function body is not seen."""
+    module = sys.modules.get(getattr(found, "__module__", None) or "")
+    if module is None:
+        return ()
+    packages = set()
+    for value in vars(module).values():
+        origin = value.__name__ if isinstance(value, ModuleType) else getattr(value, "__module__", None)
+        if isinstance(origin, str):
+            packages.add(origin.partition(".")[0])
+    provided = _distributions()
+    own = {"refdropout", module.__name__.partition(".")[0]}
+    return tuple(sorted(package for package in packages - own if package in provided))
+
+
+@functools.cache
+def _distributions() -> Mapping[str, list[str]]:
+    """The installed distributions that provide each top-level package, read once."""
+    return importlib.metadata.packages_distributions()
+
+
 def _version_of(framework: str) -> str | None:
-    """The installed version of a framework's distribution, or its module's ``__version__``."""
-    try:
-        return importlib.metadata.version(framework)
-    except importlib.metadata.PackageNotFoundError:
-        return getattr(sys.modules.get(framework), "__version__", None)
+    """The installed version of a framework's distribution (of the distribution providing the module of
+    that name, tensorflow-cpu's for ``tensorflow``), or its module's ``__version__``."""
+    for distribution in (framework, *_distributions().get(framework, ())):
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return getattr(sys.modules.get(framework), "__version__", None)

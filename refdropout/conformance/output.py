@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import TextIO
 
 from .. import tables
+from ..contract.declarations import Declarations
 from ..stats import DecisionPlan, Record
 from .detectable import detectable
 from .runner import ClauseResult, Run
 from .verdict import Outcome
 
-__all__ = ["ReportError", "ReportFile", "decisive", "json_text", "junit_text", "notes", "plan_summary", "progress_on",
-           "summary", "table", "to_json", "to_junit"]
+__all__ = ["ReportError", "ReportFile", "decisive", "described_target", "json_text", "junit_text", "notes",
+           "plan_summary", "progress_on", "summary", "table", "to_json", "to_junit"]
 
 EXCERPT = 3  # lines of a clause's captured output the notes show
 
@@ -65,7 +66,19 @@ def summary(run: Run) -> str:
     counts = ", ".join(f"{run.count(outcome)} {outcome.value}" for outcome in Outcome)
     line = (f"{run.target}: {len(run.results)} clauses: {counts}; {plan_summary(run.plan)}, seed {run.seed},"
             f" {run.seconds:.1f} s")
-    return line if run.complete else f"{line}; {incompleteness(run)}"
+    line = line if run.complete else f"{line}; {incompleteness(run)}"
+    return "\n".join([line, *described_target(run.target, run.declarations, run.versions)])
+
+
+def described_target(target: str, declarations: Declarations | None, versions: dict) -> list[str]:
+    """The lines that say what was checked: what ``target`` declared, each value with its source, and
+    the frameworks its module imports, with their versions."""
+    lines = [] if declarations is None else [f"{target}: {declarations.shown()}"]
+    imported = versions.get("imported")
+    if imported:
+        lines.append(f"{target}: imports " + ", ".join(f"{module} {version or '(version unknown)'}"
+                                                       for module, version in imported.items()))
+    return lines
 
 
 def incompleteness(run: Run) -> str:
@@ -140,11 +153,13 @@ def _clause(result: ClauseResult, power: float) -> dict:
 
 
 def to_json(run: Run) -> dict:
-    """A run as plain data: target, versions, device, plan, seed, counts and every clause's figures."""
+    """A run as plain data: target, versions (the frameworks its module imports included), its
+    declarations with the source of each value, device, plan, seed, counts and every clause's figures."""
     plan = run.plan
     return {
         "target": run.target,
         "versions": run.versions,
+        "declarations": None if run.declarations is None else run.declarations.as_json(),
         "device": run.device,
         "profile": plan.profile,
         "family_alpha": plan.family_alpha,

@@ -2,10 +2,13 @@
 
     pytest --pyargs refdropout.conformance --refdropout-impl TARGET [--refdropout-profile quick|standard|deep]
            [--refdropout-seed N] [--refdropout-clause PATTERN] [--refdropout-device cpu|cuda]
-           [--refdropout-timeout SECONDS] [--refdropout-known-deviations FILE]
+           [--refdropout-timeout SECONDS] [--refdropout-policy NAME=VALUE ...] [--refdropout-dtypes LIST]
+           [--refdropout-known-deviations FILE]
 
 runs the checks ``refdropout check`` runs (refdropout.conformance.runner), with the same options
-(refdropout.options: the same values accepted and refused) and the same verdicts: a
+(refdropout.options and refdropout.contract.declarations: the same values accepted and refused,
+``--refdropout-policy`` and ``--refdropout-dtypes`` declaring on top of the target's own
+declarations as ``--policy`` and ``--dtypes`` do) and the same verdicts: a
 clause passes, fails, or is skipped as not applicable. The same things keep a session from passing
 (spec/runner.md, RUNNER-13): a target that cannot be loaded or declares what it may not is a usage
 error; a clause the suite could not check is an error of its test (raised in its fixture); a call
@@ -39,10 +42,11 @@ from pathlib import Path
 import pytest
 
 from ..adapters import LoadedTarget, TargetError, load_target
+from ..contract.declarations import DTYPES, POLICY
 from ..options import CLAUSE, DEVICE, KNOWN_DEVIATIONS, PROFILE, SEED, TARGET, TIMEOUT
 from .deviations import Deviation, matches, read_deviations
 from .guard import Watch, interruptible
-from .output import plan_summary
+from .output import described_target, plan_summary
 from .runner import Run, run_plan, run_target, select_clauses
 from .verdict import Outcome
 
@@ -74,7 +78,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from error
     device = config.getoption(DEVICE.pytest_dest)
     try:
-        target = load_target(config.getoption(TARGET.pytest_dest), device=device)
+        target = load_target(config.getoption(TARGET.pytest_dest), device=device,
+                             policies=config.getoption(POLICY.pytest_dest) or (),
+                             dtypes=config.getoption(DTYPES.pytest_dest))
     except TargetError as error:
         raise pytest.UsageError(f"--refdropout-impl: {error}") from error
     path = config.getoption(KNOWN_DEVIATIONS.pytest_dest)
@@ -123,7 +129,8 @@ def refdropout_run(refdropout_clause: str, refdropout_settings: Settings, reques
     s = refdropout_settings
     with interruptible():
         run = run_target(s.target.name, s.target.impl, [refdropout_clause], profile=s.profile, seed=s.seed,
-                         device=s.device, versions=s.target.versions(), watch=Watch(s.timeout))
+                         device=s.device, versions=s.target.versions(), watch=Watch(s.timeout),
+                         declarations=s.target.declarations)
     if run.interrupted is not None:
         pytest.exit(f"refdropout: interrupted by {run.interrupted.name} in {refdropout_clause}",
                     returncode=128 + run.interrupted)
@@ -151,6 +158,7 @@ class Reporter:
         framework = f" ({versions['framework']} {versions['framework_version']})" if versions["framework"] else ""
         lines = [f"refdropout: target {s.target.name}{framework} on {s.device}, {len(s.clauses)} clauses, "
                  f"{plan_summary(run_plan(s.profile))}, seed {s.seed}"]
+        lines += [f"refdropout: {line}" for line in described_target(s.target.name, s.target.declarations, versions)]
         if s.deviations:
             lines.append(f"refdropout: {len(s.deviations)} known deviations from {self.deviations_file}")
         return lines

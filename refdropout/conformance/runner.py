@@ -29,6 +29,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from ..contract import Implementation
+from ..contract.declarations import Declarations
 from ..spec import load_clauses
 from ..stats import PROFILES, DecisionPlan, ErrorBudget, decision_plan
 from .guard import Call, CallFailed, Guard, Interrupted, Watch, described
@@ -75,6 +76,7 @@ class Run:
     seconds: float
     interrupted: signal.Signals | None = None  # the signal that stopped the run
     unfinished: tuple[str, ...] = ()  # the clauses it stopped before finishing, the one it stopped in first
+    declarations: Declarations | None = None  # what the target was checked under, with each value's source
 
     def count(self, outcome: Outcome) -> int:
         return sum(result.verdict.outcome is outcome for result in self.results)
@@ -135,11 +137,13 @@ def select_clauses(patterns: Sequence[str] | None = None) -> list[str]:
 
 def run_target(name: str, impl: Implementation, clauses: Sequence[str], *, profile: str, seed: int, device: str = "cpu",
                versions: dict | None = None, progress: Callable[[int, int, str], None] | None = None,
-               budget: ErrorBudget | None = None, watch: Watch | None = None) -> Run:
+               budget: ErrorBudget | None = None, watch: Watch | None = None,
+               declarations: Declarations | None = None) -> Run:
     """Run the checks of ``clauses`` against ``impl`` under one budget; ``progress(i, total, clause)``
     is told before each check, and ``progress(total, total, "")`` at the end. ``budget``: a budget at
     the profile's level to charge the decisions to (one shared by several runs); a fresh one if None.
-    ``watch``: how the implementation's calls are watched (guard.Watch(): the default time limit)."""
+    ``watch``: how the implementation's calls are watched (guard.Watch(): the default time limit).
+    ``declarations``: what ``impl`` declares and where each value came from, for the reports only."""
     if not 0 <= seed < SEED_BOUND:
         raise ValueError(f"seed must be an int in [0, 2**64), got {seed}")
     titles = {clause.id: clause.title for clause in load_clauses()}
@@ -166,7 +170,7 @@ def run_target(name: str, impl: Implementation, clauses: Sequence[str], *, profi
     except Interrupted as stop:
         interrupted = stop.signal
     return Run(name, versions or {}, device, seed, plan, tuple(results), time.perf_counter() - start, interrupted,
-               tuple(clauses[len(results):]) if interrupted else ())
+               tuple(clauses[len(results):]) if interrupted else (), declarations)
 
 
 def _verdict(clause: str, impl: Implementation, guard: Guard, **run: object) -> tuple[Verdict, str]:

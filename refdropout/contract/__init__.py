@@ -7,10 +7,13 @@ it, and the checks (refdropout.conformance) read implementations through it.
   :data:`CAPABILITIES` (the optional ones, each a method), and readers of what an implementation
   declares (:func:`has_capability`, :func:`policies_of`, :func:`dtypes_of`);
 * ``policies``: :class:`Policies`, the behaviours it declares where the spec allows more than one;
+* ``declarations``: :func:`target`, the decorator by which a plain function declares them (and its
+  dtypes and name), the command line's ``--policy`` and ``--dtypes``, and the source of each value;
 * ``arrays``: engine tensors to numpy arrays and back, for adapters on numpy-based frameworks.
   It needs numpy, so it is imported on its own (``refdropout.contract.arrays``), never from here.
 """
 
+from .declarations import target
 from .policies import POLICY_VALUES, Policies, kept_value
 from .protocol import (
     CAPABILITIES,
@@ -24,5 +27,5 @@ from .protocol import (
 
 __all__ = [
     "CAPABILITIES", "DEFAULT_DTYPES", "POLICY_VALUES", "Implementation", "Policies", "dtypes_of", "has_capability",
-    "kept_value", "missing_capabilities", "policies_of",
+    "kept_value", "missing_capabilities", "policies_of", "target",
 ]

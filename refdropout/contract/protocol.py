@@ -34,7 +34,7 @@ from .policies import Policies
 
 __all__ = [
     "Implementation", "CAPABILITIES", "ContractViolation", "DEFAULT_DTYPES", "FLOATING_FORMATS", "dtypes_of",
-    "has_capability", "missing_capabilities", "policies_of", "shortened", "validate_declarations",
+    "has_capability", "missing_capabilities", "policies_of", "shortened", "validate_declarations", "validate_dtypes",
 ]
 
 
@@ -166,7 +166,7 @@ def validate_declarations(impl: object) -> None:
         value = getattr(impl, capability, None)
         if value is not None and not callable(value):
             raise TypeError(f"{capability} must be a method, {signature}; got {shortened(value)}")
-    _validate_dtypes(getattr(impl, "dtypes", DEFAULT_DTYPES))
+    validate_dtypes(getattr(impl, "dtypes", DEFAULT_DTYPES))
     policies = getattr(impl, "policies", None)
     if policies is not None and not isinstance(policies, Policies):
         raise TypeError(f"policies must be a refdropout.contract.Policies, got a {type(policies).__name__}: "
@@ -176,7 +176,7 @@ def validate_declarations(impl: object) -> None:
         raise TypeError(f"name must be a str, got {shortened(name)}")
 
 
-def _validate_dtypes(dtypes: object) -> None:
+def validate_dtypes(dtypes: object) -> None:
     """``dtypes``: a non-empty tuple or list of distinct names from FLOATING_FORMATS (or their DTypes)."""
     allowed = f"a non-empty tuple of distinct floating formats from {', '.join(FLOATING_FORMATS)}"
     if not isinstance(dtypes, (tuple, list)) or not dtypes:

@@ -1,12 +1,13 @@
 """The published conformance matrix: every clause against every target, in one markdown document.
 
     refdropout report matrix [--profile quick|standard|deep] [--seed N]
-        [--clause PATTERN] [--out docs/conformance-matrix.md]
+        [--clause PATTERN] [--policy NAME=VALUE ...] [--dtypes LIST] [--out docs/conformance-matrix.md]
         [--workers N | --tx SPEC ...] [--records DIR] [--allow-partial] [TARGET ...]
 
 runs each target through :func:`refdropout.conformance.runner.run_target` under one plan and one
 master seed, so every cell is the verdict ``refdropout check TARGET`` gives with the same profile
-and seed (each clause's seed depends only on the master seed and the clause ID). The document
+and seed (each clause's seed depends only on the master seed and the clause ID) and the same
+``--policy`` and ``--dtypes``, which declare for every target on top of its own declarations. The document
 says how it was made (the command, date, profile, seed, the versions of Python and each
 framework); table 1 has the clauses down the side, grouped by chapter, and the targets across
 the top; table 2 the policies each target declares (DROPOUT-2, DROPOUT-10, RECURRENT-6) and the
@@ -28,13 +29,14 @@ import importlib.util
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import TextIO
+from typing import Any, TextIO
 
 from .. import tables
 from ..adapters import TARGETS, TargetError, load_target
 from ..conformance.runner import ClauseResult, Run, run_plan, run_target
 from ..conformance.verdict import Outcome, Verdict
 from ..contract import POLICY_VALUES, Policies, dtypes_of, policies_of
+from ..contract.declarations import DTYPES, POLICY
 from ..options import CLAUSE, PROFILE, SEED, TARGET
 from ..spec import load_clauses
 from .command import Report, main, out
@@ -61,30 +63,32 @@ class Column:
 
 
 def run_columns(targets: Sequence[str], clauses: Sequence[str], *, profile: str, seed: int,
-                log: TextIO | None = None) -> list[Column]:
-    """Each target run on ``clauses``; a target that cannot be loaded is a column saying why."""
+                log: TextIO | None = None, **declared: Any) -> list[Column]:
+    """Each target run on ``clauses``; a target that cannot be loaded is a column saying why.
+    ``declared``: the command line's ``policies`` and ``dtypes`` (refdropout.adapters.load_target)."""
     log = sys.stderr if log is None else log  # the stream of the moment, not the one at import
-    return [_column(name, clauses, profile=profile, seed=seed, log=log) for name in targets]
+    return [_column(name, clauses, profile=profile, seed=seed, log=log, **declared) for name in targets]
 
 
-def _column(name: str, clauses: Sequence[str], *, profile: str, seed: int, log: TextIO) -> Column:
+def _column(name: str, clauses: Sequence[str], *, profile: str, seed: int, log: TextIO, **declared: Any) -> Column:
     """The target ``name`` run on ``clauses``, or the column saying why it cannot be loaded."""
     try:
-        loaded = load_target(name)
+        loaded = load_target(name, **declared)
     except TargetError as error:
         column = _unavailable(name, error)
         print(f"{name}: {column.missing}: {error}", file=log)
         return column
-    run = run_target(name, loaded.impl, clauses, profile=profile, seed=seed, versions=loaded.versions())
+    run = run_target(name, loaded.impl, clauses, profile=profile, seed=seed, versions=loaded.versions(),
+                     declarations=loaded.declarations)
     print(f"{name}: " + ", ".join(f"{run.count(o)} {CELLS[o]}" for o in Outcome) + f"; {run.seconds:.1f} s",
           file=log)
     return Column(name, run, policies_of(loaded.impl), tuple(d.name for d in dtypes_of(loaded.impl)))
 
 
-def run_unit(name: str, seed: int, *, profile: str, clauses: list[str]) -> dict:
+def run_unit(name: str, seed: int, *, profile: str, clauses: list[str], **declared: Any) -> dict:
     """The column of target ``name`` as JSON: what the matrix shows of its run (refdropout.reports.units_plugin
-    calls it in a pytest-xdist worker); :func:`column_of` reads it back."""
-    column = _column(name, clauses, profile=profile, seed=seed, log=sys.stderr)
+    calls it in a pytest-xdist worker, with the plan's ``declared``); :func:`column_of` reads it back."""
+    column = _column(name, clauses, profile=profile, seed=seed, log=sys.stderr, **declared)
     if column.run is None:
         return {"target": name, "missing": column.missing, "footnote": column.footnote}
     run = column.run
@@ -220,14 +224,15 @@ def _write(args: argparse.Namespace, *, command: str, date: datetime.datetime) -
     if parallel(args):
         columns = _unit_columns(args)
     else:
-        columns = run_columns(args.targets, args.clauses, profile=args.profile, seed=args.seed)
+        columns = run_columns(args.targets, args.clauses, profile=args.profile, seed=args.seed, **_declared(args))
     return matrix(columns, args.clauses, profile=args.profile, seed=args.seed, command=command, date=date)
 
 
 def _unit_columns(args: argparse.Namespace) -> list[Column]:
     """Each target a unit through pytest-xdist, its column read from its record; the records removed
     once the document has every column it will have."""
-    plan = Plan("matrix", args.profile, tuple(Unit(name, args.seed, tuple(args.clauses)) for name in args.targets))
+    plan = Plan("matrix", args.profile, tuple(Unit(name, args.seed, tuple(args.clauses)) for name in args.targets),
+                _declared(args))
     directory = args.records or args.out.with_suffix(".units")
     executed = execute(plan, directory, workers=args.workers, tx=args.tx or ())
     incomplete(executed, directory, allow_partial=args.allow_partial)
@@ -236,8 +241,15 @@ def _unit_columns(args: argparse.Namespace) -> list[Column]:
             Column(unit.name, missing="no record", footnote=cut(executed.missing[unit])) for unit in plan.units]
 
 
+def _declared(args: argparse.Namespace) -> dict:
+    """``--policy`` and ``--dtypes`` as load_target's keyword arguments (JSON-ready: lists), those given only."""
+    declared = {"policies": [list(pair) for pair in args.policy or ()], "dtypes": args.dtypes and list(args.dtypes)}
+    return {key: value for key, value in declared.items() if value}
+
+
 REPORT = Report("matrix", (replace(TARGET, default=tuple(TARGETS)), replace(PROFILE, default="quick"), SEED, CLAUSE,
-                           out("docs/conformance-matrix.md"), WORKERS, TX, RECORDS, ALLOW_PARTIAL), _write)
+                           POLICY, DTYPES, out("docs/conformance-matrix.md"), WORKERS, TX, RECORDS, ALLOW_PARTIAL),
+                _write)
 
 if __name__ == "__main__":  # python -m refdropout.reports.matrix: the same as refdropout report matrix
     raise SystemExit(main(REPORT))

@@ -72,6 +72,11 @@ def _real(value: Any, low: float, high: float) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
 
 
+def _version(value: Any) -> bool:
+    """A version as a record holds it: a printable string, or null where it is unknown."""
+    return value is None or _text(value)
+
+
 def _integer(value: Any, bound: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < bound
 
@@ -87,8 +92,9 @@ FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "seed": ("an integer in [0, 2**64)", lambda v: _integer(v, SEED_BOUND)),
     "profile": (f"one of {', '.join(PROFILE.choices)}", lambda v: isinstance(v, str) and v in PROFILE.choices),
     "seconds": ("a finite number >= 0", lambda v: _real(v, 0.0, sys.float_info.max)),
-    "versions": ("an object of strings (or null)",
-                 lambda v: isinstance(v, dict) and all(x is None or _text(x) for x in v.values())),
+    "versions": ("an object of strings (or null), or of such objects (the frameworks a target imports)",
+                 lambda v: isinstance(v, dict) and all(
+                     _version(x) or isinstance(x, dict) and all(map(_version, x.values())) for x in v.values())),
     # what an adapter declares: clause IDs, or any prefix of them (a user's adapter may name a chapter)
     "known_deviations": ("a list of strings", lambda v: isinstance(v, list) and all(_text(x) for x in v)),
     "clauses": ("a non-empty object of clause IDs", lambda v: isinstance(v, dict) and v != {}),

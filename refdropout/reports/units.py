@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -64,16 +64,20 @@ class Unit:
 
 @dataclass(frozen=True)
 class Plan:
-    """The units of one report (a module of refdropout.reports with a ``run_unit``) at ``profile``."""
+    """The units of one report (a module of refdropout.reports with a ``run_unit``) at ``profile``;
+    ``declared``: the command line's declarations, the keyword arguments ``policies`` (pairs NAME,
+    VALUE) and ``dtypes`` its ``run_unit`` takes (empty when none was given)."""
 
     report: str
     profile: str
     units: tuple[Unit, ...]
+    declared: dict = field(default_factory=dict)
 
     def key(self, unit: Unit) -> dict:
         """What a record says it is the run of: a record is the unit's only when its key is this."""
-        return {"report": self.report, "profile": self.profile, "name": unit.name, "seed": unit.seed,
-                "clauses": list(unit.clauses)}
+        key = {"report": self.report, "profile": self.profile, "name": unit.name, "seed": unit.seed,
+               "clauses": list(unit.clauses)}
+        return {**key, "declared": self.declared} if self.declared else key
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,8 @@ def read_plan(path: Path) -> Plan:
     """The plan in the file ``path`` (written by :func:`execute`)."""
     content = json.loads(path.read_text(encoding="utf-8"))
     return Plan(content["report"], content["profile"],
-                tuple(Unit(name, seed, tuple(clauses)) for name, seed, clauses in content["units"]))
+                tuple(Unit(name, seed, tuple(clauses)) for name, seed, clauses in content["units"]),
+                content.get("declared", {}))
 
 
 def execute(plan: Plan, directory: Path, *, workers: int, tx: Sequence[str] = ()) -> Executed:
@@ -140,7 +145,8 @@ def execute(plan: Plan, directory: Path, *, workers: int, tx: Sequence[str] = ()
     try:
         directory.mkdir(parents=True, exist_ok=True)
         write_json(directory / PLAN, {"report": plan.report, "profile": plan.profile,
-                                      "units": [[u.name, u.seed, list(u.clauses)] for u in plan.units]})
+                                      "units": [[u.name, u.seed, list(u.clauses)] for u in plan.units],
+                                      **({"declared": plan.declared} if plan.declared else {})})
     except OSError as error:
         raise ReportError(f"cannot write the records directory {directory}: {error.strerror or error}") from error
     gateways = [arg for spec in tx for arg in ("--tx", spec)] or ["-n", str(workers)]

@@ -4,9 +4,9 @@
 
 collects the plan file ``units.json`` as one item per unit, its ID ``NAME-seedSEED``; pytest-xdist
 distributes the items over its workers. An item calls its report's ``run_unit(name, seed, profile=,
-clauses=)`` and writes the record beside the plan file, whole; an item whose record is there already
-is skipped, saying so. An item whose run raises fails, leaving what it raised in ``NAME-SEED.error``
-for the report to name.
+clauses=)`` (with the plan's ``declared``, where it has any) and writes the record beside the plan
+file, whole; an item whose record is there already is skipped, saying so. An item whose run raises
+fails, leaving what it raised in ``NAME-SEED.error`` for the report to name.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ class UnitItem(pytest.Item):
         run_unit = importlib.import_module(f"refdropout.reports.{self.plan.report}").run_unit
         key, unit = self.plan.key(self.unit), self.unit
         try:
-            result = run_unit(unit.name, unit.seed, profile=self.plan.profile, clauses=list(unit.clauses))
+            result = run_unit(unit.name, unit.seed, profile=self.plan.profile, clauses=list(unit.clauses),
+                              **self.plan.declared)
         except Exception as raised:  # any error of the unit is its failure, named to the report
             write_json(error, {"unit": key, "error": traceback.format_exception_only(raised)[-1].strip()})
             raise
