@@ -16,7 +16,7 @@ import importlib.util
 import pytest
 from hypothesis import given
 
-from helpers import assert_answers_in_kind, seeds, statistical
+from helpers import assert_answers_in_kind, assert_mask_bits_are_the_mask, seeds, statistical
 from refdropout.adapters import TARGETS, load_target
 from refdropout.conformance import CHECKS, Outcome
 from refdropout.conformance.runner import run_target, select_clauses
@@ -77,3 +77,7 @@ def test_a_plain_function_is_handed_the_array_itself() -> None:
     assert FunctionDropout(identity, "identity").dropout(a, 0.3, training=True, seed=0) is a
     assert seen == [a]
     assert_answers_in_kind(FunctionDropout(identity, "identity"))
+
+
+def test_numpy_mask_bits_are_the_mask_of_dropout() -> None:
+    assert_mask_bits_are_the_mask(load_target("numpy").impl)
