@@ -540,3 +540,13 @@ def test_same_seed_same_output(name: str, seed: int, p: float) -> None:
     fn, shape = OPS[name]
     x = distinct(shape)
     assert fn(x, p, seed=seed).data == fn(x, p, seed=seed).data
+
+
+@pytest.mark.parametrize("clause", ["VARIANTS-3", "VARIANTS-5", "VARIANTS-16"])
+def test_samples_larger_than_a_chunk_are_drawn_in_calls(check_correct, monkeypatch, clause: str) -> None:
+    """With calls of at most 2^16 elements (sampling.CHUNK, as the deep profile's n exceeds it) the
+    checks draw their samples in several calls, judge running counts or sums, and pass the reference."""
+    from refdropout.conformance import sampling
+
+    monkeypatch.setattr(sampling, "CHUNK", 2**16)
+    assert_passes(check_correct, clause, REFERENCE, 7)
