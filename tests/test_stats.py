@@ -977,3 +977,19 @@ def test_a_tally_decides_as_its_values_do(seed, n, q):
 def test_running_counts_are_checked(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.clause("STATS-11")
+@exact(30)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2000), st.integers(-1074, 1000))
+def test_exact_sum_is_the_sum_of_the_values_as_fractions(seed, n, scale):
+    from fractions import Fraction
+
+    rng = np.random.default_rng(seed)
+    values = rng.standard_normal(n) * 2.0 ** scale if scale > -1022 else rng.integers(-9, 9, n) * 5e-324
+    values = np.append(values, [5e-324, -0.0])
+    assert float(S.exact_sum(values)) == math.fsum(values.tolist())  # the exact sum rounded once
+    extremes = np.append(values, [1.7976931348623157e308, -1.7976931348623157e308])
+    assert S.exact_sum(extremes) == sum(map(Fraction, extremes.tolist()), Fraction(0))
+    with pytest.raises(ValueError, match="finite"):
+        S.exact_sum(np.array([1.0, math.inf]))
