@@ -550,3 +550,17 @@ def test_samples_larger_than_a_chunk_are_drawn_in_calls(check_correct, monkeypat
 
     monkeypatch.setattr(sampling, "CHUNK", 2**16)
     assert_passes(check_correct, clause, REFERENCE, 7)
+
+
+@exact(20)
+@given(seed=seeds)
+def test_row_sums_are_tallied_as_each_row_is_summed(seed: int) -> None:
+    """VARIANTS-16's row sums, taken once per distinct row, are the tally of math.fsum of every row."""
+    import numpy as np
+
+    from refdropout.conformance.variants import _row_sums
+    from refdropout.stats import Tally
+
+    rng = np.random.default_rng(seed)
+    for y in (rng.choice([0.0, -0.0, 1 / 36 / 0.7, 5 / 36 / 0.7], size=(2000, 8)), rng.standard_normal((500, 8))):
+        assert _row_sums(y) == Tally.of([math.fsum(row) for row in y.tolist()])

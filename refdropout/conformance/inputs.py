@@ -44,7 +44,7 @@ def _fraction_mask(dtype: DType, k: int) -> int:
     return ((1 << kept) - 1) << (52 - kept)
 
 
-@lru_cache(maxsize=1)  # the formats checked in turn draw the same bytes
+@lru_cache(maxsize=4)  # the formats checked in turn draw the same bytes (the plan's n and the small sizes)
 def _draw(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     """n binade indices and n random 64-bit words (little-endian), from a stream of their own
     (apart from the implementation's)."""
