@@ -76,6 +76,10 @@ def test_a_plain_function_is_handed_the_array_itself() -> None:
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
     assert FunctionDropout(identity, "identity").dropout(a, 0.3, training=True, seed=0) is a
     assert seen == [a]
+    # numpy's arithmetic on a 0-d array returns a scalar: answered as a 0-d array
+    doubled = FunctionDropout(lambda x, p, *, training, seed: x * 2, "doubled")
+    y = doubled.dropout(np.array(1.5), 0.3, training=True, seed=0)
+    assert isinstance(y, np.ndarray) and y.shape == () and y == 3.0
     assert_answers_in_kind(FunctionDropout(identity, "identity"))
 
 
