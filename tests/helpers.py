@@ -333,3 +333,21 @@ def assert_answers_in_kind(impl: Implementation, seed: int = 3, shape: tuple[int
                 same(arrays(a, 0.3, training=True), tensors(x, 0.3, training=True), f"{dtype.name} stream call {call}")
         assert a.tobytes() == before, f"{described(impl)}: a {dtype.name} call changed the caller's array"
 
+
+def assert_mask_bits_are_the_mask(impl: Implementation, seed: int = 3) -> None:
+    """``impl.dropout_mask_bits(n, p, seed=s, dtype=d)`` is the keep mask of ``impl.dropout`` of n ones in
+    d with seed s, packed as np.packbits(..., bitorder="little") packs it, in every format it declares,
+    for n that fill whole bytes and n that do not."""
+    import numpy as np
+
+    from refdropout.conformance.kit import ones_array
+    from refdropout.contract import dtypes_of
+
+    for dtype in dtypes_of(impl):
+        for n in (0, 13, 64, 1001):
+            for p in (0.0, 0.3, 0.999):
+                bits = impl.dropout_mask_bits(n, p, seed=seed, dtype=dtype.name)
+                y = impl.dropout(ones_array(n, dtype), p, training=True, seed=seed)
+                want = np.packbits(np.asarray(y) != 0, bitorder="little")
+                assert isinstance(bits, np.ndarray) and bits.dtype == np.uint8, f"{described(impl)}: {type(bits)}"
+                assert bits.tobytes() == want.tobytes(), f"{described(impl)}: {dtype.name}, n = {n}, p = {p}"

@@ -22,6 +22,7 @@ from helpers import (
     REPO,
     assert_answers_in_kind,
     assert_fails,
+    assert_mask_bits_are_the_mask,
     assert_outcome,
     assert_passes,
     described,
@@ -165,3 +166,9 @@ def test_module_imports_without_jax() -> None:
 @pytest.mark.parametrize("target", TARGETS)
 def test_numpy_arrays_are_answered_in_kind(targets, target: str) -> None:
     assert_answers_in_kind(targets[target])
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_mask_bits_are_the_mask_of_dropout(targets, target: str) -> None:
+    """On the CPU only: no GPU was available to test the device path."""
+    assert_mask_bits_are_the_mask(targets[target])

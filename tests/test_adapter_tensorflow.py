@@ -24,6 +24,7 @@ from helpers import (
     REPO,
     assert_answers_in_kind,
     assert_fails,
+    assert_mask_bits_are_the_mask,
     assert_outcome,
     assert_passes,
     described,
@@ -217,3 +218,9 @@ def test_module_imports_without_tensorflow() -> None:
 @pytest.mark.parametrize("target", TARGETS)
 def test_numpy_arrays_are_answered_in_kind(adapters, target: str) -> None:
     assert_answers_in_kind(_impl(adapters, target))
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_mask_bits_are_the_mask_of_dropout(adapters, target: str) -> None:
+    """On the CPU only: no GPU was available to test the device path."""
+    assert_mask_bits_are_the_mask(_impl(adapters, target))

@@ -21,6 +21,7 @@ from helpers import (
     REPO,
     assert_answers_in_kind,
     assert_fails,
+    assert_mask_bits_are_the_mask,
     assert_outcome,
     assert_passes,
     declaring,
@@ -134,3 +135,8 @@ def test_module_imports_without_torch() -> None:
 
 def test_numpy_arrays_are_answered_in_kind(torch_impl) -> None:
     assert_answers_in_kind(torch_impl)
+
+
+def test_mask_bits_are_the_mask_of_dropout(torch_impl) -> None:
+    """On the CPU only: no GPU was available to test the device path."""
+    assert_mask_bits_are_the_mask(torch_impl)

@@ -530,3 +530,65 @@ def test_declared_seed_bits(check_correct, check_broken, seed: int) -> None:
     """32 declared: bits 0 and 31 are flipped, and pass; 64 declared: bit 32 is, and the same mask fails."""
     assert_passes_by_policy(check_correct, "DROPOUT-13", Keeps32SeedBits(), seed, "seed_bits")
     assert_fails(check_broken, "DROPOUT-13", (declaring(Keeps32SeedBits()),), seed)
+
+
+# --- statistical samples in bounded chunks (conformance.sampling) -------------------------------------
+
+
+def test_samples_up_to_a_chunk_are_one_call_with_the_checks_seed() -> None:
+    from refdropout.conformance.kit import child_seed
+    from refdropout.conformance.sampling import CHUNK, calls
+
+    assert calls(CHUNK, 7) == [(CHUNK, 7)]
+    assert calls(2 * CHUNK + 5, 7) == [(CHUNK, child_seed(7, 0)), (CHUNK, child_seed(7, 1)), (5, child_seed(7, 2))]
+
+
+def test_counts_over_chunks_are_the_counts_of_their_masks(monkeypatch) -> None:
+    """Keep counts and lag tables kept over chunks sum those of each chunk's mask, whether the masks come
+    from dropout_mask_bits or from dropout on ones (the fallback)."""
+    import numpy as np
+
+    from refdropout.adapters.numpy import NumpyDropout
+    from refdropout.conformance import sampling
+    from refdropout.mutants.narrowed import reference_with
+    from refdropout.stats import PairCounts
+    from refdropout.stats.structure import _disjoint_pairs
+
+    monkeypatch.setattr(sampling, "CHUNK", 1000)
+    bits, plain = NumpyDropout(), type("Plain", (NumpyDropout,), {"dropout_mask_bits": None})()
+    masks = [m for m in sampling.keep_masks(bits, 2500, 0.3, 11)]
+    assert [m.size for m in masks] == [1000, 1000, 500]
+    assert all((a == b).all() for a, b in zip(masks, sampling.keep_masks(plain, 2500, 0.3, 11)))
+    assert sampling.keep_count(bits, 2500, 0.3, 11) == sum(int(m.sum()) for m in masks)
+    for lag in (1, 3, 16):
+        firsts, seconds = _disjoint_pairs(masks[0].astype(int).tolist(), lag)
+        both = sum(a & b for a, b in zip(firsts, seconds))
+        assert sampling.lag_counts(masks[0], lag) == PairCounts(len(firsts), sum(firsts), sum(seconds), both)
+    assert sampling.keep_count(reference_with()(), 2500, 0.3, 11) == sum(
+        int(np.count_nonzero(y)) for y in sampling.outputs(reference_with()(), 2500, 0.3, 11))
+
+
+def test_mask_bits_of_the_wrong_form_break_the_contract() -> None:
+    import numpy as np
+
+    from refdropout.adapters.numpy import NumpyDropout
+    from refdropout.conformance.sampling import keep_count
+    from refdropout.contract.protocol import ContractViolation
+
+    class ShortBits(NumpyDropout):
+        def dropout_mask_bits(self, n, p, *, seed, dtype):
+            return np.zeros(n // 8 - 1, dtype=np.uint8)
+
+    with pytest.raises(ContractViolation, match="packed bytes"):
+        keep_count(ShortBits(), 64, 0.3, 0)
+
+
+@pytest.mark.parametrize("clause", ["DROPOUT-4", "DROPOUT-16"])
+def test_the_plans_n_larger_than_a_chunk_is_drawn_in_calls(check_correct, monkeypatch, clause: str) -> None:
+    """With calls of at most 2^16 elements (sampling.CHUNK, as the deep profile's n exceeds it) the
+    identity and the keep counts are checked over several calls, and the numpy target passes."""
+    from refdropout.adapters.numpy import NumpyDropout
+    from refdropout.conformance import sampling
+
+    monkeypatch.setattr(sampling, "CHUNK", 2**16)
+    assert_passes(check_correct, clause, NumpyDropout(), 7)

@@ -669,6 +669,9 @@ def test_pair_test_is_fisher_on_the_pair_table(seed, lag, q):
     table = [[np.sum(a & b), np.sum(a & ~b)], [np.sum(~a & b), np.sum(~a & ~b)]]
     assert d.n == len(b)
     assert d.p_value == pytest.approx(sps.fisher_exact(table).pvalue)
+    # the table as running counts decides alike, bit for bit
+    counts = S.PairCounts(len(b), int(a.sum()), int(b.sum()), int((a & b).sum()))
+    assert S.pair_counts_test(counts, alpha=1e-6, test="lag independence") == d
     # successive masks of width lag pair exactly as lag pairs of their row-major flattening
     rows = mask[: 500 // lag * lag].reshape(-1, lag)
     successive = S.successive_independence_test(rows, alpha=1e-6)
@@ -924,3 +927,69 @@ def test_masks_refuse_non_binary_values(bad):
         as_mask(bad)
     with pytest.raises(ValueError, match=r"masks\[1\]\[\d+\] must be 0 or 1"):  # among good masks too
         as_masks([[0, 1], bad, [1, 1]])
+
+
+# --------------------------------------------------------------------------------------------
+# Running counts: the forms a chunked sample is judged in decide as the masks and samples do
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.clause("STATS-7")
+@exact(20)
+@given(st.integers(0, 2**32 - 1), st.floats(0.1, 0.9))
+def test_homogeneity_counts_decide_as_the_masks_do(seed, q):
+    masks = bernoulli(np.random.default_rng(seed), (300, 16), q)
+    assert S.homogeneity_counts_test(masks.sum(axis=0), 300, alpha=1e-6) == S.homogeneity_test(masks, alpha=1e-6)
+
+
+@pytest.mark.clause("STATS-10")
+@exact(20)
+@given(st.integers(0, 2**32 - 1), st.floats(0.1, 0.9))
+def test_dispersion_counts_decide_as_the_masks_do(seed, q):
+    masks = bernoulli(np.random.default_rng(seed), (200, 50), q)
+    assert S.dispersion_counts_test(masks.sum(axis=1), 50, q, alpha=1e-6) == S.dispersion_test(masks, q, alpha=1e-6)
+
+
+@pytest.mark.clause("STATS-11")
+@exact(30)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 3000), st.floats(0.05, 0.95))
+def test_a_tally_decides_as_its_values_do(seed, n, q):
+    """Sums over a tally are the exact sums rounded once, as math.fsum rounds: bit-identical decisions."""
+    values = np.random.default_rng(seed).choice([0.0, 1.0 / q, -2.5, 1e-300, 3e10], size=n)
+    tally = S.Tally.of(values[: n // 2]) + S.Tally.of(values[n // 2 :])
+    assert tally.n == n
+    assert S.mean_z_test(tally, 1.0, 0.7, alpha=1e-6) == S.mean_z_test(values, 1.0, 0.7, alpha=1e-6)
+    for fourth in (None, 3.0):
+        assert (S.variance_test(tally, 0.5, alpha=1e-6, fourth_moment=fourth)
+                == S.variance_test(values, 0.5, alpha=1e-6, fourth_moment=fourth))
+
+
+@pytest.mark.clause("STATS-12")
+@pytest.mark.parametrize("call, message", [
+    (lambda: S.pair_counts_test(S.PairCounts(10, 3, 4, 5), alpha=0.01), "2x2 table"),
+    (lambda: S.pair_counts_test(S.PairCounts(), alpha=0.01), "at least one pair"),
+    (lambda: S.homogeneity_counts_test([3, 11], 10, alpha=0.01), r"counts in \[0, masks = 10\]"),
+    (lambda: S.dispersion_counts_test([3, -1], 10, 0.5, alpha=0.01), r"keep counts in \[0, size = 10\]"),
+    (lambda: S.Tally({math.nan: 1}), "must be finite"),
+    (lambda: S.Tally({1.0: 0}), "count of 1.0"),
+    (lambda: S.variance_test(S.Tally({1.0: 1}), 1.0, alpha=0.01), "at least 2 values"),
+])
+def test_running_counts_are_checked(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.clause("STATS-11")
+@exact(30)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2000), st.integers(-1074, 1000))
+def test_exact_sum_is_the_sum_of_the_values_as_fractions(seed, n, scale):
+    from fractions import Fraction
+
+    rng = np.random.default_rng(seed)
+    values = rng.standard_normal(n) * 2.0 ** scale if scale > -1022 else rng.integers(-9, 9, n) * 5e-324
+    values = np.append(values, [5e-324, -0.0])
+    assert float(S.exact_sum(values)) == math.fsum(values.tolist())  # the exact sum rounded once
+    extremes = np.append(values, [1.7976931348623157e308, -1.7976931348623157e308])
+    assert S.exact_sum(extremes) == sum(map(Fraction, extremes.tolist()), Fraction(0))
+    with pytest.raises(ValueError, match="finite"):
+        S.exact_sum(np.array([1.0, math.inf]))

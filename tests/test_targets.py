@@ -16,7 +16,7 @@ import importlib.util
 import pytest
 from hypothesis import given
 
-from helpers import assert_answers_in_kind, seeds, statistical
+from helpers import assert_answers_in_kind, assert_mask_bits_are_the_mask, seeds, statistical
 from refdropout.adapters import TARGETS, load_target
 from refdropout.conformance import CHECKS, Outcome
 from refdropout.conformance.runner import run_target, select_clauses
@@ -76,4 +76,12 @@ def test_a_plain_function_is_handed_the_array_itself() -> None:
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
     assert FunctionDropout(identity, "identity").dropout(a, 0.3, training=True, seed=0) is a
     assert seen == [a]
+    # numpy's arithmetic on a 0-d array returns a scalar: answered as a 0-d array
+    doubled = FunctionDropout(lambda x, p, *, training, seed: x * 2, "doubled")
+    y = doubled.dropout(np.array(1.5), 0.3, training=True, seed=0)
+    assert isinstance(y, np.ndarray) and y.shape == () and y == 3.0
     assert_answers_in_kind(FunctionDropout(identity, "identity"))
+
+
+def test_numpy_mask_bits_are_the_mask_of_dropout() -> None:
+    assert_mask_bits_are_the_mask(load_target("numpy").impl)

@@ -595,3 +595,27 @@ def test_same_seed_same_output(name: str, seed: int, p: float) -> None:
     fn, shape = OPS[name]
     x = distinct(shape)
     assert fn(x, p, seed=seed).data == fn(x, p, seed=seed).data
+
+
+@pytest.mark.parametrize("clause", ["VARIANTS-3", "VARIANTS-5", "VARIANTS-16"])
+def test_samples_larger_than_a_chunk_are_drawn_in_calls(check_correct, monkeypatch, clause: str) -> None:
+    """With calls of at most 2^16 elements (sampling.CHUNK, as the deep profile's n exceeds it) the
+    checks draw their samples in several calls, judge running counts or sums, and pass the reference."""
+    from refdropout.conformance import sampling
+
+    monkeypatch.setattr(sampling, "CHUNK", 2**16)
+    assert_passes(check_correct, clause, REFERENCE, 7)
+
+
+@exact(20)
+@given(seed=seeds)
+def test_row_sums_are_tallied_as_each_row_is_summed(seed: int) -> None:
+    """VARIANTS-16's row sums, taken once per distinct row, are the tally of math.fsum of every row."""
+    import numpy as np
+
+    from refdropout.conformance.variants import _row_sums
+    from refdropout.stats import Tally
+
+    rng = np.random.default_rng(seed)
+    for y in (rng.choice([0.0, -0.0, 1 / 36 / 0.7, 5 / 36 / 0.7], size=(2000, 8)), rng.standard_normal((500, 8))):
+        assert _row_sums(y) == Tally.of([math.fsum(row) for row in y.tolist()])

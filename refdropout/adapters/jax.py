@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from ..contract import Policies
-from ..contract.arrays import DTYPES, as_array, in_kind
+from ..contract.arrays import DTYPES, NUMPY_FORMATS, as_array, in_kind
 from ..tensor import Tensor
 from . import import_framework
 
@@ -127,6 +127,14 @@ class _Jax:
         y = self.dropout(x, p, training=True, seed=seed)
         keep = self._apply(lambda key, a: self._drop(key, self.jnp.ones_like(a), p, True) != 0, x, seed)
         return y, keep
+
+    def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
+        """The keep mask of dropout of n ones in ``dtype``, packed 8 elements a byte (little bit order)
+        by ``jnp.packbits`` on the array's device. Tested on the CPU only: no GPU was available where
+        it was written."""
+        with self._x64():
+            ones = self.jnp.ones(n, dtype=NUMPY_FORMATS[dtype])
+            return np.asarray(self.jnp.packbits(self._drop(self._key(seed), ones, p, True) != 0, bitorder="little"))
 
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         with self._x64():

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..contract.arrays import DTYPES, as_array, in_kind
+from ..contract.arrays import DTYPES, NUMPY_FORMATS, as_array, in_kind
 from ..tensor import Tensor
 
 __all__ = ["NumpyDropout", "dropout"]
@@ -73,6 +73,11 @@ class NumpyDropout:
     def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
         y, m = dropout(as_array(x), p, training=True, generator=_generator(seed))
         return in_kind(y, x), in_kind(m, x)
+
+    def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
+        """The keep mask of dropout of n ones in ``dtype``, packed 8 elements a byte (little bit order)."""
+        _, m = dropout(np.ones(n, dtype=NUMPY_FORMATS[dtype]), p, training=True, generator=_generator(seed))
+        return np.packbits(m, bitorder="little")
 
     def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
         y, _ = dropout(np.asarray(values, dtype=np.int32), p, training=training, generator=_generator(seed))

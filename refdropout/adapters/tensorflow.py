@@ -84,6 +84,13 @@ def _kept(y: Any, like: object) -> Tensor | np.ndarray:
     return in_kind(np.asarray(y.numpy()) != 0, like)
 
 
+def _packed(tf: Any, keep: Any, n: int) -> np.ndarray:
+    """A bool mask of n elements packed 8 a byte (little bit order, as np.packbits) where it lies; only
+    the bytes cross to the host."""
+    bits = tf.reshape(tf.concat([tf.cast(keep, tf.int32), tf.zeros([-n % 8], tf.int32)], 0), (-1, 8))
+    return tf.cast(tf.reduce_sum(bits * tf.constant([1, 2, 4, 8, 16, 32, 64, 128], tf.int32), axis=1), tf.uint8).numpy()
+
+
 class TensorflowDropout:
     """``tf.nn.experimental.stateless_dropout`` behind the conformance protocol."""
 
@@ -123,6 +130,12 @@ class TensorflowDropout:
         call's draws depend on the seed, shape and dtype only, so the mask is this call's."""
         ones = self._tf.ones(x.shape, dtype=_to_tf(self._tf, x).dtype)
         return self.dropout(x, p, training=True, seed=seed), _kept(self._drop(ones, p, self._seed(seed)), x)
+
+    def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
+        """The keep mask of stateless_dropout of n ones in ``dtype``, packed 8 elements a byte on the
+        tensor's device. Tested on the CPU only: no GPU was available where it was written."""
+        ones = self._tf.ones((n,), dtype=dtype)
+        return _packed(self._tf, self._drop(ones, p, self._seed(seed)) != 0, n)
 
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         tf = self._tf
@@ -189,6 +202,12 @@ class KerasDropout:
         ones = self._tf.ones(x.shape, dtype=_to_tf(self._tf, x).dtype)
         keep = _kept(self._dropout_layer(p, seed, x.dtype.name)(ones, training=True), x)
         return self.dropout(x, p, training=True, seed=seed), keep
+
+    def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
+        """The keep mask of a Dropout layer of ``dtype`` on n ones, packed 8 elements a byte on the
+        tensor's device. Tested on the CPU only: no GPU was available where it was written."""
+        ones = self._tf.ones((n,), dtype=dtype)
+        return _packed(self._tf, self._dropout_layer(p, seed, dtype)(ones, training=True) != 0, n)
 
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         tf = self._tf

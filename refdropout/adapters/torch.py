@@ -48,6 +48,8 @@ __all__ = ["TorchDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
 INSTALL = "pip install torch"  # the CPU build the project tests with: pip install torch==2.13.0
 
+BIT_WEIGHTS = (1, 2, 4, 8, 16, 32, 64, 128)  # of the elements of a byte, little bit order (np.packbits)
+
 # clause -> what PyTorch does that the spec forbids and no policy allows (measured: none)
 KNOWN_DEVIATIONS: dict[str, str] = {}
 
@@ -204,6 +206,18 @@ class TorchDropout:
         with self._seeded(seed):
             keep = self._F.dropout(ones, p, True) != 0
         return y, _from_torch(keep, x)
+
+    def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
+        """The keep mask of ``F.dropout`` of n ones in ``dtype``, packed 8 elements a byte (little bit
+        order) on the adapter's device, so that only n / 8 bytes cross to the host. Tested on the CPU
+        only: no GPU was available where it was written."""
+        torch = self._torch
+        ones = torch.ones(n, dtype=getattr(torch, dtype), device=self.device)
+        with self._seeded(seed):
+            keep = self._F.dropout(ones, p, True) != 0
+        bits = torch.cat([keep.to(torch.uint8), keep.new_zeros(-n % 8, dtype=torch.uint8)]).view(-1, 8)
+        weights = torch.tensor(BIT_WEIGHTS, dtype=torch.uint8, device=self.device)
+        return (bits * weights).sum(dim=1, dtype=torch.uint8).cpu().numpy()
 
     def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
         t = self._torch.tensor(values, dtype=self._torch.int32, device=self.device)

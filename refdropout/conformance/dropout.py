@@ -7,35 +7,58 @@ scaling) and a dropped one is 0. Values are checked in every floating format the
 declares (``dtypes``). Exact checks charge nothing to the run's budget; a statistical check
 registers the decisions it makes and sizes its sample from the run's plan for the minimum
 detectable effect (MDE) its clause states, at the plan's power (STATS-1, STATS-3).
+Checks of many elements hand the implementation numpy arrays and read numpy arrays back
+(contract: answers in kind), and draw statistical samples through :mod:`.sampling`: in calls of
+at most sampling.CHUNK elements, judged on running counts.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 
+import numpy as np
+
 from ..contract import Implementation, dtypes_of, policies_of
+from ..contract.arrays import as_array
 from ..dtypes import DType, bool_, float32, float64, within_one_ulp
 from ..shapes import broadcast_index
 from ..stats import (
     DecisionPlan,
+    PairCounts,
+    Tally,
     binomial_test,
     correlation_power,
+    dispersion_counts_test,
     dispersion_power,
-    dispersion_test,
+    homogeneity_counts_test,
     homogeneity_power,
-    homogeneity_test,
-    lag_independence_test,
     mean_z_test,
+    pair_counts_test,
     samples_for_power,
     successive_independence_test,
     variance_test,
     z_power,
 )
 from ..tensor import Tensor
-from .kit import edged, identical, judge, keep_mask, kept_value_of, mismatch, ones, successive_seeds, tensor_like
+from .kit import (
+    edged,
+    edged_array,
+    identical,
+    identical_array,
+    judge,
+    keep_mask,
+    keep_mask_array,
+    kept_value_of,
+    mismatch,
+    ones,
+    ones_array,
+    successive_seeds,
+    tensor_like,
+)
 from .registry import Context, check
+from .sampling import calls, keep_count, keep_masks, lag_counts, outputs, pair_counts
 from .verdict import Verdict
 
 __all__ = [
@@ -122,11 +145,11 @@ def variance_samples(plan: DecisionPlan) -> int:
 # --- what the checks of this chapter share beyond the kit -----------------------------------------
 
 
-def _masks_of_calls(impl: Implementation, ctx: Context, size: int, calls: int) -> list[list[bool]]:
-    """The masks of ``calls`` separate training calls on ``size`` elements at p = STRUCTURE_RATE."""
-    x = ones(size)
-    return [keep_mask(impl.dropout(x, STRUCTURE_RATE, training=True, seed=seed))
-            for seed in successive_seeds(ctx.seed, calls)]
+def _masks_of_calls(impl: Implementation, ctx: Context, size: int, count: int) -> Iterator[np.ndarray]:
+    """The masks of ``count`` separate training calls on ``size`` elements at p = STRUCTURE_RATE, one at a time."""
+    x = ones_array(size)
+    for seed in successive_seeds(ctx.seed, count):
+        yield keep_mask_array(impl.dropout(x, STRUCTURE_RATE, training=True, seed=seed))
 
 
 def _subnormal(v: float, dtype: DType) -> bool:
@@ -212,13 +235,16 @@ def _any_size(n: int) -> tuple[tuple[int, ...], ...]:
 
 @check("DROPOUT-4")
 def check_p_zero_is_the_identity(impl: Implementation, ctx: Context) -> Verdict:
-    """DROPOUT-4: training at p = 0 returns x bit for bit, in every dtype, at every size up to the plan's n."""
+    """DROPOUT-4: training at p = 0 returns x bit for bit, in every dtype, at every size up to the plan's n
+    (the plan's n in calls of at most sampling.CHUNK elements)."""
     failures = []
     for dtype in dtypes_of(impl):
-        for shape in _any_size(ctx.plan.n):
-            x = edged(ctx.seed, shape, dtype, nonfinite=True)
-            y = impl.dropout(x, 0.0, training=True, seed=ctx.seed)
-            failures += identical(f"{dtype.name}, shape {shape}", y, x)
+        *small, _ = _any_size(ctx.plan.n)
+        sizes = [(shape, ctx.seed) for shape in small] + [((size,), seed) for size, seed in calls(ctx.plan.n, ctx.seed)]
+        for shape, seed in sizes:
+            x = edged_array(seed, shape, dtype, nonfinite=True)
+            y = impl.dropout(x, 0.0, training=True, seed=seed)
+            failures += identical_array(f"{dtype.name}, shape {shape}", y, x)
     return ctx.verdict("DROPOUT-4", failures)
 
 
@@ -433,13 +459,12 @@ def check_different_seeds_give_independent_masks(impl: Implementation, ctx: Cont
     """DROPOUT-13: masks of seeds one bit apart are independent: bit 0 and the highest bit the
     implementation uses below 64 (bit 32 under seed_bits = 64, bit 31 under 32)."""
     seed_bits = ctx.policy(impl, "seed_bits")
-    x = ones(independence_pairs(ctx.plan))
-    p = STRUCTURE_RATE
-    first = keep_mask(impl.dropout(x, p, training=True, seed=ctx.seed))
+    n, p = independence_pairs(ctx.plan), STRUCTURE_RATE
+    firsts = list(keep_masks(impl, n, p, ctx.seed))  # n bytes: about 200,000 at every profile
     failures = []
     for bit in (0, 32 if seed_bits == 64 else seed_bits - 1):
-        other = keep_mask(impl.dropout(x, p, training=True, seed=ctx.seed ^ (1 << bit)))
-        decision = successive_independence_test([first, other], alpha=ctx.alpha)  # pairs (first_i, other_i)
+        table = sum(map(pair_counts, firsts, keep_masks(impl, n, p, ctx.seed ^ (1 << bit))), PairCounts())
+        decision = pair_counts_test(table, alpha=ctx.alpha, test="successive independence")
         judge(ctx, f"DROPOUT-13 seeds s and s ^ 2^{bit}", decision, failures)
     return ctx.verdict("DROPOUT-13", failures)
 
@@ -461,10 +486,9 @@ def check_successive_calls_give_independent_masks(impl: Implementation, ctx: Con
 def check_keep_count_is_binomial(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-16: the number kept of n = plan.n elements is Binomial(n, q), at p across (0, 1)."""
     n = ctx.plan.n
-    x = ones(n)
     failures: list[str] = []
     for p, seed in zip(KEEP_COUNT_RATES, successive_seeds(ctx.seed, len(KEEP_COUNT_RATES))):
-        kept = sum(keep_mask(impl.dropout(x, p, training=True, seed=seed)))
+        kept = keep_count(impl, n, p, seed)
         judge(ctx, f"DROPOUT-16 keep count p={p}", binomial_test(kept, n, 1.0 - p, alpha=ctx.alpha), failures)
     return ctx.verdict("DROPOUT-16", failures)
 
@@ -472,38 +496,46 @@ def check_keep_count_is_binomial(impl: Implementation, ctx: Context) -> Verdict:
 @check("DROPOUT-17", decisions=1)
 def check_keep_counts_are_not_under_dispersed(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-17: keep counts of separate calls vary as Binomial(n, q) counts do, not less."""
-    masks = _masks_of_calls(impl, ctx, DISPERSION_SIZE, dispersion_masks(ctx.plan))
+    counts = [int(np.count_nonzero(mask)) for mask in _masks_of_calls(impl, ctx, DISPERSION_SIZE,
+                                                                        dispersion_masks(ctx.plan))]
     failures: list[str] = []
-    judge(ctx, "DROPOUT-17 dispersion", dispersion_test(masks, 1.0 - STRUCTURE_RATE, alpha=ctx.alpha), failures)
+    decision = dispersion_counts_test(counts, DISPERSION_SIZE, 1.0 - STRUCTURE_RATE, alpha=ctx.alpha)
+    judge(ctx, "DROPOUT-17 dispersion", decision, failures)
     return ctx.verdict("DROPOUT-17", failures)
 
 
 @check("DROPOUT-18", decisions=1)
 def check_every_position_is_kept_at_one_rate(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-18: over separate calls on POSITIONS elements, every position keeps at one rate."""
-    masks = _masks_of_calls(impl, ctx, POSITIONS, homogeneity_masks(ctx.plan))
+    count = homogeneity_masks(ctx.plan)
+    kept = sum((mask.astype(np.int64) for mask in _masks_of_calls(impl, ctx, POSITIONS, count)),
+               np.zeros(POSITIONS, dtype=np.int64))  # per position
     failures: list[str] = []
-    judge(ctx, "DROPOUT-18 homogeneity", homogeneity_test(masks, alpha=ctx.alpha), failures)
+    judge(ctx, "DROPOUT-18 homogeneity", homogeneity_counts_test(kept, count, alpha=ctx.alpha), failures)
     return ctx.verdict("DROPOUT-18", failures)
 
 
 @check("DROPOUT-19", decisions=len(LAGS))
 def check_elements_are_independent_at_lags(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-19: within one mask, elements l apart are independent, l = 1..16."""
-    x = ones(2 * independence_pairs(ctx.plan) + 2 * max(LAGS))  # disjoint pairs: half the elements pair up
-    mask = keep_mask(impl.dropout(x, STRUCTURE_RATE, training=True, seed=ctx.seed))
+    n = 2 * independence_pairs(ctx.plan) + 2 * max(LAGS)  # disjoint pairs: half the elements pair up
+    tables = {lag: PairCounts() for lag in LAGS}  # pairs within each call's mask
+    for mask in keep_masks(impl, n, STRUCTURE_RATE, ctx.seed):
+        for lag in LAGS:
+            tables[lag] += lag_counts(mask, lag)
     failures: list[str] = []
     for lag in LAGS:
-        judge(ctx, f"DROPOUT-19 lag {lag}", lag_independence_test(mask, lag, alpha=ctx.alpha), failures)
+        decision = pair_counts_test(tables[lag], alpha=ctx.alpha, test="lag independence")
+        judge(ctx, f"DROPOUT-19 lag {lag}", decision, failures)
     return ctx.verdict("DROPOUT-19", failures)
 
 
-def _ratios(impl: Implementation, ctx: Context, n: int) -> list[float]:
-    """y / y_eval over n elements of x = 1 at p = STRUCTURE_RATE: m / q under either scaling."""
+def _ratios(impl: Implementation, ctx: Context, n: int) -> Tally:
+    """y / y_eval over n elements of x = 1 at p = STRUCTURE_RATE, m / q under either scaling, as a tally
+    of their values (the same sums as the list of them)."""
     p = STRUCTURE_RATE
-    y = impl.dropout(ones(n), p, training=True, seed=ctx.seed)
     unit = _eval_value(impl, 1.0, p)
-    return [v / unit for v in y.data]
+    return sum((Tally.of(as_array(y).astype(np.float64) / unit) for y in outputs(impl, n, p, ctx.seed)), Tally({}))
 
 
 @check("DROPOUT-20", decisions=1)

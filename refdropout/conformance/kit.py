@@ -13,6 +13,9 @@ A check reads like its clause because the vocabulary lives here, once, with one 
   NaN payloads included, so NaN matches the same NaN) over ``same_bits``;
 * ``keep_mask`` — a mask read off the output of x = 1; ``kept_value_of`` — what a kept element
   becomes under the declared policies;
+* arrays — ``ones_array``, ``edged_array``, ``keep_mask_array`` and ``identical_array``: the same
+  inputs and comparisons on numpy arrays, for checks of millions of elements, which hand
+  implementations numpy arrays and get numpy arrays back (contract: answers in kind);
 * ``judge`` — record a statistical decision in the run's budget, and name it when it rejects
   (STATS-1).
 """
@@ -25,18 +28,22 @@ from array import array
 from collections.abc import Callable
 from functools import lru_cache
 
+import numpy as np
+
 from ..contract import Implementation, kept_value, policies_of
+from ..contract.arrays import NUMPY_FORMATS, as_array
 from ..dtypes import DType, float64
 from ..random import Generator
 from ..stats import Decision
 from ..tensor import Tensor
-from .inputs import spread, wrap
+from .inputs import spread, spread_array, wrap
 from .registry import Context
 
 __all__ = [
     "ones", "constant", "distinct", "nonzero", "eighths", "edges", "edged",
     "successive_seeds", "drawn_seeds", "child_seed", "input_seed",
     "tensor_like", "tensor_of_shape", "mismatch", "same_bits", "identical", "keep_mask", "kept_value_of", "judge",
+    "ones_array", "edged_array", "array_like", "array_of_shape", "identical_array", "keep_mask_array",
 ]
 
 
@@ -84,6 +91,20 @@ def edged(seed: int, shape: tuple[int, ...], dtype: DType, *, nonfinite: bool = 
     n = math.prod(shape)
     leading = edges(dtype) + ([math.nan, math.inf, -math.inf] if nonfinite else [])
     return wrap((leading + spread(seed, max(n - len(leading), 0), dtype))[:n], shape, dtype)
+
+
+def ones_array(shape: tuple[int, ...] | int, dtype: DType = float64) -> np.ndarray:
+    """x = 1 as a numpy array of ``dtype``."""
+    return np.ones(shape, dtype=NUMPY_FORMATS[dtype.name])
+
+
+def edged_array(seed: int, shape: tuple[int, ...], dtype: DType, *, nonfinite: bool = False) -> np.ndarray:
+    """:func:`edged`'s values as a numpy array of ``dtype`` (exact: they lie in it), built without a
+    Python float per element and not kept after the check (an array of the plan's n is large)."""
+    n = math.prod(shape)
+    leading = np.array(edges(dtype) + ([math.nan, math.inf, -math.inf] if nonfinite else []))
+    values = np.concatenate([leading, spread_array(seed, max(n - leading.size, 0), dtype)])[:n]
+    return values.astype(NUMPY_FORMATS[dtype.name], copy=False).reshape(shape)
 
 
 # --- seeds ----------------------------------------------------------------------------------------
@@ -160,6 +181,43 @@ def identical(name: str, y: object, x: Tensor) -> list[str]:
     if not tensor_like(name, y, x) and same_bits(y.data, x.data):
         return []
     return mismatch(name, y, x, lambda i, got, v: None if same_bits([got], [v]) else "not x bit for bit")
+
+
+def array_like(name: str, y: object, x: np.ndarray) -> list[str]:
+    """A failure unless y is a numpy array of x's shape and dtype."""
+    if not isinstance(y, np.ndarray):
+        return [f"{name}: returned {type(y).__name__}, not a numpy array"]
+    if y.shape != x.shape or y.dtype != x.dtype:
+        return [f"{name}: shape {y.shape} and dtype {y.dtype.name}, not {x.shape} and {x.dtype.name}"]
+    return []
+
+
+def array_of_shape(name: str, y: object, shape: tuple[int, ...]) -> list[str]:
+    """A failure unless y is a numpy array of ``shape`` (of any dtype)."""
+    if not isinstance(y, np.ndarray):
+        return [f"{name}: returned {type(y).__name__}, not a numpy array"]
+    return [] if y.shape == shape else [f"{name}: output shape {y.shape}, not {shape}"]
+
+
+def identical_array(name: str, y: object, x: np.ndarray) -> list[str]:
+    """A failure unless y is the numpy array x bit for bit, in x's shape and dtype (signed zeros and
+    NaN payloads included), naming the first element that differs."""
+    failures = array_like(name, y, x)
+    if failures:
+        return failures
+    bits = f"u{x.dtype.itemsize}"
+    differ = np.flatnonzero(y.reshape(-1).view(bits) != x.reshape(-1).view(bits))
+    if not differ.size:
+        return []
+    i = int(differ[0])
+    got, v = float(y.reshape(-1)[i]), float(x.reshape(-1)[i])
+    return [f"{name}: element {i}: x = {v!r} gave {got!r}, not x bit for bit"]
+
+
+def keep_mask_array(y: object) -> np.ndarray:
+    """The keep mask of an output of x = 1, a numpy array (an engine tensor is converted): True where
+    y is nonzero, NaN included."""
+    return as_array(y) != 0
 
 
 def keep_mask(y: Tensor) -> list[bool]:

@@ -69,10 +69,11 @@ def as_array(x: Tensor | np.ndarray) -> np.ndarray:
     return x if isinstance(x, np.ndarray) else to_numpy(x)
 
 
-def in_kind(y: np.ndarray, like: object) -> Tensor | np.ndarray:
-    """A numpy result ``y`` in the kind of the argument ``like``: as it is for a numpy array, an engine
+def in_kind(y: np.ndarray | np.generic, like: object) -> Tensor | np.ndarray:
+    """A numpy result ``y`` in the kind of the argument ``like``: a numpy array for a numpy array (a
+    numpy scalar, which numpy's arithmetic returns for 0-d operands, as a 0-d array), an engine
     tensor (from_numpy) otherwise."""
-    return y if isinstance(like, np.ndarray) else from_numpy(y)
+    return np.asarray(y) if isinstance(like, np.ndarray) else from_numpy(y)
 
 
 def _tensors(value: object) -> object:

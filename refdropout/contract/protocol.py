@@ -56,6 +56,9 @@ class Implementation(Protocol):
 CAPABILITIES: dict[str, str] = {
     "dropout": "dropout(x, p, *, training, seed) -> y",
     "dropout_with_mask": "dropout_with_mask(x, p, *, seed) -> (y, keep mask as a bool tensor of x's shape)",
+    "dropout_mask_bits": ("dropout_mask_bits(n, p, *, seed, dtype) -> the keep mask (y != 0) of dropout(ones(n) in"
+                          " dtype, p, training=True, seed=seed) as a numpy uint8 array, 8 elements a byte"
+                          " (np.packbits, bitorder='little'), packed where the data lives"),
     "dropout_vjp": "dropout_vjp(x, p, g, *, training, seed) -> (y, dL/dx for upstream gradient g)",
     "dropout_stream": ("dropout_stream(seed) -> call(x, p, *, training) -> y, successive calls drawing fresh masks"
                        " from one seeded state"),

@@ -19,7 +19,7 @@ from .arguments import SMALLEST_KEEP_PROB
 from .bernstein import bernstein_mean_test, bernstein_variance_test
 from .binomial import BinomialDecision, binomial_power, binomial_test, rejection_region
 from .budget import BudgetExhausted, ErrorBudget, HolmVerdict, Record
-from .continuous import ks_test, mean_z_test, variance_test
+from .continuous import Tally, exact_sum, ks_test, mean_z_test, variance_test
 from .decision import Decision
 from .planning import (
     correlation_power,
@@ -35,10 +35,14 @@ from .planning import (
 )
 from .profiles import DEEP, PROFILES, QUICK, STANDARD, DecisionPlan, Profile, decision_plan
 from .structure import (
+    PairCounts,
     central_band,
+    dispersion_counts_test,
     dispersion_test,
+    homogeneity_counts_test,
     homogeneity_test,
     lag_independence_test,
+    pair_counts_test,
     runs_distribution,
     runs_test,
     successive_independence_test,
@@ -53,12 +57,14 @@ __all__ = [
     "ErrorBudget",
     "HolmVerdict",
     "PROFILES",
+    "PairCounts",
     "Profile",
     "QUICK",
     "Record",
 
     "SMALLEST_KEEP_PROB",
     "STANDARD",
+    "Tally",
     "bernstein_mean_test",
     "bernstein_variance_test",
     "binomial_power",
@@ -67,13 +73,17 @@ __all__ = [
     "decision_plan",
     "detectable_delta",
     "dispersion_power",
+    "dispersion_counts_test",
     "dispersion_test",
     "homogeneity_power",
+    "exact_sum",
+    "homogeneity_counts_test",
     "homogeneity_test",
     "ks_samples_needed",
     "ks_test",
     "lag_independence_test",
     "mean_z_test",
+    "pair_counts_test",
     "rejection_region",
     "central_band",
     "runs_distribution",

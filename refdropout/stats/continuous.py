@@ -8,6 +8,13 @@ their distribution and their first two moments, each against a value stated by t
 * a test for the variance: exact χ² for normal data, or a large-sample z-test given the null
   fourth central moment μ₄ for any other data.
 
+The mean and variance tests also read a sample that is not a list: any object with ``n`` and
+``fsum(term)``, the exact sum of term(v) over its values rounded once, as ``math.fsum`` rounds. A
+:class:`Tally` (distinct values and their counts) is one, which decides as the list of its values
+does, bit for bit; a caller that draws a sample in bounded chunks can be another, summing each
+chunk exactly with :func:`exact_sum` (there ``term`` is applied to numpy arrays, whose ``** 2`` is
+x * x: Python's may differ from it in the last bit).
+
 Anderson–Darling is not offered: scipy's ``anderson`` estimates the parameters and interpolates its
 p-value from a table clipped to [0.01, 0.15], so it can neither decide at α ≤ 1e-6 nor be calibrated.
 """
@@ -15,11 +22,16 @@ p-value from a table clipped to [0.01, 0.15], so it can neither decide at α ≤
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
+import numpy as np
 from scipy.stats import chi2, kstest, norm, rv_discrete
 
-from .arguments import as_samples, check_finite, check_open_unit, check_positive
+from .arguments import as_samples, check_count, check_finite, check_open_unit, check_positive
 from .decision import Decision
 
 
@@ -47,6 +59,67 @@ def ks_test(samples: Any, distribution: Any, *, alpha: float) -> Decision:
     )
 
 
+@dataclass(frozen=True)
+class Tally:
+    """A sample as its distinct finite values and how often each occurs; tallies of disjoint parts of
+    one sample add (``+``)."""
+
+    counts: dict[float, int]
+
+    def __post_init__(self) -> None:
+        for value, count in self.counts.items():
+            check_finite("a tallied value", value)
+            check_count(f"the count of {value!r}", count, minimum=1)
+
+    @classmethod
+    def of(cls, values: Any) -> Tally:
+        """The tally of ``values`` (a numpy array or any iterable of reals)."""
+        distinct, counts = np.unique(np.asarray(values, dtype=np.float64), return_counts=True)
+        return cls(dict(zip(distinct.tolist(), counts.tolist())))
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(dict(Counter(self.counts) + Counter(other.counts)))
+
+    @property
+    def n(self) -> int:
+        return sum(self.counts.values())
+
+    def fsum(self, term: Callable[[float], float] | None = None) -> float:
+        """``math.fsum(term(v) for v in the sample)`` (of v where term is None): the exact sum, rounded once."""
+        return float(sum(Fraction(v if term is None else term(v)) * c for v, c in self.counts.items()))
+
+
+_BLOCK = 2**25  # values summed at once by exact_sum: 26-bit halves of 2^25 values sum below 2^53, exactly
+
+
+def exact_sum(values: Any) -> Fraction:
+    """The exact sum of finite float64 ``values`` (a numpy array), at C speed: each value is m 2^e with
+    m an integer below 2^53, split into 26-bit halves that float64 sums exactly per exponent."""
+    flat = np.asarray(values, dtype=np.float64).reshape(-1)
+    if not np.isfinite(flat).all():
+        raise ValueError("values must be finite to be summed exactly")
+    total = Fraction(0)
+    for start in range(0, flat.size, _BLOCK):
+        mantissas, exponents = np.frexp(flat[start:start + _BLOCK])
+        m = np.ldexp(mantissas, 53).astype(np.int64)
+        keys, inverse = np.unique(exponents, return_inverse=True)
+        high = np.bincount(inverse, weights=(m >> 26).astype(np.float64), minlength=keys.size)
+        low = np.bincount(inverse, weights=(m & (2**26 - 1)).astype(np.float64), minlength=keys.size)
+        for e, h, lo in zip(keys.tolist(), high.tolist(), low.tolist()):
+            total += (int(h) * 2**26 + int(lo)) * Fraction(2) ** (e - 53)
+    return total
+
+
+def _size_and_sum(samples: Any, minimum: int = 1) -> tuple[Any, int, float]:
+    """(the samples, n, fsum of the samples), the samples summable (n and fsum) or a checked list."""
+    if hasattr(samples, "fsum") and hasattr(samples, "n"):
+        if samples.n < minimum:
+            raise ValueError(f"samples must hold at least {minimum} values, got {samples.n}")
+        return samples, samples.n, samples.fsum()
+    x = as_samples(samples, minimum=minimum)
+    return x, len(x), math.fsum(x)
+
+
 def _two_sided_z(z: float) -> float:
     return float(min(1.0, 2 * norm.sf(abs(z))))
 
@@ -57,12 +130,11 @@ def mean_z_test(samples: Any, mean: float, sigma: float, *, alpha: float) -> Dec
     z = (x̄ − μ₀) / (σ/√n) is N(0, 1) exactly for normal data and asymptotically otherwise; being
     two-sided, its n^(−1/2) skewness error cancels and the first error term is O(1/n).
     """
-    x = as_samples(samples)
+    _, n, total = _size_and_sum(samples)
     mu0 = check_finite("mean", mean)
     sigma = check_positive("sigma", sigma)
     alpha = check_open_unit("alpha", alpha)
-    n = len(x)
-    xbar = math.fsum(x) / n
+    xbar = total / n
     z = (xbar - mu0) / (sigma / math.sqrt(n))
     return Decision(
         test="mean z", statistic=z, p_value=_two_sided_z(z), n=n, observed=xbar, expected=mu0, alpha=alpha
@@ -78,12 +150,12 @@ def variance_test(samples: Any, variance: float, *, alpha: float, fourth_moment:
 
         z = (s² − σ₀²) / √(Var s²),   Var s² = (μ₄ − σ₀⁴·(n − 3)/(n − 1)) / n.
     """
-    x = as_samples(samples, minimum=2)
+    x, n, total = _size_and_sum(samples, minimum=2)
     s0 = check_positive("variance", variance)
     alpha = check_open_unit("alpha", alpha)
-    n = len(x)
-    xbar = math.fsum(x) / n
-    s2 = math.fsum((v - xbar) ** 2 for v in x) / (n - 1)
+    xbar = total / n
+    squares = x.fsum(lambda v: (v - xbar) ** 2) if hasattr(x, "fsum") else math.fsum((v - xbar) ** 2 for v in x)
+    s2 = squares / (n - 1)
     if fourth_moment is None:
         t = (n - 1) * s2 / s0
         p = min(1.0, 2 * min(chi2.cdf(t, n - 1), chi2.sf(t, n - 1)))

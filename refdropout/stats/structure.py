@@ -6,6 +6,11 @@ the same element in successive masks, are independent (STATS-8), whether keeps c
 alternate (STATS-9), and whether keep counts vary from mask to mask as much as Binomial(n, q)
 counts must (STATS-10).
 
+Each test that reads masks has a form that reads their running counts instead (the totals a caller
+keeps while it draws masks in bounded chunks): :class:`PairCounts` and :func:`pair_counts_test`,
+:func:`homogeneity_counts_test`, :func:`dispersion_counts_test`. A mask test computes its counts and
+calls that form, so both decide alike, bit for bit.
+
 All four are exact: their p-values come from exact null distributions (hypergeometric, the runs
 distribution, binomial), so P₀(p ≤ α) ≤ α at every size and every α, and none needs a validity
 condition beyond non-degenerate input. Pearson χ² versions were rejected because their tail
@@ -18,7 +23,8 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -64,9 +70,18 @@ def homogeneity_test(masks: Any, *, alpha: float) -> Decision:
     position and ``expected`` the pooled rate T/(R·L).
     """
     rows = as_equal_masks(masks)
+    return homogeneity_counts_test([sum(column) for column in zip(*rows)], len(rows), alpha=alpha)
+
+
+def homogeneity_counts_test(counts: Sequence[int], masks: int, *, alpha: float) -> Decision:
+    """:func:`homogeneity_test` from its running counts: ``counts[j]`` the masks, of ``masks``, that
+    keep position j (STATS-7)."""
     alpha = check_open_unit("alpha", alpha)
-    r, size = len(rows), len(rows[0])
-    counts = np.array([sum(column) for column in zip(*rows)])
+    r = check_count("masks", masks, minimum=1)
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.ndim != 1 or not counts.size or counts.min() < 0 or counts.max() > r:
+        raise ValueError(f"counts must be a non-empty sequence of counts in [0, masks = {r}], got {counts!r}")
+    size = counts.size
     total = int(counts.sum())
     c = np.arange(r + 1)
     cells = r * size
@@ -97,19 +112,32 @@ def _disjoint_pairs(x: list[int], lag: int) -> tuple[list[int], list[int]]:
     return firsts, seconds
 
 
-def _pair_test(sequences: list[list[int]], lag: int, alpha: float, test: str) -> Decision:
-    """Fisher's exact test of independence on the 2×2 table of disjoint lag pairs."""
-    firsts: list[int] = []
-    seconds: list[int] = []
-    for x in sequences:
-        a, b = _disjoint_pairs(x, lag)
-        firsts += a
-        seconds += b
-    pairs = len(firsts)
+@dataclass(frozen=True)
+class PairCounts:
+    """The 2×2 table of (first, second) pairs of 0/1 elements as running counts: ``pairs`` pairs,
+    ``first`` and ``second`` the pairs whose first or second element is 1, ``both`` those with both.
+    Tables of disjoint sets of pairs add (``+``)."""
+
+    pairs: int = 0
+    first: int = 0
+    second: int = 0
+    both: int = 0
+
+    def __add__(self, other: PairCounts) -> PairCounts:
+        return PairCounts(self.pairs + other.pairs, self.first + other.first, self.second + other.second,
+                          self.both + other.both)
+
+
+def pair_counts_test(counts: PairCounts, *, alpha: float, test: str = "pair independence") -> Decision:
+    """Fisher's exact test of independence on a 2×2 table of pairs kept as :class:`PairCounts`
+    (STATS-8): what :func:`lag_independence_test` and :func:`successive_independence_test` decide,
+    from their tables."""
+    alpha = check_open_unit("alpha", alpha)
+    pairs, first, second, both = counts.pairs, counts.first, counts.second, counts.both
+    if not 0 <= both <= min(first, second) or max(first, second) > pairs or first + second - both > pairs:
+        raise ValueError(f"counts must be a 2x2 table of pairs (0 <= both <= first, second <= pairs), got {counts}")
     if pairs == 0:
-        raise ValueError(f"lag must be shorter than the sequences it pairs, got lag {lag}")
-    both = sum(map(operator.mul, firsts, seconds))
-    first, second = sum(firsts), sum(seconds)
+        raise ValueError("counts must hold at least one pair, got none")
     table = [[both, first - both], [second - both, pairs - first - second + both]]
     result = fisher_exact(table)
     margins = first * (pairs - first) * second * (pairs - second)
@@ -123,6 +151,20 @@ def _pair_test(sequences: list[list[int]], lag: int, alpha: float, test: str) ->
         expected=0.0,
         alpha=alpha,
     )
+
+
+def _pair_test(sequences: list[list[int]], lag: int, alpha: float, test: str) -> Decision:
+    """Fisher's exact test of independence on the 2×2 table of disjoint lag pairs."""
+    firsts: list[int] = []
+    seconds: list[int] = []
+    for x in sequences:
+        a, b = _disjoint_pairs(x, lag)
+        firsts += a
+        seconds += b
+    if not firsts:
+        raise ValueError(f"lag must be shorter than the sequences it pairs, got lag {lag}")
+    both = sum(map(operator.mul, firsts, seconds))
+    return pair_counts_test(PairCounts(len(firsts), sum(firsts), sum(seconds), both), alpha=alpha, test=test)
 
 
 def lag_independence_test(masks: Any, lag: int, *, alpha: float) -> Decision:
@@ -231,13 +273,24 @@ def dispersion_test(masks: Any, keep_prob: float, *, alpha: float, alternative: 
     ``observed`` is X/m, ``expected`` π. Exact at every size; needs 0 < q < 1.
     """
     rows = as_equal_masks(masks)
+    return dispersion_counts_test([sum(mask) for mask in rows], len(rows[0]), keep_prob, alpha=alpha,
+                                  alternative=alternative)
+
+
+def dispersion_counts_test(counts: Sequence[int], size: int, keep_prob: float, *, alpha: float,
+                           alternative: str = "under") -> Decision:
+    """:func:`dispersion_test` from the keep counts of its masks of ``size`` elements (STATS-10)."""
     q = check_keep_prob("keep_prob", keep_prob)
     alpha = check_open_unit("alpha", alpha)
+    size = check_count("size", size, minimum=1)
     if not 0.0 < q < 1.0:
         raise ValueError(f"keep_prob must be in (0, 1) for the dispersion test, got {keep_prob!r}")
     if alternative not in _DISPERSION_ALTERNATIVES:
         raise ValueError(f"alternative must be one of {sorted(_DISPERSION_ALTERNATIVES)}, got {alternative!r}")
-    lo, hi, band = central_band(len(rows[0]), q)
-    inside = sum(lo <= sum(mask) <= hi for mask in rows)
-    decision = binomial_test(inside, len(rows), band, alpha=alpha, alternative=_DISPERSION_ALTERNATIVES[alternative])
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.ndim != 1 or not counts.size or counts.min() < 0 or counts.max() > size:
+        raise ValueError(f"counts must be a non-empty sequence of keep counts in [0, size = {size}], got {counts!r}")
+    lo, hi, band = central_band(size, q)
+    inside = int(np.count_nonzero((lo <= counts) & (counts <= hi)))
+    decision = binomial_test(inside, counts.size, band, alpha=alpha, alternative=_DISPERSION_ALTERNATIVES[alternative])
     return replace(decision, test="dispersion")

@@ -1,0 +1,106 @@
+"""Statistical samples drawn in bounded chunks (spec/stats.md, STATS-1; issue 15).
+
+A decision that needs n elements of dropout's output asks for them in calls of at most CHUNK
+elements and keeps running counts (keep counts, 2x2 tables of pairs, per-position counts, tallies
+of values), so memory does not grow with n and the exact test runs on the totals. n <= CHUNK is one
+call with the check's own seed: every sample of the quick and standard profiles, whose data are
+therefore what one call of n elements draws. A larger n is ceil(n / CHUNK) calls, call i seeded
+``child_seed(seed, i)``: at the deep profile (n about 521 million) the data differ, by design, from
+what one call of n elements would draw.
+
+Masks are read where the data lives: through ``dropout_mask_bits`` where the implementation has it
+(one bit per element crosses to the host), else off ``dropout`` of ones (kept: nonzero). A call of
+CHUNK elements holds its input and its output, 8 x CHUNK bytes each in float64, and the framework
+its temporaries: the peak memory of a run beyond the interpreter and the framework's own is about
+PEAK_BYTES, whatever the profile.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+
+import numpy as np
+
+from ..contract import Implementation, has_capability
+from ..contract.protocol import ContractViolation
+from ..dtypes import DType, float64
+from ..stats import PairCounts, exact_sum
+from .kit import child_seed, keep_mask_array, ones_array
+
+__all__ = ["CHUNK", "PEAK_BYTES", "Drawn", "calls", "keep_masks", "keep_count", "lag_counts", "pair_counts", "outputs"]
+
+# elements of one call: 16,777,216, above every sample of the standard profile (the largest, VARIANTS-3's
+# 2 x 2 elements for each of n / 2 samples, is 9,666,544 elements)
+CHUNK = 2**24
+PEAK_BYTES = 3 * 8 * CHUNK  # input, output and one temporary of one call in float64: 384 MiB
+
+
+def calls(n: int, seed: int, width: int = 1) -> list[tuple[int, int]]:
+    """(size, seed) of the calls that draw n items of ``width`` elements each (rows, samples): one call
+    of n with ``seed`` up to CHUNK elements, else calls of CHUNK // width items (an even number; the
+    last call shorter) seeded child_seed(seed, i)."""
+    if n * width <= CHUNK:
+        return [(n, seed)]
+    per_call = CHUNK // width // 2 * 2
+    return [(min(per_call, n - i * per_call), child_seed(seed, i)) for i in range(math.ceil(n / per_call))]
+
+
+def _mask(impl: Implementation, size: int, p: float, seed: int, dtype: DType) -> np.ndarray:
+    """The keep mask (bool) of one training call on ``size`` ones: its packed bits where the
+    implementation has dropout_mask_bits, the nonzero elements of dropout's output otherwise."""
+    if not has_capability(impl, "dropout_mask_bits"):
+        return keep_mask_array(impl.dropout(ones_array(size, dtype), p, training=True, seed=seed))
+    bits = impl.dropout_mask_bits(size, p, seed=seed, dtype=dtype.name)
+    if not isinstance(bits, np.ndarray) or bits.dtype != np.uint8 or bits.shape != (math.ceil(size / 8),):
+        raise ContractViolation(f"dropout_mask_bits({size}, {p}) returned {type(bits).__name__} "
+                                f"{getattr(bits, 'dtype', '')} {getattr(bits, 'shape', '')}, not "
+                                f"{math.ceil(size / 8)} packed bytes (uint8)")
+    return np.unpackbits(bits, count=size, bitorder="little").view(np.bool_)
+
+
+def keep_masks(impl: Implementation, n: int, p: float, seed: int, dtype: DType = float64) -> Iterator[np.ndarray]:
+    """The keep masks of the calls (:func:`calls`) that draw n elements at rate p, one at a time."""
+    for size, call_seed in calls(n, seed):
+        yield _mask(impl, size, p, call_seed, dtype)
+
+
+def keep_count(impl: Implementation, n: int, p: float, seed: int, dtype: DType = float64) -> int:
+    """How many of n elements the calls that draw them keep."""
+    return sum(int(np.count_nonzero(mask)) for mask in keep_masks(impl, n, p, seed, dtype))
+
+
+def pair_counts(first: np.ndarray, second: np.ndarray) -> PairCounts:
+    """The 2x2 table of the pairs (first_i, second_i) of two masks of one length."""
+    both = int(np.count_nonzero(first & second))
+    return PairCounts(first.size, int(np.count_nonzero(first)), int(np.count_nonzero(second)), both)
+
+
+def lag_counts(mask: np.ndarray, lag: int) -> PairCounts:
+    """The 2x2 table of the disjoint pairs (m_i, m_(i+lag)) of one mask: the first half of every block
+    of 2 lag elements with the second (stats.lag_independence_test's pairs)."""
+    counts = PairCounts()
+    for offset in range(lag):
+        tail = mask[offset + lag::2 * lag]
+        counts += pair_counts(mask[offset::2 * lag][:tail.size], tail)
+    return counts
+
+
+def outputs(impl: Implementation, n: int, p: float, seed: int) -> Iterator[np.ndarray]:
+    """The outputs of the training calls on float64 ones that draw n elements at rate p, one at a time."""
+    for size, call_seed in calls(n, seed):
+        yield impl.dropout(ones_array(size), p, training=True, seed=call_seed)
+
+
+class Drawn:
+    """A sample of n values drawn in calls, as the mean and variance tests of stats read one (``n``,
+    ``fsum``) without holding it: every sum draws the calls again (``draw``, the same seeds: the same
+    values) and sums each exactly (stats.exact_sum), its terms computed on numpy arrays."""
+
+    def __init__(self, n: int, draw: Callable[[], Iterator[np.ndarray]]) -> None:
+        self.n, self._draw = n, draw
+
+    def fsum(self, term: Callable[[np.ndarray], np.ndarray] | None = None) -> float:
+        """The exact sum of term(v) over the sample (of v where term is None), rounded once."""
+        return float(sum((exact_sum(a if term is None else term(a)) for a in self._draw()), Fraction(0)))
