@@ -21,6 +21,7 @@ from functools import cache
 import numpy as np
 
 from ..contract import Implementation, dtypes_of, policies_of
+from ..contract.protocol import FLOATING_FORMATS
 from ..contract.arrays import as_array
 from ..dtypes import DType, bool_, float32, float64, within_one_ulp
 from ..shapes import broadcast_index
@@ -482,14 +483,18 @@ def check_successive_calls_give_independent_masks(impl: Implementation, ctx: Con
     return ctx.verdict("DROPOUT-14", failures)
 
 
-@check("DROPOUT-16", decisions=len(KEEP_COUNT_RATES))
+@check("DROPOUT-16", decisions=len(KEEP_COUNT_RATES) * len(FLOATING_FORMATS))
 def check_keep_count_is_binomial(impl: Implementation, ctx: Context) -> Verdict:
-    """DROPOUT-16: the number kept of n = plan.n elements is Binomial(n, q), at p across (0, 1)."""
+    """DROPOUT-16: the number kept of n = plan.n elements is Binomial(n, q), at p across (0, 1), in every
+    declared dtype (the seeds of float64's calls in each; float64's decisions named without a dtype)."""
     n = ctx.plan.n
     failures: list[str] = []
-    for p, seed in zip(KEEP_COUNT_RATES, successive_seeds(ctx.seed, len(KEEP_COUNT_RATES))):
-        kept = keep_count(impl, n, p, seed)
-        judge(ctx, f"DROPOUT-16 keep count p={p}", binomial_test(kept, n, 1.0 - p, alpha=ctx.alpha), failures)
+    for dtype in dtypes_of(impl):
+        where = "" if dtype is float64 else f"{dtype.name} "
+        for p, seed in zip(KEEP_COUNT_RATES, successive_seeds(ctx.seed, len(KEEP_COUNT_RATES))):
+            kept = keep_count(impl, n, p, seed, dtype)
+            decision = binomial_test(kept, n, 1.0 - p, alpha=ctx.alpha)
+            judge(ctx, f"DROPOUT-16 keep count {where}p={p}", decision, failures)
     return ctx.verdict("DROPOUT-16", failures)
 
 

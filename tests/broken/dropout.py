@@ -37,6 +37,23 @@ class BiasedFirstLane(Textbook):
         return [u < 1.0 - p - (0.2 if i % 16 == 0 else 0.0) for i, u in enumerate(generator.uniform(shape).data)]
 
 
+class UniformsInInputFormat(Textbook):
+    """Draws its uniforms on the grid of x's format (multiples of its eps: 1,024 values in float16, 128
+    in bfloat16) and keeps u >= fl(p), as tf.nn.dropout does: right in float64, off in the 16-bit formats."""
+
+    name = "uniforms-in-input-format"
+    dtypes = ("float64", "bfloat16")
+
+    def forward(self, generator: Generator, x: Tensor, p: object, *, training: bool,
+                noise_shape: Sequence[int | None] | None = None) -> tuple[Tensor, Tensor]:
+        self.format = x.dtype  # the format keep() rounds to
+        return super().forward(generator, x, p, training=training, noise_shape=noise_shape)
+
+    def keep(self, generator: Generator, shape: Shape, p: float) -> list[bool]:
+        eps, rate = self.format.eps, self.format.round(p)
+        return [math.floor(u / eps) * eps >= rate for u in generator.uniform(shape).data]
+
+
 # --- declared policies (protocol.Policies): each witness has the behaviour it declares; the same
 # class declaring the reference's policy instead is the misdeclaration its check must fail
 
