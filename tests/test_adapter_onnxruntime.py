@@ -48,7 +48,7 @@ RATIO_REFUSED = r"ratio must be in the range \[0, 1\)"
 
 EXACT = ["DROPOUT-2", "DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12",
          "DROPOUT-15", "ENSEMBLE-1"]
-STATISTICAL = ["DROPOUT-16", "DROPOUT-17", "DROPOUT-20", "DROPOUT-21", "ENSEMBLE-3"]  # 25 decisions planned, 20 made (DROPOUT-16 in 3 formats)
+STATISTICAL = ["DROPOUT-16", "DROPOUT-17", "DROPOUT-20", "DROPOUT-21", "ENSEMBLE-3"]  # 25 planned, 20 made
 # ONNX Runtime (inference) has no gradient, noise_shape, variants, modules or recurrent layers
 NOT_APPLICABLE = ["DROPOUT-11", "GRADIENTS-1", "GRADIENTS-4", "VARIANTS-1", "MODES-4", "RECURRENT-5", "ENSEMBLE-8"]
 # (clause, policy): the clause passes relying on the declared policy and fails declaring the reference's
