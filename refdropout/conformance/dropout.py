@@ -36,6 +36,7 @@ from ..stats import (
     homogeneity_counts_test,
     homogeneity_power,
     mean_z_test,
+    one_position_power,
     pair_counts_test,
     samples_for_power,
     samples_needed,
@@ -67,8 +68,8 @@ from .verdict import Verdict
 __all__ = [
     "RATES", "KEEP_COUNT_RATES", "STRUCTURE_RATE", "LAGS", "CORRELATION_MDE", "POSITIONS", "POSITION_MDE",
     "DISPERSION_SIZE", "DISPERSION_MDE", "MEAN_MDE", "VARIANCE_MDE", "BAD_RATES",
-    "CLASS_WIDTHS", "TAIL_WIDTHS", "TAIL_SIZE", "TAIL_MDE",
-    "independence_pairs", "homogeneity_masks", "class_mask_size", "tail_calls", "dispersion_masks",
+    "CLASS_WIDTHS", "TAIL_WIDTHS", "TAIL_SIZE", "TAIL_MDE", "AXIS_MDE",
+    "independence_pairs", "homogeneity_masks", "class_mask_size", "tail_calls", "axis_size", "dispersion_masks",
     "mean_samples", "variance_samples",
 ]
 
@@ -89,6 +90,7 @@ TAIL_WIDTHS = (8, 16, 32, 64)  # vector widths whose remainder loop handles the 
 CLASS_EXTRA = 61  # DROPOUT-22's sizes are 64 k + 61: tails of 5, 13, 29 and 61 past the multiples of 8, 16, 32, 64
 TAIL_SIZE = 64 * 4 + CLASS_EXTRA  # elements of each call of DROPOUT-22's tail test
 TAIL_MDE = 0.05  # the tail past the last multiple of a width kept at q + 0.05 or q - 0.05
+AXIS_MDE = 0.1  # one row, or one column, of a 2-D input kept at q + 0.1 or q - 0.1
 DISPERSION_SIZE = 100
 DISPERSION_MDE = 0.7  # keep counts whose variance is at most 0.7 n q (1 - q)
 MEAN_MDE = 0.01  # |E[y] - y_eval| >= 0.01 |y_eval|
@@ -135,10 +137,22 @@ def class_mask_size(plan: DecisionPlan) -> int:
     widest = max(CLASS_WIDTHS)
 
     def power_at(per_class: int) -> float:
-        return min(homogeneity_power([q + shift] + [q] * (widest - 1), per_class, plan.alpha)
+        return min(one_position_power(q, shift, widest, per_class, plan.alpha)
                    for shift in (POSITION_MDE, -POSITION_MDE))
 
     return widest * samples_for_power(power_at, plan.power, start=5_000) + CLASS_EXTRA
+
+
+@cache
+def axis_size(plan: DecisionPlan) -> int:
+    """Rows, and columns, of DROPOUT-23's square input: the least s at which the homogeneity test of s
+    positions kept s times each detects one at q ± AXIS_MDE."""
+    q = 1.0 - STRUCTURE_RATE
+
+    def power_at(side: int) -> float:
+        return min(one_position_power(q, shift, side, side, plan.alpha) for shift in (AXIS_MDE, -AXIS_MDE))
+
+    return samples_for_power(power_at, plan.power, start=2_000)
 
 
 @cache
@@ -577,6 +591,23 @@ def check_every_position_class_is_kept_at_one_rate(impl: Implementation, ctx: Co
         decision = binomial_test(tails[m], count * (TAIL_SIZE % m), 1.0 - p, alpha=ctx.alpha)
         judge(ctx, f"DROPOUT-22 tail past a multiple of {m}", decision, failures)
     return ctx.verdict("DROPOUT-22", failures)
+
+
+@check("DROPOUT-23", decisions=3)
+def check_every_row_and_column_is_kept_at_one_rate(impl: Implementation, ctx: Context) -> Verdict:
+    """DROPOUT-23: one training call of plain dropout on s x s ones: the rows keep at one rate, the columns
+    keep at one rate (exact homogeneity tests), and rows 2t and 2t + 1 are independent (2x2 test)."""
+    side = axis_size(ctx.plan)
+    y = impl.dropout(ones_array((side, side)), STRUCTURE_RATE, training=True, seed=ctx.seed)
+    mask = keep_mask_array(y).reshape(side, side)
+    failures: list[str] = []
+    for axis, name in ((1, "rows"), (0, "columns")):  # kept per row (summed over columns), per column
+        decision = homogeneity_counts_test(mask.sum(axis=axis), side, alpha=ctx.alpha)
+        judge(ctx, f"DROPOUT-23 {name}", decision, failures)
+    pairs = pair_counts(mask[0:side // 2 * 2:2].ravel(), mask[1::2].ravel())
+    judge(ctx, "DROPOUT-23 rows 2t and 2t + 1", pair_counts_test(pairs, alpha=ctx.alpha, test="row independence"),
+          failures)
+    return ctx.verdict("DROPOUT-23", failures)
 
 
 @check("DROPOUT-19", decisions=len(LAGS))
