@@ -34,7 +34,6 @@ from broken.dropout import (
     RefusesPOne,
     ScaleInFloat32,
     ScaleInInputFormat,
-    SharedAcrossBatch,
     TailAlwaysKept,
     UniformsInInputFormat,
 )
@@ -57,6 +56,7 @@ from refdropout.dtypes import bfloat16, float16, float32, get_dtype, within_one_
 from refdropout.functional import dropout
 from refdropout.mutants.edges import AcceptsAnyRate, NaNAtPOne, StrictComparison
 from refdropout.mutants.randomness import (
+    BatchSharedMask,
     CorrelatedNeighbours,
     ExactCount,
     NoiseShapeIgnored,
@@ -485,7 +485,7 @@ def test_every_row_and_column_is_kept_at_one_rate(check_correct, check_broken, q
                for shift in (checks.AXIS_MDE, -checks.AXIS_MDE)) < quick_plan.power
     assert correlation_power(0.006, side // 2 * side, quick_plan.alpha, keep_prob=q) >= quick_plan.power
     assert_passes(check_correct, "DROPOUT-23", (REFERENCE,), seed)
-    verdict = assert_fails(check_broken, "DROPOUT-23", SharedAcrossBatch(), seed)
+    verdict = assert_fails(check_broken, "DROPOUT-23", BatchSharedMask(), seed)
     assert "columns" in verdict.detail and "DROPOUT-23 rows:" not in verdict.detail  # its rows keep at q
 
 

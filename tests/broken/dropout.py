@@ -59,18 +59,6 @@ class TailAlwaysKept(Textbook):
         return drawn[:whole] + [True] * (len(drawn) - whole)
 
 
-class SharedAcrossBatch(Textbook):
-    """Draws the mask of one row and broadcasts it over the batch (every row of a 2-D or wider input
-    gets the same mask): right on 1-D inputs, and its rows keep at q, but its columns are all kept or
-    all dropped."""
-
-    name = "shared-across-batch"
-
-    def mask_shape(self, shape: Shape, noise_shape: Sequence[int | None] | None) -> Shape:
-        drawn = super().mask_shape(shape, noise_shape)
-        return (1, *drawn[1:]) if noise_shape is None and len(drawn) > 1 else drawn
-
-
 class UniformsInInputFormat(Textbook):
     """Draws its uniforms on the grid of x's format (multiples of its eps: 1,024 values in float16, 128
     in bfloat16) and keeps u >= fl(p), as tf.nn.dropout does: right in float64, off in the 16-bit formats."""
