@@ -56,10 +56,15 @@ _ACTIVATIONS = {"identity": None, "tanh": "tanh", "relu": "relu"}  # refdropout.
 KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
     "tensorflow": {
         "DROPOUT-3": "stateless_dropout accepts p = NaN (every element dropped) and p = False in training",
+        "DROPOUT-16": "stateless_dropout draws its uniforms in x's format and keeps u >= p rounded to it: in "
+                      "float16 the uniforms take 1,024 values (keep rate 0.99805, not 0.999, at p = 0.001), in "
+                      "bfloat16 128 values (0.99219 at p = 0.001, 0.6953 at p = 0.3, 0 at p = 0.999)",
     },
     "keras": {
         "VARIANTS-4": "AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5) instead of giving 0, "
                       "the limit of a alpha' (1 - p)",
+        "DROPOUT-16": "Dropout calls TensorFlow's dropout, which draws its uniforms in x's format: in float16 "
+                      "the keep rate at p = 0.001 is 0.99805, in bfloat16 0.99219, and 0 at p = 0.999",
     },
 }
 

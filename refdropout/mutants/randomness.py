@@ -76,12 +76,13 @@ class SeedTruncatedTo32Bits(Textbook):
 
 
 @mutant("randomness", models="clab/dynet#812: draw LSTM dropout masks per sentence, not per minibatch",
-        caught_by=("ENSEMBLE-3",))
+        caught_by=("ENSEMBLE-3", "DROPOUT-23"))
 class BatchSharedMask(Textbook):
     """Draws one mask for the first row of a batch and gives it to every row: x[b] ⊙ m for one m.
 
     A tensor of rank 1 is one sample and gets a mask of its own, so only a check that drops a
-    batch of two or more rows can see the rows agree.
+    batch of two or more rows can see the rows agree (DROPOUT-23: its columns are all kept or all
+    dropped; no other clause of spec/dropout.md sees it).
     """
 
     name = "batch-shared-mask"
