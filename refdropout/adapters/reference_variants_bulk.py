@@ -1,0 +1,231 @@
+"""The dropout variants of ``refdropout.functional`` on numpy arrays, bit for bit and in bulk
+(spec/variants.md).
+
+Each ``<variant>_bulk`` returns what the engine's ``<variant>`` returns for the same arguments,
+as numpy arrays: the engine's own argument checks in the engine's order, the same draws from the
+same generator (``reference_bulk.draw``: none where the engine draws none), and every value
+computed by the engine's float64 operations in the engine's order, rounded once to the result's
+format. Values made with the math module (Box–Muller's log and cos) are made with it here too,
+element by element, since numpy's vectorised functions may differ in the last bit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..contract.arrays import NUMPY_FORMATS
+from ..dtypes import get_dtype, promote
+from ..functional.alpha import ALPHA_PRIME, alpha_constants
+from ..functional.arguments import check_choice, check_flag, check_int, check_rate, resolve_noise_shape
+from ..functional.channel import channel_noise_shape
+from ..functional.dropblock import seed_rate
+from ..functional.droppath import DROP_PATH_MODES
+from ..functional.standard import SCALINGS
+from ..ops import ieee
+from ..random import Generator
+from ..shapes import Shape, numel
+from ..values import shown
+from .numpy_philox import NumpyGenerator
+from .reference_bulk import check_array, draw, dropout_bulk, source_for
+
+__all__ = [
+    "channel_dropout_bulk", "alpha_dropout_bulk", "feature_alpha_dropout_bulk", "gaussian_dropout_bulk",
+    "dropconnect_bulk", "drop_path_bulk", "dropblock2d_bulk", "attention_dropout_bulk",
+]
+
+Source = Generator | NumpyGenerator | None
+_FORMAT_NAMES = {dtype: name for name, dtype in NUMPY_FORMATS.items()}
+
+
+def _affine(x: np.ndarray, scale: np.ndarray | float, shift: np.ndarray | float | None = None) -> np.ndarray:
+    """``functional.noise.affine``: y = x s (+ c) in float64, rounded once to x's format."""
+    with np.errstate(all="ignore"):  # IEEE results (0 * inf is NaN) without warnings
+        wide = x.astype(np.float64) * scale
+        return (wide if shift is None else wide + shift).astype(x.dtype)
+
+
+def _keep(source: Source, op: str, mask_shape: Shape, shape: Shape, keep_prob: float) -> np.ndarray:
+    """``functional.noise.draw_keep``: one bernoulli draw of ``mask_shape``, broadcast to ``shape``."""
+    return np.broadcast_to(draw(source, op, "bernoulli", mask_shape, keep_prob), shape)
+
+
+def channel_dropout_bulk(x: np.ndarray, p: float = 0.5, *, spatial_dims: int, data_format: str = "channels_first",
+                         training: bool = True, seed: int | None = None, generator: Source = None) -> np.ndarray:
+    """``functional.channel_dropout`` on a numpy array (VARIANTS-1 to VARIANTS-3)."""
+    op = "channel_dropout"
+    x = check_array(x, op)
+    p = check_rate(p, op)
+    check_flag(training, op, "training")
+    noise_shape = channel_noise_shape(x.shape, spatial_dims, data_format, op)
+    source = source_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
+    return dropout_bulk(x, p, training=training, generator=source, noise_shape=noise_shape)[0]
+
+
+def attention_dropout_bulk(weights: np.ndarray, p: float = 0.5, *, training: bool = True, seed: int | None = None,
+                           generator: Source = None) -> np.ndarray:
+    """``functional.attention_dropout`` on a numpy array (VARIANTS-16)."""
+    op = "attention_dropout"
+    weights = check_array(weights, op, "weights")
+    p = check_rate(p, op)
+    check_flag(training, op, "training")
+    if weights.ndim < 2:
+        raise ValueError(f"{op}: weights must have shape (..., queries, keys), got shape {weights.shape}")
+    source = source_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
+    return dropout_bulk(weights, p, training=training, generator=source)[0]
+
+
+def drop_path_bulk(x: np.ndarray, p: float = 0.5, *, mode: str = "row", scaling: str = "inverted",
+                   training: bool = True, seed: int | None = None, generator: Source = None) -> np.ndarray:
+    """``functional.drop_path`` on a numpy array (VARIANTS-10 to VARIANTS-12)."""
+    op = "drop_path"
+    x = check_array(x, op)
+    p = check_rate(p, op)
+    check_flag(training, op, "training")
+    check_choice(mode, DROP_PATH_MODES, op, "mode")
+    check_choice(scaling, SCALINGS, op, "scaling")
+    if mode == "row" and x.ndim == 0:
+        raise ValueError(f"{op}: mode 'row' needs a batch axis, got a 0-d tensor")
+    noise_shape = (x.shape[0],) + (1,) * (x.ndim - 1) if mode == "row" else (1,) * x.ndim
+    source = source_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
+    return dropout_bulk(x, p, training=training, generator=source, noise_shape=noise_shape, scaling=scaling)[0]
+
+
+def _alpha(x: np.ndarray, p: float, mask_shape: Shape, training: bool, seed: int | None, generator: Source,
+           op: str) -> np.ndarray:
+    """``functional.alpha._alpha``: the body of alpha and feature alpha dropout."""
+    source = source_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return _affine(x, 0.0, 0.0)
+    a, b = alpha_constants(p)
+    keep = _keep(source, op, mask_shape, x.shape, 1.0 - p)
+    return _affine(x, np.where(keep, a, 0.0), np.where(keep, b, a * ALPHA_PRIME + b))
+
+
+def alpha_dropout_bulk(x: np.ndarray, p: float = 0.5, *, training: bool = True, seed: int | None = None,
+                       generator: Source = None, noise_shape: Sequence[int | None] | None = None) -> np.ndarray:
+    """``functional.alpha_dropout`` on a numpy array (VARIANTS-4, VARIANTS-5)."""
+    op = "alpha_dropout"
+    x = check_array(x, op)
+    p = check_rate(p, op)
+    check_flag(training, op, "training")
+    mask_shape = resolve_noise_shape(x.shape, noise_shape, None, op)
+    return _alpha(x, p, mask_shape, training, seed, generator, op)
+
+
+def feature_alpha_dropout_bulk(x: np.ndarray, p: float = 0.5, *, spatial_dims: int,
+                               data_format: str = "channels_first", training: bool = True, seed: int | None = None,
+                               generator: Source = None) -> np.ndarray:
+    """``functional.feature_alpha_dropout`` on a numpy array (VARIANTS-6)."""
+    op = "feature_alpha_dropout"
+    x = check_array(x, op)
+    p = check_rate(p, op)
+    check_flag(training, op, "training")
+    mask_shape = channel_noise_shape(x.shape, spatial_dims, data_format, op)
+    return _alpha(x, p, mask_shape, training, seed, generator, op)
+
+
+def _standard_normal(source: Source, op: str, n: int) -> np.ndarray:
+    """``functional.gaussian.standard_normal``: z_i = sqrt(-2 ln(1 - u_2i)) cos(2π u_2i+1), log and
+    cos by the math module as the engine takes them (VARIANTS-8)."""
+    u = draw(source, op, "uniform", (2 * n,))
+    log = np.fromiter(map(math.log, (1.0 - u[0::2]).tolist()), np.float64, n)
+    cos = np.fromiter(map(math.cos, (math.tau * u[1::2]).tolist()), np.float64, n)
+    return np.sqrt(-2.0 * log) * cos  # sqrt is correctly rounded in both
+
+
+def gaussian_dropout_bulk(x: np.ndarray, p: float = 0.5, *, training: bool = True, seed: int | None = None,
+                          generator: Source = None) -> np.ndarray:
+    """``functional.gaussian_dropout`` on a numpy array (VARIANTS-7, VARIANTS-8)."""
+    op = "gaussian_dropout"
+    x = check_array(x, op)
+    p = check_rate(p, op)
+    if p == 1.0:
+        raise ValueError(f"{op}: p must be in [0, 1): the noise variance p / (1 - p) is infinite at p = 1, got {p!r}")
+    check_flag(training, op, "training")
+    source = source_for(seed, generator, op, needed=training and p > 0.0)
+    if not training or p == 0.0:
+        return x
+    sigma = math.sqrt(p / (1.0 - p))
+    return _affine(x, 1.0 + sigma * _standard_normal(source, op, x.size).reshape(x.shape))
+
+
+def _fsums(products: np.ndarray) -> np.ndarray:
+    """``ops.linalg``'s dot products: each row of ``products`` summed by math.fsum (correctly
+    rounded), all rows by ieee.fsum when one overflows or meets inf - inf; one product is itself + 0.0."""
+    rows, k = products.shape
+    if k == 1:
+        return products[:, 0] + 0.0
+    lists = products.tolist()
+    try:
+        return np.fromiter(map(math.fsum, lists), np.float64, rows)
+    except (OverflowError, ValueError):
+        return np.fromiter((ieee.fsum(row) for row in lists), np.float64, rows)
+
+
+def dropconnect_bulk(x: np.ndarray, weight: np.ndarray, p: float = 0.5, *, training: bool = True,
+                     seed: int | None = None, generator: Source = None) -> np.ndarray:
+    """``functional.dropconnect`` on numpy arrays (VARIANTS-9): y = x (W ⊙ M / q)^T, the dropped
+    weights W * 0, rounded to W's format, then each output a correctly rounded dot product rounded
+    to the promoted format of x and W."""
+    op = "dropconnect"
+    x = check_array(x, op)
+    weight = check_array(weight, op, "weight")
+    p = check_rate(p, op)
+    check_flag(training, op, "training")
+    if weight.ndim != 2:
+        raise ValueError(f"{op}: weight must have shape (out_features, in_features), got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"{op}: x must have shape (..., {weight.shape[1]}) to match weight of shape "
+                         f"{weight.shape}, got shape {x.shape}")
+    source = source_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
+    if not training or p == 0.0:
+        keep, divisor = np.ones(weight.shape, dtype=np.bool_), 1.0
+    elif p == 1.0:
+        keep, divisor = np.zeros(weight.shape, dtype=np.bool_), 1.0
+    else:
+        keep, divisor = _keep(source, op, weight.shape, weight.shape, 1.0 - p), 1.0 - p
+    n_out, n_in = weight.shape
+    with np.errstate(all="ignore"):
+        wide = weight.astype(np.float64)
+        effective = np.where(keep, wide / divisor, wide * 0.0).astype(weight.dtype).astype(np.float64)
+        rows = x.astype(np.float64).reshape(numel(x.shape[:-1]), n_in)
+        products = rows[:, None, :] * effective[None, :, :]
+    result = NUMPY_FORMATS[promote(*(get_dtype(_FORMAT_NAMES[a.dtype]) for a in (x, weight))).name]
+    with np.errstate(all="ignore"):
+        y = _fsums(products.reshape(len(rows) * n_out, n_in)).astype(result)
+    return y.reshape(x.shape[:-1] + (n_out,))
+
+
+def dropblock2d_bulk(x: np.ndarray, p: float = 0.5, *, block_size: int, training: bool = True,
+                     seed: int | None = None, generator: Source = None) -> np.ndarray:
+    """``functional.dropblock2d`` on a numpy array (VARIANTS-13 to VARIANTS-15): seeds at rate γ, each
+    dropping the b x b block below and right of it, y = x M count(M) / count_ones(M)."""
+    op = "dropblock2d"
+    x = check_array(x, op)
+    p = check_rate(p, op)
+    check_flag(training, op, "training")
+    if x.ndim != 4:
+        raise ValueError(f"{op}: x must have shape (N, C, H, W), got shape {x.shape}")
+    n, c, height, width = x.shape
+    b = check_int(block_size, op, "block_size", 1)
+    if min(height, width) == 0:
+        raise ValueError(f"{op}: x of shape {x.shape} has an empty feature map (H = {height}, W = {width}): no block"
+                         f" fits, for block_size must be in [1, min(H, W)]; got block_size = {shown(b)}")
+    b = check_int(b, op, "block_size", 1, min(height, width))
+    source = source_for(seed, generator, op, needed=training and p > 0.0)
+    if not training or p == 0.0:
+        return x
+    rows, cols = height - b + 1, width - b + 1
+    seeds = draw(source, op, "bernoulli", (n, c, rows, cols), seed_rate(p, b, height, width))
+    keep = np.ones(x.shape, dtype=np.bool_)
+    for i in range(b):
+        for j in range(b):
+            keep[:, :, i:i + rows, j:j + cols] &= ~seeds
+    kept = int(np.count_nonzero(keep))
+    scale = int(x.size) / kept if kept else 0.0
+    return _affine(x, np.where(keep, scale, 0.0))
