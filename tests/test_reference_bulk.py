@@ -15,22 +15,13 @@ from hypothesis import given, seed
 from hypothesis import strategies as st
 
 from helpers import exact, seeds
+from refdropout import functional
 from refdropout.adapters import reference_variants_bulk as bulk
 from refdropout.adapters.numpy_philox import NumpyGenerator
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.adapters.reference_bulk import dropout_bulk
 from refdropout.contract.arrays import NUMPY_FORMATS, from_numpy, to_numpy
-from refdropout.functional import (
-    alpha_dropout,
-    attention_dropout,
-    channel_dropout,
-    drop_path,
-    dropblock2d,
-    dropconnect,
-    dropout,
-    feature_alpha_dropout,
-    gaussian_dropout,
-)
+from refdropout.functional import dropout
 from refdropout.random import Generator
 from refdropout.tensor import Tensor
 
@@ -233,16 +224,12 @@ def dropblock_calls(draw: st.DrawFn) -> tuple[tuple, dict]:
     return (draw(arrays(shape)),), {"block_size": draw(st.integers(1, min(shape[2:])))}
 
 
-VARIANTS = {
-    "channel_dropout": (channel_dropout, bulk.channel_dropout_bulk, channel_calls()),
-    "alpha_dropout": (alpha_dropout, bulk.alpha_dropout_bulk, alpha_calls()),
-    "feature_alpha_dropout": (feature_alpha_dropout, bulk.feature_alpha_dropout_bulk, channel_calls()),
-    "gaussian_dropout": (gaussian_dropout, bulk.gaussian_dropout_bulk, plain_calls()),
-    "dropconnect": (dropconnect, bulk.dropconnect_bulk, dropconnect_calls()),
-    "drop_path": (drop_path, bulk.drop_path_bulk, drop_path_calls()),
-    "dropblock2d": (dropblock2d, bulk.dropblock2d_bulk, dropblock_calls()),
-    "attention_dropout": (attention_dropout, bulk.attention_dropout_bulk, plain_calls(2)),
+CALLS = {  # each variant's inputs and its own keyword arguments
+    "channel_dropout": channel_calls(), "alpha_dropout": alpha_calls(), "feature_alpha_dropout": channel_calls(),
+    "gaussian_dropout": plain_calls(), "dropconnect": dropconnect_calls(), "drop_path": drop_path_calls(),
+    "dropblock2d": dropblock_calls(), "attention_dropout": plain_calls(2),
 }
+VARIANTS = {name: (getattr(functional, name), getattr(bulk, f"{name}_bulk"), calls) for name, calls in CALLS.items()}
 
 
 def outcome(call) -> tuple:
@@ -301,7 +288,7 @@ def test_variants_move_generators_on_as_the_engines_do(variant: str) -> None:
 X4 = np.ones((2, 3, 4, 5), dtype=np.float32)
 VARIANT_CALLS = {
     "channel_dropout": ((X4,), {"spatial_dims": 2, "data_format": "channels_first"}),
-    "alpha_dropout": ((X4,), {"noise_shape": None}),
+    "alpha_dropout": ((X4,), {}),
     "feature_alpha_dropout": ((X4,), {"spatial_dims": 2, "data_format": "channels_last"}),
     "gaussian_dropout": ((X4,), {}),
     "dropconnect": ((X4, np.ones((3, 5), dtype=np.float16)), {}),

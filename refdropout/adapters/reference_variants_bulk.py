@@ -18,16 +18,16 @@ import numpy as np
 
 from ..contract.arrays import NUMPY_FORMATS
 from ..dtypes import get_dtype, promote
-from ..functional.alpha import ALPHA_PRIME, alpha_constants
-from ..functional.arguments import check_choice, check_flag, check_int, check_rate, resolve_noise_shape
-from ..functional.channel import channel_noise_shape
-from ..functional.dropblock import seed_rate
-from ..functional.droppath import DROP_PATH_MODES
-from ..functional.standard import SCALINGS
+from ..functional.alpha import ALPHA_PRIME, alpha_arguments, alpha_constants
+from ..functional.attention import attention_arguments
+from ..functional.channel import channel_arguments
+from ..functional.dropblock import dropblock_arguments, seed_rate
+from ..functional.dropconnect import dropconnect_arguments
+from ..functional.droppath import drop_path_arguments
+from ..functional.gaussian import gaussian_arguments
 from ..ops import ieee
 from ..random import Generator
 from ..shapes import Shape, numel
-from ..values import shown
 from .numpy_philox import NumpyGenerator
 from .reference_bulk import check_array, draw, dropout_bulk, source_for
 
@@ -57,9 +57,7 @@ def channel_dropout_bulk(x: np.ndarray, p: float = 0.5, *, spatial_dims: int, da
     """``functional.channel_dropout`` on a numpy array (VARIANTS-1 to VARIANTS-3)."""
     op = "channel_dropout"
     x = check_array(x, op)
-    p = check_rate(p, op)
-    check_flag(training, op, "training")
-    noise_shape = channel_noise_shape(x.shape, spatial_dims, data_format, op)
+    p, noise_shape = channel_arguments(x.shape, p, spatial_dims, data_format, training, op)
     source = source_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
     return dropout_bulk(x, p, training=training, generator=source, noise_shape=noise_shape)[0]
 
@@ -69,10 +67,7 @@ def attention_dropout_bulk(weights: np.ndarray, p: float = 0.5, *, training: boo
     """``functional.attention_dropout`` on a numpy array (VARIANTS-16)."""
     op = "attention_dropout"
     weights = check_array(weights, op, "weights")
-    p = check_rate(p, op)
-    check_flag(training, op, "training")
-    if weights.ndim < 2:
-        raise ValueError(f"{op}: weights must have shape (..., queries, keys), got shape {weights.shape}")
+    p = attention_arguments(weights.shape, p, training, op)
     source = source_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
     return dropout_bulk(weights, p, training=training, generator=source)[0]
 
@@ -82,13 +77,7 @@ def drop_path_bulk(x: np.ndarray, p: float = 0.5, *, mode: str = "row", scaling:
     """``functional.drop_path`` on a numpy array (VARIANTS-10 to VARIANTS-12)."""
     op = "drop_path"
     x = check_array(x, op)
-    p = check_rate(p, op)
-    check_flag(training, op, "training")
-    check_choice(mode, DROP_PATH_MODES, op, "mode")
-    check_choice(scaling, SCALINGS, op, "scaling")
-    if mode == "row" and x.ndim == 0:
-        raise ValueError(f"{op}: mode 'row' needs a batch axis, got a 0-d tensor")
-    noise_shape = (x.shape[0],) + (1,) * (x.ndim - 1) if mode == "row" else (1,) * x.ndim
+    p, noise_shape = drop_path_arguments(x.shape, p, mode, scaling, training, op)
     source = source_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
     return dropout_bulk(x, p, training=training, generator=source, noise_shape=noise_shape, scaling=scaling)[0]
 
@@ -111,9 +100,7 @@ def alpha_dropout_bulk(x: np.ndarray, p: float = 0.5, *, training: bool = True, 
     """``functional.alpha_dropout`` on a numpy array (VARIANTS-4, VARIANTS-5)."""
     op = "alpha_dropout"
     x = check_array(x, op)
-    p = check_rate(p, op)
-    check_flag(training, op, "training")
-    mask_shape = resolve_noise_shape(x.shape, noise_shape, None, op)
+    p, mask_shape = alpha_arguments(x.shape, p, noise_shape, training, op)
     return _alpha(x, p, mask_shape, training, seed, generator, op)
 
 
@@ -123,9 +110,7 @@ def feature_alpha_dropout_bulk(x: np.ndarray, p: float = 0.5, *, spatial_dims: i
     """``functional.feature_alpha_dropout`` on a numpy array (VARIANTS-6)."""
     op = "feature_alpha_dropout"
     x = check_array(x, op)
-    p = check_rate(p, op)
-    check_flag(training, op, "training")
-    mask_shape = channel_noise_shape(x.shape, spatial_dims, data_format, op)
+    p, mask_shape = channel_arguments(x.shape, p, spatial_dims, data_format, training, op)
     return _alpha(x, p, mask_shape, training, seed, generator, op)
 
 
@@ -143,10 +128,7 @@ def gaussian_dropout_bulk(x: np.ndarray, p: float = 0.5, *, training: bool = Tru
     """``functional.gaussian_dropout`` on a numpy array (VARIANTS-7, VARIANTS-8)."""
     op = "gaussian_dropout"
     x = check_array(x, op)
-    p = check_rate(p, op)
-    if p == 1.0:
-        raise ValueError(f"{op}: p must be in [0, 1): the noise variance p / (1 - p) is infinite at p = 1, got {p!r}")
-    check_flag(training, op, "training")
+    p = gaussian_arguments(p, training, op)
     source = source_for(seed, generator, op, needed=training and p > 0.0)
     if not training or p == 0.0:
         return x
@@ -175,13 +157,7 @@ def dropconnect_bulk(x: np.ndarray, weight: np.ndarray, p: float = 0.5, *, train
     op = "dropconnect"
     x = check_array(x, op)
     weight = check_array(weight, op, "weight")
-    p = check_rate(p, op)
-    check_flag(training, op, "training")
-    if weight.ndim != 2:
-        raise ValueError(f"{op}: weight must have shape (out_features, in_features), got shape {weight.shape}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"{op}: x must have shape (..., {weight.shape[1]}) to match weight of shape "
-                         f"{weight.shape}, got shape {x.shape}")
+    p = dropconnect_arguments(x.shape, weight.shape, p, training, op)
     source = source_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
     if not training or p == 0.0:
         keep, divisor = np.ones(weight.shape, dtype=np.bool_), 1.0
@@ -207,16 +183,8 @@ def dropblock2d_bulk(x: np.ndarray, p: float = 0.5, *, block_size: int, training
     dropping the b x b block below and right of it, y = x M count(M) / count_ones(M)."""
     op = "dropblock2d"
     x = check_array(x, op)
-    p = check_rate(p, op)
-    check_flag(training, op, "training")
-    if x.ndim != 4:
-        raise ValueError(f"{op}: x must have shape (N, C, H, W), got shape {x.shape}")
+    p, b = dropblock_arguments(x.shape, p, block_size, training, op)
     n, c, height, width = x.shape
-    b = check_int(block_size, op, "block_size", 1)
-    if min(height, width) == 0:
-        raise ValueError(f"{op}: x of shape {x.shape} has an empty feature map (H = {height}, W = {width}): no block"
-                         f" fits, for block_size must be in [1, min(H, W)]; got block_size = {shown(b)}")
-    b = check_int(b, op, "block_size", 1, min(height, width))
     source = source_for(seed, generator, op, needed=training and p > 0.0)
     if not training or p == 0.0:
         return x
