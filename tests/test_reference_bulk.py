@@ -346,3 +346,31 @@ def test_gaussian_noise_is_the_engines_over_many_values() -> None:
     x = np.random.default_rng(15_112).standard_normal(40_000)
     expected = outcome(engine_call("gaussian_dropout", (x,), 0.3, training=True, seed=11))
     assert outcome(bulk_call("gaussian_dropout", (x,), 0.3, training=True, seed=11)) == expected
+
+
+def _values(shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+    """Normal values with a signed zero, infinities and a NaN among them, in ``dtype``."""
+    x = np.random.default_rng(15_113).standard_normal(shape).ravel()
+    x[:4] = [-0.0, np.inf, -np.inf, np.nan]
+    return x.astype(dtype).reshape(shape)
+
+
+LARGE_CALLS = {  # every draw of SMALL_DRAW elements or more: numpy's Philox rather than the engine's
+    "channel_dropout": ((_values((8, 80, 3)),), {"spatial_dims": 1, "data_format": "channels_first"}),
+    "alpha_dropout": ((_values((30, 40), np.float32),), {}),
+    "feature_alpha_dropout": ((_values((8, 3, 80), np.float16),), {"spatial_dims": 1, "data_format": "channels_last"}),
+    "gaussian_dropout": ((_values((30, 40)),), {}),
+    "dropconnect": ((_values((3, 40)), _values((20, 40), np.float32)), {}),
+    "drop_path": ((_values((600, 2)),), {"mode": "row", "scaling": "classic"}),
+    "dropblock2d": ((_values((2, 3, 12, 12)),), {"block_size": 3}),
+    "attention_dropout": ((_values((30, 40)),), {}),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_large_draws_are_the_engines(variant: str, p: float) -> None:
+    """Above SMALL_DRAW elements the bulk variants draw with numpy's Philox: still the engine's bits."""
+    args, kwargs = LARGE_CALLS[variant]
+    expected = outcome(engine_call(variant, args, p, training=True, seed=15_114, **kwargs))
+    assert outcome(bulk_call(variant, args, p, training=True, seed=15_114, **kwargs)) == expected

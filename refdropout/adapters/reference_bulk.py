@@ -20,11 +20,13 @@ from ..contract.arrays import DTYPES, NUMPY_FORMATS
 from ..functional.arguments import check_choice, check_flag, check_rate, resolve_generator, resolve_noise_shape
 from ..functional.standard import NONFINITE_POLICIES, SCALINGS
 from ..random import Generator
+from ..shapes import numel
 from .numpy_philox import NumpyGenerator
 
 __all__ = ["dropout_bulk", "check_array", "source_for", "draw"]
 
 _OP = "dropout"
+SMALL_DRAW = 512  # elements: a draw of fewer is made by an engine generator itself, faster than by numpy's arrays
 
 
 def check_array(x: object, op: str = _OP, name: str = "x") -> np.ndarray:
@@ -54,10 +56,14 @@ def draw(source: Generator | NumpyGenerator | None, op: str, kind: str, shape: t
          *args: float) -> np.ndarray:
     """The engine's ``source.<kind>(shape, *args)`` (``bernoulli`` as bools, ``uniform``) as a numpy
     array; an engine generator's state moves on by the one draw its own call would have taken
-    (RANDOM-4: a draw of any size takes one)."""
+    (RANDOM-4: a draw of any size takes one). An engine generator makes a draw of fewer than
+    ``SMALL_DRAW`` elements itself: the same draw, without numpy's fixed cost per Philox round."""
     if isinstance(source, NumpyGenerator):
         return getattr(source, kind)(shape, *args)
     source = resolve_generator(None, None, op) if source is None else source  # None raises: no hidden generator
+    if numel(shape) < SMALL_DRAW:  # the engine's own draw, at its speed for a few
+        values = np.array(getattr(source, kind)(shape, *args).data, dtype=np.float64).reshape(shape)
+        return values == 1.0 if kind == "bernoulli" else values
     out = getattr(NumpyGenerator.from_state(source.state), kind)(shape, *args)  # refuses before any draw is taken
     source.random_words(0)
     return out
