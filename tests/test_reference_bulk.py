@@ -374,3 +374,12 @@ def test_large_draws_are_the_engines(variant: str, p: float) -> None:
     args, kwargs = LARGE_CALLS[variant]
     expected = outcome(engine_call(variant, args, p, training=True, seed=15_114, **kwargs))
     assert outcome(bulk_call(variant, args, p, training=True, seed=15_114, **kwargs)) == expected
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
+def test_dropconnect_rows_of_one_product_are_summed_as_the_engine_sums_them(p: float) -> None:
+    """x = I (and -I): every dot product has one non-zero term, which numpy sums; zeros sum to +0.0, and a
+    non-finite weight leaves the row to fsum."""
+    x, weight = np.concatenate([np.eye(4), -np.eye(4)]), _values((300, 4))
+    expected = outcome(engine_call("dropconnect", (x, weight), p, training=True, seed=15_115))
+    assert outcome(bulk_call("dropconnect", (x, weight), p, training=True, seed=15_115)) == expected

@@ -43,8 +43,11 @@ _FORMAT_NAMES = {dtype: name for name, dtype in NUMPY_FORMATS.items()}
 def _affine(x: np.ndarray, scale: np.ndarray | float, shift: np.ndarray | float | None = None) -> np.ndarray:
     """``functional.noise.affine``: y = x s (+ c) in float64, rounded once to x's format."""
     with np.errstate(all="ignore"):  # IEEE results (0 * inf is NaN) without warnings
-        wide = x.astype(np.float64) * scale
-        return (wide if shift is None else wide + shift).astype(x.dtype)
+        wide = x.astype(np.float64)
+        wide *= scale
+        if shift is not None:
+            wide += shift
+        return wide.astype(x.dtype, copy=False)  # one rounding; none for float64
 
 
 def _keep(source: Source, op: str, mask_shape: Shape, shape: Shape, keep_prob: float) -> np.ndarray:
@@ -137,16 +140,18 @@ def gaussian_dropout_bulk(x: np.ndarray, p: float = 0.5, *, training: bool = Tru
 
 
 def _fsums(products: np.ndarray) -> np.ndarray:
-    """``ops.linalg``'s dot products: each row of ``products`` summed by math.fsum (correctly
-    rounded), all rows by ieee.fsum when one overflows or meets inf - inf; one product is itself + 0.0."""
-    rows, k = products.shape
+    """``ops.linalg``'s dot products: each row of ``products`` correctly rounded (``ieee.fsums``: math.fsum,
+    with IEEE results where it raises), a row of one product that product + 0.0. A row of finite terms
+    of which at most one is non-zero is summed by numpy: its sum is exact, and + 0.0 makes a row of
+    zeros fsum's +0.0 whatever numpy's reduction starts from."""
+    k = products.shape[1]
     if k == 1:
         return products[:, 0] + 0.0
-    lists = products.tolist()
-    try:
-        return np.fromiter(map(math.fsum, lists), np.float64, rows)
-    except (OverflowError, ValueError):
-        return np.fromiter((ieee.fsum(row) for row in lists), np.float64, rows)
+    with np.errstate(all="ignore"):
+        out = products.sum(axis=1) + 0.0
+    exact = np.isfinite(products).all(axis=1) & (np.count_nonzero(products, axis=1) <= 1)
+    out[~exact] = ieee.fsums(products[~exact].tolist())
+    return out
 
 
 def dropconnect_bulk(x: np.ndarray, weight: np.ndarray, p: float = 0.5, *, training: bool = True,
@@ -190,10 +195,15 @@ def dropblock2d_bulk(x: np.ndarray, p: float = 0.5, *, block_size: int, training
         return x
     rows, cols = height - b + 1, width - b + 1
     seeds = draw(source, op, "bernoulli", (n, c, rows, cols), seed_rate(p, b, height, width))
-    keep = np.ones(x.shape, dtype=np.bool_)
-    for i in range(b):
-        for j in range(b):
-            keep[:, :, i:i + rows, j:j + cols] &= ~seeds
+    # seed (i, j) at its own position of the map, then shifted by r W + s for r, s < b: a shift never
+    # leaves the seed's map (i + r < H, j + s < W), so the maps lie end to end in one flat array
+    placed = np.zeros(x.shape, dtype=np.bool_)
+    placed[:, :, :rows, :cols] = seeds
+    placed = placed.ravel()
+    dropped = placed.copy()
+    for offset in {r * width + s for r in range(b) for s in range(b)} - {0}:
+        dropped[offset:] |= placed[:-offset]
+    keep = ~dropped.reshape(x.shape)
     kept = int(np.count_nonzero(keep))
     scale = int(x.size) / kept if kept else 0.0
     return _affine(x, np.where(keep, scale, 0.0))
