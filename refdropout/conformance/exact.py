@@ -94,8 +94,12 @@ def _key_of(impl: Implementation, algorithm: str, seed: int) -> tuple[int, int]:
 
 def _difference(impl: Implementation, algorithm: str, case: Case) -> str | None:
     """What is wrong with ``impl``'s mask of ``case``, or None when it is the prediction."""
-    y = impl.dropout(ones_array(case.shape, case.dtype), case.p, training=True, seed=case.seed)
-    wrong_shape = array_of_shape("dropout(x = 1)", y, case.shape)
+    x = ones_array(case.shape, case.dtype)
+    if has_capability(impl, "dropout_with_mask"):  # the mask itself: 0 · inf of an overflowing 1/q is no keep
+        name, y = "the mask of dropout_with_mask(x = 1)", impl.dropout_with_mask(x, case.p, seed=case.seed)[1]
+    else:
+        name, y = "dropout(x = 1)", impl.dropout(x, case.p, training=True, seed=case.seed)
+    wrong_shape = array_of_shape(name, y, case.shape)
     if wrong_shape:
         return wrong_shape[0]
     key = _key_of(impl, algorithm, case.seed)
