@@ -97,8 +97,8 @@ def test_policy_table_and_failures(document: tuple[str, list[str]]) -> None:
     text, argv = document
     policies = tables(text)[2]
     assert policies[0] == ["target", "scaling", "nonfinite", "gate_masks", "p_one", "p_validation", "seed_bits",
-                           "subnormals", "scale_format", "dtypes"]
-    defaults = ["inverted", "multiply", "shared", "zeros", "strict", "64", "kept", "exact"]
+                           "subnormals", "scale_format", "algorithm", "dtypes"]
+    defaults = ["inverted", "multiply", "shared", "zeros", "strict", "64", "kept", "exact", "None"]
     assert policies[1] == ["reference", *defaults, "float64, float32, float16, bfloat16"]
     assert policies[2][1:] == [*defaults, "float64, float32"]
     assert policies[4][1] == "not installed"
