@@ -121,7 +121,8 @@ def test_policy_values_other_than_the_reference_s_are_bold() -> None:
     from refdropout.reports.matrix import Column, _policies
 
     table = _policies([Column("x", policies=Policies(p_one="refused", seed_bits=32), dtypes=("float64",))])
-    assert "| x | inverted | multiply | shared | **refused** | strict | **32** | kept | exact | float64 |" in table
+    assert ("| x | inverted | multiply | shared | **refused** | strict | **32** | kept | exact | None | float64 |"
+            in table)
 
 
 def test_a_matrix_in_two_workers_is_the_serial_matrix(document: tuple[str, list[str]], tmp_path: Path,
