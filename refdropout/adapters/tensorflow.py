@@ -24,7 +24,9 @@ multiply); the CPU kernels flush subnormals to ±0 (subnormals "flushed"). ``sta
 rejects p = 1 (its rate lies in [0, 1): p_one "refused") and, having no mode, reads p in training
 only (p_validation "training_only"); Keras returns zeros at p = 1 and x at p = 0 without drawing,
 and takes True and False as rates 1 and 0 (p_validation "bool_as_number"). KNOWN_DEVIATIONS
-lists what no policy allows. ``TF_CPP_MIN_LOG_LEVEL`` is set to 2 before
+lists what no policy allows. The target ``tensorflow`` declares the algorithm "tf-stateless-philox"
+with the default key [lo, hi] (spec/exact.md, EXACT-1); Keras's state words, reduced modulo
+2^31 − 2, follow no declared key. ``TF_CPP_MIN_LOG_LEVEL`` is set to 2 before
 TensorFlow is first imported, which silences its start-up logging; importing this module never
 needs TensorFlow, making an adapter does.
 """
@@ -103,7 +105,7 @@ class TensorflowDropout:
     framework = "tensorflow"
     dtypes = DTYPES
     policies = Policies(scaling="inverted", nonfinite="select", p_one="refused", p_validation="training_only",
-                        subnormals="flushed")
+                        subnormals="flushed", algorithm="tf-stateless-philox")
     known_deviations = KNOWN_DEVIATIONS["tensorflow"]
 
     def __init__(self) -> None:
