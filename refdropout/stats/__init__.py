@@ -8,6 +8,7 @@ spec/stats.md states what they promise. One module per idea:
 * :mod:`.structure` — homogeneity, pairwise independence, runs and dispersion of 0/1 masks;
 * :mod:`.continuous` — Kolmogorov–Smirnov, mean and variance tests for continuous variants;
 * :mod:`.bernstein` — mean and variance tests by Bernstein's inequality, valid at every sample size;
+* :mod:`.twopoint` — exact tests of the mean and the variance of a two-point sample (a binomial count);
 * :mod:`.profiles` — the ``quick``, ``standard`` and ``deep`` plans;
 * :mod:`.decision` — the result every test returns; :mod:`.arguments` — input checks;
 * :mod:`.sensitivity` — the measured power of the keep-rate decision (``refdropout report sensitivity`` runs it).
@@ -47,6 +48,7 @@ from .structure import (
     runs_test,
     successive_independence_test,
 )
+from .twopoint import two_point_mean_test, two_point_variance_test, variance_roots
 
 __all__ = [
     "BinomialDecision",
@@ -92,7 +94,10 @@ __all__ = [
     "samples_for_power",
     "samples_needed",
     "successive_independence_test",
+    "two_point_mean_test",
+    "two_point_variance_test",
     "variance_power",
+    "variance_roots",
     "variance_test",
     "z_power",
 ]
