@@ -27,6 +27,7 @@ from ..stats import (
     binomial_test,
     ks_samples_needed,
     ks_test,
+    lag_independence_test,
     mean_z_test,
     pair_counts_test,
     samples_needed,
