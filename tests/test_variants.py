@@ -74,7 +74,14 @@ from refdropout.mutants.structure import (
 )
 from refdropout.ops.elementwise import SELU_ALPHA, SELU_SCALE
 from refdropout.random import Generator
-from refdropout.stats import correlation_power, detectable_delta, ks_samples_needed, z_power
+from refdropout.stats import (
+    bernstein_mean_power,
+    bernstein_variance_power,
+    correlation_power,
+    detectable_delta,
+    ks_samples_needed,
+    z_power,
+)
 from refdropout.tensor import Tensor
 
 SPEC = SPEC_DIR / "variants.md"
@@ -99,7 +106,7 @@ def test_statistical_checks_detect_their_stated_mde(quick_plan) -> None:
     """The sample sizes and minimum detectable effects the clauses state, at the quick plan's power."""
     sizes = checks.sample_sizes(quick_plan)
     assert sizes == {"VARIANTS-3": 88_985, "VARIANTS-5": 177_969, "VARIANTS-7": 240_097, "VARIANTS-9": 44_493,
-                     "VARIANTS-10": 177_970, "VARIANTS-11": 7_104, "VARIANTS-14": 44_506, "VARIANTS-16": 22_247}
+                     "VARIANTS-10": 177_970, "VARIANTS-11": 7_104, "VARIANTS-14": 44_506, "VARIANTS-16": 29_118}
     alpha, power = quick_plan.alpha, quick_plan.power
     assert sum(CHECKS[c].decisions for c in STATISTICAL_CLAUSES) == 21
     q = 1 - checks.P
@@ -132,9 +139,12 @@ def test_statistical_checks_detect_their_stated_mde(quick_plan) -> None:
             assert abs(checks.seed_rate(checks.P, block, side, side) - gamma) >= 2 * corner_mde
     variance, mu4 = checks.row_sum_moments(checks.ATTENTION_ROW, checks.P)
     assert (round(variance, 5), round(mu4, 6)) == (0.06746, 0.012465)
-    rows = sizes["VARIANTS-16"]
-    assert z_power(0.015 * math.sqrt(rows / variance), alpha) >= power
-    assert variance_mde_power(0.0051, variance, mu4, rows, alpha) >= power
+    rows, bound = sizes["VARIANTS-16"], checks.row_sum_bound(checks.P)
+    mean_mde, variance_mde = checks.attention_mdes(quick_plan)
+    assert bound == 1.0 and (round(mean_mde, 4), round(variance_mde, 4)) == (0.0147, 0.0050)
+    assert bernstein_mean_power(mean_mde, rows, variance, bound, alpha) >= power
+    assert bernstein_variance_power(variance_mde, rows, variance, mu4, bound, alpha) >= power
+    assert bernstein_variance_power(variance_mde, rows - 1, variance, mu4, bound, alpha) < power  # the least rows
 
 
 # --- channel dropout ----------------------------------------------------------------------------------

@@ -24,12 +24,17 @@ from ..stats import (
     DecisionPlan,
     PairCounts,
     Tally,
+    bernstein_mean_power,
+    bernstein_mean_test,
+    bernstein_variance_power,
+    bernstein_variance_test,
     binomial_test,
     ks_samples_needed,
     ks_test,
     lag_independence_test,
     mean_z_test,
     pair_counts_test,
+    samples_for_power,
     samples_needed,
     variance_test,
 )
@@ -116,6 +121,35 @@ def row_sum_moments(row: tuple[float, ...], p: float) -> tuple[float, float]:
     return variance, mu4
 
 
+def row_sum_bound(p: float) -> float:
+    """The largest |S - 1| of a row sum S = Σ_j A_j m_j / q of a probability vector A: S lies in
+    [0, 1 / q] (VARIANTS-16)."""
+    return max(1.0, 1.0 / (1.0 - p) - 1.0)
+
+
+def attention_mdes(plan: DecisionPlan) -> tuple[float, float]:
+    """VARIANTS-16's MDEs of the mean and the variance of a row sum: what the two-sided z-tests on
+    ceil(n / 8) rows detect with the plan's power, (z_{alpha/2} + z_{1-power}) sd / sqrt(rows), sd
+    that of a row sum and of a squared deviation, sqrt(mu4 - var^2)."""
+    rows = math.ceil(plan.n / len(ATTENTION_ROW))
+    variance, mu4 = row_sum_moments(ATTENTION_ROW, P)
+    z = norm.isf(plan.alpha / 2) + norm.isf(1.0 - plan.power)
+    return z * math.sqrt(variance / rows), z * math.sqrt((mu4 - variance * variance) / rows)
+
+
+@cache
+def attention_rows(plan: DecisionPlan) -> int:
+    """Rows for VARIANTS-16's Bernstein tests to detect attention_mdes(plan) with the plan's power (STATS-3)."""
+    variance, mu4 = row_sum_moments(ATTENTION_ROW, P)
+    bound, (mean_mde, variance_mde) = row_sum_bound(P), attention_mdes(plan)
+
+    def power_at(rows: int) -> float:
+        return min(bernstein_mean_power(mean_mde, rows, variance, bound, plan.alpha),
+                   bernstein_variance_power(variance_mde, rows, variance, mu4, bound, plan.alpha))
+
+    return samples_for_power(power_at, plan.power, start=math.ceil(plan.n / len(ATTENTION_ROW)))
+
+
 @cache
 def _rate_samples(mde: float, alpha: float, power: float) -> int:
     return samples_needed(0.5, mde, alpha, power)
@@ -128,7 +162,7 @@ def sample_sizes(plan: DecisionPlan) -> dict[str, int]:
     VARIANTS-7: the KS size for sup-distance keep_rate_mde;  VARIANTS-9: rows of a 4-column W,
     4 x rows = n weights;  VARIANTS-10: rows, n rounded up to even (two halves);  VARIANTS-11: calls,
     the keep-rate size for an MDE 5 x the plan's;  VARIANTS-14: maps of each case, the size for 2 x
-    the plan's;  VARIANTS-16: rows of 8 attention weights, n weights.
+    the plan's;  VARIANTS-16: rows of 8 attention weights for its Bernstein tests (attention_rows).
     """
     n = plan.n
     return {
@@ -139,7 +173,7 @@ def sample_sizes(plan: DecisionPlan) -> dict[str, int]:
         "VARIANTS-10": 2 * math.ceil(n / 2),
         "VARIANTS-11": _rate_samples(5 * plan.keep_rate_mde, plan.alpha, plan.power),
         "VARIANTS-14": _rate_samples(2 * plan.keep_rate_mde, plan.alpha, plan.power),
-        "VARIANTS-16": math.ceil(n / len(ATTENTION_ROW)),
+        "VARIANTS-16": attention_rows(plan),
     }
 
 
@@ -546,7 +580,9 @@ def _row_sums(y: np.ndarray) -> Tally:
 
 @check("VARIANTS-16", needs=("attention_dropout",), decisions=2)
 def check_attention_rows_sum_to_one_in_expectation(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-16: row sums of dropped attention weights have mean 1 and variance (p/q) Σ A_j^2."""
+    """VARIANTS-16: row sums of dropped attention weights have mean 1 and variance (p/q) Σ A_j^2, by
+    Bernstein's inequality on the row sums, which lie within row_sum_bound(p) of 1: size at most alpha
+    at every number of rows (stats.bernstein)."""
     width = len(ATTENTION_ROW)
     rows = sample_sizes(ctx.plan)["VARIANTS-16"]
     sums, failures = Tally({}), []
@@ -558,7 +594,10 @@ def check_attention_rows_sum_to_one_in_expectation(impl: Implementation, ctx: Co
         sums += _row_sums(y)
     if not failures:
         variance, mu4 = row_sum_moments(ATTENTION_ROW, P)
-        judge(ctx, "VARIANTS-16 mean row sum", mean_z_test(sums, 1.0, math.sqrt(variance), alpha=ctx.alpha), failures)
+        bound, mean = row_sum_bound(P), sums.fsum() / rows
+        spread = sums.fsum(lambda v: (v - mean) ** 2) / rows  # (1/R) Σ (S_r - mean)^2
+        judge(ctx, "VARIANTS-16 mean row sum",
+              bernstein_mean_test(mean, rows, 1.0, variance, bound, alpha=ctx.alpha), failures)
         judge(ctx, "VARIANTS-16 row sum variance",
-               variance_test(sums, variance, alpha=ctx.alpha, fourth_moment=mu4), failures)
+              bernstein_variance_test(spread, rows, variance, mu4, bound, alpha=ctx.alpha), failures)
     return ctx.verdict("VARIANTS-16", failures)

@@ -17,7 +17,7 @@ Unlike the engine, this layer uses scipy (and numpy through it).
 """
 
 from .arguments import SMALLEST_KEEP_PROB
-from .bernstein import bernstein_mean_test, bernstein_variance_test
+from .bernstein import bernstein_mean_power, bernstein_mean_test, bernstein_variance_power, bernstein_variance_test
 from .binomial import BinomialDecision, binomial_power, binomial_test, rejection_region
 from .budget import BudgetExhausted, ErrorBudget, HolmVerdict, Record
 from .continuous import Tally, exact_sum, ks_test, mean_z_test, variance_test
@@ -67,7 +67,9 @@ __all__ = [
     "SMALLEST_KEEP_PROB",
     "STANDARD",
     "Tally",
+    "bernstein_mean_power",
     "bernstein_mean_test",
+    "bernstein_variance_power",
     "bernstein_variance_test",
     "binomial_power",
     "binomial_test",
