@@ -22,6 +22,7 @@ from ..functional.alpha import ALPHA_PRIME, alpha_constants
 from ..shapes import broadcast_index, strides
 from ..stats import (
     DecisionPlan,
+    LogMGF,
     PairCounts,
     Tally,
     bernstein_mean_power,
@@ -29,14 +30,16 @@ from ..stats import (
     bernstein_variance_power,
     bernstein_variance_test,
     binomial_test,
+    chernoff_mean_power,
+    chernoff_mean_test,
+    chernoff_variance_power,
+    chernoff_variance_test,
     ks_samples_needed,
     ks_test,
     lag_independence_test,
-    mean_z_test,
     pair_counts_test,
     samples_for_power,
     samples_needed,
-    variance_test,
 )
 from ..tensor import Tensor
 from .kit import (
@@ -89,6 +92,40 @@ def alpha_fourth_moment(p: float) -> float:
     """The fourth central moment of alpha dropout's output for N(0, 1) inputs (VARIANTS-5)."""
     (a, b), dropped = alpha_constants(p), alpha_dropped_value(p)
     return (1.0 - p) * (3 * a**4 + 6 * a * a * b * b + b**4) + p * dropped**4
+
+
+def alpha_log_mgfs(p: float) -> tuple[LogMGF, LogMGF]:
+    """The log moment generating functions of y and of y^2, alpha dropout's output for N(0, 1) inputs
+    (VARIANTS-5): y is a x + b with probability q, else d, so
+
+        log E e^{λ y}   = log(q e^{λ b + λ^2 a^2 / 2} + p e^{λ d}),
+        log E e^{λ y^2} = log(q (1 - 2 λ a^2)^{-1/2} e^{λ b^2 / (1 - 2 λ a^2)} + p e^{λ d^2}),  λ < 1 / (2 a^2)."""
+    (a, b), d, q = alpha_constants(p), alpha_dropped_value(p), 1.0 - p
+
+    def of_y(lam: float) -> float:
+        return float(np.logaddexp(math.log(q) + lam * b + lam * lam * a * a / 2, math.log(p) + lam * d))
+
+    def of_square(lam: float) -> float:
+        shrink = 1.0 - 2.0 * lam * a * a
+        return float(np.logaddexp(math.log(q) - math.log(shrink) / 2 + lam * b * b / shrink, math.log(p) + lam * d * d))
+
+    return (of_y, 50.0, 50.0), (of_square, 50.0, (1.0 - 1e-9) / (2 * a * a))
+
+
+@cache
+def alpha_samples(plan: DecisionPlan) -> int:
+    """Outputs for VARIANTS-5's Chernoff tests to detect, with the plan's power, the MDEs the z-tests had on n
+    outputs: (z_{alpha/2} + z_{1-power}) / sqrt(n) for the mean, times sqrt(mu4 - 1) for the variance."""
+    z = norm.isf(plan.alpha / 2) + norm.isf(1.0 - plan.power)
+    mu4 = alpha_fourth_moment(ALPHA_P)
+    of_y, of_square = alpha_log_mgfs(ALPHA_P)
+
+    def power_at(n: int) -> float:
+        return min(chernoff_mean_power(z / math.sqrt(plan.n), n, 0.0, 1.0, of_y, plan.alpha),
+                   chernoff_variance_power(z * math.sqrt((mu4 - 1.0) / plan.n), n, 0.0, 1.0, mu4, of_y, of_square,
+                                           plan.alpha))
+
+    return samples_for_power(power_at, plan.power, start=plan.n)
 
 
 def seed_rate(p: float, block: int, height: int, width: int) -> float:
@@ -158,7 +195,7 @@ def _rate_samples(mde: float, alpha: float, power: float) -> int:
 def sample_sizes(plan: DecisionPlan) -> dict[str, int]:
     """The sample size of every statistical check under ``plan`` (STATS-3), from its n draws:
 
-    VARIANTS-3: samples of 2 channels, 2 x samples = n channels;  VARIANTS-5: n outputs;
+    VARIANTS-3: samples of 2 channels, 2 x samples = n channels;  VARIANTS-5: outputs (alpha_samples);
     VARIANTS-7: the KS size for sup-distance keep_rate_mde;  VARIANTS-9: rows of a 4-column W,
     4 x rows = n weights;  VARIANTS-10: rows, n rounded up to even (two halves);  VARIANTS-11: calls,
     the keep-rate size for an MDE 5 x the plan's;  VARIANTS-14: maps of each case, the size for 2 x
@@ -167,7 +204,7 @@ def sample_sizes(plan: DecisionPlan) -> dict[str, int]:
     n = plan.n
     return {
         "VARIANTS-3": math.ceil(n / 2),
-        "VARIANTS-5": n,
+        "VARIANTS-5": alpha_samples(plan),
         "VARIANTS-7": ks_samples_needed(plan.keep_rate_mde, plan.alpha, plan.power),
         "VARIANTS-9": math.ceil(n / DROPCONNECT_COLUMNS),
         "VARIANTS-10": 2 * math.ceil(n / 2),
@@ -317,7 +354,8 @@ def check_alpha_dropout_values(impl: Implementation, ctx: Context) -> Verdict:
 
 @check("VARIANTS-5", needs=("alpha_dropout",), decisions=2)
 def check_alpha_dropout_keeps_mean_and_variance(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-5: for N(0, 1) inputs, E[y] = 0 (z-test) and Var[y] = 1 (large-sample test with mu4)."""
+    """VARIANTS-5: for N(0, 1) inputs, E[y] = 0 and Var[y] = 1, by Chernoff's bound with the exact moment
+    generating functions of y and y^2 (stats.chernoff): size at most alpha at every n."""
     n = sample_sizes(ctx.plan)["VARIANTS-5"]
     parts = calls(n, ctx.seed)
 
@@ -329,11 +367,21 @@ def check_alpha_dropout_keeps_mean_and_variance(impl: Implementation, ctx: Conte
             yield y
 
     failures: list[str] = []
-    # one call (quick, standard): the array, summed as a list; more (deep): sums over the calls
-    sample = next(outputs()) if len(parts) == 1 else Drawn(n, outputs)
-    decisions = {"VARIANTS-5 mean": lambda: mean_z_test(sample, 0.0, 1.0, alpha=ctx.alpha),
-                 "VARIANTS-5 variance": lambda: variance_test(sample, 1.0, alpha=ctx.alpha,
-                                                              fourth_moment=alpha_fourth_moment(ALPHA_P))}
+    # one call (quick, standard): the array, summed as it is; more (deep): sums over the calls
+    if len(parts) == 1:
+        first = next(outputs())
+        sample = Drawn(n, lambda: iter([first]))
+    else:
+        sample = Drawn(n, outputs)
+    of_y, of_square = alpha_log_mgfs(ALPHA_P)
+
+    def spread() -> float:
+        mean = sample.fsum() / n
+        return sample.fsum(lambda v: (v - mean) ** 2) / n
+
+    decisions = {"VARIANTS-5 mean": lambda: chernoff_mean_test(sample.fsum() / n, n, 0.0, of_y, alpha=ctx.alpha),
+                 "VARIANTS-5 variance": lambda: chernoff_variance_test(spread(), n, 0.0, 1.0, of_y, of_square,
+                                                                       alpha=ctx.alpha)}
     for name, decide in decisions.items():
         decision = None if failures else decide()  # a call of the wrong shape while summing decides nothing
         if decision is not None and not failures:

@@ -8,6 +8,7 @@ spec/stats.md states what they promise. One module per idea:
 * :mod:`.structure` — homogeneity, pairwise independence, runs and dispersion of 0/1 masks;
 * :mod:`.continuous` — Kolmogorov–Smirnov, mean and variance tests for continuous variants;
 * :mod:`.bernstein` — mean and variance tests by Bernstein's inequality, valid at every sample size;
+* :mod:`.chernoff` — mean and variance tests by Chernoff's bound with the exact moment generating function;
 * :mod:`.twopoint` — exact tests of the mean and the variance of a two-point sample (a binomial count);
 * :mod:`.profiles` — the ``quick``, ``standard`` and ``deep`` plans;
 * :mod:`.decision` — the result every test returns; :mod:`.arguments` — input checks;
@@ -20,6 +21,7 @@ from .arguments import SMALLEST_KEEP_PROB
 from .bernstein import bernstein_mean_power, bernstein_mean_test, bernstein_variance_power, bernstein_variance_test
 from .binomial import BinomialDecision, binomial_power, binomial_test, rejection_region
 from .budget import BudgetExhausted, ErrorBudget, HolmVerdict, Record
+from .chernoff import LogMGF, chernoff_mean_power, chernoff_mean_test, chernoff_variance_power, chernoff_variance_test
 from .continuous import Tally, exact_sum, ks_test, mean_z_test, variance_test
 from .decision import Decision
 from .planning import (
@@ -67,11 +69,16 @@ __all__ = [
     "SMALLEST_KEEP_PROB",
     "STANDARD",
     "Tally",
+    "LogMGF",
     "bernstein_mean_power",
     "bernstein_mean_test",
     "bernstein_variance_power",
     "bernstein_variance_test",
     "binomial_power",
+    "chernoff_mean_power",
+    "chernoff_mean_test",
+    "chernoff_variance_power",
+    "chernoff_variance_test",
     "binomial_test",
     "correlation_power",
     "decision_plan",
