@@ -20,7 +20,8 @@ from scipy.stats import norm
 from .arguments import check_count, check_finite, check_open_unit
 from .decision import Decision
 
-__all__ = ["bernstein_mean_power", "bernstein_mean_test", "bernstein_variance_power", "bernstein_variance_test"]
+__all__ = ["bernstein_mean_power", "bernstein_mean_test", "bernstein_variance_power", "bernstein_variance_test",
+           "shifted_power"]
 
 
 def _check_nonnegative(name: str, value: Any) -> float:
@@ -88,10 +89,11 @@ def bernstein_variance_test(observed: float, n: int, variance: float, fourth_mom
                     observed=observed, expected=variance, alpha=alpha)
 
 
-def _shifted_power(threshold: float, effect: float, spread: float, n: int) -> float:
+def shifted_power(threshold: float, effect: float, spread: float, n: int) -> float:
     """P(|statistic - null| >= threshold) for a statistic about N(null + effect, spread / n): the power
-    of a test that rejects beyond ``threshold``, by the normal approximation at the alternative."""
-    sd = math.sqrt(spread / n)
+    of a test that rejects beyond ``threshold``, by the normal approximation at the alternative (the
+    planning approximation of the Bernstein and Chernoff tests)."""
+    sd, effect = math.sqrt(spread / n), abs(effect)
     return float(norm.sf((threshold - effect) / sd) + norm.cdf((-threshold - effect) / sd))
 
 
@@ -100,7 +102,7 @@ def bernstein_mean_power(effect: float, n: int, variance: float, bound: float, a
     it rejects where |mean − μ| reaches Bernstein's radius at α, and the mean is taken as normal with
     the null's variance (the planning approximation of the z-tests, STATS-3)."""
     n, alpha = check_count("n", n, minimum=1), check_open_unit("alpha", alpha)
-    return _shifted_power(_radius(alpha, variance, bound, n), abs(effect), variance, n)
+    return shifted_power(_radius(alpha, variance, bound, n), effect, variance, n)
 
 
 def bernstein_variance_power(effect: float, n: int, variance: float, fourth_moment: float, bound: float,
@@ -112,4 +114,4 @@ def bernstein_variance_power(effect: float, n: int, variance: float, fourth_mome
     spread = fourth_moment - variance**2
     threshold = _radius(alpha / 2, variance, bound, n) ** 2 + _radius(alpha / 2, spread,
                                                                       max(variance, bound**2 - variance), n)
-    return _shifted_power(threshold, abs(effect), spread, n)
+    return shifted_power(threshold, effect, spread, n)

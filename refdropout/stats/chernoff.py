@@ -16,9 +16,9 @@ import math
 from collections.abc import Callable
 
 from scipy.optimize import minimize_scalar
-from scipy.stats import norm
 
 from .arguments import check_count, check_finite, check_open_unit, check_positive
+from .bernstein import shifted_power
 from .decision import Decision
 
 __all__ = ["LogMGF", "chernoff_mean_power", "chernoff_mean_test", "chernoff_variance_power", "chernoff_variance_test"]
@@ -86,16 +86,11 @@ def chernoff_variance_test(observed: float, n: int, mean: float, variance: float
                     observed=observed, expected=variance, alpha=alpha)
 
 
-def _shifted_power(threshold: float, effect: float, spread: float, n: int) -> float:
-    sd = math.sqrt(spread / n)
-    return float(norm.sf((threshold - abs(effect)) / sd) + norm.cdf((-threshold - abs(effect)) / sd))
-
-
 def chernoff_mean_power(effect: float, n: int, mean: float, variance: float, log_mgf: LogMGF, alpha: float) -> float:
     """Power of :func:`chernoff_mean_test` against a mean ``effect`` away: it rejects beyond the radius at α,
     the mean taken as normal with the null's variance (the planning approximation of the z-tests, STATS-3)."""
     n, alpha = check_count("n", n, minimum=1), check_open_unit("alpha", alpha)
-    return _shifted_power(_radius(log_mgf, mean, math.sqrt(variance / n), n, alpha), effect, variance, n)
+    return shifted_power(_radius(log_mgf, mean, math.sqrt(variance / n), n, alpha), effect, variance, n)
 
 
 def chernoff_variance_power(effect: float, n: int, mean: float, variance: float, fourth_moment: float,
@@ -106,4 +101,4 @@ def chernoff_variance_power(effect: float, n: int, mean: float, variance: float,
     spread = fourth_moment - variance**2
     threshold = (_radius(log_mgf, mean, math.sqrt(variance / n), n, alpha / 2) ** 2
                  + _radius(square_log_mgf, variance, math.sqrt(spread / n), n, alpha / 2))
-    return _shifted_power(threshold, effect, spread, n)
+    return shifted_power(threshold, effect, spread, n)
