@@ -56,6 +56,8 @@ def _bound(n: int) -> str:
 
 def _integer(value: object, name: str, low: int = 0, high: int | None = None) -> int:
     """``value`` as an int in [low, high) (high None: unbounded); bool and float are refused."""
+    if type(value) is int and low <= value and (high is None or value < high):  # the common case, at once
+        return value
     allowed = f"in [{low}, {_bound(high)})" if high is not None else f">= {low}"
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int {allowed}, got {shown(value)} of type {type(value).__name__}")
@@ -66,7 +68,8 @@ def _integer(value: object, name: str, low: int = 0, high: int | None = None) ->
 
 def _words(values: object, count: int, name: str) -> tuple[int, ...]:
     """A sequence of ``count`` 32-bit words."""
-    if not isinstance(values, Sequence) or isinstance(values, (str, bytes)) or len(values) != count:
+    if type(values) is not tuple and (not isinstance(values, Sequence) or isinstance(values, (str, bytes))) \
+            or len(values) != count:
         raise TypeError(f"{name} must be a sequence of {count} ints in [0, 2**32), got {shown(values)}")
     return tuple(_integer(v, f"{name}[{i}]", 0, WORD) for i, v in enumerate(values))
 

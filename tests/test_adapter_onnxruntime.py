@@ -13,7 +13,7 @@ not the adapter's:
   (KNOWN_DEVIATIONS: DROPOUT-14, DROPOUT-18, ENSEMBLE-6); seeds 0 and 1 coincide, and small seeds
   a few times one another draw dependent masks (DROPOUT-13 at seed 0).
 
-Statistical checks are charged to the suite's one budget (``check_correct``): 12 decisions per
+Statistical checks are charged to the suite's one budget (``check_correct``): 22 decisions per
 seed, two seeds. DROPOUT-13 passes at most seeds (a run's are hashes) but fails at small ones.
 """
 
@@ -48,7 +48,7 @@ RATIO_REFUSED = r"ratio must be in the range \[0, 1\)"
 
 EXACT = ["DROPOUT-2", "DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12",
          "DROPOUT-15", "ENSEMBLE-1"]
-STATISTICAL = ["DROPOUT-16", "DROPOUT-17", "DROPOUT-20", "DROPOUT-21", "ENSEMBLE-3"]  # 10 decisions
+STATISTICAL = ["DROPOUT-16", "DROPOUT-17", "DROPOUT-20", "DROPOUT-21", "ENSEMBLE-3"]  # 25 planned, 20 made
 # ONNX Runtime (inference) has no gradient, noise_shape, variants, modules or recurrent layers
 NOT_APPLICABLE = ["DROPOUT-11", "GRADIENTS-1", "GRADIENTS-4", "VARIANTS-1", "MODES-4", "RECURRENT-5", "ENSEMBLE-8"]
 # (clause, policy): the clause passes relying on the declared policy and fails declaring the reference's
@@ -74,7 +74,7 @@ def test_subsets_name_registered_checks() -> None:
     named = EXACT + STATISTICAL + NOT_APPLICABLE + list(DEVIATIONS) + ["DROPOUT-13"]
     assert len(set(named)) == len(named) and set(named) <= set(CHECKS)
     assert sum(CHECKS[c].decisions for c in EXACT) == 0
-    assert sum(CHECKS[c].decisions for c in STATISTICAL) == 10
+    assert sum(CHECKS[c].decisions for c in STATISTICAL) == 25
 
 
 @pytest.mark.parametrize("clause", EXACT)

@@ -37,7 +37,7 @@ from refdropout.spec import Clause, load_clauses
 from refdropout.stats import PROFILES
 
 EXACT = ["--clause", "DROPOUT-3", "--clause", "DROPOUT-5", "--clause", "DROPOUT-8"]
-STATISTICAL = "DROPOUT-16"  # the keep count: five exact binomial decisions
+STATISTICAL = "DROPOUT-16"  # the keep count: an exact binomial decision per keep rate and declared format
 CLAUSE_ID = re.compile(r"[A-Z]+-[0-9]+")
 
 # a module in the current directory holding plain functions and adapter classes, correct and broken
@@ -384,7 +384,7 @@ def test_json_report_holds_every_figure(tmp_path: Path, capsys: pytest.CaptureFi
     exact, statistical = run["clauses"]
     assert (exact["clause"], exact["verdict"], exact["p_value"], exact["decisions"]) == ("DROPOUT-3", "pass", None, [])
     assert statistical["seed"] == clause_seed(11, STATISTICAL)
-    assert len(statistical["decisions"]) == 5
+    assert len(statistical["decisions"]) == CHECKS[STATISTICAL].decisions  # 5 rates in 4 formats
     least = min(statistical["decisions"], key=lambda d: d["p_value"])
     for key in ("p_value", "n", "observed", "expected", "detectable"):
         assert statistical[key] == least[key], key
@@ -408,7 +408,7 @@ class _Sleepy(ReferenceDropout):
 
 def test_a_run_counts_the_seconds_spent_inside_the_implementation() -> None:
     [result] = run_target("sleepy", _Sleepy(), ["DROPOUT-16"], profile="quick", seed=0).results
-    calls = 5  # one call per keep rate of DROPOUT-16
+    calls = 20  # one call per keep rate of DROPOUT-16 in each of the reference's four formats
     assert calls * _Sleepy.SLEEP <= result.inside <= result.seconds
 
 
@@ -454,7 +454,7 @@ def test_a_clause_gives_the_same_result_alone_or_with_others_in_any_order() -> N
         return result.verdict.outcome, result.seed, result.verdict.records
 
     alone = figures([STATISTICAL])
-    assert alone[0] is Outcome.PASS and len(alone[2]) == 5
+    assert alone[0] is Outcome.PASS and len(alone[2]) == CHECKS[STATISTICAL].decisions
     assert figures(["DROPOUT-20", STATISTICAL, "DROPOUT-3"]) == alone
     assert figures([STATISTICAL, "DROPOUT-20"]) == alone
 
@@ -522,7 +522,7 @@ def test_spec_clause_prints_the_clause_its_check_its_tests_and_its_published_ver
     check = CHECKS["DROPOUT-16"].run
     line = inspect.getsourcelines(check)[1]
     assert f"Check: refdropout.conformance.dropout:{check.__name__}\n  refdropout/conformance/dropout.py:{line}; " \
-           "needs dropout; 5 statistical decisions" in out
+           f"needs dropout; {CHECKS['DROPOUT-16'].decisions} statistical decisions" in out
     assert '@check("DROPOUT-16"' in (REPO / "refdropout/conformance/dropout.py").read_text().splitlines()[line - 1]
     assert all(re.search(rf"(?m)^  {name}  tests/test_dropout\.py:[0-9]+$", out) for name in clause.tests), out
     matrix = read_matrix(REPO / "docs" / MATRIX)

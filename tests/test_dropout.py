@@ -7,7 +7,7 @@ pairs and against Textbook, a correct kernel written as frameworks write it (y =
 in x's dtype); they charge nothing to the suite's budget. The statistical checks run against the
 reference (inverted; the moment clauses under classic scaling too; DROPOUT-13 for a witness of
 32-bit seeds too) on two seeds drawn by Hypothesis, never shrunk or replayed, and charge their
-decisions to the suite's quick budget: 2 × (28 + 2 + 2) = 64 decisions. A broken implementation
+decisions to the suite's quick budget: 2 × (56 + 2 + 2) = 120 decisions. A broken implementation
 is judged at the same level with a fresh budget. The reference's own API is tested directly.
 """
 
@@ -25,6 +25,7 @@ import refdropout.conformance.dropout as checks
 from broken.dropout import (
     ActiveInEval,
     BiasedFirstLane,
+    BiasedLaneOf64,
     BoolsAsNumbers,
     ClaimsRefusalGivesZeros,
     EvaluationIgnoresRate,
@@ -33,6 +34,8 @@ from broken.dropout import (
     RefusesPOne,
     ScaleInFloat32,
     ScaleInInputFormat,
+    TailAlwaysKept,
+    UniformsInInputFormat,
 )
 from helpers import (
     assert_fails,
@@ -53,6 +56,7 @@ from refdropout.dtypes import bfloat16, float16, float32, get_dtype, within_one_
 from refdropout.functional import dropout
 from refdropout.mutants.edges import AcceptsAnyRate, NaNAtPOne, StrictComparison
 from refdropout.mutants.randomness import (
+    BatchSharedMask,
     CorrelatedNeighbours,
     ExactCount,
     NoiseShapeIgnored,
@@ -64,7 +68,7 @@ from refdropout.mutants.scale import NoRescale, OneOverP
 from refdropout.mutants.textbook import Textbook
 from refdropout.mutants.values import IntegerScaleCrashes, IntegerScaleTruncates, MultipliesDespiteSelect, WrongPolicy
 from refdropout.random import Generator
-from refdropout.stats import detectable_delta
+from refdropout.stats import correlation_power, detectable_delta, homogeneity_power
 from refdropout.tensor import Tensor
 
 dtype_names = st.sampled_from(["float64", "float32", "float16", "bfloat16"])
@@ -75,8 +79,9 @@ CLASSIC = ReferenceDropout(scaling="classic", nonfinite="select")
 CORRECT = (REFERENCE, CLASSIC, Textbook())
 
 def test_the_chapter_plans_its_decisions() -> None:
-    """The decision count the spec and this file's budget rest on: 28 per run of the chapter."""
-    assert sum(c.decisions for clause, c in CHECKS.items() if clause.startswith("DROPOUT-")) == 28
+    """The decision count the spec and this file's budget rest on: 56 per run of the chapter (DROPOUT-16's
+    five in each of the four floating formats, DROPOUT-22's ten, DROPOUT-23's three)."""
+    assert sum(c.decisions for clause, c in CHECKS.items() if clause.startswith("DROPOUT-")) == 56
 
 
 # --- DROPOUT-1: the reference operator ----------------------------------------------------------------
@@ -424,7 +429,9 @@ def test_kept_count_is_binomial(check_correct, check_broken, quick_plan, seed: i
     for p in checks.KEEP_COUNT_RATES:
         assert detectable_delta(1.0 - p, quick_plan.n, quick_plan.alpha, quick_plan.power) <= KEEP_RATE_MDE[p]
     assert_passes(check_correct, "DROPOUT-16", (REFERENCE,), seed)
-    assert_fails(check_broken, "DROPOUT-16", (SwappedRate(),), seed)
+    assert_fails(check_broken, "DROPOUT-16", SwappedRate(), seed)
+    verdict = assert_fails(check_broken, "DROPOUT-16", UniformsInInputFormat(), seed)
+    assert "bfloat16 p=" in verdict.detail and "keep count p=" not in verdict.detail  # float64 is right
 
 
 @pytest.mark.clause("DROPOUT-17")
@@ -443,6 +450,43 @@ def test_every_position_is_kept_at_one_rate(check_correct, check_broken, quick_p
     assert checks.homogeneity_masks(quick_plan) == 7_807
     assert_passes(check_correct, "DROPOUT-18", (REFERENCE,), seed)
     assert_fails(check_broken, "DROPOUT-18", (BiasedFirstLane(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-22")
+@statistical(2)
+@given(seed=seeds)
+def test_every_position_class_is_kept_at_one_rate(check_correct, check_broken, quick_plan, seed: int) -> None:
+    n = checks.class_mask_size(quick_plan)
+    assert (n, n % 64, checks.tail_calls(quick_plan), checks.TAIL_SIZE) == (473_085, 61, 1_240, 317)
+    q = 1.0 - checks.STRUCTURE_RATE
+    for m in checks.CLASS_WIDTHS:  # every width detects one class at q ± 0.05 at the plan's power
+        assert all(homogeneity_power([q + shift] + [q] * (m - 1), n // m, quick_plan.alpha) >= quick_plan.power
+                   for shift in (checks.POSITION_MDE, -checks.POSITION_MDE))
+    for m, mde in zip(checks.TAIL_WIDTHS, (0.050, 0.031, 0.021, 0.015)):  # the MDEs the spec states
+        tail = checks.tail_calls(quick_plan) * (checks.TAIL_SIZE % m)
+        assert detectable_delta(q, tail, quick_plan.alpha, quick_plan.power) <= mde
+    assert_passes(check_correct, "DROPOUT-22", (REFERENCE,), seed)
+    lane = assert_fails(check_broken, "DROPOUT-22", BiasedLaneOf64(), seed)
+    assert "index mod 64" in lane.detail and "tail" not in lane.detail
+    tail = assert_fails(check_broken, "DROPOUT-22", TailAlwaysKept(), seed)
+    assert "tail past a multiple of 8" in tail.detail and "index mod" not in tail.detail
+
+
+@pytest.mark.clause("DROPOUT-23")
+@statistical(2)
+@given(seed=seeds)
+def test_every_row_and_column_is_kept_at_one_rate(check_correct, check_broken, quick_plan, seed: int) -> None:
+    side = checks.axis_size(quick_plan)
+    assert side == 2_053
+    q = 1.0 - checks.STRUCTURE_RATE
+    for shift in (checks.AXIS_MDE, -checks.AXIS_MDE):  # the MDE the spec states, and s - 1 falls short of it
+        assert homogeneity_power([q + shift] + [q] * (side - 1), side, quick_plan.alpha) >= quick_plan.power
+    assert min(homogeneity_power([q + shift] + [q] * (side - 2), side - 1, quick_plan.alpha)
+               for shift in (checks.AXIS_MDE, -checks.AXIS_MDE)) < quick_plan.power
+    assert correlation_power(0.006, side // 2 * side, quick_plan.alpha, keep_prob=q) >= quick_plan.power
+    assert_passes(check_correct, "DROPOUT-23", (REFERENCE,), seed)
+    verdict = assert_fails(check_broken, "DROPOUT-23", BatchSharedMask(), seed)
+    assert "columns" in verdict.detail and "DROPOUT-23 rows:" not in verdict.detail  # its rows keep at q
 
 
 @pytest.mark.clause("DROPOUT-19")

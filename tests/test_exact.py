@@ -6,13 +6,26 @@ with the frameworks themselves run where JAX or TensorFlow is installed and skip
 
 from __future__ import annotations
 
+import ast
+import re
+
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import TESTS_DIR, exact, known_answers
+from broken.exact import OriginalLayout, SeedPairSwapped, ThreefryDrawn
+from helpers import TESTS_DIR, assert_fails, assert_passes, exact, known_answers, run_command
+from refdropout.adapters.reference import ReferenceDropout
+from refdropout.conformance import CHECKS, Outcome
+from refdropout.conformance import exact as exact_check
+from refdropout.conformance.kit import ones
+from refdropout.contract import dtypes_of, policies_of
+from refdropout.contract.declarations import policy_assignment
+from refdropout.dtypes import get_dtype
 from refdropout.exact import jax_random, tf_stateless
 from refdropout.exact.threefry import threefry2x32, threefry2x32_lanes
+from refdropout.mutants import MUTANTS
 from refdropout.random import philox4x32
 
 THREEFRY_KAT = TESTS_DIR / "data" / "threefry2x32_kat.txt"
@@ -278,3 +291,100 @@ def test_stateless_dropout_mask_matches_tensorflow(tf, dtype: str, rate: float) 
         dropped = tf.nn.experimental.stateless_dropout(x, rate, seed=seed_pair)
         theirs = (dropped.numpy() != 0).astype(float).ravel().tolist()
         assert tf_stateless.stateless_dropout_mask(seed_pair, rate, (7, 37), dtype).data == theirs, seed_pair
+
+
+# --- EXACT-1: masks are the declared algorithm's, bit for bit ------------------------------------
+
+
+def _target(name: str):
+    """The built-in target ``name``, skipped where its framework is not installed."""
+    pytest.importorskip({"jax": "jax", "flax": "flax", "tensorflow": "tensorflow"}[name], reason=f"needs {name}")
+    from refdropout.adapters import load_target
+    return load_target(name).impl
+
+
+@pytest.mark.clause("EXACT-1")
+@pytest.mark.parametrize("name", ["jax", "flax", "tensorflow"])
+def test_declared_algorithms_give_the_predicted_masks(check_correct, name: str) -> None:
+    """The built-in targets' masks on the CPU, every declared format: Haiku's idiom and linen.Dropout
+    (jax-threefry), stateless_dropout (tf-stateless-philox)."""
+    assert policies_of(_target(name)).algorithm is not None
+    assert_passes(check_correct, "EXACT-1", _target(name), 0)
+
+
+@pytest.mark.clause("EXACT-1")
+def test_no_algorithm_is_not_applicable(check_correct) -> None:
+    verdict = check_correct("EXACT-1", ReferenceDropout(), 0)
+    assert verdict.outcome is Outcome.NOT_APPLICABLE and "declares no algorithm" in verdict.detail
+
+
+# the clauses of spec/dropout.md that judge masks by statistical decisions
+STATISTICAL_DROPOUT = sorted(c for c, entry in CHECKS.items() if c.startswith("DROPOUT-") and entry.decisions)
+
+
+@pytest.mark.clause("EXACT-1")
+def test_a_counter_off_by_one_is_caught_by_the_exact_clause_alone(check_correct, check_broken) -> None:
+    """One element in 10^6 read from the next counter: EXACT-1 fails, the same stream without the
+    off-by-one passes it, and no statistical clause of spec/dropout.md fails at quick."""
+    assert STATISTICAL_DROPOUT, "no statistical clauses registered"
+    assert_passes(check_correct, "EXACT-1", ThreefryDrawn(), 0)
+    assert_fails(check_broken, "EXACT-1", MUTANTS["counter-off-by-one"].make(), 0)
+    verdicts = {clause: check_broken(clause, MUTANTS["counter-off-by-one"].make(), 0) for clause in STATISTICAL_DROPOUT}
+    assert not [f"{c}: {v.detail}" for c, v in verdicts.items() if v.failed]
+
+
+@pytest.mark.clause("EXACT-1")
+@pytest.mark.parametrize("impl", [OriginalLayout(), SeedPairSwapped()], ids=lambda impl: impl.name)
+def test_a_wrong_layout_is_caught(check_broken, impl) -> None:
+    assert_fails(check_broken, "EXACT-1", impl, 0)
+
+
+FAILURE = re.compile(r"element (\(.*?\)) of shape (\(.*?\)), (\w+), p = (\S+), seed (\d+) \(key \((\d+), (\d+)\)\): "
+                     r"(kept|dropped), jax-threefry predicts (?:kept|dropped); (\d+) of \d+ elements differ")
+
+
+@pytest.mark.clause("EXACT-1")
+def test_the_failure_names_element_seed_shape_dtype_and_rate(check_broken) -> None:
+    """The named case is one of the check's, and the named element is its first that differs from the prediction."""
+    impl = OriginalLayout()
+    detail = assert_fails(check_broken, "EXACT-1", impl, 0).detail
+    named = FAILURE.fullmatch(detail)
+    assert named, detail
+    index, shape, dtype, p, seed, k0, k1, kept, count = named.groups()
+    case = exact_check.Case(ast.literal_eval(shape), get_dtype(dtype), float(p), int(seed))
+    assert case in list(exact_check.cases(0, dtypes_of(impl))) and (int(k0), int(k1)) == divmod(case.seed, 2**32)
+    keep = impl.dropout_with_mask(exact_check.ones_array(case.shape, case.dtype), case.p, seed=case.seed)[1]
+    differing = np.argwhere(keep != exact_check.predicted_mask("jax-threefry", divmod(case.seed, 2**32), case))
+    assert tuple(differing[0]) == ast.literal_eval(index) and len(differing) == int(count)
+    assert bool(keep[ast.literal_eval(index)]) == (kept == "kept")
+
+
+@pytest.mark.clause("EXACT-1")
+def test_algorithm_is_declared_on_the_command_line(capsys) -> None:
+    """--policy algorithm=NAME declares it (the reference's Philox is neither stream: FAIL); an unknown name is
+    refused."""
+    assert policy_assignment("algorithm=tf-stateless-philox") == ("algorithm", "tf-stateless-philox")
+    out, _ = run_command(capsys, "check", "reference", "--clause", "EXACT-1", "--policy", "algorithm=jax-threefry",
+                         status=1)
+    assert "EXACT-1" in out and "FAIL" in out and "algorithm=jax-threefry (command line)" in out
+    with pytest.raises(SystemExit):
+        run_command(capsys, "check", "reference", "--policy", "algorithm=philox", status=2)
+    assert "algorithm must be one of None, jax-threefry, tf-stateless-philox" in capsys.readouterr().err
+
+
+def test_default_keys_are_the_adapters_seeds() -> None:
+    assert exact_check.default_key("jax-threefry", 2**32 + 5) == (1, 5)
+    assert exact_check.default_key("tf-stateless-philox", 2**32 + 5) == (5, 1)
+
+
+def test_flax_streams_split_as_the_spec_says() -> None:
+    """spec/exact.md: nnx.Dropout forks its stream when made and folds in the call count; linen folds in SHA-1 of 1."""
+    flax = _target("flax")
+    stream = flax.dropout_stream(2**40 + 7)
+    forked = jax_random.fold_in((256, 7), 0)
+    for count in range(3):
+        got = stream(ones((50,)), 0.5, training=True).data
+        predicted = jax_random.bernoulli(jax_random.fold_in(forked, count), 0.5, (50,), "float64").data
+        assert [y != 0 for y in got] == [m == 1.0 for m in predicted], count
+    import hashlib
+    assert int.from_bytes(hashlib.sha1(b"\x01").digest()[:4], "big") == 0xBF8B4530

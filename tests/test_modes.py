@@ -19,6 +19,7 @@ from broken.modes import DoubleEvalLosesRate
 from helpers import assert_fails, assert_passes, exact, rates, seeds, statistical
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
+from refdropout.conformance import sampling
 from refdropout.functional import (
     alpha_dropout,
     attention_dropout,
@@ -418,6 +419,21 @@ def test_eval_mlp_is_the_p_zero_mlp(widths: list[int], p: float, seed: int, rows
 def test_dropout_is_active_after_an_eval_round_trip(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "MODES-8", ReferenceDropout(), seed)
     assert_fails(check_broken, "MODES-8", (TrainDoesNotRecurse(), InactiveInTraining(), DoubleEvalLosesRate()), seed)
+
+
+@pytest.mark.clause("MODES-8")
+@statistical(1)
+@given(seed=seeds)
+def test_round_trip_keep_rate_beyond_a_chunk_is_judged_over_bounded_calls(check_correct, check_broken, quick_plan,
+                                                                          seed: int) -> None:
+    """With calls of at most 4,096 elements (the deep profile's situation at the quick size), the
+    keep count is summed over successive calls: the reference passes at the full sample size and a
+    layer left inactive is still rejected."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sampling, "CHUNK", 4096)
+        verdict = assert_passes(check_correct, "MODES-8", ReferenceDropout(), seed)
+        assert [record.n for record in verdict.records] == [quick_plan.n]
+        assert_fails(check_broken, "MODES-8", InactiveInTraining(), seed)
 
 
 @pytest.mark.clause("MODES-9")

@@ -553,7 +553,7 @@ def test_statistical_checks_read_the_masks_of_the_calls_without_running_them(
     drawing, calling = _CountingCalls(gate_masks, draws=True), _CountingCalls(gate_masks, draws=False)
     with warnings.catch_warnings():  # one layer with between-layer dropout warns
         warnings.simplefilter("ignore", UserWarning)
-        drawn, read = _stack_masks(drawing, semantics, **sizes), _stack_masks(calling, semantics, **sizes)
+        drawn, read = list(_stack_masks(drawing, semantics, **sizes)), list(_stack_masks(calling, semantics, **sizes))
     assert (drawing.forward_calls, calling.forward_calls) == (0, calls)
     assert [mask_values(m) for m in drawn] == [mask_values(m) for m in read]
 
@@ -574,6 +574,28 @@ def test_keep_rate_check_rejects_wrong_rates(check_broken, seed: int) -> None:
     swapped = assert_fails(check_broken, "RECURRENT-9", SwappedRates(gate_masks="per_gate"), seed)
     assert "inputs keep rate" in swapped.detail and "recurrent" in swapped.detail, swapped.detail
     assert_fails(check_broken, "RECURRENT-9", BetweenLayerKeepsAtP(), seed)
+
+
+def test_keep_rate_samples_fit_one_call_up_to_a_chunk() -> None:
+    """A sample that fits CHUNK mask elements is one call (quick and standard: data unchanged); a
+    larger one, calls of at most CHUNK that draw at least the sample."""
+    assert checks._in_calls(checks.CHUNK // 3, 3) == (checks.CHUNK // 3, 1)
+    batch, calls = checks._in_calls(checks.CHUNK, 3)
+    assert batch * 3 <= checks.CHUNK and batch * calls >= checks.CHUNK and calls == 4
+
+
+@pytest.mark.clause("RECURRENT-9")
+@statistical(1)
+@given(seed=seeds)
+def test_keep_rates_beyond_a_chunk_are_judged_over_bounded_calls(check_correct, check_broken, quick_plan,
+                                                                 seed: int) -> None:
+    """With calls of at most 4,096 mask elements (the deep profile's situation at the quick size),
+    the reference passes at the full sample size and a wrong rate is still rejected."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checks, "CHUNK", 4096)
+        verdict = assert_passes(check_correct, "RECURRENT-9", reference("per_gate"), seed)
+        assert all(record.n >= quick_plan.n for record in verdict.records), verdict.records
+        assert_fails(check_broken, "RECURRENT-9", BetweenLayerKeepsAtP(), seed)
 
 
 @pytest.mark.clause("RECURRENT-10")

@@ -15,6 +15,8 @@ from hypothesis import given, seed
 from hypothesis import strategies as st
 
 from helpers import exact, seeds
+from refdropout import functional
+from refdropout.adapters import reference_variants_bulk as bulk
 from refdropout.adapters.numpy_philox import NumpyGenerator
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.adapters.reference_bulk import dropout_bulk
@@ -34,11 +36,12 @@ options = st.fixed_dictionaries({
 
 
 @st.composite
-def arrays(draw: st.DrawFn) -> np.ndarray:
-    """An array of any format numpy holds here, each element a raw bit pattern (every NaN payload,
-    signalling NaNs, subnormals), an ordinary number rounded to the format, or a special value."""
+def arrays(draw: st.DrawFn, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """An array of any format numpy holds here (of ``shape``, or a drawn one), each element a raw bit
+    pattern (every NaN payload, signalling NaNs, subnormals), an ordinary number rounded to the format,
+    or a special value."""
     dtype = draw(st.sampled_from(list(NUMPY_FORMATS.values())))
-    shape = tuple(draw(st.lists(st.integers(0, 5), max_size=3)))
+    shape = tuple(draw(st.lists(st.integers(0, 5), max_size=3))) if shape is None else shape
     size = int(np.prod(shape))
     bits = st.integers(0, 2 ** (8 * dtype.itemsize) - 1).map(
         lambda b: np.array(b, dtype=UNSIGNED[dtype.itemsize]).view(dtype).item())
@@ -174,3 +177,209 @@ def test_the_reference_target_answers_arrays_through_the_bulk_path(x: np.ndarray
     mixed, engine = impl.dropout_stream(s), impl.dropout_stream(s)
     for as_array in kinds:
         assert _bits(mixed(x if as_array else tensor, p, training=True)) == _bits(engine(tensor, p, training=True))
+
+
+# ---- the variants of spec/variants.md: reference_variants_bulk ---------------------------------------
+
+
+@st.composite
+def shapes(draw: st.DrawFn, min_dims: int = 0, max_dims: int = 3, least: int = 0) -> tuple[int, ...]:
+    return tuple(draw(st.lists(st.integers(least, 4), min_size=min_dims, max_size=max_dims)))
+
+
+@st.composite
+def channel_calls(draw: st.DrawFn) -> tuple[tuple, dict]:
+    d = draw(st.integers(1, 2))
+    x = draw(arrays(draw(shapes(d + draw(st.integers(1, 2)), d + 2))))
+    return (x,), {"spatial_dims": d, "data_format": draw(st.sampled_from(["channels_first", "channels_last"]))}
+
+
+@st.composite
+def alpha_calls(draw: st.DrawFn) -> tuple[tuple, dict]:
+    x = draw(arrays())
+    return (x,), {"noise_shape": draw(st.none() | noise_shapes(x.shape))}
+
+
+@st.composite
+def plain_calls(draw: st.DrawFn, min_dims: int = 0) -> tuple[tuple, dict]:
+    return (draw(arrays(draw(shapes(min_dims, 3)))),), {}
+
+
+@st.composite
+def drop_path_calls(draw: st.DrawFn) -> tuple[tuple, dict]:
+    return (draw(arrays()),), {"mode": draw(st.sampled_from(["row", "batch"])),
+                               "scaling": draw(st.sampled_from(["inverted", "classic"]))}
+
+
+@st.composite
+def dropconnect_calls(draw: st.DrawFn) -> tuple[tuple, dict]:
+    n_in, n_out = draw(st.integers(0, 4)), draw(st.integers(0, 4))
+    x = draw(arrays(draw(shapes(0, 2)) + (n_in,)))
+    return (x, draw(arrays((n_out, n_in)))), {}
+
+
+@st.composite
+def dropblock_calls(draw: st.DrawFn) -> tuple[tuple, dict]:
+    shape = draw(shapes(4, 4, least=1))
+    return (draw(arrays(shape)),), {"block_size": draw(st.integers(1, min(shape[2:])))}
+
+
+CALLS = {  # each variant's inputs and its own keyword arguments
+    "channel_dropout": channel_calls(), "alpha_dropout": alpha_calls(), "feature_alpha_dropout": channel_calls(),
+    "gaussian_dropout": plain_calls(), "dropconnect": dropconnect_calls(), "drop_path": drop_path_calls(),
+    "dropblock2d": dropblock_calls(), "attention_dropout": plain_calls(2),
+}
+VARIANTS = {name: (getattr(functional, name), getattr(bulk, f"{name}_bulk"), calls) for name, calls in CALLS.items()}
+
+
+def outcome(call) -> tuple:
+    """What a call gives: the format and shape of its result and its bits as float64, or the refusal."""
+    try:
+        y = call()
+    except (TypeError, ValueError) as error:
+        return type(error), str(error)
+    y = to_numpy(y) if isinstance(y, Tensor) else y
+    return y.dtype, y.shape, _bits(y)
+
+
+def engine_call(variant: str, args: tuple, p: object, **kwargs: object):
+    return lambda: VARIANTS[variant][0](*map(from_numpy, args), p, **kwargs)
+
+
+def bulk_call(variant: str, args: tuple, p: object, **kwargs: object):
+    return lambda: VARIANTS[variant][1](*args, p, **kwargs)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_variants_are_the_engines_bit_for_bit(variant: str) -> None:
+    """Each bulk variant gives the engine's format, shape and bits, or the engine's refusal, on inputs of
+    every format with every kind of value, at every rate, seed and mode."""
+    @seed(15_110)
+    @exact(60)
+    @given(call=VARIANTS[variant][2], p=rates, s=seeds, training=st.booleans())
+    def run(call: tuple[tuple, dict], p: object, s: int, training: bool) -> None:
+        args, kwargs = call
+        expected = outcome(engine_call(variant, args, p, training=training, seed=s, **kwargs))
+        assert outcome(bulk_call(variant, args, p, training=training, seed=s, **kwargs)) == expected
+
+    run()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_variants_move_generators_on_as_the_engines_do(variant: str) -> None:
+    """A bulk variant takes the engine's draws, one per drawing call and none otherwise, from a numpy
+    generator or an engine one, and leaves it in the engine's state."""
+    @seed(15_111)
+    @exact(25)
+    @given(call=VARIANTS[variant][2], p=rates, s=seeds, training=st.booleans(), calls=st.integers(1, 3))
+    def run(call: tuple[tuple, dict], p: object, s: int, training: bool, calls: int) -> None:
+        args, kwargs = call
+        engine, bulk_numpy, bulk_engine = Generator(s), NumpyGenerator(s), Generator(s)
+        for _ in range(calls):
+            expected = outcome(engine_call(variant, args, p, training=training, generator=engine, **kwargs))
+            for generator in (bulk_numpy, bulk_engine):
+                assert outcome(bulk_call(variant, args, p, training=training, generator=generator,
+                                         **kwargs)) == expected
+            assert bulk_numpy.state == bulk_engine.state == engine.state
+
+    run()
+
+
+X4 = np.ones((2, 3, 4, 5), dtype=np.float32)
+VARIANT_CALLS = {
+    "channel_dropout": ((X4,), {"spatial_dims": 2, "data_format": "channels_first"}),
+    "alpha_dropout": ((X4,), {}),
+    "feature_alpha_dropout": ((X4,), {"spatial_dims": 2, "data_format": "channels_last"}),
+    "gaussian_dropout": ((X4,), {}),
+    "dropconnect": ((X4, np.ones((3, 5), dtype=np.float16)), {}),
+    "drop_path": ((X4,), {"mode": "row", "scaling": "inverted"}),
+    "dropblock2d": ((X4,), {"block_size": 2}),
+    "attention_dropout": ((X4,), {}),
+}
+VARIANT_BAD_CALLS = [
+    {"p": -0.1}, {"p": 1.5}, {"p": float("nan")}, {"p": True}, {"p": "0.5"}, {"p": 1.0}, {"training": 1},
+    {"seed": -1}, {"seed": 2**64}, {"seed": 1.0}, {"seed": 1, "generator": Generator(1)},
+    {"seed": 1, "generator": NumpyGenerator(1)}, {"generator": object()}, {"seed": None},
+    {"training": False, "seed": "1"}, {"spatial_dims": 3}, {"spatial_dims": 0}, {"data_format": "nchw"},
+    {"noise_shape": (2,)}, {"mode": "sample"}, {"scaling": "upscale"}, {"block_size": 5}, {"block_size": 0},
+    {"block_size": 2.0},
+]
+
+
+@pytest.mark.parametrize("kwargs", VARIANT_BAD_CALLS, ids=described)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_variants_refuse_bad_arguments_as_the_engine_does(variant: str, kwargs: dict) -> None:
+    args, known = VARIANT_CALLS[variant]
+    kwargs = {"p": 0.5, "training": True, "seed": 7, **known, **kwargs}
+    if set(kwargs) - {"p", "training", "seed", "generator"} - set(known):
+        pytest.skip(f"{variant} takes no {kwargs}")
+    p = kwargs.pop("p")
+    generator = kwargs.get("generator")
+    engine_kwargs = {**kwargs, "generator": Generator(1)} if isinstance(generator, NumpyGenerator) else kwargs
+    assert outcome(bulk_call(variant, args, p, **kwargs)) == outcome(engine_call(variant, args, p, **engine_kwargs))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_variants_refuse_what_is_not_a_floating_array(variant: str) -> None:
+    args, kwargs = VARIANT_CALLS[variant]
+    with pytest.raises(TypeError, match=f"{variant}: (x|weights) must be a floating-point numpy array"):
+        VARIANTS[variant][1](args[0].astype(np.int32), *args[1:], 0.5, training=True, seed=0, **kwargs)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_reference_target_answers_variants_through_the_bulk_path(variant: str) -> None:
+    """Handed numpy arrays, the reference's capability answers with numpy arrays, bit for bit its answer on
+    engine tensors (which a mix of arrays and tensors also gets, as arrays)."""
+    impl = ReferenceDropout()
+    args, kwargs = VARIANT_CALLS[variant]
+    capability = getattr(impl, variant)
+    y = capability(*args, 0.5, training=True, seed=3, **kwargs)
+    expected = capability(*map(from_numpy, args), 0.5, training=True, seed=3, **kwargs)
+    assert isinstance(y, np.ndarray) and isinstance(expected, Tensor) and _bits(y) == _bits(expected)
+    mixed = capability(from_numpy(args[0]), *args[1:], 0.5, training=True, seed=3, **kwargs)
+    assert _bits(mixed) == _bits(expected)
+
+
+def test_gaussian_noise_is_the_engines_over_many_values() -> None:
+    """Box–Muller's log and cos come from the math module: numpy's vectorised log differs from it in the
+    last bit on about one value in 300, which 40 000 values would show."""
+    x = np.random.default_rng(15_112).standard_normal(40_000)
+    expected = outcome(engine_call("gaussian_dropout", (x,), 0.3, training=True, seed=11))
+    assert outcome(bulk_call("gaussian_dropout", (x,), 0.3, training=True, seed=11)) == expected
+
+
+def _values(shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+    """Normal values with a signed zero, infinities and a NaN among them, in ``dtype``."""
+    x = np.random.default_rng(15_113).standard_normal(shape).ravel()
+    x[:4] = [-0.0, np.inf, -np.inf, np.nan]
+    return x.astype(dtype).reshape(shape)
+
+
+LARGE_CALLS = {  # every draw of SMALL_DRAW elements or more: numpy's Philox rather than the engine's
+    "channel_dropout": ((_values((8, 80, 3)),), {"spatial_dims": 1, "data_format": "channels_first"}),
+    "alpha_dropout": ((_values((30, 40), np.float32),), {}),
+    "feature_alpha_dropout": ((_values((8, 3, 80), np.float16),), {"spatial_dims": 1, "data_format": "channels_last"}),
+    "gaussian_dropout": ((_values((30, 40)),), {}),
+    "dropconnect": ((_values((3, 40)), _values((20, 40), np.float32)), {}),
+    "drop_path": ((_values((600, 2)),), {"mode": "row", "scaling": "classic"}),
+    "dropblock2d": ((_values((2, 3, 12, 12)),), {"block_size": 3}),
+    "attention_dropout": ((_values((30, 40)),), {}),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_large_draws_are_the_engines(variant: str, p: float) -> None:
+    """Above SMALL_DRAW elements the bulk variants draw with numpy's Philox: still the engine's bits."""
+    args, kwargs = LARGE_CALLS[variant]
+    expected = outcome(engine_call(variant, args, p, training=True, seed=15_114, **kwargs))
+    assert outcome(bulk_call(variant, args, p, training=True, seed=15_114, **kwargs)) == expected
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
+def test_dropconnect_rows_of_one_product_are_summed_as_the_engine_sums_them(p: float) -> None:
+    """x = I (and -I): every dot product has one non-zero term, which numpy sums; zeros sum to +0.0, and a
+    non-finite weight leaves the row to fsum."""
+    x, weight = np.concatenate([np.eye(4), -np.eye(4)]), _values((300, 4))
+    expected = outcome(engine_call("dropconnect", (x, weight), p, training=True, seed=15_115))
+    assert outcome(bulk_call("dropconnect", (x, weight), p, training=True, seed=15_115)) == expected

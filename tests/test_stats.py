@@ -495,6 +495,15 @@ def test_plans_at_the_edges_use_the_only_direction():
 
 
 @pytest.mark.clause("STATS-3")
+@pytest.mark.parametrize("q, shift, positions, masks", [(0.7, 0.05, 64, 7_000), (0.7, -0.1, 300, 1_500),
+                                                        (0.3, 0.2, 2, 50), (0.9, 0.0, 16, 100)])
+def test_one_position_power_is_the_homogeneity_power(q, shift, positions, masks):
+    """The two-rate form gives homogeneity_power's power of the same positions (to rounding)."""
+    expected = S.homogeneity_power([q + shift] + [q] * (positions - 1), masks, 1e-9)
+    assert S.one_position_power(q, shift, positions, masks, 1e-9) == pytest.approx(expected, rel=1e-12, abs=1e-300)
+
+
+@pytest.mark.clause("STATS-3")
 def test_power_functions_follow_their_formulas():
     assert S.z_power(0.0, 0.05) == pytest.approx(0.05)
     assert S.variance_power(1.0, 50, 0.01) == pytest.approx(0.01)
@@ -874,6 +883,7 @@ BAD_INPUT = [
     (S.decision_plan, ("fast",), {}, "profile", "deep"),
     (S.homogeneity_test, ([[0, 1], [1]],), {"alpha": 0.01}, "masks", "one length"),
     (S.homogeneity_power, ([0.5, 1.2], 10, 0.01), {}, r"keep_probs\[1\]", r"\[0, 1\]"),
+    (S.one_position_power, (0.5, 0.6, 10, 100, 0.01), {}, r"keep_prob \+ shift", r"\[0, 1\]"),
     (S.dispersion_power, (1.0, 10, 100, 0.5, 0.01), {}, "variance_ratio", r"\[0, 1\)"),
     (S.lag_independence_test, ([0, 1, 1, 0], 0), {"alpha": 0.01}, "lag", r"\[1, inf\)"),
     (S.lag_independence_test, ([0, 1, 1, 0], 4), {"alpha": 0.01}, "lag", "shorter"),

@@ -37,7 +37,9 @@ NaN or ±inf becomes 0 in float64, float32 and float16, although the code multip
 in bfloat16; p = 1 raises (p_one "refused"), and only a
 training call reads p (p_validation "training_only"). Flax: a dropped NaN or ±inf becomes 0
 (``lax.select``: "select"); p = 1 gives +0 everywhere. KNOWN_DEVIATIONS lists what no policy
-allows. The module imports jax only when an adapter is made.
+allows. Both declare the algorithm "jax-threefry" (spec/exact.md, EXACT-1): Haiku's key is
+``key(seed)``, Flax's the key linen folds the call counter into. The module imports jax only when
+an adapter is made.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ import numpy as np
 
 from ..contract import Policies
 from ..contract.arrays import DTYPES, NUMPY_FORMATS, as_array, in_kind
+from ..exact import jax_random
 from ..tensor import Tensor
 from . import import_framework
 
@@ -57,6 +60,9 @@ __all__ = ["JaxDropout", "FlaxDropout", "INSTALL_JAX", "INSTALL_FLAX", "KNOWN_DE
 INSTALL_JAX = "pip install jax"
 INSTALL_FLAX = "pip install flax"
 SEEDS = 2**64  # a seed is an integer in [0, 2^64)
+# what flax.core.scope folds into a key for a module's first make_rng: SHA-1 of the counter 1 (the
+# byte 0x01), its first 4 bytes big-endian (flax_fix_rng_separator off, the default)
+LINEN_FIRST_RNG = 0xBF8B4530
 
 # target -> clause -> what the framework does that the spec forbids and no policy allows
 KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
@@ -164,7 +170,7 @@ class JaxDropout(_Jax):
     framework = "jax"
     install = INSTALL_JAX
     policies = Policies(scaling="inverted", nonfinite="select", p_one="refused", p_validation="training_only",
-                        subnormals="flushed", scale_format="input")
+                        subnormals="flushed", scale_format="input", algorithm="jax-threefry")
     known_deviations = KNOWN_DEVIATIONS["jax"]
 
     def _drop(self, key: Any, x: Any, p: float, training: bool, mask_shape: tuple[int, ...] | None = None) -> Any:
@@ -200,7 +206,8 @@ class FlaxDropout(_Jax):
     name = "flax"
     framework = "flax"
     install = INSTALL_FLAX
-    policies = Policies(scaling="inverted", nonfinite="select", subnormals="flushed", scale_format="input")
+    policies = Policies(scaling="inverted", nonfinite="select", subnormals="flushed", scale_format="input",
+                        algorithm="jax-threefry")
     known_deviations = KNOWN_DEVIATIONS["flax"]
 
     def __init__(self) -> None:
@@ -214,6 +221,11 @@ class FlaxDropout(_Jax):
                                                      if m == 1 and n != 1)
         layer = self.linen.Dropout(p, broadcast_dims=shared)
         return layer.apply({}, x, deterministic=not training, rngs={"dropout": key})
+
+    def algorithm_key(self, seed: int) -> tuple[int, int]:
+        """The key ``linen.Dropout`` draws with under ``rngs={"dropout": key(seed)}``: its
+        ``make_rng("dropout")`` folds the call counter 1 into the key through SHA-1 (spec/exact.md)."""
+        return jax_random.fold_in(divmod(seed, 2**32), LINEN_FIRST_RNG)
 
     def _rngs(self, seed: int) -> Any:
         return self.nnx.Rngs(dropout=self._key(seed))

@@ -4,20 +4,23 @@ It has every capability of the protocol (refdropout.contract), so every clause
 applies to it; it is the first user of the checks and must pass them all. Handed numpy arrays, its
 capabilities answer in kind (contract.arrays.EngineArrays): converted to engine tensors and back,
 except dropout itself (``dropout``, ``dropout_with_mask``, ``dropout_noise_shape`` and the calls of
-``dropout_stream``), which runs on the arrays through ``reference_bulk.dropout_bulk``: bit for bit the
-engine's results and the engine's random stream, at numpy's speed, so a statistics-sized call costs
-what the reference's arithmetic costs rather than millions of Python floats.
+``dropout_stream``), which runs on the arrays through ``reference_bulk.dropout_bulk``, and the variants
+of spec/variants.md, which run through ``reference_variants_bulk``: bit for bit the engine's results and
+the engine's random stream, at numpy's speed, so a statistics-sized call costs what the reference's
+arithmetic costs rather than millions of Python floats.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import nn
 from ..contract import Policies
-from ..contract.arrays import EngineArrays
+from ..contract.arrays import EngineArrays, answers_in_kind
 from ..functional import (
     alpha_dropout,
     attention_dropout,
@@ -35,6 +38,7 @@ from ..nn.recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
 from ..random import Generator
 from ..tensor import Tensor
 from ..theory import Network
+from . import reference_variants_bulk as bulk
 from .numpy_philox import NumpyGenerator
 from .reference_bulk import dropout_bulk
 
@@ -46,6 +50,24 @@ def _bulk_for_arrays(method: Callable) -> Callable:
     conversion to engine tensors."""
     method.answers_in_kind = True  # type: ignore[attr-defined]
     return method
+
+
+def _arrays_through(bulk_function: Callable) -> Callable[[Callable], Callable]:
+    """A capability that, handed numpy arrays only, runs ``bulk_function`` on them (its arguments are the
+    capability's); handed engine tensors, or a mix, it runs on tensors as EngineArrays would."""
+    def decorate(method: Callable) -> Callable:
+        engine = answers_in_kind(method)
+
+        @functools.wraps(method)
+        def call(self: ReferenceDropout, *args: Any, **kwargs: Any) -> Any:
+            values = [v for v in (*args, *kwargs.values()) if isinstance(v, (np.ndarray, Tensor))]
+            if values and all(isinstance(v, np.ndarray) for v in values):
+                return bulk_function(*args, **kwargs)
+            return engine(self, *args, **kwargs)
+
+        return _bulk_for_arrays(call)
+
+    return decorate
 
 
 class ReferenceDropout(EngineArrays):
@@ -114,30 +136,38 @@ class ReferenceDropout(EngineArrays):
 
     # ---- spec/variants.md ----------------------------------------------------------------
 
+    @_arrays_through(bulk.channel_dropout_bulk)
     def channel_dropout(self, x: Tensor, p: float, *, spatial_dims: int, data_format: str, training: bool,
                         seed: int) -> Tensor:
         return channel_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training, seed=seed)
 
+    @_arrays_through(bulk.alpha_dropout_bulk)
     def alpha_dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
         return alpha_dropout(x, p, training=training, seed=seed)
 
+    @_arrays_through(bulk.feature_alpha_dropout_bulk)
     def feature_alpha_dropout(self, x: Tensor, p: float, *, spatial_dims: int, data_format: str, training: bool,
                               seed: int) -> Tensor:
         return feature_alpha_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training,
                                      seed=seed)
 
+    @_arrays_through(bulk.gaussian_dropout_bulk)
     def gaussian_dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
         return gaussian_dropout(x, p, training=training, seed=seed)
 
+    @_arrays_through(bulk.dropconnect_bulk)
     def dropconnect(self, x: Tensor, weight: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
         return dropconnect(x, weight, p, training=training, seed=seed)
 
+    @_arrays_through(bulk.drop_path_bulk)
     def drop_path(self, x: Tensor, p: float, *, mode: str, scaling: str, training: bool, seed: int) -> Tensor:
         return drop_path(x, p, mode=mode, scaling=scaling, training=training, seed=seed)
 
+    @_arrays_through(bulk.dropblock2d_bulk)
     def dropblock2d(self, x: Tensor, p: float, *, block_size: int, training: bool, seed: int) -> Tensor:
         return dropblock2d(x, p, block_size=block_size, training=training, seed=seed)
 
+    @_arrays_through(bulk.attention_dropout_bulk)
     def attention_dropout(self, weights: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
         return attention_dropout(weights, p, training=training, seed=seed)
 

@@ -20,40 +20,53 @@ from ..contract.arrays import DTYPES, NUMPY_FORMATS
 from ..functional.arguments import check_choice, check_flag, check_rate, resolve_generator, resolve_noise_shape
 from ..functional.standard import NONFINITE_POLICIES, SCALINGS
 from ..random import Generator
+from ..shapes import numel
 from .numpy_philox import NumpyGenerator
 
-__all__ = ["dropout_bulk"]
+__all__ = ["dropout_bulk", "check_array", "source_for", "draw"]
 
 _OP = "dropout"
+SMALL_DRAW = 512  # elements: a draw of fewer is made by an engine generator itself, faster than by numpy's arrays
 
 
-def _check_array(x: object) -> np.ndarray:
+def check_array(x: object, op: str = _OP, name: str = "x") -> np.ndarray:
     """A numpy array of a floating format numpy holds here (DROPOUT-9)."""
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{_OP}: x must be a floating-point numpy array, got {type(x).__name__}")
+        raise TypeError(f"{op}: {name} must be a floating-point numpy array, got {type(x).__name__}")
     if x.dtype not in NUMPY_FORMATS.values():
-        raise TypeError(f"{_OP}: x must be a floating-point numpy array of {', '.join(DTYPES)}, got dtype {x.dtype}")
+        raise TypeError(f"{op}: {name} must be a floating-point numpy array of {', '.join(DTYPES)}, "
+                        f"got dtype {x.dtype}")
     return x
 
 
-def _source(seed: int | None, generator: Generator | NumpyGenerator | None) -> Generator | NumpyGenerator | None:
-    """The generator a training call would draw from, checked in every mode as the engine checks it."""
+def source_for(seed: int | None, generator: Generator | NumpyGenerator | None, op: str = _OP,
+               needed: bool = False) -> Generator | NumpyGenerator | None:
+    """The generator a training call would draw from, checked in every mode as the engine checks it
+    (``functional.noise.generator_for``): None when neither is given and the call draws nothing."""
     if isinstance(generator, NumpyGenerator):
         if seed is not None:
-            raise ValueError(f"{_OP}: pass seed= or generator=, not both")
+            raise ValueError(f"{op}: pass seed= or generator=, not both")
         return generator
-    return None if seed is None and generator is None else resolve_generator(seed, generator, _OP)
+    if seed is None and generator is None and not needed:
+        return None
+    return resolve_generator(seed, generator, op)
 
 
-def _keep_mask(source: Generator | NumpyGenerator | None, mask_shape: tuple[int, ...], q: float) -> np.ndarray:
-    """The engine's ``source.bernoulli(mask_shape, q)`` as bools; an engine generator's state moves
-    on by the one draw its own call would have taken (RANDOM-4: a draw of any size takes one)."""
+def draw(source: Generator | NumpyGenerator | None, op: str, kind: str, shape: tuple[int, ...],
+         *args: float) -> np.ndarray:
+    """The engine's ``source.<kind>(shape, *args)`` (``bernoulli`` as bools, ``uniform``) as a numpy
+    array; an engine generator's state moves on by the one draw its own call would have taken
+    (RANDOM-4: a draw of any size takes one). An engine generator makes a draw of fewer than
+    ``SMALL_DRAW`` elements itself: the same draw, without numpy's fixed cost per Philox round."""
     if isinstance(source, NumpyGenerator):
-        return source.bernoulli(mask_shape, q)
-    source = resolve_generator(None, None, _OP) if source is None else source  # None raises: no hidden generator
-    mask = NumpyGenerator.from_state(source.state).bernoulli(mask_shape, q)  # refuses before any draw is taken
+        return getattr(source, kind)(shape, *args)
+    source = resolve_generator(None, None, op) if source is None else source  # None raises: no hidden generator
+    if numel(shape) < SMALL_DRAW:  # the engine's own draw, at its speed for a few
+        values = np.array(getattr(source, kind)(shape, *args).data, dtype=np.float64).reshape(shape)
+        return values == 1.0 if kind == "bernoulli" else values
+    out = getattr(NumpyGenerator.from_state(source.state), kind)(shape, *args)  # refuses before any draw is taken
     source.random_words(0)
-    return mask
+    return out
 
 
 def dropout_bulk(
@@ -71,14 +84,14 @@ def dropout_bulk(
     """``refdropout.functional.dropout`` with ``return_mask=True`` on a numpy array: (y, keep), y in
     x's format and shape, keep a bool array of x's shape (DROPOUT-1 to DROPOUT-21). The identity
     (evaluation with inverted scaling, or p = 0) returns x itself, as the engine does."""
-    x = _check_array(x)
+    x = check_array(x)
     p = check_rate(p, _OP)
     check_flag(training, _OP, "training")
     check_choice(scaling, SCALINGS, _OP, "scaling")
     check_choice(nonfinite, NONFINITE_POLICIES, _OP, "nonfinite")
     mask_shape = resolve_noise_shape(x.shape, noise_shape, broadcast_dims, _OP)
     q = 1.0 - p
-    source = _source(seed, generator)
+    source = source_for(seed, generator)
 
     with np.errstate(all="ignore"):  # IEEE results, as the engine's floats give them, without warnings
         if not training or p == 0.0:  # the identity, consuming no randomness (DROPOUT-4, DROPOUT-7, DROPOUT-15)
@@ -90,7 +103,7 @@ def dropout_bulk(
         if p == 1.0:  # every unit dropped, nothing divided by q = 0 (DROPOUT-5)
             keep, divisor = np.zeros(x.shape, dtype=np.bool_), 1.0
         else:
-            keep = np.broadcast_to(_keep_mask(source, mask_shape, q), x.shape).copy()
+            keep = np.broadcast_to(draw(source, _OP, "bernoulli", mask_shape, q), x.shape).copy()
             divisor = q if scaling == "inverted" else 1.0
         wide = x.astype(np.float64)  # multiply: a dropped NaN or inf gives NaN, -x gives -0.0
         dropped = wide * 0.0 if nonfinite == "multiply" else 0.0

@@ -24,7 +24,9 @@ multiply); the CPU kernels flush subnormals to ±0 (subnormals "flushed"). ``sta
 rejects p = 1 (its rate lies in [0, 1): p_one "refused") and, having no mode, reads p in training
 only (p_validation "training_only"); Keras returns zeros at p = 1 and x at p = 0 without drawing,
 and takes True and False as rates 1 and 0 (p_validation "bool_as_number"). KNOWN_DEVIATIONS
-lists what no policy allows. ``TF_CPP_MIN_LOG_LEVEL`` is set to 2 before
+lists what no policy allows. The target ``tensorflow`` declares the algorithm "tf-stateless-philox"
+with the default key [lo, hi] (spec/exact.md, EXACT-1); Keras's state words, reduced modulo
+2^31 − 2, follow no declared key. ``TF_CPP_MIN_LOG_LEVEL`` is set to 2 before
 TensorFlow is first imported, which silences its start-up logging; importing this module never
 needs TensorFlow, making an adapter does.
 """
@@ -56,10 +58,15 @@ _ACTIVATIONS = {"identity": None, "tanh": "tanh", "relu": "relu"}  # refdropout.
 KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
     "tensorflow": {
         "DROPOUT-3": "stateless_dropout accepts p = NaN (every element dropped) and p = False in training",
+        "DROPOUT-16": "stateless_dropout draws its uniforms in x's format and keeps u >= p rounded to it: in "
+                      "float16 the uniforms take 1,024 values (keep rate 0.99805, not 0.999, at p = 0.001), in "
+                      "bfloat16 128 values (0.99219 at p = 0.001, 0.6953 at p = 0.3, 0 at p = 0.999)",
     },
     "keras": {
         "VARIANTS-4": "AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5) instead of giving 0, "
                       "the limit of a alpha' (1 - p)",
+        "DROPOUT-16": "Dropout calls TensorFlow's dropout, which draws its uniforms in x's format: in float16 "
+                      "the keep rate at p = 0.001 is 0.99805, in bfloat16 0.99219, and 0 at p = 0.999",
     },
 }
 
@@ -98,7 +105,7 @@ class TensorflowDropout:
     framework = "tensorflow"
     dtypes = DTYPES
     policies = Policies(scaling="inverted", nonfinite="select", p_one="refused", p_validation="training_only",
-                        subnormals="flushed")
+                        subnormals="flushed", algorithm="tf-stateless-philox")
     known_deviations = KNOWN_DEVIATIONS["tensorflow"]
 
     def __init__(self) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..contract import Implementation, dtypes_of, policies_of
 from ..contract.arrays import as_array
+from ..contract.protocol import FLOATING_FORMATS
 from ..dtypes import DType, bool_, float32, float64, within_one_ulp
 from ..shapes import broadcast_index
 from ..stats import (
@@ -35,8 +36,10 @@ from ..stats import (
     dispersion_power,
     homogeneity_counts_test,
     homogeneity_power,
+    one_position_power,
     pair_counts_test,
     samples_for_power,
+    samples_needed,
     successive_independence_test,
     two_point_mean_test,
     two_point_variance_test,
@@ -44,6 +47,7 @@ from ..stats import (
 )
 from ..tensor import Tensor
 from .kit import (
+    child_seed,
     edged,
     edged_array,
     identical,
@@ -65,7 +69,9 @@ from .verdict import Verdict
 __all__ = [
     "RATES", "KEEP_COUNT_RATES", "STRUCTURE_RATE", "LAGS", "CORRELATION_MDE", "POSITIONS", "POSITION_MDE",
     "DISPERSION_SIZE", "DISPERSION_MDE", "MEAN_MDE", "VARIANCE_MDE", "BAD_RATES",
-    "independence_pairs", "homogeneity_masks", "dispersion_masks", "mean_samples", "variance_samples",
+    "CLASS_WIDTHS", "TAIL_WIDTHS", "TAIL_SIZE", "TAIL_MDE", "AXIS_MDE",
+    "independence_pairs", "homogeneity_masks", "class_mask_size", "tail_calls", "axis_size", "dispersion_masks",
+    "mean_samples", "variance_samples",
 ]
 
 RATES = (0.1, 0.3, 0.7, 0.999)  # never 0.5 alone: there p = q, and a p/q swap goes unseen
@@ -80,6 +86,12 @@ LAGS = range(1, 17)
 CORRELATION_MDE = 0.02  # |corr| between the two elements of a pair
 POSITIONS = 16
 POSITION_MDE = 0.05  # one of the 16 positions kept at q + 0.05 or q - 0.05
+CLASS_WIDTHS = (2, 4, 8, 16, 32, 64)  # position classes: index mod m
+TAIL_WIDTHS = (8, 16, 32, 64)  # vector widths whose remainder loop handles the tail
+CLASS_EXTRA = 61  # DROPOUT-22's sizes are 64 k + 61: tails of 5, 13, 29 and 61 past the multiples of 8, 16, 32, 64
+TAIL_SIZE = 64 * 4 + CLASS_EXTRA  # elements of each call of DROPOUT-22's tail test
+TAIL_MDE = 0.05  # the tail past the last multiple of a width kept at q + 0.05 or q - 0.05
+AXIS_MDE = 0.1  # one row, or one column, of a 2-D input kept at q + 0.1 or q - 0.1
 DISPERSION_SIZE = 100
 DISPERSION_MDE = 0.7  # keep counts whose variance is at most 0.7 n q (1 - q)
 MEAN_MDE = 0.01  # |E[y] - y_eval| >= 0.01 |y_eval|
@@ -115,6 +127,41 @@ def homogeneity_masks(plan: DecisionPlan) -> int:
                    for shift in (POSITION_MDE, -POSITION_MDE))
 
     return samples_for_power(power_at, plan.power, start=5_000)
+
+
+@cache
+def class_mask_size(plan: DecisionPlan) -> int:
+    """Elements of DROPOUT-22's mask, 64 k + CLASS_EXTRA: 64 times the elements per class the homogeneity
+    test needs to detect one class of the 64 at q ± POSITION_MDE. (The narrower widths have more elements
+    per class at this n and detect the same MDE with more power: tests/test_dropout.py.)"""
+    q = 1.0 - STRUCTURE_RATE
+    widest = max(CLASS_WIDTHS)
+
+    def power_at(per_class: int) -> float:
+        return min(one_position_power(q, shift, widest, per_class, plan.alpha)
+                   for shift in (POSITION_MDE, -POSITION_MDE))
+
+    return widest * samples_for_power(power_at, plan.power, start=5_000) + CLASS_EXTRA
+
+
+@cache
+def axis_size(plan: DecisionPlan) -> int:
+    """Rows, and columns, of DROPOUT-23's square input: the least s at which the homogeneity test of s
+    positions kept s times each detects one at q ± AXIS_MDE."""
+    q = 1.0 - STRUCTURE_RATE
+
+    def power_at(side: int) -> float:
+        return min(one_position_power(q, shift, side, side, plan.alpha) for shift in (AXIS_MDE, -AXIS_MDE))
+
+    return samples_for_power(power_at, plan.power, start=2_000)
+
+
+@cache
+def tail_calls(plan: DecisionPlan) -> int:
+    """Calls of TAIL_SIZE elements for the binomial test of the shortest tail (5 elements, past the last
+    multiple of 8) to detect a keep rate q ± TAIL_MDE (DROPOUT-22)."""
+    shortest = min(TAIL_SIZE % m for m in TAIL_WIDTHS)
+    return math.ceil(samples_needed(1.0 - STRUCTURE_RATE, TAIL_MDE, plan.alpha, plan.power) / shortest)
 
 
 @cache
@@ -170,11 +217,12 @@ def variance_samples(plan: DecisionPlan) -> int:
 # --- what the checks of this chapter share beyond the kit -----------------------------------------
 
 
-def _masks_of_calls(impl: Implementation, ctx: Context, size: int, count: int) -> Iterator[np.ndarray]:
-    """The masks of ``count`` separate training calls on ``size`` elements at p = STRUCTURE_RATE, one at a time."""
+def _masks_of_calls(impl: Implementation, seed: int, size: int, count: int) -> Iterator[np.ndarray]:
+    """The masks of ``count`` separate training calls on ``size`` elements at p = STRUCTURE_RATE, seeded
+    ``seed``, ``seed + 1``, ..., one at a time."""
     x = ones_array(size)
-    for seed in successive_seeds(ctx.seed, count):
-        yield keep_mask_array(impl.dropout(x, STRUCTURE_RATE, training=True, seed=seed))
+    for call_seed in successive_seeds(seed, count):
+        yield keep_mask_array(impl.dropout(x, STRUCTURE_RATE, training=True, seed=call_seed))
 
 
 def _subnormal(v: float, dtype: DType) -> bool:
@@ -507,21 +555,25 @@ def check_successive_calls_give_independent_masks(impl: Implementation, ctx: Con
     return ctx.verdict("DROPOUT-14", failures)
 
 
-@check("DROPOUT-16", decisions=len(KEEP_COUNT_RATES))
+@check("DROPOUT-16", decisions=len(KEEP_COUNT_RATES) * len(FLOATING_FORMATS))
 def check_keep_count_is_binomial(impl: Implementation, ctx: Context) -> Verdict:
-    """DROPOUT-16: the number kept of n = plan.n elements is Binomial(n, q), at p across (0, 1)."""
+    """DROPOUT-16: the number kept of n = plan.n elements is Binomial(n, q), at p across (0, 1), in every
+    declared dtype (the seeds of float64's calls in each; float64's decisions named without a dtype)."""
     n = ctx.plan.n
     failures: list[str] = []
-    for p, seed in zip(KEEP_COUNT_RATES, successive_seeds(ctx.seed, len(KEEP_COUNT_RATES))):
-        kept = keep_count(impl, n, p, seed)
-        judge(ctx, f"DROPOUT-16 keep count p={p}", binomial_test(kept, n, 1.0 - p, alpha=ctx.alpha), failures)
+    for dtype in dtypes_of(impl):
+        where = "" if dtype is float64 else f"{dtype.name} "
+        for p, seed in zip(KEEP_COUNT_RATES, successive_seeds(ctx.seed, len(KEEP_COUNT_RATES))):
+            kept = keep_count(impl, n, p, seed, dtype)
+            decision = binomial_test(kept, n, 1.0 - p, alpha=ctx.alpha)
+            judge(ctx, f"DROPOUT-16 keep count {where}p={p}", decision, failures)
     return ctx.verdict("DROPOUT-16", failures)
 
 
 @check("DROPOUT-17", decisions=1)
 def check_keep_counts_are_not_under_dispersed(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-17: keep counts of separate calls vary as Binomial(n, q) counts do, not less."""
-    counts = [int(np.count_nonzero(mask)) for mask in _masks_of_calls(impl, ctx, DISPERSION_SIZE,
+    counts = [int(np.count_nonzero(mask)) for mask in _masks_of_calls(impl, ctx.seed, DISPERSION_SIZE,
                                                                         dispersion_masks(ctx.plan))]
     failures: list[str] = []
     decision = dispersion_counts_test(counts, DISPERSION_SIZE, 1.0 - STRUCTURE_RATE, alpha=ctx.alpha)
@@ -533,11 +585,54 @@ def check_keep_counts_are_not_under_dispersed(impl: Implementation, ctx: Context
 def check_every_position_is_kept_at_one_rate(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-18: over separate calls on POSITIONS elements, every position keeps at one rate."""
     count = homogeneity_masks(ctx.plan)
-    kept = sum((mask.astype(np.int64) for mask in _masks_of_calls(impl, ctx, POSITIONS, count)),
+    kept = sum((mask.astype(np.int64) for mask in _masks_of_calls(impl, ctx.seed, POSITIONS, count)),
                np.zeros(POSITIONS, dtype=np.int64))  # per position
     failures: list[str] = []
     judge(ctx, "DROPOUT-18 homogeneity", homogeneity_counts_test(kept, count, alpha=ctx.alpha), failures)
     return ctx.verdict("DROPOUT-18", failures)
+
+
+@check("DROPOUT-22", decisions=len(CLASS_WIDTHS) + len(TAIL_WIDTHS))
+def check_every_position_class_is_kept_at_one_rate(impl: Implementation, ctx: Context) -> Verdict:
+    """DROPOUT-22: in one mask of 64 k + 61 elements the classes i mod m (m = 2 ... 64) keep at one rate
+    (homogeneity over the whole multiples of m of each call); over calls of TAIL_SIZE elements, the
+    elements past the last multiple of m = 8 ... 64 keep at q (exact binomial test of their pooled count)."""
+    p = STRUCTURE_RATE
+    failures: list[str] = []
+    counts = {m: np.zeros(m, dtype=np.int64) for m in CLASS_WIDTHS}  # kept per residue, whole multiples of m
+    n = class_mask_size(ctx.plan)
+    for mask in keep_masks(impl, n, p, ctx.seed):
+        for m in CLASS_WIDTHS:
+            counts[m] += mask[:mask.size // m * m].reshape(-1, m).sum(axis=0)
+    for m in CLASS_WIDTHS:
+        rows = sum(size // m for size, _ in calls(n, ctx.seed))  # whole multiples of m over the calls
+        judge(ctx, f"DROPOUT-22 index mod {m}", homogeneity_counts_test(counts[m], rows, alpha=ctx.alpha), failures)
+    count = tail_calls(ctx.plan)
+    tails = {m: 0 for m in TAIL_WIDTHS}  # kept past the last multiple of m, over the calls
+    for mask in _masks_of_calls(impl, child_seed(ctx.seed, 1), TAIL_SIZE, count):
+        for m in TAIL_WIDTHS:
+            tails[m] += int(np.count_nonzero(mask[TAIL_SIZE // m * m:]))
+    for m in TAIL_WIDTHS:
+        decision = binomial_test(tails[m], count * (TAIL_SIZE % m), 1.0 - p, alpha=ctx.alpha)
+        judge(ctx, f"DROPOUT-22 tail past a multiple of {m}", decision, failures)
+    return ctx.verdict("DROPOUT-22", failures)
+
+
+@check("DROPOUT-23", decisions=3)
+def check_every_row_and_column_is_kept_at_one_rate(impl: Implementation, ctx: Context) -> Verdict:
+    """DROPOUT-23: one training call of plain dropout on s x s ones: the rows keep at one rate, the columns
+    keep at one rate (exact homogeneity tests), and rows 2t and 2t + 1 are independent (2x2 test)."""
+    side = axis_size(ctx.plan)
+    y = impl.dropout(ones_array((side, side)), STRUCTURE_RATE, training=True, seed=ctx.seed)
+    mask = keep_mask_array(y).reshape(side, side)
+    failures: list[str] = []
+    for axis, name in ((1, "rows"), (0, "columns")):  # kept per row (summed over columns), per column
+        decision = homogeneity_counts_test(mask.sum(axis=axis), side, alpha=ctx.alpha)
+        judge(ctx, f"DROPOUT-23 {name}", decision, failures)
+    pairs = pair_counts(mask[0:side // 2 * 2:2].ravel(), mask[1::2].ravel())
+    judge(ctx, "DROPOUT-23 rows 2t and 2t + 1", pair_counts_test(pairs, alpha=ctx.alpha, test="row independence"),
+          failures)
+    return ctx.verdict("DROPOUT-23", failures)
 
 
 @check("DROPOUT-19", decisions=len(LAGS))

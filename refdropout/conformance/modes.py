@@ -16,6 +16,7 @@ from ..stats import binomial_test
 from ..tensor import Tensor
 from .kit import nonzero, ones
 from .registry import Context, check
+from .sampling import calls
 from .verdict import Verdict
 
 __all__ = ["nest", "SIZE"]
@@ -109,8 +110,10 @@ def check_active_after_eval_round_trip(impl: Implementation, ctx: Context) -> Ve
     net.eval()
     net(x)
     net.train()
-    y = net(ones(n)).data  # layers take engine tensors (contract); the zeros counted at C speed
-    kept = len(y) - y.count(0.0)  # NaN != 0.0: kept, as everywhere
+    kept = 0
+    for size, _ in calls(n, ctx.seed):  # one call of n at quick and standard; calls of CHUNK at deep
+        y = net(ones(size)).data  # layers take engine tensors (contract); the zeros counted at C speed
+        kept += len(y) - y.count(0.0)  # NaN != 0.0: kept, as everywhere
     decision = binomial_test(kept, n, 1.0 - p, alpha=ctx.alpha)
     ctx.decide("MODES-8 keep rate after train -> eval -> train", decision)
     failures = [] if not decision.reject else [

@@ -12,6 +12,7 @@ the run's plan: keep rates at the plan's keep-rate MDE, independence at CORRELAT
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -29,6 +30,7 @@ from ..stats import (
 from ..tensor import Tensor
 from .kit import judge
 from .registry import Context, check
+from .sampling import CHUNK
 from .verdict import Outcome, Verdict
 
 __all__ = [
@@ -357,17 +359,30 @@ def check_backpropagation_through_time_uses_the_forward_masks(impl: Implementati
 
 
 def _stack_masks(impl: Implementation, semantics: str, *, steps: int, batch: int, depth: int, seed: int, width: int = 1,
-                 calls: int = 1) -> list[RecurrentMasks]:
+                 calls: int = 1) -> Iterator[RecurrentMasks]:
     """The masks of ``calls`` successive training calls of one STATISTICAL_CELL network of ``depth``
-    layers of ``width`` inputs and units: one unit is the cheapest network that draws the masks.
-    They are drawn without the forward pass (``recurrent_mask_draws``, which RECURRENT-5 and
-    RECURRENT-6 hold to the calls) where the implementation can, read off the calls otherwise."""
+    layers of ``width`` inputs and units, one call at a time: one unit is the cheapest network that
+    draws the masks. They are drawn without the forward pass (``recurrent_mask_draws``, which
+    RECURRENT-5 and RECURRENT-6 hold to the calls) where the implementation can, read off the calls
+    otherwise."""
     weights = network_weights(STATISTICAL_CELL, width, width, depth, seed)
     net = _net(impl, semantics, STATISTICAL_CELL, weights, RATES, seed)
     if has_capability(impl, "recurrent_mask_draws"):
-        return [impl.recurrent_mask_draws(net, (steps, batch, width), training=True) for _ in range(calls)]
+        for _ in range(calls):
+            yield impl.recurrent_mask_draws(net, (steps, batch, width), training=True)
+        return
     x = sequence(steps, batch, width, seed)
-    return [impl.recurrent_masks(net, x, training=True)[1] for _ in range(calls)]
+    for _ in range(calls):
+        yield impl.recurrent_masks(net, x, training=True)[1]
+
+
+def _in_calls(batch: int, masks_per_item: int) -> tuple[int, int]:
+    """(batch of one call, calls) that draw at least ``batch`` items of ``masks_per_item`` mask
+    elements each in calls of at most CHUNK elements: one call of ``batch`` when it fits (every
+    sample of the quick and standard profiles: their data unchanged), else successive calls of one
+    network, each drawing fresh masks (the deep profile, by design; spec/stats.md)."""
+    per_call = min(batch, max(CHUNK // masks_per_item, 1))
+    return per_call, -(-batch // per_call)
 
 
 # between-layer masks over FRESH_STEPS steps: the transitions t -> t + 1 for t = 0, 1, 2, the first
@@ -400,18 +415,27 @@ def check_keep_rates(impl: Implementation, ctx: Context) -> Verdict:
         return _no_applicable_semantics("RECURRENT-9")
     n, failures = ctx.plan.n, []
     if "between_layers" in semantics:
-        batch = -(-n // (KEEP_RATE_DEPTH - 1))
-        (masks,) = _stack_masks(impl, "between_layers", steps=1, batch=batch, depth=KEEP_RATE_DEPTH, seed=ctx.seed)
-        keep = [k for per_step in masks.between_layers for m in per_step for k in RecurrentMasks.keep(m)]
+        per_item = KEEP_RATE_DEPTH - 1  # between-layer masks of a batch item: every layer's but the last
+        batch, calls = _in_calls(-(-n // per_item), per_item)
+        kept = total = 0
+        for masks in _stack_masks(impl, "between_layers", steps=1, batch=batch, depth=KEEP_RATE_DEPTH, seed=ctx.seed,
+                                  calls=calls):
+            keep = [k for per_step in masks.between_layers for m in per_step for k in RecurrentMasks.keep(m)]
+            kept, total = kept + sum(keep), total + len(keep)
         judge(ctx, f"RECURRENT-9 between-layer keep rate, p = {RATES.dropout}",
-               binomial_test(sum(keep), len(keep), 1.0 - RATES.dropout, alpha=ctx.alpha), failures)
+               binomial_test(kept, total, 1.0 - RATES.dropout, alpha=ctx.alpha), failures)
     if "variational" in semantics:
-        batch = -(-n // _groups(impl, STATISTICAL_CELL))
-        (masks,) = _stack_masks(impl, "variational", steps=1, batch=batch, depth=1, seed=ctx.seed)
+        groups = _groups(impl, STATISTICAL_CELL)
+        batch, calls = _in_calls(-(-n // groups), groups)
+        counts = {"inputs": [0, 0], "recurrent": [0, 0]}
+        for masks in _stack_masks(impl, "variational", steps=1, batch=batch, depth=1, seed=ctx.seed, calls=calls):
+            for field, count in counts.items():
+                keep = RecurrentMasks.keep(getattr(masks, field)[0][0])  # drawn once per call: step 0 holds it
+                count[0], count[1] = count[0] + sum(keep), count[1] + len(keep)
         for field, p in (("inputs", RATES.input), ("recurrent", RATES.recurrent)):
-            keep = RecurrentMasks.keep(getattr(masks, field)[0][0])  # drawn once per call: step 0 holds it
+            kept, total = counts[field]
             judge(ctx, f"RECURRENT-9 {field} keep rate, p = {p}",
-                   binomial_test(sum(keep), len(keep), 1.0 - p, alpha=ctx.alpha), failures)
+                   binomial_test(kept, total, 1.0 - p, alpha=ctx.alpha), failures)
     return ctx.verdict("RECURRENT-9", failures)
 
 
@@ -455,13 +479,13 @@ def check_masks_independent_across_calls(impl: Implementation, ctx: Context) -> 
         return _no_applicable_semantics("RECURRENT-11")
     pairs, failures = independence_pairs(ctx.plan), []
     if "between_layers" in semantics:
-        calls = _stack_masks(impl, "between_layers", steps=1, batch=pairs, depth=2, seed=ctx.seed, calls=2)
+        calls = list(_stack_masks(impl, "between_layers", steps=1, batch=pairs, depth=2, seed=ctx.seed, calls=2))
         judge(ctx, "RECURRENT-11 between-layer masks of calls 1 and 2",
                successive_independence_test([RecurrentMasks.keep(m.between_layers[0][0]) for m in calls],
                                             alpha=ctx.alpha), failures)
     if "variational" in semantics:
         batch = -(-pairs // _groups(impl, STATISTICAL_CELL))
-        calls = _stack_masks(impl, "variational", steps=1, batch=batch, depth=1, seed=ctx.seed, calls=2)
+        calls = list(_stack_masks(impl, "variational", steps=1, batch=batch, depth=1, seed=ctx.seed, calls=2))
         for field in ("inputs", "recurrent"):
             judge(ctx, f"RECURRENT-11 {field} masks of calls 1 and 2",
                    successive_independence_test([RecurrentMasks.keep(getattr(m, field)[0][0]) for m in calls],

@@ -40,6 +40,9 @@ class Policies:
     (q rounded to x's format first: within one ulp of fl(x / fl_T(q))) or "float32" (p read as a
     float32 and q computed in float32, q32 = fl32(1 - fl32(p)): within one ulp of fl(x / q32);
     DROPOUT-3 then judges p after rounding to float32) (DROPOUT-2, -8, ENSEMBLE-1).
+    ``algorithm``: the documented random stream the masks are drawn from, None (undeclared: only the
+    statistical clauses judge the masks), "jax-threefry" or "tf-stateless-philox"; the exact clause
+    then compares every mask with the stream's prediction bit for bit (spec/exact.md, EXACT-1).
     """
 
     scaling: str = "inverted"
@@ -50,6 +53,7 @@ class Policies:
     seed_bits: int = 64
     subnormals: str = "kept"
     scale_format: str = "exact"
+    algorithm: str | None = None
 
     def __post_init__(self) -> None:
         for name, allowed in POLICY_VALUES.items():
@@ -68,6 +72,7 @@ POLICY_VALUES: dict[str, tuple] = {
     "seed_bits": (64, 32),
     "subnormals": ("kept", "flushed"),
     "scale_format": ("exact", "input", "float32"),
+    "algorithm": (None, "jax-threefry", "tf-stateless-philox"),
 }
 
 

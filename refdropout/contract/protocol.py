@@ -59,6 +59,10 @@ CAPABILITIES: dict[str, str] = {
     "dropout_mask_bits": ("dropout_mask_bits(n, p, *, seed, dtype) -> the keep mask (y != 0) of dropout(ones(n) in"
                           " dtype, p, training=True, seed=seed) as a numpy uint8 array, 8 elements a byte"
                           " (np.packbits, bitorder='little'), packed where the data lives"),
+    "algorithm_key": ("algorithm_key(seed) -> the key of the declared policies.algorithm that dropout(x, p, *,"
+                      " training=True, seed=seed) draws its mask with: two 32-bit words, the Threefry key"
+                      " (jax-threefry) or the seed pair (tf-stateless-philox); absent: the algorithm's default"
+                      " (spec/exact.md, EXACT-1)"),
     "dropout_vjp": "dropout_vjp(x, p, g, *, training, seed) -> (y, dL/dx for upstream gradient g)",
     "dropout_stream": ("dropout_stream(seed) -> call(x, p, *, training) -> y, successive calls drawing fresh masks"
                        " from one seeded state"),

@@ -20,10 +20,10 @@ from ..random import Generator
 from ..shapes import Shape
 from ..tensor import Tensor
 from .arguments import check_flag, check_input, check_rate, resolve_noise_shape
-from .channel import channel_noise_shape
+from .channel import channel_arguments
 from .noise import affine, draw_keep, generator_for
 
-__all__ = ["alpha_dropout", "feature_alpha_dropout", "alpha_constants", "ALPHA_PRIME"]
+__all__ = ["alpha_dropout", "feature_alpha_dropout", "alpha_arguments", "alpha_constants", "ALPHA_PRIME"]
 
 # α' = -λα, the value SELU saturates to, in binary64: -1.7580993408473766
 ALPHA_PRIME = -SELU_SCALE * SELU_ALPHA
@@ -36,6 +36,14 @@ def alpha_constants(p: float) -> tuple[float, float]:
     """
     a = ((1.0 - p) * (1.0 + p * ALPHA_PRIME * ALPHA_PRIME)) ** -0.5
     return a, -a * ALPHA_PRIME * p
+
+
+def alpha_arguments(shape: Shape, p: object, noise_shape: Sequence[int | None] | None, training: object,
+                    op: str) -> tuple[float, Shape]:
+    """The checked p and the mask shape (``noise_shape`` resolved against ``shape``) of a call."""
+    p = check_rate(p, op)
+    check_flag(training, op, "training")
+    return p, resolve_noise_shape(shape, noise_shape, None, op)
 
 
 def _alpha(x: Tensor, p: float, mask_shape: Shape, training: bool, seed: int | None,
@@ -72,9 +80,7 @@ def alpha_dropout(
     """
     op = "alpha_dropout"
     x = check_input(x, op)
-    p = check_rate(p, op)
-    check_flag(training, op, "training")
-    mask_shape = resolve_noise_shape(x.shape, noise_shape, None, op)
+    p, mask_shape = alpha_arguments(x.shape, p, noise_shape, training, op)
     return _alpha(x, p, mask_shape, training, seed, generator, op)
 
 
@@ -95,7 +101,5 @@ def feature_alpha_dropout(
     """
     op = "feature_alpha_dropout"
     x = check_input(x, op)
-    p = check_rate(p, op)
-    check_flag(training, op, "training")
-    mask_shape = channel_noise_shape(x.shape, spatial_dims, data_format, op)
+    p, mask_shape = channel_arguments(x.shape, p, spatial_dims, data_format, training, op)
     return _alpha(x, p, mask_shape, training, seed, generator, op)

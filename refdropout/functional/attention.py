@@ -14,12 +14,22 @@ row-stochastic in expectation only, and are not renormalised.
 from __future__ import annotations
 
 from ..random import Generator
+from ..shapes import Shape
 from ..tensor import Tensor
 from .arguments import check_flag, check_input, check_rate
 from .noise import generator_for
 from .standard import dropout
 
-__all__ = ["attention_dropout"]
+__all__ = ["attention_dropout", "attention_arguments"]
+
+
+def attention_arguments(shape: Shape, p: object, training: object, op: str) -> float:
+    """The checked p of a call on weights of ``shape``, which must be (..., queries, keys)."""
+    p = check_rate(p, op)
+    check_flag(training, op, "training")
+    if len(shape) < 2:
+        raise ValueError(f"{op}: weights must have shape (..., queries, keys), got shape {shape}")
+    return p
 
 
 def attention_dropout(
@@ -38,9 +48,6 @@ def attention_dropout(
     """
     op = "attention_dropout"
     weights = check_input(weights, op, "weights")
-    p = check_rate(p, op)
-    check_flag(training, op, "training")
-    if weights.ndim < 2:
-        raise ValueError(f"{op}: weights must have shape (..., queries, keys), got shape {weights.shape}")
+    p = attention_arguments(weights.shape, p, training, op)
     source = generator_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
     return dropout(weights, p, training=training, generator=source)

@@ -19,7 +19,7 @@ from .arguments import check_choice, check_flag, check_input, check_int, check_r
 from .noise import generator_for
 from .standard import dropout
 
-__all__ = ["channel_dropout", "channel_noise_shape", "DATA_FORMATS"]
+__all__ = ["channel_dropout", "channel_arguments", "channel_noise_shape", "DATA_FORMATS"]
 
 DATA_FORMATS = ("channels_first", "channels_last")
 
@@ -48,6 +48,14 @@ def channel_noise_shape(shape: Shape, spatial_dims: object, data_format: object,
     return tuple(shared)
 
 
+def channel_arguments(shape: Shape, p: object, spatial_dims: object, data_format: object, training: object,
+                      op: str) -> tuple[float, Shape]:
+    """The checked p and the mask shape (``channel_noise_shape``) of a call on an input of ``shape``."""
+    p = check_rate(p, op)
+    check_flag(training, op, "training")
+    return p, channel_noise_shape(shape, spatial_dims, data_format, op)
+
+
 def channel_dropout(
     x: Tensor,
     p: float = 0.5,
@@ -69,8 +77,6 @@ def channel_dropout(
     """
     op = "channel_dropout"
     x = check_input(x, op)
-    p = check_rate(p, op)
-    check_flag(training, op, "training")
-    noise_shape = channel_noise_shape(x.shape, spatial_dims, data_format, op)
+    p, noise_shape = channel_arguments(x.shape, p, spatial_dims, data_format, training, op)
     source = generator_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
     return dropout(x, p, training=training, generator=source, noise_shape=noise_shape)

@@ -21,12 +21,13 @@ Algorithm 1 and its official TensorFlow implementation:
 from __future__ import annotations
 
 from ..random import Generator
+from ..shapes import Shape
 from ..tensor import Tensor
 from ..values import shown
 from .arguments import check_flag, check_input, check_int, check_rate
 from .noise import affine, generator_for
 
-__all__ = ["dropblock2d", "seed_rate", "block_keep_mask"]
+__all__ = ["dropblock2d", "dropblock_arguments", "seed_rate", "block_keep_mask"]
 
 
 def seed_rate(p: float, block_size: int, height: int, width: int) -> float:
@@ -55,6 +56,21 @@ def block_keep_mask(seeds: list[float], slices: int, height: int, width: int, bl
     return keep
 
 
+def dropblock_arguments(shape: Shape, p: object, block_size: object, training: object, op: str) -> tuple[float, int]:
+    """The checked (p, block_size) of a call on an input of ``shape`` (VARIANTS-18): shape (N, C, H, W),
+    block_size an int in [1, min(H, W)], training a bool."""
+    p = check_rate(p, op)
+    check_flag(training, op, "training")
+    if len(shape) != 4:
+        raise ValueError(f"{op}: x must have shape (N, C, H, W), got shape {shape}")
+    height, width = shape[2:]
+    b = check_int(block_size, op, "block_size", 1)
+    if min(height, width) == 0:
+        raise ValueError(f"{op}: x of shape {shape} has an empty feature map (H = {height}, W = {width}): no block"
+                         f" fits, for block_size must be in [1, min(H, W)]; got block_size = {shown(b)}")
+    return p, check_int(b, op, "block_size", 1, min(height, width))
+
+
 def dropblock2d(
     x: Tensor,
     p: float = 0.5,
@@ -75,16 +91,8 @@ def dropblock2d(
     """
     op = "dropblock2d"
     x = check_input(x, op)
-    p = check_rate(p, op)
-    check_flag(training, op, "training")
-    if x.ndim != 4:
-        raise ValueError(f"{op}: x must have shape (N, C, H, W), got shape {x.shape}")
+    p, b = dropblock_arguments(x.shape, p, block_size, training, op)
     n, c, height, width = x.shape
-    b = check_int(block_size, op, "block_size", 1)
-    if min(height, width) == 0:
-        raise ValueError(f"{op}: x of shape {x.shape} has an empty feature map (H = {height}, W = {width}): no block"
-                         f" fits, for block_size must be in [1, min(H, W)]; got block_size = {shown(b)}")
-    b = check_int(b, op, "block_size", 1, min(height, width))
     source = generator_for(seed, generator, op, needed=training and p > 0.0)
     if not training or p == 0.0:
         return x

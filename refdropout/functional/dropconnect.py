@@ -18,12 +18,12 @@ from ..autograd import no_grad
 from ..ops.linalg import matmul
 from ..ops.movement import transpose
 from ..random import Generator
-from ..shapes import numel
+from ..shapes import Shape, numel
 from ..tensor import Tensor
 from .arguments import check_flag, check_input, check_rate
 from .noise import draw_keep, generator_for
 
-__all__ = ["dropconnect"]
+__all__ = ["dropconnect", "dropconnect_arguments"]
 
 
 def _masked_linear(x: Tensor, weight: Tensor, keep: list[bool], divisor: float) -> Tensor:
@@ -55,6 +55,18 @@ def _masked_linear(x: Tensor, weight: Tensor, keep: list[bool], divisor: float) 
     return autograd.attach(out, (x, weight), masked_linear_vjp)
 
 
+def dropconnect_arguments(x_shape: Shape, weight_shape: Shape, p: object, training: object, op: str) -> float:
+    """The checked p of a call (VARIANTS-18): weight of shape (out, in), x of shape (..., in), training a bool."""
+    p = check_rate(p, op)
+    check_flag(training, op, "training")
+    if len(weight_shape) != 2:
+        raise ValueError(f"{op}: weight must have shape (out_features, in_features), got shape {weight_shape}")
+    if not x_shape or x_shape[-1] != weight_shape[1]:
+        raise ValueError(f"{op}: x must have shape (..., {weight_shape[1]}) to match weight of shape "
+                         f"{weight_shape}, got shape {x_shape}")
+    return p
+
+
 def dropconnect(
     x: Tensor,
     weight: Tensor,
@@ -76,13 +88,7 @@ def dropconnect(
     op = "dropconnect"
     x = check_input(x, op)
     weight = check_input(weight, op, "weight")
-    p = check_rate(p, op)
-    check_flag(training, op, "training")
-    if weight.ndim != 2:
-        raise ValueError(f"{op}: weight must have shape (out_features, in_features), got shape {weight.shape}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"{op}: x must have shape (..., {weight.shape[1]}) to match weight of shape "
-                         f"{weight.shape}, got shape {x.shape}")
+    p = dropconnect_arguments(x.shape, weight.shape, p, training, op)
     source = generator_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
     if not training or p == 0.0:
         return _masked_linear(x, weight, [True] * weight.size, 1.0)

@@ -15,14 +15,28 @@ scale_by_keep=True, torchvision) or "classic" (train f m, eval q f; Huang et al.
 from __future__ import annotations
 
 from ..random import Generator
+from ..shapes import Shape
 from ..tensor import Tensor
 from .arguments import check_choice, check_flag, check_input, check_rate
 from .noise import generator_for
 from .standard import SCALINGS, dropout
 
-__all__ = ["drop_path", "DROP_PATH_MODES"]
+__all__ = ["drop_path", "drop_path_arguments", "DROP_PATH_MODES"]
 
 DROP_PATH_MODES = ("row", "batch")
+
+
+def drop_path_arguments(shape: Shape, p: object, mode: object, scaling: object, training: object, op: str
+                        ) -> tuple[float, Shape]:
+    """The checked p and the mask shape of a call on an input of ``shape`` (VARIANTS-10, VARIANTS-11):
+    (N, 1, ..., 1) in "row" mode, which needs a batch axis, and (1, ..., 1) in "batch" mode."""
+    p = check_rate(p, op)
+    check_flag(training, op, "training")
+    check_choice(mode, DROP_PATH_MODES, op, "mode")
+    check_choice(scaling, SCALINGS, op, "scaling")
+    if mode == "row" and not shape:
+        raise ValueError(f"{op}: mode 'row' needs a batch axis, got a 0-d tensor")
+    return p, (shape[0],) + (1,) * (len(shape) - 1) if mode == "row" else (1,) * len(shape)
 
 
 def drop_path(
@@ -46,12 +60,6 @@ def drop_path(
     """
     op = "drop_path"
     x = check_input(x, op)
-    p = check_rate(p, op)
-    check_flag(training, op, "training")
-    check_choice(mode, DROP_PATH_MODES, op, "mode")
-    check_choice(scaling, SCALINGS, op, "scaling")
-    if mode == "row" and x.ndim == 0:
-        raise ValueError(f"{op}: mode 'row' needs a batch axis, got a 0-d tensor")
-    noise_shape = (x.shape[0],) + (1,) * (x.ndim - 1) if mode == "row" else (1,) * x.ndim
+    p, noise_shape = drop_path_arguments(x.shape, p, mode, scaling, training, op)
     source = generator_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
     return dropout(x, p, training=training, generator=source, noise_shape=noise_shape, scaling=scaling)

@@ -18,7 +18,7 @@ from ..tensor import Tensor
 from .arguments import check_flag, check_input, check_rate
 from .noise import affine, generator_for
 
-__all__ = ["gaussian_dropout", "standard_normal"]
+__all__ = ["gaussian_dropout", "gaussian_arguments", "standard_normal"]
 
 
 def standard_normal(source: Generator, n: int) -> list[float]:
@@ -33,6 +33,15 @@ def standard_normal(source: Generator, n: int) -> list[float]:
     u = source.uniform((2 * n,)).data
     log, sqrt, cos, tau = math.log, math.sqrt, math.cos, math.tau
     return [sqrt(-2.0 * log(1.0 - u1)) * cos(tau * u2) for u1, u2 in zip(u[0::2], u[1::2])]
+
+
+def gaussian_arguments(p: object, training: object, op: str) -> float:
+    """The checked p of a call: in [0, 1), since at p = 1 the noise variance p / (1 - p) is infinite."""
+    p = check_rate(p, op)
+    if p == 1.0:
+        raise ValueError(f"{op}: p must be in [0, 1): the noise variance p / (1 - p) is infinite at p = 1, got {p!r}")
+    check_flag(training, op, "training")
+    return p
 
 
 def gaussian_dropout(
@@ -50,10 +59,7 @@ def gaussian_dropout(
     """
     op = "gaussian_dropout"
     x = check_input(x, op)
-    p = check_rate(p, op)
-    if p == 1.0:
-        raise ValueError(f"{op}: p must be in [0, 1): the noise variance p / (1 - p) is infinite at p = 1, got {p!r}")
-    check_flag(training, op, "training")
+    p = gaussian_arguments(p, training, op)
     source = generator_for(seed, generator, op, needed=training and p > 0.0)
     if not training or p == 0.0:
         return x

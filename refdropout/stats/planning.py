@@ -133,6 +133,20 @@ def homogeneity_power(keep_probs: Sequence[float], masks: int, alpha: float) -> 
     return 1.0 - math.prod(1.0 - region_power(region, masks, q) for q in qs)
 
 
+def one_position_power(keep_prob: float, shift: float, positions: int, masks: int, alpha: float) -> float:
+    """:func:`homogeneity_power` of ``positions`` positions that keep at ``keep_prob`` but one, which keeps
+    at ``keep_prob + shift``: the same power from the two distinct rates, so that thousands of positions
+    (the rows of a batch, DROPOUT-23) cost two binomial tails, not thousands."""
+    q = check_keep_prob("keep_prob", keep_prob)
+    shifted = check_keep_prob("keep_prob + shift", q + shift)
+    positions = check_count("positions", positions, minimum=1)
+    masks = check_count("masks", masks, minimum=1)
+    alpha = check_open_unit("alpha", alpha)
+    region = rejection_region(masks, math.fsum([shifted] + [q] * (positions - 1)) / positions, alpha / positions)
+    missed = (1.0 - region_power(region, masks, shifted)) * (1.0 - region_power(region, masks, q)) ** (positions - 1)
+    return 1.0 - missed
+
+
 def _correlated_power(rho: float, n: int, q: float, alpha: float, half_step: float) -> float:
     """Power of a two-sided test whose standardized statistic is about N(√N·ρ, σ²) (see below),
     less a continuity correction of ``half_step`` standard deviations."""

@@ -37,6 +37,45 @@ class BiasedFirstLane(Textbook):
         return [u < 1.0 - p - (0.2 if i % 16 == 0 else 0.0) for i, u in enumerate(generator.uniform(shape).data)]
 
 
+class BiasedLaneOf64(Textbook):
+    """Keeps element 63 of every 64 (the last lane of a 64-wide unit) with probability q - 0.2: a lane
+    that DROPOUT-18's calls of 16 elements never reach."""
+
+    name = "biased-lane-of-64"
+
+    def keep(self, generator: Generator, shape: Shape, p: float) -> list[bool]:
+        return [u < 1.0 - p - (0.2 if i % 64 == 63 else 0.0) for i, u in enumerate(generator.uniform(shape).data)]
+
+
+class TailAlwaysKept(Textbook):
+    """Keeps every element past the last multiple of 8, as a vectorized kernel whose scalar remainder
+    loop copies x instead of drawing (the overall rate moves by at most 7 / n)."""
+
+    name = "tail-always-kept"
+
+    def keep(self, generator: Generator, shape: Shape, p: float) -> list[bool]:
+        drawn = super().keep(generator, shape, p)
+        whole = len(drawn) // 8 * 8
+        return drawn[:whole] + [True] * (len(drawn) - whole)
+
+
+class UniformsInInputFormat(Textbook):
+    """Draws its uniforms on the grid of x's format (multiples of its eps: 1,024 values in float16, 128
+    in bfloat16) and keeps u >= fl(p), as tf.nn.dropout does: right in float64, off in the 16-bit formats."""
+
+    name = "uniforms-in-input-format"
+    dtypes = ("float64", "bfloat16")
+
+    def forward(self, generator: Generator, x: Tensor, p: object, *, training: bool,
+                noise_shape: Sequence[int | None] | None = None) -> tuple[Tensor, Tensor]:
+        self.format = x.dtype  # the format keep() rounds to
+        return super().forward(generator, x, p, training=training, noise_shape=noise_shape)
+
+    def keep(self, generator: Generator, shape: Shape, p: float) -> list[bool]:
+        eps, rate = self.format.eps, self.format.round(p)
+        return [math.floor(u / eps) * eps >= rate for u in generator.uniform(shape).data]
+
+
 # --- declared policies (protocol.Policies): each witness has the behaviour it declares; the same
 # class declaring the reference's policy instead is the misdeclaration its check must fail
 
