@@ -122,6 +122,23 @@ def scenarios() -> tuple[Scenario, ...]:
     n_var = S.samples_for_power(lambda n: S.variance_power(ratio, max(n, 2), a), PLAN_POWER, start=100)
     # scaled dropout outputs m/q: mean 1, variance (1 - q)/q, fourth central moment below
     n_scaled = 4000
+
+    # two-point variance (DROPOUT-21's ratios m / q): the keep rate q + 0.05 changes the variance
+    n_two = S.samples_for_power(lambda n: S.binomial_power(n, Q, Q + delta, a), PLAN_POWER, start=1000)
+
+    def two_point_variance(q_true: float) -> Sampler:
+        return lambda rng: S.two_point_variance_test(int(bernoulli(rng, n_two, q_true).sum()), n_two, 1 / Q,
+                                                     variance0, alpha=a)
+
+    # Bernstein mean of attention row sums (VARIANTS-16): rows of A_j = (j + 1) / 36, |S - 1| <= 1 / Q - 1
+    row, mean_shift_rows = np.arange(1, 9) / 36, 0.05
+    row_variance, row_bound = (1 - Q) / Q * float(np.sum(row**2)), 1 / Q - 1
+    n_rows = S.samples_for_power(lambda n: S.bernstein_mean_power(mean_shift_rows, n, row_variance, row_bound, a),
+                                 PLAN_POWER, start=1000)
+
+    def row_sums(shift: float) -> Sampler:
+        return lambda rng: S.bernstein_mean_test(float((bernoulli(rng, (n_rows, row.size), Q) @ row).mean() / Q)
+                                                 + shift, n_rows, 1.0, row_variance, row_bound, alpha=a)
     variance0 = (1 - Q) / Q
     fourth = Q * (1 / Q - 1) ** 4 + (1 - Q)
 
@@ -223,6 +240,22 @@ def scenarios() -> tuple[Scenario, ...]:
             lambda rng: S.variance_test(bernoulli(rng, n_scaled, Q) / Q, variance0, alpha=a, fourth_moment=fourth),
             None,
             None,
+        ),
+        Scenario(
+            "two-point variance",
+            f"n={n_two}, q+{delta}",
+            True,
+            two_point_variance(Q),
+            two_point_variance(Q + delta),
+            S.binomial_power(n_two, Q, Q + delta, a),
+        ),
+        Scenario(
+            "bernstein mean, row sums",
+            f"{n_rows} rows, shift={mean_shift_rows}",
+            True,  # conservative: checked by P(p <= a) <= a
+            row_sums(0.0),
+            row_sums(mean_shift_rows),
+            S.bernstein_mean_power(mean_shift_rows, n_rows, row_variance, row_bound, a),
         ),
     )
 

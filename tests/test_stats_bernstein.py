@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
 import refdropout.stats as S
 
@@ -123,3 +124,34 @@ def test_both_tests_refuse_a_level_outside_the_unit_interval(alpha: object) -> N
 def test_variance_test_refuses_bad_arguments(arguments: tuple, name: str) -> None:
     with pytest.raises(ValueError, match=f"^{name} must"):
         S.bernstein_variance_test(*arguments, alpha=0.01)
+
+
+def test_power_is_the_normal_tail_beyond_the_rejection_threshold() -> None:
+    """The mean test rejects beyond Bernstein's radius r at alpha (where the bound is alpha); its planned
+    power is P(|N(effect, v / n)| >= r), growing with n and with the effect."""
+    n, v, b, alpha = 5000, UNIFORM["variance"], UNIFORM["bound"], 1e-6
+    radius = next(d for d in np.linspace(0.0, 0.2, 200_001) if bernstein_bound(d, n, v, b) <= alpha)
+    sd = math.sqrt(v / n)
+    expected = sps.norm.sf((radius - 0.05) / sd) + sps.norm.cdf((-radius - 0.05) / sd)
+    assert S.bernstein_mean_power(0.05, n, v, b, alpha) == pytest.approx(expected, abs=1e-4)
+    assert S.bernstein_mean_power(0.05, 2 * n, v, b, alpha) > S.bernstein_mean_power(0.05, n, v, b, alpha)
+    variance_powers = [S.bernstein_variance_power(e, n, v, UNIFORM["fourth_moment"], b, alpha) for e in (0.005, 0.02)]
+    assert variance_powers[0] < variance_powers[1]
+
+
+@pytest.mark.parametrize("moment", ["mean", "variance"])
+def test_attention_row_sums_hold_the_level(moment: str) -> None:
+    """VARIANTS-16's tests on 2000 replicates of 400 row sums sum_j A_j m_j / q of numpy masks (q = 0.7):
+    the number rejected at 0.05 is judged by the exact one-sided binomial test of P(reject) <= 0.05 at 1e-4."""
+    row, q, replicates, rows, alpha = np.arange(1, 9) / 36, 0.7, 2000, 400, 0.05
+    variance = (1 - q) / q * float(np.sum(row**2))
+    fourth = (1 - q) * ((1 - q) ** 3 + q**3) / q**3 * float(np.sum(row**4)) + 3 * ((1 - q) / q) ** 2 * (
+        float(np.sum(row**2)) ** 2 - float(np.sum(row**4)))
+    sums = (np.random.default_rng(16).random((replicates, rows, row.size)) < q) @ row / q
+    if moment == "mean":
+        rejected = sum(S.bernstein_mean_test(float(s.mean()), rows, 1.0, variance, 1.0, alpha=alpha).reject
+                       for s in sums)
+    else:
+        rejected = sum(S.bernstein_variance_test(float(s.var()), rows, variance, fourth, 1.0, alpha=alpha).reject
+                       for s in sums)
+    assert not S.binomial_test(rejected, replicates, alpha, alpha=1e-4, alternative="greater").reject, rejected

@@ -74,7 +74,16 @@ from refdropout.mutants.structure import (
 )
 from refdropout.ops.elementwise import SELU_ALPHA, SELU_SCALE
 from refdropout.random import Generator
-from refdropout.stats import correlation_power, detectable_delta, ks_samples_needed, z_power
+from refdropout.stats import (
+    bernstein_mean_power,
+    bernstein_variance_power,
+    chernoff_mean_power,
+    chernoff_variance_power,
+    correlation_power,
+    detectable_delta,
+    ks_samples_needed,
+    z_power,
+)
 from refdropout.tensor import Tensor
 
 SPEC = SPEC_DIR / "variants.md"
@@ -98,8 +107,8 @@ def variance_mde_power(mde: float, variance: float, mu4: float, n: int, alpha: f
 def test_statistical_checks_detect_their_stated_mde(quick_plan) -> None:
     """The sample sizes and minimum detectable effects the clauses state, at the quick plan's power."""
     sizes = checks.sample_sizes(quick_plan)
-    assert sizes == {"VARIANTS-3": 88_985, "VARIANTS-5": 177_969, "VARIANTS-7": 240_097, "VARIANTS-9": 44_493,
-                     "VARIANTS-10": 177_970, "VARIANTS-11": 7_104, "VARIANTS-14": 44_506, "VARIANTS-16": 22_247}
+    assert sizes == {"VARIANTS-3": 88_985, "VARIANTS-5": 205_652, "VARIANTS-7": 240_097, "VARIANTS-9": 44_493,
+                     "VARIANTS-10": 177_970, "VARIANTS-11": 7_104, "VARIANTS-14": 44_506, "VARIANTS-16": 29_118}
     alpha, power = quick_plan.alpha, quick_plan.power
     assert sum(CHECKS[c].decisions for c in STATISTICAL_CLAUSES) == 21
     q = 1 - checks.P
@@ -107,9 +116,11 @@ def test_statistical_checks_detect_their_stated_mde(quick_plan) -> None:
     # N pairs across channels; across samples, 2 channels of floor(N / 2) disjoint pairs: the fewer
     assert correlation_power(0.029, 2 * (sizes["VARIANTS-3"] // 2), alpha, keep_prob=q) >= power
     n = sizes["VARIANTS-5"]
-    assert z_power(0.020 * math.sqrt(n), alpha) >= power
+    of_y, of_square = checks.alpha_log_mgfs(checks.ALPHA_P)
+    assert chernoff_mean_power(0.020, n, 0.0, 1.0, of_y, alpha) >= power
+    assert chernoff_variance_power(0.023, n, 0.0, 1.0, checks.alpha_fourth_moment(checks.ALPHA_P), of_y, of_square,
+                                   alpha) >= power
     assert round(checks.alpha_fourth_moment(checks.ALPHA_P), 4) == 2.2605
-    assert variance_mde_power(0.023, 1.0, checks.alpha_fourth_moment(checks.ALPHA_P), n, alpha) >= power
     assert sizes["VARIANTS-7"] == ks_samples_needed(0.01, alpha, power)
     weights = checks.DROPCONNECT_COLUMNS * sizes["VARIANTS-9"]
     assert detectable_delta(q, weights, alpha, power) <= 0.0092
@@ -132,9 +143,12 @@ def test_statistical_checks_detect_their_stated_mde(quick_plan) -> None:
             assert abs(checks.seed_rate(checks.P, block, side, side) - gamma) >= 2 * corner_mde
     variance, mu4 = checks.row_sum_moments(checks.ATTENTION_ROW, checks.P)
     assert (round(variance, 5), round(mu4, 6)) == (0.06746, 0.012465)
-    rows = sizes["VARIANTS-16"]
-    assert z_power(0.015 * math.sqrt(rows / variance), alpha) >= power
-    assert variance_mde_power(0.0051, variance, mu4, rows, alpha) >= power
+    rows, bound = sizes["VARIANTS-16"], checks.row_sum_bound(checks.P)
+    mean_mde, variance_mde = checks.attention_mdes(quick_plan)
+    assert bound == 1.0 and (round(mean_mde, 4), round(variance_mde, 4)) == (0.0147, 0.0050)
+    assert bernstein_mean_power(mean_mde, rows, variance, bound, alpha) >= power
+    assert bernstein_variance_power(variance_mde, rows, variance, mu4, bound, alpha) >= power
+    assert bernstein_variance_power(variance_mde, rows - 1, variance, mu4, bound, alpha) < power  # the least rows
 
 
 # --- channel dropout ----------------------------------------------------------------------------------

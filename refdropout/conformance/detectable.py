@@ -14,8 +14,11 @@ lag / successive independence   a correlation φ of (z_{α/2} + z_power) / √n,
 mean z, variance z              (z_{α/2} + z_power) · se, the standard error se = |observed −
                                 expected| / |z| read off the record (none where z = 0)
 variance chi2                   (r − 1) · expected, r > 1 the least variance ratio detected
+two-point mean, variance        exact: the rate's ``detectable_delta`` at the null rate nearest k / n,
+                                in the moment's units: v δ for the mean, the smaller change of
+                                v² π (1 − π) at π ± δ for the variance (v = observed n / k; none at k = 0)
 kolmogorov-smirnov              the DKW bound (√(ln(2/α)/2) + √(ln(2/(1 − power))/2)) / √n
-homogeneity, runs               none: it depends on what the record does not hold
+homogeneity, runs, bernstein    none: it depends on what the record does not hold
 =============================== ===================================================================
 """
 
@@ -25,7 +28,7 @@ import math
 
 from scipy.stats import norm
 
-from ..stats import Record, detectable_delta, variance_power
+from ..stats import Record, detectable_delta, variance_power, variance_roots
 from ..stats.search import least_real
 
 __all__ = ["detectable"]
@@ -62,6 +65,29 @@ def _chi2(record: Record, power: float) -> float | None:
     return (least_real(detected, 1.0, _LARGEST_RATIO, steps=80) - 1.0) * record.expected
 
 
+def _two_point(record: Record, power: float) -> float | None:
+    """The two-point tests' MDE (stats.twopoint): the statistic is the count k of the values v."""
+    k, n = int(record.statistic), record.n
+    if k == 0 or n < 2:
+        return None
+    if record.test == "two-point mean":
+        v = record.observed * n / k
+        rate = record.expected / v
+        return v * detectable_delta(rate, n, record.alpha, power) if 0.0 <= rate <= 1.0 else None
+    if k == n:
+        return None
+    v = math.sqrt(record.observed * n * (n - 1) / (k * (n - k)))
+    roots = variance_roots(v, record.expected)
+    if roots is None:
+        return None
+    rate = min(roots, key=lambda r: abs(r - k / n))
+    delta = detectable_delta(rate, n, record.alpha, power)
+    if not math.isfinite(delta):
+        return delta
+    return min(abs(v * v * (r * (1 - r) - rate * (1 - rate)))
+               for r in (rate - delta, rate + delta) if 0.0 <= r <= 1.0)
+
+
 def _kolmogorov_smirnov(record: Record, power: float) -> float:
     root = math.sqrt(math.log(2 / record.alpha) / 2) + math.sqrt(math.log(2 / (1 - power)) / 2)
     return root / math.sqrt(record.n)
@@ -75,6 +101,8 @@ _BY_TEST = {
     "mean z": _z_test,
     "variance z": _z_test,
     "variance chi2": _chi2,
+    "two-point mean": _two_point,
+    "two-point variance": _two_point,
     "kolmogorov-smirnov": _kolmogorov_smirnov,
 }
 

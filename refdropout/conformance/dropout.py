@@ -29,20 +29,21 @@ from ..stats import (
     DecisionPlan,
     PairCounts,
     Tally,
+    binomial_power,
     binomial_test,
     correlation_power,
     dispersion_counts_test,
     dispersion_power,
     homogeneity_counts_test,
     homogeneity_power,
-    mean_z_test,
     one_position_power,
     pair_counts_test,
     samples_for_power,
     samples_needed,
     successive_independence_test,
-    variance_test,
-    z_power,
+    two_point_mean_test,
+    two_point_variance_test,
+    variance_roots,
 )
 from ..tensor import Tensor
 from .kit import (
@@ -172,21 +173,45 @@ def dispersion_masks(plan: DecisionPlan) -> int:
                              plan.power, start=1_000)
 
 
+def _two_point_samples(plan: DecisionPlan, cases: tuple[tuple[float, float], ...], start: int) -> int:
+    """The least n at which the exact binomial test of the keep count at each case's null rate detects
+    its true rate with the plan's power, in every case (null rate, true rate) (STATS-3, STATS-15)."""
+    def power_at(n: int) -> float:
+        return min(binomial_power(n, null, true, plan.alpha) for null, true in cases)
+
+    return samples_for_power(power_at, plan.power, start=start)
+
+
 @cache
 def mean_samples(plan: DecisionPlan) -> int:
-    """Samples for the mean z-test to detect a relative bias MEAN_MDE: effect = MDE sqrt(n) / sigma (DROPOUT-20)."""
-    sigma = math.sqrt(_ratio_moments(STRUCTURE_RATE)[0])
-    return samples_for_power(lambda n: z_power(MEAN_MDE * math.sqrt(n) / sigma, plan.alpha), plan.power, start=1_000)
+    """Samples for the exact test of the mean of m / q to detect a relative bias MEAN_MDE (DROPOUT-20):
+    a keep rate q (1 ± MDE) against q, or a kept value (1 ± MDE) / q, whose null rate is q / (1 ± MDE),
+    against the true rate q."""
+    q, e = 1.0 - STRUCTURE_RATE, MEAN_MDE
+    return _two_point_samples(plan, ((q, q * (1 + e)), (q, q * (1 - e)), (q / (1 + e), q), (q / (1 - e), q)), 300_000)
+
+
+def _near_root(value: float, variance: float) -> float:
+    """The rate near q = 1 - STRUCTURE_RATE at which v m has the variance (stats.variance_roots)."""
+    roots = variance_roots(value, variance)
+    assert roots is not None  # the plan's variances are near p / q, whose roots are p and q
+    return roots[1] if 1.0 - STRUCTURE_RATE > 0.5 else roots[0]
 
 
 @cache
 def variance_samples(plan: DecisionPlan) -> int:
-    """Samples for the variance z-test to detect a relative change VARIANCE_MDE: effect = MDE var / sd(s^2),
-    sd(s^2) = sqrt((mu_4 - var^2 (n - 3) / (n - 1)) / n) (DROPOUT-21)."""
-    var, mu4 = _ratio_moments(STRUCTURE_RATE)
-    return samples_for_power(
-        lambda n: z_power(VARIANCE_MDE * var / math.sqrt((mu4 - var * var * (n - 3) / (n - 1)) / n), plan.alpha),
-        plan.power, start=1_000)
+    """Samples for the exact test of the variance of m / q to detect a relative change VARIANCE_MDE
+    (DROPOUT-21): a keep rate whose variance is (1 ± MDE) p / q against q, or a kept value
+    sqrt(1 ± MDE) / q, whose null rate is near q, against the true rate q. The power is that of the
+    near root's test; the far root's (p) rejects too, K being about n q, with probability 1 - 10^-1000
+    at the plan's sizes."""
+    q = 1.0 - STRUCTURE_RATE
+    var, _ = _ratio_moments(STRUCTURE_RATE)
+    cases = []
+    for factor in (1 + VARIANCE_MDE, 1 - VARIANCE_MDE):
+        cases.append((q, _near_root(1.0 / q, factor * var)))
+        cases.append((_near_root(math.sqrt(factor) / q, var), q))
+    return _two_point_samples(plan, tuple(cases), 150_000)
 
 
 # --- what the checks of this chapter share beyond the kit -----------------------------------------
@@ -625,29 +650,45 @@ def check_elements_are_independent_at_lags(impl: Implementation, ctx: Context) -
     return ctx.verdict("DROPOUT-19", failures)
 
 
-def _ratios(impl: Implementation, ctx: Context, n: int) -> Tally:
-    """y / y_eval over n elements of x = 1 at p = STRUCTURE_RATE, m / q under either scaling, as a tally
-    of their values (the same sums as the list of them)."""
+def _kept_ratios(impl: Implementation, ctx: Context, n: int) -> tuple[int, float] | str:
+    """(K, v): how many of the ratios y / y_eval over n elements of x = 1 at p = STRUCTURE_RATE are
+    nonzero, and their one value (1 / q where none is); a failure where the nonzero ratios take more
+    than one value, which no m / q (0 or one kept value, DROPOUT-2) does."""
     p = STRUCTURE_RATE
     unit = _eval_value(impl, 1.0, p)
-    return sum((Tally.of(as_array(y).astype(np.float64) / unit) for y in outputs(impl, n, p, ctx.seed)), Tally({}))
+    ratios = sum((Tally.of(as_array(y).astype(np.float64) / unit) for y in outputs(impl, n, p, ctx.seed)), Tally({}))
+    kept = {v: c for v, c in ratios.counts.items() if v != 0.0}
+    if len(kept) > 1:
+        shown = ", ".join(f"{v!r} ({c})" for v, c in sorted(kept.items())[:4])
+        return (f"the nonzero ratios y / y_eval of x = 1 take {len(kept)} values: {shown}; "
+                f"m / q takes one, so its moments cannot be those of m / q")
+    ((value, count),) = kept.items() or ((1.0 / (1.0 - p), 0),)
+    return count, value
 
 
 @check("DROPOUT-20", decisions=1)
 def check_expectation_is_the_eval_output(impl: Implementation, ctx: Context) -> Verdict:
-    """DROPOUT-20: E[y] = y_eval, by a z-test on y / y_eval with known sigma^2 = p / q."""
-    variance, _ = _ratio_moments(STRUCTURE_RATE)
-    ratios = _ratios(impl, ctx, mean_samples(ctx.plan))
-    failures: list[str] = []
-    judge(ctx, "DROPOUT-20 mean", mean_z_test(ratios, 1.0, math.sqrt(variance), alpha=ctx.alpha), failures)
+    """DROPOUT-20: E[y] = y_eval, by the exact test of the mean of the two-point ratios y / y_eval = v m:
+    the keep count against the rate 1 / v (STATS-15)."""
+    sample = _kept_ratios(impl, ctx, mean_samples(ctx.plan))
+    failures: list[str] = [sample] if isinstance(sample, str) else []
+    if not failures:
+        count, value = sample
+        judge(ctx, "DROPOUT-20 mean", two_point_mean_test(count, mean_samples(ctx.plan), value, 1.0, alpha=ctx.alpha),
+              failures)
     return ctx.verdict("DROPOUT-20", failures)
 
 
 @check("DROPOUT-21", decisions=1)
 def check_variance_is_x_squared_p_over_q(impl: Implementation, ctx: Context) -> Verdict:
-    """DROPOUT-21: Var[y] = y_eval^2 p / q, by the large-sample z-test on y / y_eval with known mu_4."""
-    variance, fourth = _ratio_moments(STRUCTURE_RATE)
-    ratios = _ratios(impl, ctx, variance_samples(ctx.plan))
-    failures: list[str] = []
-    judge(ctx, "DROPOUT-21 variance", variance_test(ratios, variance, alpha=ctx.alpha, fourth_moment=fourth), failures)
+    """DROPOUT-21: Var[y] = y_eval^2 p / q, by the exact test of the variance of the two-point ratios
+    y / y_eval = v m: the keep count against the rates with v^2 rate (1 - rate) = p / q (STATS-15)."""
+    variance, _ = _ratio_moments(STRUCTURE_RATE)
+    n = variance_samples(ctx.plan)
+    sample = _kept_ratios(impl, ctx, n)
+    failures: list[str] = [sample] if isinstance(sample, str) else []
+    if not failures:
+        count, value = sample
+        judge(ctx, "DROPOUT-21 variance", two_point_variance_test(count, n, value, variance, alpha=ctx.alpha),
+              failures)
     return ctx.verdict("DROPOUT-21", failures)

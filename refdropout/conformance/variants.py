@@ -22,16 +22,24 @@ from ..functional.alpha import ALPHA_PRIME, alpha_constants
 from ..shapes import broadcast_index, strides
 from ..stats import (
     DecisionPlan,
+    LogMGF,
     PairCounts,
     Tally,
+    bernstein_mean_power,
+    bernstein_mean_test,
+    bernstein_variance_power,
+    bernstein_variance_test,
     binomial_test,
+    chernoff_mean_power,
+    chernoff_mean_test,
+    chernoff_variance_power,
+    chernoff_variance_test,
     ks_samples_needed,
     ks_test,
     lag_independence_test,
-    mean_z_test,
     pair_counts_test,
+    samples_for_power,
     samples_needed,
-    variance_test,
 )
 from ..tensor import Tensor
 from .kit import (
@@ -86,6 +94,40 @@ def alpha_fourth_moment(p: float) -> float:
     return (1.0 - p) * (3 * a**4 + 6 * a * a * b * b + b**4) + p * dropped**4
 
 
+def alpha_log_mgfs(p: float) -> tuple[LogMGF, LogMGF]:
+    """The log moment generating functions of y and of y^2, alpha dropout's output for N(0, 1) inputs
+    (VARIANTS-5): y is a x + b with probability q, else d, so
+
+        log E e^{λ y}   = log(q e^{λ b + λ^2 a^2 / 2} + p e^{λ d}),
+        log E e^{λ y^2} = log(q (1 - 2 λ a^2)^{-1/2} e^{λ b^2 / (1 - 2 λ a^2)} + p e^{λ d^2}),  λ < 1 / (2 a^2)."""
+    (a, b), d, q = alpha_constants(p), alpha_dropped_value(p), 1.0 - p
+
+    def of_y(lam: float) -> float:
+        return float(np.logaddexp(math.log(q) + lam * b + lam * lam * a * a / 2, math.log(p) + lam * d))
+
+    def of_square(lam: float) -> float:
+        shrink = 1.0 - 2.0 * lam * a * a
+        return float(np.logaddexp(math.log(q) - math.log(shrink) / 2 + lam * b * b / shrink, math.log(p) + lam * d * d))
+
+    return (of_y, 50.0, 50.0), (of_square, 50.0, (1.0 - 1e-9) / (2 * a * a))
+
+
+@cache
+def alpha_samples(plan: DecisionPlan) -> int:
+    """Outputs for VARIANTS-5's Chernoff tests to detect, with the plan's power, the MDEs the z-tests had on n
+    outputs: (z_{alpha/2} + z_{1-power}) / sqrt(n) for the mean, times sqrt(mu4 - 1) for the variance."""
+    z = norm.isf(plan.alpha / 2) + norm.isf(1.0 - plan.power)
+    mu4 = alpha_fourth_moment(ALPHA_P)
+    of_y, of_square = alpha_log_mgfs(ALPHA_P)
+
+    def power_at(n: int) -> float:
+        return min(chernoff_mean_power(z / math.sqrt(plan.n), n, 0.0, 1.0, of_y, plan.alpha),
+                   chernoff_variance_power(z * math.sqrt((mu4 - 1.0) / plan.n), n, 0.0, 1.0, mu4, of_y, of_square,
+                                           plan.alpha))
+
+    return samples_for_power(power_at, plan.power, start=plan.n)
+
+
 def seed_rate(p: float, block: int, height: int, width: int) -> float:
     """DropBlock's γ = p H W / (b^2 (H - b + 1)(W - b + 1)) (VARIANTS-14)."""
     return p * height * width / (block * block * (height - block + 1) * (width - block + 1))
@@ -116,6 +158,35 @@ def row_sum_moments(row: tuple[float, ...], p: float) -> tuple[float, float]:
     return variance, mu4
 
 
+def row_sum_bound(p: float) -> float:
+    """The largest |S - 1| of a row sum S = Σ_j A_j m_j / q of a probability vector A: S lies in
+    [0, 1 / q] (VARIANTS-16)."""
+    return max(1.0, 1.0 / (1.0 - p) - 1.0)
+
+
+def attention_mdes(plan: DecisionPlan) -> tuple[float, float]:
+    """VARIANTS-16's MDEs of the mean and the variance of a row sum: what the two-sided z-tests on
+    ceil(n / 8) rows detect with the plan's power, (z_{alpha/2} + z_{1-power}) sd / sqrt(rows), sd
+    that of a row sum and of a squared deviation, sqrt(mu4 - var^2)."""
+    rows = math.ceil(plan.n / len(ATTENTION_ROW))
+    variance, mu4 = row_sum_moments(ATTENTION_ROW, P)
+    z = norm.isf(plan.alpha / 2) + norm.isf(1.0 - plan.power)
+    return z * math.sqrt(variance / rows), z * math.sqrt((mu4 - variance * variance) / rows)
+
+
+@cache
+def attention_rows(plan: DecisionPlan) -> int:
+    """Rows for VARIANTS-16's Bernstein tests to detect attention_mdes(plan) with the plan's power (STATS-3)."""
+    variance, mu4 = row_sum_moments(ATTENTION_ROW, P)
+    bound, (mean_mde, variance_mde) = row_sum_bound(P), attention_mdes(plan)
+
+    def power_at(rows: int) -> float:
+        return min(bernstein_mean_power(mean_mde, rows, variance, bound, plan.alpha),
+                   bernstein_variance_power(variance_mde, rows, variance, mu4, bound, plan.alpha))
+
+    return samples_for_power(power_at, plan.power, start=math.ceil(plan.n / len(ATTENTION_ROW)))
+
+
 @cache
 def _rate_samples(mde: float, alpha: float, power: float) -> int:
     return samples_needed(0.5, mde, alpha, power)
@@ -124,22 +195,22 @@ def _rate_samples(mde: float, alpha: float, power: float) -> int:
 def sample_sizes(plan: DecisionPlan) -> dict[str, int]:
     """The sample size of every statistical check under ``plan`` (STATS-3), from its n draws:
 
-    VARIANTS-3: samples of 2 channels, 2 x samples = n channels;  VARIANTS-5: n outputs;
+    VARIANTS-3: samples of 2 channels, 2 x samples = n channels;  VARIANTS-5: outputs (alpha_samples);
     VARIANTS-7: the KS size for sup-distance keep_rate_mde;  VARIANTS-9: rows of a 4-column W,
     4 x rows = n weights;  VARIANTS-10: rows, n rounded up to even (two halves);  VARIANTS-11: calls,
     the keep-rate size for an MDE 5 x the plan's;  VARIANTS-14: maps of each case, the size for 2 x
-    the plan's;  VARIANTS-16: rows of 8 attention weights, n weights.
+    the plan's;  VARIANTS-16: rows of 8 attention weights for its Bernstein tests (attention_rows).
     """
     n = plan.n
     return {
         "VARIANTS-3": math.ceil(n / 2),
-        "VARIANTS-5": n,
+        "VARIANTS-5": alpha_samples(plan),
         "VARIANTS-7": ks_samples_needed(plan.keep_rate_mde, plan.alpha, plan.power),
         "VARIANTS-9": math.ceil(n / DROPCONNECT_COLUMNS),
         "VARIANTS-10": 2 * math.ceil(n / 2),
         "VARIANTS-11": _rate_samples(5 * plan.keep_rate_mde, plan.alpha, plan.power),
         "VARIANTS-14": _rate_samples(2 * plan.keep_rate_mde, plan.alpha, plan.power),
-        "VARIANTS-16": math.ceil(n / len(ATTENTION_ROW)),
+        "VARIANTS-16": attention_rows(plan),
     }
 
 
@@ -283,7 +354,8 @@ def check_alpha_dropout_values(impl: Implementation, ctx: Context) -> Verdict:
 
 @check("VARIANTS-5", needs=("alpha_dropout",), decisions=2)
 def check_alpha_dropout_keeps_mean_and_variance(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-5: for N(0, 1) inputs, E[y] = 0 (z-test) and Var[y] = 1 (large-sample test with mu4)."""
+    """VARIANTS-5: for N(0, 1) inputs, E[y] = 0 and Var[y] = 1, by Chernoff's bound with the exact moment
+    generating functions of y and y^2 (stats.chernoff): size at most alpha at every n."""
     n = sample_sizes(ctx.plan)["VARIANTS-5"]
     parts = calls(n, ctx.seed)
 
@@ -295,11 +367,21 @@ def check_alpha_dropout_keeps_mean_and_variance(impl: Implementation, ctx: Conte
             yield y
 
     failures: list[str] = []
-    # one call (quick, standard): the array, summed as a list; more (deep): sums over the calls
-    sample = next(outputs()) if len(parts) == 1 else Drawn(n, outputs)
-    decisions = {"VARIANTS-5 mean": lambda: mean_z_test(sample, 0.0, 1.0, alpha=ctx.alpha),
-                 "VARIANTS-5 variance": lambda: variance_test(sample, 1.0, alpha=ctx.alpha,
-                                                              fourth_moment=alpha_fourth_moment(ALPHA_P))}
+    # one call (quick, standard): the array, summed as it is; more (deep): sums over the calls
+    if len(parts) == 1:
+        first = next(outputs())
+        sample = Drawn(n, lambda: iter([first]))
+    else:
+        sample = Drawn(n, outputs)
+    of_y, of_square = alpha_log_mgfs(ALPHA_P)
+
+    def spread() -> float:
+        mean = sample.fsum() / n
+        return sample.fsum(lambda v: (v - mean) ** 2) / n
+
+    decisions = {"VARIANTS-5 mean": lambda: chernoff_mean_test(sample.fsum() / n, n, 0.0, of_y, alpha=ctx.alpha),
+                 "VARIANTS-5 variance": lambda: chernoff_variance_test(spread(), n, 0.0, 1.0, of_y, of_square,
+                                                                       alpha=ctx.alpha)}
     for name, decide in decisions.items():
         decision = None if failures else decide()  # a call of the wrong shape while summing decides nothing
         if decision is not None and not failures:
@@ -546,7 +628,9 @@ def _row_sums(y: np.ndarray) -> Tally:
 
 @check("VARIANTS-16", needs=("attention_dropout",), decisions=2)
 def check_attention_rows_sum_to_one_in_expectation(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-16: row sums of dropped attention weights have mean 1 and variance (p/q) Σ A_j^2."""
+    """VARIANTS-16: row sums of dropped attention weights have mean 1 and variance (p/q) Σ A_j^2, by
+    Bernstein's inequality on the row sums, which lie within row_sum_bound(p) of 1: size at most alpha
+    at every number of rows (stats.bernstein)."""
     width = len(ATTENTION_ROW)
     rows = sample_sizes(ctx.plan)["VARIANTS-16"]
     sums, failures = Tally({}), []
@@ -558,7 +642,10 @@ def check_attention_rows_sum_to_one_in_expectation(impl: Implementation, ctx: Co
         sums += _row_sums(y)
     if not failures:
         variance, mu4 = row_sum_moments(ATTENTION_ROW, P)
-        judge(ctx, "VARIANTS-16 mean row sum", mean_z_test(sums, 1.0, math.sqrt(variance), alpha=ctx.alpha), failures)
+        bound, mean = row_sum_bound(P), sums.fsum() / rows
+        spread = sums.fsum(lambda v: (v - mean) ** 2) / rows  # (1/R) Σ (S_r - mean)^2
+        judge(ctx, "VARIANTS-16 mean row sum",
+              bernstein_mean_test(mean, rows, 1.0, variance, bound, alpha=ctx.alpha), failures)
         judge(ctx, "VARIANTS-16 row sum variance",
-               variance_test(sums, variance, alpha=ctx.alpha, fourth_moment=mu4), failures)
+              bernstein_variance_test(spread, rows, variance, mu4, bound, alpha=ctx.alpha), failures)
     return ctx.verdict("VARIANTS-16", failures)

@@ -8,6 +8,8 @@ spec/stats.md states what they promise. One module per idea:
 * :mod:`.structure` — homogeneity, pairwise independence, runs and dispersion of 0/1 masks;
 * :mod:`.continuous` — Kolmogorov–Smirnov, mean and variance tests for continuous variants;
 * :mod:`.bernstein` — mean and variance tests by Bernstein's inequality, valid at every sample size;
+* :mod:`.chernoff` — mean and variance tests by Chernoff's bound with the exact moment generating function;
+* :mod:`.twopoint` — exact tests of the mean and the variance of a two-point sample (a binomial count);
 * :mod:`.profiles` — the ``quick``, ``standard`` and ``deep`` plans;
 * :mod:`.decision` — the result every test returns; :mod:`.arguments` — input checks;
 * :mod:`.sensitivity` — the measured power of the keep-rate decision (``refdropout report sensitivity`` runs it).
@@ -16,9 +18,10 @@ Unlike the engine, this layer uses scipy (and numpy through it).
 """
 
 from .arguments import SMALLEST_KEEP_PROB
-from .bernstein import bernstein_mean_test, bernstein_variance_test
+from .bernstein import bernstein_mean_power, bernstein_mean_test, bernstein_variance_power, bernstein_variance_test
 from .binomial import BinomialDecision, binomial_power, binomial_test, rejection_region
 from .budget import BudgetExhausted, ErrorBudget, HolmVerdict, Record
+from .chernoff import LogMGF, chernoff_mean_power, chernoff_mean_test, chernoff_variance_power, chernoff_variance_test
 from .continuous import Tally, exact_sum, ks_test, mean_z_test, variance_test
 from .decision import Decision
 from .planning import (
@@ -48,6 +51,7 @@ from .structure import (
     runs_test,
     successive_independence_test,
 )
+from .twopoint import two_point_mean_test, two_point_variance_test, variance_roots
 
 __all__ = [
     "BinomialDecision",
@@ -66,9 +70,16 @@ __all__ = [
     "SMALLEST_KEEP_PROB",
     "STANDARD",
     "Tally",
+    "LogMGF",
+    "bernstein_mean_power",
     "bernstein_mean_test",
+    "bernstein_variance_power",
     "bernstein_variance_test",
     "binomial_power",
+    "chernoff_mean_power",
+    "chernoff_mean_test",
+    "chernoff_variance_power",
+    "chernoff_variance_test",
     "binomial_test",
     "correlation_power",
     "decision_plan",
@@ -94,7 +105,10 @@ __all__ = [
     "samples_for_power",
     "samples_needed",
     "successive_independence_test",
+    "two_point_mean_test",
+    "two_point_variance_test",
     "variance_power",
+    "variance_roots",
     "variance_test",
     "z_power",
 ]

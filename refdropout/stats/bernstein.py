@@ -15,10 +15,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from scipy.stats import norm
+
 from .arguments import check_count, check_finite, check_open_unit
 from .decision import Decision
 
-__all__ = ["bernstein_mean_test", "bernstein_variance_test"]
+__all__ = ["bernstein_mean_power", "bernstein_mean_test", "bernstein_variance_power", "bernstein_variance_test",
+           "shifted_power"]
 
 
 def _check_nonnegative(name: str, value: Any) -> float:
@@ -84,3 +87,31 @@ def bernstein_variance_test(observed: float, n: int, variance: float, fourth_mom
     tail = _tail(deviation - squared_radius, fourth_moment - variance**2, w_range, n)
     return Decision(test="bernstein", statistic=deviation, p_value=min(1.0, alpha / 2 + tail), n=n,
                     observed=observed, expected=variance, alpha=alpha)
+
+
+def shifted_power(threshold: float, effect: float, spread: float, n: int) -> float:
+    """P(|statistic - null| >= threshold) for a statistic about N(null + effect, spread / n): the power
+    of a test that rejects beyond ``threshold``, by the normal approximation at the alternative (the
+    planning approximation of the Bernstein and Chernoff tests)."""
+    sd, effect = math.sqrt(spread / n), abs(effect)
+    return float(norm.sf((threshold - effect) / sd) + norm.cdf((-threshold - effect) / sd))
+
+
+def bernstein_mean_power(effect: float, n: int, variance: float, bound: float, alpha: float) -> float:
+    """Power of :func:`bernstein_mean_test` on n terms whose mean is ``effect`` away from the null's:
+    it rejects where |mean − μ| reaches Bernstein's radius at α, and the mean is taken as normal with
+    the null's variance (the planning approximation of the z-tests, STATS-3)."""
+    n, alpha = check_count("n", n, minimum=1), check_open_unit("alpha", alpha)
+    return shifted_power(_radius(alpha, variance, bound, n), effect, variance, n)
+
+
+def bernstein_variance_power(effect: float, n: int, variance: float, fourth_moment: float, bound: float,
+                             alpha: float) -> float:
+    """Power of :func:`bernstein_variance_test` on n terms whose variance is ``effect`` away from the
+    null's: it rejects where |observed − σ²| reaches r² + δ, r the mean's radius at α/2 and δ that of
+    w at α/2, and the observed variance is taken as normal with variance (μ₄ − σ⁴)/n (STATS-3)."""
+    n, alpha = check_count("n", n, minimum=1), check_open_unit("alpha", alpha)
+    spread = fourth_moment - variance**2
+    threshold = _radius(alpha / 2, variance, bound, n) ** 2 + _radius(alpha / 2, spread,
+                                                                      max(variance, bound**2 - variance), n)
+    return shifted_power(threshold, effect, spread, n)
