@@ -10,11 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from ..contract import Policies
 from ..dtypes import DType, bfloat16, float16
-from ..exact import jax_random
 from ..random import Generator
-from ..shapes import Shape, numel
+from ..shapes import Shape
 from ..tensor import Tensor
 from .registry import mutant
 from .textbook import Textbook
@@ -22,7 +20,7 @@ from .textbook import Textbook
 __all__ = [
     "SameMaskEveryCall", "StreamNotAdvanced", "SeedIgnored", "SeedTruncatedTo32Bits", "BatchSharedMask",
     "CorrelatedNeighbours", "ShortPeriod", "KeepThresholdIn8Bits", "UniformsInBfloat16", "UniformsInFloat16",
-    "ExactCount", "NoiseShapeIgnored", "CounterOffByOne",
+    "ExactCount", "NoiseShapeIgnored",
 ]
 
 
@@ -211,45 +209,3 @@ class NoiseShapeIgnored(Textbook):
 
     def mask_shape(self, shape: Shape, noise_shape: Sequence[int | None] | None) -> Shape:
         return shape
-
-
-class _ThreefryKey:
-    """A JAX key as a draw's state: a single call draws with it, a stream splits it before each draw."""
-
-    def __init__(self, seed: int, *, stream: bool) -> None:
-        self.key, self.stream = divmod(seed, 2**32), stream
-
-    def next(self) -> tuple[int, int]:
-        if not self.stream:
-            return self.key
-        self.key, sub = jax_random.split(self.key)
-        return sub
-
-
-@mutant("randomness", models="uxlfoundation/oneDPL#1905: Fixed coverity issue in Philox RNG engine",
-        caught_by=("EXACT-1",))
-class CounterOffByOne(Textbook):
-    """Draws JAX's Threefry masks, but element i with i mod 10^6 = 10^6 - 1 reads counter i + 1: one bit in 10^6 wrong.
-
-    It declares the algorithm "jax-threefry" with the default key (hi, lo) of the seed, as the jax
-    target does; the mask is bernoulli(key, 1 - p) in float64, except that every millionth element
-    is decided by its neighbour's counter, as an increment off by one at a block boundary would
-    (the report fixes a Philox engine's counter increment). The distribution of every mask is
-    untouched, so only the exact clause can see it.
-    """
-
-    name = "counter-off-by-one"
-    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="jax-threefry")
-    PERIOD = 10**6
-
-    def generator(self, seed: int) -> _ThreefryKey:
-        return _ThreefryKey(seed, stream=False)
-
-    def keep(self, generator: _ThreefryKey, shape: Shape, p: float) -> list[bool]:
-        n = numel(shape)
-        drawn = jax_random.bernoulli(generator.next(), 1.0 - p, n + 1, "float64").data
-        return [drawn[i + 1 if i % self.PERIOD == self.PERIOD - 1 else i] == 1.0 for i in range(n)]
-
-    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
-        key = _ThreefryKey(seed, stream=True)
-        return lambda x, p, *, training: self.forward(key, x, p, training=training)[0]

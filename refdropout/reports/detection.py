@@ -42,6 +42,9 @@ def _witnessed(module: str, *witnesses: str) -> str:
 # why a clause with a check catches no mutant of the catalogue (the document's "caught nothing" list)
 JUSTIFICATIONS = {
     "ENSEMBLE-8": _witnessed("tests/broken/ensemble.py", "MCFalsyRate"),
+    "EXACT-1": "Its mutant, modelled on uxlfoundation/oneDPL#1905, joins the catalogue when this matrix is next "
+               "regenerated; tests/broken/exact.py shows the check rejects CounterOffByOne, OriginalLayout, "
+               "SeedPairSwapped.",
     "RECURRENT-1": "Checks the LSTM cell without dropout, which no dropout bug touches; tests/broken/recurrent.py "
                    "shows the check rejects GateOrderIGFO.",
     "RECURRENT-2": "Checks the GRU cell without dropout, which no dropout bug touches; tests/broken/recurrent.py "
