@@ -47,6 +47,7 @@ from .kit import (
     constant,
     distinct,
     identical,
+    identical_array,
     input_seed,
     judge,
     keep_mask_array,
@@ -427,12 +428,9 @@ def check_gaussian_noise_is_normal(impl: Implementation, ctx: Context) -> Verdic
 # --- DropConnect ------------------------------------------------------------------------------------
 
 
-def _eye(n: int) -> Tensor:
-    return Tensor.from_flat([float(i == j) for i in range(n) for j in range(n)], (n, n))
-
-
-def _weights(rows: int, cols: int) -> Tensor:
-    return Tensor.from_flat([1.0 + (k % 7) / 8 for k in range(rows * cols)], (rows, cols))
+def _weights(rows: int, cols: int) -> np.ndarray:
+    """W[r, j] = 1 + (k mod 7) / 8 for the weight k = r cols + j: exact, nonzero, seven values."""
+    return (1.0 + (np.arange(rows * cols) % 7) / 8).reshape(rows, cols)
 
 
 @check("VARIANTS-9", needs=("dropconnect",), decisions=1 + DROPCONNECT_COLUMNS)
@@ -442,17 +440,18 @@ def check_dropconnect_masks_weights(impl: Implementation, ctx: Context) -> Verdi
     cols = DROPCONNECT_COLUMNS
     rows = sample_sizes(ctx.plan)["VARIANTS-9"]
     w = _weights(rows, cols)
-    y = impl.dropconnect(_eye(cols), w, P, training=True, seed=ctx.seed)
-    failures = tensor_of_shape("training", y, (cols, rows))
+    y = impl.dropconnect(np.eye(cols), w, P, training=True, seed=ctx.seed)
+    failures = array_of_shape("training", y, (cols, rows))
     if not failures:
-        keep = []
-        for k, wk in enumerate(w.data):
-            v = y.data[(k % cols) * rows + k // cols]  # y[j, r] = W'[r, j] for the weight k = r cols + j
-            if v != 0.0 and not _kept(v, wk / (1.0 - P)):
-                failures.append(f"weight {divmod(k, cols)}: W = {wk!r} became {v!r}, neither 0 nor W / q")
-                break
-            keep.append(int(v != 0.0))
+        got = y.T.reshape(-1).astype(np.float64)  # y[j, r] = W'[r, j]: the weights in W's row-major order
+        kept_value = w.reshape(-1) / (1.0 - P)
+        wrong = np.flatnonzero((got != 0.0) & ~(np.abs(got - kept_value) <= np.spacing(np.abs(kept_value))))
+        if wrong.size:  # neither 0 nor W / q within one ulp (NaN included)
+            k = int(wrong[0])
+            failures.append(f"weight {divmod(k, cols)}: W = {float(w.flat[k])!r} became {float(got[k])!r}, "
+                            f"neither 0 nor W / q")
     if not failures:
+        keep = (got != 0.0).astype(np.int64).tolist()
         judge(ctx, "VARIANTS-9 keep rate", binomial_test(sum(keep), rows * cols, 1.0 - P, alpha=ctx.alpha), failures)
         # lag l < cols pairs M[r, j] with M[r, j + l] and M[r + 1, j + l - cols]: the neighbours of a row and
         # the next row's shifted; lag cols pairs M[r, j] with M[r + 1, j], one input in two rows
@@ -460,10 +459,9 @@ def check_dropconnect_masks_weights(impl: Implementation, ctx: Context) -> Verdi
             judge(ctx, f"VARIANTS-9 weights {lag} apart", lag_independence_test([keep], lag, alpha=ctx.alpha),
                   failures)
     small = _weights(5, cols)
-    transposed = Tensor.from_flat([small.data[r * cols + j] for j in range(cols) for r in range(5)], (cols, 5))
     for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
-        y = impl.dropconnect(_eye(cols), small, p, training=training, seed=ctx.seed)
-        failures += identical(f"{mode}: x W^T", y, transposed)
+        y = impl.dropconnect(np.eye(cols), small, p, training=training, seed=ctx.seed)
+        failures += identical_array(f"{mode}: x W^T", y, np.ascontiguousarray(small.T))
     return ctx.verdict("VARIANTS-9", failures)
 
 
@@ -572,14 +570,14 @@ def check_dropblock_seed_rate(impl: Implementation, ctx: Context) -> Verdict:
     for (height, width, block), seed in zip(SEED_RATE_CASES, successive_seeds(ctx.seed, len(SEED_RATE_CASES))):
         case = f"{height} x {width}, b = {block}"
         shape = (maps, 1, height, width)
-        y = impl.dropblock2d(ones(shape), P, block_size=block, training=True, seed=seed)
-        failures += tensor_of_shape(f"VARIANTS-14 {case}", y, shape)
+        y = impl.dropblock2d(ones_array(shape), P, block_size=block, training=True, seed=seed)
+        failures += array_of_shape(f"VARIANTS-14 {case}", y, shape)
         if failures:
             break
         gamma = seed_rate(P, block, height, width)
         for name, position in (("corner", (0, 0)), ("most covered", most_covered(height, width, block))):
             offset = sum(i * stride for i, stride in zip(position, strides((height, width))))
-            dropped = sum(v == 0.0 for v in y.data[offset::height * width])  # the position in every map
+            dropped = int(np.count_nonzero(y.reshape(-1)[offset::height * width] == 0))  # the position in every map
             covering = seed_coverage(position, height, width, block)
             decision = binomial_test(dropped, maps, 1.0 - (1.0 - gamma) ** covering, alpha=ctx.alpha)
             judge(ctx, f"VARIANTS-14 {case}, {name} {position} dropped", decision, failures)
