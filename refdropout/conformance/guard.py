@@ -55,8 +55,10 @@ from ..tensor import Tensor
 __all__ = ["BACKSTOP_GRACE", "DEFAULT_TIMEOUT", "Backstop", "Call", "CallFailed", "CallTimedOut", "Guard",
            "Interrupted", "Output", "Watch", "backstop_window", "interruptible"]
 
-# Ten times the longest call of the pure-Python reference at the standard profile on a 2-core
-# machine (RECURRENT-9: about a minute per call); a fast implementation's calls take milliseconds.
+# Set at ten times the longest call of the reference at the standard profile on a 2-core machine when
+# that was RECURRENT-9's pure-Python network, about a minute; since the reference answers statistical
+# samples through its numpy path its calls take seconds, and a fast implementation's milliseconds:
+# the limit is generous, for an implementation slower than ours, not tuned to it.
 DEFAULT_TIMEOUT = 600.0
 BACKSTOP_GRACE = 60.0  # seconds the backstop waits beyond twice the time limit
 RETRY = 1.0  # seconds between the alarms that follow the first, should a call swallow one
