@@ -57,6 +57,30 @@ def test_a_clause_added_later_is_filled_in_for_every_recorded_run(tmp_path: Path
     assert "| reference | " in text and " | 2 | " in text  # two runs of two clauses each, not four
 
 
+def test_runs_under_declarations_of_the_command_line_are_runs_of_their_own(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--policy`` and ``--dtypes`` reach the runs and their records; the same target and seed under
+    other declarations is not taken as done, and is reported on a row of its own, named by its options."""
+    results = tmp_path / "sweep.jsonl"
+    run_sweep(capsys, results, "reference", clauses=("DROPOUT-10",))
+    declared = ("--policy", "nonfinite=select", "--dtypes", "float64,float32")
+    _, text = run_sweep(capsys, results, "reference", clauses=("DROPOUT-10",), options=declared)
+    plain, selected = (json.loads(line) for line in results.read_text(encoding="utf-8").splitlines())
+    assert "declared" not in plain and plain["clauses"]["DROPOUT-10"]["outcome"] == "pass"
+    assert selected["declared"] == {"policies": [["nonfinite", "select"]], "dtypes": ["float64", "float32"]}
+    assert selected["clauses"]["DROPOUT-10"]["outcome"] == "FAIL"  # the reference multiplies: the declaration is wrong
+    assert problem_of(selected) == ""
+    assert "| reference |" in text and "| reference --policy nonfinite=select --dtypes float64,float32 |" in text
+    _, again = run_sweep(capsys, results, "reference", clauses=("DROPOUT-10",), options=declared)
+    assert len(results.read_text(encoding="utf-8").splitlines()) == 2  # both runs are recorded: nothing ran
+    assert again.partition(" UTC ")[2] == text.partition(" UTC ")[2]  # the same report (its minute apart)
+
+
+def test_a_record_whose_declarations_are_malformed_is_skipped() -> None:
+    for wrong in ({"policies": [["nonfinite"]]}, {"dtypes": "float64"}, {"seeds": [1]}, ["select"]):
+        assert "declared must be" in problem_of(sweep_record() | {"declared": wrong})
+
+
 def test_a_failure_under_a_seed_reaches_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     name = f"sweep_broken_{tmp_path.name.replace('-', '_')}"

@@ -41,7 +41,7 @@ from ..options import CLAUSE, PROFILE, SEED, TARGET
 from ..spec import load_clauses
 from .command import Report, main, out
 from .document import cut, generated_by, plan_text
-from .units import ALLOW_PARTIAL, RECORDS, TX, WORKERS, Plan, Unit, discard, execute, incomplete, parallel
+from .units import ALLOW_PARTIAL, RECORDS, TX, WORKERS, Plan, Unit, declared_by, discard, execute, incomplete, parallel
 
 __all__ = ["CELLS", "REPORT", "Column", "column_of", "matrix", "run_columns", "run_unit"]
 
@@ -224,7 +224,8 @@ def _write(args: argparse.Namespace, *, command: str, date: datetime.datetime) -
     if parallel(args):
         columns = _unit_columns(args)
     else:
-        columns = run_columns(args.targets, args.clauses, profile=args.profile, seed=args.seed, **_declared(args))
+        columns = run_columns(args.targets, args.clauses, profile=args.profile, seed=args.seed,
+                              **declared_by(args.policy, args.dtypes))
     return matrix(columns, args.clauses, profile=args.profile, seed=args.seed, command=command, date=date)
 
 
@@ -232,19 +233,13 @@ def _unit_columns(args: argparse.Namespace) -> list[Column]:
     """Each target a unit through pytest-xdist, its column read from its record; the records removed
     once the document has every column it will have."""
     plan = Plan("matrix", args.profile, tuple(Unit(name, args.seed, tuple(args.clauses)) for name in args.targets),
-                _declared(args))
+                declared_by(args.policy, args.dtypes))
     directory = args.records or args.out.with_suffix(".units")
     executed = execute(plan, directory, workers=args.workers, tx=args.tx or ())
     incomplete(executed, directory, allow_partial=args.allow_partial)
     discard(plan, directory, plan.units)
     return [column_of(executed.records[unit]) if unit in executed.records else
             Column(unit.name, missing="no record", footnote=cut(executed.missing[unit])) for unit in plan.units]
-
-
-def _declared(args: argparse.Namespace) -> dict:
-    """``--policy`` and ``--dtypes`` as load_target's keyword arguments (JSON-ready: lists), those given only."""
-    declared = {"policies": [list(pair) for pair in args.policy or ()], "dtypes": args.dtypes and list(args.dtypes)}
-    return {key: value for key, value in declared.items() if value}
 
 
 REPORT = Report("matrix", (replace(TARGET, default=tuple(TARGETS)), replace(PROFILE, default="quick"), SEED, CLAUSE,

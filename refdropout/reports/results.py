@@ -3,7 +3,11 @@
 A record is one run of some clauses against a target under a master seed (:func:`record_of`):
 
     {"target": ..., "seed": ..., "profile": ..., "seconds": ..., "versions": {...},
-     "known_deviations": [...], "clauses": {"DROPOUT-3": {"outcome": ..., "min_p": ..., "decisions": ...}, ...}}
+     "known_deviations": [...], "clauses": {"DROPOUT-3": {"outcome": ..., "min_p": ..., "decisions": ...}, ...},
+     "declared": {"policies": [["nonfinite", "select"]], "dtypes": ["float64"]}}
+``declared``, there only when the sweep was given ``--policy`` or ``--dtypes``, is what the command line
+declared on top of the target's own declarations: runs of one target under other declarations are
+other runs (:func:`run_name`), never merged with these.
 
 Sweeps may run for hours, be interrupted, and run two at a time on one file, so the file is
 written and read defensively:
@@ -44,7 +48,7 @@ from ..options import PROFILE, SEED_BOUND
 from ..textfiles import Line, read_lines
 from .command import ReportError
 
-__all__ = ["Results", "append", "merge", "problem_of", "read_results", "record_of"]
+__all__ = ["Results", "append", "merge", "problem_of", "read_results", "record_of", "run_name"]
 
 CLAUSE_ID = re.compile(r"[A-Z][A-Z0-9_]*-[1-9][0-9]*")  # the form of a clause ID (spec/README.md)
 DECISIONS_BOUND = 2**63  # decisions per clause and run: far above any plan, small enough to sum and print
@@ -52,8 +56,9 @@ SHOWN = 60  # a wrong value is shown up to this many characters in a note
 OUTCOMES = tuple(outcome.value for outcome in Outcome)
 
 
-def record_of(run: Run, known: dict[str, str]) -> dict:
-    """One run as a JSON-ready record: the outcome and smallest p-value of every clause."""
+def record_of(run: Run, known: dict[str, str], declared: dict | None = None) -> dict:
+    """One run as a JSON-ready record: the outcome and smallest p-value of every clause; ``declared``:
+    the command line's declarations it ran under (refdropout.reports.units.declared_by), kept when any."""
     clauses = {}
     for result in run.results:
         p_values = [r.p_value for r in result.verdict.records]
@@ -61,7 +66,17 @@ def record_of(run: Run, known: dict[str, str]) -> dict:
                                           "min_p": min(p_values) if p_values else None,
                                           "decisions": len(p_values)}
     return {"target": run.target, "seed": run.seed, "profile": run.plan.profile, "seconds": round(run.seconds, 2),
-            "versions": run.versions, "known_deviations": sorted(known), "clauses": clauses}
+            "versions": run.versions, "known_deviations": sorted(known), "clauses": clauses,
+            **({"declared": declared} if declared else {})}
+
+
+def run_name(record: dict) -> str:
+    """The name a record's runs go by in the report: its target, and what the command line declared
+    for it where it declared anything, e.g. ``numpy --policy nonfinite=select --dtypes float64``."""
+    declared = record.get("declared", {})
+    options = [f"--policy {name}={value}" for name, value in declared.get("policies", ())]
+    options += [f"--dtypes {','.join(declared['dtypes'])}"] if declared.get("dtypes") else []
+    return " ".join([record["target"], *options])
 
 
 # ---- what a record is ---------------------------------------------------------------------------
@@ -134,9 +149,22 @@ def _clauses_wrong(clauses: dict) -> str:
     return ""
 
 
+def _declared_wrong(record: dict) -> str:
+    """Why a record's optional ``declared`` is not what a sweep writes ("" when it is, or is absent)."""
+    declared = record.get("declared", {})
+    pairs = declared.get("policies", []) if isinstance(declared, dict) else None
+    dtypes = declared.get("dtypes", []) if isinstance(declared, dict) else None
+    if (not isinstance(declared, dict) or set(declared) - {"policies", "dtypes"}
+            or not isinstance(pairs, list) or not all(isinstance(pair, list) and len(pair) == 2 and _text(pair[0])
+                                                      and isinstance(pair[1], (str, int, float)) for pair in pairs)
+            or not isinstance(dtypes, list) or not all(_text(dtype) for dtype in dtypes)):
+        return f"declared must be an object of policies ([NAME, VALUE] pairs) and dtypes, got {_shown(declared)}"
+    return ""
+
+
 def problem_of(record: Any) -> str:
     """Why a decoded JSON line is not a sweep record ("" when it is one), naming the field."""
-    problem = _wrong(record, FIELDS) or _clauses_wrong(record["clauses"])
+    problem = _wrong(record, FIELDS) or _clauses_wrong(record["clauses"]) or _declared_wrong(record)
     return f"not a sweep record ({problem})" if problem else ""
 
 
@@ -226,8 +254,8 @@ def append(path: Path, record: dict) -> None:
 
 
 def merge(records: Sequence[dict], profile: str) -> tuple[list[dict], int]:
-    """The records of ``profile`` merged per target and seed, in order of first appearance, and how
-    many clause results were recorded again (and not counted). A run has the clauses of all its
+    """The records of ``profile`` merged per run name (:func:`run_name`) and seed, in order of first
+    appearance, and how many clause results were recorded again (and not counted). A run has the clauses of all its
     records, each from the first record of it; its seconds, each record's in the proportion of its
     clauses that were new; the versions and known deviations of the last record that added one."""
     runs: dict[tuple[str, int], dict] = {}
@@ -235,7 +263,7 @@ def merge(records: Sequence[dict], profile: str) -> tuple[list[dict], int]:
     for record in records:
         if record["profile"] != profile:
             continue
-        run = runs.setdefault((record["target"], record["seed"]), {**record, "clauses": {}, "seconds": 0.0})
+        run = runs.setdefault((run_name(record), record["seed"]), {**record, "clauses": {}, "seconds": 0.0})
         new = {clause: result for clause, result in record["clauses"].items() if clause not in run["clauses"]}
         repeated += len(record["clauses"]) - len(new)
         if not new:

@@ -1,7 +1,8 @@
 """Do correct implementations ever fail? Every clause against each target under many master seeds.
 
     refdropout report sweep [--profile quick|standard|deep] [--seeds 20] [--first 0]
-        [--clause PATTERN] [--results docs/seed-sweep.jsonl] [--out docs/seed-sweep.md]
+        [--clause PATTERN] [--policy NAME=VALUE ...] [--dtypes LIST]
+        [--results docs/seed-sweep.jsonl] [--out docs/seed-sweep.md]
         [--workers N | --tx SPEC ...] [--records DIR] [--allow-partial] [TARGET ...]
 
 runs :func:`refdropout.conformance.runner.run_target` for each target under master seeds
@@ -17,6 +18,11 @@ smallest p-value any statistical decision reached, next to the per-decision α. 
 implementation's statistical clauses fail a run with probability at most the family-wise α
 (STATS-4), so under 20 seeds a failure that is not a known deviation is a finding, not bad luck.
 Run again with the same options once every run is recorded, it only writes the report anew.
+
+``--policy`` and ``--dtypes`` declare for every target on top of its own declarations, as in
+``refdropout check``; the records keep them, and a target's runs under other declarations are other
+runs: another row of the report, named by its options (e.g. ``numpy --policy nonfinite=select``),
+resumed and counted apart.
 
 With ``--workers N`` (N > 1) or ``--tx SPEC`` the runs the results file lacks are units run through
 pytest-xdist (refdropout.reports.units, ``--records DIR``, by default ``--results`` with the suffix
@@ -45,11 +51,12 @@ from .. import tables
 from ..adapters import TARGETS, LoadedTarget, TargetError, load_target
 from ..conformance.runner import run_plan, run_target
 from ..conformance.verdict import Outcome
+from ..contract.declarations import DTYPES, POLICY
 from ..options import CLAUSE, PROFILE, SEED, TARGET, Option, integer
 from .command import Report, main, out, written
 from .document import cut, generated_by, plan_text
-from .results import Results, append, merge, read_results, record_of
-from .units import ALLOW_PARTIAL, RECORDS, TX, WORKERS, Plan, Unit, discard, execute, incomplete, parallel
+from .results import Results, append, merge, read_results, record_of, run_name
+from .units import ALLOW_PARTIAL, RECORDS, TX, WORKERS, Plan, Unit, declared_by, discard, execute, incomplete, parallel
 
 __all__ = ["REPORT", "report", "run_unit"]
 
@@ -62,11 +69,12 @@ def report(results: Results, *, profile: str, command: str, date: datetime.datet
     plan = run_plan(profile)
     order = list(TARGETS)
     merged, repeated = merge(results.records, profile)
-    targets = sorted({r["target"] for r in merged}, key=lambda t: (order.index(t) if t in order else len(order), t))
+    targets = {run_name(r): r["target"] for r in merged}
+    names = sorted(targets, key=lambda n: (order.index(targets[n]) if targets[n] in order else len(order), n))
     rows = [("target", "version", "seeds", "seconds per run", "statistical decisions", "smallest p", "unexpected FAIL",
              "known deviations (FAIL under every seed?)", "policy")]
-    rows += [_row(target, [r for r in merged if r["target"] == target]) for target in targets]
-    seeds = {t: sorted(r["seed"] for r in merged if r["target"] == t) for t in targets}
+    rows += [_row(name, [r for r in merged if run_name(r) == name]) for name in names]
+    seeds = {n: sorted(r["seed"] for r in merged if run_name(r) == n) for n in names}
     return "\n\n".join([
         "# Seed sweep: correct implementations under many master seeds",
         f"{generated_by(command, date)}: {plan_text(plan)}.",
@@ -139,9 +147,10 @@ def _write(args: argparse.Namespace, *, command: str, date: datetime.datetime) -
     if parallel(args):
         results = _write_units(args, results, told)
         return report(results, profile=args.profile, command=command, date=date)
+    declared = declared_by(args.policy, args.dtypes)
     for name in args.targets:
         try:
-            loaded = load_target(name)
+            loaded = load_target(name, **declared)
         except TargetError as error:
             print(f"{name}: skipped: {error}", file=sys.stderr)
             continue
@@ -150,8 +159,9 @@ def _write(args: argparse.Namespace, *, command: str, date: datetime.datetime) -
             missing = _missing(results, args, name, seed)
             if not missing:
                 continue
-            run = run_target(name, loaded.impl, missing, profile=args.profile, seed=seed, versions=loaded.versions())
-            append(args.results, record_of(run, known))
+            run = run_target(name, loaded.impl, missing, profile=args.profile, seed=seed, versions=loaded.versions(),
+                             declarations=loaded.declarations)
+            append(args.results, record_of(run, known, declared))
             print(f"{name} seed {seed}: " + ", ".join(f"{run.count(o)} {o.value}" for o in Outcome)
                   + f"; {run.seconds:.1f} s", file=sys.stderr, flush=True)
             results = _read(args.results, told)
@@ -159,9 +169,10 @@ def _write(args: argparse.Namespace, *, command: str, date: datetime.datetime) -
 
 
 def _missing(results: Results, args: argparse.Namespace, name: str, seed: int) -> list[str]:
-    """The clauses of ``args`` the results file lacks for ``name`` under ``seed``."""
-    done = {(r["target"], r["seed"]): set(r["clauses"]) for r in merge(results.records, args.profile)[0]}
-    return [c for c in args.clauses if c not in done.get((name, seed), ())]
+    """The clauses of ``args`` the results file lacks for ``name`` under ``seed`` and ``args``' declarations."""
+    done = {(run_name(r), r["seed"]): set(r["clauses"]) for r in merge(results.records, args.profile)[0]}
+    wanted = run_name({"target": name, "declared": declared_by(args.policy, args.dtypes)})
+    return [c for c in args.clauses if c not in done.get((wanted, seed), ())]
 
 
 def _write_units(args: argparse.Namespace, results: Results, told: set[int]) -> Results:
@@ -170,7 +181,7 @@ def _write_units(args: argparse.Namespace, results: Results, told: set[int]) -> 
     units = tuple(Unit(name, seed, tuple(missing)) for name in args.targets
                   for seed in range(args.first, args.first + args.seeds)
                   if (missing := _missing(results, args, name, seed)))
-    plan = Plan("sweep", args.profile, units)
+    plan = Plan("sweep", args.profile, units, declared_by(args.policy, args.dtypes))
     directory = args.records or args.results.with_suffix(".units")
     executed = execute(plan, directory, workers=args.workers, tx=args.tx or ())
     unloaded = set()
@@ -186,21 +197,25 @@ def _write_units(args: argparse.Namespace, results: Results, told: set[int]) -> 
 
 
 @functools.cache
-def _target(name: str) -> LoadedTarget:
-    """The target ``name``, loaded once per process, as the serial sweep loads it once for its seeds."""
-    return load_target(name)
+def _target(name: str, policies: tuple[tuple[str, object], ...], dtypes: tuple[str, ...] | None) -> LoadedTarget:
+    """The target ``name`` under the command line's declarations, loaded once per process, as the
+    serial sweep loads it once for its seeds."""
+    return load_target(name, policies=policies, dtypes=dtypes)
 
 
-def run_unit(name: str, seed: int, *, profile: str, clauses: list[str]) -> dict:
+def run_unit(name: str, seed: int, *, profile: str, clauses: list[str], policies: Sequence[Sequence] = (),
+             dtypes: Sequence[str] | None = None) -> dict:
     """The unit (``name``, ``seed``): its record of the results file, or ``{"skipped": why}`` for a
-    target that does not load (refdropout.reports.units_plugin calls it in a pytest-xdist worker)."""
+    target that does not load (refdropout.reports.units_plugin calls it in a pytest-xdist worker, with
+    the plan's declarations ``policies`` and ``dtypes``)."""
     try:
-        loaded = _target(name)
+        loaded = _target(name, tuple(map(tuple, policies)), dtypes and tuple(dtypes))
     except TargetError as error:
         return {"skipped": str(error)}
     known = dict(getattr(loaded.impl, "known_deviations", {}))
-    run = run_target(name, loaded.impl, clauses, profile=profile, seed=seed, versions=loaded.versions())
-    return record_of(run, known)
+    run = run_target(name, loaded.impl, clauses, profile=profile, seed=seed, versions=loaded.versions(),
+                     declarations=loaded.declarations)
+    return record_of(run, known, declared_by(policies, dtypes))
 
 
 def _read(path: Path, told: set[int]) -> Results:
@@ -213,8 +228,8 @@ def _read(path: Path, told: set[int]) -> Results:
     return results
 
 
-REPORT = Report("sweep", (replace(TARGET, default=tuple(TARGETS)), PROFILE, SEEDS, FIRST, CLAUSE, RESULTS,
-                          out("docs/seed-sweep.md"), WORKERS, TX, RECORDS, ALLOW_PARTIAL), _write)
+REPORT = Report("sweep", (replace(TARGET, default=tuple(TARGETS)), PROFILE, SEEDS, FIRST, CLAUSE, POLICY, DTYPES,
+                          RESULTS, out("docs/seed-sweep.md"), WORKERS, TX, RECORDS, ALLOW_PARTIAL), _write)
 
 if __name__ == "__main__":  # python -m refdropout.reports.sweep: the same as refdropout report sweep
     raise SystemExit(main(REPORT))

@@ -34,8 +34,8 @@ from urllib.parse import quote
 
 from ..options import Option, integer
 
-__all__ = ["ALLOW_PARTIAL", "PLAN", "RECORDS", "TX", "WORKERS", "Executed", "Plan", "Unit", "discard", "execute",
-           "incomplete", "parallel", "read_plan", "record_path", "recorded", "write_json"]
+__all__ = ["ALLOW_PARTIAL", "PLAN", "RECORDS", "TX", "WORKERS", "Executed", "Plan", "Unit", "declared_by", "discard",
+           "execute", "incomplete", "parallel", "read_plan", "record_path", "recorded", "write_json"]
 
 PLAN = "units.json"  # the plan file's name, which the plugin collects
 
@@ -86,6 +86,13 @@ class Executed:
 
     records: dict[Unit, Any]
     missing: dict[Unit, str]
+
+
+def declared_by(policies: Sequence[Sequence] | None, dtypes: Sequence[str] | None) -> dict:
+    """A report's ``--policy`` pairs and ``--dtypes`` as load_target's keyword arguments (JSON-ready:
+    lists), those given only: what a :class:`Plan` carries to its units and a sweep's record keeps."""
+    given = {"policies": [list(pair) for pair in policies or ()], "dtypes": dtypes and list(dtypes)}
+    return {key: value for key, value in given.items() if value}
 
 
 def parallel(args: Any) -> bool:
