@@ -403,6 +403,15 @@ def test_eval_and_p_zero_consume_no_randomness(check_correct, check_broken, seed
 
 
 @pytest.mark.clause("DROPOUT-15")
+def test_a_mask_moved_by_an_eval_call_is_named_against_the_call_it_should_repeat(check_broken) -> None:
+    """The message compares the call with the earlier call whose output it should repeat, not with x."""
+    detail = assert_fails(check_broken, "DROPOUT-15", ActiveInEval(), 0).detail
+    assert "the training call after an eval call: element " in detail
+    assert "the second of two training calls in a row gave " in detail and ", this call " in detail
+    assert "x = " not in detail
+
+
+@pytest.mark.clause("DROPOUT-15")
 @exact(25)
 @given(seed=seeds, p=rates, shape=shapes, scaling=st.sampled_from(["inverted", "classic"]))
 def test_reference_leaves_the_generator_untouched(seed: int, p: float, shape: tuple[int, ...], scaling: str) -> None:

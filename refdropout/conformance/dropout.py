@@ -519,8 +519,10 @@ def check_eval_and_p_zero_consume_no_randomness(impl: Implementation, ctx: Conte
     failures = []
     for label, between in (("an eval call", (p, False)), ("a training call at p = 0", (0.0, True))):
         first, second = two_training_calls(between)
-        failures += identical("the first call of another stream of the same seed", first, plain[0])
-        failures += identical(f"the training call after {label}", second, plain[1])
+        failures += identical("the first call of another stream of the same seed", first, plain[0],
+                              earlier="the first call of the first stream")
+        failures += identical(f"the training call after {label}", second, plain[1],
+                              earlier="the second of two training calls in a row")
     return ctx.verdict("DROPOUT-15", failures)
 
 

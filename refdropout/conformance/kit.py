@@ -175,12 +175,17 @@ def same_bits(a: list, b: list) -> bool:
     return len(a) == len(b) and array("d", a).tobytes() == array("d", b).tobytes()
 
 
-def identical(name: str, y: object, x: Tensor) -> list[str]:
+def identical(name: str, y: object, x: Tensor, *, earlier: str = "") -> list[str]:
     """A failure unless y is x bit for bit, in x's shape and dtype (compared as buffers; element by
-    element only to name the first difference)."""
-    if not tensor_like(name, y, x) and same_bits(y.data, x.data):
-        return []
-    return mismatch(name, y, x, lambda i, got, v: None if same_bits([got], [v]) else "not x bit for bit")
+    element only to name the first difference). ``earlier``: what x is where it is not the input but
+    an earlier call's output (e.g. "the first call"), which the message then names instead of x."""
+    failures = tensor_like(name, y, x)
+    if failures or same_bits(y.data, x.data):
+        return failures
+    if not earlier:
+        return mismatch(name, y, x, lambda i, got, v: None if same_bits([got], [v]) else "not x bit for bit")
+    i = next(i for i, (got, v) in enumerate(zip(y.data, x.data)) if not same_bits([got], [v]))
+    return [f"{name}: element {i}: {earlier} gave {x.data[i]!r}, this call {y.data[i]!r}: not the same bits"]
 
 
 def array_like(name: str, y: object, x: np.ndarray) -> list[str]:
