@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import json
 import os
 import signal
 import sys
@@ -50,6 +51,12 @@ exit status (spec/runner.md):
 
 A call stuck in C code, which the time limit cannot interrupt, ends the run after twice the
 limit plus 60 s, with status 1 and every thread's stack on stderr."""
+
+FINGERPRINT_STATUS = """\
+exit status (spec/runner.md, RUNNER-15):
+  0         the fingerprint was drawn (and written); with --compare, every case drew the same mask
+  1         with --compare, some case's mask differs, or only one of the two fingerprints has it
+  2         a usage or setup error: a target that does not load, a file that cannot be read or written"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,6 +97,22 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--traceback", action="store_true",
                        help="show the Python traceback of a target that fails to load, and of an error of the suite")
     check.set_defaults(run=_check, usage_error=check.error)
+    fingerprint = commands.add_parser(
+        "fingerprint", help="record a digest of the masks a target draws, or compare them with a recorded one",
+        description="Draw the keep mask of x = 1 for a fixed set of cases (7 shapes of 1 to 65,537 elements, "
+                    "p in {0.1, 0.5, 0.9}, 4 seeds derived from --seed, every declared dtype) and record each "
+                    "mask's keep count and digest (RUNNER-15), so that CI sees when an upgrade or another device "
+                    "changes a target's masks. A digest that differs is a fact, not a failure: no clause requires "
+                    "masks to stay the same across versions or devices.",
+        epilog=FINGERPRINT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fingerprint.add_argument("target", metavar="TARGET", help=TARGET.help)
+    for option in (SEED, DEVICE, DTYPES):
+        add_argument(fingerprint, option)
+    fingerprint.add_argument("--out", type=Path, metavar="FILE", help="write the fingerprint as JSON")
+    fingerprint.add_argument("--compare", type=Path, metavar="FILE",
+                             help="draw the cases of this fingerprint file again, under its seed, and name each case "
+                                  "whose mask differs")
+    fingerprint.set_defaults(run=_fingerprint, usage_error=fingerprint.error)
     report = commands.add_parser(
         "report", help="write a generated document: " + ", ".join(REPORTS),
         description="Write a generated document; `refdropout report REPORT --help` lists its options.\n\n"
@@ -295,6 +318,44 @@ def _status(runs: list[Run], interrupted: signal.Signals | None, *, reported: bo
     if unwritten or any(run.checked == 0 or run.count(Outcome.ERROR) for run in runs):
         return 2
     return 0
+
+
+def _fingerprint(args: argparse.Namespace) -> int:
+    """``refdropout fingerprint``: the target's digests, written and printed; with --compare, the cases
+    whose digest differs from the file's and the exit status that says whether any does."""
+    from refdropout.adapters import TargetError, load_target
+    from refdropout.conformance import fingerprint
+    from refdropout.reports.command import unwritable
+
+    if args.out is not None and (why := unwritable(args.out)):
+        return _setup_error(f"cannot write --out {args.out}: {why}")
+    before = None
+    if args.compare is not None:
+        try:
+            before = fingerprint.read(args.compare.read_text(encoding="utf-8"), str(args.compare))
+        except OSError as error:
+            return _setup_error(f"cannot read --compare {args.compare}: {error.strerror or error}")
+    try:
+        target = load_target(args.target, device=args.device, dtypes=args.dtypes)
+    except TargetError as error:
+        return _setup_error(str(error))
+    seed = args.seed if before is None else before["seed"]
+    drawn = fingerprint.fingerprint(target.impl, seed, target=target.name, versions=target.versions(),
+                                    device=args.device)
+    if args.out is not None:
+        try:
+            args.out.write_text(json.dumps(drawn, indent=1) + "\n", encoding="utf-8")
+        except OSError as error:
+            return _setup_error(f"cannot write --out {args.out}: {error.strerror or error}")
+    if before is None:
+        print(tables.aligned([("case", "kept/n:digest"), *drawn["cases"].items()]))
+        print(f"{target.name}: {len(drawn['cases'])} cases, seed {seed}"
+              + (f"; written to {args.out}" if args.out is not None else ""))
+        return 0
+    differences = fingerprint.compare(before, drawn)
+    print("\n".join([f"{target.name}: {len(differences)} of {len(before['cases'])} cases of {args.compare} differ"
+                     f" (seed {seed})", *differences]))
+    return 1 if differences else 0
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -60,6 +60,13 @@ USER_MODULE = textwrap.dedent('''
         with np.errstate(invalid="ignore", over="ignore"):
             return x * keep / q if q > 0.0 else x * keep
 
+    def flips_a_bulk_bit(x, p, *, training, seed):
+        """good, but its path for tensors of over 65,536 elements inverts the first mask bit."""
+        y = good(x, p, training=training, seed=seed)
+        if training and x.size > 65536 and 0.0 < p < 1.0:
+            y.reshape(-1)[0] = 0 if y.reshape(-1)[0] else x.reshape(-1)[0] / (1.0 - p)
+        return y
+
     def no_rescale(x, p, *, training, seed):
         """Broken: forgets to divide by q."""
         q = _checked(p)
@@ -585,3 +592,53 @@ def test_a_reader_that_leaves_early_ends_the_listing_quietly(tmp_path: Path) -> 
     errors = listing.stderr.read().decode()
     assert first.startswith(b"ID"), first
     assert status == 0 and "Traceback" not in errors, f"exit status {status}, stderr:\n{errors}"
+
+
+# ---- refdropout fingerprint (RUNNER-15) -----------------------------------------------------------
+
+
+@pytest.mark.clause("RUNNER-15")
+def test_a_fingerprint_is_the_same_each_time_and_a_comparison_with_itself_finds_nothing(
+        user_module: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    out, _ = run_command(capsys, "fingerprint", f"{user_module}:good", "--seed", "7", "--out", str(first))
+    run_command(capsys, "fingerprint", f"{user_module}:good", "--seed", "7", "--out", str(second))
+    drawn = json.loads(first.read_text(encoding="utf-8"))
+    assert drawn["cases"] == json.loads(second.read_text(encoding="utf-8"))["cases"]
+    dtypes = {case.split()[0] for case in drawn["cases"]}  # a plain function declares float64 and float32
+    assert drawn["seed"] == 7 and dtypes == {"float64", "float32"} and len(drawn["cases"]) == 7 * 3 * 4 * 2
+    assert f"{user_module}:good: {len(drawn['cases'])} cases, seed 7; written to {first}" in out
+    out, _ = run_command(capsys, "fingerprint", f"{user_module}:good", "--compare", str(first))
+    assert f"0 of {len(drawn['cases'])} cases of {first} differ (seed 7)" in out
+
+
+@pytest.mark.clause("RUNNER-15")
+def test_a_comparison_names_exactly_the_cases_whose_masks_changed(
+        user_module: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One mask bit changed on the bulk path is found, in the bulk cases only, with exit status 1; a case
+    the file lacks or only the file has is named too."""
+    recorded = tmp_path / "good.json"
+    run_command(capsys, "fingerprint", f"{user_module}:good", "--out", str(recorded))
+    out, _ = run_command(capsys, "fingerprint", f"{user_module}:flips_a_bulk_bit", "--compare", str(recorded),
+                         status=1)
+    changed = [line for line in out.splitlines() if " -> " in line]
+    assert len(changed) == 2 * 3 * 4 and all(line.startswith(("float64 (65537,)", "float32 (65537,)"))
+                                             for line in changed)
+    content = json.loads(recorded.read_text(encoding="utf-8"))
+    case = next(iter(content["cases"]))
+    content["cases"]["float64 (2,) p=0.5 seed=0"] = content["cases"].pop(case)
+    recorded.write_text(json.dumps(content), encoding="utf-8")
+    out, _ = run_command(capsys, "fingerprint", f"{user_module}:good", "--compare", str(recorded), status=1)
+    assert f"{case}: not drawn -> " in out and "float64 (2,) p=0.5 seed=0: " in out and " -> not drawn" in out
+
+
+@pytest.mark.clause("RUNNER-15")
+def test_a_fingerprint_that_cannot_be_read_or_written_is_a_setup_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "wrong.json").write_text('{"cases": {}}', encoding="utf-8")
+    _, err = run_command(capsys, "fingerprint", "reference", "--compare", str(tmp_path / "wrong.json"), status=2)
+    assert "is not a fingerprint file" in err
+    _, err = run_command(capsys, "fingerprint", "reference", "--compare", str(tmp_path / "none.json"), status=2)
+    assert "cannot read --compare" in err
+    _, err = run_command(capsys, "fingerprint", "reference", "--out", str(tmp_path / "no" / "f.json"), status=2)
+    assert "cannot write --out" in err
