@@ -28,6 +28,7 @@ import refdropout.stats as S
 from helpers import exact
 from refdropout.stats.arguments import as_mask, as_masks
 from refdropout.stats.binomial import clopper_pearson
+from refdropout.stats.search import least_integer, least_integer_near
 
 # --------------------------------------------------------------------------------------------
 # Calibration: scenarios shared with benchmarks/calibration.py
@@ -433,6 +434,32 @@ def test_rejection_region_matches_p_values(n, q, alpha):
         assert p(k_hi) <= alpha
     if k_hi - 1 > n * q:
         assert p(k_hi - 1) > alpha
+
+
+@pytest.mark.clause("STATS-3")
+@exact(200)
+@given(st.integers(-50, 50), st.integers(0, 100), st.data())
+def test_least_integer_near_finds_least_integers_answer_from_any_guess(lo, width, data):
+    hi = lo + width - 1  # width 0: an empty range
+    threshold = data.draw(st.integers(lo, hi + 1))  # hi + 1: false on the whole range
+    guess = data.draw(st.integers(lo - 200, hi + 200))
+
+    def holds(k: int) -> bool:
+        assert lo <= k <= hi  # never probed outside the range
+        return k >= threshold
+
+    assert least_integer_near(holds, lo, hi, guess) == least_integer(holds, lo, hi) == threshold
+
+
+@pytest.mark.clause("STATS-3")
+@pytest.mark.parametrize(("n", "q", "alpha"), [(340_662, 0.7, 1e-10), (159_246, 0.7 / 0.99, 1e-9), (8_412, 0.3, 1e-6)])
+def test_rejection_region_is_the_bisection_from_scratch_at_plan_sizes(n, q, alpha):
+    def p(k: int) -> float:
+        return float(sps.binomtest(k, n, q).pvalue)
+
+    k_lo = least_integer(lambda k: p(k) > alpha, 0, math.ceil(n * q) - 1) - 1
+    k_hi = least_integer(lambda k: p(k) <= alpha, math.floor(n * q) + 1, n)
+    assert S.rejection_region(n, q, alpha) == (k_lo, k_hi)
 
 
 @pytest.mark.clause("STATS-2")

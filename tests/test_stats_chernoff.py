@@ -8,13 +8,19 @@ binomial test at 1e-4), and their power on a shifted mean and a scaled variance.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.optimize import minimize_scalar
 
 import refdropout.stats as S
+from helpers import exact
 from refdropout.conformance.variants import ALPHA_P, alpha_dropped_value, alpha_log_mgfs
 from refdropout.functional.alpha import alpha_constants
+from refdropout.stats.chernoff import bounded_minimum
 
 NORMAL = (lambda lam: lam * lam / 2, 50.0, 50.0)  # log E e^{λ Z}, Z ~ N(0, 1)
 
@@ -67,3 +73,28 @@ def test_power_grows_with_n() -> None:
     of_y, _ = alpha_log_mgfs(ALPHA_P)
     powers = [S.chernoff_mean_power(0.02, n, 0.0, 1.0, of_y, 1e-9) for n in (50_000, 200_000)]
     assert powers[0] < 0.5 < 0.99 < powers[1]
+
+
+def _scipy_bounded_minimum(f: Callable[[float], float], high: float, xatol: float) -> float:
+    return float(minimize_scalar(f, bounds=(0.0, high), method="bounded", options={"xatol": xatol}).fun)
+
+
+@pytest.mark.clause("STATS-16")
+@exact(150)
+@given(st.sampled_from(["cos", "square", "kink", "line", "flat", "nan", "inf", "cgf y", "cgf y^2"]),
+       st.floats(-60.0, 60.0), st.sampled_from([1, -1]))
+def test_bounded_minimum_is_scipys_bounded_brent_bit_for_bit(shape, x, side):
+    (of_y, low_y, high_y), (of_square, low_square, high_square) = alpha_log_mgfs(ALPHA_P)
+    functions = {"cos": (lambda lam: math.cos(3 * lam), 5.0), "square": (lambda lam: (lam - 1.0) ** 2, 4.0),
+                 "kink": (lambda lam: abs(lam - 0.3), 1.0), "line": (lambda lam: side * lam, 2.0),
+                 "flat": (lambda lam: 0.0, 1.0), "nan": (lambda lam: math.nan if lam > 0.5 else lam, 1.0),
+                 "inf": (lambda lam: math.inf if lam > 0.7 else -lam, 1.0),
+                 "cgf y": (lambda lam: of_y(side * lam), high_y if side > 0 else low_y),
+                 "cgf y^2": (lambda lam: of_square(side * lam), high_square if side > 0 else low_square)}
+    g, reach = functions[shape]
+
+    def f(lam: float) -> float:
+        return g(lam) - side * lam * x
+
+    ours, theirs = bounded_minimum(f, reach, 1e-10 * reach), _scipy_bounded_minimum(f, reach, 1e-10 * reach)
+    assert ours == theirs or (math.isnan(ours) and math.isnan(theirs))

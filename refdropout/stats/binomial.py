@@ -19,7 +19,7 @@ from scipy.stats import beta, binom, binomtest
 
 from .arguments import check_count, check_keep_prob, check_open_unit, check_successes
 from .decision import Decision
-from .search import least_integer
+from .search import least_integer_near
 
 ALTERNATIVES = ("two-sided", "greater", "less")
 
@@ -91,18 +91,34 @@ def two_sided_p_value(k: int, n: int, q: float) -> float:
 def rejection_region(n: int, keep_prob: float, alpha: float) -> tuple[int, int]:
     """The exact two-sided test's rejection region at level α: reject when K ≤ k_lo or K ≥ k_hi.
 
-    Below n·q the p-value grows with k and above n·q it falls, so each cut-off is found by
-    bisection on scipy's own p-value. k_lo = −1 and k_hi = n + 1 stand for an empty side.
+    Below n·q the p-value grows with k and above n·q it falls, so each cut-off is the least k at
+    which scipy's own p-value crosses α, searched outward from the one-sided quantiles at α/2
+    (within a count or two of the cut-offs, so a few p-values decide each side).
+    k_lo = −1 and k_hi = n + 1 stand for an empty side.
     """
     n = check_count("n", n, minimum=1)
     q = check_keep_prob("keep_prob", keep_prob)
     alpha = check_open_unit("alpha", alpha)
+    return _rejection_region(n, q, alpha)
+
+
+@lru_cache(maxsize=1 << 12)
+def _rejection_region(n: int, q: float, alpha: float) -> tuple[int, int]:
+    """rejection_region of checked arguments, remembered: a plan asks for one (n, q) under several
+    alternatives."""
     centre = n * q
     below = math.ceil(centre) - 1  # every k ≤ below has k < n·q
     above = math.floor(centre) + 1  # every k ≥ above has k > n·q
-    k_lo = least_integer(lambda k: two_sided_p_value(k, n, q) > alpha, 0, below) - 1
-    k_hi = least_integer(lambda k: two_sided_p_value(k, n, q) <= alpha, above, n)
+    k_lo = least_integer_near(lambda k: two_sided_p_value(k, n, q) > alpha, 0, below,
+                              _guess(binom.ppf(alpha / 2, n, q), n)) - 1
+    k_hi = least_integer_near(lambda k: two_sided_p_value(k, n, q) <= alpha, above, n,
+                              _guess(binom.isf(alpha / 2, n, q), n) + 1)
     return k_lo, k_hi
+
+
+def _guess(quantile: float, n: int) -> int:
+    """A one-sided quantile as a count in [0, n] to start a search from (any count will do)."""
+    return int(min(max(quantile, 0.0), float(n))) if math.isfinite(quantile) else 0
 
 
 def region_power(region: tuple[int, int], n: int, true_keep_prob: float) -> float:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from scipy.optimize import minimize_scalar
-
 from .arguments import check_count, check_finite, check_open_unit, check_positive
 from .bernstein import shifted_power
 from .decision import Decision
@@ -31,9 +29,79 @@ def _rate(log_mgf: LogMGF, x: float, side: int) -> float:
     numerically: a value at or below the supremum."""
     cgf, low, high = log_mgf
     reach = high if side > 0 else low
-    result = minimize_scalar(lambda lam: cgf(side * lam) - side * lam * x, bounds=(0.0, reach), method="bounded",
-                             options={"xatol": 1e-10 * reach})
-    return max(0.0, -float(result.fun))
+    least = bounded_minimum(lambda lam: cgf(side * lam) - side * lam * x, reach, 1e-10 * reach)
+    return max(0.0, -float(least))
+
+
+_SQRT_EPS = math.sqrt(2.2e-16)
+_GOLDEN = 0.5 * (3.0 - math.sqrt(5.0))
+
+
+def bounded_minimum(f: Callable[[float], float], high: float, xatol: float, maxfun: int = 500) -> float:
+    """The least value of f that Brent's bounded method finds on [0, high] (golden sections and parabolic
+    steps, as Forsythe, Malcolm and Moler's fminbnd): step for step scipy.optimize.minimize_scalar(f,
+    bounds=(0, high), method="bounded", options={"xatol": xatol}).fun, bit for bit, in plain floats
+    without its per-step numpy scalars (tests/test_stats.py compares the two)."""
+    a, b = 0.0, high
+    fulc = a + _GOLDEN * (b - a)
+    nfc = xf = fulc
+    rat = e = 0.0
+    fx = f(xf)
+    num = 1
+    ffulc = fnfc = fx
+    xm = 0.5 * (a + b)
+    tol1 = _SQRT_EPS * abs(xf) + xatol / 3.0
+    tol2 = 2.0 * tol1
+    while abs(xf - xm) > tol2 - 0.5 * (b - a):
+        golden = True
+        if abs(e) > tol1:  # try a parabola through the three best points
+            golden = False
+            r = (xf - nfc) * (fx - ffulc)
+            q = (xf - fulc) * (fx - fnfc)
+            p = (xf - fulc) * q - (xf - nfc) * r
+            q = 2.0 * (q - r)
+            if q > 0.0:
+                p = -p
+            q = abs(q)
+            r, e = e, rat
+            if abs(p) < abs(0.5 * q * r) and q * (a - xf) < p < q * (b - xf):
+                rat = (p + 0.0) / q
+                x = xf + rat
+                if (x - a) < tol2 or (b - x) < tol2:
+                    rat = -tol1 if xm < xf else tol1
+            else:
+                golden = True
+        if golden:
+            e = (a - xf) if xf >= xm else (b - xf)
+            rat = _GOLDEN * e
+        step = max(abs(rat), tol1)  # rat and tol1 are finite: f's NaNs only ever refuse a parabola
+        x = xf - step if rat < 0.0 else xf + step
+        fu = f(x)
+        num += 1
+        if fu <= fx:
+            if x >= xf:
+                a = xf
+            else:
+                b = xf
+            fulc, ffulc = nfc, fnfc
+            nfc, fnfc = xf, fx
+            xf, fx = x, fu
+        else:
+            if x < xf:
+                a = x
+            else:
+                b = x
+            if fu <= fnfc or nfc == xf:
+                fulc, ffulc = nfc, fnfc
+                nfc, fnfc = x, fu
+            elif fu <= ffulc or fulc == xf or fulc == nfc:
+                fulc, ffulc = x, fu
+        xm = 0.5 * (a + b)
+        tol1 = _SQRT_EPS * abs(xf) + xatol / 3.0
+        tol2 = 2.0 * tol1
+        if num >= maxfun:
+            break
+    return fx
 
 
 def _tail(log_mgf: LogMGF, mean: float, deviation: float, n: int) -> float:

@@ -90,24 +90,29 @@ class Tally:
 
 
 _BLOCK = 2**25  # values summed at once by exact_sum: 26-bit halves of 2^25 values sum below 2^53, exactly
+_FRACTION = 2**52 - 1  # the stored significand bits of a float64
+_HALF = 2**26 - 1
 
 
 def exact_sum(values: Any) -> Fraction:
-    """The exact sum of finite float64 ``values`` (a numpy array), at C speed: each value is m 2^e with
-    m an integer below 2^53, split into 26-bit halves that float64 sums exactly per exponent."""
-    flat = np.asarray(values, dtype=np.float64).reshape(-1)
+    """The exact sum of finite float64 ``values`` (a numpy array), at C speed: each value is ±s 2^(e − 1075)
+    with s an integer below 2^53 read off its bits (e the biased exponent, 1 for subnormals), ±s split
+    into 26-bit halves that float64 sums exactly per exponent (``numpy.bincount``, no sort)."""
+    flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
     if not np.isfinite(flat).all():
         raise ValueError("values must be finite to be summed exactly")
-    total = Fraction(0)
+    total = 0  # the sum in units of 2^-1074, the least subnormal
     for start in range(0, flat.size, _BLOCK):
-        mantissas, exponents = np.frexp(flat[start:start + _BLOCK])
-        m = np.ldexp(mantissas, 53).astype(np.int64)
-        keys, inverse = np.unique(exponents, return_inverse=True)
-        high = np.bincount(inverse, weights=(m >> 26).astype(np.float64), minlength=keys.size)
-        low = np.bincount(inverse, weights=(m & (2**26 - 1)).astype(np.float64), minlength=keys.size)
-        for e, h, lo in zip(keys.tolist(), high.tolist(), low.tolist()):
-            total += (int(h) * 2**26 + int(lo)) * Fraction(2) ** (e - 53)
-    return total
+        bits = flat[start:start + _BLOCK].view(np.int64)
+        field = (bits >> 52) & 0x7FF
+        significand = (bits & _FRACTION) | ((field != 0).astype(np.int64) << 52)  # a normal's leading bit
+        signed = np.where(bits < 0, -significand, significand)  # = high 2^26 + low, 0 <= low < 2^26
+        exponent = np.maximum(field, 1)
+        high = np.bincount(exponent, weights=(signed >> 26).astype(np.float64))
+        low = np.bincount(exponent, weights=(signed & _HALF).astype(np.float64))
+        for e in np.flatnonzero((high != 0) | (low != 0)).tolist():
+            total += (int(high[e]) * 2**26 + int(low[e])) << (e - 1)
+    return Fraction(total, 2**1074)
 
 
 def _size_and_sum(samples: Any, minimum: int = 1) -> tuple[Any, int, float]:
