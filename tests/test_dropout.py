@@ -613,7 +613,7 @@ def test_counts_over_chunks_are_the_counts_of_their_masks(monkeypatch) -> None:
     assert [m.size for m in masks] == [1000, 1000, 500]
     assert all((a == b).all() for a, b in zip(masks, sampling.keep_masks(plain, 2500, 0.3, 11)))
     assert sampling.keep_count(bits, 2500, 0.3, 11) == sum(int(m.sum()) for m in masks)
-    for lag in (1, 3, 16):
+    for lag in (1, 3, 16, 300, 500, 999):  # whole blocks only, a partial block with partners, none
         firsts, seconds = _disjoint_pairs(masks[0].astype(int).tolist(), lag)
         both = sum(a & b for a, b in zip(firsts, seconds))
         assert sampling.lag_counts(masks[0], lag) == PairCounts(len(firsts), sum(firsts), sum(seconds), both)

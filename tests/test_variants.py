@@ -358,6 +358,25 @@ def test_row_mode_check_rejects_rows_that_share_masks(check_broken, seed: int) -
         assert any(name != "VARIANTS-10 rows kept" for name in rejected), (impl.name, rejected)
 
 
+@pytest.mark.clause("VARIANTS-10", "VARIANTS-11")
+@pytest.mark.parametrize("fault", ["none", "nan", "neither", "row split", "negative zero", "first dropped"])
+def test_shared_array_names_the_fault_shared_names(fault: str) -> None:
+    """The array form of the shared-mask test finds what the tensor form finds, in its words."""
+    import numpy as np
+
+    from refdropout.contract.arrays import from_numpy
+
+    kept, shape, mask_shape = 1.0 / (1.0 - checks.P), (4, 3), (4, 1)
+    y = np.repeat(np.array([[kept], [0.0], [kept], [0.0]]), 3, axis=1)
+    changed = {"none": None, "nan": ((2, 1), math.nan), "neither": ((1, 2), 1.0), "row split": ((2, 2), 0.0),
+               "negative zero": ((1, 1), -0.0), "first dropped": ((0, 0), 0.0)}[fault]
+    if changed:
+        y[changed[0]] = changed[1]
+    tensor_form = checks._shared("case", from_numpy(y), shape, mask_shape, checks._inverted(checks.P))
+    assert checks._shared_array("case", y, shape, mask_shape, kept) == tensor_form
+    assert bool(tensor_form) == (fault not in ("none", "negative zero"))
+
+
 @pytest.mark.clause("VARIANTS-11")
 @statistical(3, keep_database=True)
 @given(seed=seeds)

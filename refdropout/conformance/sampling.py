@@ -80,10 +80,12 @@ def pair_counts(first: np.ndarray, second: np.ndarray) -> PairCounts:
 def lag_counts(mask: np.ndarray, lag: int) -> PairCounts:
     """The 2x2 table of the disjoint pairs (m_i, m_(i+lag)) of one mask: the first half of every block
     of 2 lag elements with the second (stats.lag_independence_test's pairs)."""
-    counts = PairCounts()
-    for offset in range(lag):
-        tail = mask[offset + lag::2 * lag]
-        counts += pair_counts(mask[offset::2 * lag][:tail.size], tail)
+    whole = mask.size // (2 * lag) * 2 * lag
+    blocks = mask[:whole].reshape(-1, 2, lag)  # the whole blocks: first halves [:, 0], second halves [:, 1]
+    rest = mask[whole:]  # a last, partial block: its first r - lag elements have partners
+    counts = pair_counts(blocks[:, 0].reshape(-1), blocks[:, 1].reshape(-1))
+    if rest.size > lag:
+        counts += pair_counts(rest[:rest.size - lag], rest[lag:])
     return counts
 
 

@@ -36,7 +36,6 @@ from ..stats import (
     chernoff_variance_test,
     ks_samples_needed,
     ks_test,
-    lag_independence_test,
     pair_counts_test,
     samples_for_power,
     samples_needed,
@@ -252,6 +251,29 @@ def _shared(name: str, y: object, shape: tuple[int, ...], mask_shape: tuple[int,
     return []
 
 
+def _shared_array(name: str, y: object, shape: tuple[int, ...], mask_shape: tuple[int, ...],
+                  kept: float) -> list[str]:
+    """:func:`_shared` of ``_inverted`` outcomes on a numpy array, at C speed: failures unless every
+    element is ``kept`` within one ulp or 0, elements at one position of ``mask_shape`` broadcast to
+    ``shape`` sharing their outcome; the first element at fault named as :func:`_shared` names it."""
+    failures = array_of_shape(name, y, shape)
+    if failures:
+        return failures
+    v = y.astype(np.float64, copy=False)
+    outcome = np.abs(v - kept) <= math.ulp(kept)
+    neither = ~outcome & (v != 0.0)
+    # each group's first element in row-major order: index 0 on every axis the mask broadcasts along
+    first = outcome[tuple(slice(0, 1) if m == 1 else slice(None) for m in mask_shape)]
+    at_fault = np.flatnonzero((neither | (outcome != first)).reshape(-1))
+    if not at_fault.size:
+        return []
+    i = int(at_fault[0])
+    if neither.flat[i]:
+        return [f"{name}: element {i} is {float(v.flat[i])!r}, neither the kept nor the dropped value"]
+    return [f"{name}: element {i} is {'kept' if outcome.flat[i] else 'dropped'} but others sharing its mask value "
+            f"(mask shape {mask_shape}) are not"]
+
+
 def _inverted(p: float) -> Callable[[float], bool | None]:
     """The outcome of x = 1 under inverted scaling: 1/q kept, 0 dropped."""
     return lambda v: True if _kept(v, 1.0 / (1.0 - p)) else False if v == 0.0 else None
@@ -451,13 +473,14 @@ def check_dropconnect_masks_weights(impl: Implementation, ctx: Context) -> Verdi
             failures.append(f"weight {divmod(k, cols)}: W = {float(w.flat[k])!r} became {float(got[k])!r}, "
                             f"neither 0 nor W / q")
     if not failures:
-        keep = (got != 0.0).astype(np.int64).tolist()
-        judge(ctx, "VARIANTS-9 keep rate", binomial_test(sum(keep), rows * cols, 1.0 - P, alpha=ctx.alpha), failures)
+        keep = got != 0.0
+        judge(ctx, "VARIANTS-9 keep rate",
+              binomial_test(int(np.count_nonzero(keep)), rows * cols, 1.0 - P, alpha=ctx.alpha), failures)
         # lag l < cols pairs M[r, j] with M[r, j + l] and M[r + 1, j + l - cols]: the neighbours of a row and
         # the next row's shifted; lag cols pairs M[r, j] with M[r + 1, j], one input in two rows
         for lag in range(1, cols + 1):
-            judge(ctx, f"VARIANTS-9 weights {lag} apart", lag_independence_test([keep], lag, alpha=ctx.alpha),
-                  failures)
+            judge(ctx, f"VARIANTS-9 weights {lag} apart",
+                  pair_counts_test(lag_counts(keep, lag), alpha=ctx.alpha, test="lag independence"), failures)
     small = _weights(5, cols)
     for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
         y = impl.dropconnect(np.eye(cols), small, p, training=training, seed=ctx.seed)
@@ -473,13 +496,15 @@ def check_row_mode_drops_whole_samples(impl: Implementation, ctx: Context) -> Ve
     """VARIANTS-10: one mask value per row of x = 1 of shape (N, 2); the number of rows kept Binomial(N, q);
     the masks of rows r and r + 1, and of rows r and r + N / 2 (the two halves of the batch), independent."""
     shape = (sample_sizes(ctx.plan)["VARIANTS-10"], 2)
-    y = impl.drop_path(ones(shape), P, mode="row", scaling="inverted", training=True, seed=ctx.seed)
-    failures = _shared("row mode", y, shape, (shape[0], 1), _inverted(P))
+    y = impl.drop_path(ones_array(shape), P, mode="row", scaling="inverted", training=True, seed=ctx.seed)
+    failures = _shared_array("row mode", y, shape, (shape[0], 1), 1.0 / (1.0 - P))
     if not failures:
-        kept = [int(v != 0.0) for v in y.data[0::2]]
-        judge(ctx, "VARIANTS-10 rows kept", binomial_test(sum(kept), shape[0], 1.0 - P, alpha=ctx.alpha), failures)
+        kept = keep_mask_array(y[:, 0])
+        judge(ctx, "VARIANTS-10 rows kept",
+              binomial_test(int(np.count_nonzero(kept)), shape[0], 1.0 - P, alpha=ctx.alpha), failures)
         for name, lag in (("rows r and r + 1", 1), ("the two halves of the batch", shape[0] // 2)):
-            judge(ctx, f"VARIANTS-10 {name}", lag_independence_test([kept], lag, alpha=ctx.alpha), failures)
+            judge(ctx, f"VARIANTS-10 {name}",
+                  pair_counts_test(lag_counts(kept, lag), alpha=ctx.alpha, test="lag independence"), failures)
     return ctx.verdict("VARIANTS-10", failures)
 
 
