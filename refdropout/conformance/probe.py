@@ -36,7 +36,7 @@ from ..contract.policies import POLICY_VALUES, Policies, kept_value
 from ..contract.protocol import FLOATING_FORMATS, dtypes_of
 from ..dtypes import DType, float32, get_dtype, within_one_ulp
 from .dropout import BAD_RATES, RATES
-from .guard import CallFailed, Guard, Interrupted, Watch, described
+from .guard import CallFailed, CallTimedOut, Guard, Interrupted, Watch, described
 from .kit import array_like, edged_array
 from .runner import clause_seed, escaped
 from .verdict import Outcome
@@ -180,8 +180,9 @@ def _finite(probing: Probing, name: str, dtype: DType) -> np.ndarray:
 
 def probe_dtypes(impl: Implementation, probing: Probing) -> tuple[object, str]:
     """Rule: a format is accepted when a training call at p = 0.3 and an evaluation call of 64 of its
-    values both answer with an array of x's shape in that format; any other answer, an exception
-    included, refuses it. Found: the accepted formats, in the order float64, float32, float16, bfloat16."""
+    values both answer with an array of x's shape in that format; any other answer, an exception or
+    an exit included, refuses it (a call that does not return in time stops the probe).
+    Found: the accepted formats, in the order float64, float32, float16, bfloat16."""
     accepted, refused = [], []
     for name in FLOATING_FORMATS:
         if name not in NUMPY_FORMATS:
@@ -190,8 +191,13 @@ def probe_dtypes(impl: Implementation, probing: Probing) -> tuple[object, str]:
         x = edged_array(probing.seed_of("dtypes"), (64,), get_dtype(name))
         before = len(refused)
         for training in (True, False):
-            with _refusal(probing, refused):
-                _answer(impl, x, PROBE_RATE, training=training, seed=probing.seed_of("dtypes"))
+            try:
+                with _refusal(probing, refused):
+                    _answer(impl, x, PROBE_RATE, training=training, seed=probing.seed_of("dtypes"))
+            except CallTimedOut:
+                raise  # a call that never returns says nothing about the format, and would not for the next
+            except CallFailed as failure:  # an answer of another shape or format (RUNNER-8), an exit
+                refused.append(str(failure))
             if len(refused) > before:
                 break
         else:
