@@ -80,7 +80,7 @@ def refuses_p_one(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.n
 
 def flushes(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
     """subnormals = "flushed": a subnormal input is read as ±0 in training, as under DAZ."""
-    if training:
+    if training and _rate(p) > 0.0:
         x = np.where(np.abs(x) < np.finfo(x.dtype).tiny, np.copysign(0.0, x), x).astype(x.dtype)
     return inverted(x, p, training=training, seed=seed)
 

@@ -59,10 +59,13 @@ def text(probe: Probe) -> str:
         textwrap.fill(f"{f.name}: {f.evidence}", width=110, initial_indent="  ", subsequent_indent="    ")
         for f in probe.findings)]
     declared = declaration(probe)
+    if not declared["dtypes"]:
+        parts.append("declare: nothing was found to declare")
+        parts.append(summary(probe))
+        return "\n\n".join(parts) + "\n"
     lines = [f"  refdropout check {probe.target} {' '.join(declared['options'])}".rstrip(),
              f"  policies = {declared['policies']}"]
-    if declared["dtypes"]:
-        lines.append(f"  dtypes = {declared['dtypes']!r}")
+    lines.append(f"  dtypes = {declared['dtypes']!r}")
     lines.append(f"  {declared['decorator']}")
     parts.append("declare what was found (probing measures; `refdropout check` judges the target by what is"
                  " declared):\n" + "\n".join(lines))
