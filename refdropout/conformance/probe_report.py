@@ -52,7 +52,7 @@ def declaration(probe: Probe) -> dict[str, object]:
 
 def text(probe: Probe) -> str:
     """The table, the evidence, the declaration, what no value allows and the summary line."""
-    rows = [("PROBE", "FOUND", "DECLARED BY THE TARGET")]
+    rows = [("PROBE", "FOUND", "DECLARED (OR DEFAULT)")]
     rows += [(f.name, _found(f), _shown(f.name, f.declared) + ("" if _agrees(f) else "  (differs)"))
              for f in probe.findings]
     parts = [tables.aligned(rows), "evidence:\n" + "\n".join(
