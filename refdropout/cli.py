@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # the suite is imported only when something is checked
     from refdropout.adapters import LoadedTarget
     from refdropout.conformance.guard import Watch
     from refdropout.conformance.output import ReportFile
+    from refdropout.conformance.probe import Probe
     from refdropout.conformance.runner import Run
 
 CHECK_STATUS = """\
@@ -104,9 +105,10 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_check, usage_error=check.error)
     probe = commands.add_parser(
         "probe", help="measure which allowed value of each policy a target follows, and the formats it takes",
-        description="Measure, with a few exact calls each, which allowed value of each policy of spec/dropout.md "
-                    "the target follows and which floating formats it accepts; print the evidence and the "
-                    "declaration to give `refdropout check`. Probing measures; check judges.",
+        description=textwrap.fill("Measure, with a few exact calls each, which allowed value of each policy of "
+                                  "spec/dropout.md the target follows and which floating formats it accepts; print "
+                                  "the evidence and the declaration to give `refdropout check`. Probing measures; "
+                                  "check judges.", width=100),
         epilog=PROBE_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     probe.add_argument("target", metavar="TARGET", help=TARGET.help)
     for option in (SEED, DEVICE, TIMEOUT, JSON):
@@ -290,29 +292,19 @@ def _suggest(run: Run, target: LoadedTarget, args: argparse.Namespace, watch: Wa
 
 def _probe(args: argparse.Namespace) -> int:
     """``refdropout probe``: the findings, the declaration, the JSON report; the exit status (RUNNER-15)."""
-    from refdropout.adapters import TargetError, load_target
     from refdropout.conformance import output, probe_report
-    from refdropout.conformance.guard import Watch, backstop_window, interruptible
-    from refdropout.conformance.probe import Status, probe_target
+    from refdropout.conformance.probe import Probe, Status
 
     try:
         report = output.ReportFile("--json", args.json) if args.json is not None else None
     except output.ReportError as error:
         return _setup_error(str(error))
     try:
-        watch = Watch(args.timeout, capture=True, backstop=backstop_window(args.timeout) if args.timeout else None)
-        with interruptible():
-            try:
-                target = load_target(args.target, device=args.device)
-            except TargetError as error:
-                if args.traceback and error.__cause__ is not None:
-                    traceback.print_exception(error.__cause__)
-                return _setup_error(str(error))
-            probe = probe_target(target.name, target.impl, seed=args.seed, watch=watch, versions=target.versions(),
-                                 progress=output.progress_on(sys.stderr))
+        probe = _probed(args)
+        if not isinstance(probe, Probe):
+            return probe
         print(probe_report.text(probe), end="", flush=True)
-        errors = [finding for finding in probe.findings if finding.status is Status.ERROR]
-        for finding in errors:
+        for finding in (finding for finding in probe.findings if finding.status is Status.ERROR):
             if args.traceback:
                 print(finding.trace, file=sys.stderr, end="")
             print(f"refdropout: the suite could not probe {finding.name} for {probe.target}: {finding.evidence}"
@@ -322,9 +314,31 @@ def _probe(args: argparse.Namespace) -> int:
             print(f"refdropout: interrupted by {probe.interrupted.name}; probes finished: {len(probe.findings)}",
                   file=sys.stderr)
         return probe_report.status(probe, unwritten=unwritten)
-    finally:
+    finally:  # a report not written by now never will be: no temporary file is left behind
         if report is not None:
             report.discard()
+
+
+def _probed(args: argparse.Namespace) -> Probe | int:
+    """The target loaded and probed, or the exit status of a setup error or an interrupt before any probe."""
+    from refdropout.adapters import TargetError, load_target
+    from refdropout.conformance import output
+    from refdropout.conformance.guard import Interrupted, Watch, backstop_window, interruptible
+    from refdropout.conformance.probe import probe_target
+
+    watch = Watch(args.timeout, capture=True, backstop=backstop_window(args.timeout) if args.timeout else None)
+    try:
+        with interruptible():
+            target = load_target(args.target, device=args.device)
+            return probe_target(target.name, target.impl, seed=args.seed, watch=watch, versions=target.versions(),
+                                progress=output.progress_on(sys.stderr))
+    except TargetError as error:
+        if args.traceback and error.__cause__ is not None:
+            traceback.print_exception(error.__cause__)
+        return _setup_error(str(error))
+    except Interrupted as stop:  # while the target loaded: nothing to report
+        print(f"refdropout: interrupted by {stop.signal.name}", file=sys.stderr)
+        return 128 + stop.signal
 
 
 def _setup_error(message: str) -> int:

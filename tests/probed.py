@@ -5,6 +5,8 @@ the value each follows, and report the others with their evidence."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import numpy as np
@@ -175,3 +177,11 @@ def hangs(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
 
 def exits(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
     raise SystemExit(0)
+
+
+def interrupted_at_the_seed_probe(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
+    """Stands for a user's Ctrl-C during the last probe: SIGINT at its first call (p = 0.5)."""
+    if isinstance(p, float) and p == 0.5:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+    return inverted(x, p, training=training, seed=seed)

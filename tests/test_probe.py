@@ -157,6 +157,16 @@ def test_probe_prints_the_declaration_and_writes_json(tmp_path: Path, capsys: py
     assert err.startswith("refdropout: unknown target 'no_such_target'")
 
 
+@pytest.mark.clause("RUNNER-15")
+def test_an_interrupted_probe_prints_and_writes_what_it_finished(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "probe.json"
+    out, err = probe_command(capsys, "probed:interrupted_at_the_seed_probe", "--json", str(path), status=130)
+    assert "INCOMPLETE: interrupted by SIGINT" in out and "probes finished: 7" in err
+    report = json.loads(path.read_text(encoding="utf-8"))
+    assert report["complete"] is False and [f["name"] for f in report["findings"]] == list(PROBES)[:-1]
+
+
 FRAMEWORKS = [name for name, target in TARGETS.items() if target.framework not in (None, "numpy")]
 
 
