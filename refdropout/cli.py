@@ -38,7 +38,10 @@ JSON = Option("json", "write the full report as JSON", parse=Path, metavar="FILE
 JUNIT = Option("junit", "write JUnit XML, one testcase per clause", parse=Path, metavar="FILE")
 
 if TYPE_CHECKING:  # the suite is imported only when something is checked
+    from refdropout.adapters import LoadedTarget
+    from refdropout.conformance.guard import Watch
     from refdropout.conformance.output import ReportFile
+    from refdropout.conformance.probe import Probe
     from refdropout.conformance.runner import Run
 
 CHECK_STATUS = """\
@@ -57,6 +60,13 @@ exit status (spec/runner.md, RUNNER-15):
   0         the fingerprint was drawn (and written); with --compare, every case drew the same mask
   1         with --compare, some case's mask differs, or only one of the two fingerprints has it
   2         a usage or setup error: a target that does not load, a file that cannot be read or written"""
+
+PROBE_STATUS = """\
+exit status (spec/runner.md, RUNNER-16):
+  0         every probe found an allowed value
+  1         some behaviour matches no allowed value, or a call of the target failed
+  2         a usage or setup error, an error of the suite, or a report that could not be written
+  130, 143  interrupted by SIGINT or SIGTERM, after writing the report of what finished"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
         add_argument(check, option)
     check.add_argument("--traceback", action="store_true",
                        help="show the Python traceback of a target that fails to load, and of an error of the suite")
+    check.add_argument("--suggest", action="store_true",
+                       help="for a FAIL of a clause a policy relaxes, say which other declared values make it pass"
+                            " (the verdict stays)")
     check.set_defaults(run=_check, usage_error=check.error)
     fingerprint = commands.add_parser(
         "fingerprint", help="record a digest of the masks a target draws, or compare them with a recorded one",
@@ -113,6 +126,19 @@ def _parser() -> argparse.ArgumentParser:
                              help="draw the cases of this fingerprint file again, under its seed, and name each case "
                                   "whose mask differs")
     fingerprint.set_defaults(run=_fingerprint, usage_error=fingerprint.error)
+    probe = commands.add_parser(
+        "probe", help="measure which allowed value of each policy a target follows, and the formats it takes",
+        description=textwrap.fill("Measure, with a few exact calls each, which allowed value of each policy of "
+                                  "spec/dropout.md the target follows and which floating formats it accepts; print "
+                                  "the evidence and the declaration to give `refdropout check`. Probing measures; "
+                                  "check judges.", width=100),
+        epilog=PROBE_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    probe.add_argument("target", metavar="TARGET", help=TARGET.help)
+    for option in (SEED, DEVICE, TIMEOUT, JSON):
+        add_argument(probe, option)
+    probe.add_argument("--traceback", action="store_true",
+                       help="show the Python traceback of a target that fails to load, and of an error of the suite")
+    probe.set_defaults(run=_probe, usage_error=probe.error)
     report = commands.add_parser(
         "report", help="write a generated document: " + ", ".join(REPORTS),
         description="Write a generated document; `refdropout report REPORT --help` lists its options.\n\n"
@@ -263,6 +289,8 @@ def _run_targets(args: argparse.Namespace, clauses: list[str], reports: list[Rep
                 interrupted = run.interrupted
                 if interrupted is not None:
                     break
+                if args.suggest:
+                    _suggest(run, target, args, watch)
     except TargetError as error:
         if args.traceback and error.__cause__ is not None:
             traceback.print_exception(error.__cause__)
@@ -274,6 +302,66 @@ def _run_targets(args: argparse.Namespace, clauses: list[str], reports: list[Rep
                  if not _written(report, formats[report.option](runs, complete=interrupted is None))]
     return _status(runs, interrupted, reported=bool(reports), unwritten=bool(unwritten),
                    traceback_shown=args.traceback)
+
+
+def _suggest(run: Run, target: LoadedTarget, args: argparse.Namespace, watch: Watch) -> None:
+    """``--suggest``: after a target's table, the declarations that would turn its FAILs into passes."""
+    from refdropout.conformance.suggest import suggestions
+
+    lines = list(suggestions(run, target.impl, target.declarations, profile=args.profile, watch=watch))
+    if lines:
+        print("\n".join(lines) + "\n", flush=True)
+
+
+def _probe(args: argparse.Namespace) -> int:
+    """``refdropout probe``: the findings, the declaration, the JSON report; the exit status (RUNNER-15)."""
+    from refdropout.conformance import output, probe_report
+    from refdropout.conformance.probe import Probe, Status
+
+    try:
+        report = output.ReportFile("--json", args.json) if args.json is not None else None
+    except output.ReportError as error:
+        return _setup_error(str(error))
+    try:
+        probe = _probed(args)
+        if not isinstance(probe, Probe):
+            return probe
+        print(probe_report.text(probe), end="", flush=True)
+        for finding in (finding for finding in probe.findings if finding.status is Status.ERROR):
+            if args.traceback:
+                print(finding.trace, file=sys.stderr, end="")
+            print(f"refdropout: the suite could not probe {finding.name} for {probe.target}: {finding.evidence}"
+                  " (an error of the suite or its machine, not of the target)", file=sys.stderr)
+        unwritten = report is not None and not _written(report, probe_report.json_text(probe))
+        if probe.interrupted is not None:
+            print(f"refdropout: interrupted by {probe.interrupted.name}; probes finished: {len(probe.findings)}",
+                  file=sys.stderr)
+        return probe_report.status(probe, unwritten=unwritten)
+    finally:  # a report not written by now never will be: no temporary file is left behind
+        if report is not None:
+            report.discard()
+
+
+def _probed(args: argparse.Namespace) -> Probe | int:
+    """The target loaded and probed, or the exit status of a setup error or an interrupt before any probe."""
+    from refdropout.adapters import TargetError, load_target
+    from refdropout.conformance import output
+    from refdropout.conformance.guard import Interrupted, Watch, backstop_window, interruptible
+    from refdropout.conformance.probe import probe_target
+
+    watch = Watch(args.timeout, capture=True, backstop=backstop_window(args.timeout) if args.timeout else None)
+    try:
+        with interruptible():
+            target = load_target(args.target, device=args.device)
+            return probe_target(target.name, target.impl, seed=args.seed, watch=watch, versions=target.versions(),
+                                progress=output.progress_on(sys.stderr))
+    except TargetError as error:
+        if args.traceback and error.__cause__ is not None:
+            traceback.print_exception(error.__cause__)
+        return _setup_error(str(error))
+    except Interrupted as stop:  # while the target loaded: nothing to report
+        print(f"refdropout: interrupted by {stop.signal.name}", file=sys.stderr)
+        return 128 + stop.signal
 
 
 def _setup_error(message: str) -> int:

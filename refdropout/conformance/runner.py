@@ -36,7 +36,7 @@ from .guard import Call, CallFailed, Guard, Interrupted, Watch, described
 from .registry import CHECKS, run_check
 from .verdict import Outcome, Verdict
 
-__all__ = ["ClauseResult", "Run", "clause_seed", "exhausted", "run_plan", "run_target", "select_clauses"]
+__all__ = ["ClauseResult", "Run", "clause_seed", "escaped", "exhausted", "run_plan", "run_target", "select_clauses"]
 
 SEED_BOUND = 2**64
 
@@ -186,7 +186,7 @@ def _verdict(clause: str, impl: Implementation, guard: Guard, **run: object) -> 
         except CallFailed as failure:
             return Verdict(clause, Outcome.FAIL, str(failure)), ""
         except Exception as error:  # noqa: BLE001  (whatever a foreign implementation or a check raises)
-            return _escaped(clause, error, guard.raised)
+            return escaped(clause, error, guard.raised)
     for call, error in guard.raised:
         if exhausted(error):
             return Verdict(clause, Outcome.ERROR, f"out of memory: {call} raised {described(error)}"), ""
@@ -209,7 +209,7 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
         error = error.__cause__ or error.__context__
 
 
-def _escaped(clause: str, error: Exception, raised: list[tuple[Call, Exception]]) -> tuple[Verdict, str]:
+def escaped(clause: str, error: Exception, raised: list[tuple[Call, Exception]]) -> tuple[Verdict, str]:
     """The verdict on an exception that escaped a check: FAIL when a call of the implementation raised
     it (or it was raised from one), could not check otherwise or when memory ran out (RUNNER-5)."""
     chain = list(_chain(error))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..dtypes import DType, float32
 
-__all__ = ["Policies", "POLICY_VALUES", "kept_value"]
+__all__ = ["Policies", "POLICY_VALUES", "RELAXES", "kept_value"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,20 @@ POLICY_VALUES: dict[str, tuple] = {
     "subnormals": ("kept", "flushed"),
     "scale_format": ("exact", "input", "float32"),
     "algorithm": (None, "jax-threefry", "tf-stateless-philox"),
+}
+
+# the clauses each policy relaxes, as spec/dropout.md's table of policies lists them (a test keeps the two
+# equal); algorithm relaxes none: it adds EXACT-1
+RELAXES: dict[str, tuple[str, ...]] = {
+    "scaling": ("DROPOUT-2",),
+    "nonfinite": ("DROPOUT-10",),
+    "gate_masks": ("RECURRENT-6",),
+    "p_one": ("DROPOUT-5", "DROPOUT-7", "DROPOUT-10", "GRADIENTS-2", "GRADIENTS-4"),
+    "p_validation": ("DROPOUT-3",),
+    "seed_bits": ("DROPOUT-13",),
+    "subnormals": ("DROPOUT-2",),
+    "scale_format": ("DROPOUT-2", "DROPOUT-3", "DROPOUT-8", "ENSEMBLE-1"),
+    "algorithm": (),
 }
 
 
