@@ -96,7 +96,7 @@ def test_replay_check_rejects_a_replay_without_the_saved_state(check_broken, see
 def test_replay_check_rejects_a_recomputation_that_holds_the_stream(check_broken, seed: int) -> None:
     """The replay agrees with its forward pass; the second step is not the run's second step."""
     verdict = assert_fails(check_broken, "TRAINING-1", RecomputationHoldsTheStream(), seed)
-    assert verdict.detail.startswith("step 2: y under recomputation"), verdict.detail
+    assert verdict.detail.startswith("step 2: y: element"), verdict.detail
 
 
 # --- TRAINING-2: successive steps draw independent masks ------------------------------------------
