@@ -13,12 +13,12 @@ import operator
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .tensor import Tensor
 
-__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "attach", "backward"]
+__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "attach", "backward", "checkpoint"]
 
 VJP = Callable[[list], Sequence["list | None"]]
 
@@ -93,3 +93,34 @@ def backward(root: Tensor, gradient: list) -> None:
                 continue
             previous = grads.get(id(parent))
             grads[id(parent)] = g_parent if previous is None else list(map(operator.add, previous, g_parent))
+
+
+def checkpoint(fn: Callable[..., Tensor], *inputs: Tensor, generator: Any = None) -> Tensor:
+    """``fn(*inputs)`` as one graph node that keeps its inputs, not fn's intermediate values
+    (activation checkpointing; spec/training.md, TRAINING-1).
+
+    The forward pass runs fn without recording a graph; the backward pass runs it again (the
+    replay) on copies of the inputs and differentiates the replay. With a ``generator`` (a
+    refdropout.random.Generator) fn is called ``fn(generator, *inputs)``: the forward pass draws
+    from ``generator``, advancing it as a call without checkpointing would, and the replay draws
+    from a copy of it in the state the forward pass found it in, so the replay draws the forward
+    pass's masks and leaves ``generator`` where the forward pass left it.
+    """
+    saved = None if generator is None else generator.state
+    with no_grad():
+        out = fn(*(() if generator is None else (generator,)), *inputs)
+    if any(out is t for t in inputs):  # an identity: the node must not be the input itself
+        out = type(out).from_flat(out.data, out.shape, out.dtype, rounded=True)
+
+    def vjp(g: list) -> list:
+        leaves = [type(t).from_flat(t.data, t.shape, t.dtype, rounded=True) for t in inputs]
+        for leaf, t in zip(leaves, inputs):
+            leaf.requires_grad = t.requires_grad
+        replay = () if generator is None else (type(generator).from_state(saved),)
+        with enable_grad():
+            again = fn(*replay, *leaves)
+        if again.requires_grad:
+            backward(again, g)
+        return [None if leaf.grad is None else leaf.grad.data for leaf in leaves]
+
+    return attach(out, inputs, vjp)

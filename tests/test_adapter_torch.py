@@ -5,7 +5,7 @@ the applicable ones pass, DROPOUT-3 and DROPOUT-13 under the policies measured i
 (True and False taken as rates, 32-bit seeds), those needing a capability PyTorch lacks are "not
 applicable", and any deviation in ``refdropout.adapters.torch.KNOWN_DEVIATIONS`` (none measured)
 is reported as a failure. Statistical checks are charged to the suite's one budget
-(``check_correct``): 38 decisions per seed, two seeds.
+(``check_correct``): 39 decisions per seed, two seeds.
 """
 
 from __future__ import annotations
@@ -40,10 +40,11 @@ EXACT = [
     "MODES-4", "MODES-7", "MODES-9",
     "RECURRENT-1", "RECURRENT-2", "RECURRENT-5", "RECURRENT-12", "RECURRENT-13",
     "ENSEMBLE-1", "ENSEMBLE-8",
+    "TRAINING-1", "TRAINING-3", "TRAINING-4",
 ]
-STATISTICAL = [  # 40 decisions planned, 38 made: RECURRENT-9 has one semantics here
+STATISTICAL = [  # 41 decisions planned, 39 made: RECURRENT-9 has one semantics here
     "DROPOUT-13", "DROPOUT-14", "DROPOUT-16", "DROPOUT-20", "VARIANTS-3", "VARIANTS-5", "VARIANTS-16", "MODES-8",
-    "RECURRENT-8", "RECURRENT-9", "ENSEMBLE-3",
+    "RECURRENT-8", "RECURRENT-9", "ENSEMBLE-3", "TRAINING-2",
 ]
 # PyTorch has no noise_shape, Gaussian dropout, DropConnect, DropPath, DropBlock or variational LSTM
 NOT_APPLICABLE = ["DROPOUT-11", "VARIANTS-7", "VARIANTS-9", "VARIANTS-10", "VARIANTS-13", "RECURRENT-6"]
@@ -64,7 +65,7 @@ def test_subsets_name_registered_checks() -> None:
     named = EXACT + STATISTICAL + NOT_APPLICABLE + list(DEVIATIONS)
     assert len(set(named)) == len(named) and set(named) <= set(CHECKS)
     assert sum(CHECKS[c].decisions for c in EXACT) == 0
-    assert sum(CHECKS[c].decisions for c in STATISTICAL) == 40
+    assert sum(CHECKS[c].decisions for c in STATISTICAL) == 41
 
 
 @pytest.mark.parametrize("clause", EXACT)
@@ -140,3 +141,36 @@ def test_numpy_arrays_are_answered_in_kind(torch_impl) -> None:
 def test_mask_bits_are_the_mask_of_dropout(torch_impl) -> None:
     """On the CPU only: no GPU was available to test the device path."""
     assert_mask_bits_are_the_mask(torch_impl)
+
+
+def test_checkpoint_without_the_saved_rng_state_fails_the_replay_check(check_broken) -> None:
+    """torch.utils.checkpoint(..., preserve_rng_state=False) replays dropout from the live generator:
+    TRAINING-1 names the element whose replayed mask differs (what PyTorch's default prevents)."""
+    pytest.importorskip("torch", reason="the torch target needs PyTorch: pip install torch==2.13.0 (CPU)")
+    from refdropout.adapters.torch import TorchDropout
+
+    live = TorchDropout()
+    live.preserve_rng_state = False
+    verdict = assert_fails(check_broken, "TRAINING-1", live, 0, because="the replay draws a fresh mask")
+    assert "in the recomputation" in verdict.detail, verdict.detail
+
+
+def test_the_twist_is_mt19937s_and_positions_count_words() -> None:
+    """torch_mt19937.twist is the sequential MT19937 twist; words_drawn counts torch.randint's two words a value."""
+    import numpy as np
+
+    torch = pytest.importorskip("torch", reason="the torch target needs PyTorch: pip install torch==2.13.0 (CPU)")
+    from refdropout.adapters.torch_mt19937 import twist, words_drawn
+
+    state = np.random.default_rng(1).integers(0, 2**32, 624, dtype=np.uint64)
+    sequential = state.copy()
+    for i in range(624):
+        y = (sequential[i] & 0x80000000) | (sequential[(i + 1) % 624] & 0x7FFFFFFF)
+        sequential[i] = sequential[(i + 397) % 624] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
+    assert np.array_equal(twist(state.astype(np.uint32)), sequential.astype(np.uint32))
+    generator = torch.Generator().manual_seed(9)
+    seeded = generator.get_state().numpy().tobytes()
+    for values in (0, 1, 311, 312, 313, 2000):
+        generator.manual_seed(9)
+        torch.randint(0, 2**31, (values,), generator=generator)
+        assert words_drawn(seeded, generator.get_state().numpy().tobytes()) == 2 * values

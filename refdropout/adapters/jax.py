@@ -159,6 +159,26 @@ class _Jax:
         mask_shape = _noise_shape(x.shape, noise_shape)
         return self._apply(lambda key, a: self._drop(key, a, p, training, mask_shape), x, seed)
 
+    def checkpointed_dropout(self, seed: int) -> Callable[..., tuple[Tensor, Tensor]]:
+        """Steps that split the key, as the Haiku idiom's stream does, and drop with the new key; under
+        ``checkpoint`` the forward pass is ``jax.checkpoint`` of it, whose backward pass recomputes it
+        with the same key (the gradient of sum(w ⊙ y) is the VJP of w)."""
+        with self._x64():
+            state = {"key": self._key(seed)}
+
+        def step(x: Tensor, w: Tensor, p: float, *, checkpoint: bool) -> tuple[Tensor, Tensor]:
+            with self._x64():
+                state["key"], sub = self.jax.random.split(state["key"])
+
+                def forward(a: Any) -> Any:
+                    return self._drop(sub, a, p, True)
+
+                y, pullback = self.jax.vjp(self.jax.checkpoint(forward) if checkpoint else forward, self._array(x))
+                (dx,) = pullback(self._array(w))
+                return in_kind(np.asarray(y), x), in_kind(np.asarray(dx), w)
+
+        return step
+
     def _drop(self, key: Any, x: Any, p: float, training: bool, mask_shape: tuple[int, ...] | None = None) -> Any:
         raise NotImplementedError
 
@@ -185,19 +205,42 @@ class JaxDropout(_Jax):
         keep = self.jax.random.bernoulli(key, keep_rate, x.shape if mask_shape is None else mask_shape)
         return self.jnp.broadcast_to(keep, x.shape) * x / keep_rate
 
-    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
-        with self._x64():
-            state = {"key": self._key(seed)}
+    def dropout_stream(self, seed: int) -> _KeyStream:
+        return _KeyStream(self, seed)
 
-        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
-            with self._x64():
-                a = self._array(x)
-                if training and p != 0:
-                    state["key"], sub = self.jax.random.split(state["key"])
-                    a = self._drop(sub, a, p, training)
-                return in_kind(np.asarray(a), x)
+    def dropout_stream_state(self, seed: int) -> _KeyStream:
+        """The stream's state is its key (and the splits made): saving keeps it, restoring puts it back.
+        No ``stream_advance``: the position is this adapter's count of splits, not the framework's."""
+        return _KeyStream(self, seed)
 
-        return call
+
+class _KeyStream:
+    """The Haiku idiom's stream: before each call that draws, ``key, sub = split(key)``; the call drops
+    with ``sub``. save() is (key, splits), restore() puts them back, position() is splits."""
+
+    def __init__(self, adapter: JaxDropout, seed: int) -> None:
+        self.adapter, self.splits = adapter, 0
+        with adapter._x64():
+            self.key = adapter._key(seed)
+
+    def __call__(self, x: Tensor, p: float, *, training: bool) -> Tensor:
+        adapter = self.adapter
+        with adapter._x64():
+            a = adapter._array(x)
+            if training and p != 0:
+                self.key, sub = adapter.jax.random.split(self.key)
+                self.splits += 1
+                a = adapter._drop(sub, a, p, training)
+            return in_kind(np.asarray(a), x)
+
+    def save(self) -> tuple[Any, int]:
+        return self.key, self.splits  # a jax array is immutable: the key itself is a snapshot
+
+    def restore(self, snapshot: tuple[Any, int]) -> None:
+        self.key, self.splits = snapshot
+
+    def position(self) -> int:
+        return self.splits
 
 
 class FlaxDropout(_Jax):

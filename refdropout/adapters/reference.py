@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import nn
+from .. import autograd, nn
 from ..contract import Policies
 from ..contract.arrays import EngineArrays, answers_in_kind
 from ..functional import (
@@ -35,7 +35,7 @@ from ..functional import (
 from ..nn.layers import Softmax
 from ..nn.mc import MCPrediction, mc_predict
 from ..nn.recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
-from ..random import Generator
+from ..random import Generator, GeneratorState
 from ..tensor import Tensor
 from ..theory import Network
 from . import reference_variants_bulk as bulk
@@ -111,20 +111,46 @@ class ReferenceDropout(EngineArrays):
 
     @_bulk_for_arrays
     def dropout_stream(self, seed: int) -> Callable[..., Tensor | np.ndarray]:
-        state = Generator(seed).state  # one stream, whichever kind each call is given
+        return _Stream(self, Generator(seed).state)
 
-        def call(x: Tensor | np.ndarray, p: float, *, training: bool) -> Tensor | np.ndarray:
-            nonlocal state
-            if isinstance(x, np.ndarray):
-                generator = NumpyGenerator.from_state(state)
-                y, _ = dropout_bulk(x, p, training=training, generator=generator, **self.policy_options())
-            else:
-                generator = Generator.from_state(state)
-                y = dropout(x, p, training=training, generator=generator, **self.policy_options())
-            state = generator.state
-            return y
+    def _stream_call(self, state: GeneratorState, x: Tensor | np.ndarray, p: float,
+                     training: bool) -> tuple[Tensor | np.ndarray, GeneratorState]:
+        """One call of a stream in ``state``, on whichever kind it is given: (y, the state after it)."""
+        if isinstance(x, np.ndarray):
+            generator = NumpyGenerator.from_state(state)
+            y, _ = dropout_bulk(x, p, training=training, generator=generator, **self.policy_options())
+        else:
+            generator = Generator.from_state(state)
+            y = dropout(x, p, training=training, generator=generator, **self.policy_options())
+        return y, generator.state
 
-        return call
+    # ---- spec/training.md ------------------------------------------------------------------
+
+    def checkpointed_dropout(self, seed: int) -> Callable[..., tuple[Tensor, Tensor]]:
+        """Steps on one Generator; under ``checkpoint`` the forward pass is ``autograd.checkpoint``,
+        which replays it in the backward pass from the generator's state saved at the forward pass."""
+        generator, options = Generator(seed), self.policy_options()
+
+        def step(x: Tensor, w: Tensor, p: float, *, checkpoint: bool) -> tuple[Tensor, Tensor]:
+            leaf = x.detach()
+            leaf.requires_grad = True
+
+            def forward(drawing: Generator, t: Tensor) -> Tensor:
+                return dropout(t, p, training=True, generator=drawing, **options)
+
+            y = autograd.checkpoint(forward, leaf, generator=generator) if checkpoint else forward(generator, leaf)
+            (w * y).sum().backward()
+            return y, leaf.grad
+
+        return step
+
+    @_bulk_for_arrays
+    def dropout_stream_state(self, seed: int) -> _Stream:
+        return _Stream(self, Generator(seed).state)
+
+    def stream_advance(self, n: int, dtype: str) -> int:
+        """One draw index per drawing call, whatever its size (RANDOM-4)."""
+        return 1
 
     @_bulk_for_arrays
     def dropout_noise_shape(self, x: Tensor | np.ndarray, p: float, noise_shape: Sequence[int | None], *,
@@ -240,3 +266,26 @@ class _RecurrentNet:
 
     def __call__(self, x: Tensor, *, training: bool) -> Tensor:
         return self.layer(x, training=training)[0]
+
+
+class _Stream:
+    """The reference's stream: s(x, p, *, training) draws from a GeneratorState it keeps; save() is
+    that state (immutable), restore(state) puts one back, position() is its draw index."""
+
+    def __init__(self, adapter: ReferenceDropout, state: GeneratorState) -> None:
+        self.adapter, self.state = adapter, state
+
+    def __call__(self, x: Tensor | np.ndarray, p: float, *, training: bool) -> Tensor | np.ndarray:
+        y, self.state = self.adapter._stream_call(self.state, x, p, training)
+        return y
+
+    def save(self) -> GeneratorState:
+        return self.state
+
+    def restore(self, snapshot: GeneratorState) -> None:
+        if not isinstance(snapshot, GeneratorState):
+            raise TypeError(f"restore: snapshot must be a GeneratorState, got {type(snapshot).__name__}")
+        self.state = snapshot
+
+    def position(self) -> int:
+        return self.state.draws

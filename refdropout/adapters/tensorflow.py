@@ -67,6 +67,10 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
                       "the limit of a alpha' (1 - p)",
         "DROPOUT-16": "Dropout calls TensorFlow's dropout, which draws its uniforms in x's format: in float16 "
                       "the keep rate at p = 0.001 is 0.99805, in bfloat16 0.99219, and 0 at p = 0.999",
+        "TRAINING-1": "keras.remat (tf.recompute_grad on the TensorFlow backend) calls the Dropout layer again in "
+                      "the backward pass, and the layer's SeedGenerator has moved on (its counter goes 1 -> 2): "
+                      "the replay draws a fresh mask (about 2pq of the elements differ) and the gradient is "
+                      "not that of the forward pass",
     },
 }
 
@@ -152,16 +156,72 @@ class TensorflowDropout:
             y = self._drop(t, p, self._seed(seed)) if training else tf.identity(t)
         return _from_tf(y, x), _from_tf(tape.gradient(y, t, output_gradients=_to_tf(tf, g)), g)
 
-    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+    def dropout_stream(self, seed: int) -> _GeneratorStream:
         """Successive ``tf.nn.experimental.general_dropout`` calls drawing their uniforms from one
         ``tf.random.Generator``: TensorFlow's dropout on a state, which at p = 0 draws nothing."""
-        generator = self._tf.random.Generator.from_seed(seed)
+        return _GeneratorStream(self._tf, seed)
 
-        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
-            t = _to_tf(self._tf, x)
-            return _from_tf(self._tf.nn.experimental.general_dropout(t, p, generator.uniform) if training else t, x)
+    def dropout_stream_state(self, seed: int) -> _GeneratorStream:
+        return _GeneratorStream(self._tf, seed)
 
-        return call
+    def stream_advance(self, n: int, dtype: str) -> int:
+        """The Philox counter of a ``tf.random.Generator`` moves 256 per uniform drawn, in every format
+        (measured, TensorFlow 2.21)."""
+        return 256 * n
+
+    def checkpointed_dropout(self, seed: int) -> Callable[..., tuple[Tensor, Tensor]]:
+        """Steps of ``stateless_dropout`` whose seed pair a ``tf.random.Generator`` makes per step
+        (``make_seeds``) outside the recomputed function; under ``checkpoint`` the forward pass is
+        ``tf.recompute_grad`` of it. (``general_dropout`` on the generator itself, recomputed, redraws:
+        measured, the replay's mask is fresh and the counter advances twice per step.)"""
+        tf = self._tf
+        generator = tf.random.Generator.from_seed(seed)
+
+        def step(x: Tensor, w: Tensor, p: float, *, checkpoint: bool) -> tuple[Tensor, Tensor]:
+            pair = generator.make_seeds(1)[:, 0]
+
+            def forward(t: Any) -> Any:
+                return self._drop(t, p, pair)
+
+            return _taped_step(tf, tf.recompute_grad(forward) if checkpoint else forward, x, w)
+
+        return step
+
+
+def _taped_step(tf: Any, forward: Callable[[Any], Any], x: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
+    """(y, dL/dx) of y = forward(x), L = sum(w ⊙ y), by a GradientTape."""
+    t = _to_tf(tf, x)
+    with tf.GradientTape() as tape:
+        tape.watch(t)
+        y = forward(t)
+        loss = tf.reduce_sum(_to_tf(tf, w) * y)
+    return _from_tf(y, x), _from_tf(tape.gradient(loss, t), w)
+
+
+class _GeneratorStream:
+    """general_dropout on one tf.random.Generator; save() copies its state, restore() resets it, and
+    position() is how far its 128-bit Philox counter has moved since seeding."""
+
+    def __init__(self, tf: Any, seed: int) -> None:
+        self.tf, self.generator = tf, tf.random.Generator.from_seed(seed)
+        self.seeded = self._counter()
+
+    def _counter(self) -> int:
+        low, high = (int(v) % 2**64 for v in self.generator.state.numpy()[:2])
+        return low + (high << 64)
+
+    def __call__(self, x: Tensor, p: float, *, training: bool) -> Tensor:
+        t = _to_tf(self.tf, x)
+        return _from_tf(self.tf.nn.experimental.general_dropout(t, p, self.generator.uniform) if training else t, x)
+
+    def save(self) -> np.ndarray:
+        return self.generator.state.numpy().copy()
+
+    def restore(self, snapshot: np.ndarray) -> None:
+        self.generator.reset(snapshot)
+
+    def position(self) -> int:
+        return (self._counter() - self.seeded) % 2**128
 
 
 def _keras_seed(seed: int) -> int:
@@ -227,25 +287,33 @@ class KerasDropout:
         dx = tape.gradient(y, t, output_gradients=_to_tf(tf, g), unconnected_gradients=tf.UnconnectedGradients.ZERO)
         return _from_tf(y, x), _from_tf(dx, g)
 
-    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+    def dropout_stream(self, seed: int) -> _SeedStream:
         """Successive calls of Dropout layers, one per rate and format, sharing one seed state: the
         state a call leaves in its layer's SeedGenerator is put into the next call's layer (a layer
         of rate 0 has no generator: it never draws)."""
-        state = self._keras.random.SeedGenerator(_keras_seed(seed)).state.numpy()
+        return _SeedStream(self, seed)
+
+    def dropout_stream_state(self, seed: int) -> _SeedStream:
+        return _SeedStream(self, seed)
+
+    def stream_advance(self, n: int, dtype: str) -> int:
+        """A SeedGenerator's counter moves one per call that draws, whatever its size."""
+        return 1
+
+    def checkpointed_dropout(self, seed: int) -> Callable[..., tuple[Tensor, Tensor]]:
+        """Steps of one Dropout layer per rate and format; under ``checkpoint`` the forward pass is
+        ``keras.remat`` of the layer's call (``tf.recompute_grad`` on the TensorFlow backend)."""
         layers: dict[tuple[float, str], Any] = {}
 
-        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
-            nonlocal state
+        def step(x: Tensor, w: Tensor, p: float, *, checkpoint: bool) -> tuple[Tensor, Tensor]:
             layer = layers.setdefault((p, x.dtype.name), self._dropout_layer(p, seed, x.dtype.name))
-            generator = getattr(layer, "seed_generator", None)
-            if generator is None:
-                return self._call(layer, x, training)
-            generator.state.assign(state)
-            y = self._call(layer, x, training)
-            state = generator.state.numpy()
-            return y
 
-        return call
+            def forward(t: Any) -> Any:
+                return layer(t, training=True)
+
+            return _taped_step(self._tf, self._keras.remat(forward) if checkpoint else forward, x, w)
+
+        return step
 
     # ---- spec/variants.md ----------------------------------------------------------------------------
 
@@ -327,6 +395,36 @@ class KerasDropout:
         container = self._keras.Sequential([m.layer for m in modules])
         container.dtype_policy = MODULE_DTYPE  # a Sequential casts its input to its first layer's format
         return _Module(self, container)
+
+
+class _SeedStream:
+    """Keras Dropout layers sharing one SeedGenerator state ([seed, counter]): save() copies it,
+    restore() puts it back, position() is how far the counter has moved since seeding."""
+
+    def __init__(self, adapter: KerasDropout, seed: int) -> None:
+        self.adapter, self.seed = adapter, seed
+        self.state = adapter._keras.random.SeedGenerator(_keras_seed(seed)).state.numpy()
+        self.seeded = int(self.state[1])
+        self.layers: dict[tuple[float, str], Any] = {}
+
+    def __call__(self, x: Tensor, p: float, *, training: bool) -> Tensor:
+        layer = self.layers.setdefault((p, x.dtype.name), self.adapter._dropout_layer(p, self.seed, x.dtype.name))
+        generator = getattr(layer, "seed_generator", None)
+        if generator is None:
+            return self.adapter._call(layer, x, training)
+        generator.state.assign(self.state)
+        y = self.adapter._call(layer, x, training)
+        self.state = generator.state.numpy()
+        return y
+
+    def save(self) -> np.ndarray:
+        return self.state.copy()
+
+    def restore(self, snapshot: np.ndarray) -> None:
+        self.state = np.array(snapshot, copy=True)
+
+    def position(self) -> int:
+        return int(self.state[1]) - self.seeded
 
 
 class _Module:

@@ -43,6 +43,7 @@ from ..nn.recurrent import RecurrentMasks
 from ..tensor import Tensor
 from ..theory import Network
 from . import import_framework
+from .torch_mt19937 import words_drawn
 
 __all__ = ["TorchDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
@@ -161,6 +162,7 @@ class TorchDropout:
     dtypes = ("float64", "float32", "float16", "bfloat16")
     policies = Policies(scaling="inverted", nonfinite="multiply", p_validation="bool_as_number", seed_bits=32)
     known_deviations = KNOWN_DEVIATIONS
+    preserve_rng_state = True  # checkpointed_dropout's, PyTorch's default; False replays from the live generator
 
     def __init__(self, device: str = "cpu") -> None:
         torch = self._torch = import_framework("torch", target=self.name, install=INSTALL)
@@ -176,6 +178,7 @@ class TorchDropout:
         if self.device.type == "cuda":
             # cuDNN's recurrent kernel draws its between-layer masks inside the kernel: none to observe
             self.recurrent_masks = self.recurrent_mask_draws = None
+            self.stream_advance = None  # the offset a CUDA call advances depends on the launch grid: undeclared
 
     def _tensor(self, x: Tensor) -> Any:
         return _to_torch(self._torch, x, self.device)
@@ -231,15 +234,42 @@ class TorchDropout:
         y.backward(self._tensor(g))
         return _from_torch(y, x), _from_torch(leaf.grad, g)
 
-    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
-        state = self._seeded(seed)
+    def dropout_stream(self, seed: int) -> _Stream:
+        return _Stream(self, seed)
 
-        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
-            t = self._tensor(x)
+    # ---- spec/training.md: torch.utils.checkpoint, and the generator's state ----------------------
+
+    def checkpointed_dropout(self, seed: int) -> Callable[..., tuple[Tensor, Tensor]]:
+        """Steps on one seeded state; under ``checkpoint`` the forward pass is
+        ``torch.utils.checkpoint.checkpoint(..., use_reentrant=False, preserve_rng_state=True)`` (PyTorch's
+        default; ``preserve_rng_state`` is the class attribute), whose backward pass, run while the stream's
+        state is the default generator's, replays dropout."""
+        torch, state = self._torch, self._seeded(seed)
+        import_framework("torch.utils.checkpoint", target=self.name, install=INSTALL)
+
+        def step(x: Tensor, w: Tensor, p: float, *, checkpoint: bool) -> tuple[Tensor, Tensor]:
+            leaf = self._tensor(x).requires_grad_()
+
+            def forward(t: Any) -> Any:
+                return self._F.dropout(t, p, True)
+
             with state:
-                return _from_torch(self._F.dropout(t, p, training), x)
+                y = torch.utils.checkpoint.checkpoint(forward, leaf, use_reentrant=False,
+                                                      preserve_rng_state=self.preserve_rng_state) \
+                    if checkpoint else forward(leaf)
+                (self._tensor(w) * y).sum().backward()
+            return _from_torch(y, x), _from_torch(leaf.grad, w)
 
-        return call
+        return step
+
+    def dropout_stream_state(self, seed: int) -> _Stream:
+        return _Stream(self, seed)
+
+    def stream_advance(self, n: int, dtype: str) -> int:
+        """Two Mersenne Twister words per element (``bernoulli_`` draws a 64-bit value for each), in every
+        format: measured on an AMD EPYC with torch 2.13. Only on the CPU (absent on CUDA, whose Philox
+        offset advances by a multiple of 4 that depends on the launch grid)."""
+        return 2 * n
 
     # ---- spec/variants.md ----------------------------------------------------------------------
 
@@ -374,6 +404,33 @@ class TorchDropout:
         with torch.no_grad(), self._seeded(seed):
             passes = torch.stack([model(t) for _ in range(samples)])
         return MCPrediction(_from_torch(passes.mean(0), x), _from_torch(passes.var(0, correction=0), x))
+
+
+class _Stream:
+    """Successive F.dropout calls on one seeded state (``dropout_stream``), whose state can be saved (a
+    copy of the generator's state), restored and read as a position: the Mersenne Twister words drawn
+    since seeding on the CPU (torch_mt19937), the Philox offset on CUDA."""
+
+    def __init__(self, adapter: TorchDropout, seed: int) -> None:
+        self.adapter, self.state = adapter, adapter._seeded(seed)
+        self.seeded = self.state._state.clone()
+
+    def __call__(self, x: Tensor, p: float, *, training: bool) -> Tensor:
+        t = self.adapter._tensor(x)
+        with self.state:
+            return _from_torch(self.adapter._F.dropout(t, p, training), x)
+
+    def save(self) -> Any:
+        return self.state._state.clone()
+
+    def restore(self, snapshot: Any) -> None:
+        self.state._state = snapshot.clone()
+
+    def position(self) -> int:
+        torch, device = self.adapter._torch, self.adapter.device
+        if device.type == "cuda":
+            return torch.Generator(device=device).set_state(self.state._state).get_offset()
+        return words_drawn(self.seeded.numpy().tobytes(), self.state._state.numpy().tobytes())
 
 
 class _Module:

@@ -66,6 +66,18 @@ CAPABILITIES: dict[str, str] = {
     "dropout_vjp": "dropout_vjp(x, p, g, *, training, seed) -> (y, dL/dx for upstream gradient g)",
     "dropout_stream": ("dropout_stream(seed) -> call(x, p, *, training) -> y, successive calls drawing fresh masks"
                        " from one seeded state"),
+    # spec/training.md
+    "checkpointed_dropout": ("checkpointed_dropout(seed) -> step(x, w, p, *, checkpoint) -> (y, dL/dx): successive"
+                             " training steps drawing from one seeded state, y = dropout(x, p) and the gradient of"
+                             " L = sum(w ⊙ y); checkpoint=True runs the forward pass under the framework's"
+                             " recomputation (activation checkpointing), which runs dropout again in the backward"
+                             " pass"),
+    "dropout_stream_state": ("dropout_stream_state(seed) -> stream s: s(x, p, *, training) -> y, calls as"
+                             " dropout_stream's; s.save() -> a snapshot of its state, s.restore(snapshot) puts back"
+                             " a snapshot of any stream of the implementation; s.position() -> how far its state has"
+                             " advanced since seeding, an int in the implementation's own unit"),
+    "stream_advance": ("stream_advance(n, dtype) -> int: how far one training call at 0 < p < 1 on n elements of"
+                       " dtype advances the position of a dropout_stream_state stream"),
     "dropout_noise_shape": ("dropout_noise_shape(x, p, noise_shape, *, training, seed) -> y, one mask value shared"
                             " where noise_shape is 1"),
     "integer_dropout": ("integer_dropout(values, p, *, training, seed) -> the output's values as a list: dropout of"
