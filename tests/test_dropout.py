@@ -612,6 +612,24 @@ def test_counts_over_chunks_are_the_counts_of_their_masks(monkeypatch) -> None:
         int(np.count_nonzero(y)) for y in sampling.outputs(reference_with()(), 2500, 0.3, 11))
 
 
+def test_a_drawn_samples_plain_sum_is_drawn_once() -> None:
+    """Drawn sums each term exactly over every draw; the plain sum, asked for by a mean and a variance
+    alike, draws the calls once."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    from refdropout.conformance.sampling import Drawn
+
+    parts = [np.array([0.1, 2.5, -3.0]), np.array([1e-300, 7.0])]
+    draws = []
+    sample = Drawn(5, lambda: draws.append(1) or iter(parts))
+    exact = sum((Fraction(v) for a in parts for v in a.tolist()), Fraction(0))
+    assert sample.fsum() == sample.fsum() == float(exact) and len(draws) == 1
+    assert sample.fsum(np.negative) == -float(exact)  # a term: drawn again
+    assert len(draws) == 2
+
+
 def test_mask_bits_of_the_wrong_form_break_the_contract() -> None:
     import numpy as np
 

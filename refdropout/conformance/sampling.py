@@ -96,11 +96,18 @@ def outputs(impl: Implementation, n: int, p: float, seed: int) -> Iterator[np.nd
 class Drawn:
     """A sample of n values drawn in calls, as the mean and variance tests of stats read one (``n``,
     ``fsum``) without holding it: every sum draws the calls again (``draw``, the same seeds: the same
-    values) and sums each exactly (stats.exact_sum), its terms computed on numpy arrays."""
+    values) and sums each exactly (stats.exact_sum), its terms computed on numpy arrays. The plain sum,
+    which a mean and a variance both ask for, is drawn once and remembered."""
 
     def __init__(self, n: int, draw: Callable[[], Iterator[np.ndarray]]) -> None:
         self.n, self._draw = n, draw
+        self._sum: float | None = None
 
     def fsum(self, term: Callable[[np.ndarray], np.ndarray] | None = None) -> float:
         """The exact sum of term(v) over the sample (of v where term is None), rounded once."""
-        return float(sum((exact_sum(a if term is None else term(a)) for a in self._draw()), Fraction(0)))
+        if term is None and self._sum is not None:
+            return self._sum
+        total = float(sum((exact_sum(a if term is None else term(a)) for a in self._draw()), Fraction(0)))
+        if term is None:
+            self._sum = total
+        return total
