@@ -44,7 +44,9 @@ def _fraction_mask(dtype: DType, k: int) -> int:
     return ((1 << kept) - 1) << (52 - kept)
 
 
-@lru_cache(maxsize=4)  # the formats checked in turn draw the same bytes (the plan's n and the small sizes)
+# the formats checked in turn draw the same bytes (of one size, and of the small sizes): two draws are kept,
+# at most 9 x sampling.CHUNK bytes (DROPOUT-4 at the deep profile), no more
+@lru_cache(maxsize=2)
 def _draw(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     """n binade indices and n random 64-bit words (little-endian), from a stream of their own
     (apart from the implementation's)."""
@@ -58,15 +60,17 @@ def spread(seed: int, n: int, dtype: DType) -> list[float]:
     return spread_array(seed, n, dtype).tolist()
 
 
-def spread_array(seed: int, n: int, dtype: DType) -> np.ndarray:
-    """:func:`spread`'s values as a float64 numpy array: each value's random bits masked to the
-    fraction bits its binade holds in ``dtype``, then its exponent and sign set (whole-array
-    operations on 64-bit words)."""
+def spread_array(seed: int, n: int, dtype: DType, out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`spread`'s values as a float64 numpy array (written into ``out``, n float64s, where given):
+    each value's random bits masked to the fraction bits its binade holds in ``dtype``, then its
+    exponent and sign set (whole-array operations on 64-bit words)."""
     binades, bits = _draw(seed, n)
     masks = np.array([_fraction_mask(dtype, k) for k in BINADES], dtype=np.uint64)
     exponents = np.array([(_BIAS + k) << 52 for k in BINADES], dtype=np.uint64)
-    words = bits.astype(np.uint64)  # in place from here: one copy of n words at a time
-    words &= masks[binades]
+    words = out.view(np.uint64) if out is not None else np.empty(n, dtype=np.uint64)
+    # in place from here: one array of n words; a format whose binades all keep the same fraction bits
+    # (float64, float32, bfloat16) masks with one word rather than a gathered array
+    np.bitwise_and(bits, masks[0] if (masks == masks[0]).all() else masks[binades], out=words)
     words |= exponents[binades]
     words[1::2] |= np.uint64(1 << 63)  # - at odd positions
     return words.view(np.float64)

@@ -103,8 +103,10 @@ def edged_array(seed: int, shape: tuple[int, ...], dtype: DType, *, nonfinite: b
     Python float per element and not kept after the check (an array of the plan's n is large)."""
     n = math.prod(shape)
     leading = np.array(edges(dtype) + ([math.nan, math.inf, -math.inf] if nonfinite else []))
-    values = np.concatenate([leading, spread_array(seed, max(n - leading.size, 0), dtype)])[:n]
-    return values.astype(NUMPY_FORMATS[dtype.name], copy=False).reshape(shape)
+    values = np.empty(max(n, leading.size))
+    values[:leading.size] = leading
+    spread_array(seed, values.size - leading.size, dtype, out=values[leading.size:])
+    return values[:n].astype(NUMPY_FORMATS[dtype.name], copy=False).reshape(shape)
 
 
 # --- seeds ----------------------------------------------------------------------------------------
