@@ -645,6 +645,25 @@ def test_mask_bits_of_the_wrong_form_break_the_contract() -> None:
         keep_count(ShortBits(), 64, 0.3, 0)
 
 
+def test_keep_counts_read_off_packed_bits_ignore_the_padding() -> None:
+    """keep_count counts dropout_mask_bits' set bits as packed, the bits past n in its last byte not
+    counted: the count of the unpacked mask."""
+    import numpy as np
+
+    from refdropout.adapters.numpy import NumpyDropout
+    from refdropout.conformance.sampling import keep_count, keep_masks
+
+    class PaddedWithOnes(NumpyDropout):
+        def dropout_mask_bits(self, n, p, *, seed, dtype):
+            bits = super().dropout_mask_bits(n, p, seed=seed, dtype=dtype)
+            bits[-1] |= np.uint8(0xFF << n % 8 & 0xFF) if n % 8 else 0
+            return bits
+
+    for n in (1, 7, 8, 13, 1001):
+        unpacked = sum(int(m.sum()) for m in keep_masks(NumpyDropout(), n, 0.3, 5))
+        assert keep_count(PaddedWithOnes(), n, 0.3, 5) == unpacked
+
+
 @pytest.mark.parametrize("clause", ["DROPOUT-4", "DROPOUT-16"])
 def test_the_plans_n_larger_than_a_chunk_is_drawn_in_calls(check_correct, monkeypatch, clause: str) -> None:
     """With calls of at most 2^16 elements (sampling.CHUNK, as the deep profile's n exceeds it) the
