@@ -23,6 +23,7 @@ __all__ = ["BINADES", "spread", "spread_array", "wrap"]
 
 BINADES = range(-20, 5)  # k of 2^k; every floating format holds all of them, normal or subnormal
 _BIAS = 1023  # float64's exponent bias
+_BLOCK = 2**20  # words assembled at once by spread_array: 8 MiB temporaries
 
 
 def _binade_bytes(rng: random.Random, n: int) -> bytes:
@@ -68,10 +69,13 @@ def spread_array(seed: int, n: int, dtype: DType, out: np.ndarray | None = None)
     masks = np.array([_fraction_mask(dtype, k) for k in BINADES], dtype=np.uint64)
     exponents = np.array([(_BIAS + k) << 52 for k in BINADES], dtype=np.uint64)
     words = out.view(np.uint64) if out is not None else np.empty(n, dtype=np.uint64)
-    # in place from here: one array of n words; a format whose binades all keep the same fraction bits
-    # (float64, float32, bfloat16) masks with one word rather than a gathered array
-    np.bitwise_and(bits, masks[0] if (masks == masks[0]).all() else masks[binades], out=words)
-    words |= exponents[binades]
+    uniform = (masks == masks[0]).all()  # float64, float32, bfloat16: every binade keeps the same fraction bits
+    # in place from here, a block at a time: the gathered masks and exponents of a block are small
+    # temporaries that the allocator reuses, not n-word arrays mapped afresh for every format and call
+    for start in range(0, n, _BLOCK):
+        block, which = words[start:start + _BLOCK], binades[start:start + _BLOCK]
+        np.bitwise_and(bits[start:start + _BLOCK], masks[0] if uniform else masks[which], out=block)
+        block |= exponents[which]
     words[1::2] |= np.uint64(1 << 63)  # - at odd positions
     return words.view(np.float64)
 
