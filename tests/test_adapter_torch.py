@@ -140,3 +140,15 @@ def test_numpy_arrays_are_answered_in_kind(torch_impl) -> None:
 def test_mask_bits_are_the_mask_of_dropout(torch_impl) -> None:
     """On the CPU only: no GPU was available to test the device path."""
     assert_mask_bits_are_the_mask(torch_impl)
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 1000, 4099])
+def test_packing_on_the_device_is_numpys_packbits(torch_impl, n: int) -> None:
+    """The device path of dropout_mask_bits (the CPU one uses np.packbits), run here on a CPU tensor."""
+    import numpy as np
+
+    from refdropout.adapters.torch import packed_on_device
+
+    torch = torch_impl._torch
+    keep = torch.rand(n, generator=torch.Generator().manual_seed(n)) < 0.3
+    assert np.array_equal(packed_on_device(torch, keep), np.packbits(keep.numpy(), bitorder="little"))
