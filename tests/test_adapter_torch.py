@@ -174,3 +174,15 @@ def test_the_twist_is_mt19937s_and_positions_count_words() -> None:
         generator.manual_seed(9)
         torch.randint(0, 2**31, (values,), generator=generator)
         assert words_drawn(seeded, generator.get_state().numpy().tobytes()) == 2 * values
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 1000, 4099])
+def test_packing_on_the_device_is_numpys_packbits(torch_impl, n: int) -> None:
+    """The device path of dropout_mask_bits (the CPU one uses np.packbits), run here on a CPU tensor."""
+    import numpy as np
+
+    from refdropout.adapters.torch import packed_on_device
+
+    torch = torch_impl._torch
+    keep = torch.rand(n, generator=torch.Generator().manual_seed(n)) < 0.3
+    assert np.array_equal(packed_on_device(torch, keep), np.packbits(keep.numpy(), bitorder="little"))

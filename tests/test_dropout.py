@@ -621,6 +621,24 @@ def test_counts_over_chunks_are_the_counts_of_their_masks(monkeypatch) -> None:
         int(np.count_nonzero(y)) for y in sampling.outputs(reference_with()(), 2500, 0.3, 11))
 
 
+def test_a_drawn_samples_plain_sum_is_drawn_once() -> None:
+    """Drawn sums each term exactly over every draw; the plain sum, asked for by a mean and a variance
+    alike, draws the calls once."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    from refdropout.conformance.sampling import Drawn
+
+    parts = [np.array([0.1, 2.5, -3.0]), np.array([1e-300, 7.0])]
+    draws = []
+    sample = Drawn(5, lambda: draws.append(1) or iter(parts))
+    exact = sum((Fraction(v) for a in parts for v in a.tolist()), Fraction(0))
+    assert sample.fsum() == sample.fsum() == float(exact) and len(draws) == 1
+    assert sample.fsum(np.negative) == -float(exact)  # a term: drawn again
+    assert len(draws) == 2
+
+
 def test_mask_bits_of_the_wrong_form_break_the_contract() -> None:
     import numpy as np
 
@@ -634,6 +652,25 @@ def test_mask_bits_of_the_wrong_form_break_the_contract() -> None:
 
     with pytest.raises(ContractViolation, match="packed bytes"):
         keep_count(ShortBits(), 64, 0.3, 0)
+
+
+def test_keep_counts_read_off_packed_bits_ignore_the_padding() -> None:
+    """keep_count counts dropout_mask_bits' set bits as packed, the bits past n in its last byte not
+    counted: the count of the unpacked mask."""
+    import numpy as np
+
+    from refdropout.adapters.numpy import NumpyDropout
+    from refdropout.conformance.sampling import keep_count, keep_masks
+
+    class PaddedWithOnes(NumpyDropout):
+        def dropout_mask_bits(self, n, p, *, seed, dtype):
+            bits = super().dropout_mask_bits(n, p, seed=seed, dtype=dtype)
+            bits[-1] |= np.uint8(0xFF << n % 8 & 0xFF) if n % 8 else 0
+            return bits
+
+    for n in (1, 7, 8, 13, 1001):
+        unpacked = sum(int(m.sum()) for m in keep_masks(NumpyDropout(), n, 0.3, 5))
+        assert keep_count(PaddedWithOnes(), n, 0.3, 5) == unpacked
 
 
 @pytest.mark.parametrize("clause", ["DROPOUT-4", "DROPOUT-16"])

@@ -27,7 +27,7 @@ from scipy import stats as sps
 import refdropout.stats as S
 from helpers import exact
 from refdropout.stats.arguments import as_mask, as_masks
-from refdropout.stats.binomial import clopper_pearson
+from refdropout.stats.binomial import clopper_pearson, region_power, two_sided_p_value
 from refdropout.stats.search import least_integer, least_integer_near
 
 # --------------------------------------------------------------------------------------------
@@ -460,6 +460,26 @@ def test_rejection_region_is_the_bisection_from_scratch_at_plan_sizes(n, q, alph
     k_lo = least_integer(lambda k: p(k) > alpha, 0, math.ceil(n * q) - 1) - 1
     k_hi = least_integer(lambda k: p(k) <= alpha, math.floor(n * q) + 1, n)
     assert S.rejection_region(n, q, alpha) == (k_lo, k_hi)
+
+
+@pytest.mark.clause("STATS-2")
+@exact(300)
+@given(st.sampled_from([1, 2, 3, 7, 30, 1000, 8_412, 340_662, 4_833_271]),
+       st.one_of(st.sampled_from([0.0, 1.0, 0.5, 0.7, 1e-3, 0.999]), probabilities), st.floats(-60.0, 60.0))
+def test_two_sided_p_value_is_binomtests_bit_for_bit(n, q, z):
+    k = min(n, max(0, round(n * q + z * math.sqrt(n * q * (1 - q) + 1))))  # the tails, the centre and between
+    theirs = float(sps.binomtest(k, n, q).pvalue)
+    ours = two_sided_p_value(k, n, q)
+    assert ours == theirs or (math.isnan(ours) and math.isnan(theirs))
+
+
+@pytest.mark.clause("STATS-3")
+@exact(200)
+@given(st.sampled_from([1, 2, 5, 40, 8_412, 340_662]), probabilities, st.data())
+def test_region_power_is_scipys_tails_bit_for_bit(n, q, data):
+    k_lo = data.draw(st.integers(-1, n))
+    k_hi = data.draw(st.integers(k_lo + 1, n + 1))
+    assert region_power((k_lo, k_hi), n, q) == float(sps.binom.cdf(k_lo, n, q) + sps.binom.sf(k_hi - 1, n, q))
 
 
 @pytest.mark.clause("STATS-2")
