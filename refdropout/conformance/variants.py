@@ -606,6 +606,7 @@ def check_dropblock_seed_rate(impl: Implementation, ctx: Context) -> Verdict:
             covering = seed_coverage(position, height, width, block)
             decision = binomial_test(dropped, maps, 1.0 - (1.0 - gamma) ** covering, alpha=ctx.alpha)
             judge(ctx, f"VARIANTS-14 {case}, {name} {position} dropped", decision, failures)
+        del y  # before the next case's call: two outputs of n maps are never held at once
     return ctx.verdict("VARIANTS-14", failures)
 
 
