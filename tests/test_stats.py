@@ -899,6 +899,17 @@ def test_mean_and_variance_tests_follow_their_formulas(x, mean, sigma):
 
 
 @pytest.mark.clause("STATS-11")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_ks_test_decides_an_array_as_its_list(dtype):
+    """A numpy array is read without a Python float per value, and decided as the list of its values."""
+    x = np.random.default_rng(15).standard_normal((40, 25)).astype(dtype)
+    assert S.ks_test(x, sps.norm(0, 1), alpha=1e-6) == S.ks_test(x.ravel().tolist(), sps.norm(0, 1), alpha=1e-6)
+    x[3, 4] = np.nan
+    with pytest.raises(ValueError, match=r"samples\[79\] must be finite"):
+        S.ks_test(x, sps.norm(0, 1), alpha=1e-6)
+
+
+@pytest.mark.clause("STATS-11")
 def test_ks_refuses_a_discrete_distribution():
     with pytest.raises(TypeError, match="continuous"):
         S.ks_test([0, 1, 1], sps.binom(1, 0.5), alpha=0.01)
