@@ -403,7 +403,8 @@ def test_seed_zero_is_a_seed(check_broken, seed: int) -> None:
 @given(seed=seeds)
 def test_different_seeds_give_independent_masks(check_correct, check_broken, quick_plan, seed: int) -> None:
     assert checks.independence_pairs(quick_plan) == 178_847
-    assert (checks.high_bit_call_size(quick_plan), checks.small_pairs_per_size(quick_plan)) == (178_387, 368)
+    assert checks.high_bit_call_size(quick_plan) == 178_387
+    assert checks.small_rounds(quick_plan) == {65: 6, 33: 12, 17: 23, 7: 54, 1: 377}
     assert_passes(check_correct, "DROPOUT-13", (REFERENCE, NumpyDropout()), seed)
     assert_fails(check_broken, "DROPOUT-13", (SameMaskEveryCall(),), seed)
 
@@ -423,14 +424,18 @@ def test_seeds_that_differ_above_bit_31_give_independent_masks(check_broken, see
     assert "DROPOUT-13 seeds" not in detail  # the float16 witness: float64's decisions pass
 
 
+@pytest.mark.clause("DROPOUT-13")
 @pytest.mark.parametrize("profile", ["quick", "standard", "deep"])
-def test_high_seed_bits_are_judged_on_the_bulk_path(profile: str) -> None:
-    """DROPOUT-13's bulk calls are past 2^16 elements, and its small calls hold an equal share of pairs at
-    each size, under every profile; the sizes around vector widths are tails of 7, 1, 1, 1 past 8 ... 64."""
+def test_high_seed_bits_are_judged_on_every_path(profile: str) -> None:
+    """DROPOUT-13's bulk calls are past 2^16 elements under every profile, and its small calls detect
+    identical masks at any one of their sizes, whose share of the pooled pairs is then the correlation; the
+    sizes around vector widths leave tails of 7, 1, 1, 1 past the multiples of 8, 16, 32, 64."""
     plan = decision_plan(profile)
     assert checks.high_bit_call_size(plan) >= 2**16
-    pairs = checks.small_pairs_per_size(plan)
-    assert [math.ceil(pairs / size) * size >= pairs for size in checks.SMALL_SIZES] == [True] * 5
+    rounds = checks.small_rounds(plan)
+    pooled = sum(size * count for size, count in rounds.items())
+    shares = [size * count / pooled for size, count in rounds.items()]
+    assert min(correlation_power(share, pooled, plan.alpha, keep_prob=0.7) for share in shares) >= plan.power
     assert [size % width for size, width in zip(checks.SMALL_SIZES[1:], (8, 16, 32, 64))] == [7, 1, 1, 1]
 
 

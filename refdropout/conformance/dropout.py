@@ -72,8 +72,8 @@ __all__ = [
     "RATES", "KEEP_COUNT_RATES", "STRUCTURE_RATE", "LAGS", "CORRELATION_MDE", "POSITIONS", "POSITION_MDE",
     "DISPERSION_SIZE", "DISPERSION_MDE", "MEAN_MDE", "VARIANCE_MDE", "BAD_RATES",
     "CLASS_WIDTHS", "TAIL_WIDTHS", "TAIL_SIZE", "TAIL_MDE", "AXIS_MDE",
-    "SPECIAL_SEEDS", "SMALL_SIZES", "BULK_SIZE", "FIXED_HIGH_PAIRS", "HIGH_FLIPS", "HIGH_PAIRS_MDE", "SMALL_PAIRS_MDE",
-    "independence_pairs", "high_bit_call_size", "small_pairs_per_size", "homogeneity_masks", "class_mask_size",
+    "SPECIAL_SEEDS", "SMALL_SIZES", "BULK_SIZE", "FIXED_HIGH_PAIRS", "HIGH_FLIPS", "HIGH_PAIRS_MDE",
+    "independence_pairs", "high_bit_call_size", "small_rounds", "homogeneity_masks", "class_mask_size",
     "tail_calls", "axis_size", "dispersion_masks",
     "mean_samples", "variance_samples",
 ]
@@ -108,7 +108,6 @@ FIXED_HIGH_PAIRS = ((0, 2**32), (2**32 - 1, 2**64 - 1))  # seeds that differ onl
 HIGH_FLIPS = (32, 63)  # then drawn seeds s against s ^ 2^32 and s ^ 2^63, in turn
 HIGH_KINDS = len(FIXED_HIGH_PAIRS) + len(HIGH_FLIPS)  # pairs of seeds of DROPOUT-13's bulk decision
 HIGH_PAIRS_MDE = 0.01  # |corr| over the bulk calls' pooled pairs: one kind of four at 0.04
-SMALL_PAIRS_MDE = 0.2  # |corr| over the small calls' pooled pairs: identical masks at one size of five
 HIGH_TEST = "high seed bits independence"  # the test named in DROPOUT-13's decisions on seeds s, s ^ 2^32, ...
 
 
@@ -143,10 +142,21 @@ def high_bit_call_size(plan: DecisionPlan) -> int:
 
 
 @cache
-def small_pairs_per_size(plan: DecisionPlan) -> int:
-    """Pairs of each of the SMALL_SIZES in DROPOUT-13's small-call decision: an equal share of the pairs
-    that detect |corr| = SMALL_PAIRS_MDE, which one size of identical masks among five gives."""
-    return math.ceil(_pairs_for(SMALL_PAIRS_MDE, plan, 1_000) / len(SMALL_SIZES))
+def small_rounds(plan: DecisionPlan) -> dict[int, int]:
+    """Calls with each seed of a pair at each of the SMALL_SIZES (the largest first) in DROPOUT-13's small-call
+    decision: ceil(P / size) for the least P at which identical masks at any one size, a correlation of that
+    size's share (about a fifth) of the pooled pairs, are detected with the plan's power."""
+    q = 1.0 - STRUCTURE_RATE
+
+    def rounds(per_size: int) -> dict[int, int]:
+        return {size: math.ceil(per_size / size) for size in sorted(SMALL_SIZES, reverse=True)}
+
+    def power_at(per_size: int) -> float:
+        pooled = sum(size * count for size, count in rounds(per_size).items())
+        return min(correlation_power(size * count / pooled, pooled, plan.alpha, keep_prob=q)
+                   for size, count in rounds(per_size).items())
+
+    return rounds(samples_for_power(power_at, plan.power, start=300))
 
 
 @cache
@@ -658,7 +668,7 @@ def check_different_seeds_give_independent_masks(impl: Implementation, ctx: Cont
     implementation uses below 64 (bit 32 under seed_bits = 64, bit 31 under 32). Under seed_bits = 64,
     in every declared dtype, so are the masks of seeds that differ only above bit 31 (_high_pairs), on
     bulk calls of high_bit_call_size elements (one pair of each kind) and on calls of the SMALL_SIZES
-    (small_pairs_per_size pairs at each, the fixed pairs at the largest): two pooled decisions. Once a
+    (small_rounds pairs at each, the fixed pairs at the largest): two pooled decisions. Once a
     dtype's decisions have rejected, the verdict is fixed and the formats left are not drawn."""
     seed_bits = ctx.policy(impl, "seed_bits")
     n, p = independence_pairs(ctx.plan), STRUCTURE_RATE
@@ -669,8 +679,7 @@ def check_different_seeds_give_independent_masks(impl: Implementation, ctx: Cont
         for first, second in zip(firsts, keep_masks(impl, n, p, ctx.seed ^ (1 << bit))):
             flipped.add_masks(first.size, (ctx.seed, ctx.seed ^ (1 << bit)), first, second)
         _judge_pairs(ctx, f"DROPOUT-13 seeds s and s ^ 2^{bit}", flipped, failures)
-    per_size = small_pairs_per_size(ctx.plan)
-    rounds = {size: math.ceil(per_size / size) for size in sorted(SMALL_SIZES, reverse=True)}  # fixed pairs at 65
+    rounds = small_rounds(ctx.plan)  # the largest size first: the fixed pairs at 65 elements
     for dtype in dtypes_of(impl) if seed_bits == 64 else ():  # under 32, such seeds MAY give one mask
         found: list[str] = []
         where = "" if dtype is float64 else f"{dtype.name} "
