@@ -544,7 +544,8 @@ def check_same_seed_same_mask(impl: Implementation, ctx: Context) -> Verdict:
     failures = []
     for p in RATES:
         first = impl.dropout(x, p, training=True, seed=ctx.seed)
-        failures += identical(f"p = {p}, the same seed again", impl.dropout(x, p, training=True, seed=ctx.seed), first)
+        failures += identical(f"p = {p}, the same seed again", impl.dropout(x, p, training=True, seed=ctx.seed), first,
+                              earlier="the first call")
     for dtype in dtypes_of(impl):
         found = []
         for size in (*SMALL_SIZES, BULK_SIZE):
@@ -557,8 +558,8 @@ def check_same_seed_same_mask(impl: Implementation, ctx: Context) -> Verdict:
                     found += form
                     continue
                 first = first.copy()  # an output buffer the second call reuses hides nothing
-                found += identical_array(f"{name}, the same seed again", impl.dropout(ones, STRUCTURE_RATE,
-                                                                                      training=True, seed=seed), first)
+                second = impl.dropout(ones, STRUCTURE_RATE, training=True, seed=seed)
+                found += identical_array(f"{name}, the same seed again", second, first, earlier="the first call")
         failures += found
         if found:
             break
