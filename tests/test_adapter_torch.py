@@ -42,7 +42,7 @@ EXACT = [
     "ENSEMBLE-1", "ENSEMBLE-8",
     "TRAINING-1", "TRAINING-3", "TRAINING-4",
 ]
-STATISTICAL = [  # 41 decisions planned, 39 made: RECURRENT-9 has one semantics here
+STATISTICAL = [  # 49 planned, 39 made: RECURRENT-9 has one semantics here, DROPOUT-13 two under 32 seed bits
     "DROPOUT-13", "DROPOUT-14", "DROPOUT-16", "DROPOUT-20", "VARIANTS-3", "VARIANTS-5", "VARIANTS-16", "MODES-8",
     "RECURRENT-8", "RECURRENT-9", "ENSEMBLE-3", "TRAINING-2",
 ]
@@ -65,7 +65,7 @@ def test_subsets_name_registered_checks() -> None:
     named = EXACT + STATISTICAL + NOT_APPLICABLE + list(DEVIATIONS)
     assert len(set(named)) == len(named) and set(named) <= set(CHECKS)
     assert sum(CHECKS[c].decisions for c in EXACT) == 0
-    assert sum(CHECKS[c].decisions for c in STATISTICAL) == 41
+    assert sum(CHECKS[c].decisions for c in STATISTICAL) == 49
 
 
 @pytest.mark.parametrize("clause", EXACT)

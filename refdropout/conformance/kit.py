@@ -206,9 +206,9 @@ def array_of_shape(name: str, y: object, shape: tuple[int, ...]) -> list[str]:
     return [] if y.shape == shape else [f"{name}: output shape {y.shape}, not {shape}"]
 
 
-def identical_array(name: str, y: object, x: np.ndarray) -> list[str]:
+def identical_array(name: str, y: object, x: np.ndarray, *, earlier: str = "") -> list[str]:
     """A failure unless y is the numpy array x bit for bit, in x's shape and dtype (signed zeros and
-    NaN payloads included), naming the first element that differs."""
+    NaN payloads included), naming the first element that differs. ``earlier``: as for :func:`identical`."""
     failures = array_like(name, y, x)
     if failures:
         return failures
@@ -218,6 +218,8 @@ def identical_array(name: str, y: object, x: np.ndarray) -> list[str]:
         return []
     i = int(differ[0])
     got, v = float(y.reshape(-1)[i]), float(x.reshape(-1)[i])
+    if earlier:
+        return [f"{name}: element {i}: {earlier} gave {v!r}, this call {got!r}: not the same bits"]
     return [f"{name}: element {i}: x = {v!r} gave {got!r}, not x bit for bit"]
 
 
