@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -9,6 +10,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import refdropout.conformance as conformance  # importing the package registers every check
+
+# PaddlePaddle 3.3.1 crashes (SIGSEGV) a process that imported tensorflow before it, and the paddle
+# adapter refuses to start there (refdropout.adapters.paddle); the suite checks both in one session, so
+# paddle, where installed, is imported first, before any test module imports tensorflow.
+if importlib.util.find_spec("paddle") is not None:
+    import paddle  # noqa: F401
 from helpers import REPO, SPEC_DIR, TESTS_DIR, RunCheck
 from refdropout.contract import Implementation
 from refdropout.spec import load_clauses

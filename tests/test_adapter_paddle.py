@@ -8,10 +8,15 @@ Statistical checks are charged to the suite's one budget (``check_correct``): DR
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
+import sys
+
 import pytest
 from hypothesis import given
 
-from helpers import NEVER_SHRUNK, assert_answers_in_kind, assert_fails, assert_passes, exact, seeds, statistical
+from helpers import NEVER_SHRUNK, REPO, assert_answers_in_kind, assert_fails, assert_passes, exact, seeds, statistical
 from refdropout.adapters.paddle import KNOWN_DEVIATIONS
 from refdropout.conformance import CHECKS
 
@@ -62,3 +67,16 @@ def test_axis_cannot_be_empty(target, check_broken) -> None:
 
 def test_numpy_arrays_are_answered_in_kind(target) -> None:
     assert_answers_in_kind(target)
+
+
+def test_paddle_after_tensorflow_is_refused_not_a_crash() -> None:
+    """Measured: `import tensorflow; import paddle` ends the process with SIGSEGV. The adapter refuses to
+    start there, a setup error naming why; the other order works (this suite imports paddle first)."""
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("needs tensorflow: pip install tensorflow-cpu")
+    code = ("import sys, tensorflow\nfrom refdropout.adapters import TargetError, load_target\n"
+            "try:\n    load_target('paddle')\nexcept TargetError as error:\n    print(error)\n    sys.exit(3)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "cannot be imported into a process that has imported tensorflow" in result.stdout

@@ -74,6 +74,8 @@ TARGETS: dict[str, BuiltinTarget] = {
     "reference": BuiltinTarget("refdropout.adapters.reference:ReferenceDropout"),
     "numpy": BuiltinTarget("refdropout.adapters.numpy:NumpyDropout", "numpy", "pip install numpy"),
     "torch": BuiltinTarget("refdropout.adapters.torch:TorchDropout", "torch", "pip install torch"),
+    # before tensorflow and keras: PaddlePaddle crashes a process that imported tensorflow first (adapters.paddle)
+    "paddle": BuiltinTarget("refdropout.adapters.paddle:PaddleDropout", "paddle", "pip install paddlepaddle"),
     "tensorflow": BuiltinTarget("refdropout.adapters.tensorflow:TensorflowDropout", "tensorflow",
                                 "pip install tensorflow-cpu"),
     "keras": BuiltinTarget("refdropout.adapters.tensorflow:KerasDropout", "keras", "pip install keras tensorflow-cpu"),
@@ -83,7 +85,6 @@ TARGETS: dict[str, BuiltinTarget] = {
                                  "pip install onnxruntime onnx"),
     "equinox": BuiltinTarget("refdropout.adapters.equinox:EquinoxDropout", "equinox", "pip install equinox"),
     "mlx": BuiltinTarget("refdropout.adapters.mlx:MlxDropout", "mlx", "pip install 'mlx[cpu]'"),
-    "paddle": BuiltinTarget("refdropout.adapters.paddle:PaddleDropout", "paddle", "pip install paddlepaddle"),
 }
 
 

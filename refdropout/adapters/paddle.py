@@ -25,6 +25,7 @@ The module imports paddle only when an adapter is made.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -38,6 +39,12 @@ from . import import_framework
 __all__ = ["PaddleDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
 INSTALL = "pip install paddlepaddle"
+# Measured (PaddlePaddle 3.3.1, TensorFlow 2.21, CPU wheels): `import tensorflow; import paddle` ends the
+# process with SIGSEGV, while `import paddle; import tensorflow` works and both run. The adapter refuses to
+# import paddle after tensorflow rather than let the whole run crash (`refdropout check paddle tensorflow` and
+# the default matrix order load paddle first; refdropout.adapters.TARGETS lists it before tensorflow).
+AFTER_TENSORFLOW = ("paddle cannot be imported into a process that has imported tensorflow (PaddlePaddle 3.3.1 "
+                    "with TensorFlow 2.21 crashes with SIGSEGV); check paddle in its own process or before tensorflow")
 SEEDS = 2**64  # a seed is an integer in [0, 2^64)
 
 # target -> clause -> what Paddle does that the spec forbids and no policy allows
@@ -96,6 +103,8 @@ class PaddleDropout:
     known_deviations = KNOWN_DEVIATIONS["paddle"]
 
     def __init__(self) -> None:
+        if "tensorflow" in sys.modules and "paddle" not in sys.modules:
+            raise RuntimeError(AFTER_TENSORFLOW)
         self.paddle = import_framework("paddle", target=self.name, install=INSTALL)
         self.F = self.paddle.nn.functional
 
