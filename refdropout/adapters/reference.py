@@ -31,6 +31,7 @@ from ..functional import (
     dropout,
     feature_alpha_dropout,
     gaussian_dropout,
+    scaled_dot_product_attention,
 )
 from ..nn.layers import Softmax
 from ..nn.mc import MCPrediction, mc_predict
@@ -40,6 +41,7 @@ from ..tensor import Tensor
 from ..theory import Network
 from . import reference_variants_bulk as bulk
 from .numpy_philox import NumpyGenerator
+from .reference_attention_bulk import fused_attention_bulk
 from .reference_bulk import dropout_bulk
 
 __all__ = ["ReferenceDropout", "model_of"]
@@ -196,6 +198,22 @@ class ReferenceDropout(EngineArrays):
     @_arrays_through(bulk.attention_dropout_bulk)
     def attention_dropout(self, weights: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
         return attention_dropout(weights, p, training=training, seed=seed)
+
+    def attention_backends(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """One kernel, the engine's ops (VARIANTS-20 to VARIANTS-22), in every format it emulates."""
+        return (("engine", self.dtypes),)
+
+    @_arrays_through(fused_attention_bulk)
+    def fused_attention(self, q: Tensor, k: Tensor, v: Tensor, g: Tensor, p: float, *, backend: str, training: bool,
+                        seed: int) -> tuple[Tensor, Tensor]:
+        """``scaled_dot_product_attention`` and dL/dv for upstream gradient g, by the engine's autograd."""
+        if backend != "engine":
+            raise ValueError(f"fused_attention: backend must be 'engine', the reference's only kernel, got {backend!r}")
+        leaf = Tensor.from_flat(v.data, v.shape, v.dtype)
+        leaf.requires_grad = True
+        o = scaled_dot_product_attention(q, k, leaf, p, training=training, seed=seed)
+        o.backward(g)
+        return o, leaf.grad
 
     # ---- spec/modes.md -------------------------------------------------------------------
 

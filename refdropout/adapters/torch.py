@@ -3,10 +3,10 @@
 Covered: ``torch.nn.functional.dropout`` (dropout, its mask, its VJP by autograd, a stream of
 calls), ``nn.Dropout`` inside ``nn.Sequential`` (spec/modes.md), ``dropout1d/2d/3d`` (channel
 dropout), ``alpha_dropout``, ``feature_alpha_dropout``, the dropout inside
-``scaled_dot_product_attention``, ``nn.LSTM``/``nn.GRU`` between-layer dropout and Monte Carlo
-dropout with ``nn.Dropout`` layers. PyTorch has no ``noise_shape``, no Gaussian dropout, no
-DropConnect, DropPath or DropBlock and no variational recurrent dropout: those capabilities are
-absent, so their clauses are "not applicable".
+``scaled_dot_product_attention`` (on every ``SDPBackend`` that drops inside it on the device),
+``nn.LSTM``/``nn.GRU`` between-layer dropout and Monte Carlo dropout with ``nn.Dropout`` layers.
+PyTorch has no ``noise_shape``, no Gaussian dropout, no DropConnect, DropPath or DropBlock and no
+variational recurrent dropout: those capabilities are absent, so their clauses are "not applicable".
 
 Randomness. None of these APIs takes a generator: they draw from the device's default
 generator. Every seeded call therefore runs against a state of its own (:class:`_Seeded`): the
@@ -50,6 +50,9 @@ __all__ = ["TorchDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 INSTALL = "pip install torch"  # the CPU build the project tests with: pip install torch==2.13.0
 
 BIT_WEIGHTS = (1, 2, 4, 8, 16, 32, 64, 128)  # of the elements of a byte, little bit order (np.packbits)
+
+# the kernels of torch.nn.attention.SDPBackend that may drop attention weights (VARIANTS-20 to VARIANTS-22)
+SDPA_BACKENDS = ("MATH", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "CUDNN_ATTENTION")
 
 # clause -> what PyTorch does that the spec forbids and no policy allows (measured: none)
 KNOWN_DEVIATIONS: dict[str, str] = {}
@@ -326,6 +329,48 @@ class TorchDropout:
         with self._seeded(seed):
             attention = self._F.scaled_dot_product_attention(query, key, value, dropout_p=p if training else 0.0)
         return _from_torch(self._tensor(weights) * (attention * keys), weights)
+
+    # ---- spec/variants.md, fused attention: scaled_dot_product_attention on each backend ---------
+
+    def attention_backends(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The ``SDPBackend`` kernels that run a call with dropout on the device, each with the declared formats
+        it runs in: a trial call on (1, 1, 16, 16) inputs at dropout_p = 0.5 under ``sdpa_kernel([backend])``
+        (a kernel that cannot take the call raises). Measured on the CPU (torch 2.13): math only, in every
+        format; FLASH_ATTENTION refuses dropout_p > 0 there, and the other kernels are CUDA's."""
+        if not hasattr(self, "_attention_backends"):
+            self._attention_backends = tuple((name, formats) for name in SDPA_BACKENDS
+                                             if (formats := tuple(d for d in self.dtypes if self._sdpa_runs(name, d))))
+        return self._attention_backends
+
+    def _sdpa_runs(self, backend: str, dtype: str) -> bool:
+        torch = self._torch
+        inputs = [torch.zeros((1, 1, 16, 16), dtype=getattr(torch, dtype), device=self.device) for _ in range(3)]
+        try:
+            with warnings.catch_warnings(), self._sdpa_kernel(backend), self._seeded(0):
+                warnings.simplefilter("ignore", UserWarning)  # each kernel that declines says why
+                self._F.scaled_dot_product_attention(*inputs, dropout_p=0.5)
+        except RuntimeError:
+            return False
+        return True
+
+    def _sdpa_kernel(self, backend: str) -> Any:
+        attention = import_framework("torch.nn.attention", target=self.name, install=INSTALL)
+        if backend not in SDPA_BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(SDPA_BACKENDS)}, got {backend!r}")
+        return attention.sdpa_kernel([getattr(attention.SDPBackend, backend)])
+
+    def fused_attention(self, q: Any, k: Any, v: Any, g: Any, p: float, *, backend: str, training: bool,
+                        seed: int) -> tuple[Any, Any]:
+        """``scaled_dot_product_attention(q, k, v, dropout_p=p if training else 0)`` under
+        ``sdpa_kernel([backend])``, drawing from a state seeded with ``seed``, and dL/dv by autograd for
+        upstream gradient g (the backward pass runs under the same state: a kernel that drew again would
+        draw the next mask)."""
+        leaf = self._tensor(v).requires_grad_()
+        with self._sdpa_kernel(backend), self._seeded(seed):
+            o = self._F.scaled_dot_product_attention(self._tensor(q), self._tensor(k), leaf,
+                                                     dropout_p=p if training else 0.0)
+            o.backward(self._tensor(g))
+        return _from_torch(o, v), _from_torch(leaf.grad, v)
 
     # ---- spec/modes.md: nn.Dropout inside nn.Sequential ------------------------------------------
 
