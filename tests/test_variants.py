@@ -3,7 +3,8 @@
 Every check of refdropout.conformance.variants passes on the reference and fails on at least one
 broken implementation of tests/broken/variants.py. The statistical checks are run for three
 Hypothesis-drawn seeds against the reference, charging 13 decisions each to the suite's quick
-budget (39 in all), and once against each broken implementation, with a fresh budget.
+budget, VARIANTS-20 (fused attention) for one seed, charging 3 (42 in all), and once against each
+broken implementation, with a fresh budget.
 """
 
 from __future__ import annotations
