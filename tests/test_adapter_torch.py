@@ -39,7 +39,7 @@ EXACT = [
     "VARIANTS-1", "VARIANTS-2", "VARIANTS-4", "VARIANTS-6",
     "MODES-4", "MODES-7", "MODES-9",
     "RECURRENT-1", "RECURRENT-2", "RECURRENT-5", "RECURRENT-12", "RECURRENT-13",
-    "ENSEMBLE-1", "ENSEMBLE-8",
+    "ENSEMBLE-1", "ENSEMBLE-8", "ENSEMBLE-10",
     "TRAINING-1", "TRAINING-3", "TRAINING-4",
     "VARIANTS-21", "VARIANTS-22",
 ]
@@ -177,3 +177,17 @@ def test_the_twist_is_mt19937s_and_positions_count_words() -> None:
         generator.manual_seed(9)
         torch.randint(0, 2**31, (values,), generator=generator)
         assert words_drawn(seeded, generator.get_state().numpy().tobytes()) == 2 * values
+
+
+@pytest.mark.clause("ENSEMBLE-10")
+def test_torch_model_train_switches_batch_norm(check_broken) -> None:
+    """``model.train()``, the usual PyTorch Monte Carlo recipe, runs nn.BatchNorm1d on each batch's moments and
+    moves its running statistics: ENSEMBLE-10 rejects it (the target's idiom, eval() and then train() on the
+    nn.Dropout modules, passes: test_exact_clauses_pass)."""
+    pytest.importorskip("torch", reason="the torch target needs PyTorch: pip install torch==2.13.0 (CPU)")
+    from refdropout.adapters.torch import TorchDropout
+
+    every = TorchDropout()
+    every.mc_switches = "every"
+    verdict = assert_fails(check_broken, "ENSEMBLE-10", every, 0)
+    assert "the normalisation ran in training mode" in verdict.detail

@@ -256,6 +256,22 @@ class ReferenceDropout(EngineArrays):
     def mc_predict(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int) -> MCPrediction:
         return mc_predict(model_of(network, p, **self.policy_options()), x, samples, seed)
 
+    def mc_predict_normalised(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int,
+                              running_mean: list[float], running_var: list[float]) -> tuple:
+        """``mc_predict`` of ``normalised_model`` (ENSEMBLE-10), and the running statistics afterwards."""
+        model, norm = self.normalised_model(network, p, running_mean, running_var)
+        return (*mc_predict(model, x, samples, seed), norm.running_mean, norm.running_var)
+
+    def normalised_model(self, network: Network, p: float, running_mean: list[float],
+                         running_var: list[float]) -> tuple[nn.Sequential, nn.BatchNorm1d]:
+        """``model_of(network, p)`` with ``nn.BatchNorm1d(eps=1e-3)`` of these running statistics after its
+        first Linear, and that layer."""
+        layers = list(model_of(network, p, **self.policy_options()).children())
+        first = next(j for j, m in enumerate(layers) if isinstance(m, nn.Linear))
+        norm = nn.BatchNorm1d(len(running_mean), eps=1e-3)
+        norm.running_mean, norm.running_var = list(running_mean), list(running_var)
+        return nn.Sequential(*layers[:first + 1], norm, *layers[first + 1:]), norm
+
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 

@@ -165,6 +165,7 @@ class TorchDropout:
     dtypes = ("float64", "float32", "float16", "bfloat16")
     policies = Policies(scaling="inverted", nonfinite="multiply", p_validation="bool_as_number", seed_bits=32)
     known_deviations = KNOWN_DEVIATIONS
+    mc_switches = "dropout"  # mc_predict_normalised's: eval() then train() on nn.Dropout; "every": model.train()
     preserve_rng_state = True  # checkpointed_dropout's, PyTorch's default; False replays from the live generator
 
     def __init__(self, device: str = "cpu") -> None:
@@ -433,6 +434,12 @@ class TorchDropout:
         """Mean and variance (1/S) Σ (y_s - mean)^2 of S training-mode passes of the network
         as torch modules: nn.Dropout(p) before each layer that drops its inputs, nn.Linear,
         its activation, and softmax over the logits."""
+        model = self._torch.nn.Sequential(*self._mc_modules(network, p)).train()
+        return self._mc_passes(model, x, samples, seed)
+
+    def _mc_modules(self, network: Network, p: float) -> list[Any]:
+        """The network as torch modules: nn.Dropout(p) before each layer that drops its inputs, nn.Linear,
+        its activation, and softmax over the logits."""
         torch = self._torch
         nn = torch.nn
         activations = {"identity": nn.Identity, "tanh": nn.Tanh, "relu": nn.ReLU}
@@ -444,11 +451,37 @@ class TorchDropout:
                 linear.weight.copy_(self._tensor(layer.weight))
                 linear.bias.copy_(self._tensor(layer.bias))
             modules += ([nn.Dropout(p)] if layer.dropout else []) + [linear, activations[layer.activation]()]
-        model = nn.Sequential(*modules, nn.Softmax(dim=-1)).train()
+        return [*modules, nn.Softmax(dim=-1)]
+
+    def _mc_passes(self, model: Any, x: Tensor, samples: int, seed: int) -> MCPrediction:
+        torch = self._torch
         t = self._tensor(x)
         with torch.no_grad(), self._seeded(seed):
             passes = torch.stack([model(t) for _ in range(samples)])
         return MCPrediction(_from_torch(passes.mean(0), x), _from_torch(passes.var(0, correction=0), x))
+
+    def mc_predict_normalised(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int,
+                              running_mean: list[float], running_var: list[float]) -> tuple:
+        """The model of ``mc_predict`` with ``nn.BatchNorm1d(eps=1e-3)`` after its first ``nn.Linear``, switched
+        as ``mc_switches`` says: "dropout" (the class's) is ``model.eval()`` and then ``train()`` on every
+        ``nn.Dropout`` (lightning-uq-box's fix); "every" is ``model.train()``, the recipe that fails ENSEMBLE-10."""
+        torch = self._torch
+        modules = self._mc_modules(network, p)
+        first = next(j for j, m in enumerate(modules) if isinstance(m, torch.nn.Linear))
+        norm = torch.nn.BatchNorm1d(len(running_mean), eps=1e-3, dtype=torch.float64, device=self.device)
+        with torch.no_grad():
+            norm.running_mean.copy_(torch.tensor(running_mean, dtype=torch.float64))
+            norm.running_var.copy_(torch.tensor(running_var, dtype=torch.float64))
+        model = torch.nn.Sequential(*modules[:first + 1], norm, *modules[first + 1:])
+        if self.mc_switches == "every":
+            model.train()
+        else:
+            model.eval()
+            for module in model.modules():
+                if isinstance(module, torch.nn.Dropout):
+                    module.train()
+        prediction = self._mc_passes(model, x, samples, seed)
+        return (*prediction, norm.running_mean.tolist(), norm.running_var.tolist())
 
 
 class _Stream:

@@ -130,6 +130,11 @@ CAPABILITIES: dict[str, str] = {
     "mc_predict": ("mc_predict(network, p, x, samples, *, seed) -> (mean, variance) of softmax of the logits over"
                    " `samples` training-mode passes of the refdropout.theory.Network, inputs of its dropout layers"
                    " dropped at rate p"),
+    "mc_predict_normalised": ("mc_predict_normalised(network, p, x, samples, *, seed, running_mean, running_var) ->"
+                              " (mean, variance, running_mean, running_var): mc_predict's passes of the network with a"
+                              " batch normalisation (eps 1e-3, scale 1, shift 0, these running statistics, lists of"
+                              " floats) of its first layer's pre-activations, as the implementation's Monte Carlo"
+                              " dropout runs them; the running statistics as the layer holds them afterwards"),
 }
 
 
