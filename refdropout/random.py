@@ -304,9 +304,11 @@ class Generator:
         return s.draws
 
     def _elements(self, op: str, count: int, offset: object, per_block: int,
-                  convert: Callable[[tuple, int], list], counted: str = "count") -> list:
+                  convert: Callable[[tuple, int], list], counted: str = "count",
+                  each: Callable[[list], list] | None = None) -> list:
         """Elements offset .. offset + count - 1 of the next draw, ``per_block`` elements to a block;
-        ``counted`` names what the caller gave for count."""
+        ``counted`` names what the caller gave for count. ``each`` maps the elements of every chunk of
+        blocks as it is made, so that a draw's raw integers are never all held at once."""
         offset = _integer(offset, f"{op}: offset")
         if offset + count > WORD * per_block:
             raise ValueError(f"{op}: a draw holds 2**32 blocks of {per_block} elements, but offset + {counted} "
@@ -317,9 +319,10 @@ class Generator:
         out: list = []
         for start in range(first, stop, self._CHUNK):
             n = min(self._CHUNK, stop - start)
-            out += convert(self._blocks(draw, start, n), n)
+            elements = convert(self._blocks(draw, start, n), n)
+            out += elements if each is None else each(elements)
         head = offset - first * per_block
-        return out[head:head + count]
+        return out if head == 0 and len(out) == count else out[head:head + count]
 
     def _blocks(self, draw: int, start: int, n: int) -> tuple[int, int, int, int]:
         """Philox output of blocks start .. start + n - 1 of a draw, packed (RANDOM-3)."""
@@ -337,8 +340,8 @@ class Generator:
         """Elements offset .. offset + numel(shape) - 1 of the next draw, as uniforms in [0, 1),
         laid out row-major in ``shape``: u = m / 2^53 with m the 53-bit integer of RANDOM-7."""
         shape = _shape(shape, "uniform")
-        mantissas = self._elements("uniform", numel(shape), offset, 2, _block_mantissas, "numel(shape)")
-        return Tensor.from_flat([m * 2**-53 for m in mantissas], shape)
+        return Tensor.from_flat(self._elements("uniform", numel(shape), offset, 2, _block_mantissas, "numel(shape)",
+                                               lambda mantissas: [m * 2**-53 for m in mantissas]), shape)
 
     def bernoulli(self, shape: Shape | int, keep_prob: float, *, offset: int = 0) -> Tensor:
         """A keep mask: element i is 1.0 if u_i < keep_prob else 0.0, with u_i the element of
@@ -346,8 +349,9 @@ class Generator:
         keep_prob 1 keeps everything."""
         shape = _shape(shape, "bernoulli")
         threshold = _keep_threshold(keep_prob)  # u < q  <=>  m < ceil(q * 2^53)
-        mantissas = self._elements("bernoulli", numel(shape), offset, 2, _block_mantissas, "numel(shape)")
-        return Tensor.from_flat([1.0 if m < threshold else 0.0 for m in mantissas], shape)
+        return Tensor.from_flat(self._elements("bernoulli", numel(shape), offset, 2, _block_mantissas, "numel(shape)",
+                                               lambda mantissas: [1.0 if m < threshold else 0.0 for m in mantissas]),
+                                shape)
 
 
 # --- child streams (RANDOM-6) -----------------------------------------------------------------

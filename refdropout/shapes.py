@@ -2,12 +2,14 @@
 
 A tensor of shape (d0, ..., d(k-1)) stores element (i0, ..., i(k-1)) at flat position
 sum_j i_j * s_j with row-major strides s_j = d(j+1) * ... * d(k-1). The index maps below
-depend only on shapes, so they are computed once per shape and cached.
+depend only on shapes, so they are computed once per shape and cached (a broadcast map only up to
+CACHED_POSITIONS positions, so that no map of millions is kept).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import lru_cache
 from itertools import product
 
@@ -53,9 +55,23 @@ def broadcast_shapes(*shapes: Shape, op: str = "broadcast") -> Shape:
     return tuple(out)
 
 
-@lru_cache(maxsize=4096)
-def broadcast_index(src: Shape, dst: Shape) -> tuple[int, ...]:
-    """For each flat position of ``dst``, the flat position of ``src`` broadcast to it."""
+# maps of more positions than this are made at each call, not cached: a cached map of n positions holds
+# a tuple of n ints (about 40 n bytes), and a few of millions would be held for the rest of a run
+CACHED_POSITIONS = 1 << 16
+
+
+def broadcast_index(src: Shape, dst: Shape) -> Sequence[int]:
+    """For each flat position of ``dst``, the flat position of ``src`` broadcast to it: ``range(n)``
+    when ``src`` is ``dst`` (nothing is broadcast); a map of at most CACHED_POSITIONS positions is
+    computed once and cached."""
+    if src == dst:
+        return range(numel(dst))
+    if numel(dst) > CACHED_POSITIONS:
+        return _broadcast_index(src, dst)
+    return _cached_broadcast_index(src, dst)
+
+
+def _broadcast_index(src: Shape, dst: Shape) -> tuple[int, ...]:
     lead = len(dst) - len(src)
     src_strides = strides(src)
     # a broadcast axis (size 1 in src, or absent) contributes stride 0
@@ -64,6 +80,9 @@ def broadcast_index(src: Shape, dst: Shape) -> tuple[int, ...]:
     for size, stride in zip(dst, axis_strides):
         index = [base + i * stride for base in index for i in range(size)]
     return tuple(index)
+
+
+_cached_broadcast_index = lru_cache(maxsize=4096)(_broadcast_index)
 
 
 def normalize_axis(axis: int, ndim: int, op: str, name: str = "axis") -> int:

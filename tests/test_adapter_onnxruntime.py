@@ -10,11 +10,11 @@ not the adapter's:
   DROPOUT-7, DROPOUT-10);
 * a session's k-th run draws as a fresh one seeded s + k, the seed seeding libstdc++'s
   minstd_rand0 modulo 2^31 - 1: consecutive seeds and successive runs give correlated masks
-  (KNOWN_DEVIATIONS: DROPOUT-14, DROPOUT-18, ENSEMBLE-6); seeds 0 and 1 coincide, and small seeds
-  a few times one another draw dependent masks (DROPOUT-13 at seed 0).
+  (KNOWN_DEVIATIONS: DROPOUT-14, DROPOUT-18, ENSEMBLE-6); seeds 0 and 1 coincide, and seeds a few
+  times one another once reduced draw dependent masks (DROPOUT-13: seeds 0 and 2^32 are 1 and 2).
 
 Statistical checks are charged to the suite's one budget (``check_correct``): 22 decisions per
-seed, two seeds. DROPOUT-13 passes at most seeds (a run's are hashes) but fails at small ones.
+seed, two seeds. DROPOUT-13 fails at every seed, on the fixed pairs (0, 2^32) and (2^32 - 1, 2^64 - 1).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _tensor(values: list[float], dtype: str = "float64") -> Tensor:
 
 
 def test_subsets_name_registered_checks() -> None:
-    named = EXACT + STATISTICAL + NOT_APPLICABLE + list(DEVIATIONS) + ["DROPOUT-13"]
+    named = EXACT + STATISTICAL + NOT_APPLICABLE + list(DEVIATIONS)
     assert len(set(named)) == len(named) and set(named) <= set(CHECKS)
     assert sum(CHECKS[c].decisions for c in EXACT) == 0
     assert sum(CHECKS[c].decisions for c in STATISTICAL) == 25

@@ -6,8 +6,8 @@ check can fail" of the issue). The exact checks run against the reference under 
 pairs and against Textbook, a correct kernel written as frameworks write it (y = x ⊙ m · fl(1/q)
 in x's dtype); they charge nothing to the suite's budget. The statistical checks run against the
 reference (inverted; the moment clauses under classic scaling too; DROPOUT-13 for a witness of
-32-bit seeds too) on two seeds drawn by Hypothesis, never shrunk or replayed, and charge their
-decisions to the suite's quick budget: 2 × (56 + 2 + 2) = 120 decisions. A broken implementation
+32-bit seeds and for the numpy target too) on two seeds drawn by Hypothesis, never shrunk or replayed,
+and charge their decisions to the suite's quick budget: 2 × (64 + 2 + 2 + 10) = 156 decisions. A broken implementation
 is judged at the same level with a fresh budget. The reference's own API is tested directly.
 """
 
@@ -30,10 +30,14 @@ from broken.dropout import (
     ClaimsRefusalGivesZeros,
     EvaluationIgnoresRate,
     FlushesSubnormals,
+    HighSeedBitsIgnoredInBulk,
+    HighSeedBitsIgnoredInFloat16,
+    HighSeedBitsIgnoredWhenTiny,
     Keeps32SeedBits,
     RefusesPOne,
     ScaleInFloat32,
     ScaleInInputFormat,
+    SeedZeroUnseeded,
     TailAlwaysKept,
     UniformsInInputFormat,
 )
@@ -49,6 +53,7 @@ from helpers import (
     seeds,
     statistical,
 )
+from refdropout.adapters.numpy import NumpyDropout
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS
 from refdropout.conformance.inputs import BINADES, spread
@@ -68,7 +73,7 @@ from refdropout.mutants.scale import NoRescale, OneOverP
 from refdropout.mutants.textbook import Textbook
 from refdropout.mutants.values import IntegerScaleCrashes, IntegerScaleTruncates, MultipliesDespiteSelect, WrongPolicy
 from refdropout.random import Generator
-from refdropout.stats import correlation_power, detectable_delta, homogeneity_power
+from refdropout.stats import correlation_power, decision_plan, detectable_delta, homogeneity_power
 from refdropout.tensor import Tensor
 
 dtype_names = st.sampled_from(["float64", "float32", "float16", "bfloat16"])
@@ -79,9 +84,10 @@ CLASSIC = ReferenceDropout(scaling="classic", nonfinite="select")
 CORRECT = (REFERENCE, CLASSIC, Textbook())
 
 def test_the_chapter_plans_its_decisions() -> None:
-    """The decision count the spec and this file's budget rest on: 56 per run of the chapter (DROPOUT-16's
-    five in each of the four floating formats, DROPOUT-22's ten, DROPOUT-23's three)."""
-    assert sum(c.decisions for clause, c in CHECKS.items() if clause.startswith("DROPOUT-")) == 56
+    """The decision count the spec and this file's budget rest on: 64 per run of the chapter (DROPOUT-16's
+    five in each of the four floating formats, DROPOUT-13's two and two more in each format, DROPOUT-22's
+    ten, DROPOUT-23's three)."""
+    assert sum(c.decisions for clause, c in CHECKS.items() if clause.startswith("DROPOUT-")) == 64
 
 
 # --- DROPOUT-1: the reference operator ----------------------------------------------------------------
@@ -373,8 +379,23 @@ def test_reference_refuses_shapes_that_do_not_broadcast(options: dict, error: ty
 @exact(2)
 @given(seed=seeds)
 def test_same_seed_same_mask(check_correct, check_broken, seed: int) -> None:
-    assert_passes(check_correct, "DROPOUT-12", CORRECT, seed)
+    """The reference, the numpy target and Textbook (in float64 only: its calls of 2^16 + 1 elements run
+    in pure Python) give one output per seed, the special seeds included, at every size."""
+    textbook64 = type("Textbook64", (Textbook,), {"dtypes": ("float64",)})()
+    assert_passes(check_correct, "DROPOUT-12", (REFERENCE, CLASSIC, NumpyDropout(), textbook64), seed)
     assert_fails(check_broken, "DROPOUT-12", (SeedIgnored(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-12")
+@exact(2)
+@given(seed=seeds)
+def test_seed_zero_is_a_seed(check_broken, seed: int) -> None:
+    """Seed 0 taken as "unseeded" (fresh entropy) fails at every size but one element, where two fresh masks
+    agree with probability 0.58, whatever the clause's seed."""
+    verdict = assert_fails(check_broken, "DROPOUT-12", SeedZeroUnseeded(), seed)
+    failed = {part.split(": ")[0].removesuffix(", the same seed again") for part in verdict.detail.split("; ")}
+    assert {f"float64, {size} elements, seed 0" for size in (17, 33, 65, checks.BULK_SIZE)} <= failed
+    assert all(name.endswith("seed 0") or (seed == 0 and name.startswith("p = ")) for name in failed)
 
 
 @pytest.mark.clause("DROPOUT-13")
@@ -382,8 +403,40 @@ def test_same_seed_same_mask(check_correct, check_broken, seed: int) -> None:
 @given(seed=seeds)
 def test_different_seeds_give_independent_masks(check_correct, check_broken, quick_plan, seed: int) -> None:
     assert checks.independence_pairs(quick_plan) == 178_847
-    assert_passes(check_correct, "DROPOUT-13", (REFERENCE,), seed)
+    assert checks.high_bit_call_size(quick_plan) == 178_387
+    assert checks.small_rounds(quick_plan) == {65: 6, 33: 12, 17: 23, 7: 54, 1: 377}
+    assert_passes(check_correct, "DROPOUT-13", (REFERENCE, NumpyDropout()), seed)
     assert_fails(check_broken, "DROPOUT-13", (SameMaskEveryCall(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-13")
+@statistical(2)
+@given(seed=seeds)
+def test_seeds_that_differ_above_bit_31_give_independent_masks(check_broken, seed: int) -> None:
+    """High seed bits ignored on one path only, bulk calls, tiny calls or one dtype, fail that path's
+    decision, which names the seeds of identical masks and the declaration that would allow them."""
+    for broken, path in ((HighSeedBitsIgnoredInBulk(), "seeds differing above bit 31, bulk calls"),
+                         (HighSeedBitsIgnoredWhenTiny(), "seeds differing above bit 31, small calls"),
+                         (HighSeedBitsIgnoredInFloat16(), "float16 seeds differing above bit 31, small calls")):
+        detail = assert_fails(check_broken, "DROPOUT-13", broken, seed).detail
+        assert f"DROPOUT-13 {path}: high seed bits independence rejects" in detail
+        assert "gave identical masks" in detail and "declare seed_bits=32" in detail
+    assert "DROPOUT-13 seeds" not in detail  # the float16 witness: float64's decisions pass
+
+
+@pytest.mark.clause("DROPOUT-13")
+@pytest.mark.parametrize("profile", ["quick", "standard", "deep"])
+def test_high_seed_bits_are_judged_on_every_path(profile: str) -> None:
+    """DROPOUT-13's bulk calls are past 2^16 elements under every profile, and its small calls detect
+    identical masks at any one of their sizes, whose share of the pooled pairs is then the correlation; the
+    sizes around vector widths leave tails of 7, 1, 1, 1 past the multiples of 8, 16, 32, 64."""
+    plan = decision_plan(profile)
+    assert checks.high_bit_call_size(plan) >= 2**16
+    rounds = checks.small_rounds(plan)
+    pooled = sum(size * count for size, count in rounds.items())
+    shares = [size * count / pooled for size, count in rounds.items()]
+    assert min(correlation_power(share, pooled, plan.alpha, keep_prob=0.7) for share in shares) >= plan.power
+    assert [size % width for size, width in zip(checks.SMALL_SIZES[1:], (8, 16, 32, 64))] == [7, 1, 1, 1]
 
 
 @pytest.mark.clause("DROPOUT-14")
@@ -621,6 +674,24 @@ def test_counts_over_chunks_are_the_counts_of_their_masks(monkeypatch) -> None:
         int(np.count_nonzero(y)) for y in sampling.outputs(reference_with()(), 2500, 0.3, 11))
 
 
+def test_a_drawn_samples_plain_sum_is_drawn_once() -> None:
+    """Drawn sums each term exactly over every draw; the plain sum, asked for by a mean and a variance
+    alike, draws the calls once."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    from refdropout.conformance.sampling import Drawn
+
+    parts = [np.array([0.1, 2.5, -3.0]), np.array([1e-300, 7.0])]
+    draws = []
+    sample = Drawn(5, lambda: draws.append(1) or iter(parts))
+    exact = sum((Fraction(v) for a in parts for v in a.tolist()), Fraction(0))
+    assert sample.fsum() == sample.fsum() == float(exact) and len(draws) == 1
+    assert sample.fsum(np.negative) == -float(exact)  # a term: drawn again
+    assert len(draws) == 2
+
+
 def test_mask_bits_of_the_wrong_form_break_the_contract() -> None:
     import numpy as np
 
@@ -634,6 +705,25 @@ def test_mask_bits_of_the_wrong_form_break_the_contract() -> None:
 
     with pytest.raises(ContractViolation, match="packed bytes"):
         keep_count(ShortBits(), 64, 0.3, 0)
+
+
+def test_keep_counts_read_off_packed_bits_ignore_the_padding() -> None:
+    """keep_count counts dropout_mask_bits' set bits as packed, the bits past n in its last byte not
+    counted: the count of the unpacked mask."""
+    import numpy as np
+
+    from refdropout.adapters.numpy import NumpyDropout
+    from refdropout.conformance.sampling import keep_count, keep_masks
+
+    class PaddedWithOnes(NumpyDropout):
+        def dropout_mask_bits(self, n, p, *, seed, dtype):
+            bits = super().dropout_mask_bits(n, p, seed=seed, dtype=dtype)
+            bits[-1] |= np.uint8(0xFF << n % 8 & 0xFF) if n % 8 else 0
+            return bits
+
+    for n in (1, 7, 8, 13, 1001):
+        unpacked = sum(int(m.sum()) for m in keep_masks(NumpyDropout(), n, 0.3, 5))
+        assert keep_count(PaddedWithOnes(), n, 0.3, 5) == unpacked
 
 
 @pytest.mark.parametrize("clause", ["DROPOUT-4", "DROPOUT-16"])

@@ -364,6 +364,26 @@ def test_calls_on_what_capabilities_return_are_watched_too() -> None:
     assert isinstance(OwnModules().dropout_module(0.5, seed=0), Module)
 
 
+@pytest.mark.clause("RUNNER-6")
+def test_the_guard_holds_no_argument_of_a_call_that_returned() -> None:
+    """The call being watched is named by the guard while it runs, and forgotten when it returns: an
+    input of millions of elements is freed when the check lets go of it, not at the next call."""
+    import gc
+    import weakref
+
+    from refdropout.conformance.guard import Guard
+    from refdropout.tensor import Tensor
+
+    x = Tensor.from_flat([1.0] * 8, (8,))
+    with Guard(Watch()) as guard:
+        guard.view(ReferenceDropout()).dropout(x, 0.3, training=True, seed=1)
+        assert guard.current is None
+        gone = weakref.ref(x)
+        del x
+        gc.collect()
+        assert gone() is None
+
+
 BACKSTOP = """
 from refdropout.adapters import load_target
 from refdropout.conformance.guard import Watch

@@ -27,7 +27,7 @@ from scipy import stats as sps
 import refdropout.stats as S
 from helpers import exact
 from refdropout.stats.arguments import as_mask, as_masks
-from refdropout.stats.binomial import clopper_pearson
+from refdropout.stats.binomial import clopper_pearson, region_power, two_sided_p_value
 from refdropout.stats.search import least_integer, least_integer_near
 
 # --------------------------------------------------------------------------------------------
@@ -463,6 +463,26 @@ def test_rejection_region_is_the_bisection_from_scratch_at_plan_sizes(n, q, alph
 
 
 @pytest.mark.clause("STATS-2")
+@exact(300)
+@given(st.sampled_from([1, 2, 3, 7, 30, 1000, 8_412, 340_662, 4_833_271]),
+       st.one_of(st.sampled_from([0.0, 1.0, 0.5, 0.7, 1e-3, 0.999]), probabilities), st.floats(-60.0, 60.0))
+def test_two_sided_p_value_is_binomtests_bit_for_bit(n, q, z):
+    k = min(n, max(0, round(n * q + z * math.sqrt(n * q * (1 - q) + 1))))  # the tails, the centre and between
+    theirs = float(sps.binomtest(k, n, q).pvalue)
+    ours = two_sided_p_value(k, n, q)
+    assert ours == theirs or (math.isnan(ours) and math.isnan(theirs))
+
+
+@pytest.mark.clause("STATS-3")
+@exact(200)
+@given(st.sampled_from([1, 2, 5, 40, 8_412, 340_662]), probabilities, st.data())
+def test_region_power_is_scipys_tails_bit_for_bit(n, q, data):
+    k_lo = data.draw(st.integers(-1, n))
+    k_hi = data.draw(st.integers(k_lo + 1, n + 1))
+    assert region_power((k_lo, k_hi), n, q) == float(sps.binom.cdf(k_lo, n, q) + sps.binom.sf(k_hi - 1, n, q))
+
+
+@pytest.mark.clause("STATS-2")
 def test_clopper_pearson_is_the_beta_quantile_formula():
     low, high = clopper_pearson(3, 10, 0.05)
     assert (low, high) == pytest.approx((sps.beta.ppf(0.025, 3, 8), sps.beta.isf(0.025, 4, 7)))
@@ -876,6 +896,17 @@ def test_mean_and_variance_tests_follow_their_formulas(x, mean, sigma):
     zv = (s2 - sigma**2) / math.sqrt((mu4 - sigma**4 * (n - 3) / (n - 1)) / n)
     large = S.variance_test(x, sigma**2, alpha=0.01, fourth_moment=mu4)
     assert large.p_value == pytest.approx(2 * sps.norm.sf(abs(zv)), abs=1e-12)
+
+
+@pytest.mark.clause("STATS-11")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_ks_test_decides_an_array_as_its_list(dtype):
+    """A numpy array is read without a Python float per value, and decided as the list of its values."""
+    x = np.random.default_rng(15).standard_normal((40, 25)).astype(dtype)
+    assert S.ks_test(x, sps.norm(0, 1), alpha=1e-6) == S.ks_test(x.ravel().tolist(), sps.norm(0, 1), alpha=1e-6)
+    x[3, 4] = np.nan
+    with pytest.raises(ValueError, match=r"samples\[79\] must be finite"):
+        S.ks_test(x, sps.norm(0, 1), alpha=1e-6)
 
 
 @pytest.mark.clause("STATS-11")

@@ -335,6 +335,23 @@ def test_broadcasting_matches_numpy(shapes, data):
     assert_equal_values(rd.expand(a, *sizes), np.broadcast_to(x1, full))
 
 
+@pytest.mark.clause("TENSOR-3")
+@pytest.mark.parametrize("src, dst", [((3, 1), (3, 4)), ((4,), (2, 3, 4)), ((2, 1, 3), (2, 5, 3)), ((2, 3), (2, 3)),
+                                      ((70_000, 1), (70_000, 2)), ((1, 1), (300, 300))])
+def test_broadcast_index_is_numpys_and_keeps_no_large_map(src, dst):
+    """The flat source position of every destination position is numpy's, whether the map is the
+    identity (a range), small (cached) or beyond CACHED_POSITIONS (made at each call, never cached)."""
+    from refdropout import shapes
+
+    expected = np.broadcast_to(np.arange(math.prod(src)).reshape(src), dst).ravel()
+    shapes._cached_broadcast_index.cache_clear()
+    index = shapes.broadcast_index(src, dst)
+    assert list(index) == expected.tolist()
+    cached = shapes._cached_broadcast_index.cache_info().currsize
+    assert cached == (src != dst and math.prod(dst) <= shapes.CACHED_POSITIONS)
+    assert isinstance(index, range) == (src == dst)
+
+
 def sum_to_shape(full: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum an array over the axes that broadcasting added to ``shape`` (leading or size 1)."""
     lead = full.ndim - len(shape)

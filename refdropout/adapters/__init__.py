@@ -3,7 +3,7 @@
 A target is named on the command line in one of two forms:
 
 * a built-in name from :data:`TARGETS` (``reference``, ``numpy``, ``torch``, ``jax``, ``flax``,
-  ``tensorflow``, ``keras``, ``onnxruntime``): its adapter module is
+  ``tensorflow``, ``keras``, ``onnxruntime``, ``equinox``, ``mlx``, ``paddle``): its adapter module is
   imported only when it is checked, after its framework has been found;
 * ``package.module:attribute`` (the current directory importable): a class is instantiated and
   used as it is, so it declares its own capabilities and policies (refdropout.contract);
@@ -81,6 +81,9 @@ TARGETS: dict[str, BuiltinTarget] = {
     "flax": BuiltinTarget("refdropout.adapters.jax:FlaxDropout", "flax", "pip install flax"),
     "onnxruntime": BuiltinTarget("refdropout.adapters.onnxruntime:OnnxRuntimeDropout", "onnxruntime",
                                  "pip install onnxruntime onnx"),
+    "equinox": BuiltinTarget("refdropout.adapters.equinox:EquinoxDropout", "equinox", "pip install equinox"),
+    "mlx": BuiltinTarget("refdropout.adapters.mlx:MlxDropout", "mlx", "pip install 'mlx[cpu]'"),
+    "paddle": BuiltinTarget("refdropout.adapters.paddle:PaddleDropout", "paddle", "pip install paddlepaddle"),
 }
 
 

@@ -148,19 +148,23 @@ class NumpyGenerator:
         count = _integer(count, "random_words: count")
         return self._draw("random_words", count, offset, 4, np.uint32, _words)
 
-    def _mantissas(self, op: str, shape: Shape, offset: object) -> np.ndarray:
-        return self._draw(op, numel(shape), offset, 2, np.uint64, _mantissas, "numel(shape)").reshape(shape)
+    def _of_mantissas(self, op: str, shape: Shape, offset: object, dtype: type,
+                      convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """``convert`` of the 53-bit mantissas (RANDOM-7) of a draw of ``shape``, applied chunk by chunk:
+        the draw's mantissas are never held whole, only its result."""
+        return self._draw(op, numel(shape), offset, 2, dtype, lambda block: convert(_mantissas(block)),
+                          "numel(shape)").reshape(shape)
 
     def uniform(self, shape: Shape | int, *, offset: int = 0) -> np.ndarray:
         """The engine's ``uniform``: float64 m / 2^53, row-major in ``shape`` (RANDOM-7)."""
         shape = _shape(shape, "uniform")
-        return self._mantissas("uniform", shape, offset) * 2.0**-53  # exact: m < 2^53
+        return self._of_mantissas("uniform", shape, offset, np.float64, lambda m: m * 2.0**-53)  # exact: m < 2^53
 
     def bernoulli(self, shape: Shape | int, keep_prob: float, *, offset: int = 0) -> np.ndarray:
         """The engine's ``bernoulli`` as a bool mask: m < ceil(keep_prob 2^53) (RANDOM-8)."""
         shape = _shape(shape, "bernoulli")
-        threshold = _keep_threshold(keep_prob)
-        return self._mantissas("bernoulli", shape, offset) < np.uint64(threshold)
+        threshold = np.uint64(_keep_threshold(keep_prob))
+        return self._of_mantissas("bernoulli", shape, offset, np.bool_, lambda m: m < threshold)
 
 
 class NumpySpawnedChildren(Sequence):

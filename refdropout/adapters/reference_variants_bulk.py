@@ -38,6 +38,7 @@ __all__ = [
 
 Source = Generator | NumpyGenerator | None
 _FORMAT_NAMES = {dtype: name for name, dtype in NUMPY_FORMATS.items()}
+_MATH_CHUNK = 1 << 16  # elements whose math.log and math.cos are taken in one pass (_standard_normal)
 
 
 def _affine(x: np.ndarray, scale: np.ndarray | float, shift: np.ndarray | float | None = None) -> np.ndarray:
@@ -121,9 +122,14 @@ def _standard_normal(source: Source, op: str, n: int) -> np.ndarray:
     """``functional.gaussian.standard_normal``: z_i = sqrt(-2 ln(1 - u_2i)) cos(2π u_2i+1), log and
     cos by the math module as the engine takes them (VARIANTS-8)."""
     u = draw(source, op, "uniform", (2 * n,))
-    log = np.fromiter(map(math.log, (1.0 - u[0::2]).tolist()), np.float64, n)
-    cos = np.fromiter(map(math.cos, (math.tau * u[1::2]).tolist()), np.float64, n)
-    return np.sqrt(-2.0 * log) * cos  # sqrt is correctly rounded in both
+    z = np.empty(n)
+    for start in range(0, n, _MATH_CHUNK):  # a chunk of floats at a time: no list of n Python floats
+        pairs = u[2 * start:2 * (start + _MATH_CHUNK)]
+        count = len(pairs) // 2
+        log = np.fromiter(map(math.log, (1.0 - pairs[0::2]).tolist()), np.float64, count)
+        cos = np.fromiter(map(math.cos, (math.tau * pairs[1::2]).tolist()), np.float64, count)
+        z[start:start + count] = np.sqrt(-2.0 * log) * cos  # sqrt is correctly rounded in both
+    return z
 
 
 def gaussian_dropout_bulk(x: np.ndarray, p: float = 0.5, *, training: bool = True, seed: int | None = None,
@@ -199,11 +205,17 @@ def dropblock2d_bulk(x: np.ndarray, p: float = 0.5, *, block_size: int, training
     # leaves the seed's map (i + r < H, j + s < W), so the maps lie end to end in one flat array
     placed = np.zeros(x.shape, dtype=np.bool_)
     placed[:, :, :rows, :cols] = seeds
+    del seeds
     placed = placed.ravel()
     dropped = placed.copy()
     for offset in {r * width + s for r in range(b) for s in range(b)} - {0}:
         dropped[offset:] |= placed[:-offset]
-    keep = ~dropped.reshape(x.shape)
-    kept = int(np.count_nonzero(keep))
+    del placed
+    dropped = dropped.reshape(x.shape)
+    kept = int(x.size) - int(np.count_nonzero(dropped))
     scale = int(x.size) / kept if kept else 0.0
-    return _affine(x, np.where(keep, scale, 0.0))
+    with np.errstate(all="ignore"):  # IEEE results (0 * inf is NaN) without warnings
+        wide = x.astype(np.float64)  # x M s, M s 0 or s, in float64 as _affine takes it, without an array of M s
+        np.multiply(wide, 0.0, out=wide, where=dropped)
+        np.multiply(wide, scale, out=wide, where=np.logical_not(dropped, out=dropped))
+        return wide.astype(x.dtype, copy=False)  # one rounding; none for float64

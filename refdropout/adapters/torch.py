@@ -54,6 +54,16 @@ BIT_WEIGHTS = (1, 2, 4, 8, 16, 32, 64, 128)  # of the elements of a byte, little
 # the kernels of torch.nn.attention.SDPBackend that may drop attention weights (VARIANTS-20 to VARIANTS-22)
 SDPA_BACKENDS = ("MATH", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "CUDNN_ATTENTION")
 
+
+def packed_on_device(torch: Any, keep: Any) -> np.ndarray:
+    """A bool tensor packed 8 elements a byte (little bit order, zeros past its end) where it lives,
+    np.packbits' bytes: only n / 8 bytes cross to the host."""
+    n = keep.numel()
+    bits = torch.cat([keep.to(torch.uint8), keep.new_zeros(-n % 8, dtype=torch.uint8)]).view(-1, 8)
+    weights = torch.tensor(BIT_WEIGHTS, dtype=torch.uint8, device=keep.device)
+    return (bits * weights).sum(dim=1, dtype=torch.uint8).cpu().numpy()
+
+
 # clause -> what PyTorch does that the spec forbids and no policy allows (measured: none)
 KNOWN_DEVIATIONS: dict[str, str] = {}
 
@@ -216,15 +226,17 @@ class TorchDropout:
 
     def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
         """The keep mask of ``F.dropout`` of n ones in ``dtype``, packed 8 elements a byte (little bit
-        order) on the adapter's device, so that only n / 8 bytes cross to the host. Tested on the CPU
-        only: no GPU was available where it was written."""
+        order) on the adapter's device (packed_on_device), so that only n / 8 bytes cross to the host; on
+        the CPU, where nothing crosses, by ``np.packbits`` on the mask's memory, a fraction of torch's
+        multiply-and-sum. packed_on_device is tested on the CPU only: no GPU was available where it was
+        written."""
         torch = self._torch
         ones = torch.ones(n, dtype=getattr(torch, dtype), device=self.device)
         with self._seeded(seed):
             keep = self._F.dropout(ones, p, True) != 0
-        bits = torch.cat([keep.to(torch.uint8), keep.new_zeros(-n % 8, dtype=torch.uint8)]).view(-1, 8)
-        weights = torch.tensor(BIT_WEIGHTS, dtype=torch.uint8, device=self.device)
-        return (bits * weights).sum(dim=1, dtype=torch.uint8).cpu().numpy()
+        if self.device.type == "cpu":
+            return np.packbits(keep.numpy(), bitorder="little")
+        return packed_on_device(torch, keep)
 
     def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
         t = self._torch.tensor(values, dtype=self._torch.int32, device=self.device)

@@ -47,7 +47,9 @@ from ..stats import (
 )
 from ..tensor import Tensor
 from .kit import (
+    array_like,
     child_seed,
+    drawn_seeds,
     edged,
     edged_array,
     identical,
@@ -59,6 +61,7 @@ from .kit import (
     mismatch,
     ones,
     ones_array,
+    plainly_zero_or_kept,
     successive_seeds,
     tensor_like,
 )
@@ -70,7 +73,9 @@ __all__ = [
     "RATES", "KEEP_COUNT_RATES", "STRUCTURE_RATE", "LAGS", "CORRELATION_MDE", "POSITIONS", "POSITION_MDE",
     "DISPERSION_SIZE", "DISPERSION_MDE", "MEAN_MDE", "VARIANCE_MDE", "BAD_RATES",
     "CLASS_WIDTHS", "TAIL_WIDTHS", "TAIL_SIZE", "TAIL_MDE", "AXIS_MDE",
-    "independence_pairs", "homogeneity_masks", "class_mask_size", "tail_calls", "axis_size", "dispersion_masks",
+    "SPECIAL_SEEDS", "SMALL_SIZES", "BULK_SIZE", "FIXED_HIGH_PAIRS", "HIGH_FLIPS", "HIGH_PAIRS_MDE",
+    "independence_pairs", "high_bit_call_size", "small_rounds", "homogeneity_masks", "class_mask_size",
+    "tail_calls", "axis_size", "dispersion_masks",
     "mean_samples", "variance_samples",
 ]
 
@@ -96,6 +101,15 @@ DISPERSION_SIZE = 100
 DISPERSION_MDE = 0.7  # keep counts whose variance is at most 0.7 n q (1 - q)
 MEAN_MDE = 0.01  # |E[y] - y_eval| >= 0.01 |y_eval|
 VARIANCE_MDE = 0.02  # |Var[y] - y_eval^2 p / q| >= 0.02 y_eval^2 p / q
+# DROPOUT-12 and DROPOUT-13: the seeds a special case or a narrowing mishandles, and the paths a kernel takes
+SPECIAL_SEEDS = (0, 1, 2**31 - 1, 2**32 - 1, 2**32, 2**63, 2**64 - 1)
+SMALL_SIZES = (1, 7, 17, 33, 65)  # one element, and sizes around the vector widths 8, 16, 32, 64
+BULK_SIZE = 2**16 + 1  # past the size at which kernels switch to a vectorised or parallel bulk path
+FIXED_HIGH_PAIRS = ((0, 2**32), (2**32 - 1, 2**64 - 1))  # seeds that differ only above bit 31
+HIGH_FLIPS = (32, 63)  # then drawn seeds s against s ^ 2^32 and s ^ 2^63, in turn
+HIGH_KINDS = len(FIXED_HIGH_PAIRS) + len(HIGH_FLIPS)  # pairs of seeds of DROPOUT-13's bulk decision
+HIGH_PAIRS_MDE = 0.01  # |corr| over the bulk calls' pooled pairs: one kind of four at 0.04
+HIGH_TEST = "high seed bits independence"  # the test named in DROPOUT-13's decisions on seeds s, s ^ 2^32, ...
 
 
 # --- sample sizes: the least that detect each clause's MDE with the plan's power at its alpha ------
@@ -107,13 +121,43 @@ def _ratio_moments(p: float) -> tuple[float, float]:
     return p / q, p * (p**3 + q**3) / q**3
 
 
+def _pairs_for(correlation: float, plan: DecisionPlan, start: int) -> int:
+    """Pairs for a 2x2 independence test to detect |corr| = ``correlation`` at p = STRUCTURE_RATE."""
+    q = 1.0 - STRUCTURE_RATE
+    return samples_for_power(lambda n: correlation_power(correlation, n, plan.alpha, keep_prob=q), plan.power,
+                             start=start)
+
+
 @cache
 def independence_pairs(plan: DecisionPlan) -> int:
     """Pairs for a 2x2 independence test to detect |corr| = CORRELATION_MDE at p = STRUCTURE_RATE
     (DROPOUT-13, -14, -19)."""
+    return _pairs_for(CORRELATION_MDE, plan, 100_000)
+
+
+@cache
+def high_bit_call_size(plan: DecisionPlan) -> int:
+    """Elements of each bulk call of DROPOUT-13's high-bit decision: its HIGH_KINDS pairs of seeds share
+    the pairs that detect |corr| = HIGH_PAIRS_MDE, and each call is at least BULK_SIZE."""
+    return max(BULK_SIZE, math.ceil(_pairs_for(HIGH_PAIRS_MDE, plan, 400_000) / HIGH_KINDS))
+
+
+@cache
+def small_rounds(plan: DecisionPlan) -> dict[int, int]:
+    """Calls with each seed of a pair at each of the SMALL_SIZES (the largest first) in DROPOUT-13's small-call
+    decision: ceil(P / size) for the least P at which identical masks at any one size, a correlation of that
+    size's share (about a fifth) of the pooled pairs, are detected with the plan's power."""
     q = 1.0 - STRUCTURE_RATE
-    return samples_for_power(lambda n: correlation_power(CORRELATION_MDE, n, plan.alpha, keep_prob=q), plan.power,
-                             start=100_000)
+
+    def rounds(per_size: int) -> dict[int, int]:
+        return {size: math.ceil(per_size / size) for size in sorted(SMALL_SIZES, reverse=True)}
+
+    def power_at(per_size: int) -> float:
+        pooled = sum(size * count for size, count in rounds(per_size).items())
+        return min(correlation_power(size * count / pooled, pooled, plan.alpha, keep_prob=q)
+                   for size, count in rounds(per_size).items())
+
+    return rounds(samples_for_power(power_at, plan.power, start=300))
 
 
 @cache
@@ -264,6 +308,9 @@ def check_output_is_the_scaled_mask(impl: Implementation, ctx: Context) -> Verdi
                 failures.append(f"{name}: the mask is not a bool tensor of shape {x.shape}")
                 continue
 
+            if plainly_zero_or_kept(impl, y, x, p, keep.data):
+                continue
+
             def wrong(i: int, got: float, v: float) -> str | None:
                 if not keep.data[i]:
                     return None if got == 0.0 else "dropped, not 0"
@@ -310,15 +357,16 @@ def _any_size(n: int) -> tuple[tuple[int, ...], ...]:
 def check_p_zero_is_the_identity(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-4: training at p = 0 returns x bit for bit, in every dtype, at every size up to the plan's n
     (the plan's n in calls of at most sampling.CHUNK elements)."""
-    failures = []
-    for dtype in dtypes_of(impl):
-        *small, _ = _any_size(ctx.plan.n)
-        sizes = [(shape, ctx.seed) for shape in small] + [((size,), seed) for size, seed in calls(ctx.plan.n, ctx.seed)]
-        for shape, seed in sizes:
+    dtypes = dtypes_of(impl)
+    failures: dict[str, list[str]] = {dtype.name: [] for dtype in dtypes}
+    *small, _ = _any_size(ctx.plan.n)
+    sizes = [(shape, ctx.seed) for shape in small] + [((size,), seed) for size, seed in calls(ctx.plan.n, ctx.seed)]
+    for shape, seed in sizes:  # every format of one size in turn: its random bits are drawn once (inputs._draw)
+        for dtype in dtypes:
             x = edged_array(seed, shape, dtype, nonfinite=True)
             y = impl.dropout(x, 0.0, training=True, seed=seed)
-            failures += identical_array(f"{dtype.name}, shape {shape}", y, x)
-    return ctx.verdict("DROPOUT-4", failures)
+            failures[dtype.name] += identical_array(f"{dtype.name}, shape {shape}", y, x)
+    return ctx.verdict("DROPOUT-4", [failure for dtype in dtypes for failure in failures[dtype.name]])
 
 
 def _not_zero(i: int, got: float, v: float) -> str | None:
@@ -380,7 +428,9 @@ def check_every_element_is_zero_or_the_kept_value(impl: Implementation, ctx: Con
                     return None
                 return "neither 0 nor the kept value within one ulp"
 
-            failures += mismatch(f"{dtype.name}, p = {p}", impl.dropout(x, p, training=True, seed=ctx.seed), x, wrong)
+            y = impl.dropout(x, p, training=True, seed=ctx.seed)
+            if not plainly_zero_or_kept(impl, y, x, p):
+                failures += mismatch(f"{dtype.name}, p = {p}", y, x, wrong)
         for shape in _any_size(1)[:3]:  # 0-d and empty tensors keep their shape too
             x = edged(ctx.seed, shape, dtype)
             y = impl.dropout(x, 0.3, training=True, seed=ctx.seed)
@@ -493,12 +543,33 @@ def check_noise_shape_shares_mask_values(impl: Implementation, ctx: Context) -> 
 
 @check("DROPOUT-12")
 def check_same_seed_same_mask(impl: Implementation, ctx: Context) -> Verdict:
-    """DROPOUT-12: two training calls with the same seed return the same output, bit for bit."""
+    """DROPOUT-12: two training calls with the same seed return the same output, bit for bit: on float64
+    values at each p of RATES, and on ones at p = STRUCTURE_RATE in every declared dtype, at each of the
+    SMALL_SIZES and BULK_SIZE, with the clause's seed and each of SPECIAL_SEEDS. Once a dtype has failed, the
+    verdict is fixed and the formats left are not called (a slow implementation's failure stays cheap)."""
     x = edged(ctx.seed, SIZE, float64)
     failures = []
     for p in RATES:
         first = impl.dropout(x, p, training=True, seed=ctx.seed)
-        failures += identical(f"p = {p}, the same seed again", impl.dropout(x, p, training=True, seed=ctx.seed), first)
+        failures += identical(f"p = {p}, the same seed again", impl.dropout(x, p, training=True, seed=ctx.seed), first,
+                              earlier="the first call")
+    for dtype in dtypes_of(impl):
+        found = []
+        for size in (*SMALL_SIZES, BULK_SIZE):
+            ones = ones_array(size, dtype)
+            for seed in dict.fromkeys((ctx.seed, *SPECIAL_SEEDS)):
+                name = f"{dtype.name}, {size} elements, seed {seed}"
+                first = impl.dropout(ones, STRUCTURE_RATE, training=True, seed=seed)
+                form = array_like(name, first, ones)
+                if form:
+                    found += form
+                    continue
+                first = first.copy()  # an output buffer the second call reuses hides nothing
+                second = impl.dropout(ones, STRUCTURE_RATE, training=True, seed=seed)
+                found += identical_array(f"{name}, the same seed again", second, first, earlier="the first call")
+        failures += found
+        if found:
+            break
     return ctx.verdict("DROPOUT-12", failures)
 
 
@@ -529,18 +600,110 @@ def check_eval_and_p_zero_consume_no_randomness(impl: Implementation, ctx: Conte
 # --- statistical checks ---------------------------------------------------------------------------
 
 
-@check("DROPOUT-13", decisions=2)
+def _high_pairs(seed: int, count: int) -> list[tuple[int, int]]:
+    """``count`` pairs of seeds that differ only above bit 31, every seed in one pair only: FIXED_HIGH_PAIRS,
+    then (s, s ^ 2^b) of seeds s drawn from ``seed``, b taking the values of HIGH_FLIPS in turn."""
+    pairs = list(FIXED_HIGH_PAIRS[:count])
+    used = {s for pair in pairs for s in pair}
+    batch = 0
+    while len(pairs) < count:
+        for base in drawn_seeds(child_seed(seed, batch), count):
+            pair = (base, base ^ (1 << HIGH_FLIPS[(len(pairs) - len(FIXED_HIGH_PAIRS)) % len(HIGH_FLIPS)]))
+            if len(pairs) < count and used.isdisjoint(pair):
+                pairs.append(pair)
+                used.update(pair)
+        batch += 1
+    return pairs
+
+
+def _mask_of(impl: Implementation, size: int, seed: int, dtype: DType) -> np.ndarray:
+    """The keep mask of one training call on ``size`` ones at p = STRUCTURE_RATE."""
+    (mask,) = keep_masks(impl, size, STRUCTURE_RATE, seed, dtype)
+    return mask
+
+
+def _seed_pair(a: int, b: int) -> str:
+    """Two seeds, and the bit they differ in where it is one."""
+    bit = (a ^ b).bit_length() - 1
+    return f"{a} and {b} (= {a} ^ 2^{bit})" if a ^ b == 1 << bit else f"{a} and {b}"
+
+
+class _SeedPairs:
+    """The pooled 2x2 table of the masks of pairs of seeds, and, per size, which pairs gave identical
+    masks: what a failure tells the user."""
+
+    def __init__(self, test: str, above_bit_31: bool = True) -> None:
+        self.test, self.above_bit_31 = test, above_bit_31  # whether the seeds differ only above bit 31
+        self.table = PairCounts()
+        self.identical: dict[int, list[tuple[int, int]]] = {}  # size -> the pairs of identical masks
+        self.pairs: dict[int, int] = {}  # size -> pairs of seeds drawn
+
+    def add(self, impl: Implementation, size: int, pair: tuple[int, int], dtype: DType) -> None:
+        """The masks of one call of ``size`` elements with each seed of ``pair``."""
+        self.add_masks(size, pair, *(_mask_of(impl, size, seed, dtype) for seed in pair))
+
+    def add_masks(self, size: int, pair: tuple[int, int], first: np.ndarray, second: np.ndarray) -> None:
+        self.table += pair_counts(first, second)
+        self.pairs[size] = self.pairs.get(size, 0) + 1
+        if np.array_equal(first, second):
+            self.identical.setdefault(size, []).append(pair)
+
+    def told(self) -> str:
+        """Which pairs gave identical masks, against what independent masks would, and, for seeds that differ
+        only above bit 31, what to declare."""
+        q = 1.0 - STRUCTURE_RATE
+        by_size = "; ".join(f"{len(self.identical.get(size, []))} of {count} at {size} elements (about "
+                            f"{count * (q * q + (1 - q) ** 2) ** size:.3g} by chance)"
+                            for size, count in sorted(self.pairs.items()))
+        shown = max(self.identical, default=None)
+        example = f"seeds {_seed_pair(*self.identical[shown][0])} gave identical masks; " if shown else ""
+        told = f"{example}pairs of seeds with identical masks: {by_size}"
+        return told + ("; if your implementation uses 32 seed bits, declare seed_bits=32" if self.above_bit_31 else "")
+
+
+def _judge_pairs(ctx: Context, name: str, pairs: _SeedPairs, failures: list[str]) -> None:
+    """Judge pooled pairs of masks by the exact 2x2 independence test (STATS-8); a rejection also says which
+    masks were identical."""
+    before = len(failures)
+    judge(ctx, name, pair_counts_test(pairs.table, alpha=ctx.alpha, test=pairs.test), failures)
+    if len(failures) > before:
+        failures.append(f"{name}: {pairs.told()}")
+
+
+@check("DROPOUT-13", decisions=2 + 2 * len(FLOATING_FORMATS))
 def check_different_seeds_give_independent_masks(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-13: masks of seeds one bit apart are independent: bit 0 and the highest bit the
-    implementation uses below 64 (bit 32 under seed_bits = 64, bit 31 under 32)."""
+    implementation uses below 64 (bit 32 under seed_bits = 64, bit 31 under 32). Under seed_bits = 64,
+    in every declared dtype, so are the masks of seeds that differ only above bit 31 (_high_pairs), on
+    bulk calls of high_bit_call_size elements (one pair of each kind) and on calls of the SMALL_SIZES
+    (small_rounds pairs at each, the fixed pairs at the largest): two pooled decisions. Once a
+    dtype's decisions have rejected, the verdict is fixed and the formats left are not drawn."""
     seed_bits = ctx.policy(impl, "seed_bits")
     n, p = independence_pairs(ctx.plan), STRUCTURE_RATE
     firsts = list(keep_masks(impl, n, p, ctx.seed))  # n bytes: about 200,000 at every profile
-    failures = []
+    failures: list[str] = []
     for bit in (0, 32 if seed_bits == 64 else seed_bits - 1):
-        table = sum(map(pair_counts, firsts, keep_masks(impl, n, p, ctx.seed ^ (1 << bit))), PairCounts())
-        decision = pair_counts_test(table, alpha=ctx.alpha, test="successive independence")
-        judge(ctx, f"DROPOUT-13 seeds s and s ^ 2^{bit}", decision, failures)
+        flipped = _SeedPairs("successive independence", above_bit_31=bit >= 32)
+        for first, second in zip(firsts, keep_masks(impl, n, p, ctx.seed ^ (1 << bit))):
+            flipped.add_masks(first.size, (ctx.seed, ctx.seed ^ (1 << bit)), first, second)
+        _judge_pairs(ctx, f"DROPOUT-13 seeds s and s ^ 2^{bit}", flipped, failures)
+    rounds = small_rounds(ctx.plan)  # the largest size first: the fixed pairs at 65 elements
+    for dtype in dtypes_of(impl) if seed_bits == 64 else ():  # under 32, such seeds MAY give one mask
+        found: list[str] = []
+        where = "" if dtype is float64 else f"{dtype.name} "
+        bulk = _SeedPairs(HIGH_TEST)
+        for pair in _high_pairs(ctx.seed, HIGH_KINDS):
+            bulk.add(impl, high_bit_call_size(ctx.plan), pair, dtype)
+        _judge_pairs(ctx, f"DROPOUT-13 {where}seeds differing above bit 31, bulk calls", bulk, found)
+        small = _SeedPairs(HIGH_TEST)
+        pairs = iter(_high_pairs(child_seed(ctx.seed, 1), sum(rounds.values())))
+        for size, count in rounds.items():
+            for _ in range(count):
+                small.add(impl, size, next(pairs), dtype)
+        _judge_pairs(ctx, f"DROPOUT-13 {where}seeds differing above bit 31, small calls", small, found)
+        failures += found
+        if found:
+            break
     return ctx.verdict("DROPOUT-13", failures)
 
 

@@ -406,7 +406,7 @@ class Guard:
             signal.setitimer(signal.ITIMER_REAL, self.watch.timeout, RETRY)
 
     def _end(self) -> None:
-        self.busy = False
+        self.busy, self.current = False, None  # the call's arguments are the check's again: no reference kept
         if self.alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
         if self.capture is not None:

@@ -23,6 +23,7 @@ __all__ = ["BINADES", "spread", "spread_array", "wrap"]
 
 BINADES = range(-20, 5)  # k of 2^k; every floating format holds all of them, normal or subnormal
 _BIAS = 1023  # float64's exponent bias
+_BLOCK = 2**20  # words assembled at once by spread_array: 8 MiB temporaries
 
 
 def _binade_bytes(rng: random.Random, n: int) -> bytes:
@@ -44,7 +45,9 @@ def _fraction_mask(dtype: DType, k: int) -> int:
     return ((1 << kept) - 1) << (52 - kept)
 
 
-@lru_cache(maxsize=4)  # the formats checked in turn draw the same bytes (the plan's n and the small sizes)
+# the formats checked in turn draw the same bytes (of one size, and of the small sizes): two draws are kept,
+# at most 9 x sampling.CHUNK bytes (DROPOUT-4 at the deep profile), no more
+@lru_cache(maxsize=2)
 def _draw(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     """n binade indices and n random 64-bit words (little-endian), from a stream of their own
     (apart from the implementation's)."""
@@ -58,16 +61,21 @@ def spread(seed: int, n: int, dtype: DType) -> list[float]:
     return spread_array(seed, n, dtype).tolist()
 
 
-def spread_array(seed: int, n: int, dtype: DType) -> np.ndarray:
-    """:func:`spread`'s values as a float64 numpy array: each value's random bits masked to the
-    fraction bits its binade holds in ``dtype``, then its exponent and sign set (whole-array
-    operations on 64-bit words)."""
+def spread_array(seed: int, n: int, dtype: DType, out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`spread`'s values as a float64 numpy array (written into ``out``, n float64s, where given):
+    each value's random bits masked to the fraction bits its binade holds in ``dtype``, then its
+    exponent and sign set (whole-array operations on 64-bit words)."""
     binades, bits = _draw(seed, n)
     masks = np.array([_fraction_mask(dtype, k) for k in BINADES], dtype=np.uint64)
     exponents = np.array([(_BIAS + k) << 52 for k in BINADES], dtype=np.uint64)
-    words = bits.astype(np.uint64)  # in place from here: one copy of n words at a time
-    words &= masks[binades]
-    words |= exponents[binades]
+    words = out.view(np.uint64) if out is not None else np.empty(n, dtype=np.uint64)
+    uniform = (masks == masks[0]).all()  # float64, float32, bfloat16: every binade keeps the same fraction bits
+    # in place from here, a block at a time: the gathered masks and exponents of a block are small
+    # temporaries that the allocator reuses, not n-word arrays mapped afresh for every format and call
+    for start in range(0, n, _BLOCK):
+        block, which = words[start:start + _BLOCK], binades[start:start + _BLOCK]
+        np.bitwise_and(bits[start:start + _BLOCK], masks[0] if uniform else masks[which], out=block)
+        block |= exponents[which]
     words[1::2] |= np.uint64(1 << 63)  # - at odd positions
     return words.view(np.float64)
 

@@ -103,8 +103,10 @@ def edged_array(seed: int, shape: tuple[int, ...], dtype: DType, *, nonfinite: b
     Python float per element and not kept after the check (an array of the plan's n is large)."""
     n = math.prod(shape)
     leading = np.array(edges(dtype) + ([math.nan, math.inf, -math.inf] if nonfinite else []))
-    values = np.concatenate([leading, spread_array(seed, max(n - leading.size, 0), dtype)])[:n]
-    return values.astype(NUMPY_FORMATS[dtype.name], copy=False).reshape(shape)
+    values = np.empty(max(n, leading.size))
+    values[:leading.size] = leading
+    spread_array(seed, values.size - leading.size, dtype, out=values[leading.size:])
+    return values[:n].astype(NUMPY_FORMATS[dtype.name], copy=False).reshape(shape)
 
 
 # --- seeds ----------------------------------------------------------------------------------------
@@ -204,9 +206,9 @@ def array_of_shape(name: str, y: object, shape: tuple[int, ...]) -> list[str]:
     return [] if y.shape == shape else [f"{name}: output shape {y.shape}, not {shape}"]
 
 
-def identical_array(name: str, y: object, x: np.ndarray) -> list[str]:
+def identical_array(name: str, y: object, x: np.ndarray, *, earlier: str = "") -> list[str]:
     """A failure unless y is the numpy array x bit for bit, in x's shape and dtype (signed zeros and
-    NaN payloads included), naming the first element that differs."""
+    NaN payloads included), naming the first element that differs. ``earlier``: as for :func:`identical`."""
     failures = array_like(name, y, x)
     if failures:
         return failures
@@ -216,6 +218,8 @@ def identical_array(name: str, y: object, x: np.ndarray) -> list[str]:
         return []
     i = int(differ[0])
     got, v = float(y.reshape(-1)[i]), float(x.reshape(-1)[i])
+    if earlier:
+        return [f"{name}: element {i}: {earlier} gave {v!r}, this call {got!r}: not the same bits"]
     return [f"{name}: element {i}: x = {v!r} gave {got!r}, not x bit for bit"]
 
 
@@ -234,6 +238,26 @@ def kept_value_of(impl: Implementation, v: float, p: float, dtype: DType = float
     """What a kept element v becomes in training under the declared scaling and scale_format,
     before rounding to ``dtype`` (contract.kept_value)."""
     return kept_value(policies_of(impl), v, p, dtype)
+
+
+def plainly_zero_or_kept(impl: Implementation, y: object, x: Tensor, p: float, keep: list | None = None) -> bool:
+    """True when every element of y is, at C speed, plainly right: 0 where ``keep`` says dropped (where
+    it is 0, with no ``keep``), else the kept value of x (kept_value_of) rounded to x's dtype by numpy,
+    finite. numpy's rounding is within one ulp of the correctly rounded value (ml_dtypes' bfloat16
+    may round twice), so such an element passes within_one_ulp; False (NaN, a flushed subnormal, a
+    wrong element, a wrong shape or dtype) leaves y to the check's element-by-element reading, which
+    decides and names the fault."""
+    if not isinstance(y, Tensor) or y.shape != x.shape or y.dtype is not x.dtype or not x.dtype.is_floating:
+        return False
+    got, values = np.array(y.data, dtype=np.float64), np.array(x.data, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        nearest = kept_value_of(impl, values, p, x.dtype).astype(NUMPY_FORMATS[x.dtype.name]).astype(np.float64)
+    right = (got == nearest) & np.isfinite(nearest)
+    zero = got == 0.0
+    if keep is None:
+        return bool((right | zero).all())
+    kept = np.array(keep, dtype=np.bool_)
+    return bool(np.where(kept, right, zero).all())
 
 
 # --- decisions ------------------------------------------------------------------------------------

@@ -47,17 +47,23 @@ def calls(n: int, seed: int, width: int = 1) -> list[tuple[int, int]]:
     return [(min(per_call, n - i * per_call), child_seed(seed, i)) for i in range(math.ceil(n / per_call))]
 
 
-def _mask(impl: Implementation, size: int, p: float, seed: int, dtype: DType) -> np.ndarray:
-    """The keep mask (bool) of one training call on ``size`` ones: its packed bits where the
-    implementation has dropout_mask_bits, the nonzero elements of dropout's output otherwise."""
-    if not has_capability(impl, "dropout_mask_bits"):
-        return keep_mask_array(impl.dropout(ones_array(size, dtype), p, training=True, seed=seed))
+def _bits(impl: Implementation, size: int, p: float, seed: int, dtype: DType) -> np.ndarray:
+    """The packed keep mask (little bit order) of one training call on ``size`` ones, from
+    dropout_mask_bits, its form checked."""
     bits = impl.dropout_mask_bits(size, p, seed=seed, dtype=dtype.name)
     if not isinstance(bits, np.ndarray) or bits.dtype != np.uint8 or bits.shape != (math.ceil(size / 8),):
         raise ContractViolation(f"dropout_mask_bits({size}, {p}) returned {type(bits).__name__} "
                                 f"{getattr(bits, 'dtype', '')} {getattr(bits, 'shape', '')}, not "
                                 f"{math.ceil(size / 8)} packed bytes (uint8)")
-    return np.unpackbits(bits, count=size, bitorder="little").view(np.bool_)
+    return bits
+
+
+def _mask(impl: Implementation, size: int, p: float, seed: int, dtype: DType) -> np.ndarray:
+    """The keep mask (bool) of one training call on ``size`` ones: its packed bits where the
+    implementation has dropout_mask_bits, the nonzero elements of dropout's output otherwise."""
+    if not has_capability(impl, "dropout_mask_bits"):
+        return keep_mask_array(impl.dropout(ones_array(size, dtype), p, training=True, seed=seed))
+    return np.unpackbits(_bits(impl, size, p, seed, dtype), count=size, bitorder="little").view(np.bool_)
 
 
 def keep_masks(impl: Implementation, n: int, p: float, seed: int, dtype: DType = float64) -> Iterator[np.ndarray]:
@@ -66,9 +72,20 @@ def keep_masks(impl: Implementation, n: int, p: float, seed: int, dtype: DType =
         yield _mask(impl, size, p, call_seed, dtype)
 
 
+def _count(impl: Implementation, size: int, p: float, seed: int, dtype: DType) -> int:
+    """How many of ``size`` elements one call keeps: the set bits of dropout_mask_bits counted as they are
+    (the padding past ``size`` ignored), where the implementation has it."""
+    if not has_capability(impl, "dropout_mask_bits"):
+        return int(np.count_nonzero(_mask(impl, size, p, seed, dtype)))
+    bits = _bits(impl, size, p, seed, dtype)
+    whole = size // 8
+    last = int(bits[whole]) & ((1 << size % 8) - 1) if size % 8 else 0
+    return int(np.bitwise_count(bits[:whole]).sum(dtype=np.int64)) + last.bit_count()
+
+
 def keep_count(impl: Implementation, n: int, p: float, seed: int, dtype: DType = float64) -> int:
     """How many of n elements the calls that draw them keep."""
-    return sum(int(np.count_nonzero(mask)) for mask in keep_masks(impl, n, p, seed, dtype))
+    return sum(_count(impl, size, p, call_seed, dtype) for size, call_seed in calls(n, seed))
 
 
 def pair_counts(first: np.ndarray, second: np.ndarray) -> PairCounts:
@@ -98,11 +115,18 @@ def outputs(impl: Implementation, n: int, p: float, seed: int) -> Iterator[np.nd
 class Drawn:
     """A sample of n values drawn in calls, as the mean and variance tests of stats read one (``n``,
     ``fsum``) without holding it: every sum draws the calls again (``draw``, the same seeds: the same
-    values) and sums each exactly (stats.exact_sum), its terms computed on numpy arrays."""
+    values) and sums each exactly (stats.exact_sum), its terms computed on numpy arrays. The plain sum,
+    which a mean and a variance both ask for, is drawn once and remembered."""
 
     def __init__(self, n: int, draw: Callable[[], Iterator[np.ndarray]]) -> None:
         self.n, self._draw = n, draw
+        self._sum: float | None = None
 
     def fsum(self, term: Callable[[np.ndarray], np.ndarray] | None = None) -> float:
         """The exact sum of term(v) over the sample (of v where term is None), rounded once."""
-        return float(sum((exact_sum(a if term is None else term(a)) for a in self._draw()), Fraction(0)))
+        if term is None and self._sum is not None:
+            return self._sum
+        total = float(sum((exact_sum(a if term is None else term(a)) for a in self._draw()), Fraction(0)))
+        if term is None:
+            self._sum = total
+        return total

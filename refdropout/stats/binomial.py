@@ -12,6 +12,7 @@ so it holds its level exactly, P₀(p ≤ α) ≤ α, at every n and q.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -83,9 +84,57 @@ def clopper_pearson(k: int, n: int, alpha: float, alternative: str = "two-sided"
 
 @lru_cache(maxsize=1 << 16)
 def two_sided_p_value(k: int, n: int, q: float) -> float:
-    """scipy's exact two-sided binomial p-value, remembered: the tests and plans that scan many
-    counts of one (n, q) ask for the same p-values again and again."""
-    return float(binomtest(k, n, q).pvalue)
+    """scipy's exact two-sided binomial p-value, ``binomtest(k, n, q).pvalue``, bit for bit, remembered:
+    the tests and plans that scan many counts of one (n, q) ask for the same p-values again and again.
+
+    scipy's two-sided branch step for step: the probability d of k, a bisection on the other side of
+    n q for the last count at most as likely (d (1 + 1e-7)), the two tails summed. Its probabilities
+    come from the distribution's own functions (``binom._pmf``, ``_cdf``, ``_sf``) clipped to [0, 1],
+    as ``binom.pmf``, ``cdf`` and ``sf`` compute them for counts in [0, n], without their per-call
+    argument handling, 100 times the cost of the value (tests/test_stats.py compares with binomtest)."""
+    d = _pmf(k, n, q)
+    rerr = 1 + 1e-7
+    centre = q * n
+    if k == centre:
+        return 1.0
+    if k < centre:
+        ix = _bisect(lambda x: -_pmf(x, n, q), -d * rerr, math.ceil(centre), n)
+        y = n - ix + int(d * rerr == _pmf(ix, n, q))
+        p = _cdf(k, n, q) + _sf(n - y, n, q)
+    else:
+        ix = _bisect(lambda x: _pmf(x, n, q), d * rerr, 0, math.floor(centre))
+        p = _cdf(ix, n, q) + _sf(k - 1, n, q)
+    return min(1.0, p)
+
+
+def _pmf(k: int, n: int, q: float) -> float:
+    """binom.pmf(k, n, q) for a count k in [0, n]."""
+    return min(max(float(binom._pmf(float(k), float(n), q)), 0.0), 1.0)
+
+
+def _cdf(k: int, n: int, q: float) -> float:
+    """binom.cdf(k, n, q): 0 below the support, 1 from n on."""
+    return 0.0 if k < 0 else 1.0 if k >= n else min(max(float(binom._cdf(float(k), float(n), q)), 0.0), 1.0)
+
+
+def _sf(k: int, n: int, q: float) -> float:
+    """binom.sf(k, n, q): 1 below the support, 0 from n on."""
+    return 1.0 if k < 0 else 0.0 if k >= n else min(max(float(binom._sf(float(k), float(n), q)), 0.0), 1.0)
+
+
+def _bisect(a: Callable[[int], float], d: float, lo: int, hi: int) -> int:
+    """scipy's search for binomtest (``_binary_search_for_binom_tst``), probe for probe: i in [lo - 1, hi]
+    with a(i) <= d < a(i + 1), for a ascending on [lo, hi]."""
+    while lo < hi:
+        mid = lo + (hi - lo) // 2
+        midval = a(mid)
+        if midval < d:
+            lo = mid + 1
+        elif midval > d:
+            hi = mid - 1
+        else:
+            return mid
+    return lo if a(lo) <= d else lo - 1
 
 
 def rejection_region(n: int, keep_prob: float, alpha: float) -> tuple[int, int]:
@@ -121,10 +170,14 @@ def _guess(quantile: float, n: int) -> int:
     return int(min(max(quantile, 0.0), float(n))) if math.isfinite(quantile) else 0
 
 
+@lru_cache(maxsize=1 << 12)
 def region_power(region: tuple[int, int], n: int, true_keep_prob: float) -> float:
-    """P(K ≤ k_lo or K ≥ k_hi) for K ~ Binomial(n, true_keep_prob): a rejection region's power."""
+    """P(K ≤ k_lo or K ≥ k_hi) for K ~ Binomial(n, true_keep_prob): a rejection region's power
+    (remembered: a homogeneity plan asks for one rate at many positions)."""
     k_lo, k_hi = region
-    return float(binom.cdf(k_lo, n, true_keep_prob) + binom.sf(k_hi - 1, n, true_keep_prob))
+    if not 0.0 <= true_keep_prob <= 1.0:  # scipy's answer for a rate that is none (NaN)
+        return float(binom.cdf(k_lo, n, true_keep_prob) + binom.sf(k_hi - 1, n, true_keep_prob))
+    return _cdf(k_lo, n, true_keep_prob) + _sf(k_hi - 1, n, true_keep_prob)
 
 
 def binomial_power(n: int, keep_prob: float, true_keep_prob: float, alpha: float) -> float:

@@ -3,14 +3,20 @@
 The broken implementations that model a reported bug are mutants of the catalogue,
 refdropout.mutants (scale, rate, edges, randomness, values); the ones here are witnesses only,
 each showing that one check can fail. Each derives from
-:class:`~refdropout.mutants.textbook.Textbook` and overrides one of its steps.
+:class:`~refdropout.mutants.textbook.Textbook` and overrides one of its steps. The seed witnesses of
+DROPOUT-12 and DROPOUT-13 (the last section) wrap the reference instead; they name the public report
+they model, but live here: a mutant of the catalogue would mean regenerating the detection matrix.
 """
 
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Sequence
 
+import numpy as np
+
+from refdropout.adapters.reference import ReferenceDropout
 from refdropout.contract import Policies
 from refdropout.dtypes import float32
 from refdropout.mutants.textbook import Textbook
@@ -169,3 +175,71 @@ class ScaleInFloat32(Textbook):
         q32 = float32.round(1.0 - p)
         return Tensor.from_flat([v * k * 0.0 if p == 1.0 else v * k / q32 for v, k in zip(x.data, keep.data)],
                             x.shape, x.dtype)
+
+
+# --- seeds (DROPOUT-12, DROPOUT-13): a special seed, or the high half of a 64-bit seed, mishandled on one
+# path. Each hands the reference's dropout (its numpy path: the checks' bulk calls stay fast) a mishandled seed.
+
+LOW_32_BITS = 0xFFFF_FFFF
+BULK = 2**16  # the size from which HighSeedBitsIgnoredInBulk takes its bulk path
+
+
+class _SeedHandling:
+    """The reference's dropout, handed ``self.seed_for(x, seed)`` instead of the seed: the capability alone."""
+
+    name = "seed-handling"
+    dtypes: tuple[str, ...] = ("float64",)
+
+    def __init__(self) -> None:
+        self.reference = ReferenceDropout()
+
+    def seed_for(self, x: Tensor | np.ndarray, seed: int) -> int:
+        return seed
+
+    def dropout(self, x: Tensor | np.ndarray, p: float, *, training: bool, seed: int) -> Tensor | np.ndarray:
+        return self.reference.dropout(x, p, training=training, seed=self.seed_for(x, seed))
+
+
+class SeedZeroUnseeded(_SeedHandling):
+    """Takes seed 0 as "no seed" and draws from fresh entropy, so two calls with seed 0 differ, as the
+    C++ random ops of TensorFlow take the seed pair (0, 0) (tensorflow/tensorflow#17284) and as
+    crdoconnor/xeger#17 reports of Xeger(seed=0)."""
+
+    name = "seed-zero-unseeded"
+
+    def seed_for(self, x: Tensor | np.ndarray, seed: int) -> int:
+        return secrets.randbits(64) if seed == 0 else seed
+
+
+class HighSeedBitsIgnoredInBulk(_SeedHandling):
+    """Seeds its bulk path (inputs of 2^16 elements or more) with the low 32 bits of the seed only, so seeds
+    s and s ^ 2^32 draw one mask there: a 64-bit seed narrowed to an unsigned int on one code path, as
+    mapequation/infomap#949 found in its parallel trials (and numpy/numpy#4676 in RandomState)."""
+
+    name = "high-seed-bits-ignored-in-bulk"
+
+    def seed_for(self, x: Tensor | np.ndarray, seed: int) -> int:
+        return seed & LOW_32_BITS if x.size >= BULK else seed
+
+
+class HighSeedBitsIgnoredInFloat16(_SeedHandling):
+    """Seeds its float16 kernel with the low 32 bits of the seed only, so seeds s and s ^ 2^32 draw one
+    float16 mask: a seed narrowed to 32 bits on one backend of several, as keras-team/keras#22293 found
+    of Keras's Torch backend; float64 keeps all 64 bits."""
+
+    name = "high-seed-bits-ignored-in-float16"
+    dtypes = ("float64", "float16")
+
+    def seed_for(self, x: Tensor | np.ndarray, seed: int) -> int:
+        return seed & LOW_32_BITS if x.dtype.name == "float16" else seed
+
+
+class HighSeedBitsIgnoredWhenTiny(_SeedHandling):
+    """Seeds its path for tiny inputs (below 8 elements, a scalar loop short of one vector) with the low 32
+    bits of the seed only: the bulk witness's defect on the other path, which DROPOUT-13's bulk calls never
+    take."""
+
+    name = "high-seed-bits-ignored-when-tiny"
+
+    def seed_for(self, x: Tensor | np.ndarray, seed: int) -> int:
+        return seed & LOW_32_BITS if x.size < 8 else seed

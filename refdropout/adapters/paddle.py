@@ -1,0 +1,250 @@
+"""PaddlePaddle as a conformance target: ``paddle.nn.functional.dropout``, its channel and alpha
+dropout and ``nn.Dropout`` behind the protocol.
+
+Target ``paddle`` (:class:`PaddleDropout`) is ``F.dropout`` with ``mode="upscale_in_train"``, the
+default and the spec's inverted scaling; ``mode`` is a class attribute so that the classic mode
+(``downscale_in_infer``) can be a second target, a subclass declaring scaling "classic" (not yet:
+its evaluation path refuses rank-1 input, InvalidArgument from Eigen's num_col_dims, which must
+be measured as a deviation first). Covered: ``nn.Dropout(p, mode=...)`` in ``nn.Sequential``
+(spec/modes.md), ``dropout1d/2d/3d`` (channel dropout), ``alpha_dropout`` and
+``feature_alpha_dropout``, the VJP by autograd, a stream of calls, and ``axis`` (the axes the mask
+is drawn over, shared along the rest) as the noise shape.
+
+Policies, as measured on the CPU (PaddlePaddle 3.3.1) by ``refdropout probe paddle`` and by hand:
+inverted scaling with q computed in float32 (a float64 kept value is x / fl32(q): scale_format
+"float32"); a dropped NaN or ±inf becomes 0 ("select"); p = 1 gives zeros; the generator keeps the
+low 32 bits of a seed (seed_bits 32); subnormals kept. KNOWN_DEVIATIONS lists what no policy allows.
+
+Randomness. Paddle's dropout draws from the global generator. Every seeded call therefore runs
+against a state of its own (:class:`_Seeded`), as the torch target's: the generator is seeded with
+``paddle.seed(seed)``, its state kept (``paddle.get_rng_state``), and the caller's state put back
+afterwards (``paddle.set_rng_state``). A stream or a module keeps its state between calls.
+
+The module imports paddle only when an adapter is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..contract import Policies
+from ..contract.arrays import DTYPES, NUMPY_FORMATS, as_array, in_kind
+from ..tensor import Tensor
+from . import import_framework
+
+__all__ = ["PaddleDropout", "INSTALL", "KNOWN_DEVIATIONS"]
+
+INSTALL = "pip install paddlepaddle"
+SEEDS = 2**64  # a seed is an integer in [0, 2^64)
+
+# target -> clause -> what Paddle does that the spec forbids and no policy allows
+# measured with PaddlePaddle 3.3.1 (CPU wheel) by `refdropout check paddle --profile quick` (seed 0) and by hand:
+#   F.dropout(paddle.ones([4], dtype="float64"), float("nan"))  -> [nan nan nan nan]; p = True -> zeros
+#   F.dropout(paddle.ones([2, 3]), 0.3, axis=[])                -> ValueError: min() arg is an empty sequence
+#   x.grad of F.dropout(float64 ones, 0.2)                       -> 1.24999998 (1 / fl32(0.8)), not 1.25
+#   F.dropout1d(paddle.ones([6, 2, 2]), 0.3)                     -> the same channel mask for all 6 samples
+KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {"paddle": {
+    "DROPOUT-3": "p = NaN is accepted (every element NaN), and True and False are taken as 1 and 0 in evaluation "
+                 "too, while NaN passes the range check `p < 0 or p > 1`",
+    "DROPOUT-11": "`axis` cannot express a noise shape of all ones (one mask value for the whole call): axis=[] "
+                  "raises ValueError: min() arg is an empty sequence",
+    "GRADIENTS-1": "the float64 VJP is g / fl32(q), as the forward pass is x / fl32(q) (scale_format 'float32'), "
+                   "but the spec's scale_format relaxes no gradient clause: off by about 2e-8 relative",
+    "GRADIENTS-5": "as GRADIENTS-1: the float64 VJP uses the float32 scale 1 / fl32(q)",
+    "VARIANTS-3": "dropout1d is dropout(x, p, axis=1): one channel mask drawn for the whole batch and shared by "
+                  "every sample, not one per (sample, channel)",
+}}
+
+
+class _Seeded:
+    """A state of Paddle's global generator, seeded once; ``with state:`` draws from it."""
+
+    def __init__(self, paddle: Any, seed: int) -> None:
+        self.paddle, self._caller = paddle, []
+        caller = paddle.get_rng_state()
+        paddle.seed(seed)
+        self._state = paddle.get_rng_state()
+        paddle.set_rng_state(caller)
+
+    def __enter__(self) -> _Seeded:
+        self._caller.append(self.paddle.get_rng_state())
+        self.paddle.set_rng_state(self._state)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._state = self.paddle.get_rng_state()
+        self.paddle.set_rng_state(self._caller.pop())
+
+    def hook(self, layer: Any) -> Any:
+        """``layer`` drawing from this state: entered before each forward, left after it."""
+        layer.register_forward_pre_hook(lambda _layer, _args: self.__enter__() and None)
+        layer.register_forward_post_hook(lambda _layer, _args, _out: self.__exit__())
+        return layer
+
+
+class PaddleDropout:
+    """``F.dropout(x, p, training=..., mode="upscale_in_train")`` and Paddle's other dropout on the CPU."""
+
+    name = "paddle"
+    framework = "paddle"
+    mode = "upscale_in_train"
+    dtypes = DTYPES
+    policies = Policies(nonfinite="select", seed_bits=32, scale_format="float32")
+    known_deviations = KNOWN_DEVIATIONS["paddle"]
+
+    def __init__(self) -> None:
+        self.paddle = import_framework("paddle", target=self.name, install=INSTALL)
+        self.F = self.paddle.nn.functional
+
+    # ---- arrays and seeds ------------------------------------------------------------------------
+
+    def _tensor(self, x: Tensor | np.ndarray) -> Any:
+        a = as_array(x)
+        if a.dtype == NUMPY_FORMATS["bfloat16"]:
+            return self.paddle.to_tensor(a.view(np.uint16)).view(self.paddle.bfloat16)
+        return self.paddle.to_tensor(a)
+
+    def _numpy(self, y: Any, like: object) -> Tensor | np.ndarray:
+        a = y.detach().numpy()
+        return in_kind(a.view(NUMPY_FORMATS["bfloat16"]) if y.dtype == self.paddle.bfloat16 else a, like)
+
+    def _seeded(self, seed: int) -> _Seeded:
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEEDS:
+            raise ValueError(f"seed must be an integer in [0, 2^64), got {seed!r}")
+        return _Seeded(self.paddle, seed)
+
+    def _apply(self, op: Callable[[Any], Any], x: Tensor, seed: int) -> Tensor:
+        t = self._tensor(x)
+        with self._seeded(seed):
+            return self._numpy(op(t), x)
+
+    def _drop(self, t: Any, p: float, training: bool, axis: list[int] | None = None) -> Any:
+        return self.F.dropout(t, p, axis=axis, training=training, mode=self.mode)
+
+    # ---- spec/dropout.md and spec/gradients.md: F.dropout --------------------------------------------
+
+    def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        return self._apply(lambda t: self._drop(t, p, training), x, seed)
+
+    def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
+        """The output and its keep mask, read off a call on ones with the same seed."""
+        y = self.dropout(x, p, training=True, seed=seed)
+        keep = self._apply(lambda t: self._drop(self.paddle.ones_like(t), p, True) != 0, x, seed)
+        return y, keep
+
+    def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
+        ones = self.paddle.ones([n], dtype=dtype)
+        with self._seeded(seed):
+            keep = self._drop(ones, p, True) != 0
+        return np.packbits(keep.numpy(), bitorder="little")
+
+    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+        leaf = self._tensor(x)
+        leaf.stop_gradient = False
+        with self._seeded(seed):
+            y = self._drop(leaf, p, training)
+        y.backward(self._tensor(g))
+        return self._numpy(y, x), self._numpy(leaf.grad, g)
+
+    def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
+        t = self.paddle.to_tensor(values, dtype="int32")
+        with self._seeded(seed):
+            return self._drop(t, p, training).numpy().tolist()
+
+    def dropout_noise_shape(self, x: Tensor, p: float, noise_shape: Sequence[int | None], *, training: bool,
+                            seed: int) -> Tensor:
+        """``axis``: the mask is drawn over the axes whose noise shape is the axis's size (None) and shared
+        along those where it is 1."""
+        if isinstance(noise_shape, str) or len(noise_shape) != len(x.shape):
+            raise ValueError(f"noise_shape must have one entry per axis of x {x.shape}, got {noise_shape!r}")
+        if any(m not in (None, 1, n) for m, n in zip(noise_shape, x.shape)):
+            raise ValueError(f"noise_shape {noise_shape!r} does not broadcast to x's shape {x.shape}")
+        axis = [i for i, (m, n) in enumerate(zip(noise_shape, x.shape)) if m is None or m == n]
+        return self._apply(lambda t: self._drop(t, p, training, axis), x, seed)
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        state = self._seeded(seed)
+
+        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
+            t = self._tensor(x)
+            with state:
+                return self._numpy(self._drop(t, p, training), x)
+
+        return call
+
+    # ---- spec/modes.md: nn.Dropout inside nn.Sequential ----------------------------------------------
+
+    def dropout_module(self, p: float, *, seed: int) -> _Module:
+        """``nn.Dropout(p, mode=...)`` drawing from a state of its own seeded with ``seed``."""
+        return _Module(self, self._seeded(seed).hook(self.paddle.nn.Dropout(p, mode=self.mode)))
+
+    def sequential(self, *modules: _Module) -> _Module:
+        return _Module(self, self.paddle.nn.Sequential(*(m.module for m in modules)))
+
+    # ---- spec/variants.md: channel and alpha dropout, which have no mode (upscale_in_train) ----------
+
+    def _per_channel(self, op: Callable[[Any, str], Any], x: Tensor, spatial_dims: int, data_format: str,
+                     seed: int) -> Tensor:
+        """op(t, layout) on x with a batch axis of 1 added to an unbatched sample and removed after."""
+        layouts = {1: ("NCL", "NLC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
+        if spatial_dims not in layouts:
+            raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
+        if data_format not in ("channels_first", "channels_last"):
+            raise ValueError(f"data_format must be 'channels_first' or 'channels_last', got {data_format!r}")
+        layout = layouts[spatial_dims][data_format == "channels_last"]
+        unbatched = len(x.shape) == spatial_dims + 1
+        return self._apply(lambda t: op(t.unsqueeze(0), layout).squeeze(0) if unbatched else op(t, layout), x,
+                           seed)
+
+    def channel_dropout(self, x: Tensor, p: float, *, spatial_dims: int, data_format: str, training: bool,
+                        seed: int) -> Tensor:
+        """``dropout1d`` (channels first only: a channels-last x has its axes swapped there and back),
+        ``dropout2d`` or ``dropout3d``."""
+        F = self.F
+
+        def op(t: Any, layout: str) -> Any:
+            if spatial_dims == 1:
+                swap = layout == "NLC"
+                y = F.dropout1d(t.transpose([0, 2, 1]) if swap else t, p, training=training)
+                return y.transpose([0, 2, 1]) if swap else y
+            drop = F.dropout2d if spatial_dims == 2 else F.dropout3d
+            return drop(t, p, training=training, data_format=layout)
+
+        return self._per_channel(op, x, spatial_dims, data_format, seed)
+
+    def alpha_dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        return self._apply(lambda t: self.F.alpha_dropout(t, p, training=training), x, seed)
+
+    def feature_alpha_dropout(self, x: Tensor, p: float, *, spatial_dims: int, data_format: str, training: bool,
+                              seed: int) -> Tensor:
+        """``feature_alpha_dropout``, which reads axes 0 and 1 as (sample, channel): a channels-last x
+        has its channel axis moved to 1 and back."""
+        def op(t: Any, layout: str) -> Any:
+            last = layout.endswith("C")
+            moved = self.paddle.moveaxis(t, -1, 1) if last else t
+            y = self.F.feature_alpha_dropout(moved, p, training=training)
+            return self.paddle.moveaxis(y, 1, -1) if last else y
+
+        return self._per_channel(op, x, spatial_dims, data_format, seed)
+
+
+class _Module:
+    """A paddle layer as the protocol's layer: train(), eval(), and calls on engine tensors or numpy arrays."""
+
+    def __init__(self, adapter: PaddleDropout, module: Any) -> None:
+        self.adapter, self.module = adapter, module
+
+    def train(self) -> _Module:
+        self.module.train()
+        return self
+
+    def eval(self) -> _Module:
+        self.module.eval()
+        return self
+
+    def __call__(self, x: Tensor) -> Tensor:
+        with self.adapter.paddle.no_grad():
+            return self.adapter._numpy(self.module(self.adapter._tensor(x)), x)

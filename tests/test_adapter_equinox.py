@@ -1,0 +1,138 @@
+"""The equinox target: ``eqx.nn.Dropout`` clause by clause at the quick profile.
+
+A representative subset of the checks runs against ``EquinoxDropout`` on the CPU: the applicable
+ones pass, some only under the policies the adapter declares, those needing a capability Equinox
+lacks are "not applicable", and the deviations measured in Equinox 0.13 / JAX 0.10
+(``refdropout.adapters.equinox.KNOWN_DEVIATIONS``) are reported as failures. Statistical checks
+are charged to the suite's one budget (``check_correct``): 2 decisions per seed, two seeds.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+
+from helpers import (
+    NEVER_SHRUNK,
+    REPO,
+    assert_answers_in_kind,
+    assert_fails,
+    assert_mask_bits_are_the_mask,
+    assert_outcome,
+    assert_passes,
+    described,
+    exact,
+    misdeclaring,
+    seeds,
+    statistical,
+)
+from refdropout.adapters.equinox import KNOWN_DEVIATIONS as DEVIATIONS
+from refdropout.conformance import CHECKS, Outcome
+
+pytest.importorskip("equinox", reason="the equinox target needs Equinox: pip install equinox")
+
+EXACT = ["DROPOUT-2", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12", "EXACT-1",
+         "GRADIENTS-1", "GRADIENTS-2", "MODES-4", "MODES-7", "MODES-9", "TRAINING-1"]
+STATISTICAL = ["DROPOUT-14", "MODES-8"]
+NOT_APPLICABLE = ["DROPOUT-11", "VARIANTS-1", "VARIANTS-7", "RECURRENT-5"]
+# the policies each check relies on, as the adapter declares them (the rest pass as the reference does)
+RELIED = {"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"}}
+# (clause, policy): declaring the reference's value of the policy instead fails the clause
+MISDECLARED = [("DROPOUT-2", "scale_format"), ("DROPOUT-2", "subnormals"), ("DROPOUT-8", "scale_format"),
+               ("DROPOUT-10", "nonfinite")]
+
+
+@pytest.fixture(scope="module")
+def target():
+    from refdropout.adapters.equinox import EquinoxDropout
+
+    return EquinoxDropout()
+
+
+def test_subsets_name_registered_checks() -> None:
+    named = EXACT + STATISTICAL + NOT_APPLICABLE + list(DEVIATIONS)
+    assert len(set(named)) == len(named) and set(named) <= set(CHECKS)
+    assert sum(CHECKS[c].decisions for c in EXACT) == 0
+    assert sum(CHECKS[c].decisions for c in STATISTICAL) == 2
+
+
+@pytest.mark.parametrize("clause", EXACT)
+@exact(2, phases=NEVER_SHRUNK)
+@given(seed=seeds)
+def test_exact_clauses_pass(target, check_correct, clause: str, seed: int) -> None:
+    verdict = assert_passes(check_correct, clause, target, seed)
+    assert {relied.split(" = ")[0] for relied in verdict.policies} == RELIED.get(clause, set())
+
+
+@pytest.mark.parametrize("clause", STATISTICAL)
+@statistical(2, keep_database=True)
+@given(seed=seeds)
+def test_statistical_clauses_pass(target, check_correct, clause: str, seed: int) -> None:
+    assert_passes(check_correct, clause, target, seed)
+
+
+@pytest.mark.parametrize("clause", NOT_APPLICABLE)
+def test_missing_capabilities_are_not_applicable(target, check_correct, clause: str) -> None:
+    assert_outcome(check_correct, clause, target, 0, Outcome.NOT_APPLICABLE)
+
+
+@pytest.mark.parametrize("clause", sorted(DEVIATIONS))
+def test_measured_deviations_fail(target, check_broken, clause: str) -> None:
+    assert_fails(check_broken, clause, target, 0, because=f"known deviation: {DEVIATIONS[clause]}")
+
+
+@pytest.mark.parametrize("clause, policy", MISDECLARED)
+def test_declared_policies_are_the_measured_ones(target, check_broken, clause: str, policy: str) -> None:
+    """Each declared policy passes its clauses (test_exact_clauses_pass); declaring the reference's
+    value instead fails them at one seed of 0..7 at least."""
+    misdeclared = misdeclaring(target, policy)
+    assert any(check_broken(clause, misdeclared, seed).failed for seed in range(8)), (
+        f"{clause}: expected FAIL at one seed of 0..7 for {described(misdeclared)}, got none")
+
+
+def test_vjp_at_p_one_is_nan() -> None:
+    """GRADIENTS-4's deviation, in Equinox's own terms: the forward pass at p = 1 is zeros, its gradient NaN."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    key, x = jax.random.key(0), jnp.arange(1.0, 5.0)
+    assert jnp.all(eqx.nn.Dropout(1.0)(x, key=key) == 0)
+    assert jnp.all(jnp.isnan(jax.grad(lambda a: eqx.nn.Dropout(1.0)(a, key=key).sum())(x)))
+
+
+def test_seeds_use_all_64_bits(target) -> None:
+    """The key of a seed is the jax target's: seeds differing only above bit 31 draw different masks."""
+    import numpy as np
+
+    x = np.ones(256)
+    low, high = (target.dropout(x, 0.5, training=True, seed=s) for s in (7, 7 + 2**32))
+    assert not np.array_equal(low, high)
+
+
+def test_module_imports_without_equinox() -> None:
+    """Importing the adapter never needs equinox; making one says how to install it."""
+    program = (
+        "import sys\n"
+        "class NoEquinox:  # a finder that says equinox is not installed\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'equinox':\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NoEquinox())\n"
+        "from refdropout.adapters.equinox import EquinoxDropout\n"
+        "try:\n    EquinoxDropout()\nexcept ModuleNotFoundError as e:\n    print(e)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=REPO)
+    assert result.stdout.splitlines() == [
+        "the equinox target needs equinox, which is not installed: pip install equinox"]
+
+
+def test_numpy_arrays_are_answered_in_kind(target) -> None:
+    assert_answers_in_kind(target)
+
+
+def test_mask_bits_are_the_mask_of_dropout(target) -> None:
+    assert_mask_bits_are_the_mask(target)

@@ -1,0 +1,64 @@
+"""The paddle target: ``paddle.nn.functional.dropout`` (upscale_in_train) and its variants at the quick profile.
+
+A representative subset of the checks runs against ``PaddleDropout`` on the CPU: the applicable
+ones pass, some only under the policies the adapter declares, and the deviations measured in
+PaddlePaddle 3.3 (``refdropout.adapters.paddle.KNOWN_DEVIATIONS``) are reported as failures.
+Statistical checks are charged to the suite's one budget (``check_correct``): DROPOUT-13's 10 decisions, one seed.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+
+from helpers import NEVER_SHRUNK, assert_answers_in_kind, assert_fails, assert_passes, exact, seeds, statistical
+from refdropout.adapters.paddle import KNOWN_DEVIATIONS
+from refdropout.conformance import CHECKS
+
+pytest.importorskip("paddle", reason="the paddle target needs PaddlePaddle: pip install paddlepaddle")
+
+DEVIATIONS = KNOWN_DEVIATIONS["paddle"]
+EXACT = ["DROPOUT-2", "DROPOUT-5", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12", "MODES-4", "MODES-7", "VARIANTS-1"]
+RELIED = {"DROPOUT-2": {"scale_format"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"}}
+
+
+@pytest.fixture(scope="module")
+def target():
+    from refdropout.adapters.paddle import PaddleDropout
+
+    return PaddleDropout()
+
+
+def test_subsets_name_registered_checks() -> None:
+    assert set(EXACT) | set(DEVIATIONS) <= set(CHECKS)
+    assert sum(CHECKS[c].decisions for c in EXACT) == 0
+
+
+@pytest.mark.parametrize("clause", EXACT)
+@exact(2, phases=NEVER_SHRUNK)
+@given(seed=seeds)
+def test_exact_clauses_pass(target, check_correct, clause: str, seed: int) -> None:
+    verdict = assert_passes(check_correct, clause, target, seed)
+    assert {relied.split(" = ")[0] for relied in verdict.policies} == RELIED.get(clause, set())
+
+
+@statistical(1, keep_database=True)
+@given(seed=seeds)
+def test_seeds_keep_32_bits(target, check_correct, seed: int) -> None:
+    """DROPOUT-13 passes only under the declared seed_bits = 32."""
+    assert "seed_bits" in {r.split(" = ")[0] for r in assert_passes(check_correct, "DROPOUT-13", target, seed).policies}
+
+
+@pytest.mark.parametrize("clause", sorted(set(DEVIATIONS) - {"DROPOUT-11"}))
+def test_measured_deviations_fail(target, check_broken, clause: str) -> None:
+    assert_fails(check_broken, clause, target, 0, because=f"known deviation: {DEVIATIONS[clause]}")
+
+
+def test_axis_cannot_be_empty(target, check_broken) -> None:
+    """DROPOUT-11's deviation: a noise shape of all ones is axis=[], which Paddle refuses (a run reports FAIL)."""
+    with pytest.raises(ValueError, match="min\\(\\) arg is an empty sequence"):
+        check_broken("DROPOUT-11", target, 0)
+
+
+def test_numpy_arrays_are_answered_in_kind(target) -> None:
+    assert_answers_in_kind(target)
