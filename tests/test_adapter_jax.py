@@ -5,7 +5,7 @@ and ``FlaxDropout`` (``flax.linen.Dropout``, ``flax.nnx.Dropout``) on the CPU: t
 ones pass, some only under the policies the adapters declare, those needing a capability JAX
 lacks are "not applicable", and the deviations measured in JAX 0.10 / Flax 0.12
 (``refdropout.adapters.jax.KNOWN_DEVIATIONS``) are reported as failures. Statistical checks are
-charged to the suite's one budget (``check_correct``): 13 decisions per seed (2 jax, 11 flax), two seeds.
+charged to the suite's one budget (``check_correct``): 16 decisions per seed (2 jax, 14 flax), two seeds.
 """
 
 from __future__ import annotations
@@ -42,17 +42,18 @@ EXACT = {
     "jax": ["DROPOUT-2", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-11", "DROPOUT-12", "DROPOUT-15",
             "GRADIENTS-1", "GRADIENTS-2", "GRADIENTS-4", "GRADIENTS-5", "ENSEMBLE-1"],
     "flax": ["DROPOUT-2", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-11", "DROPOUT-12",
-             "DROPOUT-15", "GRADIENTS-1", "GRADIENTS-4", "MODES-4", "MODES-7", "MODES-9"],
+             "DROPOUT-15", "GRADIENTS-1", "GRADIENTS-4", "MODES-4", "MODES-7", "MODES-9", "VARIANTS-21", "VARIANTS-22"],
 }
-STATISTICAL = {"jax": ["DROPOUT-14", "DROPOUT-20"], "flax": ["DROPOUT-13", "MODES-8"]}
-NOT_APPLICABLE = {"jax": ["MODES-4", "VARIANTS-1", "VARIANTS-4", "RECURRENT-5"],
+STATISTICAL = {"jax": ["DROPOUT-14", "DROPOUT-20"], "flax": ["DROPOUT-13", "MODES-8", "VARIANTS-20"]}
+NOT_APPLICABLE = {"jax": ["MODES-4", "VARIANTS-1", "VARIANTS-4", "RECURRENT-5", "VARIANTS-20"],
                   "flax": ["ENSEMBLE-8", "VARIANTS-1", "VARIANTS-7", "RECURRENT-5"]}
 # the policies each check relies on, as the adapters declare them (the rest pass as the reference does)
 RELIED = {
     "jax": {"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-5": {"p_one"}, "DROPOUT-7": {"p_one"},
             "DROPOUT-8": {"scale_format"}, "GRADIENTS-2": {"p_one"},
             "GRADIENTS-4": {"p_one"}, "ENSEMBLE-1": {"scale_format"}},
-    "flax": {"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"}},
+    "flax": {"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"},
+             "VARIANTS-21": {"scale_format"}},
 }
 CASES = [(t, c) for t in TARGETS for c in EXACT[t]]
 
@@ -70,7 +71,7 @@ def test_subsets_name_registered_checks() -> None:
         named = EXACT[target] + STATISTICAL[target] + NOT_APPLICABLE[target] + list(DEVIATIONS[target])
         assert len(set(named)) == len(named) and set(named) <= set(CHECKS)
         assert sum(CHECKS[c].decisions for c in EXACT[target]) == 0
-    assert sum(CHECKS[c].decisions for t in TARGETS for c in STATISTICAL[t]) == 13
+    assert sum(CHECKS[c].decisions for t in TARGETS for c in STATISTICAL[t]) == 25
 
 
 @pytest.mark.parametrize("target, clause", CASES)
@@ -96,6 +97,18 @@ def test_missing_capabilities_are_not_applicable(targets, check_correct, target:
 @pytest.mark.parametrize("target, clause", [(t, c) for t in TARGETS for c in sorted(DEVIATIONS[t])])
 def test_measured_deviations_fail(targets, check_broken, target: str, clause: str) -> None:
     assert_fails(check_broken, clause, targets[target], 0, because=f"known deviation: {DEVIATIONS[target][clause]}")
+
+
+@pytest.mark.clause("VARIANTS-20")
+def test_flax_broadcast_dropout_shares_one_mask(targets, check_broken) -> None:
+    """Flax's default, broadcast_dropout=True, draws one (L, S) mask for every sample and head: VARIANTS-20
+    rejects it (the target sets it False, the per-weight dropout the clause describes)."""
+    from refdropout.adapters.jax import FlaxDropout
+
+    flax_default = FlaxDropout()
+    flax_default.broadcast_dropout = True
+    verdict = assert_fails(check_broken, "VARIANTS-20", flax_default, 0)
+    assert "head 1 of sample 0 has the mask of head 0 of sample 0" in verdict.detail
 
 
 # (clause, policy): declaring the reference's value of the policy instead fails the clause

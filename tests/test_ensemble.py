@@ -9,6 +9,7 @@ refdropout.mutants, each of which a check rejects.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from decimal import Decimal
 from fractions import Fraction
@@ -18,7 +19,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from broken.dropout import ScaleInFloat32
-from broken.ensemble import AlternatingMasks, ClassicMisdeclared, MCFalsyRate, MCOneMaskForAllPasses, StaleMask
+from broken.ensemble import (
+    AlternatingMasks,
+    ClassicMisdeclared,
+    MCDropoutSwitchedOff,
+    MCFalsyRate,
+    MCOneMaskForAllPasses,
+    MCSwitchesEveryModule,
+    StaleMask,
+)
 from helpers import SPEC_DIR, assert_fails, assert_passes, assert_same_bits, declaring, exact, seeds, statistical
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
@@ -27,7 +36,7 @@ from refdropout.functional import dropout
 from refdropout.mutants.mode import MCPassesInEvalMode
 from refdropout.mutants.randomness import SameMaskEveryCall
 from refdropout.mutants.scale import NoRescale
-from refdropout.nn import MLP, Dropout, Linear, Module, Sequential, learning_phase
+from refdropout.nn import MLP, BatchNorm1d, Dropout, Linear, Module, Sequential, Tanh, learning_phase
 from refdropout.nn.mc import mc_predict
 from refdropout.random import Generator
 from refdropout.tensor import Tensor
@@ -390,7 +399,7 @@ def test_mc_predict_leaves_the_model_as_it_was(seed, model_seed, flag) -> None:
     model, twin = (MLP([3, 8, 8, 2], p=0.5, seed=model_seed).train(flag) for _ in range(2))
     x = Generator(seed).uniform((1, 3))
     generators = [(m.generator, m.generator.state) for m in model.modules() if isinstance(m, Dropout)]
-    with learning_phase(0):  # the explicit mode of every pass outranks the phase and the flags
+    with learning_phase(0):  # the dropout modules run in training whatever the phase and the flags
         prediction = mc_predict(model, x, 8, seed)
     assert any(v > 0.0 for v in prediction.variance.data)
     assert [m.training for m in model.modules()] == [flag] * len(list(model.modules()))
@@ -441,3 +450,78 @@ def test_mc_mean_and_variance_converge_to_the_ensemble(check_correct, check_brok
     impl = ReferenceDropout(scaling="classic") if classic else ReferenceDropout()
     assert_passes(check_correct, "ENSEMBLE-9", impl, seed)
     assert_fails(check_broken, "ENSEMBLE-9", (MCPassesInEvalMode(), MCOneMaskForAllPasses()), seed)
+
+
+# --- ENSEMBLE-10: Monte Carlo prediction switches on the dropout layers only ---------------------------
+
+
+def _normalised_mlp(seed: int, p: float) -> tuple[Sequential, BatchNorm1d]:
+    """Linear -> BatchNorm1d (running statistics no batch has) -> Tanh -> Dropout -> Linear."""
+    norm = BatchNorm1d(4)
+    norm.running_mean, norm.running_var = [0.5, -1.0, 2.0, 0.0], [0.25, 4.0, 1.0, 2.0]
+    return Sequential(Linear(3, 4, seed=seed), norm, Tanh(), Dropout(p, seed=seed), Linear(4, 2, seed=seed + 1)), norm
+
+
+@pytest.mark.clause("ENSEMBLE-10")
+@exact(10)
+@given(seed=st.integers(0, 2**32), flag=st.booleans(), phase=st.sampled_from([None, 0, 1]))
+def test_mc_predict_switches_on_the_dropout_modules_only(seed: int, flag: bool, phase: int | None) -> None:
+    """Whatever the flags and the learning phase: at p = 0 the prediction is the model in inference mode,
+    exactly, with variance 0; at p = 0.5 the passes differ; the running statistics and the flags stay."""
+    x = Generator(seed).uniform((5, 3)) * 4.0 - 2.0
+    for p in (0.0, 0.5):
+        model, norm = _normalised_mlp(seed, p)
+        model.train(flag)
+        statistics = (list(norm.running_mean), list(norm.running_var))
+        with learning_phase(phase) if phase is not None else contextlib.nullcontext():
+            prediction = mc_predict(model, x, 6, seed)
+        assert (norm.running_mean, norm.running_var) == statistics
+        assert [m.training for m in model.modules()] == [flag] * len(list(model.modules()))
+        if p == 0.0:
+            assert prediction.mean.data == model(x, training=False).data
+            assert set(prediction.variance.data) == {0.0}
+        else:
+            assert any(v > 0.0 for v in prediction.variance.data)
+
+
+@pytest.mark.clause("ENSEMBLE-10")
+@exact(3)
+@given(seed=seeds)
+def test_mc_check_passes_the_reference(check_correct, seed: int) -> None:
+    assert_passes(check_correct, "ENSEMBLE-10", (ReferenceDropout(), ReferenceDropout(scaling="classic")), seed)
+
+
+@pytest.mark.clause("ENSEMBLE-10")
+@exact(3)
+@given(seed=seeds)
+def test_mc_check_rejects_a_prediction_that_switches_every_module(check_broken, seed: int) -> None:
+    every, off = assert_fails(check_broken, "ENSEMBLE-10", (MCSwitchesEveryModule(), MCDropoutSwitchedOff()), seed)
+    assert "the normalisation ran in training mode" in every.detail
+    assert "every variance is 0" in off.detail
+
+
+@pytest.mark.clause("ENSEMBLE-10")
+def test_batch_norm_is_pytorchs() -> None:
+    """Training: the batch's biased moments, running statistics updated with momentum and the unbiased
+    variance; inference: the running statistics; bad arguments refused by name."""
+    rows = [[1.0, 2.0, 3.0], [3.0, 1.0, 0.0], [2.0, 2.0, 2.0], [0.0, 1.0, 5.0]]
+    norm = BatchNorm1d(3)
+    y = norm(Tensor(rows), training=True)
+    for c in range(3):
+        column = [r[c] for r in rows]
+        mean = sum(column) / 4
+        var = sum((v - mean) ** 2 for v in column) / 4
+        assert y.data[c::3] == pytest.approx([(v - mean) / math.sqrt(var + 1e-5) for v in column], rel=1e-12)
+        assert norm.running_mean[c] == pytest.approx(0.1 * mean, rel=1e-12)
+        assert norm.running_var[c] == pytest.approx(0.9 + 0.1 * var * 4 / 3, rel=1e-12)
+    statistics = (list(norm.running_mean), list(norm.running_var))
+    y = norm(Tensor(rows), training=False)
+    assert (norm.running_mean, norm.running_var) == statistics
+    assert y.data[0] == pytest.approx((1.0 - statistics[0][0]) / math.sqrt(statistics[1][0] + 1e-5), rel=1e-12)
+    for call, message in [(lambda: BatchNorm1d(0), "features must be a positive int, got 0"),
+                          (lambda: BatchNorm1d(3, eps=0.0), "eps must be > 0, got 0.0"),
+                          (lambda: BatchNorm1d(3, momentum=1.5), r"momentum must be in \[0, 1\], got 1.5"),
+                          (lambda: norm(Tensor([[1.0, 2.0]]), training=False), r"x must have shape \(N, 3\)"),
+                          (lambda: norm(Tensor([[1.0, 2.0, 3.0]]), training=True), "a batch of 2 or more, got 1")]:
+        with pytest.raises(ValueError, match=message):
+            call()

@@ -3,7 +3,8 @@
 Every check of refdropout.conformance.variants passes on the reference and fails on at least one
 broken implementation of tests/broken/variants.py. The statistical checks are run for three
 Hypothesis-drawn seeds against the reference, charging 13 decisions each to the suite's quick
-budget (39 in all), and once against each broken implementation, with a fresh budget.
+budget, VARIANTS-20 (fused attention) for one seed, charging 3 (42 in all), and once against each
+broken implementation, with a fresh budget.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import re
 from fractions import Fraction
 from itertools import product
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import refdropout.conformance.attention as attention_checks
 import refdropout.conformance.variants as checks
 from broken.variants import (
     AlphaIdentityAtPOne,
@@ -44,11 +47,17 @@ from broken.variants import (
     DropPathSharedAcrossBatch,
     DropPathUnscaledEval,
     FeatureAlphaElementwise,
+    FusedBackwardRedrawsTheMask,
+    FusedBroadcastMask,
+    FusedEightBitThreshold,
+    FusedWithoutRescale,
 )
 from helpers import SPEC_DIR, assert_fails, assert_passes, distinct, exact, filled, seeds, statistical
 from refdropout import gradcheck
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS
+from refdropout.contract.arrays import from_numpy, to_numpy
+from refdropout.dtypes import get_dtype
 from refdropout.functional import (
     ALPHA_PRIME,
     alpha_constants,
@@ -60,6 +69,7 @@ from refdropout.functional import (
     dropconnect,
     feature_alpha_dropout,
     gaussian_dropout,
+    scaled_dot_product_attention,
 )
 from refdropout.functional.dropblock import block_keep_mask, seed_rate
 from refdropout.mutants.structure import (
@@ -77,9 +87,11 @@ from refdropout.random import Generator
 from refdropout.stats import (
     bernstein_mean_power,
     bernstein_variance_power,
+    binomial_power,
     chernoff_mean_power,
     chernoff_variance_power,
     correlation_power,
+    decision_plan,
     detectable_delta,
     ks_samples_needed,
     z_power,
@@ -652,3 +664,92 @@ def test_row_sums_are_tallied_as_each_row_is_summed(seed: int) -> None:
     rng = np.random.default_rng(seed)
     for y in (rng.choice([0.0, -0.0, 1 / 36 / 0.7, 5 / 36 / 0.7], size=(2000, 8)), rng.standard_normal((500, 8))):
         assert _row_sums(y) == Tally.of([math.fsum(row) for row in y.tolist()])
+
+
+# --- fused attention dropout (VARIANTS-20 to VARIANTS-22) ----------------------------------------------
+# The reference's one kernel charges VARIANTS-20's three decisions (one per rate) for one seed.
+
+
+@pytest.mark.clause("VARIANTS-20")
+@statistical(1, keep_database=True)
+@given(seed=seeds)
+def test_fused_attention_keeps_each_weight_at_rate_q(check_correct, seed: int) -> None:
+    assert_passes(check_correct, "VARIANTS-20", REFERENCE, seed)
+
+
+@pytest.mark.clause("VARIANTS-20")
+@statistical(1, keep_database=True)
+@given(seed=seeds)
+def test_fused_keep_rate_check_rejects_an_8_bit_threshold_and_a_broadcast_mask(check_broken, seed: int) -> None:
+    threshold, broadcast = assert_fails(check_broken, "VARIANTS-20", (FusedEightBitThreshold(), FusedBroadcastMask()),
+                                        seed)
+    assert "p = 0.001" in threshold.detail and "binomial" in threshold.detail
+    assert "has the mask of head 0 of sample 0" in broadcast.detail
+
+
+@pytest.mark.clause("VARIANTS-20")
+def test_fused_attention_plan_detects_its_stated_mde(quick_plan) -> None:
+    """The batch, n and MDEs VARIANTS-20 states, and the power against FlashAttention's 8-bit keep rate."""
+    assert CHECKS["VARIANTS-20"].decisions == 12
+    standard = decision_plan("standard", max(10_000, sum(c.decisions for c in CHECKS.values())))
+    for plan, batch, mdes, flash_detected in ((quick_plan, 11, (0.00071, 0.0060, 0.0091), (0.001,)),
+                                              (standard, 295, (0.00013, 0.0012, 0.0018), (0.001, 0.1))):
+        assert attention_checks.fused_batch(plan) == batch
+        n = batch * attention_checks.FUSED_HEADS * attention_checks.FUSED_LENGTH ** 2
+        for p, mde in zip(attention_checks.FUSED_RATES, mdes):
+            assert f"{detectable_delta(1 - p, n, plan.alpha, plan.power):.2g}" == f"{mde:.2g}"
+            flash = (math.floor(255 * (1 - p)) + 1) / 256
+            assert (binomial_power(n, 1 - p, flash, plan.alpha) >= plan.power) is (p in flash_detected)
+
+
+@pytest.mark.clause("VARIANTS-21")
+@exact(2)
+@given(seed=seeds)
+def test_fused_attention_scales_the_kept_weights(check_correct, seed: int) -> None:
+    assert_passes(check_correct, "VARIANTS-21", REFERENCE, seed)
+
+
+@pytest.mark.clause("VARIANTS-21")
+@exact(2)
+@given(seed=seeds)
+def test_fused_scaling_check_rejects_a_kernel_without_1_over_q(check_broken, seed: int) -> None:
+    verdict = assert_fails(check_broken, "VARIANTS-21", FusedWithoutRescale(), seed)
+    assert "neither 0 (dropped) nor the kept value" in verdict.detail
+
+
+@pytest.mark.clause("VARIANTS-22")
+@exact(2)
+@given(seed=seeds)
+def test_fused_attention_backward_reuses_the_forward_mask(check_correct, seed: int) -> None:
+    assert_passes(check_correct, "VARIANTS-22", REFERENCE, seed)
+
+
+@pytest.mark.clause("VARIANTS-22")
+@exact(2)
+@given(seed=seeds)
+def test_fused_backward_check_rejects_a_redrawn_mask(check_broken, seed: int) -> None:
+    verdict = assert_fails(check_broken, "VARIANTS-22", FusedBackwardRedrawsTheMask(), seed)
+    assert "the backward pass drew another mask" in verdict.detail
+
+
+@pytest.mark.clause("VARIANTS-22")
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+def test_reference_attention_is_the_engine_bit_for_bit(dtype: str) -> None:
+    """The reference's fused_attention on engine tensors (the engine's autograd) and on numpy arrays (the
+    bulk path) give the same o and dL/dv bit for bit on the checks' inputs, and dL/dv is o's transpose."""
+    arrays = attention_checks.fused_inputs(attention_checks.EXACT_SHAPE, get_dtype(dtype))
+    bulk = REFERENCE.fused_attention(*arrays, 0.3, backend="engine", training=True, seed=5)
+    engine = REFERENCE.fused_attention(*map(from_numpy, arrays), 0.3, backend="engine", training=True, seed=5)
+    for got, expected in zip(map(to_numpy, engine), bulk):
+        assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes()
+    assert np.array_equal(bulk[1], np.swapaxes(bulk[0], -1, -2))
+    with pytest.raises(ValueError, match="backend must be 'engine'.*'flash'"):
+        REFERENCE.fused_attention(*arrays, 0.3, backend="flash", training=True, seed=5)
+
+
+def test_reference_attention_refuses_mismatched_shapes() -> None:
+    q = filled((2, 3, 4), 0.0)
+    with pytest.raises(ValueError, match=r"query, key and value must have shapes.*\(2, 3, 4\), \(2, 5, 3\)"):
+        scaled_dot_product_attention(q, filled((2, 5, 3), 0.0), filled((2, 5, 3), 0.0), 0.3, seed=1)
+    with pytest.raises(ValueError, match="query must have shape"):
+        scaled_dot_product_attention(filled((4,), 0.0), q, q, 0.3, seed=1)

@@ -252,6 +252,9 @@ class FlaxDropout(_Jax):
     policies = Policies(scaling="inverted", nonfinite="select", subnormals="flushed", scale_format="input",
                         algorithm="jax-threefry")
     known_deviations = KNOWN_DEVIATIONS["flax"]
+    # fused_attention's: one mask value per weight. Flax's default, True, shares one (L, S) mask across the
+    # batch and the heads (measured: VARIANTS-20 rejects it)
+    broadcast_dropout = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -284,6 +287,35 @@ class FlaxDropout(_Jax):
                 return in_kind(np.asarray(layer(self._array(x), deterministic=not training)), x)
 
         return call
+
+    def attention_backends(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """One kernel, XLA's ``linen.dot_product_attention``, in every format."""
+        return (("dot_product_attention", self.dtypes),)
+
+    def fused_attention(self, q: Any, k: Any, v: Any, g: Any, p: float, *, backend: str, training: bool,
+                        seed: int) -> tuple[Any, Any]:
+        """``linen.dot_product_attention(..., dropout_rate=p, dropout_rng=key(seed), deterministic=not
+        training, broadcast_dropout=self.broadcast_dropout)`` on (batch, heads, L, d) arrays (Flax's
+        layout is (batch, L, heads, d): axes 1 and 2 swapped), and dL/dv by ``jax.vjp`` for upstream g."""
+        if backend != "dot_product_attention":
+            raise ValueError(f"backend must be 'dot_product_attention', got {backend!r}")
+        jax, linen = self.jax, self.linen
+
+        def heads_inside(a: Any) -> Any:
+            return self.jnp.swapaxes(self._array(a), 1, 2)
+
+        with self._x64():
+            key = self._key(seed)
+
+            def attention(value: Any) -> Any:
+                return linen.dot_product_attention(heads_inside(q), heads_inside(k), value, dropout_rng=key,
+                                                   dropout_rate=p, deterministic=not training,
+                                                   broadcast_dropout=self.broadcast_dropout)
+
+            o, backward = jax.vjp(attention, heads_inside(v))
+            (dv,) = backward(heads_inside(g))
+            return (in_kind(np.asarray(self.jnp.swapaxes(o, 1, 2)), v),
+                    in_kind(np.asarray(self.jnp.swapaxes(dv, 1, 2)), v))
 
     def dropout_module(self, p: float, *, seed: int) -> _Module:
         """``nnx.Dropout(p)`` with ``Rngs(dropout=key(seed))`` of its own."""

@@ -31,6 +31,7 @@ from ..functional import (
     dropout,
     feature_alpha_dropout,
     gaussian_dropout,
+    scaled_dot_product_attention,
 )
 from ..nn.layers import Softmax
 from ..nn.mc import MCPrediction, mc_predict
@@ -40,6 +41,7 @@ from ..tensor import Tensor
 from ..theory import Network
 from . import reference_variants_bulk as bulk
 from .numpy_philox import NumpyGenerator
+from .reference_attention_bulk import fused_attention_bulk
 from .reference_bulk import dropout_bulk
 
 __all__ = ["ReferenceDropout", "model_of"]
@@ -197,6 +199,22 @@ class ReferenceDropout(EngineArrays):
     def attention_dropout(self, weights: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
         return attention_dropout(weights, p, training=training, seed=seed)
 
+    def attention_backends(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """One kernel, the engine's ops (VARIANTS-20 to VARIANTS-22), in every format it emulates."""
+        return (("engine", self.dtypes),)
+
+    @_arrays_through(fused_attention_bulk)
+    def fused_attention(self, q: Tensor, k: Tensor, v: Tensor, g: Tensor, p: float, *, backend: str, training: bool,
+                        seed: int) -> tuple[Tensor, Tensor]:
+        """``scaled_dot_product_attention`` and dL/dv for upstream gradient g, by the engine's autograd."""
+        if backend != "engine":
+            raise ValueError(f"fused_attention: backend must be 'engine', the reference's only kernel, got {backend!r}")
+        leaf = Tensor.from_flat(v.data, v.shape, v.dtype)
+        leaf.requires_grad = True
+        o = scaled_dot_product_attention(q, k, leaf, p, training=training, seed=seed)
+        o.backward(g)
+        return o, leaf.grad
+
     # ---- spec/modes.md -------------------------------------------------------------------
 
     def dropout_module(self, p: float, *, seed: int) -> nn.Dropout:
@@ -237,6 +255,22 @@ class ReferenceDropout(EngineArrays):
 
     def mc_predict(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int) -> MCPrediction:
         return mc_predict(model_of(network, p, **self.policy_options()), x, samples, seed)
+
+    def mc_predict_normalised(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int,
+                              running_mean: list[float], running_var: list[float]) -> tuple:
+        """``mc_predict`` of ``normalised_model`` (ENSEMBLE-10), and the running statistics afterwards."""
+        model, norm = self.normalised_model(network, p, running_mean, running_var)
+        return (*mc_predict(model, x, samples, seed), norm.running_mean, norm.running_var)
+
+    def normalised_model(self, network: Network, p: float, running_mean: list[float],
+                         running_var: list[float]) -> tuple[nn.Sequential, nn.BatchNorm1d]:
+        """``model_of(network, p)`` with ``nn.BatchNorm1d(eps=1e-3)`` of these running statistics after its
+        first Linear, and that layer."""
+        layers = list(model_of(network, p, **self.policy_options()).children())
+        first = next(j for j, m in enumerate(layers) if isinstance(m, nn.Linear))
+        norm = nn.BatchNorm1d(len(running_mean), eps=1e-3)
+        norm.running_mean, norm.running_var = list(running_mean), list(running_var)
+        return nn.Sequential(*layers[:first + 1], norm, *layers[first + 1:]), norm
 
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}

@@ -71,6 +71,11 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
                       "the backward pass, and the layer's SeedGenerator has moved on (its counter goes 1 -> 2): "
                       "the replay draws a fresh mask (about 2pq of the elements differ) and the gradient is "
                       "not that of the forward pass",
+        "ENSEMBLE-10": "model(x, training=True), Keras's Monte Carlo dropout (keras-team/keras#9412), runs "
+                       "BatchNormalization in training mode too: each pass normalises by the batch's moments and "
+                       "moves the moving statistics (momentum 0.99: the moving mean -1.25 -> -1.143 after 4 "
+                       "passes), so at p = 0 a class probability is 0.416 where the model in inference gives "
+                       "0.904; Keras has no switch for the dropout layers alone",
     },
 }
 
@@ -368,23 +373,48 @@ class KerasDropout:
         """Mean and variance (1/S) Σ (y_s - mean)^2 of S training-mode passes of the network as a
         Keras Sequential in float64: Dropout(p) before each layer that drops its inputs, Dense with
         its activation, and softmax over the logits."""
-        keras, tf = self._keras, self._tf
+        return self._mc_passes(self._keras.Sequential(self._mc_stack(network, p, seed)), x, samples)
+
+    def _mc_stack(self, network: Network, p: float, seed: int, norm: Any = None) -> list[Any]:
+        """The network as Keras layers: Dropout(p) before each layer that drops its inputs, Dense with its
+        activation (``norm``, where given, between the first Dense and its activation), and softmax."""
+        keras = self._keras
         stack: list[Any] = []
         for depth, layer in enumerate(network.layers):
             fan_out, fan_in = layer.weight.shape
-            dense = keras.layers.Dense(fan_out, activation=_ACTIVATIONS[layer.activation], dtype=MODULE_DTYPE)
+            split = norm is not None and depth == 0
+            dense = keras.layers.Dense(fan_out, activation=None if split else _ACTIVATIONS[layer.activation],
+                                       dtype=MODULE_DTYPE)
             dense.build((None, fan_in))
             dense.set_weights([to_numpy(layer.weight).T, to_numpy(layer.bias)])
             if layer.dropout:
                 # a seed of its own per layer (seed + depth): layers of one seed would draw one mask
                 layer_seed = _keras_seed((seed + depth) % 2**SEED_BITS)
                 stack.append(keras.layers.Dropout(p, seed=layer_seed, dtype=MODULE_DTYPE))
-            stack.append(dense)
-        model = keras.Sequential([*stack, keras.layers.Softmax(dtype=MODULE_DTYPE)])
+            stack += [dense, norm, keras.layers.Activation(_ACTIVATIONS[layer.activation], dtype=MODULE_DTYPE)] \
+                if split else [dense]
+        return [*stack, keras.layers.Softmax(dtype=MODULE_DTYPE)]
+
+    def _mc_passes(self, model: Any, x: Tensor, samples: int) -> MCPrediction:
+        """Mean and variance of ``samples`` calls ``model(x, training=True)``, Keras's Monte Carlo dropout."""
+        tf = self._tf
         t = _to_tf(tf, x)
         passes = tf.stack([model(t, training=True) for _ in range(samples)])
         mean = tf.reduce_mean(passes, axis=0)
         return MCPrediction(_from_tf(mean, x), _from_tf(tf.reduce_mean((passes - mean) ** 2, axis=0), x))
+
+    def mc_predict_normalised(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int,
+                              running_mean: list[float], running_var: list[float]) -> tuple:
+        """``mc_predict`` with ``BatchNormalization(epsilon=1e-3)`` between the first Dense and its activation,
+        its moving statistics set to the running ones: ``model(x, training=True)`` switches it to training
+        too (keras-team/keras#9412), the known deviation of ENSEMBLE-10."""
+        norm = self._keras.layers.BatchNormalization(epsilon=1e-3, dtype=MODULE_DTYPE)
+        norm.build((None, len(running_mean)))
+        width = len(running_mean)
+        norm.set_weights([np.ones(width), np.zeros(width), np.array(running_mean), np.array(running_var)])
+        prediction = self._mc_passes(self._keras.Sequential(self._mc_stack(network, p, seed, norm)), x, samples)
+        moving_mean, moving_var = (np.asarray(w).tolist() for w in norm.get_weights()[2:])
+        return (*prediction, moving_mean, moving_var)
 
     # ---- spec/modes.md: Dropout inside Sequential, the mode a call argument -----------------------
 

@@ -3,10 +3,10 @@
 Covered: ``torch.nn.functional.dropout`` (dropout, its mask, its VJP by autograd, a stream of
 calls), ``nn.Dropout`` inside ``nn.Sequential`` (spec/modes.md), ``dropout1d/2d/3d`` (channel
 dropout), ``alpha_dropout``, ``feature_alpha_dropout``, the dropout inside
-``scaled_dot_product_attention``, ``nn.LSTM``/``nn.GRU`` between-layer dropout and Monte Carlo
-dropout with ``nn.Dropout`` layers. PyTorch has no ``noise_shape``, no Gaussian dropout, no
-DropConnect, DropPath or DropBlock and no variational recurrent dropout: those capabilities are
-absent, so their clauses are "not applicable".
+``scaled_dot_product_attention`` (on every ``SDPBackend`` that drops inside it on the device),
+``nn.LSTM``/``nn.GRU`` between-layer dropout and Monte Carlo dropout with ``nn.Dropout`` layers.
+PyTorch has no ``noise_shape``, no Gaussian dropout, no DropConnect, DropPath or DropBlock and no
+variational recurrent dropout: those capabilities are absent, so their clauses are "not applicable".
 
 Randomness. None of these APIs takes a generator: they draw from the device's default
 generator. Every seeded call therefore runs against a state of its own (:class:`_Seeded`): the
@@ -51,6 +51,9 @@ INSTALL = "pip install torch"  # the CPU build the project tests with: pip insta
 
 BIT_WEIGHTS = (1, 2, 4, 8, 16, 32, 64, 128)  # of the elements of a byte, little bit order (np.packbits)
 
+# the kernels of torch.nn.attention.SDPBackend that may drop attention weights (VARIANTS-20 to VARIANTS-22)
+SDPA_BACKENDS = ("MATH", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "CUDNN_ATTENTION")
+
 
 def packed_on_device(torch: Any, keep: Any) -> np.ndarray:
     """A bool tensor packed 8 elements a byte (little bit order, zeros past its end) where it lives,
@@ -59,6 +62,7 @@ def packed_on_device(torch: Any, keep: Any) -> np.ndarray:
     bits = torch.cat([keep.to(torch.uint8), keep.new_zeros(-n % 8, dtype=torch.uint8)]).view(-1, 8)
     weights = torch.tensor(BIT_WEIGHTS, dtype=torch.uint8, device=keep.device)
     return (bits * weights).sum(dim=1, dtype=torch.uint8).cpu().numpy()
+
 
 # clause -> what PyTorch does that the spec forbids and no policy allows (measured: none)
 KNOWN_DEVIATIONS: dict[str, str] = {}
@@ -171,6 +175,7 @@ class TorchDropout:
     dtypes = ("float64", "float32", "float16", "bfloat16")
     policies = Policies(scaling="inverted", nonfinite="multiply", p_validation="bool_as_number", seed_bits=32)
     known_deviations = KNOWN_DEVIATIONS
+    mc_switches = "dropout"  # mc_predict_normalised's: eval() then train() on nn.Dropout; "every": model.train()
     preserve_rng_state = True  # checkpointed_dropout's, PyTorch's default; False replays from the live generator
 
     def __init__(self, device: str = "cpu") -> None:
@@ -338,6 +343,48 @@ class TorchDropout:
             attention = self._F.scaled_dot_product_attention(query, key, value, dropout_p=p if training else 0.0)
         return _from_torch(self._tensor(weights) * (attention * keys), weights)
 
+    # ---- spec/variants.md, fused attention: scaled_dot_product_attention on each backend ---------
+
+    def attention_backends(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The ``SDPBackend`` kernels that run a call with dropout on the device, each with the declared formats
+        it runs in: a trial call on (1, 1, 16, 16) inputs at dropout_p = 0.5 under ``sdpa_kernel([backend])``
+        (a kernel that cannot take the call raises). Measured on the CPU (torch 2.13): math only, in every
+        format; FLASH_ATTENTION refuses dropout_p > 0 there, and the other kernels are CUDA's."""
+        if not hasattr(self, "_attention_backends"):
+            self._attention_backends = tuple((name, formats) for name in SDPA_BACKENDS
+                                             if (formats := tuple(d for d in self.dtypes if self._sdpa_runs(name, d))))
+        return self._attention_backends
+
+    def _sdpa_runs(self, backend: str, dtype: str) -> bool:
+        torch = self._torch
+        inputs = [torch.zeros((1, 1, 16, 16), dtype=getattr(torch, dtype), device=self.device) for _ in range(3)]
+        try:
+            with warnings.catch_warnings(), self._sdpa_kernel(backend), self._seeded(0):
+                warnings.simplefilter("ignore", UserWarning)  # each kernel that declines says why
+                self._F.scaled_dot_product_attention(*inputs, dropout_p=0.5)
+        except RuntimeError:
+            return False
+        return True
+
+    def _sdpa_kernel(self, backend: str) -> Any:
+        attention = import_framework("torch.nn.attention", target=self.name, install=INSTALL)
+        if backend not in SDPA_BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(SDPA_BACKENDS)}, got {backend!r}")
+        return attention.sdpa_kernel([getattr(attention.SDPBackend, backend)])
+
+    def fused_attention(self, q: Any, k: Any, v: Any, g: Any, p: float, *, backend: str, training: bool,
+                        seed: int) -> tuple[Any, Any]:
+        """``scaled_dot_product_attention(q, k, v, dropout_p=p if training else 0)`` under
+        ``sdpa_kernel([backend])``, drawing from a state seeded with ``seed``, and dL/dv by autograd for
+        upstream gradient g (the backward pass runs under the same state: a kernel that drew again would
+        draw the next mask)."""
+        leaf = self._tensor(v).requires_grad_()
+        with self._sdpa_kernel(backend), self._seeded(seed):
+            o = self._F.scaled_dot_product_attention(self._tensor(q), self._tensor(k), leaf,
+                                                     dropout_p=p if training else 0.0)
+            o.backward(self._tensor(g))
+        return _from_torch(o, v), _from_torch(leaf.grad, v)
+
     # ---- spec/modes.md: nn.Dropout inside nn.Sequential ------------------------------------------
 
     def dropout_module(self, p: float, *, seed: int) -> _Module:
@@ -399,6 +446,12 @@ class TorchDropout:
         """Mean and variance (1/S) Σ (y_s - mean)^2 of S training-mode passes of the network
         as torch modules: nn.Dropout(p) before each layer that drops its inputs, nn.Linear,
         its activation, and softmax over the logits."""
+        model = self._torch.nn.Sequential(*self._mc_modules(network, p)).train()
+        return self._mc_passes(model, x, samples, seed)
+
+    def _mc_modules(self, network: Network, p: float) -> list[Any]:
+        """The network as torch modules: nn.Dropout(p) before each layer that drops its inputs, nn.Linear,
+        its activation, and softmax over the logits."""
         torch = self._torch
         nn = torch.nn
         activations = {"identity": nn.Identity, "tanh": nn.Tanh, "relu": nn.ReLU}
@@ -410,11 +463,37 @@ class TorchDropout:
                 linear.weight.copy_(self._tensor(layer.weight))
                 linear.bias.copy_(self._tensor(layer.bias))
             modules += ([nn.Dropout(p)] if layer.dropout else []) + [linear, activations[layer.activation]()]
-        model = nn.Sequential(*modules, nn.Softmax(dim=-1)).train()
+        return [*modules, nn.Softmax(dim=-1)]
+
+    def _mc_passes(self, model: Any, x: Tensor, samples: int, seed: int) -> MCPrediction:
+        torch = self._torch
         t = self._tensor(x)
         with torch.no_grad(), self._seeded(seed):
             passes = torch.stack([model(t) for _ in range(samples)])
         return MCPrediction(_from_torch(passes.mean(0), x), _from_torch(passes.var(0, correction=0), x))
+
+    def mc_predict_normalised(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int,
+                              running_mean: list[float], running_var: list[float]) -> tuple:
+        """The model of ``mc_predict`` with ``nn.BatchNorm1d(eps=1e-3)`` after its first ``nn.Linear``, switched
+        as ``mc_switches`` says: "dropout" (the class's) is ``model.eval()`` and then ``train()`` on every
+        ``nn.Dropout`` (lightning-uq-box's fix); "every" is ``model.train()``, the recipe that fails ENSEMBLE-10."""
+        torch = self._torch
+        modules = self._mc_modules(network, p)
+        first = next(j for j, m in enumerate(modules) if isinstance(m, torch.nn.Linear))
+        norm = torch.nn.BatchNorm1d(len(running_mean), eps=1e-3, dtype=torch.float64, device=self.device)
+        with torch.no_grad():
+            norm.running_mean.copy_(torch.tensor(running_mean, dtype=torch.float64))
+            norm.running_var.copy_(torch.tensor(running_var, dtype=torch.float64))
+        model = torch.nn.Sequential(*modules[:first + 1], norm, *modules[first + 1:])
+        if self.mc_switches == "every":
+            model.train()
+        else:
+            model.eval()
+            for module in model.modules():
+                if isinstance(module, torch.nn.Dropout):
+                    module.train()
+        prediction = self._mc_passes(model, x, samples, seed)
+        return (*prediction, norm.running_mean.tolist(), norm.running_var.tolist())
 
 
 class _Stream:

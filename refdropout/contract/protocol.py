@@ -97,6 +97,13 @@ CAPABILITIES: dict[str, str] = {
     "dropblock2d": "dropblock2d(x, p, *, block_size, training, seed) -> y, DropBlock on (N, C, H, W)",
     "attention_dropout": ("attention_dropout(weights, p, *, training, seed) -> y, inverted dropout of attention"
                           " weights (..., queries, keys)"),
+    # spec/variants.md, fused attention: q, k, v, g of shape (batch, heads, L, d), numpy arrays of one format
+    "attention_backends": ("attention_backends() -> ((backend, formats), ...): the attention kernels that drop the"
+                           " weights inside them on the implementation's device, at most 4, each with the names of"
+                           " the floating formats it runs in with dropout"),
+    "fused_attention": ("fused_attention(q, k, v, g, p, *, backend, training, seed) -> (o, dL/dv): o = dropout("
+                        "softmax(q k^T / sqrt(d)), p) v computed by the kernel `backend`, and its backward pass for"
+                        " upstream gradient g"),
     # spec/modes.md
     "dropout_module": ("dropout_module(p, *, seed) -> a dropout layer d with d.train(), d.eval(), d(x) -> y; its"
                        " training calls draw fresh masks from a state of its own seeded by seed (two made with one"
@@ -123,6 +130,11 @@ CAPABILITIES: dict[str, str] = {
     "mc_predict": ("mc_predict(network, p, x, samples, *, seed) -> (mean, variance) of softmax of the logits over"
                    " `samples` training-mode passes of the refdropout.theory.Network, inputs of its dropout layers"
                    " dropped at rate p"),
+    "mc_predict_normalised": ("mc_predict_normalised(network, p, x, samples, *, seed, running_mean, running_var) ->"
+                              " (mean, variance, running_mean, running_var): mc_predict's passes of the network with a"
+                              " batch normalisation (eps 1e-3, scale 1, shift 0, these running statistics, lists of"
+                              " floats) of its first layer's pre-activations, as the implementation's Monte Carlo"
+                              " dropout runs them; the running statistics as the layer holds them afterwards"),
 }
 
 

@@ -1,7 +1,8 @@
 """The dropout family as differentiable ops of the engine (spec/dropout.md, spec/variants.md).
 
 One module per idea: standard dropout, and its variants (channel, alpha, Gaussian, DropConnect,
-DropPath, DropBlock, attention). Every op is one graph node whose VJP reuses the forward noise.
+DropPath, DropBlock, attention), and scaled dot-product attention with dropout of its weights. Every
+op is one graph node whose VJP reuses the forward noise.
 """
 
 from .alpha import ALPHA_PRIME, alpha_constants, alpha_dropout, feature_alpha_dropout
@@ -11,6 +12,7 @@ from .dropblock import dropblock2d
 from .dropconnect import dropconnect
 from .droppath import DROP_PATH_MODES, drop_path
 from .gaussian import gaussian_dropout
+from .sdpa import scaled_dot_product_attention
 from .standard import NONFINITE_POLICIES, SCALINGS, dropout
 
 __all__ = [
@@ -21,5 +23,5 @@ __all__ = [
     "dropconnect",
     "drop_path", "DROP_PATH_MODES",
     "dropblock2d",
-    "attention_dropout",
+    "attention_dropout", "scaled_dot_product_attention",
 ]

@@ -19,11 +19,13 @@ from .mc import MCPrediction, mc_predict
 from .mlp import MLP
 from .modes import get_learning_phase, learning_phase, set_learning_phase
 from .module import Module
+from .normalization import BatchNorm1d
 from .recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
 from .rnn_cells import GRUCell, LSTMCell, RecurrentCell
 
 __all__ = [
     "Module", "Linear", "Sequential", "Activation", "ReLU", "Tanh", "Sigmoid", "ELU", "SELU", "Softmax", "MLP",
+    "BatchNorm1d",
     "MCPrediction", "mc_predict",
     "LSTMCell", "GRUCell", "RecurrentCell", "LSTM", "GRU", "RecurrentLayer", "RecurrentMasks",
     "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "ChannelDropout", "AlphaDropout", "FeatureAlphaDropout",

@@ -1,5 +1,5 @@
 """Monte Carlo dropout: a network's predictive mean and variance with dropout left on at
-prediction time (Gal and Ghahramani 2016; spec/ensemble.md, ENSEMBLE-7 to ENSEMBLE-9).
+prediction time (Gal and Ghahramani 2016; spec/ensemble.md, ENSEMBLE-7 to ENSEMBLE-10).
 
 With S forward passes y_1, ..., y_S, each with fresh dropout masks,
 
@@ -8,6 +8,10 @@ With S forward passes y_1, ..., y_S, each with fresh dropout masks,
 
 elementwise: the Monte Carlo estimates of the ensemble mean E_m[y] and variance Var_m[y]
 (the predictive variance of Gal and Ghahramani without their observation noise 1/tau).
+
+Which modules drop: those whose randomness is a ``generator`` (the dropout modules) run in training
+mode, every other module in inference mode (a normalisation layer keeps its running statistics,
+ENSEMBLE-10).
 
 How the seed reaches the layers: a module's randomness is the Generator in its ``generator``
 attribute. For the call, the j-th such module in ``model.modules()`` order draws from
@@ -25,6 +29,7 @@ from ..autograd import no_grad
 from ..random import Generator
 from ..tensor import Tensor
 from ..values import shown
+from .modes import own_flags
 from .module import Module
 
 __all__ = ["MCPrediction", "mc_predict", "mc_moments"]
@@ -38,11 +43,13 @@ class MCPrediction(NamedTuple):
 
 
 def mc_predict(model: Module, x: Tensor, samples: int, seed: int) -> MCPrediction:
-    """Mean and variance of ``samples`` forward passes of ``model`` on ``x`` in training mode.
+    """Mean and variance of ``samples`` forward passes of ``model`` on ``x`` with its dropout on.
 
-    Every pass is the call ``model(x, training=True)``: the explicit mode reaches every nested
-    module, whatever the modules' flags or the learning phase (MODES-5), and the model's flags
-    are not changed. No autograd graph is recorded.
+    The dropout modules (those whose randomness is a ``generator``) run in training mode and every
+    other module in inference mode, whatever the modules' flags or the learning phase: a
+    normalisation layer uses its running statistics and does not update them (ENSEMBLE-10). Each
+    pass is ``model(x)`` with the flags set so, under ``own_flags`` (MODES-5, step 4); afterwards
+    every flag is what it was. No autograd graph is recorded.
     """
     if not isinstance(model, Module):
         raise TypeError(f"mc_predict: model must be a refdropout.nn.Module, got {type(model).__name__}")
@@ -51,14 +58,20 @@ def mc_predict(model: Module, x: Tensor, samples: int, seed: int) -> MCPredictio
     root = Generator(seed)
     random = [m for m in model.modules() if isinstance(getattr(m, "generator", None), Generator)]
     own = [m.generator for m in random]
+    flags = [(m, m.training) for m in model.modules()]
     try:
         for j, module in enumerate(random):
             module.generator = root.fold_in(j)
-        with no_grad():
-            passes = [model(x, training=True) for _ in range(samples)]
+        dropping = {id(m) for m in random}
+        for module, _ in flags:
+            object.__setattr__(module, "training", id(module) in dropping)
+        with no_grad(), own_flags():
+            passes = [model(x) for _ in range(samples)]
     finally:
         for module, generator in zip(random, own):
             module.generator = generator
+        for module, flag in flags:
+            object.__setattr__(module, "training", flag)
     return mc_moments(passes)
 
 

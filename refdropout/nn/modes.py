@@ -19,7 +19,8 @@ from contextvars import ContextVar
 
 from ..values import shown
 
-__all__ = ["check_mode", "learning_phase", "set_learning_phase", "get_learning_phase", "resolve_mode", "passing_down"]
+__all__ = ["check_mode", "learning_phase", "set_learning_phase", "get_learning_phase", "resolve_mode", "passing_down",
+           "own_flags"]
 
 _passed_down: ContextVar[bool | None] = ContextVar("refdropout_passed_down_training", default=None)
 _learning_phase: ContextVar[bool | None] = ContextVar("refdropout_learning_phase", default=None)
@@ -80,3 +81,16 @@ def passing_down(explicit: bool | None) -> Iterator[None]:
         yield
     finally:
         _passed_down.reset(token)
+
+
+@contextmanager
+def own_flags() -> Iterator[None]:
+    """Inside, no mode is passed down and no learning phase is set: a module call without an explicit
+    ``training=`` runs in the mode of its own flag (step 4), which is how ``mc_predict`` runs its dropout
+    modules in training and every other module in inference (spec/ensemble.md, ENSEMBLE-10)."""
+    passed, phase = _passed_down.set(None), _learning_phase.set(None)
+    try:
+        yield
+    finally:
+        _learning_phase.reset(phase)
+        _passed_down.reset(passed)
