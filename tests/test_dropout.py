@@ -272,16 +272,15 @@ MOVES = [1, -1, 2, -2, "zero", "nan", "inf"]  # steps of the format from the kep
 def test_plainly_right_outputs_are_right_element_by_element(seed, p, dtype, moved_at, dropped) -> None:
     """kit.plainly_zero_or_kept accepts an output only where the element-by-element reading would (0
     where dropped, within one ulp of the kept value where kept), and accepts kept values within one
-    step in the correctly rounded formats (inputs whose kept values do not overflow: an overflow is
-    left to the element-by-element reading)."""
+    step in the correctly rounded formats (an overflow as the infinity itself)."""
     import numpy as np
 
     from refdropout.conformance.kit import edges, kept_value_of, plainly_zero_or_kept
     from refdropout.contract.arrays import NUMPY_FORMATS
 
-    small = [v for v in edges(get_dtype(dtype)) if abs(v) < 1.0]  # zeros, the least subnormals
+    first = edges(get_dtype(dtype))  # zeros, the least subnormals, the largest values (their kept values overflow)
     fmt = NUMPY_FORMATS[dtype]
-    x = Tensor.from_flat(small + spread(seed, 64 - len(small), get_dtype(dtype)), (64,), dtype)
+    x = Tensor.from_flat(first + spread(seed, 64 - len(first), get_dtype(dtype)), (64,), dtype)
     exact = [kept_value_of(REFERENCE, v, p, x.dtype) for v in x.data]
 
     def moved(v: float, move: int | str) -> float:
@@ -300,8 +299,9 @@ def test_plainly_right_outputs_are_right_element_by_element(seed, p, dtype, move
         assert all(r if k else got == 0.0 for r, got, k in zip(kept_right, values, keep))
     if plainly_zero_or_kept(REFERENCE, y, x, p):
         assert all(r or got == 0.0 for r, got in zip(kept_right, values))
-    if dtype != "bfloat16":  # kept values moved by at most one step, or zeroed: accepted
-        near = [moved(v, move if move in (0, 1, -1, "zero") else 0) for v, move in zip(exact, moves)]
+    if dtype != "bfloat16":  # finite kept values moved by at most one step, or zeroed: accepted
+        near = [moved(v, move if move in (0, 1, -1, "zero") and math.isfinite(x.dtype.round(v)) else 0)
+                for v, move in zip(exact, moves)]  # an overflow's step from infinity is no ulp
         assert plainly_zero_or_kept(REFERENCE, Tensor.from_flat(near, (64,), dtype, rounded=True), x, p)
 
 
@@ -321,6 +321,22 @@ def test_plainly_right_means_within_one_step(dtype: str, steps: int) -> None:
         values[7] = np.nextafter(values[7], np.array(math.copysign(math.inf, steps), dtype=fmt))
     y = Tensor.from_flat(values.astype(np.float64).tolist(), (32,), dtype, rounded=True)
     assert plainly_zero_or_kept(REFERENCE, y, x, 0.3) is (abs(steps) == 1)
+
+
+@pytest.mark.clause("DROPOUT-2", "DROPOUT-8")
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16"])
+def test_an_overflowing_kept_value_is_plainly_right_only_as_infinity(dtype: str) -> None:
+    import numpy as np
+
+    from refdropout.conformance.kit import plainly_zero_or_kept
+    from refdropout.contract.arrays import NUMPY_FORMATS
+
+    largest = float(np.finfo(NUMPY_FORMATS[dtype]).max)
+    x = Tensor.from_flat([largest, -largest, 1.0], (3,), dtype)
+    assert plainly_zero_or_kept(REFERENCE, Tensor.from_flat([math.inf, -math.inf, 2.0], (3,), dtype), x, 0.5)
+    assert not plainly_zero_or_kept(REFERENCE, Tensor.from_flat([largest, -math.inf, 2.0], (3,), dtype), x, 0.5)
+    top = Tensor.from_flat([largest], (1,), dtype)  # at p = 0 it is kept as it is: infinity is no step from it
+    assert not plainly_zero_or_kept(REFERENCE, Tensor.from_flat([math.inf], (1,), dtype), top, 0.0)
 
 
 @pytest.mark.clause("DROPOUT-8")

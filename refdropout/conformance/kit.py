@@ -246,23 +246,23 @@ _CORRECTLY_ROUNDED = {"float64": np.uint64, "float32": np.uint32, "float16": np.
 def plainly_zero_or_kept(impl: Implementation, y: object, x: Tensor, p: float, keep: list | None = None) -> bool:
     """True when every element of y is, at C speed, plainly right: 0 where ``keep`` says dropped (where
     it is 0, with no ``keep``), else within one ulp of the kept value of x (kept_value_of) rounded to x's
-    dtype by numpy, below the format's largest value (for a format not in _CORRECTLY_ROUNDED: equal
-    to it). Every element so accepted passes within_one_ulp; False (NaN, an overflow, a flushed
-    subnormal, a wrong element, a wrong shape or dtype) leaves y to the check's element-by-element
-    reading, which decides and names the fault."""
+    dtype by numpy (an overflow: that infinity; for a format not in _CORRECTLY_ROUNDED: equal to it,
+    below the format's largest value). Every element so accepted passes within_one_ulp; False (NaN,
+    a flushed subnormal, a wrong element, a wrong shape or dtype) leaves y to the check's
+    element-by-element reading, which decides and names the fault."""
     if not isinstance(y, Tensor) or y.shape != x.shape or y.dtype is not x.dtype or not x.dtype.is_floating:
         return False
     fmt = NUMPY_FORMATS[x.dtype.name]
     got = np.array(y.data, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         nearest = kept_value_of(impl, np.array(x.data, dtype=np.float64), p, x.dtype).astype(fmt)
-    in_range = np.abs(nearest.astype(np.float64)) < float(np.finfo(fmt).max)
     narrow = got.astype(fmt)
     if x.dtype.name in _CORRECTLY_ROUNDED and (narrow.astype(np.float64) == got).all():
-        words = _CORRECTLY_ROUNDED[x.dtype.name]
-        right = in_range & (np.abs(_ordinals(narrow, words) - _ordinals(nearest, words)) <= 1)
-    else:
-        right = in_range & (got == nearest.astype(np.float64))
+        words, finite = _CORRECTLY_ROUNDED[x.dtype.name], np.isfinite(nearest)
+        steps = np.abs(_ordinals(narrow, words) - _ordinals(nearest, words))
+        right = np.where(finite, np.isfinite(narrow) & (steps <= 1), narrow == nearest)  # an overflow: inf itself
+    else:  # a rounding that may be one step off: equal, and short of the largest value, where it cannot overflow
+        right = (np.abs(nearest.astype(np.float64)) < float(np.finfo(fmt).max)) & (got == nearest.astype(np.float64))
     if keep is None:
         return bool((right | (got == 0.0)).all())
     return bool(np.where(np.array(keep, dtype=np.bool_), right, got == 0.0).all())
@@ -270,8 +270,8 @@ def plainly_zero_or_kept(impl: Implementation, y: object, x: Tensor, p: float, k
 
 def _ordinals(values: np.ndarray, words: type) -> np.ndarray:
     """dtypes.ordinal of finite IEEE values, from their bits: the magnitude's bits count the format's
-    steps from 0, negated below 0 (int64; float64's magnitudes are below 2^63). An infinity's is one
-    step past the largest finite value, never accepted here (in_range)."""
+    steps from 0, negated below 0 (int64; float64's magnitudes are below 2^63); read for finite values
+    only."""
     bits = values.view(words).astype(np.uint64)
     sign = np.uint64(1) << np.uint64(8 * np.dtype(words).itemsize - 1)
     magnitude = (bits & (sign - np.uint64(1))).astype(np.int64)
