@@ -266,6 +266,85 @@ def test_every_element_is_zero_or_the_kept_value(check_correct, check_broken, se
     assert_fails(check_broken, "DROPOUT-8", (NoRescale(), OneOverP(), SwappedRate()), seed)
 
 
+FORMAT_NAMES = ["float64", "float32", "float16", "bfloat16"]
+MOVES = [1, -1, 2, -2, "zero", "nan", "inf"]  # steps of the format from the kept value, or a value
+
+
+@pytest.mark.clause("DROPOUT-2", "DROPOUT-8")
+@exact(60)
+@given(seed=seeds, p=st.sampled_from(checks.RATES), dtype=st.sampled_from(FORMAT_NAMES),
+       moved_at=st.dictionaries(st.integers(0, 63), st.sampled_from(MOVES), max_size=3),
+       dropped=st.sets(st.integers(0, 63), max_size=8))
+def test_plainly_right_outputs_are_right_element_by_element(seed, p, dtype, moved_at, dropped) -> None:
+    """kit.plainly_zero_or_kept accepts an output only where the element-by-element reading would (0
+    where dropped, within one ulp of the kept value where kept), and accepts kept values within one
+    step in the correctly rounded formats (an overflow as the infinity itself)."""
+    import numpy as np
+
+    from refdropout.conformance.kit import edges, kept_value_of, plainly_zero_or_kept
+    from refdropout.contract.arrays import NUMPY_FORMATS
+
+    first = edges(get_dtype(dtype))  # zeros, the least subnormals, the largest values (their kept values overflow)
+    fmt = NUMPY_FORMATS[dtype]
+    x = Tensor.from_flat(first + spread(seed, 64 - len(first), get_dtype(dtype)), (64,), dtype)
+    exact = [kept_value_of(REFERENCE, v, p, x.dtype) for v in x.data]
+
+    def moved(v: float, move: int | str) -> float:
+        w = np.array(x.dtype.round(v), dtype=fmt)
+        for _ in range(abs(move) if isinstance(move, int) else 0):
+            w = np.nextafter(w, np.array(math.copysign(math.inf, move), dtype=fmt))
+        return {"zero": 0.0, "nan": math.nan, "inf": math.inf}.get(move, float(w))
+
+    moves = [moved_at.get(i, 0) for i in range(64)]
+    keep = [i not in dropped for i in range(64)]
+    values = [0.0 if i in dropped and i not in moved_at else moved(v, move)
+              for i, (v, move) in enumerate(zip(exact, moves))]
+    y = Tensor.from_flat(values, (64,), dtype, rounded=True)
+    kept_right = [within_one_ulp(got, v, x.dtype) for got, v in zip(values, exact)]
+    if plainly_zero_or_kept(REFERENCE, y, x, p, keep):
+        assert all(r if k else got == 0.0 for r, got, k in zip(kept_right, values, keep))
+    if plainly_zero_or_kept(REFERENCE, y, x, p):
+        assert all(r or got == 0.0 for r, got in zip(kept_right, values))
+    if dtype != "bfloat16":  # finite kept values moved by at most one step, or zeroed: accepted
+        near = [moved(v, move if move in (0, 1, -1, "zero") and math.isfinite(x.dtype.round(v)) else 0)
+                for v, move in zip(exact, moves)]  # an overflow's step from infinity is no ulp
+        assert plainly_zero_or_kept(REFERENCE, Tensor.from_flat(near, (64,), dtype, rounded=True), x, p)
+
+
+@pytest.mark.clause("DROPOUT-2", "DROPOUT-8")
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16"])
+@pytest.mark.parametrize("steps", [-2, -1, 1, 2])
+def test_plainly_right_means_within_one_step(dtype: str, steps: int) -> None:
+    """One kept value moved by one step of its format is plainly right; by two, it is not."""
+    import numpy as np
+
+    from refdropout.conformance.kit import kept_value_of, plainly_zero_or_kept
+    from refdropout.contract.arrays import NUMPY_FORMATS
+
+    fmt, x = NUMPY_FORMATS[dtype], Tensor.from_flat(spread(3, 32, get_dtype(dtype)), (32,), dtype)
+    values = np.array([kept_value_of(REFERENCE, v, 0.3, x.dtype) for v in x.data]).astype(fmt)
+    for _ in range(abs(steps)):
+        values[7] = np.nextafter(values[7], np.array(math.copysign(math.inf, steps), dtype=fmt))
+    y = Tensor.from_flat(values.astype(np.float64).tolist(), (32,), dtype, rounded=True)
+    assert plainly_zero_or_kept(REFERENCE, y, x, 0.3) is (abs(steps) == 1)
+
+
+@pytest.mark.clause("DROPOUT-2", "DROPOUT-8")
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16"])
+def test_an_overflowing_kept_value_is_plainly_right_only_as_infinity(dtype: str) -> None:
+    import numpy as np
+
+    from refdropout.conformance.kit import plainly_zero_or_kept
+    from refdropout.contract.arrays import NUMPY_FORMATS
+
+    largest = float(np.finfo(NUMPY_FORMATS[dtype]).max)
+    x = Tensor.from_flat([largest, -largest, 1.0], (3,), dtype)
+    assert plainly_zero_or_kept(REFERENCE, Tensor.from_flat([math.inf, -math.inf, 2.0], (3,), dtype), x, 0.5)
+    assert not plainly_zero_or_kept(REFERENCE, Tensor.from_flat([largest, -math.inf, 2.0], (3,), dtype), x, 0.5)
+    top = Tensor.from_flat([largest], (1,), dtype)  # at p = 0 it is kept as it is: infinity is no step from it
+    assert not plainly_zero_or_kept(REFERENCE, Tensor.from_flat([math.inf], (1,), dtype), top, 0.0)
+
+
 @pytest.mark.clause("DROPOUT-8")
 @pytest.mark.parametrize("dtype, x, q", [  # found by scanning x in [1, 2) and q in (0.05, 0.96)
     (float16, 1.439453125, 0.44970703125),

@@ -240,24 +240,44 @@ def kept_value_of(impl: Implementation, v: float, p: float, dtype: DType = float
     return kept_value(policies_of(impl), v, p, dtype)
 
 
+# formats whose numpy cast from float64 rounds to nearest, ties to even, as DType.round does (IEEE
+# casts; tests/test_dropout.py compares them): their elements may be accepted within one ulp at C speed
+_CORRECTLY_ROUNDED = {"float64": np.uint64, "float32": np.uint32, "float16": np.uint16}
+
+
 def plainly_zero_or_kept(impl: Implementation, y: object, x: Tensor, p: float, keep: list | None = None) -> bool:
     """True when every element of y is, at C speed, plainly right: 0 where ``keep`` says dropped (where
-    it is 0, with no ``keep``), else the kept value of x (kept_value_of) rounded to x's dtype by numpy,
-    finite. numpy's rounding is within one ulp of the correctly rounded value (ml_dtypes' bfloat16
-    may round twice), so such an element passes within_one_ulp; False (NaN, a flushed subnormal, a
-    wrong element, a wrong shape or dtype) leaves y to the check's element-by-element reading, which
-    decides and names the fault."""
+    it is 0, with no ``keep``), else within one ulp of the kept value of x (kept_value_of) rounded to x's
+    dtype by numpy (an overflow: that infinity; for a format not in _CORRECTLY_ROUNDED: equal to it,
+    below the format's largest value). Every element so accepted passes within_one_ulp; False (NaN,
+    a flushed subnormal, a wrong element, a wrong shape or dtype) leaves y to the check's
+    element-by-element reading, which decides and names the fault."""
     if not isinstance(y, Tensor) or y.shape != x.shape or y.dtype is not x.dtype or not x.dtype.is_floating:
         return False
-    got, values = np.array(y.data, dtype=np.float64), np.array(x.data, dtype=np.float64)
+    fmt = NUMPY_FORMATS[x.dtype.name]
+    got = np.array(y.data, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        nearest = kept_value_of(impl, values, p, x.dtype).astype(NUMPY_FORMATS[x.dtype.name]).astype(np.float64)
-    right = (got == nearest) & np.isfinite(nearest)
-    zero = got == 0.0
+        nearest = kept_value_of(impl, np.array(x.data, dtype=np.float64), p, x.dtype).astype(fmt)
+    narrow = got.astype(fmt)
+    if x.dtype.name in _CORRECTLY_ROUNDED and (narrow.astype(np.float64) == got).all():
+        words, finite = _CORRECTLY_ROUNDED[x.dtype.name], np.isfinite(nearest)
+        steps = np.abs(_ordinals(narrow, words) - _ordinals(nearest, words))
+        right = np.where(finite, np.isfinite(narrow) & (steps <= 1), narrow == nearest)  # an overflow: inf itself
+    else:  # a rounding that may be one step off: equal, and short of the largest value, where it cannot overflow
+        right = (np.abs(nearest.astype(np.float64)) < float(np.finfo(fmt).max)) & (got == nearest.astype(np.float64))
     if keep is None:
-        return bool((right | zero).all())
-    kept = np.array(keep, dtype=np.bool_)
-    return bool(np.where(kept, right, zero).all())
+        return bool((right | (got == 0.0)).all())
+    return bool(np.where(np.array(keep, dtype=np.bool_), right, got == 0.0).all())
+
+
+def _ordinals(values: np.ndarray, words: type) -> np.ndarray:
+    """dtypes.ordinal of finite IEEE values, from their bits: the magnitude's bits count the format's
+    steps from 0, negated below 0 (int64; float64's magnitudes are below 2^63); read for finite values
+    only."""
+    bits = values.view(words).astype(np.uint64)
+    sign = np.uint64(1) << np.uint64(8 * np.dtype(words).itemsize - 1)
+    magnitude = (bits & (sign - np.uint64(1))).astype(np.int64)
+    return np.where(bits & sign, -magnitude, magnitude)
 
 
 # --- decisions ------------------------------------------------------------------------------------
