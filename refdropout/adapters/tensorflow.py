@@ -236,7 +236,10 @@ class KerasDropout:
 
         def call(x: Tensor, p: float, *, training: bool) -> Tensor:
             nonlocal state
-            layer = layers.setdefault((p, x.dtype.name), self._dropout_layer(p, seed, x.dtype.name))
+            key = (p, x.dtype.name)
+            if key not in layers:  # made once: a Keras layer made per call is kept by Keras, and costs ms
+                layers[key] = self._dropout_layer(p, seed, x.dtype.name)
+            layer = layers[key]
             generator = getattr(layer, "seed_generator", None)
             if generator is None:
                 return self._call(layer, x, training)
