@@ -2,8 +2,8 @@
 attention dropout.
 
 Each check needs the capability named after its variant (protocol.CAPABILITIES) and calls it
-with float64 inputs: numpy arrays in the statistical checks, which answer in kind and are read at
-C speed (protocol.py), engine tensors in the exact ones. Masks are read off outputs: for x = 1 a kept element of an
+with float64 inputs: numpy arrays where a call holds a large sample (they answer in kind and are
+read at C speed, protocol.py), engine tensors otherwise. Masks are read off outputs: for x = 1 a kept element of an
 inverted variant is 1/q and a dropped one 0; for alpha dropout x = 0 gives b (kept) or
 a α' q (dropped). Exact checks charge nothing to the run's budget; a statistical check
 registers its decisions and sizes its sample from the run's plan for the MDE its clause states.
@@ -514,15 +514,15 @@ def check_batch_mode_drops_the_whole_batch(impl: Implementation, ctx: Context) -
     """VARIANTS-11: one mask value per call; the number of calls kept Binomial(T, q), T for MDE 5 x the profile's."""
     calls = sample_sizes(ctx.plan)["VARIANTS-11"]
     shape = (3, 2)
-    x = ones_array(shape)
+    x = ones(shape)
     failures: list[str] = []
     kept = 0
     for t, seed in enumerate(successive_seeds(ctx.seed, calls)):
         y = impl.drop_path(x, P, mode="batch", scaling="inverted", training=True, seed=seed)
-        failures += _shared_array(f"batch mode, call {t}", y, shape, (1, 1), 1.0 / (1.0 - P))
+        failures += _shared(f"batch mode, call {t}", y, shape, (1, 1), _inverted(P))
         if failures:
             return ctx.verdict("VARIANTS-11", failures)
-        kept += bool(y[0, 0] != 0.0)
+        kept += y.data[0] != 0.0
     judge(ctx, "VARIANTS-11 calls kept", binomial_test(kept, calls, 1.0 - P, alpha=ctx.alpha), failures)
     return ctx.verdict("VARIANTS-11", failures)
 
