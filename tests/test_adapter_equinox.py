@@ -39,7 +39,8 @@ EXACT = ["DROPOUT-2", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROP
 STATISTICAL = ["DROPOUT-14", "MODES-8"]
 NOT_APPLICABLE = ["DROPOUT-11", "VARIANTS-1", "VARIANTS-7", "RECURRENT-5"]
 # the policies each check relies on, as the adapter declares them (the rest pass as the reference does)
-RELIED = {"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"}}
+RELIED = {"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"},
+          "GRADIENTS-1": {"scale_format"}}
 # (clause, policy): declaring the reference's value of the policy instead fails the clause
 MISDECLARED = [("DROPOUT-2", "scale_format"), ("DROPOUT-2", "subnormals"), ("DROPOUT-8", "scale_format"),
                ("DROPOUT-10", "nonfinite")]

@@ -50,10 +50,10 @@ NOT_APPLICABLE = {"jax": ["MODES-4", "VARIANTS-1", "VARIANTS-4", "RECURRENT-5", 
 # the policies each check relies on, as the adapters declare them (the rest pass as the reference does)
 RELIED = {
     "jax": {"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-5": {"p_one"}, "DROPOUT-7": {"p_one"},
-            "DROPOUT-8": {"scale_format"}, "GRADIENTS-2": {"p_one"},
-            "GRADIENTS-4": {"p_one"}, "ENSEMBLE-1": {"scale_format"}},
+            "DROPOUT-8": {"scale_format"}, "GRADIENTS-1": {"scale_format"}, "GRADIENTS-2": {"p_one"},
+            "GRADIENTS-4": {"p_one"}, "GRADIENTS-5": {"scale_format"}, "ENSEMBLE-1": {"scale_format"}},
     "flax": {"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"},
-             "VARIANTS-21": {"scale_format"}},
+             "GRADIENTS-1": {"scale_format"}, "VARIANTS-21": {"scale_format"}},
 }
 CASES = [(t, c) for t in TARGETS for c in EXACT[t]]
 

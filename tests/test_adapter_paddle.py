@@ -23,8 +23,10 @@ from refdropout.conformance import CHECKS
 pytest.importorskip("paddle", reason="the paddle target needs PaddlePaddle: pip install paddlepaddle")
 
 DEVIATIONS = KNOWN_DEVIATIONS["paddle"]
-EXACT = ["DROPOUT-2", "DROPOUT-5", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12", "MODES-4", "MODES-7", "VARIANTS-1"]
-RELIED = {"DROPOUT-2": {"scale_format"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"}}
+EXACT = ["DROPOUT-2", "DROPOUT-5", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12", "GRADIENTS-1", "GRADIENTS-5", "MODES-4",
+         "MODES-7", "VARIANTS-1"]
+RELIED = {"DROPOUT-2": {"scale_format"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"},
+          "GRADIENTS-1": {"scale_format"}, "GRADIENTS-5": {"scale_format"}}
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from broken.dropout import ClaimsRefusalGivesZeros, RefusesPOne
-from broken.gradients import FalsyRate, MaskedInEval
+from broken.gradients import DeclaredFloat32ScaleInBackward, FalsyRate, Float32ScaleInBackward, MaskedInEval
 from helpers import assert_fails, assert_passes, exact, filled, rates, seeds
 from refdropout import GradcheckError, gradcheck, softmax
 from refdropout.adapters.reference import ReferenceDropout
@@ -76,6 +76,19 @@ CORRECT = (ReferenceDropout(), ReferenceDropout(scaling="classic", nonfinite="se
 def test_vjp_uses_the_forward_mask(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "GRADIENTS-1", CORRECT, seed)
     assert_fails(check_broken, "GRADIENTS-1", (BackwardRedrawsMask(), BackwardScaledByP(), BackwardInBfloat16()), seed)
+
+
+@pytest.mark.clause("GRADIENTS-1")
+@pytest.mark.clause("GRADIENTS-5")
+@exact(5)
+@given(seed=seeds)
+def test_the_vjp_is_held_to_the_declared_scale_format(check_correct, check_broken, seed: int) -> None:
+    """A backward that scales by 1 / fl32(q) fails undeclared and passes, relying on the declaration,
+    under scale_format = "float32": the VJP is judged as the forward's kept value is (issue 17)."""
+    for clause in ("GRADIENTS-1", "GRADIENTS-5"):
+        assert_fails(check_broken, clause, Float32ScaleInBackward(), seed)
+        verdict = assert_passes(check_correct, clause, DeclaredFloat32ScaleInBackward(), seed)
+        assert "scale_format = 'float32' (the reference: 'exact')" in verdict.policies
 
 
 @pytest.mark.clause("GRADIENTS-1")

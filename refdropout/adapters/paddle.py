@@ -51,16 +51,14 @@ SEEDS = 2**64  # a seed is an integer in [0, 2^64)
 # measured with PaddlePaddle 3.3.1 (CPU wheel) by `refdropout check paddle --profile quick` (seed 0) and by hand:
 #   F.dropout(paddle.ones([4], dtype="float64"), float("nan"))  -> [nan nan nan nan]; p = True -> zeros
 #   F.dropout(paddle.ones([2, 3]), 0.3, axis=[])                -> ValueError: min() arg is an empty sequence
-#   x.grad of F.dropout(float64 ones, 0.2)                       -> 1.24999998 (1 / fl32(0.8)), not 1.25
+#   x.grad of F.dropout(float64 ones, 0.2)                       -> 1.24999998 (1 / fl32(0.8)): the declared
+#                                                                   scale_format "float32", which GRADIENTS-1/5 honour
 #   F.dropout1d(paddle.ones([6, 2, 2]), 0.3)                     -> the same channel mask for all 6 samples
 KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {"paddle": {
     "DROPOUT-3": "p = NaN is accepted (every element NaN), and True and False are taken as 1 and 0 in evaluation "
                  "too, while NaN passes the range check `p < 0 or p > 1`",
     "DROPOUT-11": "`axis` cannot express a noise shape of all ones (one mask value for the whole call): axis=[] "
                   "raises ValueError: min() arg is an empty sequence",
-    "GRADIENTS-1": "the float64 VJP is g / fl32(q), as the forward pass is x / fl32(q) (scale_format 'float32'), "
-                   "but the spec's scale_format relaxes no gradient clause: off by about 2e-8 relative",
-    "GRADIENTS-5": "as GRADIENTS-1: the float64 VJP uses the float32 scale 1 / fl32(q)",
     "VARIANTS-3": "dropout1d is dropout(x, p, axis=1): one channel mask drawn for the whole batch and shared by "
                   "every sample, not one per (sample, channel)",
 }}

@@ -20,7 +20,7 @@ from functools import cache
 
 import numpy as np
 
-from ..contract import Implementation, dtypes_of, policies_of
+from ..contract import Implementation, dtypes_of, eval_value, policies_of
 from ..contract.arrays import as_array
 from ..contract.protocol import FLOATING_FORMATS
 from ..dtypes import DType, bool_, float32, float64, within_one_ulp
@@ -282,9 +282,9 @@ def _refused(name: str, call: Callable[[], object]) -> list[str]:
     return [f"{name}: p = 1 was accepted, but the implementation declares p_one = 'refused'"]
 
 
-def _eval_value(impl: Implementation, v: float, p: float) -> float:
-    """What evaluation returns: x (inverted) or q x (classic), exactly."""
-    return v if policies_of(impl).scaling == "inverted" else (1.0 - p) * v
+def _eval_value(impl: Implementation, v: float, p: float, dtype: DType = float64) -> float:
+    """What evaluation returns: x (inverted) or q x (classic, q as the declared scale_format computes it)."""
+    return eval_value(policies_of(impl), v, p, dtype)
 
 
 # --- exact checks ---------------------------------------------------------------------------------
@@ -394,6 +394,8 @@ def check_eval_is_the_identity(impl: Implementation, ctx: Context) -> Verdict:
     under p_one = "refused" an evaluation call at p = 1 may raise instead."""
     inverted = policies_of(impl).scaling == "inverted"
     refused = ctx.policy(impl, "p_one") == "refused"
+    if not inverted:  # q x: q as the declared scale_format computes it
+        ctx.policy(impl, "scale_format")
     failures = []
     for dtype in dtypes_of(impl):
         x = edged(ctx.seed, SIZE, dtype, nonfinite=inverted)
@@ -409,7 +411,7 @@ def check_eval_is_the_identity(impl: Implementation, ctx: Context) -> Verdict:
                 failures += identical(name, y, x)
             else:
                 failures += mismatch(name, y, x, lambda i, got, v: None if within_one_ulp(
-                    got, _eval_value(impl, v, p), dtype) else "not q x within one ulp")
+                    got, _eval_value(impl, v, p, dtype), dtype) else "not q x within one ulp")
     return ctx.verdict("DROPOUT-7", failures)
 
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import math
 
-from ..contract import Implementation, dtypes_of, policies_of
+from ..contract import Implementation, dtypes_of, eval_value, policies_of
 from ..dtypes import DType, float64, within_one_ulp
 from ..random import Generator
 from ..tensor import Tensor
-from .kit import edges, nonzero, ones
+from .kit import edges, kept_value_of, nonzero, ones
 from .registry import Context, check
 from .verdict import Outcome, Verdict
 
@@ -34,9 +34,12 @@ FD_TOLERANCE = 16 * 2.0**-53  # 16 u, relative to sum_k |J_ki g_k|; GRADIENTS-6 
 NEEDS = ("dropout_vjp",)
 
 
-def _scale(impl: Implementation, p: float) -> float:
-    """s: the factor a kept element is multiplied by in training, by the declared scaling policy."""
-    return 1.0 / (1.0 - p) if policies_of(impl).scaling == "inverted" else 1.0
+def _scaled(impl: Implementation, ctx: Context, g: Tensor, kept: list[bool], p: float) -> list[float]:
+    """s m ⊙ g: each kept g_i scaled as the forward pass scales a kept x_i (1/q under inverted scaling,
+    q as the declared scale_format computes it; 1 under classic), each dropped one 0."""
+    if policies_of(impl).scaling == "inverted":
+        ctx.policy(impl, "scale_format")
+    return [kept_value_of(impl, gi, p, g.dtype) if k else 0.0 for gi, k in zip(g.data, kept)]
 
 
 def _data(seed: int, n: int, dtype: DType) -> tuple[Tensor, Tensor]:
@@ -64,8 +67,7 @@ def check_vjp_uses_forward_mask(impl: Implementation, ctx: Context) -> Verdict:
         x, g = _data(ctx.seed, SIZE, dtype)
         for p in RATES:
             y, dx = impl.dropout_vjp(x, p, g, training=True, seed=ctx.seed)
-            s = _scale(impl, p)
-            expected = [gi * s if yi != 0.0 else 0.0 for gi, yi in zip(g.data, y.data)]
+            expected = _scaled(impl, ctx, g, [yi != 0.0 for yi in y.data], p)
             failures += _compare(f"{dtype.name}, p = {p}", dx, expected, dtype)
     return ctx.verdict("GRADIENTS-1", failures)
 
@@ -76,6 +78,8 @@ def check_eval_vjp(impl: Implementation, ctx: Context) -> Verdict:
     under p_one = "refused" the call at p = 1 may raise instead."""
     inverted = policies_of(impl).scaling == "inverted"
     refused = ctx.policy(impl, "p_one") == "refused"
+    if not inverted:  # q g: q as the declared scale_format computes it
+        ctx.policy(impl, "scale_format")
     failures = []
     for dtype in dtypes_of(impl):
         x, g = _data(ctx.seed, SIZE, dtype)
@@ -86,7 +90,7 @@ def check_eval_vjp(impl: Implementation, ctx: Context) -> Verdict:
                 if refused and p == 1.0:
                     continue
                 raise
-            expected = g.data if inverted else [(1.0 - p) * gi for gi in g.data]
+            expected = g.data if inverted else [eval_value(policies_of(impl), gi, p, dtype) for gi in g.data]
             failures += _compare(f"{dtype.name}, p = {p}, eval", dx, expected, dtype, exact=inverted)
     return ctx.verdict("GRADIENTS-2", failures)
 
@@ -146,8 +150,7 @@ def check_vjp_independent_of_x(impl: Implementation, ctx: Context) -> Verdict:
         for p in RATES:
             mask = [yi != 0.0 for yi in impl.dropout_vjp(all_ones, p, g, training=True, seed=ctx.seed)[0].data]
             _, dx = impl.dropout_vjp(_special_inputs(dtype), p, g, training=True, seed=ctx.seed)
-            s = _scale(impl, p)
-            expected = [gi * s if kept else 0.0 for gi, kept in zip(g.data, mask)]
+            expected = _scaled(impl, ctx, g, mask, p)
             failures += _compare(f"{dtype.name}, p = {p}, non-finite and zero x", dx, expected, dtype)
     return ctx.verdict("GRADIENTS-5", failures)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..dtypes import DType, float32
 
-__all__ = ["Policies", "POLICY_VALUES", "RELAXES", "kept_value"]
+__all__ = ["Policies", "POLICY_VALUES", "RELAXES", "eval_value", "keep_factor", "kept_value"]
 
 
 @dataclass(frozen=True)
@@ -85,17 +85,30 @@ RELAXES: dict[str, tuple[str, ...]] = {
     "p_validation": ("DROPOUT-3",),
     "seed_bits": ("DROPOUT-13",),
     "subnormals": ("DROPOUT-2",),
-    "scale_format": ("DROPOUT-2", "DROPOUT-3", "DROPOUT-8", "ENSEMBLE-1"),
+    "scale_format": ("DROPOUT-2", "DROPOUT-3", "DROPOUT-7", "DROPOUT-8", "ENSEMBLE-1", "GRADIENTS-1", "GRADIENTS-2",
+                     "GRADIENTS-5"),
     "algorithm": (),
 }
 
 
+def keep_factor(policies: Policies, p: float, dtype: DType) -> float:
+    """q as the declared scale_format computes it for an input of ``dtype``: 1 - p ("exact"),
+    fl_T(1 - p) ("input") or fl32(1 - fl32(p)) ("float32") (DROPOUT-2)."""
+    if policies.scale_format == "float32":
+        return float32.round(1.0 - float32.round(p))
+    q = 1.0 - p
+    return dtype.round(q) if policies.scale_format == "input" else q
+
+
 def kept_value(policies: Policies, x: float, p: float, dtype: DType) -> float:
     """What a kept x becomes in training, before rounding to ``dtype``, under ``policies``: x
-    (classic), x / q ("exact"), x / fl_T(q) ("input") or x / fl32(1 - fl32(p)) ("float32") (DROPOUT-2)."""
-    if policies.scaling == "classic":
-        return x
-    if policies.scale_format == "float32":
-        return x / float32.round(1.0 - float32.round(p))
-    q = 1.0 - p
-    return x / (dtype.round(q) if policies.scale_format == "input" else q)
+    (classic), x / q ("exact"), x / fl_T(q) ("input") or x / fl32(1 - fl32(p)) ("float32") (DROPOUT-2);
+    the training VJP scales g alike (GRADIENTS-1, GRADIENTS-5)."""
+    return x if policies.scaling == "classic" else x / keep_factor(policies, p, dtype)
+
+
+def eval_value(policies: Policies, x: float, p: float, dtype: DType) -> float:
+    """What evaluation makes of x, before rounding to ``dtype``: x (inverted) or q x with q as the
+    declared scale_format computes it (classic) (DROPOUT-7); the evaluation VJP scales g alike
+    (GRADIENTS-2)."""
+    return x if policies.scaling == "inverted" else keep_factor(policies, p, dtype) * x

@@ -8,6 +8,8 @@ passes that model public bugs are mutants of refdropout.mutants.gradients.
 from __future__ import annotations
 
 from refdropout.adapters.reference import ReferenceDropout
+from refdropout.contract import Policies
+from refdropout.dtypes import float32
 from refdropout.functional import dropout
 from refdropout.tensor import Tensor
 
@@ -36,3 +38,27 @@ class FalsyRate(ReferenceDropout):
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         y, _ = forward(x, p, training, seed)
         return y, super().dropout_vjp(x, p or 0.5, g, training=training, seed=seed)[1]
+
+
+class Float32ScaleInBackward(ReferenceDropout):
+    """The backward scales g by 1 / q32, q32 = fl32(1 - fl32(p)), in every format, as PaddlePaddle's
+    float64 kernel does (measured: 1.24999998 for 1.25 at p = 0.2): right only under a declared
+    scale_format = "float32" (GRADIENTS-1, GRADIENTS-5); the forward pass is the reference's."""
+
+    name = "float32-scale-in-backward"
+
+    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+        y, keep = forward(x, p, training, seed)
+        if not training or p in (0.0, 1.0):
+            return super().dropout_vjp(x, p, g, training=training, seed=seed)
+        return y, g * keep / float32.round(1.0 - float32.round(p))
+
+
+class DeclaredFloat32ScaleInBackward(Float32ScaleInBackward):
+    """The same backward, declared: scale_format = "float32"."""
+
+    name = "declared-float32-scale-in-backward"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.policies = Policies(scale_format="float32")
