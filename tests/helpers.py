@@ -36,8 +36,9 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from refdropout.cli import main
-from refdropout.conformance import Outcome, Verdict
+from refdropout.conformance import Outcome, Verdict, cases
 from refdropout.contract import Implementation, Policies, policies_of
+from refdropout.contract.protocol import FLOATING_FORMATS
 from refdropout.tensor import Tensor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,8 +75,11 @@ def statistical(examples: int, *, keep_database: bool = False, phases: Sequence[
 
 # ---- strategies ---------------------------------------------------------------------------------
 
-seeds = st.integers(0, 2**64 - 1)  # every seed an implementation must accept (DROPOUT-12)
-rates = st.floats(0.0, 1.0, exclude_min=True, exclude_max=True)  # every p in (0, 1)
+# the conformance suite's own (refdropout.conformance.cases): every seed an implementation must accept,
+# special ones often; every p in (0, 1), the extremes often; every floating format; shapes from 0-d to 5 axes
+seeds, rates = cases.seeds, cases.rates
+shapes = cases.shapes(max_elements=64)  # 0-d to 5 axes, few enough elements for a test that draws each value
+dtype_names = st.sampled_from(FLOATING_FORMATS)  # every floating format
 
 # ---- Philox known answers (spec/random.md, RANDOM-1) ---------------------------------------------
 

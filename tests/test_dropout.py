@@ -43,10 +43,12 @@ from helpers import (
     assert_same_bits,
     bit_pattern,
     declaring,
+    dtype_names,
     exact,
     filled,
     rates,
     seeds,
+    shapes,
     statistical,
 )
 from refdropout.adapters.reference import ReferenceDropout
@@ -70,9 +72,6 @@ from refdropout.mutants.values import IntegerScaleCrashes, IntegerScaleTruncates
 from refdropout.random import Generator
 from refdropout.stats import correlation_power, detectable_delta, homogeneity_power
 from refdropout.tensor import Tensor
-
-dtype_names = st.sampled_from(["float64", "float32", "float16", "bfloat16"])
-shapes = st.lists(st.integers(0, 4), max_size=3).map(tuple)
 
 REFERENCE = ReferenceDropout()
 CLASSIC = ReferenceDropout(scaling="classic", nonfinite="select")

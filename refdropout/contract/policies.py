@@ -7,6 +7,7 @@ element becomes under a set of them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..dtypes import DType, float32
@@ -82,6 +83,13 @@ def kept_value(policies: Policies, x: float, p: float, dtype: DType) -> float:
     if policies.scaling == "classic":
         return x
     if policies.scale_format == "float32":
-        return x / float32.round(1.0 - float32.round(p))
+        return _quotient(x, float32.round(1.0 - float32.round(p)))
     q = 1.0 - p
-    return x / (dtype.round(q) if policies.scale_format == "input" else q)
+    return _quotient(x, dtype.round(q) if policies.scale_format == "input" else q)
+
+
+def _quotient(x: float, q: float) -> float:
+    """x / q as IEEE 754 divides: where q rounded to 0 (p near 1 in a narrow format), ±inf, or NaN for x = 0."""
+    if q == 0.0:
+        return math.nan if x == 0.0 or x != x else math.copysign(math.inf, x)
+    return x / q
