@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -34,11 +36,13 @@ from broken.dropout import (
     RefusesPOne,
     ScaleInFloat32,
     ScaleInInputFormat,
+    SkipsRescaleForTinyRates,
     TailAlwaysKept,
     UniformsInInputFormat,
 )
 from helpers import (
     assert_fails,
+    assert_generated_cases_catch,
     assert_passes,
     assert_same_bits,
     bit_pattern,
@@ -52,8 +56,10 @@ from helpers import (
     statistical,
 )
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import CHECKS
+from refdropout.conformance import CHECKS, Context, run_check
+from refdropout.conformance.cases import cases
 from refdropout.conformance.inputs import BINADES, spread
+from refdropout.conformance.search import search
 from refdropout.dtypes import bfloat16, float16, float32, get_dtype, within_one_ulp
 from refdropout.functional import dropout
 from refdropout.mutants.edges import AcceptsAnyRate, NaNAtPOne, StrictComparison
@@ -163,6 +169,44 @@ def test_reference_scalings_share_one_mask(seed: int, p: float, dtype: str, shap
     assert classic.data == [v if k else 0.0 for v, k in zip(x.data, keep.data)]
     evaluated = dropout(x, p, training=False, scaling="classic")
     assert all(within_one_ulp(got, q * v, x.dtype) for got, v in zip(evaluated.data, x.data))
+
+
+@pytest.mark.clause("DROPOUT-2")
+def test_generated_cases_catch_a_rescale_skipped_for_tiny_rates(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "DROPOUT-2", SkipsRescaleForTinyRates())
+    assert "kept, not x/q" in verdict.detail
+
+
+@pytest.mark.clause("DROPOUT-2")
+def test_generated_cases_are_reproducible_from_the_clause_seed(quick_plan) -> None:
+    """The same seed draws the same cases and gives the same verdict; another seed draws others."""
+    def drawn(seed: int) -> list:
+        seen: list = []
+        search(Context(seed, quick_plan, quick_plan.budget()), cases(REFERENCE), lambda case: seen.append(case) or [])
+        return seen
+
+    first = drawn(11)
+    assert len(first) == quick_plan.examples and first == drawn(11) and first != drawn(12)
+    broken = SkipsRescaleForTinyRates()
+    verdicts = [run_check("DROPOUT-2", broken, seed=3, plan=replace(quick_plan, examples=100),
+                          budget=quick_plan.budget()) for _ in range(2)]
+    assert verdicts[0] == verdicts[1] and verdicts[0].failed
+
+
+@pytest.mark.clause("DROPOUT-2")
+def test_a_generated_case_is_a_runnable_snippet(quick_plan) -> None:
+    """The snippet of the minimal case, run with impl bound, makes the failing call again: it returns
+    what the verdict says came back, where a correct implementation with the same mask does not."""
+    broken = SkipsRescaleForTinyRates()
+    verdict = assert_generated_cases_catch(quick_plan, "DROPOUT-2", broken)
+    snippet = re.search(r"`([^`]+)`", verdict.detail)[1]
+    index, got = re.search(r"element ([0-9]+): x = \S+ gave (\S+),", verdict.detail).groups()
+    run: dict = {"impl": broken}
+    exec(snippet, run)
+    assert repr(run["y"].data[int(index)]) == got
+    correct: dict = {"impl": Textbook()}
+    exec(snippet, correct)
+    assert correct["keep"].data == run["keep"].data and correct["y"].data != run["y"].data
 
 
 # --- DROPOUT-3 to DROPOUT-7: the domain of p ----------------------------------------------------------

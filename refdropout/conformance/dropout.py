@@ -46,6 +46,7 @@ from ..stats import (
     variance_roots,
 )
 from ..tensor import Tensor
+from .cases import cases
 from .kit import (
     child_seed,
     edged,
@@ -64,6 +65,7 @@ from .kit import (
 )
 from .registry import Context, check
 from .sampling import calls, keep_count, keep_masks, lag_counts, outputs, pair_counts
+from .search import search
 from .verdict import Verdict
 
 __all__ = [
@@ -246,11 +248,32 @@ def _eval_value(impl: Implementation, v: float, p: float) -> float:
 # --- exact checks ---------------------------------------------------------------------------------
 
 
+def _scaled_mask(impl: Implementation, name: str, x: Tensor, p: float, returned: object, flushed: bool) -> list[str]:
+    """DROPOUT-2's failures of ``returned``, (y, keep) of ``dropout_with_mask(x, p)``: keep a bool tensor of
+    x's shape, a dropped y_i 0, a kept y_i the kept value within one ulp (±0 where flushed allows it)."""
+    y, keep = returned
+    if not isinstance(keep, Tensor) or keep.shape != x.shape or keep.dtype is not bool_:
+        return [f"{name}: the mask is not a bool tensor of shape {x.shape}"]
+    dtype = x.dtype
+
+    def wrong(i: int, got: float, v: float) -> str | None:
+        if not keep.data[i]:
+            return None if got == 0.0 else "dropped, not 0"
+        kept = kept_value_of(impl, v, p, dtype)
+        if within_one_ulp(got, kept, dtype) or (flushed and got == 0.0 and (_subnormal(v, dtype) or
+                                                                             _subnormal(kept, dtype))):
+            return None
+        return f"kept, not x/q = {dtype.round(kept)!r} within one ulp"
+
+    return mismatch(name, y, x, wrong)
+
+
 @check("DROPOUT-2", needs=("dropout_with_mask",))
 def check_output_is_the_scaled_mask(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-2: y = x ⊙ m / q (inverted) or x ⊙ m (classic) for the mask m the call returns, the
     kept value as the declared scale_format computes it; under subnormals = "flushed" a subnormal x,
-    or a subnormal kept value, may give ±0."""
+    or a subnormal kept value, may give ±0. The fixed cases first, then generated ones (finite x, p in
+    (0, 1), any shape, format and seed)."""
     ctx.policy(impl, "scaling")
     ctx.policy(impl, "scale_format")
     flushed = ctx.policy(impl, "subnormals") == "flushed"
@@ -258,22 +281,11 @@ def check_output_is_the_scaled_mask(impl: Implementation, ctx: Context) -> Verdi
     for dtype in dtypes_of(impl):
         x = edged(ctx.seed, SIZE, dtype)
         for p in RATES:
-            name = f"{dtype.name}, p = {p}"
-            y, keep = impl.dropout_with_mask(x, p, seed=ctx.seed)
-            if not isinstance(keep, Tensor) or keep.shape != x.shape or keep.dtype is not bool_:
-                failures.append(f"{name}: the mask is not a bool tensor of shape {x.shape}")
-                continue
-
-            def wrong(i: int, got: float, v: float) -> str | None:
-                if not keep.data[i]:
-                    return None if got == 0.0 else "dropped, not 0"
-                kept = kept_value_of(impl, v, p, dtype)
-                if within_one_ulp(got, kept, dtype) or (flushed and got == 0.0 and (_subnormal(v, dtype) or
-                                                                                     _subnormal(kept, dtype))):
-                    return None
-                return "kept, not x/q within one ulp"
-
-            failures += mismatch(name, y, x, wrong)
+            failures += _scaled_mask(impl, f"{dtype.name}, p = {p}", x, p, impl.dropout_with_mask(x, p, seed=ctx.seed),
+                                     flushed)
+    if not failures:
+        failures = search(ctx, cases(impl, capability="dropout_with_mask"),
+                          lambda case: _scaled_mask(impl, "y", case.x, case.p, case.called(impl), flushed))
     return ctx.verdict("DROPOUT-2", failures)
 
 
