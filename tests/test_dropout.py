@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 import refdropout.conformance.dropout as checks
 from broken.dropout import (
     ActiveInEval,
+    ActiveInEvalAtSeedZero,
     BiasedFirstLane,
     BiasedLaneOf64,
     BoolsAsNumbers,
@@ -33,11 +34,16 @@ from broken.dropout import (
     EvaluationIgnoresRate,
     FlushesSubnormals,
     Keeps32SeedBits,
+    RaisesOnFiveAxes,
     RefusesPOne,
+    RoundsAtRateZeroOnManyAxes,
     ScaleInFloat32,
     ScaleInInputFormat,
+    SelectsOnManyAxes,
     SkipsRescaleForTinyRates,
     TailAlwaysKept,
+    TailDividesByZeroAtRateOne,
+    TailScaledByRate,
     UniformsInInputFormat,
 )
 from helpers import (
@@ -56,10 +62,11 @@ from helpers import (
     statistical,
 )
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import CHECKS, Context, run_check
+from refdropout.conformance import CHECKS, Context, Outcome, run_check
 from refdropout.conformance.cases import cases
 from refdropout.conformance.inputs import BINADES, spread
-from refdropout.conformance.search import search
+from refdropout.conformance.runner import run_target
+from refdropout.conformance.search import CASE_NOTE, search
 from refdropout.dtypes import bfloat16, float16, float32, get_dtype, within_one_ulp
 from refdropout.functional import dropout
 from refdropout.mutants.edges import AcceptsAnyRate, NaNAtPOne, StrictComparison
@@ -177,7 +184,7 @@ def test_generated_cases_catch_a_rescale_skipped_for_tiny_rates(quick_plan) -> N
     assert "kept, not x/q" in verdict.detail
 
 
-@pytest.mark.clause("DROPOUT-2")
+@pytest.mark.clause("DROPOUT-2", "RUNNER-15")
 def test_generated_cases_are_reproducible_from_the_clause_seed(quick_plan) -> None:
     """The same seed draws the same cases and gives the same verdict; another seed draws others."""
     def drawn(seed: int) -> list:
@@ -193,7 +200,7 @@ def test_generated_cases_are_reproducible_from_the_clause_seed(quick_plan) -> No
     assert verdicts[0] == verdicts[1] and verdicts[0].failed
 
 
-@pytest.mark.clause("DROPOUT-2")
+@pytest.mark.clause("DROPOUT-2", "RUNNER-15")
 def test_a_generated_case_is_a_runnable_snippet(quick_plan) -> None:
     """The snippet of the minimal case, run with impl bound, makes the failing call again: it returns
     what the verdict says came back, where a correct implementation with the same mask does not."""
@@ -207,6 +214,18 @@ def test_a_generated_case_is_a_runnable_snippet(quick_plan) -> None:
     correct: dict = {"impl": Textbook()}
     exec(snippet, correct)
     assert correct["keep"].data == run["keep"].data and correct["y"].data != run["y"].data
+
+
+@pytest.mark.clause("DROPOUT-8", "RUNNER-15")
+def test_an_exception_in_a_generated_case_fails_the_clause_naming_the_case() -> None:
+    """The implementation's exception in a generated case fails the clause, naming the call and the case;
+    the fixed cases (at most 3 axes) never raise."""
+    run = run_target("raises-on-five-axes", RaisesOnFiveAxes(), ["DROPOUT-8"], profile="standard", seed=2)
+    (result,) = run.results
+    assert result.verdict.outcome is Outcome.FAIL, result.verdict.detail
+    assert "raised NotImplementedError: raises-on-five-axes: at most 4 axes" in result.verdict.detail
+    assert f"{CASE_NOTE} from refdropout.tensor import Tensor;" in result.verdict.detail
+    assert re.search(r"Tensor.from_flat\(.*, \(1, 1, 1, 1, 1\), 'float[0-9]+'\)", result.verdict.detail)
 
 
 # --- DROPOUT-3 to DROPOUT-7: the domain of p ----------------------------------------------------------
@@ -253,6 +272,11 @@ def test_p_zero_is_the_identity(check_correct, check_broken, seed: int) -> None:
 
 
 @pytest.mark.clause("DROPOUT-4")
+def test_generated_cases_catch_an_identity_lost_on_many_axes(quick_plan) -> None:
+    assert_generated_cases_catch(quick_plan, "DROPOUT-4", RoundsAtRateZeroOnManyAxes())
+
+
+@pytest.mark.clause("DROPOUT-4")
 @exact(50)
 @given(seed=seeds, dtype=dtype_names, shape=shapes, data=st.data(),
        scaling=st.sampled_from(["inverted", "classic"]), nonfinite=st.sampled_from(["multiply", "select"]))
@@ -284,12 +308,23 @@ def test_p_one_gives_finite_zeros(check_correct, check_broken, seed: int) -> Non
     assert_fails(check_broken, "DROPOUT-5", (NaNAtPOne(), SwappedRate()), seed)
 
 
+@pytest.mark.clause("DROPOUT-5")
+def test_generated_cases_catch_a_remainder_loop_dividing_by_zero(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "DROPOUT-5", TailDividesByZeroAtRateOne())
+    assert "gave nan, not 0" in verdict.detail
+
+
 @pytest.mark.clause("DROPOUT-7")
 @exact(2)
 @given(seed=seeds)
 def test_eval_is_the_identity(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-7", CORRECT, seed)
     assert_fails(check_broken, "DROPOUT-7", (ActiveInEval(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-7")
+def test_generated_cases_catch_seed_zero_read_as_training(quick_plan) -> None:
+    assert "seed=0)" in assert_generated_cases_catch(quick_plan, "DROPOUT-7", ActiveInEvalAtSeedZero()).detail
 
 
 # --- DROPOUT-8 to DROPOUT-10: values ------------------------------------------------------------------
@@ -301,6 +336,12 @@ def test_eval_is_the_identity(check_correct, check_broken, seed: int) -> None:
 def test_every_element_is_zero_or_the_kept_value(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-8", CORRECT, seed)
     assert_fails(check_broken, "DROPOUT-8", (NoRescale(), OneOverP(), SwappedRate()), seed)
+
+
+@pytest.mark.clause("DROPOUT-8")
+def test_generated_cases_catch_a_remainder_loop_scaling_by_the_rate(quick_plan) -> None:
+    assert "neither 0 nor the kept value" in assert_generated_cases_catch(quick_plan, "DROPOUT-8",
+                                                                          TailScaledByRate()).detail
 
 
 @pytest.mark.clause("DROPOUT-8")
@@ -347,6 +388,11 @@ def test_nonfinite_inputs_follow_the_declared_policy(check_correct, check_broken
     assert_passes(check_correct, "DROPOUT-10", CORRECT, seed)
     assert_fails(check_broken, "DROPOUT-10", (WrongPolicy(), MultipliesDespiteSelect()), seed)
     assert "as select would" in check_broken("DROPOUT-10", WrongPolicy(), seed).detail
+
+
+@pytest.mark.clause("DROPOUT-10")
+def test_generated_cases_catch_a_policy_that_changes_with_the_axes(quick_plan) -> None:
+    assert "as select would" in assert_generated_cases_catch(quick_plan, "DROPOUT-10", SelectsOnManyAxes()).detail
 
 
 @pytest.mark.clause("DROPOUT-10")

@@ -32,8 +32,8 @@ from ..contract import Implementation, dtypes_of
 from ..dtypes import DType
 from ..tensor import Tensor
 
-__all__ = ["MAX_ELEMENTS", "SIZES", "SPECIAL_RATES", "SPECIAL_SEEDS", "Case", "cases", "formats", "layout",
-           "probabilities", "rates", "seeds", "shapes", "values"]
+__all__ = ["MAX_ELEMENTS", "NONFINITE", "SIZES", "SPECIAL_RATES", "SPECIAL_SEEDS", "Case", "cases", "formats", "layout",
+           "probabilities", "rates", "seeds", "shapes", "special_values", "values"]
 
 MAX_ELEMENTS = 2**10 + 1  # a case stays cheap for a pure-Python implementation (a few milliseconds)
 _WIDTHS = {n for k in range(1, 11) for n in (2**k - 1, 2**k, 2**k + 1)}  # around vector widths up to 2^10
@@ -77,19 +77,21 @@ def shapes(max_elements: int = MAX_ELEMENTS) -> st.SearchStrategy[tuple[int, ...
                                      else _axes(max_elements))
 
 
-def special_values(dtype: DType, *, nonfinite: bool) -> tuple[float, ...]:
-    """±0, ±the least subnormal, the largest subnormal, the least normal, ±1, ±the largest finite
-    value of ``dtype`` (and NaN, ±inf where ``nonfinite``)."""
+NONFINITE = (math.nan, math.inf, -math.inf)
+
+
+def special_values(dtype: DType) -> tuple[float, ...]:
+    """±0, ±1, ±the least subnormal, the largest subnormal, ±the least normal and ±the largest finite
+    value of ``dtype``."""
     normal = math.ldexp(1.0, dtype.emin)
-    finite = (0.0, -0.0, 1.0, -1.0, dtype.tiny, -dtype.tiny, normal - dtype.tiny, normal, -normal,
-              dtype.max, -dtype.max)
-    return finite + ((math.nan, math.inf, -math.inf) if nonfinite else ())
+    return (0.0, -0.0, 1.0, -1.0, dtype.tiny, -dtype.tiny, normal - dtype.tiny, normal, -normal, dtype.max, -dtype.max)
 
 
 def values(dtype: DType, *, nonfinite: bool) -> st.SearchStrategy[float]:
-    """Values of ``dtype``: its special values, or any finite float rounded to it."""
-    return st.one_of(st.sampled_from(special_values(dtype, nonfinite=nonfinite)),
-                     st.floats(-dtype.max, dtype.max).map(dtype.round))
+    """Values of ``dtype``: its special values, or any finite float rounded to it; where ``nonfinite``,
+    NaN, inf or -inf one time in three."""
+    finite = [st.sampled_from(special_values(dtype)), st.floats(-dtype.max, dtype.max).map(dtype.round)]
+    return st.one_of(*finite, *([st.sampled_from(NONFINITE)] if nonfinite else []))
 
 
 def layout(palette: tuple[float, ...], order: int, n: int) -> list[float]:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 
 import numpy as np
+from hypothesis import strategies as st
 
 from ..contract import Implementation, dtypes_of, policies_of
 from ..contract.arrays import as_array
@@ -46,7 +47,7 @@ from ..stats import (
     variance_roots,
 )
 from ..tensor import Tensor
-from .cases import cases
+from .cases import cases, probabilities, rates
 from .kit import (
     child_seed,
     edged,
@@ -321,7 +322,8 @@ def _any_size(n: int) -> tuple[tuple[int, ...], ...]:
 @check("DROPOUT-4")
 def check_p_zero_is_the_identity(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-4: training at p = 0 returns x bit for bit, in every dtype, at every size up to the plan's n
-    (the plan's n in calls of at most sampling.CHUNK elements)."""
+    (the plan's n in calls of at most sampling.CHUNK elements); then generated cases (any x, NaN and ±inf
+    included, of any shape, format and seed)."""
     failures = []
     for dtype in dtypes_of(impl):
         *small, _ = _any_size(ctx.plan.n)
@@ -330,6 +332,9 @@ def check_p_zero_is_the_identity(impl: Implementation, ctx: Context) -> Verdict:
             x = edged_array(seed, shape, dtype, nonfinite=True)
             y = impl.dropout(x, 0.0, training=True, seed=seed)
             failures += identical_array(f"{dtype.name}, shape {shape}", y, x)
+    if not failures:
+        failures = search(ctx, cases(impl, p=st.just(0.0), nonfinite=True),
+                          lambda case: identical("y", case.called(impl), case.x))
     return ctx.verdict("DROPOUT-4", failures)
 
 
@@ -340,63 +345,80 @@ def _not_zero(i: int, got: float, v: float) -> str | None:
 @check("DROPOUT-5")
 def check_p_one_gives_finite_zeros(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-5: training at p = 1 maps every finite x to 0 (of either sign), in every dtype, or raises
-    under p_one = "refused"."""
+    under p_one = "refused"; then generated cases (finite x of any shape, format and seed)."""
     refused = ctx.policy(impl, "p_one") == "refused"
+
+    def zeros(name: str, x: Tensor, call: Callable[[], object]) -> list[str]:
+        return _refused(name, call) if refused else mismatch(name, call(), x, _not_zero)
+
     failures = []
     for dtype in dtypes_of(impl):
         x = edged(ctx.seed, SIZE, dtype)
-        if refused:
-            failures += _refused(dtype.name, lambda: impl.dropout(x, 1.0, training=True, seed=ctx.seed))
-            continue
-        failures += mismatch(dtype.name, impl.dropout(x, 1.0, training=True, seed=ctx.seed), x, _not_zero)
+        failures += zeros(dtype.name, x, lambda: impl.dropout(x, 1.0, training=True, seed=ctx.seed))
+    if not failures:
+        failures = search(ctx, cases(impl, p=st.just(1.0)), lambda case: zeros("y", case.x, lambda: case.called(impl)))
     return ctx.verdict("DROPOUT-5", failures)
 
 
 @check("DROPOUT-7")
 def check_eval_is_the_identity(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-7: eval returns x bit for bit (inverted) or q x within one ulp (classic), for every p;
-    under p_one = "refused" an evaluation call at p = 1 may raise instead."""
+    under p_one = "refused" an evaluation call at p = 1 may raise instead. Then generated cases (x of
+    any shape, format and seed, NaN and ±inf included under inverted scaling; p in [0, 1])."""
     inverted = policies_of(impl).scaling == "inverted"
     refused = ctx.policy(impl, "p_one") == "refused"
+
+    def evaluated(name: str, x: Tensor, p: float, call: Callable[[], object]) -> list[str]:
+        try:
+            y = call()
+        except Exception:  # a foreign implementation's error type is its own
+            if refused and p == 1.0:
+                return []
+            raise
+        if inverted:
+            return identical(name, y, x)
+        return mismatch(name, y, x, lambda i, got, v: None if within_one_ulp(got, _eval_value(impl, v, p), x.dtype)
+                        else f"not q x = {x.dtype.round(_eval_value(impl, v, p))!r} within one ulp")
+
     failures = []
     for dtype in dtypes_of(impl):
         x = edged(ctx.seed, SIZE, dtype, nonfinite=inverted)
         for p in (0.0, *RATES, 1.0):
-            name = f"{dtype.name}, p = {p}, eval"
-            try:
-                y = impl.dropout(x, p, training=False, seed=ctx.seed)
-            except Exception:  # a foreign implementation's error type is its own
-                if refused and p == 1.0:
-                    continue
-                raise
-            if inverted:
-                failures += identical(name, y, x)
-            else:
-                failures += mismatch(name, y, x, lambda i, got, v: None if within_one_ulp(
-                    got, _eval_value(impl, v, p), dtype) else "not q x within one ulp")
+            failures += evaluated(f"{dtype.name}, p = {p}, eval", x, p,
+                                  lambda: impl.dropout(x, p, training=False, seed=ctx.seed))
+    if not failures:
+        failures = search(ctx, cases(impl, p=probabilities, nonfinite=inverted, training=False),
+                          lambda case: evaluated("y", case.x, case.p, lambda: case.called(impl)))
     return ctx.verdict("DROPOUT-7", failures)
 
 
 @check("DROPOUT-8")
 def check_every_element_is_zero_or_the_kept_value(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-8: each element is exactly 0 or x/q (classic: x) within one ulp, the kept value as the
-    declared scale_format computes it; shape and dtype preserved."""
+    declared scale_format computes it; shape and dtype preserved. Then generated cases (finite x of any
+    shape, format and seed, p in (0, 1))."""
     ctx.policy(impl, "scale_format")
+
+    def zero_or_kept(name: str, x: Tensor, p: float, y: object) -> list[str]:
+        def wrong(i: int, got: float, v: float) -> str | None:
+            kept = kept_value_of(impl, v, p, x.dtype)
+            if got == 0.0 or within_one_ulp(got, kept, x.dtype):
+                return None
+            return f"neither 0 nor the kept value {x.dtype.round(kept)!r} within one ulp"
+
+        return mismatch(name, y, x, wrong)
+
     failures = []
     for dtype in dtypes_of(impl):
         x = edged(ctx.seed, SIZE, dtype)
         for p in RATES:
-
-            def wrong(i: int, got: float, v: float) -> str | None:
-                if got == 0.0 or within_one_ulp(got, kept_value_of(impl, v, p, dtype), dtype):
-                    return None
-                return "neither 0 nor the kept value within one ulp"
-
-            failures += mismatch(f"{dtype.name}, p = {p}", impl.dropout(x, p, training=True, seed=ctx.seed), x, wrong)
+            failures += zero_or_kept(f"{dtype.name}, p = {p}", x, p, impl.dropout(x, p, training=True, seed=ctx.seed))
         for shape in _any_size(1)[:3]:  # 0-d and empty tensors keep their shape too
             x = edged(ctx.seed, shape, dtype)
             y = impl.dropout(x, 0.3, training=True, seed=ctx.seed)
             failures += tensor_like(f"{dtype.name}, shape {shape}", y, x)
+    if not failures:
+        failures = search(ctx, cases(impl), lambda case: zero_or_kept("y", case.x, case.p, case.called(impl)))
     return ctx.verdict("DROPOUT-8", failures)
 
 
@@ -452,32 +474,46 @@ def _nonfinite_outcome(v: float, got: float) -> tuple[str, str]:
 @check("DROPOUT-10")
 def check_nonfinite_inputs_follow_the_declared_policy(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-10: kept NaN and ±inf stay; dropped ones give NaN ("multiply") or 0 ("select"), as declared;
-    p = 1 raises under p_one = "refused"."""
+    p = 1 raises under p_one = "refused". Then generated cases (x of any shape, format and seed with NaN
+    and ±inf among its values, p in (0, 1]): each non-finite element kept or the policy's value."""
     declared = ctx.policy(impl, "nonfinite")
     refused = ctx.policy(impl, "p_one") == "refused"
+
+    def outcomes(name: str, x: Tensor, p: float, call: Callable[[], object]) -> set[tuple[str, str]] | list[str]:
+        """The (input, output) outcomes of x's non-finite elements, or the failures of the call."""
+        if refused and p == 1.0:
+            return _refused(name, call)
+        y = call()
+        form = tensor_like(name, y, x)
+        if form:
+            return form
+        seen = {_nonfinite_outcome(v, got) for v, got in zip(x.data, y.data) if not math.isfinite(v)}
+        wrong = seen - DROPPED[declared] - (KEPT if p < 1.0 else set())
+        if not wrong:
+            return seen
+        observed = sorted(policy for policy, outs in DROPPED.items() if wrong & outs) or ["neither policy"]
+        return [f"{name}: declared {declared!r}, but non-finite inputs gave {sorted(wrong)} "
+                f"(as {' and '.join(observed)} would)"]
+
     failures = []
     for dtype in dtypes_of(impl):
         x = Tensor.from_flat([math.nan, math.inf, -math.inf] * NONFINITE_COPIES, (3 * NONFINITE_COPIES,), dtype)
         for p in NONFINITE_RATES:
             name = f"{dtype.name}, p = {p}"
-            if refused and p == 1.0:
-                failures += _refused(name, lambda: impl.dropout(x, p, training=True, seed=ctx.seed))
-                continue
-            y = impl.dropout(x, p, training=True, seed=ctx.seed)
-            form = tensor_like(name, y, x)
-            if form:
-                failures += form
-                continue
-            seen = set(map(_nonfinite_outcome, x.data, y.data))
-            allowed = DROPPED[declared] | (KEPT if p < 1.0 else set())
-            wrong = seen - allowed
-            if wrong:
-                observed = sorted(policy for policy, outs in DROPPED.items() if wrong & outs) or ["neither policy"]
-                failures.append(f"{name}: declared {declared!r}, but non-finite inputs gave "
-                                f"{sorted(wrong)} (as {' and '.join(observed)} would)")
+            seen = outcomes(name, x, p, lambda: impl.dropout(x, p, training=True, seed=ctx.seed))
+            if isinstance(seen, list):
+                failures += seen
             elif p < 1.0 and not KEPT <= seen:
                 failures.append(f"{name}: no {sorted(KEPT - seen)} outcome: kept NaN and ±inf must stay as they are")
+    if not failures:
+        failures = search(ctx, cases(impl, p=st.one_of(rates, st.just(1.0)), nonfinite=True),
+                          lambda case: _failures(outcomes("y", case.x, case.p, lambda: case.called(impl))))
     return ctx.verdict("DROPOUT-10", failures)
+
+
+def _failures(found: set | list[str]) -> list[str]:
+    """The failures among a judge's findings: a list of them, or none where it found outcomes (a set)."""
+    return found if isinstance(found, list) else []
 
 
 @check("DROPOUT-11", needs=("dropout_noise_shape",))
