@@ -241,6 +241,12 @@ def _refused(name: str, call: Callable[[], object]) -> list[str]:
     return [f"{name}: p = 1 was accepted, but the implementation declares p_one = 'refused'"]
 
 
+def _read_as_one(impl: Implementation, p: float) -> bool:
+    """True when ``impl`` reads p as 1: p = 1, or p rounding to 1 in binary32 under scale_format = "float32"
+    (DROPOUT-3), where p_one = "refused" lets a call refuse it."""
+    return p == 1.0 or (policies_of(impl).scale_format == "float32" and float32.round(p) == 1.0)
+
+
 def _eval_value(impl: Implementation, v: float, p: float) -> float:
     """What evaluation returns: x (inverted) or q x (classic), exactly."""
     return v if policies_of(impl).scaling == "inverted" else (1.0 - p) * v
@@ -285,8 +291,10 @@ def check_output_is_the_scaled_mask(impl: Implementation, ctx: Context) -> Verdi
             failures += _scaled_mask(impl, f"{dtype.name}, p = {p}", x, p, impl.dropout_with_mask(x, p, seed=ctx.seed),
                                      flushed)
     if not failures:
-        failures = search(ctx, cases(impl, capability="dropout_with_mask"),
-                          lambda case: _scaled_mask(impl, "y", case.x, case.p, case.called(impl), flushed))
+        refused = ctx.policy(impl, "p_one") == "refused"
+        failures = search(ctx, cases(impl, capability="dropout_with_mask"), lambda case: (
+            _refused("y", lambda: case.called(impl)) if refused and _read_as_one(impl, case.p)
+            else _scaled_mask(impl, "y", case.x, case.p, case.called(impl), flushed)))
     return ctx.verdict("DROPOUT-2", failures)
 
 
@@ -372,7 +380,7 @@ def check_eval_is_the_identity(impl: Implementation, ctx: Context) -> Verdict:
         try:
             y = call()
         except Exception:  # a foreign implementation's error type is its own
-            if refused and p == 1.0:
+            if refused and _read_as_one(impl, p):
                 return []
             raise
         if inverted:
@@ -418,7 +426,10 @@ def check_every_element_is_zero_or_the_kept_value(impl: Implementation, ctx: Con
             y = impl.dropout(x, 0.3, training=True, seed=ctx.seed)
             failures += tensor_like(f"{dtype.name}, shape {shape}", y, x)
     if not failures:
-        failures = search(ctx, cases(impl), lambda case: zero_or_kept("y", case.x, case.p, case.called(impl)))
+        refused = ctx.policy(impl, "p_one") == "refused"
+        failures = search(ctx, cases(impl), lambda case: (
+            _refused("y", lambda: case.called(impl)) if refused and _read_as_one(impl, case.p)
+            else zero_or_kept("y", case.x, case.p, case.called(impl))))
     return ctx.verdict("DROPOUT-8", failures)
 
 
@@ -481,7 +492,7 @@ def check_nonfinite_inputs_follow_the_declared_policy(impl: Implementation, ctx:
 
     def outcomes(name: str, x: Tensor, p: float, call: Callable[[], object]) -> set[tuple[str, str]] | list[str]:
         """The (input, output) outcomes of x's non-finite elements, or the failures of the call."""
-        if refused and p == 1.0:
+        if refused and _read_as_one(impl, p):
             return _refused(name, call)
         y = call()
         form = tensor_like(name, y, x)
