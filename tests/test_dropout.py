@@ -359,6 +359,15 @@ def test_one_ulp_admits_rounding_the_scale_first(dtype, x: float, q: float) -> N
     assert within_one_ulp(framework, x / q, dtype)
 
 
+@pytest.mark.clause("DROPOUT-8")
+@pytest.mark.parametrize("dtype", [float16, bfloat16, float32], ids=["float16", "bfloat16", "float32"])
+def test_a_non_finite_kept_value_is_matched_exactly(dtype) -> None:
+    """x / fl_T(q) with q rounded to 0 is ±inf, or NaN for x = 0: matched by that value alone."""
+    assert within_one_ulp(math.nan, math.nan, dtype) and within_one_ulp(math.inf, math.inf, dtype)
+    assert not within_one_ulp(0.0, math.nan, dtype) and not within_one_ulp(math.nan, 0.0, dtype)
+    assert not within_one_ulp(-math.inf, math.inf, dtype) and not within_one_ulp(dtype.max, math.inf, dtype)
+
+
 @pytest.mark.clause("DROPOUT-9")
 @pytest.mark.parametrize("x, named", [
     (Tensor([True, False]), "got dtype bool"),
