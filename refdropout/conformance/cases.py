@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from hypothesis import strategies as st
 
@@ -122,13 +123,13 @@ class Case:
     capability: str = "dropout"
     noise_shape: tuple[int | None, ...] | None = field(default=None)
 
-    @property
+    @cached_property
     def values(self) -> list[float]:
         return layout(self.palette, self.order, math.prod(self.shape))
 
-    @property
+    @cached_property
     def x(self) -> Tensor:
-        """x as an engine tensor (its values lie in dtype: nothing is rounded)."""
+        """x as an engine tensor (its values lie in dtype: nothing is rounded), built once per case."""
         return Tensor.from_flat(self.values, self.shape, self.dtype, rounded=True)
 
     def called(self, impl: Implementation) -> object:
