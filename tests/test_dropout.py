@@ -34,6 +34,7 @@ from broken.dropout import (
     EvaluationIgnoresRate,
     FlushesSubnormals,
     Keeps32SeedBits,
+    NoiseShapeIgnoredOnManyAxes,
     RaisesOnFiveAxes,
     RefusesPOne,
     RoundsAtRateZeroOnManyAxes,
@@ -430,6 +431,12 @@ def test_reference_nonfinite_policies(seed: int, p: float, dtype: str, nonfinite
 def test_noise_shape_shares_mask_values(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-11", CORRECT, seed)
     assert_fails(check_broken, "DROPOUT-11", (NoiseShapeIgnored(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-11")
+def test_generated_cases_catch_a_noise_shape_ignored_on_many_axes(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "DROPOUT-11", NoiseShapeIgnoredOnManyAxes())
+    assert "impl.dropout_noise_shape(x, " in verdict.detail and "sharing its mask value" in verdict.detail
 
 
 @pytest.mark.clause("DROPOUT-11")

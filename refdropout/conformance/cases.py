@@ -34,6 +34,7 @@ from ..dtypes import DType
 from ..tensor import Tensor
 
 __all__ = ["MAX_ELEMENTS", "NONFINITE", "SIZES", "SPECIAL_RATES", "SPECIAL_SEEDS", "Case", "cases", "formats", "layout",
+           "noise_cases",
            "probabilities", "rates", "seeds", "shapes", "special_values", "values"]
 
 MAX_ELEMENTS = 2**10 + 1  # a case stays cheap for a pure-Python implementation (a few milliseconds)
@@ -168,6 +169,20 @@ def _cases(draw: st.DrawFn, impl: Implementation, p: st.SearchStrategy[float], n
     palette = tuple(draw(st.lists(values(dtype, nonfinite=nonfinite), min_size=1, max_size=6)))
     order = 0 if len(palette) == 1 else draw(st.integers(0, 2**32 - 1))
     return Case(dtype, draw(shape or shapes()), draw(p), draw(seeds), palette, order, training, capability)
+
+
+@st.composite
+def _noise_cases(draw: st.DrawFn, impl: Implementation) -> Case:
+    shape = draw(shapes().filter(len))  # at least one axis
+    noise = tuple(draw(st.sampled_from((n, None, 1))) for n in shape)
+    return Case(draw(formats(impl)), shape, draw(rates), draw(seeds), capability="dropout_noise_shape",
+                noise_shape=noise)
+
+
+def noise_cases(impl: Implementation) -> st.SearchStrategy[Case]:
+    """Cases of ``impl``'s ``dropout_noise_shape`` on x = 1 of 1 to 5 axes in every declared format: each
+    axis of the noise shape the axis's size, None (the same) or 1 (shared); p in (0, 1); any seed."""
+    return _noise_cases(impl)
 
 
 def cases(impl: Implementation, *, p: st.SearchStrategy[float] = rates, nonfinite: bool = False,

@@ -47,7 +47,7 @@ from ..stats import (
     variance_roots,
 )
 from ..tensor import Tensor
-from .cases import cases, probabilities, rates
+from .cases import cases, noise_cases, probabilities, rates
 from .kit import (
     child_seed,
     edged,
@@ -529,24 +529,30 @@ def _failures(found: set | list[str]) -> list[str]:
 
 @check("DROPOUT-11", needs=("dropout_noise_shape",))
 def check_noise_shape_shares_mask_values(impl: Implementation, ctx: Context) -> Verdict:
-    """DROPOUT-11: with noise_shape, the elements that share a mask value have one output value."""
-    x = ones(NOISE_INPUT)
-    kept = kept_value_of(impl, 1.0, STRUCTURE_RATE)
-    failures = []
-    for noise_shape in NOISE_SHAPES:
-        name = f"noise_shape {noise_shape}"
-        y = impl.dropout_noise_shape(x, STRUCTURE_RATE, noise_shape, training=True, seed=ctx.seed)
+    """DROPOUT-11: with noise_shape, the elements that share a mask value have one output value; then
+    generated cases (x = 1 of 1 to 5 axes in any format, each axis of the noise shape its size, None or 1)."""
+    def shared(name: str, x: Tensor, p: float, noise_shape: tuple, y: object) -> list[str]:
+        kept = kept_value_of(impl, 1.0, p, x.dtype)
         mask_shape = tuple(n if m is None else m for m, n in zip(noise_shape, x.shape))
         positions = broadcast_index(mask_shape, x.shape)  # element -> the mask position it uses
         first: dict[int, float] = {}  # mask position -> the output of the first element that uses it
 
         def wrong(i: int, got: float, v: float) -> str | None:
-            if got != 0.0 and not within_one_ulp(got, kept, float64):
-                return f"neither 0 nor {kept!r}"
-            shared = first.setdefault(positions[i], got)
-            return None if shared == got else f"but an element sharing its mask value gave {shared!r}"
+            if got != 0.0 and not within_one_ulp(got, kept, x.dtype):
+                return f"neither 0 nor {x.dtype.round(kept)!r}"
+            seen = first.setdefault(positions[i], got)
+            return None if seen == got else f"but an element sharing its mask value gave {seen!r}"
 
-        failures += mismatch(name, y, x, wrong)
+        return mismatch(name, y, x, wrong)
+
+    x = ones(NOISE_INPUT)
+    failures = []
+    for noise_shape in NOISE_SHAPES:
+        y = impl.dropout_noise_shape(x, STRUCTURE_RATE, noise_shape, training=True, seed=ctx.seed)
+        failures += shared(f"noise_shape {noise_shape}", x, STRUCTURE_RATE, noise_shape, y)
+    if not failures:
+        failures = search(ctx, noise_cases(impl), lambda case: shared("y", case.x, case.p, case.noise_shape,
+                                                                        case.called(impl)))
     return ctx.verdict("DROPOUT-11", failures)
 
 

@@ -263,3 +263,13 @@ class RaisesOnFiveAxes(Textbook):
         if x.ndim == 5:
             raise NotImplementedError(f"{self.name}: at most 4 axes, got {x.ndim}")
         return super().dropout(x, p, training=training, seed=seed)
+
+
+class NoiseShapeIgnoredOnManyAxes(Textbook):
+    """Draws one mask value per element, ignoring noise_shape, on inputs of 4 or more axes, as a kernel
+    whose broadcasting path handles at most 3 (the fixed cases' input has 3 axes)."""
+
+    name = "noise-shape-ignored-on-many-axes"
+
+    def mask_shape(self, shape: Shape, noise_shape: Sequence[int | None] | None) -> Shape:
+        return shape if len(shape) >= 4 else super().mask_shape(shape, noise_shape)
