@@ -34,7 +34,7 @@ from ..dtypes import DType
 from ..tensor import Tensor
 
 __all__ = ["MAX_ELEMENTS", "NONFINITE", "SIZES", "SPECIAL_RATES", "SPECIAL_SEEDS", "Case", "cases", "formats", "layout",
-           "noise_cases",
+           "CORNER_RATE", "corners", "noise_cases",
            "probabilities", "rates", "seeds", "shapes", "special_values", "values"]
 
 MAX_ELEMENTS = 2**10 + 1  # a case stays cheap for a pure-Python implementation (a few milliseconds)
@@ -177,6 +177,17 @@ def _noise_cases(draw: st.DrawFn, impl: Implementation) -> Case:
     noise = tuple(draw(st.sampled_from((n, None, 1))) for n in shape)
     return Case(draw(formats(impl)), shape, draw(rates), draw(seeds), capability="dropout_noise_shape",
                 noise_shape=noise)
+
+
+CORNER_RATE = 1 - 2**-25  # q = 2^-25: 0 in float16 (a tie, to even), fl(1/q) beyond float16's range
+
+
+def corners(impl: Implementation, seed: int, capability: str = "dropout") -> list[Case]:
+    """The cases every search of p in (0, 1) tries first, one per declared format: p = CORNER_RATE on
+    ±0, 1, -2, the least subnormal and the largest finite value, where a scale computed in a 16-bit
+    format overflows or a q rounded to it is 0 (and 0 / 0 is NaN)."""
+    return [Case(dtype, (6,), CORNER_RATE, seed, (0.0, -0.0, 1.0, -2.0, dtype.tiny, dtype.max), 1, True, capability)
+            for dtype in dtypes_of(impl)]
 
 
 def noise_cases(impl: Implementation) -> st.SearchStrategy[Case]:

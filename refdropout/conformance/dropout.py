@@ -47,7 +47,7 @@ from ..stats import (
     variance_roots,
 )
 from ..tensor import Tensor
-from .cases import cases, noise_cases, probabilities, rates
+from .cases import cases, corners, noise_cases, probabilities, rates
 from .kit import (
     child_seed,
     edged,
@@ -247,6 +247,11 @@ def _read_as_one(impl: Implementation, p: float) -> bool:
     return p == 1.0 or (policies_of(impl).scale_format == "float32" and float32.round(p) == 1.0)
 
 
+def _refusable(impl: Implementation, ctx: Context, p: float) -> bool:
+    """True when ``impl`` reads p as 1 and declares p_one = "refused" (the verdict then relies on it)."""
+    return _read_as_one(impl, p) and ctx.policy(impl, "p_one") == "refused"
+
+
 def _eval_value(impl: Implementation, v: float, p: float) -> float:
     """What evaluation returns: x (inverted) or q x (classic), exactly."""
     return v if policies_of(impl).scaling == "inverted" else (1.0 - p) * v
@@ -291,10 +296,10 @@ def check_output_is_the_scaled_mask(impl: Implementation, ctx: Context) -> Verdi
             failures += _scaled_mask(impl, f"{dtype.name}, p = {p}", x, p, impl.dropout_with_mask(x, p, seed=ctx.seed),
                                      flushed)
     if not failures:
-        refused = ctx.policy(impl, "p_one") == "refused"
         failures = search(ctx, cases(impl, capability="dropout_with_mask"), lambda case: (
-            _refused("y", lambda: case.called(impl)) if refused and _read_as_one(impl, case.p)
-            else _scaled_mask(impl, "y", case.x, case.p, case.called(impl), flushed)))
+            _refused("y", lambda: case.called(impl)) if _refusable(impl, ctx, case.p)
+            else _scaled_mask(impl, "y", case.x, case.p, case.called(impl), flushed)),
+            corners(impl, ctx.seed, "dropout_with_mask"))
     return ctx.verdict("DROPOUT-2", failures)
 
 
@@ -426,10 +431,9 @@ def check_every_element_is_zero_or_the_kept_value(impl: Implementation, ctx: Con
             y = impl.dropout(x, 0.3, training=True, seed=ctx.seed)
             failures += tensor_like(f"{dtype.name}, shape {shape}", y, x)
     if not failures:
-        refused = ctx.policy(impl, "p_one") == "refused"
         failures = search(ctx, cases(impl), lambda case: (
-            _refused("y", lambda: case.called(impl)) if refused and _read_as_one(impl, case.p)
-            else zero_or_kept("y", case.x, case.p, case.called(impl))))
+            _refused("y", lambda: case.called(impl)) if _refusable(impl, ctx, case.p)
+            else zero_or_kept("y", case.x, case.p, case.called(impl))), corners(impl, ctx.seed))
     return ctx.verdict("DROPOUT-8", failures)
 
 

@@ -24,9 +24,9 @@ the inner search is set here, so none is inherited from the outer test's profile
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+from hypothesis import HealthCheck, Phase, Verbosity, example, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import FlakyFailure
 
@@ -47,14 +47,14 @@ class _Counterexample(Exception):
 
 def _settings(examples: int) -> settings:
     return settings(max_examples=examples, derandomize=False, database=None, deadline=None,
-                    phases=(Phase.generate, Phase.shrink), suppress_health_check=list(HealthCheck),
+                    phases=(Phase.explicit, Phase.generate, Phase.shrink), suppress_health_check=list(HealthCheck),
                     report_multiple_bugs=False, verbosity=Verbosity.quiet, print_blob=False)
 
 
-def search(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge) -> list[str]:
+def search(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge, explicit: Sequence[Case] = ()) -> list[str]:
     """The failures of the minimal case of ``strategy`` that ``judge`` finds at fault among
-    ``ctx.plan.examples`` cases drawn under ``ctx.seed``: [] when every case conforms (and when
-    the plan draws none)."""
+    ``ctx.plan.examples`` cases drawn under ``ctx.seed``, the ``explicit`` cases tried first: [] when
+    every case conforms (and when the plan draws none)."""
     examples = ctx.plan.examples
     if examples == 0:
         return []
@@ -68,7 +68,10 @@ def search(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge) -> lis
             found.append((case, failures))
             raise _Counterexample
 
-    test = _settings(examples)(seed(ctx.seed)(given(strategy)(attempt)))
+    test = given(strategy)(attempt)
+    for case in reversed(explicit):
+        test = example(case)(test)
+    test = _settings(examples)(seed(ctx.seed)(test))
     try:
         test()
     except _Counterexample:
@@ -87,5 +90,5 @@ def search(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge) -> lis
 def _reported(case: Case, failures: list[str], examples: int, clause_seed: int) -> str:
     """A failing case as the verdict shows it: the snippet that repeats the call, then what came back
     and what the clause requires."""
-    return (f"generated case (the minimal one Hypothesis found among {examples} drawn with seed {clause_seed}): "
+    return (f"generated case (the least Hypothesis found at fault, {examples} cases drawn with seed {clause_seed}): "
             f"`{case.snippet()}` -> " + "; ".join(failures))
