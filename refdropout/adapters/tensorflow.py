@@ -67,6 +67,9 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
                       "the limit of a alpha' (1 - p)",
         "DROPOUT-16": "Dropout calls TensorFlow's dropout, which draws its uniforms in x's format: in float16 "
                       "the keep rate at p = 0.001 is 0.99805, in bfloat16 0.99219, and 0 at p = 0.999",
+        "DROPOUT-11": "Dropout(noise_shape=...) refuses an entry of 0, the size of an empty axis (\"Expected all "
+                      "dimensions to be positive integers or None\"): x of shape (0, 3) cannot be dropped with "
+                      "its noise shape (0, 1); found by the generated cases (keras 3.15.1)",
     },
 }
 

@@ -34,7 +34,7 @@ from ..dtypes import DType
 from ..tensor import Tensor
 
 __all__ = ["MAX_ELEMENTS", "NONFINITE", "SIZES", "SPECIAL_RATES", "SPECIAL_SEEDS", "Case", "cases", "formats", "layout",
-           "CORNER_RATE", "corners", "noise_cases",
+           "CORNER_RATE", "corners", "noise_cases", "noise_corners",
            "probabilities", "rates", "seeds", "shapes", "special_values", "values"]
 
 MAX_ELEMENTS = 2**10 + 1  # a case stays cheap for a pure-Python implementation (a few milliseconds)
@@ -187,6 +187,13 @@ def corners(impl: Implementation, seed: int, capability: str = "dropout") -> lis
     ±0, 1, -2, the least subnormal and the largest finite value, where a scale computed in a 16-bit
     format overflows or a q rounded to it is 0 (and 0 / 0 is NaN)."""
     return [Case(dtype, (6,), CORNER_RATE, seed, (0.0, -0.0, 1.0, -2.0, dtype.tiny, dtype.max), 1, True, capability)
+            for dtype in dtypes_of(impl)]
+
+
+def noise_corners(impl: Implementation, seed: int) -> list[Case]:
+    """The cases every search of noise shapes tries first, one per declared format: an empty axis named
+    by its size, x of shape (0, 3) with the noise shape (0, 1)."""
+    return [Case(dtype, (0, 3), 0.3, seed, capability="dropout_noise_shape", noise_shape=(0, 1))
             for dtype in dtypes_of(impl)]
 
 

@@ -47,7 +47,7 @@ from ..stats import (
     variance_roots,
 )
 from ..tensor import Tensor
-from .cases import cases, corners, noise_cases, probabilities, rates
+from .cases import cases, corners, noise_cases, noise_corners, probabilities, rates
 from .kit import (
     child_seed,
     edged,
@@ -555,8 +555,9 @@ def check_noise_shape_shares_mask_values(impl: Implementation, ctx: Context) -> 
         y = impl.dropout_noise_shape(x, STRUCTURE_RATE, noise_shape, training=True, seed=ctx.seed)
         failures += shared(f"noise_shape {noise_shape}", x, STRUCTURE_RATE, noise_shape, y)
     if not failures:
-        failures = search(ctx, noise_cases(impl), lambda case: shared("y", case.x, case.p, case.noise_shape,
-                                                                        case.called(impl)))
+        failures = search(ctx, noise_cases(impl),
+                          lambda case: shared("y", case.x, case.p, case.noise_shape, case.called(impl)),
+                          noise_corners(impl, ctx.seed))
     return ctx.verdict("DROPOUT-11", failures)
 
 
