@@ -314,7 +314,7 @@ def _suggest(run: Run, target: LoadedTarget, args: argparse.Namespace, watch: Wa
 
 
 def _probe(args: argparse.Namespace) -> int:
-    """``refdropout probe``: the findings, the declaration, the JSON report; the exit status (RUNNER-15)."""
+    """``refdropout probe``: the findings, the declaration, the JSON report; the exit status (RUNNER-16)."""
     from refdropout.conformance import output, probe_report
     from refdropout.conformance.probe import Probe, Status
 

@@ -134,5 +134,5 @@ def within_one_ulp(got: float, exact: float, dtype: DType) -> bool:
     """True when ``got`` is ``exact`` rounded to ``dtype`` or one of that value's two neighbours."""
     nearest = dtype.round(exact)
     if not (math.isfinite(got) and math.isfinite(nearest)):
-        return got == nearest
+        return got == nearest or (got != got and nearest != nearest)  # NaN is matched by NaN
     return abs(ordinal(got, dtype) - ordinal(nearest, dtype)) <= 1

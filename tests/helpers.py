@@ -27,7 +27,7 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,10 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from refdropout.cli import main
-from refdropout.conformance import Outcome, Verdict
+from refdropout.conformance import Outcome, Verdict, cases, run_check
 from refdropout.contract import Implementation, Policies, policies_of
+from refdropout.contract.protocol import FLOATING_FORMATS
+from refdropout.stats import DecisionPlan
 from refdropout.tensor import Tensor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,8 +76,11 @@ def statistical(examples: int, *, keep_database: bool = False, phases: Sequence[
 
 # ---- strategies ---------------------------------------------------------------------------------
 
-seeds = st.integers(0, 2**64 - 1)  # every seed an implementation must accept (DROPOUT-12)
-rates = st.floats(0.0, 1.0, exclude_min=True, exclude_max=True)  # every p in (0, 1)
+# the conformance suite's own (refdropout.conformance.cases): every seed an implementation must accept,
+# special ones often; every p in (0, 1), the extremes often; every floating format; shapes from 0-d to 5 axes
+seeds, rates = cases.seeds, cases.rates
+shapes = cases.shapes(max_elements=64)  # 0-d to 5 axes, few enough elements for a test that draws each value
+dtype_names = st.sampled_from(FLOATING_FORMATS)  # every floating format
 
 # ---- Philox known answers (spec/random.md, RANDOM-1) ---------------------------------------------
 
@@ -205,6 +210,19 @@ def assert_fails(check_broken: RunCheck, clause: str, impls: Impls, seed: int, *
                  because: str | None = None) -> Verdict | list[Verdict]:
     """``clause``'s check rejects every implementation of ``impls`` (one, or a sequence) at ``seed``."""
     return assert_outcome(check_broken, clause, impls, seed, Outcome.FAIL, because=because)
+
+
+def assert_generated_cases_catch(plan: DecisionPlan, clause: str, impl: Implementation, seed: int = 3,
+                                 examples: int = 100) -> Verdict:
+    """``impl`` passes ``clause``'s fixed cases (under ``plan`` drawing no generated case) and fails once
+    ``examples`` generated cases are drawn, at ``seed``, on a minimal case shown as a snippet."""
+    fixed = run_check(clause, impl, seed=seed, plan=replace(plan, examples=0), budget=plan.budget())
+    assert fixed.outcome is Outcome.PASS, f"{clause}: the fixed cases alone should miss {impl.name}: {fixed.detail}"
+    verdict = run_check(clause, impl, seed=seed, plan=replace(plan, examples=examples), budget=plan.budget())
+    assert verdict.outcome is Outcome.FAIL and "generated case" in verdict.detail, (
+        f"{clause}: expected the generated cases to catch {impl.name} ({what_is_wrong(impl)}), got "
+        f"{verdict.outcome.value}: {verdict.detail}")
+    return verdict
 
 
 # ---- the command line ---------------------------------------------------------------------------

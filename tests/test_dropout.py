@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -24,6 +26,7 @@ from hypothesis import strategies as st
 import refdropout.conformance.dropout as checks
 from broken.dropout import (
     ActiveInEval,
+    ActiveInEvalAtSeedZero,
     BiasedFirstLane,
     BiasedLaneOf64,
     BoolsAsNumbers,
@@ -34,29 +37,42 @@ from broken.dropout import (
     HighSeedBitsIgnoredInFloat16,
     HighSeedBitsIgnoredWhenTiny,
     Keeps32SeedBits,
+    NoiseShapeIgnoredOnManyAxes,
+    RaisesOnFiveAxes,
     RefusesPOne,
+    RoundsAtRateZeroOnManyAxes,
     ScaleInFloat32,
     ScaleInInputFormat,
     SeedZeroUnseeded,
+    SelectsOnManyAxes,
+    SkipsRescaleForTinyRates,
     TailAlwaysKept,
+    TailDividesByZeroAtRateOne,
+    TailScaledByRate,
     UniformsInInputFormat,
 )
 from helpers import (
     assert_fails,
+    assert_generated_cases_catch,
     assert_passes,
     assert_same_bits,
     bit_pattern,
     declaring,
+    dtype_names,
     exact,
     filled,
     rates,
     seeds,
+    shapes,
     statistical,
 )
 from refdropout.adapters.numpy import NumpyDropout
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import CHECKS
+from refdropout.conformance import CHECKS, Context, Outcome, run_check
+from refdropout.conformance.cases import cases
 from refdropout.conformance.inputs import BINADES, spread
+from refdropout.conformance.runner import run_target
+from refdropout.conformance.search import CASE_NOTE, search
 from refdropout.dtypes import bfloat16, float16, float32, get_dtype, within_one_ulp
 from refdropout.functional import dropout
 from refdropout.mutants.edges import AcceptsAnyRate, NaNAtPOne, StrictComparison
@@ -75,9 +91,6 @@ from refdropout.mutants.values import IntegerScaleCrashes, IntegerScaleTruncates
 from refdropout.random import Generator
 from refdropout.stats import correlation_power, decision_plan, detectable_delta, homogeneity_power
 from refdropout.tensor import Tensor
-
-dtype_names = st.sampled_from(["float64", "float32", "float16", "bfloat16"])
-shapes = st.lists(st.integers(0, 4), max_size=3).map(tuple)
 
 REFERENCE = ReferenceDropout()
 CLASSIC = ReferenceDropout(scaling="classic", nonfinite="select")
@@ -172,6 +185,56 @@ def test_reference_scalings_share_one_mask(seed: int, p: float, dtype: str, shap
     assert all(within_one_ulp(got, q * v, x.dtype) for got, v in zip(evaluated.data, x.data))
 
 
+@pytest.mark.clause("DROPOUT-2")
+def test_generated_cases_catch_a_rescale_skipped_for_tiny_rates(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "DROPOUT-2", SkipsRescaleForTinyRates())
+    assert "kept, not x/q" in verdict.detail
+
+
+@pytest.mark.clause("DROPOUT-2", "RUNNER-18")
+def test_generated_cases_are_reproducible_from_the_clause_seed(quick_plan) -> None:
+    """The same seed draws the same cases and gives the same verdict; another seed draws others."""
+    def drawn(seed: int) -> list:
+        seen: list = []
+        search(Context(seed, quick_plan, quick_plan.budget()), cases(REFERENCE), lambda case: seen.append(case) or [])
+        return seen
+
+    first = drawn(11)
+    assert len(first) == quick_plan.examples and first == drawn(11) and first != drawn(12)
+    broken = SkipsRescaleForTinyRates()
+    verdicts = [run_check("DROPOUT-2", broken, seed=3, plan=replace(quick_plan, examples=100),
+                          budget=quick_plan.budget()) for _ in range(2)]
+    assert verdicts[0] == verdicts[1] and verdicts[0].failed
+
+
+@pytest.mark.clause("DROPOUT-2", "RUNNER-18")
+def test_a_generated_case_is_a_runnable_snippet(quick_plan) -> None:
+    """The snippet of the minimal case, run with impl bound, makes the failing call again: it returns
+    what the verdict says came back, where a correct implementation with the same mask does not."""
+    broken = SkipsRescaleForTinyRates()
+    verdict = assert_generated_cases_catch(quick_plan, "DROPOUT-2", broken)
+    snippet = re.search(r"`([^`]+)`", verdict.detail)[1]
+    index, got = re.search(r"element ([0-9]+): x = \S+ gave (\S+),", verdict.detail).groups()
+    run: dict = {"impl": broken}
+    exec(snippet, run)
+    assert repr(run["y"].data[int(index)]) == got
+    correct: dict = {"impl": Textbook()}
+    exec(snippet, correct)
+    assert correct["keep"].data == run["keep"].data and correct["y"].data != run["y"].data
+
+
+@pytest.mark.clause("DROPOUT-8", "RUNNER-18")
+def test_an_exception_in_a_generated_case_fails_the_clause_naming_the_case() -> None:
+    """The implementation's exception in a generated case fails the clause, naming the call and the case;
+    the fixed cases (at most 3 axes) never raise."""
+    run = run_target("raises-on-five-axes", RaisesOnFiveAxes(), ["DROPOUT-8"], profile="standard", seed=2)
+    (result,) = run.results
+    assert result.verdict.outcome is Outcome.FAIL, result.verdict.detail
+    assert "raised NotImplementedError: raises-on-five-axes: at most 4 axes" in result.verdict.detail
+    assert f"{CASE_NOTE} from refdropout.tensor import Tensor;" in result.verdict.detail
+    assert re.search(r"Tensor.from_flat\(.*, \(1, 1, 1, 1, 1\), 'float[0-9]+'\)", result.verdict.detail)
+
+
 # --- DROPOUT-3 to DROPOUT-7: the domain of p ----------------------------------------------------------
 
 
@@ -216,6 +279,11 @@ def test_p_zero_is_the_identity(check_correct, check_broken, seed: int) -> None:
 
 
 @pytest.mark.clause("DROPOUT-4")
+def test_generated_cases_catch_an_identity_lost_on_many_axes(quick_plan) -> None:
+    assert_generated_cases_catch(quick_plan, "DROPOUT-4", RoundsAtRateZeroOnManyAxes())
+
+
+@pytest.mark.clause("DROPOUT-4")
 @exact(50)
 @given(seed=seeds, dtype=dtype_names, shape=shapes, data=st.data(),
        scaling=st.sampled_from(["inverted", "classic"]), nonfinite=st.sampled_from(["multiply", "select"]))
@@ -247,12 +315,23 @@ def test_p_one_gives_finite_zeros(check_correct, check_broken, seed: int) -> Non
     assert_fails(check_broken, "DROPOUT-5", (NaNAtPOne(), SwappedRate()), seed)
 
 
+@pytest.mark.clause("DROPOUT-5")
+def test_generated_cases_catch_a_remainder_loop_dividing_by_zero(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "DROPOUT-5", TailDividesByZeroAtRateOne())
+    assert "gave nan, not 0" in verdict.detail
+
+
 @pytest.mark.clause("DROPOUT-7")
 @exact(2)
 @given(seed=seeds)
 def test_eval_is_the_identity(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-7", CORRECT, seed)
     assert_fails(check_broken, "DROPOUT-7", (ActiveInEval(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-7")
+def test_generated_cases_catch_seed_zero_read_as_training(quick_plan) -> None:
+    assert "seed=0)" in assert_generated_cases_catch(quick_plan, "DROPOUT-7", ActiveInEvalAtSeedZero()).detail
 
 
 # --- DROPOUT-8 to DROPOUT-10: values ------------------------------------------------------------------
@@ -346,6 +425,12 @@ def test_an_overflowing_kept_value_is_plainly_right_only_as_infinity(dtype: str)
 
 
 @pytest.mark.clause("DROPOUT-8")
+def test_generated_cases_catch_a_remainder_loop_scaling_by_the_rate(quick_plan) -> None:
+    assert "neither 0 nor the kept value" in assert_generated_cases_catch(quick_plan, "DROPOUT-8",
+                                                                          TailScaledByRate()).detail
+
+
+@pytest.mark.clause("DROPOUT-8")
 @pytest.mark.parametrize("dtype, x, q", [  # found by scanning x in [1, 2) and q in (0.05, 0.96)
     (float16, 1.439453125, 0.44970703125),
     (bfloat16, 1.3515625, 0.37109375),
@@ -358,6 +443,15 @@ def test_one_ulp_admits_rounding_the_scale_first(dtype, x: float, q: float) -> N
     ulp = math.ldexp(dtype.eps, math.frexp(x / q)[1] - 1)  # the spacing of the binade that holds x/q
     assert abs(framework - x / q) > ulp
     assert within_one_ulp(framework, x / q, dtype)
+
+
+@pytest.mark.clause("DROPOUT-8")
+@pytest.mark.parametrize("dtype", [float16, bfloat16, float32], ids=["float16", "bfloat16", "float32"])
+def test_a_non_finite_kept_value_is_matched_exactly(dtype) -> None:
+    """x / fl_T(q) with q rounded to 0 is ±inf, or NaN for x = 0: matched by that value alone."""
+    assert within_one_ulp(math.nan, math.nan, dtype) and within_one_ulp(math.inf, math.inf, dtype)
+    assert not within_one_ulp(0.0, math.nan, dtype) and not within_one_ulp(math.nan, 0.0, dtype)
+    assert not within_one_ulp(-math.inf, math.inf, dtype) and not within_one_ulp(dtype.max, math.inf, dtype)
 
 
 @pytest.mark.clause("DROPOUT-9")
@@ -392,6 +486,11 @@ def test_nonfinite_inputs_follow_the_declared_policy(check_correct, check_broken
 
 
 @pytest.mark.clause("DROPOUT-10")
+def test_generated_cases_catch_a_policy_that_changes_with_the_axes(quick_plan) -> None:
+    assert "as select would" in assert_generated_cases_catch(quick_plan, "DROPOUT-10", SelectsOnManyAxes()).detail
+
+
+@pytest.mark.clause("DROPOUT-10")
 @exact(25)
 @given(seed=seeds, p=rates, dtype=dtype_names, nonfinite=st.sampled_from(["multiply", "select"]),
        values=st.lists(st.sampled_from([math.nan, math.inf, -math.inf, -1.5, 2.0]), min_size=1, max_size=40))
@@ -417,6 +516,12 @@ def test_reference_nonfinite_policies(seed: int, p: float, dtype: str, nonfinite
 def test_noise_shape_shares_mask_values(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-11", CORRECT, seed)
     assert_fails(check_broken, "DROPOUT-11", (NoiseShapeIgnored(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-11")
+def test_generated_cases_catch_a_noise_shape_ignored_on_many_axes(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "DROPOUT-11", NoiseShapeIgnoredOnManyAxes())
+    assert "impl.dropout_noise_shape(x, " in verdict.detail and "sharing its mask value" in verdict.detail
 
 
 @pytest.mark.clause("DROPOUT-11")

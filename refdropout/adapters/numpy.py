@@ -48,11 +48,12 @@ def dropout(x: np.ndarray, p: float, *, training: bool, generator: np.random.Gen
 
 
 def scaled(v: np.ndarray, m: np.ndarray, q: float) -> np.ndarray:
-    """v ⊙ m / q in v's dtype, and v ⊙ m at q = 0 where every element is dropped; IEEE arithmetic
-    throughout (0 · inf = NaN, an overflow is inf), so numpy's warnings about them are silenced.
-    (ml_dtypes' bfloat16 computes in float32: the result is rounded back.)"""
+    """v ⊙ m / q rounded once to v's dtype, and v ⊙ m at q = 0 where every element is dropped; IEEE
+    arithmetic throughout (0 · inf = NaN, an overflow is inf), so numpy's warnings about them are
+    silenced. q divides as a float64: a Python float is weakly typed (NEP 50) and would be rounded to
+    v's dtype first, 0 in float16 for q <= 2^-25, where a dropped 0 / 0 is NaN (DROPOUT-2)."""
     with np.errstate(invalid="ignore", over="ignore"):
-        return (v * m / q if q > 0.0 else v * m).astype(v.dtype, copy=False)
+        return (v * m / np.float64(q) if q > 0.0 else v * m).astype(v.dtype, copy=False)
 
 
 def _generator(seed: int) -> np.random.Generator:

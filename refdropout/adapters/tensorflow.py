@@ -76,6 +76,9 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
                        "moves the moving statistics (momentum 0.99: the moving mean -1.25 -> -1.143 after 4 "
                        "passes), so at p = 0 a class probability is 0.416 where the model in inference gives "
                        "0.904; Keras has no switch for the dropout layers alone",
+        "DROPOUT-11": "Dropout(noise_shape=...) refuses an entry of 0, the size of an empty axis (\"Expected all "
+                      "dimensions to be positive integers or None\"): x of shape (0, 3) cannot be dropped with "
+                      "its noise shape (0, 1); found by the generated cases (keras 3.15.1)",
     },
 }
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 
 import numpy as np
+from hypothesis import strategies as st
 
 from ..contract import Implementation, dtypes_of, eval_value, policies_of
 from ..contract.arrays import as_array
@@ -46,6 +47,7 @@ from ..stats import (
     variance_roots,
 )
 from ..tensor import Tensor
+from .cases import cases, corners, noise_cases, noise_corners, probabilities, rates
 from .kit import (
     array_like,
     child_seed,
@@ -67,6 +69,7 @@ from .kit import (
 )
 from .registry import Context, check
 from .sampling import calls, keep_count, keep_masks, lag_counts, outputs, pair_counts
+from .search import search
 from .verdict import Verdict
 
 __all__ = [
@@ -282,6 +285,17 @@ def _refused(name: str, call: Callable[[], object]) -> list[str]:
     return [f"{name}: p = 1 was accepted, but the implementation declares p_one = 'refused'"]
 
 
+def _read_as_one(impl: Implementation, p: float) -> bool:
+    """True when ``impl`` reads p as 1: p = 1, or p rounding to 1 in binary32 under scale_format = "float32"
+    (DROPOUT-3), where p_one = "refused" lets a call refuse it."""
+    return p == 1.0 or (policies_of(impl).scale_format == "float32" and float32.round(p) == 1.0)
+
+
+def _refusable(impl: Implementation, ctx: Context, p: float) -> bool:
+    """True when ``impl`` reads p as 1 and declares p_one = "refused" (the verdict then relies on it)."""
+    return _read_as_one(impl, p) and ctx.policy(impl, "p_one") == "refused"
+
+
 def _eval_value(impl: Implementation, v: float, p: float, dtype: DType = float64) -> float:
     """What evaluation returns: x (inverted) or q x (classic, q as the declared scale_format computes it)."""
     return eval_value(policies_of(impl), v, p, dtype)
@@ -290,11 +304,34 @@ def _eval_value(impl: Implementation, v: float, p: float, dtype: DType = float64
 # --- exact checks ---------------------------------------------------------------------------------
 
 
+def _scaled_mask(impl: Implementation, name: str, x: Tensor, p: float, returned: object, flushed: bool) -> list[str]:
+    """DROPOUT-2's failures of ``returned``, (y, keep) of ``dropout_with_mask(x, p)``: keep a bool tensor of
+    x's shape, a dropped y_i 0, a kept y_i the kept value within one ulp (±0 where flushed allows it)."""
+    y, keep = returned
+    if not isinstance(keep, Tensor) or keep.shape != x.shape or keep.dtype is not bool_:
+        return [f"{name}: the mask is not a bool tensor of shape {x.shape}"]
+    if plainly_zero_or_kept(impl, y, x, p, keep.data):  # at C speed; else read element by element below
+        return []
+    dtype = x.dtype
+
+    def wrong(i: int, got: float, v: float) -> str | None:
+        if not keep.data[i]:
+            return None if got == 0.0 else "dropped, not 0"
+        kept = kept_value_of(impl, v, p, dtype)
+        if within_one_ulp(got, kept, dtype) or (flushed and got == 0.0 and (_subnormal(v, dtype) or
+                                                                             _subnormal(kept, dtype))):
+            return None
+        return f"kept, not x/q = {dtype.round(kept)!r} within one ulp"
+
+    return mismatch(name, y, x, wrong)
+
+
 @check("DROPOUT-2", needs=("dropout_with_mask",))
 def check_output_is_the_scaled_mask(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-2: y = x ⊙ m / q (inverted) or x ⊙ m (classic) for the mask m the call returns, the
     kept value as the declared scale_format computes it; under subnormals = "flushed" a subnormal x,
-    or a subnormal kept value, may give ±0."""
+    or a subnormal kept value, may give ±0. The fixed cases first, then generated ones (finite x, p in
+    (0, 1), any shape, format and seed)."""
     ctx.policy(impl, "scaling")
     ctx.policy(impl, "scale_format")
     flushed = ctx.policy(impl, "subnormals") == "flushed"
@@ -302,25 +339,13 @@ def check_output_is_the_scaled_mask(impl: Implementation, ctx: Context) -> Verdi
     for dtype in dtypes_of(impl):
         x = edged(ctx.seed, SIZE, dtype)
         for p in RATES:
-            name = f"{dtype.name}, p = {p}"
-            y, keep = impl.dropout_with_mask(x, p, seed=ctx.seed)
-            if not isinstance(keep, Tensor) or keep.shape != x.shape or keep.dtype is not bool_:
-                failures.append(f"{name}: the mask is not a bool tensor of shape {x.shape}")
-                continue
-
-            if plainly_zero_or_kept(impl, y, x, p, keep.data):
-                continue
-
-            def wrong(i: int, got: float, v: float) -> str | None:
-                if not keep.data[i]:
-                    return None if got == 0.0 else "dropped, not 0"
-                kept = kept_value_of(impl, v, p, dtype)
-                if within_one_ulp(got, kept, dtype) or (flushed and got == 0.0 and (_subnormal(v, dtype) or
-                                                                                     _subnormal(kept, dtype))):
-                    return None
-                return "kept, not x/q within one ulp"
-
-            failures += mismatch(name, y, x, wrong)
+            failures += _scaled_mask(impl, f"{dtype.name}, p = {p}", x, p, impl.dropout_with_mask(x, p, seed=ctx.seed),
+                                     flushed)
+    if not failures:
+        failures = search(ctx, cases(impl, capability="dropout_with_mask"), lambda case: (
+            _refused("y", lambda: case.called(impl)) if _refusable(impl, ctx, case.p)
+            else _scaled_mask(impl, "y", case.x, case.p, case.called(impl), flushed)),
+            corners(impl, ctx.seed, "dropout_with_mask"))
     return ctx.verdict("DROPOUT-2", failures)
 
 
@@ -356,17 +381,22 @@ def _any_size(n: int) -> tuple[tuple[int, ...], ...]:
 @check("DROPOUT-4")
 def check_p_zero_is_the_identity(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-4: training at p = 0 returns x bit for bit, in every dtype, at every size up to the plan's n
-    (the plan's n in calls of at most sampling.CHUNK elements)."""
+    (the plan's n in calls of at most sampling.CHUNK elements); then generated cases (any x, NaN and ±inf
+    included, of any shape, format and seed)."""
     dtypes = dtypes_of(impl)
-    failures: dict[str, list[str]] = {dtype.name: [] for dtype in dtypes}
+    failed: dict[str, list[str]] = {dtype.name: [] for dtype in dtypes}
     *small, _ = _any_size(ctx.plan.n)
     sizes = [(shape, ctx.seed) for shape in small] + [((size,), seed) for size, seed in calls(ctx.plan.n, ctx.seed)]
     for shape, seed in sizes:  # every format of one size in turn: its random bits are drawn once (inputs._draw)
         for dtype in dtypes:
             x = edged_array(seed, shape, dtype, nonfinite=True)
             y = impl.dropout(x, 0.0, training=True, seed=seed)
-            failures[dtype.name] += identical_array(f"{dtype.name}, shape {shape}", y, x)
-    return ctx.verdict("DROPOUT-4", [failure for dtype in dtypes for failure in failures[dtype.name]])
+            failed[dtype.name] += identical_array(f"{dtype.name}, shape {shape}", y, x)
+    failures = [failure for dtype in dtypes for failure in failed[dtype.name]]
+    if not failures:
+        failures = search(ctx, cases(impl, p=st.just(0.0), nonfinite=True),
+                          lambda case: identical("y", case.called(impl), case.x))
+    return ctx.verdict("DROPOUT-4", failures)
 
 
 def _not_zero(i: int, got: float, v: float) -> str | None:
@@ -376,67 +406,88 @@ def _not_zero(i: int, got: float, v: float) -> str | None:
 @check("DROPOUT-5")
 def check_p_one_gives_finite_zeros(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-5: training at p = 1 maps every finite x to 0 (of either sign), in every dtype, or raises
-    under p_one = "refused"."""
+    under p_one = "refused"; then generated cases (finite x of any shape, format and seed)."""
     refused = ctx.policy(impl, "p_one") == "refused"
+
+    def zeros(name: str, x: Tensor, call: Callable[[], object]) -> list[str]:
+        return _refused(name, call) if refused else mismatch(name, call(), x, _not_zero)
+
     failures = []
     for dtype in dtypes_of(impl):
         x = edged(ctx.seed, SIZE, dtype)
-        if refused:
-            failures += _refused(dtype.name, lambda: impl.dropout(x, 1.0, training=True, seed=ctx.seed))
-            continue
-        failures += mismatch(dtype.name, impl.dropout(x, 1.0, training=True, seed=ctx.seed), x, _not_zero)
+        failures += zeros(dtype.name, x, lambda: impl.dropout(x, 1.0, training=True, seed=ctx.seed))
+    if not failures:
+        failures = search(ctx, cases(impl, p=st.just(1.0)), lambda case: zeros("y", case.x, lambda: case.called(impl)))
     return ctx.verdict("DROPOUT-5", failures)
 
 
 @check("DROPOUT-7")
 def check_eval_is_the_identity(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-7: eval returns x bit for bit (inverted) or q x within one ulp (classic), for every p;
-    under p_one = "refused" an evaluation call at p = 1 may raise instead."""
+    under p_one = "refused" an evaluation call at p = 1 may raise instead. Then generated cases (x of
+    any shape, format and seed, NaN and ±inf included under inverted scaling; p in [0, 1])."""
     inverted = policies_of(impl).scaling == "inverted"
     refused = ctx.policy(impl, "p_one") == "refused"
     if not inverted:  # q x: q as the declared scale_format computes it
         ctx.policy(impl, "scale_format")
+
+    def evaluated(name: str, x: Tensor, p: float, call: Callable[[], object]) -> list[str]:
+        try:
+            y = call()
+        except Exception:  # a foreign implementation's error type is its own
+            if refused and _read_as_one(impl, p):
+                return []
+            raise
+        if inverted:
+            return identical(name, y, x)
+        return mismatch(name, y, x, lambda i, got, v: None if within_one_ulp(
+            got, _eval_value(impl, v, p, x.dtype), x.dtype)
+            else f"not q x = {x.dtype.round(_eval_value(impl, v, p, x.dtype))!r} within one ulp")
+
     failures = []
     for dtype in dtypes_of(impl):
         x = edged(ctx.seed, SIZE, dtype, nonfinite=inverted)
         for p in (0.0, *RATES, 1.0):
-            name = f"{dtype.name}, p = {p}, eval"
-            try:
-                y = impl.dropout(x, p, training=False, seed=ctx.seed)
-            except Exception:  # a foreign implementation's error type is its own
-                if refused and p == 1.0:
-                    continue
-                raise
-            if inverted:
-                failures += identical(name, y, x)
-            else:
-                failures += mismatch(name, y, x, lambda i, got, v: None if within_one_ulp(
-                    got, _eval_value(impl, v, p, dtype), dtype) else "not q x within one ulp")
+            failures += evaluated(f"{dtype.name}, p = {p}, eval", x, p,
+                                  lambda: impl.dropout(x, p, training=False, seed=ctx.seed))
+    if not failures:
+        failures = search(ctx, cases(impl, p=probabilities, nonfinite=inverted, training=False),
+                          lambda case: evaluated("y", case.x, case.p, lambda: case.called(impl)))
     return ctx.verdict("DROPOUT-7", failures)
 
 
 @check("DROPOUT-8")
 def check_every_element_is_zero_or_the_kept_value(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-8: each element is exactly 0 or x/q (classic: x) within one ulp, the kept value as the
-    declared scale_format computes it; shape and dtype preserved."""
+    declared scale_format computes it; shape and dtype preserved. Then generated cases (finite x of any
+    shape, format and seed, p in (0, 1))."""
     ctx.policy(impl, "scale_format")
+
+    def zero_or_kept(name: str, x: Tensor, p: float, y: object) -> list[str]:
+        if plainly_zero_or_kept(impl, y, x, p):  # at C speed; else read element by element below
+            return []
+
+        def wrong(i: int, got: float, v: float) -> str | None:
+            kept = kept_value_of(impl, v, p, x.dtype)
+            if got == 0.0 or within_one_ulp(got, kept, x.dtype):
+                return None
+            return f"neither 0 nor the kept value {x.dtype.round(kept)!r} within one ulp"
+
+        return mismatch(name, y, x, wrong)
+
     failures = []
     for dtype in dtypes_of(impl):
         x = edged(ctx.seed, SIZE, dtype)
         for p in RATES:
-
-            def wrong(i: int, got: float, v: float) -> str | None:
-                if got == 0.0 or within_one_ulp(got, kept_value_of(impl, v, p, dtype), dtype):
-                    return None
-                return "neither 0 nor the kept value within one ulp"
-
-            y = impl.dropout(x, p, training=True, seed=ctx.seed)
-            if not plainly_zero_or_kept(impl, y, x, p):
-                failures += mismatch(f"{dtype.name}, p = {p}", y, x, wrong)
+            failures += zero_or_kept(f"{dtype.name}, p = {p}", x, p, impl.dropout(x, p, training=True, seed=ctx.seed))
         for shape in _any_size(1)[:3]:  # 0-d and empty tensors keep their shape too
             x = edged(ctx.seed, shape, dtype)
             y = impl.dropout(x, 0.3, training=True, seed=ctx.seed)
             failures += tensor_like(f"{dtype.name}, shape {shape}", y, x)
+    if not failures:
+        failures = search(ctx, cases(impl), lambda case: (
+            _refused("y", lambda: case.called(impl)) if _refusable(impl, ctx, case.p)
+            else zero_or_kept("y", case.x, case.p, case.called(impl))), corners(impl, ctx.seed))
     return ctx.verdict("DROPOUT-8", failures)
 
 
@@ -492,54 +543,75 @@ def _nonfinite_outcome(v: float, got: float) -> tuple[str, str]:
 @check("DROPOUT-10")
 def check_nonfinite_inputs_follow_the_declared_policy(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-10: kept NaN and ±inf stay; dropped ones give NaN ("multiply") or 0 ("select"), as declared;
-    p = 1 raises under p_one = "refused"."""
+    p = 1 raises under p_one = "refused". Then generated cases (x of any shape, format and seed with NaN
+    and ±inf among its values, p in (0, 1]): each non-finite element kept or the policy's value."""
     declared = ctx.policy(impl, "nonfinite")
     refused = ctx.policy(impl, "p_one") == "refused"
+
+    def outcomes(name: str, x: Tensor, p: float, call: Callable[[], object]) -> set[tuple[str, str]] | list[str]:
+        """The (input, output) outcomes of x's non-finite elements, or the failures of the call."""
+        if refused and _read_as_one(impl, p):
+            return _refused(name, call)
+        y = call()
+        form = tensor_like(name, y, x)
+        if form:
+            return form
+        seen = {_nonfinite_outcome(v, got) for v, got in zip(x.data, y.data) if not math.isfinite(v)}
+        wrong = seen - DROPPED[declared] - (KEPT if p < 1.0 else set())
+        if not wrong:
+            return seen
+        observed = sorted(policy for policy, outs in DROPPED.items() if wrong & outs) or ["neither policy"]
+        return [f"{name}: declared {declared!r}, but non-finite inputs gave {sorted(wrong)} "
+                f"(as {' and '.join(observed)} would)"]
+
     failures = []
     for dtype in dtypes_of(impl):
         x = Tensor.from_flat([math.nan, math.inf, -math.inf] * NONFINITE_COPIES, (3 * NONFINITE_COPIES,), dtype)
         for p in NONFINITE_RATES:
             name = f"{dtype.name}, p = {p}"
-            if refused and p == 1.0:
-                failures += _refused(name, lambda: impl.dropout(x, p, training=True, seed=ctx.seed))
-                continue
-            y = impl.dropout(x, p, training=True, seed=ctx.seed)
-            form = tensor_like(name, y, x)
-            if form:
-                failures += form
-                continue
-            seen = set(map(_nonfinite_outcome, x.data, y.data))
-            allowed = DROPPED[declared] | (KEPT if p < 1.0 else set())
-            wrong = seen - allowed
-            if wrong:
-                observed = sorted(policy for policy, outs in DROPPED.items() if wrong & outs) or ["neither policy"]
-                failures.append(f"{name}: declared {declared!r}, but non-finite inputs gave "
-                                f"{sorted(wrong)} (as {' and '.join(observed)} would)")
+            seen = outcomes(name, x, p, lambda: impl.dropout(x, p, training=True, seed=ctx.seed))
+            if isinstance(seen, list):
+                failures += seen
             elif p < 1.0 and not KEPT <= seen:
                 failures.append(f"{name}: no {sorted(KEPT - seen)} outcome: kept NaN and ±inf must stay as they are")
+    if not failures:
+        failures = search(ctx, cases(impl, p=st.one_of(rates, st.just(1.0)), nonfinite=True),
+                          lambda case: _failures(outcomes("y", case.x, case.p, lambda: case.called(impl))))
     return ctx.verdict("DROPOUT-10", failures)
+
+
+def _failures(found: set | list[str]) -> list[str]:
+    """The failures among a judge's findings: a list of them, or none where it found outcomes (a set)."""
+    return found if isinstance(found, list) else []
 
 
 @check("DROPOUT-11", needs=("dropout_noise_shape",))
 def check_noise_shape_shares_mask_values(impl: Implementation, ctx: Context) -> Verdict:
-    """DROPOUT-11: with noise_shape, the elements that share a mask value have one output value."""
-    x = ones(NOISE_INPUT)
-    kept = kept_value_of(impl, 1.0, STRUCTURE_RATE)
-    failures = []
-    for noise_shape in NOISE_SHAPES:
-        name = f"noise_shape {noise_shape}"
-        y = impl.dropout_noise_shape(x, STRUCTURE_RATE, noise_shape, training=True, seed=ctx.seed)
+    """DROPOUT-11: with noise_shape, the elements that share a mask value have one output value; then
+    generated cases (x = 1 of 1 to 5 axes in any format, each axis of the noise shape its size, None or 1)."""
+    def shared(name: str, x: Tensor, p: float, noise_shape: tuple, y: object) -> list[str]:
+        kept = kept_value_of(impl, 1.0, p, x.dtype)
         mask_shape = tuple(n if m is None else m for m, n in zip(noise_shape, x.shape))
         positions = broadcast_index(mask_shape, x.shape)  # element -> the mask position it uses
         first: dict[int, float] = {}  # mask position -> the output of the first element that uses it
 
         def wrong(i: int, got: float, v: float) -> str | None:
-            if got != 0.0 and not within_one_ulp(got, kept, float64):
-                return f"neither 0 nor {kept!r}"
-            shared = first.setdefault(positions[i], got)
-            return None if shared == got else f"but an element sharing its mask value gave {shared!r}"
+            if got != 0.0 and not within_one_ulp(got, kept, x.dtype):
+                return f"neither 0 nor {x.dtype.round(kept)!r}"
+            seen = first.setdefault(positions[i], got)
+            return None if seen == got else f"but an element sharing its mask value gave {seen!r}"
 
-        failures += mismatch(name, y, x, wrong)
+        return mismatch(name, y, x, wrong)
+
+    x = ones(NOISE_INPUT)
+    failures = []
+    for noise_shape in NOISE_SHAPES:
+        y = impl.dropout_noise_shape(x, STRUCTURE_RATE, noise_shape, training=True, seed=ctx.seed)
+        failures += shared(f"noise_shape {noise_shape}", x, STRUCTURE_RATE, noise_shape, y)
+    if not failures:
+        failures = search(ctx, noise_cases(impl),
+                          lambda case: shared("y", case.x, case.p, case.noise_shape, case.called(impl)),
+                          noise_corners(impl, ctx.seed))
     return ctx.verdict("DROPOUT-11", failures)
 
 

@@ -168,6 +168,7 @@ def to_json(run: Run) -> dict:
         "power": plan.power,
         "keep_rate_mde": plan.keep_rate_mde,
         "keep_rate_n": plan.n,
+        "examples": plan.examples,
         "seed": run.seed,
         "seconds": round(run.seconds, 3),
         "implementation_seconds": round(run.inside, 3),

@@ -34,6 +34,7 @@ from ..spec import load_clauses
 from ..stats import PROFILES, DecisionPlan, ErrorBudget, decision_plan
 from .guard import Call, CallFailed, Guard, Interrupted, Watch, described
 from .registry import CHECKS, run_check
+from .search import CASE_NOTE
 from .verdict import Outcome, Verdict
 
 __all__ = ["ClauseResult", "Run", "clause_seed", "escaped", "exhausted", "run_plan", "run_target", "select_clauses"]
@@ -211,7 +212,8 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 
 def escaped(clause: str, error: Exception, raised: list[tuple[Call, Exception]]) -> tuple[Verdict, str]:
     """The verdict on an exception that escaped a check: FAIL when a call of the implementation raised
-    it (or it was raised from one), could not check otherwise or when memory ran out (RUNNER-5)."""
+    it (or it was raised from one), could not check otherwise or when memory ran out (RUNNER-5); an
+    exception raised in a generated case names the case (search.CASE_NOTE)."""
     chain = list(_chain(error))
     trace = "".join(traceback.format_exception(error))
     for cause in chain:
@@ -219,8 +221,10 @@ def escaped(clause: str, error: Exception, raised: list[tuple[Call, Exception]])
             call = next((str(call) for call, e in raised if e is cause), "")
             return Verdict(clause, Outcome.ERROR, f"out of memory: {call + ' raised ' if call else ''}"
                                                   f"{described(cause)}"), trace
+    case = "".join(f" {note}" for note in getattr(error, "__notes__", ()) if note.startswith(CASE_NOTE))
     for call, recorded in raised:
         if any(cause is recorded for cause in chain):
-            return Verdict(clause, Outcome.FAIL, f"{call} raised {described(recorded)}"), ""
+            return Verdict(clause, Outcome.FAIL, f"{call} raised {described(recorded)}{case}"), ""
     frame = traceback.extract_tb(error.__traceback__)[-1]
-    return Verdict(clause, Outcome.ERROR, f"{described(error)} (at {Path(frame.filename).name}:{frame.lineno})"), trace
+    return (Verdict(clause, Outcome.ERROR, f"{described(error)} (at {Path(frame.filename).name}:{frame.lineno}){case}"),
+            trace)

@@ -7,6 +7,7 @@ element becomes under a set of them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..dtypes import DType, float32
@@ -104,7 +105,14 @@ def kept_value(policies: Policies, x: float, p: float, dtype: DType) -> float:
     """What a kept x becomes in training, before rounding to ``dtype``, under ``policies``: x
     (classic), x / q ("exact"), x / fl_T(q) ("input") or x / fl32(1 - fl32(p)) ("float32") (DROPOUT-2);
     the training VJP scales g alike (GRADIENTS-1, GRADIENTS-5)."""
-    return x if policies.scaling == "classic" else x / keep_factor(policies, p, dtype)
+    return x if policies.scaling == "classic" else _quotient(x, keep_factor(policies, p, dtype))
+
+
+def _quotient(x: float, q: float) -> float:
+    """x / q as IEEE 754 divides: where q rounded to 0 (p near 1 in a narrow format), ±inf, or NaN for x = 0."""
+    if q == 0.0 and isinstance(x, float):  # a numpy array divides as IEEE 754 does; a Python float raises
+        return math.nan if x == 0.0 or x != x else math.copysign(math.inf, x)
+    return x / q
 
 
 def eval_value(policies: Policies, x: float, p: float, dtype: DType) -> float:

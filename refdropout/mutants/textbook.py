@@ -1,6 +1,7 @@
 """Textbook: a correct standard dropout written as a framework kernel is written (spec/dropout.md).
 
-Keep where a uniform u is below q, then y = x ⊙ m · fl(1/q) in x's dtype (DROPOUT-2, DROPOUT-8).
+Keep where a uniform u is below q, then y = x ⊙ m · fl(1/q) in x's dtype, or in float32 for the 16-bit
+formats (DROPOUT-2, DROPOUT-8).
 Its forward pass is made of steps (rate, generator, draws, keep, scale, evaluate, mask_shape);
 each mutant of standard dropout derives from it and overrides the one step its bug lives in.
 Handed numpy arrays, its capabilities answer in kind (contract.arrays.EngineArrays).
@@ -12,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from ..contract import Policies
 from ..contract.arrays import EngineArrays
+from ..dtypes import float32
 from ..functional.arguments import check_rate, resolve_noise_shape
 from ..random import Generator
 from ..shapes import Shape, broadcast_index
@@ -21,7 +23,8 @@ __all__ = ["Textbook"]
 
 
 class Textbook(EngineArrays):
-    """Correct: m_i = [u_i < q] on 53-bit uniforms, y = x ⊙ m · fl(1/q) in x's dtype, eval y = x."""
+    """Correct: m_i = [u_i < q] on 53-bit uniforms, y = x ⊙ m · fl(1/q) in x's dtype (float32 for the 16-bit
+    formats), eval y = x."""
 
     name = "textbook"
     policies = Policies(scaling="inverted", nonfinite="multiply")
@@ -43,8 +46,12 @@ class Textbook(EngineArrays):
         return [u < 1.0 - p for u in generator.uniform(shape).data]
 
     def scale(self, x: Tensor, keep: Tensor, p: float) -> Tensor:
-        """x ⊙ m · fl(1/q): a dropped NaN or inf gives NaN (the "multiply" policy)."""
-        return x * keep.astype(x.dtype) * (0.0 if p == 1.0 else 1.0 / (1.0 - p))
+        """x ⊙ m · fl(1/q) in the format a kernel computes in: x's own, float32 for the 16-bit formats (as
+        PyTorch's kernels do), rounded once to x's format. A dropped NaN or inf gives NaN (the "multiply"
+        policy). (In float16 itself fl(1/q) overflows for q < 2^-16, and a dropped 0 · inf is NaN.)"""
+        work = float32 if x.dtype.precision < float32.precision else x.dtype
+        y = x.astype(work) * keep.astype(work) * (0.0 if p == 1.0 else 1.0 / (1.0 - p))
+        return y if work is x.dtype else y.astype(x.dtype)
 
     def evaluate(self, x: Tensor, p: float) -> Tensor:
         """Evaluation under inverted scaling: y = x (DROPOUT-7)."""

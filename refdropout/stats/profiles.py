@@ -2,8 +2,9 @@
 
 A profile fixes, before any data is seen, the family-wise level α_F of the whole run, the power
 every keep-rate decision must have, the keep-rate deviation it must detect with that power (its
-minimum detectable effect), and the number of decisions the run plans. From these follow the level
-of each decision, α = α_F / m (STATS-4), and the sample size of each keep-rate decision,
+minimum detectable effect), the number of decisions the run plans, and the number of cases
+Hypothesis draws for each exact clause that searches generated cases (refdropout.conformance.search).
+From these follow the level of each decision, α = α_F / m (STATS-4), and the sample size of each keep-rate decision,
 n = samples_needed(1/2, MDE, α, power) (STATS-3): q = 1/2 maximizes q(1 − q) and so needs the
 most samples of any q in [0.05, 0.95], and the same n detects the MDE at every such q.
 """
@@ -31,6 +32,7 @@ class Profile:
     power: float
     keep_rate_mde: float
     planned_decisions: int
+    examples: int  # generated cases per exact clause that searches them (no statistics: no budget)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class DecisionPlan:
     power: float
     keep_rate_mde: float
     n: int
+    examples: int = 0  # generated cases per exact clause (0: the fixed cases alone)
 
     def budget(self) -> ErrorBudget:
         """A fresh error budget for this plan's decisions."""
@@ -57,6 +60,7 @@ QUICK = Profile(
     power=0.99,
     keep_rate_mde=0.01,
     planned_decisions=1_000,
+    examples=25,
 )
 STANDARD = Profile(
     name="standard",
@@ -65,6 +69,7 @@ STANDARD = Profile(
     power=0.99,
     keep_rate_mde=0.002,
     planned_decisions=10_000,
+    examples=100,
 )
 DEEP = Profile(
     name="deep",
@@ -73,6 +78,7 @@ DEEP = Profile(
     power=0.99,
     keep_rate_mde=0.0002,
     planned_decisions=100_000,
+    examples=400,
 )
 PROFILES = {p.name: p for p in (QUICK, STANDARD, DEEP)}
 
@@ -100,4 +106,5 @@ def decision_plan(profile: Profile | str, planned_decisions: int | None = None) 
         power=profile.power,
         keep_rate_mde=profile.keep_rate_mde,
         n=_keep_rate_samples(profile.keep_rate_mde, alpha, profile.power),
+        examples=profile.examples,
     )

@@ -152,13 +152,15 @@ class FlushesSubnormals(Textbook):
 
 class ScaleInInputFormat(Textbook):
     """x · fl_T(1 / fl_T(q)): q rounded to x's format first, as XLA computes a weakly typed x / q,
-    as declared (scale_format = "input")."""
+    as declared (scale_format = "input"); a dropped x gives x · 0."""
 
     name = "scale-in-input-format"
     policies = Policies(scale_format="input")
 
     def scale(self, x: Tensor, keep: Tensor, p: float) -> Tensor:
-        return x * keep.astype(x.dtype) * (0.0 if p == 1.0 else 1.0 / x.dtype.round(1.0 - p))
+        q = x.dtype.round(1.0 - p)  # 0 where p rounds to 1 in x's format: then the scale is inf
+        scale = x.dtype.round(1.0 / q) if q else math.inf
+        return Tensor.from_flat([v * scale if k else v * 0.0 for v, k in zip(x.data, keep.data)], x.shape, x.dtype)
 
 
 class ScaleInFloat32(Textbook):
@@ -243,3 +245,105 @@ class HighSeedBitsIgnoredWhenTiny(_SeedHandling):
 
     def seed_for(self, x: Tensor | np.ndarray, seed: int) -> int:
         return seed & LOW_32_BITS if x.size < 8 else seed
+
+
+# --- wrong only outside the fixed cases' slice: each caught by its clause's generated cases alone
+
+
+class SkipsRescaleForTinyRates(Textbook):
+    """Returns x ⊙ m without the 1/q below p = 1e-6, as a fast path that takes a tiny rate for 0 would:
+    off by a factor 1 + p, which binary64 shows (the fixed cases' rates are 0.1 to 0.999)."""
+
+    name = "skips-rescale-for-tiny-rates"
+
+    def scale(self, x: Tensor, keep: Tensor, p: float) -> Tensor:
+        return x * keep.astype(x.dtype) if p < 1e-6 else super().scale(x, keep, p)
+
+
+def _tail(size: int, width: int = 8) -> range:
+    """The flat positions past the last multiple of ``width``: a vectorized kernel's remainder loop."""
+    return range(size // width * width, size)
+
+
+class RoundsAtRateZeroOnManyAxes(Textbook):
+    """At p = 0 on inputs of 4 or more axes returns x rounded to float32, as a kernel that flattens
+    such inputs through a float32 buffer (the fixed cases' inputs have at most 3 axes)."""
+
+    name = "rounds-at-rate-zero-on-many-axes"
+    dtypes = ("float64",)
+
+    def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        if training and p == 0.0 and x.ndim >= 4:
+            return Tensor.from_flat([float32.round(v) for v in x.data], x.shape, x.dtype)
+        return super().dropout(x, p, training=training, seed=seed)
+
+
+class TailDividesByZeroAtRateOne(Textbook):
+    """At p = 1 its remainder loop computes x · 0 / q with q = 0: NaN past the last multiple of 8 (the
+    fixed cases' 4,096 elements have no remainder)."""
+
+    name = "tail-divides-by-zero-at-rate-one"
+
+    def scale(self, x: Tensor, keep: Tensor, p: float) -> Tensor:
+        y = super().scale(x, keep, p)
+        if p < 1.0:
+            return y
+        tail = set(_tail(x.size))
+        return Tensor.from_flat([math.nan if i in tail else v for i, v in enumerate(y.data)], y.shape, y.dtype)
+
+
+class ActiveInEvalAtSeedZero(Textbook):
+    """In evaluation with seed 0 drops as in training, as an implementation that takes seed 0 for
+    "no seed given" and then reads its mode from a global flag (the fixed cases' seeds are hashes)."""
+
+    name = "active-in-eval-at-seed-zero"
+
+    def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        return super().dropout(x, p, training=training or seed == 0, seed=seed)
+
+
+class TailScaledByRate(Textbook):
+    """Scales the kept elements past the last multiple of 8 by 1/p instead of 1/q, as a remainder loop
+    written with the rate swapped (the fixed cases' 4,096 elements have no remainder)."""
+
+    name = "tail-scaled-by-rate"
+
+    def scale(self, x: Tensor, keep: Tensor, p: float) -> Tensor:
+        y = super().scale(x, keep, p)
+        tail = set(_tail(x.size))
+        return Tensor.from_flat([x.dtype.round(x.data[i] / p) if i in tail and keep.data[i] else v
+                                 for i, v in enumerate(y.data)], y.shape, y.dtype)
+
+
+class SelectsOnManyAxes(Textbook):
+    """Declares "multiply" but on inputs of 2 or more axes a dropped NaN or ±inf gives 0, as a kernel
+    whose batched path selects (the fixed cases' non-finite inputs have one axis)."""
+
+    name = "selects-on-many-axes"
+
+    def scale(self, x: Tensor, keep: Tensor, p: float) -> Tensor:
+        y = super().scale(x, keep, p)
+        if x.ndim < 2:
+            return y
+        return Tensor.from_flat([v if k else 0.0 for v, k in zip(y.data, keep.data)], y.shape, y.dtype)
+
+
+class RaisesOnFiveAxes(Textbook):
+    """Raises on inputs of 5 axes, as a kernel whose indexing supports at most 4."""
+
+    name = "raises-on-five-axes"
+
+    def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        if x.ndim == 5:
+            raise NotImplementedError(f"{self.name}: at most 4 axes, got {x.ndim}")
+        return super().dropout(x, p, training=training, seed=seed)
+
+
+class NoiseShapeIgnoredOnManyAxes(Textbook):
+    """Draws one mask value per element, ignoring noise_shape, on inputs of 4 or more axes, as a kernel
+    whose broadcasting path handles at most 3 (the fixed cases' input has 3 axes)."""
+
+    name = "noise-shape-ignored-on-many-axes"
+
+    def mask_shape(self, shape: Shape, noise_shape: Sequence[int | None] | None) -> Shape:
+        return shape if len(shape) >= 4 else super().mask_shape(shape, noise_shape)

@@ -1,0 +1,94 @@
+"""An exact clause's property checked over generated cases by Hypothesis, reproducibly (spec/runner.md,
+"Generated cases").
+
+:func:`search` draws the profile's number of cases (``plan.examples``) from a strategy of
+:mod:`.cases` and asks the clause's judge about each. The search is derandomised from the
+clause's own seed (``hypothesis.seed(ctx.seed)``, itself a function of the master seed and the
+clause ID) with no example database, so a run draws the same cases and reaches the same verdict
+every time, alone or with other clauses; it has no deadline and no health checks (a slow
+implementation, or a strategy Hypothesis finds costly, is no failure of the implementation).
+
+A case the judge finds at fault is shrunk by Hypothesis to a minimal one and reported as a
+runnable snippet (:meth:`.cases.Case.snippet`), with what came back and what the clause requires.
+An exception the implementation raises inside a case is shrunk too, and then propagates as it
+would from a fixed case, a note naming the minimal case added (:data:`CASE_NOTE`): the runner
+fails the clause only where the implementation raised it, and an error of the suite stays an
+error (RUNNER-5).
+
+The project's tests call checks from inside their own ``@given`` tests. Hypothesis allows a
+nested ``@given`` but refuses it by the health check ``nested_given``, read from the *outer* test's
+settings; tests/conftest.py suppresses it in every profile (the inner search is bounded by the quick
+profile's examples, so the nesting costs a known factor, not an unbounded one). Every setting of
+the inner search is set here, so none is inherited from the outer test's profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from hypothesis import HealthCheck, Phase, Verbosity, example, given, seed, settings
+from hypothesis import strategies as st
+from hypothesis.errors import FlakyFailure
+
+from .cases import Case
+from .registry import Context
+
+__all__ = ["CASE_NOTE", "search"]
+
+CASE_NOTE = "in the generated case"  # the note an exception raised in a generated case carries
+
+# A judge: the failures of one case (an empty list when the case conforms); it makes the case's call.
+Judge = Callable[[Case], list[str]]
+
+
+class _Counterexample(Exception):
+    """A case the judge found at fault: what Hypothesis shrinks."""
+
+
+def _settings(examples: int) -> settings:
+    return settings(max_examples=examples, derandomize=False, database=None, deadline=None,
+                    phases=(Phase.explicit, Phase.generate, Phase.shrink), suppress_health_check=list(HealthCheck),
+                    report_multiple_bugs=False, verbosity=Verbosity.quiet, print_blob=False)
+
+
+def search(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge, explicit: Sequence[Case] = ()) -> list[str]:
+    """The failures of the minimal case of ``strategy`` that ``judge`` finds at fault among
+    ``ctx.plan.examples`` cases drawn under ``ctx.seed``, the ``explicit`` cases tried first: [] when
+    every case conforms (and when the plan draws none)."""
+    examples = ctx.plan.examples
+    if examples == 0:
+        return []
+    found: list[tuple[Case, list[str]]] = []  # every case found at fault, the minimal one last
+    tried: list[Case] = []  # the case running now
+
+    def attempt(case: Case) -> None:
+        tried[:] = [case]
+        failures = judge(case)
+        if failures:
+            found.append((case, failures))
+            raise _Counterexample
+
+    test = given(strategy)(attempt)
+    for case in reversed(explicit):
+        test = example(case)(test)
+    test = _settings(examples)(seed(ctx.seed)(test))
+    try:
+        test()
+    except _Counterexample:
+        return [_reported(*found[-1], examples, ctx.seed)]
+    except FlakyFailure:
+        if not found:
+            raise
+        return [_reported(*found[-1], examples, ctx.seed) + " (the same call did not fail again when replayed)"]
+    except Exception as error:
+        if tried:
+            error.add_note(f"{CASE_NOTE} {tried[-1].snippet()}")
+        raise
+    return []
+
+
+def _reported(case: Case, failures: list[str], examples: int, clause_seed: int) -> str:
+    """A failing case as the verdict shows it: the snippet that repeats the call, then what came back
+    and what the clause requires."""
+    return (f"generated case (the least Hypothesis found at fault, {examples} cases drawn with seed {clause_seed}): "
+            f"`{case.snippet()}` -> " + "; ".join(failures))
