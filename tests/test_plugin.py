@@ -190,3 +190,19 @@ def verdicts(junit: Path) -> dict[str, tuple[str, str]]:
         properties = {p.get("name"): p.get("value") for p in case.iter("property")}
         found[clause] = (properties["refdropout_verdict"], properties["refdropout_seed"])
     return found
+
+
+@pytest.mark.clause("RUNNER-13")
+def test_the_example_workflow_runs_the_plugin_with_options_it_has() -> None:
+    """examples/github-actions.yml, which README offers CI owners, runs the plugin with JUnit output and
+    only with options the plugin defines (each ``--refdropout-NAME`` is an option of refdropout.options)."""
+    from refdropout.contract.declarations import DTYPES, POLICY
+    from refdropout.options import CLAUSE, DEVICE, KNOWN_DEVIATIONS, PROFILE, SEED, TARGET, TIMEOUT
+
+    workflow = (REPO / "examples" / "github-actions.yml").read_text(encoding="utf-8")
+    defined = {f"--refdropout-{o.name}" for o in (TARGET, PROFILE, SEED, CLAUSE, DEVICE, TIMEOUT, POLICY, DTYPES,
+                                                   KNOWN_DEVIATIONS)}
+    used = set(re.findall(r"--refdropout-[a-z-]+", workflow))
+    assert "--refdropout-impl" in used and used <= defined, used - defined
+    assert "pytest --pyargs refdropout.conformance" in workflow and "--junitxml" in workflow
+    assert "examples/github-actions.yml" in (REPO / "README.md").read_text(encoding="utf-8")
