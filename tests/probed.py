@@ -101,6 +101,8 @@ def scale_in_input(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.
 def scale_in_float32(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
     """scale_format = "float32": p read as a float32 and q computed in float32 (ONNX Runtime's kernel)."""
     p = _rate(p)
+    if float(np.float32(p)) == 1.0:  # p read as a float32 is 1 (p > 1 - 2^-25): p = 1, every element dropped
+        p = 1.0
     if not training or p in (0.0, 1.0):
         return inverted(x, p, training=training, seed=seed)
     q32 = np.float32(1.0) - np.float32(p)

@@ -62,9 +62,11 @@ KNOWN_DEVIATIONS: dict[str, str] = {
                  "training output is NaN (the mask is all dropped, times 1 / NaN)",
     "DROPOUT-9": "`(mask * x) * (1 / q)` of an int32 x silently promotes it to float32: integers are scaled, "
                  "not refused",
-    "MODES-7": "nn.Dropout(1.0) raises in its constructor, so no network with p = 1 can be made to evaluate: the "
-               "refusal that p_one 'refused' allows for a call, which MODES-7 (not among the clauses p_one "
-               "relaxes) does not",
+    "DROPOUT-2": "`(mask * x) * (1 / q)` takes the Python float 1 / q in x's format: in float16 at q below 2^-16 "
+                 "(p = 1 - 2^-25: 1 / q = 2^25) it is inf, so every element, dropped ones too, is 0 * inf or "
+                 "x * inf: [0, 65504, 1] at p = 1 - 2^-25 gives [nan, nan, nan] (MLX 0.32.4; found by the "
+                 "generated cases)",
+    "DROPOUT-8": "as DROPOUT-2: in float16 at q below 2^-16 every element is NaN, neither 0 nor the kept value",
 }
 
 

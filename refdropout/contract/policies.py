@@ -82,7 +82,7 @@ RELAXES: dict[str, tuple[str, ...]] = {
     "scaling": ("DROPOUT-2",),
     "nonfinite": ("DROPOUT-10",),
     "gate_masks": ("RECURRENT-6",),
-    "p_one": ("DROPOUT-5", "DROPOUT-7", "DROPOUT-10", "GRADIENTS-2", "GRADIENTS-4"),
+    "p_one": ("DROPOUT-5", "DROPOUT-7", "DROPOUT-10", "GRADIENTS-2", "GRADIENTS-4", "MODES-7"),
     "p_validation": ("DROPOUT-3",),
     "seed_bits": ("DROPOUT-13",),
     "subnormals": ("DROPOUT-2",),
