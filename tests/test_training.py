@@ -185,17 +185,12 @@ def test_replicated_check_passes_reference_and_rejects_a_region_seeded_by_rank(c
 @pytest.mark.clause("TRAINING-5")
 @statistical(2)
 @given(seed=seeds, scaling=scalings)
-def test_rank_check_passes_reference(check_correct, seed: int, scaling: str) -> None:
+def test_rank_check_passes_reference_and_rejects_ranks_seeded_alike_and_a_rank_index_that_wraps(
+        check_correct, check_broken, seed: int, scaling: str) -> None:
+    """The reference passes. Seeded alike, every rank draws one mask and passes the replicated region's
+    clause; keyed by the rank mod 2, ranks 0 and 1 differ and only the rounds that pair 0 with 2 (and 1
+    with 3) see it."""
     assert_passes(check_correct, "TRAINING-5", ReferenceDropout(scaling=scaling), seed)
-
-
-@pytest.mark.clause("TRAINING-5")
-@statistical(2)
-@given(seed=seeds)
-def test_rank_check_rejects_ranks_seeded_alike_and_a_rank_index_that_wraps(check_correct, check_broken,
-                                                                           seed: int) -> None:
-    """Seeded alike, every rank draws one mask and passes the replicated region's clause; keyed by the rank
-    mod 2, ranks 0 and 1 differ and only the rounds that pair 0 with 2 (and 1 with 3) see it."""
     assert_passes(check_correct, "TRAINING-6", EveryRankSeededAlike(), seed)
     alike, wrapped = assert_fails(check_broken, "TRAINING-5", [EveryRankSeededAlike(), RankSeedsWrapAtTwo()], seed)
     assert "ranks 0 and 1, ranks 2 and 3, ranks 0 and 2" in alike.detail, alike.detail
