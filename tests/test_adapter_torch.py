@@ -51,7 +51,9 @@ STATISTICAL = [
     "RECURRENT-8", "RECURRENT-9", "ENSEMBLE-3", "TRAINING-2",
 ]
 # PyTorch has no noise_shape, Gaussian dropout, DropConnect, DropPath, DropBlock or variational LSTM
-NOT_APPLICABLE = ["DROPOUT-11", "VARIANTS-7", "VARIANTS-9", "VARIANTS-10", "VARIANTS-13", "RECURRENT-6"]
+# no rank-aware stream that one process runs for several ranks; no reproducible_across declared (TRAINING-7)
+NOT_APPLICABLE = ["DROPOUT-11", "VARIANTS-7", "VARIANTS-9", "VARIANTS-10", "VARIANTS-13", "RECURRENT-6",
+                  "TRAINING-5", "TRAINING-6", "TRAINING-7"]
 # the policies DROPOUT-3 and DROPOUT-13 pass under (test_exact_clauses_pass, test_statistical_clauses_pass)
 RELIED = {"DROPOUT-3": ("p_validation = 'bool_as_number' (the reference: 'strict')",),
           "DROPOUT-13": ("seed_bits = 32 (the reference: 64)",)}

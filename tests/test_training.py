@@ -15,15 +15,22 @@ from hypothesis import strategies as st
 
 from broken.training import (
     AdvanceDeclaredPerElement,
+    EveryRankSeededAlike,
     GraphedStepReusesOneMask,
+    RankSeedsWrapAtTwo,
     RecomputationHoldsTheStream,
     ReplayFromTheLiveGenerator,
+    ReplicatedRegionSeededByRank,
     RestoreWithoutTheOffset,
     SnapshotAliasesTheState,
+    TwoDevicesAlike,
+    TwoDevicesApartInBulk,
 )
-from helpers import assert_fails, assert_passes, distinct, exact, rates, seeds, statistical
+from helpers import assert_fails, assert_outcome, assert_passes, distinct, exact, rates, seeds, statistical
 from refdropout import autograd
 from refdropout.adapters.reference import ReferenceDropout
+from refdropout.conformance import CHECKS, Outcome
+from refdropout.contract import Policies
 from refdropout.functional import dropout
 from refdropout.random import Generator
 from refdropout.tensor import Tensor
@@ -141,3 +148,100 @@ def test_stream_checks_reject_a_lost_offset_an_aliased_snapshot_and_an_undeclare
         check_broken, clause: str, broken: type, named: str, seed: int) -> None:
     verdict = assert_fails(check_broken, clause, broken(), seed)
     assert named in verdict.detail, verdict.detail
+
+
+# --- TRAINING-5 and TRAINING-6: ranks of one seed -----------------------------------------------------
+
+
+@pytest.mark.clause("TRAINING-5")
+@pytest.mark.clause("TRAINING-6")
+@exact(10)
+@given(seed=seeds, rank=st.integers(0, 7))
+def test_reference_rank_streams_fold_in_the_rank_or_share_the_seed(seed: int, rank: int) -> None:
+    """Rank r of a region that is not replicated draws Generator(seed).fold_in(r)'s stream; every rank of a
+    replicated region draws dropout_stream(seed)'s; a bad number of ranks is refused by name."""
+    x, reference = distinct((64,)), ReferenceDropout()
+    apart = reference.rank_streams(seed, 8, replicated=False)[rank]
+    alike = reference.rank_streams(seed, 8, replicated=True)[rank]
+    own, plain = Generator(seed).fold_in(rank), reference.dropout_stream(seed)
+    for _ in range(2):
+        assert apart(x, 0.3, training=True).data == dropout(x, 0.3, training=True, generator=own).data
+        assert alike(x, 0.3, training=True).data == plain(x, 0.3, training=True).data
+    for ranks, error in ((0, ValueError), (2**32 + 1, ValueError), (True, TypeError), (2.0, TypeError)):
+        with pytest.raises(error, match="rank_streams: ranks must be"):
+            reference.rank_streams(seed, ranks, replicated=False)
+
+
+@pytest.mark.clause("TRAINING-6")
+@exact(5)
+@given(seed=seeds, scaling=scalings)
+def test_replicated_check_passes_reference_and_rejects_a_region_seeded_by_rank(check_correct, check_broken, seed: int,
+                                                                               scaling: str) -> None:
+    assert_passes(check_correct, "TRAINING-6", ReferenceDropout(scaling=scaling), seed)
+    verdict = assert_fails(check_broken, "TRAINING-6", ReplicatedRegionSeededByRank(), seed)
+    assert verdict.detail.startswith("call 1 (1000 elements at p = 0.3) on rank 1: element"), verdict.detail
+
+
+@pytest.mark.clause("TRAINING-5")
+@statistical(2)
+@given(seed=seeds, scaling=scalings)
+def test_rank_check_passes_reference_and_rejects_ranks_seeded_alike_and_a_rank_index_that_wraps(
+        check_correct, check_broken, seed: int, scaling: str) -> None:
+    """The reference passes. Seeded alike, every rank draws one mask and passes the replicated region's
+    clause; keyed by the rank mod 2, ranks 0 and 1 differ and only the rounds that pair 0 with 2 (and 1
+    with 3) see it."""
+    assert_passes(check_correct, "TRAINING-5", ReferenceDropout(scaling=scaling), seed)
+    assert_passes(check_correct, "TRAINING-6", EveryRankSeededAlike(), seed)
+    alike, wrapped = assert_fails(check_broken, "TRAINING-5", [EveryRankSeededAlike(), RankSeedsWrapAtTwo()], seed)
+    assert "ranks 0 and 1, ranks 2 and 3, ranks 0 and 2" in alike.detail, alike.detail
+    assert "ranks 0 and 2, ranks 1 and 3 drew the same mask" in wrapped.detail, wrapped.detail
+
+
+def test_the_chapter_plans_two_decisions() -> None:
+    """TRAINING-2 and TRAINING-5 take one decision each; the other clauses of the chapter are exact."""
+    assert {c: e.decisions for c, e in CHECKS.items() if c.startswith("TRAINING-") and e.decisions} == {
+        "TRAINING-2": 1, "TRAINING-5": 1}
+
+
+# --- TRAINING-7 (and RANDOM-17): bits across declared devices ----------------------------------------
+
+
+class _DeclaredOnTheCpuOnly(ReferenceDropout):
+    name = "declared-on-the-cpu-only"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.policies = Policies(reproducible_across="cpu+cuda")
+
+
+@pytest.mark.clause("TRAINING-7")
+@pytest.mark.clause("RANDOM-17")
+@exact(3)
+@given(seed=seeds)
+def test_device_check_applies_only_to_a_declaration_with_two_devices_present(check_correct, seed: int) -> None:
+    """Undeclared, only the distribution is promised across devices; declared, the check needs two of the
+    declared devices present, which this CPU-only reference never has."""
+    verdict = assert_outcome(check_correct, "TRAINING-7", ReferenceDropout(), seed, Outcome.NOT_APPLICABLE)
+    assert verdict.detail == "declares no reproducible_across (policies)"
+    verdict = assert_outcome(check_correct, "TRAINING-7", _DeclaredOnTheCpuOnly(), seed, Outcome.NOT_APPLICABLE)
+    assert verdict.detail == ("declares reproducible_across = 'cpu+cuda', but of those only cpu is present here "
+                              "(devices() = ('cpu',))")
+
+
+@pytest.mark.clause("TRAINING-7")
+@pytest.mark.clause("RANDOM-17")
+@exact(3)
+@given(seed=seeds)
+def test_device_check_holds_a_declaration_to_the_bits(check_correct, check_broken, seed: int) -> None:
+    assert_passes(check_correct, "TRAINING-7", TwoDevicesAlike(), seed)
+    verdict = assert_fails(check_broken, "TRAINING-7", TwoDevicesApartInBulk(), seed)
+    assert verdict.detail.startswith(f"65537 float64 elements at p = 0.1, seed {seed}: element "), verdict.detail
+    assert " on cpu and " in verdict.detail and verdict.detail.endswith("on cuda; " + verdict.detail.split("; ")[-1])
+
+
+@pytest.mark.clause("TRAINING-7")
+def test_reproducible_across_names_two_or_more_devices_in_order() -> None:
+    assert Policies(reproducible_across="cpu+cuda+tpu").reproducible_across == "cpu+cuda+tpu"
+    for wrong in ("cuda+cpu", "cpu", "cpu+cpu", ("cpu", "cuda")):
+        with pytest.raises(ValueError, match="reproducible_across must be one of"):
+            Policies(reproducible_across=wrong)

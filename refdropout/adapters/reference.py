@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import autograd, nn
 from ..contract import Policies
-from ..contract.arrays import EngineArrays, answers_in_kind
+from ..contract.arrays import NUMPY_FORMATS, EngineArrays, answers_in_kind
 from ..functional import (
     alpha_dropout,
     attention_dropout,
@@ -153,6 +153,31 @@ class ReferenceDropout(EngineArrays):
     def stream_advance(self, n: int, dtype: str) -> int:
         """One draw index per drawing call, whatever its size (RANDOM-4)."""
         return 1
+
+    @_bulk_for_arrays
+    def rank_streams(self, seed: int, ranks: int, *, replicated: bool) -> list[_Stream]:
+        """Rank r's stream: Generator(seed) on every rank of a replicated region, Generator(seed).fold_in(r) in
+        a region whose ranks hold other data (RANDOM-6: distinct keys and streams, no shared counter), as
+        Megatron's model_parallel_cuda_manual_seed seeds its default state alike on every rank and its
+        model-parallel state from the rank (TRAINING-5, TRAINING-6)."""
+        root = Generator(seed)
+        if not isinstance(ranks, int) or isinstance(ranks, bool):
+            raise TypeError(f"rank_streams: ranks must be an int in [1, 2**32], got {ranks!r}")
+        if not 1 <= ranks <= 2**32:
+            raise ValueError(f"rank_streams: ranks must be in [1, 2**32], got {ranks}")
+        return [_Stream(self, root.state if replicated else root.fold_in(rank).state) for rank in range(ranks)]
+
+    def devices(self) -> tuple[str, ...]:
+        """The engine runs on the host's CPU only."""
+        return ("cpu",)
+
+    def device_mask_bits(self, device: str, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
+        """The keep mask of the bulk path's dropout of n ones, packed as np.packbits(bitorder="little")."""
+        if device not in self.devices():
+            raise ValueError(f"device_mask_bits: device must be one of {self.devices()}, got {device!r}")
+        _, keep = dropout_bulk(np.ones(n, dtype=NUMPY_FORMATS[dtype]), p, training=True, seed=seed,
+                               **self.policy_options())
+        return np.packbits(keep, bitorder="little")
 
     @_bulk_for_arrays
     def dropout_noise_shape(self, x: Tensor | np.ndarray, p: float, noise_shape: Sequence[int | None], *,

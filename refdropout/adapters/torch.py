@@ -238,6 +238,19 @@ class TorchDropout:
             return np.packbits(keep.numpy(), bitorder="little")
         return packed_on_device(torch, keep)
 
+    def devices(self) -> tuple[str, ...]:
+        """The CPU, and CUDA where torch sees a device (TRAINING-7)."""
+        return ("cpu", "cuda") if self._torch.cuda.is_available() else ("cpu",)
+
+    def device_mask_bits(self, device: str, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
+        """dropout_mask_bits on ``device`` ("cpu" or "cuda"). PyTorch draws from a Mersenne Twister on the CPU
+        and from Philox on CUDA, so it declares no reproducible_across: TRAINING-7 holds a user's
+        ``--policy reproducible_across=cpu+cuda`` to the bits where a CUDA device is present."""
+        if device not in self.devices():
+            raise ValueError(f"device_mask_bits: device must be one of {self.devices()}, got {device!r}")
+        on = self if self.device.type == device else TorchDropout(device)
+        return on.dropout_mask_bits(n, p, seed=seed, dtype=dtype)
+
     def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
         t = self._torch.tensor(values, dtype=self._torch.int32, device=self.device)
         with self._seeded(seed):

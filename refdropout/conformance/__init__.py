@@ -7,7 +7,19 @@ the one run path.
 
 # The checks live in one module per spec chapter and register themselves with @check when they are
 # imported: importing them here, for that side effect alone, is what fills CHECKS.
-from . import attention, dropout, ensemble, exact, gradients, modes, monte_carlo, recurrent, training, variants  # noqa: F401
+from . import (  # noqa: F401
+    attention,
+    dropout,
+    ensemble,
+    exact,
+    gradients,
+    modes,
+    monte_carlo,
+    parallel,
+    recurrent,
+    training,
+    variants,
+)
 from .registry import CHECKS, Check, Context, check, run_check
 from .verdict import Outcome, Verdict
 

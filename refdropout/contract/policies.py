@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import combinations
 
 from ..dtypes import DType, float32
 
-__all__ = ["Policies", "POLICY_VALUES", "RELAXES", "eval_value", "keep_factor", "kept_value"]
+__all__ = ["DEVICES", "Policies", "POLICY_VALUES", "RELAXES", "declared_devices", "eval_value", "keep_factor",
+           "kept_value"]
+
+# the kinds of device an implementation may declare bit-level reproducibility across (reproducible_across)
+DEVICES = ("cpu", "cuda", "rocm", "mps", "xpu", "tpu")
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,9 @@ class Policies:
     ``algorithm``: the documented random stream the masks are drawn from, None (undeclared: only the
     statistical clauses judge the masks), "jax-threefry" or "tf-stateless-philox"; the exact clause
     then compares every mask with the stream's prediction bit for bit (spec/exact.md, EXACT-1).
+    ``reproducible_across``: the devices whose masks of one (x, p, seed) are the same bits, None
+    (undeclared: only the distribution is promised across devices, RANDOM-17) or two or more of
+    DEVICES joined by "+" in DEVICES' order ("cpu+cuda"); TRAINING-7 then compares them bit for bit.
     """
 
     scaling: str = "inverted"
@@ -55,6 +63,7 @@ class Policies:
     subnormals: str = "kept"
     scale_format: str = "exact"
     algorithm: str | None = None
+    reproducible_across: str | None = None
 
     def __post_init__(self) -> None:
         for name, allowed in POLICY_VALUES.items():
@@ -74,10 +83,12 @@ POLICY_VALUES: dict[str, tuple] = {
     "subnormals": ("kept", "flushed"),
     "scale_format": ("exact", "input", "float32"),
     "algorithm": (None, "jax-threefry", "tf-stateless-philox"),
+    "reproducible_across": (None, *("+".join(kinds) for n in range(2, len(DEVICES) + 1)
+                                    for kinds in combinations(DEVICES, n))),
 }
 
 # the clauses each policy relaxes, as spec/dropout.md's table of policies lists them (a test keeps the two
-# equal); algorithm relaxes none: it adds EXACT-1
+# equal); algorithm relaxes none: it adds EXACT-1; reproducible_across relaxes none: it adds TRAINING-7
 RELAXES: dict[str, tuple[str, ...]] = {
     "scaling": ("DROPOUT-2",),
     "nonfinite": ("DROPOUT-10",),
@@ -89,7 +100,13 @@ RELAXES: dict[str, tuple[str, ...]] = {
     "scale_format": ("DROPOUT-2", "DROPOUT-3", "DROPOUT-7", "DROPOUT-8", "ENSEMBLE-1", "GRADIENTS-1", "GRADIENTS-2",
                      "GRADIENTS-5"),
     "algorithm": (),
+    "reproducible_across": (),
 }
+
+
+def declared_devices(policies: Policies) -> tuple[str, ...]:
+    """The devices of the declared reproducible_across, in DEVICES' order; () when it is undeclared."""
+    return tuple(policies.reproducible_across.split("+")) if policies.reproducible_across else ()
 
 
 def keep_factor(policies: Policies, p: float, dtype: DType) -> float:

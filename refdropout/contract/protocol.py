@@ -78,6 +78,15 @@ CAPABILITIES: dict[str, str] = {
                              " advanced since seeding, an int in the implementation's own unit"),
     "stream_advance": ("stream_advance(n, dtype) -> int: how far one training call at 0 < p < 1 on n elements of"
                        " dtype advances the position of a dropout_stream_state stream"),
+    "rank_streams": ("rank_streams(seed, ranks, *, replicated) -> a sequence of `ranks` streams, rank r's s(x, p, *,"
+                     " training) -> y with calls as dropout_stream's, for the ranks of a data-parallel group given one"
+                     " seed: replicated=False a region whose ranks hold other data or shards, replicated=True a"
+                     " region whose values every rank holds alike (Megatron's default and model-parallel states)"),
+    "devices": ("devices() -> the devices present that the implementation draws masks on, names from"
+                " contract.DEVICES (\"cpu\", \"cuda\", ...)"),
+    "device_mask_bits": ("device_mask_bits(device, n, p, *, seed, dtype) -> dropout_mask_bits's packed keep mask of"
+                         " dropout(ones(n) in dtype, p, training=True, seed=seed) computed on `device`, as a numpy"
+                         " uint8 array on the host"),
     "dropout_noise_shape": ("dropout_noise_shape(x, p, noise_shape, *, training, seed) -> y, one mask value shared"
                             " where noise_shape is 1"),
     "integer_dropout": ("integer_dropout(values, p, *, training, seed) -> the output's values as a list: dropout of"

@@ -8,6 +8,9 @@ catalogue is regenerated into docs/detection-matrix.md.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
 
 from refdropout import autograd
 from refdropout.adapters.reference import ReferenceDropout, _Stream
@@ -138,3 +141,73 @@ class AdvanceDeclaredPerElement(ReferenceDropout):
 
     def stream_advance(self, n: int, dtype: str) -> int:
         return n
+
+
+# --- data parallelism and devices (TRAINING-5 to TRAINING-7) ----------------------------------------------
+
+
+class EveryRankSeededAlike(ReferenceDropout):
+    """Seeds every rank's stream with the seed alone, whatever the region: the classic data-parallel bug of
+    calling manual_seed(seed) on every rank, so that all ranks drop the same units of their different data
+    (what Megatron's model_parallel_cuda_manual_seed avoids by seeding its model-parallel state from the rank)."""
+
+    name = "every-rank-seeded-alike"
+
+    def rank_streams(self, seed: int, ranks: int, *, replicated: bool) -> list[_Stream]:
+        return super().rank_streams(seed, ranks, replicated=True)
+
+
+class ReplicatedRegionSeededByRank(ReferenceDropout):
+    """Seeds a replicated region's streams from the rank too: ranks that hold the same activations drop
+    different units of them, and the replicas drift apart."""
+
+    name = "replicated-region-seeded-by-rank"
+
+    def rank_streams(self, seed: int, ranks: int, *, replicated: bool) -> list[_Stream]:
+        return super().rank_streams(seed, ranks, replicated=False)
+
+
+class RankSeedsWrapAtTwo(ReferenceDropout):
+    """Keys rank r from (seed, r mod 2): ranks 0 and 2, and 1 and 3, draw one mask, while ranks next to each
+    other are independent (a rank index folded into too few bits)."""
+
+    name = "rank-seeds-wrap-at-two"
+
+    def rank_streams(self, seed: int, ranks: int, *, replicated: bool) -> list[_Stream]:
+        return [super(RankSeedsWrapAtTwo, self).rank_streams(seed, 2, replicated=replicated)[rank % 2]
+                for rank in range(ranks)]
+
+
+class _TwoDevices(ReferenceDropout):
+    """A fake implementation on two devices, "cpu" and "cuda", that declares reproducible_across="cpu+cuda";
+    its "cuda" masks are drawn by ``cuda_seed``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.policies = replace(self.policies, reproducible_across="cpu+cuda")
+
+    def devices(self) -> tuple[str, ...]:
+        return ("cpu", "cuda")
+
+    def device_mask_bits(self, device: str, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
+        drawn = seed if device == "cpu" else self.cuda_seed(seed, n)
+        return super().device_mask_bits("cpu", n, p, seed=drawn, dtype=dtype)
+
+    def cuda_seed(self, seed: int, n: int) -> int:
+        return seed
+
+
+class TwoDevicesAlike(_TwoDevices):
+    """Draws one stream on both devices, as it declares: TRAINING-7 passes."""
+
+    name = "two-devices-alike"
+
+
+class TwoDevicesApartInBulk(_TwoDevices):
+    """Draws its "cuda" masks of more than 2^16 elements from another stream (a GPU kernel that switches to a
+    generator of its own past a size), while smaller calls agree: the declaration does not hold."""
+
+    name = "two-devices-apart-in-bulk"
+
+    def cuda_seed(self, seed: int, n: int) -> int:
+        return seed ^ 1 if n > 2**16 else seed
