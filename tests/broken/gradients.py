@@ -75,3 +75,14 @@ class AccumulatesAtRateZero(ReferenceDropout):
         if training and p == 0.0:
             return y, Tensor.from_flat([0.0 + v for v in dx.data], dx.shape, dx.dtype, rounded=True)
         return y, dx
+
+
+class MaskedInEvalAtSeedZero(ReferenceDropout):
+    """In eval mode with seed 0 the backward applies the training mask and scale, as one that takes seed 0
+    for "no seed given" and then reads its mode from a global flag (the fixed cases' seeds are hashes)."""
+
+    name = "masked-in-eval-at-seed-zero"
+
+    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+        y, _ = forward(x, p, training, seed)
+        return y, super().dropout_vjp(x, p, g, training=training or seed == 0, seed=seed)[1]
