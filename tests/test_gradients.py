@@ -15,8 +15,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from broken.dropout import ClaimsRefusalGivesZeros, RefusesPOne
-from broken.gradients import DeclaredFloat32ScaleInBackward, FalsyRate, Float32ScaleInBackward, MaskedInEval
-from helpers import assert_fails, assert_passes, exact, filled, rates, seeds
+from broken.gradients import (
+    AccumulatesAtRateZero,
+    DeclaredFloat32ScaleInBackward,
+    FalsyRate,
+    Float32ScaleInBackward,
+    MaskedInEval,
+    MaskedInEvalAtSeedZero,
+)
+from helpers import assert_fails, assert_generated_cases_catch, assert_passes, exact, filled, rates, seeds
 from refdropout import GradcheckError, gradcheck, softmax
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance.gradients import FD_STEP, FD_TOLERANCE
@@ -117,6 +124,16 @@ def test_eval_vjp_is_the_upstream_gradient(check_correct, check_broken, seed: in
 def test_vjp_at_p_zero_is_the_upstream_gradient(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "GRADIENTS-3", CORRECT, seed)
     assert_fails(check_broken, "GRADIENTS-3", (FalsyRate(),), seed)
+
+
+@pytest.mark.clause("GRADIENTS-2", "RUNNER-18")
+def test_generated_cases_catch_a_backward_masked_in_eval_at_seed_zero(quick_plan) -> None:
+    assert "seed=0)" in assert_generated_cases_catch(quick_plan, "GRADIENTS-2", MaskedInEvalAtSeedZero()).detail
+
+
+@pytest.mark.clause("GRADIENTS-3", "RUNNER-18")
+def test_generated_cases_catch_a_backward_wrong_only_at_negative_zero(quick_plan) -> None:
+    assert "-0.0" in assert_generated_cases_catch(quick_plan, "GRADIENTS-3", AccumulatesAtRateZero()).detail
 
 
 @pytest.mark.clause("GRADIENTS-4")

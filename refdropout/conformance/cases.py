@@ -111,8 +111,9 @@ def _literal(v: float) -> str:
 @dataclass(frozen=True)
 class Case:
     """One call: ``x`` of ``shape`` in ``dtype``, its values ``layout(palette, order, size)``; p,
-    seed, training; ``capability`` the call (``dropout``, ``dropout_with_mask`` or
-    ``dropout_noise_shape`` with ``noise_shape``)."""
+    seed, training; ``capability`` the call (``dropout``, ``dropout_with_mask``,
+    ``dropout_noise_shape`` with ``noise_shape``, or ``dropout_vjp`` with the upstream gradient g,
+    its values ``layout(gradient, order, size)``)."""
 
     dtype: DType
     shape: tuple[int, ...]
@@ -123,10 +124,17 @@ class Case:
     training: bool = True
     capability: str = "dropout"
     noise_shape: tuple[int | None, ...] | None = field(default=None)
+    gradient: tuple[float, ...] = (1.0,)
 
     @cached_property
     def values(self) -> list[float]:
         return layout(self.palette, self.order, math.prod(self.shape))
+
+    @cached_property
+    def g(self) -> Tensor:
+        """The upstream gradient of a ``dropout_vjp`` call, of x's shape and format."""
+        return Tensor.from_flat(layout(self.gradient, self.order, math.prod(self.shape)), self.shape, self.dtype,
+                                rounded=True)
 
     @cached_property
     def x(self) -> Tensor:
@@ -139,24 +147,35 @@ class Case:
             return impl.dropout_with_mask(self.x, self.p, seed=self.seed)
         if self.capability == "dropout_noise_shape":
             return impl.dropout_noise_shape(self.x, self.p, self.noise_shape, training=self.training, seed=self.seed)
+        if self.capability == "dropout_vjp":
+            return impl.dropout_vjp(self.x, self.p, self.g, training=self.training, seed=self.seed)
         return impl.dropout(self.x, self.p, training=self.training, seed=self.seed)
 
-    def snippet(self) -> str:
-        """The call as one line of Python, run with ``impl`` bound to the implementation: x built
-        from its values (listed up to 16 elements, else by :func:`layout`), then ``y = impl.CALL``."""
+    def _built(self, name: str, palette: tuple[float, ...]) -> tuple[str, str]:
+        """The import a tensor's line needs and the line building tensor ``name`` of ``palette``'s values."""
         size = math.prod(self.shape)
-        palette = "[" + ", ".join(map(_literal, self.palette)) + "]"
-        if size <= 16 or len(set(map(repr, self.palette))) == 1:
-            data = ("[" + ", ".join(map(_literal, self.values)) + "]" if size <= 16
-                    else f"[{_literal(self.palette[0])}] * {size}")
-            head = "from refdropout.tensor import Tensor; "
+        head = "from refdropout.tensor import Tensor; "
+        if size <= 16:
+            data = "[" + ", ".join(map(_literal, layout(palette, self.order, size))) + "]"
+        elif len(set(map(repr, palette))) == 1:
+            data = f"[{_literal(palette[0])}] * {size}"
         else:
-            data = f"layout({palette}, {self.order}, {size})"
-            head = "from refdropout.tensor import Tensor; from refdropout.conformance.cases import layout; "
-        x = f"x = Tensor.from_flat({data}, {self.shape}, '{self.dtype.name}')"
+            data = f"layout([{', '.join(map(_literal, palette))}], {self.order}, {size})"
+            head += "from refdropout.conformance.cases import layout; "
+        return head, f"{name} = Tensor.from_flat({data}, {self.shape}, '{self.dtype.name}')"
+
+    def snippet(self) -> str:
+        """The call as one line of Python, run with ``impl`` bound to the implementation: x (and g) built
+        from its values (listed up to 16 elements, else by :func:`layout`), then ``y = impl.CALL``."""
+        head, x = self._built("x", self.palette)
         arguments = f"x, {self.p!r}"
         if self.capability == "dropout_with_mask":
             return f"{head}{x}; y, keep = impl.dropout_with_mask({arguments}, seed={self.seed})"
+        if self.capability == "dropout_vjp":
+            g_head, g = self._built("g", self.gradient)
+            head = g_head if len(g_head) > len(head) else head
+            return (f"{head}{x}; {g}; y, dx = impl.dropout_vjp({arguments}, g, training={self.training}, "
+                    f"seed={self.seed})")
         if self.capability == "dropout_noise_shape":
             arguments += f", {self.noise_shape!r}"
         return f"{head}{x}; y = impl.{self.capability}({arguments}, training={self.training}, seed={self.seed})"
@@ -164,11 +183,14 @@ class Case:
 
 @st.composite
 def _cases(draw: st.DrawFn, impl: Implementation, p: st.SearchStrategy[float], nonfinite: bool,
-           shape: st.SearchStrategy[tuple[int, ...]] | None, training: bool, capability: str) -> Case:
+           shape: st.SearchStrategy[tuple[int, ...]] | None, training: bool, capability: str, ones: bool) -> Case:
     dtype = draw(formats(impl))
-    palette = tuple(draw(st.lists(values(dtype, nonfinite=nonfinite), min_size=1, max_size=6)))
-    order = 0 if len(palette) == 1 else draw(st.integers(0, 2**32 - 1))
-    return Case(dtype, draw(shape or shapes()), draw(p), draw(seeds), palette, order, training, capability)
+    palette = (1.0,) if ones else tuple(draw(st.lists(values(dtype, nonfinite=nonfinite), min_size=1, max_size=6)))
+    gradient = (tuple(draw(st.lists(values(dtype, nonfinite=nonfinite), min_size=1, max_size=6)))
+                if capability == "dropout_vjp" else (1.0,))
+    order = 0 if len(palette) == len(gradient) == 1 else draw(st.integers(0, 2**32 - 1))
+    return Case(dtype, draw(shape or shapes()), draw(p), draw(seeds), palette, order, training, capability,
+                gradient=gradient)
 
 
 @st.composite
@@ -205,9 +227,10 @@ def noise_cases(impl: Implementation) -> st.SearchStrategy[Case]:
 
 def cases(impl: Implementation, *, p: st.SearchStrategy[float] = rates, nonfinite: bool = False,
           shape: st.SearchStrategy[tuple[int, ...]] | None = None, training: bool = True,
-          capability: str = "dropout") -> st.SearchStrategy[Case]:
+          capability: str = "dropout", ones: bool = False) -> st.SearchStrategy[Case]:
     """Cases of ``impl``'s ``capability`` in every declared format: p from ``p``, a seed from
     :data:`seeds`, x of a shape from ``shape`` (:func:`shapes` by default) with values of the
-    format (NaN and ±inf among them where ``nonfinite``)."""
-    return _cases(impl, p, nonfinite, shape, training, capability)
+    format (NaN and ±inf among them where ``nonfinite``), or 1 everywhere where ``ones``; for
+    ``dropout_vjp`` an upstream gradient g of values of the format too."""
+    return _cases(impl, p, nonfinite, shape, training, capability, ones)
 

@@ -15,13 +15,19 @@ decisions charged to the run's budget.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+
+from hypothesis import strategies as st
 
 from ..contract import Implementation, dtypes_of, eval_value, policies_of
 from ..dtypes import DType, float64, within_one_ulp
 from ..random import Generator
 from ..tensor import Tensor
-from .kit import edges, kept_value_of, nonzero, ones
+from .cases import cases, probabilities
+from .dropout import _read_as_one
+from .kit import edges, identical, kept_value_of, nonzero, ones
 from .registry import Context, check
+from .search import search
 from .verdict import Outcome, Verdict
 
 __all__ = ["FD_STEP", "FD_TOLERANCE"]
@@ -48,11 +54,13 @@ def _data(seed: int, n: int, dtype: DType) -> tuple[Tensor, Tensor]:
     return Tensor(nonzero(x_noise), dtype=dtype), Tensor(nonzero(g_noise, period=2), dtype=dtype)
 
 
-def _compare(name: str, dx: Tensor, expected: list[float], dtype: DType, exact: bool = False) -> list[str]:
-    """Failures where dx is not ``expected``: equal (==, so -0 is 0) if ``exact``, else within one ulp of dtype."""
-    if dx.shape != (len(expected),) or dx.dtype is not dtype:
-        return [f"{name}: dL/dx has shape {dx.shape} and dtype {dx.dtype.name}, "
-                f"not ({len(expected)},) and {dtype.name}"]
+def _compare(name: str, dx: Tensor, expected: list[float], dtype: DType, exact: bool = False,
+             shape: tuple[int, ...] | None = None) -> list[str]:
+    """Failures where dx is not ``expected`` (of ``shape``, by default 1-axis): equal (==, so -0 is 0) if
+    ``exact``, else within one ulp of dtype."""
+    shape = (len(expected),) if shape is None else shape
+    if dx.shape != shape or dx.dtype is not dtype:
+        return [f"{name}: dL/dx has shape {dx.shape} and dtype {dx.dtype.name}, not {shape} and {dtype.name}"]
     for i, (got, want) in enumerate(zip(dx.data, expected)):
         if not (got == want if exact else within_one_ulp(got, want, dtype)):  # a NaN fails both
             return [f"{name}: element {i}: dL/dx = {got!r}, expected {want!r}" + ("" if exact else " within one ulp")]
@@ -75,34 +83,49 @@ def check_vjp_uses_forward_mask(impl: Implementation, ctx: Context) -> Verdict:
 @check("GRADIENTS-2", needs=NEEDS)
 def check_eval_vjp(impl: Implementation, ctx: Context) -> Verdict:
     """GRADIENTS-2: in eval mode dL/dx = g (inverted, bit for bit) or q g (classic, within one ulp);
-    under p_one = "refused" the call at p = 1 may raise instead."""
+    under p_one = "refused" the call at p = 1 may raise instead. Then generated cases (x and g of any
+    shape, format and seed, NaN and ±inf included under inverted scaling; p in [0, 1])."""
     inverted = policies_of(impl).scaling == "inverted"
     refused = ctx.policy(impl, "p_one") == "refused"
     if not inverted:  # q g: q as the declared scale_format computes it
         ctx.policy(impl, "scale_format")
+
+    def evaluated(name: str, g: Tensor, p: float, call: Callable[[], tuple[Tensor, Tensor]]) -> list[str]:
+        try:
+            _, dx = call()
+        except Exception:  # a foreign implementation's error type is its own
+            if refused and _read_as_one(impl, p):
+                return []
+            raise
+        if inverted:
+            return identical(f"{name}, dL/dx (x standing for g)", dx, g)
+        expected = [eval_value(policies_of(impl), gi, p, g.dtype) for gi in g.data]
+        return _compare(name, dx, expected, g.dtype, shape=g.shape)
+
     failures = []
     for dtype in dtypes_of(impl):
         x, g = _data(ctx.seed, SIZE, dtype)
         for p in (0.0, *RATES, 1.0):
-            try:
-                _, dx = impl.dropout_vjp(x, p, g, training=False, seed=ctx.seed)
-            except Exception:  # a foreign implementation's error type is its own
-                if refused and p == 1.0:
-                    continue
-                raise
-            expected = g.data if inverted else [eval_value(policies_of(impl), gi, p, dtype) for gi in g.data]
-            failures += _compare(f"{dtype.name}, p = {p}, eval", dx, expected, dtype, exact=inverted)
+            failures += evaluated(f"{dtype.name}, p = {p}, eval", g, p,
+                                  lambda: impl.dropout_vjp(x, p, g, training=False, seed=ctx.seed))
+    if not failures:
+        drawn = cases(impl, p=probabilities, nonfinite=inverted, training=False, capability="dropout_vjp")
+        failures = search(ctx, drawn, lambda case: evaluated("eval", case.g, case.p, lambda: case.called(impl)))
     return ctx.verdict("GRADIENTS-2", failures)
 
 
 @check("GRADIENTS-3", needs=NEEDS)
 def check_vjp_at_p_zero(impl: Implementation, ctx: Context) -> Verdict:
-    """GRADIENTS-3: at p = 0 training-mode dL/dx = g, bit for bit, in every dtype."""
+    """GRADIENTS-3: at p = 0 training-mode dL/dx = g, bit for bit, in every dtype; then generated cases
+    (x and g of any values of the format, NaN and ±inf included, of any shape, format and seed)."""
     failures = []
     for dtype in dtypes_of(impl):
         x, g = _data(ctx.seed, 4 * SIZE, dtype)
         _, dx = impl.dropout_vjp(x, 0.0, g, training=True, seed=ctx.seed)
         failures += _compare(f"{dtype.name}, p = 0", dx, g.data, dtype, exact=True)
+    if not failures:
+        failures = search(ctx, cases(impl, p=st.just(0.0), nonfinite=True, capability="dropout_vjp"),
+                          lambda case: identical("dL/dx, x standing for g", case.called(impl)[1], case.g))
     return ctx.verdict("GRADIENTS-3", failures)
 
 

@@ -62,3 +62,27 @@ class DeclaredFloat32ScaleInBackward(Float32ScaleInBackward):
     def __init__(self) -> None:
         super().__init__()
         self.policies = Policies(scale_format="float32")
+
+
+class AccumulatesAtRateZero(ReferenceDropout):
+    """At p = 0 the backward adds g into a zeroed buffer (dL/dx = 0 + g), which turns -0 into +0: right
+    bit for bit on every other value (the fixed cases' g has |g_i| in [1, 2), never -0)."""
+
+    name = "accumulates-at-rate-zero"
+
+    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+        y, dx = super().dropout_vjp(x, p, g, training=training, seed=seed)
+        if training and p == 0.0:
+            return y, Tensor.from_flat([0.0 + v for v in dx.data], dx.shape, dx.dtype, rounded=True)
+        return y, dx
+
+
+class MaskedInEvalAtSeedZero(ReferenceDropout):
+    """In eval mode with seed 0 the backward applies the training mask and scale, as one that takes seed 0
+    for "no seed given" and then reads its mode from a global flag (the fixed cases' seeds are hashes)."""
+
+    name = "masked-in-eval-at-seed-zero"
+
+    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+        y, _ = forward(x, p, training, seed)
+        return y, super().dropout_vjp(x, p, g, training=training or seed == 0, seed=seed)[1]
