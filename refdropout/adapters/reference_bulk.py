@@ -98,8 +98,7 @@ def dropout_bulk(
             keep = np.ones(x.shape, dtype=np.bool_)
             if training or scaling == "inverted":
                 return x, keep
-            q_in_format = float(np.float64(q).astype(x.dtype))  # the engine's weak scalar, rounded to x's format
-            return (x.astype(np.float64) * q_in_format).astype(x.dtype), keep
+            return (x.astype(np.float64) * q).astype(x.dtype), keep  # q x rounded once, as the engine's _eval_scaled
         if p == 1.0:  # every unit dropped, nothing divided by q = 0 (DROPOUT-5)
             keep, divisor = np.zeros(x.shape, dtype=np.bool_), 1.0
         else:

@@ -37,6 +37,14 @@ def _masked(x: Tensor, keep: list[bool], divisor: float, nonfinite: str) -> Tens
     return autograd.attach(out, (x,), lambda g: ([gi / divisor if k else 0.0 for gi, k in zip(g, keep)],))
 
 
+def _eval_scaled(x: Tensor, q: float) -> Tensor:
+    """One graph node: y_i = q x_i, each product rounded once to x's format, q not rounded first (classic
+    evaluation, DROPOUT-7: in float16 at q = 2^-25 a weak scalar q rounds to 0 and q x to 0, while
+    fl16(q x) of x = 65504 is 0.00195). Its VJP is q g_i, rounded once alike (GRADIENTS-2)."""
+    out = Tensor.from_flat([v * q for v in x.data], x.shape, x.dtype)
+    return autograd.attach(out, (x,), lambda g: ([gi * q for gi in g],))
+
+
 def dropout(
     x: Tensor,
     p: float = 0.5,
@@ -74,7 +82,7 @@ def dropout(
     source = None if seed is None and generator is None else resolve_generator(seed, generator, op)
     if not training or p == 0.0:  # the identity (DROPOUT-4, DROPOUT-7), consuming no randomness (DROPOUT-15)
         keep = [True] * x.size
-        y = x * q if not training and scaling == "classic" else x
+        y = _eval_scaled(x, q) if not training and scaling == "classic" else x
     elif p == 1.0:  # the mask is known: every unit dropped, and nothing divided by q = 0 (DROPOUT-5)
         keep = [False] * x.size
         y = _masked(x, keep, 1.0, nonfinite)
