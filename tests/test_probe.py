@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import fields
 from pathlib import Path
 
@@ -221,6 +222,30 @@ def test_suggest_says_when_no_declaration_helps(capsys: pytest.CaptureFixture[st
     out, _ = run_command(capsys, "check", "probed:no_rescale", "--profile", "quick", "--clause", "DROPOUT-8",
                          "--suggest", status=1)
     assert suggested(out) == ["suggest: DROPOUT-8 fails under every other declared value of scale_format"]
+
+
+@pytest.mark.clause("RUNNER-17")
+def test_suggest_reaches_the_json_and_junit_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What --suggest printed is in the JSON report as data and in the JUnit report as each testcase's
+    ``suggest`` properties and its failure's text; without --suggest the JSON says null."""
+    reports = ["--json", str(tmp_path / "report.json"), "--junit", str(tmp_path / "report.xml")]
+    out, _ = run_command(capsys, "check", "probed:select", "probed:mixed_nonfinite", "--profile", "quick",
+                         "--clause", "DROPOUT-10", "--suggest", *reports, status=1)
+    select, mixed = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["runs"]
+    assert select["suggestions"] == [{"clause": "DROPOUT-10", "relaxing": ["nonfinite", "p_one"], "passes_with": [
+        {"policies": {"nonfinite": "select"}, "flags": "--policy nonfinite=select"}]}]
+    assert mixed["suggestions"] == [{"clause": "DROPOUT-10", "relaxing": ["nonfinite", "p_one"], "passes_with": []}]
+    cases = {suite.get("name"): suite.find("testcase") for suite in ET.parse(tmp_path / "report.xml").iter("testsuite")}
+    properties = {name: [(p.get("name"), p.get("value")) for p in case.iter("property")]
+                  for name, case in cases.items()}
+    assert properties == {"probed:select": [("suggest", "--policy nonfinite=select")],
+                          "probed:mixed_nonfinite": [("suggest", "none")]}
+    failures = {name: case.find("failure").text.splitlines()[-1] for name, case in cases.items()}
+    assert sorted(failures.values()) == sorted(suggested(out))
+    run_command(capsys, "check", "probed:select", "--profile", "quick", "--clause", "DROPOUT-10", *reports, status=1)
+    [plain] = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["runs"]
+    assert plain["suggestions"] is None
+    assert [p for p in ET.parse(tmp_path / "report.xml").iter("property") if p.get("name") == "suggest"] == []
 
 
 def test_relaxes_is_the_table_of_policies_in_the_spec() -> None:
