@@ -76,6 +76,8 @@ TARGETS: dict[str, BuiltinTarget] = {
     "torch": BuiltinTarget("refdropout.adapters.torch:TorchDropout", "torch", "pip install torch"),
     # before tensorflow and keras: PaddlePaddle crashes a process that imported tensorflow first (adapters.paddle)
     "paddle": BuiltinTarget("refdropout.adapters.paddle:PaddleDropout", "paddle", "pip install paddlepaddle"),
+    "paddle-classic": BuiltinTarget("refdropout.adapters.paddle:PaddleClassicDropout", "paddle",
+                                    "pip install paddlepaddle"),
     "tensorflow": BuiltinTarget("refdropout.adapters.tensorflow:TensorflowDropout", "tensorflow",
                                 "pip install tensorflow-cpu"),
     "keras": BuiltinTarget("refdropout.adapters.tensorflow:KerasDropout", "keras", "pip install keras tensorflow-cpu"),
