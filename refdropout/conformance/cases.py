@@ -207,9 +207,15 @@ CORNER_RATE = 1 - 2**-25  # q = 2^-25: 0 in float16 (a tie, to even), fl(1/q) be
 def corners(impl: Implementation, seed: int, capability: str = "dropout") -> list[Case]:
     """The cases every search of p in (0, 1) tries first, one per declared format: p = CORNER_RATE on
     ±0, 1, -2, the least subnormal and the largest finite value, where a scale computed in a 16-bit
-    format overflows or a q rounded to it is 0 (and 0 / 0 is NaN)."""
-    return [Case(dtype, (6,), CORNER_RATE, seed, (0.0, -0.0, 1.0, -2.0, dtype.tiny, dtype.max), 1, True, capability)
-            for dtype in dtypes_of(impl)]
+    format overflows or a q rounded to it is 0 (and 0 / 0 is NaN); for ``dropout_vjp`` these are g's
+    values, x being 1."""
+    def corner(dtype: DType) -> Case:
+        edges = (0.0, -0.0, 1.0, -2.0, dtype.tiny, dtype.max)
+        if capability == "dropout_vjp":  # x = 1 (the mask reads off y), g the edges
+            return Case(dtype, (6,), CORNER_RATE, seed, (1.0,), 1, True, capability, gradient=edges)
+        return Case(dtype, (6,), CORNER_RATE, seed, edges, 1, True, capability)
+
+    return [corner(dtype) for dtype in dtypes_of(impl)]
 
 
 def noise_corners(impl: Implementation, seed: int) -> list[Case]:
