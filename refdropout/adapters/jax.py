@@ -79,10 +79,19 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
         "DROPOUT-10": "`keep * x` of a bool keep is compiled as a select in float64, float32 and float16 (a "
                       "dropped NaN or ±inf gives 0) but not in bfloat16, where a dropped ±inf gives NaN: "
                       "neither policy holds in every format",
+        "GRADIENTS-1": "the VJP of `keep * x / keep_rate` is keep * (g / keep_rate): g / q overflows before the "
+                       "mask multiplies it, so a dropped element with |g| above q times the largest finite value "
+                       "is 0 * inf = NaN, not 0: float16 at p = 0.999 with g = 100 gives NaN at every dropped "
+                       "element, float64 at p = 1 - 2^-25 with g = 1.8e308 too (jax 0.10.2; found by the "
+                       "generated cases)",
     },
     "flax": {
         "DROPOUT-3": "flax.linen.Dropout checks no rate: p = -0.1, 1.5, ±inf, NaN, True and False are used "
                      "as they are (1.5 and NaN give zeros), and evaluation accepts anything",
+        "GRADIENTS-1": "`lax.select(mask, x / q, 0)` sends the zeroed cotangent of a dropped element through "
+                       "x / fl16(q), which XLA computes as x * (1 / fl16(q)): in float16 at p = 0.99999 (q "
+                       "subnormal, 1 / q beyond 65504) and at p = 1 - 2^-25 (q rounds to 0) every dropped "
+                       "element's gradient is 0 * inf = NaN, not 0 (flax 0.12.8; found by the generated cases)",
     },
 }
 

@@ -61,8 +61,20 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
         "DROPOUT-16": "stateless_dropout draws its uniforms in x's format and keeps u >= p rounded to it: in "
                       "float16 the uniforms take 1,024 values (keep rate 0.99805, not 0.999, at p = 0.001), in "
                       "bfloat16 128 values (0.99219 at p = 0.001, 0.6953 at p = 0.3, 0 at p = 0.999)",
+        "GRADIENTS-1": "stateless_dropout computes x * scale, scale = 1 / q converted to x's format, then "
+                       "selects: in float16 at q below 2^-16 the scale is inf, and the gradient of a dropped "
+                       "element is 0 * inf = NaN, not 0 (every one at p = 0.99999 and at p = 1 - 2^-25, "
+                       "TensorFlow 2.21.0; found by the generated cases)",
     },
     "keras": {
+        "MODES-4": "a Keras layer casts its input to its own dtype policy, made before any input is seen: "
+                   "after eval() Dropout returns x in the layer's format, not x's (the target's float64 modules "
+                   "give float64 for float32, float16 and bfloat16 x; a layer of the default float32 policy "
+                   "rounds a float64 x, 0.1 -> 0.10000000149011612: evaluation is not the identity); keras "
+                   "3.15.1, found by the generated cases",
+        "GRADIENTS-1": "as tensorflow's: Dropout scales by 1 / q in x's format, inf in float16 at q below 2^-16, "
+                       "so every dropped element's gradient is 0 * inf = NaN at p = 0.99999 and at p = 1 - 2^-25 "
+                       "(keras 3.15.1 on TensorFlow 2.21.0; found by the generated cases)",
         "VARIANTS-4": "AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5) instead of giving 0, "
                       "the limit of a alpha' (1 - p)",
         "DROPOUT-16": "Dropout calls TensorFlow's dropout, which draws its uniforms in x's format: in float16 "
