@@ -62,11 +62,13 @@ OTHER_VALUES = [
     ("classic", "scaling", "classic"),
     ("bool_as_number", "p_validation", "bool_as_number"),
     ("training_only", "p_validation", "training_only"),
+    ("both_validations", "p_validation", "bool_as_number+training_only"),
     ("seed_32", "seed_bits", 32),
     ("refuses_p_one", "p_one", "refused"),
     ("flushes", "subnormals", "flushed"),
     ("scale_in_input", "scale_format", "input"),
     ("scale_in_float32", "scale_format", "float32"),
+    ("scale_by_float32_reciprocal", "scale_format", "float32_reciprocal"),
     ("float64_only", "dtypes", ("float64",)),
     ("computes_in_float64", "dtypes", ("float64",)),
 ]
@@ -103,7 +105,7 @@ def test_probe_reads_the_scale_format_of_classic_evaluation() -> None:
 MATCHING_NONE = [
     ("mixed_nonfinite", "nonfinite", ["multiply: inf -> NaN at p = 0.3", "select: NaN -> 0 at p = 1"]),
     ("no_rescale", "scaling", ["evaluation of x gave x; training of ones kept 1"]),
-    ("both_validations", "p_validation", ["accepted in training: True, False; in evaluation: -0.1"]),
+    ("nan_rate_in_training", "p_validation", ["accepted in training: nan"]),
     ("nan_at_p_one", "p_one", ["training x = 0.0 gave nan"]),
     ("seed_ignored", "seed_bits", ["flipping bit 0, 31, 32 of s gave the same output"]),
 ]

@@ -252,9 +252,9 @@ def probe_scale_format(impl: Implementation, probing: Probing) -> tuple[object, 
     """Rule (DROPOUT-8's, and DROPOUT-7's under classic scaling): outputs of SIZE finite values at each
     p of RATES in every accepted format, in training (each nonzero output a kept element, against its
     kept value x / q) or, under classic scaling, whose kept value is x, in evaluation (each output
-    against q x). Found: the first of "exact", "input", "float32" under which every output is within
-    one ulp of what that format's q makes of it (the default first: where several hold, nothing needs
-    declaring)."""
+    against q x). Found: the first of "exact", "input", "float32", "float32_reciprocal" under which every
+    output is within one ulp of what that format's q makes of it (the default first: where several hold,
+    nothing needs declaring)."""
     training = probing.needs("scaling") != "classic"
     scaling, expected = ("inverted", kept_value) if training else ("classic", eval_value)
     outside: Counter[str] = Counter()
@@ -419,11 +419,11 @@ def probe_p_validation(impl: Implementation, probing: Probing) -> tuple[object, 
     """Rule (DROPOUT-3): each rate of DROPOUT-3's list (-0.1, -5e-324, 1 + 2^-52, 1.5, ±inf, NaN, True,
     False, "0.5", None, 0.5j) in training and in evaluation on 4 ones of the first accepted format;
     an answer accepts it. Found: the first of "strict" (nothing accepted), "bool_as_number" (only True
-    and False accepted) and "training_only" (nothing accepted in training) that allows every
+    and False accepted), "training_only" (nothing accepted in training) and
+    "bool_as_number+training_only" (only True and False accepted in training) that allows every
     acceptance; a real rate that rounds into [0, 1] in binary32 counts as refused where scale_format
-    is "float32". Acceptances no one value allows (a False taken in training beside any rate in
-    evaluation, NaN in training) are no allowed value."""
-    in_float32 = probing.found.get("scale_format") == "float32"
+    reads p as a float32. Acceptances no value allows (NaN in training) are no allowed value."""
+    in_float32 = str(probing.found.get("scale_format")).startswith("float32")
     x = np.ones(4, dtype=NUMPY_FORMATS[probing.dtypes[0].name])
 
     def unexplained(rates: list[object]) -> list[object]:
@@ -441,6 +441,8 @@ def probe_p_validation(impl: Implementation, probing: Probing) -> tuple[object, 
         return "bool_as_number", evidence
     if not training:
         return "training_only", evidence
+    if all(isinstance(p, bool) for p in training):
+        return "bool_as_number+training_only", evidence
     return None, evidence
 
 

@@ -37,15 +37,18 @@ class Policies:
     call at p = 1 raises; an evaluation call at p = 1 may raise or be the identity) (DROPOUT-5, -7,
     -10, GRADIENTS-2, -4).
     ``p_validation``: which calls refuse a p outside [0, 1]: "strict" (every call, a bool too),
-    "bool_as_number" (every call, but True and False may be taken as 1 and 0) or "training_only"
-    (training calls; evaluation never reads p) (DROPOUT-3).
+    "bool_as_number" (every call, but True and False may be taken as 1 and 0), "training_only"
+    (training calls; evaluation never reads p) or both at once, "bool_as_number+training_only"
+    (Chainer) (DROPOUT-3).
     ``seed_bits``: how many low bits of a seed the implementation uses, 64 or 32 (DROPOUT-13).
     ``subnormals``: "kept", or "flushed" (a subnormal input may be read as ±0 and a subnormal
     result written as ±0, as under FTZ/DAZ) (DROPOUT-2).
     ``scale_format``: how a kept value is computed: "exact" (within one ulp of fl(x / q)), "input"
     (q rounded to x's format first: within one ulp of fl(x / fl_T(q))) or "float32" (p read as a
     float32 and q computed in float32, q32 = fl32(1 - fl32(p)): within one ulp of fl(x / q32);
-    DROPOUT-3 then judges p after rounding to float32) (DROPOUT-2, -8, ENSEMBLE-1).
+    DROPOUT-3 then judges p after rounding to float32) or "float32_reciprocal" (q32 so computed and
+    its reciprocal taken in float32, then in x's format T: within one ulp of fl(x · fl_T(fl32(1 / q32))),
+    MindSpore's CPU kernel; DROPOUT-3 as under "float32") (DROPOUT-2, -8, ENSEMBLE-1).
     ``algorithm``: the documented random stream the masks are drawn from, None (undeclared: only the
     statistical clauses judge the masks), "jax-threefry" or "tf-stateless-philox"; the exact clause
     then compares every mask with the stream's prediction bit for bit (spec/exact.md, EXACT-1).
@@ -78,10 +81,10 @@ POLICY_VALUES: dict[str, tuple] = {
     "nonfinite": ("multiply", "select"),
     "gate_masks": ("shared", "per_gate"),
     "p_one": ("zeros", "refused"),
-    "p_validation": ("strict", "bool_as_number", "training_only"),
+    "p_validation": ("strict", "bool_as_number", "training_only", "bool_as_number+training_only"),
     "seed_bits": (64, 32),
     "subnormals": ("kept", "flushed"),
-    "scale_format": ("exact", "input", "float32"),
+    "scale_format": ("exact", "input", "float32", "float32_reciprocal"),
     "algorithm": (None, "jax-threefry", "tf-stateless-philox"),
     "reproducible_across": (None, *("+".join(kinds) for n in range(2, len(DEVICES) + 1)
                                     for kinds in combinations(DEVICES, n))),
@@ -109,10 +112,15 @@ def declared_devices(policies: Policies) -> tuple[str, ...]:
     return tuple(policies.reproducible_across.split("+")) if policies.reproducible_across else ()
 
 
+def reads_p_in_float32(policies: Policies) -> bool:
+    """Whether the declared scale_format reads p as a float32 ("float32", "float32_reciprocal") (DROPOUT-3)."""
+    return policies.scale_format.startswith("float32")
+
+
 def keep_factor(policies: Policies, p: float, dtype: DType) -> float:
     """q as the declared scale_format computes it for an input of ``dtype``: 1 - p ("exact"),
-    fl_T(1 - p) ("input") or fl32(1 - fl32(p)) ("float32") (DROPOUT-2)."""
-    if policies.scale_format == "float32":
+    fl_T(1 - p) ("input") or fl32(1 - fl32(p)) ("float32", "float32_reciprocal") (DROPOUT-2)."""
+    if reads_p_in_float32(policies):
         return float32.round(1.0 - float32.round(p))
     q = 1.0 - p
     return dtype.round(q) if policies.scale_format == "input" else q
@@ -120,9 +128,15 @@ def keep_factor(policies: Policies, p: float, dtype: DType) -> float:
 
 def kept_value(policies: Policies, x: float, p: float, dtype: DType) -> float:
     """What a kept x becomes in training, before rounding to ``dtype``, under ``policies``: x
-    (classic), x / q ("exact"), x / fl_T(q) ("input") or x / fl32(1 - fl32(p)) ("float32") (DROPOUT-2);
-    the training VJP scales g alike (GRADIENTS-1, GRADIENTS-5)."""
-    return x if policies.scaling == "classic" else _quotient(x, keep_factor(policies, p, dtype))
+    (classic), x / q ("exact"), x / fl_T(q) ("input"), x / q32 with q32 = fl32(1 - fl32(p)) ("float32")
+    or x · fl_T(fl32(1 / q32)) ("float32_reciprocal") (DROPOUT-2); the training VJP scales g alike
+    (GRADIENTS-1, GRADIENTS-5)."""
+    if policies.scaling == "classic":
+        return x
+    q = keep_factor(policies, p, dtype)
+    if policies.scale_format == "float32_reciprocal":
+        return x * (dtype.round(float32.round(1.0 / q)) if q else math.inf)  # 0 · inf = NaN, as IEEE 754 has it
+    return _quotient(x, q)
 
 
 def _quotient(x: float, q: float) -> float:
