@@ -11,6 +11,7 @@ are charged to the suite's one budget (``check_correct``): 11 decisions per seed
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -213,6 +214,19 @@ def test_module_imports_without_tensorflow() -> None:
     )
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=REPO)
     assert "pip install tensorflow-cpu keras" in result.stdout
+
+
+def test_keras_on_another_backend_is_refused_not_failed() -> None:
+    """Keras's backend is fixed when it is imported (KERAS_BACKEND): on jax the keras target refuses to
+    start, a setup error naming the backend, where its TensorFlow calls failed on jax arrays, reported
+    as FAILs of the target (measured with Keras 3.15.1: "'ArrayImpl' object has no attribute 'numpy'")."""
+    pytest.importorskip("jax", reason="needs jax: pip install jax")
+    program = ("import sys\nfrom refdropout.adapters import TargetError, load_target\n"
+               "try:\n    load_target('keras')\nexcept TargetError as error:\n    print(error)\n    sys.exit(3)\n")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300, cwd=REPO,
+                            env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO)})
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "Keras was imported with the jax backend" in result.stdout
 
 
 @pytest.mark.parametrize("target", TARGETS)

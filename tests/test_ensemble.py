@@ -236,6 +236,21 @@ def test_ensemble_mean_check_rejects_broken(broken: type, seed: int, check_broke
     assert_fails(check_broken, "ENSEMBLE-3", broken(), seed)
 
 
+@pytest.mark.clause("ENSEMBLE-3")
+def test_classic_evaluation_in_a_declared_scale_format_is_its_ensemble_mean(check_correct, check_broken) -> None:
+    """Classic evaluation as fl32(1 - fl32(p)) x (PaddlePaddle's downscale_in_infer) misses q w . x by
+    far more than the exact part's 8 u: it passes declared scale_format "float32", which DROPOUT-7
+    allows (and ENSEMBLE-3 then relies on), and fails undeclared."""
+    from refdropout.adapters import load_target
+
+    classic = [("scaling", "classic")]
+    declared = load_target("probed:classic_in_float32", policies=[*classic, ("scale_format", "float32")]).impl
+    verdict = assert_passes(check_correct, "ENSEMBLE-3", declared, 0)
+    assert [relied.split(" = ")[0] for relied in verdict.policies] == ["scale_format"]
+    undeclared = load_target("probed:classic_in_float32", policies=classic).impl
+    assert "with q as scale_format" not in assert_fails(check_broken, "ENSEMBLE-3", undeclared, 0).detail
+
+
 # --- ENSEMBLE-4: one softmax layer: the geometric mean is weight scaling -------------------------
 
 

@@ -13,7 +13,8 @@ import math
 from fractions import Fraction
 
 from .. import ops
-from ..contract import Implementation, dtypes_of, policies_of
+from ..contract import Implementation, Policies, dtypes_of, policies_of
+from ..contract.policies import keep_factor
 from ..dtypes import DType, float64
 from ..random import Generator
 from ..stats import mean_z_test, samples_for_power, variance_power, variance_test, z_power
@@ -100,12 +101,23 @@ def _readout(y: list[float]) -> float:
     return math.fsum(w * v for w, v in zip(READOUT, y))
 
 
+def _evaluated_mean(mean: Fraction, p: float, dtype: DType, scale_format: str) -> float:
+    """What classic evaluation's readout should be: evaluation is q' x with q' = q as ``scale_format``
+    computes it (DROPOUT-7), so its readout is q' / q times the ensemble mean (the mean itself for "exact")."""
+    if scale_format == "exact":
+        return float(mean)
+    return float(mean * Fraction(keep_factor(Policies(scale_format=scale_format), p, dtype)) / (1 - exact_rate(p)))
+
+
 @check("ENSEMBLE-3", decisions=len(MEAN_RATES))
 def check_ensemble_mean_is_eval_output(impl: Implementation, ctx: Context) -> Verdict:
     """ENSEMBLE-3: the mean of w . dropout(x) over sampled sub-networks is w . eval(x), which is the
-    exact ensemble mean under the declared scaling: w . x (inverted) or q w . x (classic)."""
+    exact ensemble mean under the declared scaling: w . x (inverted) or q w . x (classic, evaluation's
+    q as the declared scale_format computes it, DROPOUT-7)."""
     n, rows = len(READOUT_INPUT), mean_samples(ctx.alpha, ctx.plan.power)
     dtype = _working_dtype(impl)
+    classic = policies_of(impl).scaling == "classic"
+    scale_format = ctx.policy(impl, "scale_format") if classic else "exact"
     x = Tensor(list(READOUT_INPUT), dtype=dtype)
     batch = ops.broadcast_to(x.reshape(1, n), (rows, n))
     u = dtype.eps / 2
@@ -115,11 +127,13 @@ def check_ensemble_mean_is_eval_output(impl: Implementation, ctx: Context) -> Ve
         divisor = 1 - exact_rate(p) if policies_of(impl).scaling == "inverted" else Fraction(1)
         exact = ensemble(lambda keep: sum(t * k for t, k in zip(terms, keep)) / divisor, n, p)
         target, sigma = float(exact.mean), math.sqrt(exact.variance)
+        scaled = _evaluated_mean(exact.mean, p, dtype, scale_format)
         evaluated = _readout(impl.dropout(x, p, training=False, seed=seed).data)
         tolerance = EVAL_ROUNDOFFS * u * math.fsum(abs(w * v) for w, v in zip(READOUT, READOUT_INPUT))
-        if not abs(evaluated - target) <= tolerance:
+        if not abs(evaluated - scaled) <= tolerance:
+            shown = "" if scaled == target else f" ({scaled!r} with q as scale_format {scale_format!r} computes it)"
             failures.append(f"p = {p}: the eval output's readout is {evaluated!r}, but the ensemble mean under "
-                            f"{policies_of(impl).scaling} scaling is {target!r}")
+                            f"{policies_of(impl).scaling} scaling is {target!r}{shown}")
         y = impl.dropout(batch, p, training=True, seed=seed).data
         readouts = [_readout(y[r * n : (r + 1) * n]) for r in range(rows)]
         decision = mean_z_test(readouts, target, sigma, alpha=ctx.alpha)

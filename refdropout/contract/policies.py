@@ -100,8 +100,8 @@ RELAXES: dict[str, tuple[str, ...]] = {
     "p_validation": ("DROPOUT-3",),
     "seed_bits": ("DROPOUT-13",),
     "subnormals": ("DROPOUT-2",),
-    "scale_format": ("DROPOUT-2", "DROPOUT-3", "DROPOUT-7", "DROPOUT-8", "ENSEMBLE-1", "GRADIENTS-1", "GRADIENTS-2",
-                     "GRADIENTS-5"),
+    "scale_format": ("DROPOUT-2", "DROPOUT-3", "DROPOUT-7", "DROPOUT-8", "ENSEMBLE-1", "ENSEMBLE-3", "GRADIENTS-1",
+                     "GRADIENTS-2", "GRADIENTS-5"),
     "algorithm": (),
     "reproducible_across": (),
 }
