@@ -33,7 +33,8 @@ from ..contract import Implementation, dtypes_of
 from ..dtypes import DType
 from ..tensor import Tensor
 
-__all__ = ["MAX_ELEMENTS", "NONFINITE", "SIZES", "SPECIAL_RATES", "SPECIAL_SEEDS", "Case", "cases", "formats", "layout",
+__all__ = ["MAX_ELEMENTS", "NONFINITE", "SIZES", "SPECIAL_RATES", "SPECIAL_SEEDS", "STREAM_MODES", "Case", "cases",
+           "formats", "layout",
            "CORNER_RATE", "corners", "noise_cases", "noise_corners",
            "probabilities", "rates", "seeds", "shapes", "special_values", "values"]
 
@@ -80,6 +81,7 @@ def shapes(max_elements: int = MAX_ELEMENTS) -> st.SearchStrategy[tuple[int, ...
 
 
 NONFINITE = (math.nan, math.inf, -math.inf)
+STREAM_MODES = (True, False, True, True)  # a dropout_stream case's calls: training, evaluation between
 
 
 def special_values(dtype: DType) -> tuple[float, ...]:
@@ -112,8 +114,9 @@ def _literal(v: float) -> str:
 class Case:
     """One call: ``x`` of ``shape`` in ``dtype``, its values ``layout(palette, order, size)``; p,
     seed, training; ``capability`` the call (``dropout``, ``dropout_with_mask``,
-    ``dropout_noise_shape`` with ``noise_shape``, or ``dropout_vjp`` with the upstream gradient g,
-    its values ``layout(gradient, order, size)``)."""
+    ``dropout_noise_shape`` with ``noise_shape``, ``dropout_vjp`` with the upstream gradient g,
+    its values ``layout(gradient, order, size)``, or ``dropout_stream``: a stream of the seed called
+    on x in the modes of STREAM_MODES)."""
 
     dtype: DType
     shape: tuple[int, ...]
@@ -149,6 +152,9 @@ class Case:
             return impl.dropout_noise_shape(self.x, self.p, self.noise_shape, training=self.training, seed=self.seed)
         if self.capability == "dropout_vjp":
             return impl.dropout_vjp(self.x, self.p, self.g, training=self.training, seed=self.seed)
+        if self.capability == "dropout_stream":
+            stream = impl.dropout_stream(self.seed)
+            return [stream(self.x, self.p, training=mode) for mode in STREAM_MODES]
         return impl.dropout(self.x, self.p, training=self.training, seed=self.seed)
 
     def _built(self, name: str, palette: tuple[float, ...]) -> tuple[str, str]:
@@ -176,6 +182,9 @@ class Case:
             head = g_head if len(g_head) > len(head) else head
             return (f"{head}{x}; {g}; y, dx = impl.dropout_vjp({arguments}, g, training={self.training}, "
                     f"seed={self.seed})")
+        if self.capability == "dropout_stream":
+            return (f"{head}{x}; stream = impl.dropout_stream({self.seed}); "
+                    f"ys = [stream({arguments}, training=mode) for mode in {STREAM_MODES}]")
         if self.capability == "dropout_noise_shape":
             arguments += f", {self.noise_shape!r}"
         return f"{head}{x}; y = impl.{self.capability}({arguments}, training={self.training}, seed={self.seed})"
