@@ -38,8 +38,9 @@ in bfloat16; p = 1 raises (p_one "refused"), and only a
 training call reads p (p_validation "training_only"). Flax: a dropped NaN or ±inf becomes 0
 (``lax.select``: "select"); p = 1 gives +0 everywhere. KNOWN_DEVIATIONS lists what no policy
 allows. Both declare the algorithm "jax-threefry" (spec/exact.md, EXACT-1): Haiku's key is
-``key(seed)``, Flax's the key linen folds the call counter into. The module imports jax only when
-an adapter is made.
+``key(seed)``, Flax's the key linen folds the call counter into; and their streams' key schedules
+(EXACT-2): "jax-split" for Haiku's idiom, "nnx-rngs" for one ``nnx.Dropout`` and its forked ``Rngs``
+stream. The module imports jax only when an adapter is made.
 """
 
 from __future__ import annotations
