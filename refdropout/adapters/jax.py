@@ -38,8 +38,9 @@ in bfloat16; p = 1 raises (p_one "refused"), and only a
 training call reads p (p_validation "training_only"). Flax: a dropped NaN or ±inf becomes 0
 (``lax.select``: "select"); p = 1 gives +0 everywhere. KNOWN_DEVIATIONS lists what no policy
 allows. Both declare the algorithm "jax-threefry" (spec/exact.md, EXACT-1): Haiku's key is
-``key(seed)``, Flax's the key linen folds the call counter into. The module imports jax only when
-an adapter is made.
+``key(seed)``, Flax's the key linen folds the call counter into; and their streams' key schedules
+(EXACT-2): "jax-split" for Haiku's idiom, "nnx-rngs" for one ``nnx.Dropout`` and its forked ``Rngs``
+stream. The module imports jax only when an adapter is made.
 """
 
 from __future__ import annotations
@@ -204,7 +205,8 @@ class JaxDropout(_Jax):
     framework = "jax"
     install = INSTALL_JAX
     policies = Policies(scaling="inverted", nonfinite="select", p_one="refused", p_validation="training_only",
-                        subnormals="flushed", scale_format="input", algorithm="jax-threefry")
+                        subnormals="flushed", scale_format="input", algorithm="jax-threefry",
+                        stream_keys="jax-split")
     known_deviations = KNOWN_DEVIATIONS["jax"]
 
     def _drop(self, key: Any, x: Any, p: float, training: bool, mask_shape: tuple[int, ...] | None = None) -> Any:
@@ -216,8 +218,21 @@ class JaxDropout(_Jax):
         if p == 0.0:
             return x
         keep_rate = 1.0 - p
-        keep = self.jax.random.bernoulli(key, keep_rate, x.shape if mask_shape is None else mask_shape)
-        return self.jnp.broadcast_to(keep, x.shape) * x / keep_rate
+        return self._keep(key, x.shape, p, mask_shape) * x / keep_rate
+
+    def _keep(self, key: Any, shape: tuple[int, ...], p: float, mask_shape: tuple[int, ...] | None = None) -> Any:
+        """The keep mask ``hk.dropout`` draws at 0 < p < 1: ``bernoulli(key, 1 - p, mask_shape)``, broadcast
+        to x's ``shape``."""
+        drawn = self.jax.random.bernoulli(key, 1.0 - p, shape if mask_shape is None else mask_shape)
+        return self.jnp.broadcast_to(drawn, shape)
+
+    def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
+        """The output and the keep mask drawn with the same key, the mask itself rather than read off an
+        output of ones: in float16 at q = 2^-25 every dropped element of ``keep * x / q`` is NaN (0 / 0)."""
+        y = self.dropout(x, p, training=True, seed=seed)  # refuses p outside [0, 1) first
+        if p == 0.0:
+            return y, in_kind(np.ones(np.shape(as_array(x)), dtype=bool), x)
+        return y, self._apply(lambda key, a: self._keep(key, a.shape, p), x, seed)
 
     def dropout_stream(self, seed: int) -> _KeyStream:
         return _KeyStream(self, seed)
@@ -264,7 +279,7 @@ class FlaxDropout(_Jax):
     framework = "flax"
     install = INSTALL_FLAX
     policies = Policies(scaling="inverted", nonfinite="select", subnormals="flushed", scale_format="input",
-                        algorithm="jax-threefry")
+                        algorithm="jax-threefry", stream_keys="nnx-rngs")
     known_deviations = KNOWN_DEVIATIONS["flax"]
     # fused_attention's: one mask value per weight. Flax's default, True, shares one (L, S) mask across the
     # batch and the heads (measured: VARIANTS-20 rejects it)

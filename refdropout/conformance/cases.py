@@ -33,8 +33,8 @@ from ..contract import Implementation, dtypes_of
 from ..dtypes import DType
 from ..tensor import Tensor
 
-__all__ = ["MAX_ELEMENTS", "NONFINITE", "SIZES", "SPECIAL_RATES", "SPECIAL_SEEDS", "Case", "cases", "formats", "layout",
-           "CORNER_RATE", "corners", "module_cases", "noise_cases", "noise_corners",
+__all__ = ["MAX_ELEMENTS", "NONFINITE", "SIZES", "SPECIAL_RATES", "SPECIAL_SEEDS", "STREAM_MODES", "Case", "cases",
+           "formats", "layout", "CORNER_RATE", "corners", "module_cases", "noise_cases", "noise_corners",
            "probabilities", "rates", "seeds", "shapes", "special_values", "values"]
 
 MAX_ELEMENTS = 2**10 + 1  # a case stays cheap for a pure-Python implementation (a few milliseconds)
@@ -80,6 +80,7 @@ def shapes(max_elements: int = MAX_ELEMENTS) -> st.SearchStrategy[tuple[int, ...
 
 
 NONFINITE = (math.nan, math.inf, -math.inf)
+STREAM_MODES = (True, False, True, True)  # a dropout_stream case's calls: training, evaluation between
 
 
 def special_values(dtype: DType) -> tuple[float, ...]:
@@ -113,9 +114,9 @@ class Case:
     """One call: ``x`` of ``shape`` in ``dtype``, its values ``layout(palette, order, size)``; p,
     seed, training; ``capability`` the call (``dropout``, ``dropout_with_mask``,
     ``dropout_noise_shape`` with ``noise_shape``, ``dropout_vjp`` with the upstream gradient g,
-    its values ``layout(gradient, order, size)``, or ``dropout_module``: the layer held by ``depth``
-    containers of ``sequential``, called once for each of ``modes``, True after ``train()`` and
-    False after ``eval()``)."""
+    its values ``layout(gradient, order, size)``, ``dropout_stream``: a stream of the seed called on x in
+    the modes of STREAM_MODES, or ``dropout_module``: the layer held by ``depth`` containers of
+    ``sequential``, called once for each of ``modes``, True after ``train()`` and False after ``eval()``)."""
 
     dtype: DType
     shape: tuple[int, ...]
@@ -155,6 +156,9 @@ class Case:
             return impl.dropout_vjp(self.x, self.p, self.g, training=self.training, seed=self.seed)
         if self.capability == "dropout_module":
             return self._network_outputs(impl)
+        if self.capability == "dropout_stream":
+            stream = impl.dropout_stream(self.seed)
+            return [stream(self.x, self.p, training=mode) for mode in STREAM_MODES]
         return impl.dropout(self.x, self.p, training=self.training, seed=self.seed)
 
     def _network_outputs(self, impl: Implementation) -> list[object]:
@@ -211,6 +215,9 @@ class Case:
                     f"seed={self.seed})")
         if self.capability == "dropout_module":
             return f"{head}{x}; {self._network_snippet()}"
+        if self.capability == "dropout_stream":
+            return (f"{head}{x}; stream = impl.dropout_stream({self.seed}); "
+                    f"ys = [stream({arguments}, training=mode) for mode in {STREAM_MODES}]")
         if self.capability == "dropout_noise_shape":
             arguments += f", {self.noise_shape!r}"
         return f"{head}{x}; y = impl.{self.capability}({arguments}, training={self.training}, seed={self.seed})"
