@@ -124,14 +124,18 @@ def _radius(log_mgf: LogMGF, mean: float, scale: float, n: int, alpha: float) ->
     return high
 
 
-def chernoff_mean_test(observed: float, n: int, mean: float, log_mgf: LogMGF, *, alpha: float) -> Decision:
+def chernoff_mean_test(observed: float, n: int, mean: float, log_mgf: LogMGF, *, alpha: float,
+                       slack: float = 0.0) -> Decision:
     """Test of H₀: ``observed`` is the mean of n i.i.d. terms whose log moment generating function is
-    ``log_mgf`` (and whose mean is ``mean``). The p-value is Chernoff's bound on P(|X̄ − μ| ≥ |observed − μ|),
+    ``log_mgf`` (and whose mean is ``mean``), or lies within ``slack`` of such a mean (the rounding of the
+    terms as they were computed). The p-value is Chernoff's bound on P(|X̄ − μ| ≥ |observed − μ| − slack),
     so P₀(p ≤ α) ≤ α at every n."""
     observed, mean = check_finite("observed", observed), check_finite("mean", mean)
     n, alpha = check_count("n", n, minimum=1), check_open_unit("alpha", alpha)
+    if not 0.0 <= slack < math.inf:
+        raise ValueError(f"slack must be a finite number >= 0, got {slack!r}")
     deviation = abs(observed - mean)
-    return Decision(test="chernoff", statistic=deviation, p_value=_tail(log_mgf, mean, deviation, n), n=n,
+    return Decision(test="chernoff", statistic=deviation, p_value=_tail(log_mgf, mean, deviation - slack, n), n=n,
                     observed=observed, expected=mean, alpha=alpha)
 
 
@@ -154,11 +158,14 @@ def chernoff_variance_test(observed: float, n: int, mean: float, variance: float
                     observed=observed, expected=variance, alpha=alpha)
 
 
-def chernoff_mean_power(effect: float, n: int, mean: float, variance: float, log_mgf: LogMGF, alpha: float) -> float:
+def chernoff_mean_power(effect: float, n: int, mean: float, variance: float, log_mgf: LogMGF, alpha: float,
+                        spread: float | None = None) -> float:
     """Power of :func:`chernoff_mean_test` against a mean ``effect`` away: it rejects beyond the radius at α,
-    the mean taken as normal with the null's variance (the planning approximation of the z-tests, STATS-3)."""
+    the mean taken as normal with the null's variance (the planning approximation of the z-tests, STATS-3),
+    or with the alternative's variance ``spread`` where given."""
     n, alpha = check_count("n", n, minimum=1), check_open_unit("alpha", alpha)
-    return shifted_power(_radius(log_mgf, mean, math.sqrt(variance / n), n, alpha), effect, variance, n)
+    spread = variance if spread is None else check_positive("spread", spread)
+    return shifted_power(_radius(log_mgf, mean, math.sqrt(variance / n), n, alpha), effect, spread, n)
 
 
 def chernoff_variance_power(effect: float, n: int, mean: float, variance: float, fourth_moment: float,
