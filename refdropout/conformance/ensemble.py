@@ -22,8 +22,10 @@ from ..stats import (
     average_square_log_mgf,
     chernoff_mean_power,
     chernoff_mean_test,
+    chernoff_thresholds,
     finite_log_mgf,
     samples_for_power,
+    thresholds_power,
     z_power,
 )
 from ..tensor import Tensor
@@ -210,10 +212,14 @@ def monte_carlo_replicates(alpha: float, power: float, scaling: str = "inverted"
         plans.append((mse, spread, square_log_mgf(p, scaling, t)))
 
     def power_at(r: int) -> float:
-        return min(chernoff_mean_power((k - 1) * mse, r, mse, spread, mgf, alpha, spread=k * k * spread)
-                   for mse, spread, mgf in plans for k in (MSE_RATIO_MDE, 1 / MSE_RATIO_MDE))
+        powers = []
+        for mse, spread, mgf in plans:
+            thresholds = chernoff_thresholds(r, mse, spread, mgf, alpha, split=True)
+            powers += [thresholds_power(thresholds, (k - 1) * mse, k * k * spread, r)
+                       for k in (MSE_RATIO_MDE, 1 / MSE_RATIO_MDE)]
+        return min(powers)
 
-    return samples_for_power(power_at, power, start=600)
+    return samples_for_power(power_at, power, start=400)
 
 
 def _output_error(impl: Implementation, x: Tensor, p: float, dtype: DType) -> float:
@@ -263,7 +269,7 @@ def check_monte_carlo_converges(impl: Implementation, ctx: Context) -> Verdict:
                 slack=error + 2 * U64),
             **{f"mean squared error of {replicates} averages of T = {k}": chernoff_mean_test(
                 mse[k], replicates, float(exact.variance / k), square_log_mgf(p, scaling, k, dtype.name),
-                alpha=ctx.alpha, slack=2 * near + near * near + 4 * U64)
+                alpha=ctx.alpha, slack=2 * near + near * near + 4 * U64, split=True)
                for k in averages},
         }
         for name, decision in decisions.items():

@@ -22,7 +22,15 @@ from .arguments import SMALLEST_KEEP_PROB
 from .bernstein import bernstein_mean_power, bernstein_mean_test, bernstein_variance_power, bernstein_variance_test
 from .binomial import BinomialDecision, binomial_power, binomial_test, rejection_region
 from .budget import BudgetExhausted, ErrorBudget, HolmVerdict, Record
-from .chernoff import LogMGF, chernoff_mean_power, chernoff_mean_test, chernoff_variance_power, chernoff_variance_test
+from .chernoff import (
+    LogMGF,
+    chernoff_mean_power,
+    chernoff_mean_test,
+    chernoff_thresholds,
+    chernoff_variance_power,
+    chernoff_variance_test,
+    thresholds_power,
+)
 from .continuous import Tally, exact_sum, ks_test, mean_z_test, variance_test
 from .decision import Decision
 from .finite import average_square_log_mgf, finite_log_mgf
@@ -80,6 +88,7 @@ __all__ = [
     "binomial_power",
     "chernoff_mean_power",
     "chernoff_mean_test",
+    "chernoff_thresholds",
     "chernoff_variance_power",
     "chernoff_variance_test",
     "binomial_test",
@@ -109,6 +118,7 @@ __all__ = [
     "samples_for_power",
     "samples_needed",
     "successive_independence_test",
+    "thresholds_power",
     "two_point_mean_test",
     "two_point_variance_test",
     "variance_power",
