@@ -18,6 +18,7 @@ from ..contract import Implementation, dtypes_of, policies_of
 from ..dtypes import DType, float64
 from ..random import Generator
 from ..stats import (
+    Decision,
     LogMGF,
     average_square_log_mgf,
     chernoff_mean_power,
@@ -44,7 +45,10 @@ from .kit import drawn_seeds, eighths, kept_value_of
 from .registry import Context, check
 from .verdict import Verdict
 
-__all__ = ["mean_samples", "monte_carlo_replicates", "MEAN_MDE", "MSE_RATIO_MDE", "MC_SAMPLES"]
+__all__ = [
+    "mean_samples", "monte_carlo_replicates", "readout_decision", "monte_carlo_decisions", "readout_law", "pass_law",
+    "MEAN_MDE", "MSE_RATIO_MDE", "MC_SAMPLES",
+]
 
 U64 = 2.0**-53  # the unit roundoff of float64, in which every readout, output and average is computed
 
@@ -122,6 +126,7 @@ def _readout(y: list[float]) -> float:
     return math.fsum(w * v for w, v in zip(READOUT, y))
 
 
+@cache
 def _log_mgf(law: Distribution) -> LogMGF:
     return finite_log_mgf([float(v) for v in law.values], law.probabilities)
 
@@ -142,6 +147,15 @@ def _kept_error(impl: Implementation, v: float, p: float, dtype: DType, divisor:
     (contract.kept_value) and DROPOUT-2 allows one ulp of it in ``dtype`` (with its rounding, 3 u_T)."""
     kept = kept_value_of(impl, v, p, dtype)
     return abs(kept - float(Fraction(v) / divisor)) + 4 * (dtype.eps / 2) * abs(kept) + 2 * U64 * abs(kept)
+
+
+def readout_decision(readouts: list[float], p: float, scaling: str, alpha: float, error: float) -> Decision:
+    """ENSEMBLE-3's decision on readouts each within ``error`` of its sub-network's r(m): Chernoff's bound with
+    r's exact generating function, charged that error and the rounding of r(m) and of the mean."""
+    exact = readout_law(p, scaling)
+    slack = error + 4 * U64 * max(abs(float(v)) for v in exact.values)
+    return chernoff_mean_test(math.fsum(readouts) / len(readouts), len(readouts), float(exact.mean), _log_mgf(exact),
+                              alpha=alpha, slack=slack)
 
 
 @check("ENSEMBLE-3", decisions=len(MEAN_RATES))
@@ -166,11 +180,8 @@ def check_ensemble_mean_is_eval_output(impl: Implementation, ctx: Context) -> Ve
                             f"{scaling} scaling is {target!r}")
         y = impl.dropout(batch, p, training=True, seed=seed).data
         readouts = [_readout(y[r * n : (r + 1) * n]) for r in range(rows)]
-        # a readout lies within slack of r(m): the kept values' allowance, the readout's and the mean's rounding
-        slack = math.fsum(abs(w) * _kept_error(impl, v, p, dtype, divisor) for w, v in zip(READOUT, READOUT_INPUT))
-        slack += 4 * U64 * max(abs(float(v)) for v in exact.values)
-        decision = chernoff_mean_test(math.fsum(readouts) / rows, rows, target, _log_mgf(exact), alpha=ctx.alpha,
-                                      slack=slack)
+        error = math.fsum(abs(w) * _kept_error(impl, v, p, dtype, divisor) for w, v in zip(READOUT, READOUT_INPUT))
+        decision = readout_decision(readouts, p, scaling, ctx.alpha, error)
         if ctx.decide(f"ENSEMBLE-3: mean of {rows} sub-networks, p = {p}", decision):
             failures.append(f"p = {p}: the mean over {rows} sampled sub-networks is {decision.observed!r}, the exact "
                             f"ensemble mean {target!r} ({(decision.observed - target) / sigma:+.2f} sigma, "
@@ -237,6 +248,30 @@ def _output_error(impl: Implementation, x: Tensor, p: float, dtype: DType) -> fl
     return 1.01 * logits / 2 + 2 * NETWORK_ROUNDING
 
 
+def monte_carlo_decisions(outputs: list[float], p: float, scaling: str, dtype_name: str, alpha: float,
+                          error: float) -> tuple[dict[str, Decision], dict[int, float]]:
+    """ENSEMBLE-6's decisions on the outputs of R runs of 5T passes (the first T of a run averaged, then the
+    other 4T), each output within ``error`` of its sub-network's f(m); and the mean squared errors."""
+    t = MC_SAMPLES
+    exact = pass_law(p, scaling, dtype_name)
+    mu, replicates = float(exact.mean), len(outputs) // (5 * t)
+    runs = [outputs[r * 5 * t : (r + 1) * 5 * t] for r in range(replicates)]
+    averages = {t: [math.fsum(run[:t]) / t for run in runs], 4 * t: [math.fsum(run[t:]) / (4 * t) for run in runs]}
+    mse = {k: math.fsum((v - mu) ** 2 for v in a) / replicates for k, a in averages.items()}
+    # an average's deviation from mu lies within error + 3u of the null's (its rounding, mu's), so its square
+    # within 2 (error + 3u) + (error + 3u)^2 (|f - mu| <= 1), plus the rounding of the mean of the squares
+    near = error + 3 * U64
+    decisions = {
+        f"mean of {len(outputs)} passes": chernoff_mean_test(
+            math.fsum(outputs) / len(outputs), len(outputs), mu, _log_mgf(exact), alpha=alpha, slack=error + 2 * U64),
+        **{f"mean squared error of {replicates} averages of T = {k}": chernoff_mean_test(
+            mse[k], replicates, float(exact.variance / k), square_log_mgf(p, scaling, k, dtype_name), alpha=alpha,
+            slack=2 * near + near * near + 4 * U64, split=True)
+           for k in averages},
+    }
+    return decisions, mse
+
+
 @check("ENSEMBLE-6", needs=("dropout_stream",), decisions=3 * len(MC_RATES))
 def check_monte_carlo_converges(impl: Implementation, ctx: Context) -> Verdict:
     """ENSEMBLE-6: averages of T and 4T forward passes of one stream have mean E f and mean squared
@@ -245,33 +280,14 @@ def check_monte_carlo_converges(impl: Implementation, ctx: Context) -> Verdict:
     t, replicates = MC_SAMPLES, monte_carlo_replicates(ctx.alpha, ctx.plan.power, scaling)
     dtype = _working_dtype(impl)
     x = table_input(MC_NETWORK).astype(dtype)
+    classes = MC_NETWORK.layers[-1].weight.shape[0]
     failures = []
     for p, seed in zip(MC_RATES, drawn_seeds(ctx.seed, len(MC_RATES))):
-        exact = pass_law(p, scaling, dtype.name)
-        mu = float(exact.mean)
         call = impl.dropout_stream(seed)
         thinned = ops.stack([call(x, p, training=True) for _ in range(5 * t * replicates)]).astype("float64")
-        classes = MC_NETWORK.layers[-1].weight.shape[0]
         outputs = ops.softmax(MC_NETWORK.logits(thinned)).data[MC_OUTPUT::classes]
-        runs = [outputs[r * 5 * t : (r + 1) * 5 * t] for r in range(replicates)]
-        averages = {
-            t: [math.fsum(run[:t]) / t for run in runs],
-            4 * t: [math.fsum(run[t:]) / (4 * t) for run in runs],
-        }
-        # an output lies within error of f(m); an average's deviation from mu within error + 3u (its rounding,
-        # mu's), so its square within 2 (error + 3u) + (error + 3u)^2 (|f - mu| <= 1) of the null's, plus its own
-        error = _output_error(impl, x, p, dtype)
-        near = error + 3 * U64
-        mse = {k: math.fsum((v - mu) ** 2 for v in a) / replicates for k, a in averages.items()}
-        decisions = {
-            f"mean of {len(outputs)} passes": chernoff_mean_test(
-                math.fsum(outputs) / len(outputs), len(outputs), mu, _log_mgf(exact), alpha=ctx.alpha,
-                slack=error + 2 * U64),
-            **{f"mean squared error of {replicates} averages of T = {k}": chernoff_mean_test(
-                mse[k], replicates, float(exact.variance / k), square_log_mgf(p, scaling, k, dtype.name),
-                alpha=ctx.alpha, slack=2 * near + near * near + 4 * U64, split=True)
-               for k in averages},
-        }
+        decisions, mse = monte_carlo_decisions(outputs, p, scaling, dtype.name, ctx.alpha,
+                                               _output_error(impl, x, p, dtype))
         for name, decision in decisions.items():
             if ctx.decide(f"ENSEMBLE-6: {name}, p = {p}", decision):
                 failures.append(f"p = {p}, {name}: observed {decision.observed!r}, expected {decision.expected!r} "
