@@ -120,13 +120,14 @@ def _tail(log_mgf: LogMGF, mean: float, deviation: float, n: int, side: int = 0)
     return min(1.0, bound)
 
 
-def _radius(log_mgf: LogMGF, mean: float, scale: float, n: int, alpha: float, side: int = 0) -> float:
-    """A deviation at which _tail is at most α: bisection (60 steps) below a bracket found by doubling ``scale``."""
+def _radius(log_mgf: LogMGF, mean: float, scale: float, n: int, alpha: float, side: int = 0, steps: int = 60) -> float:
+    """A deviation at which _tail is at most α: bisection (``steps`` steps) below a bracket found by doubling
+    ``scale``."""
     high = scale
     while _tail(log_mgf, mean, high, n, side) > alpha:
         high *= 2.0
     low = 0.0
-    for _ in range(60):
+    for _ in range(steps):
         middle = (low + high) / 2.0
         low, high = (low, middle) if _tail(log_mgf, mean, middle, n, side) <= alpha else (middle, high)
     return high
@@ -169,15 +170,17 @@ def chernoff_variance_test(observed: float, n: int, mean: float, variance: float
 
 
 def chernoff_thresholds(n: int, mean: float, variance: float, log_mgf: LogMGF, alpha: float,
-                        split: bool = False) -> tuple[float, float]:
+                        split: bool = False, steps: int = 60) -> tuple[float, float]:
     """The deviations above and below ``mean`` beyond which :func:`chernoff_mean_test` rejects at α: one radius
-    for both sides, or (``split``) each side's own at α/2."""
+    for both sides, or (``split``) each side's own at α/2; each to 2^-``steps`` of its bracket (a plan needs
+    fewer than 60 steps: 30 fix it to a billionth)."""
     n, alpha = check_count("n", n, minimum=1), check_open_unit("alpha", alpha)
+    steps = check_count("steps", steps, minimum=1)
     scale = math.sqrt(variance / n)
     if not split:
-        radius = _radius(log_mgf, mean, scale, n, alpha)
+        radius = _radius(log_mgf, mean, scale, n, alpha, steps=steps)
         return radius, radius
-    upper, lower = (_radius(log_mgf, mean, scale, n, alpha, side) for side in (1, -1))
+    upper, lower = (_radius(log_mgf, mean, scale, n, alpha, side, steps) for side in (1, -1))
     return upper, lower
 
 
