@@ -21,7 +21,14 @@ from .arguments import SMALLEST_KEEP_PROB
 from .bernstein import bernstein_mean_power, bernstein_mean_test, bernstein_variance_power, bernstein_variance_test
 from .binomial import BinomialDecision, binomial_power, binomial_test, rejection_region
 from .budget import BudgetExhausted, ErrorBudget, HolmVerdict, Record
-from .chernoff import LogMGF, chernoff_mean_power, chernoff_mean_test, chernoff_variance_power, chernoff_variance_test
+from .chernoff import (
+    LogMGF,
+    chernoff_mean_power,
+    chernoff_mean_test,
+    chernoff_variance_power,
+    chernoff_variance_test,
+    log_add_exp,
+)
 from .continuous import Tally, exact_sum, ks_test, mean_z_test, variance_test
 from .decision import Decision
 from .planning import (
@@ -80,6 +87,7 @@ __all__ = [
     "chernoff_mean_test",
     "chernoff_variance_power",
     "chernoff_variance_test",
+    "log_add_exp",
     "binomial_test",
     "correlation_power",
     "decision_plan",
