@@ -191,6 +191,21 @@ def test_probabilities_sum_to_one_exactly(n: int, p: Fraction | float | int) -> 
 
 
 @pytest.mark.clause("ENSEMBLE-2")
+@given(n=st.integers(0, 6), p=st.one_of(st.fractions(0, 1), st.floats(0.0, 1.0)), data=st.data())
+def test_moments_are_the_sums_of_the_fractions(n: int, p: Fraction | float, data: st.DataObject) -> None:
+    """A Distribution's mean and central moments, computed over common denominators, are the sums of
+    w (v - mean)^k term by term in Fractions, for values that are Fractions, ints and floats."""
+    values = data.draw(st.lists(st.one_of(small_fractions, st.integers(-9, 9), st.floats(-1e6, 1e6)),
+                                min_size=2**n, max_size=2**n))
+    f = ensemble(lambda keep: values[int("".join(map(str, keep)) or "0", 2)], n, p)
+    mean = sum((w * v for w, v in zip(f.probabilities, f.values)), Fraction(0))
+    assert f.mean == mean
+    for order in (1, 2, 3, 4):
+        assert f.central_moment(order) == sum((w * (v - mean) ** order for w, v in zip(f.probabilities, f.values)),
+                                              Fraction(0))
+
+
+@pytest.mark.clause("ENSEMBLE-2")
 @pytest.mark.parametrize(
     "call, error, message",
     [

@@ -23,6 +23,7 @@ import refdropout.stats as S
 from helpers import exact
 from refdropout.conformance.variants import ALPHA_P, alpha_dropped_value, alpha_log_mgfs
 from refdropout.functional.alpha import alpha_constants
+from refdropout.stats import chernoff
 from refdropout.stats.chernoff import bounded_minimum
 
 NORMAL = (lambda lam: lam * lam / 2, 50.0, 50.0)  # log E e^{λ Z}, Z ~ N(0, 1)
@@ -206,3 +207,57 @@ def test_exact_size_on_a_finite_law_is_at_most_alpha(split: bool) -> None:
         size = _exact_size(square_means, lambda v: S.chernoff_mean_test(v, 3, float(mse), of_w, alpha=level,
                                                                         split=split).p_value, level)
         assert size <= level
+
+
+@pytest.mark.clause("STATS-16")
+@exact(300)
+@given(st.one_of(st.floats(allow_nan=True), st.sampled_from([0.0, -0.0, math.inf, -math.inf, 709.0, -745.0])),
+       st.one_of(st.floats(allow_nan=True), st.sampled_from([0.0, math.inf, -math.inf])),
+       st.floats(-1e-3, 1e-3))
+def test_log_add_exp_is_numpys_logaddexp_bit_for_bit(x, y, nudge):
+    """The log moment generating functions of VARIANTS-5 add exponentials in plain floats: the same bits as
+    numpy.logaddexp, for x = y, for nearby and distant arguments, infinities and NaN."""
+    for a, b in ((x, y), (y, x), (x, x), (x, x + nudge)):
+        ours, theirs = S.log_add_exp(a, b), float(np.logaddexp(a, b))
+        assert ours == theirs or (math.isnan(ours) and math.isnan(theirs)), (a, b, ours, theirs)
+
+
+@pytest.mark.clause("STATS-16")
+@exact(100)
+@given(st.floats(-2.0, 2.0))
+def test_alpha_log_mgfs_are_the_numpy_formulas_bit_for_bit(lam):
+    """alpha_log_mgfs, in plain floats with its logarithms taken once, gives the bits of its formulas as
+    written with numpy.logaddexp."""
+    (of_y, _, _), (of_square, _, high) = alpha_log_mgfs(ALPHA_P)
+    (a, b), d, p = alpha_constants(ALPHA_P), alpha_dropped_value(ALPHA_P), ALPHA_P
+    q = 1.0 - p
+    assert of_y(lam) == float(np.logaddexp(math.log(q) + lam * b + lam * lam * a * a / 2, math.log(p) + lam * d))
+    lam = min(lam, high * 0.999)
+    shrink = 1.0 - 2.0 * lam * a * a
+    assert of_square(lam) == float(np.logaddexp(math.log(q) - math.log(shrink) / 2 + lam * b * b / shrink,
+                                                math.log(p) + lam * d * d))
+
+
+def _bisected_radius(log_mgf, mean: float, scale: float, n: int, alpha: float) -> float:
+    """The radius as first written: a bracket by doubling, then 60 bisection steps, each computing both tails."""
+    high = scale
+    while chernoff._tail(log_mgf, mean, high, n) > alpha:
+        high *= 2.0
+    low = 0.0
+    for _ in range(60):
+        middle = (low + high) / 2.0
+        low, high = (low, middle) if chernoff._tail(log_mgf, mean, middle, n) <= alpha else (middle, high)
+    return high
+
+
+@pytest.mark.clause("STATS-16")
+@exact(40)
+@given(st.sampled_from(["normal", "y", "y^2"]), st.integers(1, 10**9), st.sampled_from([0.3, 1e-3, 1e-10, 5e-11]),
+       st.floats(0.1, 10.0))
+def test_radius_is_the_sixty_step_bisection_bit_for_bit(moment, n, alpha, spread):
+    """_radius leaves the lower tail uncomputed where the upper exceeds α and stops once the bracket cannot
+    move: the same radius, bit for bit, as the bisection that computes every step in full."""
+    of_y, of_square = alpha_log_mgfs(ALPHA_P)
+    log_mgf, mean = {"normal": (NORMAL, 0.0), "y": (of_y, 0.0), "y^2": (of_square, 1.0)}[moment]
+    scale = math.sqrt(spread / n)
+    assert chernoff._radius(log_mgf, mean, scale, n, alpha) == _bisected_radius(log_mgf, mean, scale, n, alpha)

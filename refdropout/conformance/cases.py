@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cache, cached_property
 
 from hypothesis import strategies as st
 
@@ -57,26 +57,40 @@ rates = st.one_of(*[st.sampled_from(SPECIAL_RATES)] * 2, st.floats(0.0, 1.0, exc
 probabilities = st.one_of(st.sampled_from((0.0, 1.0)), rates)  # p in [0, 1], the endpoints included
 
 
+# Each strategy below is built once per argument and kept (functools.cache): a case draws a dozen of
+# them, and a strategy Hypothesis has not seen costs it a validation, where a kept one costs nothing.
+# The draws are the same either way.
+
+
 def formats(impl: Implementation) -> st.SearchStrategy[DType]:
     """Every floating format ``impl`` declares (its dtypes)."""
-    return st.sampled_from(dtypes_of(impl))
+    return _sampled(tuple(dtypes_of(impl)))
+
+
+@cache
+def _sampled(elements: tuple) -> st.SearchStrategy:
+    return st.sampled_from(elements)
+
+
+_AXES_COUNT = st.integers(2, 5)
 
 
 @st.composite
 def _axes(draw: st.DrawFn, max_elements: int) -> tuple[int, ...]:
     """2 to 5 axes of at most ``max_elements`` elements in all."""
     shape: list[int] = []
-    for _ in range(draw(st.integers(2, 5))):
+    for _ in range(draw(_AXES_COUNT)):
         room = max_elements // max(math.prod(shape), 1)
-        shape.append(draw(st.sampled_from([n for n in _AXIS if n <= room])))
+        shape.append(draw(_sampled(tuple(n for n in _AXIS if n <= room))))
     return tuple(shape)
 
 
+@cache
 def shapes(max_elements: int = MAX_ELEMENTS) -> st.SearchStrategy[tuple[int, ...]]:
     """0-d (shrinks to it), 1-axis of a size of SIZES (one in two cases) and 2- to 5-axis shapes."""
     one_axis = st.sampled_from([n for n in SIZES if n <= max_elements]).map(lambda n: (n,))
-    return st.integers(0, 9).flatmap(lambda kind: st.just(()) if kind == 0 else one_axis if kind <= 5
-                                     else _axes(max_elements))
+    axes = _axes(max_elements)
+    return st.integers(0, 9).flatmap(lambda kind: st.just(()) if kind == 0 else one_axis if kind <= 5 else axes)
 
 
 NONFINITE = (math.nan, math.inf, -math.inf)
@@ -90,6 +104,7 @@ def special_values(dtype: DType) -> tuple[float, ...]:
     return (0.0, -0.0, 1.0, -1.0, dtype.tiny, -dtype.tiny, normal - dtype.tiny, normal, -normal, dtype.max, -dtype.max)
 
 
+@cache
 def values(dtype: DType, *, nonfinite: bool) -> st.SearchStrategy[float]:
     """Values of ``dtype``: its special values, or any finite float rounded to it; where ``nonfinite``,
     NaN, inf or -inf one time in three."""
@@ -223,22 +238,31 @@ class Case:
         return f"{head}{x}; y = impl.{self.capability}({arguments}, training={self.training}, seed={self.seed})"
 
 
+@cache
+def _palettes(dtype: DType, nonfinite: bool) -> st.SearchStrategy[list[float]]:
+    """1 to 6 values of ``dtype`` (:func:`values`): x's palette, or g's."""
+    return st.lists(values(dtype, nonfinite=nonfinite), min_size=1, max_size=6)
+
+
+_ORDERS = st.integers(0, 2**32 - 1)  # a layout's order (0: the palette's first value everywhere)
+_AXIS_SHAPES = shapes().filter(len)  # shapes of at least one axis
+
+
 @st.composite
 def _cases(draw: st.DrawFn, impl: Implementation, p: st.SearchStrategy[float], nonfinite: bool,
            shape: st.SearchStrategy[tuple[int, ...]] | None, training: bool, capability: str, ones: bool) -> Case:
     dtype = draw(formats(impl))
-    palette = (1.0,) if ones else tuple(draw(st.lists(values(dtype, nonfinite=nonfinite), min_size=1, max_size=6)))
-    gradient = (tuple(draw(st.lists(values(dtype, nonfinite=nonfinite), min_size=1, max_size=6)))
-                if capability == "dropout_vjp" else (1.0,))
-    order = 0 if len(palette) == len(gradient) == 1 else draw(st.integers(0, 2**32 - 1))
+    palette = (1.0,) if ones else tuple(draw(_palettes(dtype, nonfinite)))
+    gradient = tuple(draw(_palettes(dtype, nonfinite))) if capability == "dropout_vjp" else (1.0,)
+    order = 0 if len(palette) == len(gradient) == 1 else draw(_ORDERS)
     return Case(dtype, draw(shape or shapes()), draw(p), draw(seeds), palette, order, training, capability,
                 gradient=gradient)
 
 
 @st.composite
 def _noise_cases(draw: st.DrawFn, impl: Implementation) -> Case:
-    shape = draw(shapes().filter(len))  # at least one axis
-    noise = tuple(draw(st.sampled_from((n, None, 1))) for n in shape)
+    shape = draw(_AXIS_SHAPES)
+    noise = tuple(draw(_sampled((n, None, 1))) for n in shape)
     return Case(draw(formats(impl)), shape, draw(rates), draw(seeds), capability="dropout_noise_shape",
                 noise_shape=noise)
 

@@ -37,6 +37,7 @@ from ..stats import (
     chernoff_variance_test,
     ks_samples_needed,
     ks_test,
+    log_add_exp,
     pair_counts_test,
     samples_for_power,
     samples_needed,
@@ -102,13 +103,14 @@ def alpha_log_mgfs(p: float) -> tuple[LogMGF, LogMGF]:
         log E e^{λ y}   = log(q e^{λ b + λ^2 a^2 / 2} + p e^{λ d}),
         log E e^{λ y^2} = log(q (1 - 2 λ a^2)^{-1/2} e^{λ b^2 / (1 - 2 λ a^2)} + p e^{λ d^2}),  λ < 1 / (2 a^2)."""
     (a, b), d, q = alpha_constants(p), alpha_dropped_value(p), 1.0 - p
+    log_q, log_p = math.log(q), math.log(p)  # once: a plan evaluates these functions thousands of times
 
     def of_y(lam: float) -> float:
-        return float(np.logaddexp(math.log(q) + lam * b + lam * lam * a * a / 2, math.log(p) + lam * d))
+        return log_add_exp(log_q + lam * b + lam * lam * a * a / 2, log_p + lam * d)
 
     def of_square(lam: float) -> float:
         shrink = 1.0 - 2.0 * lam * a * a
-        return float(np.logaddexp(math.log(q) - math.log(shrink) / 2 + lam * b * b / shrink, math.log(p) + lam * d * d))
+        return log_add_exp(log_q - math.log(shrink) / 2 + lam * b * b / shrink, log_p + lam * d * d)
 
     return (of_y, 50.0, 50.0), (of_square, 50.0, (1.0 - 1e-9) / (2 * a * a))
 

@@ -29,6 +29,7 @@ from .chernoff import (
     chernoff_thresholds,
     chernoff_variance_power,
     chernoff_variance_test,
+    log_add_exp,
     thresholds_power,
 )
 from .continuous import Tally, exact_sum, ks_test, mean_z_test, variance_test
@@ -91,6 +92,7 @@ __all__ = [
     "chernoff_thresholds",
     "chernoff_variance_power",
     "chernoff_variance_test",
+    "log_add_exp",
     "binomial_test",
     "average_square_log_mgf",
     "correlation_power",
