@@ -29,6 +29,7 @@ from broken.variants import (
     AttentionNoRescale,
     AttentionRenormalisedRows,
     ChannelAxisWrong,
+    ChannelMaskPerElementInHalfPrecision,
     ChannelMaskSharedAcrossBatch,
     ChannelRatesSwapped,
     ChannelsShareOneMask,
@@ -51,8 +52,19 @@ from broken.variants import (
     FusedBroadcastMask,
     FusedEightBitThreshold,
     FusedWithoutRescale,
+    UnbatchedReadAsBatchedInFloat32,
 )
-from helpers import SPEC_DIR, assert_fails, assert_passes, distinct, exact, filled, seeds, statistical
+from helpers import (
+    SPEC_DIR,
+    assert_fails,
+    assert_generated_cases_catch,
+    assert_passes,
+    distinct,
+    exact,
+    filled,
+    seeds,
+    statistical,
+)
 from refdropout import gradcheck
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS
@@ -180,6 +192,12 @@ def test_whole_channel_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-1", (ChannelAxisWrong(), DataFormatIgnored()), seed)
 
 
+@pytest.mark.clause("VARIANTS-1")
+def test_generated_cases_catch_channels_unshared_in_half_precision(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-1", ChannelMaskPerElementInHalfPrecision())
+    assert "impl.channel_dropout(x, " in verdict.detail and "others sharing its mask value" in verdict.detail
+
+
 @pytest.mark.clause("VARIANTS-2")
 @exact(5)
 @given(seed=seeds)
@@ -192,6 +210,12 @@ def test_unbatched_input_is_one_sample(check_correct, seed: int) -> None:
 @given(seed=seeds)
 def test_unbatched_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-2", (Dropout2dReads3DAsBatched(),), seed)
+
+
+@pytest.mark.clause("VARIANTS-2")
+def test_generated_cases_catch_unbatched_input_read_as_batched_in_float32(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-2", UnbatchedReadAsBatchedInFloat32())
+    assert "'float32')" in verdict.detail
 
 
 @pytest.mark.clause("VARIANTS-3")

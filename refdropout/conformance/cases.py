@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 from hypothesis import strategies as st
@@ -189,8 +189,8 @@ def _cases(draw: st.DrawFn, impl: Implementation, p: st.SearchStrategy[float], n
     gradient = (tuple(draw(st.lists(values(dtype, nonfinite=nonfinite), min_size=1, max_size=6)))
                 if capability == "dropout_vjp" else (1.0,))
     order = 0 if len(palette) == len(gradient) == 1 else draw(st.integers(0, 2**32 - 1))
-    return Case(dtype, draw(shape or shapes()), draw(p), draw(seeds), palette, order, training, capability,
-                gradient=gradient)
+    drawn = draw(shapes() if shape is None else shape)  # not `shape or ...`: a strategy's truth warns
+    return Case(dtype, drawn, draw(p), draw(seeds), palette, order, training, capability, gradient=gradient)
 
 
 @st.composite
@@ -234,3 +234,68 @@ def cases(impl: Implementation, *, p: st.SearchStrategy[float] = rates, nonfinit
     ``dropout_vjp`` an upstream gradient g of values of the format too."""
     return _cases(impl, p, nonfinite, shape, training, capability, ones)
 
+
+
+# ==== spec/variants.md: the cases of the variants' exact clauses (issue 16 §1) =======================
+# A variant's call takes options of its own (spatial_dims, data_format, mode, scaling, block_size) and a
+# shape they constrain: a layout strategy draws both, and :func:`variant_cases` draws the rest of the
+# case (format, p, seed, x's values) as :func:`cases` does.
+
+Layout = tuple[tuple[int, ...], tuple[tuple[str, object], ...]]  # (shape, the call's keyword options)
+CHANNEL_FORMATS = ("channels_first", "channels_last")
+__all__ += ["CHANNEL_FORMATS", "Layout", "VariantCase", "channel_layouts", "variant_cases"]
+
+
+@dataclass(frozen=True)
+class VariantCase(Case):
+    """One call of a variant, ``impl.CAPABILITY(x, p, **keywords, training=..., seed=...)``
+    (``channel_dropout``, ``feature_alpha_dropout``, ``drop_path``, ``dropblock2d``, ...); x, p, the seed
+    and the mode as in :class:`Case`."""
+
+    keywords: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def options(self) -> dict[str, object]:
+        return dict(self.keywords)
+
+    def called(self, impl: Implementation) -> object:
+        return getattr(impl, self.capability)(self.x, self.p, **self.options, training=self.training, seed=self.seed)
+
+    def snippet(self) -> str:
+        head, x = self._built("x", self.palette)
+        options = "".join(f", {name}={value!r}" for name, value in self.keywords)
+        return (f"{head}{x}; y = impl.{self.capability}(x, {self.p!r}{options}, training={self.training}, "
+                f"seed={self.seed})")
+
+
+@st.composite
+def _sized(draw: st.DrawFn, rank: int, axis: tuple[int, ...] = _AXIS) -> tuple[int, ...]:
+    """``rank`` axes of sizes from ``axis``, at most MAX_ELEMENTS elements in all."""
+    shape: list[int] = []
+    for _ in range(rank):
+        room = MAX_ELEMENTS // max(math.prod(shape), 1)
+        shape.append(draw(st.sampled_from([n for n in axis if n <= room])))
+    return tuple(shape)
+
+
+@st.composite
+def channel_layouts(draw: st.DrawFn, batched: bool) -> Layout:
+    """spatial_dims d in 1..3, either data_format, and a shape of d + 2 axes (``batched``) or d + 1
+    (one unbatched sample), each axis of any size, 0 included (VARIANTS-1, VARIANTS-2, VARIANTS-6)."""
+    d = draw(st.integers(1, 3))
+    data_format = draw(st.sampled_from(CHANNEL_FORMATS))
+    return draw(_sized(d + 1 + batched)), (("spatial_dims", d), ("data_format", data_format))
+
+
+def variant_cases(impl: Implementation, capability: str, layouts: st.SearchStrategy[Layout], *,
+                  p: st.SearchStrategy[float] = rates, nonfinite: bool = False, training: bool = True,
+                  ones: bool = False) -> st.SearchStrategy[VariantCase]:
+    """Cases of ``impl``'s variant ``capability``: a shape and options from ``layouts``, the rest as
+    :func:`cases` draws it (every declared format, p from ``p``, any seed; x = 1 where ``ones``)."""
+    def drawn(layout: Layout) -> st.SearchStrategy[VariantCase]:
+        shape, keywords = layout
+        return cases(impl, p=p, nonfinite=nonfinite, shape=st.just(shape), training=training, ones=ones).map(
+            lambda case: VariantCase(**{**{f.name: getattr(case, f.name) for f in fields(Case)},
+                                        "capability": capability}, keywords=keywords))
+
+    return layouts.flatmap(drawn)

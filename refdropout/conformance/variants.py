@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
+from hypothesis import strategies as st
 from scipy.stats import norm
 
-from ..contract import Implementation
+from ..contract import Implementation, kept_value, policies_of
+from ..dtypes import DType, within_one_ulp
 from ..functional.alpha import ALPHA_PRIME, alpha_constants
 from ..shapes import broadcast_index, strides
 from ..stats import (
@@ -42,6 +45,7 @@ from ..stats import (
     samples_needed,
 )
 from ..tensor import Tensor
+from .cases import VariantCase, channel_layouts, probabilities, variant_cases
 from .kit import (
     array_of_shape,
     constant,
@@ -58,6 +62,7 @@ from .kit import (
 )
 from .registry import Context, check
 from .sampling import Drawn, calls, lag_counts
+from .search import search
 from .verdict import Verdict
 
 __all__ = ["P", "ALPHA_P", "ATTENTION_ROW", "alpha_dropped_value", "alpha_fourth_moment", "row_sum_moments",
@@ -290,9 +295,43 @@ def _channel_cases(table: dict[int, tuple[int, ...]], batched: bool):
         yield d, "channels_last", _last(shape, int(batched))
 
 
+def _kept_in(impl: Implementation, p: float, dtype: DType, scaling: str = "inverted") -> Callable[[float], bool | None]:
+    """The outcome of x = 1 of ``dtype`` under ``scaling``: kept (True) where it is the kept value as the
+    declared scale_format computes it (contract.kept_value) within one ulp of ``dtype``, dropped (False)
+    where 0, else None."""
+    kept = kept_value(replace(policies_of(impl), scaling=scaling), 1.0, p, dtype)
+    return lambda v: True if within_one_ulp(v, kept, dtype) else False if v == 0.0 else None
+
+
+def _channel_cases_of(impl: Implementation, capability: str, batched: bool) -> object:
+    """VARIANTS-1's (``batched``) or VARIANTS-2's generated cases of ``capability``: x = 1 in training at
+    p in (0, 1) (three cases in five), and x of any values, NaN and ±inf included, in evaluation at p in
+    [0, 1] and at p = 0."""
+    layouts = channel_layouts(batched)
+    training = variant_cases(impl, capability, layouts, ones=True)
+    return st.one_of(training, training, training,
+                     variant_cases(impl, capability, layouts, p=probabilities, nonfinite=True, training=False),
+                     variant_cases(impl, capability, layouts, p=st.just(0.0), nonfinite=True))
+
+
+def _channel_case(impl: Implementation, batched: bool) -> Callable[[VariantCase], list[str]]:
+    """The judge of a generated case of channel dropout: in training at p > 0 every (sample, channel) all
+    kept or all dropped, the kept value in x's format; else the identity, bit for bit."""
+    def judged(case: VariantCase) -> list[str]:
+        y = case.called(impl)
+        if not case.training or case.p == 0.0:
+            return identical("y", y, case.x)
+        mask_shape = _channel_mask_shape(case.shape, batched, case.options["data_format"])
+        return _shared("y", y, case.shape, mask_shape, _kept_in(impl, case.p, case.dtype))
+
+    return judged
+
+
 @check("VARIANTS-1", needs=("channel_dropout",))
 def check_channel_dropout_drops_whole_channels(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-1: one mask value per (sample, channel) for d = 1, 2, 3 in both layouts; eval and p = 0 identities."""
+    """VARIANTS-1: one mask value per (sample, channel) for d = 1, 2, 3 in both layouts; eval and p = 0
+    identities. Then generated cases (batched shapes of any sizes, any format, p and seed)."""
+    ctx.policy(impl, "scale_format")
     failures = []
     for d, fmt, shape in _channel_cases(BATCHED, batched=True):
         name = f"spatial_dims={d}, {fmt}, shape {shape}"
@@ -302,17 +341,23 @@ def check_channel_dropout_drops_whole_channels(impl: Implementation, ctx: Contex
         for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
             y = impl.channel_dropout(x, p, spatial_dims=d, data_format=fmt, training=training, seed=ctx.seed)
             failures += identical(f"{name}, {mode}", y, x)
+    if not failures:
+        failures = search(ctx, _channel_cases_of(impl, "channel_dropout", True), _channel_case(impl, True))
     return ctx.verdict("VARIANTS-1", failures)
 
 
 @check("VARIANTS-2", needs=("channel_dropout",))
 def check_unbatched_input_is_one_sample(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-2: an input of spatial_dims + 1 axes has one mask value per channel."""
+    """VARIANTS-2: an input of spatial_dims + 1 axes has one mask value per channel. Then generated cases
+    (unbatched shapes of any sizes, any format, p and seed; the identity in eval and at p = 0)."""
+    ctx.policy(impl, "scale_format")
     failures = []
     for d, fmt, shape in _channel_cases(UNBATCHED, batched=False):
         y = impl.channel_dropout(ones(shape), P, spatial_dims=d, data_format=fmt, training=True, seed=ctx.seed)
         failures += _shared(f"unbatched, spatial_dims={d}, {fmt}, shape {shape}", y, shape,
                             _channel_mask_shape(shape, False, fmt), _inverted(P))
+    if not failures:
+        failures = search(ctx, _channel_cases_of(impl, "channel_dropout", False), _channel_case(impl, False))
     return ctx.verdict("VARIANTS-2", failures)
 
 

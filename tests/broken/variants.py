@@ -69,6 +69,32 @@ class ChannelRatesSwapped(ReferenceDropout):
                                seed=seed)
 
 
+class ChannelMaskPerElementInHalfPrecision(ReferenceDropout):
+    """In float16 and bfloat16 draws one mask value per element, as a half-precision kernel that drops
+    the broadcast of the (sample, channel) mask (the fixed cases run float64 only)."""
+
+    name = "channel-mask-per-element-in-half-precision"
+
+    def channel_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
+        if x.dtype.name in ("float16", "bfloat16"):
+            return dropout(x, p, training=training, seed=seed)
+        return channel_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training,
+                               seed=seed)
+
+
+class UnbatchedReadAsBatchedInFloat32(ReferenceDropout):
+    """In float32 reads an unbatched input as a batch, its first two axes as (sample, channel), as
+    F.dropout2d reads a 3-D input (pytorch/pytorch#77081) on a path the fixed cases (float64) never take."""
+
+    name = "unbatched-read-as-batched-in-float32"
+
+    def channel_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
+        if x.dtype.name == "float32" and x.ndim == spatial_dims + 1:
+            return dropout(x, p, training=training, seed=seed, noise_shape=x.shape[:2] + (1,) * (x.ndim - 2))
+        return channel_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training,
+                               seed=seed)
+
+
 # --- alpha dropout ---------------------------------------------------------------------------------
 
 
