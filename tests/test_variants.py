@@ -26,6 +26,7 @@ from broken.variants import (
     AlphaNeverDrops,
     AlphaPrimeSignFlipped,
     AlphaStandardScale,
+    AlphaTailStandardScale,
     AttentionNoRescale,
     AttentionRenormalisedRows,
     ChannelAxisWrong,
@@ -48,6 +49,7 @@ from broken.variants import (
     DropPathSharedAcrossBatch,
     DropPathUnscaledEval,
     FeatureAlphaElementwise,
+    FeatureAlphaElementwiseUnbatchedChannelsLast,
     FusedBackwardRedrawsTheMask,
     FusedBroadcastMask,
     FusedEightBitThreshold,
@@ -258,6 +260,12 @@ def _spec_section(clause: str) -> str:
 
 
 @pytest.mark.clause("VARIANTS-4")
+def test_generated_cases_catch_a_remainder_loop_with_standard_scale(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-4", AlphaTailStandardScale())
+    assert "impl.alpha_dropout(x, " in verdict.detail and "neither a x + b nor a α' q" in verdict.detail
+
+
+@pytest.mark.clause("VARIANTS-4")
 def test_alpha_constants_match_the_table() -> None:
     """The spec's constants are the reference's binary64 values, printed with repr."""
     section = _spec_section("VARIANTS-4")
@@ -303,6 +311,12 @@ def test_feature_alpha_dropout_drops_whole_channels(check_correct, seed: int) ->
 @given(seed=seeds)
 def test_feature_alpha_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-6", (FeatureAlphaElementwise(),), seed)
+
+
+@pytest.mark.clause("VARIANTS-6")
+def test_generated_cases_catch_feature_alpha_elementwise_on_unbatched_channels_last(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-6", FeatureAlphaElementwiseUnbatchedChannelsLast())
+    assert "data_format='channels_last'" in verdict.detail
 
 
 # --- Gaussian dropout ---------------------------------------------------------------------------------

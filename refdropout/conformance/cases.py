@@ -243,7 +243,11 @@ def cases(impl: Implementation, *, p: st.SearchStrategy[float] = rates, nonfinit
 
 Layout = tuple[tuple[int, ...], tuple[tuple[str, object], ...]]  # (shape, the call's keyword options)
 CHANNEL_FORMATS = ("channels_first", "channels_last")
-__all__ += ["CHANNEL_FORMATS", "Layout", "VariantCase", "channel_layouts", "variant_cases"]
+# p where a mask shows its structure (both outcomes likely) one time in two, any of :data:`rates` otherwise:
+# at p = 5e-324 nothing is dropped and a mask shared wrongly goes unseen
+mask_rates = st.one_of(st.sampled_from((0.3, 0.5, 0.7, 1 / 3)), rates)
+__all__ += ["CHANNEL_FORMATS", "Layout", "VariantCase", "channel_layouts", "variant_cases", "variant_corners",
+            "channel_corners", "mask_rates"]
 
 
 @dataclass(frozen=True)
@@ -287,6 +291,13 @@ def channel_layouts(draw: st.DrawFn, batched: bool) -> Layout:
     return draw(_sized(d + 1 + batched)), (("spatial_dims", d), ("data_format", data_format))
 
 
+def _variant(case: Case, capability: str, keywords: tuple[tuple[str, object], ...] = (),
+             **changes: object) -> VariantCase:
+    """``case`` as a call of the variant ``capability`` with ``keywords``, its fields ``changes`` changed."""
+    known = {f.name: getattr(case, f.name) for f in fields(Case)}
+    return VariantCase(**{**known, **changes, "capability": capability}, keywords=keywords)
+
+
 def variant_cases(impl: Implementation, capability: str, layouts: st.SearchStrategy[Layout], *,
                   p: st.SearchStrategy[float] = rates, nonfinite: bool = False, training: bool = True,
                   ones: bool = False) -> st.SearchStrategy[VariantCase]:
@@ -295,7 +306,22 @@ def variant_cases(impl: Implementation, capability: str, layouts: st.SearchStrat
     def drawn(layout: Layout) -> st.SearchStrategy[VariantCase]:
         shape, keywords = layout
         return cases(impl, p=p, nonfinite=nonfinite, shape=st.just(shape), training=training, ones=ones).map(
-            lambda case: VariantCase(**{**{f.name: getattr(case, f.name) for f in fields(Case)},
-                                        "capability": capability}, keywords=keywords))
+            lambda case: _variant(case, capability, keywords))
 
     return layouts.flatmap(drawn)
+
+
+def variant_corners(impl: Implementation, seed: int, capability: str,
+                    rates: tuple[float, ...] = (CORNER_RATE,)) -> list[VariantCase]:
+    """:func:`corners` as calls of the elementwise variant ``capability``, at each of ``rates``."""
+    return [_variant(case, capability, p=p) for p in rates for case in corners(impl, seed)]
+
+
+def channel_corners(impl: Implementation, seed: int, capability: str, rates: tuple[float, ...] = (CORNER_RATE,),
+                    value: float = 1.0, batched: bool = True) -> list[VariantCase]:
+    """The cases a search of channel layouts tries first: in every declared format and at each of
+    ``rates``, x = ``value`` of shape (2, 2, 3), 2 samples of 2 channels (``batched``), or (2, 3), one
+    sample of 2 channels; spatial_dims = 1, channels first."""
+    return [VariantCase(dtype, (2, 2, 3) if batched else (2, 3), p, seed, (value,), capability=capability,
+                        keywords=(("spatial_dims", 1), ("data_format", "channels_first")))
+            for p in rates for dtype in dtypes_of(impl)]

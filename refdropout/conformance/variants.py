@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 
 from ..contract import Implementation, kept_value, policies_of
-from ..dtypes import DType, within_one_ulp
+from ..dtypes import DType, float64, within_one_ulp
 from ..functional.alpha import ALPHA_PRIME, alpha_constants
 from ..shapes import broadcast_index, strides
 from ..stats import (
@@ -45,7 +45,18 @@ from ..stats import (
     samples_needed,
 )
 from ..tensor import Tensor
-from .cases import VariantCase, channel_layouts, probabilities, variant_cases
+from .cases import (
+    CORNER_RATE,
+    VariantCase,
+    channel_corners,
+    channel_layouts,
+    mask_rates,
+    probabilities,
+    shapes,
+    variant_cases,
+    variant_corners,
+)
+from .dropout import _refusable
 from .kit import (
     array_of_shape,
     constant,
@@ -71,6 +82,9 @@ __all__ = ["P", "ALPHA_P", "ATTENTION_ROW", "alpha_dropped_value", "alpha_fourth
 
 P = 0.3  # p of every check but alpha dropout's; never 0.5, where a p/q swap goes unseen
 ALPHA_P = 0.2
+# the generated cases of VARIANTS-4 try these first in every format: where a = ((1 - p)(1 + p α'^2))^(-1/2)
+# and b = -a α' p pass float16's largest finite value (p = 1 - 2^-53), and where q is 0 in float16
+ALPHA_CORNER_RATES = (math.nextafter(1.0, 0.0), CORNER_RATE)
 U = 2.0**-53  # unit roundoff of float64
 # (N, C, *spatial) and (C, *spatial), channels first: a mask laid along a spatial axis varies
 # within a channel with probability 1 - q^S - p^S for S positions along it
@@ -296,11 +310,23 @@ def _channel_cases(table: dict[int, tuple[int, ...]], batched: bool):
 
 
 def _kept_in(impl: Implementation, p: float, dtype: DType, scaling: str = "inverted") -> Callable[[float], bool | None]:
-    """The outcome of x = 1 of ``dtype`` under ``scaling``: kept (True) where it is the kept value as the
-    declared scale_format computes it (contract.kept_value) within one ulp of ``dtype``, dropped (False)
-    where 0, else None."""
-    kept = kept_value(replace(policies_of(impl), scaling=scaling), 1.0, p, dtype)
-    return lambda v: True if within_one_ulp(v, kept, dtype) else False if v == 0.0 else None
+    """The outcome of x = 1 of ``dtype`` under ``scaling``: kept (True) where it is the kept value, exact
+    or as the declared scale_format computes it (contract.kept_value), within one ulp of ``dtype``;
+    dropped (False) where 0, else None."""
+    declared = replace(policies_of(impl), scaling=scaling)
+    values = {kept_value(declared, 1.0, p, dtype), kept_value(replace(declared, scale_format="exact"), 1.0, p, dtype)}
+    return lambda v: True if any(within_one_ulp(v, kept, dtype) for kept in values) else False if v == 0.0 else None
+
+
+def _called(impl: Implementation, ctx: Context, case: VariantCase) -> object | None:
+    """What the case's call returns; None where it raised at a p that ``impl`` reads as 1 and declares
+    p_one = "refused" (DROPOUT-7), which such a call may refuse."""
+    try:
+        return case.called(impl)
+    except Exception:  # a foreign implementation's error type is its own
+        if _refusable(impl, ctx, case.p):
+            return None
+        raise
 
 
 def _channel_cases_of(impl: Implementation, capability: str, batched: bool) -> object:
@@ -308,17 +334,19 @@ def _channel_cases_of(impl: Implementation, capability: str, batched: bool) -> o
     p in (0, 1) (three cases in five), and x of any values, NaN and ±inf included, in evaluation at p in
     [0, 1] and at p = 0."""
     layouts = channel_layouts(batched)
-    training = variant_cases(impl, capability, layouts, ones=True)
+    training = variant_cases(impl, capability, layouts, p=mask_rates, ones=True)
     return st.one_of(training, training, training,
                      variant_cases(impl, capability, layouts, p=probabilities, nonfinite=True, training=False),
                      variant_cases(impl, capability, layouts, p=st.just(0.0), nonfinite=True))
 
 
-def _channel_case(impl: Implementation, batched: bool) -> Callable[[VariantCase], list[str]]:
+def _channel_case(impl: Implementation, ctx: Context, batched: bool) -> Callable[[VariantCase], list[str]]:
     """The judge of a generated case of channel dropout: in training at p > 0 every (sample, channel) all
     kept or all dropped, the kept value in x's format; else the identity, bit for bit."""
     def judged(case: VariantCase) -> list[str]:
-        y = case.called(impl)
+        y = _called(impl, ctx, case)
+        if y is None:
+            return []
         if not case.training or case.p == 0.0:
             return identical("y", y, case.x)
         mask_shape = _channel_mask_shape(case.shape, batched, case.options["data_format"])
@@ -331,7 +359,6 @@ def _channel_case(impl: Implementation, batched: bool) -> Callable[[VariantCase]
 def check_channel_dropout_drops_whole_channels(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-1: one mask value per (sample, channel) for d = 1, 2, 3 in both layouts; eval and p = 0
     identities. Then generated cases (batched shapes of any sizes, any format, p and seed)."""
-    ctx.policy(impl, "scale_format")
     failures = []
     for d, fmt, shape in _channel_cases(BATCHED, batched=True):
         name = f"spatial_dims={d}, {fmt}, shape {shape}"
@@ -342,7 +369,8 @@ def check_channel_dropout_drops_whole_channels(impl: Implementation, ctx: Contex
             y = impl.channel_dropout(x, p, spatial_dims=d, data_format=fmt, training=training, seed=ctx.seed)
             failures += identical(f"{name}, {mode}", y, x)
     if not failures:
-        failures = search(ctx, _channel_cases_of(impl, "channel_dropout", True), _channel_case(impl, True))
+        failures = search(ctx, _channel_cases_of(impl, "channel_dropout", True), _channel_case(impl, ctx, True),
+                          channel_corners(impl, ctx.seed, "channel_dropout"))
     return ctx.verdict("VARIANTS-1", failures)
 
 
@@ -350,14 +378,14 @@ def check_channel_dropout_drops_whole_channels(impl: Implementation, ctx: Contex
 def check_unbatched_input_is_one_sample(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-2: an input of spatial_dims + 1 axes has one mask value per channel. Then generated cases
     (unbatched shapes of any sizes, any format, p and seed; the identity in eval and at p = 0)."""
-    ctx.policy(impl, "scale_format")
     failures = []
     for d, fmt, shape in _channel_cases(UNBATCHED, batched=False):
         y = impl.channel_dropout(ones(shape), P, spatial_dims=d, data_format=fmt, training=True, seed=ctx.seed)
         failures += _shared(f"unbatched, spatial_dims={d}, {fmt}, shape {shape}", y, shape,
                             _channel_mask_shape(shape, False, fmt), _inverted(P))
     if not failures:
-        failures = search(ctx, _channel_cases_of(impl, "channel_dropout", False), _channel_case(impl, False))
+        failures = search(ctx, _channel_cases_of(impl, "channel_dropout", False), _channel_case(impl, ctx, False),
+                          channel_corners(impl, ctx.seed, "channel_dropout", batched=False))
     return ctx.verdict("VARIANTS-2", failures)
 
 
@@ -390,34 +418,78 @@ def check_channels_are_dropped_independently(impl: Implementation, ctx: Context)
 # --- alpha dropout ----------------------------------------------------------------------------------
 
 
-def _alpha_outcome(x: float, p: float) -> bool | None:
+def _alpha_outcome(x: float, p: float, dtype: DType = float64) -> Callable[[float], bool | None]:
     """None, or whether alpha dropout's output for input x is the kept a x + b (True) or the
-    dropped a α' q (False), within the bounds of VARIANTS-4; a function of the output."""
+    dropped a α' q (False), within the bounds of VARIANTS-4 in ``dtype`` (u its unit roundoff, plus its
+    least subnormal; ±inf for a kept value where |a x| + |b| exceeds its largest finite value); a
+    function of the output."""
     (a, b), dropped = alpha_constants(p), alpha_dropped_value(p)
+    u, kept, spread = math.ldexp(1.0, -dtype.precision), a * x + b, abs(a * x) + abs(b)
 
     def outcome(v: float) -> bool | None:
-        if abs(v - (a * x + b)) <= 4 * U * (abs(a * x) + abs(b)):
+        if abs(v - kept) <= 4 * u * spread + dtype.tiny or (spread > dtype.max and v == math.copysign(math.inf, kept)):
             return True
-        return False if abs(v - dropped) <= 4 * U * abs(a * ALPHA_PRIME) else None
+        return False if abs(v - dropped) <= 4 * u * abs(a * ALPHA_PRIME) + dtype.tiny else None
 
     return outcome
 
 
+def _alpha_cases(impl: Implementation) -> object:
+    """VARIANTS-4's generated cases: x of any finite values of any shape, format and seed, in training at
+    p in (0, 1) (three cases in six), at p = 0 and p = 1, and in evaluation at p in [0, 1] (NaN and
+    ±inf among x's values there and at p = 0)."""
+    layouts = shapes().map(lambda shape: (shape, ()))
+    training = variant_cases(impl, "alpha_dropout", layouts)
+    return st.one_of(training, training, training,
+                     variant_cases(impl, "alpha_dropout", layouts, p=probabilities, nonfinite=True, training=False),
+                     variant_cases(impl, "alpha_dropout", layouts, p=st.just(0.0), nonfinite=True),
+                     variant_cases(impl, "alpha_dropout", layouts, p=st.just(1.0)))
+
+
+def _alpha_values(name: str, y: object, x: Tensor, p: float) -> list[str]:
+    """A failure unless y has x's shape and each element is alpha dropout's kept or dropped value of x's
+    element at p, within the bounds of VARIANTS-4 in x's format."""
+    failures = tensor_of_shape(name, y, x.shape)
+    for i, (v, xi) in enumerate(zip(y.data, x.data) if not failures else ()):
+        if _alpha_outcome(xi, p, x.dtype)(v) is None:
+            return [f"{name}: p = {p}: element {i}: x = {xi!r} gave {v!r}, neither a x + b nor a α' q"]
+    return failures
+
+
+def _alpha_case(impl: Implementation, ctx: Context) -> Callable[[VariantCase], list[str]]:
+    """The judge of a generated case of alpha dropout (VARIANTS-4)."""
+    def judged(case: VariantCase) -> list[str]:
+        y = _called(impl, ctx, case)
+        if y is None:
+            return []
+        if not case.training or case.p == 0.0:
+            return identical("y", y, case.x)
+        if case.p == 1.0:
+            return tensor_of_shape("y", y, case.shape) or ([] if all(v == 0.0 for v in y.data)
+                                                            else [f"y: p = 1: {_first_nonzero(y.data)!r}, not 0"])
+        return _alpha_values("y", y, case.x, case.p)
+
+    return judged
+
+
+def _first_nonzero(data: list[float]) -> float:
+    return next(v for v in data if v != 0.0)
+
+
 @check("VARIANTS-4", needs=("alpha_dropout",))
 def check_alpha_dropout_values(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-4: kept a x + b, dropped a α' q; identity in eval and at p = 0; zeros at p = 1."""
+    """VARIANTS-4: kept a x + b, dropped a α' q; identity in eval and at p = 0; zeros at p = 1. Then generated
+    cases (x of any shape, format, values and seed; p with its extremes), the bounds in x's format."""
     x = Tensor.from_flat([(i % 7) - 3.25 for i in range(64)], (64,))
-    y = impl.alpha_dropout(x, ALPHA_P, training=True, seed=ctx.seed)
-    failures = tensor_of_shape("training", y, x.shape)
-    for i, (v, xi) in enumerate(zip(y.data, x.data) if not failures else ()):
-        if _alpha_outcome(xi, ALPHA_P)(v) is None:
-            failures.append(f"p = {ALPHA_P}: element {i}: x = {xi!r} gave {v!r}, neither a x + b nor a α' q")
-            break
+    failures = _alpha_values("training", impl.alpha_dropout(x, ALPHA_P, training=True, seed=ctx.seed), x, ALPHA_P)
     for p, training, mode in ((ALPHA_P, False, "eval"), (0.0, True, "p = 0")):
         failures += identical(mode, impl.alpha_dropout(x, p, training=training, seed=ctx.seed), x)
     y = impl.alpha_dropout(x, 1.0, training=True, seed=ctx.seed)
     failures += tensor_of_shape("p = 1", y, x.shape) or ([] if all(v == 0.0 for v in y.data)
                                                          else ["p = 1: not 0 everywhere"])
+    if not failures:
+        failures = search(ctx, _alpha_cases(impl), _alpha_case(impl, ctx),
+                          variant_corners(impl, ctx.seed, "alpha_dropout", ALPHA_CORNER_RATES))
     return ctx.verdict("VARIANTS-4", failures)
 
 
@@ -458,9 +530,39 @@ def check_alpha_dropout_keeps_mean_and_variance(impl: Implementation, ctx: Conte
     return ctx.verdict("VARIANTS-5", failures)
 
 
+def _feature_alpha_case(impl: Implementation, ctx: Context) -> Callable[[VariantCase], list[str]]:
+    """The judge of a generated case of feature alpha dropout (VARIANTS-6): in training at p > 0 every
+    (sample, channel) of x = 0 all b or all a α' q, within VARIANTS-4's bounds in x's format; else the
+    identity, bit for bit."""
+    def judged(case: VariantCase) -> list[str]:
+        y = _called(impl, ctx, case)
+        if y is None:
+            return []
+        if not case.training or case.p == 0.0:
+            return identical("y", y, case.x)
+        options = case.options
+        batched = len(case.shape) == options["spatial_dims"] + 2
+        mask_shape = _channel_mask_shape(case.shape, batched, options["data_format"])
+        return _shared("y", y, case.shape, mask_shape, _alpha_outcome(0.0, case.p, case.dtype))
+
+    return judged
+
+
+def _feature_alpha_cases(impl: Implementation) -> object:
+    """VARIANTS-6's generated cases: batched and unbatched layouts; x = 0 in training at p in (0, 1)
+    (three cases in four), x of any values, NaN and ±inf included, in evaluation at p in [0, 1]."""
+    layouts = channel_layouts(True) | channel_layouts(False)
+    training = variant_cases(impl, "feature_alpha_dropout", layouts, p=mask_rates, ones=True).map(
+        lambda case: replace(case, palette=(0.0,)))
+    return st.one_of(training, training, training,
+                     variant_cases(impl, "feature_alpha_dropout", layouts, p=probabilities, nonfinite=True,
+                                   training=False))
+
+
 @check("VARIANTS-6", needs=("feature_alpha_dropout",))
 def check_feature_alpha_dropout_drops_whole_channels(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-6: for x = 0 every (sample, channel) is all b or all a α' q; identity in eval."""
+    """VARIANTS-6: for x = 0 every (sample, channel) is all b or all a α' q; identity in eval. Then
+    generated cases (batched and unbatched shapes of any sizes, any format, p and seed)."""
     cases = [(d, fmt, shape, True) for d, fmt, shape in _channel_cases({1: BATCHED[1], 2: BATCHED[2]}, batched=True)]
     cases.append((2, "channels_first", UNBATCHED[2], False))
     failures = []
@@ -472,6 +574,9 @@ def check_feature_alpha_dropout_drops_whole_channels(impl: Implementation, ctx: 
         x = distinct(shape)
         y = impl.feature_alpha_dropout(x, ALPHA_P, spatial_dims=d, data_format=fmt, training=False, seed=ctx.seed)
         failures += identical(f"{name}, eval", y, x)
+    if not failures:
+        failures = search(ctx, _feature_alpha_cases(impl), _feature_alpha_case(impl, ctx),
+                          channel_corners(impl, ctx.seed, "feature_alpha_dropout", ALPHA_CORNER_RATES, 0.0))
     return ctx.verdict("VARIANTS-6", failures)
 
 

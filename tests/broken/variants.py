@@ -13,7 +13,7 @@ import numpy as np
 
 from refdropout.adapters.numpy_philox import NumpyGenerator
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.functional import alpha_dropout, channel_dropout, drop_path, dropconnect, dropout
+from refdropout.functional import alpha_dropout, channel_dropout, drop_path, dropconnect, dropout, feature_alpha_dropout
 from refdropout.functional.alpha import ALPHA_PRIME
 from refdropout.functional.dropblock import block_keep_mask, seed_rate
 from refdropout.mutants.structure import alpha_with_constants
@@ -143,6 +143,25 @@ class AlphaNeverDrops(ReferenceDropout):
         return Tensor.from_flat([a * v - a * ALPHA_PRIME * p for v in x.data], x.shape)
 
 
+class AlphaTailStandardScale(ReferenceDropout):
+    """Past the last multiple of 8 elements uses standard dropout's a = q^(-1/2), as a remainder loop
+    written from the plain dropout kernel (the fixed case's 64 elements have no remainder)."""
+
+    name = "alpha-tail-standard-scale"
+
+    def alpha_dropout(self, x, p, *, training, seed):
+        y = alpha_dropout(x, p, training=training, seed=seed)
+        if not training or p in (0.0, 1.0) or x.size % 8 == 0:
+            return y
+        keep = dropout(x, p, seed=seed, return_mask=True)[1].data
+        a = (1 - p) ** -0.5
+        tail = range(x.size // 8 * 8, x.size)
+        data = list(y.data)
+        for i in tail:
+            data[i] = x.dtype.round(a * (x.data[i] if keep[i] else ALPHA_PRIME) - a * ALPHA_PRIME * p)
+        return Tensor.from_flat(data, y.shape, y.dtype)
+
+
 class FeatureAlphaElementwise(ReferenceDropout):
     """Feature alpha dropout with one mask value per element, as plain alpha dropout."""
 
@@ -150,6 +169,20 @@ class FeatureAlphaElementwise(ReferenceDropout):
 
     def feature_alpha_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
         return alpha_dropout(x, p, training=training, seed=seed)
+
+
+class FeatureAlphaElementwiseUnbatchedChannelsLast(ReferenceDropout):
+    """Feature alpha dropout with one mask value per element on an unbatched channels-last input, as a
+    kernel that takes the first two axes as (sample, channel) whatever the layout (the fixed cases'
+    unbatched input is channels-first)."""
+
+    name = "feature-alpha-elementwise-unbatched-channels-last"
+
+    def feature_alpha_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
+        if data_format == "channels_last" and x.ndim == spatial_dims + 1:
+            return alpha_dropout(x, p, training=training, seed=seed)
+        return feature_alpha_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training,
+                                     seed=seed)
 
 
 # --- DropConnect -----------------------------------------------------------------------------------
