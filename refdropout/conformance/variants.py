@@ -329,30 +329,49 @@ def _called(impl: Implementation, ctx: Context, case: VariantCase) -> object | N
         raise
 
 
-def _channel_cases_of(impl: Implementation, capability: str, batched: bool) -> object:
-    """VARIANTS-1's (``batched``) or VARIANTS-2's generated cases of ``capability``: x = 1 in training at
-    p in (0, 1) (three cases in five), and x of any values, NaN and ±inf included, in evaluation at p in
-    [0, 1] and at p = 0."""
-    layouts = channel_layouts(batched)
-    training = variant_cases(impl, capability, layouts, p=mask_rates, ones=True)
+Judged = Callable[[VariantCase, object], list[str]]  # the failures of a case's output
+
+
+def _variant_judge(impl: Implementation, ctx: Context, trained: Judged, evaluated: Judged | None = None
+                   ) -> Callable[[VariantCase], list[str]]:
+    """The judge of a variant's generated case: nothing where the call refused a p read as 1 that it may
+    refuse (:func:`_called`); at p = 0 the identity, bit for bit; in evaluation ``evaluated`` (the
+    identity by default); else ``trained``."""
+    def judged(case: VariantCase) -> list[str]:
+        y = _called(impl, ctx, case)
+        if y is None:
+            return []
+        if case.training and case.p == 0.0 or not case.training and evaluated is None:
+            return identical("y", y, case.x)
+        return trained(case, y) if case.training else evaluated(case, y)
+
+    return judged
+
+
+def _mixed(impl: Implementation, capability: str, layouts: st.SearchStrategy, training: st.SearchStrategy,
+           *others: st.SearchStrategy) -> st.SearchStrategy[VariantCase]:
+    """``training`` three cases in five, else x of any values, NaN and ±inf included, in evaluation at p
+    in [0, 1] or in training at p = 0 (or one of ``others``)."""
     return st.one_of(training, training, training,
                      variant_cases(impl, capability, layouts, p=probabilities, nonfinite=True, training=False),
-                     variant_cases(impl, capability, layouts, p=st.just(0.0), nonfinite=True))
+                     variant_cases(impl, capability, layouts, p=st.just(0.0), nonfinite=True), *others)
+
+
+def _channel_cases_of(impl: Implementation, capability: str, batched: bool) -> st.SearchStrategy[VariantCase]:
+    """VARIANTS-1's (``batched``) or VARIANTS-2's generated cases of ``capability``: x = 1 in training at
+    p in (0, 1) (:data:`mask_rates`), and the identity's cases (:func:`_mixed`)."""
+    layouts = channel_layouts(batched)
+    return _mixed(impl, capability, layouts, variant_cases(impl, capability, layouts, p=mask_rates, ones=True))
 
 
 def _channel_case(impl: Implementation, ctx: Context, batched: bool) -> Callable[[VariantCase], list[str]]:
     """The judge of a generated case of channel dropout: in training at p > 0 every (sample, channel) all
     kept or all dropped, the kept value in x's format; else the identity, bit for bit."""
-    def judged(case: VariantCase) -> list[str]:
-        y = _called(impl, ctx, case)
-        if y is None:
-            return []
-        if not case.training or case.p == 0.0:
-            return identical("y", y, case.x)
+    def trained(case: VariantCase, y: object) -> list[str]:
         mask_shape = _channel_mask_shape(case.shape, batched, case.options["data_format"])
         return _shared("y", y, case.shape, mask_shape, _kept_in(impl, case.p, case.dtype))
 
-    return judged
+    return _variant_judge(impl, ctx, trained)
 
 
 @check("VARIANTS-1", needs=("channel_dropout",))
@@ -434,16 +453,12 @@ def _alpha_outcome(x: float, p: float, dtype: DType = float64) -> Callable[[floa
     return outcome
 
 
-def _alpha_cases(impl: Implementation) -> object:
-    """VARIANTS-4's generated cases: x of any finite values of any shape, format and seed, in training at
-    p in (0, 1) (three cases in six), at p = 0 and p = 1, and in evaluation at p in [0, 1] (NaN and
-    ±inf among x's values there and at p = 0)."""
+def _alpha_cases(impl: Implementation) -> st.SearchStrategy[VariantCase]:
+    """VARIANTS-4's generated cases: x of any finite values of any shape, format and seed in training at
+    p in (0, 1) and at p = 1, and the identity's cases (:func:`_mixed`)."""
     layouts = shapes().map(lambda shape: (shape, ()))
-    training = variant_cases(impl, "alpha_dropout", layouts)
-    return st.one_of(training, training, training,
-                     variant_cases(impl, "alpha_dropout", layouts, p=probabilities, nonfinite=True, training=False),
-                     variant_cases(impl, "alpha_dropout", layouts, p=st.just(0.0), nonfinite=True),
-                     variant_cases(impl, "alpha_dropout", layouts, p=st.just(1.0)))
+    return _mixed(impl, "alpha_dropout", layouts, variant_cases(impl, "alpha_dropout", layouts),
+                  variant_cases(impl, "alpha_dropout", layouts, p=st.just(1.0)))
 
 
 def _alpha_values(name: str, y: object, x: Tensor, p: float) -> list[str]:
@@ -457,19 +472,14 @@ def _alpha_values(name: str, y: object, x: Tensor, p: float) -> list[str]:
 
 
 def _alpha_case(impl: Implementation, ctx: Context) -> Callable[[VariantCase], list[str]]:
-    """The judge of a generated case of alpha dropout (VARIANTS-4)."""
-    def judged(case: VariantCase) -> list[str]:
-        y = _called(impl, ctx, case)
-        if y is None:
-            return []
-        if not case.training or case.p == 0.0:
-            return identical("y", y, case.x)
+    """The judge of a generated case of alpha dropout (VARIANTS-4): 0 everywhere at p = 1."""
+    def trained(case: VariantCase, y: object) -> list[str]:
         if case.p == 1.0:
             return tensor_of_shape("y", y, case.shape) or ([] if all(v == 0.0 for v in y.data)
                                                             else [f"y: p = 1: {_first_nonzero(y.data)!r}, not 0"])
         return _alpha_values("y", y, case.x, case.p)
 
-    return judged
+    return _variant_judge(impl, ctx, trained)
 
 
 def _first_nonzero(data: list[float]) -> float:
@@ -534,29 +544,22 @@ def _feature_alpha_case(impl: Implementation, ctx: Context) -> Callable[[Variant
     """The judge of a generated case of feature alpha dropout (VARIANTS-6): in training at p > 0 every
     (sample, channel) of x = 0 all b or all a α' q, within VARIANTS-4's bounds in x's format; else the
     identity, bit for bit."""
-    def judged(case: VariantCase) -> list[str]:
-        y = _called(impl, ctx, case)
-        if y is None:
-            return []
-        if not case.training or case.p == 0.0:
-            return identical("y", y, case.x)
+    def trained(case: VariantCase, y: object) -> list[str]:
         options = case.options
         batched = len(case.shape) == options["spatial_dims"] + 2
         mask_shape = _channel_mask_shape(case.shape, batched, options["data_format"])
         return _shared("y", y, case.shape, mask_shape, _alpha_outcome(0.0, case.p, case.dtype))
 
-    return judged
+    return _variant_judge(impl, ctx, trained)
 
 
-def _feature_alpha_cases(impl: Implementation) -> object:
+def _feature_alpha_cases(impl: Implementation) -> st.SearchStrategy[VariantCase]:
     """VARIANTS-6's generated cases: batched and unbatched layouts; x = 0 in training at p in (0, 1)
-    (three cases in four), x of any values, NaN and ±inf included, in evaluation at p in [0, 1]."""
+    (:data:`mask_rates`), and the identity's cases (:func:`_mixed`)."""
     layouts = channel_layouts(True) | channel_layouts(False)
-    training = variant_cases(impl, "feature_alpha_dropout", layouts, p=mask_rates, ones=True).map(
-        lambda case: replace(case, palette=(0.0,)))
-    return st.one_of(training, training, training,
-                     variant_cases(impl, "feature_alpha_dropout", layouts, p=probabilities, nonfinite=True,
-                                   training=False))
+    return _mixed(impl, "feature_alpha_dropout", layouts,
+                  variant_cases(impl, "feature_alpha_dropout", layouts, p=mask_rates, ones=True).map(
+                      lambda case: replace(case, palette=(0.0,))))
 
 
 @check("VARIANTS-6", needs=("feature_alpha_dropout",))
