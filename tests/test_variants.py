@@ -45,6 +45,7 @@ from broken.variants import (
     DropConnectRatesSwapped,
     DropPathBatchModePerSample,
     DropPathPerElement,
+    DropPathRowModePerChannelOnManyAxes,
     DropPathRowPairsShareMasks,
     DropPathSharedAcrossBatch,
     DropPathUnscaledEval,
@@ -453,6 +454,12 @@ def test_drop_path_scaling(check_correct, seed: int) -> None:
 @given(seed=seeds)
 def test_drop_path_scaling_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-12", (DropPathUnscaledEval(), DropPathPerElement()), seed)
+
+
+@pytest.mark.clause("VARIANTS-12")
+def test_generated_cases_catch_row_mode_per_channel_on_many_axes(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-12", DropPathRowModePerChannelOnManyAxes())
+    assert "mode='row'" in verdict.detail and "others sharing its mask value" in verdict.detail
 
 
 # --- DropBlock -----------------------------------------------------------------------------------------

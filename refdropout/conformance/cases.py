@@ -247,7 +247,7 @@ CHANNEL_FORMATS = ("channels_first", "channels_last")
 # at p = 5e-324 nothing is dropped and a mask shared wrongly goes unseen
 mask_rates = st.one_of(st.sampled_from((0.3, 0.5, 0.7, 1 / 3)), rates)
 __all__ += ["CHANNEL_FORMATS", "Layout", "VariantCase", "channel_layouts", "variant_cases", "variant_corners",
-            "channel_corners", "mask_rates"]
+            "channel_corners", "mask_rates", "path_layouts"]
 
 
 @dataclass(frozen=True)
@@ -309,6 +309,16 @@ def variant_cases(impl: Implementation, capability: str, layouts: st.SearchStrat
             lambda case: _variant(case, capability, keywords))
 
     return layouts.flatmap(drawn)
+
+
+@st.composite
+def path_layouts(draw: st.DrawFn) -> Layout:
+    """DropPath's mode ("row", on 1 to 5 axes, or "batch", on 0 to 5) and scaling ("inverted" or
+    "classic"), each axis of any size, 0 included (VARIANTS-12)."""
+    mode = draw(st.sampled_from(("row", "batch")))
+    scaling = draw(st.sampled_from(("inverted", "classic")))
+    shape = draw(_sized(draw(st.integers(int(mode == "row"), 5))))
+    return shape, (("mode", mode), ("scaling", scaling))
 
 
 def variant_corners(impl: Implementation, seed: int, capability: str,

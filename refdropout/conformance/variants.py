@@ -20,7 +20,7 @@ import numpy as np
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from ..contract import Implementation, kept_value, policies_of
+from ..contract import Implementation, eval_value, kept_value, policies_of
 from ..dtypes import DType, float64, within_one_ulp
 from ..functional.alpha import ALPHA_PRIME, alpha_constants
 from ..shapes import broadcast_index, strides
@@ -51,6 +51,7 @@ from .cases import (
     channel_corners,
     channel_layouts,
     mask_rates,
+    path_layouts,
     probabilities,
     shapes,
     variant_cases,
@@ -66,6 +67,7 @@ from .kit import (
     input_seed,
     judge,
     keep_mask_array,
+    mismatch,
     ones,
     ones_array,
     successive_seeds,
@@ -680,9 +682,32 @@ def check_batch_mode_drops_the_whole_batch(impl: Implementation, ctx: Context) -
     return ctx.verdict("VARIANTS-11", failures)
 
 
+def _drop_path_case(impl: Implementation, ctx: Context) -> Callable[[VariantCase], list[str]]:
+    """The judge of a generated case of DropPath (VARIANTS-12): in training at p > 0 x = 1 kept (1/q or 1,
+    in x's format) or dropped per sample ("row") or per call ("batch"); in evaluation x ("inverted") or q x
+    within one ulp of x's format ("classic", q exact or as the declared scale_format computes it)."""
+    def trained(case: VariantCase, y: object) -> list[str]:
+        options = case.options
+        mask_shape = case.shape[:1] + (1,) * (len(case.shape) - 1) if options["mode"] == "row" else (1,) * len(
+            case.shape)
+        return _shared("y", y, case.shape, mask_shape, _kept_in(impl, case.p, case.dtype, options["scaling"]))
+
+    def evaluated(case: VariantCase, y: object) -> list[str]:
+        if case.options["scaling"] == "inverted":
+            return identical("y", y, case.x)
+        declared = replace(policies_of(impl), scaling="classic")
+        rules = (declared, replace(declared, scale_format="exact"))
+        return mismatch("y", y, case.x, lambda i, got, v: None if any(
+            within_one_ulp(got, eval_value(rule, v, case.p, case.dtype), case.dtype) for rule in rules)
+            else f"not q x = {case.dtype.round(eval_value(declared, v, case.p, case.dtype))!r} within one ulp")
+
+    return _variant_judge(impl, ctx, trained, evaluated)
+
+
 @check("VARIANTS-12", needs=("drop_path",))
 def check_drop_path_scaling(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-12: inverted (1/q kept, eval x) and classic (1 kept, eval q x) in both modes; p = 0 the identity."""
+    """VARIANTS-12: inverted (1/q kept, eval x) and classic (1 kept, eval q x) in both modes; p = 0 the identity.
+    Then generated cases (either mode and scaling, any shape, format, values, p and seed)."""
     shape = (6, 3)
     q = 1.0 - P
     all_ones, x = ones(shape), distinct(shape)
@@ -701,6 +726,11 @@ def check_drop_path_scaling(impl: Implementation, ctx: Context) -> Verdict:
                 failures.append(f"{name}, eval: not q x within one ulp")
             y = impl.drop_path(x, 0.0, mode=mode, scaling=scaling, training=True, seed=ctx.seed)
             failures += identical(f"{name}, p = 0", y, x)
+    if not failures:
+        layouts = path_layouts()
+        failures = search(ctx, _mixed(impl, "drop_path", layouts,
+                                      variant_cases(impl, "drop_path", layouts, p=mask_rates, ones=True)),
+                          _drop_path_case(impl, ctx))
     return ctx.verdict("VARIANTS-12", failures)
 
 

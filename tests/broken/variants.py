@@ -286,6 +286,19 @@ class DropPathUnscaledEval(ReferenceDropout):
         return drop_path(x, p, mode=mode, scaling=scaling, training=training, seed=seed)
 
 
+class DropPathRowModePerChannelOnManyAxes(ReferenceDropout):
+    """In row mode on inputs of 3 or more axes draws one mask value per (sample, channel), as a kernel that
+    reshapes such inputs to (N C, -1) rows before masking them (the fixed cases' inputs have 2 axes)."""
+
+    name = "drop-path-row-mode-per-channel-on-many-axes"
+
+    def drop_path(self, x, p, *, mode, scaling, training, seed):
+        if mode == "row" and x.ndim >= 3 and training:
+            noise = x.shape[:2] + (1,) * (x.ndim - 2)
+            return dropout(x, p, training=training, seed=seed, scaling=scaling, noise_shape=noise)
+        return drop_path(x, p, mode=mode, scaling=scaling, training=training, seed=seed)
+
+
 # --- DropBlock ----------------------------------------------------------------------------------------
 
 
