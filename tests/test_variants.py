@@ -36,6 +36,7 @@ from broken.variants import (
     ChannelsShareOneMask,
     DropBlockBorderForBlockSize2,
     DropBlockClippedBlocks,
+    DropBlockClippedForLargeBlocks,
     DropBlockNoBorderCorrection,
     DropBlockNoNormalisation,
     DropBlockPerSampleNormalisation,
@@ -477,6 +478,12 @@ def test_dropblock_drops_whole_blocks(check_correct, seed: int) -> None:
 @given(seed=seeds)
 def test_block_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-13", (DropBlockClippedBlocks(),), seed)
+
+
+@pytest.mark.clause("VARIANTS-13")
+def test_generated_cases_catch_blocks_clipped_when_large(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-13", DropBlockClippedForLargeBlocks())
+    assert "impl.dropblock2d(x, " in verdict.detail and "block of dropped positions inside the map" in verdict.detail
 
 
 @pytest.mark.clause("VARIANTS-14")

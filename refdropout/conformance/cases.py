@@ -247,7 +247,7 @@ CHANNEL_FORMATS = ("channels_first", "channels_last")
 # at p = 5e-324 nothing is dropped and a mask shared wrongly goes unseen
 mask_rates = st.one_of(st.sampled_from((0.3, 0.5, 0.7, 1 / 3)), rates)
 __all__ += ["CHANNEL_FORMATS", "Layout", "VariantCase", "channel_layouts", "variant_cases", "variant_corners",
-            "channel_corners", "mask_rates", "path_layouts"]
+            "channel_corners", "mask_rates", "path_layouts", "block_layouts"]
 
 
 @dataclass(frozen=True)
@@ -319,6 +319,20 @@ def path_layouts(draw: st.DrawFn) -> Layout:
     scaling = draw(st.sampled_from(("inverted", "classic")))
     shape = draw(_sized(draw(st.integers(int(mode == "row"), 5))))
     return shape, (("mode", mode), ("scaling", scaling))
+
+
+_MAP_SIDES = (1, 2, 3, 4, 5, 7, 8, 9, 16, 17)  # H or W of a DropBlock map: simplest first
+
+
+@st.composite
+def block_layouts(draw: st.DrawFn) -> Layout:
+    """DropBlock's (N, C, H, W), N and C in 0..3, H and W of any sides (rectangles), at most MAX_ELEMENTS
+    elements, and a block size b in [1, min(H, W)] (VARIANTS-13)."""
+    n, c = draw(st.integers(1, 3) | st.just(0)), draw(st.integers(1, 3))
+    height = draw(st.sampled_from(_MAP_SIDES))
+    room = MAX_ELEMENTS // max(n * c * height, 1)
+    width = draw(st.sampled_from([side for side in _MAP_SIDES if side <= room]))
+    return (n, c, height, width), (("block_size", draw(st.integers(1, min(height, width)))),)
 
 
 def variant_corners(impl: Implementation, seed: int, capability: str,

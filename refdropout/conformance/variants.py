@@ -48,6 +48,7 @@ from ..tensor import Tensor
 from .cases import (
     CORNER_RATE,
     VariantCase,
+    block_layouts,
     channel_corners,
     channel_layouts,
     mask_rates,
@@ -749,24 +750,36 @@ def _block_failure(zeros: set[tuple[int, int]], height: int, width: int, block: 
     return min(stray) if stray else None
 
 
+def _blocks(name: str, y: object, shape: tuple[int, ...], block: int) -> list[str]:
+    """A failure unless y has ``shape`` (N, C, H, W) and the zeros of every map are a union of ``block`` x
+    ``block`` squares inside it (VARIANTS-13)."""
+    failures = tensor_of_shape(name, y, shape)
+    if failures:
+        return failures
+    n, c, height, width = shape
+    for k in range(n * c):
+        base = k * height * width
+        zeros = {divmod(i, width) for i in range(height * width) if y.data[base + i] == 0.0}
+        stray = _block_failure(zeros, height, width, block)
+        if stray is not None:
+            return [f"{name}, b = {block}, map {divmod(k, c)}: dropped position {stray} lies in no {block} x {block} "
+                    f"block of dropped positions inside the map"]
+    return []
+
+
 @check("VARIANTS-13", needs=("dropblock2d",))
 def check_dropblock_drops_whole_blocks(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-13: the zeros of every map of x = 1 are a union of b x b squares inside the map."""
+    """VARIANTS-13: the zeros of every map of x = 1 are a union of b x b squares inside the map. Then generated
+    cases (maps of any sides, H and W apart, any block size, format, p and seed)."""
     failures: list[str] = []
     for shape, block, p in BLOCK_CASES:
         y = impl.dropblock2d(ones(shape), p, block_size=block, training=True, seed=ctx.seed)
-        failures += tensor_of_shape(f"shape {shape}", y, shape)
+        failures += _blocks(f"shape {shape}", y, shape, block)
         if failures:
             break
-        n, c, height, width = shape
-        for k in range(n * c):
-            base = k * height * width
-            zeros = {divmod(i, width) for i in range(height * width) if y.data[base + i] == 0.0}
-            stray = _block_failure(zeros, height, width, block)
-            if stray is not None:
-                failures.append(f"shape {shape}, b = {block}, map {divmod(k, c)}: dropped position {stray} lies in "
-                                f"no {block} x {block} block of dropped positions inside the map")
-                break
+    if not failures:
+        failures = search(ctx, variant_cases(impl, "dropblock2d", block_layouts(), p=mask_rates, ones=True),
+                          lambda case: _blocks("y", case.called(impl), case.shape, case.options["block_size"]))
     return ctx.verdict("VARIANTS-13", failures)
 
 

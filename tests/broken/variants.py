@@ -13,7 +13,15 @@ import numpy as np
 
 from refdropout.adapters.numpy_philox import NumpyGenerator
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.functional import alpha_dropout, channel_dropout, drop_path, dropconnect, dropout, feature_alpha_dropout
+from refdropout.functional import (
+    alpha_dropout,
+    channel_dropout,
+    drop_path,
+    dropblock2d,
+    dropconnect,
+    dropout,
+    feature_alpha_dropout,
+)
 from refdropout.functional.alpha import ALPHA_PRIME
 from refdropout.functional.dropblock import block_keep_mask, seed_rate
 from refdropout.mutants.structure import alpha_with_constants
@@ -391,6 +399,18 @@ class DropBlockClippedBlocks(ReferenceDropout):
                         keep[k * h * w + r * w + col] = False
         scale = x.size / sum(keep) if any(keep) else 0.0
         return Tensor.from_flat([v * scale if k else 0.0 for v, k in zip(x.data, keep)], x.shape)
+
+
+class DropBlockClippedForLargeBlocks(DropBlockClippedBlocks):
+    """Clips blocks at the border (as DropBlockClippedBlocks) for b >= 4 only, as timm's fast variant taken
+    for large blocks (the fixed cases' blocks are 2 and 3)."""
+
+    name = "dropblock-clipped-for-large-blocks"
+
+    def dropblock2d(self, x, p, *, block_size, training, seed):
+        if block_size >= 4:
+            return super().dropblock2d(x, p, block_size=block_size, training=training, seed=seed)
+        return dropblock2d(x, p, block_size=block_size, training=training, seed=seed)
 
 
 # --- attention dropout --------------------------------------------------------------------------------
