@@ -52,9 +52,11 @@ from broken.variants import (
     DropPathUnscaledEval,
     FeatureAlphaElementwise,
     FeatureAlphaElementwiseUnbatchedChannelsLast,
+    FusedBackwardRedrawsForManyHeads,
     FusedBackwardRedrawsTheMask,
     FusedBroadcastMask,
     FusedEightBitThreshold,
+    FusedShortRowsUnscaled,
     FusedWithoutRescale,
     UnbatchedReadAsBatchedInFloat32,
 )
@@ -769,6 +771,12 @@ def test_fused_scaling_check_rejects_a_kernel_without_1_over_q(check_broken, see
     assert "neither 0 (dropped) nor the kept value" in verdict.detail
 
 
+@pytest.mark.clause("VARIANTS-21")
+def test_generated_cases_catch_short_rows_unscaled(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-21", FusedShortRowsUnscaled())
+    assert "impl.fused_attention(*fused_inputs(" in verdict.detail
+
+
 @pytest.mark.clause("VARIANTS-22")
 @exact(2)
 @given(seed=seeds)
@@ -782,6 +790,12 @@ def test_fused_attention_backward_reuses_the_forward_mask(check_correct, seed: i
 def test_fused_backward_check_rejects_a_redrawn_mask(check_broken, seed: int) -> None:
     verdict = assert_fails(check_broken, "VARIANTS-22", FusedBackwardRedrawsTheMask(), seed)
     assert "the backward pass drew another mask" in verdict.detail
+
+
+@pytest.mark.clause("VARIANTS-22")
+def test_generated_cases_catch_a_backward_redrawn_for_many_heads(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-22", FusedBackwardRedrawsForManyHeads())
+    assert "impl.fused_attention(*fused_inputs(" in verdict.detail
 
 
 @pytest.mark.clause("VARIANTS-22")

@@ -27,9 +27,11 @@ import random
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 
+import numpy as np
 from hypothesis import strategies as st
 
 from ..contract import Implementation, dtypes_of
+from ..contract.arrays import NUMPY_FORMATS
 from ..dtypes import DType
 from ..tensor import Tensor
 
@@ -247,7 +249,8 @@ CHANNEL_FORMATS = ("channels_first", "channels_last")
 # at p = 5e-324 nothing is dropped and a mask shared wrongly goes unseen
 mask_rates = st.one_of(st.sampled_from((0.3, 0.5, 0.7, 1 / 3)), rates)
 __all__ += ["CHANNEL_FORMATS", "Layout", "VariantCase", "channel_layouts", "variant_cases", "variant_corners",
-            "channel_corners", "mask_rates", "path_layouts", "block_layouts"]
+            "channel_corners", "mask_rates", "path_layouts", "block_layouts",
+            "FUSED_LENGTHS", "FusedCase", "fused_cases", "fused_inputs"]
 
 
 @dataclass(frozen=True)
@@ -349,3 +352,56 @@ def channel_corners(impl: Implementation, seed: int, capability: str, rates: tup
     return [VariantCase(dtype, (2, 2, 3) if batched else (2, 3), p, seed, (value,), capability=capability,
                         keywords=(("spatial_dims", 1), ("data_format", "channels_first")))
             for p in rates for dtype in dtypes_of(impl)]
+
+
+# ---- fused attention (VARIANTS-21, VARIANTS-22): a kernel's calls on inputs that show its mask ----------
+
+
+def fused_inputs(shape: tuple[int, ...], dtype: DType) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(q, k, v, g) of ``shape`` (batch, heads, L, L) in ``dtype``: q = k = 0, v = g = I_L in every head
+    (spec/variants.md, fused attention)."""
+    numpy_format = NUMPY_FORMATS[dtype.name]
+    zeros = np.zeros(shape, dtype=numpy_format)
+    eye = np.broadcast_to(np.eye(shape[-1], dtype=numpy_format), shape).copy()
+    return zeros, zeros.copy(), eye, eye.copy()
+
+
+FUSED_LENGTHS = (1, 2, 4, 8, 16, 32, 64)  # L of a generated fused call: a power of two, so that 1/L is exact
+
+
+@dataclass(frozen=True)
+class FusedCase:
+    """One call of kernel ``backend``'s ``fused_attention`` on :func:`fused_inputs` of ``shape`` in ``dtype``."""
+
+    backend: str
+    dtype: DType
+    shape: tuple[int, int, int, int]
+    p: float
+    seed: int
+    training: bool = True
+
+    def called(self, impl: Implementation) -> tuple[object, object]:
+        """(o, dL/dv) as ``impl`` returns them for this case's call."""
+        return impl.fused_attention(*fused_inputs(self.shape, self.dtype), self.p, backend=self.backend,
+                                    training=self.training, seed=self.seed)
+
+    def snippet(self) -> str:
+        return ("from refdropout.conformance.cases import fused_inputs; from refdropout.dtypes import get_dtype; "
+                f"o, dv = impl.fused_attention(*fused_inputs({self.shape}, get_dtype('{self.dtype.name}')), "
+                f"{self.p!r}, backend={self.backend!r}, training={self.training}, seed={self.seed})")
+
+
+@st.composite
+def _fused_cases(draw: st.DrawFn, backends: tuple[tuple[str, tuple[DType, ...]], ...],
+                 p: st.SearchStrategy[float], training: bool) -> FusedCase:
+    backend, formats = draw(st.sampled_from(backends))
+    length = draw(st.sampled_from(FUSED_LENGTHS))
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 4)), length, length)
+    return FusedCase(backend, draw(st.sampled_from(formats)), shape, draw(p), draw(seeds), training)
+
+
+def fused_cases(backends: tuple[tuple[str, tuple[DType, ...]], ...], *, p: st.SearchStrategy[float] = mask_rates,
+                training: bool = True) -> st.SearchStrategy[FusedCase]:
+    """Calls of the kernels ``backends`` names ((name, formats) pairs), each in one of its formats: 1 to 3
+    samples of 1 to 4 heads of L x L weights, L a power of two up to 64; p from ``p``; any seed."""
+    return _fused_cases(tuple(backends), p, training)

@@ -507,3 +507,33 @@ class FusedBackwardRedrawsTheMask(ReferenceDropout):
         _, dv = super().fused_attention(q, k, v, g, p, backend=backend, training=training,
                                      seed=(seed + 1) % 2**64)
         return o, dv
+
+
+class FusedShortRowsUnscaled(_FusedWithMask):
+    """Drops at the right rate but forgets the 1/q on rows of fewer than 32 keys, as a kernel whose path for
+    short sequences was written apart (the fixed cases' rows have 32 keys)."""
+
+    name = "fused-short-rows-unscaled"
+
+    @_on_arrays
+    def fused_attention(self, q, k, v, g, p, *, backend, training, seed):
+        self.short = k.shape[-2] < 32
+        return super().fused_attention(q, k, v, g, p, backend=backend, training=training, seed=seed)
+
+    def scale(self, p):
+        return 1.0 if self.short else super().scale(p)
+
+
+class FusedBackwardRedrawsForManyHeads(ReferenceDropout):
+    """Applies the forward mask in the backward pass on up to 2 heads, and a fresh one on more, as a kernel
+    that splits many heads across programs and offsets their random counters wrongly in the backward pass
+    (the fixed cases have 2 heads)."""
+
+    name = "fused-backward-redraws-for-many-heads"
+
+    def fused_attention(self, q, k, v, g, p, *, backend, training, seed):
+        o, dv = super().fused_attention(q, k, v, g, p, backend=backend, training=training, seed=seed)
+        if q.shape[1] > 2:
+            _, dv = super().fused_attention(q, k, v, g, p, backend=backend, training=training,
+                                         seed=(seed + 1) % 2**64)
+        return o, dv
