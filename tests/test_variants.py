@@ -37,6 +37,7 @@ from broken.variants import (
     DropBlockBorderForBlockSize2,
     DropBlockClippedBlocks,
     DropBlockClippedForLargeBlocks,
+    DropBlockFlushesSubnormals,
     DropBlockNoBorderCorrection,
     DropBlockNoNormalisation,
     DropBlockPerSampleNormalisation,
@@ -551,6 +552,12 @@ def test_dropblock_renormalises_by_the_kept_fraction(check_correct, seed: int) -
 @given(seed=seeds)
 def test_normalisation_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-15", (DropBlockNoNormalisation(), DropBlockPerSampleNormalisation()), seed)
+
+
+@pytest.mark.clause("VARIANTS-15")
+def test_generated_cases_catch_subnormals_flushed(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-15", DropBlockFlushesSubnormals())
+    assert "not x bit for bit" in verdict.detail
 
 
 # --- attention dropout --------------------------------------------------------------------------------

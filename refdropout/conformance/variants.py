@@ -807,21 +807,35 @@ def check_dropblock_seed_rate(impl: Implementation, ctx: Context) -> Verdict:
     return ctx.verdict("VARIANTS-14", failures)
 
 
-@check("VARIANTS-15", needs=("dropblock2d",))
-def check_dropblock_renormalises(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-15: every kept value of x = 1 is count / count_ones within 1e-6; identity in eval and at p = 0."""
-    shape, block, _ = BLOCK_CASES[0]
-    y = impl.dropblock2d(ones(shape), P, block_size=block, training=True, seed=ctx.seed)
-    failures = tensor_of_shape("training", y, shape)
+def _renormalised(name: str, y: object, shape: tuple[int, ...], dtype: DType) -> list[str]:
+    """A failure unless y has ``shape`` and every kept (nonzero) value of x = 1 is count / count_ones within a
+    relative 1e-6 or one ulp of ``dtype`` (VARIANTS-15)."""
+    failures = tensor_of_shape(name, y, shape)
     kept = [v for v in y.data if v != 0.0] if not failures else []
     if kept:
         scale = len(y.data) / len(kept)
-        stray = next((v for v in kept if abs(v - scale) > 1e-6 * scale), None)
+        stray = next((v for v in kept if abs(v - scale) > 1e-6 * scale and not within_one_ulp(v, scale, dtype)), None)
         if stray is not None:
-            failures.append(f"a kept element is {stray!r}, not count / count_ones = {scale!r} within a relative 1e-6")
+            failures.append(f"{name}: a kept element is {stray!r}, not count / count_ones = {scale!r} within a "
+                            f"relative 1e-6 or one ulp of {dtype.name}")
+    return failures
+
+
+@check("VARIANTS-15", needs=("dropblock2d",))
+def check_dropblock_renormalises(impl: Implementation, ctx: Context) -> Verdict:
+    """VARIANTS-15: every kept value of x = 1 is count / count_ones within 1e-6; identity in eval and at p = 0.
+    Then generated cases (VARIANTS-13's layouts; x = 1 in training, x of any values in eval and at p = 0)."""
+    shape, block, _ = BLOCK_CASES[0]
+    y = impl.dropblock2d(ones(shape), P, block_size=block, training=True, seed=ctx.seed)
+    failures = _renormalised("training", y, shape, float64)
     x = distinct(shape)
     for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
         failures += identical(mode, impl.dropblock2d(x, p, block_size=block, training=training, seed=ctx.seed), x)
+    if not failures:
+        layouts = block_layouts()
+        failures = search(ctx, _mixed(impl, "dropblock2d", layouts,
+                                      variant_cases(impl, "dropblock2d", layouts, p=mask_rates, ones=True)),
+                          _variant_judge(impl, ctx, lambda case, y: _renormalised("y", y, case.shape, case.dtype)))
     return ctx.verdict("VARIANTS-15", failures)
 
 

@@ -413,6 +413,19 @@ class DropBlockClippedForLargeBlocks(DropBlockClippedBlocks):
         return dropblock2d(x, p, block_size=block_size, training=training, seed=seed)
 
 
+class DropBlockFlushesSubnormals(ReferenceDropout):
+    """Flushes subnormal inputs to 0 (of their sign) whatever the mode, as a kernel run with the CPU's
+    flush-to-zero flags set: evaluation and p = 0 then change x (the fixed cases' x has no subnormal)."""
+
+    name = "dropblock-flushes-subnormals"
+
+    def dropblock2d(self, x, p, *, block_size, training, seed):
+        normal = math.ldexp(1.0, x.dtype.emin)
+        flushed = Tensor.from_flat([math.copysign(0.0, v) if abs(v) < normal else v for v in x.data], x.shape,
+                                   x.dtype)
+        return dropblock2d(flushed, p, block_size=block_size, training=training, seed=seed)
+
+
 # --- attention dropout --------------------------------------------------------------------------------
 
 
