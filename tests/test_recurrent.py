@@ -31,8 +31,9 @@ from broken.recurrent import (
     RecomputedWithFreshMasks,
     ResetBeforeProjection,
     SwappedRates,
+    VariationalMasksRedrawnEveryEightSteps,
 )
-from helpers import assert_fails, assert_outcome, assert_passes, exact, seeds, statistical
+from helpers import assert_fails, assert_generated_cases_catch, assert_outcome, assert_passes, exact, seeds, statistical
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS, Outcome
 from refdropout.conformance.recurrent import _stack_masks, network_weights, sequence
@@ -470,6 +471,12 @@ def test_constant_mask_check_passes_reference(check_correct, seed: int, gate_mas
 def test_constant_mask_check_rejects_masks_redrawn_every_step(check_broken, seed: int) -> None:
     verdict = assert_fails(check_broken, "RECURRENT-7", RecurrentMaskRedrawnEveryStep(), seed)
     assert "differs from its step-0 mask" in verdict.detail, verdict.detail
+
+
+@pytest.mark.clause("RECURRENT-7")
+def test_generated_cases_catch_masks_redrawn_every_eight_steps(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "RECURRENT-7", VariationalMasksRedrawnEveryEightSteps())
+    assert "impl.recurrent_variational(" in verdict.detail and "differs from its step-0 mask" in verdict.detail
 
 
 @pytest.mark.clause("RECURRENT-7")

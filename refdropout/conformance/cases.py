@@ -250,7 +250,8 @@ CHANNEL_FORMATS = ("channels_first", "channels_last")
 mask_rates = st.one_of(st.sampled_from((0.3, 0.5, 0.7, 1 / 3)), rates)
 __all__ += ["CHANNEL_FORMATS", "Layout", "VariantCase", "channel_layouts", "variant_cases", "variant_corners",
             "channel_corners", "mask_rates", "path_layouts", "block_layouts",
-            "FUSED_LENGTHS", "FusedCase", "fused_cases", "fused_inputs"]
+            "FUSED_LENGTHS", "FusedCase", "fused_cases", "fused_inputs",
+            "RecurrentCase", "recurrent_cases"]
 
 
 @dataclass(frozen=True)
@@ -405,3 +406,53 @@ def fused_cases(backends: tuple[tuple[str, tuple[DType, ...]], ...], *, p: st.Se
     """Calls of the kernels ``backends`` names ((name, formats) pairs), each in one of its formats: 1 to 3
     samples of 1 to 4 heads of L x L weights, L a power of two up to 64; p from ``p``; any seed."""
     return _fused_cases(tuple(backends), p, training)
+
+
+# ---- recurrent networks (spec/recurrent.md): a network's sizes, rates and seed -----------------------
+
+_RECURRENT_STEPS = (1, 2, 3, 5, 8, 9, 12, 16, 17)  # T: around the blocks a kernel may process time in
+
+
+@dataclass(frozen=True)
+class RecurrentCase:
+    """One training call of a recurrent network of ``impl`` (spec/recurrent.md): ``semantics``
+    ("between_layers" or "variational"), ``cell`` ("lstm" or "gru"), ``layers`` layers of ``hidden``
+    units on x of (steps, batch, inputs), the weights and x those ``network_weights`` and ``sequence``
+    make from ``seed`` (refdropout.conformance.recurrent), the rates ``rates`` (between layers, on x_t,
+    on h_(t-1)), the masks drawn from ``seed``."""
+
+    semantics: str
+    cell: str
+    steps: int
+    batch: int
+    inputs: int
+    hidden: int
+    layers: int
+    rates: tuple[float, float, float]
+    seed: int
+
+    def snippet(self) -> str:
+        between, on_input, on_state = self.rates
+        net = (f"impl.recurrent_between_layers('{self.cell}', w, {between!r}, seed={self.seed})"
+               if self.semantics == "between_layers" else
+               f"impl.recurrent_variational('{self.cell}', w, {on_input!r}, {on_state!r}, seed={self.seed})")
+        return ("from refdropout.conformance.recurrent import network_weights, sequence; "
+                f"w = network_weights('{self.cell}', {self.inputs}, {self.hidden}, {self.layers}, {self.seed}); "
+                f"x = sequence({self.steps}, {self.batch}, {self.inputs}, {self.seed}); net = {net}; "
+                f"y, masks = impl.recurrent_masks(net, x, training=True)")
+
+
+@st.composite
+def _recurrent_cases(draw: st.DrawFn, semantics: tuple[str, ...], cells: tuple[str, ...]) -> RecurrentCase:
+    rate = st.sampled_from((0.3, 0.5, 0.7, 1 / 3)) | rates
+    return RecurrentCase(draw(st.sampled_from(semantics)), draw(st.sampled_from(cells)),
+                         draw(st.sampled_from(_RECURRENT_STEPS)), draw(st.integers(1, 4)), draw(st.integers(1, 5)),
+                         draw(st.integers(1, 5)), draw(st.integers(1, 3)), (draw(rate), draw(rate), draw(rate)),
+                         draw(seeds))
+
+
+def recurrent_cases(semantics: tuple[str, ...], cells: tuple[str, ...]) -> st.SearchStrategy[RecurrentCase]:
+    """Networks of one of ``semantics`` and ``cells``: T of 1 to 17 steps (around blocks of 4, 8 and 16),
+    1 to 4 batch elements, 1 to 5 inputs and hidden units, 1 to 3 layers, each rate in (0, 1) (0.3, 0.5,
+    0.7 or 1/3 one time in two), any seed."""
+    return _recurrent_cases(tuple(semantics), tuple(cells))

@@ -28,9 +28,11 @@ from ..stats import (
     successive_independence_test,
 )
 from ..tensor import Tensor
+from .cases import RecurrentCase, recurrent_cases
 from .kit import judge
 from .registry import Context, check
 from .sampling import CHUNK
+from .search import search
 from .verdict import Outcome, Verdict
 
 __all__ = [
@@ -278,20 +280,39 @@ def check_variational_placement(impl: Implementation, ctx: Context) -> Verdict:
     return ctx.verdict("RECURRENT-6", _recomputed(impl, ctx, "variational"))
 
 
+def _constant_over_time(name: str, masks: object) -> list[str]:
+    """A failure where a variational mask of ``masks`` differs from its step-0 mask at a later step."""
+    if not isinstance(masks, RecurrentMasks):
+        return [f"{name}: recurrent_masks returned {type(masks).__name__}, not RecurrentMasks"]
+    for field in ("inputs", "recurrent"):
+        for layer, per_step in enumerate(getattr(masks, field)):
+            first = RecurrentMasks.keep(per_step[0]) if per_step else []
+            changed = [t for t, m in enumerate(per_step) if RecurrentMasks.keep(m) != first]
+            if changed:
+                return [f"{name}: masks.{field}[{layer}] differs from its step-0 mask at steps {changed}"]
+    return []
+
+
+def _constant_case(impl: Implementation, case: RecurrentCase) -> list[str]:
+    """The judge of a generated case of RECURRENT-7."""
+    weights = network_weights(case.cell, case.inputs, case.hidden, case.layers, case.seed)
+    x = sequence(case.steps, case.batch, case.inputs, case.seed)
+    net = _net(impl, case.semantics, case.cell, weights, Rates(*case.rates), case.seed)
+    return _constant_over_time("the call", impl.recurrent_masks(net, x, training=True)[1])
+
+
 @check("RECURRENT-7", needs=("recurrent_variational", "recurrent_masks"))
 def check_variational_masks_constant_over_time(impl: Implementation, ctx: Context) -> Verdict:
-    """RECURRENT-7: every variational mask is the same at every time step of a call."""
+    """RECURRENT-7: every variational mask is the same at every time step of a call. Then generated cases
+    (either cell, 1 to 17 steps, any batch, sizes, depth, rates and seed)."""
     steps, failures = STEPS + 1, []
     for cell in CELLS:
         weights = network_weights(cell, INPUT, HIDDEN, DEPTH, ctx.seed)
         x = sequence(steps, BATCH, INPUT, ctx.seed)
         _, masks = impl.recurrent_masks(_net(impl, "variational", cell, weights, RATES, ctx.seed), x, training=True)
-        for field in ("inputs", "recurrent"):
-            for layer, per_step in enumerate(getattr(masks, field)):
-                first = RecurrentMasks.keep(per_step[0])
-                changed = [t for t, m in enumerate(per_step) if RecurrentMasks.keep(m) != first]
-                if changed:
-                    failures.append(f"{cell}: masks.{field}[{layer}] differs from its step-0 mask at steps {changed}")
+        failures += _constant_over_time(cell, masks)
+    if not failures:
+        failures = search(ctx, recurrent_cases(("variational",), CELLS), lambda case: _constant_case(impl, case))
     return ctx.verdict("RECURRENT-7", failures)
 
 

@@ -140,6 +140,20 @@ class BetweenLayerMaskHeldAfterTheFirstStep(ReferenceDropout):
     recurrent_layers = layers_with(_HeldAfterTheFirstStep)
 
 
+class _RedrawnEveryEightSteps:
+    def draw_masks(self, steps, batch):
+        blocks = [super(_RedrawnEveryEightSteps, self).draw_masks(1, batch) for _ in range(0, steps, 8)]
+        return step_masks([blocks[t // 8] for t in range(steps)])
+
+
+class VariationalMasksRedrawnEveryEightSteps(ReferenceDropout):
+    """Variational masks drawn afresh for every block of 8 time steps, as a kernel that runs a long sequence
+    in blocks and draws its masks per block (the fixed cases' sequences have 5 steps)."""
+
+    name = "variational-masks-redrawn-every-eight-steps"
+    recurrent_layers = layers_with(_RedrawnEveryEightSteps)
+
+
 # --- masks drawn without the forward pass, held to the calls (RECURRENT-5, RECURRENT-6) -------------
 
 
