@@ -23,6 +23,7 @@ from broken.recurrent import (
     BetweenLayerMaskHeldOverTime,
     CarriedStateMasked,
     DrawsInEval,
+    DrawsInEvalOnLongSequences,
     DropsLastLayer,
     GateOrderIGFO,
     MaskDrawsDisagreeWithCalls,
@@ -657,6 +658,12 @@ def test_eval_check_rejects_dropout_in_eval_and_draws_in_eval(check_broken, seed
     draws = assert_fails(check_broken, "RECURRENT-12", DrawsInEval(), seed)
     assert "after two eval calls" in draws.detail, draws.detail
     assert "eval vs the rate-0 network" not in draws.detail
+
+
+@pytest.mark.clause("RECURRENT-12")
+def test_generated_cases_catch_draws_in_eval_on_long_sequences(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "RECURRENT-12", DrawsInEvalOnLongSequences())
+    assert "y = net(x, training=False)" in verdict.detail and "after two eval calls" in verdict.detail
 
 
 @pytest.mark.clause("RECURRENT-12")

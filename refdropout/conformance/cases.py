@@ -430,6 +430,7 @@ class RecurrentCase:
     layers: int
     rates: tuple[float, float, float]
     seed: int
+    call: str = "masks"  # the call the snippet shows: "masks" (recurrent_masks) or "eval" (net(x, training=False))
 
     def snippet(self) -> str:
         between, on_input, on_state = self.rates
@@ -439,20 +440,22 @@ class RecurrentCase:
         return ("from refdropout.conformance.recurrent import network_weights, sequence; "
                 f"w = network_weights('{self.cell}', {self.inputs}, {self.hidden}, {self.layers}, {self.seed}); "
                 f"x = sequence({self.steps}, {self.batch}, {self.inputs}, {self.seed}); net = {net}; "
-                f"y, masks = impl.recurrent_masks(net, x, training=True)")
+                + ("y = net(x, training=False)" if self.call == "eval" else
+                   "y, masks = impl.recurrent_masks(net, x, training=True)"))
 
 
 @st.composite
-def _recurrent_cases(draw: st.DrawFn, semantics: tuple[str, ...], cells: tuple[str, ...]) -> RecurrentCase:
+def _recurrent_cases(draw: st.DrawFn, semantics: tuple[str, ...], cells: tuple[str, ...], call: str) -> RecurrentCase:
     rate = st.sampled_from((0.3, 0.5, 0.7, 1 / 3)) | rates
     return RecurrentCase(draw(st.sampled_from(semantics)), draw(st.sampled_from(cells)),
                          draw(st.sampled_from(_RECURRENT_STEPS)), draw(st.integers(1, 4)), draw(st.integers(1, 5)),
                          draw(st.integers(1, 5)), draw(st.integers(1, 3)), (draw(rate), draw(rate), draw(rate)),
-                         draw(seeds))
+                         draw(seeds), call)
 
 
-def recurrent_cases(semantics: tuple[str, ...], cells: tuple[str, ...]) -> st.SearchStrategy[RecurrentCase]:
+def recurrent_cases(semantics: tuple[str, ...], cells: tuple[str, ...],
+                    call: str = "masks") -> st.SearchStrategy[RecurrentCase]:
     """Networks of one of ``semantics`` and ``cells``: T of 1 to 17 steps (around blocks of 4, 8 and 16),
     1 to 4 batch elements, 1 to 5 inputs and hidden units, 1 to 3 layers, each rate in (0, 1) (0.3, 0.5,
-    0.7 or 1/3 one time in two), any seed."""
-    return _recurrent_cases(tuple(semantics), tuple(cells))
+    0.7 or 1/3 one time in two), any seed; ``call`` the call their snippets show."""
+    return _recurrent_cases(tuple(semantics), tuple(cells), call)

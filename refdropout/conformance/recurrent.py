@@ -316,9 +316,33 @@ def check_variational_masks_constant_over_time(impl: Implementation, ctx: Contex
     return ctx.verdict("RECURRENT-7", failures)
 
 
+def _eval_faults(impl: Implementation, semantics: str, cell: str, weights: list[tuple], x: Tensor, rates: Rates,
+                 seed: int) -> list[str]:
+    """The ways evaluation of a network of ``rates`` is not the rate-0 network, is not deterministic, or
+    moves the masks that training calls draw (RECURRENT-12)."""
+    net = _net(impl, semantics, cell, weights, rates, seed)
+    evaluated = [net(x, training=False) for _ in range(2)]
+    trained = net(x, training=True)
+    without = _net(impl, semantics, cell, weights, NO_DROPOUT, seed)(x, training=True)
+    fresh = _net(impl, semantics, cell, weights, rates, seed)(x, training=True)
+    faults = _apart("eval vs the rate-0 network", evaluated[0], without)
+    faults += _apart("a second eval call vs the first", evaluated[1], evaluated[0], 0.0)
+    return faults + _apart("a training call after two eval calls vs the first call of a fresh network", trained, fresh,
+                           0.0)
+
+
+def _eval_case(impl: Implementation, case: RecurrentCase) -> list[str]:
+    """The judge of a generated case of RECURRENT-12."""
+    weights = network_weights(case.cell, case.inputs, case.hidden, case.layers, case.seed)
+    x = sequence(case.steps, case.batch, case.inputs, case.seed)
+    return _eval_faults(impl, case.semantics, case.cell, weights, x, Rates(*case.rates), case.seed)
+
+
 @check("RECURRENT-12", needs=())
 def check_eval_is_the_network_without_dropout(impl: Implementation, ctx: Context) -> Verdict:
-    """RECURRENT-12: evaluation equals the rate-0 network, is deterministic and draws nothing."""
+    """RECURRENT-12: evaluation equals the rate-0 network, is deterministic and draws nothing. Then generated
+    cases (each semantics the implementation has, either cell, 1 to 17 steps, any batch, sizes, depth, rates
+    and seed)."""
     semantics = _semantics(impl)
     if not semantics:
         return _no_applicable_semantics("RECURRENT-12")
@@ -327,16 +351,10 @@ def check_eval_is_the_network_without_dropout(impl: Implementation, ctx: Context
         for cell in CELLS:
             weights = network_weights(cell, INPUT, HIDDEN, DEPTH, ctx.seed)
             x = sequence(STEPS, BATCH, INPUT, ctx.seed)
-            net = _net(impl, s, cell, weights, RATES, ctx.seed)
-            evaluated = [net(x, training=False) for _ in range(2)]
-            trained = net(x, training=True)
-            without = _net(impl, s, cell, weights, NO_DROPOUT, ctx.seed)(x, training=True)
-            fresh = _net(impl, s, cell, weights, RATES, ctx.seed)(x, training=True)
-            faults = _apart("eval vs the rate-0 network", evaluated[0], without)
-            faults += _apart("a second eval call vs the first", evaluated[1], evaluated[0], 0.0)
-            faults += _apart("a training call after two eval calls vs the first call of a fresh network",
-                             trained, fresh, 0.0)
+            faults = _eval_faults(impl, s, cell, weights, x, RATES, ctx.seed)
             failures += [f"{s}, {cell}: {fault}" for fault in faults]
+    if not failures:
+        failures = search(ctx, recurrent_cases(tuple(semantics), CELLS, "eval"), lambda case: _eval_case(impl, case))
     return ctx.verdict("RECURRENT-12", failures)
 
 

@@ -240,6 +240,21 @@ class DrawsInEval(ReferenceDropout):
     recurrent_layers = layers_with(_DrawsInEval)
 
 
+class _DrawsInEvalOnLongSequences:
+    def forward(self, x, state=None, *, training):
+        if not training and x.shape[0] > 8:
+            self.draw_masks(x.shape[0], x.shape[1])  # drawn, then thrown away
+        return super().forward(x, state, training=training)
+
+
+class DrawsInEvalOnLongSequences(ReferenceDropout):
+    """Evaluation calls on sequences of more than 8 steps draw masks, advancing the generator, as a kernel
+    whose long-sequence path draws before it checks the mode (the fixed cases' sequences have 4 steps)."""
+
+    name = "draws-in-eval-on-long-sequences"
+    recurrent_layers = layers_with(_DrawsInEvalOnLongSequences)
+
+
 # --- backpropagation through time (RECURRENT-13) --------------------------------------------------
 
 
