@@ -368,6 +368,7 @@ def fused_inputs(shape: tuple[int, ...], dtype: DType) -> tuple[np.ndarray, np.n
 
 
 FUSED_LENGTHS = (1, 2, 4, 8, 16, 32, 64)  # L of a generated fused call: a power of two, so that 1/L is exact
+FUSED_WEIGHTS = 2**14  # the most weights of a generated fused call: at L = 64, 4 heads in all
 
 
 @dataclass(frozen=True)
@@ -397,14 +398,16 @@ def _fused_cases(draw: st.DrawFn, backends: tuple[tuple[str, tuple[DType, ...]],
                  p: st.SearchStrategy[float], training: bool) -> FusedCase:
     backend, formats = draw(st.sampled_from(backends))
     length = draw(st.sampled_from(FUSED_LENGTHS))
-    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 4)), length, length)
+    batch = draw(st.integers(1, min(3, FUSED_WEIGHTS // length**2)))
+    shape = (batch, draw(st.integers(1, min(4, FUSED_WEIGHTS // (batch * length**2)))), length, length)
     return FusedCase(backend, draw(st.sampled_from(formats)), shape, draw(p), draw(seeds), training)
 
 
 def fused_cases(backends: tuple[tuple[str, tuple[DType, ...]], ...], *, p: st.SearchStrategy[float] = mask_rates,
                 training: bool = True) -> st.SearchStrategy[FusedCase]:
     """Calls of the kernels ``backends`` names ((name, formats) pairs), each in one of its formats: 1 to 3
-    samples of 1 to 4 heads of L x L weights, L a power of two up to 64; p from ``p``; any seed."""
+    samples of 1 to 4 heads of L x L weights, L a power of two up to 64, at most FUSED_WEIGHTS weights in
+    all; p from ``p``; any seed."""
     return _fused_cases(tuple(backends), p, training)
 
 
@@ -448,14 +451,14 @@ class RecurrentCase:
 def _recurrent_cases(draw: st.DrawFn, semantics: tuple[str, ...], cells: tuple[str, ...], call: str) -> RecurrentCase:
     rate = st.sampled_from((0.3, 0.5, 0.7, 1 / 3)) | rates
     return RecurrentCase(draw(st.sampled_from(semantics)), draw(st.sampled_from(cells)),
-                         draw(st.sampled_from(_RECURRENT_STEPS)), draw(st.integers(1, 4)), draw(st.integers(1, 5)),
-                         draw(st.integers(1, 5)), draw(st.integers(1, 3)), (draw(rate), draw(rate), draw(rate)),
+                         draw(st.sampled_from(_RECURRENT_STEPS)), draw(st.integers(1, 3)), draw(st.integers(1, 4)),
+                         draw(st.integers(1, 4)), draw(st.integers(1, 3)), (draw(rate), draw(rate), draw(rate)),
                          draw(seeds), call)
 
 
 def recurrent_cases(semantics: tuple[str, ...], cells: tuple[str, ...],
                     call: str = "masks") -> st.SearchStrategy[RecurrentCase]:
     """Networks of one of ``semantics`` and ``cells``: T of 1 to 17 steps (around blocks of 4, 8 and 16),
-    1 to 4 batch elements, 1 to 5 inputs and hidden units, 1 to 3 layers, each rate in (0, 1) (0.3, 0.5,
+    1 to 3 batch elements, 1 to 4 inputs and hidden units, 1 to 3 layers, each rate in (0, 1) (0.3, 0.5,
     0.7 or 1/3 one time in two), any seed; ``call`` the call their snippets show."""
     return _recurrent_cases(tuple(semantics), tuple(cells), call)
