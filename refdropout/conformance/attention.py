@@ -21,7 +21,7 @@ from ..contract import Implementation, kept_value, policies_of
 from ..contract.protocol import ContractViolation
 from ..dtypes import DType, get_dtype, within_one_ulp
 from ..stats import DecisionPlan, binomial_test
-from .cases import FusedCase, fused_cases, fused_inputs, probabilities
+from .cases import FusedCase, fused_cases, fused_corners, fused_inputs, probabilities
 from .kit import array_of_shape, child_seed, judge, keep_mask_array
 from .registry import Context, check
 from .search import search
@@ -101,7 +101,7 @@ def _misplaced(name: str, got: np.ndarray, expected: float, dtype: DType, rule: 
     flat = got.reshape(-1).astype(np.float64)
     for value in np.unique(flat):
         if value != 0.0 and not within_one_ulp(float(value), expected, dtype):
-            i = int(np.flatnonzero(flat == value)[0])
+            i = int(np.flatnonzero((flat == value) | (np.isnan(flat) & np.isnan(value)))[0])  # NaN is no value
             return [f"{name}: element {i} is {float(value)!r}, {rule} {expected!r} (within one ulp)"]
     return []
 
@@ -147,7 +147,7 @@ def check_fused_kernels_scale_the_kept_weights(impl: Implementation, ctx: Contex
         training = fused_cases(backends)
         failures = search(ctx, st.one_of(training, training, training,
                                          fused_cases(backends, p=probabilities, training=False)),
-                          lambda case: _scaled_case(impl, case))
+                          lambda case: _scaled_case(impl, case), fused_corners(backends, ctx.seed))
     return ctx.verdict("VARIANTS-21", failures)
 
 
@@ -162,7 +162,9 @@ def check_fused_backward_reuses_the_forward_mask(impl: Implementation, ctx: Cont
             o, dv, wrong = _call(impl, backend, EXACT_SHAPE, dtype, BACKWARD_RATE, ctx.seed)
             failures += wrong or _backward_differs(f"{backend}, {dtype.name}", o, np.swapaxes(dv, -1, -2), dtype)
     if not failures:
-        failures = search(ctx, fused_cases(backends_of(impl)), lambda case: _backward_case(impl, case))
+        backends = backends_of(impl)
+        failures = search(ctx, fused_cases(backends), lambda case: _backward_case(impl, case),
+                          fused_corners(backends, ctx.seed))
     return ctx.verdict("VARIANTS-22", failures)
 
 

@@ -250,7 +250,7 @@ CHANNEL_FORMATS = ("channels_first", "channels_last")
 mask_rates = st.one_of(st.sampled_from((0.3, 0.5, 0.7, 1 / 3)), rates)
 __all__ += ["CHANNEL_FORMATS", "Layout", "VariantCase", "channel_layouts", "variant_cases", "variant_corners",
             "channel_corners", "mask_rates", "path_layouts", "block_layouts",
-            "FUSED_LENGTHS", "FusedCase", "fused_cases", "fused_inputs",
+            "FUSED_LENGTHS", "FusedCase", "fused_cases", "fused_corners", "fused_inputs",
             "RecurrentCase", "recurrent_cases"]
 
 
@@ -401,6 +401,13 @@ def _fused_cases(draw: st.DrawFn, backends: tuple[tuple[str, tuple[DType, ...]],
     batch = draw(st.integers(1, min(3, FUSED_WEIGHTS // length**2)))
     shape = (batch, draw(st.integers(1, min(4, FUSED_WEIGHTS // (batch * length**2)))), length, length)
     return FusedCase(backend, draw(st.sampled_from(formats)), shape, draw(p), draw(seeds), training)
+
+
+def fused_corners(backends: tuple[tuple[str, tuple[DType, ...]], ...], seed: int) -> list[FusedCase]:
+    """The calls a search of fused kernels tries first: every kernel in every format it names at
+    p = CORNER_RATE (q is 0 in float16) on (1, 1, 2, 2) weights."""
+    return [FusedCase(backend, dtype, (1, 1, 2, 2), CORNER_RATE, seed) for backend, formats in backends
+            for dtype in formats]
 
 
 def fused_cases(backends: tuple[tuple[str, tuple[DType, ...]], ...], *, p: st.SearchStrategy[float] = mask_rates,
