@@ -277,12 +277,12 @@ class VariantCase(Case):
 
 
 @st.composite
-def _sized(draw: st.DrawFn, rank: int, axis: tuple[int, ...] = _AXIS) -> tuple[int, ...]:
-    """``rank`` axes of sizes from ``axis``, at most MAX_ELEMENTS elements in all."""
+def _sized(draw: st.DrawFn, rank: int) -> tuple[int, ...]:
+    """``rank`` axes of sizes of _AXIS, at most MAX_ELEMENTS elements in all."""
     shape: list[int] = []
     for _ in range(rank):
         room = MAX_ELEMENTS // max(math.prod(shape), 1)
-        shape.append(draw(st.sampled_from([n for n in axis if n <= room])))
+        shape.append(draw(st.sampled_from([n for n in _AXIS if n <= room])))
     return tuple(shape)
 
 
