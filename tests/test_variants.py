@@ -59,6 +59,7 @@ from broken.variants import (
     FusedEightBitThreshold,
     FusedShortRowsUnscaled,
     FusedWithoutRescale,
+    GaussianActiveInEvalAtSeedZero,
     UnbatchedReadAsBatchedInFloat32,
 )
 from helpers import (
@@ -339,6 +340,12 @@ def test_gaussian_noise_is_normal_with_variance_p_over_q(check_correct, seed: in
 @given(seed=seeds)
 def test_gaussian_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-7", (GaussianVarianceP(), GaussianStddevPOverQ()), seed)
+
+
+@pytest.mark.clause("VARIANTS-7")
+def test_generated_cases_catch_gaussian_noise_in_eval_at_seed_zero(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-7", GaussianActiveInEvalAtSeedZero())
+    assert "training=False, seed=0)" in verdict.detail
 
 
 @pytest.mark.clause("VARIANTS-8")

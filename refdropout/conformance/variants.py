@@ -54,6 +54,7 @@ from .cases import (
     mask_rates,
     path_layouts,
     probabilities,
+    rates,
     shapes,
     variant_cases,
     variant_corners,
@@ -591,7 +592,8 @@ def check_feature_alpha_dropout_drops_whole_channels(impl: Implementation, ctx: 
 
 @check("VARIANTS-7", needs=("gaussian_dropout",), decisions=1)
 def check_gaussian_noise_is_normal(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-7: y / x ~ N(1, p/q) by the KS test at the profile's MDE; identity in eval and at p = 0."""
+    """VARIANTS-7: y / x ~ N(1, p/q) by the KS test at the profile's MDE; identity in eval and at p = 0, then
+    over generated cases (eval at p in [0, 1), where the variance is finite, and training at p = 0)."""
     n = sample_sizes(ctx.plan)["VARIANTS-7"]
     y = impl.gaussian_dropout(ones_array(n), P, training=True, seed=ctx.seed)
     failures = array_of_shape("VARIANTS-7", y, (n,))
@@ -601,6 +603,12 @@ def check_gaussian_noise_is_normal(impl: Implementation, ctx: Context) -> Verdic
     x = distinct((4, 5))
     for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
         failures += identical(mode, impl.gaussian_dropout(x, p, training=training, seed=ctx.seed), x)
+    if not failures:  # the identities over generated cases: x of any values, shape, format and seed
+        layouts = shapes().map(lambda shape: (shape, ()))
+        failures = search(ctx, variant_cases(impl, "gaussian_dropout", layouts, p=st.just(0.0) | rates,
+                                             nonfinite=True, training=False)
+                          | variant_cases(impl, "gaussian_dropout", layouts, p=st.just(0.0), nonfinite=True),
+                          _variant_judge(impl, ctx, lambda case, y: []))
     return ctx.verdict("VARIANTS-7", failures)
 
 

@@ -21,6 +21,7 @@ from refdropout.functional import (
     dropconnect,
     dropout,
     feature_alpha_dropout,
+    gaussian_dropout,
 )
 from refdropout.functional.alpha import ALPHA_PRIME
 from refdropout.functional.dropblock import block_keep_mask, seed_rate
@@ -192,6 +193,16 @@ class FeatureAlphaElementwiseUnbatchedChannelsLast(ReferenceDropout):
         return feature_alpha_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training,
                                      seed=seed)
 
+
+
+class GaussianActiveInEvalAtSeedZero(ReferenceDropout):
+    """In evaluation with seed 0 draws noise as in training, as an implementation that takes seed 0 for "no
+    seed given" and then reads its mode from a global flag (the fixed cases' seeds are hashes)."""
+
+    name = "gaussian-active-in-eval-at-seed-zero"
+
+    def gaussian_dropout(self, x, p, *, training, seed):
+        return gaussian_dropout(x, p, training=training or seed == 0, seed=seed)
 
 # --- DropConnect -----------------------------------------------------------------------------------
 
