@@ -30,6 +30,8 @@ from broken.recurrent import (
     MaskDrawsLeaveTheStateBehind,
     PerGateMisdeclared,
     RecomputedWithFreshMasks,
+    ReportsEightStepsOfMasks,
+    ReportsTwoLayersOfInputMasks,
     ResetBeforeProjection,
     SwappedRates,
     VariationalMasksRedrawnEveryEightSteps,
@@ -383,6 +385,12 @@ def test_between_layer_check_rejects_dropout_after_the_last_layer(check_broken, 
 
 
 @pytest.mark.clause("RECURRENT-5")
+def test_generated_cases_catch_masks_reported_from_a_buffer_of_eight_steps(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "RECURRENT-5", ReportsEightStepsOfMasks())
+    assert "impl.recurrent_between_layers(" in verdict.detail and "the output" in verdict.detail
+
+
+@pytest.mark.clause("RECURRENT-5")
 @exact(10)
 @given(seed=seeds, cell=cells, layers=st.integers(2, 3))
 def test_between_layer_masks_lie_on_hidden_outputs_only(seed: int, cell: str, layers: int) -> None:
@@ -425,6 +433,12 @@ def test_variational_check_rejects_a_masked_carried_state_and_a_misdeclared_sche
     assert "gru: the output" in carried.detail, carried.detail
     misdeclared = assert_fails(check_broken, "RECURRENT-6", PerGateMisdeclared(), seed)
     assert "expected shape (4, 3, 3)" in misdeclared.detail, misdeclared.detail
+
+
+@pytest.mark.clause("RECURRENT-6")
+def test_generated_cases_catch_input_masks_reported_for_two_layers(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "RECURRENT-6", ReportsTwoLayersOfInputMasks())
+    assert "impl.recurrent_variational(" in verdict.detail and "the output" in verdict.detail
 
 
 @pytest.mark.clause("RECURRENT-6")

@@ -236,6 +236,19 @@ def _recomputed(impl: Implementation, ctx: Context, semantics: str) -> list[str]
     return failures
 
 
+def _recomputed_case(impl: Implementation, case: RecurrentCase) -> list[str]:
+    """The judge of a generated case of RECURRENT-5 or RECURRENT-6: the call's multipliers where its
+    semantics puts them, and its output the reference's recomputed from them."""
+    weights = network_weights(case.cell, case.inputs, case.hidden, case.layers, case.seed)
+    x = sequence(case.steps, case.batch, case.inputs, case.seed)
+    rates = Rates(*case.rates)
+    y, masks = impl.recurrent_masks(_net(impl, case.semantics, case.cell, weights, rates, case.seed), x,
+                                    training=True)
+    sizes = (case.steps, case.batch, case.inputs) + (case.hidden,) * case.layers
+    faults = _mask_faults(masks, impl, case.cell, sizes, _rates_of(case.semantics, rates))
+    return faults or _apart("the output", y, _reference(impl, case.cell, weights).run(x, masks)[0])
+
+
 # --- exact checks ---------------------------------------------------------------------------------
 
 
@@ -269,7 +282,8 @@ def check_gru_equations(impl: Implementation, ctx: Context) -> Verdict:
 @check("RECURRENT-5", needs=("recurrent_between_layers", "recurrent_masks"))
 def check_between_layer_placement(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-5: between-layer masks lie on the outputs of layers 0..L-2 only, as m / q."""
-    return ctx.verdict("RECURRENT-5", _recomputed(impl, ctx, "between_layers"))
+    return ctx.verdict("RECURRENT-5", _recomputed(impl, ctx, "between_layers") or search(
+        ctx, recurrent_cases(("between_layers",), CELLS), lambda case: _recomputed_case(impl, case)))
 
 
 @check("RECURRENT-6", needs=("recurrent_variational", "recurrent_masks"))
@@ -277,7 +291,8 @@ def check_variational_placement(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-6: variational masks lie on x_t and h_(t-1) before their projections, as m / q,
     one pair shared by every gate or one per gate, as declared."""
     ctx.policy(impl, "gate_masks")
-    return ctx.verdict("RECURRENT-6", _recomputed(impl, ctx, "variational"))
+    return ctx.verdict("RECURRENT-6", _recomputed(impl, ctx, "variational") or search(
+        ctx, recurrent_cases(("variational",), CELLS), lambda case: _recomputed_case(impl, case)))
 
 
 def _constant_over_time(name: str, masks: object) -> list[str]:

@@ -81,6 +81,40 @@ class DropsLastLayer(ReferenceDropout):
     recurrent_layers = layers_with(_DropsLastLayer)
 
 
+class _ReportsEightStepsOfMasks:
+    def forward(self, x, state=None, *, training):
+        y, final, masks = super().forward(x, state, training=training)
+        held = tuple(per_step[:8] + (per_step[7],) * (len(per_step) - 8) if len(per_step) > 8 else per_step
+                     for per_step in masks.between_layers)
+        return y, final, RecurrentMasks(masks.inputs, masks.recurrent, held)
+
+
+class ReportsEightStepsOfMasks(ReferenceDropout):
+    """Applies a fresh between-layer mask at every step but reports, past step 8, the mask of step 7 again,
+    as a kernel that keeps the masks it applied in a buffer of 8 steps (the fixed cases' sequences have 4)."""
+
+    name = "reports-eight-steps-of-masks"
+    recurrent_layers = layers_with(_ReportsEightStepsOfMasks)
+
+
+class _ReportsTwoLayersOfInputMasks:
+    def forward(self, x, state=None, *, training):
+        y, final, masks = super().forward(x, state, training=training)
+        if len(masks.inputs) <= 2:
+            return y, final, masks
+        inputs = masks.inputs[:2] + (masks.inputs[1],) * (len(masks.inputs) - 2)
+        return y, final, RecurrentMasks(inputs, masks.recurrent, masks.between_layers)
+
+
+class ReportsTwoLayersOfInputMasks(ReferenceDropout):
+    """Applies a variational input mask of its own in every layer but reports, for layers past the second,
+    the second layer's again, as a kernel that keeps its masks for two layers (the fixed cases have two)."""
+
+    name = "reports-two-layers-of-input-masks"
+    recurrent_between_layers = None
+    recurrent_layers = layers_with(_ReportsTwoLayersOfInputMasks)
+
+
 class _CarriedStateMaskedCell(GRUCell):
     def step(self, x, state, x_masks=None, h_masks=None, weights=None):
         masked = state if h_masks is None else state * h_masks[0]
