@@ -42,7 +42,7 @@ EXACT = {
     "jax": ["DROPOUT-5", "DROPOUT-7", "DROPOUT-11", "DROPOUT-12", "DROPOUT-15",
             "GRADIENTS-2", "GRADIENTS-4", "GRADIENTS-5", "ENSEMBLE-1"],
     "flax": ["DROPOUT-2", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-11", "DROPOUT-12",
-             "DROPOUT-15", "GRADIENTS-4", "MODES-4", "MODES-7", "MODES-9", "VARIANTS-21", "VARIANTS-22"],
+             "DROPOUT-15", "GRADIENTS-4", "MODES-4", "MODES-7", "MODES-9", "VARIANTS-22"],
 }
 STATISTICAL = {"jax": ["DROPOUT-14", "DROPOUT-20"], "flax": ["DROPOUT-13", "MODES-8", "VARIANTS-20"]}
 NOT_APPLICABLE = {"jax": ["MODES-4", "VARIANTS-1", "VARIANTS-4", "RECURRENT-5", "VARIANTS-20"],
@@ -52,7 +52,7 @@ RELIED = {
     "jax": {"DROPOUT-5": {"p_one"}, "DROPOUT-7": {"p_one"}, "GRADIENTS-2": {"p_one"},
             "GRADIENTS-4": {"p_one"}, "GRADIENTS-5": {"scale_format"}, "ENSEMBLE-1": {"scale_format"}},
     "flax": {"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"},
-             "VARIANTS-21": {"scale_format"}},
+             },
 }
 CASES = [(t, c) for t in TARGETS for c in EXACT[t]]
 

@@ -3,8 +3,8 @@
 A representative subset of every chapter's checks runs against ``TorchDropout`` on the CPU:
 the applicable ones pass, DROPOUT-3 and DROPOUT-13 under the policies measured in PyTorch 2.13
 (True and False taken as rates, 32-bit seeds), those needing a capability PyTorch lacks are "not
-applicable", and any deviation in ``refdropout.adapters.torch.KNOWN_DEVIATIONS`` (none measured)
-is reported as a failure. Statistical checks are charged to the suite's one budget
+applicable", and the deviations in ``refdropout.adapters.torch.KNOWN_DEVIATIONS`` (VARIANTS-4 and
+VARIANTS-6 in float16) are reported as failures. Statistical checks are charged to the suite's one budget
 (``check_correct``): 42 decisions per seed, two seeds.
 """
 
@@ -36,7 +36,7 @@ EXACT = [
     "DROPOUT-2", "DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12",
     "DROPOUT-15",
     "GRADIENTS-1", "GRADIENTS-2", "GRADIENTS-5", "GRADIENTS-6",
-    "VARIANTS-1", "VARIANTS-2", "VARIANTS-4", "VARIANTS-6",
+    "VARIANTS-1", "VARIANTS-2",
     "MODES-4", "MODES-7", "MODES-9",
     "RECURRENT-1", "RECURRENT-2", "RECURRENT-5", "RECURRENT-12", "RECURRENT-13",
     "ENSEMBLE-1", "ENSEMBLE-8", "ENSEMBLE-10",

@@ -93,6 +93,11 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
                        "x / fl16(q), which XLA computes as x * (1 / fl16(q)): in float16 at p = 0.99999 (q "
                        "subnormal, 1 / q beyond 65504) and at p = 1 - 2^-25 (q rounds to 0) every dropped "
                        "element's gradient is 0 * inf = NaN, not 0 (flax 0.12.8; found by the generated cases)",
+        "VARIANTS-21": "dot_product_attention's dropout multiplies the weights by keep / keep_prob in their "
+                       "format: in float16 at p = 1 - 2^-25 keep_prob is 0 and every weight, dropped ones too, "
+                       "is NaN (0 / 0, 1 / 0 times 0), not 0 (measured with flax 0.12 by hand: "
+                       "fused_inputs((1, 1, 2, 2), float16) gives [nan, nan, nan, nan]; found by the clause's "
+                       "generated cases)",
     },
 }
 

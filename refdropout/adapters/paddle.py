@@ -63,6 +63,14 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {"paddle": {
                   "raises ValueError: min() arg is an empty sequence",
     "VARIANTS-3": "dropout1d is dropout(x, p, axis=1): one channel mask drawn for the whole batch and shared by "
                   "every sample, not one per (sample, channel)",
+    # measured by hand (PaddlePaddle 3.3.1, CPU): F.dropout2d(paddle.ones([2, 2, 3, 1], dtype="float16"), 0.3),
+    # F.alpha_dropout and F.feature_alpha_dropout of a float16 tensor raise; found by the generated cases
+    "VARIANTS-1": "dropout1d/2d/3d of a float16 x in training raise RuntimeError: the CPU kernel `multiply` is not "
+                  "registered for float16",
+    "VARIANTS-2": "as VARIANTS-1: an unbatched float16 x in training raises RuntimeError (no float16 `multiply`)",
+    "VARIANTS-4": "alpha_dropout of a float16 x in training raises RuntimeError: the CPU kernel `subtract` is not "
+                  "registered for float16",
+    "VARIANTS-6": "feature_alpha_dropout of a float16 x in training raises RuntimeError (no float16 `subtract`)",
 }}
 # measured with PaddlePaddle 3.3.1 (CPU wheel) by `refdropout check paddle-classic --profile quick` (seed 0), by hand:
 #   F.dropout(paddle.ones([4]), 0.3, training=False, mode="downscale_in_infer")   -> ValueError: (InvalidArgument)

@@ -83,7 +83,11 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
                        "so every dropped element's gradient is 0 * inf = NaN at p = 0.99999 and at p = 1 - 2^-25 "
                        "(keras 3.15.1 on TensorFlow 2.21.0; found by the generated cases)",
         "VARIANTS-4": "AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5) instead of giving 0, "
-                      "the limit of a alpha' (1 - p)",
+                      "the limit of a alpha' (1 - p); and in float16 at p = 1 - 2^-53 (any q <= 1.2e-10 or so) "
+                      "every element is NaN, as VARIANTS-6 finds",
+        "VARIANTS-6": "AlphaDropout with a noise_shape, in float16 at p = 1 - 2^-53 or 1 - 2^-33, gives NaN for "
+                      "every element of x = 0 (Keras 3.15: its multipliers pass float16's largest finite value); "
+                      "the dropped value a alpha' q is about -1e-8 (found by the clause's generated cases)",
         "DROPOUT-16": "Dropout calls TensorFlow's dropout, which draws its uniforms in x's format: in float16 "
                       "the keep rate at p = 0.001 is 0.99805, in bfloat16 0.99219, and 0 at p = 0.999",
         "TRAINING-1": "keras.remat (tf.recompute_grad on the TensorFlow backend) calls the Dropout layer again in "
