@@ -15,7 +15,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from broken.exact import CounterOffByOne, OriginalLayout, SeedPairSwapped, ThreefryDrawn
-from helpers import TESTS_DIR, assert_fails, assert_passes, exact, known_answers, run_command
+from helpers import (
+    TESTS_DIR,
+    assert_fails,
+    assert_mask_bits_are_the_mask,
+    assert_passes,
+    exact,
+    known_answers,
+    run_command,
+)
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS, Outcome
 from refdropout.conformance import exact as exact_check
@@ -330,6 +338,18 @@ def test_a_counter_off_by_one_is_caught_by_the_exact_clause_alone(check_correct,
     assert_fails(check_broken, "EXACT-1", CounterOffByOne(), 0)
     verdicts = {clause: check_broken(clause, CounterOffByOne(), 0) for clause in STATISTICAL_DROPOUT}
     assert not [f"{c}: {v.detail}" for c, v in verdicts.items() if v.failed]
+
+
+class OffEverySeventh(CounterOffByOne):
+    """CounterOffByOne with its off-by-one at every 7th element, so that a few hundred elements show it."""
+
+    PERIOD = 7
+
+
+def test_the_off_by_one_s_numpy_masks_are_its_engine_masks() -> None:
+    """CounterOffByOne's dropout_mask_bits (numpy, which the statistical clauses read) is the mask of its
+    dropout (the engine's Threefry, which EXACT-1 reads), its off-by-one included."""
+    assert_mask_bits_are_the_mask(OffEverySeventh())
 
 
 @pytest.mark.clause("EXACT-1")
