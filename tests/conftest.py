@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ import refdropout.conformance as conformance  # importing the package registers 
 if importlib.util.find_spec("paddle") is not None:
     import paddle  # noqa: F401
 from helpers import REPO, SPEC_DIR, TESTS_DIR, RunCheck
+from refdropout.adapters import TARGETS, load_target
+from refdropout.conformance.runner import Run, run_target, select_clauses
 from refdropout.contract import Implementation
 from refdropout.spec import load_clauses
 from refdropout.stats import DecisionPlan, ErrorBudget, decision_plan
@@ -37,6 +40,16 @@ settings.register_profile(
 )
 settings.register_profile("deep", BASE, max_examples=1000, deadline=None, suppress_health_check=NESTED)
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE") or "dev")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``pytest -n N``), each ``xdist_group`` goes whole to one worker: the tests that read a
+    target's quick run (``quick_run``) are grouped by target, so each worker that needs a run makes it, and
+    no run is made twice. ``--dist load``, the default of ``-n``, becomes ``loadgroup``, load with the groups
+    kept together; any other ``--dist`` is left as it is."""
+    config.addinivalue_line("markers", "xdist_group(name): tests that pytest-xdist runs in one worker")
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -94,6 +107,41 @@ def check_correct(quick_plan: DecisionPlan, suite_budget: ErrorBudget) -> RunChe
 # Clauses whose check has rejected a broken implementation in this session (see pytest_sessionfinish).
 REJECTING = pytest.StashKey[set]()
 
+# The master seed of every target's quick run: `refdropout check TARGET --profile quick --seed 0`.
+QUICK_RUN_SEED = 0
+QUICK_RUNS = pytest.StashKey[dict]()
+
+
+@pytest.fixture(scope="session")
+def quick_run(suite_budget: ErrorBudget, pytestconfig: pytest.Config) -> Callable[[str], Run]:
+    """``quick_run(target) -> Run``: every clause against the built-in ``target`` at the quick profile and
+    QUICK_RUN_SEED, made once a session under the suite's budget and kept, so test_targets and the adapter
+    test files assert on one run (skips when the target's framework is not installed). A known deviation
+    that fails in it counts as a check rejecting a broken implementation, as test_targets asserts it does."""
+    runs = pytestconfig.stash.setdefault(QUICK_RUNS, {})
+    rejecting = pytestconfig.stash.setdefault(REJECTING, set())
+
+    def run(name: str) -> Run:
+        builtin = TARGETS[name]
+        if builtin.framework is not None and importlib.util.find_spec(builtin.framework) is None:
+            pytest.skip(f"target {name!r} needs {builtin.framework}: {builtin.install}")
+        if name not in runs:
+            impl = load_target(name).impl
+            try:
+                runs[name] = run_target(name, impl, select_clauses(), profile="quick", seed=QUICK_RUN_SEED,
+                                        budget=suite_budget)
+            except Exception as error:  # noqa: BLE001  (kept, so the run is not made again for each test)
+                runs[name] = error
+            else:
+                deviations = getattr(impl, "known_deviations", {})
+                rejecting.update(r.verdict.clause for r in runs[name].results
+                                 if r.verdict.failed and r.verdict.clause in deviations)
+        if isinstance(runs[name], Exception):
+            raise runs[name]
+        return runs[name]
+
+    return run
+
 
 @pytest.fixture(scope="session")
 def check_broken(quick_plan: DecisionPlan, pytestconfig: pytest.Config) -> RunCheck:
@@ -120,7 +168,12 @@ def _whole_suite(session: pytest.Session) -> bool:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A test must be able to fail: in a run of the whole suite, every registered check must have
-    rejected at least one deliberately broken implementation, else the run fails."""
+    rejected at least one deliberately broken implementation, else the run fails. Under pytest-xdist
+    each worker hands its rejecting checks to the controller (pytest_testnodedown), which judges."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker, which ran some of the tests
+        workeroutput["refdropout_rejecting"] = sorted(session.config.stash.get(REJECTING, set()))
+        return
     if exitstatus != 0 or not _whole_suite(session):
         return
     silent = sorted(set(conformance.CHECKS) - session.config.stash.get(REJECTING, set()))
@@ -137,3 +190,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if reporter is not None:
         reporter.ensure_newline()
         reporter.write_line(message, red=bool(silent))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """pytest-xdist's controller, as a worker finishes: the checks that rejected there count here."""
+    rejected = getattr(node, "workeroutput", {}).get("refdropout_rejecting", ())
+    node.config.stash.setdefault(REJECTING, set()).update(rejected)  # type: ignore[attr-defined]
