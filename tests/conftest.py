@@ -42,16 +42,6 @@ settings.register_profile("deep", BASE, max_examples=1000, deadline=None, suppre
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE") or "dev")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist (``pytest -n N``), each ``xdist_group`` goes whole to one worker: the tests that read a
-    target's quick run (``quick_run``) are grouped by target, so each worker that needs a run makes it, and
-    no run is made twice. ``--dist load``, the default of ``-n``, becomes ``loadgroup``, load with the groups
-    kept together; any other ``--dist`` is left as it is."""
-    config.addinivalue_line("markers", "xdist_group(name): tests that pytest-xdist runs in one worker")
-    if getattr(config.option, "dist", "no") == "load":
-        config.option.dist = "loadgroup"
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Refuse to run when a ``@pytest.mark.clause`` names no clause of spec/."""
     try:
@@ -86,6 +76,7 @@ def quick_plan() -> DecisionPlan:
 
 
 SUITE_BUDGET = pytest.StashKey[ErrorBudget]()
+WORKER_DECISIONS = pytest.StashKey[int]()  # pytest-xdist's controller: the decisions its workers' budgets made
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +108,10 @@ def quick_run(suite_budget: ErrorBudget, pytestconfig: pytest.Config) -> Callabl
     """``quick_run(target) -> Run``: every clause against the built-in ``target`` at the quick profile and
     QUICK_RUN_SEED, made once a session under the suite's budget and kept, so test_targets and the adapter
     test files assert on one run (skips when the target's framework is not installed). A known deviation
-    that fails in it counts as a check rejecting a broken implementation, as test_targets asserts it does."""
+    that fails in it counts as a check rejecting a broken implementation, as test_targets asserts it does.
+    Under pytest-xdist each worker that runs a test of a target makes the target's run once: tests of one
+    target are not kept on one worker (xdist_group cannot: pytest-xdist 3.8 renames item._nodeid, which
+    pytest 9.2 no longer reads)."""
     runs = pytestconfig.stash.setdefault(QUICK_RUNS, {})
     rejecting = pytestconfig.stash.setdefault(REJECTING, set())
 
@@ -173,6 +167,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # a pytest-xdist worker, which ran some of the tests
         workeroutput["refdropout_rejecting"] = sorted(session.config.stash.get(REJECTING, set()))
+        budget = session.config.stash.get(SUITE_BUDGET, None)
+        workeroutput["refdropout_decisions"] = 0 if budget is None else len(budget.records)
         return
     if exitstatus != 0 or not _whole_suite(session):
         return
@@ -184,9 +180,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     else:
         message = f"each of the {len(conformance.CHECKS)} registered checks rejected a broken implementation"
     budget = session.config.stash.get(SUITE_BUDGET, None)
-    if budget is not None:
-        message += (f"; {len(budget.records)} of the {budget.planned_decisions} planned decisions about correct"
-                    f" implementations made, each at alpha {budget.alpha:.0e}")
+    plan = decision_plan("quick")
+    made = len(budget.records) if budget is not None else session.config.stash.get(WORKER_DECISIONS, None)
+    if made is not None:  # under pytest-xdist, the decisions of every worker's budget, summed
+        message += (f"; {made} of the {plan.planned_decisions} planned decisions about correct"
+                    f" implementations made, each at alpha {plan.alpha:.0e}")
     if reporter is not None:
         reporter.ensure_newline()
         reporter.write_line(message, red=bool(silent))
@@ -194,6 +192,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: object, error: object) -> None:
-    """pytest-xdist's controller, as a worker finishes: the checks that rejected there count here."""
-    rejected = getattr(node, "workeroutput", {}).get("refdropout_rejecting", ())
-    node.config.stash.setdefault(REJECTING, set()).update(rejected)  # type: ignore[attr-defined]
+    """pytest-xdist's controller, as a worker finishes: the checks that rejected there, and the decisions made
+    there, count here."""
+    output, stash = getattr(node, "workeroutput", {}), node.config.stash  # type: ignore[attr-defined]
+    stash.setdefault(REJECTING, set()).update(output.get("refdropout_rejecting", ()))
+    stash[WORKER_DECISIONS] = stash.get(WORKER_DECISIONS, 0) + output.get("refdropout_decisions", 0)

@@ -252,14 +252,14 @@ class QuickRun:
 
 
 def quick_run_cases(*subsets: QuickRun) -> list:
-    """``(subset, clause)`` parameters, one for each clause a subset states, grouped by target for pytest-xdist
-    (one worker makes a target's run): for ``@pytest.mark.parametrize("subset, clause", quick_run_cases(...))``."""
+    """``(subset, clause)`` parameters, one for each clause a subset states, with ids ``target-clause``: for
+    ``@pytest.mark.parametrize("subset, clause", quick_run_cases(...))``."""
     for subset in subsets:
         named = [*subset.passes, *subset.not_applicable, *subset.deviations]
         assert len(set(named)) == len(named), f"{subset.target}: a clause stated twice in {named}"
         assert set(named) <= set(CHECKS), f"{subset.target}: no check for {sorted(set(named) - set(CHECKS))}"
         assert set(subset.relied) <= set(subset.passes), f"{subset.target}: relied names clauses not in passes"
-    return [pytest.param(subset, clause, id=f"{subset.target}-{clause}", marks=pytest.mark.xdist_group(subset.target))
+    return [pytest.param(subset, clause, id=f"{subset.target}-{clause}")
             for subset in subsets for clause in (*subset.passes, *subset.not_applicable, *sorted(subset.deviations))]
 
 

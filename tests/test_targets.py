@@ -27,9 +27,7 @@ def known_deviations(impl: object) -> dict[str, str]:
     return dict(getattr(impl, "known_deviations", {}))
 
 
-# grouped by target for pytest-xdist: one worker makes a target's run (tests/conftest.py's pytest_configure)
-@pytest.fixture(scope="module", params=[pytest.param(name, marks=pytest.mark.xdist_group(name))
-                                               for name in sorted(TARGETS)])
+@pytest.fixture(scope="module", params=sorted(TARGETS))
 def target(request: pytest.FixtureRequest):
     builtin = TARGETS[request.param]
     if builtin.framework is not None and importlib.util.find_spec(builtin.framework) is None:
