@@ -58,6 +58,16 @@ def classic(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray
         return (x * (1.0 - p) if not training else x * _keep(x, p, seed)).astype(x.dtype)
 
 
+def classic_in_float32(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
+    """scaling = "classic" with q computed in float32 (PaddlePaddle's downscale_in_infer): training x m,
+    evaluation fl32(1 - fl32(p)) x, rounded once to x's format."""
+    if training:
+        return classic(x, p, training=True, seed=seed)
+    q32 = float(np.float32(1.0) - np.float32(_rate(p)))
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (x.astype(np.float64) * q32).astype(x.dtype)
+
+
 def bool_as_number(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
     """p_validation = "bool_as_number": True and False are taken as 1 and 0."""
     return inverted(x, float(p) if isinstance(p, bool) else p, training=training, seed=seed)
@@ -109,6 +119,27 @@ def scale_in_float32(x: np.ndarray, p: float, *, training: bool, seed: int) -> n
     return _scaled(x, _keep(x, p, seed), float(q32))
 
 
+def both_validations(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
+    """p_validation = "bool_as_number+training_only" (Chainer's): True and False taken as 1 and 0 in
+    training, and any p in evaluation, which reads none."""
+    if not training:
+        return x
+    return inverted(x, float(p) if isinstance(p, bool) else p, training=training, seed=seed)
+
+
+def scale_by_float32_reciprocal(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
+    """scale_format = "float32_reciprocal": q32 as under "float32", its reciprocal in float32 and then in
+    x's format, times x (MindSpore's CPU kernel)."""
+    p = _rate(p)
+    if float(np.float32(p)) == 1.0:
+        p = 1.0
+    if not training or p in (0.0, 1.0):
+        return inverted(x, p, training=training, seed=seed)
+    scale = x.dtype.type(np.float32(1.0) / (np.float32(1.0) - np.float32(p)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (x * _keep(x, p, seed).astype(x.dtype) * scale).astype(x.dtype)
+
+
 def float64_only(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
     """Refuses every format but float64."""
     if x.dtype != np.float64:
@@ -138,12 +169,11 @@ def no_rescale(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndar
         return (x * _keep(x, p, seed)).astype(x.dtype) if training else x
 
 
-def both_validations(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
-    """Chainer's: False taken as 0 in training, and any p in evaluation, which reads none: needs
-    bool_as_number and training_only at once."""
-    if not training:
+def nan_rate_in_training(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
+    """Takes a NaN p in training as 0 (a range check written as `if p < 0 or p > 1`): no value allows it."""
+    if training and isinstance(p, float) and p != p:
         return x
-    return inverted(x, float(p) if isinstance(p, bool) else p, training=training, seed=seed)
+    return inverted(x, p, training=training, seed=seed)
 
 
 def nan_at_p_one(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:

@@ -31,7 +31,7 @@ P_ONE = ("DROPOUT-5", "DROPOUT-7", "DROPOUT-10", "GRADIENTS-2", "GRADIENTS-4", "
 # the quick run's verdicts, with the policies each pass relies on as the adapter declares them
 QUICK = QuickRun(
     "mlx",
-    passes=["DROPOUT-5", "DROPOUT-7", "DROPOUT-10", "DROPOUT-12", "GRADIENTS-1", "GRADIENTS-2", "GRADIENTS-4",
+    passes=["DROPOUT-5", "DROPOUT-7", "DROPOUT-10", "DROPOUT-12", "GRADIENTS-2", "GRADIENTS-4",
             "MODES-4", "MODES-7", "MODES-9", "VARIANTS-1", "VARIANTS-2", "DROPOUT-14", "MODES-8"],
     not_applicable=["DROPOUT-11", "EXACT-1", "TRAINING-1", "VARIANTS-4", "RECURRENT-5"],
     relied={clause: {"p_one"} for clause in P_ONE},

@@ -30,6 +30,7 @@ from broken.dropout import (
     BiasedFirstLane,
     BiasedLaneOf64,
     BoolsAsNumbers,
+    ChainersValidation,
     ClaimsRefusalGivesZeros,
     EvaluationIgnoresRate,
     FlushesSubnormals,
@@ -41,6 +42,7 @@ from broken.dropout import (
     RaisesOnFiveAxes,
     RefusesPOne,
     RoundsAtRateZeroOnManyAxes,
+    ScaleByFloat32Reciprocal,
     ScaleInFloat32,
     ScaleInInputFormat,
     SeedZeroUnseeded,
@@ -789,9 +791,14 @@ def test_p_one_refused_must_raise(check_correct, check_broken, seed: int) -> Non
 def test_declared_rate_validation(check_correct, check_broken, seed: int) -> None:
     assert_passes_by_policy(check_correct, "DROPOUT-3", BoolsAsNumbers(), seed, "p_validation")
     assert_passes_by_policy(check_correct, "DROPOUT-3", EvaluationIgnoresRate(), seed, "p_validation")
+    assert_passes_by_policy(check_correct, "DROPOUT-3", ChainersValidation(), seed, "p_validation")
     assert_passes_by_policy(check_correct, "DROPOUT-3", ScaleInFloat32(), seed, "scale_format")
+    assert_passes_by_policy(check_correct, "DROPOUT-3", ScaleByFloat32Reciprocal(), seed, "scale_format")
     assert_fails(check_broken, "DROPOUT-3", (
         declaring(BoolsAsNumbers()), declaring(EvaluationIgnoresRate()), declaring(ScaleInFloat32()),
+        declaring(ChainersValidation()), declaring(ChainersValidation(), p_validation="training_only"),
+        declaring(ChainersValidation(), p_validation="bool_as_number"),
+        declaring(AcceptsAnyRate(), p_validation="bool_as_number+training_only"),
         declaring(EvaluationIgnoresRate(), p_validation="bool_as_number"),
         declaring(AcceptsAnyRate(), p_validation="bool_as_number"),
         declaring(AcceptsAnyRate(), p_validation="training_only"),
@@ -804,12 +811,13 @@ def test_declared_rate_validation(check_correct, check_broken, seed: int) -> Non
 def test_declared_subnormals_and_scale_format(check_correct, check_broken, seed: int) -> None:
     assert_passes_by_policy(check_correct, "DROPOUT-2", FlushesSubnormals(), seed, "subnormals")
     for clause in ("DROPOUT-2", "DROPOUT-8"):
-        for witness in (ScaleInInputFormat(), ScaleInFloat32()):
+        for witness in (ScaleInInputFormat(), ScaleInFloat32(), ScaleByFloat32Reciprocal()):
             assert_passes_by_policy(check_correct, clause, witness, seed, "scale_format")
     assert_fails(check_broken, "DROPOUT-2", (declaring(FlushesSubnormals()),), seed)
     assert_fails(check_broken, "DROPOUT-8", (
-        declaring(ScaleInInputFormat()), declaring(ScaleInFloat32()),
+        declaring(ScaleInInputFormat()), declaring(ScaleInFloat32()), declaring(ScaleByFloat32Reciprocal()),
         declaring(ScaleInFloat32(), scale_format="input"),
+        declaring(ScaleByFloat32Reciprocal(), scale_format="float32"),
     ), seed)
 
 

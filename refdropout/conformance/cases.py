@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from hypothesis import strategies as st
@@ -33,8 +33,8 @@ from ..contract import Implementation, dtypes_of
 from ..dtypes import DType
 from ..tensor import Tensor
 
-__all__ = ["MAX_ELEMENTS", "NONFINITE", "SIZES", "SPECIAL_RATES", "SPECIAL_SEEDS", "Case", "cases", "formats", "layout",
-           "CORNER_RATE", "corners", "noise_cases", "noise_corners",
+__all__ = ["MAX_ELEMENTS", "NONFINITE", "SIZES", "SPECIAL_RATES", "SPECIAL_SEEDS", "STREAM_MODES", "Case", "cases",
+           "formats", "layout", "CORNER_RATE", "corners", "module_cases", "noise_cases", "noise_corners",
            "probabilities", "rates", "seeds", "shapes", "special_values", "values"]
 
 MAX_ELEMENTS = 2**10 + 1  # a case stays cheap for a pure-Python implementation (a few milliseconds)
@@ -80,6 +80,7 @@ def shapes(max_elements: int = MAX_ELEMENTS) -> st.SearchStrategy[tuple[int, ...
 
 
 NONFINITE = (math.nan, math.inf, -math.inf)
+STREAM_MODES = (True, False, True, True)  # a dropout_stream case's calls: training, evaluation between
 
 
 def special_values(dtype: DType) -> tuple[float, ...]:
@@ -112,8 +113,10 @@ def _literal(v: float) -> str:
 class Case:
     """One call: ``x`` of ``shape`` in ``dtype``, its values ``layout(palette, order, size)``; p,
     seed, training; ``capability`` the call (``dropout``, ``dropout_with_mask``,
-    ``dropout_noise_shape`` with ``noise_shape``, or ``dropout_vjp`` with the upstream gradient g,
-    its values ``layout(gradient, order, size)``)."""
+    ``dropout_noise_shape`` with ``noise_shape``, ``dropout_vjp`` with the upstream gradient g,
+    its values ``layout(gradient, order, size)``, ``dropout_stream``: a stream of the seed called on x in
+    the modes of STREAM_MODES, or ``dropout_module``: the layer held by ``depth`` containers of
+    ``sequential``, called once for each of ``modes``, True after ``train()`` and False after ``eval()``)."""
 
     dtype: DType
     shape: tuple[int, ...]
@@ -125,6 +128,8 @@ class Case:
     capability: str = "dropout"
     noise_shape: tuple[int | None, ...] | None = field(default=None)
     gradient: tuple[float, ...] = (1.0,)
+    depth: int = 0
+    modes: tuple[bool, ...] = ()
 
     @cached_property
     def values(self) -> list[float]:
@@ -149,7 +154,39 @@ class Case:
             return impl.dropout_noise_shape(self.x, self.p, self.noise_shape, training=self.training, seed=self.seed)
         if self.capability == "dropout_vjp":
             return impl.dropout_vjp(self.x, self.p, self.g, training=self.training, seed=self.seed)
+        if self.capability == "dropout_module":
+            return self._network_outputs(impl)
+        if self.capability == "dropout_stream":
+            stream = impl.dropout_stream(self.seed)
+            return [stream(self.x, self.p, training=mode) for mode in STREAM_MODES]
         return impl.dropout(self.x, self.p, training=self.training, seed=self.seed)
+
+    def _network_outputs(self, impl: Implementation) -> list[object]:
+        """The outputs of the network's calls on x, one for each of ``modes``, the mode set by ``train()``
+        or ``eval()`` on the outermost module before the first call and wherever it changes."""
+        net = impl.dropout_module(self.p, seed=self.seed)
+        for _ in range(self.depth):
+            net = impl.sequential(net)
+        outputs, mode = [], None
+        for training in self.modes:
+            if training is not mode:
+                (net.train if training else net.eval)()
+                mode = training
+            outputs.append(net(self.x))
+        return outputs
+
+    def _network_snippet(self) -> str:
+        """The network's lines of :meth:`snippet`: made, then set and called as ``_network_outputs`` does."""
+        net = f"impl.dropout_module({self.p!r}, seed={self.seed})"
+        for _ in range(self.depth):
+            net = f"impl.sequential({net})"
+        lines, mode = [f"net = {net}"], None
+        for k, training in enumerate(self.modes, 1):
+            if training is not mode:
+                lines.append("net.train()" if training else "net.eval()")
+                mode = training
+            lines.append(f"y{k} = net(x)")
+        return "; ".join(lines)
 
     def _built(self, name: str, palette: tuple[float, ...]) -> tuple[str, str]:
         """The import a tensor's line needs and the line building tensor ``name`` of ``palette``'s values."""
@@ -176,6 +213,11 @@ class Case:
             head = g_head if len(g_head) > len(head) else head
             return (f"{head}{x}; {g}; y, dx = impl.dropout_vjp({arguments}, g, training={self.training}, "
                     f"seed={self.seed})")
+        if self.capability == "dropout_module":
+            return f"{head}{x}; {self._network_snippet()}"
+        if self.capability == "dropout_stream":
+            return (f"{head}{x}; stream = impl.dropout_stream({self.seed}); "
+                    f"ys = [stream({arguments}, training=mode) for mode in {STREAM_MODES}]")
         if self.capability == "dropout_noise_shape":
             arguments += f", {self.noise_shape!r}"
         return f"{head}{x}; y = impl.{self.capability}({arguments}, training={self.training}, seed={self.seed})"
@@ -207,9 +249,15 @@ CORNER_RATE = 1 - 2**-25  # q = 2^-25: 0 in float16 (a tie, to even), fl(1/q) be
 def corners(impl: Implementation, seed: int, capability: str = "dropout") -> list[Case]:
     """The cases every search of p in (0, 1) tries first, one per declared format: p = CORNER_RATE on
     ±0, 1, -2, the least subnormal and the largest finite value, where a scale computed in a 16-bit
-    format overflows or a q rounded to it is 0 (and 0 / 0 is NaN)."""
-    return [Case(dtype, (6,), CORNER_RATE, seed, (0.0, -0.0, 1.0, -2.0, dtype.tiny, dtype.max), 1, True, capability)
-            for dtype in dtypes_of(impl)]
+    format overflows or a q rounded to it is 0 (and 0 / 0 is NaN); for ``dropout_vjp`` these are g's
+    values, x being 1."""
+    def corner(dtype: DType) -> Case:
+        edges = (0.0, -0.0, 1.0, -2.0, dtype.tiny, dtype.max)
+        if capability == "dropout_vjp":  # x = 1 (the mask reads off y), g the edges
+            return Case(dtype, (6,), CORNER_RATE, seed, (1.0,), 1, True, capability, gradient=edges)
+        return Case(dtype, (6,), CORNER_RATE, seed, edges, 1, True, capability)
+
+    return [corner(dtype) for dtype in dtypes_of(impl)]
 
 
 def noise_corners(impl: Implementation, seed: int) -> list[Case]:
@@ -223,6 +271,16 @@ def noise_cases(impl: Implementation) -> st.SearchStrategy[Case]:
     """Cases of ``impl``'s ``dropout_noise_shape`` on x = 1 of 1 to 5 axes in every declared format: each
     axis of the noise shape the axis's size, None (the same) or 1 (shared); p in (0, 1); any seed."""
     return _noise_cases(impl)
+
+
+def module_cases(impl: Implementation, modes: tuple[bool, ...], *, p: st.SearchStrategy[float] = rates,
+                 nonfinite: bool = False) -> st.SearchStrategy[Case]:
+    """Cases of a network of ``impl`` (``dropout_module`` and ``sequential``): its dropout layer held by 0
+    to 4 containers, called on x of any shape, declared format and values (NaN and ±inf among them where
+    ``nonfinite``) once for each of ``modes`` (True: after ``train()``, False: after ``eval()``); p from
+    ``p``, any seed."""
+    return st.builds(replace, cases(impl, p=p, nonfinite=nonfinite), capability=st.just("dropout_module"),
+                     depth=st.integers(0, 4), modes=st.just(modes))
 
 
 def cases(impl: Implementation, *, p: st.SearchStrategy[float] = rates, nonfinite: bool = False,

@@ -21,7 +21,7 @@ from functools import cache
 import numpy as np
 from hypothesis import strategies as st
 
-from ..contract import Implementation, dtypes_of, eval_value, policies_of
+from ..contract import Implementation, dtypes_of, eval_value, policies_of, reads_p_in_float32
 from ..contract.arrays import as_array
 from ..contract.protocol import FLOATING_FORMATS
 from ..dtypes import DType, bool_, float32, float64, within_one_ulp
@@ -286,9 +286,9 @@ def _refused(name: str, call: Callable[[], object]) -> list[str]:
 
 
 def _read_as_one(impl: Implementation, p: float) -> bool:
-    """True when ``impl`` reads p as 1: p = 1, or p rounding to 1 in binary32 under scale_format = "float32"
-    (DROPOUT-3), where p_one = "refused" lets a call refuse it."""
-    return p == 1.0 or (policies_of(impl).scale_format == "float32" and float32.round(p) == 1.0)
+    """True when ``impl`` reads p as 1: p = 1, or p rounding to 1 in binary32 under a scale_format that reads p
+    as a float32 (DROPOUT-3), where p_one = "refused" lets a call refuse it."""
+    return p == 1.0 or (reads_p_in_float32(policies_of(impl)) and float32.round(p) == 1.0)
 
 
 def _refusable(impl: Implementation, ctx: Context, p: float) -> bool:
@@ -299,6 +299,16 @@ def _refusable(impl: Implementation, ctx: Context, p: float) -> bool:
 def _eval_value(impl: Implementation, v: float, p: float, dtype: DType = float64) -> float:
     """What evaluation returns: x (inverted) or q x (classic, q as the declared scale_format computes it)."""
     return eval_value(policies_of(impl), v, p, dtype)
+
+
+def _evaluation(impl: Implementation, name: str, x: Tensor, p: float, y: object) -> list[str]:
+    """DROPOUT-7's failures of an evaluation output y of x: x bit for bit (inverted), q x within one ulp
+    (classic, q as the declared scale_format computes it); MODES-4 and MODES-7 judge a network's alike."""
+    if policies_of(impl).scaling == "inverted":
+        return identical(name, y, x)
+    return mismatch(name, y, x, lambda i, got, v: None if within_one_ulp(
+        got, _eval_value(impl, v, p, x.dtype), x.dtype)
+        else f"not q x = {x.dtype.round(_eval_value(impl, v, p, x.dtype))!r} within one ulp")
 
 
 # --- exact checks ---------------------------------------------------------------------------------
@@ -353,18 +363,18 @@ def check_output_is_the_scaled_mask(impl: Implementation, ctx: Context) -> Verdi
 def check_rates_outside_the_unit_interval_raise(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-3: every p outside [0, 1], NaN, a bool or a non-real raises, in both modes (any exception),
     except where the declared p_validation lets a call accept it (a bool under "bool_as_number", an
-    evaluation call under "training_only") or p rounded to float32 lies in [0, 1] under
-    scale_format = "float32"."""
-    validation = ctx.policy(impl, "p_validation")
-    in_float32 = ctx.policy(impl, "scale_format") == "float32"
+    evaluation call under "training_only", both under "bool_as_number+training_only") or p rounded to
+    float32 lies in [0, 1] under scale_format = "float32" or "float32_reciprocal"."""
+    validation = set(ctx.policy(impl, "p_validation").split("+"))
+    in_float32 = ctx.policy(impl, "scale_format").startswith("float32")
     x = ones(4)
     failures = []
     for p in BAD_RATES:
-        if isinstance(p, bool) and validation == "bool_as_number":
+        if isinstance(p, bool) and "bool_as_number" in validation:
             continue
         if in_float32 and isinstance(p, float) and 0.0 <= float32.round(p) <= 1.0:
             continue
-        for training in (True, False) if validation != "training_only" else (True,):
+        for training in (True,) if "training_only" in validation else (True, False):
             try:
                 impl.dropout(x, p, training=training, seed=ctx.seed)
             except Exception:  # noqa: BLE001  (a foreign implementation's error type is its own)
@@ -438,11 +448,7 @@ def check_eval_is_the_identity(impl: Implementation, ctx: Context) -> Verdict:
             if refused and _read_as_one(impl, p):
                 return []
             raise
-        if inverted:
-            return identical(name, y, x)
-        return mismatch(name, y, x, lambda i, got, v: None if within_one_ulp(
-            got, _eval_value(impl, v, p, x.dtype), x.dtype)
-            else f"not q x = {x.dtype.round(_eval_value(impl, v, p, x.dtype))!r} within one ulp")
+        return _evaluation(impl, name, x, p, y)
 
     failures = []
     for dtype in dtypes_of(impl):

@@ -14,7 +14,7 @@ it, and the checks (refdropout.conformance) read implementations through it.
 """
 
 from .declarations import target
-from .policies import DEVICES, POLICY_VALUES, Policies, declared_devices, eval_value, kept_value
+from .policies import DEVICES, POLICY_VALUES, Policies, declared_devices, eval_value, kept_value, reads_p_in_float32
 from .protocol import (
     CAPABILITIES,
     DEFAULT_DTYPES,
@@ -27,5 +27,6 @@ from .protocol import (
 
 __all__ = [
     "CAPABILITIES", "DEFAULT_DTYPES", "DEVICES", "POLICY_VALUES", "Implementation", "Policies", "declared_devices",
-    "dtypes_of", "has_capability", "eval_value", "kept_value", "missing_capabilities", "policies_of", "target",
+    "dtypes_of", "has_capability", "eval_value", "kept_value", "missing_capabilities", "policies_of",
+    "reads_p_in_float32", "target",
 ]

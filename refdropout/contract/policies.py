@@ -37,18 +37,25 @@ class Policies:
     call at p = 1 raises; an evaluation call at p = 1 may raise or be the identity) (DROPOUT-5, -7,
     -10, GRADIENTS-2, -4).
     ``p_validation``: which calls refuse a p outside [0, 1]: "strict" (every call, a bool too),
-    "bool_as_number" (every call, but True and False may be taken as 1 and 0) or "training_only"
-    (training calls; evaluation never reads p) (DROPOUT-3).
+    "bool_as_number" (every call, but True and False may be taken as 1 and 0), "training_only"
+    (training calls; evaluation never reads p) or both at once, "bool_as_number+training_only"
+    (Chainer) (DROPOUT-3).
     ``seed_bits``: how many low bits of a seed the implementation uses, 64 or 32 (DROPOUT-13).
     ``subnormals``: "kept", or "flushed" (a subnormal input may be read as ±0 and a subnormal
     result written as ±0, as under FTZ/DAZ) (DROPOUT-2).
     ``scale_format``: how a kept value is computed: "exact" (within one ulp of fl(x / q)), "input"
     (q rounded to x's format first: within one ulp of fl(x / fl_T(q))) or "float32" (p read as a
     float32 and q computed in float32, q32 = fl32(1 - fl32(p)): within one ulp of fl(x / q32);
-    DROPOUT-3 then judges p after rounding to float32) (DROPOUT-2, -8, ENSEMBLE-1).
+    DROPOUT-3 then judges p after rounding to float32) or "float32_reciprocal" (q32 so computed and
+    its reciprocal taken in float32, then in x's format T: within one ulp of fl(x · fl_T(fl32(1 / q32))),
+    MindSpore's CPU kernel; DROPOUT-3 as under "float32") (DROPOUT-2, -8, ENSEMBLE-1).
     ``algorithm``: the documented random stream the masks are drawn from, None (undeclared: only the
     statistical clauses judge the masks), "jax-threefry" or "tf-stateless-philox"; the exact clause
     then compares every mask with the stream's prediction bit for bit (spec/exact.md, EXACT-1).
+    ``stream_keys``: the keys a ``dropout_stream``'s successive drawing calls take, with the declared
+    algorithm, from the seed's key: None (undeclared), "jax-split" (``key, sub = split(key)`` before
+    each) or "nnx-rngs" (``flax.nnx.Dropout``'s forked ``Rngs`` stream); EXACT-2 then compares each
+    call's mask with the prediction (spec/exact.md, "Streams").
     ``reproducible_across``: the devices whose masks of one (x, p, seed) are the same bits, None
     (undeclared: only the distribution is promised across devices, RANDOM-17) or two or more of
     DEVICES joined by "+" in DEVICES' order ("cpu+cuda"); TRAINING-7 then compares them bit for bit.
@@ -63,6 +70,7 @@ class Policies:
     subnormals: str = "kept"
     scale_format: str = "exact"
     algorithm: str | None = None
+    stream_keys: str | None = None
     reproducible_across: str | None = None
 
     def __post_init__(self) -> None:
@@ -78,17 +86,19 @@ POLICY_VALUES: dict[str, tuple] = {
     "nonfinite": ("multiply", "select"),
     "gate_masks": ("shared", "per_gate"),
     "p_one": ("zeros", "refused"),
-    "p_validation": ("strict", "bool_as_number", "training_only"),
+    "p_validation": ("strict", "bool_as_number", "training_only", "bool_as_number+training_only"),
     "seed_bits": (64, 32),
     "subnormals": ("kept", "flushed"),
-    "scale_format": ("exact", "input", "float32"),
+    "scale_format": ("exact", "input", "float32", "float32_reciprocal"),
     "algorithm": (None, "jax-threefry", "tf-stateless-philox"),
+    "stream_keys": (None, "jax-split", "nnx-rngs"),
     "reproducible_across": (None, *("+".join(kinds) for n in range(2, len(DEVICES) + 1)
                                     for kinds in combinations(DEVICES, n))),
 }
 
 # the clauses each policy relaxes, as spec/dropout.md's table of policies lists them (a test keeps the two
-# equal); algorithm relaxes none: it adds EXACT-1; reproducible_across relaxes none: it adds TRAINING-7
+# equal); algorithm relaxes none: it adds EXACT-1; stream_keys none: it adds EXACT-2; reproducible_across
+# relaxes none: it adds TRAINING-7
 RELAXES: dict[str, tuple[str, ...]] = {
     "scaling": ("DROPOUT-2",),
     "nonfinite": ("DROPOUT-10",),
@@ -97,9 +107,10 @@ RELAXES: dict[str, tuple[str, ...]] = {
     "p_validation": ("DROPOUT-3",),
     "seed_bits": ("DROPOUT-13",),
     "subnormals": ("DROPOUT-2",),
-    "scale_format": ("DROPOUT-2", "DROPOUT-3", "DROPOUT-7", "DROPOUT-8", "ENSEMBLE-1", "GRADIENTS-1", "GRADIENTS-2",
-                     "GRADIENTS-5"),
+    "scale_format": ("DROPOUT-2", "DROPOUT-3", "DROPOUT-7", "DROPOUT-8", "ENSEMBLE-1", "ENSEMBLE-3", "GRADIENTS-1",
+                     "GRADIENTS-2", "GRADIENTS-5"),
     "algorithm": (),
+    "stream_keys": (),
     "reproducible_across": (),
 }
 
@@ -109,10 +120,15 @@ def declared_devices(policies: Policies) -> tuple[str, ...]:
     return tuple(policies.reproducible_across.split("+")) if policies.reproducible_across else ()
 
 
+def reads_p_in_float32(policies: Policies) -> bool:
+    """Whether the declared scale_format reads p as a float32 ("float32", "float32_reciprocal") (DROPOUT-3)."""
+    return policies.scale_format.startswith("float32")
+
+
 def keep_factor(policies: Policies, p: float, dtype: DType) -> float:
     """q as the declared scale_format computes it for an input of ``dtype``: 1 - p ("exact"),
-    fl_T(1 - p) ("input") or fl32(1 - fl32(p)) ("float32") (DROPOUT-2)."""
-    if policies.scale_format == "float32":
+    fl_T(1 - p) ("input") or fl32(1 - fl32(p)) ("float32", "float32_reciprocal") (DROPOUT-2)."""
+    if reads_p_in_float32(policies):
         return float32.round(1.0 - float32.round(p))
     q = 1.0 - p
     return dtype.round(q) if policies.scale_format == "input" else q
@@ -120,9 +136,15 @@ def keep_factor(policies: Policies, p: float, dtype: DType) -> float:
 
 def kept_value(policies: Policies, x: float, p: float, dtype: DType) -> float:
     """What a kept x becomes in training, before rounding to ``dtype``, under ``policies``: x
-    (classic), x / q ("exact"), x / fl_T(q) ("input") or x / fl32(1 - fl32(p)) ("float32") (DROPOUT-2);
-    the training VJP scales g alike (GRADIENTS-1, GRADIENTS-5)."""
-    return x if policies.scaling == "classic" else _quotient(x, keep_factor(policies, p, dtype))
+    (classic), x / q ("exact"), x / fl_T(q) ("input"), x / q32 with q32 = fl32(1 - fl32(p)) ("float32")
+    or x · fl_T(fl32(1 / q32)) ("float32_reciprocal") (DROPOUT-2); the training VJP scales g alike
+    (GRADIENTS-1, GRADIENTS-5)."""
+    if policies.scaling == "classic":
+        return x
+    q = keep_factor(policies, p, dtype)
+    if policies.scale_format == "float32_reciprocal":
+        return x * (dtype.round(float32.round(1.0 / q)) if q else math.inf)  # 0 · inf = NaN, as IEEE 754 has it
+    return _quotient(x, q)
 
 
 def _quotient(x: float, q: float) -> float:

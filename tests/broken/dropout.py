@@ -128,6 +128,14 @@ class EvaluationIgnoresRate(Textbook):
         return super().forward(generator, x, p, training=training, noise_shape=noise_shape)
 
 
+class ChainersValidation(EvaluationIgnoresRate, BoolsAsNumbers):
+    """Takes True and False as 1 and 0 in training and reads no p in evaluation, as Chainer's dropout does,
+    as declared (p_validation = "bool_as_number+training_only")."""
+
+    name = "chainers-validation"
+    policies = Policies(p_validation="bool_as_number+training_only")
+
+
 class Keeps32SeedBits(Textbook):
     """Seeds its generator with the low 32 bits of the seed, as declared (seed_bits = 32)."""
 
@@ -177,6 +185,20 @@ class ScaleInFloat32(Textbook):
         q32 = float32.round(1.0 - p)
         return Tensor.from_flat([v * k * 0.0 if p == 1.0 else v * k / q32 for v, k in zip(x.data, keep.data)],
                             x.shape, x.dtype)
+
+
+class ScaleByFloat32Reciprocal(ScaleInFloat32):
+    """Reads p as a float32 and multiplies by the reciprocal of q32 taken in float32, then in x's format,
+    y = fl_T(x m fl_T(fl32(1 / q32))), as MindSpore's CPU kernel does, as declared
+    (scale_format = "float32_reciprocal")."""
+
+    name = "scale-by-float32-reciprocal"
+    policies = Policies(scale_format="float32_reciprocal")
+
+    def scale(self, x: Tensor, keep: Tensor, p: float) -> Tensor:
+        q32 = float32.round(1.0 - p)
+        scale = x.dtype.round(float32.round(1.0 / q32)) if q32 else math.inf
+        return Tensor.from_flat([v * scale if k else v * 0.0 for v, k in zip(x.data, keep.data)], x.shape, x.dtype)
 
 
 # --- seeds (DROPOUT-12, DROPOUT-13): a special seed, or the high half of a 64-bit seed, mishandled on one

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -33,24 +34,18 @@ class _ThreefryKey:
         return sub
 
 
-class ThreefryDrawn(Textbook):
-    """Correct: JAX's Threefry masks, bernoulli(key(seed), 1 - p) in float64, no element off."""
+class _FoldInKey:
+    """An nnx RngStream: next() is fold_in(key, count), the count then one more."""
 
-    name = "threefry-drawn"
-    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="jax-threefry")
+    def __init__(self, key: tuple[int, int]) -> None:
+        self.key, self.count = key, 0
 
-    def generator(self, seed: int) -> _ThreefryKey:
-        return _ThreefryKey(seed, stream=False)
-
-    def keep(self, generator: _ThreefryKey, shape: Shape, p: float) -> list[bool]:
-        return [m == 1.0 for m in jax_random.bernoulli(generator.next(), 1.0 - p, numel(shape), "float64").data]
-
-    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
-        key = _ThreefryKey(seed, stream=True)
-        return lambda x, p, *, training: self.forward(key, x, p, training=training)[0]
+    def next(self) -> tuple[int, int]:
+        self.count += 1
+        return jax_random.fold_in(self.key, self.count - 1)
 
 
-class CounterOffByOne(ThreefryDrawn):
+class CounterOffByOne(Textbook):
     """Draws JAX's Threefry masks, but element i with i mod 10^6 = 10^6 - 1 reads counter i + 1: one bit in 10^6 wrong.
 
     Modelled on uxlfoundation/oneDPL#1905 (a Philox engine's counter increment fixed). A witness here
@@ -65,16 +60,24 @@ class CounterOffByOne(ThreefryDrawn):
     """
 
     name = "counter-off-by-one"
+    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="jax-threefry")
     PERIOD = 10**6
+
+    def generator(self, seed: int) -> _ThreefryKey:
+        return _ThreefryKey(seed, stream=False)
 
     def keep(self, generator: _ThreefryKey, shape: Shape, p: float) -> list[bool]:
         n = numel(shape)
         drawn = jax_random.bernoulli(generator.next(), 1.0 - p, n + 1, "float64").data
         return [drawn[i + 1 if i % self.PERIOD == self.PERIOD - 1 else i] == 1.0 for i in range(n)]
 
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        key = _ThreefryKey(seed, stream=True)
+        return lambda x, p, *, training: self.forward(key, x, p, training=training)[0]
+
     def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
         drawn = threefry_bernoulli_float64(divmod(seed, 2**32), 1.0 - p, n + 1)
-        keep, off = drawn[:n].copy(), np.arange(self.PERIOD - 1, n, self.PERIOD)
+        keep, off = drawn[:n].copy(), np.array(range(self.PERIOD - 1, n, self.PERIOD), dtype=np.int64)
         keep[off] = drawn[off + 1]
         return np.packbits(keep, bitorder="little")
 
@@ -99,8 +102,32 @@ def threefry_bernoulli_float64(key: tuple[int, int], keep_prob: float, n: int) -
     return mantissas < math.ceil(keep_prob * 2**52)
 
 
+class ThreefryDrawn(CounterOffByOne):
+    """Correct: JAX's Threefry masks, bernoulli(key(seed), 1 - p) in float64, no element off."""
+
+    name = "threefry-drawn"
+    PERIOD = 2**64
+
+
+class ColumnMajorOnFiveAxes(ThreefryDrawn):
+    """Draws JAX's Threefry masks, but on inputs of 5 axes numbers the counters column-major (the first
+    axis fastest), as a kernel whose strided indexing is row-major up to 4 axes (EXACT-1's fixed shapes
+    have at most 4: only the generated cases reach 5)."""
+
+    name = "column-major-on-five-axes"
+
+    def keep(self, generator: _ThreefryKey, shape: Shape, p: float) -> list[bool]:
+        drawn = super().keep(generator, shape, p)
+        if len(shape) != 5:
+            return drawn
+        counters = np.ravel_multi_index(np.unravel_index(np.arange(len(drawn)), shape), shape, order="F")
+        return [drawn[i] for i in counters.tolist()]
+
+
 class OriginalLayout(ThreefryDrawn):
     """Declares jax-threefry but draws in the original layout of JAX before 0.5 (jax_threefry_partitionable off)."""
+
+    dropout_mask_bits = None  # its masks are not the partitionable layout CounterOffByOne.dropout_mask_bits draws
 
     name = "original-layout"
 
@@ -121,3 +148,54 @@ class SeedPairSwapped(Textbook):
 
     def keep(self, generator: tuple[int, int], shape: Shape, p: float) -> list[bool]:
         return [m == 1.0 for m in tf_stateless.stateless_dropout_mask(generator, p, numel(shape)).data]
+
+
+class SplitStream(ThreefryDrawn):
+    """Correct: ThreefryDrawn's masks, its stream split before each drawing call ("jax-split", EXACT-2)."""
+
+    name = "split-stream"
+    policies = replace(ThreefryDrawn.policies, stream_keys="jax-split")
+
+
+class SplitsInEvaluation(SplitStream):
+    """Declares the "jax-split" schedule, but its stream splits the key at every call, evaluation
+    included, as a layer that takes its key before it reads its mode: from the second training
+    call on, each mask is the one of the call after."""
+
+    name = "splits-in-evaluation"
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        key = _ThreefryKey(seed, stream=True)
+
+        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
+            if not training:
+                key.next()
+            return self.forward(key, x, p, training=training)[0]
+
+        return call
+
+
+class NnxStream(SplitStream):
+    """Correct: ThreefryDrawn's masks, its stream flax.nnx.Dropout's: drawing call c takes
+    fold_in(fold_in(root, 0), c) ("nnx-rngs", EXACT-2)."""
+
+    name = "nnx-stream"
+    policies = replace(ThreefryDrawn.policies, stream_keys="nnx-rngs")
+
+    def stream_key(self, seed: int) -> tuple[int, int]:
+        """The key of the layer's RngStream: the fork of the Rngs of the seed's key."""
+        return jax_random.fold_in(divmod(seed, 2**32), 0)
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        key = _FoldInKey(self.stream_key(seed))
+        return lambda x, p, *, training: self.forward(key, x, p, training=training)[0]
+
+
+class NnxWithoutFork(NnxStream):
+    """Declares "nnx-rngs", but draws call c with fold_in(root, c), the Rngs's own stream, as a model that
+    passes its Rngs to each call (``layer(x, rngs=rngs)``) instead of using the layer's fork."""
+
+    name = "nnx-without-fork"
+
+    def stream_key(self, seed: int) -> tuple[int, int]:
+        return divmod(seed, 2**32)
