@@ -29,6 +29,7 @@ from helpers import (
     TESTS_DIR,
     assert_fails,
     assert_generated_cases_catch,
+    assert_mask_bits_are_the_mask,
     assert_passes,
     exact,
     known_answers,
@@ -351,6 +352,19 @@ def test_a_counter_off_by_one_is_caught_by_the_exact_clause_alone(check_correct,
     ran = {c for c, v in verdicts.items() if v.outcome is not Outcome.NOT_APPLICABLE}
     assert {c for c in STATISTICAL if c.startswith("DROPOUT-")} | {"ENSEMBLE-3", "ENSEMBLE-6"} <= ran
     assert not [f"{c}: {v.detail}" for c, v in verdicts.items() if v.failed]
+
+
+class OffEverySeventh(CounterOffByOne):
+    """CounterOffByOne with its off-by-one at every 7th element, so that a few hundred elements show it."""
+
+    PERIOD = 7
+
+
+def test_the_off_by_one_s_numpy_masks_are_its_engine_masks() -> None:
+    """CounterOffByOne's dropout_mask_bits (numpy, which the statistical clauses read) is the mask of its
+    dropout (the engine's Threefry, which EXACT-1 reads), its off-by-one included."""
+    assert_mask_bits_are_the_mask(OffEverySeventh())
+    assert_mask_bits_are_the_mask(ThreefryDrawn())
 
 
 @pytest.mark.clause("EXACT-1")

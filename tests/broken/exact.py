@@ -7,6 +7,7 @@ of refdropout.mutants once the published detection matrix is regenerated with it
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from refdropout.contract import Policies
 from refdropout.exact import jax_random, tf_stateless
+from refdropout.exact.threefry import THREEFRY_PARITY, THREEFRY_ROTATIONS
 from refdropout.mutants.textbook import Textbook
 from refdropout.shapes import Shape, numel
 from refdropout.tensor import Tensor
@@ -53,7 +55,8 @@ class CounterOffByOne(Textbook):
     target does; the mask is bernoulli(key, 1 - p) in float64, except that every millionth element
     is decided by its neighbour's counter, as an increment off by one at a block boundary would
     (the report fixes a Philox engine's counter increment). The distribution of every mask is
-    untouched, so only the exact clause can see it.
+    untouched, so only the exact clause can see it. Its masks for the statistical clauses come
+    through ``dropout_mask_bits``, the same bits drawn with numpy (tests/test_exact.py holds the two equal).
     """
 
     name = "counter-off-by-one"
@@ -71,6 +74,32 @@ class CounterOffByOne(Textbook):
     def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
         key = _ThreefryKey(seed, stream=True)
         return lambda x, p, *, training: self.forward(key, x, p, training=training)[0]
+
+    def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
+        drawn = threefry_bernoulli_float64(divmod(seed, 2**32), 1.0 - p, n + 1)
+        keep, off = drawn[:n].copy(), np.array(range(self.PERIOD - 1, n, self.PERIOD), dtype=np.int64)
+        keep[off] = drawn[off + 1]
+        return np.packbits(keep, bitorder="little")
+
+
+def threefry_bernoulli_float64(key: tuple[int, int], keep_prob: float, n: int) -> np.ndarray:
+    """``jax_random.bernoulli(key, keep_prob, n, "float64")`` (the partitionable layout) as a numpy bool
+    array, bit for bit: Threefry-2x32-20 of the counters (0, i) on uint32 words, which wrap as the
+    engine's masks do, the top 52 of each element's 64 bits below ceil(keep_prob 2^52)."""
+    k0, k1 = key
+    schedule = (k0, k1, k0 ^ k1 ^ THREEFRY_PARITY)
+    x0 = np.full(n, schedule[0], dtype=np.uint32)
+    x1 = np.arange(n, dtype=np.uint32) + np.uint32(schedule[1])
+    for r in range(20):
+        rot = THREEFRY_ROTATIONS[r % 8]
+        x0 += x1
+        x1 = ((x1 << np.uint32(rot)) | (x1 >> np.uint32(32 - rot))) ^ x0
+        if r % 4 == 3:
+            s = (r + 1) // 4
+            x0 += np.uint32(schedule[s % 3])
+            x1 += np.uint32((schedule[(s + 1) % 3] + s) % 2**32)
+    mantissas = ((x0.astype(np.uint64) << np.uint64(32)) | x1) >> np.uint64(12)
+    return mantissas < math.ceil(keep_prob * 2**52)
 
 
 class ThreefryDrawn(CounterOffByOne):
@@ -97,6 +126,8 @@ class ColumnMajorOnFiveAxes(ThreefryDrawn):
 
 class OriginalLayout(ThreefryDrawn):
     """Declares jax-threefry but draws in the original layout of JAX before 0.5 (jax_threefry_partitionable off)."""
+
+    dropout_mask_bits = None  # its masks are not the partitionable layout CounterOffByOne.dropout_mask_bits draws
 
     name = "original-layout"
 
