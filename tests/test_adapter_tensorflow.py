@@ -11,6 +11,7 @@ are charged to the suite's one budget (``check_correct``): 11 decisions per seed
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -213,6 +214,24 @@ def test_module_imports_without_tensorflow() -> None:
     )
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=REPO)
     assert "pip install tensorflow-cpu keras" in result.stdout
+
+
+def test_tensors_come_from_the_allocator_that_gives_memory_back() -> None:
+    """An adapter made before TensorFlow is imported turns oneDNN's options off, so that CPU tensors come
+    from TensorFlow's plain allocator (which keeps no statistics and frees what is freed), not from oneDNN's
+    BFC pool, which keeps every byte it has held (issue 15: keras at standard peaked at 2.2 GB)."""
+    program = (
+        "from refdropout.adapters.tensorflow import KerasDropout\n"
+        "import numpy as np\n"
+        "impl = KerasDropout()\n"
+        "impl.dropout(np.ones(2**20), 0.5, training=True, seed=0)\n"
+        "try:\n    print(impl._tf.config.experimental.get_memory_info('CPU:0'))\n"
+        "except ValueError as e:\n    print('no pool:', e)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=REPO,
+                            env=env)
+    assert result.stdout.startswith("no pool:"), result.stdout
 
 
 @pytest.mark.parametrize("target", TARGETS)
