@@ -33,7 +33,6 @@ from ..contract.declarations import Declarations
 from ..spec import load_clauses
 from ..stats import PROFILES, DecisionPlan, ErrorBudget, decision_plan
 from .guard import Call, CallFailed, Guard, Interrupted, Watch, described
-from .memory import give_back
 from .registry import CHECKS, run_check
 from .search import CASE_NOTE
 from .verdict import Outcome, Verdict
@@ -167,7 +166,6 @@ def run_target(name: str, impl: Implementation, clauses: Sequence[str], *, profi
                 verdict, trace = _verdict(clause, impl, guard, seed=own_seed, plan=plan, budget=budget)
                 results.append(ClauseResult(verdict, titles.get(clause, ""), own_seed, time.perf_counter() - began,
                                             guard.output, trace, guard.inside - inside))
-                give_back()  # what the clause freed, back to the system before the next one grows
             if progress is not None:
                 progress(len(clauses), len(clauses), "")
     except Interrupted as stop:
