@@ -48,6 +48,7 @@ from broken.variants import (
     DropConnectNoRescale,
     DropConnectPerOutputUnit,
     DropConnectRatesSwapped,
+    DropConnectTailColumnsUnscaled,
     DropPathBatchModePerSample,
     DropPathPerElement,
     DropPathRowModePerChannelOnManyAxes,
@@ -395,6 +396,12 @@ def test_dropconnect_check_rejects_dependent_weights(check_broken, seed: int) ->
         verdict = assert_fails(check_broken, "VARIANTS-9", impl, seed)
         rejected = [record.name for record in verdict.records if record.reject]
         assert any(name.startswith("VARIANTS-9 weights") for name in rejected), (impl.name, rejected)
+
+
+@pytest.mark.clause("VARIANTS-9")
+def test_generated_cases_catch_tail_columns_unscaled(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-9", DropConnectTailColumnsUnscaled())
+    assert "y = impl.dropconnect(x, w, " in verdict.detail and "neither 0 nor W / q" in verdict.detail, verdict.detail
 
 
 # --- DropPath ------------------------------------------------------------------------------------------

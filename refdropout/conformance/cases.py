@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from functools import cache, cached_property
 
@@ -333,6 +334,7 @@ mask_rates = st.one_of(st.sampled_from((0.3, 0.5, 0.7, 1 / 3)), rates)
 __all__ += ["CHANNEL_FORMATS", "Layout", "VariantCase", "channel_layouts", "variant_cases", "variant_corners",
             "channel_corners", "mask_rates", "path_layouts", "block_layouts",
             "FUSED_LENGTHS", "FusedCase", "fused_cases", "fused_corners", "fused_inputs",
+            "DropConnectCase", "dropconnect_cases",
             "RECURRENT_CALLS", "RecurrentCase", "recurrent_cases"]
 
 
@@ -436,6 +438,68 @@ def channel_corners(impl: Implementation, seed: int, capability: str, rates: tup
     return [VariantCase(dtype, (2, 2, 3) if batched else (2, 3), p, seed, (value,), capability=capability,
                         keywords=(("spatial_dims", 1), ("data_format", "channels_first")))
             for p in rates for dtype in dtypes_of(impl)]
+
+
+# ---- DropConnect (VARIANTS-9): weights of any shape and values, read through rows of the identity ----------
+
+
+@dataclass(frozen=True)
+class DropConnectCase(Case):
+    """One call ``impl.dropconnect(x, w, p, training=..., seed=...)``: w of ``shape`` (out, in) in ``dtype``,
+    its values ``layout(palette, order, out * in)``; x of (``batch``, in) whose row i is e_(i mod in), so that
+    y[i, r] is the effective weight W'[r, i mod in] (VARIANTS-9)."""
+
+    batch: int = 1
+
+    @cached_property
+    def weight(self) -> Tensor:
+        return Tensor.from_flat(self.values, self.shape, self.dtype, rounded=True)
+
+    @cached_property
+    def x(self) -> Tensor:
+        columns = self.shape[1]
+        return Tensor.from_flat([float(j == i % columns) for i in range(self.batch) for j in range(columns)],
+                                (self.batch, columns), self.dtype)
+
+    def called(self, impl: Implementation) -> object:
+        return impl.dropconnect(self.x, self.weight, self.p, training=self.training, seed=self.seed)
+
+    def snippet(self) -> str:
+        head, w = self._built("w", self.palette)
+        batch, columns = self.batch, self.shape[1]
+        x = (f"x = Tensor.from_flat([float(j == i % {columns}) for i in range({batch}) for j in range({columns})], "
+             f"({batch}, {columns}), '{self.dtype.name}')")
+        return f"{head}{w}; {x}; y = impl.dropconnect(x, w, {self.p!r}, training={self.training}, seed={self.seed})"
+
+
+Multiplier = Callable[[float, DType], float]  # (p, format) -> the largest multiplier a kept weight may get
+
+
+def _weights_within(dtype: DType, bound: float) -> st.SearchStrategy[float]:
+    """Finite values of ``dtype`` of magnitude at most ``bound``: its special values within it, or any."""
+    special = [v for v in special_values(dtype) if abs(v) <= bound]
+    return st.sampled_from(special) | st.floats(-bound, bound).map(dtype.round)
+
+
+@st.composite
+def _dropconnect_cases(draw: st.DrawFn, impl: Implementation, p: st.SearchStrategy[float], training: bool,
+                       largest: Multiplier) -> DropConnectCase:
+    dtype, rate = draw(formats(impl)), draw(p)
+    out, columns = draw(_sized(2).filter(lambda shape: shape[1] > 0))
+    bound = dtype.max / 2 / largest(rate, dtype)  # every effective weight, and the sums of y, stay finite
+    palette = tuple(draw(st.lists(_weights_within(dtype, bound), min_size=1, max_size=6)))
+    order = 0 if len(palette) == 1 else draw(_ORDERS)
+    return DropConnectCase(dtype, (out, columns), rate, draw(seeds), palette, order, training, "dropconnect",
+                           batch=draw(_sampled(_AXIS)))
+
+
+def dropconnect_cases(impl: Implementation, largest: Multiplier, *, p: st.SearchStrategy[float] = mask_rates,
+                      training: bool = True) -> st.SearchStrategy[DropConnectCase]:
+    """Calls of ``impl``'s ``dropconnect`` in every declared format: W of (out, in), each of any size (in >= 1),
+    of finite values of the format at most ``dtype.max / 2 / largest(p, dtype)`` in magnitude (``largest``:
+    the largest multiplier a kept weight may get, at least 1), x of 0 to 17 rows of the identity; p from
+    ``p``; any seed."""
+    return _dropconnect_cases(impl, p, training, largest)
 
 
 # ---- fused attention (VARIANTS-21, VARIANTS-22): a kernel's calls on inputs that show its mask ----------
