@@ -317,7 +317,8 @@ def test_stateless_dropout_mask_matches_tensorflow(tf, dtype: str, rate: float) 
 
 def _target(name: str):
     """The built-in target ``name``, skipped where its framework is not installed."""
-    pytest.importorskip({"jax": "jax", "flax": "flax", "tensorflow": "tensorflow"}[name], reason=f"needs {name}")
+    pytest.importorskip({"jax": "jax", "flax": "flax", "tensorflow": "tensorflow", "equinox": "equinox"}[name],
+                        reason=f"needs {name}")
     from refdropout.adapters import load_target
     return load_target(name).impl
 
@@ -495,10 +496,11 @@ def _stream_impl(name: str):
 
 
 @pytest.mark.clause("EXACT-2")
-@pytest.mark.parametrize("name", ["split-stream", "nnx-stream", "jax", "flax"])
+@pytest.mark.parametrize("name", ["split-stream", "nnx-stream", "jax", "flax", "equinox"])
 def test_declared_schedules_give_the_predicted_stream_masks(check_correct, name: str) -> None:
     """The engine's witnesses of both schedules, and the targets on the CPU in every declared format: the
-    Haiku idiom's split stream (jax) and one nnx.Dropout with its forked Rngs stream (flax)."""
+    Haiku idiom's split stream (jax), one nnx.Dropout with its forked Rngs stream (flax) and eqx.nn.Dropout
+    called with a split of the key before each drawing call (equinox)."""
     impl = _stream_impl(name)
     assert policies_of(impl).stream_keys is not None
     assert_passes(check_correct, "EXACT-2", impl, 0)
