@@ -7,6 +7,7 @@ with the frameworks themselves run where JAX or TensorFlow is installed and skip
 from __future__ import annotations
 
 import ast
+import math
 import re
 
 import numpy as np
@@ -17,6 +18,8 @@ from hypothesis import strategies as st
 from broken.exact import (
     ColumnMajorOnFiveAxes,
     CounterOffByOne,
+    GeneratorPerBlock,
+    GeneratorStream,
     NnxStream,
     NnxWithoutFork,
     OriginalLayout,
@@ -43,7 +46,7 @@ from refdropout.contract import policies_of
 from refdropout.contract.declarations import policy_assignment
 from refdropout.dtypes import get_dtype
 from refdropout.exact import jax_random, tf_stateless
-from refdropout.exact.streams import stream_keys
+from refdropout.exact.streams import stream_keys, tf_generator_states
 from refdropout.exact.threefry import threefry2x32, threefry2x32_lanes
 from refdropout.random import philox4x32
 
@@ -317,7 +320,8 @@ def test_stateless_dropout_mask_matches_tensorflow(tf, dtype: str, rate: float) 
 
 def _target(name: str):
     """The built-in target ``name``, skipped where its framework is not installed."""
-    pytest.importorskip({"jax": "jax", "flax": "flax", "tensorflow": "tensorflow"}[name], reason=f"needs {name}")
+    pytest.importorskip({"jax": "jax", "flax": "flax", "tensorflow": "tensorflow", "equinox": "equinox"}[name],
+                        reason=f"needs {name}")
     from refdropout.adapters import load_target
     return load_target(name).impl
 
@@ -452,10 +456,59 @@ def test_stream_keys_of_the_schedules() -> None:
     assert stream_keys("nnx-rngs", root, 0) == []
 
 
+def test_tf_generator_states_advance_256_per_element() -> None:
+    """tf-generator: the key (0, 0), the counter from the seed on, 256 per element of the calls before,
+    modulo 2^128; philox_dropout_mask at a stateless draw's key and counter is that draw's mask."""
+    assert tf_stateless.generator_state(5) == ((0, 0), 5)
+    assert tf_generator_states(2**64 - 3, [7, 0, 2]) == [((0, 0), 2**64 - 3), ((0, 0), 2**64 - 3 + 1792),
+                                                          ((0, 0), 2**64 - 3 + 1792)]
+    assert tf_stateless.generator_advance(2**128 - 1, 1) == 255
+    key, (_, _, c2, c3) = tf_stateless.key_counter([8, 9])
+    for dtype in ("float32", "float64", "bfloat16"):
+        assert (tf_stateless.philox_dropout_mask(key, c2 << 64 | c3 << 96, 0.5, (37,), dtype).data
+                == tf_stateless.stateless_dropout_mask([8, 9], 0.5, (37,), dtype).data)
+
+
+def test_philox_dropout_mask_carries_across_counter_words() -> None:
+    """A counter whose low word wraps within a draw: block g is Philox of the 128-bit counter + g, its
+    carry reaching the upper words (2^64 - 2 + g carries into word 2 at g = 2)."""
+    counter, rate = 2**64 - 2, 0.5
+    words = []
+    for g in range(5):
+        c = counter + g
+        words += philox4x32(tuple((c >> (32 * i)) % 2**32 for i in range(4)), (1, 2))
+    predicted = [1.0 if (w % 2**23) / 2**23 >= rate else 0.0 for w in words[:19]]
+    assert tf_stateless.philox_dropout_mask((1, 2), counter, rate, (19,)).data == predicted
+
+
+@pytest.mark.clause("EXACT-2")
+@pytest.mark.parametrize("seed", [0, 12345, 2**63 - 1, 2**64 - 3])
+def test_tf_generator_states_match_the_installed_tensorflow(seed: int) -> None:
+    """The state of tf.random.Generator.from_seed(seed) and its masks, call after call, read off TensorFlow:
+    general_dropout in every format, an evaluation-free call at rate 0 drawing nothing; 2^64 - 3 carries
+    its counter into the upper 64 bits."""
+    tf = pytest.importorskip("tensorflow", reason="needs TensorFlow")
+    generator = tf.random.Generator.from_seed(seed)
+    calls = [("float32", (9,), 0.5), ("float64", (5,), 0.3), ("float16", (3, 7), 0.5), ("bfloat16", (6,), 0.25),
+             ("float32", (4097,), 0.5)]
+    states = tf_generator_states(seed, [math.prod(shape) for _, shape, _ in calls])
+    for (dtype, shape, rate), (key, counter) in zip(calls, states):
+        low, high, k = (int(v) % 2**64 for v in generator.state.numpy())
+        assert ((k % 2**32, k >> 32), low + (high << 64)) == (key, counter)
+        tf.nn.experimental.general_dropout(tf.ones(shape, dtype=dtype), 0.0, generator.uniform)  # draws nothing
+        y = tf.nn.experimental.general_dropout(tf.ones(shape, dtype=dtype), rate, generator.uniform).numpy()
+        assert (y != 0).ravel().tolist() == [m == 1.0 for m in
+                                             tf_stateless.philox_dropout_mask(key, counter, rate, shape, dtype).data]
+
+
 @pytest.mark.parametrize(("call", "words"), [
     (lambda: stream_keys("haiku", (0, 0), 1), "schedule must be one of jax-split, nnx-rngs"),
     (lambda: stream_keys("jax-split", (0, 0), -1), "calls must be an integer >= 0"),
     (lambda: stream_keys("nnx-rngs", (0, 2**32), 1), "root must be two 32-bit words"),
+    (lambda: tf_stateless.generator_state(2**64), "seed"),
+    (lambda: tf_stateless.generator_advance(2**128, 1), "counter"),
+    (lambda: tf_stateless.generator_advance(0, -1), "count"),
+    (lambda: tf_stateless.philox_dropout_mask((0, 0), -1, 0.5, (3,)), "counter"),
 ])
 def test_stream_keys_refuse_bad_input(call, words: str) -> None:
     with pytest.raises(ValueError, match=words):
@@ -490,15 +543,18 @@ def test_stream_keys_match_the_installed_flax_and_jax(seed: int) -> None:
 
 
 def _stream_impl(name: str):
-    engine = {"split-stream": SplitStream, "nnx-stream": NnxStream}
+    engine = {"split-stream": SplitStream, "nnx-stream": NnxStream, "generator-stream": GeneratorStream}
     return engine[name]() if name in engine else _target(name)
 
 
 @pytest.mark.clause("EXACT-2")
-@pytest.mark.parametrize("name", ["split-stream", "nnx-stream", "jax", "flax"])
+@pytest.mark.parametrize("name", ["split-stream", "nnx-stream", "generator-stream", "jax", "flax", "equinox",
+                                  "tensorflow"])
 def test_declared_schedules_give_the_predicted_stream_masks(check_correct, name: str) -> None:
-    """The engine's witnesses of both schedules, and the targets on the CPU in every declared format: the
-    Haiku idiom's split stream (jax) and one nnx.Dropout with its forked Rngs stream (flax)."""
+    """The engine's witnesses of the three schedules, and the targets on the CPU in every declared format:
+    the Haiku idiom's split stream (jax), one nnx.Dropout with its forked Rngs stream (flax), eqx.nn.Dropout
+    called with a split of the key before each drawing call (equinox) and general_dropout on one
+    tf.random.Generator (tensorflow)."""
     impl = _stream_impl(name)
     assert policies_of(impl).stream_keys is not None
     assert_passes(check_correct, "EXACT-2", impl, 0)
@@ -512,10 +568,12 @@ def test_no_schedule_is_not_applicable(check_correct, impl) -> None:
 
 
 @pytest.mark.clause("EXACT-2")
-@pytest.mark.parametrize("impl", [SplitsInEvaluation(), NnxWithoutFork()], ids=lambda impl: impl.name)
+@pytest.mark.parametrize("impl", [SplitsInEvaluation(), NnxWithoutFork(), GeneratorPerBlock()],
+                         ids=lambda impl: impl.name)
 def test_a_schedule_off_by_one_call_is_caught(check_broken, impl) -> None:
-    """A stream that splits at an evaluation call, and an nnx stream without the layer's fork: both draw
-    masks of the right distribution, and EXACT-2 names the first drawing call whose mask differs."""
+    """A stream that splits at an evaluation call, an nnx stream without the layer's fork and a TensorFlow
+    generator whose counter moves per block, not per element: all draw masks of the right distribution,
+    and EXACT-2 names the first drawing call whose mask differs."""
     detail = assert_fails(check_broken, "EXACT-2", impl, 0).detail
     assert re.match(r"call \d \(training\) of dropout_stream\(x = 1\), drawing call \d of the stream "
                     rf"\({policies_of(impl).stream_keys}\): element", detail), detail

@@ -199,3 +199,49 @@ class NnxWithoutFork(NnxStream):
 
     def stream_key(self, seed: int) -> tuple[int, int]:
         return divmod(seed, 2**32)
+
+
+class _GeneratorCounter:
+    """A ``tf.random.Generator.from_seed(seed)``'s Philox state: the key (0, 0) and a counter that starts
+    at the seed and moves ``stride`` per element drawn."""
+
+    def __init__(self, seed: int, stride: int) -> None:
+        (self.key, self.counter), self.stride = tf_stateless.generator_state(seed), stride
+
+    def draw(self, p: float, shape: Shape) -> list[bool]:
+        mask = tf_stateless.philox_dropout_mask(self.key, self.counter, p, shape).data
+        self.counter = (self.counter + self.stride * numel(shape)) % 2**128
+        return [m == 1.0 for m in mask]
+
+
+class GeneratorStream(Textbook):
+    """Correct: TensorFlow's masks in float32, stateless_dropout's of the seed pair [lo, hi] for one call,
+    and a stream that draws as general_dropout on tf.random.Generator.from_seed(seed) ("tf-generator",
+    EXACT-2)."""
+
+    name = "generator-stream"
+    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="tf-stateless-philox",
+                        stream_keys="tf-generator")
+    dtypes = ("float32",)  # the uniforms below are float32's
+    STRIDE = tf_stateless.GENERATOR_STRIDE
+
+    def generator(self, seed: int) -> tuple[int, int]:
+        return seed % 2**32, seed >> 32
+
+    def keep(self, generator: tuple[int, int] | _GeneratorCounter, shape: Shape, p: float) -> list[bool]:
+        if isinstance(generator, _GeneratorCounter):
+            return generator.draw(p, shape)
+        return [m == 1.0 for m in tf_stateless.stateless_dropout_mask(generator, p, numel(shape)).data]
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        counter = _GeneratorCounter(seed, self.STRIDE)
+        return lambda x, p, *, training: self.forward(counter, x, p, training=training)[0]
+
+
+class GeneratorPerBlock(GeneratorStream):
+    """Declares "tf-generator", but its counter moves 256 per Philox block of 4 elements, not 256 per
+    element, as a reading of the kernel's Skip(256 n) in words rather than blocks: from the second
+    drawing call on, every mask comes from a counter 4 times too near the seed."""
+
+    name = "generator-per-block"
+    STRIDE = tf_stateless.GENERATOR_STRIDE // 4
