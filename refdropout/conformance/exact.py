@@ -1,8 +1,9 @@
 """The checks of spec/exact.md: masks are the declared algorithm's, bit for bit (EXACT-1), and so
 are a stream's, call after call, under its declared key schedule (EXACT-2).
 
-An implementation that declares ``policies.algorithm`` ("jax-threefry" or "tf-stateless-philox")
-has every mask compared with the algorithm's prediction, recomputed by the engine's
+An implementation that declares ``policies.algorithm`` ("jax-threefry", "tf-stateless-philox" or
+"torch-cuda-philox", the last on a CUDA device only) has every mask compared with the algorithm's
+prediction, recomputed by the engine's
 :mod:`refdropout.exact`: the fixed cases (the edges of shapes, seeds and rates, then six cases of
 10^6 elements), then the generated cases of :mod:`.cases` searched by :func:`.search.search`
 (spec/runner.md, RUNNER-18). An implementation that also declares ``policies.stream_keys`` has
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 from ..contract import Implementation, dtypes_of, has_capability, policies_of
 from ..contract.arrays import as_array
 from ..dtypes import DType
-from ..exact import jax_random, tf_stateless
+from ..exact import jax_random, tf_stateless, torch_cuda
 from ..exact.streams import ALGORITHMS, stream_keys, tf_generator_states
 from ..shapes import Shape
 from .cases import CORNER_RATE, STREAM_MODES, Case, cases, rates
@@ -33,7 +34,7 @@ from .search import search
 from .verdict import Outcome, Verdict
 
 __all__ = ["capability_of", "default_key", "fixed_cases", "kept", "predicted_mask", "rates_below_one",
-           "stream_cases", "stream_predictions"]
+           "stream_cases", "stream_predictions", "torch_cuda_mask"]
 
 WORD = 2**32
 SEEDS = (0, WORD - 1, WORD, 2**63, 2**64 - 1)  # the seeds at the edges of 32 and 64 bits
@@ -67,7 +68,8 @@ def fixed_cases(impl: Implementation, seed: int) -> list[Case]:
 
 def default_key(algorithm: str, seed: int) -> tuple[int, int]:
     """The key of a 64-bit seed when the implementation has no ``algorithm_key``: (hi, lo) for
-    jax-threefry (``jax.random.key(uint64(seed))``), the pair (lo, hi) for tf-stateless-philox."""
+    jax-threefry (``jax.random.key(uint64(seed))``), the pair (lo, hi) for tf-stateless-philox and the
+    Philox key (lo, hi) of the generator's seed for torch-cuda-philox."""
     hi, lo = divmod(seed, WORD)
     return (hi, lo) if algorithm == "jax-threefry" else (lo, hi)
 
@@ -77,6 +79,15 @@ PREDICTIONS: dict[str, Callable[[tuple[int, int], Shape, DType, float], list[flo
     "jax-threefry": lambda key, shape, dtype, p: jax_random.bernoulli(key, 1.0 - p, shape, "float64").data,
     "tf-stateless-philox": lambda key, shape, dtype, p: tf_stateless.stateless_dropout_mask(key, p, shape, dtype).data,
 }
+
+
+def torch_cuda_mask(geometry: tuple[int, int], key: tuple[int, int], case: Case, offset: int = 0) -> np.ndarray:
+    """The keep mask torch-cuda-philox predicts for ``case`` on a device of ``geometry`` (multiprocessors,
+    threads per multiprocessor), the generator seeded with the seed of ``key`` (lo, hi) at ``offset``."""
+    multiprocessors, threads = (int(g) for g in geometry)
+    flat = torch_cuda.dropout_mask(key[0] | key[1] << 32, offset, case.p, case.shape, case.dtype,
+                                   multiprocessors=multiprocessors, threads_per_multiprocessor=threads).data
+    return _as_mask(flat, case)
 
 
 def stream_cases(impl: Implementation) -> list[Case]:
@@ -118,8 +129,12 @@ def _difference(impl: Implementation, algorithm: str, case: Case) -> list[str]:
     else:
         name, y = "dropout(x = 1)", impl.dropout(x, case.p, training=True, seed=case.seed)
     key = _key_of(impl, algorithm, case.seed)
-    return array_of_shape(name, y, case.shape) or _compared(kept(y), predicted_mask(algorithm, key, case),
-                                                            f"key {key}", algorithm, case)
+    wrong = array_of_shape(name, y, case.shape)
+    if wrong:
+        return wrong
+    predicted = (torch_cuda_mask(impl.cuda_geometry(), key, case) if algorithm == "torch-cuda-philox"
+                 else predicted_mask(algorithm, key, case))
+    return _compared(kept(y), predicted, f"key {key}", algorithm, case)
 
 
 def _compared(got: np.ndarray, predicted: np.ndarray, source: str, algorithm: str, case: Case) -> list[str]:
@@ -144,6 +159,10 @@ def check_masks_are_the_declared_algorithms(impl: Implementation, ctx: Context) 
     algorithm = policies_of(impl).algorithm
     if algorithm is None:
         return Verdict("EXACT-1", Outcome.NOT_APPLICABLE, "declares no algorithm (policies.algorithm)")
+    if algorithm == "torch-cuda-philox" and not has_capability(impl, "cuda_geometry"):
+        return Verdict("EXACT-1", Outcome.NOT_APPLICABLE, "torch-cuda-philox is drawn on a CUDA device, and the "
+                       "implementation runs on none (no cuda_geometry: a CPU run); its prediction is unverified "
+                       "against hardware (spec/exact.md)")
     for case in fixed_cases(impl, ctx.seed):
         difference = _difference(impl, algorithm, case)
         if difference:  # the first differing case is the verdict

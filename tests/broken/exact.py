@@ -8,15 +8,16 @@ of refdropout.mutants once the published detection matrix is regenerated with it
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
 
 from refdropout.contract import Policies
-from refdropout.exact import jax_random, tf_stateless
+from refdropout.exact import jax_random, tf_stateless, torch_cuda
 from refdropout.exact.threefry import THREEFRY_PARITY, THREEFRY_ROTATIONS
 from refdropout.mutants.textbook import Textbook
+from refdropout.random import Generator
 from refdropout.shapes import Shape, numel
 from refdropout.tensor import Tensor
 
@@ -245,3 +246,56 @@ class GeneratorPerBlock(GeneratorStream):
 
     name = "generator-per-block"
     STRIDE = tf_stateless.GENERATOR_STRIDE // 4
+
+
+class TorchCudaDrawn(Textbook):
+    """Correct: the masks torch-cuda-philox predicts for a CUDA device of 2 multiprocessors of 1024 threads
+    (a launch of at most 8 blocks), the generator seeded with the seed at offset 0: PyTorch's fused dropout
+    kernel as spec/exact.md derives it (unverified against hardware), drawn by the engine."""
+
+    name = "torch-cuda-drawn"
+    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="torch-cuda-philox")
+    GEOMETRY = (2, 1024)
+
+    def cuda_geometry(self) -> tuple[int, int]:
+        return self.GEOMETRY
+
+    def generator(self, seed: int) -> int:
+        return seed
+
+    def keep_mask(self, seed: int, shape: Shape, dtype, p: float) -> list[bool]:
+        sms, threads = self.GEOMETRY
+        return [m == 1.0 for m in torch_cuda.dropout_mask(seed, 0, p, shape, dtype, multiprocessors=sms,
+                                                          threads_per_multiprocessor=threads).data]
+
+    def forward(self, generator: int, x: Tensor, p: object, *, training: bool,
+                noise_shape: Sequence[int | None] | None = None) -> tuple[Tensor, Tensor]:
+        p = self.rate(p)
+        if not self.draws(p, training) or noise_shape is not None:
+            return super().forward(Generator(generator), x, p, training=training, noise_shape=noise_shape)
+        keep = Tensor.from_flat(self.keep_mask(generator, x.shape, x.dtype, p), x.shape, "bool")
+        return self.scale(x, keep, p), keep
+
+
+class VecTwoReusesWords(TorchCudaDrawn):
+    """Declares torch-cuda-philox, but at vector width 2 (float64 of even n, the other formats of n = 2 mod 4)
+    a thread draws a fresh curand_uniform4 every second pass only and takes the last two words of the
+    previous draw in between, as the kernel's comment intends (pytorch/pytorch#50110; the reuse never
+    happens in the kernel, pytorch/pytorch#68909): from a thread's second pass on, the masks differ."""
+
+    name = "vec-two-reuses-words"
+
+    def keep_mask(self, seed: int, shape: Shape, dtype, p: float) -> list[bool]:
+        n = numel(shape)
+        if n == 0 or torch_cuda.vector_width(n, dtype.itemsize) != 2:
+            return super().keep_mask(seed, shape, dtype, p)
+        threads = torch_cuda.BLOCK * torch_cuda.launch_grid(n, *self.GEOMETRY)
+        passes = -(-n // (2 * threads))  # of the thread that runs the most
+        draws = -(-passes // 2)  # two passes a draw
+        words = torch_cuda._words((seed % 2**32, seed >> 32), [(k, t) for k in range(draws) for t in range(threads)])
+        threshold = torch_cuda.keep_threshold(torch_cuda._keep_prob(p, dtype))
+        keep = []
+        for i in range(n):
+            t, j = (i // 2) % threads, (i // 2) // threads
+            keep.append(words[((j // 2) * threads + t) * 4 + 2 * (j % 2) + i % 2] < threshold)
+        return keep
