@@ -24,6 +24,7 @@ from broken.exact import (
     GeneratorStream,
     NnxStream,
     NnxWithoutFork,
+    OffsetPerElement,
     OriginalLayout,
     SeedPairSwapped,
     SplitsInEvaluation,
@@ -453,13 +454,15 @@ def test_torch_cuda_refuses_bad_input(call, error: type, words: str) -> None:
 
 
 @pytest.mark.clause("EXACT-1")
+@pytest.mark.clause("EXACT-2")
 def test_torch_cuda_philox_needs_a_cuda_device(check_correct) -> None:
-    """Declared where no CUDA device runs the masks (no cuda_geometry: a CPU run), EXACT-1 is not applicable
-    and says why; the torch target on the CPU reports no geometry."""
+    """Declared where no CUDA device runs the masks (no cuda_geometry: a CPU run), EXACT-1 and EXACT-2 are
+    not applicable and say why; the torch target on the CPU reports no geometry."""
     impl = type("CpuDeclaresTorchCuda", (TorchCudaDrawn,), {"cuda_geometry": None})()
-    verdict = check_correct("EXACT-1", impl, 0)
-    assert verdict.outcome is Outcome.NOT_APPLICABLE and "CUDA device" in verdict.detail, verdict.detail
-    assert "unverified against hardware" in verdict.detail
+    for clause in ("EXACT-1", "EXACT-2"):
+        verdict = check_correct(clause, impl, 0)
+        assert verdict.outcome is Outcome.NOT_APPLICABLE and "CUDA device" in verdict.detail, verdict.detail
+        assert "unverified against hardware" in verdict.detail
     torch = pytest.importorskip("torch", reason="needs torch")
     from refdropout.adapters.torch import TorchDropout
     if not torch.cuda.is_available():
@@ -689,15 +692,17 @@ def test_stream_keys_match_the_installed_flax_and_jax(seed: int) -> None:
 
 
 def _stream_impl(name: str):
-    engine = {"split-stream": SplitStream, "nnx-stream": NnxStream, "generator-stream": GeneratorStream}
+    engine = {"split-stream": SplitStream, "nnx-stream": NnxStream, "generator-stream": GeneratorStream,
+              "torch-cuda-drawn": TorchCudaDrawn}
     return engine[name]() if name in engine else _target(name)
 
 
 @pytest.mark.clause("EXACT-2")
-@pytest.mark.parametrize("name", ["split-stream", "nnx-stream", "generator-stream", "jax", "flax", "equinox",
-                                  "tensorflow"])
+@pytest.mark.parametrize("name", ["split-stream", "nnx-stream", "generator-stream", "torch-cuda-drawn", "jax",
+                                  "flax", "equinox", "tensorflow"])
 def test_declared_schedules_give_the_predicted_stream_masks(check_correct, name: str) -> None:
-    """The engine's witnesses of the three schedules, and the targets on the CPU in every declared format:
+    """The engine's witnesses of the four schedules (torch-cuda-offset's as derived, unverified against
+    hardware), and the targets on the CPU in every declared format:
     the Haiku idiom's split stream (jax), one nnx.Dropout with its forked Rngs stream (flax), eqx.nn.Dropout
     called with a split of the key before each drawing call (equinox) and general_dropout on one
     tf.random.Generator (tensorflow)."""
@@ -714,12 +719,13 @@ def test_no_schedule_is_not_applicable(check_correct, impl) -> None:
 
 
 @pytest.mark.clause("EXACT-2")
-@pytest.mark.parametrize("impl", [SplitsInEvaluation(), NnxWithoutFork(), GeneratorPerBlock()],
+@pytest.mark.parametrize("impl", [SplitsInEvaluation(), NnxWithoutFork(), GeneratorPerBlock(), OffsetPerElement()],
                          ids=lambda impl: impl.name)
 def test_a_schedule_off_by_one_call_is_caught(check_broken, impl) -> None:
-    """A stream that splits at an evaluation call, an nnx stream without the layer's fork and a TensorFlow
-    generator whose counter moves per block, not per element: all draw masks of the right distribution,
-    and EXACT-2 names the first drawing call whose mask differs."""
+    """A stream that splits at an evaluation call, an nnx stream without the layer's fork, a TensorFlow
+    generator whose counter moves per block, not per element, and a CUDA generator whose offset moves per
+    element, not per pass of each thread: all draw masks of the right distribution, and EXACT-2 names the
+    first drawing call whose mask differs."""
     detail = assert_fails(check_broken, "EXACT-2", impl, 0).detail
     assert re.match(r"call \d \(training\) of dropout_stream\(x = 1\), drawing call \d of the stream "
                     rf"\({policies_of(impl).stream_keys}\): element", detail), detail

@@ -22,6 +22,12 @@ and TensorFlow's (``tf_generator_states``):
   generator's 128-bit counter, which starts at the seed and moves 256 per element drawn; drawing
   call ``c`` after calls of ``n_0, ..., n_(c-1)`` elements draws from the counter
   ``seed + 256 (n_0 + ... + n_(c-1))`` (``tf_stateless.generator_state``, ``generator_advance``).
+
+and PyTorch's on CUDA (``torch_cuda.stream_offsets``; unverified against hardware):
+
+* ``"torch-cuda-offset"``: successive ``F.dropout`` calls on the CUDA generator seeded with ``seed``:
+  every call takes the seed's key and the generator's offset, which starts at 0 and moves on by each
+  drawing call's ``torch_cuda.offset_increment`` (4 per pass of the unrolled kernel's threads).
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ def _nnx_keys(root: Key, calls: int) -> list[Key]:
 SCHEDULES: dict[str, Callable[[Key, int], list[Key]]] = {"jax-split": _split_keys, "nnx-rngs": _nnx_keys}
 # schedule -> the algorithm whose masks its drawing calls draw
 ALGORITHMS: dict[str, str] = {"jax-split": "jax-threefry", "nnx-rngs": "jax-threefry",
-                              "tf-generator": "tf-stateless-philox"}
+                              "tf-generator": "tf-stateless-philox", "torch-cuda-offset": "torch-cuda-philox"}
 
 
 def stream_keys(schedule: str, root: Sequence[int], calls: int) -> list[Key]:
