@@ -25,7 +25,7 @@ from ..contract import Implementation, dtypes_of, has_capability, policies_of
 from ..contract.arrays import as_array
 from ..dtypes import DType
 from ..exact import jax_random, tf_stateless, torch_cuda
-from ..exact.streams import ALGORITHMS, stream_keys, tf_generator_states
+from ..exact.streams import ALGORITHMS, keras_seed_pairs, stream_keys, tf_generator_states
 from ..shapes import Shape
 from .cases import CORNER_RATE, STREAM_MODES, Case, cases, rates
 from .kit import array_of_shape, ones_array
@@ -184,6 +184,8 @@ def stream_predictions(schedule: str, case: Case, calls: int, geometry: tuple[in
         return [(f"key {key}, counter {counter}",
                  _as_mask(tf_stateless.philox_dropout_mask(key, counter, case.p, case.shape, case.dtype).data, case))
                 for key, counter in tf_generator_states(case.seed, sizes)]
+    if schedule == "keras-seed-generator":
+        return [(f"key {pair}", predicted_mask(algorithm, pair, case)) for pair in keras_seed_pairs(case.seed, calls)]
     key = default_key(algorithm, case.seed)
     if schedule == "torch-cuda-offset":
         offsets = torch_cuda.stream_offsets(sizes, multiprocessors=int(geometry[0]),

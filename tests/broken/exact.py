@@ -15,6 +15,7 @@ import numpy as np
 
 from refdropout.contract import Policies
 from refdropout.exact import jax_random, tf_stateless, torch_cuda
+from refdropout.exact.streams import keras_seed_pair
 from refdropout.exact.threefry import THREEFRY_PARITY, THREEFRY_ROTATIONS
 from refdropout.mutants.textbook import Textbook
 from refdropout.random import Generator
@@ -329,3 +330,39 @@ class VecTwoReusesWords(TorchCudaDrawn):
             t, j = (i // 2) % threads, (i // 2) // threads
             keep.append(words[((j // 2) * threads + t) * 4 + 2 * (j % 2) + i % 2] < threshold)
         return keep
+
+
+class KerasStream(GeneratorStream):
+    """Correct: TensorFlow's stateless masks in float32 under Keras's seed pairs: a call of a fresh layer
+    [int64(s) mod (2^31 - 2), 0] (its algorithm_key), a stream's drawing call c the pair of [s, c] reduced
+    alike ("keras-seed-generator", EXACT-2)."""
+
+    name = "keras-stream"
+    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="tf-stateless-philox",
+                        stream_keys="keras-seed-generator")
+    COUNTS_EVALUATION = False
+
+    def algorithm_key(self, seed: int) -> tuple[int, int]:
+        return keras_seed_pair(seed)
+
+    def generator(self, seed: int) -> tuple[int, int]:
+        return keras_seed_pair(seed)
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        counter = [0]
+
+        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
+            pair = keras_seed_pair(seed, counter[0])
+            counter[0] += self.draws(p, training) or self.COUNTS_EVALUATION
+            return self.forward(pair, x, p, training=training)[0]
+
+        return call
+
+
+class KerasCountsEveryCall(KerasStream):
+    """Declares "keras-seed-generator", but its SeedGenerator's counter moves at every call, evaluation
+    included, as a layer that draws its seed before it reads its mode: from the call after an evaluation
+    call on, each mask is drawn with the next call's seed pair."""
+
+    name = "keras-counts-every-call"
+    COUNTS_EVALUATION = True
