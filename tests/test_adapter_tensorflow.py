@@ -53,7 +53,7 @@ QUICK = (
     QuickRun("keras",
              passes=["DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-10", "DROPOUT-15",
                      "GRADIENTS-4", "MODES-7", "MODES-9", "VARIANTS-1", "VARIANTS-2",
-                     "ENSEMBLE-8", "DROPOUT-14", "MODES-8", "VARIANTS-3", "VARIANTS-7"],
+                     "ENSEMBLE-8", "DROPOUT-14", "MODES-8", "VARIANTS-3", "VARIANTS-7", "EXACT-1", "EXACT-2"],
              # no DropConnect, DropBlock; LSTM not adapted
              not_applicable=["VARIANTS-9", "VARIANTS-13", "RECURRENT-5"],
              relied={"DROPOUT-3": {"p_validation"}, "DROPOUT-10": {"nonfinite"}},

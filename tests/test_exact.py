@@ -22,8 +22,11 @@ from broken.exact import (
     CounterOffByOne,
     GeneratorPerBlock,
     GeneratorStream,
+    KerasCountsEveryCall,
+    KerasStream,
     NnxStream,
     NnxWithoutFork,
+    OffsetPerElement,
     OriginalLayout,
     SeedPairSwapped,
     SplitsInEvaluation,
@@ -51,7 +54,7 @@ from refdropout.contract import policies_of
 from refdropout.contract.declarations import policy_assignment
 from refdropout.dtypes import get_dtype
 from refdropout.exact import jax_random, tf_stateless, torch_cuda
-from refdropout.exact.streams import stream_keys, tf_generator_states
+from refdropout.exact.streams import keras_seed_pair, keras_seed_pairs, stream_keys, tf_generator_states
 from refdropout.exact.threefry import threefry2x32, threefry2x32_lanes
 from refdropout.random import philox4x32
 
@@ -325,17 +328,17 @@ def test_stateless_dropout_mask_matches_tensorflow(tf, dtype: str, rate: float) 
 
 def _target(name: str):
     """The built-in target ``name``, skipped where its framework is not installed."""
-    pytest.importorskip({"jax": "jax", "flax": "flax", "tensorflow": "tensorflow", "equinox": "equinox"}[name],
-                        reason=f"needs {name}")
+    pytest.importorskip({"jax": "jax", "flax": "flax", "tensorflow": "tensorflow", "equinox": "equinox",
+                         "keras": "keras"}[name], reason=f"needs {name}")
     from refdropout.adapters import load_target
     return load_target(name).impl
 
 
 @pytest.mark.clause("EXACT-1")
-@pytest.mark.parametrize("name", ["jax", "flax", "tensorflow"])
+@pytest.mark.parametrize("name", ["jax", "flax", "tensorflow", "keras"])
 def test_declared_algorithms_give_the_predicted_masks(check_correct, name: str) -> None:
     """The built-in targets' masks on the CPU, every declared format: Haiku's idiom and linen.Dropout
-    (jax-threefry), stateless_dropout (tf-stateless-philox)."""
+    (jax-threefry), stateless_dropout and Keras's Dropout layer (tf-stateless-philox)."""
     assert policies_of(_target(name)).algorithm is not None
     assert_passes(check_correct, "EXACT-1", _target(name), 0)
 
@@ -453,13 +456,15 @@ def test_torch_cuda_refuses_bad_input(call, error: type, words: str) -> None:
 
 
 @pytest.mark.clause("EXACT-1")
+@pytest.mark.clause("EXACT-2")
 def test_torch_cuda_philox_needs_a_cuda_device(check_correct) -> None:
-    """Declared where no CUDA device runs the masks (no cuda_geometry: a CPU run), EXACT-1 is not applicable
-    and says why; the torch target on the CPU reports no geometry."""
+    """Declared where no CUDA device runs the masks (no cuda_geometry: a CPU run), EXACT-1 and EXACT-2 are
+    not applicable and say why; the torch target on the CPU reports no geometry."""
     impl = type("CpuDeclaresTorchCuda", (TorchCudaDrawn,), {"cuda_geometry": None})()
-    verdict = check_correct("EXACT-1", impl, 0)
-    assert verdict.outcome is Outcome.NOT_APPLICABLE and "CUDA device" in verdict.detail, verdict.detail
-    assert "unverified against hardware" in verdict.detail
+    for clause in ("EXACT-1", "EXACT-2"):
+        verdict = check_correct(clause, impl, 0)
+        assert verdict.outcome is Outcome.NOT_APPLICABLE and "CUDA device" in verdict.detail, verdict.detail
+        assert "unverified against hardware" in verdict.detail
     torch = pytest.importorskip("torch", reason="needs torch")
     from refdropout.adapters.torch import TorchDropout
     if not torch.cuda.is_available():
@@ -688,19 +693,57 @@ def test_stream_keys_match_the_installed_flax_and_jax(seed: int) -> None:
     assert subs == stream_keys("jax-split", (0, seed), 3)
 
 
+def test_keras_seed_pairs_reduce_the_int64_seed() -> None:
+    """keras-seed-generator: [int64(s), c], each word floor-modulo 2^31 - 2 (a negative int64 gives a
+    non-negative word); seeds 2^31 - 2 apart share their pairs."""
+    modulus = 2**31 - 2
+    assert keras_seed_pairs(5, 3) == [(5, 0), (5, 1), (5, 2)]
+    assert keras_seed_pair(2**64 - 1) == ((-1) % modulus, 0) == (modulus - 1, 0)
+    assert keras_seed_pair(2**63) == ((-(2**63)) % modulus, 0)
+    assert keras_seed_pair(7 + modulus, modulus + 3) == (7, 3)
+    with pytest.raises(ValueError, match="seed"):
+        keras_seed_pair(2**64)
+
+
+@pytest.mark.clause("EXACT-2")
+@pytest.mark.parametrize("seed", [3, 2**31 + 5, 2**64 - 9])
+def test_keras_seed_pairs_match_the_installed_keras(seed: int) -> None:
+    """The seed pairs themselves, read off Keras on the TensorFlow backend: a Dropout layer seeded with the
+    int64 of the seed hands _cast_seed(draw_seed(generator)) to stateless_dropout, its state [s, c]; calls
+    in evaluation and at rate 0 draw nothing."""
+    pytest.importorskip("tensorflow", reason="needs TensorFlow")
+    keras = pytest.importorskip("keras", reason="needs Keras")
+    from keras.src.backend.tensorflow.random import _cast_seed
+    from keras.src.random.seed_generator import draw_seed
+
+    signed = seed - 2**64 if seed >= 2**63 else seed
+    layer = keras.layers.Dropout(0.5, seed=signed)
+    x = np.ones((4,), dtype="float32")
+    layer(x, training=False)
+    drawn = []
+    for _ in range(3):
+        layer(x, training=True)
+        drawn.append(tuple(layer.seed_generator.state.numpy().tolist()))
+    assert drawn == [(signed, c) for c in (1, 2, 3)]
+    generator = keras.random.SeedGenerator(signed)
+    assert [tuple(_cast_seed(draw_seed(generator)).numpy().tolist()) for _ in range(3)] == keras_seed_pairs(seed, 3)
+
+
 def _stream_impl(name: str):
-    engine = {"split-stream": SplitStream, "nnx-stream": NnxStream, "generator-stream": GeneratorStream}
+    engine = {"split-stream": SplitStream, "nnx-stream": NnxStream, "generator-stream": GeneratorStream,
+              "keras-stream": KerasStream, "torch-cuda-drawn": TorchCudaDrawn}
     return engine[name]() if name in engine else _target(name)
 
 
 @pytest.mark.clause("EXACT-2")
-@pytest.mark.parametrize("name", ["split-stream", "nnx-stream", "generator-stream", "jax", "flax", "equinox",
-                                  "tensorflow"])
+@pytest.mark.parametrize("name", ["split-stream", "nnx-stream", "generator-stream", "keras-stream", "torch-cuda-drawn",
+                                  "jax", "flax", "equinox", "tensorflow", "keras"])
 def test_declared_schedules_give_the_predicted_stream_masks(check_correct, name: str) -> None:
-    """The engine's witnesses of the three schedules, and the targets on the CPU in every declared format:
+    """The engine's witnesses of the five schedules (torch-cuda-offset's as derived, unverified against
+    hardware), and the targets on the CPU in every declared format:
     the Haiku idiom's split stream (jax), one nnx.Dropout with its forked Rngs stream (flax), eqx.nn.Dropout
-    called with a split of the key before each drawing call (equinox) and general_dropout on one
-    tf.random.Generator (tensorflow)."""
+    called with a split of the key before each drawing call (equinox), general_dropout on one
+    tf.random.Generator (tensorflow) and a Keras Dropout layer's SeedGenerator (keras)."""
     impl = _stream_impl(name)
     assert policies_of(impl).stream_keys is not None
     assert_passes(check_correct, "EXACT-2", impl, 0)
@@ -714,12 +757,13 @@ def test_no_schedule_is_not_applicable(check_correct, impl) -> None:
 
 
 @pytest.mark.clause("EXACT-2")
-@pytest.mark.parametrize("impl", [SplitsInEvaluation(), NnxWithoutFork(), GeneratorPerBlock()],
-                         ids=lambda impl: impl.name)
+@pytest.mark.parametrize("impl", [SplitsInEvaluation(), NnxWithoutFork(), GeneratorPerBlock(), KerasCountsEveryCall(),
+                                  OffsetPerElement()], ids=lambda impl: impl.name)
 def test_a_schedule_off_by_one_call_is_caught(check_broken, impl) -> None:
-    """A stream that splits at an evaluation call, an nnx stream without the layer's fork and a TensorFlow
-    generator whose counter moves per block, not per element: all draw masks of the right distribution,
-    and EXACT-2 names the first drawing call whose mask differs."""
+    """A stream that splits at an evaluation call, an nnx stream without the layer's fork, a TensorFlow
+    generator whose counter moves per block, not per element, a Keras SeedGenerator that counts evaluation
+    calls and a CUDA generator whose offset moves per element, not per pass of each thread: all draw masks
+    of the right distribution, and EXACT-2 names the first drawing call whose mask differs."""
     detail = assert_fails(check_broken, "EXACT-2", impl, 0).detail
     assert re.match(r"call \d \(training\) of dropout_stream\(x = 1\), drawing call \d of the stream "
                     rf"\({policies_of(impl).stream_keys}\): element", detail), detail

@@ -27,8 +27,10 @@ and takes True and False as rates 1 and 0 (p_validation "bool_as_number"). KNOWN
 lists what no policy allows. The target ``tensorflow`` declares the algorithm "tf-stateless-philox"
 with the default key [lo, hi] (spec/exact.md, EXACT-1), and its stream's schedule "tf-generator"
 (``from_seed(s)`` holds the Philox counter s under the key (0, 0), moved on 256 per element drawn:
-EXACT-2, measured bit for bit on the CPU); Keras's state words, reduced modulo
-2^31 − 2, follow no declared key. Importing this module never needs TensorFlow, making an adapter
+EXACT-2, measured bit for bit on the CPU). Keras's state words, reduced modulo 2^31 − 2, are a
+seed pair of the same algorithm: the target ``keras`` declares "tf-stateless-philox" with the seed
+pair of ``algorithm_key`` and its stream's schedule "keras-seed-generator" (EXACT-1, EXACT-2).
+Importing this module never needs TensorFlow, making an adapter
 does; before TensorFlow is first imported the adapter sets, unless the environment already does,
 ``TF_CPP_MIN_LOG_LEVEL`` to 2 (no start-up logging) and ``TF_ENABLE_ONEDNN_OPTS`` to 0 (ENVIRONMENT).
 With oneDNN's options on, TensorFlow's CPU tensors come from oneDNN's allocator, a BFC pool that
@@ -52,6 +54,7 @@ import numpy as np
 
 from ..contract import Policies
 from ..contract.arrays import DTYPES, as_array, in_kind, to_numpy
+from ..exact.streams import keras_seed_pair
 from ..nn.mc import MCPrediction
 from ..tensor import Tensor
 from ..theory import Network
@@ -284,7 +287,8 @@ class KerasDropout:
     name = "keras"
     framework = "keras"
     dtypes = DTYPES
-    policies = Policies(scaling="inverted", nonfinite="select", p_validation="bool_as_number", subnormals="flushed")
+    policies = Policies(scaling="inverted", nonfinite="select", p_validation="bool_as_number", subnormals="flushed",
+                        algorithm="tf-stateless-philox", stream_keys="keras-seed-generator")
     known_deviations = KNOWN_DEVIATIONS["keras"]
 
     def __init__(self) -> None:
@@ -295,6 +299,11 @@ class KerasDropout:
             raise RuntimeError(OTHER_BACKEND.format(backend=backend))
         self._tf = import_framework("tensorflow", target=self.name, install=INSTALL)
         self._layers: dict[tuple, Any] = {}  # (kind, type(p), p, dtype, options) -> a layer made once
+
+    def algorithm_key(self, seed: int) -> tuple[int, int]:
+        """The seed pair a fresh layer seeded ``seed`` hands ``stateless_dropout``: its SeedGenerator's
+        [int64(seed), 0], each word modulo 2^31 - 2 (keras's ``_cast_seed``; spec/exact.md)."""
+        return keras_seed_pair(seed)
 
     def _call(self, layer: Any, x: Tensor, training: bool) -> Tensor:
         return _from_tf(layer(_to_tf(self._tf, x), training=training), x)

@@ -25,7 +25,7 @@ from ..contract import Implementation, dtypes_of, has_capability, policies_of
 from ..contract.arrays import as_array
 from ..dtypes import DType
 from ..exact import jax_random, tf_stateless, torch_cuda
-from ..exact.streams import ALGORITHMS, stream_keys, tf_generator_states
+from ..exact.streams import ALGORITHMS, keras_seed_pairs, stream_keys, tf_generator_states
 from ..shapes import Shape
 from .cases import CORNER_RATE, STREAM_MODES, Case, cases, rates
 from .kit import array_of_shape, ones_array
@@ -43,6 +43,8 @@ SHAPES: tuple[Shape, ...] = ((), (0,), (3, 0, 2), (1,), (7,), (2, 3, 5), (2, 1, 
 LARGE_SHAPE = (1000, 1000)  # 10^6 elements: a defect at one element in 10^6 shows in each
 LARGE = 6  # large cases, at p = 1/2
 rates_below_one = st.one_of(st.just(0.0), rates)  # p in [0, 1): the generated cases' rates
+NO_CUDA_DEVICE = ("torch-cuda-philox is drawn on a CUDA device, and the implementation runs on none (no "
+                  "cuda_geometry: a CPU run); its prediction is unverified against hardware (spec/exact.md)")
 # EXACT-2's fixed streams, one per seed of SEEDS: (shape, p) of each stream's calls
 STREAMS: tuple[tuple[Shape, float], ...] = (((7,), 0.5), ((2, 3, 5), 0.3), ((4097,), 0.5), ((2, 1, 3, 4), 1 - 2**-24),
                                             ((1,), 2**-24))
@@ -160,9 +162,7 @@ def check_masks_are_the_declared_algorithms(impl: Implementation, ctx: Context) 
     if algorithm is None:
         return Verdict("EXACT-1", Outcome.NOT_APPLICABLE, "declares no algorithm (policies.algorithm)")
     if algorithm == "torch-cuda-philox" and not has_capability(impl, "cuda_geometry"):
-        return Verdict("EXACT-1", Outcome.NOT_APPLICABLE, "torch-cuda-philox is drawn on a CUDA device, and the "
-                       "implementation runs on none (no cuda_geometry: a CPU run); its prediction is unverified "
-                       "against hardware (spec/exact.md)")
+        return Verdict("EXACT-1", Outcome.NOT_APPLICABLE, NO_CUDA_DEVICE)
     for case in fixed_cases(impl, ctx.seed):
         difference = _difference(impl, algorithm, case)
         if difference:  # the first differing case is the verdict
@@ -174,17 +174,24 @@ def check_masks_are_the_declared_algorithms(impl: Implementation, ctx: Context) 
     return ctx.verdict("EXACT-1", failures)
 
 
-def stream_predictions(schedule: str, case: Case, calls: int) -> list[tuple[str, np.ndarray]]:
+def stream_predictions(schedule: str, case: Case, calls: int, geometry: tuple[int, int] | None = None
+                       ) -> list[tuple[str, np.ndarray]]:
     """The masks ``schedule``'s first ``calls`` drawing calls of a stream of ``case.seed`` predict, each
-    called on ``case``'s shape, with what each is drawn from (its key, or its key and counter)."""
-    algorithm = ALGORITHMS[schedule]
+    called on ``case``'s shape, with what each is drawn from (its key; its key and counter; its seed's key
+    and offset, on a CUDA device of ``geometry``)."""
+    algorithm, sizes = ALGORITHMS[schedule], [math.prod(case.shape)] * calls
     if schedule == "tf-generator":
-        states = tf_generator_states(case.seed, [math.prod(case.shape)] * calls)
         return [(f"key {key}, counter {counter}",
                  _as_mask(tf_stateless.philox_dropout_mask(key, counter, case.p, case.shape, case.dtype).data, case))
-                for key, counter in states]
-    return [(f"key {key}", predicted_mask(algorithm, key, case))
-            for key in stream_keys(schedule, default_key(algorithm, case.seed), calls)]
+                for key, counter in tf_generator_states(case.seed, sizes)]
+    if schedule == "keras-seed-generator":
+        return [(f"key {pair}", predicted_mask(algorithm, pair, case)) for pair in keras_seed_pairs(case.seed, calls)]
+    key = default_key(algorithm, case.seed)
+    if schedule == "torch-cuda-offset":
+        offsets = torch_cuda.stream_offsets(sizes, multiprocessors=int(geometry[0]),
+                                            threads_per_multiprocessor=int(geometry[1]))
+        return [(f"key {key}, offset {offset}", torch_cuda_mask(geometry, key, case, offset)) for offset in offsets]
+    return [(f"key {key}", predicted_mask(algorithm, key, case)) for key in stream_keys(schedule, key, calls)]
 
 
 def _stream_difference(impl: Implementation, schedule: str, case: Case) -> list[str]:
@@ -192,7 +199,8 @@ def _stream_difference(impl: Implementation, schedule: str, case: Case) -> list[
     STREAM_MODES): [] where each drawing call's is the prediction of ``schedule``."""
     stream, x = impl.dropout_stream(case.seed), ones_array(case.shape, case.dtype)
     draws = case.p > 0  # a training call at 0 < p < 1 draws; evaluation and p = 0 take no key
-    predictions = stream_predictions(schedule, case, sum(STREAM_MODES) if draws else 0)
+    geometry = impl.cuda_geometry() if ALGORITHMS[schedule] == "torch-cuda-philox" else None
+    predictions = stream_predictions(schedule, case, sum(STREAM_MODES) if draws else 0, geometry)
     drawn = 0
     for call, training in enumerate(STREAM_MODES):
         y = stream(x, case.p, training=training)
@@ -220,6 +228,8 @@ def check_stream_masks_follow_the_declared_key_schedule(impl: Implementation, ct
     if policies.algorithm != ALGORITHMS[schedule]:
         return Verdict("EXACT-2", Outcome.NOT_APPLICABLE, f"stream_keys {schedule} goes with algorithm "
                                                           f"{ALGORITHMS[schedule]}, declared {policies.algorithm!r}")
+    if policies.algorithm == "torch-cuda-philox" and not has_capability(impl, "cuda_geometry"):
+        return Verdict("EXACT-2", Outcome.NOT_APPLICABLE, NO_CUDA_DEVICE)
     for case in stream_cases(impl):
         difference = _stream_difference(impl, schedule, case)
         if difference:

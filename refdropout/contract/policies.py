@@ -58,8 +58,11 @@ class Policies:
     algorithm, from the seed's key: None (undeclared), "jax-split" (``key, sub = split(key)`` before
     each), "nnx-rngs" (``flax.nnx.Dropout``'s forked ``Rngs`` stream), both with "jax-threefry", or
     "tf-generator" (one ``tf.random.Generator.from_seed(seed)``, its Philox counter moving 256 per
-    element drawn), with "tf-stateless-philox"; EXACT-2 then compares each call's mask with the
-    prediction (spec/exact.md, "Streams").
+    element drawn) or "keras-seed-generator" (a Keras layer's SeedGenerator: the seed pair [seed, c]
+    of call c, each word modulo 2^31 - 2), with "tf-stateless-philox", or "torch-cuda-offset"
+    (PyTorch's CUDA generator, its offset moved on per call by the launch's passes), with
+    "torch-cuda-philox"; EXACT-2 then compares each call's mask with the prediction (spec/exact.md,
+    "Streams").
     ``reproducible_across``: the devices whose masks of one (x, p, seed) are the same bits, None
     (undeclared: only the distribution is promised across devices, RANDOM-17) or two or more of
     DEVICES joined by "+" in DEVICES' order ("cpu+cuda"); TRAINING-7 then compares them bit for bit.
@@ -95,7 +98,7 @@ POLICY_VALUES: dict[str, tuple] = {
     "subnormals": ("kept", "flushed"),
     "scale_format": ("exact", "input", "float32", "float32_reciprocal"),
     "algorithm": (None, "jax-threefry", "tf-stateless-philox", "torch-cuda-philox"),
-    "stream_keys": (None, "jax-split", "nnx-rngs", "tf-generator"),
+    "stream_keys": (None, "jax-split", "nnx-rngs", "tf-generator", "keras-seed-generator", "torch-cuda-offset"),
     "reproducible_across": (None, *("+".join(kinds) for n in range(2, len(DEVICES) + 1)
                                     for kinds in combinations(DEVICES, n))),
 }

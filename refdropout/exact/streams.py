@@ -22,6 +22,17 @@ and TensorFlow's (``tf_generator_states``):
   generator's 128-bit counter, which starts at the seed and moves 256 per element drawn; drawing
   call ``c`` after calls of ``n_0, ..., n_(c-1)`` elements draws from the counter
   ``seed + 256 (n_0 + ... + n_(c-1))`` (``tf_stateless.generator_state``, ``generator_advance``).
+
+* ``"keras-seed-generator"``: a Keras 3 ``Dropout`` layer on the TensorFlow backend, seeded with the
+  int64 of the seed's 64 bits: its ``SeedGenerator``'s state is [seed, c] at drawing call c (``next``
+  adds [0, 1]), and ``_cast_seed`` reduces each word modulo 2^31 - 2 (``floormod``) before
+  ``stateless_dropout``: call c draws with the seed pair ``keras_seed_pairs(seed, calls)[c]``.
+
+and PyTorch's on CUDA (``torch_cuda.stream_offsets``; unverified against hardware):
+
+* ``"torch-cuda-offset"``: successive ``F.dropout`` calls on the CUDA generator seeded with ``seed``:
+  every call takes the seed's key and the generator's offset, which starts at 0 and moves on by each
+  drawing call's ``torch_cuda.offset_increment`` (4 per pass of the unrolled kernel's threads).
 """
 
 from __future__ import annotations
@@ -31,7 +42,8 @@ from collections.abc import Callable, Sequence
 from .jax_random import Key, fold_in, split
 from .tf_stateless import generator_advance, generator_state
 
-__all__ = ["ALGORITHMS", "SCHEDULES", "stream_keys", "tf_generator_states"]
+__all__ = ["ALGORITHMS", "KERAS_SEED_MODULUS", "SCHEDULES", "keras_seed_pair", "keras_seed_pairs", "stream_keys",
+           "tf_generator_states"]
 
 COUNT = 2**32  # an nnx RngStream's count is a uint32
 
@@ -53,7 +65,9 @@ def _nnx_keys(root: Key, calls: int) -> list[Key]:
 SCHEDULES: dict[str, Callable[[Key, int], list[Key]]] = {"jax-split": _split_keys, "nnx-rngs": _nnx_keys}
 # schedule -> the algorithm whose masks its drawing calls draw
 ALGORITHMS: dict[str, str] = {"jax-split": "jax-threefry", "nnx-rngs": "jax-threefry",
-                              "tf-generator": "tf-stateless-philox"}
+                              "tf-generator": "tf-stateless-philox", "keras-seed-generator": "tf-stateless-philox",
+                              "torch-cuda-offset": "torch-cuda-philox"}
+KERAS_SEED_MODULUS = 2**31 - 2  # keras's _cast_seed: floormod(seed, tf.int32.max - 1)
 
 
 def stream_keys(schedule: str, root: Sequence[int], calls: int) -> list[Key]:
@@ -82,3 +96,17 @@ def tf_generator_states(seed: int, sizes: Sequence[int]) -> list[tuple[Key, int]
         states.append((key, counter))
         counter = generator_advance(counter, size)
     return states
+
+
+def keras_seed_pair(seed: int, counter: int = 0) -> tuple[int, int]:
+    """The seed pair Keras hands ``stateless_dropout`` when its SeedGenerator, seeded with the int64 of the
+    64-bit ``seed``'s bits, holds [seed, counter]: both words modulo 2^31 - 2 (a floor modulo)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        raise ValueError(f"keras_seed_pair: seed must be an int in [0, 2**64), got {seed!r}")
+    signed = seed - 2**64 if seed >= 2**63 else seed
+    return signed % KERAS_SEED_MODULUS, counter % KERAS_SEED_MODULUS
+
+
+def keras_seed_pairs(seed: int, calls: int) -> list[tuple[int, int]]:
+    """The seed pairs of a Keras Dropout layer's first ``calls`` drawing calls ("keras-seed-generator")."""
+    return [keras_seed_pair(seed, c) for c in range(calls)]

@@ -15,6 +15,7 @@ import numpy as np
 
 from refdropout.contract import Policies
 from refdropout.exact import jax_random, tf_stateless, torch_cuda
+from refdropout.exact.streams import keras_seed_pair
 from refdropout.exact.threefry import THREEFRY_PARITY, THREEFRY_ROTATIONS
 from refdropout.mutants.textbook import Textbook
 from refdropout.random import Generator
@@ -248,33 +249,62 @@ class GeneratorPerBlock(GeneratorStream):
     STRIDE = tf_stateless.GENERATOR_STRIDE // 4
 
 
+class _CudaGenerator:
+    """PyTorch's CUDA generator seeded with a seed: its offset starts at 0 and a drawing call on n
+    elements moves it on by ``advance(n)``."""
+
+    def __init__(self, seed: int, advance: Callable[[int], int]) -> None:
+        self.seed, self.offset, self.advance = seed, 0, advance
+
+    def take(self, n: int) -> int:
+        offset, self.offset = self.offset, self.offset + self.advance(n)
+        return offset
+
+
 class TorchCudaDrawn(Textbook):
     """Correct: the masks torch-cuda-philox predicts for a CUDA device of 2 multiprocessors of 1024 threads
-    (a launch of at most 8 blocks), the generator seeded with the seed at offset 0: PyTorch's fused dropout
-    kernel as spec/exact.md derives it (unverified against hardware), drawn by the engine."""
+    (a launch of at most 8 blocks), the generator seeded with the seed at offset 0, and a stream whose
+    offset moves on per call as "torch-cuda-offset" says: PyTorch's fused dropout kernel as spec/exact.md
+    derives it (unverified against hardware), drawn by the engine."""
 
     name = "torch-cuda-drawn"
-    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="torch-cuda-philox")
+    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="torch-cuda-philox",
+                        stream_keys="torch-cuda-offset")
     GEOMETRY = (2, 1024)
 
     def cuda_geometry(self) -> tuple[int, int]:
         return self.GEOMETRY
 
-    def generator(self, seed: int) -> int:
-        return seed
+    def advance(self, n: int) -> int:
+        return torch_cuda.offset_increment(n, torch_cuda.launch_grid(n, *self.GEOMETRY))
 
-    def keep_mask(self, seed: int, shape: Shape, dtype, p: float) -> list[bool]:
+    def generator(self, seed: int) -> _CudaGenerator:
+        return _CudaGenerator(seed, self.advance)
+
+    def keep_mask(self, seed: int, offset: int, shape: Shape, dtype, p: float) -> list[bool]:
         sms, threads = self.GEOMETRY
-        return [m == 1.0 for m in torch_cuda.dropout_mask(seed, 0, p, shape, dtype, multiprocessors=sms,
+        return [m == 1.0 for m in torch_cuda.dropout_mask(seed, offset, p, shape, dtype, multiprocessors=sms,
                                                           threads_per_multiprocessor=threads).data]
 
-    def forward(self, generator: int, x: Tensor, p: object, *, training: bool,
+    def forward(self, generator: _CudaGenerator, x: Tensor, p: object, *, training: bool,
                 noise_shape: Sequence[int | None] | None = None) -> tuple[Tensor, Tensor]:
         p = self.rate(p)
-        if not self.draws(p, training) or noise_shape is not None:
-            return super().forward(Generator(generator), x, p, training=training, noise_shape=noise_shape)
-        keep = Tensor.from_flat(self.keep_mask(generator, x.shape, x.dtype, p), x.shape, "bool")
+        if not self.draws(p, training) or noise_shape is not None or not x.size:
+            return super().forward(Generator(generator.seed), x, p, training=training, noise_shape=noise_shape)
+        offset = generator.take(x.size)
+        keep = Tensor.from_flat(self.keep_mask(generator.seed, offset, x.shape, x.dtype, p), x.shape, "bool")
         return self.scale(x, keep, p), keep
+
+
+class OffsetPerElement(TorchCudaDrawn):
+    """Declares "torch-cuda-offset", but its generator's offset moves on by a uniform per element (n rounded
+    up to a multiple of 4), as a kernel of one thread per element would reserve, not by the 4 uniforms per
+    pass of each thread that the fused kernel reserves: from the second drawing call on, masks differ."""
+
+    name = "offset-per-element"
+
+    def advance(self, n: int) -> int:
+        return -(-n // 4) * 4
 
 
 class VecTwoReusesWords(TorchCudaDrawn):
@@ -285,17 +315,54 @@ class VecTwoReusesWords(TorchCudaDrawn):
 
     name = "vec-two-reuses-words"
 
-    def keep_mask(self, seed: int, shape: Shape, dtype, p: float) -> list[bool]:
+    def keep_mask(self, seed: int, offset: int, shape: Shape, dtype, p: float) -> list[bool]:
         n = numel(shape)
         if n == 0 or torch_cuda.vector_width(n, dtype.itemsize) != 2:
-            return super().keep_mask(seed, shape, dtype, p)
+            return super().keep_mask(seed, offset, shape, dtype, p)
         threads = torch_cuda.BLOCK * torch_cuda.launch_grid(n, *self.GEOMETRY)
         passes = -(-n // (2 * threads))  # of the thread that runs the most
         draws = -(-passes // 2)  # two passes a draw
-        words = torch_cuda._words((seed % 2**32, seed >> 32), [(k, t) for k in range(draws) for t in range(threads)])
+        words = torch_cuda._words((seed % 2**32, seed >> 32),
+                                  [(offset // 4 + k, t) for k in range(draws) for t in range(threads)])
         threshold = torch_cuda.keep_threshold(torch_cuda._keep_prob(p, dtype))
         keep = []
         for i in range(n):
             t, j = (i // 2) % threads, (i // 2) // threads
             keep.append(words[((j // 2) * threads + t) * 4 + 2 * (j % 2) + i % 2] < threshold)
         return keep
+
+
+class KerasStream(GeneratorStream):
+    """Correct: TensorFlow's stateless masks in float32 under Keras's seed pairs: a call of a fresh layer
+    [int64(s) mod (2^31 - 2), 0] (its algorithm_key), a stream's drawing call c the pair of [s, c] reduced
+    alike ("keras-seed-generator", EXACT-2)."""
+
+    name = "keras-stream"
+    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="tf-stateless-philox",
+                        stream_keys="keras-seed-generator")
+    COUNTS_EVALUATION = False
+
+    def algorithm_key(self, seed: int) -> tuple[int, int]:
+        return keras_seed_pair(seed)
+
+    def generator(self, seed: int) -> tuple[int, int]:
+        return keras_seed_pair(seed)
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        counter = [0]
+
+        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
+            pair = keras_seed_pair(seed, counter[0])
+            counter[0] += self.draws(p, training) or self.COUNTS_EVALUATION
+            return self.forward(pair, x, p, training=training)[0]
+
+        return call
+
+
+class KerasCountsEveryCall(KerasStream):
+    """Declares "keras-seed-generator", but its SeedGenerator's counter moves at every call, evaluation
+    included, as a layer that draws its seed before it reads its mode: from the call after an evaluation
+    call on, each mask is drawn with the next call's seed pair."""
+
+    name = "keras-counts-every-call"
+    COUNTS_EVALUATION = True

@@ -12,8 +12,9 @@ offset 0), draws ``F.dropout(ones, p, training=True)`` and compares its keep mas
 (8: the kernels with 8-wide float16/bfloat16 vectors; 4: the kernels before them), and then a stream of
 three calls on one generator, each at the offset ``stream_offsets`` predicts. It prints one line per
 case (the first differing element where one differs) and a summary naming the cap that matched, and
-exits 0 only if every case matched under one cap. ``--check`` then runs EXACT-1 itself:
-``refdropout check torch --device cuda --policy algorithm=torch-cuda-philox --clause EXACT-1``.
+exits 0 only if every case matched under one cap. ``--check`` then runs EXACT-1 and EXACT-2 themselves:
+``refdropout check torch --device cuda --policy algorithm=torch-cuda-philox --policy
+stream_keys=torch-cuda-offset --clause EXACT-1 --clause EXACT-2``.
 ``--large`` adds cases of 2^22 + 2 and 10^7 elements (minutes of pure Python each).
 """
 
@@ -105,7 +106,8 @@ def main() -> int:
           f"matched: {matched or 'none'}")
     if args.check:
         command = [sys.executable, "-m", "refdropout", "check", "torch", "--device", "cuda", "--profile", "quick",
-                   "--policy", "algorithm=torch-cuda-philox", "--clause", "EXACT-1"]
+                   "--policy", "algorithm=torch-cuda-philox", "--policy", "stream_keys=torch-cuda-offset",
+                   "--clause", "EXACT-1", "--clause", "EXACT-2"]
         print(" ".join(command[1:]), flush=True)
         subprocess.run(command, cwd=ROOT, check=False)
     return 0 if matched else 1
