@@ -209,17 +209,25 @@ def check_ensemble_mean_is_eval_output(impl: Implementation, ctx: Context) -> Ve
     return ctx.verdict("ENSEMBLE-3", failures)
 
 
-@cache
 def pass_law(p: float, scaling: str, dtype_name: str = "float64") -> Distribution:
     """The exact law over the 2^8 sub-networks of f, the class-1 probability of the table's tanh network
     on its input rounded to ``dtype_name`` (ENSEMBLE-6)."""
+    return _pass_law(p, scaling, dtype_name)  # cached under every argument, the default spelt out or not
+
+
+@cache
+def _pass_law(p: float, scaling: str, dtype_name: str) -> Distribution:
     x = table_input(MC_NETWORK).astype(dtype_name).astype("float64")
     return output_distribution(MC_NETWORK, x, p, MC_OUTPUT, scaling)
 
 
-@cache
 def square_log_mgf(p: float, scaling: str, samples: int, dtype_name: str = "float64") -> LogMGF:
     """A bound on the generating function of (f_T - E_m f)^2, T = ``samples``, from pass_law on a lattice."""
+    return _square_log_mgf(p, scaling, samples, dtype_name)  # one lattice for the plan's call and the check's
+
+
+@cache
+def _square_log_mgf(p: float, scaling: str, samples: int, dtype_name: str) -> LogMGF:
     law = pass_law(p, scaling, dtype_name)
     return average_square_log_mgf([float(v) for v in law.values], law.probabilities, law.mean, samples)
 
