@@ -54,6 +54,7 @@ from ..tensor import Tensor
 from ..theory import Network
 from . import import_framework
 from .isolated import Isolated
+from .jax import CACHE_CHECK, bounded_caches
 from .tensorflow import INSTALL as TENSORFLOW_INSTALL
 from .tensorflow import prepare_environment
 
@@ -169,6 +170,15 @@ class _JaxBackend(_Backend):
     def __init__(self, keras: Any) -> None:
         super().__init__(keras)
         self.jax = import_framework("jax", target="keras-jax", install=INSTALL["jax"])
+        self.calls = 0  # tensors made so far: every CACHE_CHECK-th looks at the resident size
+
+    def tensor(self, a: np.ndarray) -> Any:
+        """As every backend's, and every CACHE_CHECK calls JAX's caches bounded as the jax target's are
+        (refdropout.adapters.jax.bounded_caches): Keras runs JAX eagerly, an executable per op and shape."""
+        self.calls += 1
+        if self.calls % CACHE_CHECK == 0:
+            bounded_caches(self.jax)
+        return super().tensor(a)
 
     @staticmethod
     def seed(seed: int) -> int:
