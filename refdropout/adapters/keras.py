@@ -57,6 +57,7 @@ from .isolated import Isolated
 from .jax import CACHE_CHECK, bounded_caches
 from .tensorflow import INSTALL as TENSORFLOW_INSTALL
 from .tensorflow import prepare_environment
+from .torch import _from_torch, _to_torch  # the torch target's exact conversions
 
 __all__ = ["KerasDropout", "KerasJaxDropout", "KerasTorchDropout", "KNOWN_DEVIATIONS"]
 
@@ -66,6 +67,7 @@ INSTALL = {"tensorflow": TENSORFLOW_INSTALL, "jax": "pip install keras jax", "to
 OTHER_BACKEND = ("the keras target runs Keras 3 on its TensorFlow backend, and Keras was imported with the {backend} "
                  "backend (KERAS_BACKEND, or ~/.keras/keras.json): check the target keras-{backend}, which runs Keras "
                  "in a process of its own, or unset KERAS_BACKEND")
+_ANY_ARRAY = np.empty(0)  # _from_torch answers a numpy array where its ``like`` is one
 _ACTIVATIONS = {"identity": None, "tanh": "tanh", "relu": "relu"}  # refdropout.theory's names -> Keras's
 _KERAS_GRADIENT_NAN = ("Dropout scales by 1 / q in x's format, inf in float16 at q below 2^-16, so every dropped "
                        "element's gradient is 0 * inf = NaN at p = 0.99999 and at p = 1 - 2^-25")
@@ -196,6 +198,15 @@ class _TorchBackend(_Backend):
     def __init__(self, keras: Any) -> None:
         super().__init__(keras)
         self.torch = import_framework("torch", target="keras-torch", install=INSTALL["torch"])
+
+    def tensor(self, a: np.ndarray) -> Any:
+        """The torch target's exact conversion: bfloat16 through its 16-bit pattern, where Keras's own
+        (through float32, cast by torch) turns every NaN into 0xFFFF: p = 0 and evaluation, which return
+        x itself, changed a bfloat16 NaN's bits (measured, the quick run's DROPOUT-4 and -7)."""
+        return _to_torch(self.torch, a, "cpu")
+
+    def numpy(self, y: Any) -> np.ndarray:
+        return _from_torch(y, _ANY_ARRAY)
 
     @staticmethod
     def seed(seed: int) -> int:
