@@ -21,6 +21,7 @@ import pytest
 
 import helpers
 from helpers import REPO, QuickRun, assert_quick_run_gives, described, misdeclaring, quick_run_cases
+from refdropout.adapters.keras import KNOWN_DEVIATIONS
 from refdropout.conformance import Outcome
 from refdropout.conformance.guard import CallTimedOut, Guard, Watch
 
@@ -28,10 +29,29 @@ TARGETS = ("keras-jax", "keras-torch")
 FRAMEWORKS = {"keras-jax": "jax", "keras-torch": "torch"}
 # (clause, policy): the clause passes under the declared policy and fails declaring the reference's
 POLICIES = {
-    "keras-jax": [("DROPOUT-3", "p_validation"), ("DROPOUT-10", "nonfinite"), ("DROPOUT-13", "seed_bits")],
+    "keras-jax": [("DROPOUT-2", "subnormals"), ("DROPOUT-3", "p_validation"), ("DROPOUT-8", "scale_format"),
+                  ("DROPOUT-10", "nonfinite"), ("DROPOUT-13", "seed_bits")],
     "keras-torch": [("DROPOUT-3", "p_validation"), ("DROPOUT-10", "nonfinite"), ("DROPOUT-13", "seed_bits")],
 }
-QUICK = ()
+# the quick runs' verdicts, with the policies each pass relies on as the adapters declare them
+QUICK = (
+    QuickRun("keras-jax",
+             passes=["DROPOUT-2", "DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-9",
+                     "DROPOUT-10", "DROPOUT-13", "DROPOUT-16", "GRADIENTS-4", "GRADIENTS-5", "MODES-7", "MODES-9",
+                     "TRAINING-3", "VARIANTS-3", "ENSEMBLE-1", "ENSEMBLE-8"],
+             not_applicable=["VARIANTS-9", "VARIANTS-13", "RECURRENT-5", "EXACT-1"],  # no DropBlock, LSTM, algorithm
+             relied={"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-3": {"p_validation", "scale_format"},
+                     "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"}, "DROPOUT-13": {"seed_bits"},
+                     "GRADIENTS-5": {"scale_format"}, "ENSEMBLE-1": {"scale_format"}},
+             deviations=KNOWN_DEVIATIONS["keras-jax"]),
+    QuickRun("keras-torch",
+             passes=["DROPOUT-2", "DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10",
+                     "DROPOUT-13", "DROPOUT-16", "GRADIENTS-1", "GRADIENTS-4", "MODES-7", "MODES-9", "TRAINING-2",
+                     "TRAINING-3", "VARIANTS-1", "VARIANTS-2", "VARIANTS-7", "ENSEMBLE-8"],
+             not_applicable=["VARIANTS-9", "VARIANTS-13", "RECURRENT-5", "EXACT-1"],  # no DropBlock, LSTM, algorithm
+             relied={"DROPOUT-3": {"p_validation"}, "DROPOUT-10": {"nonfinite"}, "DROPOUT-13": {"seed_bits"}},
+             deviations=KNOWN_DEVIATIONS["keras-torch"]),
+)
 
 
 @pytest.fixture(scope="module")

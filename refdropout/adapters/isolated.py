@@ -245,8 +245,12 @@ class Isolated:
     environment: ClassVar[dict[str, str]] = {}
     name: ClassVar[str]
 
-    def __init_subclass__(cls, serves: type, **kwargs: Any) -> None:
+    def __init_subclass__(cls, serves: type | None = None, **kwargs: Any) -> None:
+        """``serves``: the adapter class to make in the child (a subclass of an Isolated class that names
+        none, as a test's redeclaration, serves what its base serves)."""
         super().__init_subclass__(**kwargs)
+        if serves is None:
+            return
         cls.serves = serves
         for name in CAPABILITIES:
             if callable(getattr(serves, name, None)):

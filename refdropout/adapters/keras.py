@@ -69,6 +69,12 @@ OTHER_BACKEND = ("the keras target runs Keras 3 on its TensorFlow backend, and K
                  "in a process of its own, or unset KERAS_BACKEND")
 _ANY_ARRAY = np.empty(0)  # _from_torch answers a numpy array where its ``like`` is one
 _ACTIVATIONS = {"identity": None, "tanh": "tanh", "relu": "relu"}  # refdropout.theory's names -> Keras's
+_NO_FLOAT64 = ("JAX without x64, which Keras leaves off, has no float64: a float64 x is computed in float32 and "
+               "answered in float32 (UserWarning: 'Explicitly requested dtype float64 requested in asarray is not "
+               "available'), so its kept values and its evaluation are float32's")
+_REMAT_JAX = ("keras.remat (jax.checkpoint) of a Dropout layer called with training=True raises "
+              "jax.errors.UnexpectedTracerError: the layer's SeedGenerator state is assigned inside the traced "
+              "function, a uint32[2] DynamicJaxprTracer escaping it")
 _KERAS_GRADIENT_NAN = ("Dropout scales by 1 / q in x's format, inf in float16 at q below 2^-16, so every dropped "
                        "element's gradient is 0 * inf = NaN at p = 0.99999 and at p = 1 - 2^-25")
 
@@ -103,8 +109,43 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
                       "dimensions to be positive integers or None\"): x of shape (0, 3) cannot be dropped with "
                       "its noise shape (0, 1); found by the generated cases (keras 3.15.1)",
     },
-    "keras-jax": {},
-    "keras-torch": {},
+    # measured with `refdropout check keras-jax --profile quick --seed 0` (keras 3.15.1, jax 0.10.2, x64 off)
+    "keras-jax": {
+        **{clause: f"{_NO_FLOAT64} ({what})" for clause, what in (
+            ("DROPOUT-11", "Dropout with a noise_shape, float64 x"), ("MODES-4", "a Dropout module after eval()"),
+            ("VARIANTS-1", "SpatialDropout1D/2D/3D"), ("VARIANTS-2", "SpatialDropout on unbatched input"),
+            ("VARIANTS-7", "GaussianDropout in evaluation and at p = 0"))},
+        "GRADIENTS-1": "Dropout computes x / q with q rounded to x's format (JAX's weak type): in float16 at "
+                       "p = 1 - 2^-25, q is 0 and a dropped element's gradient is NaN, not 0 (g = "
+                       "[0, 65504, 6e-8, -0, 1, 1]; found by the generated cases)",
+        "TRAINING-1": f"{_REMAT_JAX} (every checkpointed step at p = 0.3)",
+        "TRAINING-2": f"{_REMAT_JAX} (successive checkpointed steps)",
+        "ENSEMBLE-10": "as keras's: model(x, training=True) runs BatchNormalization in training mode too (the "
+                       "moving mean -1.25 -> -1.143 after 4 passes at p = 0; keras-team/keras#9412)",
+        "VARIANTS-4": "as keras's: AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5) instead of "
+                      "giving 0",
+        "VARIANTS-6": f"{_NO_FLOAT64} (AlphaDropout with a noise_shape: an element 0.3090399503707886, neither "
+                      "the float64 kept nor dropped value; float32 in evaluation)",
+    },
+    # measured with `refdropout check keras-torch --profile quick --seed 0` (keras 3.15.1, torch 2.13.0+cpu)
+    "keras-torch": {
+        "DROPOUT-9": "Dropout (of the default float32 policy) casts an int32 input to float32 and drops it: "
+                     "integers accepted and returned as floats ([1, -2, 5, 7] at p = 0.1 -> [1.1111112, "
+                     "-2.2222223, 5.5555558, 7.777778]), neither refused nor kept integer",
+        "DROPOUT-11": "as keras's: Dropout(noise_shape=...) refuses an entry of 0, the size of an empty axis "
+                      "(\"Expected all dimensions to be positive integers or None\")",
+        "MODES-4": "as keras's: a layer casts its input to its own dtype policy, made before any input is seen: "
+                   "after eval() the target's float64 modules give float64 for a float32 x",
+        "TRAINING-1": "keras.remat (torch.utils.checkpoint on the torch backend) calls the Dropout layer again in "
+                      "the backward pass, its SeedGenerator moved on: the replay draws a fresh mask (434 of 1,024 "
+                      "elements differ at step 1) and the gradient is not that of the forward pass",
+        "ENSEMBLE-10": "as keras's: model(x, training=True) runs BatchNormalization in training mode too (the "
+                       "moving mean -1.25 -> -1.143 after 4 passes at p = 0; keras-team/keras#9412)",
+        "VARIANTS-4": "as keras's: AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5) instead of "
+                      "giving 0",
+        "VARIANTS-6": "as keras's: AlphaDropout with a noise_shape, in float16 at p = 1 - 2^-53, gives NaN for "
+                      "every element of x = 0 (found by the clause's generated cases)",
+    },
 }
 
 
