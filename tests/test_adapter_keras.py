@@ -101,6 +101,18 @@ def test_seeds_keep_their_low_32_bits_in_the_backends_seed_format() -> None:
         assert -(2**31) <= _TorchBackend.seed(seed) < 2**31 and _TorchBackend.seed(seed) % 2**32 == seed % 2**32
 
 
+def test_torch_streams_of_neighbouring_seeds_overlap(adapters) -> None:
+    """A measured Keras deviation no clause probes: on torch each call seeds a torch.Generator with
+    (seed + counter) mod 2^32 (keras.src.backend.torch.random.torch_seed_generator), so the second call
+    of a stream of seed s draws the mask of the first call of seed s + 1."""
+    impl, x = _impl(adapters, "keras-torch"), np.ones(256)
+    for seed in (0, 12345, 2**32 - 1):
+        stream = impl.dropout_stream(seed)
+        first, second = stream(x, 0.5, training=True), stream(x, 0.5, training=True)
+        assert not np.array_equal(first, second)  # 2^-256 odds of one mask
+        assert np.array_equal(second, impl.dropout(x, 0.5, training=True, seed=(seed + 1) % 2**64))
+
+
 def test_a_backend_is_checked_whatever_backend_the_process_imported() -> None:
     """keras-jax runs Keras on jax in a child process even where the run's process imported Keras on torch
     (KERAS_BACKEND=torch), and answers as in a process of its own."""

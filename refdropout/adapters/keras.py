@@ -20,7 +20,8 @@ same bits (s − 2^64 from 2^63 on: one-to-one) and then reduces each state word
 before the stateless op, so seeds s and s + 2^31 − 2 draw one mask; uint32 on JAX, whose state is
 the raw Threefry key [seed, counter] itself (the seed's low 32 bits; Keras refuses a seed beyond
 uint32); int32 on torch, the low 32 bits read as an int32, and each call seeds a torch.Generator
-with (seed + counter) mod 2^32 (keras.src.backend.torch.random.torch_seed_generator). Only the low
+with (seed + counter) mod 2^32 (keras.src.backend.torch.random.torch_seed_generator), so the second
+call of a stream of seed s draws the mask of the first call of seed s + 1 (no clause asks). Only the low
 32 bits of the seed count on JAX and torch: seed_bits 32. Each layer kind is made once per rate,
 format and options and its state put back to [seed, 0] before a call, where a fresh layer's starts.
 Every layer is made in the dtype policy of its input's format (Keras's default policy would cast
