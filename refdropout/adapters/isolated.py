@@ -74,7 +74,8 @@ def _is_data(value: object) -> bool:
 
 
 def _outgoing(value: object, keep: Any) -> object:
-    """``value`` made fit to cross: data as it is, tuples and lists item by item, anything else ``keep(value)``."""
+    """``value`` made fit to cross: data as it is, tuples, lists and dicts item by item, anything else
+    ``keep(value)``."""
     if _is_data(value):
         return value
     if isinstance(value, (tuple, list)):
