@@ -46,6 +46,7 @@ from broken.dropout import (
     Keeps32SeedBits,
     NoiseShapeIgnoredOnManyAxes,
     RaisesOnFiveAxes,
+    ReciprocalInInputFormat,
     RefusesPOne,
     RoundsAtRateZeroOnManyAxes,
     ScaleByFloat32Reciprocal,
@@ -192,6 +193,17 @@ def test_reference_scalings_share_one_mask(seed: int, p: float, dtype: str, shap
     assert classic.data == [v if k else 0.0 for v, k in zip(x.data, keep.data)]
     evaluated = dropout(x, p, training=False, scaling="classic")
     assert all(within_one_ulp(got, q * v, x.dtype) for got, v in zip(evaluated.data, x.data))
+
+
+@pytest.mark.clause("DROPOUT-2")
+def test_a_float16_scale_that_overflows_is_caught(check_broken) -> None:
+    """x · fl16(1/q), PyTorch's CPU float16 kernel, is right wherever 1/q fits float16; the case of an
+    overflowing scale (p = 1 - 2^-16, overflow_size(0.99) = 301,803 elements, one kept at least with
+    probability 0.99) sees a kept 2^-14 give inf, not 4."""
+    assert checks.overflow_size(0.99) == 301_803
+    verdict = assert_fails(check_broken, "DROPOUT-2", ReciprocalInInputFormat(), 0)
+    assert "float16, p = 1 - 2^-16, 301803 elements" in verdict.detail
+    assert "gave inf, kept, not x/q = 4.0" in verdict.detail
 
 
 @pytest.mark.clause("DROPOUT-2")

@@ -44,7 +44,7 @@ from ..contract import Policies
 from ..contract.arrays import in_kind
 from ..tensor import Tensor
 from . import import_framework
-from .jax import JaxDropout, _Jax
+from .jax import XLA_RECIPROCAL_OVERFLOW, JaxDropout, _Jax
 
 __all__ = ["EquinoxDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
@@ -56,6 +56,7 @@ INSTALL = "pip install equinox"
 #   eqx.nn.Dropout(0.1)(jnp.arange(1, 5, dtype=int32), key=k) -> float32 values
 #   jax.grad(lambda a: eqx.nn.Dropout(1.0)(a, key=k).sum())(x) -> [nan nan nan nan]
 KNOWN_DEVIATIONS: dict[str, str] = {
+    "DROPOUT-2": XLA_RECIPROCAL_OVERFLOW,
     "DROPOUT-3": "eqx.nn.Dropout checks no rate: p = -0.1, 1.5, ±inf, NaN and False are used as they are in "
                  "training (p = -0.1 keeps everything and divides by 1.1; 1.5, ±inf and NaN give zeros), and "
                  "evaluation accepts anything",

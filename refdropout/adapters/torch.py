@@ -66,6 +66,11 @@ def packed_on_device(torch: Any, keep: Any) -> np.ndarray:
 
 # clause -> what PyTorch does that the spec forbids and no policy allows (measured with torch 2.13 on the CPU)
 KNOWN_DEVIATIONS: dict[str, str] = {
+    "DROPOUT-2": "in float16 a kept value is x · fl16(1/q), not x/q: ATen's CPU dropout makes its noise as "
+                 "bernoulli(q).div_(q) in x's format, so at q < 1/65520 (p above 0.9999847, p = 0.99999 among "
+                 "them) the scale overflows float16 to inf and a kept x gives ±inf (a kept 0 gives NaN) where x/q "
+                 "is finite: x = 2^-14 at p = 1 - 2^-16 gives inf, not 4 (found by the clause's case of an "
+                 "overflowing scale; bfloat16, float32 and float64 conform)",
     "VARIANTS-4": "alpha_dropout in float16 at q = 1 - p <= 1.76e-10 (p = 1 - 2^-53 among them) returns NaN for "
                   "every finite x, kept or dropped: its multipliers a and b = -a α' p, computed in float16, pass "
                   "65504 and x · inf + (-inf + inf) is NaN; the dropped value a α' q is about -1e-8 (0 in float16) "

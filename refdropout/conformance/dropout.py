@@ -22,7 +22,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from ..contract import Implementation, dtypes_of, eval_value, policies_of, reads_p_in_float32
-from ..contract.arrays import as_array
+from ..contract.arrays import NUMPY_FORMATS, as_array
 from ..contract.protocol import FLOATING_FORMATS
 from ..dtypes import DType, bool_, float32, float64, within_one_ulp
 from ..shapes import broadcast_index
@@ -314,6 +314,19 @@ def _evaluation(impl: Implementation, name: str, x: Tensor, p: float, y: object)
 # --- exact checks ---------------------------------------------------------------------------------
 
 
+def _scaled_fault(impl: Implementation, kept: bool, got: float, v: float, p: float, dtype: DType,
+                  flushed: bool) -> str | None:
+    """What is wrong with y_i = ``got`` of x_i = ``v`` (DROPOUT-2): a dropped one not 0, a kept one not the
+    kept value within one ulp (±0 where flushed allows it); None where it is right."""
+    if not kept:
+        return None if got == 0.0 else "dropped, not 0"
+    value = kept_value_of(impl, v, p, dtype)
+    if within_one_ulp(got, value, dtype) or (flushed and got == 0.0 and (_subnormal(v, dtype) or
+                                                                         _subnormal(value, dtype))):
+        return None
+    return f"kept, not x/q = {dtype.round(value)!r} within one ulp"
+
+
 def _scaled_mask(impl: Implementation, name: str, x: Tensor, p: float, returned: object, flushed: bool) -> list[str]:
     """DROPOUT-2's failures of ``returned``, (y, keep) of ``dropout_with_mask(x, p)``: keep a bool tensor of
     x's shape, a dropped y_i 0, a kept y_i the kept value within one ulp (±0 where flushed allows it)."""
@@ -322,26 +335,60 @@ def _scaled_mask(impl: Implementation, name: str, x: Tensor, p: float, returned:
         return [f"{name}: the mask is not a bool tensor of shape {x.shape}"]
     if plainly_zero_or_kept(impl, y, x, p, keep.data):  # at C speed; else read element by element below
         return []
-    dtype = x.dtype
+    return mismatch(name, y, x, lambda i, got, v: _scaled_fault(impl, keep.data[i], got, v, p, x.dtype, flushed))
 
-    def wrong(i: int, got: float, v: float) -> str | None:
-        if not keep.data[i]:
-            return None if got == 0.0 else "dropped, not 0"
-        kept = kept_value_of(impl, v, p, dtype)
-        if within_one_ulp(got, kept, dtype) or (flushed and got == 0.0 and (_subnormal(v, dtype) or
-                                                                             _subnormal(kept, dtype))):
-            return None
-        return f"kept, not x/q = {dtype.round(kept)!r} within one ulp"
 
-    return mismatch(name, y, x, wrong)
+OVERFLOW_Q = 2**-16  # 1/q = 2^16 passes float16's largest value, 65504, where x/q of x below 1 does not
+
+
+def overflow_size(power: float) -> int:
+    """The elements of DROPOUT-2's case of an overflowing scale: the fewest n at which some element is
+    kept with probability ``power`` or more, 1 - (1 - OVERFLOW_Q)^n >= power."""
+    return math.ceil(math.log1p(-power) / math.log1p(-OVERFLOW_Q))
+
+
+def _overflowing_scale(impl: Implementation, ctx: Context, flushed: bool) -> list[str]:
+    """DROPOUT-2's case of an overflowing scale, in each declared format whose largest value is below
+    1/OVERFLOW_Q (float16): x of overflow_size(plan's power) elements, each the least normal value, at
+    p = 1 - OVERFLOW_Q (exact in binary64 and binary32; q = 2^-16 exact in float16), handed as a numpy
+    array; a kept x/q is finite (4 in float16), where x · fl_T(1/q) is inf."""
+    failures: list[str] = []
+    p = 1.0 - OVERFLOW_Q
+    for dtype in dtypes_of(impl):
+        if dtype.max >= 1.0 / OVERFLOW_Q:
+            continue
+        x = np.full(overflow_size(ctx.plan.power), math.ldexp(1.0, dtype.emin), dtype=NUMPY_FORMATS[dtype.name])
+        failures += _scaled_mask_array(impl, f"{dtype.name}, p = 1 - 2^-16, {x.size} elements",
+                                       x, dtype, p, impl.dropout_with_mask(x, p, seed=ctx.seed), flushed)
+    return failures
+
+
+def _scaled_mask_array(impl: Implementation, name: str, x: np.ndarray, dtype: DType, p: float, returned: object,
+                       flushed: bool) -> list[str]:
+    """:func:`_scaled_mask` on numpy arrays: (y, keep) of x's shape, y of x's format, keep bool; the elements
+    kept, and those dropped but not 0, read one by one (a large x at a tiny q keeps a few)."""
+    y, keep = returned
+    failures = array_like(name, y, x)
+    if failures:
+        return failures
+    if not isinstance(keep, np.ndarray) or keep.shape != x.shape or keep.dtype != np.bool_:
+        return [f"{name}: the mask is not a bool array of shape {x.shape}"]
+    flat_y, flat_keep, flat_x = y.reshape(-1), keep.reshape(-1), x.reshape(-1)
+    for i in np.flatnonzero(flat_keep | (flat_y != 0)).tolist():
+        got, v = float(flat_y[i]), float(flat_x[i])
+        fault = _scaled_fault(impl, bool(flat_keep[i]), got, v, p, dtype, flushed)
+        if fault is not None:
+            return [f"{name}: element {i}: x = {v!r} gave {got!r}, {fault}"]
+    return []
 
 
 @check("DROPOUT-2", needs=("dropout_with_mask",))
 def check_output_is_the_scaled_mask(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-2: y = x ⊙ m / q (inverted) or x ⊙ m (classic) for the mask m the call returns, the
     kept value as the declared scale_format computes it; under subnormals = "flushed" a subnormal x,
-    or a subnormal kept value, may give ±0. The fixed cases first, then generated ones (finite x, p in
-    (0, 1), any shape, format and seed)."""
+    or a subnormal kept value, may give ±0. The fixed cases first (4,096 elements at RATES, then the
+    overflowing scale's case of float16), then generated ones (finite x, p in (0, 1), any shape, format
+    and seed)."""
     ctx.policy(impl, "scaling")
     ctx.policy(impl, "scale_format")
     flushed = ctx.policy(impl, "subnormals") == "flushed"
@@ -351,6 +398,8 @@ def check_output_is_the_scaled_mask(impl: Implementation, ctx: Context) -> Verdi
         for p in RATES:
             failures += _scaled_mask(impl, f"{dtype.name}, p = {p}", x, p, impl.dropout_with_mask(x, p, seed=ctx.seed),
                                      flushed)
+    if not failures:
+        failures = _overflowing_scale(impl, ctx, flushed)
     if not failures:
         failures = search(ctx, cases(impl, capability="dropout_with_mask"), lambda case: (
             _refused("y", lambda: case.called(impl)) if _refusable(impl, ctx, case.p)

@@ -159,8 +159,10 @@ class FlushesSubnormals(Textbook):
 
 
 class ScaleInInputFormat(Textbook):
-    """x · fl_T(1 / fl_T(q)): q rounded to x's format first, as XLA computes a weakly typed x / q,
-    as declared (scale_format = "input"); a dropped x gives x · 0."""
+    """x · fl_T(1 / fl_T(q)): q rounded to x's format first, as XLA computes a weakly typed x / q, as
+    declared (scale_format = "input"), within one ulp of fl_T(x / fl_T(q)); where that reciprocal
+    overflows T (float16 at q < 1/65520), x / fl_T(q) itself, which "input" requires (DROPOUT-2; XLA
+    gives inf there, flax's and equinox's known deviation). A dropped x gives x · 0."""
 
     name = "scale-in-input-format"
     policies = Policies(scale_format="input")
@@ -168,6 +170,19 @@ class ScaleInInputFormat(Textbook):
     def scale(self, x: Tensor, keep: Tensor, p: float) -> Tensor:
         q = x.dtype.round(1.0 - p)  # 0 where p rounds to 1 in x's format: then the scale is inf
         scale = x.dtype.round(1.0 / q) if q else math.inf
+        return Tensor.from_flat([(v * scale if math.isfinite(scale) or not q else v / q) if k else v * 0.0
+                                 for v, k in zip(x.data, keep.data)], x.shape, x.dtype)
+
+
+class ReciprocalInInputFormat(Textbook):
+    """y = x · fl_T(1/q): the noise m / q made in x's format T, as PyTorch's CPU kernel makes it
+    (bernoulli(q).div_(q), torch 2.13). Right within one ulp wherever 1/q fits T; in float16 at
+    q < 1/65520 the scale is inf, and a kept x gives inf (a kept 0 NaN) where x/q is finite."""
+
+    name = "reciprocal-in-input-format"
+
+    def scale(self, x: Tensor, keep: Tensor, p: float) -> Tensor:
+        scale = 0.0 if p == 1.0 else x.dtype.round(1.0 / (1.0 - p))
         return Tensor.from_flat([v * scale if k else v * 0.0 for v, k in zip(x.data, keep.data)], x.shape, x.dtype)
 
 
