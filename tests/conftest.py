@@ -43,11 +43,8 @@ settings.register_profile("deep", BASE, max_examples=1000, deadline=None, suppre
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE") or "dev")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Refuse to run when a ``@pytest.mark.clause`` names no clause of spec/; note the targets whose quick run
-    the session's tests ask for, in the order they first ask (see quick_run)."""
-    asked = (_quick_run_target(item) for item in items if "quick_run" in getattr(item, "fixturenames", ()))
-    config.stash[QUICK_RUN_ORDER] = list(dict.fromkeys(name for name in asked if name is not None))
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse to run when a ``@pytest.mark.clause`` names no clause of spec/."""
     try:
         known = {clause.id for clause in load_clauses(SPEC_DIR)}
     except ValueError as error:
@@ -61,6 +58,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ]
     if problems:
         raise pytest.UsageError(f"clause markers that name no clause of {SPEC_DIR}:\n" + "\n".join(problems))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The targets whose quick run the selected tests ask for, in the order they first ask (see quick_run)."""
+    asked = (_quick_run_target(item) for item in session.items if "quick_run" in getattr(item, "fixturenames", ()))
+    session.config.stash[QUICK_RUN_ORDER] = list(dict.fromkeys(name for name in asked if name is not None))
 
 
 def _quick_run_target(item: pytest.Item) -> str | None:
