@@ -16,7 +16,7 @@ import os
 import pickle
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,25 +49,52 @@ def shared_directory(config: pytest.Config) -> Path | None:
 
 
 @contextmanager
-def _locked(path: Path):
+def _locked(path: Path, *, wait: bool = True) -> Iterator[bool]:
+    """Holds the exclusive lock of ``path`` (True), waiting for it; without ``wait``, False at once when another
+    process holds it."""
     with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
-        yield
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))  # released when the file closes
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
 
 
-def computed_once(config: pytest.Config, key: str, compute: Callable[[], Any]) -> Any:
+def _stored(directory: Path, key: str, compute: Callable[[], Any]) -> Any:
+    """``key``'s value, read or (under its lock, held by the caller) computed and written."""
+    stored = directory / f"{key}.pickle"
+    if stored.exists():
+        return pickle.loads(stored.read_bytes())
+    value = compute()
+    partial = stored.with_suffix(f".{os.getpid()}")
+    partial.write_bytes(pickle.dumps(value))
+    partial.replace(stored)
+    return value
+
+
+def computed_once(config: pytest.Config, key: str, compute: Callable[[], Any],
+                  meanwhile: Sequence[tuple[str, Callable[[], Any]]] = ()) -> Any:
     """``compute()``, called by one process of the session (under pytest-xdist: the first worker that asks for
     ``key``); every other worker reads its value from the shared directory. A ``compute`` that raises is not
-    shared: each process that asks meets the exception itself."""
+    shared: each process that asks meets the exception itself.
+
+    ``meanwhile``: other (key, compute) pairs the session will ask for. While another worker computes ``key``,
+    this one computes the first of them no worker has started, rather than wait idle (pytest-xdist hands out
+    consecutive chunks of tests, so both workers may meet one target's tests at once); one that raises is left
+    to whoever asks for it."""
     directory = shared_directory(config)
     if directory is None:
         return compute()
-    stored = directory / f"{key}.pickle"
-    with _locked(directory / f"{key}.lock"):
-        if stored.exists():
-            return pickle.loads(stored.read_bytes())
-        value = compute()
-        partial = stored.with_suffix(f".{os.getpid()}")
-        partial.write_bytes(pickle.dumps(value))
-        partial.replace(stored)
-        return value
+    pending = list(meanwhile)
+    while True:
+        with _locked(directory / f"{key}.lock", wait=not pending) as held:
+            if held:
+                return _stored(directory, key, compute)
+        other, other_compute = pending.pop(0)
+        with _locked(directory / f"{other}.lock", wait=False) as held:
+            if held and not (directory / f"{other}.pickle").exists():
+                try:
+                    _stored(directory, other, other_compute)
+                except Exception:  # noqa: BLE001  (not shared: the worker that asks for it meets it)
+                    pass

@@ -4,6 +4,7 @@ and every worker gets it; without workers each process computes it."""
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from helpers import TESTS_DIR
-from shared_runs import computed_once
+from shared_runs import WORKER_INPUT, computed_once
 
 # A session of four tests that all ask for one value, slowly computed, which appends a line to a file per
 # computation: run under two workers, the two ask at about the same time.
@@ -21,7 +22,7 @@ import os, time
 from pathlib import Path
 from types import SimpleNamespace
 import pytest
-from shared_runs import computed_once
+from shared_runs import WORKER_INPUT, computed_once
 
 def compute():
     with open(os.environ["COMPUTED"], "a") as log:
@@ -67,3 +68,30 @@ def test_without_workers_each_call_computes() -> None:
     calls = []
     serial = SimpleNamespace()  # a session's config without pytest-xdist's workerinput
     assert [computed_once(serial, "key", lambda: calls.append(1) or len(calls)) for _ in range(2)] == [1, 2]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl: each process computes for itself")
+def test_a_worker_that_would_wait_computes_a_later_value_meanwhile(tmp_path: Path) -> None:
+    """While another holds the lock of the asked key, the worker computes the first later key no one has
+    started (one already stored is not computed again), then takes the asked one."""
+    import fcntl
+
+    worker = SimpleNamespace(workerinput={WORKER_INPUT: str(tmp_path)})
+    (tmp_path / "stored.pickle").write_bytes(pickle.dumps("read, not computed"))
+    computed = []
+    other = open(tmp_path / "asked.lock", "a")  # another worker, computing the asked key
+    fcntl.flock(other, fcntl.LOCK_EX)
+
+    def later() -> str:
+        computed.append("later")
+        other.close()  # the other worker is done (without storing: the asking worker computes it)
+        return "later value"
+
+    def asked() -> str:
+        computed.append("asked")
+        return "asked value"
+
+    meanwhile = [("stored", lambda: computed.append("stored")), ("later", later), ("never", lambda: 1 / 0)]
+    assert computed_once(worker, "asked", asked, meanwhile) == "asked value"
+    assert computed == ["later", "asked"]
+    assert pickle.loads((tmp_path / "later.pickle").read_bytes()) == "later value"
