@@ -49,8 +49,6 @@ from broken.variants import (
     FeatureAlphaElementwise,
     FusedBackwardRedrawsTheMask,
     FusedBroadcastMask,
-    FusedEightBitThreshold,
-    FusedWithoutRescale,
 )
 from helpers import SPEC_DIR, assert_fails, assert_passes, distinct, exact, filled, seeds, statistical
 from refdropout import gradcheck
@@ -72,6 +70,7 @@ from refdropout.functional import (
     scaled_dot_product_attention,
 )
 from refdropout.functional.dropblock import block_keep_mask, seed_rate
+from refdropout.mutants.fused import FusedEightBitThreshold, FusedWithoutRescale
 from refdropout.mutants.structure import (
     AlphaWithoutAffineCorrection,
     DataFormatIgnored,

@@ -42,9 +42,6 @@ def _witnessed(module: str, *witnesses: str) -> str:
 # why a clause with a check catches no mutant of the catalogue (the document's "caught nothing" list)
 JUSTIFICATIONS = {
     "ENSEMBLE-8": _witnessed("tests/broken/ensemble.py", "MCFalsyRate"),
-    "EXACT-1": "Its mutant, modelled on uxlfoundation/oneDPL#1905, joins the catalogue when this matrix is next "
-               "regenerated; tests/broken/exact.py shows the check rejects CounterOffByOne, OriginalLayout, "
-               "SeedPairSwapped.",
     "RECURRENT-1": "Checks the LSTM cell without dropout, which no dropout bug touches; tests/broken/recurrent.py "
                    "shows the check rejects GateOrderIGFO.",
     "RECURRENT-2": "Checks the GRU cell without dropout, which no dropout bug touches; tests/broken/recurrent.py "
@@ -56,9 +53,6 @@ JUSTIFICATIONS = {
     "RECURRENT-9": _witnessed("tests/broken/recurrent.py", "SwappedRates", "BetweenLayerKeepsAtP"),
     "RECURRENT-10": _witnessed("tests/broken/recurrent.py", "BatchSharedMasks"),
     "RECURRENT-13": _witnessed("tests/broken/recurrent.py", "RecomputedWithFreshMasks"),
-    "TRAINING-1": _witnessed("tests/broken/training.py", "ReplayFromTheLiveGenerator", "RecomputationHoldsTheStream"),
-    "TRAINING-2": _witnessed("tests/broken/training.py", "GraphedStepReusesOneMask", "RecomputationHoldsTheStream"),
-    "TRAINING-3": _witnessed("tests/broken/training.py", "RestoreWithoutTheOffset", "SnapshotAliasesTheState"),
     "TRAINING-4": _witnessed("tests/broken/training.py", "AdvanceDeclaredPerElement", "RestoreWithoutTheOffset"),
     "VARIANTS-6": _witnessed("tests/broken/variants.py", "FeatureAlphaElementwise"),
     "VARIANTS-11": _witnessed("tests/broken/variants.py", "DropPathBatchModePerSample"),
