@@ -290,7 +290,7 @@ def _run_targets(args: argparse.Namespace, clauses: list[str], reports: list[Rep
                 if interrupted is not None:
                     break
                 if args.suggest:
-                    _suggest(run, target, args, watch)
+                    runs[-1] = _suggest(run, target, args, watch)
     except TargetError as error:
         if args.traceback and error.__cause__ is not None:
             traceback.print_exception(error.__cause__)
@@ -304,13 +304,16 @@ def _run_targets(args: argparse.Namespace, clauses: list[str], reports: list[Rep
                    traceback_shown=args.traceback)
 
 
-def _suggest(run: Run, target: LoadedTarget, args: argparse.Namespace, watch: Watch) -> None:
-    """``--suggest``: after a target's table, the declarations that would turn its FAILs into passes."""
+def _suggest(run: Run, target: LoadedTarget, args: argparse.Namespace, watch: Watch) -> Run:
+    """``--suggest``: after a target's table, the declarations that would turn its FAILs into passes;
+    the run with them, for its reports."""
     from refdropout.conformance.suggest import suggestions
 
-    lines = list(suggestions(run, target.impl, target.declarations, profile=args.profile, watch=watch))
+    found = tuple(suggestions(run, target.impl, target.declarations, profile=args.profile, watch=watch))
+    lines = [line for suggestion in found for line in suggestion.lines()]
     if lines:
         print("\n".join(lines) + "\n", flush=True)
+    return replace(run, suggestions=found)
 
 
 def _probe(args: argparse.Namespace) -> int:

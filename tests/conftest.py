@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ import refdropout.conformance as conformance  # importing the package registers 
 if importlib.util.find_spec("paddle") is not None:
     import paddle  # noqa: F401
 from helpers import REPO, SPEC_DIR, TESTS_DIR, RunCheck
+from refdropout.adapters import TARGETS, load_target
+from refdropout.conformance.runner import Run, run_target, select_clauses
 from refdropout.contract import Implementation
 from refdropout.spec import load_clauses
 from refdropout.stats import DecisionPlan, ErrorBudget, decision_plan
@@ -73,6 +76,7 @@ def quick_plan() -> DecisionPlan:
 
 
 SUITE_BUDGET = pytest.StashKey[ErrorBudget]()
+WORKER_DECISIONS = pytest.StashKey[int]()  # pytest-xdist's controller: the decisions its workers' budgets made
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +97,44 @@ def check_correct(quick_plan: DecisionPlan, suite_budget: ErrorBudget) -> RunChe
 
 # Clauses whose check has rejected a broken implementation in this session (see pytest_sessionfinish).
 REJECTING = pytest.StashKey[set]()
+
+# The master seed of every target's quick run: `refdropout check TARGET --profile quick --seed 0`.
+QUICK_RUN_SEED = 0
+QUICK_RUNS = pytest.StashKey[dict]()
+
+
+@pytest.fixture(scope="session")
+def quick_run(suite_budget: ErrorBudget, pytestconfig: pytest.Config) -> Callable[[str], Run]:
+    """``quick_run(target) -> Run``: every clause against the built-in ``target`` at the quick profile and
+    QUICK_RUN_SEED, made once a session under the suite's budget and kept, so test_targets and the adapter
+    test files assert on one run (skips when the target's framework is not installed). A known deviation
+    that fails in it counts as a check rejecting a broken implementation, as test_targets asserts it does.
+    Under pytest-xdist each worker that runs a test of a target makes the target's run once: tests of one
+    target are not kept on one worker (xdist_group cannot: pytest-xdist 3.8 renames item._nodeid, which
+    pytest 9.2 no longer reads)."""
+    runs = pytestconfig.stash.setdefault(QUICK_RUNS, {})
+    rejecting = pytestconfig.stash.setdefault(REJECTING, set())
+
+    def run(name: str) -> Run:
+        builtin = TARGETS[name]
+        if builtin.framework is not None and importlib.util.find_spec(builtin.framework) is None:
+            pytest.skip(f"target {name!r} needs {builtin.framework}: {builtin.install}")
+        if name not in runs:
+            impl = load_target(name).impl
+            try:
+                runs[name] = run_target(name, impl, select_clauses(), profile="quick", seed=QUICK_RUN_SEED,
+                                        budget=suite_budget)
+            except Exception as error:  # noqa: BLE001  (kept, so the run is not made again for each test)
+                runs[name] = error
+            else:
+                deviations = getattr(impl, "known_deviations", {})
+                rejecting.update(r.verdict.clause for r in runs[name].results
+                                 if r.verdict.failed and r.verdict.clause in deviations)
+        if isinstance(runs[name], Exception):
+            raise runs[name]
+        return runs[name]
+
+    return run
 
 
 @pytest.fixture(scope="session")
@@ -120,7 +162,14 @@ def _whole_suite(session: pytest.Session) -> bool:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A test must be able to fail: in a run of the whole suite, every registered check must have
-    rejected at least one deliberately broken implementation, else the run fails."""
+    rejected at least one deliberately broken implementation, else the run fails. Under pytest-xdist
+    each worker hands its rejecting checks to the controller (pytest_testnodedown), which judges."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker, which ran some of the tests
+        workeroutput["refdropout_rejecting"] = sorted(session.config.stash.get(REJECTING, set()))
+        budget = session.config.stash.get(SUITE_BUDGET, None)
+        workeroutput["refdropout_decisions"] = 0 if budget is None else len(budget.records)
+        return
     if exitstatus != 0 or not _whole_suite(session):
         return
     silent = sorted(set(conformance.CHECKS) - session.config.stash.get(REJECTING, set()))
@@ -131,9 +180,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     else:
         message = f"each of the {len(conformance.CHECKS)} registered checks rejected a broken implementation"
     budget = session.config.stash.get(SUITE_BUDGET, None)
-    if budget is not None:
-        message += (f"; {len(budget.records)} of the {budget.planned_decisions} planned decisions about correct"
-                    f" implementations made, each at alpha {budget.alpha:.0e}")
+    plan = decision_plan("quick")
+    made = len(budget.records) if budget is not None else session.config.stash.get(WORKER_DECISIONS, None)
+    if made is not None:  # under pytest-xdist, the decisions of every worker's budget, summed
+        message += (f"; {made} of the {plan.planned_decisions} planned decisions about correct"
+                    f" implementations made, each at alpha {plan.alpha:.0e}")
     if reporter is not None:
         reporter.ensure_newline()
         reporter.write_line(message, red=bool(silent))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """pytest-xdist's controller, as a worker finishes: the checks that rejected there, and the decisions made
+    there, count here."""
+    output, stash = getattr(node, "workeroutput", {}), node.config.stash  # type: ignore[attr-defined]
+    stash.setdefault(REJECTING, set()).update(output.get("refdropout_rejecting", ()))
+    stash[WORKER_DECISIONS] = stash.get(WORKER_DECISIONS, 0) + output.get("refdropout_decisions", 0)

@@ -26,8 +26,8 @@ import shlex
 import struct
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import fields, replace
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,8 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from refdropout.cli import main
-from refdropout.conformance import Outcome, Verdict, cases, run_check
+from refdropout.conformance import CHECKS, Outcome, Verdict, cases, run_check
+from refdropout.conformance.runner import Run
 from refdropout.contract import Implementation, Policies, policies_of
 from refdropout.contract.protocol import FLOATING_FORMATS
 from refdropout.stats import DecisionPlan
@@ -222,6 +223,60 @@ def assert_generated_cases_catch(plan: DecisionPlan, clause: str, impl: Implemen
     assert verdict.outcome is Outcome.FAIL and "generated case" in verdict.detail, (
         f"{clause}: expected the generated cases to catch {impl.name} ({what_is_wrong(impl)}), got "
         f"{verdict.outcome.value}: {verdict.detail}")
+    return verdict
+
+
+# ---- a target's quick run (tests/conftest.py's quick_run) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class QuickRun:
+    """What the quick run of the built-in ``target`` (tests/conftest.py's ``quick_run``) gives for a
+    representative subset of its clauses, as the target's adapter test file states it: each clause of
+    ``passes`` passes, relying on the declared policies ``relied`` names for it (by policy name) and on no
+    other; each of ``not_applicable`` is not applicable (a capability the target lacks); each of
+    ``deviations`` (clause: measured reason, the adapter's KNOWN_DEVIATIONS) fails."""
+
+    target: str
+    passes: Sequence[str]
+    not_applicable: Sequence[str] = ()
+    relied: Mapping[str, Collection[str]] = field(default_factory=dict)
+    deviations: Mapping[str, str] = field(default_factory=dict)
+
+    def expected(self, clause: str) -> Outcome:
+        """The outcome the subset states for ``clause``: PASS (or POLICY, where it relies on a policy),
+        NOT_APPLICABLE or FAIL."""
+        if clause in self.deviations:
+            return Outcome.FAIL
+        return Outcome.NOT_APPLICABLE if clause in self.not_applicable else Outcome.PASS
+
+
+def quick_run_cases(*subsets: QuickRun) -> list:
+    """``(subset, clause)`` parameters, one for each clause a subset states, with ids ``target-clause``: for
+    ``@pytest.mark.parametrize("subset, clause", quick_run_cases(...))``."""
+    for subset in subsets:
+        named = [*subset.passes, *subset.not_applicable, *subset.deviations]
+        assert len(set(named)) == len(named), f"{subset.target}: a clause stated twice in {named}"
+        assert set(named) <= set(CHECKS), f"{subset.target}: no check for {sorted(set(named) - set(CHECKS))}"
+        assert set(subset.relied) <= set(subset.passes), f"{subset.target}: relied names clauses not in passes"
+    return [pytest.param(subset, clause, id=f"{subset.target}-{clause}")
+            for subset in subsets for clause in (*subset.passes, *subset.not_applicable, *sorted(subset.deviations))]
+
+
+def assert_quick_run_gives(run: Run, subset: QuickRun, clause: str) -> Verdict:
+    """``run`` (the quick run of ``subset.target``) gives ``clause`` the outcome ``subset`` states; a pass relies
+    on exactly the policies it names. Returns the verdict."""
+    verdict = next(result.verdict for result in run.results if result.verdict.clause == clause)
+    expected = subset.expected(clause)
+    relied = {policy.split(" = ")[0] for policy in verdict.policies}
+    reason = f" (known deviation: {subset.deviations[clause]})" if clause in subset.deviations else ""
+    got = Outcome.PASS if verdict.outcome is Outcome.POLICY else verdict.outcome
+    assert got is expected, (f"{clause}: expected {expected.value} for {subset.target}, got {verdict.outcome.value}"
+                             f": {verdict.detail}{reason}")
+    if expected is Outcome.PASS:
+        want = set(subset.relied.get(clause, ()))
+        assert relied == want, (f"{clause}: expected {subset.target} to pass relying on {sorted(want) or 'no policy'}"
+                                f", got {sorted(relied) or 'no policy'}")
     return verdict
 
 

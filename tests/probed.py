@@ -58,6 +58,16 @@ def classic(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray
         return (x * (1.0 - p) if not training else x * _keep(x, p, seed)).astype(x.dtype)
 
 
+def classic_in_float32(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
+    """scaling = "classic" with q computed in float32 (PaddlePaddle's downscale_in_infer): training x m,
+    evaluation fl32(1 - fl32(p)) x, rounded once to x's format."""
+    if training:
+        return classic(x, p, training=True, seed=seed)
+    q32 = float(np.float32(1.0) - np.float32(_rate(p)))
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (x.astype(np.float64) * q32).astype(x.dtype)
+
+
 def bool_as_number(x: np.ndarray, p: float, *, training: bool, seed: int) -> np.ndarray:
     """p_validation = "bool_as_number": True and False are taken as 1 and 0."""
     return inverted(x, float(p) if isinstance(p, bool) else p, training=training, seed=seed)

@@ -1,10 +1,10 @@
 """The equinox target: ``eqx.nn.Dropout`` clause by clause at the quick profile.
 
-A representative subset of the checks runs against ``EquinoxDropout`` on the CPU: the applicable
-ones pass, some only under the policies the adapter declares, those needing a capability Equinox
-lacks are "not applicable", and the deviations measured in Equinox 0.13 / JAX 0.10
-(``refdropout.adapters.equinox.KNOWN_DEVIATIONS``) are reported as failures. Statistical checks
-are charged to the suite's one budget (``check_correct``): 2 decisions per seed, two seeds.
+In the session's quick run of the target (tests/conftest.py's ``quick_run``, every clause against
+``EquinoxDropout`` on the CPU) a representative subset of the clauses gives what is stated here: the
+applicable ones pass, some only under the policies the adapter declares, those needing a capability
+Equinox lacks are "not applicable", and the deviations measured in Equinox 0.13 / JAX 0.10
+(``refdropout.adapters.equinox.KNOWN_DEVIATIONS``) are reported as failures.
 """
 
 from __future__ import annotations
@@ -13,34 +13,30 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given
 
 from helpers import (
-    NEVER_SHRUNK,
     REPO,
+    QuickRun,
     assert_answers_in_kind,
-    assert_fails,
     assert_mask_bits_are_the_mask,
-    assert_outcome,
-    assert_passes,
+    assert_quick_run_gives,
     described,
-    exact,
     misdeclaring,
-    seeds,
-    statistical,
+    quick_run_cases,
 )
 from refdropout.adapters.equinox import KNOWN_DEVIATIONS as DEVIATIONS
-from refdropout.conformance import CHECKS, Outcome
 
 pytest.importorskip("equinox", reason="the equinox target needs Equinox: pip install equinox")
 
-EXACT = ["DROPOUT-2", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12", "EXACT-1",
-         "GRADIENTS-1", "GRADIENTS-2", "MODES-4", "MODES-7", "MODES-9", "TRAINING-1"]
-STATISTICAL = ["DROPOUT-14", "MODES-8"]
-NOT_APPLICABLE = ["DROPOUT-11", "VARIANTS-1", "VARIANTS-7", "RECURRENT-5"]
-# the policies each check relies on, as the adapter declares them (the rest pass as the reference does)
-RELIED = {"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"},
-          "GRADIENTS-1": {"scale_format"}}
+# the quick run's verdicts, with the policies each pass relies on as the adapter declares them
+QUICK = QuickRun(
+    "equinox",
+    passes=["DROPOUT-2", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12", "EXACT-1",
+            "GRADIENTS-2", "MODES-4", "MODES-7", "MODES-9", "TRAINING-1", "DROPOUT-14", "MODES-8"],
+    not_applicable=["DROPOUT-11", "VARIANTS-1", "VARIANTS-7", "RECURRENT-5"],
+    relied={"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"}},
+    deviations=DEVIATIONS,
+)
 # (clause, policy): declaring the reference's value of the policy instead fails the clause
 MISDECLARED = [("DROPOUT-2", "scale_format"), ("DROPOUT-2", "subnormals"), ("DROPOUT-8", "scale_format"),
                ("DROPOUT-10", "nonfinite")]
@@ -53,42 +49,15 @@ def target():
     return EquinoxDropout()
 
 
-def test_subsets_name_registered_checks() -> None:
-    named = EXACT + STATISTICAL + NOT_APPLICABLE + list(DEVIATIONS)
-    assert len(set(named)) == len(named) and set(named) <= set(CHECKS)
-    assert sum(CHECKS[c].decisions for c in EXACT) == 0
-    assert sum(CHECKS[c].decisions for c in STATISTICAL) == 2
-
-
-@pytest.mark.parametrize("clause", EXACT)
-@exact(2, phases=NEVER_SHRUNK)
-@given(seed=seeds)
-def test_exact_clauses_pass(target, check_correct, clause: str, seed: int) -> None:
-    verdict = assert_passes(check_correct, clause, target, seed)
-    assert {relied.split(" = ")[0] for relied in verdict.policies} == RELIED.get(clause, set())
-
-
-@pytest.mark.parametrize("clause", STATISTICAL)
-@statistical(2, keep_database=True)
-@given(seed=seeds)
-def test_statistical_clauses_pass(target, check_correct, clause: str, seed: int) -> None:
-    assert_passes(check_correct, clause, target, seed)
-
-
-@pytest.mark.parametrize("clause", NOT_APPLICABLE)
-def test_missing_capabilities_are_not_applicable(target, check_correct, clause: str) -> None:
-    assert_outcome(check_correct, clause, target, 0, Outcome.NOT_APPLICABLE)
-
-
-@pytest.mark.parametrize("clause", sorted(DEVIATIONS))
-def test_measured_deviations_fail(target, check_broken, clause: str) -> None:
-    assert_fails(check_broken, clause, target, 0, because=f"known deviation: {DEVIATIONS[clause]}")
+@pytest.mark.parametrize("subset, clause", quick_run_cases(QUICK))
+def test_the_quick_run_gives_the_stated_verdicts(quick_run, subset: QuickRun, clause: str) -> None:
+    assert_quick_run_gives(quick_run(subset.target), subset, clause)
 
 
 @pytest.mark.parametrize("clause, policy", MISDECLARED)
 def test_declared_policies_are_the_measured_ones(target, check_broken, clause: str, policy: str) -> None:
-    """Each declared policy passes its clauses (test_exact_clauses_pass); declaring the reference's
-    value instead fails them at one seed of 0..7 at least."""
+    """Each declared policy passes its clauses (test_the_quick_run_gives_the_stated_verdicts); declaring the
+    reference's value instead fails them at one seed of 0..7 at least."""
     misdeclared = misdeclaring(target, policy)
     assert any(check_broken(clause, misdeclared, seed).failed for seed in range(8)), (
         f"{clause}: expected FAIL at one seed of 0..7 for {described(misdeclared)}, got none")

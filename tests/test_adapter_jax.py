@@ -1,11 +1,11 @@
 """The jax and flax targets: Haiku's dropout idiom and Flax's Dropout layers clause by clause at the quick profile.
 
-A representative subset of the checks runs against ``JaxDropout`` (dm-haiku's ``hk.dropout``)
-and ``FlaxDropout`` (``flax.linen.Dropout``, ``flax.nnx.Dropout``) on the CPU: the applicable
-ones pass, some only under the policies the adapters declare, those needing a capability JAX
-lacks are "not applicable", and the deviations measured in JAX 0.10 / Flax 0.12
-(``refdropout.adapters.jax.KNOWN_DEVIATIONS``) are reported as failures. Statistical checks are
-charged to the suite's one budget (``check_correct``): 16 decisions per seed (2 jax, 14 flax), two seeds.
+In the session's quick runs of the targets (tests/conftest.py's ``quick_run``, every clause against
+``JaxDropout``, dm-haiku's ``hk.dropout``, and ``FlaxDropout``, ``flax.linen.Dropout`` and
+``flax.nnx.Dropout``, on the CPU) a representative subset of the clauses gives what is stated here:
+the applicable ones pass, some only under the policies the adapters declare, those needing a
+capability JAX lacks are "not applicable", and the deviations measured in JAX 0.10 / Flax 0.12
+(``refdropout.adapters.jax.KNOWN_DEVIATIONS``) are reported as failures.
 """
 
 from __future__ import annotations
@@ -18,43 +18,42 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import (
-    NEVER_SHRUNK,
     REPO,
+    QuickRun,
     assert_answers_in_kind,
     assert_fails,
     assert_mask_bits_are_the_mask,
-    assert_outcome,
-    assert_passes,
+    assert_quick_run_gives,
     described,
     exact,
     misdeclaring,
-    seeds,
-    statistical,
+    quick_run_cases,
 )
 from refdropout.adapters.jax import KNOWN_DEVIATIONS as DEVIATIONS
-from refdropout.conformance import CHECKS, Outcome
 
 jax = pytest.importorskip("jax", reason="the jax target needs JAX: pip install jax")
 
 TARGETS = ("jax", "flax")
 
-EXACT = {
-    "jax": ["DROPOUT-5", "DROPOUT-7", "DROPOUT-11", "DROPOUT-12", "DROPOUT-15",
-            "GRADIENTS-1", "GRADIENTS-2", "GRADIENTS-4", "GRADIENTS-5", "ENSEMBLE-1"],
-    "flax": ["DROPOUT-2", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-11", "DROPOUT-12",
-             "DROPOUT-15", "GRADIENTS-1", "GRADIENTS-4", "MODES-4", "MODES-7", "MODES-9", "VARIANTS-21", "VARIANTS-22"],
-}
-STATISTICAL = {"jax": ["DROPOUT-14", "DROPOUT-20"], "flax": ["DROPOUT-13", "MODES-8", "VARIANTS-20"]}
-NOT_APPLICABLE = {"jax": ["MODES-4", "VARIANTS-1", "VARIANTS-4", "RECURRENT-5", "VARIANTS-20"],
-                  "flax": ["ENSEMBLE-8", "VARIANTS-1", "VARIANTS-7", "RECURRENT-5"]}
-# the policies each check relies on, as the adapters declare them (the rest pass as the reference does)
-RELIED = {
-    "jax": {"DROPOUT-5": {"p_one"}, "DROPOUT-7": {"p_one"}, "GRADIENTS-1": {"scale_format"}, "GRADIENTS-2": {"p_one"},
-            "GRADIENTS-4": {"p_one"}, "GRADIENTS-5": {"scale_format"}, "ENSEMBLE-1": {"scale_format"}},
-    "flax": {"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"},
-             "GRADIENTS-1": {"scale_format"}, "VARIANTS-21": {"scale_format"}},
-}
-CASES = [(t, c) for t in TARGETS for c in EXACT[t]]
+# the quick runs' verdicts, with the policies each pass relies on as the adapters declare them
+QUICK = (
+    QuickRun("jax",
+             passes=["DROPOUT-5", "DROPOUT-7", "DROPOUT-11", "DROPOUT-12", "DROPOUT-15", "GRADIENTS-2",
+                     "GRADIENTS-4", "GRADIENTS-5", "ENSEMBLE-1", "DROPOUT-14", "DROPOUT-20"],
+             not_applicable=["MODES-4", "VARIANTS-1", "VARIANTS-4", "RECURRENT-5", "VARIANTS-20"],
+             relied={"DROPOUT-5": {"p_one"}, "DROPOUT-7": {"p_one"},
+                     "GRADIENTS-2": {"p_one"}, "GRADIENTS-4": {"p_one"}, "GRADIENTS-5": {"scale_format"},
+                     "ENSEMBLE-1": {"scale_format"}},
+             deviations=DEVIATIONS["jax"]),
+    QuickRun("flax",
+             passes=["DROPOUT-2", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-11", "DROPOUT-12",
+                     "DROPOUT-15", "GRADIENTS-4", "MODES-4", "MODES-7", "MODES-9",
+                     "VARIANTS-22", "DROPOUT-13", "MODES-8", "VARIANTS-20"],
+             not_applicable=["ENSEMBLE-8", "VARIANTS-1", "VARIANTS-7", "RECURRENT-5"],
+             relied={"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-8": {"scale_format"},
+                     "DROPOUT-10": {"nonfinite"}},
+             deviations=DEVIATIONS["flax"]),
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,37 +64,9 @@ def targets():
     return {"jax": JaxDropout(), "flax": FlaxDropout()}
 
 
-def test_subsets_name_registered_checks() -> None:
-    for target in TARGETS:
-        named = EXACT[target] + STATISTICAL[target] + NOT_APPLICABLE[target] + list(DEVIATIONS[target])
-        assert len(set(named)) == len(named) and set(named) <= set(CHECKS)
-        assert sum(CHECKS[c].decisions for c in EXACT[target]) == 0
-    assert sum(CHECKS[c].decisions for t in TARGETS for c in STATISTICAL[t]) == 25
-
-
-@pytest.mark.parametrize("target, clause", CASES)
-@exact(2, phases=NEVER_SHRUNK)
-@given(seed=seeds)
-def test_exact_clauses_pass(targets, check_correct, target: str, clause: str, seed: int) -> None:
-    verdict = assert_passes(check_correct, clause, targets[target], seed)
-    assert {relied.split(" = ")[0] for relied in verdict.policies} == RELIED[target].get(clause, set())
-
-
-@pytest.mark.parametrize("target, clause", [(t, c) for t in TARGETS for c in STATISTICAL[t]])
-@statistical(2, keep_database=True)
-@given(seed=seeds)
-def test_statistical_clauses_pass(targets, check_correct, target: str, clause: str, seed: int) -> None:
-    assert_passes(check_correct, clause, targets[target], seed)
-
-
-@pytest.mark.parametrize("target, clause", [(t, c) for t in TARGETS for c in NOT_APPLICABLE[t]])
-def test_missing_capabilities_are_not_applicable(targets, check_correct, target: str, clause: str) -> None:
-    assert_outcome(check_correct, clause, targets[target], 0, Outcome.NOT_APPLICABLE)
-
-
-@pytest.mark.parametrize("target, clause", [(t, c) for t in TARGETS for c in sorted(DEVIATIONS[t])])
-def test_measured_deviations_fail(targets, check_broken, target: str, clause: str) -> None:
-    assert_fails(check_broken, clause, targets[target], 0, because=f"known deviation: {DEVIATIONS[target][clause]}")
+@pytest.mark.parametrize("subset, clause", quick_run_cases(*QUICK))
+def test_the_quick_run_gives_the_stated_verdicts(quick_run, subset: QuickRun, clause: str) -> None:
+    assert_quick_run_gives(quick_run(subset.target), subset, clause)
 
 
 @pytest.mark.clause("VARIANTS-20")
@@ -121,8 +92,8 @@ MISDECLARED = {
 
 @pytest.mark.parametrize("target, clause, policy", [(t, c, policy) for t in TARGETS for c, policy in MISDECLARED[t]])
 def test_declared_policies_are_the_measured_ones(targets, check_broken, target: str, clause: str, policy: str) -> None:
-    """Each declared policy passes its clauses (test_exact_clauses_pass); declaring the reference's
-    value instead fails them at one seed of 0..7 at least (DROPOUT-2 sees a flushed subnormal only
+    """Each declared policy passes its clauses (test_the_quick_run_gives_the_stated_verdicts); declaring the
+    reference's value instead fails them at one seed of 0..7 at least (DROPOUT-2 sees a flushed subnormal only
     where one of its two is kept; a refusal at p = 1 raises, which a run reports as FAIL)."""
     misdeclared = misdeclaring(targets[target], policy)
     if policy == "p_one":

@@ -1,10 +1,10 @@
 """The mlx target: ``mlx.nn.Dropout``, ``Dropout2d`` and ``Dropout3d`` on the CPU clause by clause at the quick profile.
 
-A representative subset of the checks runs against ``MlxDropout``: the applicable ones pass, some
-only under the policies the adapter declares, those needing a capability MLX lacks are "not
+In the session's quick run of the target (tests/conftest.py's ``quick_run``, every clause against
+``MlxDropout``) a representative subset of the clauses gives what is stated here: the applicable ones
+pass, some only under the policies the adapter declares, those needing a capability MLX lacks are "not
 applicable", and the deviations measured in MLX 0.32 (``refdropout.adapters.mlx.KNOWN_DEVIATIONS``)
-are reported as failures. Statistical checks are charged to the suite's one budget
-(``check_correct``): 2 decisions per seed, two seeds.
+are reported as failures.
 """
 
 from __future__ import annotations
@@ -13,31 +13,31 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given
 
 from helpers import (
-    NEVER_SHRUNK,
     REPO,
+    QuickRun,
     assert_answers_in_kind,
-    assert_fails,
     assert_mask_bits_are_the_mask,
-    assert_outcome,
-    assert_passes,
-    exact,
+    assert_quick_run_gives,
     misdeclaring,
-    seeds,
-    statistical,
+    quick_run_cases,
 )
 from refdropout.adapters.mlx import KNOWN_DEVIATIONS as DEVIATIONS
-from refdropout.conformance import CHECKS, Outcome
 
 pytest.importorskip("mlx.core", reason="the mlx target needs MLX: pip install 'mlx[cpu]'")
 
-EXACT = ["DROPOUT-5", "DROPOUT-7", "DROPOUT-10", "DROPOUT-12", "GRADIENTS-1",
-         "GRADIENTS-2", "GRADIENTS-4", "MODES-4", "MODES-7", "MODES-9", "VARIANTS-1", "VARIANTS-2"]
-STATISTICAL = ["DROPOUT-14", "MODES-8"]
-NOT_APPLICABLE = ["DROPOUT-11", "EXACT-1", "TRAINING-1", "VARIANTS-4", "RECURRENT-5"]
+
 P_ONE = ("DROPOUT-5", "DROPOUT-7", "DROPOUT-10", "GRADIENTS-2", "GRADIENTS-4", "MODES-7")  # pass under p_one "refused"
+# the quick run's verdicts, with the policies each pass relies on as the adapter declares them
+QUICK = QuickRun(
+    "mlx",
+    passes=["DROPOUT-5", "DROPOUT-7", "DROPOUT-10", "DROPOUT-12", "GRADIENTS-2", "GRADIENTS-4",
+            "MODES-4", "MODES-7", "MODES-9", "DROPOUT-14", "MODES-8"],
+    not_applicable=["DROPOUT-11", "EXACT-1", "TRAINING-1", "VARIANTS-4", "RECURRENT-5"],
+    relied={clause: {"p_one"} for clause in P_ONE},
+    deviations=DEVIATIONS,
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,36 +47,9 @@ def target():
     return MlxDropout()
 
 
-def test_subsets_name_registered_checks() -> None:
-    named = EXACT + STATISTICAL + NOT_APPLICABLE + list(DEVIATIONS)
-    assert len(set(named)) == len(named) and set(named) <= set(CHECKS)
-    assert sum(CHECKS[c].decisions for c in EXACT) == 0
-    assert sum(CHECKS[c].decisions for c in STATISTICAL) == 2
-
-
-@pytest.mark.parametrize("clause", EXACT)
-@exact(2, phases=NEVER_SHRUNK)
-@given(seed=seeds)
-def test_exact_clauses_pass(target, check_correct, clause: str, seed: int) -> None:
-    verdict = assert_passes(check_correct, clause, target, seed)
-    assert {relied.split(" = ")[0] for relied in verdict.policies} == ({"p_one"} if clause in P_ONE else set())
-
-
-@pytest.mark.parametrize("clause", STATISTICAL)
-@statistical(2, keep_database=True)
-@given(seed=seeds)
-def test_statistical_clauses_pass(target, check_correct, clause: str, seed: int) -> None:
-    assert_passes(check_correct, clause, target, seed)
-
-
-@pytest.mark.parametrize("clause", NOT_APPLICABLE)
-def test_missing_capabilities_are_not_applicable(target, check_correct, clause: str) -> None:
-    assert_outcome(check_correct, clause, target, 0, Outcome.NOT_APPLICABLE)
-
-
-@pytest.mark.parametrize("clause", sorted(DEVIATIONS))
-def test_measured_deviations_fail(target, check_broken, clause: str) -> None:
-    assert_fails(check_broken, clause, target, 0, because=f"known deviation: {DEVIATIONS[clause]}")
+@pytest.mark.parametrize("subset, clause", quick_run_cases(QUICK))
+def test_the_quick_run_gives_the_stated_verdicts(quick_run, subset: QuickRun, clause: str) -> None:
+    assert_quick_run_gives(quick_run(subset.target), subset, clause)
 
 
 def test_a_module_at_p_one_cannot_be_made(target, check_broken) -> None:

@@ -13,8 +13,9 @@ not the adapter's:
   (KNOWN_DEVIATIONS: DROPOUT-14, DROPOUT-18, ENSEMBLE-6); seeds 0 and 1 coincide, and seeds a few
   times one another once reduced draw dependent masks (DROPOUT-13: seeds 0 and 2^32 are 1 and 2).
 
-Statistical checks are charged to the suite's one budget (``check_correct``): 22 decisions per
-seed, two seeds. DROPOUT-13 fails at every seed, on the fixed pairs (0, 2^32) and (2^32 - 1, 2^64 - 1).
+The session's quick run of the target (tests/conftest.py's ``quick_run``, every clause) gives what
+QUICK states for a representative subset of the clauses. DROPOUT-13 fails at every seed, on the fixed
+pairs (0, 2^32) and (2^32 - 1, 2^64 - 1).
 """
 
 from __future__ import annotations
@@ -30,31 +31,37 @@ from hypothesis import strategies as st
 from helpers import (
     NEVER_SHRUNK,
     REPO,
+    QuickRun,
     assert_answers_in_kind,
     assert_fails,
-    assert_outcome,
-    assert_passes,
+    assert_quick_run_gives,
     exact,
     misdeclaring,
+    quick_run_cases,
     seeds,
-    statistical,
 )
 from refdropout.adapters.onnxruntime import KNOWN_DEVIATIONS as DEVIATIONS
-from refdropout.conformance import CHECKS, Outcome
 from refdropout.dtypes import get_dtype
 from refdropout.tensor import Tensor
 
 RATIO_REFUSED = r"ratio must be in the range \[0, 1\)"
 
-EXACT = ["DROPOUT-2", "DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12",
-         "DROPOUT-15", "ENSEMBLE-1"]
-STATISTICAL = ["DROPOUT-16", "DROPOUT-17", "DROPOUT-20", "DROPOUT-21", "ENSEMBLE-3"]  # 25 planned, 20 made
-# ONNX Runtime (inference) has no gradient, noise_shape, variants, modules or recurrent layers
-NOT_APPLICABLE = ["DROPOUT-11", "GRADIENTS-1", "GRADIENTS-4", "VARIANTS-1", "MODES-4", "RECURRENT-5", "ENSEMBLE-8"]
 # (clause, policy): the clause passes relying on the declared policy and fails declaring the reference's
 POLICIES = [("DROPOUT-2", "scale_format"), ("DROPOUT-3", "scale_format"), ("DROPOUT-5", "p_one"),
             ("DROPOUT-7", "p_one"), ("DROPOUT-8", "scale_format"), ("DROPOUT-10", "p_one"),
             ("ENSEMBLE-1", "scale_format")]
+# the quick run's verdicts, with the policies each pass relies on as the adapter declares them
+QUICK = QuickRun(
+    "onnxruntime",
+    passes=["DROPOUT-2", "DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12",
+            "DROPOUT-15", "ENSEMBLE-1", "DROPOUT-16", "DROPOUT-17", "DROPOUT-20", "DROPOUT-21", "ENSEMBLE-3"],
+    # ONNX Runtime (inference) has no gradient, noise_shape, variants, modules or recurrent layers
+    not_applicable=["DROPOUT-11", "GRADIENTS-1", "GRADIENTS-4", "VARIANTS-1", "MODES-4", "RECURRENT-5", "ENSEMBLE-8"],
+    relied={"DROPOUT-2": {"p_one", "scale_format"}, "DROPOUT-3": {"scale_format"}, "DROPOUT-5": {"p_one"},
+            "DROPOUT-7": {"p_one"}, "DROPOUT-8": {"p_one", "scale_format"}, "DROPOUT-10": {"p_one"},
+            "ENSEMBLE-1": {"scale_format"}},
+    deviations=DEVIATIONS,
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,37 +77,9 @@ def _tensor(values: list[float], dtype: str = "float64") -> Tensor:
     return Tensor.from_flat(values, (len(values),), get_dtype(dtype))
 
 
-def test_subsets_name_registered_checks() -> None:
-    named = EXACT + STATISTICAL + NOT_APPLICABLE + list(DEVIATIONS)
-    assert len(set(named)) == len(named) and set(named) <= set(CHECKS)
-    assert sum(CHECKS[c].decisions for c in EXACT) == 0
-    assert sum(CHECKS[c].decisions for c in STATISTICAL) == 25
-
-
-@pytest.mark.parametrize("clause", EXACT)
-@exact(2, phases=NEVER_SHRUNK)
-@given(seed=seeds)
-def test_exact_clauses_pass(ort_impl, check_correct, clause: str, seed: int) -> None:
-    assert_passes(check_correct, clause, ort_impl, seed)
-
-
-@pytest.mark.parametrize("clause", STATISTICAL)
-@statistical(2, keep_database=True)
-@given(seed=seeds)
-def test_statistical_clauses_pass(ort_impl, check_correct, clause: str, seed: int) -> None:
-    assert_passes(check_correct, clause, ort_impl, seed)
-
-
-@pytest.mark.parametrize("clause", NOT_APPLICABLE)
-def test_missing_capabilities_are_not_applicable(ort_impl, check_correct, clause: str) -> None:
-    assert_outcome(check_correct, clause, ort_impl, 0, Outcome.NOT_APPLICABLE)
-
-
-@pytest.mark.parametrize("clause", sorted(DEVIATIONS))
-@statistical(2, keep_database=True)
-@given(seed=seeds)
-def test_measured_deviations_fail(ort_impl, check_broken, clause: str, seed: int) -> None:
-    assert_fails(check_broken, clause, ort_impl, seed, because=f"known deviation: {DEVIATIONS[clause]}")
+@pytest.mark.parametrize("subset, clause", quick_run_cases(QUICK))
+def test_the_quick_run_gives_the_stated_verdicts(quick_run, subset: QuickRun, clause: str) -> None:
+    assert_quick_run_gives(quick_run(subset.target), subset, clause)
 
 
 def test_seed_zero_fails_dropout_13(ort_impl, check_broken) -> None:
@@ -110,11 +89,10 @@ def test_seed_zero_fails_dropout_13(ort_impl, check_broken) -> None:
 
 
 @pytest.mark.parametrize("clause, policy", POLICIES)
-def test_declared_policies_are_the_measured_ones(ort_impl, check_correct, check_broken, clause: str,
-                                                 policy: str) -> None:
-    """Declaring the reference's value of a policy instead fails the clause: a refusal of p = 1
-    raises (which a run reports as FAIL), a float32 scale is more than one ulp from x / q in float64."""
-    assert any(relied.startswith(f"{policy} = ") for relied in check_correct(clause, ort_impl, 0).policies)
+def test_declared_policies_are_the_measured_ones(ort_impl, check_broken, clause: str, policy: str) -> None:
+    """The clause passes relying on the declared policy (test_the_quick_run_gives_the_stated_verdicts);
+    declaring the reference's value instead fails it: a refusal of p = 1 raises (which a run reports
+    as FAIL), a float32 scale is more than one ulp from x / q in float64."""
     misdeclared = misdeclaring(ort_impl, policy)
     if policy == "p_one":
         with pytest.raises(Exception, match=RATIO_REFUSED):

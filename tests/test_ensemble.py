@@ -14,6 +14,7 @@ import math
 from decimal import Decimal
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,6 +31,18 @@ from broken.ensemble import (
 from helpers import SPEC_DIR, assert_fails, assert_passes, assert_same_bits, declaring, exact, seeds, statistical
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
+from refdropout.conformance.ensemble import (
+    MC_RATES,
+    MC_SAMPLES,
+    MEAN_MDE,
+    MEAN_RATES,
+    mean_samples,
+    monte_carlo_decisions,
+    monte_carlo_replicates,
+    pass_law,
+    readout_decision,
+    readout_law,
+)
 from refdropout.functional import dropconnect as dropconnect_op
 from refdropout.functional import dropout
 from refdropout.mutants.mode import MCPassesInEvalMode, MCSwitchesEveryModule
@@ -38,6 +51,7 @@ from refdropout.mutants.scale import NoRescale
 from refdropout.nn import MLP, BatchNorm1d, Dropout, Linear, Module, Sequential, Tanh, learning_phase
 from refdropout.nn.mc import mc_predict
 from refdropout.random import Generator
+from refdropout.stats import binomial_test
 from refdropout.tensor import Tensor
 from refdropout.theory import (
     TABLE_NETWORKS,
@@ -176,6 +190,21 @@ def test_probabilities_sum_to_one_exactly(n: int, p: Fraction | float | int) -> 
 
 
 @pytest.mark.clause("ENSEMBLE-2")
+@given(n=st.integers(0, 6), p=st.one_of(st.fractions(0, 1), st.floats(0.0, 1.0)), data=st.data())
+def test_moments_are_the_sums_of_the_fractions(n: int, p: Fraction | float, data: st.DataObject) -> None:
+    """A Distribution's mean and central moments, computed over common denominators, are the sums of
+    w (v - mean)^k term by term in Fractions, for values that are Fractions, ints and floats."""
+    values = data.draw(st.lists(st.one_of(small_fractions, st.integers(-9, 9), st.floats(-1e6, 1e6)),
+                                min_size=2**n, max_size=2**n))
+    f = ensemble(lambda keep: values[int("".join(map(str, keep)) or "0", 2)], n, p)
+    mean = sum((w * v for w, v in zip(f.probabilities, f.values)), Fraction(0))
+    assert f.mean == mean
+    for order in (1, 2, 3, 4):
+        assert f.central_moment(order) == sum((w * (v - mean) ** order for w, v in zip(f.probabilities, f.values)),
+                                              Fraction(0))
+
+
+@pytest.mark.clause("ENSEMBLE-2")
 @pytest.mark.parametrize(
     "call, error, message",
     [
@@ -233,6 +262,56 @@ def test_ensemble_mean_check_passes_reference(scaling: str, seed: int, check_cor
 @statistical(1)
 def test_ensemble_mean_check_rejects_broken(broken: type, seed: int, check_broken) -> None:
     assert_fails(check_broken, "ENSEMBLE-3", broken(), seed)
+
+
+@pytest.mark.clause("ENSEMBLE-3")
+def test_classic_evaluation_in_a_declared_scale_format_is_its_ensemble_mean(check_correct, check_broken) -> None:
+    """Classic evaluation as fl32(1 - fl32(p)) x (PaddlePaddle's downscale_in_infer) misses q w . x by
+    far more than the exact part's 8 u: it passes declared scale_format "float32", which DROPOUT-7
+    allows (and ENSEMBLE-3 then relies on), and fails undeclared."""
+    from refdropout.adapters import load_target
+
+    classic = [("scaling", "classic")]
+    declared = load_target("probed:classic_in_float32", policies=[*classic, ("scale_format", "float32")]).impl
+    verdict = assert_passes(check_correct, "ENSEMBLE-3", declared, 0)
+    assert [relied.split(" = ")[0] for relied in verdict.policies] == ["scale_format"]
+    undeclared = load_target("probed:classic_in_float32", policies=classic).impl
+    assert "with q as scale_format" not in assert_fails(check_broken, "ENSEMBLE-3", undeclared, 0).detail
+
+
+def _draws(law, rng: np.random.Generator, size: int | tuple[int, ...]) -> np.ndarray:
+    """Draws of a sub-network's value from its exact law (numpy's generator, an independent source)."""
+    values = np.array([float(v) for v in law.values])
+    return values[rng.choice(len(values), size=size, p=np.array([float(w) for w in law.probabilities]))]
+
+
+def _not_above(rejected: int, trials: int, rate: float) -> bool:
+    """The exact one-sided binomial test of P(event) <= rate does not reject at 1e-4 (a declared decision)."""
+    return not binomial_test(rejected, trials, rate, alpha=1e-4, alternative="greater").reject
+
+
+@pytest.mark.clause("ENSEMBLE-3")
+def test_ensemble_mean_plan_is_the_specs() -> None:
+    """The sample sizes spec/ensemble.md states: N = 7,879 (quick) and 8,502 (standard), either scaling."""
+    for scaling in SCALINGS:
+        assert [mean_samples(alpha, 0.99, scaling) for alpha in (1e-9, 1e-10)] == [7_879, 8_502]
+
+
+@pytest.mark.clause("ENSEMBLE-3")
+@pytest.mark.parametrize("scaling", SCALINGS)
+def test_ensemble_mean_test_holds_its_level(scaling: str) -> None:
+    """400 null samples of N readouts drawn from the exact law (numpy), tested at 0.05: the rejections are
+    no more frequent than 0.05; a mean shifted by the MDE is rejected at the plan's power."""
+    rng, alpha = np.random.default_rng(31), 0.05
+    n = mean_samples(alpha, 0.99, scaling)
+    for p in MEAN_RATES:
+        sigma = math.sqrt(readout_law(p, scaling).variance)
+        samples = _draws(readout_law(p, scaling), rng, (400, n))
+        rejected = sum(readout_decision(r.tolist(), p, scaling, alpha, 0.0).reject for r in samples)
+        assert _not_above(rejected, 400, alpha), rejected
+        missed = sum(not readout_decision((r + MEAN_MDE * sigma).tolist(), p, scaling, alpha, 0.0).reject
+                     for r in samples)
+        assert _not_above(missed, 400, 0.01), missed
 
 
 # --- ENSEMBLE-4: one softmax layer: the geometric mean is weight scaling -------------------------
@@ -338,6 +417,45 @@ def test_monte_carlo_check_passes_reference(scaling: str, seed: int, check_corre
 @statistical(1)
 def test_monte_carlo_check_rejects_broken(broken: type, seed: int, check_broken) -> None:
     assert_fails(check_broken, "ENSEMBLE-6", broken(), seed)
+
+
+@pytest.mark.clause("ENSEMBLE-6")
+def test_monte_carlo_plan_is_the_specs() -> None:
+    """The replicates spec/ensemble.md states: R = 376 (quick) and 408 (standard), either scaling."""
+    for scaling in SCALINGS:
+        assert [monte_carlo_replicates(alpha, 0.99, scaling) for alpha in (1e-9, 1e-10)] == [376, 408]
+
+
+def _monte_carlo_rejections(outputs: np.ndarray, p: float, alpha: float) -> list[tuple[bool, ...]]:
+    decided = (monte_carlo_decisions(run.tolist(), p, "inverted", "float64", alpha, 0.0)[0] for run in outputs)
+    return [tuple(d.reject for d in decisions.values()) for decisions in decided]
+
+
+@pytest.mark.clause("ENSEMBLE-6")
+@pytest.mark.parametrize("p", MC_RATES)
+def test_monte_carlo_tests_hold_their_level(p: float) -> None:
+    """300 null streams drawn from the exact law of f (numpy), each of R runs of 5T passes at the plan for
+    alpha = 0.05: none of the three tests rejects more often than 0.05."""
+    rng, alpha = np.random.default_rng(32), 0.05
+    replicates = monte_carlo_replicates(alpha, 0.99, "inverted")
+    outputs = _draws(pass_law(p, "inverted"), rng, (300, 5 * MC_SAMPLES * replicates))
+    for rejected in zip(*_monte_carlo_rejections(outputs, p, alpha)):
+        assert _not_above(sum(rejected), 300, alpha), sum(rejected)
+
+
+@pytest.mark.clause("ENSEMBLE-6")
+@pytest.mark.parametrize("p", MC_RATES)
+def test_passes_in_identical_pairs_are_caught_with_the_planned_power(p: float) -> None:
+    """The ratio RMS_T / RMS_4T stays at 2 for a stream whose passes come in identical pairs, but each mean
+    squared error doubles: at the quick plan (alpha = 1e-9, R = 376) both tests reject in at least 99% of
+    200 such streams (numpy), and the mean's test holds."""
+    rng, alpha = np.random.default_rng(33), 1e-9
+    replicates = monte_carlo_replicates(alpha, 0.99, "inverted")
+    half = _draws(pass_law(p, "inverted"), rng, (200, 5 * MC_SAMPLES * replicates // 2))
+    rejections = _monte_carlo_rejections(np.repeat(half, 2, axis=1), p, alpha)
+    mean, at_t, at_4t = (sum(r) for r in zip(*rejections))
+    assert mean == 0
+    assert _not_above(200 - at_t, 200, 0.01) and _not_above(200 - at_4t, 200, 0.01), (at_t, at_4t)
 
 
 # ---- Monte Carlo dropout (ENSEMBLE-7 to ENSEMBLE-9) -------------------------------------------

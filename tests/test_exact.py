@@ -14,16 +14,35 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broken.exact import OriginalLayout, SeedPairSwapped, ThreefryDrawn
-from helpers import TESTS_DIR, assert_fails, assert_passes, exact, known_answers, run_command
+from broken.exact import (
+    ColumnMajorOnFiveAxes,
+    NnxStream,
+    NnxWithoutFork,
+    OriginalLayout,
+    SeedPairSwapped,
+    SplitsInEvaluation,
+    SplitStream,
+    ThreefryDrawn,
+)
+from helpers import (
+    TESTS_DIR,
+    assert_fails,
+    assert_generated_cases_catch,
+    assert_mask_bits_are_the_mask,
+    assert_passes,
+    exact,
+    known_answers,
+    run_command,
+)
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS, Outcome
 from refdropout.conformance import exact as exact_check
-from refdropout.conformance.kit import ones
-from refdropout.contract import dtypes_of, policies_of
+from refdropout.conformance.cases import Case
+from refdropout.contract import policies_of
 from refdropout.contract.declarations import policy_assignment
 from refdropout.dtypes import get_dtype
 from refdropout.exact import jax_random, tf_stateless
+from refdropout.exact.streams import stream_keys
 from refdropout.exact.threefry import threefry2x32, threefry2x32_lanes
 from refdropout.mutants.streams import CounterOffByOne
 from refdropout.random import philox4x32
@@ -318,25 +337,51 @@ def test_no_algorithm_is_not_applicable(check_correct) -> None:
     assert verdict.outcome is Outcome.NOT_APPLICABLE and "declares no algorithm" in verdict.detail
 
 
-# the clauses of spec/dropout.md that judge masks by statistical decisions
-STATISTICAL_DROPOUT = sorted(c for c, entry in CHECKS.items() if c.startswith("DROPOUT-") and entry.decisions)
+# the clauses that judge masks by statistical decisions, every chapter's
+STATISTICAL = sorted(c for c, entry in CHECKS.items() if entry.decisions)
 
 
 @pytest.mark.clause("EXACT-1")
 def test_a_counter_off_by_one_is_caught_by_the_exact_clause_alone(check_correct, check_broken) -> None:
     """One element in 10^6 read from the next counter: EXACT-1 fails, the same stream without the
-    off-by-one passes it, and no statistical clause of spec/dropout.md fails at quick."""
-    assert STATISTICAL_DROPOUT, "no statistical clauses registered"
+    off-by-one passes it, and no statistical clause fails at quick (those whose capabilities it has
+    run: spec/dropout.md's, ENSEMBLE-3 and ENSEMBLE-6; the rest are not applicable)."""
     assert_passes(check_correct, "EXACT-1", ThreefryDrawn(), 0)
     assert_fails(check_broken, "EXACT-1", CounterOffByOne(), 0)
-    verdicts = {clause: check_broken(clause, CounterOffByOne(), 0) for clause in STATISTICAL_DROPOUT}
+    verdicts = {clause: check_broken(clause, CounterOffByOne(), 0) for clause in STATISTICAL}
+    ran = {c for c, v in verdicts.items() if v.outcome is not Outcome.NOT_APPLICABLE}
+    assert {c for c in STATISTICAL if c.startswith("DROPOUT-")} | {"ENSEMBLE-3", "ENSEMBLE-6"} <= ran
     assert not [f"{c}: {v.detail}" for c, v in verdicts.items() if v.failed]
+
+
+class OffEverySeventh(CounterOffByOne):
+    """CounterOffByOne with its off-by-one at every 7th element, so that a few hundred elements show it."""
+
+    PERIOD = 7
+
+
+def test_the_off_by_one_s_numpy_masks_are_its_engine_masks() -> None:
+    """CounterOffByOne's dropout_mask_bits (numpy, which the statistical clauses read) is the mask of its
+    dropout (the engine's Threefry, which EXACT-1 reads), its off-by-one included."""
+    assert_mask_bits_are_the_mask(OffEverySeventh())
+    assert_mask_bits_are_the_mask(ThreefryDrawn())
 
 
 @pytest.mark.clause("EXACT-1")
 @pytest.mark.parametrize("impl", [OriginalLayout(), SeedPairSwapped()], ids=lambda impl: impl.name)
 def test_a_wrong_layout_is_caught(check_broken, impl) -> None:
     assert_fails(check_broken, "EXACT-1", impl, 0)
+
+
+@pytest.mark.clause("EXACT-1")
+def test_generated_cases_catch_counters_out_of_order_on_five_axes(quick_plan) -> None:
+    """Right on every fixed case (at most 4 axes), wrong on 5: the generated cases find it and name the
+    first differing element and the seed that shows it, in a snippet that repeats the call."""
+    detail = assert_generated_cases_catch(quick_plan, "EXACT-1", ColumnMajorOnFiveAxes()).detail
+    snippet = re.search(r"`(.*)`", detail).group(1)
+    assert "impl.dropout_with_mask(" in snippet and re.search(r"element \(\d+, \d+, \d+, \d+, \d+\) of shape", detail)
+    seed = int(re.search(r"seed=(\d+)\)", snippet).group(1))
+    assert f"seed {seed} (key {divmod(seed, 2**32)})" in detail
 
 
 FAILURE = re.compile(r"element (\(.*?\)) of shape (\(.*?\)), (\w+), p = (\S+), seed (\d+) \(key \((\d+), (\d+)\)\): "
@@ -351,8 +396,8 @@ def test_the_failure_names_element_seed_shape_dtype_and_rate(check_broken) -> No
     named = FAILURE.fullmatch(detail)
     assert named, detail
     index, shape, dtype, p, seed, k0, k1, kept, count = named.groups()
-    case = exact_check.Case(ast.literal_eval(shape), get_dtype(dtype), float(p), int(seed))
-    assert case in list(exact_check.cases(0, dtypes_of(impl))) and (int(k0), int(k1)) == divmod(case.seed, 2**32)
+    case = Case(get_dtype(dtype), ast.literal_eval(shape), float(p), int(seed), capability="dropout_with_mask")
+    assert case in exact_check.fixed_cases(impl, 0) and (int(k0), int(k1)) == divmod(case.seed, 2**32)
     keep = impl.dropout_with_mask(exact_check.ones_array(case.shape, case.dtype), case.p, seed=case.seed)[1]
     differing = np.argwhere(keep != exact_check.predicted_mask("jax-threefry", divmod(case.seed, 2**32), case))
     assert tuple(differing[0]) == ast.literal_eval(index) and len(differing) == int(count)
@@ -372,19 +417,102 @@ def test_algorithm_is_declared_on_the_command_line(capsys) -> None:
     assert "algorithm must be one of None, jax-threefry, tf-stateless-philox" in capsys.readouterr().err
 
 
+def test_a_nan_of_x_one_reads_as_dropped() -> None:
+    """x = 1 gives NaN only as 0 * inf or 0 / 0, of a dropped element; +-inf is a kept 1 / q that overflowed."""
+    y = np.array([0.0, -0.0, 1.0, np.inf, np.nan, 2.0], dtype=np.float16)
+    assert exact_check.kept(y).tolist() == [False, False, True, True, False, True]
+
+
 def test_default_keys_are_the_adapters_seeds() -> None:
     assert exact_check.default_key("jax-threefry", 2**32 + 5) == (1, 5)
     assert exact_check.default_key("tf-stateless-philox", 2**32 + 5) == (5, 1)
 
 
-def test_flax_streams_split_as_the_spec_says() -> None:
-    """spec/exact.md: nnx.Dropout forks its stream when made and folds in the call count; linen folds in SHA-1 of 1."""
-    flax = _target("flax")
-    stream = flax.dropout_stream(2**40 + 7)
-    forked = jax_random.fold_in((256, 7), 0)
-    for count in range(3):
-        got = stream(ones((50,)), 0.5, training=True).data
-        predicted = jax_random.bernoulli(jax_random.fold_in(forked, count), 0.5, (50,), "float64").data
-        assert [y != 0 for y in got] == [m == 1.0 for m in predicted], count
+def test_linen_folds_in_sha1_of_its_first_counter() -> None:
+    """spec/exact.md: linen's first make_rng("dropout") folds in the first 4 bytes of SHA-1 of the byte 0x01."""
     import hashlib
-    assert int.from_bytes(hashlib.sha1(b"\x01").digest()[:4], "big") == 0xBF8B4530
+
+    from refdropout.adapters.jax import LINEN_FIRST_RNG
+    assert int.from_bytes(hashlib.sha1(b"\x01").digest()[:4], "big") == LINEN_FIRST_RNG == 0xBF8B4530
+
+
+# --- EXACT-2: a stream's masks follow its declared key schedule ----------------------------------
+
+
+def test_stream_keys_of_the_schedules() -> None:
+    """jax-split: the second key of each split, the first carried on; nnx-rngs: the fork's count folded in."""
+    root = (3, 2**32 - 1)
+    first, sub0 = jax_random.split(root)
+    assert stream_keys("jax-split", root, 2) == [sub0, jax_random.split(first)[1]]
+    forked = jax_random.fold_in(root, 0)
+    assert stream_keys("nnx-rngs", root, 3) == [jax_random.fold_in(forked, c) for c in range(3)]
+    assert stream_keys("nnx-rngs", root, 0) == []
+
+
+@pytest.mark.parametrize(("call", "words"), [
+    (lambda: stream_keys("haiku", (0, 0), 1), "schedule must be one of jax-split, nnx-rngs"),
+    (lambda: stream_keys("jax-split", (0, 0), -1), "calls must be an integer >= 0"),
+    (lambda: stream_keys("nnx-rngs", (0, 2**32), 1), "root must be two 32-bit words"),
+])
+def test_stream_keys_refuse_bad_input(call, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        call()
+
+
+@pytest.mark.clause("EXACT-2")
+@pytest.mark.parametrize("seed", [0, 7, 2**31 - 1])
+def test_stream_keys_match_the_installed_flax_and_jax(seed: int) -> None:
+    """The keys themselves, read off JAX and Flax NNX: an nnx.Dropout's stream forked from the Rngs (its
+    "dropout" stream, else its "default" one), advanced only by drawing calls; JAX's split idiom."""
+    jax = pytest.importorskip("jax", reason="needs JAX")
+    nnx = pytest.importorskip("flax.nnx", reason="needs Flax")
+    import numpy as np
+
+    def words(key) -> tuple[int, int]:
+        return tuple(np.asarray(jax.random.key_data(key)).tolist())
+
+    predicted = stream_keys("nnx-rngs", (0, seed), 3)
+    for rngs in (nnx.Rngs(dropout=jax.random.key(seed)), nnx.Rngs(seed)):
+        layer = nnx.Dropout(0.5, rngs=rngs)
+        x = jax.numpy.ones((4,))
+        layer(x, deterministic=True)  # evaluation takes no key
+        layer.rate = 0.0
+        layer(x)  # nor does p = 0
+        assert [words(layer.rngs()) for _ in range(3)] == predicted
+    key, subs = jax.random.key(seed), []
+    for _ in range(3):
+        key, sub = jax.random.split(key)
+        subs.append(words(sub))
+    assert subs == stream_keys("jax-split", (0, seed), 3)
+
+
+def _stream_impl(name: str):
+    engine = {"split-stream": SplitStream, "nnx-stream": NnxStream}
+    return engine[name]() if name in engine else _target(name)
+
+
+@pytest.mark.clause("EXACT-2")
+@pytest.mark.parametrize("name", ["split-stream", "nnx-stream", "jax", "flax"])
+def test_declared_schedules_give_the_predicted_stream_masks(check_correct, name: str) -> None:
+    """The engine's witnesses of both schedules, and the targets on the CPU in every declared format: the
+    Haiku idiom's split stream (jax) and one nnx.Dropout with its forked Rngs stream (flax)."""
+    impl = _stream_impl(name)
+    assert policies_of(impl).stream_keys is not None
+    assert_passes(check_correct, "EXACT-2", impl, 0)
+
+
+@pytest.mark.clause("EXACT-2")
+@pytest.mark.parametrize("impl", [ThreefryDrawn(), ReferenceDropout()], ids=lambda impl: impl.name)
+def test_no_schedule_is_not_applicable(check_correct, impl) -> None:
+    verdict = check_correct("EXACT-2", impl, 0)
+    assert verdict.outcome is Outcome.NOT_APPLICABLE and "declares no key schedule" in verdict.detail
+
+
+@pytest.mark.clause("EXACT-2")
+@pytest.mark.parametrize("impl", [SplitsInEvaluation(), NnxWithoutFork()], ids=lambda impl: impl.name)
+def test_a_schedule_off_by_one_call_is_caught(check_broken, impl) -> None:
+    """A stream that splits at an evaluation call, and an nnx stream without the layer's fork: both draw
+    masks of the right distribution, and EXACT-2 names the first drawing call whose mask differs."""
+    detail = assert_fails(check_broken, "EXACT-2", impl, 0).detail
+    assert re.match(r"call \d \(training\) of dropout_stream\(x = 1\), drawing call \d of the stream "
+                    rf"\({policies_of(impl).stream_keys}\): element", detail), detail

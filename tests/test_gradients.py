@@ -22,12 +22,14 @@ from broken.gradients import (
     Float32ScaleInBackward,
     MaskedInEval,
     MaskedInEvalAtSeedZero,
+    RedrawsOnManyAxes,
+    ScaleOverflowsInBackward,
 )
 from helpers import assert_fails, assert_generated_cases_catch, assert_passes, exact, filled, rates, seeds
 from refdropout import GradcheckError, gradcheck, softmax
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance.gradients import FD_STEP, FD_TOLERANCE
-from refdropout.dtypes import get_dtype, ordinal, within_one_ulp
+from refdropout.dtypes import float32, get_dtype, ordinal, within_one_ulp
 from refdropout.functional import (
     DATA_FORMATS,
     DROP_PATH_MODES,
@@ -54,13 +56,18 @@ from refdropout.tensor import Tensor
 
 
 class RoundedScale(ReferenceDropout):
-    """Correct, computed as frameworks do: y = x m fl(1/q) and dL/dx = g m fl(1/q) in x's dtype."""
+    """Correct, computed as frameworks do: y = x m fl_C(1/q) and dL/dx = g m fl_C(1/q) in a compute type
+    C, float32 for a 16-bit x (PyTorch's CUDA kernels' float32 arithmetic), x's own format otherwise,
+    rounded once to x's format. A scale rounded to float16 itself would be inf at q below 2^-16, and
+    0 * inf = NaN at a dropped element (broken.gradients.ScaleOverflowsInBackward)."""
 
     name = "rounded-scale"
 
     def _scaled(self, t: Tensor, p: float, seed: int) -> Tensor:
-        keep = dropout(t, p, training=True, seed=seed, return_mask=True)[1].astype(t.dtype)
-        return t * keep * (0.0 if p == 1.0 else 1.0 / (1.0 - p))  # the scalar is rounded to t's dtype
+        compute = float32 if t.dtype.itemsize < 4 else t.dtype
+        keep = dropout(t, p, training=True, seed=seed, return_mask=True)[1].astype(compute)
+        scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)  # the scalar is rounded to the compute type
+        return (t.astype(compute) * keep * scale).astype(t.dtype)
 
     def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
         return self._scaled(x, p, seed) if training else x
@@ -124,6 +131,21 @@ def test_eval_vjp_is_the_upstream_gradient(check_correct, check_broken, seed: in
 def test_vjp_at_p_zero_is_the_upstream_gradient(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "GRADIENTS-3", CORRECT, seed)
     assert_fails(check_broken, "GRADIENTS-3", (FalsyRate(),), seed)
+
+
+@pytest.mark.clause("GRADIENTS-1", "RUNNER-18")
+def test_generated_cases_catch_a_backward_that_redraws_on_many_axes(quick_plan) -> None:
+    """Caught at 18 of the master seeds 0 to 19 by 100 cases, 11 by 25 (seed 3 draws few informative
+    3-axis cases): the test's seed is 0."""
+    assert_generated_cases_catch(quick_plan, "GRADIENTS-1", RedrawsOnManyAxes(), seed=0)
+
+
+@pytest.mark.clause("GRADIENTS-1", "RUNNER-18")
+def test_generated_cases_catch_a_backward_whose_scale_overflows_float16(quick_plan) -> None:
+    """g m fl16(1/q) at p = 1 - 2^-25 is 0 * inf = NaN at a dropped element: the clause requires 0
+    there, however large 1/q (the first generated case; the fixed cases' 1/q is at most 1000)."""
+    detail = assert_generated_cases_catch(quick_plan, "GRADIENTS-1", ScaleOverflowsInBackward()).detail
+    assert "'float16'" in detail and "nan" in detail
 
 
 @pytest.mark.clause("GRADIENTS-2", "RUNNER-18")

@@ -97,8 +97,8 @@ def test_policy_table_and_failures(document: tuple[str, list[str]]) -> None:
     text, argv = document
     policies = tables(text)[2]
     assert policies[0] == ["target", "scaling", "nonfinite", "gate_masks", "p_one", "p_validation", "seed_bits",
-                           "subnormals", "scale_format", "algorithm", "reproducible_across", "dtypes"]
-    defaults = ["inverted", "multiply", "shared", "zeros", "strict", "64", "kept", "exact", "None", "None"]
+                           "subnormals", "scale_format", "algorithm", "stream_keys", "reproducible_across", "dtypes"]
+    defaults = ["inverted", "multiply", "shared", "zeros", "strict", "64", "kept", "exact", "None", "None", "None"]
     assert policies[1] == ["reference", *defaults, "float64, float32, float16, bfloat16"]
     assert policies[2][1:] == [*defaults, "float64, float32"]
     assert policies[4][1] == "not installed"
@@ -121,7 +121,7 @@ def test_policy_values_other_than_the_reference_s_are_bold() -> None:
     from refdropout.reports.matrix import Column, _policies
 
     table = _policies([Column("x", policies=Policies(p_one="refused", seed_bits=32), dtypes=("float64",))])
-    assert ("| x | inverted | multiply | shared | **refused** | strict | **32** | kept | exact | None | None "
+    assert ("| x | inverted | multiply | shared | **refused** | strict | **32** | kept | exact | None | None | None "
             "| float64 |" in table)
 
 

@@ -9,14 +9,15 @@ MODES-8 is statistical and charges one decision per example to the suite's budge
 from __future__ import annotations
 
 import math
+import re
 from contextlib import nullcontext
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broken.modes import DoubleEvalLosesRate
-from helpers import assert_fails, assert_passes, exact, rates, seeds, statistical
+from broken.modes import DoubleEvalLosesRate, DrawsInEvalOnManyAxes, HalfKernelIgnoresMode
+from helpers import assert_fails, assert_generated_cases_catch, assert_passes, exact, rates, seeds, statistical
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import sampling
@@ -288,6 +289,12 @@ def test_train_and_eval_reach_nested_modules(check_correct, check_broken, seed: 
                  (ContainerModeNotRecursive(), TrainDoesNotRecurse(), ModuleActiveInEval(), InactiveInTraining()), seed)
 
 
+@pytest.mark.clause("MODES-4", "RUNNER-18")
+def test_generated_cases_catch_a_half_precision_layer_that_drops_after_eval(quick_plan) -> None:
+    """Caught at each of the master seeds 0 to 9, by 25 cases as by 100."""
+    assert "'float16'" in assert_generated_cases_catch(quick_plan, "MODES-4", HalfKernelIgnoresMode(), seed=0).detail
+
+
 @pytest.mark.clause("MODES-4")
 @pytest.mark.parametrize("mode", [1, 0, "eval", 1.0])
 def test_modes_must_be_bools(mode) -> None:
@@ -403,6 +410,12 @@ def test_eval_is_deterministic_and_the_p_zero_network(check_correct, check_broke
     assert_fails(check_broken, "MODES-7", (ModuleActiveInEval(), ContainerModeNotRecursive()), seed)
 
 
+@pytest.mark.clause("MODES-7", "RUNNER-18")
+def test_generated_cases_catch_a_half_precision_layer_stochastic_in_eval(quick_plan) -> None:
+    """Caught at 8 of the master seeds 0 to 9 by 25 cases, at all 10 by 100."""
+    assert_generated_cases_catch(quick_plan, "MODES-7", HalfKernelIgnoresMode(), seed=0)
+
+
 @pytest.mark.clause("MODES-7")
 @exact(20)
 @given(widths=sizes, p=st.floats(0.0, 1.0), seed=seeds, rows=st.integers(1, 3))
@@ -442,6 +455,24 @@ def test_round_trip_keep_rate_beyond_a_chunk_is_judged_over_bounded_calls(check_
 def test_eval_consumes_no_randomness(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "MODES-9", CORRECT, seed)
     assert_fails(check_broken, "MODES-9", (EvalAdvancesGenerator(), ContainerModeNotRecursive()), seed)
+
+
+@pytest.mark.clause("MODES-9", "RUNNER-18")
+def test_generated_cases_catch_a_layer_that_draws_in_eval_on_many_axes(quick_plan) -> None:
+    """Caught at 8 of the master seeds 0 to 9 by 25 cases, at all 10 by 100. The network's snippet, run
+    with impl bound, makes the calls again: the broken layer's fourth output is not the second training
+    call's of a network made alike, the reference's is."""
+    detail = assert_generated_cases_catch(quick_plan, "MODES-9", DrawsInEvalOnManyAxes(), seed=0).detail
+    snippet = re.search(r"`([^`]+)`", detail)[1]
+    assert "net.eval(); y2 = net(x); y3 = net(x); net.train(); y4 = net(x)" in snippet
+    made = re.search(r"net = (.+?); net\.train\(\)", snippet)[1]
+    for impl, differs in ((DrawsInEvalOnManyAxes(), True), (ReferenceDropout(), False)):
+        run = {"impl": impl}
+        exec(snippet, run)
+        alike = eval(made, run)  # a network made alike, called twice in training
+        alike.train()
+        alike(run["x"])
+        assert (alike(run["x"]).data != run["y4"].data) is differs
 
 
 @pytest.mark.clause("MODES-9")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import fields
 from pathlib import Path
 
@@ -89,6 +90,18 @@ def test_probe_finds_each_other_allowed_value(function: str, policy: str, value:
     assert not run.failed, [f"{r.verdict.clause}: {r.verdict.detail}" for r in run.results if r.verdict.failed]
 
 
+@pytest.mark.clause("RUNNER-16")
+def test_probe_reads_the_scale_format_of_classic_evaluation() -> None:
+    """Under classic scaling the scale is q, in evaluation: probe finds its format there (PaddlePaddle's
+    downscale_in_infer computes q in float32), and declared so the function passes DROPOUT-7."""
+    found = findings(probed("probed:classic_in_float32"))
+    assert (found["scaling"].value, found["scale_format"].value) == ("classic", "float32"), found["scale_format"]
+    assert findings(probed("probed:classic"))["scale_format"].value == "exact"
+    loaded = load_target("probed:classic_in_float32", policies=[("scaling", "classic"), ("scale_format", "float32")])
+    run = run_target("classic_in_float32", loaded.impl, ["DROPOUT-7"], profile="quick", seed=0)
+    assert not run.failed, run.results[0].verdict.detail
+
+
 MATCHING_NONE = [
     ("mixed_nonfinite", "nonfinite", ["multiply: inf -> NaN at p = 0.3", "select: NaN -> 0 at p = 1"]),
     ("no_rescale", "scaling", ["evaluation of x gave x; training of ones kept 1"]),
@@ -116,14 +129,14 @@ def test_a_behaviour_no_value_allows_is_reported_with_its_evidence(
 def test_a_target_that_raises_or_hangs_is_reported_as_check_reports_it(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     out, _ = probe_command(capsys, "probed:crashes", status=1)
-    assert re.search(r"dtypes: no floating format was accepted: dropout\(x: float64 \(64,\), p=0\.3, training=True,"
+    assert re.search(r"dtypes: no floating format was accepted: dropout\(x: float64 \(1, 64\), p=0\.3, training=True,"
                      r" seed=[0-9]+\) raised RuntimeError: not implemented yet", out), out
     checked, _ = run_command(capsys, "check", "probed:crashes", "--clause", "DROPOUT-5", "--profile", "quick", status=1)
     assert re.search(r"dropout\(x: float64 \(8, 16, 32\), p=1\.0, training=True, seed=[0-9]+\) raised RuntimeError: "
                      r"not implemented yet", checked)  # the same words as check's
     assert "scaling       not measured" in out and "declare: nothing was found to declare" in out
     out, _ = probe_command(capsys, "probed:hangs", "--timeout", "1", status=1)
-    assert re.search(r"dtypes: dropout\(x: float64 \(64,\), p=0\.3, training=True, seed=[0-9]+\) did not return "
+    assert re.search(r"dtypes: dropout\(x: float64 \(1, 64\), p=0\.3, training=True, seed=[0-9]+\) did not return "
                      r"within 1 s", out), out
     out, _ = probe_command(capsys, "probed:exits", status=1)
     assert "called sys.exit(0)" in out
@@ -223,6 +236,30 @@ def test_suggest_says_when_no_declaration_helps(capsys: pytest.CaptureFixture[st
     out, _ = run_command(capsys, "check", "probed:no_rescale", "--profile", "quick", "--clause", "DROPOUT-8",
                          "--suggest", status=1)
     assert suggested(out) == ["suggest: DROPOUT-8 fails under every other declared value of scale_format"]
+
+
+@pytest.mark.clause("RUNNER-17")
+def test_suggest_reaches_the_json_and_junit_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What --suggest printed is in the JSON report as data and in the JUnit report as each testcase's
+    ``suggest`` properties and its failure's text; without --suggest the JSON says null."""
+    reports = ["--json", str(tmp_path / "report.json"), "--junit", str(tmp_path / "report.xml")]
+    out, _ = run_command(capsys, "check", "probed:select", "probed:mixed_nonfinite", "--profile", "quick",
+                         "--clause", "DROPOUT-10", "--suggest", *reports, status=1)
+    select, mixed = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["runs"]
+    assert select["suggestions"] == [{"clause": "DROPOUT-10", "relaxing": ["nonfinite", "p_one"], "passes_with": [
+        {"policies": {"nonfinite": "select"}, "flags": "--policy nonfinite=select"}]}]
+    assert mixed["suggestions"] == [{"clause": "DROPOUT-10", "relaxing": ["nonfinite", "p_one"], "passes_with": []}]
+    cases = {suite.get("name"): suite.find("testcase") for suite in ET.parse(tmp_path / "report.xml").iter("testsuite")}
+    properties = {name: [(p.get("name"), p.get("value")) for p in case.iter("property")]
+                  for name, case in cases.items()}
+    assert properties == {"probed:select": [("suggest", "--policy nonfinite=select")],
+                          "probed:mixed_nonfinite": [("suggest", "none")]}
+    failures = {name: case.find("failure").text.splitlines()[-1] for name, case in cases.items()}
+    assert sorted(failures.values()) == sorted(suggested(out))
+    run_command(capsys, "check", "probed:select", "--profile", "quick", "--clause", "DROPOUT-10", *reports, status=1)
+    [plain] = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["runs"]
+    assert plain["suggestions"] is None
+    assert [p for p in ET.parse(tmp_path / "report.xml").iter("property") if p.get("name") == "suggest"] == []
 
 
 def test_relaxes_is_the_table_of_policies_in_the_spec() -> None:

@@ -23,16 +23,20 @@ from broken.recurrent import (
     BetweenLayerMaskHeldOverTime,
     CarriedStateMasked,
     DrawsInEval,
+    DrawsInEvalOnLongSequences,
     DropsLastLayer,
     GateOrderIGFO,
     MaskDrawsDisagreeWithCalls,
     MaskDrawsLeaveTheStateBehind,
     PerGateMisdeclared,
     RecomputedWithFreshMasks,
+    ReportsEightStepsOfMasks,
+    ReportsTwoLayersOfInputMasks,
     ResetBeforeProjection,
     SwappedRates,
+    VariationalMasksRedrawnEveryEightSteps,
 )
-from helpers import assert_fails, assert_outcome, assert_passes, exact, seeds, statistical
+from helpers import assert_fails, assert_generated_cases_catch, assert_outcome, assert_passes, exact, seeds, statistical
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS, Outcome
 from refdropout.conformance.recurrent import _stack_masks, network_weights, sequence
@@ -381,6 +385,12 @@ def test_between_layer_check_rejects_dropout_after_the_last_layer(check_broken, 
 
 
 @pytest.mark.clause("RECURRENT-5")
+def test_generated_cases_catch_masks_reported_from_a_buffer_of_eight_steps(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "RECURRENT-5", ReportsEightStepsOfMasks())
+    assert "impl.recurrent_between_layers(" in verdict.detail and "the output" in verdict.detail
+
+
+@pytest.mark.clause("RECURRENT-5")
 @exact(10)
 @given(seed=seeds, cell=cells, layers=st.integers(2, 3))
 def test_between_layer_masks_lie_on_hidden_outputs_only(seed: int, cell: str, layers: int) -> None:
@@ -423,6 +433,12 @@ def test_variational_check_rejects_a_masked_carried_state_and_a_misdeclared_sche
     assert "gru: the output" in carried.detail, carried.detail
     misdeclared = assert_fails(check_broken, "RECURRENT-6", PerGateMisdeclared(), seed)
     assert "expected shape (4, 3, 3)" in misdeclared.detail, misdeclared.detail
+
+
+@pytest.mark.clause("RECURRENT-6")
+def test_generated_cases_catch_input_masks_reported_for_two_layers(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "RECURRENT-6", ReportsTwoLayersOfInputMasks())
+    assert "impl.recurrent_variational(" in verdict.detail and "the output" in verdict.detail
 
 
 @pytest.mark.clause("RECURRENT-6")
@@ -470,6 +486,12 @@ def test_constant_mask_check_passes_reference(check_correct, seed: int, gate_mas
 def test_constant_mask_check_rejects_masks_redrawn_every_step(check_broken, seed: int) -> None:
     verdict = assert_fails(check_broken, "RECURRENT-7", RecurrentMaskRedrawnEveryStep(), seed)
     assert "differs from its step-0 mask" in verdict.detail, verdict.detail
+
+
+@pytest.mark.clause("RECURRENT-7")
+def test_generated_cases_catch_masks_redrawn_every_eight_steps(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "RECURRENT-7", VariationalMasksRedrawnEveryEightSteps())
+    assert "impl.recurrent_variational(" in verdict.detail and "differs from its step-0 mask" in verdict.detail
 
 
 @pytest.mark.clause("RECURRENT-7")
@@ -650,6 +672,12 @@ def test_eval_check_rejects_dropout_in_eval_and_draws_in_eval(check_broken, seed
     draws = assert_fails(check_broken, "RECURRENT-12", DrawsInEval(), seed)
     assert "after two eval calls" in draws.detail, draws.detail
     assert "eval vs the rate-0 network" not in draws.detail
+
+
+@pytest.mark.clause("RECURRENT-12")
+def test_generated_cases_catch_draws_in_eval_on_long_sequences(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "RECURRENT-12", DrawsInEvalOnLongSequences())
+    assert "y = net(x, training=False)" in verdict.detail and "after two eval calls" in verdict.detail
 
 
 @pytest.mark.clause("RECURRENT-12")

@@ -344,6 +344,16 @@ class SlowStream(ReferenceDropout):
         return lambda x, p, *, training: time.sleep(1000)
 
 
+class SlowSteps(ReferenceDropout):
+    """The reference, whose checkpointed steps and stateful streams never return."""
+
+    def checkpointed_dropout(self, seed: int) -> object:
+        return lambda x, w, p, *, checkpoint: time.sleep(1000)
+
+    def dropout_stream_state(self, seed: int) -> object:
+        return lambda x, p, *, training: time.sleep(1000)
+
+
 class OwnModules(ReferenceDropout):
     """The reference, refusing to contain anything but its own modules (never a guarded view of one)."""
 
@@ -362,6 +372,18 @@ def test_calls_on_what_capabilities_return_are_watched_too() -> None:
     run = run_target("own", OwnModules(), ["MODES-4", "MODES-7"], profile="quick", seed=0)
     assert [r.verdict.outcome for r in run.results] == [Outcome.PASS, Outcome.PASS], run.results
     assert isinstance(OwnModules().dropout_module(0.5, seed=0), Module)
+
+
+@pytest.mark.clause("RUNNER-6")
+def test_checkpointed_steps_and_stateful_streams_are_watched_too() -> None:
+    """The steps of checkpointed_dropout and the streams of dropout_stream_state are the implementation's
+    calls: under the time limit, and their seconds counted inside the implementation."""
+    run = run_target("slow", SlowSteps(), ["TRAINING-1", "TRAINING-3"], profile="quick", seed=0, watch=Watch(0.2))
+    for result, call in zip(run.results, ("checkpointed_dropout", "dropout_stream_state")):
+        assert result.verdict.outcome is Outcome.FAIL
+        assert re.match(rf"{call}\(seed=[0-9]+\)\(.*\) did not return within 0\.2 s", result.verdict.detail), \
+            result.verdict.detail
+        assert result.inside >= 0.2
 
 
 @pytest.mark.clause("RUNNER-6")

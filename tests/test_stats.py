@@ -1094,3 +1094,19 @@ def test_exact_sum_is_the_sum_of_the_values_as_fractions(seed, n, scale):
     assert S.exact_sum(extremes) == sum(map(Fraction, extremes.tolist()), Fraction(0))
     with pytest.raises(ValueError, match="finite"):
         S.exact_sum(np.array([1.0, math.inf]))
+
+
+@pytest.mark.clause("STATS-11")
+def test_exact_sum_is_exact_across_its_blocks():
+    """exact_sum works through blocks of values (continuous._BLOCK): over two and a half blocks, the largest
+    and least values placed at their ends, it is the exact sum, so the sums of any split of it add up to it."""
+    from refdropout.stats.continuous import _BLOCK
+
+    values = np.random.default_rng(7).standard_normal(2 * _BLOCK + _BLOCK // 2) * 2.0**-30
+    for i, v in zip((0, _BLOCK - 1, _BLOCK, 2 * _BLOCK - 1, 2 * _BLOCK, values.size - 1),
+                    (1e300, -1e300, 5e-324, 3.5, -5e-324, 2.0**-1000)):
+        values[i] = v
+    total = S.exact_sum(values)
+    assert float(total) == math.fsum(values.tolist())
+    for split in (1, _BLOCK - 1, _BLOCK + 1, values.size - 3):
+        assert S.exact_sum(values[:split]) + S.exact_sum(values[split:]) == total

@@ -6,7 +6,9 @@ one full run at the quick profile must give exactly the verdicts its adapter dec
 applicable clause passes or differs by a declared policy, and the only failures are the
 framework's known deviations, each listed with its measured reason in the adapter
 (``known_deviations``). A known deviation that stops failing fails the test too, so the list is
-kept true. Each run's statistical decisions are charged to the suite's one budget.
+kept true. The run is the session's one quick run of the target (tests/conftest.py's ``quick_run``,
+master seed QUICK_RUN_SEED), which the adapter test files assert on too; its statistical decisions are
+charged to the suite's one budget.
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from hypothesis import given
 
-from helpers import assert_answers_in_kind, assert_mask_bits_are_the_mask, seeds, statistical
+from helpers import assert_answers_in_kind, assert_mask_bits_are_the_mask
 from refdropout.adapters import TARGETS, load_target
 from refdropout.conformance import CHECKS, Outcome
-from refdropout.conformance.runner import run_target, select_clauses
 
 
 def known_deviations(impl: object) -> dict[str, str]:
@@ -42,10 +42,8 @@ def test_known_deviations_name_checked_clauses(target) -> None:
     assert all(isinstance(reason, str) and reason for reason in deviations.values())
 
 
-@statistical(1, keep_database=True)
-@given(seed=seeds)
-def test_every_clause_at_the_quick_profile(target, suite_budget, seed: int) -> None:
-    run = run_target(target.name, target.impl, select_clauses(), profile="quick", seed=seed, budget=suite_budget)
+def test_every_clause_at_the_quick_profile(target, quick_run) -> None:
+    run = quick_run(target.name)
     failed = {r.verdict.clause: r.verdict.detail for r in run.results if r.verdict.outcome is Outcome.FAIL}
     deviations = known_deviations(target.impl)
     unexpected = {clause: detail for clause, detail in failed.items() if clause not in deviations}

@@ -26,14 +26,18 @@ from broken.variants import (
     AlphaNeverDrops,
     AlphaPrimeSignFlipped,
     AlphaStandardScale,
+    AlphaTailStandardScale,
     AttentionNoRescale,
     AttentionRenormalisedRows,
     ChannelAxisWrong,
+    ChannelMaskPerElementInHalfPrecision,
     ChannelMaskSharedAcrossBatch,
     ChannelRatesSwapped,
     ChannelsShareOneMask,
     DropBlockBorderForBlockSize2,
     DropBlockClippedBlocks,
+    DropBlockClippedForLargeBlocks,
+    DropBlockFlushesSubnormals,
     DropBlockNoBorderCorrection,
     DropBlockNoNormalisation,
     DropBlockPerSampleNormalisation,
@@ -43,14 +47,30 @@ from broken.variants import (
     DropConnectRatesSwapped,
     DropPathBatchModePerSample,
     DropPathPerElement,
+    DropPathRowModePerChannelOnManyAxes,
     DropPathRowPairsShareMasks,
     DropPathSharedAcrossBatch,
     DropPathUnscaledEval,
     FeatureAlphaElementwise,
+    FeatureAlphaElementwiseUnbatchedChannelsLast,
+    FusedBackwardRedrawsForManyHeads,
     FusedBackwardRedrawsTheMask,
     FusedBroadcastMask,
+    FusedShortRowsUnscaled,
+    GaussianActiveInEvalAtSeedZero,
+    UnbatchedReadAsBatchedInFloat32,
 )
-from helpers import SPEC_DIR, assert_fails, assert_passes, distinct, exact, filled, seeds, statistical
+from helpers import (
+    SPEC_DIR,
+    assert_fails,
+    assert_generated_cases_catch,
+    assert_passes,
+    distinct,
+    exact,
+    filled,
+    seeds,
+    statistical,
+)
 from refdropout import gradcheck
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS
@@ -179,6 +199,12 @@ def test_whole_channel_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-1", (ChannelAxisWrong(), DataFormatIgnored()), seed)
 
 
+@pytest.mark.clause("VARIANTS-1")
+def test_generated_cases_catch_channels_unshared_in_half_precision(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-1", ChannelMaskPerElementInHalfPrecision())
+    assert "impl.channel_dropout(x, " in verdict.detail and "others sharing its mask value" in verdict.detail
+
+
 @pytest.mark.clause("VARIANTS-2")
 @exact(5)
 @given(seed=seeds)
@@ -191,6 +217,12 @@ def test_unbatched_input_is_one_sample(check_correct, seed: int) -> None:
 @given(seed=seeds)
 def test_unbatched_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-2", (Dropout2dReads3DAsBatched(),), seed)
+
+
+@pytest.mark.clause("VARIANTS-2")
+def test_generated_cases_catch_unbatched_input_read_as_batched_in_float32(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-2", UnbatchedReadAsBatchedInFloat32())
+    assert "'float32')" in verdict.detail
 
 
 @pytest.mark.clause("VARIANTS-3")
@@ -230,6 +262,12 @@ def _spec_section(clause: str) -> str:
     text = SPEC.read_text(encoding="utf-8")
     start = text.index(f"### {clause}:")
     return text[start:text.index("\n### ", start + 1)]
+
+
+@pytest.mark.clause("VARIANTS-4")
+def test_generated_cases_catch_a_remainder_loop_with_standard_scale(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-4", AlphaTailStandardScale())
+    assert "impl.alpha_dropout(x, " in verdict.detail and "neither a x + b nor a α' q" in verdict.detail
 
 
 @pytest.mark.clause("VARIANTS-4")
@@ -280,6 +318,12 @@ def test_feature_alpha_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-6", (FeatureAlphaElementwise(),), seed)
 
 
+@pytest.mark.clause("VARIANTS-6")
+def test_generated_cases_catch_feature_alpha_elementwise_on_unbatched_channels_last(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-6", FeatureAlphaElementwiseUnbatchedChannelsLast())
+    assert "data_format='channels_last'" in verdict.detail
+
+
 # --- Gaussian dropout ---------------------------------------------------------------------------------
 
 
@@ -295,6 +339,12 @@ def test_gaussian_noise_is_normal_with_variance_p_over_q(check_correct, seed: in
 @given(seed=seeds)
 def test_gaussian_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-7", (GaussianVarianceP(), GaussianStddevPOverQ()), seed)
+
+
+@pytest.mark.clause("VARIANTS-7")
+def test_generated_cases_catch_gaussian_noise_in_eval_at_seed_zero(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-7", GaussianActiveInEvalAtSeedZero())
+    assert "training=False, seed=0)" in verdict.detail
 
 
 @pytest.mark.clause("VARIANTS-8")
@@ -416,6 +466,12 @@ def test_drop_path_scaling_check_rejects_broken(check_broken, seed: int) -> None
     assert_fails(check_broken, "VARIANTS-12", (DropPathUnscaledEval(), DropPathPerElement()), seed)
 
 
+@pytest.mark.clause("VARIANTS-12")
+def test_generated_cases_catch_row_mode_per_channel_on_many_axes(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-12", DropPathRowModePerChannelOnManyAxes())
+    assert "mode='row'" in verdict.detail and "others sharing its mask value" in verdict.detail
+
+
 # --- DropBlock -----------------------------------------------------------------------------------------
 
 
@@ -431,6 +487,12 @@ def test_dropblock_drops_whole_blocks(check_correct, seed: int) -> None:
 @given(seed=seeds)
 def test_block_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-13", (DropBlockClippedBlocks(),), seed)
+
+
+@pytest.mark.clause("VARIANTS-13")
+def test_generated_cases_catch_blocks_clipped_when_large(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-13", DropBlockClippedForLargeBlocks())
+    assert "impl.dropblock2d(x, " in verdict.detail and "block of dropped positions inside the map" in verdict.detail
 
 
 @pytest.mark.clause("VARIANTS-14")
@@ -496,6 +558,12 @@ def test_dropblock_renormalises_by_the_kept_fraction(check_correct, seed: int) -
 @given(seed=seeds)
 def test_normalisation_check_rejects_broken(check_broken, seed: int) -> None:
     assert_fails(check_broken, "VARIANTS-15", (DropBlockNoNormalisation(), DropBlockPerSampleNormalisation()), seed)
+
+
+@pytest.mark.clause("VARIANTS-15")
+def test_generated_cases_catch_subnormals_flushed(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-15", DropBlockFlushesSubnormals())
+    assert "not x bit for bit" in verdict.detail
 
 
 # --- attention dropout --------------------------------------------------------------------------------
@@ -716,6 +784,12 @@ def test_fused_scaling_check_rejects_a_kernel_without_1_over_q(check_broken, see
     assert "neither 0 (dropped) nor the kept value" in verdict.detail
 
 
+@pytest.mark.clause("VARIANTS-21")
+def test_generated_cases_catch_short_rows_unscaled(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-21", FusedShortRowsUnscaled())
+    assert "impl.fused_attention(*fused_inputs(" in verdict.detail
+
+
 @pytest.mark.clause("VARIANTS-22")
 @exact(2)
 @given(seed=seeds)
@@ -729,6 +803,12 @@ def test_fused_attention_backward_reuses_the_forward_mask(check_correct, seed: i
 def test_fused_backward_check_rejects_a_redrawn_mask(check_broken, seed: int) -> None:
     verdict = assert_fails(check_broken, "VARIANTS-22", FusedBackwardRedrawsTheMask(), seed)
     assert "the backward pass drew another mask" in verdict.detail
+
+
+@pytest.mark.clause("VARIANTS-22")
+def test_generated_cases_catch_a_backward_redrawn_for_many_heads(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-22", FusedBackwardRedrawsForManyHeads())
+    assert "impl.fused_attention(*fused_inputs(" in verdict.detail
 
 
 @pytest.mark.clause("VARIANTS-22")

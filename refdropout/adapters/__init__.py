@@ -3,8 +3,8 @@
 A target is named on the command line in one of two forms:
 
 * a built-in name from :data:`TARGETS` (``reference``, ``numpy``, ``torch``, ``jax``, ``flax``,
-  ``tensorflow``, ``keras``, ``onnxruntime``, ``equinox``, ``mlx``, ``paddle``): its adapter module is
-  imported only when it is checked, after its framework has been found;
+  ``tensorflow``, ``keras``, ``onnxruntime``, ``equinox``, ``mlx``, ``paddle``, ``paddle-classic``): its
+  adapter module is imported only when it is checked, after its framework has been found;
 * ``package.module:attribute`` (the current directory importable): a class is instantiated and
   used as it is, so it declares its own capabilities and policies (refdropout.contract);
   a plain function ``f(x, p, *, training, seed)`` on numpy arrays is wrapped by
@@ -76,6 +76,8 @@ TARGETS: dict[str, BuiltinTarget] = {
     "torch": BuiltinTarget("refdropout.adapters.torch:TorchDropout", "torch", "pip install torch"),
     # before tensorflow and keras: PaddlePaddle crashes a process that imported tensorflow first (adapters.paddle)
     "paddle": BuiltinTarget("refdropout.adapters.paddle:PaddleDropout", "paddle", "pip install paddlepaddle"),
+    "paddle-classic": BuiltinTarget("refdropout.adapters.paddle:PaddleClassicDropout", "paddle",
+                                    "pip install paddlepaddle"),
     "tensorflow": BuiltinTarget("refdropout.adapters.tensorflow:TensorflowDropout", "tensorflow",
                                 "pip install tensorflow-cpu"),
     "keras": BuiltinTarget("refdropout.adapters.tensorflow:KerasDropout", "keras", "pip install keras tensorflow-cpu"),

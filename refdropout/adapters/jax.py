@@ -38,8 +38,9 @@ in bfloat16; p = 1 raises (p_one "refused"), and only a
 training call reads p (p_validation "training_only"). Flax: a dropped NaN or ±inf becomes 0
 (``lax.select``: "select"); p = 1 gives +0 everywhere. KNOWN_DEVIATIONS lists what no policy
 allows. Both declare the algorithm "jax-threefry" (spec/exact.md, EXACT-1): Haiku's key is
-``key(seed)``, Flax's the key linen folds the call counter into. The module imports jax only when
-an adapter is made.
+``key(seed)``, Flax's the key linen folds the call counter into; and their streams' key schedules
+(EXACT-2): "jax-split" for Haiku's idiom, "nnx-rngs" for one ``nnx.Dropout`` and its forked ``Rngs``
+stream. The module imports jax only when an adapter is made.
 """
 
 from __future__ import annotations
@@ -79,10 +80,24 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
         "DROPOUT-10": "`keep * x` of a bool keep is compiled as a select in float64, float32 and float16 (a "
                       "dropped NaN or ±inf gives 0) but not in bfloat16, where a dropped ±inf gives NaN: "
                       "neither policy holds in every format",
+        "GRADIENTS-1": "the VJP of `keep * x / keep_rate` is keep * (g / keep_rate): g / q overflows before the "
+                       "mask multiplies it, so a dropped element with |g| above q times the largest finite value "
+                       "is 0 * inf = NaN, not 0: float16 at p = 0.999 with g = 100 gives NaN at every dropped "
+                       "element, float64 at p = 1 - 2^-25 with g = 1.8e308 too (jax 0.10.2; found by the "
+                       "generated cases)",
     },
     "flax": {
         "DROPOUT-3": "flax.linen.Dropout checks no rate: p = -0.1, 1.5, ±inf, NaN, True and False are used "
                      "as they are (1.5 and NaN give zeros), and evaluation accepts anything",
+        "GRADIENTS-1": "`lax.select(mask, x / q, 0)` sends the zeroed cotangent of a dropped element through "
+                       "x / fl16(q), which XLA computes as x * (1 / fl16(q)): in float16 at p = 0.99999 (q "
+                       "subnormal, 1 / q beyond 65504) and at p = 1 - 2^-25 (q rounds to 0) every dropped "
+                       "element's gradient is 0 * inf = NaN, not 0 (flax 0.12.8; found by the generated cases)",
+        "VARIANTS-21": "dot_product_attention's dropout multiplies the weights by keep / keep_prob in their "
+                       "format: in float16 at p = 1 - 2^-25 keep_prob is 0 and every weight, dropped ones too, "
+                       "is NaN (0 / 0, 1 / 0 times 0), not 0 (measured with flax 0.12 by hand: "
+                       "fused_inputs((1, 1, 2, 2), float16) gives [nan, nan, nan, nan]; found by the clause's "
+                       "generated cases)",
     },
 }
 
@@ -195,7 +210,8 @@ class JaxDropout(_Jax):
     framework = "jax"
     install = INSTALL_JAX
     policies = Policies(scaling="inverted", nonfinite="select", p_one="refused", p_validation="training_only",
-                        subnormals="flushed", scale_format="input", algorithm="jax-threefry")
+                        subnormals="flushed", scale_format="input", algorithm="jax-threefry",
+                        stream_keys="jax-split")
     known_deviations = KNOWN_DEVIATIONS["jax"]
 
     def _drop(self, key: Any, x: Any, p: float, training: bool, mask_shape: tuple[int, ...] | None = None) -> Any:
@@ -207,8 +223,21 @@ class JaxDropout(_Jax):
         if p == 0.0:
             return x
         keep_rate = 1.0 - p
-        keep = self.jax.random.bernoulli(key, keep_rate, x.shape if mask_shape is None else mask_shape)
-        return self.jnp.broadcast_to(keep, x.shape) * x / keep_rate
+        return self._keep(key, x.shape, p, mask_shape) * x / keep_rate
+
+    def _keep(self, key: Any, shape: tuple[int, ...], p: float, mask_shape: tuple[int, ...] | None = None) -> Any:
+        """The keep mask ``hk.dropout`` draws at 0 < p < 1: ``bernoulli(key, 1 - p, mask_shape)``, broadcast
+        to x's ``shape``."""
+        drawn = self.jax.random.bernoulli(key, 1.0 - p, shape if mask_shape is None else mask_shape)
+        return self.jnp.broadcast_to(drawn, shape)
+
+    def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
+        """The output and the keep mask drawn with the same key, the mask itself rather than read off an
+        output of ones: in float16 at q = 2^-25 every dropped element of ``keep * x / q`` is NaN (0 / 0)."""
+        y = self.dropout(x, p, training=True, seed=seed)  # refuses p outside [0, 1) first
+        if p == 0.0:
+            return y, in_kind(np.ones(np.shape(as_array(x)), dtype=bool), x)
+        return y, self._apply(lambda key, a: self._keep(key, a.shape, p), x, seed)
 
     def dropout_stream(self, seed: int) -> _KeyStream:
         return _KeyStream(self, seed)
@@ -255,7 +284,7 @@ class FlaxDropout(_Jax):
     framework = "flax"
     install = INSTALL_FLAX
     policies = Policies(scaling="inverted", nonfinite="select", subnormals="flushed", scale_format="input",
-                        algorithm="jax-threefry")
+                        algorithm="jax-threefry", stream_keys="nnx-rngs")
     known_deviations = KNOWN_DEVIATIONS["flax"]
     # fused_attention's: one mask value per weight. Flax's default, True, shares one (L, S) mask across the
     # batch and the heads (measured: VARIANTS-20 rejects it)

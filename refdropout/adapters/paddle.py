@@ -2,18 +2,20 @@
 dropout and ``nn.Dropout`` behind the protocol.
 
 Target ``paddle`` (:class:`PaddleDropout`) is ``F.dropout`` with ``mode="upscale_in_train"``, the
-default and the spec's inverted scaling; ``mode`` is a class attribute so that the classic mode
-(``downscale_in_infer``) can be a second target, a subclass declaring scaling "classic" (not yet:
-its evaluation path refuses rank-1 input, InvalidArgument from Eigen's num_col_dims, which must
-be measured as a deviation first). Covered: ``nn.Dropout(p, mode=...)`` in ``nn.Sequential``
-(spec/modes.md), ``dropout1d/2d/3d`` (channel dropout), ``alpha_dropout`` and
-``feature_alpha_dropout``, the VJP by autograd, a stream of calls, and ``axis`` (the axes the mask
-is drawn over, shared along the rest) as the noise shape.
+default and the spec's inverted scaling; target ``paddle-classic`` (:class:`PaddleClassicDropout`) is
+the same with ``mode="downscale_in_infer"``, the spec's classic scaling (training keeps x, evaluation
+is q x, q in float32 as in training's 1/q: scale_format "float32"), whose evaluation refuses input of
+rank 0 or 1, a measured known deviation of the clauses that evaluate a vector. Covered:
+``nn.Dropout(p, mode=...)`` in ``nn.Sequential`` (spec/modes.md), ``dropout1d/2d/3d`` (channel
+dropout), ``alpha_dropout`` and ``feature_alpha_dropout`` (which have no mode: target ``paddle``'s
+only), the VJP by autograd, a stream of calls, and ``axis`` (the axes the mask is drawn over, shared
+along the rest) as the noise shape.
 
 Policies, as measured on the CPU (PaddlePaddle 3.3.1) by ``refdropout probe paddle`` and by hand:
 inverted scaling with q computed in float32 (a float64 kept value is x / fl32(q): scale_format
 "float32"); a dropped NaN or ±inf becomes 0 ("select"); p = 1 gives zeros; the generator keeps the
-low 32 bits of a seed (seed_bits 32); subnormals kept. KNOWN_DEVIATIONS lists what no policy allows.
+low 32 bits of a seed (seed_bits 32); subnormals kept; ``refdropout probe paddle-classic`` finds the
+same with classic scaling. KNOWN_DEVIATIONS lists what no policy allows.
 
 Randomness. Paddle's dropout draws from the global generator. Every seeded call therefore runs
 against a state of its own (:class:`_Seeded`), as the torch target's: the generator is seeded with
@@ -36,7 +38,7 @@ from ..contract.arrays import DTYPES, NUMPY_FORMATS, as_array, in_kind
 from ..tensor import Tensor
 from . import import_framework
 
-__all__ = ["PaddleDropout", "INSTALL", "KNOWN_DEVIATIONS"]
+__all__ = ["PaddleDropout", "PaddleClassicDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
 INSTALL = "pip install paddlepaddle"
 # Measured (PaddlePaddle 3.3.1, TensorFlow 2.21, CPU wheels): `import tensorflow; import paddle` ends the
@@ -61,7 +63,29 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {"paddle": {
                   "raises ValueError: min() arg is an empty sequence",
     "VARIANTS-3": "dropout1d is dropout(x, p, axis=1): one channel mask drawn for the whole batch and shared by "
                   "every sample, not one per (sample, channel)",
+    # measured by hand (PaddlePaddle 3.3.1, CPU): F.dropout2d(paddle.ones([2, 2, 3, 1], dtype="float16"), 0.3),
+    # F.alpha_dropout and F.feature_alpha_dropout of a float16 tensor raise; found by the generated cases
+    "VARIANTS-1": "dropout1d/2d/3d of a float16 x in training raise RuntimeError: the CPU kernel `multiply` is not "
+                  "registered for float16",
+    "VARIANTS-2": "as VARIANTS-1: an unbatched float16 x in training raises RuntimeError (no float16 `multiply`)",
+    "VARIANTS-4": "alpha_dropout of a float16 x in training raises RuntimeError: the CPU kernel `subtract` is not "
+                  "registered for float16",
+    "VARIANTS-6": "feature_alpha_dropout of a float16 x in training raises RuntimeError (no float16 `subtract`)",
 }}
+# measured with PaddlePaddle 3.3.1 (CPU wheel) by `refdropout check paddle-classic --profile quick` (seed 0), by hand:
+#   F.dropout(paddle.ones([4]), 0.3, training=False, mode="downscale_in_infer")   -> ValueError: (InvalidArgument)
+#       Input dimension number(num_col_dims) must be between 0 and 1, but received number is 1 (phi eigen/common.h:102);
+#       rank 0 alike, in every format; rank 2 and above give q x (q in float32), and so does the same call with axis
+#       given (Paddle's Python path, paddle.scale), so the refusal is the C++ kernel's, not the adapter's
+#   nn.Dropout(0.3, mode="downscale_in_infer").eval() on a vector              -> the same InvalidArgument
+EVAL_RANK = ("in evaluation, mode='downscale_in_infer' refuses input of rank 0 or 1 (InvalidArgument: Input dimension "
+             "number(num_col_dims) must be between 0 and 1, from Eigen in phi/kernels/funcs/eigen/common.h), F.dropout "
+             "and nn.Dropout alike; rank 2 and above give q x")
+KNOWN_DEVIATIONS["paddle-classic"] = {
+    **{clause: KNOWN_DEVIATIONS["paddle"][clause] for clause in ("DROPOUT-3", "DROPOUT-11")},
+    **dict.fromkeys(("DROPOUT-7", "DROPOUT-15", "ENSEMBLE-3", "GRADIENTS-2", "MODES-4", "MODES-7", "MODES-8",
+                     "MODES-9"), EVAL_RANK),
+}
 
 
 class _Seeded:
@@ -236,6 +260,18 @@ class PaddleDropout:
             return self.paddle.moveaxis(y, 1, -1) if last else y
 
         return self._per_channel(op, x, spatial_dims, data_format, seed)
+
+
+class PaddleClassicDropout(PaddleDropout):
+    """``F.dropout(x, p, training=..., mode="downscale_in_infer")`` and ``nn.Dropout(p, mode=...)``: the
+    spec's classic scaling (a kept value is x in training, and evaluation is q x). Paddle's channel and
+    alpha dropout have no mode: they are the ``paddle`` target's, not this one's."""
+
+    name = "paddle-classic"
+    mode = "downscale_in_infer"
+    policies = Policies(scaling="classic", nonfinite="select", seed_bits=32, scale_format="float32")
+    known_deviations = KNOWN_DEVIATIONS["paddle-classic"]
+    channel_dropout = alpha_dropout = feature_alpha_dropout = None  # no mode: the same code as target paddle's
 
 
 class _Module:

@@ -28,7 +28,9 @@ lists what no policy allows. The target ``tensorflow`` declares the algorithm "t
 with the default key [lo, hi] (spec/exact.md, EXACT-1); Keras's state words, reduced modulo
 2^31 − 2, follow no declared key. ``TF_CPP_MIN_LOG_LEVEL`` is set to 2 before
 TensorFlow is first imported, which silences its start-up logging; importing this module never
-needs TensorFlow, making an adapter does.
+needs TensorFlow, making an adapter does. Keras's backend is fixed when keras is first imported
+(KERAS_BACKEND): the keras target refuses to start on any other backend than TensorFlow, a setup
+error, rather than report its own TensorFlow calls failing on jax or torch arrays as the target's FAILs.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ INSTALL = "pip install tensorflow-cpu keras"
 SEED_BITS = 64
 QUIET = ("TF_CPP_MIN_LOG_LEVEL", "2")  # set before TensorFlow is first imported: no start-up logging
 MODULE_DTYPE = "float64"  # the format of Keras modules, made before their input is seen
+# measured (Keras 3.15.1): with KERAS_BACKEND=jax the adapter's TensorFlow calls meet jax arrays ("'ArrayImpl' object
+# has no attribute 'numpy'") and its int64 seeds jax's uint32 ones: errors of the adapter, once reported as FAILs
+OTHER_BACKEND = ("the keras target runs Keras 3 on its TensorFlow backend, and Keras was imported with the {backend} "
+                 "backend (KERAS_BACKEND, or ~/.keras/keras.json): unset KERAS_BACKEND, or check the {backend} backend "
+                 "in a process of its own through a plain function `f(x, p, *, training, seed)`")
 _ACTIVATIONS = {"identity": None, "tanh": "tanh", "relu": "relu"}  # refdropout.theory's names -> Keras's
 
 # target -> clause -> what the framework does that the spec forbids and no policy allows
@@ -61,10 +68,26 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
         "DROPOUT-16": "stateless_dropout draws its uniforms in x's format and keeps u >= p rounded to it: in "
                       "float16 the uniforms take 1,024 values (keep rate 0.99805, not 0.999, at p = 0.001), in "
                       "bfloat16 128 values (0.99219 at p = 0.001, 0.6953 at p = 0.3, 0 at p = 0.999)",
+        "GRADIENTS-1": "stateless_dropout computes x * scale, scale = 1 / q converted to x's format, then "
+                       "selects: in float16 at q below 2^-16 the scale is inf, and the gradient of a dropped "
+                       "element is 0 * inf = NaN, not 0 (every one at p = 0.99999 and at p = 1 - 2^-25, "
+                       "TensorFlow 2.21.0; found by the generated cases)",
     },
     "keras": {
+        "MODES-4": "a Keras layer casts its input to its own dtype policy, made before any input is seen: "
+                   "after eval() Dropout returns x in the layer's format, not x's (the target's float64 modules "
+                   "give float64 for float32, float16 and bfloat16 x; a layer of the default float32 policy "
+                   "rounds a float64 x, 0.1 -> 0.10000000149011612: evaluation is not the identity); keras "
+                   "3.15.1, found by the generated cases",
+        "GRADIENTS-1": "as tensorflow's: Dropout scales by 1 / q in x's format, inf in float16 at q below 2^-16, "
+                       "so every dropped element's gradient is 0 * inf = NaN at p = 0.99999 and at p = 1 - 2^-25 "
+                       "(keras 3.15.1 on TensorFlow 2.21.0; found by the generated cases)",
         "VARIANTS-4": "AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5) instead of giving 0, "
-                      "the limit of a alpha' (1 - p)",
+                      "the limit of a alpha' (1 - p); and in float16 at p = 1 - 2^-53 (any q <= 1.2e-10 or so) "
+                      "every element is NaN, as VARIANTS-6 finds",
+        "VARIANTS-6": "AlphaDropout with a noise_shape, in float16 at p = 1 - 2^-53 or 1 - 2^-33, gives NaN for "
+                      "every element of x = 0 (Keras 3.15: its multipliers pass float16's largest finite value); "
+                      "the dropped value a alpha' q is about -1e-8 (found by the clause's generated cases)",
         "DROPOUT-16": "Dropout calls TensorFlow's dropout, which draws its uniforms in x's format: in float16 "
                       "the keep rate at p = 0.001 is 0.99805, in bfloat16 0.99219, and 0 at p = 0.999",
         "TRAINING-1": "keras.remat (tf.recompute_grad on the TensorFlow backend) calls the Dropout layer again in "
@@ -249,6 +272,9 @@ class KerasDropout:
     def __init__(self) -> None:
         os.environ.setdefault(*QUIET)
         self._keras = import_framework("keras", target=self.name, install=INSTALL)
+        backend = self._keras.backend.backend()
+        if backend != "tensorflow":  # fixed when keras is first imported; this adapter's calls are TensorFlow's
+            raise RuntimeError(OTHER_BACKEND.format(backend=backend))
         self._tf = import_framework("tensorflow", target=self.name, install=INSTALL)
 
     def _call(self, layer: Any, x: Tensor, training: bool) -> Tensor:

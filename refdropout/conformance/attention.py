@@ -15,14 +15,16 @@ import math
 from dataclasses import replace
 
 import numpy as np
+from hypothesis import strategies as st
 
 from ..contract import Implementation, kept_value, policies_of
-from ..contract.arrays import NUMPY_FORMATS
 from ..contract.protocol import ContractViolation
 from ..dtypes import DType, get_dtype, within_one_ulp
 from ..stats import DecisionPlan, binomial_test
+from .cases import FusedCase, fused_cases, fused_corners, fused_inputs, probabilities
 from .kit import array_of_shape, child_seed, judge, keep_mask_array
 from .registry import Context, check
+from .search import search
 from .verdict import Verdict
 
 __all__ = ["FUSED_RATES", "FUSED_LENGTH", "FUSED_HEADS", "MAX_BACKENDS", "EXACT_SHAPE", "fused_batch",
@@ -40,14 +42,6 @@ BACKWARD_RATE = 0.3
 def fused_batch(plan: DecisionPlan) -> int:
     """The batch of VARIANTS-20's calls: the least that holds the plan's keep-rate n weights."""
     return math.ceil(plan.n / (FUSED_HEADS * FUSED_LENGTH**2))
-
-
-def fused_inputs(shape: tuple[int, ...], dtype: DType) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(q, k, v, g) of ``shape`` (batch, heads, L, L) in ``dtype``: q = k = 0, v = g = I_L in every head."""
-    numpy_format = NUMPY_FORMATS[dtype.name]
-    zeros = np.zeros(shape, dtype=numpy_format)
-    eye = np.broadcast_to(np.eye(shape[-1], dtype=numpy_format), shape).copy()
-    return zeros, zeros.copy(), eye, eye.copy()
 
 
 def backends_of(impl: Implementation) -> list[tuple[str, tuple[DType, ...]]]:
@@ -107,44 +101,78 @@ def _misplaced(name: str, got: np.ndarray, expected: float, dtype: DType, rule: 
     flat = got.reshape(-1).astype(np.float64)
     for value in np.unique(flat):
         if value != 0.0 and not within_one_ulp(float(value), expected, dtype):
-            i = int(np.flatnonzero(flat == value)[0])
+            i = int(np.flatnonzero((flat == value) | (np.isnan(flat) & np.isnan(value)))[0])  # NaN is no value
             return [f"{name}: element {i} is {float(value)!r}, {rule} {expected!r} (within one ulp)"]
     return []
+
+
+def _scaled(impl: Implementation, name: str, o: object, shape: tuple[int, ...], dtype: DType, p: float,
+            training: bool) -> list[str]:
+    """VARIANTS-21's failures of o of a call on fused_inputs(shape, dtype): in training every element 0 or
+    the kept weight (1/L)/q within one ulp, q in the declared scale_format; in evaluation every one 1/L."""
+    weight = 1.0 / shape[-1]
+    failures = array_of_shape(f"{name}: o", o, shape)
+    if failures or not training:
+        return failures or ([] if np.all(o.astype(np.float64) == weight) else [
+            f"{name}: evaluation changed the weights 1/L = {weight!r}: got values "
+            f"{sorted({float(v) for v in np.unique(o)})[:4]}"])
+    inverted = replace(policies_of(impl), scaling="inverted")  # attention dropout is inverted (VARIANTS-16)
+    return _misplaced(name, o, kept_value(inverted, weight, p, dtype), dtype, "neither 0 (dropped) nor the kept value")
+
+
+def _scaled_case(impl: Implementation, case: FusedCase) -> list[str]:
+    """The judge of a generated case of VARIANTS-21."""
+    o, _ = case.called(impl)
+    return _scaled(impl, "o", o, case.shape, case.dtype, case.p, case.training)
 
 
 @check("VARIANTS-21", needs=("attention_backends", "fused_attention"))
 def check_fused_kernels_scale_the_kept_weights(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-21: a kept weight 1/L comes out as (1/L)/q within one ulp, q in the declared scale_format,
-    a dropped one as 0; evaluation returns every weight 1/L undropped."""
-    inverted = replace(policies_of(impl), scaling="inverted")  # attention dropout is inverted (VARIANTS-16)
+    a dropped one as 0; evaluation returns every weight 1/L undropped. Then generated cases (any kernel and
+    format it names, 1 to 3 samples of 1 to 4 heads of L x L weights, L a power of two up to 64, any p and
+    seed, in training and in evaluation)."""
     ctx.policy(impl, "scale_format")
     failures: list[str] = []
-    weight = 1.0 / EXACT_SHAPE[-1]
-    for backend, formats in backends_of(impl):
+    backends = backends_of(impl)
+    for backend, formats in backends:
         for dtype in formats:
             for p in SCALE_RATES:
                 o, _, wrong = _call(impl, backend, EXACT_SHAPE, dtype, p, ctx.seed)
-                failures += wrong or _misplaced(f"{backend}, {dtype.name}, p = {p}", o,
-                                                kept_value(inverted, weight, p, dtype), dtype,
-                                                "neither 0 (dropped) nor the kept value")
+                failures += wrong or _scaled(impl, f"{backend}, {dtype.name}, p = {p}", o, EXACT_SHAPE, dtype, p, True)
             o, _, wrong = _call(impl, backend, EXACT_SHAPE, dtype, SCALE_RATES[0], ctx.seed, training=False)
-            if not wrong and not np.all(o.astype(np.float64) == weight):
-                wrong = [f"{backend}, {dtype.name}: evaluation changed the weights 1/L = {weight!r}: got values "
-                         f"{sorted({float(v) for v in np.unique(o)})[:4]}"]
-            failures += wrong
+            failures += wrong or _scaled(impl, f"{backend}, {dtype.name}", o, EXACT_SHAPE, dtype, SCALE_RATES[0],
+                                         False)
+    if not failures:
+        training = fused_cases(backends)
+        failures = search(ctx, st.one_of(training, training, training,
+                                         fused_cases(backends, p=probabilities, training=False)),
+                          lambda case: _scaled_case(impl, case), fused_corners(backends, ctx.seed))
     return ctx.verdict("VARIANTS-21", failures)
 
 
 @check("VARIANTS-22", needs=("attention_backends", "fused_attention"))
 def check_fused_backward_reuses_the_forward_mask(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-22: with g = I, dL/dv is the transpose of o: zero at the same weights (the forward mask,
-    bit for bit) and within one ulp elsewhere, in every kernel and format."""
+    bit for bit) and within one ulp elsewhere, in every kernel and format. Then generated cases (as
+    VARIANTS-21's, in training)."""
     failures: list[str] = []
     for backend, formats in backends_of(impl):
         for dtype in formats:
             o, dv, wrong = _call(impl, backend, EXACT_SHAPE, dtype, BACKWARD_RATE, ctx.seed)
             failures += wrong or _backward_differs(f"{backend}, {dtype.name}", o, np.swapaxes(dv, -1, -2), dtype)
+    if not failures:
+        backends = backends_of(impl)
+        failures = search(ctx, fused_cases(backends), lambda case: _backward_case(impl, case),
+                          fused_corners(backends, ctx.seed))
     return ctx.verdict("VARIANTS-22", failures)
+
+
+def _backward_case(impl: Implementation, case: FusedCase) -> list[str]:
+    """The judge of a generated case of VARIANTS-22: dL/dv the transpose of o, mask and values."""
+    o, dv = case.called(impl)
+    failures = array_of_shape("o", o, case.shape) + array_of_shape("dL/dv", dv, case.shape)
+    return failures or _backward_differs("dL/dv", o, np.swapaxes(dv, -1, -2), case.dtype)
 
 
 def _backward_differs(name: str, o: np.ndarray, dv_t: np.ndarray, dtype: DType) -> list[str]:
@@ -157,7 +185,7 @@ def _backward_differs(name: str, o: np.ndarray, dv_t: np.ndarray, dtype: DType) 
                 f"{'kept' if backward[i] else 'dropped'} in the backward pass ({differ.size} of {forward.size} "
                 f"weights differ): the backward pass drew another mask"]
     values, again = o.reshape(-1).astype(np.float64), dv_t.reshape(-1).astype(np.float64)
-    for i in np.flatnonzero(forward):
+    for i in np.flatnonzero(forward & (values != again)):  # equal values are within one ulp: read the others
         if not within_one_ulp(float(again[i]), float(values[i]), dtype):
             return [f"{name}: weight {int(i)}: the forward pass gave {float(values[i])!r}, dL/dv "
                     f"{float(again[i])!r}: not the same dropped weight"]

@@ -24,17 +24,19 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field, fields, replace
+from functools import cache, cached_property
 
+import numpy as np
 from hypothesis import strategies as st
 
 from ..contract import Implementation, dtypes_of
+from ..contract.arrays import NUMPY_FORMATS
 from ..dtypes import DType
 from ..tensor import Tensor
 
-__all__ = ["MAX_ELEMENTS", "NONFINITE", "SIZES", "SPECIAL_RATES", "SPECIAL_SEEDS", "Case", "cases", "formats", "layout",
-           "CORNER_RATE", "corners", "noise_cases", "noise_corners",
+__all__ = ["MAX_ELEMENTS", "NONFINITE", "SIZES", "SPECIAL_RATES", "SPECIAL_SEEDS", "STREAM_MODES", "Case", "cases",
+           "formats", "layout", "CORNER_RATE", "corners", "module_cases", "noise_cases", "noise_corners",
            "probabilities", "rates", "seeds", "shapes", "special_values", "values"]
 
 MAX_ELEMENTS = 2**10 + 1  # a case stays cheap for a pure-Python implementation (a few milliseconds)
@@ -57,29 +59,44 @@ rates = st.one_of(*[st.sampled_from(SPECIAL_RATES)] * 2, st.floats(0.0, 1.0, exc
 probabilities = st.one_of(st.sampled_from((0.0, 1.0)), rates)  # p in [0, 1], the endpoints included
 
 
+# Each strategy below is built once per argument and kept (functools.cache): a case draws a dozen of
+# them, and a strategy Hypothesis has not seen costs it a validation, where a kept one costs nothing.
+# The draws are the same either way.
+
+
 def formats(impl: Implementation) -> st.SearchStrategy[DType]:
     """Every floating format ``impl`` declares (its dtypes)."""
-    return st.sampled_from(dtypes_of(impl))
+    return _sampled(tuple(dtypes_of(impl)))
+
+
+@cache
+def _sampled(elements: tuple) -> st.SearchStrategy:
+    return st.sampled_from(elements)
+
+
+_AXES_COUNT = st.integers(2, 5)
 
 
 @st.composite
 def _axes(draw: st.DrawFn, max_elements: int) -> tuple[int, ...]:
     """2 to 5 axes of at most ``max_elements`` elements in all."""
     shape: list[int] = []
-    for _ in range(draw(st.integers(2, 5))):
+    for _ in range(draw(_AXES_COUNT)):
         room = max_elements // max(math.prod(shape), 1)
-        shape.append(draw(st.sampled_from([n for n in _AXIS if n <= room])))
+        shape.append(draw(_sampled(tuple(n for n in _AXIS if n <= room))))
     return tuple(shape)
 
 
+@cache
 def shapes(max_elements: int = MAX_ELEMENTS) -> st.SearchStrategy[tuple[int, ...]]:
     """0-d (shrinks to it), 1-axis of a size of SIZES (one in two cases) and 2- to 5-axis shapes."""
     one_axis = st.sampled_from([n for n in SIZES if n <= max_elements]).map(lambda n: (n,))
-    return st.integers(0, 9).flatmap(lambda kind: st.just(()) if kind == 0 else one_axis if kind <= 5
-                                     else _axes(max_elements))
+    axes = _axes(max_elements)
+    return st.integers(0, 9).flatmap(lambda kind: st.just(()) if kind == 0 else one_axis if kind <= 5 else axes)
 
 
 NONFINITE = (math.nan, math.inf, -math.inf)
+STREAM_MODES = (True, False, True, True)  # a dropout_stream case's calls: training, evaluation between
 
 
 def special_values(dtype: DType) -> tuple[float, ...]:
@@ -89,6 +106,7 @@ def special_values(dtype: DType) -> tuple[float, ...]:
     return (0.0, -0.0, 1.0, -1.0, dtype.tiny, -dtype.tiny, normal - dtype.tiny, normal, -normal, dtype.max, -dtype.max)
 
 
+@cache
 def values(dtype: DType, *, nonfinite: bool) -> st.SearchStrategy[float]:
     """Values of ``dtype``: its special values, or any finite float rounded to it; where ``nonfinite``,
     NaN, inf or -inf one time in three."""
@@ -112,8 +130,10 @@ def _literal(v: float) -> str:
 class Case:
     """One call: ``x`` of ``shape`` in ``dtype``, its values ``layout(palette, order, size)``; p,
     seed, training; ``capability`` the call (``dropout``, ``dropout_with_mask``,
-    ``dropout_noise_shape`` with ``noise_shape``, or ``dropout_vjp`` with the upstream gradient g,
-    its values ``layout(gradient, order, size)``)."""
+    ``dropout_noise_shape`` with ``noise_shape``, ``dropout_vjp`` with the upstream gradient g,
+    its values ``layout(gradient, order, size)``, ``dropout_stream``: a stream of the seed called on x in
+    the modes of STREAM_MODES, or ``dropout_module``: the layer held by ``depth`` containers of
+    ``sequential``, called once for each of ``modes``, True after ``train()`` and False after ``eval()``)."""
 
     dtype: DType
     shape: tuple[int, ...]
@@ -125,6 +145,8 @@ class Case:
     capability: str = "dropout"
     noise_shape: tuple[int | None, ...] | None = field(default=None)
     gradient: tuple[float, ...] = (1.0,)
+    depth: int = 0
+    modes: tuple[bool, ...] = ()
 
     @cached_property
     def values(self) -> list[float]:
@@ -149,7 +171,39 @@ class Case:
             return impl.dropout_noise_shape(self.x, self.p, self.noise_shape, training=self.training, seed=self.seed)
         if self.capability == "dropout_vjp":
             return impl.dropout_vjp(self.x, self.p, self.g, training=self.training, seed=self.seed)
+        if self.capability == "dropout_module":
+            return self._network_outputs(impl)
+        if self.capability == "dropout_stream":
+            stream = impl.dropout_stream(self.seed)
+            return [stream(self.x, self.p, training=mode) for mode in STREAM_MODES]
         return impl.dropout(self.x, self.p, training=self.training, seed=self.seed)
+
+    def _network_outputs(self, impl: Implementation) -> list[object]:
+        """The outputs of the network's calls on x, one for each of ``modes``, the mode set by ``train()``
+        or ``eval()`` on the outermost module before the first call and wherever it changes."""
+        net = impl.dropout_module(self.p, seed=self.seed)
+        for _ in range(self.depth):
+            net = impl.sequential(net)
+        outputs, mode = [], None
+        for training in self.modes:
+            if training is not mode:
+                (net.train if training else net.eval)()
+                mode = training
+            outputs.append(net(self.x))
+        return outputs
+
+    def _network_snippet(self) -> str:
+        """The network's lines of :meth:`snippet`: made, then set and called as ``_network_outputs`` does."""
+        net = f"impl.dropout_module({self.p!r}, seed={self.seed})"
+        for _ in range(self.depth):
+            net = f"impl.sequential({net})"
+        lines, mode = [f"net = {net}"], None
+        for k, training in enumerate(self.modes, 1):
+            if training is not mode:
+                lines.append("net.train()" if training else "net.eval()")
+                mode = training
+            lines.append(f"y{k} = net(x)")
+        return "; ".join(lines)
 
     def _built(self, name: str, palette: tuple[float, ...]) -> tuple[str, str]:
         """The import a tensor's line needs and the line building tensor ``name`` of ``palette``'s values."""
@@ -176,27 +230,41 @@ class Case:
             head = g_head if len(g_head) > len(head) else head
             return (f"{head}{x}; {g}; y, dx = impl.dropout_vjp({arguments}, g, training={self.training}, "
                     f"seed={self.seed})")
+        if self.capability == "dropout_module":
+            return f"{head}{x}; {self._network_snippet()}"
+        if self.capability == "dropout_stream":
+            return (f"{head}{x}; stream = impl.dropout_stream({self.seed}); "
+                    f"ys = [stream({arguments}, training=mode) for mode in {STREAM_MODES}]")
         if self.capability == "dropout_noise_shape":
             arguments += f", {self.noise_shape!r}"
         return f"{head}{x}; y = impl.{self.capability}({arguments}, training={self.training}, seed={self.seed})"
+
+
+@cache
+def _palettes(dtype: DType, nonfinite: bool) -> st.SearchStrategy[list[float]]:
+    """1 to 6 values of ``dtype`` (:func:`values`): x's palette, or g's."""
+    return st.lists(values(dtype, nonfinite=nonfinite), min_size=1, max_size=6)
+
+
+_ORDERS = st.integers(0, 2**32 - 1)  # a layout's order (0: the palette's first value everywhere)
+_AXIS_SHAPES = shapes().filter(len)  # shapes of at least one axis
 
 
 @st.composite
 def _cases(draw: st.DrawFn, impl: Implementation, p: st.SearchStrategy[float], nonfinite: bool,
            shape: st.SearchStrategy[tuple[int, ...]] | None, training: bool, capability: str, ones: bool) -> Case:
     dtype = draw(formats(impl))
-    palette = (1.0,) if ones else tuple(draw(st.lists(values(dtype, nonfinite=nonfinite), min_size=1, max_size=6)))
-    gradient = (tuple(draw(st.lists(values(dtype, nonfinite=nonfinite), min_size=1, max_size=6)))
-                if capability == "dropout_vjp" else (1.0,))
-    order = 0 if len(palette) == len(gradient) == 1 else draw(st.integers(0, 2**32 - 1))
-    return Case(dtype, draw(shape or shapes()), draw(p), draw(seeds), palette, order, training, capability,
-                gradient=gradient)
+    palette = (1.0,) if ones else tuple(draw(_palettes(dtype, nonfinite)))
+    gradient = tuple(draw(_palettes(dtype, nonfinite))) if capability == "dropout_vjp" else (1.0,)
+    order = 0 if len(palette) == len(gradient) == 1 else draw(_ORDERS)
+    drawn = draw(shapes() if shape is None else shape)  # not `shape or ...`: a strategy's truth warns
+    return Case(dtype, drawn, draw(p), draw(seeds), palette, order, training, capability, gradient=gradient)
 
 
 @st.composite
 def _noise_cases(draw: st.DrawFn, impl: Implementation) -> Case:
-    shape = draw(shapes().filter(len))  # at least one axis
-    noise = tuple(draw(st.sampled_from((n, None, 1))) for n in shape)
+    shape = draw(_AXIS_SHAPES)
+    noise = tuple(draw(_sampled((n, None, 1))) for n in shape)
     return Case(draw(formats(impl)), shape, draw(rates), draw(seeds), capability="dropout_noise_shape",
                 noise_shape=noise)
 
@@ -207,9 +275,15 @@ CORNER_RATE = 1 - 2**-25  # q = 2^-25: 0 in float16 (a tie, to even), fl(1/q) be
 def corners(impl: Implementation, seed: int, capability: str = "dropout") -> list[Case]:
     """The cases every search of p in (0, 1) tries first, one per declared format: p = CORNER_RATE on
     ±0, 1, -2, the least subnormal and the largest finite value, where a scale computed in a 16-bit
-    format overflows or a q rounded to it is 0 (and 0 / 0 is NaN)."""
-    return [Case(dtype, (6,), CORNER_RATE, seed, (0.0, -0.0, 1.0, -2.0, dtype.tiny, dtype.max), 1, True, capability)
-            for dtype in dtypes_of(impl)]
+    format overflows or a q rounded to it is 0 (and 0 / 0 is NaN); for ``dropout_vjp`` these are g's
+    values, x being 1."""
+    def corner(dtype: DType) -> Case:
+        edges = (0.0, -0.0, 1.0, -2.0, dtype.tiny, dtype.max)
+        if capability == "dropout_vjp":  # x = 1 (the mask reads off y), g the edges
+            return Case(dtype, (6,), CORNER_RATE, seed, (1.0,), 1, True, capability, gradient=edges)
+        return Case(dtype, (6,), CORNER_RATE, seed, edges, 1, True, capability)
+
+    return [corner(dtype) for dtype in dtypes_of(impl)]
 
 
 def noise_corners(impl: Implementation, seed: int) -> list[Case]:
@@ -225,6 +299,16 @@ def noise_cases(impl: Implementation) -> st.SearchStrategy[Case]:
     return _noise_cases(impl)
 
 
+def module_cases(impl: Implementation, modes: tuple[bool, ...], *, p: st.SearchStrategy[float] = rates,
+                 nonfinite: bool = False) -> st.SearchStrategy[Case]:
+    """Cases of a network of ``impl`` (``dropout_module`` and ``sequential``): its dropout layer held by 0
+    to 4 containers, called on x of any shape, declared format and values (NaN and ±inf among them where
+    ``nonfinite``) once for each of ``modes`` (True: after ``train()``, False: after ``eval()``); p from
+    ``p``, any seed."""
+    return st.builds(replace, cases(impl, p=p, nonfinite=nonfinite), capability=st.just("dropout_module"),
+                     depth=st.integers(0, 4), modes=st.just(modes))
+
+
 def cases(impl: Implementation, *, p: st.SearchStrategy[float] = rates, nonfinite: bool = False,
           shape: st.SearchStrategy[tuple[int, ...]] | None = None, training: bool = True,
           capability: str = "dropout", ones: bool = False) -> st.SearchStrategy[Case]:
@@ -234,3 +318,236 @@ def cases(impl: Implementation, *, p: st.SearchStrategy[float] = rates, nonfinit
     ``dropout_vjp`` an upstream gradient g of values of the format too."""
     return _cases(impl, p, nonfinite, shape, training, capability, ones)
 
+
+
+# ==== spec/variants.md: the cases of the variants' exact clauses (issue 16 §1) =======================
+# A variant's call takes options of its own (spatial_dims, data_format, mode, scaling, block_size) and a
+# shape they constrain: a layout strategy draws both, and :func:`variant_cases` draws the rest of the
+# case (format, p, seed, x's values) as :func:`cases` does.
+
+Layout = tuple[tuple[int, ...], tuple[tuple[str, object], ...]]  # (shape, the call's keyword options)
+CHANNEL_FORMATS = ("channels_first", "channels_last")
+# p where a mask shows its structure (both outcomes likely) one time in two, any of :data:`rates` otherwise:
+# at p = 5e-324 nothing is dropped and a mask shared wrongly goes unseen
+mask_rates = st.one_of(st.sampled_from((0.3, 0.5, 0.7, 1 / 3)), rates)
+__all__ += ["CHANNEL_FORMATS", "Layout", "VariantCase", "channel_layouts", "variant_cases", "variant_corners",
+            "channel_corners", "mask_rates", "path_layouts", "block_layouts",
+            "FUSED_LENGTHS", "FusedCase", "fused_cases", "fused_corners", "fused_inputs",
+            "RecurrentCase", "recurrent_cases"]
+
+
+@dataclass(frozen=True)
+class VariantCase(Case):
+    """One call of a variant, ``impl.CAPABILITY(x, p, **keywords, training=..., seed=...)``
+    (``channel_dropout``, ``feature_alpha_dropout``, ``drop_path``, ``dropblock2d``, ...); x, p, the seed
+    and the mode as in :class:`Case`."""
+
+    keywords: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def options(self) -> dict[str, object]:
+        return dict(self.keywords)
+
+    def called(self, impl: Implementation) -> object:
+        return getattr(impl, self.capability)(self.x, self.p, **self.options, training=self.training, seed=self.seed)
+
+    def snippet(self) -> str:
+        head, x = self._built("x", self.palette)
+        options = "".join(f", {name}={value!r}" for name, value in self.keywords)
+        return (f"{head}{x}; y = impl.{self.capability}(x, {self.p!r}{options}, training={self.training}, "
+                f"seed={self.seed})")
+
+
+@st.composite
+def _sized(draw: st.DrawFn, rank: int) -> tuple[int, ...]:
+    """``rank`` axes of sizes of _AXIS, at most MAX_ELEMENTS elements in all."""
+    shape: list[int] = []
+    for _ in range(rank):
+        room = MAX_ELEMENTS // max(math.prod(shape), 1)
+        shape.append(draw(st.sampled_from([n for n in _AXIS if n <= room])))
+    return tuple(shape)
+
+
+@st.composite
+def channel_layouts(draw: st.DrawFn, batched: bool) -> Layout:
+    """spatial_dims d in 1..3, either data_format, and a shape of d + 2 axes (``batched``) or d + 1
+    (one unbatched sample), each axis of any size, 0 included (VARIANTS-1, VARIANTS-2, VARIANTS-6)."""
+    d = draw(st.integers(1, 3))
+    data_format = draw(st.sampled_from(CHANNEL_FORMATS))
+    return draw(_sized(d + 1 + batched)), (("spatial_dims", d), ("data_format", data_format))
+
+
+def _variant(case: Case, capability: str, keywords: tuple[tuple[str, object], ...] = (),
+             **changes: object) -> VariantCase:
+    """``case`` as a call of the variant ``capability`` with ``keywords``, its fields ``changes`` changed."""
+    known = {f.name: getattr(case, f.name) for f in fields(Case)}
+    return VariantCase(**{**known, **changes, "capability": capability}, keywords=keywords)
+
+
+def variant_cases(impl: Implementation, capability: str, layouts: st.SearchStrategy[Layout], *,
+                  p: st.SearchStrategy[float] = rates, nonfinite: bool = False, training: bool = True,
+                  ones: bool = False) -> st.SearchStrategy[VariantCase]:
+    """Cases of ``impl``'s variant ``capability``: a shape and options from ``layouts``, the rest as
+    :func:`cases` draws it (every declared format, p from ``p``, any seed; x = 1 where ``ones``)."""
+    def drawn(layout: Layout) -> st.SearchStrategy[VariantCase]:
+        shape, keywords = layout
+        return cases(impl, p=p, nonfinite=nonfinite, shape=st.just(shape), training=training, ones=ones).map(
+            lambda case: _variant(case, capability, keywords))
+
+    return layouts.flatmap(drawn)
+
+
+@st.composite
+def path_layouts(draw: st.DrawFn) -> Layout:
+    """DropPath's mode ("row", on 1 to 5 axes, or "batch", on 0 to 5) and scaling ("inverted" or
+    "classic"), each axis of any size, 0 included (VARIANTS-12)."""
+    mode = draw(st.sampled_from(("row", "batch")))
+    scaling = draw(st.sampled_from(("inverted", "classic")))
+    shape = draw(_sized(draw(st.integers(int(mode == "row"), 5))))
+    return shape, (("mode", mode), ("scaling", scaling))
+
+
+_MAP_SIDES = (1, 2, 3, 4, 5, 7, 8, 9, 16, 17)  # H or W of a DropBlock map: simplest first
+
+
+@st.composite
+def block_layouts(draw: st.DrawFn) -> Layout:
+    """DropBlock's (N, C, H, W), N and C in 0..3, H and W of any sides (rectangles), at most MAX_ELEMENTS
+    elements, and a block size b in [1, min(H, W)] (VARIANTS-13)."""
+    n, c = draw(st.integers(1, 3) | st.just(0)), draw(st.integers(1, 3))
+    height = draw(st.sampled_from(_MAP_SIDES))
+    room = MAX_ELEMENTS // max(n * c * height, 1)
+    width = draw(st.sampled_from([side for side in _MAP_SIDES if side <= room]))
+    return (n, c, height, width), (("block_size", draw(st.integers(1, min(height, width)))),)
+
+
+def variant_corners(impl: Implementation, seed: int, capability: str,
+                    rates: tuple[float, ...] = (CORNER_RATE,)) -> list[VariantCase]:
+    """:func:`corners` as calls of the elementwise variant ``capability``, at each of ``rates``."""
+    return [_variant(case, capability, p=p) for p in rates for case in corners(impl, seed)]
+
+
+def channel_corners(impl: Implementation, seed: int, capability: str, rates: tuple[float, ...] = (CORNER_RATE,),
+                    value: float = 1.0, batched: bool = True) -> list[VariantCase]:
+    """The cases a search of channel layouts tries first: in every declared format and at each of
+    ``rates``, x = ``value`` of shape (2, 2, 3), 2 samples of 2 channels (``batched``), or (2, 3), one
+    sample of 2 channels; spatial_dims = 1, channels first."""
+    return [VariantCase(dtype, (2, 2, 3) if batched else (2, 3), p, seed, (value,), capability=capability,
+                        keywords=(("spatial_dims", 1), ("data_format", "channels_first")))
+            for p in rates for dtype in dtypes_of(impl)]
+
+
+# ---- fused attention (VARIANTS-21, VARIANTS-22): a kernel's calls on inputs that show its mask ----------
+
+
+def fused_inputs(shape: tuple[int, ...], dtype: DType) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(q, k, v, g) of ``shape`` (batch, heads, L, L) in ``dtype``: q = k = 0, v = g = I_L in every head
+    (spec/variants.md, fused attention)."""
+    numpy_format = NUMPY_FORMATS[dtype.name]
+    zeros = np.zeros(shape, dtype=numpy_format)
+    eye = np.broadcast_to(np.eye(shape[-1], dtype=numpy_format), shape).copy()
+    return zeros, zeros.copy(), eye, eye.copy()
+
+
+FUSED_LENGTHS = (1, 2, 4, 8, 16, 32, 64)  # L of a generated fused call: a power of two, so that 1/L is exact
+FUSED_WEIGHTS = 2**14  # the most weights of a generated fused call: at L = 64, 4 heads in all
+
+
+@dataclass(frozen=True)
+class FusedCase:
+    """One call of kernel ``backend``'s ``fused_attention`` on :func:`fused_inputs` of ``shape`` in ``dtype``."""
+
+    backend: str
+    dtype: DType
+    shape: tuple[int, int, int, int]
+    p: float
+    seed: int
+    training: bool = True
+
+    def called(self, impl: Implementation) -> tuple[object, object]:
+        """(o, dL/dv) as ``impl`` returns them for this case's call."""
+        return impl.fused_attention(*fused_inputs(self.shape, self.dtype), self.p, backend=self.backend,
+                                    training=self.training, seed=self.seed)
+
+    def snippet(self) -> str:
+        return ("from refdropout.conformance.cases import fused_inputs; from refdropout.dtypes import get_dtype; "
+                f"o, dv = impl.fused_attention(*fused_inputs({self.shape}, get_dtype('{self.dtype.name}')), "
+                f"{self.p!r}, backend={self.backend!r}, training={self.training}, seed={self.seed})")
+
+
+@st.composite
+def _fused_cases(draw: st.DrawFn, backends: tuple[tuple[str, tuple[DType, ...]], ...],
+                 p: st.SearchStrategy[float], training: bool) -> FusedCase:
+    backend, formats = draw(st.sampled_from(backends))
+    length = draw(st.sampled_from(FUSED_LENGTHS))
+    batch = draw(st.integers(1, min(3, FUSED_WEIGHTS // length**2)))
+    shape = (batch, draw(st.integers(1, min(4, FUSED_WEIGHTS // (batch * length**2)))), length, length)
+    return FusedCase(backend, draw(st.sampled_from(formats)), shape, draw(p), draw(seeds), training)
+
+
+def fused_corners(backends: tuple[tuple[str, tuple[DType, ...]], ...], seed: int) -> list[FusedCase]:
+    """The calls a search of fused kernels tries first: every kernel in every format it names at
+    p = CORNER_RATE (q is 0 in float16) on (1, 1, 2, 2) weights."""
+    return [FusedCase(backend, dtype, (1, 1, 2, 2), CORNER_RATE, seed) for backend, formats in backends
+            for dtype in formats]
+
+
+def fused_cases(backends: tuple[tuple[str, tuple[DType, ...]], ...], *, p: st.SearchStrategy[float] = mask_rates,
+                training: bool = True) -> st.SearchStrategy[FusedCase]:
+    """Calls of the kernels ``backends`` names ((name, formats) pairs), each in one of its formats: 1 to 3
+    samples of 1 to 4 heads of L x L weights, L a power of two up to 64, at most FUSED_WEIGHTS weights in
+    all; p from ``p``; any seed."""
+    return _fused_cases(tuple(backends), p, training)
+
+
+# ---- recurrent networks (spec/recurrent.md): a network's sizes, rates and seed -----------------------
+
+_RECURRENT_STEPS = (1, 2, 3, 5, 8, 9, 12, 16, 17)  # T: around the blocks a kernel may process time in
+
+
+@dataclass(frozen=True)
+class RecurrentCase:
+    """One training call of a recurrent network of ``impl`` (spec/recurrent.md): ``semantics``
+    ("between_layers" or "variational"), ``cell`` ("lstm" or "gru"), ``layers`` layers of ``hidden``
+    units on x of (steps, batch, inputs), the weights and x those ``network_weights`` and ``sequence``
+    make from ``seed`` (refdropout.conformance.recurrent), the rates ``rates`` (between layers, on x_t,
+    on h_(t-1)), the masks drawn from ``seed``."""
+
+    semantics: str
+    cell: str
+    steps: int
+    batch: int
+    inputs: int
+    hidden: int
+    layers: int
+    rates: tuple[float, float, float]
+    seed: int
+    call: str = "masks"  # the call the snippet shows: "masks" (recurrent_masks) or "eval" (net(x, training=False))
+
+    def snippet(self) -> str:
+        between, on_input, on_state = self.rates
+        net = (f"impl.recurrent_between_layers('{self.cell}', w, {between!r}, seed={self.seed})"
+               if self.semantics == "between_layers" else
+               f"impl.recurrent_variational('{self.cell}', w, {on_input!r}, {on_state!r}, seed={self.seed})")
+        return ("from refdropout.conformance.recurrent import network_weights, sequence; "
+                f"w = network_weights('{self.cell}', {self.inputs}, {self.hidden}, {self.layers}, {self.seed}); "
+                f"x = sequence({self.steps}, {self.batch}, {self.inputs}, {self.seed}); net = {net}; "
+                + ("y = net(x, training=False)" if self.call == "eval" else
+                   "y, masks = impl.recurrent_masks(net, x, training=True)"))
+
+
+@st.composite
+def _recurrent_cases(draw: st.DrawFn, semantics: tuple[str, ...], cells: tuple[str, ...], call: str) -> RecurrentCase:
+    rate = st.sampled_from((0.3, 0.5, 0.7, 1 / 3)) | rates
+    return RecurrentCase(draw(st.sampled_from(semantics)), draw(st.sampled_from(cells)),
+                         draw(st.sampled_from(_RECURRENT_STEPS)), draw(st.integers(1, 3)), draw(st.integers(1, 4)),
+                         draw(st.integers(1, 4)), draw(st.integers(1, 3)), (draw(rate), draw(rate), draw(rate)),
+                         draw(seeds), call)
+
+
+def recurrent_cases(semantics: tuple[str, ...], cells: tuple[str, ...],
+                    call: str = "masks") -> st.SearchStrategy[RecurrentCase]:
+    """Networks of one of ``semantics`` and ``cells``: T of 1 to 17 steps (around blocks of 4, 8 and 16),
+    1 to 3 batch elements, 1 to 4 inputs and hidden units, 1 to 3 layers, each rate in (0, 1) (0.3, 0.5,
+    0.7 or 1/3 one time in two), any seed; ``call`` the call their snippets show."""
+    return _recurrent_cases(tuple(semantics), tuple(cells), call)

@@ -1,70 +1,66 @@
-"""The check of spec/exact.md: masks are the declared algorithm's, bit for bit (EXACT-1).
+"""The checks of spec/exact.md: masks are the declared algorithm's, bit for bit (EXACT-1), and so
+are a stream's, call after call, under its declared key schedule (EXACT-2).
 
 An implementation that declares ``policies.algorithm`` ("jax-threefry" or "tf-stateless-philox")
 has every mask compared with the algorithm's prediction, recomputed by the engine's
-:mod:`refdropout.exact`, over cases drawn from the clause seed. No statistical decision is made.
+:mod:`refdropout.exact`: the fixed cases (the edges of shapes, seeds and rates, then six cases of
+10^6 elements), then the generated cases of :mod:`.cases` searched by :func:`.search.search`
+(spec/runner.md, RUNNER-18). An implementation that also declares ``policies.stream_keys`` has
+the masks of its ``dropout_stream`` compared alike, each drawing call's with the key the schedule
+gives it (:mod:`refdropout.exact.streams`). No statistical decision is made.
 """
 
 from __future__ import annotations
 
-import math
 import random
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import numpy as np
+from hypothesis import strategies as st
 
 from ..contract import Implementation, dtypes_of, has_capability, policies_of
+from ..contract.arrays import as_array
 from ..dtypes import DType
 from ..exact import jax_random, tf_stateless
+from ..exact.streams import stream_keys
 from ..shapes import Shape
-from .kit import array_of_shape, keep_mask_array, ones_array
+from .cases import CORNER_RATE, STREAM_MODES, Case, cases, rates
+from .kit import array_of_shape, ones_array
 from .registry import Context, check
+from .search import search
 from .verdict import Outcome, Verdict
 
-__all__ = ["Case", "cases", "default_key", "predicted_mask"]
+__all__ = ["capability_of", "default_key", "fixed_cases", "kept", "predicted_mask", "rates_below_one",
+           "stream_cases"]
 
 WORD = 2**32
 SEEDS = (0, WORD - 1, WORD, 2**63, 2**64 - 1)  # the seeds at the edges of 32 and 64 bits
 RATES = (0.0, 2**-24, 0.5, 1 - 2**-24)
 SHAPES: tuple[Shape, ...] = ((), (0,), (3, 0, 2), (1,), (7,), (2, 3, 5), (2, 1, 3, 4), (4097,))
-EXTENTS = (0, 1, 2, 3, 5, 7, 8, 13, 31, 64)
-DRAWN = 32  # cases of drawn shapes, seeds, rates and formats
-MOST_DRAWN = 4096  # elements of a drawn case at most
 LARGE_SHAPE = (1000, 1000)  # 10^6 elements: a defect at one element in 10^6 shows in each
 LARGE = 6  # large cases, at p = 1/2
+rates_below_one = st.one_of(st.just(0.0), rates)  # p in [0, 1): the generated cases' rates
+# EXACT-2's fixed streams, one per seed of SEEDS: (shape, p) of each stream's calls
+STREAMS: tuple[tuple[Shape, float], ...] = (((7,), 0.5), ((2, 3, 5), 0.3), ((4097,), 0.5), ((2, 1, 3, 4), 1 - 2**-24),
+                                            ((1,), 2**-24))
 
 
-@dataclass(frozen=True)
-class Case:
-    """One call of the check: dropout of ones of ``shape`` in ``dtype`` at rate ``p`` with ``seed``."""
-
-    shape: Shape
-    dtype: DType
-    p: float
-    seed: int
+def capability_of(impl: Implementation) -> str:
+    """How the check reads a mask: ``dropout_with_mask`` where ``impl`` has it (a multiplying kernel's
+    dropped 0 · fl(1/q) is NaN where 1/q overflows), else ``dropout`` of x = 1."""
+    return "dropout_with_mask" if has_capability(impl, "dropout_with_mask") else "dropout"
 
 
-def _drawn_shape(rng: random.Random) -> Shape:
-    while True:
-        shape = tuple(rng.choice(EXTENTS) for _ in range(rng.randint(0, 4)))
-        if math.prod(shape) <= MOST_DRAWN:
-            return shape
-
-
-def cases(seed: int, dtypes: tuple[DType, ...]) -> Iterator[Case]:
-    """The check's cases (spec/exact.md, EXACT-1): the fixed ones, then DRAWN drawn from
-    ``random.Random(seed)``, then LARGE cases of LARGE_SHAPE at p = 1/2."""
-    for i, shape in enumerate(SHAPES):
-        yield Case(shape, dtypes[i % len(dtypes)], RATES[i % len(RATES)], SEEDS[i % len(SEEDS)])
+def fixed_cases(impl: Implementation, seed: int) -> list[Case]:
+    """The check's fixed cases (spec/exact.md, EXACT-1), on x = 1: SHAPES with RATES, SEEDS and the
+    declared formats in turn, then LARGE cases of LARGE_SHAPE at p = 1/2 with seeds of
+    ``random.Random(seed)``."""
+    dtypes, capability = dtypes_of(impl), capability_of(impl)
+    edges = [Case(dtypes[i % len(dtypes)], shape, RATES[i % len(RATES)], SEEDS[i % len(SEEDS)],
+                  capability=capability) for i, shape in enumerate(SHAPES)]
     rng = random.Random(seed)
-    for _ in range(DRAWN):
-        shape = _drawn_shape(rng)
-        case_seed = rng.choice(SEEDS) if rng.random() < 0.5 else rng.getrandbits(64)
-        p = rng.choice(RATES) if rng.random() < 0.25 else rng.random()
-        yield Case(shape, rng.choice(dtypes), p, case_seed)
-    for i in range(LARGE):
-        yield Case(LARGE_SHAPE, dtypes[i % len(dtypes)], 0.5, rng.getrandbits(64))
+    return edges + [Case(dtypes[i % len(dtypes)], LARGE_SHAPE, 0.5, rng.getrandbits(64), capability=capability)
+                    for i in range(LARGE)]
 
 
 def default_key(algorithm: str, seed: int) -> tuple[int, int]:
@@ -81,6 +77,21 @@ PREDICTIONS: dict[str, Callable[[tuple[int, int], Shape, DType, float], list[flo
 }
 
 
+def stream_cases(impl: Implementation) -> list[Case]:
+    """EXACT-2's fixed cases: a stream of each seed of SEEDS called on ones of STREAMS' shape at its p
+    in the modes of STREAM_MODES, the declared formats in turn."""
+    dtypes = dtypes_of(impl)
+    return [Case(dtypes[i % len(dtypes)], shape, p, seed, capability="dropout_stream")
+            for i, (seed, (shape, p)) in enumerate(zip(SEEDS, STREAMS))]
+
+
+def kept(y: object) -> np.ndarray:
+    """The keep mask of an output of x = 1: nonzero and not NaN (x = 1 gives NaN only as 0 · ∞ or 0 / 0,
+    of a dropped element, where 1/q overflows or q rounds to 0)."""
+    a = as_array(y)
+    return (a != 0) & ~np.isnan(a)
+
+
 def predicted_mask(algorithm: str, key: tuple[int, int], case: Case) -> np.ndarray:
     """The keep mask ``algorithm`` predicts for ``case`` under ``key``, a bool array of the case's shape."""
     flat = PREDICTIONS[algorithm](key, case.shape, case.dtype, case.p)
@@ -92,38 +103,88 @@ def _key_of(impl: Implementation, algorithm: str, seed: int) -> tuple[int, int]:
     return tuple(int(word) for word in key)
 
 
-def _difference(impl: Implementation, algorithm: str, case: Case) -> str | None:
-    """What is wrong with ``impl``'s mask of ``case``, or None when it is the prediction."""
+def _difference(impl: Implementation, algorithm: str, case: Case) -> list[str]:
+    """What is wrong with ``impl``'s mask of ``case`` (x = 1, handed as a numpy array): [] where it is
+    the prediction, else its first differing element, the seed and key, and how many differ."""
     x = ones_array(case.shape, case.dtype)
-    if has_capability(impl, "dropout_with_mask"):  # the mask itself: 0 · inf of an overflowing 1/q is no keep
+    if case.capability == "dropout_with_mask":  # the mask itself: 0 · inf of an overflowing 1/q is no keep
         name, y = "the mask of dropout_with_mask(x = 1)", impl.dropout_with_mask(x, case.p, seed=case.seed)[1]
     else:
         name, y = "dropout(x = 1)", impl.dropout(x, case.p, training=True, seed=case.seed)
-    wrong_shape = array_of_shape(name, y, case.shape)
-    if wrong_shape:
-        return wrong_shape[0]
     key = _key_of(impl, algorithm, case.seed)
-    got, predicted = keep_mask_array(y), predicted_mask(algorithm, key, case)
+    return array_of_shape(name, y, case.shape) or _compared(kept(y), algorithm, key, case)
+
+
+def _compared(got: np.ndarray, algorithm: str, key: tuple[int, int], case: Case) -> list[str]:
+    """[] where the keep mask ``got`` is ``algorithm``'s prediction for ``case`` under ``key``, else its
+    first differing element, the seed and key, and how many elements differ."""
+    predicted = predicted_mask(algorithm, key, case)
     differing = np.flatnonzero(got != predicted)
     if not differing.size:
-        return None
+        return []
     first = differing[0]
     index = tuple(int(i) for i in np.unravel_index(first, case.shape)) if case.shape else ()
     kept = "kept" if got.flat[first] else "dropped"
-    return (f"element {index} of shape {case.shape}, {case.dtype.name}, p = {case.p!r}, seed {case.seed} (key "
+    return [f"element {index} of shape {case.shape}, {case.dtype.name}, p = {case.p!r}, seed {case.seed} (key "
             f"{key}): {kept}, {algorithm} predicts {'dropped' if got.flat[first] else 'kept'}; "
-            f"{differing.size} of {got.size} elements differ")
+            f"{differing.size} of {got.size} elements differ"]
 
 
 @check("EXACT-1")
 def check_masks_are_the_declared_algorithms(impl: Implementation, ctx: Context) -> Verdict:
-    """EXACT-1: every mask of the cases drawn from the clause seed is the declared algorithm's prediction;
-    the first case that differs is named."""
+    """EXACT-1: every mask of the fixed cases, then of the generated ones, is the declared algorithm's
+    prediction; the first fixed case that differs is named, or the least generated one, as a snippet."""
     algorithm = policies_of(impl).algorithm
     if algorithm is None:
         return Verdict("EXACT-1", Outcome.NOT_APPLICABLE, "declares no algorithm (policies.algorithm)")
-    for case in cases(ctx.seed, dtypes_of(impl)):
+    for case in fixed_cases(impl, ctx.seed):
         difference = _difference(impl, algorithm, case)
-        if difference is not None:  # the first differing case is the verdict
-            return ctx.verdict("EXACT-1", [difference])
-    return ctx.verdict("EXACT-1", [])
+        if difference:  # the first differing case is the verdict
+            return ctx.verdict("EXACT-1", difference)
+    capability = capability_of(impl)
+    corners = [Case(dtype, (6,), CORNER_RATE, ctx.seed, capability=capability) for dtype in dtypes_of(impl)]
+    failures = search(ctx, cases(impl, p=rates_below_one, ones=True, capability=capability),
+                      lambda case: _difference(impl, algorithm, case), corners)
+    return ctx.verdict("EXACT-1", failures)
+
+
+def _stream_difference(impl: Implementation, algorithm: str, schedule: str, case: Case) -> list[str]:
+    """What is wrong with the masks of ``case``'s stream (x = 1 as a numpy array, the calls of
+    STREAM_MODES): [] where each drawing call's is the prediction under its key of ``schedule``."""
+    stream, x = impl.dropout_stream(case.seed), ones_array(case.shape, case.dtype)
+    draws = case.p > 0  # a training call at 0 < p < 1 draws; evaluation and p = 0 take no key
+    keys = stream_keys(schedule, default_key(algorithm, case.seed), sum(STREAM_MODES) if draws else 0)
+    drawn = 0
+    for call, training in enumerate(STREAM_MODES):
+        y = stream(x, case.p, training=training)
+        name = f"call {call} ({'training' if training else 'evaluation'}) of dropout_stream(x = 1)"
+        wrong = array_of_shape(name, y, case.shape)
+        if wrong:
+            return wrong
+        if training and draws:
+            difference = _compared(kept(y), algorithm, keys[drawn], case)
+            if difference:
+                return [f"{name}, drawing call {drawn} of the stream ({schedule}): {difference[0]}"]
+            drawn += 1
+    return []
+
+
+@check("EXACT-2", needs=("dropout_stream",))
+def check_stream_masks_follow_the_declared_key_schedule(impl: Implementation, ctx: Context) -> Verdict:
+    """EXACT-2: every drawing call of the fixed streams, then of the generated ones, draws the declared
+    algorithm's mask under the key the declared schedule gives it; the first call that differs is named."""
+    policies = policies_of(impl)
+    if policies.stream_keys is None:
+        return Verdict("EXACT-2", Outcome.NOT_APPLICABLE, "declares no key schedule (policies.stream_keys)")
+    if policies.algorithm != "jax-threefry":
+        return Verdict("EXACT-2", Outcome.NOT_APPLICABLE, f"the key schedules are JAX's: stream_keys needs algorithm "
+                                                          f"jax-threefry, declared {policies.algorithm!r}")
+    algorithm, schedule = policies.algorithm, policies.stream_keys
+    for case in stream_cases(impl):
+        difference = _stream_difference(impl, algorithm, schedule, case)
+        if difference:
+            return ctx.verdict("EXACT-2", difference)
+    corners = [Case(dtype, (6,), CORNER_RATE, ctx.seed, capability="dropout_stream") for dtype in dtypes_of(impl)]
+    failures = search(ctx, cases(impl, ones=True, capability="dropout_stream"),
+                      lambda case: _stream_difference(impl, algorithm, schedule, case), corners)
+    return ctx.verdict("EXACT-2", failures)

@@ -23,8 +23,8 @@ from ..contract import Implementation, dtypes_of, eval_value, policies_of
 from ..dtypes import DType, float64, within_one_ulp
 from ..random import Generator
 from ..tensor import Tensor
-from .cases import cases, probabilities
-from .dropout import _read_as_one
+from .cases import Case, cases, corners, probabilities
+from .dropout import _read_as_one, _refusable, _refused
 from .kit import edges, identical, kept_value_of, nonzero, ones
 from .registry import Context, check
 from .search import search
@@ -69,7 +69,8 @@ def _compare(name: str, dx: Tensor, expected: list[float], dtype: DType, exact: 
 
 @check("GRADIENTS-1", needs=NEEDS)
 def check_vjp_uses_forward_mask(impl: Implementation, ctx: Context) -> Verdict:
-    """GRADIENTS-1: dL/dx = s m ⊙ g within one ulp, m the mask of this very forward pass."""
+    """GRADIENTS-1: dL/dx = s m ⊙ g within one ulp, m the mask of this very forward pass. Then generated
+    cases (x = 1, so that m reads off y; finite g of any shape, format and seed; p in (0, 1))."""
     failures = []
     for dtype in dtypes_of(impl):
         x, g = _data(ctx.seed, SIZE, dtype)
@@ -77,6 +78,17 @@ def check_vjp_uses_forward_mask(impl: Implementation, ctx: Context) -> Verdict:
             y, dx = impl.dropout_vjp(x, p, g, training=True, seed=ctx.seed)
             expected = _scaled(impl, ctx, g, [yi != 0.0 for yi in y.data], p)
             failures += _compare(f"{dtype.name}, p = {p}", dx, expected, dtype)
+
+    def judge(case: Case) -> list[str]:
+        if _refusable(impl, ctx, case.p):
+            return _refused("dL/dx", lambda: case.called(impl))
+        y, dx = case.called(impl)
+        expected = _scaled(impl, ctx, case.g, [yi != 0.0 for yi in y.data], case.p)
+        return _compare("dL/dx", dx, expected, case.dtype, shape=case.shape)
+
+    if not failures:
+        failures = search(ctx, cases(impl, capability="dropout_vjp", ones=True), judge,
+                          corners(impl, ctx.seed, "dropout_vjp"))
     return ctx.verdict("GRADIENTS-1", failures)
 
 

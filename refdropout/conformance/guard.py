@@ -66,7 +66,7 @@ OUTPUT_LIMIT = 1 << 20  # bytes of a clause's output kept for the report
 
 # the capabilities that return an object the checks go on calling (refdropout.contract.CAPABILITIES)
 LIVE = frozenset({"dropout_stream", "dropout_module", "sequential", "recurrent_between_layers",
-                  "recurrent_variational"})
+                  "recurrent_variational", "checkpointed_dropout", "dropout_stream_state"})
 
 
 def _positional(signature: str) -> tuple[str, ...]:

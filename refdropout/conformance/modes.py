@@ -4,19 +4,27 @@ A check builds a network from the capabilities ``dropout_module(p, *, seed)`` an
 ``sequential(*modules)``, drives its mode with ``train()`` and ``eval()`` on the outermost
 module only, and reads what the nested layer did off the output: with x = 1 a kept element is
 s (1/q inverted, 1 classic) and a dropped one 0. MODES-4, MODES-7 and MODES-9 are exact; MODES-8
-makes one statistical decision.
+makes one statistical decision. Once their fixed cases pass, the exact ones search generated
+networks (``cases.module_cases``: x of any shape, declared format and values, p, seed, and 0 to
+4 containers), judged as the fixed ones are.
 """
 
 from __future__ import annotations
 
-from ..contract import Implementation, policies_of
+from collections.abc import Callable
+from dataclasses import replace
+
+from ..contract import Implementation, eval_value, policies_of
 from ..dtypes import float64, within_one_ulp
 from ..random import Generator
 from ..stats import binomial_test
 from ..tensor import Tensor
-from .kit import nonzero, ones
+from .cases import Case, module_cases, probabilities
+from .dropout import _evaluation, _read_as_one
+from .kit import identical, mismatch, nonzero, ones
 from .registry import Context, check
 from .sampling import calls
+from .search import search
 from .verdict import Verdict
 
 __all__ = ["nest", "SIZE"]
@@ -56,9 +64,27 @@ def _differs(name: str, y: Tensor, expected: list[float]) -> list[str]:
     return []
 
 
+def _judged(impl: Implementation, ctx: Context, judge: Callable[[Case, list], list[str]]) -> Callable[[Case], list]:
+    """The judge of a generated network: ``judge(case, outputs)``, or no failure where the network raised at
+    a p it reads as 1 and declares p_one = "refused" (as a layer may refuse p = 1 when made or called)."""
+
+    def judged(case: Case) -> list[str]:
+        try:
+            outputs = case.called(impl)
+        except Exception:  # a foreign implementation's error type is its own
+            if _read_as_one(impl, case.p) and ctx.policy(impl, "p_one") == "refused":
+                return []
+            raise
+        return judge(case, outputs)
+
+    return judged
+
+
 @check("MODES-4", needs=NEEDS)
 def check_mode_reaches_nested_modules(impl: Implementation, ctx: Context) -> Verdict:
-    """MODES-4: eval() and train() on the outermost module reach a dropout layer at depth 0 to 3."""
+    """MODES-4: eval() and train() on the outermost module reach a dropout layer at depth 0 to 3; then
+    generated networks: after train(), a call and eval(), the call is evaluation (x bit for bit, NaN and
+    ±inf included, under inverted scaling; q x within one ulp under classic)."""
     x, all_ones = _data(ctx.seed), ones(SIZE)
     expected = [v / 2 for v in x.data] if _classic(impl) else x.data  # q = 1/2: classic eval is exact
     failures = []
@@ -69,13 +95,37 @@ def check_mode_reaches_nested_modules(impl: Implementation, ctx: Context) -> Ver
         net.train()
         if all(v != 0.0 for v in net(all_ones).data):
             failures.append(f"depth {depth}, after train(): no element of {SIZE} dropped at p = 0.5")
+    if not failures:
+        if _classic(impl):  # q x: q as the declared scale_format computes it
+            ctx.policy(impl, "scale_format")
+        failures = search(ctx, module_cases(impl, (True, False), nonfinite=not _classic(impl)), _judged(
+            impl, ctx, lambda case, ys: _evaluation(impl, "y2, after eval()", case.x, case.p, ys[-1])))
     return ctx.verdict("MODES-4", failures)
+
+
+def _p_zero_network(impl: Implementation, case: Case, ys: list) -> list[str]:
+    """MODES-7's failures of a generated network's evaluation calls ys: each the first bit for bit, and
+    the first the output of the network made alike at p = 0 in training (q times it within one ulp of
+    x's format under classic scaling, q as the declared scale_format computes it)."""
+    for k, y in enumerate(ys[1:], 2):
+        failures = identical(f"y{k}, evaluation call {k}", y, ys[0], earlier="evaluation call 1")
+        if failures:
+            return failures
+    (zero,) = replace(case, p=0.0, modes=(True,)).called(impl)
+    if not _classic(impl):
+        return identical("y1, evaluation call 1", ys[0], zero, earlier="the p = 0 network in training")
+    dtype = case.dtype
+    return mismatch("y1, evaluation call 1", ys[0], zero, lambda i, got, r: None if within_one_ulp(
+        got, eval_value(policies_of(impl), r, case.p, dtype), dtype)
+        else f"the p = 0 network giving {r!r}: not q times it within one ulp")
 
 
 @check("MODES-7", needs=NEEDS)
 def check_eval_is_the_p_zero_network(impl: Implementation, ctx: Context) -> Verdict:
     """MODES-7: three eval calls agree bit for bit and equal the p = 0 network (times q, classic); under
-    p_one = "refused" the network at p = 1 may refuse, when it is made or when it is called."""
+    p_one = "refused" the network at p = 1 may refuse, when it is made or when it is called. Then
+    generated networks (p in [0, 1]; x of any shape, format and seed, NaN and ±inf included under
+    inverted scaling)."""
     x = _data(ctx.seed)
     failures = []
     for p in (0.2, 0.7, 1.0):
@@ -101,6 +151,11 @@ def check_eval_is_the_p_zero_network(impl: Implementation, ctx: Context) -> Verd
                     failures.append(f"p = {p}: evaluation call {call} is not q times the p = 0 network within one ulp")
             else:
                 failures += _differs(f"p = {p}, evaluation call {call} against the p = 0 network", y, reference)
+    if not failures:
+        if _classic(impl):
+            ctx.policy(impl, "scale_format")
+        failures = search(ctx, module_cases(impl, (False, False, False), p=probabilities, nonfinite=not _classic(impl)),
+                          _judged(impl, ctx, lambda case, ys: _p_zero_network(impl, case, ys)))
     return ctx.verdict("MODES-7", failures)
 
 
@@ -129,9 +184,19 @@ def check_active_after_eval_round_trip(impl: Implementation, ctx: Context) -> Ve
     return ctx.verdict("MODES-8", failures)
 
 
+def _uninterrupted(impl: Implementation, case: Case, ys: list) -> list[str]:
+    """MODES-9's failures of a generated network's calls ys (train, eval, eval, train): its training calls
+    bit for bit those of a network made alike called twice in training."""
+    first, second = replace(case, modes=(True, True)).called(impl)
+    return (identical("y1, first training call", ys[0], first, earlier="a network made alike, its first call")
+            or identical("y4, training call after two evaluation calls", ys[3], second,
+                         earlier="a network made alike, its second training call"))
+
+
 @check("MODES-9", needs=NEEDS)
 def check_eval_consumes_no_randomness(impl: Implementation, ctx: Context) -> Verdict:
-    """MODES-9: train, (eval, eval), train draws the masks of train, train, bit for bit."""
+    """MODES-9: train, (eval, eval), train draws the masks of train, train, bit for bit; then generated
+    networks (finite x of any shape, format and values; p in (0, 1); any seed)."""
     x = _data(ctx.seed)
     plain, interrupted = (_nested_dropout(impl, 0.5, ctx.seed) for _ in range(2))
     plain.train()
@@ -143,4 +208,7 @@ def check_eval_consumes_no_randomness(impl: Implementation, ctx: Context) -> Ver
     interrupted(x)
     interrupted.train()
     failures += _differs("training call after two evaluation calls", interrupted(x), second.data)
+    if not failures:
+        failures = search(ctx, module_cases(impl, (True, False, False, True)),
+                          _judged(impl, ctx, lambda case, ys: _uninterrupted(impl, case, ys)))
     return ctx.verdict("MODES-9", failures)

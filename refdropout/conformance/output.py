@@ -29,7 +29,7 @@ from ..contract.declarations import Declarations
 from ..stats import DecisionPlan, Record
 from .detectable import detectable
 from .runner import ClauseResult, Run
-from .verdict import Outcome
+from .verdict import Outcome, Suggestion
 
 __all__ = ["ReportError", "ReportFile", "decisive", "described_target", "json_text", "junit_text", "notes",
            "plan_summary", "progress_on", "summary", "table", "to_json", "to_junit"]
@@ -154,7 +154,8 @@ def _clause(result: ClauseResult, power: float) -> dict:
 
 def to_json(run: Run) -> dict:
     """A run as plain data: target, versions (the frameworks its module imports included), its
-    declarations with the source of each value, device, plan, seed, counts and every clause's figures."""
+    declarations with the source of each value, device, plan, seed, counts, every clause's figures and
+    what ``--suggest`` found (null where it was not asked)."""
     plan = run.plan
     return {
         "target": run.target,
@@ -177,6 +178,7 @@ def to_json(run: Run) -> dict:
         "unfinished": list(run.unfinished),
         "counts": {outcome.value: run.count(outcome) for outcome in Outcome},
         "clauses": [_clause(result, plan.power) for result in run.results],
+        "suggestions": None if run.suggestions is None else [suggestion.as_json() for suggestion in run.suggestions],
     }
 
 
@@ -193,7 +195,9 @@ def json_text(runs: list[Run], *, complete: bool = True) -> str:
 def to_junit(runs: list[Run], *, complete: bool = True) -> ET.Element:
     """``<testsuites>`` with a ``<testsuite>`` per target and a ``<testcase>`` per clause: a
     ``<failure>`` for FAIL, an ``<error>`` for could not check, ``<skipped>`` for not applicable; the
-    property ``complete`` is false for a run, or a command, that was interrupted."""
+    property ``complete`` is false for a run, or a command, that was interrupted; what ``--suggest``
+    found for a clause is a property ``suggest`` of its testcase (the flags that pass it, or "none")
+    and a line of its failure's text."""
     suites = ET.Element("testsuites", name="refdropout check")
     complete = complete and all(run.complete for run in runs)
     for run in runs:
@@ -206,12 +210,17 @@ def to_junit(runs: list[Run], *, complete: bool = True) -> ET.Element:
                            ("complete", str(complete and run.complete).lower()),
                            *(() if run.complete else (("incomplete", incompleteness(run)),)), *run.versions.items()):
             ET.SubElement(properties, "property", name=key, value=str(value))
+        suggested = {suggestion.clause: suggestion for suggestion in run.suggestions or ()}
         for result in run.results:
             verdict = result.verdict
             case = ET.SubElement(suite, "testcase", classname=f"refdropout.{run.target}",
                                  name=f"{verdict.clause}: {result.title}", time=f"{result.seconds:.3f}")
+            suggestion = suggested.get(verdict.clause)
+            if suggestion is not None:
+                _suggest_properties(case, suggestion)
             if verdict.outcome is Outcome.FAIL:
-                ET.SubElement(case, "failure", message=verdict.detail[:200]).text = verdict.detail
+                ET.SubElement(case, "failure", message=verdict.detail[:200]).text = "\n".join(
+                    [verdict.detail, *(suggestion.lines() if suggestion is not None else ())])
             elif verdict.outcome is Outcome.ERROR:
                 ET.SubElement(case, "error", message=f"the suite could not check {verdict.clause}: "
                                                      f"{verdict.detail}"[:200]).text = result.trace or verdict.detail
@@ -222,6 +231,13 @@ def to_junit(runs: list[Run], *, complete: bool = True) -> ET.Element:
             if result.output:
                 ET.SubElement(case, "system-err").text = result.output
     return suites
+
+
+def _suggest_properties(case: ET.Element, suggestion: Suggestion) -> None:
+    """A testcase's properties ``suggest``: one per declaration that passes its clause, or "none"."""
+    properties = ET.SubElement(case, "properties")
+    for value in [Suggestion.flags(change) for change in suggestion.passes_with] or ["none"]:
+        ET.SubElement(properties, "property", name="suggest", value=value)
 
 
 def junit_text(runs: list[Run], *, complete: bool = True) -> str:

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..contract import Implementation, policies_of
 from ..contract.arrays import NUMPY_FORMATS
-from ..contract.policies import POLICY_VALUES, Policies, kept_value
+from ..contract.policies import POLICY_VALUES, Policies, eval_value, kept_value
 from ..contract.protocol import FLOATING_FORMATS, dtypes_of
 from ..dtypes import DType, float32, get_dtype, within_one_ulp
 from .dropout import BAD_RATES, RATES
@@ -43,6 +43,7 @@ from .verdict import Outcome
 
 __all__ = ["NOT_PROBED", "PROBES", "Finding", "Probe", "Status", "probe_target"]
 
+FORMATS = POLICY_VALUES["scale_format"]  # the reference's first
 SIZE = 4096  # elements of a probe's inputs, as the value checks of spec/dropout.md use
 PROBE_RATE = 0.3
 SEED_RATE = 0.5  # two independent masks of SIZE elements agree with probability 2^-SIZE
@@ -53,6 +54,7 @@ SUBNORMAL_COPIES = 1024  # of each of the four subnormal classes
 NOT_PROBED = {
     "gate_masks": "the masks of recurrent dropout need the recurrent capabilities: declare what the layer does",
     "algorithm": "a documented stream is named, not measured: declare it where the masks are drawn with it",
+    "stream_keys": "a documented key schedule is named, not measured: declare it where a stream's keys follow it",
 }
 
 
@@ -138,12 +140,16 @@ class Probing:
 
 
 def _answer(impl: Implementation, x: np.ndarray, p: object, *, training: bool, seed: int) -> np.ndarray:
-    """``dropout(x, p)``'s answer, which must be a numpy array of x's shape and format (Failed otherwise)."""
-    y = impl.dropout(x, p, training=training, seed=seed)
-    wrong = array_like(f"dropout(x: {x.dtype.name} {x.shape}, p={p!r}, training={training})", y, x)
+    """``dropout(x, p)``'s answer, laid out as x. The call is handed x as one row, of shape (1, n): a
+    batch of one, which every dropout takes, where some take nothing of rank below 2 (PaddlePaddle's
+    ``downscale_in_infer`` in evaluation, a measured deviation of its own); the answer must be a numpy
+    array of that shape and x's format (Failed otherwise)."""
+    row = x.reshape(1, -1)
+    y = impl.dropout(row, p, training=training, seed=seed)
+    wrong = array_like(f"dropout(x: {x.dtype.name} {row.shape}, p={p!r}, training={training})", y, row)
     if wrong:
         raise Failed(wrong[0])
-    return y
+    return y.reshape(x.shape)
 
 
 @contextmanager
@@ -210,25 +216,28 @@ def probe_dtypes(impl: Implementation, probing: Probing) -> tuple[object, str]:
 
 def probe_scaling(impl: Implementation, probing: Probing) -> tuple[object, str]:
     """Rule (DROPOUT-2), at p = 0.3 in the first accepted format: evaluation of SIZE finite values
-    returns x bit for bit, or q x within one ulp; training of SIZE ones keeps 1/q (within one ulp of
-    it under some scale_format) or 1. Inverted is (x, 1/q); classic is (q x, 1); any other pair, such
-    as evaluation x with a kept 1 (E[y] = q x, not x), is no allowed value."""
+    returns x bit for bit, or q x within one ulp (q as some scale_format computes it); training of SIZE
+    ones keeps 1/q (within one ulp of it under some scale_format) or 1. Inverted is (x, 1/q); classic
+    is (q x, 1); any other pair, such as evaluation x with a kept 1 (E[y] = q x, not x), is no allowed
+    value."""
     dtype = probing.dtypes[0]
-    p, q = PROBE_RATE, 1.0 - PROBE_RATE
+    p = PROBE_RATE
     seed = probing.seed_of("scaling")
     x = _finite(probing, "scaling", dtype)
     values = _values(x)
     evaluated = _values(_answer(impl, x, p, training=False, seed=seed))
+    scaled = [[eval_value(Policies(scaling="classic", scale_format=f), v, p, dtype) for f in FORMATS] for v in values]
     if np.array_equal(np.asarray(evaluated).view(np.uint64), np.asarray(values).view(np.uint64)):
         evaluation = "x"
-    elif all(within_one_ulp(got, q * v, dtype) for got, v in zip(evaluated, values)):
+    elif all(any(within_one_ulp(got, w, dtype) for w in ws) for got, ws in zip(evaluated, scaled)):
         evaluation = "q x"
     else:
-        i = next(i for i, (got, v) in enumerate(zip(evaluated, values)) if not within_one_ulp(got, q * v, dtype))
+        i = next(i for i, (got, ws) in enumerate(zip(evaluated, scaled))
+                 if not any(within_one_ulp(got, w, dtype) for w in ws))
         evaluation = f"neither x nor q x (x = {values[i]!r} gave {evaluated[i]!r})"
     ones = np.ones(SIZE, dtype=NUMPY_FORMATS[dtype.name])
     kept = sorted({v for v in _values(_answer(impl, ones, p, training=True, seed=seed)) if v != 0.0})
-    inverse = [kept_value(Policies(scale_format=f), 1.0, p, dtype) for f in POLICY_VALUES["scale_format"]]
+    inverse = [kept_value(Policies(scale_format=f), 1.0, p, dtype) for f in FORMATS]
     if kept and all(any(within_one_ulp(v, w, dtype) for w in inverse) for v in kept):
         training = "1/q"
     elif kept == [1.0]:
@@ -241,13 +250,14 @@ def probe_scaling(impl: Implementation, probing: Probing) -> tuple[object, str]:
 
 
 def probe_scale_format(impl: Implementation, probing: Probing) -> tuple[object, str]:
-    """Rule (DROPOUT-8's): training outputs of SIZE finite values at each p of RATES in every accepted
-    format; each nonzero output is a kept element. Found: the first of "exact", "input", "float32",
-    "float32_reciprocal" under which every kept element is within one ulp of its kept value (the default first: where
-    several hold, nothing needs declaring). Under classic scaling the kept value is x, whatever the
-    format of the scale: "exact" stands."""
-    if probing.needs("scaling") == "classic":
-        return "exact", "classic scaling keeps x: no scale to round"
+    """Rule (DROPOUT-8's, and DROPOUT-7's under classic scaling): outputs of SIZE finite values at each
+    p of RATES in every accepted format, in training (each nonzero output a kept element, against its
+    kept value x / q) or, under classic scaling, whose kept value is x, in evaluation (each output
+    against q x). Found: the first of "exact", "input", "float32", "float32_reciprocal" under which every
+    output is within one ulp of what that format's q makes of it (the default first: where several hold,
+    nothing needs declaring)."""
+    training = probing.needs("scaling") != "classic"
+    scaling, expected = ("inverted", kept_value) if training else ("classic", eval_value)
     outside: Counter[str] = Counter()
     first: dict[str, str] = {}
     kept = 0
@@ -256,19 +266,21 @@ def probe_scale_format(impl: Implementation, probing: Probing) -> tuple[object, 
         x = _finite(probing, "scale_format", dtype)
         values = _values(x)
         for p in RATES:
-            y = _values(_answer(impl, x, p, training=True, seed=seed))
+            y = _values(_answer(impl, x, p, training=training, seed=seed))
             for v, got in zip(values, y):
-                if got == 0.0 or v == 0.0:
+                if (training and got == 0.0) or v == 0.0:
                     continue
                 kept += 1
-                for value in POLICY_VALUES["scale_format"]:
-                    if not within_one_ulp(got, kept_value(Policies(scale_format=value), v, p, dtype), dtype):
+                for value in FORMATS:
+                    if not within_one_ulp(got, expected(Policies(scaling=scaling, scale_format=value), v, p, dtype),
+                                          dtype):
                         outside[value] += 1
                         first.setdefault(value, f"{dtype.name}, p = {p}: x = {v!r} gave {got!r}")
     shown = "; ".join(f"{value}: {outside[value]:,} outside" + (f" (first: {first[value]})" if value in first else "")
-                      for value in POLICY_VALUES["scale_format"])
-    value = next((v for v in POLICY_VALUES["scale_format"] if not outside[v]), None)
-    return value, f"{kept:,} kept values against each format's kept value within one ulp: {shown}"
+                      for value in FORMATS)
+    value = next((v for v in FORMATS if not outside[v]), None)
+    what = "kept values against each format's kept value" if training else "evaluations against each format's q x"
+    return value, f"{kept:,} {what} within one ulp: {shown}"
 
 
 def _subnormal_classes(dtype: DType) -> dict[str, float]:

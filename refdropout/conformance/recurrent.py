@@ -28,9 +28,11 @@ from ..stats import (
     successive_independence_test,
 )
 from ..tensor import Tensor
+from .cases import RecurrentCase, recurrent_cases
 from .kit import judge
 from .registry import Context, check
 from .sampling import CHUNK
+from .search import search
 from .verdict import Outcome, Verdict
 
 __all__ = [
@@ -234,6 +236,19 @@ def _recomputed(impl: Implementation, ctx: Context, semantics: str) -> list[str]
     return failures
 
 
+def _recomputed_case(impl: Implementation, case: RecurrentCase) -> list[str]:
+    """The judge of a generated case of RECURRENT-5 or RECURRENT-6: the call's multipliers where its
+    semantics puts them, and its output the reference's recomputed from them."""
+    weights = network_weights(case.cell, case.inputs, case.hidden, case.layers, case.seed)
+    x = sequence(case.steps, case.batch, case.inputs, case.seed)
+    rates = Rates(*case.rates)
+    y, masks = impl.recurrent_masks(_net(impl, case.semantics, case.cell, weights, rates, case.seed), x,
+                                    training=True)
+    sizes = (case.steps, case.batch, case.inputs) + (case.hidden,) * case.layers
+    faults = _mask_faults(masks, impl, case.cell, sizes, _rates_of(case.semantics, rates))
+    return faults or _apart("the output", y, _reference(impl, case.cell, weights).run(x, masks)[0])
+
+
 # --- exact checks ---------------------------------------------------------------------------------
 
 
@@ -267,7 +282,8 @@ def check_gru_equations(impl: Implementation, ctx: Context) -> Verdict:
 @check("RECURRENT-5", needs=("recurrent_between_layers", "recurrent_masks"))
 def check_between_layer_placement(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-5: between-layer masks lie on the outputs of layers 0..L-2 only, as m / q."""
-    return ctx.verdict("RECURRENT-5", _recomputed(impl, ctx, "between_layers"))
+    return ctx.verdict("RECURRENT-5", _recomputed(impl, ctx, "between_layers") or search(
+        ctx, recurrent_cases(("between_layers",), CELLS), lambda case: _recomputed_case(impl, case)))
 
 
 @check("RECURRENT-6", needs=("recurrent_variational", "recurrent_masks"))
@@ -275,29 +291,73 @@ def check_variational_placement(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-6: variational masks lie on x_t and h_(t-1) before their projections, as m / q,
     one pair shared by every gate or one per gate, as declared."""
     ctx.policy(impl, "gate_masks")
-    return ctx.verdict("RECURRENT-6", _recomputed(impl, ctx, "variational"))
+    return ctx.verdict("RECURRENT-6", _recomputed(impl, ctx, "variational") or search(
+        ctx, recurrent_cases(("variational",), CELLS), lambda case: _recomputed_case(impl, case)))
+
+
+def _constant_over_time(name: str, masks: object) -> list[str]:
+    """A failure where a variational mask of ``masks`` differs from its step-0 mask at a later step."""
+    if not isinstance(masks, RecurrentMasks):
+        return [f"{name}: recurrent_masks returned {type(masks).__name__}, not RecurrentMasks"]
+    for field in ("inputs", "recurrent"):
+        for layer, per_step in enumerate(getattr(masks, field)):
+            first = RecurrentMasks.keep(per_step[0]) if per_step else []
+            changed = [t for t, m in enumerate(per_step) if RecurrentMasks.keep(m) != first]
+            if changed:
+                return [f"{name}: masks.{field}[{layer}] differs from its step-0 mask at steps {changed}"]
+    return []
+
+
+def _constant_case(impl: Implementation, case: RecurrentCase) -> list[str]:
+    """The judge of a generated case of RECURRENT-7."""
+    weights = network_weights(case.cell, case.inputs, case.hidden, case.layers, case.seed)
+    x = sequence(case.steps, case.batch, case.inputs, case.seed)
+    net = _net(impl, case.semantics, case.cell, weights, Rates(*case.rates), case.seed)
+    return _constant_over_time("the call", impl.recurrent_masks(net, x, training=True)[1])
 
 
 @check("RECURRENT-7", needs=("recurrent_variational", "recurrent_masks"))
 def check_variational_masks_constant_over_time(impl: Implementation, ctx: Context) -> Verdict:
-    """RECURRENT-7: every variational mask is the same at every time step of a call."""
+    """RECURRENT-7: every variational mask is the same at every time step of a call. Then generated cases
+    (either cell, 1 to 17 steps, any batch, sizes, depth, rates and seed)."""
     steps, failures = STEPS + 1, []
     for cell in CELLS:
         weights = network_weights(cell, INPUT, HIDDEN, DEPTH, ctx.seed)
         x = sequence(steps, BATCH, INPUT, ctx.seed)
         _, masks = impl.recurrent_masks(_net(impl, "variational", cell, weights, RATES, ctx.seed), x, training=True)
-        for field in ("inputs", "recurrent"):
-            for layer, per_step in enumerate(getattr(masks, field)):
-                first = RecurrentMasks.keep(per_step[0])
-                changed = [t for t, m in enumerate(per_step) if RecurrentMasks.keep(m) != first]
-                if changed:
-                    failures.append(f"{cell}: masks.{field}[{layer}] differs from its step-0 mask at steps {changed}")
+        failures += _constant_over_time(cell, masks)
+    if not failures:
+        failures = search(ctx, recurrent_cases(("variational",), CELLS), lambda case: _constant_case(impl, case))
     return ctx.verdict("RECURRENT-7", failures)
+
+
+def _eval_faults(impl: Implementation, semantics: str, cell: str, weights: list[tuple], x: Tensor, rates: Rates,
+                 seed: int) -> list[str]:
+    """The ways evaluation of a network of ``rates`` is not the rate-0 network, is not deterministic, or
+    moves the masks that training calls draw (RECURRENT-12)."""
+    net = _net(impl, semantics, cell, weights, rates, seed)
+    evaluated = [net(x, training=False) for _ in range(2)]
+    trained = net(x, training=True)
+    without = _net(impl, semantics, cell, weights, NO_DROPOUT, seed)(x, training=True)
+    fresh = _net(impl, semantics, cell, weights, rates, seed)(x, training=True)
+    faults = _apart("eval vs the rate-0 network", evaluated[0], without)
+    faults += _apart("a second eval call vs the first", evaluated[1], evaluated[0], 0.0)
+    return faults + _apart("a training call after two eval calls vs the first call of a fresh network", trained, fresh,
+                           0.0)
+
+
+def _eval_case(impl: Implementation, case: RecurrentCase) -> list[str]:
+    """The judge of a generated case of RECURRENT-12."""
+    weights = network_weights(case.cell, case.inputs, case.hidden, case.layers, case.seed)
+    x = sequence(case.steps, case.batch, case.inputs, case.seed)
+    return _eval_faults(impl, case.semantics, case.cell, weights, x, Rates(*case.rates), case.seed)
 
 
 @check("RECURRENT-12", needs=())
 def check_eval_is_the_network_without_dropout(impl: Implementation, ctx: Context) -> Verdict:
-    """RECURRENT-12: evaluation equals the rate-0 network, is deterministic and draws nothing."""
+    """RECURRENT-12: evaluation equals the rate-0 network, is deterministic and draws nothing. Then generated
+    cases (each semantics the implementation has, either cell, 1 to 17 steps, any batch, sizes, depth, rates
+    and seed)."""
     semantics = _semantics(impl)
     if not semantics:
         return _no_applicable_semantics("RECURRENT-12")
@@ -306,16 +366,10 @@ def check_eval_is_the_network_without_dropout(impl: Implementation, ctx: Context
         for cell in CELLS:
             weights = network_weights(cell, INPUT, HIDDEN, DEPTH, ctx.seed)
             x = sequence(STEPS, BATCH, INPUT, ctx.seed)
-            net = _net(impl, s, cell, weights, RATES, ctx.seed)
-            evaluated = [net(x, training=False) for _ in range(2)]
-            trained = net(x, training=True)
-            without = _net(impl, s, cell, weights, NO_DROPOUT, ctx.seed)(x, training=True)
-            fresh = _net(impl, s, cell, weights, RATES, ctx.seed)(x, training=True)
-            faults = _apart("eval vs the rate-0 network", evaluated[0], without)
-            faults += _apart("a second eval call vs the first", evaluated[1], evaluated[0], 0.0)
-            faults += _apart("a training call after two eval calls vs the first call of a fresh network",
-                             trained, fresh, 0.0)
+            faults = _eval_faults(impl, s, cell, weights, x, RATES, ctx.seed)
             failures += [f"{s}, {cell}: {fault}" for fault in faults]
+    if not failures:
+        failures = search(ctx, recurrent_cases(tuple(semantics), CELLS, "eval"), lambda case: _eval_case(impl, case))
     return ctx.verdict("RECURRENT-12", failures)
 
 

@@ -35,7 +35,7 @@ from ..stats import PROFILES, DecisionPlan, ErrorBudget, decision_plan
 from .guard import Call, CallFailed, Guard, Interrupted, Watch, described
 from .registry import CHECKS, run_check
 from .search import CASE_NOTE
-from .verdict import Outcome, Verdict
+from .verdict import Outcome, Suggestion, Verdict
 
 __all__ = ["ClauseResult", "Run", "clause_seed", "escaped", "exhausted", "run_plan", "run_target", "select_clauses"]
 
@@ -78,6 +78,7 @@ class Run:
     interrupted: signal.Signals | None = None  # the signal that stopped the run
     unfinished: tuple[str, ...] = ()  # the clauses it stopped before finishing, the one it stopped in first
     declarations: Declarations | None = None  # what the target was checked under, with each value's source
+    suggestions: tuple[Suggestion, ...] | None = None  # what check --suggest found (None: not asked; RUNNER-17)
 
     def count(self, outcome: Outcome) -> int:
         return sum(result.verdict.outcome is outcome for result in self.results)

@@ -5,7 +5,8 @@ spec/dropout.md), the clause is run again, alone, with the same seed and profile
 allowed values of the policies that relax it: first each policy changed alone, then two together,
 and so on, stopping at the fewest changes under which it passes. Each rerun is a run of its own,
 on a budget of its own: the verdicts, p-values and exit status of the run it follows are left as
-they were. A suggestion is a fact about this target under this seed and nothing more: a policy
+they were; the suggestions join the run's table as lines and its JSON and JUnit reports as data
+(``Run.suggestions``). A suggestion is a fact about this target under this seed and nothing more: a policy
 declared is then held to by every clause that reads it.
 """
 
@@ -20,7 +21,7 @@ from ..contract.declarations import Declarations, Redeclared
 from ..contract.policies import POLICY_VALUES, RELAXES
 from .guard import Interrupted, Watch
 from .runner import Run, run_target
-from .verdict import Outcome
+from .verdict import Outcome, Suggestion
 
 __all__ = ["alternatives", "suggestions"]
 
@@ -38,17 +39,14 @@ def alternatives(clause: str, declarations: Declarations) -> Iterator[list[dict[
         yield changes
 
 
-def _flags(change: dict[str, object]) -> str:
-    return " ".join(f"--policy {name}={value}" for name, value in change.items())
-
-
 def suggestions(run: Run, impl: Implementation, declarations: Declarations, *, profile: str,
-                watch: Watch | None = None) -> Iterator[str]:
-    """For each clause ``run`` failed that a policy relaxes, a line saying which declarations make it
-    pass (the fewest changes), or that none does. An interrupt of a rerun raises Interrupted."""
+                watch: Watch | None = None) -> Iterator[Suggestion]:
+    """For each clause ``run`` failed that a policy relaxes, the declarations that make it pass (the
+    fewest changes), or none. An interrupt of a rerun raises Interrupted."""
     for result in run.results:
         clause = result.verdict.clause
-        if result.verdict.outcome is not Outcome.FAIL or not any(clause in c for c in RELAXES.values()):
+        relaxing = tuple(name for name, clauses in RELAXES.items() if clause in clauses)
+        if result.verdict.outcome is not Outcome.FAIL or not relaxing:
             continue
         passing: list[dict[str, object]] = []
         for changes in alternatives(clause, declarations):
@@ -63,8 +61,4 @@ def suggestions(run: Run, impl: Implementation, declarations: Declarations, *, p
                     passing.append(change)
             if passing:
                 break
-        if passing:
-            yield from (f"suggest: {clause} passes with {_flags(change)}" for change in passing)
-        else:
-            relaxing = ", ".join(name for name, clauses in RELAXES.items() if clause in clauses)
-            yield f"suggest: {clause} fails under every other declared value of {relaxing}"
+        yield Suggestion(clause, tuple(passing), relaxing)

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
+from hypothesis import strategies as st
 from scipy.stats import norm
 
-from ..contract import Implementation
+from ..contract import Implementation, eval_value, kept_value, policies_of
+from ..dtypes import DType, float64, within_one_ulp
 from ..functional.alpha import ALPHA_PRIME, alpha_constants
 from ..shapes import broadcast_index, strides
 from ..stats import (
@@ -37,11 +40,27 @@ from ..stats import (
     chernoff_variance_test,
     ks_samples_needed,
     ks_test,
+    log_add_exp,
     pair_counts_test,
     samples_for_power,
     samples_needed,
 )
 from ..tensor import Tensor
+from .cases import (
+    CORNER_RATE,
+    VariantCase,
+    block_layouts,
+    channel_corners,
+    channel_layouts,
+    mask_rates,
+    path_layouts,
+    probabilities,
+    rates,
+    shapes,
+    variant_cases,
+    variant_corners,
+)
+from .dropout import _refusable
 from .kit import (
     array_of_shape,
     constant,
@@ -51,6 +70,7 @@ from .kit import (
     input_seed,
     judge,
     keep_mask_array,
+    mismatch,
     ones,
     ones_array,
     successive_seeds,
@@ -58,6 +78,7 @@ from .kit import (
 )
 from .registry import Context, check
 from .sampling import Drawn, calls, lag_counts
+from .search import search
 from .verdict import Verdict
 
 __all__ = ["P", "ALPHA_P", "ATTENTION_ROW", "alpha_dropped_value", "alpha_fourth_moment", "row_sum_moments",
@@ -66,6 +87,9 @@ __all__ = ["P", "ALPHA_P", "ATTENTION_ROW", "alpha_dropped_value", "alpha_fourth
 
 P = 0.3  # p of every check but alpha dropout's; never 0.5, where a p/q swap goes unseen
 ALPHA_P = 0.2
+# the generated cases of VARIANTS-4 try these first in every format: where a = ((1 - p)(1 + p α'^2))^(-1/2)
+# and b = -a α' p pass float16's largest finite value (p = 1 - 2^-53), and where q is 0 in float16
+ALPHA_CORNER_RATES = (math.nextafter(1.0, 0.0), CORNER_RATE)
 U = 2.0**-53  # unit roundoff of float64
 # (N, C, *spatial) and (C, *spatial), channels first: a mask laid along a spatial axis varies
 # within a channel with probability 1 - q^S - p^S for S positions along it
@@ -102,13 +126,14 @@ def alpha_log_mgfs(p: float) -> tuple[LogMGF, LogMGF]:
         log E e^{λ y}   = log(q e^{λ b + λ^2 a^2 / 2} + p e^{λ d}),
         log E e^{λ y^2} = log(q (1 - 2 λ a^2)^{-1/2} e^{λ b^2 / (1 - 2 λ a^2)} + p e^{λ d^2}),  λ < 1 / (2 a^2)."""
     (a, b), d, q = alpha_constants(p), alpha_dropped_value(p), 1.0 - p
+    log_q, log_p = math.log(q), math.log(p)  # once: a plan evaluates these functions thousands of times
 
     def of_y(lam: float) -> float:
-        return float(np.logaddexp(math.log(q) + lam * b + lam * lam * a * a / 2, math.log(p) + lam * d))
+        return log_add_exp(log_q + lam * b + lam * lam * a * a / 2, log_p + lam * d)
 
     def of_square(lam: float) -> float:
         shrink = 1.0 - 2.0 * lam * a * a
-        return float(np.logaddexp(math.log(q) - math.log(shrink) / 2 + lam * b * b / shrink, math.log(p) + lam * d * d))
+        return log_add_exp(log_q - math.log(shrink) / 2 + lam * b * b / shrink, log_p + lam * d * d)
 
     return (of_y, 50.0, 50.0), (of_square, 50.0, (1.0 - 1e-9) / (2 * a * a))
 
@@ -290,9 +315,75 @@ def _channel_cases(table: dict[int, tuple[int, ...]], batched: bool):
         yield d, "channels_last", _last(shape, int(batched))
 
 
+def _kept_in(impl: Implementation, p: float, dtype: DType, scaling: str = "inverted") -> Callable[[float], bool | None]:
+    """The outcome of x = 1 of ``dtype`` under ``scaling``: kept (True) where it is the kept value, exact
+    or as the declared scale_format computes it (contract.kept_value), within one ulp of ``dtype``;
+    dropped (False) where 0, else None."""
+    declared = replace(policies_of(impl), scaling=scaling)
+    values = {kept_value(declared, 1.0, p, dtype), kept_value(replace(declared, scale_format="exact"), 1.0, p, dtype)}
+    return lambda v: True if any(within_one_ulp(v, kept, dtype) for kept in values) else False if v == 0.0 else None
+
+
+def _called(impl: Implementation, ctx: Context, case: VariantCase) -> object | None:
+    """What the case's call returns; None where it raised at a p that ``impl`` reads as 1 and declares
+    p_one = "refused" (DROPOUT-7), which such a call may refuse."""
+    try:
+        return case.called(impl)
+    except Exception:  # a foreign implementation's error type is its own
+        if _refusable(impl, ctx, case.p):
+            return None
+        raise
+
+
+Judged = Callable[[VariantCase, object], list[str]]  # the failures of a case's output
+
+
+def _variant_judge(impl: Implementation, ctx: Context, trained: Judged, evaluated: Judged | None = None
+                   ) -> Callable[[VariantCase], list[str]]:
+    """The judge of a variant's generated case: nothing where the call refused a p read as 1 that it may
+    refuse (:func:`_called`); at p = 0 the identity, bit for bit; in evaluation ``evaluated`` (the
+    identity by default); else ``trained``."""
+    def judged(case: VariantCase) -> list[str]:
+        y = _called(impl, ctx, case)
+        if y is None:
+            return []
+        if case.training and case.p == 0.0 or not case.training and evaluated is None:
+            return identical("y", y, case.x)
+        return trained(case, y) if case.training else evaluated(case, y)
+
+    return judged
+
+
+def _mixed(impl: Implementation, capability: str, layouts: st.SearchStrategy, training: st.SearchStrategy,
+           *others: st.SearchStrategy) -> st.SearchStrategy[VariantCase]:
+    """``training`` three cases in five, else x of any values, NaN and ±inf included, in evaluation at p
+    in [0, 1] or in training at p = 0 (or one of ``others``)."""
+    return st.one_of(training, training, training,
+                     variant_cases(impl, capability, layouts, p=probabilities, nonfinite=True, training=False),
+                     variant_cases(impl, capability, layouts, p=st.just(0.0), nonfinite=True), *others)
+
+
+def _channel_cases_of(impl: Implementation, capability: str, batched: bool) -> st.SearchStrategy[VariantCase]:
+    """VARIANTS-1's (``batched``) or VARIANTS-2's generated cases of ``capability``: x = 1 in training at
+    p in (0, 1) (:data:`mask_rates`), and the identity's cases (:func:`_mixed`)."""
+    layouts = channel_layouts(batched)
+    return _mixed(impl, capability, layouts, variant_cases(impl, capability, layouts, p=mask_rates, ones=True))
+
+
+def _channel_case(impl: Implementation, ctx: Context, batched: bool) -> Callable[[VariantCase], list[str]]:
+    """The judge of a generated case of channel dropout: in training at p > 0 every (sample, channel) all
+    kept or all dropped, the kept value in x's format; else the identity, bit for bit."""
+    def trained(case: VariantCase, y: object) -> list[str]:
+        mask_shape = _channel_mask_shape(case.shape, batched, case.options["data_format"])
+        return _shared("y", y, case.shape, mask_shape, _kept_in(impl, case.p, case.dtype))
+
+    return _variant_judge(impl, ctx, trained)
+
+
 @check("VARIANTS-1", needs=("channel_dropout",))
 def check_channel_dropout_drops_whole_channels(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-1: one mask value per (sample, channel) for d = 1, 2, 3 in both layouts; eval and p = 0 identities."""
+    """VARIANTS-1: one mask value per (sample, channel) for d = 1, 2, 3 in both layouts; eval and p = 0
+    identities. Then generated cases (batched shapes of any sizes, any format, p and seed)."""
     failures = []
     for d, fmt, shape in _channel_cases(BATCHED, batched=True):
         name = f"spatial_dims={d}, {fmt}, shape {shape}"
@@ -302,17 +393,24 @@ def check_channel_dropout_drops_whole_channels(impl: Implementation, ctx: Contex
         for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
             y = impl.channel_dropout(x, p, spatial_dims=d, data_format=fmt, training=training, seed=ctx.seed)
             failures += identical(f"{name}, {mode}", y, x)
+    if not failures:
+        failures = search(ctx, _channel_cases_of(impl, "channel_dropout", True), _channel_case(impl, ctx, True),
+                          channel_corners(impl, ctx.seed, "channel_dropout"))
     return ctx.verdict("VARIANTS-1", failures)
 
 
 @check("VARIANTS-2", needs=("channel_dropout",))
 def check_unbatched_input_is_one_sample(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-2: an input of spatial_dims + 1 axes has one mask value per channel."""
+    """VARIANTS-2: an input of spatial_dims + 1 axes has one mask value per channel. Then generated cases
+    (unbatched shapes of any sizes, any format, p and seed; the identity in eval and at p = 0)."""
     failures = []
     for d, fmt, shape in _channel_cases(UNBATCHED, batched=False):
         y = impl.channel_dropout(ones(shape), P, spatial_dims=d, data_format=fmt, training=True, seed=ctx.seed)
         failures += _shared(f"unbatched, spatial_dims={d}, {fmt}, shape {shape}", y, shape,
                             _channel_mask_shape(shape, False, fmt), _inverted(P))
+    if not failures:
+        failures = search(ctx, _channel_cases_of(impl, "channel_dropout", False), _channel_case(impl, ctx, False),
+                          channel_corners(impl, ctx.seed, "channel_dropout", batched=False))
     return ctx.verdict("VARIANTS-2", failures)
 
 
@@ -345,34 +443,69 @@ def check_channels_are_dropped_independently(impl: Implementation, ctx: Context)
 # --- alpha dropout ----------------------------------------------------------------------------------
 
 
-def _alpha_outcome(x: float, p: float) -> bool | None:
+def _alpha_outcome(x: float, p: float, dtype: DType = float64) -> Callable[[float], bool | None]:
     """None, or whether alpha dropout's output for input x is the kept a x + b (True) or the
-    dropped a α' q (False), within the bounds of VARIANTS-4; a function of the output."""
+    dropped a α' q (False), within the bounds of VARIANTS-4 in ``dtype`` (u its unit roundoff, plus its
+    least subnormal; ±inf for a kept value where |a x| + |b| exceeds its largest finite value); a
+    function of the output."""
     (a, b), dropped = alpha_constants(p), alpha_dropped_value(p)
+    u, kept, spread = math.ldexp(1.0, -dtype.precision), a * x + b, abs(a * x) + abs(b)
 
     def outcome(v: float) -> bool | None:
-        if abs(v - (a * x + b)) <= 4 * U * (abs(a * x) + abs(b)):
+        if abs(v - kept) <= 4 * u * spread + dtype.tiny or (spread > dtype.max and v == math.copysign(math.inf, kept)):
             return True
-        return False if abs(v - dropped) <= 4 * U * abs(a * ALPHA_PRIME) else None
+        return False if abs(v - dropped) <= 4 * u * abs(a * ALPHA_PRIME) + dtype.tiny else None
 
     return outcome
 
 
+def _alpha_cases(impl: Implementation) -> st.SearchStrategy[VariantCase]:
+    """VARIANTS-4's generated cases: x of any finite values of any shape, format and seed in training at
+    p in (0, 1) and at p = 1, and the identity's cases (:func:`_mixed`)."""
+    layouts = shapes().map(lambda shape: (shape, ()))
+    return _mixed(impl, "alpha_dropout", layouts, variant_cases(impl, "alpha_dropout", layouts),
+                  variant_cases(impl, "alpha_dropout", layouts, p=st.just(1.0)))
+
+
+def _alpha_values(name: str, y: object, x: Tensor, p: float) -> list[str]:
+    """A failure unless y has x's shape and each element is alpha dropout's kept or dropped value of x's
+    element at p, within the bounds of VARIANTS-4 in x's format."""
+    failures = tensor_of_shape(name, y, x.shape)
+    for i, (v, xi) in enumerate(zip(y.data, x.data) if not failures else ()):
+        if _alpha_outcome(xi, p, x.dtype)(v) is None:
+            return [f"{name}: p = {p}: element {i}: x = {xi!r} gave {v!r}, neither a x + b nor a α' q"]
+    return failures
+
+
+def _alpha_case(impl: Implementation, ctx: Context) -> Callable[[VariantCase], list[str]]:
+    """The judge of a generated case of alpha dropout (VARIANTS-4): 0 everywhere at p = 1."""
+    def trained(case: VariantCase, y: object) -> list[str]:
+        if case.p == 1.0:
+            return tensor_of_shape("y", y, case.shape) or ([] if all(v == 0.0 for v in y.data)
+                                                            else [f"y: p = 1: {_first_nonzero(y.data)!r}, not 0"])
+        return _alpha_values("y", y, case.x, case.p)
+
+    return _variant_judge(impl, ctx, trained)
+
+
+def _first_nonzero(data: list[float]) -> float:
+    return next(v for v in data if v != 0.0)
+
+
 @check("VARIANTS-4", needs=("alpha_dropout",))
 def check_alpha_dropout_values(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-4: kept a x + b, dropped a α' q; identity in eval and at p = 0; zeros at p = 1."""
+    """VARIANTS-4: kept a x + b, dropped a α' q; identity in eval and at p = 0; zeros at p = 1. Then generated
+    cases (x of any shape, format, values and seed; p with its extremes), the bounds in x's format."""
     x = Tensor.from_flat([(i % 7) - 3.25 for i in range(64)], (64,))
-    y = impl.alpha_dropout(x, ALPHA_P, training=True, seed=ctx.seed)
-    failures = tensor_of_shape("training", y, x.shape)
-    for i, (v, xi) in enumerate(zip(y.data, x.data) if not failures else ()):
-        if _alpha_outcome(xi, ALPHA_P)(v) is None:
-            failures.append(f"p = {ALPHA_P}: element {i}: x = {xi!r} gave {v!r}, neither a x + b nor a α' q")
-            break
+    failures = _alpha_values("training", impl.alpha_dropout(x, ALPHA_P, training=True, seed=ctx.seed), x, ALPHA_P)
     for p, training, mode in ((ALPHA_P, False, "eval"), (0.0, True, "p = 0")):
         failures += identical(mode, impl.alpha_dropout(x, p, training=training, seed=ctx.seed), x)
     y = impl.alpha_dropout(x, 1.0, training=True, seed=ctx.seed)
     failures += tensor_of_shape("p = 1", y, x.shape) or ([] if all(v == 0.0 for v in y.data)
                                                          else ["p = 1: not 0 everywhere"])
+    if not failures:
+        failures = search(ctx, _alpha_cases(impl), _alpha_case(impl, ctx),
+                          variant_corners(impl, ctx.seed, "alpha_dropout", ALPHA_CORNER_RATES))
     return ctx.verdict("VARIANTS-4", failures)
 
 
@@ -413,9 +546,32 @@ def check_alpha_dropout_keeps_mean_and_variance(impl: Implementation, ctx: Conte
     return ctx.verdict("VARIANTS-5", failures)
 
 
+def _feature_alpha_case(impl: Implementation, ctx: Context) -> Callable[[VariantCase], list[str]]:
+    """The judge of a generated case of feature alpha dropout (VARIANTS-6): in training at p > 0 every
+    (sample, channel) of x = 0 all b or all a α' q, within VARIANTS-4's bounds in x's format; else the
+    identity, bit for bit."""
+    def trained(case: VariantCase, y: object) -> list[str]:
+        options = case.options
+        batched = len(case.shape) == options["spatial_dims"] + 2
+        mask_shape = _channel_mask_shape(case.shape, batched, options["data_format"])
+        return _shared("y", y, case.shape, mask_shape, _alpha_outcome(0.0, case.p, case.dtype))
+
+    return _variant_judge(impl, ctx, trained)
+
+
+def _feature_alpha_cases(impl: Implementation) -> st.SearchStrategy[VariantCase]:
+    """VARIANTS-6's generated cases: batched and unbatched layouts; x = 0 in training at p in (0, 1)
+    (:data:`mask_rates`), and the identity's cases (:func:`_mixed`)."""
+    layouts = channel_layouts(True) | channel_layouts(False)
+    return _mixed(impl, "feature_alpha_dropout", layouts,
+                  variant_cases(impl, "feature_alpha_dropout", layouts, p=mask_rates, ones=True).map(
+                      lambda case: replace(case, palette=(0.0,))))
+
+
 @check("VARIANTS-6", needs=("feature_alpha_dropout",))
 def check_feature_alpha_dropout_drops_whole_channels(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-6: for x = 0 every (sample, channel) is all b or all a α' q; identity in eval."""
+    """VARIANTS-6: for x = 0 every (sample, channel) is all b or all a α' q; identity in eval. Then
+    generated cases (batched and unbatched shapes of any sizes, any format, p and seed)."""
     cases = [(d, fmt, shape, True) for d, fmt, shape in _channel_cases({1: BATCHED[1], 2: BATCHED[2]}, batched=True)]
     cases.append((2, "channels_first", UNBATCHED[2], False))
     failures = []
@@ -427,6 +583,9 @@ def check_feature_alpha_dropout_drops_whole_channels(impl: Implementation, ctx: 
         x = distinct(shape)
         y = impl.feature_alpha_dropout(x, ALPHA_P, spatial_dims=d, data_format=fmt, training=False, seed=ctx.seed)
         failures += identical(f"{name}, eval", y, x)
+    if not failures:
+        failures = search(ctx, _feature_alpha_cases(impl), _feature_alpha_case(impl, ctx),
+                          channel_corners(impl, ctx.seed, "feature_alpha_dropout", ALPHA_CORNER_RATES, 0.0))
     return ctx.verdict("VARIANTS-6", failures)
 
 
@@ -435,7 +594,8 @@ def check_feature_alpha_dropout_drops_whole_channels(impl: Implementation, ctx: 
 
 @check("VARIANTS-7", needs=("gaussian_dropout",), decisions=1)
 def check_gaussian_noise_is_normal(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-7: y / x ~ N(1, p/q) by the KS test at the profile's MDE; identity in eval and at p = 0."""
+    """VARIANTS-7: y / x ~ N(1, p/q) by the KS test at the profile's MDE; identity in eval and at p = 0, then
+    over generated cases (eval at p in [0, 1), where the variance is finite, and training at p = 0)."""
     n = sample_sizes(ctx.plan)["VARIANTS-7"]
     y = impl.gaussian_dropout(ones_array(n), P, training=True, seed=ctx.seed)
     failures = array_of_shape("VARIANTS-7", y, (n,))
@@ -445,6 +605,12 @@ def check_gaussian_noise_is_normal(impl: Implementation, ctx: Context) -> Verdic
     x = distinct((4, 5))
     for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
         failures += identical(mode, impl.gaussian_dropout(x, p, training=training, seed=ctx.seed), x)
+    if not failures:  # the identities over generated cases: x of any values, shape, format and seed
+        layouts = shapes().map(lambda shape: (shape, ()))
+        failures = search(ctx, variant_cases(impl, "gaussian_dropout", layouts, p=st.just(0.0) | rates,
+                                             nonfinite=True, training=False)
+                          | variant_cases(impl, "gaussian_dropout", layouts, p=st.just(0.0), nonfinite=True),
+                          _variant_judge(impl, ctx, lambda case, y: []))
     return ctx.verdict("VARIANTS-7", failures)
 
 
@@ -527,9 +693,32 @@ def check_batch_mode_drops_the_whole_batch(impl: Implementation, ctx: Context) -
     return ctx.verdict("VARIANTS-11", failures)
 
 
+def _drop_path_case(impl: Implementation, ctx: Context) -> Callable[[VariantCase], list[str]]:
+    """The judge of a generated case of DropPath (VARIANTS-12): in training at p > 0 x = 1 kept (1/q or 1,
+    in x's format) or dropped per sample ("row") or per call ("batch"); in evaluation x ("inverted") or q x
+    within one ulp of x's format ("classic", q exact or as the declared scale_format computes it)."""
+    def trained(case: VariantCase, y: object) -> list[str]:
+        options = case.options
+        mask_shape = case.shape[:1] + (1,) * (len(case.shape) - 1) if options["mode"] == "row" else (1,) * len(
+            case.shape)
+        return _shared("y", y, case.shape, mask_shape, _kept_in(impl, case.p, case.dtype, options["scaling"]))
+
+    def evaluated(case: VariantCase, y: object) -> list[str]:
+        if case.options["scaling"] == "inverted":
+            return identical("y", y, case.x)
+        declared = replace(policies_of(impl), scaling="classic")
+        rules = (declared, replace(declared, scale_format="exact"))
+        return mismatch("y", y, case.x, lambda i, got, v: None if any(
+            within_one_ulp(got, eval_value(rule, v, case.p, case.dtype), case.dtype) for rule in rules)
+            else f"not q x = {case.dtype.round(eval_value(declared, v, case.p, case.dtype))!r} within one ulp")
+
+    return _variant_judge(impl, ctx, trained, evaluated)
+
+
 @check("VARIANTS-12", needs=("drop_path",))
 def check_drop_path_scaling(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-12: inverted (1/q kept, eval x) and classic (1 kept, eval q x) in both modes; p = 0 the identity."""
+    """VARIANTS-12: inverted (1/q kept, eval x) and classic (1 kept, eval q x) in both modes; p = 0 the identity.
+    Then generated cases (either mode and scaling, any shape, format, values, p and seed)."""
     shape = (6, 3)
     q = 1.0 - P
     all_ones, x = ones(shape), distinct(shape)
@@ -548,6 +737,11 @@ def check_drop_path_scaling(impl: Implementation, ctx: Context) -> Verdict:
                 failures.append(f"{name}, eval: not q x within one ulp")
             y = impl.drop_path(x, 0.0, mode=mode, scaling=scaling, training=True, seed=ctx.seed)
             failures += identical(f"{name}, p = 0", y, x)
+    if not failures:
+        layouts = path_layouts()
+        failures = search(ctx, _mixed(impl, "drop_path", layouts,
+                                      variant_cases(impl, "drop_path", layouts, p=mask_rates, ones=True)),
+                          _drop_path_case(impl, ctx))
     return ctx.verdict("VARIANTS-12", failures)
 
 
@@ -566,24 +760,36 @@ def _block_failure(zeros: set[tuple[int, int]], height: int, width: int, block: 
     return min(stray) if stray else None
 
 
+def _blocks(name: str, y: object, shape: tuple[int, ...], block: int) -> list[str]:
+    """A failure unless y has ``shape`` (N, C, H, W) and the zeros of every map are a union of ``block`` x
+    ``block`` squares inside it (VARIANTS-13)."""
+    failures = tensor_of_shape(name, y, shape)
+    if failures:
+        return failures
+    n, c, height, width = shape
+    for k in range(n * c):
+        base = k * height * width
+        zeros = {divmod(i, width) for i in range(height * width) if y.data[base + i] == 0.0}
+        stray = _block_failure(zeros, height, width, block)
+        if stray is not None:
+            return [f"{name}, b = {block}, map {divmod(k, c)}: dropped position {stray} lies in no {block} x {block} "
+                    f"block of dropped positions inside the map"]
+    return []
+
+
 @check("VARIANTS-13", needs=("dropblock2d",))
 def check_dropblock_drops_whole_blocks(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-13: the zeros of every map of x = 1 are a union of b x b squares inside the map."""
+    """VARIANTS-13: the zeros of every map of x = 1 are a union of b x b squares inside the map. Then generated
+    cases (maps of any sides, H and W apart, any block size, format, p and seed)."""
     failures: list[str] = []
     for shape, block, p in BLOCK_CASES:
         y = impl.dropblock2d(ones(shape), p, block_size=block, training=True, seed=ctx.seed)
-        failures += tensor_of_shape(f"shape {shape}", y, shape)
+        failures += _blocks(f"shape {shape}", y, shape, block)
         if failures:
             break
-        n, c, height, width = shape
-        for k in range(n * c):
-            base = k * height * width
-            zeros = {divmod(i, width) for i in range(height * width) if y.data[base + i] == 0.0}
-            stray = _block_failure(zeros, height, width, block)
-            if stray is not None:
-                failures.append(f"shape {shape}, b = {block}, map {divmod(k, c)}: dropped position {stray} lies in "
-                                f"no {block} x {block} block of dropped positions inside the map")
-                break
+    if not failures:
+        failures = search(ctx, variant_cases(impl, "dropblock2d", block_layouts(), p=mask_rates, ones=True),
+                          lambda case: _blocks("y", case.called(impl), case.shape, case.options["block_size"]))
     return ctx.verdict("VARIANTS-13", failures)
 
 
@@ -611,21 +817,35 @@ def check_dropblock_seed_rate(impl: Implementation, ctx: Context) -> Verdict:
     return ctx.verdict("VARIANTS-14", failures)
 
 
-@check("VARIANTS-15", needs=("dropblock2d",))
-def check_dropblock_renormalises(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-15: every kept value of x = 1 is count / count_ones within 1e-6; identity in eval and at p = 0."""
-    shape, block, _ = BLOCK_CASES[0]
-    y = impl.dropblock2d(ones(shape), P, block_size=block, training=True, seed=ctx.seed)
-    failures = tensor_of_shape("training", y, shape)
+def _renormalised(name: str, y: object, shape: tuple[int, ...], dtype: DType) -> list[str]:
+    """A failure unless y has ``shape`` and every kept (nonzero) value of x = 1 is count / count_ones within a
+    relative 1e-6 or one ulp of ``dtype`` (VARIANTS-15)."""
+    failures = tensor_of_shape(name, y, shape)
     kept = [v for v in y.data if v != 0.0] if not failures else []
     if kept:
         scale = len(y.data) / len(kept)
-        stray = next((v for v in kept if abs(v - scale) > 1e-6 * scale), None)
+        stray = next((v for v in kept if abs(v - scale) > 1e-6 * scale and not within_one_ulp(v, scale, dtype)), None)
         if stray is not None:
-            failures.append(f"a kept element is {stray!r}, not count / count_ones = {scale!r} within a relative 1e-6")
+            failures.append(f"{name}: a kept element is {stray!r}, not count / count_ones = {scale!r} within a "
+                            f"relative 1e-6 or one ulp of {dtype.name}")
+    return failures
+
+
+@check("VARIANTS-15", needs=("dropblock2d",))
+def check_dropblock_renormalises(impl: Implementation, ctx: Context) -> Verdict:
+    """VARIANTS-15: every kept value of x = 1 is count / count_ones within 1e-6; identity in eval and at p = 0.
+    Then generated cases (VARIANTS-13's layouts; x = 1 in training, x of any values in eval and at p = 0)."""
+    shape, block, _ = BLOCK_CASES[0]
+    y = impl.dropblock2d(ones(shape), P, block_size=block, training=True, seed=ctx.seed)
+    failures = _renormalised("training", y, shape, float64)
     x = distinct(shape)
     for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
         failures += identical(mode, impl.dropblock2d(x, p, block_size=block, training=training, seed=ctx.seed), x)
+    if not failures:
+        layouts = block_layouts()
+        failures = search(ctx, _mixed(impl, "dropblock2d", layouts,
+                                      variant_cases(impl, "dropblock2d", layouts, p=mask_rates, ones=True)),
+                          _variant_judge(impl, ctx, lambda case, y: _renormalised("y", y, case.shape, case.dtype)))
     return ctx.verdict("VARIANTS-15", failures)
 
 

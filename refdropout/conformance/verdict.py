@@ -13,7 +13,7 @@ from enum import Enum
 
 from ..stats import Record
 
-__all__ = ["Outcome", "Verdict"]
+__all__ = ["Outcome", "Suggestion", "Verdict"]
 
 
 class Outcome(str, Enum):  # noqa: UP042  (a StrEnum would change str(outcome), which messages show)
@@ -47,3 +47,30 @@ class Verdict:
     @property
     def failed(self) -> bool:
         return self.outcome is Outcome.FAIL
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What ``check --suggest`` found for a clause that FAILed (spec/runner.md, RUNNER-17): the
+    declarations under which it passes, each a {policy: value} change to what was declared (the fewest
+    changes that pass), or none; ``relaxing``: the policies whose other values were tried."""
+
+    clause: str
+    passes_with: tuple[dict[str, object], ...]
+    relaxing: tuple[str, ...]
+
+    @staticmethod
+    def flags(change: dict[str, object]) -> str:
+        """``--policy nonfinite=select``: a change as the command line declares it."""
+        return " ".join(f"--policy {name}={value}" for name, value in change.items())
+
+    def lines(self) -> list[str]:
+        """``suggest: DROPOUT-10 passes with --policy nonfinite=select``, one line per declaration that
+        passes, or one line saying that none does."""
+        if not self.passes_with:
+            return [f"suggest: {self.clause} fails under every other declared value of {', '.join(self.relaxing)}"]
+        return [f"suggest: {self.clause} passes with {self.flags(change)}" for change in self.passes_with]
+
+    def as_json(self) -> dict:
+        return {"clause": self.clause, "relaxing": list(self.relaxing),
+                "passes_with": [{"policies": dict(change), "flags": self.flags(change)} for change in self.passes_with]}

@@ -52,6 +52,10 @@ class Policies:
     ``algorithm``: the documented random stream the masks are drawn from, None (undeclared: only the
     statistical clauses judge the masks), "jax-threefry" or "tf-stateless-philox"; the exact clause
     then compares every mask with the stream's prediction bit for bit (spec/exact.md, EXACT-1).
+    ``stream_keys``: the keys a ``dropout_stream``'s successive drawing calls take, with the declared
+    algorithm, from the seed's key: None (undeclared), "jax-split" (``key, sub = split(key)`` before
+    each) or "nnx-rngs" (``flax.nnx.Dropout``'s forked ``Rngs`` stream); EXACT-2 then compares each
+    call's mask with the prediction (spec/exact.md, "Streams").
     ``reproducible_across``: the devices whose masks of one (x, p, seed) are the same bits, None
     (undeclared: only the distribution is promised across devices, RANDOM-17) or two or more of
     DEVICES joined by "+" in DEVICES' order ("cpu+cuda"); TRAINING-7 then compares them bit for bit.
@@ -66,6 +70,7 @@ class Policies:
     subnormals: str = "kept"
     scale_format: str = "exact"
     algorithm: str | None = None
+    stream_keys: str | None = None
     reproducible_across: str | None = None
 
     def __post_init__(self) -> None:
@@ -86,12 +91,14 @@ POLICY_VALUES: dict[str, tuple] = {
     "subnormals": ("kept", "flushed"),
     "scale_format": ("exact", "input", "float32", "float32_reciprocal"),
     "algorithm": (None, "jax-threefry", "tf-stateless-philox"),
+    "stream_keys": (None, "jax-split", "nnx-rngs"),
     "reproducible_across": (None, *("+".join(kinds) for n in range(2, len(DEVICES) + 1)
                                     for kinds in combinations(DEVICES, n))),
 }
 
 # the clauses each policy relaxes, as spec/dropout.md's table of policies lists them (a test keeps the two
-# equal); algorithm relaxes none: it adds EXACT-1; reproducible_across relaxes none: it adds TRAINING-7
+# equal); algorithm relaxes none: it adds EXACT-1; stream_keys none: it adds EXACT-2; reproducible_across
+# relaxes none: it adds TRAINING-7
 RELAXES: dict[str, tuple[str, ...]] = {
     "scaling": ("DROPOUT-2",),
     "nonfinite": ("DROPOUT-10",),
@@ -100,9 +107,10 @@ RELAXES: dict[str, tuple[str, ...]] = {
     "p_validation": ("DROPOUT-3",),
     "seed_bits": ("DROPOUT-13",),
     "subnormals": ("DROPOUT-2",),
-    "scale_format": ("DROPOUT-2", "DROPOUT-3", "DROPOUT-7", "DROPOUT-8", "ENSEMBLE-1", "GRADIENTS-1", "GRADIENTS-2",
-                     "GRADIENTS-5"),
+    "scale_format": ("DROPOUT-2", "DROPOUT-3", "DROPOUT-7", "DROPOUT-8", "ENSEMBLE-1", "ENSEMBLE-3", "GRADIENTS-1",
+                     "GRADIENTS-2", "GRADIENTS-5"),
     "algorithm": (),
+    "stream_keys": (),
     "reproducible_across": (),
 }
 

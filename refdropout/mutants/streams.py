@@ -9,8 +9,10 @@ Each is the reference with one capability changed (``checkpointed_dropout``, ``d
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from .. import autograd
+from ..adapters.numpy_threefry import packed, threefry_bernoulli_float64
 from ..adapters.reference import ReferenceDropout, _Stream
 from ..contract import Policies
 from ..exact import jax_random
@@ -166,6 +168,8 @@ class CounterOffByOne(Textbook):
     is decided by its neighbour's counter, as an increment off by one at a block boundary would
     (the report fixes the Philox counters of the dropout of AMD's attention kernels, which repeated
     random numbers). The distribution of every mask is untouched, so only the exact clause can see it.
+    Its masks for the statistical clauses come through ``dropout_mask_bits``, the same bits drawn with
+    numpy (adapters.numpy_threefry; tests/test_exact.py holds the two equal).
     """
 
     name = "counter-off-by-one"
@@ -183,3 +187,9 @@ class CounterOffByOne(Textbook):
     def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
         key = ThreefryKey(seed, stream=True)
         return lambda x, p, *, training: self.forward(key, x, p, training=training)[0]
+
+    def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> Any:
+        drawn = threefry_bernoulli_float64(divmod(seed, 2**32), 1.0 - p, n + 1)
+        keep = drawn[:n].copy()
+        keep[self.PERIOD - 1 :: self.PERIOD] = drawn[self.PERIOD :: self.PERIOD]  # element i reads counter i + 1
+        return packed(keep)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from itertools import product
 
 from .. import autograd
 from ..dtypes import DType, get_dtype, promote
@@ -211,9 +210,10 @@ def getitem(x: Tensor, key: object) -> Tensor:
     _check_tensor(x, "getitem")
     picks, out_shape = _index_plan(x.shape, key)
     axis_strides = strides(x.shape)
-    ranges = [p if isinstance(p, range) else (p,) for p in picks]
-    index = tuple(sum(i * s for i, s in zip(pos, axis_strides)) for pos in product(*ranges))
-    return _gather(x, index, out_shape)
+    flat = [0]  # the offsets of the picked positions, row-major: one axis at a time, the last varying fastest
+    for pick, stride in zip(picks, axis_strides):
+        flat = [base + i * stride for base in flat for i in (pick if isinstance(pick, range) else (pick,))]
+    return _gather(x, tuple(flat), out_shape)
 
 
 def astype(x: Tensor, dtype: DType | str) -> Tensor:

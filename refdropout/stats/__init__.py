@@ -9,6 +9,7 @@ spec/stats.md states what they promise. One module per idea:
 * :mod:`.continuous` — Kolmogorov–Smirnov, mean and variance tests for continuous variants;
 * :mod:`.bernstein` — mean and variance tests by Bernstein's inequality, valid at every sample size;
 * :mod:`.chernoff` — mean and variance tests by Chernoff's bound with the exact moment generating function;
+* :mod:`.finite` — the generating functions of finite laws and of the squared deviation of their means;
 * :mod:`.twopoint` — exact tests of the mean and the variance of a two-point sample (a binomial count);
 * :mod:`.profiles` — the ``quick``, ``standard`` and ``deep`` plans;
 * :mod:`.decision` — the result every test returns; :mod:`.arguments` — input checks;
@@ -21,9 +22,19 @@ from .arguments import SMALLEST_KEEP_PROB
 from .bernstein import bernstein_mean_power, bernstein_mean_test, bernstein_variance_power, bernstein_variance_test
 from .binomial import BinomialDecision, binomial_power, binomial_test, rejection_region
 from .budget import BudgetExhausted, ErrorBudget, HolmVerdict, Record
-from .chernoff import LogMGF, chernoff_mean_power, chernoff_mean_test, chernoff_variance_power, chernoff_variance_test
+from .chernoff import (
+    LogMGF,
+    chernoff_mean_power,
+    chernoff_mean_test,
+    chernoff_thresholds,
+    chernoff_variance_power,
+    chernoff_variance_test,
+    log_add_exp,
+    thresholds_power,
+)
 from .continuous import Tally, exact_sum, ks_test, mean_z_test, variance_test
 from .decision import Decision
+from .finite import average_square_log_mgf, finite_log_mgf
 from .planning import (
     correlation_power,
     detectable_delta,
@@ -78,9 +89,12 @@ __all__ = [
     "binomial_power",
     "chernoff_mean_power",
     "chernoff_mean_test",
+    "chernoff_thresholds",
     "chernoff_variance_power",
     "chernoff_variance_test",
+    "log_add_exp",
     "binomial_test",
+    "average_square_log_mgf",
     "correlation_power",
     "decision_plan",
     "detectable_delta",
@@ -90,6 +104,7 @@ __all__ = [
     "homogeneity_power",
     "one_position_power",
     "exact_sum",
+    "finite_log_mgf",
     "homogeneity_counts_test",
     "homogeneity_test",
     "ks_samples_needed",
@@ -105,6 +120,7 @@ __all__ = [
     "samples_for_power",
     "samples_needed",
     "successive_independence_test",
+    "thresholds_power",
     "two_point_mean_test",
     "two_point_variance_test",
     "variance_power",

@@ -15,13 +15,35 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from scipy.stats import norm
+
 from .arguments import check_count, check_finite, check_open_unit, check_positive
 from .bernstein import shifted_power
 from .decision import Decision
 
-__all__ = ["LogMGF", "chernoff_mean_power", "chernoff_mean_test", "chernoff_variance_power", "chernoff_variance_test"]
+__all__ = [
+    "LogMGF", "chernoff_mean_power", "chernoff_mean_test", "chernoff_thresholds", "chernoff_variance_power",
+    "chernoff_variance_test", "log_add_exp", "thresholds_power",
+]
 
 LogMGF = tuple[Callable[[float], float], float, float]  # Λ, and the reach: Λ(λ) is finite for -low < λ < high
+
+_LOG_2 = math.log(2.0)
+
+
+def log_add_exp(x: float, y: float) -> float:
+    """log(e^x + e^y) without overflow, in plain floats: numpy.logaddexp(x, y) bit for bit (numpy's
+    npy_logaddexp: x + log 2 where x = y, else the larger plus log1p(exp(-|x - y|)), with the C library's
+    exp and log1p, which math's are), at a fifth of the cost of a numpy scalar call; a log moment
+    generating function is evaluated thousands of times per plan (tests/test_stats.py compares the two)."""
+    if x == y:  # infinities of one sign too
+        return x + _LOG_2
+    difference = x - y
+    if difference > 0.0:
+        return x + math.log1p(math.exp(-difference))
+    if difference <= 0.0:
+        return y + math.log1p(math.exp(difference))
+    return difference  # NaN
 
 
 def _rate(log_mgf: LogMGF, x: float, side: int) -> float:
@@ -104,35 +126,59 @@ def bounded_minimum(f: Callable[[float], float], high: float, xatol: float, maxf
     return fx
 
 
-def _tail(log_mgf: LogMGF, mean: float, deviation: float, n: int) -> float:
-    """Chernoff's bound on P(|X̄ − mean| ≥ deviation), capped at 1 (1 for deviation ≤ 0)."""
+def _tail(log_mgf: LogMGF, mean: float, deviation: float, n: int, side: int = 0) -> float:
+    """Chernoff's bound on P(|X̄ − mean| ≥ deviation) (side 0: the sum of the two one-sided bounds), or twice
+    the one-sided bound on P(side (X̄ − mean) ≥ deviation) (side ±1: split tails), capped at 1 (1 for
+    deviation ≤ 0)."""
     if deviation <= 0.0:
         return 1.0
-    bound = sum(math.exp(-n * _rate(log_mgf, mean + side * deviation, side)) for side in (1, -1))
+    sides = (1, -1) if side == 0 else (side, side)
+    bound = sum(math.exp(-n * _rate(log_mgf, mean + s * deviation, s)) for s in sides)
     return min(1.0, bound)
 
 
-def _radius(log_mgf: LogMGF, mean: float, scale: float, n: int, alpha: float) -> float:
-    """A deviation at which _tail is at most α: bisection (60 steps) below a bracket found by doubling ``scale``."""
+def _beyond(log_mgf: LogMGF, mean: float, deviation: float, n: int, alpha: float, side: int = 0) -> bool:
+    """``_tail(log_mgf, mean, deviation, n, side) > alpha`` for α in (0, 1), the lower tail left uncomputed where
+    the upper alone exceeds α (a sum of nonnegative floats is at least each term, so the answer is the same)."""
+    if deviation <= 0.0:
+        return True
+    if side:
+        return _tail(log_mgf, mean, deviation, n, side) > alpha
+    upper = math.exp(-n * _rate(log_mgf, mean + deviation, 1))
+    return upper > alpha or min(1.0, upper + math.exp(-n * _rate(log_mgf, mean - deviation, -1))) > alpha
+
+
+def _radius(log_mgf: LogMGF, mean: float, scale: float, n: int, alpha: float, side: int = 0, steps: int = 60) -> float:
+    """A deviation at which _tail is at most α (α in (0, 1)): bisection (``steps`` steps) below a bracket found
+    by doubling ``scale``. Once the middle of [low, high] is one of its ends, no later step moves them (high is
+    within α, low is not), so the steps left are skipped: the same radius, bit for bit."""
     high = scale
-    while _tail(log_mgf, mean, high, n) > alpha:
+    while _beyond(log_mgf, mean, high, n, alpha, side):
         high *= 2.0
     low = 0.0
-    for _ in range(60):
+    for _ in range(steps):
         middle = (low + high) / 2.0
-        low, high = (low, middle) if _tail(log_mgf, mean, middle, n) <= alpha else (middle, high)
+        if middle == low or middle == high:
+            break
+        low, high = (middle, high) if _beyond(log_mgf, mean, middle, n, alpha, side) else (low, middle)
     return high
 
 
-def chernoff_mean_test(observed: float, n: int, mean: float, log_mgf: LogMGF, *, alpha: float) -> Decision:
+def chernoff_mean_test(observed: float, n: int, mean: float, log_mgf: LogMGF, *, alpha: float,
+                       slack: float = 0.0, split: bool = False) -> Decision:
     """Test of H₀: ``observed`` is the mean of n i.i.d. terms whose log moment generating function is
-    ``log_mgf`` (and whose mean is ``mean``). The p-value is Chernoff's bound on P(|X̄ − μ| ≥ |observed − μ|),
-    so P₀(p ≤ α) ≤ α at every n."""
+    ``log_mgf`` (and whose mean is ``mean``), or lies within ``slack`` of such a mean (the rounding of the
+    terms as they were computed). The p-value is Chernoff's bound on P(|X̄ − μ| ≥ |observed − μ| − slack)
+    or, ``split``, twice the one-sided bound on the side ``observed`` lies on (each tail at α/2: the better
+    test for skewed terms), so P₀(p ≤ α) ≤ α at every n."""
     observed, mean = check_finite("observed", observed), check_finite("mean", mean)
     n, alpha = check_count("n", n, minimum=1), check_open_unit("alpha", alpha)
+    if not 0.0 <= slack < math.inf:
+        raise ValueError(f"slack must be a finite number >= 0, got {slack!r}")
     deviation = abs(observed - mean)
-    return Decision(test="chernoff", statistic=deviation, p_value=_tail(log_mgf, mean, deviation, n), n=n,
-                    observed=observed, expected=mean, alpha=alpha)
+    side = (1 if observed >= mean else -1) if split else 0
+    return Decision(test="chernoff", statistic=deviation, p_value=_tail(log_mgf, mean, deviation - slack, n, side),
+                    n=n, observed=observed, expected=mean, alpha=alpha)
 
 
 def chernoff_variance_test(observed: float, n: int, mean: float, variance: float, log_mgf: LogMGF,
@@ -154,11 +200,39 @@ def chernoff_variance_test(observed: float, n: int, mean: float, variance: float
                     observed=observed, expected=variance, alpha=alpha)
 
 
-def chernoff_mean_power(effect: float, n: int, mean: float, variance: float, log_mgf: LogMGF, alpha: float) -> float:
-    """Power of :func:`chernoff_mean_test` against a mean ``effect`` away: it rejects beyond the radius at α,
-    the mean taken as normal with the null's variance (the planning approximation of the z-tests, STATS-3)."""
+def chernoff_thresholds(n: int, mean: float, variance: float, log_mgf: LogMGF, alpha: float,
+                        split: bool = False, steps: int = 60) -> tuple[float, float]:
+    """The deviations above and below ``mean`` beyond which :func:`chernoff_mean_test` rejects at α: one radius
+    for both sides, or (``split``) each side's own at α/2; each to 2^-``steps`` of its bracket (a plan needs
+    fewer than 60 steps: 30 fix it to a billionth)."""
     n, alpha = check_count("n", n, minimum=1), check_open_unit("alpha", alpha)
-    return shifted_power(_radius(log_mgf, mean, math.sqrt(variance / n), n, alpha), effect, variance, n)
+    steps = check_count("steps", steps, minimum=1)
+    scale = math.sqrt(variance / n)
+    if not split:
+        radius = _radius(log_mgf, mean, scale, n, alpha, steps=steps)
+        return radius, radius
+    upper, lower = (_radius(log_mgf, mean, scale, n, alpha, side, steps) for side in (1, -1))
+    return upper, lower
+
+
+def thresholds_power(thresholds: tuple[float, float], effect: float, spread: float, n: int) -> float:
+    """P(statistic − null ≥ upper) + P(statistic − null ≤ −lower) for a statistic about N(null + effect,
+    spread / n): the power of a test that rejects beyond ``thresholds`` (upper, lower), by the normal
+    approximation at the alternative (the planning approximation of STATS-16)."""
+    (upper, lower), sd = thresholds, math.sqrt(spread / n)
+    return float(norm.sf((upper - effect) / sd) + norm.cdf((-lower - effect) / sd))
+
+
+def chernoff_mean_power(effect: float, n: int, mean: float, variance: float, log_mgf: LogMGF, alpha: float,
+                        spread: float | None = None, split: bool = False) -> float:
+    """Power of :func:`chernoff_mean_test` against a mean ``effect`` away: it rejects beyond the radius at α
+    (``split``: beyond each side's own radius at α/2), the mean taken as normal with the null's variance (the
+    planning approximation of the z-tests, STATS-3), or with the alternative's variance ``spread`` where given."""
+    n, alpha = check_count("n", n, minimum=1), check_open_unit("alpha", alpha)
+    spread = variance if spread is None else check_positive("spread", spread)
+    if not split:
+        return shifted_power(_radius(log_mgf, mean, math.sqrt(variance / n), n, alpha), effect, spread, n)
+    return thresholds_power(chernoff_thresholds(n, mean, variance, log_mgf, alpha, split), effect, spread, n)
 
 
 def chernoff_variance_power(effect: float, n: int, mean: float, variance: float, fourth_moment: float,

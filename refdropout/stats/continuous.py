@@ -99,7 +99,9 @@ class Tally:
         return float(sum(Fraction(v if term is None else term(v)) * c for v, c in self.counts.items()))
 
 
-_BLOCK = 2**25  # values summed at once by exact_sum: 26-bit halves of 2^25 values sum below 2^53, exactly
+# values summed at once by exact_sum: 26-bit halves of up to 2^27 values sum below 2^53, exactly; blocks of
+# 2^18 keep its temporaries (2 MiB each) in cache and reused, twice as fast as one pass over millions
+_BLOCK = 2**18
 _FRACTION = 2**52 - 1  # the stored significand bits of a float64
 _HALF = 2**26 - 1
 

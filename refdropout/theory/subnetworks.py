@@ -61,9 +61,9 @@ def sub_networks(n: int, p: object) -> Iterator[SubNetwork]:
     n = _check_units(n)
     p = exact_rate(p)
     q = 1 - p
+    probability = [q**kept * p ** (n - kept) for kept in range(n + 1)]  # n + 1 values, not 2^n computations
     for keep in itertools.product((0, 1), repeat=n):
-        kept = sum(keep)
-        yield SubNetwork(keep, q**kept * p ** (n - kept))
+        yield SubNetwork(keep, probability[sum(keep)])
 
 
 def mask_matrix(n: int) -> Tensor:
@@ -79,6 +79,22 @@ def _exact_value(v: object) -> Fraction:
             isinstance(v, float) and not math.isfinite(v)):
         raise ValueError(f"an output averaged over the ensemble must be a finite real number, got {shown(v)}")
     return Fraction(v)
+
+
+def _over_one_denominator(numbers: Sequence[Fraction]) -> tuple[list[int], int]:
+    """Rationals as integers over their least common denominator d: ([x d for each x], d)."""
+    d = math.lcm(*(x.denominator for x in numbers))
+    return [x.numerator * (d // x.denominator) for x in numbers], d
+
+
+def _expectation(weights: Sequence[Fraction], values: Sequence[Fraction], order: int, about: Fraction) -> Fraction:
+    """sum_m w_m (v_m - about)^order, exactly: the sum of the Fractions, computed in integers over common
+    denominators, so that thousands of terms cost one reduction to lowest terms instead of one each."""
+    w, w_denominator = _over_one_denominator(weights)
+    v, v_denominator = _over_one_denominator(values)
+    shift, scale = about.numerator * v_denominator, about.denominator  # v/d - a/b = (v b - a d) / (d b)
+    total = sum(wi * (vi * scale - shift) ** order for wi, vi in zip(w, v))
+    return Fraction(total, w_denominator * (v_denominator * scale) ** order)
 
 
 @dataclass(frozen=True)
@@ -99,14 +115,13 @@ class Distribution:
     @property
     def mean(self) -> Fraction:
         """E_m[f(m)] = sum_m P(m) f(m)."""
-        return sum((w * v for w, v in zip(self.probabilities, self.values)), Fraction(0))
+        return _expectation(self.probabilities, self.values, 1, Fraction(0))
 
     def central_moment(self, order: int) -> Fraction:
         """E_m[(f(m) - E f)^order]; order 2 is the variance."""
         if isinstance(order, bool) or not isinstance(order, int) or order < 1:
             raise ValueError(f"order must be a positive int, got {shown(order)}")
-        mu = self.mean
-        return sum((w * (v - mu) ** order for w, v in zip(self.probabilities, self.values)), Fraction(0))
+        return _expectation(self.probabilities, self.values, order, self.mean)
 
     @property
     def variance(self) -> Fraction:

@@ -42,15 +42,19 @@ class FalsyRate(ReferenceDropout):
 
 class Float32ScaleInBackward(ReferenceDropout):
     """The backward scales g by 1 / q32, q32 = fl32(1 - fl32(p)), in every format, as PaddlePaddle's
-    float64 kernel does (measured: 1.24999998 for 1.25 at p = 0.2): right only under a declared
-    scale_format = "float32" (GRADIENTS-1, GRADIENTS-5); the forward pass is the reference's."""
+    float64 kernel does (measured: 1.24999998 for 1.25 at p = 0.2), and is 0 where fl32(p) = 1, as its
+    `p == 1.0f` branch is (p = 1 - 2^-25: g m / q32 would be 0 / 0 = NaN at every dropped element):
+    right only under a declared scale_format = "float32" (GRADIENTS-1, GRADIENTS-5); the forward pass
+    is the reference's."""
 
     name = "float32-scale-in-backward"
 
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         y, keep = forward(x, p, training, seed)
-        if not training or p in (0.0, 1.0):
+        if not training or p == 0.0:
             return super().dropout_vjp(x, p, g, training=training, seed=seed)
+        if float32.round(p) == 1.0:  # PaddlePaddle holds p in binary32 and zeroes the gradient where it is 1
+            return y, g * 0.0
         return y, g * keep / float32.round(1.0 - float32.round(p))
 
 
@@ -86,3 +90,31 @@ class MaskedInEvalAtSeedZero(ReferenceDropout):
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         y, _ = forward(x, p, training, seed)
         return y, super().dropout_vjp(x, p, g, training=training or seed == 0, seed=seed)[1]
+
+
+class RedrawsOnManyAxes(ReferenceDropout):
+    """On inputs of 3 or more axes the backward draws its own mask (seed ^ 1), as a kernel that flattens
+    such inputs and reseeds (the fixed cases' inputs are 1-axis)."""
+
+    name = "redraws-on-many-axes"
+
+    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+        y, dx = super().dropout_vjp(x, p, g, training=training, seed=seed)
+        if training and x.ndim >= 3:
+            return y, super().dropout_vjp(x, p, g, training=training, seed=seed ^ 1)[1]
+        return y, dx
+
+
+class ScaleOverflowsInBackward(ReferenceDropout):
+    """The backward is g m fl_T(1/q), the scale rounded to x's format T, as MLX's forward pass computes
+    `(mask * x) * (1 / q)`: in float16 at q below 2^-16 fl_T(1/q) = inf, so a dropped element is
+    0 * inf = NaN, not 0 (GRADIENTS-1's first generated case, p = 1 - 2^-25; the fixed cases' 1/q is
+    at most 1000); elsewhere within one ulp of g m / q."""
+
+    name = "scale-overflows-in-backward"
+
+    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+        y, keep = forward(x, p, training, seed)
+        if not training or p in (0.0, 1.0):
+            return super().dropout_vjp(x, p, g, training=training, seed=seed)
+        return y, g * keep * (1.0 / (1.0 - p))  # the scalar is rounded to g's format

@@ -8,7 +8,9 @@ The networks that model public bugs are mutants of refdropout.mutants.mode.
 from __future__ import annotations
 
 from refdropout.adapters.reference import ReferenceDropout
+from refdropout.functional import dropout
 from refdropout.nn import Dropout
+from refdropout.tensor import Tensor
 
 
 class _ZeroRateInEval(Dropout):
@@ -31,3 +33,36 @@ class DoubleEvalLosesRate(ReferenceDropout):
 
     def dropout_module(self, p: float, *, seed: int):
         return _ZeroRateInEval(p, seed=seed, **self.policy_options())
+
+
+class _HalfKernelIgnoresMode(Dropout):
+    def forward(self, x: Tensor, *, training: bool) -> Tensor:
+        return super().forward(x, training=training or x.dtype.itemsize == 2)
+
+
+class HalfKernelIgnoresMode(ReferenceDropout):
+    """A 16-bit x goes through a fused kernel that reads no mode: after eval() the layer still drops and
+    scales float16 and bfloat16 input (the fixed cases' x is float64)."""
+
+    name = "half-kernel-ignores-mode"
+
+    def dropout_module(self, p: float, *, seed: int):
+        return _HalfKernelIgnoresMode(p, seed=seed, **self.policy_options())
+
+
+class _DrawsInEvalOnManyAxes(Dropout):
+    def forward(self, x: Tensor, *, training: bool) -> Tensor:
+        if not training and x.ndim >= 2:
+            dropout(x, self.p, training=True, generator=self.generator)  # the mask of a broadcast noise shape, unused
+        return super().forward(x, training=training)
+
+
+class DrawsInEvalOnManyAxes(ReferenceDropout):
+    """In evaluation, an x of 2 or more axes has a mask drawn (for its noise shape) before the mode is
+    read, and thrown away: the generator moves, and the next training call's mask is not the one an
+    uninterrupted run draws (the fixed cases' x has one axis)."""
+
+    name = "draws-in-eval-on-many-axes"
+
+    def dropout_module(self, p: float, *, seed: int):
+        return _DrawsInEvalOnManyAxes(p, seed=seed, **self.policy_options())

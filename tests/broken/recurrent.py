@@ -81,6 +81,40 @@ class DropsLastLayer(ReferenceDropout):
     recurrent_layers = layers_with(_DropsLastLayer)
 
 
+class _ReportsEightStepsOfMasks:
+    def forward(self, x, state=None, *, training):
+        y, final, masks = super().forward(x, state, training=training)
+        held = tuple(per_step[:8] + (per_step[7],) * (len(per_step) - 8) if len(per_step) > 8 else per_step
+                     for per_step in masks.between_layers)
+        return y, final, RecurrentMasks(masks.inputs, masks.recurrent, held)
+
+
+class ReportsEightStepsOfMasks(ReferenceDropout):
+    """Applies a fresh between-layer mask at every step but reports, past step 8, the mask of step 7 again,
+    as a kernel that keeps the masks it applied in a buffer of 8 steps (the fixed cases' sequences have 4)."""
+
+    name = "reports-eight-steps-of-masks"
+    recurrent_layers = layers_with(_ReportsEightStepsOfMasks)
+
+
+class _ReportsTwoLayersOfInputMasks:
+    def forward(self, x, state=None, *, training):
+        y, final, masks = super().forward(x, state, training=training)
+        if len(masks.inputs) <= 2:
+            return y, final, masks
+        inputs = masks.inputs[:2] + (masks.inputs[1],) * (len(masks.inputs) - 2)
+        return y, final, RecurrentMasks(inputs, masks.recurrent, masks.between_layers)
+
+
+class ReportsTwoLayersOfInputMasks(ReferenceDropout):
+    """Applies a variational input mask of its own in every layer but reports, for layers past the second,
+    the second layer's again, as a kernel that keeps its masks for two layers (the fixed cases have two)."""
+
+    name = "reports-two-layers-of-input-masks"
+    recurrent_between_layers = None
+    recurrent_layers = layers_with(_ReportsTwoLayersOfInputMasks)
+
+
 class _CarriedStateMaskedCell(GRUCell):
     def step(self, x, state, x_masks=None, h_masks=None, weights=None):
         masked = state if h_masks is None else state * h_masks[0]
@@ -138,6 +172,20 @@ class BetweenLayerMaskHeldAfterTheFirstStep(ReferenceDropout):
 
     name = "between-layer-mask-held-after-the-first-step"
     recurrent_layers = layers_with(_HeldAfterTheFirstStep)
+
+
+class _RedrawnEveryEightSteps:
+    def draw_masks(self, steps, batch):
+        blocks = [super(_RedrawnEveryEightSteps, self).draw_masks(1, batch) for _ in range(0, steps, 8)]
+        return step_masks([blocks[t // 8] for t in range(steps)])
+
+
+class VariationalMasksRedrawnEveryEightSteps(ReferenceDropout):
+    """Variational masks drawn afresh for every block of 8 time steps, as a kernel that runs a long sequence
+    in blocks and draws its masks per block (the fixed cases' sequences have 5 steps)."""
+
+    name = "variational-masks-redrawn-every-eight-steps"
+    recurrent_layers = layers_with(_RedrawnEveryEightSteps)
 
 
 # --- masks drawn without the forward pass, held to the calls (RECURRENT-5, RECURRENT-6) -------------
@@ -224,6 +272,21 @@ class DrawsInEval(ReferenceDropout):
 
     name = "draws-in-eval"
     recurrent_layers = layers_with(_DrawsInEval)
+
+
+class _DrawsInEvalOnLongSequences:
+    def forward(self, x, state=None, *, training):
+        if not training and x.shape[0] > 8:
+            self.draw_masks(x.shape[0], x.shape[1])  # drawn, then thrown away
+        return super().forward(x, state, training=training)
+
+
+class DrawsInEvalOnLongSequences(ReferenceDropout):
+    """Evaluation calls on sequences of more than 8 steps draw masks, advancing the generator, as a kernel
+    whose long-sequence path draws before it checks the mode (the fixed cases' sequences have 4 steps)."""
+
+    name = "draws-in-eval-on-long-sequences"
+    recurrent_layers = layers_with(_DrawsInEvalOnLongSequences)
 
 
 # --- backpropagation through time (RECURRENT-13) --------------------------------------------------

@@ -12,7 +12,16 @@ import math
 import numpy as np
 
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.functional import alpha_dropout, channel_dropout, drop_path, dropconnect, dropout
+from refdropout.functional import (
+    alpha_dropout,
+    channel_dropout,
+    drop_path,
+    dropblock2d,
+    dropconnect,
+    dropout,
+    feature_alpha_dropout,
+    gaussian_dropout,
+)
 from refdropout.functional.alpha import ALPHA_PRIME
 from refdropout.functional.dropblock import block_keep_mask, seed_rate
 from refdropout.mutants.fused import FusedWithMask
@@ -69,6 +78,32 @@ class ChannelRatesSwapped(ReferenceDropout):
                                seed=seed)
 
 
+class ChannelMaskPerElementInHalfPrecision(ReferenceDropout):
+    """In float16 and bfloat16 draws one mask value per element, as a half-precision kernel that drops
+    the broadcast of the (sample, channel) mask (the fixed cases run float64 only)."""
+
+    name = "channel-mask-per-element-in-half-precision"
+
+    def channel_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
+        if x.dtype.name in ("float16", "bfloat16"):
+            return dropout(x, p, training=training, seed=seed)
+        return channel_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training,
+                               seed=seed)
+
+
+class UnbatchedReadAsBatchedInFloat32(ReferenceDropout):
+    """In float32 reads an unbatched input as a batch, its first two axes as (sample, channel), as
+    F.dropout2d reads a 3-D input (pytorch/pytorch#77081) on a path the fixed cases (float64) never take."""
+
+    name = "unbatched-read-as-batched-in-float32"
+
+    def channel_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
+        if x.dtype.name == "float32" and x.ndim == spatial_dims + 1:
+            return dropout(x, p, training=training, seed=seed, noise_shape=x.shape[:2] + (1,) * (x.ndim - 2))
+        return channel_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training,
+                               seed=seed)
+
+
 # --- alpha dropout ---------------------------------------------------------------------------------
 
 
@@ -117,6 +152,25 @@ class AlphaNeverDrops(ReferenceDropout):
         return Tensor.from_flat([a * v - a * ALPHA_PRIME * p for v in x.data], x.shape)
 
 
+class AlphaTailStandardScale(ReferenceDropout):
+    """Past the last multiple of 8 elements uses standard dropout's a = q^(-1/2), as a remainder loop
+    written from the plain dropout kernel (the fixed case's 64 elements have no remainder)."""
+
+    name = "alpha-tail-standard-scale"
+
+    def alpha_dropout(self, x, p, *, training, seed):
+        y = alpha_dropout(x, p, training=training, seed=seed)
+        if not training or p in (0.0, 1.0) or x.size % 8 == 0:
+            return y
+        keep = dropout(x, p, seed=seed, return_mask=True)[1].data
+        a = (1 - p) ** -0.5
+        tail = range(x.size // 8 * 8, x.size)
+        data = list(y.data)
+        for i in tail:
+            data[i] = x.dtype.round(a * (x.data[i] if keep[i] else ALPHA_PRIME) - a * ALPHA_PRIME * p)
+        return Tensor.from_flat(data, y.shape, y.dtype)
+
+
 class FeatureAlphaElementwise(ReferenceDropout):
     """Feature alpha dropout with one mask value per element, as plain alpha dropout."""
 
@@ -125,6 +179,30 @@ class FeatureAlphaElementwise(ReferenceDropout):
     def feature_alpha_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
         return alpha_dropout(x, p, training=training, seed=seed)
 
+
+class FeatureAlphaElementwiseUnbatchedChannelsLast(ReferenceDropout):
+    """Feature alpha dropout with one mask value per element on an unbatched channels-last input, as a
+    kernel that takes the first two axes as (sample, channel) whatever the layout (the fixed cases'
+    unbatched input is channels-first)."""
+
+    name = "feature-alpha-elementwise-unbatched-channels-last"
+
+    def feature_alpha_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
+        if data_format == "channels_last" and x.ndim == spatial_dims + 1:
+            return alpha_dropout(x, p, training=training, seed=seed)
+        return feature_alpha_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training,
+                                     seed=seed)
+
+
+
+class GaussianActiveInEvalAtSeedZero(ReferenceDropout):
+    """In evaluation with seed 0 draws noise as in training, as an implementation that takes seed 0 for "no
+    seed given" and then reads its mode from a global flag (the fixed cases' seeds are hashes)."""
+
+    name = "gaussian-active-in-eval-at-seed-zero"
+
+    def gaussian_dropout(self, x, p, *, training, seed):
+        return gaussian_dropout(x, p, training=training or seed == 0, seed=seed)
 
 # --- DropConnect -----------------------------------------------------------------------------------
 
@@ -227,6 +305,19 @@ class DropPathUnscaledEval(ReferenceDropout):
         return drop_path(x, p, mode=mode, scaling=scaling, training=training, seed=seed)
 
 
+class DropPathRowModePerChannelOnManyAxes(ReferenceDropout):
+    """In row mode on inputs of 3 or more axes draws one mask value per (sample, channel), as a kernel that
+    reshapes such inputs to (N C, -1) rows before masking them (the fixed cases' inputs have 2 axes)."""
+
+    name = "drop-path-row-mode-per-channel-on-many-axes"
+
+    def drop_path(self, x, p, *, mode, scaling, training, seed):
+        if mode == "row" and x.ndim >= 3 and training:
+            noise = x.shape[:2] + (1,) * (x.ndim - 2)
+            return dropout(x, p, training=training, seed=seed, scaling=scaling, noise_shape=noise)
+        return drop_path(x, p, mode=mode, scaling=scaling, training=training, seed=seed)
+
+
 # --- DropBlock ----------------------------------------------------------------------------------------
 
 
@@ -321,6 +412,31 @@ class DropBlockClippedBlocks(ReferenceDropout):
         return Tensor.from_flat([v * scale if k else 0.0 for v, k in zip(x.data, keep)], x.shape)
 
 
+class DropBlockClippedForLargeBlocks(DropBlockClippedBlocks):
+    """Clips blocks at the border (as DropBlockClippedBlocks) for b >= 4 only, as timm's fast variant taken
+    for large blocks (the fixed cases' blocks are 2 and 3)."""
+
+    name = "dropblock-clipped-for-large-blocks"
+
+    def dropblock2d(self, x, p, *, block_size, training, seed):
+        if block_size >= 4:
+            return super().dropblock2d(x, p, block_size=block_size, training=training, seed=seed)
+        return dropblock2d(x, p, block_size=block_size, training=training, seed=seed)
+
+
+class DropBlockFlushesSubnormals(ReferenceDropout):
+    """Flushes subnormal inputs to 0 (of their sign) whatever the mode, as a kernel run with the CPU's
+    flush-to-zero flags set: evaluation and p = 0 then change x (the fixed cases' x has no subnormal)."""
+
+    name = "dropblock-flushes-subnormals"
+
+    def dropblock2d(self, x, p, *, block_size, training, seed):
+        normal = math.ldexp(1.0, x.dtype.emin)
+        flushed = Tensor.from_flat([math.copysign(0.0, v) if abs(v) < normal else v for v in x.data], x.shape,
+                                   x.dtype)
+        return dropblock2d(flushed, p, block_size=block_size, training=training, seed=seed)
+
+
 # --- attention dropout --------------------------------------------------------------------------------
 
 
@@ -370,4 +486,35 @@ class FusedBackwardRedrawsTheMask(ReferenceDropout):
         o, _ = super().fused_attention(q, k, v, g, p, backend=backend, training=training, seed=seed)
         _, dv = super().fused_attention(q, k, v, g, p, backend=backend, training=training,
                                      seed=(seed + 1) % 2**64)
+        return o, dv
+
+
+class FusedShortRowsUnscaled(FusedWithMask):
+    """Drops at the right rate but forgets the 1/q on rows of fewer than 32 keys, as a kernel whose path for
+    short sequences was written apart (the fixed cases' rows have 32 keys)."""
+
+    name = "fused-short-rows-unscaled"
+
+    def fused_attention(self, q, k, v, g, p, *, backend, training, seed):
+        self.short = k.shape[-2] < 32
+        return super().fused_attention(q, k, v, g, p, backend=backend, training=training, seed=seed)
+
+    fused_attention.answers_in_kind = True  # the checks' numpy arrays as they are (contract.arrays)
+
+    def scale(self, p):
+        return 1.0 if self.short else super().scale(p)
+
+
+class FusedBackwardRedrawsForManyHeads(ReferenceDropout):
+    """Applies the forward mask in the backward pass on up to 2 heads, and a fresh one on more, as a kernel
+    that splits many heads across programs and offsets their random counters wrongly in the backward pass
+    (the fixed cases have 2 heads)."""
+
+    name = "fused-backward-redraws-for-many-heads"
+
+    def fused_attention(self, q, k, v, g, p, *, backend, training, seed):
+        o, dv = super().fused_attention(q, k, v, g, p, backend=backend, training=training, seed=seed)
+        if q.shape[1] > 2:
+            _, dv = super().fused_attention(q, k, v, g, p, backend=backend, training=training,
+                                         seed=(seed + 1) % 2**64)
         return o, dv

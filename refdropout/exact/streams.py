@@ -1,0 +1,61 @@
+"""The keys a JAX dropout stream draws its successive masks with (spec/exact.md, "Streams").
+
+A stream made from a seed draws call after call; only a call that draws (training at 0 < p < 1)
+takes a key, and the ``c``-th such call (``c = 0, 1, ...``) takes key ``c`` of its schedule, the
+stream's root key being the seed's. Two schedules are recomputed here:
+
+* ``"jax-split"``: JAX's idiom, as dm-haiku's ``hk.next_rng_key`` and the jax target do it:
+  before each drawing call ``key, sub = split(key)``, and the call draws with ``sub``: key ``c``
+  is the second key of ``split(k_c)``, with ``k_0`` the root and ``k_(c+1)`` the first.
+* ``"nnx-rngs"``: ``flax.nnx.Dropout(rate, rngs=nnx.Rngs(dropout=root))``. An ``RngStream`` is
+  a key and a uint32 count; calling it returns ``fold_in(key, count)`` and adds 1 to the count.
+  The layer's constructor forks the ``Rngs``'s stream (``fork`` calls it once and makes a new
+  stream of the key returned, its count 0), so the layer holds ``fold_in(root, 0)``, and its
+  drawing call ``c`` calls that stream: key ``c`` is ``fold_in(fold_in(root, 0), c mod 2^32)``
+  (Flax 0.12.8: ``flax/nnx/rnglib.py``, ``RngStream.__call__`` and ``fork``;
+  ``flax/nnx/nn/stochastic.py``, ``Dropout.__init__`` and ``__call__``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from .jax_random import Key, fold_in, split
+
+__all__ = ["SCHEDULES", "stream_keys"]
+
+COUNT = 2**32  # an nnx RngStream's count is a uint32
+
+
+def _split_keys(root: Key, calls: int) -> list[Key]:
+    keys, key = [], root
+    for _ in range(calls):
+        key, sub = split(key)
+        keys.append(sub)
+    return keys
+
+
+def _nnx_keys(root: Key, calls: int) -> list[Key]:
+    forked = fold_in(root, 0)  # Dropout.__init__: rngs["dropout"].fork(), the Rngs's first key
+    return [fold_in(forked, c % COUNT) for c in range(calls)]
+
+
+# schedule -> (root key, calls) -> the keys of the first ``calls`` drawing calls
+SCHEDULES: dict[str, Callable[[Key, int], list[Key]]] = {"jax-split": _split_keys, "nnx-rngs": _nnx_keys}
+
+
+def stream_keys(schedule: str, root: Sequence[int], calls: int) -> list[Key]:
+    """The keys of a stream's first ``calls`` drawing calls under ``schedule`` ("jax-split" or
+    "nnx-rngs"), its root key ``root`` (two 32-bit words)."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"stream_keys: schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    if isinstance(calls, bool) or not isinstance(calls, int) or calls < 0:
+        raise ValueError(f"stream_keys: calls must be an integer >= 0, got {calls!r}")
+    return SCHEDULES[schedule](_root(root), calls)
+
+
+def _root(root: Sequence[int]) -> Key:
+    words = tuple(root)
+    if len(words) != 2 or any(isinstance(w, bool) or not isinstance(w, int) or not 0 <= w < 2**32 for w in words):
+        raise ValueError(f"stream_keys: root must be two 32-bit words, got {root!r}")
+    return words
