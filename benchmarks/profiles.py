@@ -108,7 +108,7 @@ def versions(targets: list[str]) -> str:
 
     found = []
     for framework in sorted({TARGETS[t].framework for t in targets} - {None}):
-        distribution = {"tensorflow": "tensorflow-cpu"}.get(framework, framework)
+        distribution = {"tensorflow": "tensorflow-cpu", "paddle": "paddlepaddle"}.get(framework, framework)
         for name in (framework, distribution):
             try:
                 found.append(f"{framework} {version(name)}")

@@ -155,3 +155,30 @@ def test_numpy_arrays_are_answered_in_kind(targets, target: str) -> None:
 def test_mask_bits_are_the_mask_of_dropout(targets, target: str) -> None:
     """On the CPU only: no GPU was available to test the device path."""
     assert_mask_bits_are_the_mask(targets[target])
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_cleared_caches_compute_the_same_values(targets, monkeypatch, target: str) -> None:
+    """Above CACHE_BYTES resident the adapters clear JAX's compilation caches (issue 15: flax at standard
+    grew to 3.2 GB of executables, one per primitive, shape and format); what is compiled again draws the
+    same masks, and below the bound nothing is cleared."""
+    import numpy as np
+
+    import refdropout.adapters.jax as adapter_module
+
+    impl = targets[target]
+    cleared = []
+    clear = impl.jax.clear_caches
+    monkeypatch.setattr(impl.jax, "clear_caches", lambda: (cleared.append(1), clear()))
+    calls = 2 * adapter_module.CACHE_CHECK
+
+    def draws() -> list:
+        return [impl.dropout(np.ones((k % 5 + 1, 3)), 0.3, training=True, seed=k) for k in range(calls)]
+
+    monkeypatch.setattr(adapter_module, "CACHE_BYTES", 2**62)
+    kept = draws()
+    assert not cleared
+    monkeypatch.setattr(adapter_module, "CACHE_BYTES", 0)
+    again = draws()
+    assert len(cleared) >= 2
+    assert all(np.array_equal(a, b) for a, b in zip(kept, again))

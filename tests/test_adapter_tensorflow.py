@@ -134,6 +134,32 @@ def test_keras_seeds_alias_modulo_2_31_minus_2(adapters, seed: int) -> None:
     assert y.data != keras_impl.dropout(x, 0.5, training=True, seed=seed + 1).data  # 2^-256 odds of one mask
 
 
+@exact(2)
+@given(seed=seeds)
+def test_keras_layers_made_once_draw_what_fresh_layers_draw(adapters, seed: int) -> None:
+    """The keras adapter makes one layer per (kind, p, format, options) and puts its SeedGenerator back to
+    [seed, 0] before each call (issue 15: Keras keeps memory for every layer made): each call draws what a
+    fresh layer of its seed draws, whatever calls came before, and many seeds make one layer."""
+    import numpy as np
+
+    from refdropout.adapters.tensorflow import _keras_seed
+
+    impl = _impl(adapters, "keras")
+    keras, tf = impl._keras, impl._tf
+    x = np.linspace(0.5, 2.0, 240).reshape(4, 6, 10)
+    calls = {"Dropout": lambda s: impl.dropout(x, 0.3, training=True, seed=s),
+             "GaussianDropout": lambda s: impl.gaussian_dropout(x, 0.3, training=True, seed=s),
+             "SpatialDropout1D": lambda s: impl.channel_dropout(x, 0.3, spatial_dims=1, data_format="channels_last",
+                                                                training=True, seed=s)}
+    for kind, call in calls.items():
+        for s in (seed, seed ^ 1, seed):
+            got = call(s)
+            want = getattr(keras.layers, kind)(0.3, seed=_keras_seed(s), dtype="float64")(tf.constant(x), training=True)
+            assert np.array_equal(got, want.numpy()), (kind, s)
+        made = [key for key in impl._layers if key[0] == kind and key[2] == 0.3]
+        assert len(made) == 1, made
+
+
 @given(seed=seeds)
 def test_keras_seed_keeps_all_64_bits(seed: int) -> None:
     """The seed Keras gets is the int64 of the seed's 64 bits: in range and one-to-one."""
@@ -170,6 +196,24 @@ def test_keras_on_another_backend_is_refused_not_failed() -> None:
                             env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO)})
     assert result.returncode == 3, result.stderr[-2000:]
     assert "Keras was imported with the jax backend" in result.stdout
+
+
+def test_tensors_come_from_the_allocator_that_gives_memory_back() -> None:
+    """An adapter made before TensorFlow is imported turns oneDNN's options off, so that CPU tensors come
+    from TensorFlow's plain allocator (which keeps no statistics and frees what is freed), not from oneDNN's
+    BFC pool, which keeps every byte it has held (issue 15: keras at standard peaked at 2.2 GB)."""
+    program = (
+        "from refdropout.adapters.tensorflow import KerasDropout\n"
+        "import numpy as np\n"
+        "impl = KerasDropout()\n"
+        "impl.dropout(np.ones(2**20), 0.5, training=True, seed=0)\n"
+        "try:\n    print(impl._tf.config.experimental.get_memory_info('CPU:0'))\n"
+        "except ValueError as e:\n    print('no pool:', e)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=REPO,
+                            env=env)
+    assert result.stdout.startswith("no pool:"), result.stdout
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -45,6 +45,9 @@ stream. The module imports jax only when an adapter is made.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -61,6 +64,8 @@ __all__ = ["JaxDropout", "FlaxDropout", "INSTALL_JAX", "INSTALL_FLAX", "KNOWN_DE
 INSTALL_JAX = "pip install jax"
 INSTALL_FLAX = "pip install flax"
 SEEDS = 2**64  # a seed is an integer in [0, 2^64)
+CACHE_BYTES = 2**30  # resident bytes above which JAX's compilation caches are cleared (_Jax._bounded)
+CACHE_CHECK = 256  # calls between two looks at the resident size
 # what flax.core.scope folds into a key for a module's first make_rng: SHA-1 of the counter 1 (the
 # byte 0x01), its first 4 bytes big-endian (flax_fix_rng_separator off, the default)
 LINEN_FIRST_RNG = 0xBF8B4530
@@ -123,12 +128,25 @@ class _Jax:
     def __init__(self) -> None:
         self.jax = import_framework("jax", target=self.name, install=self.install)
         self.jnp = self.jax.numpy
+        self._calls = 0  # calls so far: every CACHE_CHECK-th looks at the resident size (_bounded)
         # jax.enable_x64 since JAX 0.5; jax.experimental.enable_x64 before
         self._enable_x64 = (self.jax if hasattr(self.jax, "enable_x64") else
                             import_framework("jax.experimental", target=self.name, install=self.install)).enable_x64
 
     def _x64(self) -> Any:
+        self._calls += 1
+        if self._calls % CACHE_CHECK == 0:
+            self._bounded()
         return self._enable_x64(True)
+
+    def _bounded(self) -> None:
+        """JAX keeps an executable per primitive, shape and format, and the generated cases bring many
+        shapes: flax at standard grew to 3.2 GB that way (issue 15). Above CACHE_BYTES resident, the
+        caches are cleared and glibc's freed pages handed back (``malloc_trim``, where there is one);
+        what is compiled again computes the same values."""
+        if _resident_bytes() > CACHE_BYTES:
+            self.jax.clear_caches()
+            _trim()
 
     def _array(self, x: Tensor) -> Any:
         return self.jnp.asarray(as_array(x))
@@ -201,6 +219,23 @@ class _Jax:
 
     def _drop(self, key: Any, x: Any, p: float, training: bool, mask_shape: tuple[int, ...] | None = None) -> Any:
         raise NotImplementedError
+
+
+def _resident_bytes() -> int:
+    """This process's resident set size in bytes (Linux's /proc), 0 where unknown."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGESIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _trim() -> None:
+    """glibc's malloc_trim(0): freed pages back to the system; nothing where the C library has none."""
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    if trim is not None:
+        trim(0)
 
 
 class JaxDropout(_Jax):

@@ -26,11 +26,18 @@ only (p_validation "training_only"); Keras returns zeros at p = 1 and x at p = 0
 and takes True and False as rates 1 and 0 (p_validation "bool_as_number"). KNOWN_DEVIATIONS
 lists what no policy allows. The target ``tensorflow`` declares the algorithm "tf-stateless-philox"
 with the default key [lo, hi] (spec/exact.md, EXACT-1); Keras's state words, reduced modulo
-2^31 − 2, follow no declared key. ``TF_CPP_MIN_LOG_LEVEL`` is set to 2 before
-TensorFlow is first imported, which silences its start-up logging; importing this module never
-needs TensorFlow, making an adapter does. Keras's backend is fixed when keras is first imported
-(KERAS_BACKEND): the keras target refuses to start on any other backend than TensorFlow, a setup
-error, rather than report its own TensorFlow calls failing on jax or torch arrays as the target's FAILs.
+2^31 − 2, follow no declared key. Importing this module never needs TensorFlow, making an adapter
+does; before TensorFlow is first imported the adapter sets, unless the environment already does,
+``TF_CPP_MIN_LOG_LEVEL`` to 2 (no start-up logging) and ``TF_ENABLE_ONEDNN_OPTS`` to 0 (ENVIRONMENT).
+With oneDNN's options on, TensorFlow's CPU tensors come from oneDNN's allocator, a BFC pool that
+keeps every byte it has held: one SpatialDropout1D call on 9.7 M float64 elements (VARIANTS-3 at
+standard) left the process 356 MB larger for good, and keras at standard peaked at 2.2 GB (issue 15).
+oneDNN's kernels are not the dropout ops', nor float64 Dense's: the verdicts and p-values of both
+targets at quick, seed 0, are the same either way (measured). A user's own setting of either variable
+is kept: ``TF_ENABLE_ONEDNN_OPTS=1 refdropout check keras`` runs with oneDNN.
+Keras's backend is fixed when keras is first imported (KERAS_BACKEND): the keras target refuses to
+start on any other backend than TensorFlow, a setup error, rather than report its own TensorFlow calls
+failing on jax or torch arrays as the target's FAILs.
 """
 
 from __future__ import annotations
@@ -52,7 +59,9 @@ __all__ = ["TensorflowDropout", "KerasDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
 INSTALL = "pip install tensorflow-cpu keras"
 SEED_BITS = 64
-QUIET = ("TF_CPP_MIN_LOG_LEVEL", "2")  # set before TensorFlow is first imported: no start-up logging
+# set before TensorFlow is first imported, unless already set: no start-up logging; TensorFlow's plain CPU
+# allocator, which gives memory back, not oneDNN's pool, which keeps it
+ENVIRONMENT = (("TF_CPP_MIN_LOG_LEVEL", "2"), ("TF_ENABLE_ONEDNN_OPTS", "0"))
 MODULE_DTYPE = "float64"  # the format of Keras modules, made before their input is seen
 # measured (Keras 3.15.1): with KERAS_BACKEND=jax the adapter's TensorFlow calls meet jax arrays ("'ArrayImpl' object
 # has no attribute 'numpy'") and its int64 seeds jax's uint32 ones: errors of the adapter, once reported as FAILs
@@ -106,6 +115,13 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
 }
 
 
+def _prepare_environment() -> None:
+    """ENVIRONMENT's settings, where the environment has none of its own (they count only before
+    TensorFlow is first imported)."""
+    for name, value in ENVIRONMENT:
+        os.environ.setdefault(name, value)
+
+
 def _to_tf(tf: Any, x: Tensor | np.ndarray) -> Any:
     """x (an engine tensor or a numpy array) as a TensorFlow tensor of its shape and format (exact, via numpy)."""
     return tf.convert_to_tensor(as_array(x))
@@ -144,7 +160,7 @@ class TensorflowDropout:
     known_deviations = KNOWN_DEVIATIONS["tensorflow"]
 
     def __init__(self) -> None:
-        os.environ.setdefault(*QUIET)
+        _prepare_environment()
         self._tf = import_framework("tensorflow", target=self.name, install=INSTALL)
 
     def _seed(self, seed: int) -> Any:
@@ -270,50 +286,72 @@ class KerasDropout:
     known_deviations = KNOWN_DEVIATIONS["keras"]
 
     def __init__(self) -> None:
-        os.environ.setdefault(*QUIET)
+        _prepare_environment()
         self._keras = import_framework("keras", target=self.name, install=INSTALL)
         backend = self._keras.backend.backend()
         if backend != "tensorflow":  # fixed when keras is first imported; this adapter's calls are TensorFlow's
             raise RuntimeError(OTHER_BACKEND.format(backend=backend))
         self._tf = import_framework("tensorflow", target=self.name, install=INSTALL)
+        self._layers: dict[tuple, Any] = {}  # (kind, type(p), p, dtype, options) -> a layer made once
 
     def _call(self, layer: Any, x: Tensor, training: bool) -> Tensor:
         return _from_tf(layer(_to_tf(self._tf, x), training=training), x)
 
     def _dropout_layer(self, p: float, seed: int, dtype: str, noise_shape: Sequence[int | None] | None = None) -> Any:
+        """A fresh Dropout layer, for the callers that keep one (modules, streams, checkpointed steps)."""
         return self._keras.layers.Dropout(p, noise_shape=noise_shape, seed=_keras_seed(seed), dtype=dtype)
+
+    def _seeded(self, kind: str, p: float, seed: int, dtype: str | None, **options: Any) -> Any:
+        """``keras.layers.<kind>(p, seed=seed, dtype=dtype, **options)`` as a fresh layer is: one layer per
+        (kind, p, dtype, options), made once, its SeedGenerator's state put back to [seed, 0], where a fresh
+        layer's starts, so the call draws what a fresh layer's first call would. Keras and TensorFlow keep
+        native memory for every layer made (measured: 5,000 fresh seeded Dropout layers grew the process by
+        180 MB, and 5,000 more by 173 MB; one layer called 10,000 times, by 8 MB; issue 15), which a layer
+        per call made grow with the run."""
+        key = (kind, type(p), p, dtype, tuple(sorted(options.items())))
+        layer = _made_once(self._layers, key,
+                           lambda: getattr(self._keras.layers, kind)(p, seed=_keras_seed(seed), dtype=dtype, **options))
+        generator = getattr(layer, "seed_generator", None)  # none at rate 0: such a layer never draws
+        if generator is not None:
+            generator.state.assign(np.array([_keras_seed(seed), 0], dtype=np.int64))
+        return layer
+
+    def _seeded_dropout(self, p: float, seed: int, dtype: str | None,
+                        noise_shape: Sequence[int | None] | None = None) -> Any:
+        """The Dropout layer of (p, dtype, noise_shape) seeded ``seed`` (``_seeded``)."""
+        return self._seeded("Dropout", p, seed, dtype, noise_shape=None if noise_shape is None else tuple(noise_shape))
 
     # ---- spec/dropout.md and spec/gradients.md: keras.layers.Dropout -----------------------------
 
     def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
-        return self._call(self._dropout_layer(p, seed, x.dtype.name), x, training)
+        return self._call(self._seeded_dropout(p, seed, x.dtype.name), x, training)
 
     def dropout_noise_shape(self, x: Tensor, p: float, noise_shape: Sequence[int | None], *, training: bool,
                             seed: int) -> Tensor:
-        return self._call(self._dropout_layer(p, seed, x.dtype.name, noise_shape), x, training)
+        return self._call(self._seeded_dropout(p, seed, x.dtype.name, noise_shape), x, training)
 
     def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
         """A Dropout layer of the default float32 policy called on an int32 tensor."""
-        layer = self._keras.layers.Dropout(p, seed=_keras_seed(seed))
+        layer = self._seeded_dropout(p, seed, None)
         return self._tf.convert_to_tensor(layer(self._tf.constant(values, dtype=self._tf.int32),
                                                 training=training)).numpy().tolist()
 
     def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
-        """The output and its keep mask, read off a fresh layer of the same seed on ones."""
+        """The output and its keep mask, read off a layer of the same seed on ones."""
         ones = self._tf.ones(x.shape, dtype=_to_tf(self._tf, x).dtype)
-        keep = _kept(self._dropout_layer(p, seed, x.dtype.name)(ones, training=True), x)
+        keep = _kept(self._seeded_dropout(p, seed, x.dtype.name)(ones, training=True), x)
         return self.dropout(x, p, training=True, seed=seed), keep
 
     def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
         """The keep mask of a Dropout layer of ``dtype`` on n ones, packed 8 elements a byte on the
         tensor's device. Tested on the CPU only: no GPU was available where it was written."""
         ones = self._tf.ones((n,), dtype=dtype)
-        return _packed(self._tf, self._dropout_layer(p, seed, dtype)(ones, training=True) != 0, n)
+        return _packed(self._tf, self._seeded_dropout(p, seed, dtype)(ones, training=True) != 0, n)
 
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         tf = self._tf
         t = _to_tf(tf, x)
-        layer = self._dropout_layer(p, seed, x.dtype.name)
+        layer = self._seeded_dropout(p, seed, x.dtype.name)
         with tf.GradientTape() as tape:
             tape.watch(t)
             y = tf.identity(layer(t, training=training))
@@ -356,9 +394,7 @@ class KerasDropout:
         """``SpatialDropout1D/2D/3D``, which read batches only: an unbatched sample is given a
         batch axis of one. ``SpatialDropout1D`` reads channels last only: a channels-first x has
         its channel axis moved there and back."""
-        layers = self._keras.layers
-        kinds = {1: layers.SpatialDropout1D, 2: layers.SpatialDropout2D, 3: layers.SpatialDropout3D}
-        if spatial_dims not in kinds:
+        if spatial_dims not in (1, 2, 3):
             raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
         if data_format not in ("channels_first", "channels_last"):
             raise ValueError(f"data_format must be 'channels_first' or 'channels_last', got {data_format!r}")
@@ -368,17 +404,14 @@ class KerasDropout:
         if unbatched:
             t = t[tf.newaxis]
         transposed = spatial_dims == 1 and data_format == "channels_first"
-        if spatial_dims == 1:
-            layer = kinds[1](p, seed=_keras_seed(seed), dtype=x.dtype.name)
-        else:
-            layer = kinds[spatial_dims](p, data_format=data_format, seed=_keras_seed(seed), dtype=x.dtype.name)
+        options = {} if spatial_dims == 1 else {"data_format": data_format}
+        layer = self._seeded(f"SpatialDropout{spatial_dims}D", p, seed, x.dtype.name, **options)
         y = layer(tf.transpose(t, (0, 2, 1)) if transposed else t, training=training)
         y = tf.transpose(y, (0, 2, 1)) if transposed else y
         return _from_tf(y[0] if unbatched else y, x)
 
     def alpha_dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
-        return self._call(self._keras.layers.AlphaDropout(p, seed=_keras_seed(seed), dtype=x.dtype.name), x,
-                          training)
+        return self._call(self._seeded("AlphaDropout", p, seed, x.dtype.name), x, training)
 
     def feature_alpha_dropout(self, x: Tensor, p: float, *, spatial_dims: int, data_format: str, training: bool,
                               seed: int) -> Tensor:
@@ -389,12 +422,10 @@ class KerasDropout:
         batched = len(x.shape) - spatial_dims - 1
         channel = batched if data_format == "channels_first" else len(x.shape) - 1
         noise_shape = tuple(n if axis < batched or axis == channel else 1 for axis, n in enumerate(x.shape))
-        layer = self._keras.layers.AlphaDropout(p, noise_shape=noise_shape, seed=_keras_seed(seed), dtype=x.dtype.name)
-        return self._call(layer, x, training)
+        return self._call(self._seeded("AlphaDropout", p, seed, x.dtype.name, noise_shape=noise_shape), x, training)
 
     def gaussian_dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
-        return self._call(self._keras.layers.GaussianDropout(p, seed=_keras_seed(seed), dtype=x.dtype.name), x,
-                          training)
+        return self._call(self._seeded("GaussianDropout", p, seed, x.dtype.name), x, training)
 
     # ---- spec/ensemble.md: Monte Carlo dropout with Dropout layers ----------------------------------
 
@@ -456,7 +487,7 @@ class KerasDropout:
         return _Module(self, container)
 
 
-def _made_once(layers: dict[tuple[float, str], Any], key: tuple[float, str], make: Callable[[], Any]) -> Any:
+def _made_once(layers: dict[tuple, Any], key: tuple, make: Callable[[], Any]) -> Any:
     """The layer of ``key``, made by ``make`` the first time only: ``dict.setdefault(key, make())`` would
     build a Keras layer (and its SeedGenerator) on every call, which Keras keeps and which costs ms
     (measured: ENSEMBLE-6 at quick peaked at 1.69 GB that way, 756 MB with each layer made once)."""
