@@ -71,7 +71,8 @@ class ArrayTensor(Tensor):
             self._flat = (flat if flat.dtype in (np.bool_, np.float64) else flat.astype(np.float64)).tolist()
         return self._flat
 
-    def _binary(self, name: str, a: object, b: object, f: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Tensor:
+    @staticmethod
+    def _binary(name: str, a: object, b: object, f: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Tensor:
         """``ops.elementwise._binary``'s rules on arrays: weak scalars, float64 IEEE, one rounding."""
         like = (a if isinstance(a, Tensor) else b).dtype
         a, b = as_tensor(a, like, name), as_tensor(b, like, name)
