@@ -45,7 +45,7 @@ QUICK = (
     QuickRun("tensorflow",
              passes=["DROPOUT-2", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-11",
                      "DROPOUT-12", "DROPOUT-15", "GRADIENTS-4", "GRADIENTS-5", "ENSEMBLE-1",
-                     "DROPOUT-13", "DROPOUT-14"],
+                     "DROPOUT-13", "DROPOUT-14", "EXACT-1", "EXACT-2"],
              not_applicable=["MODES-4", "VARIANTS-1", "VARIANTS-7"],  # no mode, no channel or Gaussian dropout
              relied={"DROPOUT-2": {"subnormals"}, "DROPOUT-5": {"p_one"}, "DROPOUT-7": {"p_one"},
                      "DROPOUT-10": {"nonfinite", "p_one"}, "GRADIENTS-4": {"p_one"}},

@@ -13,9 +13,14 @@ is judged at the same level with a fresh budget. The reference's own API is test
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
 import math
+import os
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from fractions import Fraction
 
@@ -54,6 +59,7 @@ from broken.dropout import (
     UniformsInInputFormat,
 )
 from helpers import (
+    REPO,
     assert_fails,
     assert_generated_cases_catch,
     assert_passes,
@@ -207,6 +213,61 @@ def test_generated_cases_are_reproducible_from_the_clause_seed(quick_plan) -> No
     verdicts = [run_check("DROPOUT-2", broken, seed=3, plan=replace(quick_plan, examples=100),
                           budget=quick_plan.budget()) for _ in range(2)]
     assert verdicts[0] == verdicts[1] and verdicts[0].failed
+
+
+# A process draws DROPOUT-2's generated cases for the reference at seed 3, 100 of them, after importing
+# the modules its arguments name, and prints their digest.
+DRAW_CASES = """
+import hashlib, importlib, sys
+from dataclasses import replace
+for name in sys.argv[2:]:
+    importlib.import_module(name)
+from refdropout.conformance import run_check
+from refdropout.conformance.cases import cases
+from refdropout.conformance.registry import Context
+from refdropout.conformance.search import search
+from refdropout.adapters.reference import ReferenceDropout
+from refdropout.stats import decision_plan
+if sys.argv[1] == "after-a-check":  # another clause's search first
+    quick = decision_plan("quick")
+    run_check("DROPOUT-4", ReferenceDropout(), seed=5, plan=quick, budget=quick.budget())
+plan = decision_plan("quick")
+plan = replace(plan, examples=100)
+seen = []
+search(Context(3, plan, plan.budget()), cases(ReferenceDropout(), capability="dropout_with_mask"),
+       lambda case: seen.append(repr(case)) or [])
+print(len(seen), hashlib.sha256("\\n".join(seen).encode()).hexdigest())
+"""
+# A module of the project's kind, full of constants Hypothesis would collect: seeds and rates.
+CONSTANTS_MODULE = "SEEDS = (123456789, 2**40 + 3, 987654321987)\nRATES = (0.123456, 0.654321, 1e-5, 0.99999)\n"
+
+
+@pytest.mark.clause("RUNNER-18")
+def test_generated_cases_do_not_depend_on_what_the_process_imported(tmp_path) -> None:
+    """A clause's generated cases are a function of its seed and the number of cases alone: drawn in a
+    fresh interpreter, in one that imported every module of the suite and a module of constants (which
+    Hypothesis would mix into its draws, spec/runner.md) and ran another clause's search first, and in
+    this test session, they are the same cases."""
+    (tmp_path / "constants_here.py").write_text(CONSTANTS_MODULE, encoding="utf-8")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(tmp_path)])}
+
+    def drawn(*argv: str) -> str:
+        result = subprocess.run([sys.executable, "-c", DRAW_CASES, *argv], capture_output=True, text=True,
+                                check=True, cwd=REPO, env=environment)
+        return result.stdout.strip()
+
+    fresh = drawn("fresh")
+    assert fresh.startswith("100 ")
+    assert drawn("after-a-check", "constants_here", "refdropout.cli", "refdropout.reports.command",
+                 "refdropout.mutants", "refdropout.adapters.torch") == fresh
+    here: dict = {"__name__": "here"}
+    argv, sys.argv = sys.argv, ["-c", "after-a-check"]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            exec(DRAW_CASES, here)
+    finally:
+        sys.argv = argv
+    assert printed.getvalue().strip() == fresh
 
 
 @pytest.mark.clause("DROPOUT-2", "RUNNER-18")

@@ -32,6 +32,8 @@ from helpers import SPEC_DIR, assert_fails, assert_passes, assert_same_bits, dec
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance.ensemble import (
+    MC_NETWORK,
+    MC_OUTPUT,
     MC_RATES,
     MC_SAMPLES,
     MEAN_MDE,
@@ -40,6 +42,7 @@ from refdropout.conformance.ensemble import (
     monte_carlo_decisions,
     monte_carlo_replicates,
     pass_law,
+    pass_outputs,
     readout_decision,
     readout_law,
 )
@@ -424,6 +427,23 @@ def test_monte_carlo_plan_is_the_specs() -> None:
     """The replicates spec/ensemble.md states: R = 376 (quick) and 408 (standard), either scaling."""
     for scaling in SCALINGS:
         assert [monte_carlo_replicates(alpha, 0.99, scaling) for alpha in (1e-9, 1e-10)] == [376, 408]
+
+
+@pytest.mark.clause("ENSEMBLE-6")
+def test_pass_outputs_are_the_whole_batchs_bit_for_bit() -> None:
+    """The network run once per distinct thinned input gives every pass the output the whole batch gives it:
+    masks of 8 inputs drawn at random, rows repeated, 0 against -0 and a NaN row among them."""
+    x = table_input(MC_NETWORK)
+    keep = Generator(5).bernoulli((600, x.shape[0]), 0.5)
+    rows = [[v * k / 0.5 for v, k in zip(x.data, keep.data[r * x.shape[0] : (r + 1) * x.shape[0]])]
+            for r in range(600)]
+    rows[7] = [-0.0] * x.shape[0]
+    rows[8] = [0.0] * x.shape[0]
+    rows[9] = [math.nan] + rows[9][1:]
+    thinned = Tensor([v for row in rows for v in row]).reshape(600, x.shape[0])
+    classes = MC_NETWORK.layers[-1].weight.shape[0]
+    whole = ops.softmax(MC_NETWORK.logits(thinned)).data[MC_OUTPUT::classes]
+    assert_same_bits(pass_outputs(thinned, classes), whole)
 
 
 def _monte_carlo_rejections(outputs: np.ndarray, p: float, alpha: float) -> list[tuple[bool, ...]]:

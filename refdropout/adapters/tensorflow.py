@@ -25,7 +25,9 @@ rejects p = 1 (its rate lies in [0, 1): p_one "refused") and, having no mode, re
 only (p_validation "training_only"); Keras returns zeros at p = 1 and x at p = 0 without drawing,
 and takes True and False as rates 1 and 0 (p_validation "bool_as_number"). KNOWN_DEVIATIONS
 lists what no policy allows. The target ``tensorflow`` declares the algorithm "tf-stateless-philox"
-with the default key [lo, hi] (spec/exact.md, EXACT-1); Keras's state words, reduced modulo
+with the default key [lo, hi] (spec/exact.md, EXACT-1), and its stream's schedule "tf-generator"
+(``from_seed(s)`` holds the Philox counter s under the key (0, 0), moved on 256 per element drawn:
+EXACT-2, measured bit for bit on the CPU); Keras's state words, reduced modulo
 2^31 − 2, follow no declared key. Importing this module never needs TensorFlow, making an adapter
 does; before TensorFlow is first imported the adapter sets, unless the environment already does,
 ``TF_CPP_MIN_LOG_LEVEL`` to 2 (no start-up logging) and ``TF_ENABLE_ONEDNN_OPTS`` to 0 (ENVIRONMENT).
@@ -156,7 +158,7 @@ class TensorflowDropout:
     framework = "tensorflow"
     dtypes = DTYPES
     policies = Policies(scaling="inverted", nonfinite="select", p_one="refused", p_validation="training_only",
-                        subnormals="flushed", algorithm="tf-stateless-philox")
+                        subnormals="flushed", algorithm="tf-stateless-philox", stream_keys="tf-generator")
     known_deviations = KNOWN_DEVIATIONS["tensorflow"]
 
     def __init__(self) -> None:

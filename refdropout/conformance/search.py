@@ -8,6 +8,15 @@ clause ID) with no example database, so a run draws the same cases and reaches t
 every time, alone or with other clauses; it has no deadline and no health checks (a slow
 implementation, or a strategy Hypothesis finds costly, is no failure of the implementation).
 
+The cases are a function of the strategy, the number of cases and the seed alone, whatever the
+process imported or ran before (:func:`constants_of_no_module`). Hypothesis (6.131 and later) draws,
+now and then, an integer or float from constants it collects from the source of every module of the
+project that ``sys.modules`` holds at the time ("local constants"): which modules those are depends on
+what the process imported before the search (a target's adapter, the reports, other checks' modules,
+a test file's imports), so the same seed drew other cases in a whole-suite run than in a test run
+alone. The search turns that pool off for its own run: Hypothesis' own constants (the edges of
+integer and float ranges) stay, being the same in every process.
+
 A case the judge finds at fault is shrunk by Hypothesis to a minimal one and reported as a
 runnable snippet (:meth:`.cases.Case.snippet`), with what came back and what the clause requires.
 An exception the implementation raises inside a case is shrunk too, and then propagates as it
@@ -24,16 +33,20 @@ the inner search is set here, so none is inherited from the outer test's profile
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from hypothesis import HealthCheck, Phase, Verbosity, example, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import FlakyFailure
+from hypothesis.internal.cache import LRUCache
+from hypothesis.internal.conjecture import providers
+from hypothesis.internal.constants_ast import Constants
 
 from .cases import Case
 from .registry import Context
 
-__all__ = ["CASE_NOTE", "search"]
+__all__ = ["CASE_NOTE", "constants_of_no_module", "search"]
 
 CASE_NOTE = "in the generated case"  # the note an exception raised in a generated case carries
 
@@ -49,6 +62,27 @@ def _settings(examples: int) -> settings:
     return settings(max_examples=examples, derandomize=False, database=None, deadline=None,
                     phases=(Phase.explicit, Phase.generate, Phase.shrink), suppress_health_check=list(HealthCheck),
                     report_multiple_bugs=False, verbosity=Verbosity.quiet, print_blob=False)
+
+
+_GLOBAL_ONLY: LRUCache = LRUCache(1024)  # (choice type, constraints) -> (Hypothesis' constants it admits, ())
+
+
+@contextmanager
+def constants_of_no_module() -> Iterator[None]:
+    """Within it, Hypothesis draws no constant collected from the modules loaded in this process: its
+    collector (``providers._get_local_constants``) answers none, and its cache of the constants each
+    choice admits is one of Hypothesis' own constants alone (_GLOBAL_ONLY), so that none collected
+    before comes back; both restored after. A Hypothesis without local constants has neither, and
+    nothing is changed."""
+    if not hasattr(providers, "_get_local_constants"):
+        yield
+        return
+    collect, cache = providers._get_local_constants, providers.CONSTANTS_CACHE
+    providers._get_local_constants, providers.CONSTANTS_CACHE = Constants, _GLOBAL_ONLY
+    try:
+        yield
+    finally:
+        providers._get_local_constants, providers.CONSTANTS_CACHE = collect, cache
 
 
 def search(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge, explicit: Sequence[Case] = ()) -> list[str]:
@@ -73,7 +107,8 @@ def search(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge, explic
         test = example(case)(test)
     test = _settings(examples)(seed(ctx.seed)(test))
     try:
-        test()
+        with constants_of_no_module():
+            test()
     except _Counterexample:
         return [_reported(*found[-1], examples, ctx.seed)]
     except FlakyFailure:

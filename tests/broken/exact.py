@@ -7,15 +7,16 @@ the correct ``ThreefryDrawn`` and the broken ones here build on it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
 
 from refdropout.contract import Policies
-from refdropout.exact import jax_random, tf_stateless
+from refdropout.exact import jax_random, tf_stateless, torch_cuda
 from refdropout.mutants.streams import CounterOffByOne, ThreefryKey
 from refdropout.mutants.textbook import Textbook
+from refdropout.random import Generator
 from refdropout.shapes import Shape, numel
 from refdropout.tensor import Tensor
 
@@ -128,3 +129,102 @@ class NnxWithoutFork(NnxStream):
 
     def stream_key(self, seed: int) -> tuple[int, int]:
         return divmod(seed, 2**32)
+
+
+class _GeneratorCounter:
+    """A ``tf.random.Generator.from_seed(seed)``'s Philox state: the key (0, 0) and a counter that starts
+    at the seed and moves ``stride`` per element drawn."""
+
+    def __init__(self, seed: int, stride: int) -> None:
+        (self.key, self.counter), self.stride = tf_stateless.generator_state(seed), stride
+
+    def draw(self, p: float, shape: Shape) -> list[bool]:
+        mask = tf_stateless.philox_dropout_mask(self.key, self.counter, p, shape).data
+        self.counter = (self.counter + self.stride * numel(shape)) % 2**128
+        return [m == 1.0 for m in mask]
+
+
+class GeneratorStream(Textbook):
+    """Correct: TensorFlow's masks in float32, stateless_dropout's of the seed pair [lo, hi] for one call,
+    and a stream that draws as general_dropout on tf.random.Generator.from_seed(seed) ("tf-generator",
+    EXACT-2)."""
+
+    name = "generator-stream"
+    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="tf-stateless-philox",
+                        stream_keys="tf-generator")
+    dtypes = ("float32",)  # the uniforms below are float32's
+    STRIDE = tf_stateless.GENERATOR_STRIDE
+
+    def generator(self, seed: int) -> tuple[int, int]:
+        return seed % 2**32, seed >> 32
+
+    def keep(self, generator: tuple[int, int] | _GeneratorCounter, shape: Shape, p: float) -> list[bool]:
+        if isinstance(generator, _GeneratorCounter):
+            return generator.draw(p, shape)
+        return [m == 1.0 for m in tf_stateless.stateless_dropout_mask(generator, p, numel(shape)).data]
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        counter = _GeneratorCounter(seed, self.STRIDE)
+        return lambda x, p, *, training: self.forward(counter, x, p, training=training)[0]
+
+
+class GeneratorPerBlock(GeneratorStream):
+    """Declares "tf-generator", but its counter moves 256 per Philox block of 4 elements, not 256 per
+    element, as a reading of the kernel's Skip(256 n) in words rather than blocks: from the second
+    drawing call on, every mask comes from a counter 4 times too near the seed."""
+
+    name = "generator-per-block"
+    STRIDE = tf_stateless.GENERATOR_STRIDE // 4
+
+
+class TorchCudaDrawn(Textbook):
+    """Correct: the masks torch-cuda-philox predicts for a CUDA device of 2 multiprocessors of 1024 threads
+    (a launch of at most 8 blocks), the generator seeded with the seed at offset 0: PyTorch's fused dropout
+    kernel as spec/exact.md derives it (unverified against hardware), drawn by the engine."""
+
+    name = "torch-cuda-drawn"
+    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="torch-cuda-philox")
+    GEOMETRY = (2, 1024)
+
+    def cuda_geometry(self) -> tuple[int, int]:
+        return self.GEOMETRY
+
+    def generator(self, seed: int) -> int:
+        return seed
+
+    def keep_mask(self, seed: int, shape: Shape, dtype, p: float) -> list[bool]:
+        sms, threads = self.GEOMETRY
+        return [m == 1.0 for m in torch_cuda.dropout_mask(seed, 0, p, shape, dtype, multiprocessors=sms,
+                                                          threads_per_multiprocessor=threads).data]
+
+    def forward(self, generator: int, x: Tensor, p: object, *, training: bool,
+                noise_shape: Sequence[int | None] | None = None) -> tuple[Tensor, Tensor]:
+        p = self.rate(p)
+        if not self.draws(p, training) or noise_shape is not None:
+            return super().forward(Generator(generator), x, p, training=training, noise_shape=noise_shape)
+        keep = Tensor.from_flat(self.keep_mask(generator, x.shape, x.dtype, p), x.shape, "bool")
+        return self.scale(x, keep, p), keep
+
+
+class VecTwoReusesWords(TorchCudaDrawn):
+    """Declares torch-cuda-philox, but at vector width 2 (float64 of even n, the other formats of n = 2 mod 4)
+    a thread draws a fresh curand_uniform4 every second pass only and takes the last two words of the
+    previous draw in between, as the kernel's comment intends (pytorch/pytorch#50110; the reuse never
+    happens in the kernel, pytorch/pytorch#68909): from a thread's second pass on, the masks differ."""
+
+    name = "vec-two-reuses-words"
+
+    def keep_mask(self, seed: int, shape: Shape, dtype, p: float) -> list[bool]:
+        n = numel(shape)
+        if n == 0 or torch_cuda.vector_width(n, dtype.itemsize) != 2:
+            return super().keep_mask(seed, shape, dtype, p)
+        threads = torch_cuda.BLOCK * torch_cuda.launch_grid(n, *self.GEOMETRY)
+        passes = -(-n // (2 * threads))  # of the thread that runs the most
+        draws = -(-passes // 2)  # two passes a draw
+        words = torch_cuda._words((seed % 2**32, seed >> 32), [(k, t) for k in range(draws) for t in range(threads)])
+        threshold = torch_cuda.keep_threshold(torch_cuda._keep_prob(p, dtype))
+        keep = []
+        for i in range(n):
+            t, j = (i // 2) % threads, (i // 2) // threads
+            keep.append(words[((j // 2) * threads + t) * 4 + 2 * (j % 2) + i % 2] < threshold)
+        return keep

@@ -227,6 +227,23 @@ class DropConnectRatesSwapped(ReferenceDropout):
         return dropconnect(x, weight, 1.0 - p if training else p, training=training, seed=seed)
 
 
+class DropConnectTailColumnsUnscaled(ReferenceDropout):
+    """Forgets the 1/q on the weights of the input columns past the last multiple of 4, as a kernel of 4
+    lanes whose remainder loop takes the unscaled path (the fixed cases' W has 4 columns)."""
+
+    name = "dropconnect-tail-columns-unscaled"
+
+    def dropconnect(self, x, weight, p, *, training, seed):
+        columns = weight.shape[-1]
+        tail = columns - columns % 4
+        if not training or tail == columns:
+            return super().dropconnect(x, weight, p, training=training, seed=seed)
+        q = 1.0 - p  # the same mask (drawn from the shape alone), the tail's weights pre-multiplied by q
+        scaled = [w * q if k % columns >= tail else w for k, w in enumerate(weight.data)]
+        return super().dropconnect(x, Tensor.from_flat(scaled, weight.shape, weight.dtype), p, training=training,
+                                   seed=seed)
+
+
 def _dropconnect_with_mask(x: Tensor, weight: Tensor, p: float, keep: list) -> Tensor:
     """x (W ⊙ M / q)^T with the given keep mask M of W's shape, flat and row-major."""
     q = 1.0 - p
