@@ -26,7 +26,6 @@ from broken.ensemble import (
     MCDropoutSwitchedOff,
     MCFalsyRate,
     MCOneMaskForAllPasses,
-    MCSwitchesEveryModule,
     StaleMask,
 )
 from helpers import SPEC_DIR, assert_fails, assert_passes, assert_same_bits, declaring, exact, seeds, statistical
@@ -50,7 +49,7 @@ from refdropout.conformance.ensemble import (
 )
 from refdropout.functional import dropconnect as dropconnect_op
 from refdropout.functional import dropout
-from refdropout.mutants.mode import MCPassesInEvalMode
+from refdropout.mutants.mode import MCPassesInEvalMode, MCSwitchesEveryModule
 from refdropout.mutants.randomness import SameMaskEveryCall
 from refdropout.mutants.scale import NoRescale
 from refdropout.nn import MLP, BatchNorm1d, Dropout, Linear, Module, Sequential, Tanh, learning_phase

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from broken.exact import (
     ColumnMajorOnFiveAxes,
-    CounterOffByOne,
     GeneratorPerBlock,
     GeneratorStream,
     KerasCountsEveryCall,
@@ -56,6 +55,7 @@ from refdropout.dtypes import get_dtype
 from refdropout.exact import jax_random, tf_stateless, torch_cuda
 from refdropout.exact.streams import keras_seed_pair, keras_seed_pairs, stream_keys, tf_generator_states
 from refdropout.exact.threefry import threefry2x32, threefry2x32_lanes
+from refdropout.mutants.streams import CounterOffByOne
 from refdropout.random import philox4x32
 
 THREEFRY_KAT = TESTS_DIR / "data" / "threefry2x32_kat.txt"

@@ -60,9 +60,7 @@ from broken.variants import (
     FusedBackwardRedrawsForManyHeads,
     FusedBackwardRedrawsTheMask,
     FusedBroadcastMask,
-    FusedEightBitThreshold,
     FusedShortRowsUnscaled,
-    FusedWithoutRescale,
     GaussianActiveInEvalAtSeedZero,
     UnbatchedReadAsBatchedInFloat32,
 )
@@ -98,6 +96,7 @@ from refdropout.functional import (
     scaled_dot_product_attention,
 )
 from refdropout.functional.dropblock import block_keep_mask, seed_rate
+from refdropout.mutants.fused import FusedEightBitThreshold, FusedWithoutRescale
 from refdropout.mutants.structure import (
     AlphaWithoutAffineCorrection,
     DataFormatIgnored,

@@ -1,13 +1,12 @@
 """Broken implementations for spec/exact.md that model no public bug: each declares an algorithm
 (EXACT-1) and draws its masks otherwise, with the right distribution.
 
-``CounterOffByOne`` models a reported bug (uxlfoundation/oneDPL#1905) and belongs in the catalogue
-of refdropout.mutants once the published detection matrix is regenerated with it.
+``CounterOffByOne``, which models a reported bug, is a mutant of the catalogue (refdropout.mutants.streams);
+the correct ``ThreefryDrawn`` and the broken ones here build on it.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -16,24 +15,11 @@ import numpy as np
 from refdropout.contract import Policies
 from refdropout.exact import jax_random, tf_stateless, torch_cuda
 from refdropout.exact.streams import keras_seed_pair
-from refdropout.exact.threefry import THREEFRY_PARITY, THREEFRY_ROTATIONS
+from refdropout.mutants.streams import CounterOffByOne, ThreefryKey
 from refdropout.mutants.textbook import Textbook
 from refdropout.random import Generator
 from refdropout.shapes import Shape, numel
 from refdropout.tensor import Tensor
-
-
-class _ThreefryKey:
-    """A JAX key as a draw's state: a single call draws with it, a stream splits it before each draw."""
-
-    def __init__(self, seed: int, *, stream: bool) -> None:
-        self.key, self.stream = divmod(seed, 2**32), stream
-
-    def next(self) -> tuple[int, int]:
-        if not self.stream:
-            return self.key
-        self.key, sub = jax_random.split(self.key)
-        return sub
 
 
 class _FoldInKey:
@@ -45,63 +31,6 @@ class _FoldInKey:
     def next(self) -> tuple[int, int]:
         self.count += 1
         return jax_random.fold_in(self.key, self.count - 1)
-
-
-class CounterOffByOne(Textbook):
-    """Draws JAX's Threefry masks, but element i with i mod 10^6 = 10^6 - 1 reads counter i + 1: one bit in 10^6 wrong.
-
-    Modelled on uxlfoundation/oneDPL#1905 (a Philox engine's counter increment fixed). A witness here
-    until docs/detection-matrix.md is regenerated, when it joins the catalogue (refdropout.mutants).
-
-    It declares the algorithm "jax-threefry" with the default key (hi, lo) of the seed, as the jax
-    target does; the mask is bernoulli(key, 1 - p) in float64, except that every millionth element
-    is decided by its neighbour's counter, as an increment off by one at a block boundary would
-    (the report fixes a Philox engine's counter increment). The distribution of every mask is
-    untouched, so only the exact clause can see it. Its masks for the statistical clauses come
-    through ``dropout_mask_bits``, the same bits drawn with numpy (tests/test_exact.py holds the two equal).
-    """
-
-    name = "counter-off-by-one"
-    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="jax-threefry")
-    PERIOD = 10**6
-
-    def generator(self, seed: int) -> _ThreefryKey:
-        return _ThreefryKey(seed, stream=False)
-
-    def keep(self, generator: _ThreefryKey, shape: Shape, p: float) -> list[bool]:
-        n = numel(shape)
-        drawn = jax_random.bernoulli(generator.next(), 1.0 - p, n + 1, "float64").data
-        return [drawn[i + 1 if i % self.PERIOD == self.PERIOD - 1 else i] == 1.0 for i in range(n)]
-
-    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
-        key = _ThreefryKey(seed, stream=True)
-        return lambda x, p, *, training: self.forward(key, x, p, training=training)[0]
-
-    def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
-        drawn = threefry_bernoulli_float64(divmod(seed, 2**32), 1.0 - p, n + 1)
-        keep, off = drawn[:n].copy(), np.array(range(self.PERIOD - 1, n, self.PERIOD), dtype=np.int64)
-        keep[off] = drawn[off + 1]
-        return np.packbits(keep, bitorder="little")
-
-
-def threefry_bernoulli_float64(key: tuple[int, int], keep_prob: float, n: int) -> np.ndarray:
-    """``jax_random.bernoulli(key, keep_prob, n, "float64")`` (the partitionable layout) as a numpy bool
-    array, bit for bit: Threefry-2x32-20 of the counters (0, i) on uint32 words, which wrap as the
-    engine's masks do, the top 52 of each element's 64 bits below ceil(keep_prob 2^52)."""
-    k0, k1 = key
-    schedule = (k0, k1, k0 ^ k1 ^ THREEFRY_PARITY)
-    x0 = np.full(n, schedule[0], dtype=np.uint32)
-    x1 = np.arange(n, dtype=np.uint32) + np.uint32(schedule[1])
-    for r in range(20):
-        rot = THREEFRY_ROTATIONS[r % 8]
-        x0 += x1
-        x1 = ((x1 << np.uint32(rot)) | (x1 >> np.uint32(32 - rot))) ^ x0
-        if r % 4 == 3:
-            s = (r + 1) // 4
-            x0 += np.uint32(schedule[s % 3])
-            x1 += np.uint32((schedule[(s + 1) % 3] + s) % 2**32)
-    mantissas = ((x0.astype(np.uint64) << np.uint64(32)) | x1) >> np.uint64(12)
-    return mantissas < math.ceil(keep_prob * 2**52)
 
 
 class ThreefryDrawn(CounterOffByOne):
@@ -118,7 +47,7 @@ class ColumnMajorOnFiveAxes(ThreefryDrawn):
 
     name = "column-major-on-five-axes"
 
-    def keep(self, generator: _ThreefryKey, shape: Shape, p: float) -> list[bool]:
+    def keep(self, generator: ThreefryKey, shape: Shape, p: float) -> list[bool]:
         drawn = super().keep(generator, shape, p)
         if len(shape) != 5:
             return drawn
@@ -167,7 +96,7 @@ class SplitsInEvaluation(SplitStream):
     name = "splits-in-evaluation"
 
     def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
-        key = _ThreefryKey(seed, stream=True)
+        key = ThreefryKey(seed, stream=True)
 
         def call(x: Tensor, p: float, *, training: bool) -> Tensor:
             if not training:
