@@ -179,9 +179,12 @@ def dropout_mask(seed: int, offset: int, p: float, shape: Shape | int, dtype: DT
 
 def stream_offsets(sizes: Sequence[int], *, multiprocessors: int, threads_per_multiprocessor: int) -> list[int]:
     """The generator's offset at each of successive drawing calls on ``sizes[0], sizes[1], ...`` elements,
-    from a fresh seed (offset 0): each call moves it on by its ``offset_increment``."""
+    from a fresh seed (offset 0): each call moves it on by its ``offset_increment``; a call on an empty x
+    returns before it asks the generator for an offset (Dropout.cu: "empty tensors should not get here"),
+    so it moves nothing."""
     offsets, offset = [], 0
     for n in sizes:
         offsets.append(offset)
-        offset += offset_increment(n, launch_grid(n, multiprocessors, threads_per_multiprocessor))
+        if n:
+            offset += offset_increment(n, launch_grid(n, multiprocessors, threads_per_multiprocessor))
     return offsets

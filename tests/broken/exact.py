@@ -205,7 +205,8 @@ class TorchCudaDrawn(Textbook):
         return self.GEOMETRY
 
     def advance(self, n: int) -> int:
-        return torch_cuda.offset_increment(n, torch_cuda.launch_grid(n, *self.GEOMETRY))
+        """The offset a call on n elements moves on (none on an empty x: torch_cuda.stream_offsets)."""
+        return torch_cuda.offset_increment(n, torch_cuda.launch_grid(n, *self.GEOMETRY)) if n else 0
 
     def generator(self, seed: int) -> _CudaGenerator:
         return _CudaGenerator(seed, self.advance)
