@@ -36,11 +36,11 @@ POLICIES = {
 # the quick runs' verdicts, with the policies each pass relies on as the adapters declare them
 QUICK = (
     QuickRun("keras-jax",
-             passes=["DROPOUT-2", "DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-9",
+             passes=["DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-9",
                      "DROPOUT-10", "DROPOUT-13", "DROPOUT-16", "GRADIENTS-4", "GRADIENTS-5", "MODES-7", "MODES-9",
                      "TRAINING-3", "VARIANTS-3", "ENSEMBLE-1", "ENSEMBLE-8"],
              not_applicable=["VARIANTS-9", "VARIANTS-13", "RECURRENT-5", "EXACT-1"],  # no DropBlock, LSTM, algorithm
-             relied={"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-3": {"p_validation", "scale_format"},
+             relied={"DROPOUT-3": {"p_validation", "scale_format"},
                      "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"}, "DROPOUT-13": {"seed_bits"},
                      "GRADIENTS-5": {"scale_format"}, "ENSEMBLE-1": {"scale_format"}},
              deviations=KNOWN_DEVIATIONS["keras-jax"]),

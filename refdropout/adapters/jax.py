@@ -72,7 +72,7 @@ CACHE_CHECK = 256  # calls between two looks at the resident size
 LINEN_FIRST_RNG = 0xBF8B4530
 
 # target -> clause -> what the framework does that the spec forbids and no policy allows
-# DROPOUT-2 in float16 for flax and equinox, whose dropout divides by a weakly typed q
+# DROPOUT-2 in float16 for flax, equinox and keras-jax, whose dropout divides by a weakly typed q
 XLA_RECIPROCAL_OVERFLOW = (
     "in float16 at q < 1/65520 (p above 0.9999847) a kept x gives inf where x / fl16(q) is finite: XLA computes "
     "the weakly typed `x / q` as x * fl16(1 / fl16(q)), and that reciprocal overflows (x = 2^-14 at p = 1 - 2^-16 "

@@ -59,7 +59,7 @@ from ..tensor import Tensor
 from ..theory import Network
 from . import import_framework
 from .isolated import Isolated
-from .jax import CACHE_CHECK, bounded_caches
+from .jax import CACHE_CHECK, XLA_RECIPROCAL_OVERFLOW, bounded_caches
 from .tensorflow import INSTALL as TENSORFLOW_INSTALL
 from .tensorflow import prepare_environment
 from .torch import _from_torch, _to_torch  # the torch target's exact conversions
@@ -116,6 +116,8 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
     },
     # measured with `refdropout check keras-jax --profile quick --seed 0` (keras 3.15.1, jax 0.10.2, x64 off)
     "keras-jax": {
+        "DROPOUT-2": f"as flax's and equinox's, Keras's `x / keep_prob` on JAX: {XLA_RECIPROCAL_OVERFLOW}; keras "
+                     "3.15.1 on jax 0.10.2 gave inf for x = 2^-14 at p = 1 - 2^-16",
         **{clause: f"{_NO_FLOAT64} ({what})" for clause, what in (
             ("DROPOUT-11", "Dropout with a noise_shape, float64 x"), ("MODES-4", "a Dropout module after eval()"),
             ("VARIANTS-1", "SpatialDropout1D/2D/3D"), ("VARIANTS-2", "SpatialDropout on unbatched input"),
