@@ -113,6 +113,21 @@ def test_torch_streams_of_neighbouring_seeds_overlap(adapters) -> None:
         assert np.array_equal(second, impl.dropout(x, 0.5, training=True, seed=(seed + 1) % 2**64))
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_reports_name_the_backend_the_child_imported(adapters, target: str) -> None:
+    """What was checked is Keras and its backend, as imported in the child process, with their versions."""
+    import importlib.metadata
+
+    from refdropout.adapters import LoadedTarget
+
+    impl = _impl(adapters, target)
+    assert set(impl.framework_imports) == {"keras", FRAMEWORKS[target]}
+    versions = LoadedTarget(target, impl, "keras").versions()
+    backend = FRAMEWORKS[target]
+    assert versions["imported"] == {"keras": importlib.metadata.version("keras"),
+                                    backend: importlib.metadata.version(backend)}
+
+
 def test_a_backend_is_checked_whatever_backend_the_process_imported() -> None:
     """keras-jax runs Keras on jax in a child process even where the run's process imported Keras on torch
     (KERAS_BACKEND=torch), and answers as in a process of its own."""

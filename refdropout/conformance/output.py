@@ -208,8 +208,9 @@ def to_junit(runs: list[Run], *, complete: bool = True) -> ET.Element:
         for key, value in (("profile", run.plan.profile), ("family_alpha", run.plan.family_alpha),
                            ("alpha", run.plan.alpha), ("seed", run.seed), ("device", run.device),
                            ("complete", str(complete and run.complete).lower()),
-                           *(() if run.complete else (("incomplete", incompleteness(run)),)), *run.versions.items()):
-            ET.SubElement(properties, "property", name=key, value=str(value))
+                           *(() if run.complete else (("incomplete", incompleteness(run)),)), *run.versions.items(),
+                           *_declared_properties(run.declarations)):
+            ET.SubElement(properties, "property", name=key, value=_property(value))
         suggested = {suggestion.clause: suggestion for suggestion in run.suggestions or ()}
         for result in run.results:
             verdict = result.verdict
@@ -231,6 +232,20 @@ def to_junit(runs: list[Run], *, complete: bool = True) -> ET.Element:
             if result.output:
                 ET.SubElement(case, "system-err").text = result.output
     return suites
+
+
+def _declared_properties(declarations: Declarations | None) -> tuple[tuple[str, object], ...]:
+    """The properties that say what a run checked: the target's declared name and its declarations."""
+    if declarations is None:
+        return ()
+    return ("name", declarations.name), ("declared", declarations.shown().removeprefix("declared: "))
+
+
+def _property(value: object) -> str:
+    """A property's value as text: a mapping (the frameworks imported) as ``jax 0.10.2, keras 3.15.1``."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {item}" for key, item in value.items())
+    return str(value)
 
 
 def _suggest_properties(case: ET.Element, suggestion: Suggestion) -> None:

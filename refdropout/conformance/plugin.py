@@ -129,7 +129,7 @@ def refdropout_run(refdropout_clause: str, refdropout_settings: Settings, reques
     s = refdropout_settings
     with interruptible():
         run = run_target(s.target.name, s.target.impl, [refdropout_clause], profile=s.profile, seed=s.seed,
-                         device=s.device, versions=s.target.versions(), watch=Watch(s.timeout),
+                         device=s.device, versions=s.target.versions, watch=Watch(s.timeout),
                          declarations=s.target.declarations)
     if run.interrupted is not None:
         pytest.exit(f"refdropout: interrupted by {run.interrupted.name} in {refdropout_clause}",

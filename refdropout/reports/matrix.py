@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.util
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -78,7 +77,7 @@ def _column(name: str, clauses: Sequence[str], *, profile: str, seed: int, log: 
         column = _unavailable(name, error)
         print(f"{name}: {column.missing}: {error}", file=log)
         return column
-    run = run_target(name, loaded.impl, clauses, profile=profile, seed=seed, versions=loaded.versions(),
+    run = run_target(name, loaded.impl, clauses, profile=profile, seed=seed, versions=loaded.versions,
                      declarations=loaded.declarations)
     print(f"{name}: " + ", ".join(f"{run.count(o)} {CELLS[o]}" for o in Outcome) + f"; {run.seconds:.1f} s",
           file=log)
@@ -115,7 +114,7 @@ def _unavailable(name: str, error: TargetError) -> Column:
     """The column of a target that did not load: "not installed" with the command that installs its
     framework, or "did not load" with the reason."""
     builtin = TARGETS.get(name)
-    if builtin is not None and builtin.framework is not None and importlib.util.find_spec(builtin.framework) is None:
+    if builtin is not None and builtin.missing():
         return Column(name, missing="not installed", footnote=f"`{builtin.install}`")
     return Column(name, missing="did not load", footnote=cut(str(error)))
 
@@ -135,16 +134,19 @@ def matrix(columns: Sequence[Column], clauses: Sequence[str], *, profile: str, s
 
 def _header(columns: Sequence[Column], *, profile: str, seed: int, command: str, date: datetime.datetime) -> str:
     plan = run_plan(profile)
-    rows = [("target", "framework", "version", "seconds")]
+    rows = [("target", "framework", "version", "seconds", "imported")]
     for column in columns:
         framework = TARGETS[column.target].framework if column.target in TARGETS else None
+        imported = ""
         if column.run is not None:
             framework = column.run.versions.get("framework") or framework
             version = column.run.versions.get("framework_version") or ""
             seconds = f"{column.run.seconds:.1f}"
+            imported = ", ".join(f"{module} {found or '?'}"
+                                 for module, found in (column.run.versions.get("imported") or {}).items())
         else:
             version, seconds = column.missing, ""
-        rows.append((column.target, framework or "(none)", version, seconds))
+        rows.append((column.target, framework or "(none)", version, seconds, imported))
     return "\n".join([
         (f"{generated_by(command, date)}: {plan_text(plan)}, master seed {seed}. A cell is the verdict "
          f"`refdropout check TARGET --profile {plan.profile} --seed {seed}` gives for that clause."),
