@@ -127,6 +127,18 @@ def test_policy_values_other_than_the_reference_s_are_bold() -> None:
             "| float64 |" in table)
 
 
+def test_the_policy_note_names_what_the_command_line_declared() -> None:
+    from refdropout.contract import Policies
+    from refdropout.reports.matrix import Column, _policy_note
+
+    sources = {"nonfinite": "command line", "seed_bits": "target", "dtypes": "command line", "name": "default"}
+    declared = Column("m:f", policies=Policies(nonfinite="select", seed_bits=32), dtypes=("float32",), sources=sources)
+    note = _policy_note([Column("reference", policies=Policies(), sources={"nonfinite": "default"}), declared])
+    assert note.endswith("Declared on the command line (`--policy`, `--dtypes`), over the target's own: m:f "
+                         "nonfinite=select, dtypes float32.")
+    assert "command line" not in _policy_note([Column("reference", policies=Policies())])
+
+
 def test_a_matrix_in_two_workers_is_the_serial_matrix(document: tuple[str, list[str]], tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """Each target a unit with its column recorded: the same document, timings and the command apart; the
