@@ -68,8 +68,6 @@ JUSTIFICATIONS = {
     "RECURRENT-10": _witnessed("tests/broken/recurrent.py", "BatchSharedMasks"),
     "RECURRENT-13": _witnessed("tests/broken/recurrent.py", "RecomputedWithFreshMasks"),
     "TRAINING-4": _witnessed("tests/broken/training.py", "AdvanceDeclaredPerElement", "RestoreWithoutTheOffset"),
-    "TRAINING-7": "Applies only where an implementation declares reproducible_across two devices, which no mutant "
-                  "of the catalogue does; tests/broken/training.py shows the check rejects TwoDevicesApartInBulk.",
     "VARIANTS-6": _witnessed("tests/broken/variants.py", "FeatureAlphaElementwise"),
     "VARIANTS-11": _witnessed("tests/broken/variants.py", "DropPathBatchModePerSample"),
     "VARIANTS-12": _witnessed("tests/broken/variants.py", "DropPathUnscaledEval"),
@@ -77,7 +75,6 @@ JUSTIFICATIONS = {
     "VARIANTS-15": _witnessed("tests/broken/variants.py", "DropBlockNoNormalisation",
                               "DropBlockPerSampleNormalisation"),
     "VARIANTS-16": _witnessed("tests/broken/variants.py", "AttentionRenormalisedRows", "AttentionNoRescale"),
-    "VARIANTS-22": _witnessed("tests/broken/variants.py", "FusedBackwardRedrawsTheMask"),
 }
 
 
