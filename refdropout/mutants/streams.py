@@ -27,7 +27,7 @@ from .textbook import Textbook
 
 __all__ = [
     "CounterOffByOne", "CpuAndCudaDrawApart", "EveryRankSeededAlike", "GraphedStepReusesOneMask",
-    "ReplayFromTheLiveGenerator", "ReplicatedRegionSeededByRank", "RestoreRestartsTheStream",
+    "ReplayFromTheLiveGenerator", "ReplicatedRegionSeededByRank", "RestoreRestartsTheStream", "RngsCountRewound",
     "StreamOffsetNeverAdvances", "ThreefryKey", "checkpointed_steps",
 ]
 
@@ -245,3 +245,50 @@ class CounterOffByOne(Textbook):
         keep = drawn[:n].copy()
         keep[self.PERIOD - 1 :: self.PERIOD] = drawn[self.PERIOD :: self.PERIOD]  # element i reads counter i + 1
         return packed(keep)
+
+
+# --- a key schedule rewound (EXACT-2) ----------------------------------------------------------------------
+
+
+class NnxRngStream:
+    """Flax NNX's dropout stream as a draw's state: drawing call c takes fold_in(fold_in(root, 0), c), root the
+    seed's default key (exact.streams, "nnx-rngs")."""
+
+    def __init__(self, seed: int) -> None:
+        self.forked, self.count = jax_random.fold_in(divmod(seed, 2**32), 0), 0
+
+    def next(self) -> tuple[int, int]:
+        key = jax_random.fold_in(self.forked, self.count % 2**32)
+        self.count += 1
+        return key
+
+
+@mutant("randomness", models="google/flax#5529: Preserve RngStream counters for passthrough streams in "
+        "Rngs.split/broadcast", caught_by=("EXACT-2",))
+class RngsCountRewound(Textbook):
+    """Declares Flax NNX's key schedule ("nnx-rngs") but rewinds it: its loop passes the Rngs through
+    Rngs.split({..., "dropout": None}) for every evaluation pass, which rebuilds the dropout stream with its
+    count 0 (the report), so the drawing calls after an evaluation call take keys 0, 1, ... again and redraw
+    masks the run has used. Single calls draw JAX's Threefry masks with the seed's default key (hi, lo)."""
+
+    name = "rngs-count-rewound"
+    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="jax-threefry", stream_keys="nnx-rngs")
+
+    def generator(self, seed: int) -> ThreefryKey:
+        return ThreefryKey(seed, stream=False)
+
+    def keep(self, generator: ThreefryKey | NnxRngStream, shape: Shape, p: float) -> list[bool]:
+        return [v == 1.0 for v in jax_random.bernoulli(generator.next(), 1.0 - p, numel(shape), "float64").data]
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        stream = NnxRngStream(seed)
+
+        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
+            if not training:
+                stream.count = 0  # the pass-through split rebuilds the stream at count 0
+            return self.forward(stream, x, p, training=training)[0]
+
+        return call
+
+    def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> Any:
+        return packed(threefry_bernoulli_float64(divmod(seed, 2**32), 1.0 - p, n))

@@ -53,9 +53,6 @@ def _witnessed(module: str, *witnesses: str) -> str:
 # why a clause with a check catches no mutant of the catalogue (the document's "caught nothing" list)
 JUSTIFICATIONS = {
     "ENSEMBLE-8": _witnessed("tests/broken/ensemble.py", "MCFalsyRate"),
-    "EXACT-2": "Applies only where an implementation declares a key schedule (stream_keys), which no mutant of the "
-               "catalogue does; tests/broken/exact.py shows the check rejects SplitsInEvaluation, NnxWithoutFork, "
-               "GeneratorPerBlock, KerasCountsEveryCall, OffsetPerElement.",
     "RECURRENT-1": "Checks the LSTM cell without dropout, which no dropout bug touches; tests/broken/recurrent.py "
                    "shows the check rejects GateOrderIGFO.",
     "RECURRENT-2": "Checks the GRU cell without dropout, which no dropout bug touches; tests/broken/recurrent.py "
