@@ -9,7 +9,8 @@ rank 0 or 1, a measured known deviation of the clauses that evaluate a vector. C
 ``nn.Dropout(p, mode=...)`` in ``nn.Sequential`` (spec/modes.md), ``dropout1d/2d/3d`` (channel
 dropout), ``alpha_dropout`` and ``feature_alpha_dropout`` (which have no mode: target ``paddle``'s
 only), the VJP by autograd, a stream of calls, and ``axis`` (the axes the mask is drawn over, shared
-along the rest) as the noise shape.
+along the rest) as the noise shape, and ``F.scaled_dot_product_attention(..., dropout_p=p)`` as a fused
+attention kernel (on the CPU its "math" kernel, in float64 and float32: the others have no CPU kernel).
 
 Policies, as measured on the CPU (PaddlePaddle 3.3.1) by ``refdropout probe paddle`` and by hand:
 inverted scaling with q computed in float32 (a float64 kept value is x / fl32(q): scale_format
@@ -262,16 +263,60 @@ class PaddleDropout:
         return self._per_channel(op, x, spatial_dims, data_format, seed)
 
 
+    # ---- spec/variants.md, fused attention: scaled_dot_product_attention ------------------------------
+
+    def attention_backends(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``F.scaled_dot_product_attention``'s kernel on the CPU, "math" (``_math_attention``: the softmax
+        weights, then ``F.dropout(weights, p, mode="upscale_in_train")``; flash and memory-efficient attention
+        are CUDA's), in the declared formats a trial call on (1, 16, 1, 16) inputs at dropout_p = 0.5 runs in."""
+        if not hasattr(self, "_attention_backends"):
+            formats = tuple(d for d in self.dtypes if self._sdpa_runs(d))
+            self._attention_backends = (("math", formats),) if formats else ()
+        return self._attention_backends
+
+    def _sdpa_runs(self, dtype: str) -> bool:
+        inputs = [self._tensor(np.zeros((1, 16, 1, 16), dtype=NUMPY_FORMATS[dtype])) for _ in range(3)]
+        try:
+            with self._seeded(0):
+                self.F.scaled_dot_product_attention(*inputs, dropout_p=0.5, training=True)
+        except (RuntimeError, ValueError, NotImplementedError):
+            return False
+        return True
+
+    def fused_attention(self, q: Any, k: Any, v: Any, g: Any, p: float, *, backend: str, training: bool,
+                        seed: int) -> tuple[Any, Any]:
+        """``F.scaled_dot_product_attention(q, k, v, dropout_p=p, training=training)`` on Paddle's layout
+        (batch, L, heads, d), the checks' (batch, heads, L, d) with axes 1 and 2 swapped, drawing from a state
+        seeded with ``seed``, and dL/dv by autograd for upstream gradient g."""
+        if backend != "math":
+            raise ValueError(f"backend must be 'math', got {backend!r}")
+        paddle = self.paddle
+
+        def heads_inside(t: Any) -> Any:
+            return paddle.transpose(t, [0, 2, 1, 3])
+
+        leaf = self._tensor(v)
+        leaf.stop_gradient = False
+        with self._seeded(seed):
+            o = heads_inside(self.F.scaled_dot_product_attention(
+                heads_inside(self._tensor(q)), heads_inside(self._tensor(k)), heads_inside(leaf), dropout_p=p,
+                training=training))
+            o.backward(self._tensor(g))
+        return self._numpy(o, v), self._numpy(leaf.grad, v)
+
+
 class PaddleClassicDropout(PaddleDropout):
     """``F.dropout(x, p, training=..., mode="downscale_in_infer")`` and ``nn.Dropout(p, mode=...)``: the
     spec's classic scaling (a kept value is x in training, and evaluation is q x). Paddle's channel and
-    alpha dropout have no mode: they are the ``paddle`` target's, not this one's."""
+    alpha dropout and its scaled_dot_product_attention have no mode: they are the ``paddle`` target's, not
+    this one's."""
 
     name = "paddle-classic"
     mode = "downscale_in_infer"
     policies = Policies(scaling="classic", nonfinite="select", seed_bits=32, scale_format="float32")
     known_deviations = KNOWN_DEVIATIONS["paddle-classic"]
-    channel_dropout = alpha_dropout = feature_alpha_dropout = None  # no mode: the same code as target paddle's
+    # no mode: the same code as target paddle's (scaled_dot_product_attention drops with "upscale_in_train")
+    channel_dropout = alpha_dropout = feature_alpha_dropout = attention_backends = fused_attention = None
 
 
 class _Module:
