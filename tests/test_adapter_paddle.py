@@ -28,9 +28,9 @@ pytest.importorskip("paddle", reason="the paddle target needs PaddlePaddle: pip 
 
 EXACT = {
     "paddle": ["DROPOUT-2", "DROPOUT-5", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12", "GRADIENTS-1", "GRADIENTS-5",
-               "MODES-4", "MODES-7", "VARIANTS-21", "VARIANTS-22"],
+               "MODES-4", "MODES-7", "VARIANTS-21", "VARIANTS-22", "ENSEMBLE-8", "ENSEMBLE-10"],
     "paddle-classic": ["DROPOUT-2", "DROPOUT-5", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12", "ENSEMBLE-1", "GRADIENTS-1",
-                       "GRADIENTS-5"],
+                       "GRADIENTS-5", "ENSEMBLE-8", "ENSEMBLE-10"],
 }
 RELIED = {
     "paddle": {"DROPOUT-2": {"scale_format"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"},
@@ -91,6 +91,18 @@ def test_fused_attention_keeps_the_weights_at_rate_q(check_correct, seed: int) -
     VARIANTS-20's keep rate holds. paddle-classic has no fused attention: that kernel has no mode."""
     assert_passes(check_correct, "VARIANTS-20", adapter("paddle"), seed)
     assert adapter("paddle-classic").attention_backends is None
+
+
+@pytest.mark.clause("ENSEMBLE-10")
+def test_model_train_switches_batch_norm(check_broken) -> None:
+    """Monte Carlo dropout as model.train() (keras-team/keras#9412's recipe) runs BatchNorm1D on each batch's
+    moments and moves its running statistics: ENSEMBLE-10 rejects it, where the adapter's eval() followed by
+    train() on the nn.Dropout layers (lightning-uq-box's fix) passes (test_exact_clauses_pass)."""
+    from refdropout.adapters.paddle import PaddleDropout
+
+    every = PaddleDropout()
+    every.mc_switches = "every"
+    assert "the running mean became" in assert_fails(check_broken, "ENSEMBLE-10", every, 0).detail
 
 
 FAILING = {name: sorted(set(KNOWN_DEVIATIONS[name]) - {"DROPOUT-11", *REFUSED_RANKS, *FLOAT16_KERNELS})
