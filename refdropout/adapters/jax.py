@@ -17,7 +17,8 @@ each call that draws (training at 0 < p), and the call draws with ``sub``. It ha
 Target ``flax`` (:class:`FlaxDropout`) is ``flax.linen.Dropout`` for single calls (``deterministic``
 is evaluation, ``broadcast_dims`` the axes where the noise shape is 1, the key given as
 ``rngs={"dropout": key}``), and ``flax.nnx.Dropout`` for everything with state: a stream is one
-``nnx.Dropout`` whose ``Rngs`` advance at every drawing call, modules are ``nnx.Dropout`` layers
+``nnx.Dropout`` whose ``Rngs`` advance at every drawing call (its state the Rngs stream's key and
+count, which a drawing call advances by one: TRAINING-3, TRAINING-4), modules are ``nnx.Dropout`` layers
 switched by ``train()`` and ``eval()``, and the container is ``nnx.Sequential``.
 
 Seeds. ``jax.random.key(seed)`` keeps only the low 32 bits of a seed, silently, unless 64-bit
@@ -356,17 +357,18 @@ class FlaxDropout(_Jax):
     def _rngs(self, seed: int) -> Any:
         return self.nnx.Rngs(dropout=self._key(seed))
 
-    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+    def dropout_stream(self, seed: int) -> _RngsStream:
         """One ``nnx.Dropout`` whose Rngs advance at every drawing call; p is its rate for the call."""
-        with self._x64():
-            layer = self.nnx.Dropout(0.0, rngs=self._rngs(seed))
+        return _RngsStream(self, seed)
 
-        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
-            layer.rate = p
-            with self._x64():
-                return in_kind(np.asarray(layer(self._array(x), deterministic=not training)), x)
+    def dropout_stream_state(self, seed: int) -> _RngsStream:
+        """The same stream; its state is the ``nnx.Rngs`` stream's key and count (TRAINING-3)."""
+        return _RngsStream(self, seed)
 
-        return call
+    def stream_advance(self, n: int, dtype: str) -> int:
+        """One: ``nnx.Dropout`` takes one key of its Rngs stream per drawing call, whatever its size and
+        format (the count goes 0 -> 1 -> 2; an evaluation call and p = 0 take none; measured with flax 0.12.8)."""
+        return 1
 
     def attention_backends(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """One kernel, XLA's ``linen.dot_product_attention``, in every format."""
@@ -404,6 +406,34 @@ class FlaxDropout(_Jax):
 
     def sequential(self, *modules: _Module) -> _Module:
         return _Module(self, self.nnx.Sequential(*(m.module for m in modules)))
+
+
+class _RngsStream:
+    """``nnx.Dropout`` on ``nnx.Rngs(dropout=key(seed))``, p set for each call. save() is the Rngs stream's
+    (key, count), immutable jax arrays; restore() sets both back; position() is the count, which each
+    drawing call advances by one (TRAINING-3, TRAINING-4)."""
+
+    def __init__(self, adapter: FlaxDropout, seed: int) -> None:
+        self.adapter = adapter
+        with adapter._x64():
+            self.layer = adapter.nnx.Dropout(0.0, rngs=adapter._rngs(seed))
+
+    def __call__(self, x: Tensor, p: float, *, training: bool) -> Tensor:
+        self.layer.rate = p
+        with self.adapter._x64():
+            return in_kind(np.asarray(self.layer(self.adapter._array(x), deterministic=not training)), x)
+
+    def save(self) -> tuple[Any, Any]:
+        rngs = self.layer.rngs
+        return rngs.key.get_value(), rngs.count.get_value()
+
+    def restore(self, snapshot: tuple[Any, Any]) -> None:
+        rngs = self.layer.rngs
+        rngs.key.set_value(snapshot[0])
+        rngs.count.set_value(snapshot[1])
+
+    def position(self) -> int:
+        return int(self.layer.rngs.count.get_value())
 
 
 class _Module:
