@@ -150,12 +150,11 @@ def quick_run(suite_budget: ErrorBudget, pytestconfig: pytest.Config) -> Callabl
         return made, {r.verdict.clause for r in made.results if r.verdict.failed and r.verdict.clause in deviations}
 
     def installed(name: str) -> bool:
-        return TARGETS[name].framework is None or importlib.util.find_spec(TARGETS[name].framework) is not None
+        return not TARGETS[name].missing()
 
     def run(name: str) -> Run:
-        builtin = TARGETS[name]
         if not installed(name):
-            pytest.skip(f"target {name!r} needs {builtin.framework}: {builtin.install}")
+            pytest.skip(TARGETS[name].not_installed(name))
         if name not in runs:
             try:
                 later = [(f"quick-run-{other}", lambda other=other: make(other))

@@ -26,6 +26,7 @@ from helpers import (
     declaring,
     quick_run_cases,
 )
+from refdropout.adapters.torch import INSTALL
 from refdropout.adapters.torch import KNOWN_DEVIATIONS as DEVIATIONS
 
 # the quick run's verdicts, with the policies each pass relies on as the adapter declares them: DROPOUT-3 and
@@ -53,7 +54,7 @@ QUICK = QuickRun(
 
 @pytest.fixture(scope="module")
 def torch_impl():
-    pytest.importorskip("torch", reason="the torch target needs PyTorch: pip install torch==2.13.0 (CPU)")
+    pytest.importorskip("torch", reason=f"the torch target needs PyTorch: {INSTALL}")
     from refdropout.adapters.torch import TorchDropout
 
     return TorchDropout()
@@ -111,7 +112,9 @@ def test_module_imports_without_torch() -> None:
         "try:\n    TorchDropout()\nexcept ModuleNotFoundError as e:\n    print(e)\n"
     )
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=REPO)
-    assert "pip install torch" in result.stdout
+    assert result.stdout.splitlines() == [
+        "the torch target needs torch, which is not installed: pip install torch==2.13.0 --index-url "
+        "https://download.pytorch.org/whl/cpu"]
 
 
 def test_numpy_arrays_are_answered_in_kind(torch_impl) -> None:
@@ -126,7 +129,7 @@ def test_mask_bits_are_the_mask_of_dropout(torch_impl) -> None:
 def test_checkpoint_without_the_saved_rng_state_fails_the_replay_check(check_broken) -> None:
     """torch.utils.checkpoint(..., preserve_rng_state=False) replays dropout from the live generator:
     TRAINING-1 names the element whose replayed mask differs (what PyTorch's default prevents)."""
-    pytest.importorskip("torch", reason="the torch target needs PyTorch: pip install torch==2.13.0 (CPU)")
+    pytest.importorskip("torch", reason=f"the torch target needs PyTorch: {INSTALL}")
     from refdropout.adapters.torch import TorchDropout
 
     live = TorchDropout()
@@ -139,7 +142,7 @@ def test_the_twist_is_mt19937s_and_positions_count_words() -> None:
     """torch_mt19937.twist is the sequential MT19937 twist; words_drawn counts torch.randint's two words a value."""
     import numpy as np
 
-    torch = pytest.importorskip("torch", reason="the torch target needs PyTorch: pip install torch==2.13.0 (CPU)")
+    torch = pytest.importorskip("torch", reason=f"the torch target needs PyTorch: {INSTALL}")
     from refdropout.adapters.torch_mt19937 import twist, words_drawn
 
     state = np.random.default_rng(1).integers(0, 2**32, 624, dtype=np.uint64)
@@ -173,7 +176,7 @@ def test_torch_model_train_switches_batch_norm(check_broken) -> None:
     """``model.train()``, the usual PyTorch Monte Carlo recipe, runs nn.BatchNorm1d on each batch's moments and
     moves its running statistics: ENSEMBLE-10 rejects it (the target's idiom, eval() and then train() on the
     nn.Dropout modules, passes: test_the_quick_run_gives_the_stated_verdicts)."""
-    pytest.importorskip("torch", reason="the torch target needs PyTorch: pip install torch==2.13.0 (CPU)")
+    pytest.importorskip("torch", reason=f"the torch target needs PyTorch: {INSTALL}")
     from refdropout.adapters.torch import TorchDropout
 
     every = TorchDropout()

@@ -43,12 +43,13 @@ import numpy as np
 from ..contract import Policies
 from ..contract.arrays import in_kind
 from ..tensor import Tensor
+from . import INSTALL as COMMANDS
 from . import import_framework
 from .jax import XLA_RECIPROCAL_OVERFLOW, JaxDropout, _Jax
 
 __all__ = ["EquinoxDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
-INSTALL = "pip install equinox"
+INSTALL = COMMANDS["equinox"]
 
 # clause -> what Equinox does that the spec forbids and no policy allows; measured with Equinox 0.13.8,
 # JAX 0.10.2 on the CPU by `refdropout check equinox --profile quick` (seed 0) and by hand:

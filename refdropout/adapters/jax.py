@@ -58,13 +58,14 @@ from ..contract import Policies
 from ..contract.arrays import DTYPES, NUMPY_FORMATS, as_array, in_kind
 from ..exact import jax_random
 from ..tensor import Tensor
+from . import INSTALL as COMMANDS
 from . import import_framework
 
 __all__ = ["JaxDropout", "FlaxDropout", "CACHE_CHECK", "INSTALL_JAX", "INSTALL_FLAX", "KNOWN_DEVIATIONS",
            "bounded_caches"]
 
-INSTALL_JAX = "pip install jax"
-INSTALL_FLAX = "pip install flax"
+INSTALL_JAX = COMMANDS["jax"]
+INSTALL_FLAX = COMMANDS["flax"]
 SEEDS = 2**64  # a seed is an integer in [0, 2^64)
 CACHE_BYTES = 2**30  # resident bytes above which JAX's compilation caches are cleared (bounded_caches)
 CACHE_CHECK = 256  # calls between two looks at the resident size

@@ -57,16 +57,16 @@ from ..exact.streams import keras_seed_pair
 from ..nn.mc import MCPrediction
 from ..tensor import Tensor
 from ..theory import Network
+from . import INSTALL as COMMANDS
 from . import import_framework
 from .isolated import Isolated
 from .jax import CACHE_CHECK, XLA_RECIPROCAL_OVERFLOW, bounded_caches
-from .tensorflow import INSTALL as TENSORFLOW_INSTALL
 from .tensorflow import prepare_environment
 from .torch import _from_torch, _to_torch  # the torch target's exact conversions
 
 __all__ = ["KerasDropout", "KerasJaxDropout", "KerasTorchDropout", "KNOWN_DEVIATIONS"]
 
-INSTALL = {"tensorflow": TENSORFLOW_INSTALL, "jax": "pip install keras jax", "torch": "pip install keras torch"}
+INSTALL = {"tensorflow": COMMANDS["keras"], "jax": COMMANDS["keras-jax"], "torch": COMMANDS["keras-torch"]}
 # measured (Keras 3.15.1): with KERAS_BACKEND=jax the TensorFlow backend's calls meet jax arrays ("'ArrayImpl' object
 # has no attribute 'numpy'") and its int64 seeds jax's uint32 ones: errors of the adapter, once reported as FAILs
 OTHER_BACKEND = ("the keras target runs Keras 3 on its TensorFlow backend, and Keras was imported with the {backend} "

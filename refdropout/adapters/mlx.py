@@ -45,11 +45,12 @@ import numpy as np
 from ..contract import Policies
 from ..contract.arrays import DTYPES, NUMPY_FORMATS, as_array, in_kind
 from ..tensor import Tensor
+from . import INSTALL as COMMANDS
 from . import import_framework
 
 __all__ = ["MlxDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
-INSTALL = "pip install 'mlx[cpu]'"
+INSTALL = COMMANDS["mlx"]
 SEEDS = 2**64  # a seed is an integer in [0, 2^64)
 
 # clause -> what MLX does that the spec forbids and no policy allows; measured with MLX 0.32.4 (mlx-cpu) on

@@ -41,11 +41,12 @@ from ..contract.arrays import DTYPES, NUMPY_FORMATS, as_array, in_kind
 from ..nn.mc import MCPrediction
 from ..tensor import Tensor
 from ..theory import Network
+from . import INSTALL as COMMANDS
 from . import import_framework
 
 __all__ = ["PaddleDropout", "PaddleClassicDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
-INSTALL = "pip install paddlepaddle"
+INSTALL = COMMANDS["paddle"]
 # Measured (PaddlePaddle 3.3.1, TensorFlow 2.21, CPU wheels): `import tensorflow; import paddle` ends the
 # process with SIGSEGV, while `import paddle; import tensorflow` works and both run. The adapter refuses to
 # import paddle after tensorflow rather than let the whole run crash (`refdropout check paddle tensorflow` and

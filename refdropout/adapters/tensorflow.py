@@ -38,11 +38,12 @@ import numpy as np
 from ..contract import Policies
 from ..contract.arrays import DTYPES, as_array, in_kind
 from ..tensor import Tensor
+from . import INSTALL as COMMANDS
 from . import import_framework
 
 __all__ = ["TensorflowDropout", "ENVIRONMENT", "INSTALL", "KNOWN_DEVIATIONS", "prepare_environment"]
 
-INSTALL = "pip install tensorflow-cpu keras"
+INSTALL = COMMANDS["tensorflow"]
 # set before TensorFlow is first imported, unless already set: no start-up logging; TensorFlow's plain CPU
 # allocator, which gives memory back, not oneDNN's pool, which keeps it
 ENVIRONMENT = (("TF_CPP_MIN_LOG_LEVEL", "2"), ("TF_ENABLE_ONEDNN_OPTS", "0"))

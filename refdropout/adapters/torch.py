@@ -42,12 +42,13 @@ from ..nn.mc import MCPrediction
 from ..nn.recurrent import RecurrentMasks
 from ..tensor import Tensor
 from ..theory import Network
+from . import INSTALL as COMMANDS
 from . import import_framework
 from .torch_mt19937 import words_drawn
 
 __all__ = ["TorchDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
-INSTALL = "pip install torch"  # the CPU build the project tests with: pip install torch==2.13.0
+INSTALL = COMMANDS["torch"]  # the CPU build the project tests with
 
 BIT_WEIGHTS = (1, 2, 4, 8, 16, 32, 64, 128)  # of the elements of a byte, little bit order (np.packbits)
 
