@@ -79,7 +79,7 @@ __all__ = [
     "SPECIAL_SEEDS", "SMALL_SIZES", "BULK_SIZE", "FIXED_HIGH_PAIRS", "HIGH_FLIPS", "HIGH_PAIRS_MDE",
     "independence_pairs", "high_bit_call_size", "small_rounds", "homogeneity_masks", "class_mask_size",
     "tail_calls", "axis_size", "dispersion_masks",
-    "mean_samples", "variance_samples",
+    "mean_samples", "variance_samples", "OVERFLOW_P", "overflow_size", "overflow_inputs", "scaled_array_faults",
 ]
 
 RATES = (0.1, 0.3, 0.7, 0.999)  # never 0.5 alone: there p = q, and a p/q swap goes unseen
@@ -339,40 +339,42 @@ def _scaled_mask(impl: Implementation, name: str, x: Tensor, p: float, returned:
 
 
 OVERFLOW_Q = 2**-16  # 1/q = 2^16 passes float16's largest value, 65504, where x/q of x below 1 does not
+OVERFLOW_P = 1.0 - OVERFLOW_Q  # exact in binary64 and binary32; q = 2^-16 exact in float16
 
 
 def overflow_size(power: float) -> int:
-    """The elements of DROPOUT-2's case of an overflowing scale: the fewest n at which some element is
-    kept with probability ``power`` or more, 1 - (1 - OVERFLOW_Q)^n >= power."""
+    """The elements of the case of an overflowing scale: the fewest n at which some element is kept with
+    probability ``power`` or more, 1 - (1 - OVERFLOW_Q)^n >= power."""
     return math.ceil(math.log1p(-power) / math.log1p(-OVERFLOW_Q))
 
 
-def _overflowing_scale(impl: Implementation, ctx: Context, flushed: bool) -> list[str]:
-    """DROPOUT-2's case of an overflowing scale, in each declared format whose largest value is below
-    1/OVERFLOW_Q (float16): x of overflow_size(plan's power) elements, each the least normal value, at
-    p = 1 - OVERFLOW_Q (exact in binary64 and binary32; q = 2^-16 exact in float16), handed as a numpy
-    array; a kept x/q is finite (4 in float16), where x · fl_T(1/q) is inf."""
-    failures: list[str] = []
-    p = 1.0 - OVERFLOW_Q
+def overflow_inputs(impl: Implementation, power: float) -> list[tuple[str, DType, np.ndarray]]:
+    """The case of an overflowing scale (DROPOUT-2, GRADIENTS-1) in each declared format whose largest
+    value is below 1/OVERFLOW_Q (float16): (its name, the format, x) with x of overflow_size(power)
+    elements, each the format's least normal value, as a numpy array, to be dropped at p = OVERFLOW_P;
+    a kept x/q is finite (4 in float16), where x · fl_T(1/q) is inf."""
+    inputs = []
     for dtype in dtypes_of(impl):
-        if dtype.max >= 1.0 / OVERFLOW_Q:
-            continue
-        x = np.full(overflow_size(ctx.plan.power), math.ldexp(1.0, dtype.emin), dtype=NUMPY_FORMATS[dtype.name])
-        failures += _scaled_mask_array(impl, f"{dtype.name}, p = 1 - 2^-16, {x.size} elements",
-                                       x, dtype, p, impl.dropout_with_mask(x, p, seed=ctx.seed), flushed)
+        if dtype.max < 1.0 / OVERFLOW_Q:
+            x = np.full(overflow_size(power), math.ldexp(1.0, dtype.emin), dtype=NUMPY_FORMATS[dtype.name])
+            inputs.append((f"{dtype.name}, p = 1 - 2^-16, {x.size} elements", dtype, x))
+    return inputs
+
+
+def _overflowing_scale(impl: Implementation, ctx: Context, flushed: bool) -> list[str]:
+    """DROPOUT-2's case of an overflowing scale (:func:`overflow_inputs`, the plan's power)."""
+    failures: list[str] = []
+    for name, dtype, x in overflow_inputs(impl, ctx.plan.power):
+        failures += _scaled_mask_array(impl, name, x, dtype, OVERFLOW_P,
+                                       impl.dropout_with_mask(x, OVERFLOW_P, seed=ctx.seed), flushed)
     return failures
 
 
-def _scaled_mask_array(impl: Implementation, name: str, x: np.ndarray, dtype: DType, p: float, returned: object,
-                       flushed: bool) -> list[str]:
-    """:func:`_scaled_mask` on numpy arrays: (y, keep) of x's shape, y of x's format, keep bool; the elements
-    kept, and those dropped but not 0, read one by one (a large x at a tiny q keeps a few)."""
-    y, keep = returned
-    failures = array_like(name, y, x)
-    if failures:
-        return failures
-    if not isinstance(keep, np.ndarray) or keep.shape != x.shape or keep.dtype != np.bool_:
-        return [f"{name}: the mask is not a bool array of shape {x.shape}"]
+def scaled_array_faults(impl: Implementation, name: str, y: np.ndarray, x: np.ndarray, keep: np.ndarray,
+                        dtype: DType, p: float, flushed: bool) -> list[str]:
+    """The first element of y (x's shape) that is not x_i scaled as a kept value (keep_i) or 0 (dropped),
+    within one ulp (DROPOUT-2; GRADIENTS-1 with g for x): the elements kept, and those dropped but not 0,
+    read one by one (a large x at a tiny q keeps a few)."""
     flat_y, flat_keep, flat_x = y.reshape(-1), keep.reshape(-1), x.reshape(-1)
     for i in np.flatnonzero(flat_keep | (flat_y != 0)).tolist():
         got, v = float(flat_y[i]), float(flat_x[i])
@@ -380,6 +382,19 @@ def _scaled_mask_array(impl: Implementation, name: str, x: np.ndarray, dtype: DT
         if fault is not None:
             return [f"{name}: element {i}: x = {v!r} gave {got!r}, {fault}"]
     return []
+
+
+def _scaled_mask_array(impl: Implementation, name: str, x: np.ndarray, dtype: DType, p: float, returned: object,
+                       flushed: bool) -> list[str]:
+    """:func:`_scaled_mask` on numpy arrays: (y, keep) of x's shape, y of x's format, keep bool, each
+    element as :func:`scaled_array_faults` reads it."""
+    y, keep = returned
+    failures = array_like(name, y, x)
+    if failures:
+        return failures
+    if not isinstance(keep, np.ndarray) or keep.shape != x.shape or keep.dtype != np.bool_:
+        return [f"{name}: the mask is not a bool array of shape {x.shape}"]
+    return scaled_array_faults(impl, name, y, x, keep, dtype, p, flushed)
 
 
 @check("DROPOUT-2", needs=("dropout_with_mask",))
