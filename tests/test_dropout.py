@@ -44,6 +44,7 @@ from broken.dropout import (
     HighSeedBitsIgnoredInFloat16,
     HighSeedBitsIgnoredWhenTiny,
     Keeps32SeedBits,
+    LaneReusesItsNeighbour,
     NoiseShapeIgnoredOnManyAxes,
     RaisesOnFiveAxes,
     ReciprocalInInputFormat,
@@ -827,6 +828,17 @@ def test_every_row_and_column_is_kept_at_one_rate(check_correct, check_broken, q
 def test_mask_elements_are_independent_at_lags_1_to_16(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-19", (REFERENCE,), seed)
     assert_fails(check_broken, "DROPOUT-19", (CorrelatedNeighbours(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-19")
+def test_a_correlation_at_one_position_class_is_caught(check_broken, quick_plan) -> None:
+    """Element 64 k + 32 copying element 64 k + 31 passes every pooled lag (those pairs are never
+    formed) and fails the lag-1 pairs by index mod 64, whose one class of 5,589 pairs at quick
+    detects |corr| = 0.15 (LAG_CLASS_MDE) at alpha / 64 with the plan's power."""
+    assert checks.lag_mask_size(quick_plan) == 357_726
+    verdict = assert_fails(check_broken, "DROPOUT-19", LaneReusesItsNeighbour(), 0)
+    rejected = [record.name for record in verdict.records if record.reject]
+    assert rejected == ["DROPOUT-19 lag 1, index mod 64"], rejected
 
 
 @pytest.mark.clause("DROPOUT-20")

@@ -32,6 +32,7 @@ from ..stats import (
     Tally,
     binomial_power,
     binomial_test,
+    class_pair_counts_test,
     correlation_power,
     dispersion_counts_test,
     dispersion_power,
@@ -68,16 +69,16 @@ from .kit import (
     tensor_like,
 )
 from .registry import Context, check
-from .sampling import calls, keep_count, keep_masks, lag_counts, outputs, pair_counts
+from .sampling import calls, class_lag_counts, keep_count, keep_masks, lag_counts, outputs, pair_counts
 from .search import search
 from .verdict import Verdict
 
 __all__ = [
     "RATES", "KEEP_COUNT_RATES", "STRUCTURE_RATE", "LAGS", "CORRELATION_MDE", "POSITIONS", "POSITION_MDE",
     "DISPERSION_SIZE", "DISPERSION_MDE", "MEAN_MDE", "VARIANCE_MDE", "BAD_RATES",
-    "CLASS_WIDTHS", "TAIL_WIDTHS", "TAIL_SIZE", "TAIL_MDE", "AXIS_MDE",
+    "CLASS_WIDTHS", "TAIL_WIDTHS", "TAIL_SIZE", "TAIL_MDE", "AXIS_MDE", "LAG_CLASS_WIDTH", "LAG_CLASS_MDE",
     "SPECIAL_SEEDS", "SMALL_SIZES", "BULK_SIZE", "FIXED_HIGH_PAIRS", "HIGH_FLIPS", "HIGH_PAIRS_MDE",
-    "independence_pairs", "high_bit_call_size", "small_rounds", "homogeneity_masks", "class_mask_size",
+    "independence_pairs", "lag_mask_size", "high_bit_call_size", "small_rounds", "homogeneity_masks", "class_mask_size",
     "tail_calls", "axis_size", "dispersion_masks",
     "mean_samples", "variance_samples", "OVERFLOW_P", "overflow_size", "overflow_inputs", "scaled_array_faults",
 ]
@@ -92,6 +93,8 @@ BAD_RATES = (-0.1, -5e-324, math.nextafter(1.0, 2.0), 1.5, math.inf, -math.inf, 
              True, False, "0.5", None, 0.5j)
 LAGS = range(1, 17)
 CORRELATION_MDE = 0.02  # |corr| between the two elements of a pair
+LAG_CLASS_WIDTH = 64  # DROPOUT-19 by position class: the pairs (m_i, m_(i+l)) of each class i mod 64
+LAG_CLASS_MDE = 0.15  # |corr| of the pairs of one class of the 64, the others independent
 POSITIONS = 16
 POSITION_MDE = 0.05  # one of the 16 positions kept at q + 0.05 or q - 0.05
 CLASS_WIDTHS = (2, 4, 8, 16, 32, 64)  # position classes: index mod m
@@ -136,6 +139,17 @@ def independence_pairs(plan: DecisionPlan) -> int:
     """Pairs for a 2x2 independence test to detect |corr| = CORRELATION_MDE at p = STRUCTURE_RATE
     (DROPOUT-13, -14, -19)."""
     return _pairs_for(CORRELATION_MDE, plan, 100_000)
+
+
+@cache
+def lag_mask_size(plan: DecisionPlan) -> int:
+    """DROPOUT-19's mask: its disjoint pairs detect |corr| = CORRELATION_MDE at every lag, and each class
+    i mod LAG_CLASS_WIDTH has the pairs that detect |corr| = LAG_CLASS_MDE in that class alone at
+    alpha / LAG_CLASS_WIDTH (the Bonferroni share of class_pair_counts_test)."""
+    q = 1.0 - STRUCTURE_RATE
+    per_class = samples_for_power(lambda n: correlation_power(LAG_CLASS_MDE, n, plan.alpha / LAG_CLASS_WIDTH,
+                                                              keep_prob=q), plan.power, start=3_000)
+    return max(2 * independence_pairs(plan) + 2 * max(LAGS), LAG_CLASS_WIDTH * (per_class + 1) + max(LAGS))
 
 
 @cache
@@ -944,18 +958,25 @@ def check_every_row_and_column_is_kept_at_one_rate(impl: Implementation, ctx: Co
     return ctx.verdict("DROPOUT-23", failures)
 
 
-@check("DROPOUT-19", decisions=len(LAGS))
+@check("DROPOUT-19", decisions=2 * len(LAGS))
 def check_elements_are_independent_at_lags(impl: Implementation, ctx: Context) -> Verdict:
-    """DROPOUT-19: within one mask, elements l apart are independent, l = 1..16."""
-    n = 2 * independence_pairs(ctx.plan) + 2 * max(LAGS)  # disjoint pairs: half the elements pair up
+    """DROPOUT-19: within one mask, elements l apart are independent, l = 1..16: the disjoint pairs pooled
+    (half the elements pair up), then every pair (m_i, m_(i+l)) in the classes i mod LAG_CLASS_WIDTH,
+    each class's table on its own (class_pair_counts_test), so that a correlation confined to one
+    class of 64, which the pooled pairs average away or never pair, is seen."""
     tables = {lag: PairCounts() for lag in LAGS}  # pairs within each call's mask
-    for mask in keep_masks(impl, n, STRUCTURE_RATE, ctx.seed):
+    classes = {lag: [PairCounts()] * LAG_CLASS_WIDTH for lag in LAGS}
+    for mask in keep_masks(impl, lag_mask_size(ctx.plan), STRUCTURE_RATE, ctx.seed):
         for lag in LAGS:
             tables[lag] += lag_counts(mask, lag)
+            classes[lag] = [a + b for a, b in zip(classes[lag], class_lag_counts(mask, lag, LAG_CLASS_WIDTH))]
     failures: list[str] = []
     for lag in LAGS:
         decision = pair_counts_test(tables[lag], alpha=ctx.alpha, test="lag independence")
         judge(ctx, f"DROPOUT-19 lag {lag}", decision, failures)
+    for lag in LAGS:
+        decision = class_pair_counts_test(classes[lag], alpha=ctx.alpha, test="lag independence by class")
+        judge(ctx, f"DROPOUT-19 lag {lag}, index mod {LAG_CLASS_WIDTH}", decision, failures)
     return ctx.verdict("DROPOUT-19", failures)
 
 

@@ -53,6 +53,21 @@ class BiasedLaneOf64(Textbook):
         return [u < 1.0 - p - (0.2 if i % 64 == 63 else 0.0) for i, u in enumerate(generator.uniform(shape).data)]
 
 
+class LaneReusesItsNeighbour(Textbook):
+    """Element 64 k + 32 takes the keep decision of element 64 k + 31, as a 64-wide kernel whose second
+    half-vector starts from the last random word of the first: every element keeps at q, and the pooled
+    pairs of DROPOUT-19 never pair 31 with 32 (their lag-1 pairs are 2 j with 2 j + 1): a correlation
+    of 1 at one position class of 64, which only the pairs by position class see."""
+
+    name = "lane-reuses-its-neighbour"
+
+    def keep(self, generator: Generator, shape: Shape, p: float) -> list[bool]:
+        drawn = super().keep(generator, shape, p)
+        for i in range(32, len(drawn), 64):
+            drawn[i] = drawn[i - 1]
+        return drawn
+
+
 class TailAlwaysKept(Textbook):
     """Keeps every element past the last multiple of 8, as a vectorized kernel whose scalar remainder
     loop copies x instead of drawing (the overall rate moves by at most 7 / n)."""
