@@ -37,6 +37,7 @@ from broken.dropout import (
     BiasedLaneOf64,
     BoolsAsNumbers,
     ChainersValidation,
+    ChannelSharedMaskOnFourAxes,
     ClaimsRefusalGivesZeros,
     EvaluationIgnoresRate,
     FlushesSubnormals,
@@ -820,6 +821,17 @@ def test_every_row_and_column_is_kept_at_one_rate(check_correct, check_broken, q
     assert_passes(check_correct, "DROPOUT-23", (REFERENCE,), seed)
     verdict = assert_fails(check_broken, "DROPOUT-23", BatchSharedMask(), seed)
     assert "columns" in verdict.detail and "DROPOUT-23 rows:" not in verdict.detail  # its rows keep at q
+
+
+@pytest.mark.clause("DROPOUT-23")
+def test_a_mask_shared_over_the_channels_of_a_4_axis_input_is_caught(check_broken, quick_plan) -> None:
+    """A mask shared across axis 1 of 4-axis inputs only passes the square input and fails the 4-axis
+    input's axis-1 pairs: a = 26 (a^4 / 2 = 228,488 pairs per axis, at least independence_pairs = 178,847,
+    which detect |corr| = CORRELATION_MDE)."""
+    assert checks.batch_side(quick_plan) == 26 and checks.independence_pairs(quick_plan) == 178_847
+    verdict = assert_fails(check_broken, "DROPOUT-23", ChannelSharedMaskOnFourAxes(), 0)
+    rejected = [record.name for record in verdict.records if record.reject]
+    assert rejected == ["DROPOUT-23 4-axis input, axis 1 entries 2t and 2t + 1"], rejected
 
 
 @pytest.mark.clause("DROPOUT-19")

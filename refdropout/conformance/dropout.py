@@ -76,9 +76,11 @@ from .verdict import Verdict
 __all__ = [
     "RATES", "KEEP_COUNT_RATES", "STRUCTURE_RATE", "LAGS", "CORRELATION_MDE", "POSITIONS", "POSITION_MDE",
     "DISPERSION_SIZE", "DISPERSION_MDE", "MEAN_MDE", "VARIANCE_MDE", "BAD_RATES",
-    "CLASS_WIDTHS", "TAIL_WIDTHS", "TAIL_SIZE", "TAIL_MDE", "AXIS_MDE", "LAG_CLASS_WIDTH", "LAG_CLASS_MDE",
+    "CLASS_WIDTHS", "TAIL_WIDTHS", "TAIL_SIZE", "TAIL_MDE", "AXIS_MDE", "BATCH_AXES", "LAG_CLASS_WIDTH",
+    "LAG_CLASS_MDE",
     "SPECIAL_SEEDS", "SMALL_SIZES", "BULK_SIZE", "FIXED_HIGH_PAIRS", "HIGH_FLIPS", "HIGH_PAIRS_MDE",
-    "independence_pairs", "lag_mask_size", "high_bit_call_size", "small_rounds", "homogeneity_masks", "class_mask_size",
+    "independence_pairs", "lag_mask_size", "high_bit_call_size", "small_rounds", "homogeneity_masks",
+    "class_mask_size", "batch_side",
     "tail_calls", "axis_size", "dispersion_masks",
     "mean_samples", "variance_samples", "OVERFLOW_P", "overflow_size", "overflow_inputs", "scaled_array_faults",
 ]
@@ -103,6 +105,7 @@ CLASS_EXTRA = 61  # DROPOUT-22's sizes are 64 k + 61: tails of 5, 13, 29 and 61 
 TAIL_SIZE = 64 * 4 + CLASS_EXTRA  # elements of each call of DROPOUT-22's tail test
 TAIL_MDE = 0.05  # the tail past the last multiple of a width kept at q + 0.05 or q - 0.05
 AXIS_MDE = 0.1  # one row, or one column, of a 2-D input kept at q + 0.1 or q - 0.1
+BATCH_AXES = 4  # DROPOUT-23's second input: (batch, channels, height, width), each axis's pairs judged
 DISPERSION_SIZE = 100
 DISPERSION_MDE = 0.7  # keep counts whose variance is at most 0.7 n q (1 - q)
 MEAN_MDE = 0.01  # |E[y] - y_eval| >= 0.01 |y_eval|
@@ -215,6 +218,17 @@ def axis_size(plan: DecisionPlan) -> int:
         return min(one_position_power(q, shift, side, side, plan.alpha) for shift in (AXIS_MDE, -AXIS_MDE))
 
     return samples_for_power(power_at, plan.power, start=2_000)
+
+
+@cache
+def batch_side(plan: DecisionPlan) -> int:
+    """The side a of DROPOUT-23's 4-axis input (a, a, a, a): the least even a at which the pairs of
+    elements that differ only in one axis's index, 2t and 2t + 1 (a^4 / 2 of them), are at least
+    independence_pairs(plan): each axis detects |corr| = CORRELATION_MDE."""
+    side = math.ceil((2 * independence_pairs(plan)) ** 0.25)
+    while side**4 < 2 * independence_pairs(plan):  # the float root may fall short by one
+        side += 1
+    return side + side % 2
 
 
 @cache
@@ -941,10 +955,13 @@ def check_every_position_class_is_kept_at_one_rate(impl: Implementation, ctx: Co
     return ctx.verdict("DROPOUT-22", failures)
 
 
-@check("DROPOUT-23", decisions=3)
+@check("DROPOUT-23", decisions=3 + BATCH_AXES)
 def check_every_row_and_column_is_kept_at_one_rate(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-23: one training call of plain dropout on s x s ones: the rows keep at one rate, the columns
-    keep at one rate (exact homogeneity tests), and rows 2t and 2t + 1 are independent (2x2 test)."""
+    keep at one rate (exact homogeneity tests), and rows 2t and 2t + 1 are independent (2x2 test); then
+    one call on (a, a, a, a) ones (batch, channels, height, width): along each axis, the elements at
+    index 2t and 2t + 1 independent (2x2 test), so that a mask shared over the batch, or over the
+    channels, of a 4-axis input only is seen."""
     side = axis_size(ctx.plan)
     y = impl.dropout(ones_array((side, side)), STRUCTURE_RATE, training=True, seed=ctx.seed)
     mask = keep_mask_array(y).reshape(side, side)
@@ -955,6 +972,14 @@ def check_every_row_and_column_is_kept_at_one_rate(impl: Implementation, ctx: Co
     pairs = pair_counts(mask[0:side // 2 * 2:2].ravel(), mask[1::2].ravel())
     judge(ctx, "DROPOUT-23 rows 2t and 2t + 1", pair_counts_test(pairs, alpha=ctx.alpha, test="row independence"),
           failures)
+    shape = (batch_side(ctx.plan),) * BATCH_AXES
+    y = impl.dropout(ones_array(shape), STRUCTURE_RATE, training=True, seed=child_seed(ctx.seed, 1))
+    mask = keep_mask_array(y).reshape(shape)
+    for axis in range(BATCH_AXES):
+        along = np.moveaxis(mask, axis, 0)  # index 2t with 2t + 1 of this axis, every other index alike
+        judge(ctx, f"DROPOUT-23 4-axis input, axis {axis} entries 2t and 2t + 1",
+              pair_counts_test(pair_counts(along[0::2].ravel(), along[1::2].ravel()), alpha=ctx.alpha,
+                               test="axis independence"), failures)
     return ctx.verdict("DROPOUT-23", failures)
 
 

@@ -68,6 +68,18 @@ class LaneReusesItsNeighbour(Textbook):
         return drawn
 
 
+class ChannelSharedMaskOnFourAxes(Textbook):
+    """On a 4-axis input (batch, channels, height, width) draws one mask value per (batch, height, width)
+    and shares it across the channels, as an NCHW kernel that broadcasts its mask over C by mistake:
+    right on 1- and 2-axis inputs, so DROPOUT-23's square input passes it; every element keeps at q."""
+
+    name = "channel-shared-mask-on-four-axes"
+
+    def mask_shape(self, shape: Shape, noise_shape: Sequence[int | None] | None) -> Shape:
+        drawn = super().mask_shape(shape, noise_shape)
+        return (drawn[0], 1, *drawn[2:]) if len(drawn) == 4 else drawn
+
+
 class TailAlwaysKept(Textbook):
     """Keeps every element past the last multiple of 8, as a vectorized kernel whose scalar remainder
     loop copies x instead of drawing (the overall rate moves by at most 7 / n)."""
