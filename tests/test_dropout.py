@@ -46,6 +46,7 @@ from broken.dropout import (
     HighSeedBitsIgnoredWhenTiny,
     Keeps32SeedBits,
     LaneReusesItsNeighbour,
+    LaneReusesItsNeighbourInFloat16,
     NoiseShapeIgnoredOnManyAxes,
     RaisesOnFiveAxes,
     ReciprocalInInputFormat,
@@ -58,6 +59,7 @@ from broken.dropout import (
     SelectsOnManyAxes,
     SkipsRescaleForTinyRates,
     TailAlwaysKept,
+    TailAlwaysKeptInFloat16,
     TailDividesByZeroAtRateOne,
     TailScaledByRate,
     UniformsInInputFormat,
@@ -804,6 +806,20 @@ def test_every_position_class_is_kept_at_one_rate(check_correct, check_broken, q
     assert "index mod 64" in lane.detail and "tail" not in lane.detail
     tail = assert_fails(check_broken, "DROPOUT-22", TailAlwaysKept(), seed)
     assert "tail past a multiple of 8" in tail.detail and "index mod" not in tail.detail
+
+
+@pytest.mark.clause("DROPOUT-19", "DROPOUT-22")
+def test_position_classes_and_lags_are_judged_in_every_declared_format(check_broken) -> None:
+    """A remainder loop, or a lane reusing its neighbour's word, in the float16 kernel only passes every
+    float64 decision and fails the float16 ones (decisions named with the format); float64's names and
+    seeds are those of a float64-only run."""
+    tail = assert_fails(check_broken, "DROPOUT-22", TailAlwaysKeptInFloat16(), 0)
+    assert [r.name for r in tail.records if r.reject] == [  # the last 5 elements lie in every tail
+        f"DROPOUT-22 float16 tail past a multiple of {m}" for m in checks.TAIL_WIDTHS]
+    assert not any(r.reject for r in tail.records if r.name.startswith(("DROPOUT-22 index", "DROPOUT-22 tail")))
+    lane = assert_fails(check_broken, "DROPOUT-19", LaneReusesItsNeighbourInFloat16(), 0)
+    assert [r.name for r in lane.records if r.reject] == ["DROPOUT-19 float16 lag 1, index mod 64"]
+    assert "bfloat16" not in " ".join(r.name for r in lane.records)  # the formats after a rejection are not drawn
 
 
 @pytest.mark.clause("DROPOUT-23")

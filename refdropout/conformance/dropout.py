@@ -292,10 +292,11 @@ def variance_samples(plan: DecisionPlan) -> int:
 # --- what the checks of this chapter share beyond the kit -----------------------------------------
 
 
-def _masks_of_calls(impl: Implementation, seed: int, size: int, count: int) -> Iterator[np.ndarray]:
-    """The masks of ``count`` separate training calls on ``size`` elements at p = STRUCTURE_RATE, seeded
-    ``seed``, ``seed + 1``, ..., one at a time."""
-    x = ones_array(size)
+def _masks_of_calls(impl: Implementation, seed: int, size: int, count: int,
+                    dtype: DType = float64) -> Iterator[np.ndarray]:
+    """The masks of ``count`` separate training calls on ``size`` ones of ``dtype`` at p = STRUCTURE_RATE,
+    seeded ``seed``, ``seed + 1``, ..., one at a time."""
+    x = ones_array(size, dtype)
     for call_seed in successive_seeds(seed, count):
         yield keep_mask_array(impl.dropout(x, STRUCTURE_RATE, training=True, seed=call_seed))
 
@@ -929,30 +930,48 @@ def check_every_position_is_kept_at_one_rate(impl: Implementation, ctx: Context)
     return ctx.verdict("DROPOUT-18", failures)
 
 
-@check("DROPOUT-22", decisions=len(CLASS_WIDTHS) + len(TAIL_WIDTHS))
+def _in_every_dtype(impl: Implementation, ctx: Context, clause: str,
+                    decide: Callable[[Implementation, Context, DType, list[str]], None]) -> Verdict:
+    """``clause``'s verdict on the decisions ``decide`` makes in each declared dtype in turn (adding its
+    failures to the list it is handed), until a dtype's decisions reject: the formats left are not drawn."""
+    failures: list[str] = []
+    for dtype in dtypes_of(impl):
+        decide(impl, ctx, dtype, failures)
+        if failures:
+            break
+    return ctx.verdict(clause, failures)
+
+
+@check("DROPOUT-22", decisions=(len(CLASS_WIDTHS) + len(TAIL_WIDTHS)) * len(FLOATING_FORMATS))
 def check_every_position_class_is_kept_at_one_rate(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-22: in one mask of 64 k + 61 elements the classes i mod m (m = 2 ... 64) keep at one rate
     (homogeneity over the whole multiples of m of each call); over calls of TAIL_SIZE elements, the
-    elements past the last multiple of m = 8 ... 64 keep at q (exact binomial test of their pooled count)."""
-    p = STRUCTURE_RATE
-    failures: list[str] = []
+    elements past the last multiple of m = 8 ... 64 keep at q (exact binomial test of their pooled count).
+    In every declared dtype, each with float64's seeds (float64's decisions named without a dtype); once
+    a dtype's decisions have rejected, the formats left are not drawn."""
+    return _in_every_dtype(impl, ctx, "DROPOUT-22", _position_classes)
+
+
+def _position_classes(impl: Implementation, ctx: Context, dtype: DType, failures: list[str]) -> None:
+    """DROPOUT-22's decisions in one dtype."""
+    p, where = STRUCTURE_RATE, "" if dtype is float64 else f"{dtype.name} "
     counts = {m: np.zeros(m, dtype=np.int64) for m in CLASS_WIDTHS}  # kept per residue, whole multiples of m
     n = class_mask_size(ctx.plan)
-    for mask in keep_masks(impl, n, p, ctx.seed):
+    for mask in keep_masks(impl, n, p, ctx.seed, dtype):
         for m in CLASS_WIDTHS:
             counts[m] += mask[:mask.size // m * m].reshape(-1, m).sum(axis=0)
     for m in CLASS_WIDTHS:
         rows = sum(size // m for size, _ in calls(n, ctx.seed))  # whole multiples of m over the calls
-        judge(ctx, f"DROPOUT-22 index mod {m}", homogeneity_counts_test(counts[m], rows, alpha=ctx.alpha), failures)
+        judge(ctx, f"DROPOUT-22 {where}index mod {m}", homogeneity_counts_test(counts[m], rows, alpha=ctx.alpha),
+              failures)
     count = tail_calls(ctx.plan)
     tails = {m: 0 for m in TAIL_WIDTHS}  # kept past the last multiple of m, over the calls
-    for mask in _masks_of_calls(impl, child_seed(ctx.seed, 1), TAIL_SIZE, count):
+    for mask in _masks_of_calls(impl, child_seed(ctx.seed, 1), TAIL_SIZE, count, dtype):
         for m in TAIL_WIDTHS:
             tails[m] += int(np.count_nonzero(mask[TAIL_SIZE // m * m:]))
     for m in TAIL_WIDTHS:
         decision = binomial_test(tails[m], count * (TAIL_SIZE % m), 1.0 - p, alpha=ctx.alpha)
-        judge(ctx, f"DROPOUT-22 tail past a multiple of {m}", decision, failures)
-    return ctx.verdict("DROPOUT-22", failures)
+        judge(ctx, f"DROPOUT-22 {where}tail past a multiple of {m}", decision, failures)
 
 
 @check("DROPOUT-23", decisions=3 + BATCH_AXES)
@@ -983,26 +1002,32 @@ def check_every_row_and_column_is_kept_at_one_rate(impl: Implementation, ctx: Co
     return ctx.verdict("DROPOUT-23", failures)
 
 
-@check("DROPOUT-19", decisions=2 * len(LAGS))
+@check("DROPOUT-19", decisions=2 * len(LAGS) * len(FLOATING_FORMATS))
 def check_elements_are_independent_at_lags(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-19: within one mask, elements l apart are independent, l = 1..16: the disjoint pairs pooled
     (half the elements pair up), then every pair (m_i, m_(i+l)) in the classes i mod LAG_CLASS_WIDTH,
     each class's table on its own (class_pair_counts_test), so that a correlation confined to one
-    class of 64, which the pooled pairs average away or never pair, is seen."""
+    class of 64, which the pooled pairs average away or never pair, is seen. In every declared dtype,
+    each with float64's seed (float64's decisions named without a dtype); once a dtype's decisions have
+    rejected, the formats left are not drawn."""
+    return _in_every_dtype(impl, ctx, "DROPOUT-19", _lags)
+
+
+def _lags(impl: Implementation, ctx: Context, dtype: DType, failures: list[str]) -> None:
+    """DROPOUT-19's decisions in one dtype."""
+    where = "" if dtype is float64 else f"{dtype.name} "
     tables = {lag: PairCounts() for lag in LAGS}  # pairs within each call's mask
     classes = {lag: [PairCounts()] * LAG_CLASS_WIDTH for lag in LAGS}
-    for mask in keep_masks(impl, lag_mask_size(ctx.plan), STRUCTURE_RATE, ctx.seed):
+    for mask in keep_masks(impl, lag_mask_size(ctx.plan), STRUCTURE_RATE, ctx.seed, dtype):
         for lag in LAGS:
             tables[lag] += lag_counts(mask, lag)
             classes[lag] = [a + b for a, b in zip(classes[lag], class_lag_counts(mask, lag, LAG_CLASS_WIDTH))]
-    failures: list[str] = []
     for lag in LAGS:
         decision = pair_counts_test(tables[lag], alpha=ctx.alpha, test="lag independence")
-        judge(ctx, f"DROPOUT-19 lag {lag}", decision, failures)
+        judge(ctx, f"DROPOUT-19 {where}lag {lag}", decision, failures)
     for lag in LAGS:
         decision = class_pair_counts_test(classes[lag], alpha=ctx.alpha, test="lag independence by class")
-        judge(ctx, f"DROPOUT-19 lag {lag}, index mod {LAG_CLASS_WIDTH}", decision, failures)
-    return ctx.verdict("DROPOUT-19", failures)
+        judge(ctx, f"DROPOUT-19 {where}lag {lag}, index mod {LAG_CLASS_WIDTH}", decision, failures)
 
 
 def _kept_ratios(impl: Implementation, ctx: Context, n: int) -> tuple[int, float] | str:

@@ -92,6 +92,35 @@ class TailAlwaysKept(Textbook):
         return drawn[:whole] + [True] * (len(drawn) - whole)
 
 
+class _InFloat16Only:
+    """A broken keep step run on float16 inputs only, as a kernel of its own for the 16-bit formats
+    (other vector widths, its own remainder loop); every other format gets the textbook's."""
+
+    broken = False
+
+    def forward(self, generator: Generator, x: Tensor, p: object, *, training: bool,
+                noise_shape: Sequence[int | None] | None = None) -> tuple[Tensor, Tensor]:
+        self.broken = x.dtype.name == "float16"
+        return super().forward(generator, x, p, training=training, noise_shape=noise_shape)  # type: ignore[misc]
+
+    def keep(self, generator: Generator, shape: Shape, p: float) -> list[bool]:
+        return super().keep(generator, shape, p) if self.broken else Textbook.keep(self, generator, shape, p)  # type: ignore[misc,arg-type]
+
+
+class TailAlwaysKeptInFloat16(_InFloat16Only, TailAlwaysKept):
+    """TailAlwaysKept in the float16 kernel only: DROPOUT-22's float64 decisions pass it, its float16
+    ones do not."""
+
+    name = "tail-always-kept-in-float16"
+
+
+class LaneReusesItsNeighbourInFloat16(_InFloat16Only, LaneReusesItsNeighbour):
+    """LaneReusesItsNeighbour in the float16 kernel only: DROPOUT-19's float64 decisions pass it, its
+    float16 ones by position class do not."""
+
+    name = "lane-reuses-its-neighbour-in-float16"
+
+
 class UniformsInInputFormat(Textbook):
     """Draws its uniforms on the grid of x's format (multiples of its eps: 1,024 values in float16, 128
     in bfloat16) and keeps u >= fl(p), as tf.nn.dropout does: right in float64, off in the 16-bit formats."""
