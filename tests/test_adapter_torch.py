@@ -4,8 +4,8 @@ In the session's quick run of the target (tests/conftest.py's ``quick_run``, eve
 ``TorchDropout`` on the CPU) a representative subset of every chapter's clauses gives what is stated
 here: the applicable ones pass, DROPOUT-3 and DROPOUT-13 under the policies measured in PyTorch 2.13
 (True and False taken as rates, 32-bit seeds), those needing a capability PyTorch lacks are "not
-applicable", and the deviations in ``refdropout.adapters.torch.KNOWN_DEVIATIONS`` (DROPOUT-2, VARIANTS-4
-and VARIANTS-6 in float16) are reported as failures.
+applicable", and the deviations in ``refdropout.adapters.torch.KNOWN_DEVIATIONS`` (DROPOUT-2, GRADIENTS-1,
+VARIANTS-4 and VARIANTS-6 in float16) are reported as failures.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from refdropout.adapters.torch import KNOWN_DEVIATIONS as DEVIATIONS
 QUICK = QuickRun(
     "torch",
     passes=["DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12",
-            "DROPOUT-15", "GRADIENTS-1", "GRADIENTS-2", "GRADIENTS-5", "GRADIENTS-6",
+            "DROPOUT-15", "GRADIENTS-2", "GRADIENTS-5", "GRADIENTS-6",
             "VARIANTS-1", "VARIANTS-2", "MODES-4", "MODES-7", "MODES-9",
             "RECURRENT-1", "RECURRENT-2", "RECURRENT-5", "RECURRENT-12", "RECURRENT-13",
             "ENSEMBLE-1", "ENSEMBLE-8", "ENSEMBLE-10", "TRAINING-1", "TRAINING-3", "TRAINING-4",
@@ -84,6 +84,20 @@ def test_a_float16_scale_overflows_where_the_kept_value_does_not(torch_impl) -> 
         torch.manual_seed(0)
         y = torch.nn.functional.dropout(torch.full((2**20,), 2.0**-14, dtype=dtype), p, training=True)
         assert set(y[y != 0].tolist()) == {kept}
+
+
+def test_a_float16_gradient_overflows_where_g_over_q_does_not(torch_impl) -> None:
+    """The deviation behind GRADIENTS-1's failure, in PyTorch itself: at p = 1 - 2^-16 the backward
+    multiplies g by the same float16 noise, so a kept g = 2^-14 gives inf, not 4 (float32 gives 4), and
+    a dropped one 0."""
+    torch = pytest.importorskip("torch")
+    p = 1 - 2**-16
+    for dtype, kept in ((torch.float16, math.inf), (torch.float32, 4.0)):
+        torch.manual_seed(0)
+        x = torch.full((2**20,), 2.0**-14, dtype=dtype, requires_grad=True)
+        y = torch.nn.functional.dropout(x, p, training=True)
+        y.backward(torch.full_like(y, 2.0**-14))
+        assert set(x.grad[y != 0].tolist()) == {kept} and set(x.grad[y == 0].tolist()) == {0.0}
 
 
 def test_cuda_without_a_device_is_a_clear_error(torch_impl) -> None:

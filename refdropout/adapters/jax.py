@@ -99,7 +99,9 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
                        "mask multiplies it, so a dropped element with |g| above q times the largest finite value "
                        "is 0 * inf = NaN, not 0: float16 at p = 0.999 with g = 100 gives NaN at every dropped "
                        "element, float64 at p = 1 - 2^-25 with g = 1.8e308 too (jax 0.10.2; found by the "
-                       "generated cases)",
+                       "generated cases); and, as XLA computes g / fl16(q) as g * fl16(1 / fl16(q)), in float16 at "
+                       "p = 1 - 2^-16 with g = 2^-14, every dropped element is NaN (found by the clause's case of an "
+                       "overflowing scale: NaN at element 0, dropped, jax 0.10.2)",
     },
     "flax": {
         "DROPOUT-2": XLA_RECIPROCAL_OVERFLOW,
@@ -108,7 +110,9 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
         "GRADIENTS-1": "`lax.select(mask, x / q, 0)` sends the zeroed cotangent of a dropped element through "
                        "x / fl16(q), which XLA computes as x * (1 / fl16(q)): in float16 at p = 0.99999 (q "
                        "subnormal, 1 / q beyond 65504) and at p = 1 - 2^-25 (q rounds to 0) every dropped "
-                       "element's gradient is 0 * inf = NaN, not 0 (flax 0.12.8; found by the generated cases)",
+                       "element's gradient is 0 * inf = NaN, not 0 (flax 0.12.8; found by the generated cases, and "
+                       "at p = 1 - 2^-16 by the clause's case of an overflowing scale: g = 2^-14 gives NaN at "
+                       "element 0, dropped)",
         "VARIANTS-21": "dot_product_attention's dropout multiplies the weights by keep / keep_prob in their "
                        "format: in float16 at p = 1 - 2^-25 keep_prob is 0 and every weight, dropped ones too, "
                        "is NaN (0 / 0, 1 / 0 times 0), not 0 (measured with flax 0.12 by hand: "
