@@ -283,7 +283,7 @@ def _run_targets(args: argparse.Namespace, clauses: list[str], reports: list[Rep
             with _loaded_frozen():
                 for target in targets:
                     run = runner.run_target(target.name, target.impl, clauses, profile=args.profile, seed=args.seed,
-                                            device=args.device, versions=target.versions(),
+                                            device=args.device, versions=target.versions,
                                             progress=output.progress_on(sys.stderr), watch=watch,
                                             declarations=target.declarations)
                     runs.append(run)
@@ -371,7 +371,7 @@ def _probed(args: argparse.Namespace) -> Probe | int:
     try:
         with interruptible():
             target = load_target(args.target, device=args.device)
-            return probe_target(target.name, target.impl, seed=args.seed, watch=watch, versions=target.versions(),
+            return probe_target(target.name, target.impl, seed=args.seed, watch=watch, versions=target.versions,
                                 progress=output.progress_on(sys.stderr))
     except TargetError as error:
         if args.traceback and error.__cause__ is not None:
@@ -446,7 +446,7 @@ def _fingerprint(args: argparse.Namespace) -> int:
     except TargetError as error:
         return _setup_error(str(error))
     seed = args.seed if before is None else before["seed"]
-    drawn = fingerprint.fingerprint(target.impl, seed, target=target.name, versions=target.versions(),
+    drawn = fingerprint.fingerprint(target.impl, seed, target=target.name, versions=target.versions,
                                     device=args.device)
     if args.out is not None:
         try:

@@ -48,7 +48,7 @@ QUICK = (
     QuickRun("flax",
              passes=["DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-11", "DROPOUT-12",
                      "DROPOUT-15", "GRADIENTS-4", "MODES-4", "MODES-7", "MODES-9",
-                     "VARIANTS-22", "DROPOUT-13", "MODES-8", "VARIANTS-20"],
+                     "VARIANTS-22", "DROPOUT-13", "MODES-8", "VARIANTS-20", "TRAINING-3", "TRAINING-4"],
              not_applicable=["ENSEMBLE-8", "VARIANTS-1", "VARIANTS-7", "RECURRENT-5"],
              relied={"DROPOUT-8": {"scale_format"},
                      "DROPOUT-10": {"nonfinite"}},
@@ -79,6 +79,29 @@ def test_flax_broadcast_dropout_shares_one_mask(targets, check_broken) -> None:
     flax_default.broadcast_dropout = True
     verdict = assert_fails(check_broken, "VARIANTS-20", flax_default, 0)
     assert "head 1 of sample 0 has the mask of head 0 of sample 0" in verdict.detail
+
+
+@pytest.mark.clause("TRAINING-3")
+@pytest.mark.clause("TRAINING-4")
+def test_flax_stream_state_is_the_rngs_key_and_count(targets, check_broken) -> None:
+    """nnx.Dropout's stream: a drawing call moves its Rngs count by one (an evaluation call and p = 0 by none),
+    and its (key, count) restored into a stream of another seed draws the masks that followed the save;
+    declaring an advance per element instead fails TRAINING-4."""
+    import numpy as np
+
+    flax, ones = targets["flax"], np.ones(64)
+    stream = flax.dropout_stream_state(5)
+    for p, training in ((0.3, True), (0.3, False), (0.0, True)):
+        stream(ones, p, training=training)
+    assert stream.position() == 1
+    snapshot = stream.save()
+    followed = [stream(ones, 0.3, training=True) for _ in range(2)]
+    resumed = flax.dropout_stream_state(6)
+    resumed.restore(snapshot)
+    assert resumed.position() == 1
+    assert all(np.array_equal(y, resumed(ones, 0.3, training=True)) for y in followed)
+    per_element = type("FlaxAdvancePerElement", (type(flax),), {"stream_advance": lambda self, n, dtype: n})()
+    assert "the declared advance is 7" in assert_fails(check_broken, "TRAINING-4", per_element, 0).detail
 
 
 # (clause, policy): declaring the reference's value of the policy instead fails the clause

@@ -21,6 +21,7 @@ import pytest
 
 import helpers
 from helpers import REPO, QuickRun, assert_quick_run_gives, described, misdeclaring, quick_run_cases
+from refdropout.adapters import INSTALL
 from refdropout.adapters.keras import KNOWN_DEVIATIONS
 from refdropout.conformance import Outcome
 from refdropout.conformance.guard import CallTimedOut, Guard, Watch
@@ -60,8 +61,8 @@ def adapters() -> dict[str, object]:
 
 
 def _impl(adapters: dict[str, object], target: str) -> object:
-    pytest.importorskip("keras", reason=f"the {target} target needs: pip install keras {FRAMEWORKS[target]}")
-    pytest.importorskip(FRAMEWORKS[target], reason=f"the {target} target needs: pip install keras {FRAMEWORKS[target]}")
+    pytest.importorskip("keras", reason=f"the {target} target needs keras: {INSTALL[target]}")
+    pytest.importorskip(FRAMEWORKS[target], reason=f"the {target} target needs {FRAMEWORKS[target]}: {INSTALL[target]}")
     if target not in adapters:
         from refdropout.adapters import load_target
 
@@ -113,11 +114,26 @@ def test_torch_streams_of_neighbouring_seeds_overlap(adapters) -> None:
         assert np.array_equal(second, impl.dropout(x, 0.5, training=True, seed=(seed + 1) % 2**64))
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_reports_name_the_backend_the_child_imported(adapters, target: str) -> None:
+    """What was checked is Keras and its backend, as imported in the child process, with their versions."""
+    import importlib.metadata
+
+    from refdropout.adapters import LoadedTarget
+
+    impl = _impl(adapters, target)
+    assert set(impl.framework_imports) == {"keras", FRAMEWORKS[target]}
+    versions = LoadedTarget(target, impl, "keras").versions()
+    backend = FRAMEWORKS[target]
+    assert versions["imported"] == {"keras": importlib.metadata.version("keras"),
+                                    backend: importlib.metadata.version(backend)}
+
+
 def test_a_backend_is_checked_whatever_backend_the_process_imported() -> None:
     """keras-jax runs Keras on jax in a child process even where the run's process imported Keras on torch
     (KERAS_BACKEND=torch), and answers as in a process of its own."""
-    pytest.importorskip("jax", reason="needs jax: pip install jax")
-    pytest.importorskip("torch", reason="needs torch: pip install torch")
+    pytest.importorskip("jax", reason=f"needs jax: {INSTALL['jax']}")
+    pytest.importorskip("torch", reason=f"needs torch: {INSTALL['torch']}")
     program = ("import keras, numpy as np\nfrom refdropout.adapters import load_target\n"
                "impl = load_target('keras-jax').impl\n"
                "y = impl.dropout(np.ones(64, np.float32), 0.5, training=True, seed=7)\n"

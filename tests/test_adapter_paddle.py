@@ -5,7 +5,8 @@ A representative subset of the checks runs against ``PaddleDropout`` and ``Paddl
 the CPU: the applicable ones pass, some only under the policies the adapter declares, and the
 deviations measured in PaddlePaddle 3.3 (``refdropout.adapters.paddle.KNOWN_DEVIATIONS``) are
 reported as failures.
-Statistical checks are charged to the suite's one budget (``check_correct``): DROPOUT-13's 10 decisions, one seed.
+Statistical checks are charged to the suite's one budget (``check_correct``): DROPOUT-13's 10 decisions and
+VARIANTS-20's 3, one seed each.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ pytest.importorskip("paddle", reason="the paddle target needs PaddlePaddle: pip 
 
 EXACT = {
     "paddle": ["DROPOUT-2", "DROPOUT-5", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12", "GRADIENTS-1", "GRADIENTS-5",
-               "MODES-4", "MODES-7"],
+               "MODES-4", "MODES-7", "VARIANTS-21", "VARIANTS-22", "ENSEMBLE-8", "ENSEMBLE-10"],
     "paddle-classic": ["DROPOUT-2", "DROPOUT-5", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12", "ENSEMBLE-1", "GRADIENTS-1",
-                       "GRADIENTS-5"],
+                       "GRADIENTS-5", "ENSEMBLE-8", "ENSEMBLE-10"],
 }
 RELIED = {
     "paddle": {"DROPOUT-2": {"scale_format"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"},
-               "GRADIENTS-1": {"scale_format"}, "GRADIENTS-5": {"scale_format"}},
+               "GRADIENTS-1": {"scale_format"}, "GRADIENTS-5": {"scale_format"}, "VARIANTS-21": {"scale_format"}},
     # classic scaling keeps x in training: GRADIENTS-1/5 scale g by 1, whatever the format of q
     "paddle-classic": {"DROPOUT-2": {"scaling", "scale_format"}, "DROPOUT-8": {"scale_format"},
                        "DROPOUT-10": {"nonfinite"}, "ENSEMBLE-1": {"scale_format"}},
@@ -81,6 +82,27 @@ def test_exact_clauses_pass(check_correct, name: str, clause: str, seed: int) ->
 def test_seeds_keep_32_bits(target, check_correct, seed: int) -> None:
     """DROPOUT-13 passes only under the declared seed_bits = 32."""
     assert "seed_bits" in {r.split(" = ")[0] for r in assert_passes(check_correct, "DROPOUT-13", target, seed).policies}
+
+
+@statistical(1)
+@given(seed=seeds)
+def test_fused_attention_keeps_the_weights_at_rate_q(check_correct, seed: int) -> None:
+    """scaled_dot_product_attention's kernel on the CPU ("math") drops its softmax weights with F.dropout:
+    VARIANTS-20's keep rate holds. paddle-classic has no fused attention: that kernel has no mode."""
+    assert_passes(check_correct, "VARIANTS-20", adapter("paddle"), seed)
+    assert adapter("paddle-classic").attention_backends is None
+
+
+@pytest.mark.clause("ENSEMBLE-10")
+def test_model_train_switches_batch_norm(check_broken) -> None:
+    """Monte Carlo dropout as model.train() (keras-team/keras#9412's recipe) runs BatchNorm1D on each batch's
+    moments and moves its running statistics: ENSEMBLE-10 rejects it, where the adapter's eval() followed by
+    train() on the nn.Dropout layers (lightning-uq-box's fix) passes (test_exact_clauses_pass)."""
+    from refdropout.adapters.paddle import PaddleDropout
+
+    every = PaddleDropout()
+    every.mc_switches = "every"
+    assert "the running mean became" in assert_fails(check_broken, "ENSEMBLE-10", every, 0).detail
 
 
 FAILING = {name: sorted(set(KNOWN_DEVIATIONS[name]) - {"DROPOUT-11", *REFUSED_RANKS, *FLOAT16_KERNELS})

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO, run_command
-from refdropout.adapters import TARGETS, BuiltinTarget, load_target
+from refdropout.adapters import TARGETS, BuiltinTarget, TargetError, import_framework, load_target
 from refdropout.adapters.numpy import NumpyDropout
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS, Outcome
@@ -179,6 +179,41 @@ def test_every_builtin_names_its_framework_and_install_command() -> None:
         assert (target.framework is None) == (target.install is None) == (name == "reference"), name
         if target.framework is not None:
             assert target.install.startswith("pip install ") and target.framework in target.install, name
+
+
+# target -> what its install command must hold: a CPU build (PyPI's torch is CUDA's; tensorflow-cpu; mlx's cpu extra)
+CPU_BUILDS = {"torch": "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu",
+              "keras-torch": "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu",
+              "tensorflow": "tensorflow-cpu", "keras": "tensorflow-cpu", "mlx": "'mlx[cpu]'"}
+
+
+@pytest.mark.parametrize("name, missing", [(name, module) for name, target in TARGETS.items() if target.framework
+                                           for module in (target.framework, *target.requires)])
+def test_a_builtin_missing_any_module_it_needs_says_what_to_install(name: str, missing: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each module a built-in target needs (Keras's backend too), missing, stops it before its adapter is
+    imported with one line naming the module and the exact command, a CPU build where PyPI's default is not."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda module, *args: None if module == missing
+                        else real(module, *args))
+    with pytest.raises(TargetError) as raised:
+        load_target(name)
+    assert str(raised.value) == f"target {name!r} needs {missing}, which is not installed: {TARGETS[name].install}"
+    assert CPU_BUILDS.get(name, "pip install ") in TARGETS[name].install
+
+
+def test_a_framework_installed_without_what_it_loads_names_the_install_command(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """mlx without its CPU backend: ``import mlx.core`` raises ImportError (libmlx.so), not ModuleNotFoundError."""
+    (tmp_path / "refdropout_half_installed.py").write_text("raise ImportError('libmlx.so: cannot open shared "
+                                                           "object file')\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ImportError) as raised:
+        import_framework("refdropout_half_installed", target="mlx", install=TARGETS["mlx"].install)
+    assert str(raised.value) == ("the mlx target cannot import refdropout_half_installed (libmlx.so: cannot open "
+                                 "shared object file); install it with: pip install 'mlx[cpu]'")
 
 
 def test_device_cuda_needs_an_adapter_that_takes_a_device(capsys: pytest.CaptureFixture[str]) -> None:
@@ -360,6 +395,45 @@ def test_reports_record_the_frameworks_a_users_module_imports_and_a_class_name(u
     cls = load_target(f"{user_module}:SelectReference")
     assert cls.versions()["imported"] == {"numpy": np.__version__}  # refdropout itself is no framework
     assert (cls.declarations.name, cls.declarations.sources["name"]) == ("reference", "target")
+
+
+def test_reports_record_a_framework_a_function_imports_in_its_body(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A function that imports its framework when called (here hatchling, a distribution no test imports in
+    this process) has it recorded, with its version, once the run has called it; the JSON and JUnit say so."""
+    import importlib.metadata
+
+    for module in [name for name in sys.modules if name.partition(".")[0] == "hatchling"]:
+        monkeypatch.delitem(sys.modules, module)
+    name = f"body_import_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent('''
+        def dropout(x, p, *, training, seed):
+            import hatchling  # the framework, imported where it is used
+            return x * 1
+    '''), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    loaded = load_target(f"{name}:dropout")
+    assert "hatchling" not in loaded.versions()["imported"]  # not called yet
+    report, junit = tmp_path / "report.json", tmp_path / "report.xml"
+    out, _ = check([f"{name}:dropout", "--clause", "DROPOUT-4", "--json", str(report), "--junit", str(junit)], capsys)
+    version = importlib.metadata.version("hatchling")
+    assert f"imports hatchling {version}" in out
+    [run] = json.loads(report.read_text(encoding="utf-8"))["runs"]
+    assert run["versions"]["imported"]["hatchling"] == version
+    properties = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
+    assert f"hatchling {version}" in properties["imported"] and properties["name"] == f"{name}:dropout"
+
+
+def test_junit_names_the_class_a_target_declares(user_module: str, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "report.xml"
+    check([f"{user_module}:SelectReference", "--clause", "DROPOUT-4", "--junit", str(path)], capsys)
+    [suite] = ET.parse(path).getroot()
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert suite.get("name") == f"{user_module}:SelectReference" and properties["name"] == "reference"
+    assert properties["declared"].startswith("name 'reference' (target); ")
+    assert "nonfinite=select (target)" in properties["declared"]
 
 
 def test_numpy_is_an_independent_implementation_with_every_dropout_capability() -> None:

@@ -37,6 +37,7 @@ from broken.dropout import (
     BiasedLaneOf64,
     BoolsAsNumbers,
     ChainersValidation,
+    ChannelSharedMaskOnFourAxes,
     ClaimsRefusalGivesZeros,
     DividesByQInInputFormat,
     EvaluationIgnoresRate,
@@ -45,6 +46,8 @@ from broken.dropout import (
     HighSeedBitsIgnoredInFloat16,
     HighSeedBitsIgnoredWhenTiny,
     Keeps32SeedBits,
+    LaneReusesItsNeighbour,
+    LaneReusesItsNeighbourInFloat16,
     NoiseShapeIgnoredOnManyAxes,
     RaisesOnFiveAxes,
     ReciprocalInInputFormat,
@@ -57,6 +60,7 @@ from broken.dropout import (
     SelectsOnManyAxes,
     SkipsRescaleForTinyRates,
     TailAlwaysKept,
+    TailAlwaysKeptInFloat16,
     TailDividesByZeroAtRateOne,
     TailScaledByRate,
     UniformsInInputFormat,
@@ -108,10 +112,11 @@ CLASSIC = ReferenceDropout(scaling="classic", nonfinite="select")
 CORRECT = (REFERENCE, CLASSIC, Textbook())
 
 def test_the_chapter_plans_its_decisions() -> None:
-    """The decision count the spec and this file's budget rest on: 64 per run of the chapter (DROPOUT-16's
-    five in each of the four floating formats, DROPOUT-13's two and two more in each format, DROPOUT-22's
-    ten, DROPOUT-23's three)."""
-    assert sum(c.decisions for clause, c in CHECKS.items() if clause.startswith("DROPOUT-")) == 64
+    """The decision count the spec and this file's budget rest on: 210 per run of the chapter (DROPOUT-16's
+    five in each of the four floating formats, DROPOUT-13's two and two more in each format, DROPOUT-19's
+    32 and DROPOUT-22's ten in each format, DROPOUT-23's seven, one each for DROPOUT-14, -17, -18, -20
+    and -21)."""
+    assert sum(c.decisions for clause, c in CHECKS.items() if clause.startswith("DROPOUT-")) == 210
 
 
 # --- DROPOUT-1: the reference operator ----------------------------------------------------------------
@@ -816,6 +821,20 @@ def test_every_position_class_is_kept_at_one_rate(check_correct, check_broken, q
     assert "tail past a multiple of 8" in tail.detail and "index mod" not in tail.detail
 
 
+@pytest.mark.clause("DROPOUT-19", "DROPOUT-22")
+def test_position_classes_and_lags_are_judged_in_every_declared_format(check_broken) -> None:
+    """A remainder loop, or a lane reusing its neighbour's word, in the float16 kernel only passes every
+    float64 decision and fails the float16 ones (decisions named with the format); float64's names and
+    seeds are those of a float64-only run."""
+    tail = assert_fails(check_broken, "DROPOUT-22", TailAlwaysKeptInFloat16(), 0)
+    assert [r.name for r in tail.records if r.reject] == [  # the last 5 elements lie in every tail
+        f"DROPOUT-22 float16 tail past a multiple of {m}" for m in checks.TAIL_WIDTHS]
+    assert not any(r.reject for r in tail.records if r.name.startswith(("DROPOUT-22 index", "DROPOUT-22 tail")))
+    lane = assert_fails(check_broken, "DROPOUT-19", LaneReusesItsNeighbourInFloat16(), 0)
+    assert [r.name for r in lane.records if r.reject] == ["DROPOUT-19 float16 lag 1, index mod 64"]
+    assert "bfloat16" not in " ".join(r.name for r in lane.records)  # the formats after a rejection are not drawn
+
+
 @pytest.mark.clause("DROPOUT-23")
 @statistical(2)
 @given(seed=seeds)
@@ -833,12 +852,34 @@ def test_every_row_and_column_is_kept_at_one_rate(check_correct, check_broken, q
     assert "columns" in verdict.detail and "DROPOUT-23 rows:" not in verdict.detail  # its rows keep at q
 
 
+@pytest.mark.clause("DROPOUT-23")
+def test_a_mask_shared_over_the_channels_of_a_4_axis_input_is_caught(check_broken, quick_plan) -> None:
+    """A mask shared across axis 1 of 4-axis inputs only passes the square input and fails the 4-axis
+    input's axis-1 pairs: a = 26 (a^4 / 2 = 228,488 pairs per axis, at least independence_pairs = 178,847,
+    which detect |corr| = CORRELATION_MDE)."""
+    assert checks.batch_side(quick_plan) == 26 and checks.independence_pairs(quick_plan) == 178_847
+    verdict = assert_fails(check_broken, "DROPOUT-23", ChannelSharedMaskOnFourAxes(), 0)
+    rejected = [record.name for record in verdict.records if record.reject]
+    assert rejected == ["DROPOUT-23 4-axis input, axis 1 entries 2t and 2t + 1"], rejected
+
+
 @pytest.mark.clause("DROPOUT-19")
 @statistical(2)
 @given(seed=seeds)
 def test_mask_elements_are_independent_at_lags_1_to_16(check_correct, check_broken, seed: int) -> None:
     assert_passes(check_correct, "DROPOUT-19", (REFERENCE,), seed)
     assert_fails(check_broken, "DROPOUT-19", (CorrelatedNeighbours(),), seed)
+
+
+@pytest.mark.clause("DROPOUT-19")
+def test_a_correlation_at_one_position_class_is_caught(check_broken, quick_plan) -> None:
+    """Element 64 k + 32 copying element 64 k + 31 passes every pooled lag (those pairs are never
+    formed) and fails the lag-1 pairs by index mod 64, whose one class of 5,589 pairs at quick
+    detects |corr| = 0.15 (LAG_CLASS_MDE) at alpha / 64 with the plan's power."""
+    assert checks.lag_mask_size(quick_plan) == 357_726
+    verdict = assert_fails(check_broken, "DROPOUT-19", LaneReusesItsNeighbour(), 0)
+    rejected = [record.name for record in verdict.records if record.reject]
+    assert rejected == ["DROPOUT-19 lag 1, index mod 64"], rejected
 
 
 @pytest.mark.clause("DROPOUT-20")

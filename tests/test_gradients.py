@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import struct
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,14 +24,17 @@ from broken.gradients import (
     MaskedInEval,
     MaskedInEvalAtSeedZero,
     NaNBitsLostInEvalBackward,
+    NoiseInInputFormatInBackward,
     RedrawsOnManyAxes,
     ScaleOverflowsInBackward,
 )
 from helpers import assert_fails, assert_generated_cases_catch, assert_passes, exact, filled, rates, seeds
 from refdropout import GradcheckError, gradcheck, softmax
 from refdropout.adapters.reference import ReferenceDropout
+from refdropout.adapters.reference_bulk import dropout_bulk
 from refdropout.conformance.gradients import FD_STEP, FD_TOLERANCE
-from refdropout.dtypes import float32, get_dtype, ordinal, within_one_ulp
+from refdropout.contract.arrays import as_array, in_kind
+from refdropout.dtypes import get_dtype, ordinal, within_one_ulp
 from refdropout.functional import (
     DATA_FORMATS,
     DROP_PATH_MODES,
@@ -64,19 +68,26 @@ class RoundedScale(ReferenceDropout):
 
     name = "rounded-scale"
 
-    def _scaled(self, t: Tensor, p: float, seed: int) -> Tensor:
-        compute = float32 if t.dtype.itemsize < 4 else t.dtype
-        keep = dropout(t, p, training=True, seed=seed, return_mask=True)[1].astype(compute)
-        scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)  # the scalar is rounded to the compute type
-        return (t.astype(compute) * keep * scale).astype(t.dtype)
+    def _scaled(self, t: Tensor | np.ndarray, p: float, seed: int) -> Tensor | np.ndarray:
+        """t m fl_C(1/q), computed by numpy on t's values (the reference's mask, dropout_bulk's), answered
+        in kind: the case of an overflowing scale hands it 301,803 elements as an array."""
+        a = as_array(t)
+        compute = np.dtype(np.float32 if a.dtype.itemsize < 4 else a.dtype).type
+        keep = dropout_bulk(a, p, training=True, seed=seed)[1].astype(compute)
+        scale = compute(0.0 if p == 1.0 else 1.0 / (1.0 - p))  # the scalar is rounded to the compute type
+        with np.errstate(all="ignore"):
+            return in_kind((a.astype(compute) * keep * scale).astype(a.dtype), t)
 
-    def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+    def dropout(self, x: Tensor | np.ndarray, p: float, *, training: bool, seed: int) -> Tensor | np.ndarray:
         return self._scaled(x, p, seed) if training else x
 
-    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+    def dropout_vjp(self, x: Tensor | np.ndarray, p: float, g: Tensor | np.ndarray, *, training: bool,
+                    seed: int) -> tuple:
         if not training:
             return x, g
         return self._scaled(x, p, seed), self._scaled(g, p, seed)
+
+    dropout.answers_in_kind = dropout_vjp.answers_in_kind = True  # type: ignore[attr-defined]
 
 
 CORRECT = (ReferenceDropout(), ReferenceDropout(scaling="classic", nonfinite="select"), RoundedScale())
@@ -151,12 +162,13 @@ def test_generated_cases_catch_a_backward_that_redraws_on_many_axes(quick_plan) 
     assert_generated_cases_catch(quick_plan, "GRADIENTS-1", RedrawsOnManyAxes(), seed=0)
 
 
-@pytest.mark.clause("GRADIENTS-1", "RUNNER-18")
-def test_generated_cases_catch_a_backward_whose_scale_overflows_float16(quick_plan) -> None:
-    """g m fl16(1/q) at p = 1 - 2^-25 is 0 * inf = NaN at a dropped element: the clause requires 0
-    there, however large 1/q (the first generated case; the fixed cases' 1/q is at most 1000)."""
-    detail = assert_generated_cases_catch(quick_plan, "GRADIENTS-1", ScaleOverflowsInBackward()).detail
-    assert "'float16'" in detail and "nan" in detail
+@pytest.mark.clause("GRADIENTS-1")
+def test_a_backward_whose_scale_overflows_float16_is_caught(check_broken) -> None:
+    """g m fl16(1/q) is 0 * inf = NaN at a dropped element wherever 1/q overflows float16: the clause
+    requires 0 there, however large 1/q. The case of an overflowing scale (p = 1 - 2^-16) sees it first,
+    before the generated case at p = 1 - 2^-25 (the fixed cases' 1/q is at most 1000)."""
+    detail = assert_fails(check_broken, "GRADIENTS-1", ScaleOverflowsInBackward(), 0).detail
+    assert "float16, p = 1 - 2^-16, 301803 elements" in detail and "gave nan, dropped, not 0" in detail
 
 
 @pytest.mark.clause("GRADIENTS-2", "RUNNER-18")
@@ -436,3 +448,13 @@ def test_gradcheck_rejects_noise_redrawn_per_call(op: str, seed: int, data) -> N
     calls = iter(range(2**20))
     with pytest.raises(GradcheckError):
         tight_gradcheck(lambda t: fn(t, (seed + next(calls)) % 2**64), x)
+
+
+@pytest.mark.clause("GRADIENTS-1")
+def test_a_float16_backward_whose_noise_overflows_is_caught(check_broken) -> None:
+    """g · fl16(m / q), PyTorch's CPU float16 backward, is right wherever 1/q fits float16, and 0 at a
+    dropped element however large 1/q: only the case of an overflowing scale (DROPOUT-2's inputs, p =
+    1 - 2^-16 on 301,803 elements of 2^-14, g = x) keeps an element there, whose g/q = 4 it gives as inf."""
+    detail = assert_fails(check_broken, "GRADIENTS-1", NoiseInInputFormatInBackward(), 0).detail
+    assert "float16, p = 1 - 2^-16, 301803 elements, dL/dx (g = x)" in detail
+    assert "gave inf, kept, not x/q = 4.0" in detail

@@ -12,6 +12,7 @@ import re
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from helpers import run_command
@@ -75,9 +76,10 @@ def test_header_gives_the_command_profile_seed_and_versions(document: tuple[str,
     assert "profile `quick`" in text and "master seed 7" in text
     assert re.search(r"Python 3\.\d+\.\d+", text)
     versions = tables(text)[0]
-    assert versions[0] == ["target", "framework", "version", "seconds"]
+    assert versions[0] == ["target", "framework", "version", "seconds", "imported"]
     assert [row[0] for row in versions[1:]] == ["reference", *(a for a in argv[-3:])]
     assert versions[4][2] == "not installed"
+    assert versions[1][4] == "" and versions[2][4] == f"numpy {np.__version__}"  # what the user's module imports
 
 
 def test_verdict_table_has_clauses_down_the_side_and_targets_across(document: tuple[str, list[str]]) -> None:
@@ -125,6 +127,18 @@ def test_policy_values_other_than_the_reference_s_are_bold() -> None:
             "| float64 |" in table)
 
 
+def test_the_policy_note_names_what_the_command_line_declared() -> None:
+    from refdropout.contract import Policies
+    from refdropout.reports.matrix import Column, _policy_note
+
+    sources = {"nonfinite": "command line", "seed_bits": "target", "dtypes": "command line", "name": "default"}
+    declared = Column("m:f", policies=Policies(nonfinite="select", seed_bits=32), dtypes=("float32",), sources=sources)
+    note = _policy_note([Column("reference", policies=Policies(), sources={"nonfinite": "default"}), declared])
+    assert note.endswith("Declared on the command line (`--policy`, `--dtypes`), over the target's own: m:f "
+                         "nonfinite=select, dtypes float32.")
+    assert "command line" not in _policy_note([Column("reference", policies=Policies())])
+
+
 def test_a_matrix_in_two_workers_is_the_serial_matrix(document: tuple[str, list[str]], tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """Each target a unit with its column recorded: the same document, timings and the command apart; the
@@ -137,7 +151,7 @@ def test_a_matrix_in_two_workers_is_the_serial_matrix(document: tuple[str, list[
     serial, workers = ((tmp_path / "out" / f"{name}.md").read_text(encoding="utf-8") for name in ("serial", "workers"))
 
     def timeless(document: str) -> str:
-        return re.sub(r"\| [0-9.]+ \|$", "| s |", document.split("```", 2)[2], flags=re.M)
+        return re.sub(r"\| [0-9.]+ \|([^|\n]*\|)$", r"| s |\1", document.split("```", 2)[2], flags=re.M)  # seconds
 
     assert timeless(workers) == timeless(serial) and "--workers 2" in workers
     assert "absent_module_xyz:dropout did not load" in workers and "FAIL" in workers

@@ -110,6 +110,30 @@ class Selecting(ReferenceDropout):
                                  "test_clause[[]DROPOUT-10[]]: nonfinite = 'select' (the reference: 'multiply')"])
 
 
+def test_the_junit_report_names_what_each_test_checked(pytester: pytest.Pytester) -> None:
+    """Each test's JUnit properties name the class's declared name, its declarations and the frameworks
+    the target imported, with their versions (what a CI owner keeps is the JUnit file)."""
+    import numpy as np
+
+    pytester.makepyfile(selecting='''
+import numpy as np
+from refdropout.adapters.reference import ReferenceDropout
+
+class Selecting(ReferenceDropout):
+    name = "selecting-reference"
+
+    def __init__(self):
+        super().__init__(nonfinite="select")
+''')
+    run_plugin(pytester, "--refdropout-impl", "selecting:Selecting", "--refdropout-profile", "quick",
+               "--refdropout-clause", "DROPOUT-3", "--junitxml=checked.xml")
+    [case] = ET.parse(pytester.path / "checked.xml").getroot().iter("testcase")
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert properties["refdropout_name"] == "selecting-reference"
+    assert "nonfinite=select (target)" in properties["refdropout_declared"]
+    assert properties["refdropout_imported"] == f"numpy {np.__version__}"
+
+
 SELECT_NAN = '''
 import numpy as np
 

@@ -137,7 +137,7 @@ def missing_framework(words: list[str]) -> str | None:
     """The install command of the built-in target a command names whose framework is not installed."""
     for word in words:
         target = TARGETS.get(word)
-        if target is not None and target.framework and importlib.util.find_spec(target.framework) is None:
+        if target is not None and target.missing():
             return target.install
     return None
 

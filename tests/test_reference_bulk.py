@@ -19,7 +19,7 @@ from refdropout import functional
 from refdropout.adapters import reference_variants_bulk as bulk
 from refdropout.adapters.numpy_philox import NumpyGenerator
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.adapters.reference_bulk import dropout_bulk
+from refdropout.adapters.reference_bulk import dropout_bulk, dropout_vjp_bulk
 from refdropout.contract.arrays import NUMPY_FORMATS, from_numpy, to_numpy
 from refdropout.functional import dropout
 from refdropout.random import Generator
@@ -101,6 +101,23 @@ def test_generators_move_on_as_the_engines_does(x: np.ndarray, p: object, s: int
         assert float64_bytes(y_engine_driven.astype(np.float64)) == float64_bytes(expected.data)
         assert keep.ravel().tolist() == expected_keep.data
         assert bulk.state == engine.state == engine_driven.state
+
+
+@seed(15_105)
+@exact(100)
+@given(x=arrays(), p=rates, s=seeds, kwargs=options)
+def test_the_vjp_is_the_engines(x: np.ndarray, p: object, s: int, kwargs: dict) -> None:
+    """dropout_vjp_bulk, and the reference target handed arrays, give the engine's backward pass bit for
+    bit (g: x's elements reversed, so that every special value reaches g too)."""
+    g = x.ravel()[::-1].reshape(x.shape).copy()
+    training = kwargs.pop("training")
+    y, dx = dropout_vjp_bulk(x, p, g, training=training, seed=s, **kwargs)
+    impl = ReferenceDropout(**kwargs)
+    expected_y, expected_dx = impl.dropout_vjp(from_numpy(x), p, from_numpy(g), training=training, seed=s)
+    assert float64_bytes(y.astype(np.float64)) == float64_bytes(expected_y.data)
+    assert dx.dtype == x.dtype and dx.shape == x.shape
+    assert float64_bytes(dx.astype(np.float64)) == float64_bytes(expected_dx.data), (x, g, dx, expected_dx.data)
+    assert _bits(impl.dropout_vjp(x, p, g, training=training, seed=s)[1]) == _bits(dx)
 
 
 def test_the_identity_returns_x_itself() -> None:

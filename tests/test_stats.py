@@ -769,6 +769,45 @@ def test_pair_test_is_fisher_on_the_pair_table(seed, lag, q):
 
 
 @pytest.mark.clause("STATS-8")
+@exact(30)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 64), st.floats(0.05, 0.95))
+def test_the_test_by_class_is_bonferroni_over_fisher_tests(seed, classes, q):
+    """Each class's p-value is Fisher's (scipy's, to rounding); the decision's p-value k min p_r, capped at 1."""
+    rng = np.random.default_rng(seed)
+    tables = []
+    for _ in range(classes):
+        a, b = (bernoulli(rng, int(rng.integers(1, 300)), q) for _ in range(2))
+        a = a[:b.size] if a.size > b.size else a
+        b = b[:a.size]
+        tables.append(S.PairCounts(a.size, int(a.sum()), int(b.sum()), int((a & b).sum())))
+    d = S.class_pair_counts_test(tables, alpha=1e-6)
+    fisher = [S.pair_counts_test(t, alpha=1e-6).p_value for t in tables]
+    assert d.statistic == pytest.approx(min(fisher), rel=1e-9)
+    assert d.p_value == pytest.approx(min(1.0, classes * min(fisher)), rel=1e-9)
+    assert d.n == sum(t.pairs for t in tables) and d.alpha == 1e-6
+
+
+@pytest.mark.clause("STATS-8")
+def test_the_test_by_class_holds_its_level_and_sees_one_class():
+    """Under independence 64 classes of 200 pairs reject at alpha = 0.05 no more often than the exact
+    binomial bound allows (300 sets of 64 tables); pairs identical in one class of 64, independent in the
+    rest, are rejected at 1e-9, where the pooled table's p-value is far above it."""
+    rng = np.random.default_rng(16)
+    rejections = 0
+    for _ in range(300):
+        masks = rng.random((64, 2, 200)) < 0.7
+        tables = [S.PairCounts(200, int(a.sum()), int(b.sum()), int((a & b).sum())) for a, b in masks]
+        rejections += S.class_pair_counts_test(tables, alpha=0.05).reject
+    assert sps.binomtest(rejections, 300, 0.05, alternative="greater").pvalue > 1e-6
+    masks = rng.random((64, 2, 1_000)) < 0.7
+    masks[0, 1] = masks[0, 0]
+    tables = [S.PairCounts(1_000, int(a.sum()), int(b.sum()), int((a & b).sum())) for a, b in masks]
+    pooled = sum(tables[1:], tables[0])
+    assert S.class_pair_counts_test(tables, alpha=1e-9).reject
+    assert not S.pair_counts_test(pooled, alpha=1e-9).reject
+
+
+@pytest.mark.clause("STATS-8")
 def test_lag_independence_catches_a_periodic_mask():
     rng = np.random.default_rng(11)
     block = bernoulli(rng, 8, 0.5)

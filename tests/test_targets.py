@@ -13,8 +13,6 @@ charged to the suite's one budget.
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from helpers import assert_answers_in_kind, assert_mask_bits_are_the_mask
@@ -30,8 +28,8 @@ def known_deviations(impl: object) -> dict[str, str]:
 @pytest.fixture(scope="module", params=sorted(TARGETS))
 def target(request: pytest.FixtureRequest):
     builtin = TARGETS[request.param]
-    if builtin.framework is not None and importlib.util.find_spec(builtin.framework) is None:
-        pytest.skip(f"target {request.param!r} needs {builtin.framework}: {builtin.install}")
+    if builtin.missing():
+        pytest.skip(builtin.not_installed(request.param))
     return load_target(request.param)
 
 

@@ -43,12 +43,13 @@ import numpy as np
 from ..contract import Policies
 from ..contract.arrays import in_kind
 from ..tensor import Tensor
+from . import INSTALL as COMMANDS
 from . import import_framework
 from .jax import XLA_RECIPROCAL_OVERFLOW, JaxDropout, _Jax
 
 __all__ = ["EquinoxDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
-INSTALL = "pip install equinox"
+INSTALL = COMMANDS["equinox"]
 
 # clause -> what Equinox does that the spec forbids and no policy allows; measured with Equinox 0.13.8,
 # JAX 0.10.2 on the CPU by `refdropout check equinox --profile quick` (seed 0) and by hand:
@@ -63,7 +64,9 @@ KNOWN_DEVIATIONS: dict[str, str] = {
     "DROPOUT-9": "`x / q` of an int32 x silently promotes it to floating point: integers are scaled, not refused",
     "GRADIENTS-1": "as at p = 1 (GRADIENTS-4), in float16 at p = 1 - 2^-25, where q rounds to 0: "
                    "`jnp.where(mask, x / q, 0)` sends the zeroed cotangent through x / 0, and every dropped "
-                   "element's gradient is 0 / 0 = NaN, not 0 (equinox 0.13.8; found by the generated cases)",
+                   "element's gradient is 0 / 0 = NaN, not 0 (equinox 0.13.8; found by the generated cases); "
+                   "and at p = 1 - 2^-16, where XLA's x * fl16(1 / q) overflows, through 0 * inf = NaN (found "
+                   "by the clause's case of an overflowing scale: g = 2^-14 gives NaN at element 0, dropped)",
     "GRADIENTS-4": "at p = 1 the VJP is NaN, not 0: `jnp.where(mask, x / q, 0)` with q = 0 sends the zero "
                    "cotangent through x / 0, and 0 / 0 is NaN (the forward pass gives zeros)",
 }

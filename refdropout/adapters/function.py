@@ -31,6 +31,7 @@ from ..contract.declarations import DECLARED
 from ..contract.policies import Policies
 from ..contract.protocol import ContractViolation
 from ..tensor import Tensor
+from .imported import CallImports
 
 __all__ = ["FunctionDropout"]
 
@@ -39,7 +40,9 @@ class FunctionDropout:
     """``function(x, p, *, training, seed)`` on numpy arrays behind the conformance protocol; a
     numpy x is handed over as it is and the result returned as it is (contract: answers in kind).
     ``decorated``: what the function declares with :func:`refdropout.contract.target` (its
-    ``policies`` by name, and ``dtypes`` and ``name`` where given), which the wrapper declares in turn."""
+    ``policies`` by name, and ``dtypes`` and ``name`` where given), which the wrapper declares in turn;
+    ``call_imports``: the packages its calls imported (a framework imported in the function's body),
+    which reports name as imported by the target."""
 
     def __init__(self, function: Callable[..., object], name: str) -> None:
         self.function = function
@@ -48,11 +51,12 @@ class FunctionDropout:
         self.policies = Policies(**self.decorated["policies"])
         if "dtypes" in self.decorated:
             self.dtypes = self.decorated["dtypes"]
+        self.call_imports = CallImports()
 
     def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
         array = as_array(x)
         try:
-            y = self.function(array, p, training=training, seed=seed)
+            y = self.call_imports.call(self.function, array, p, training=training, seed=seed)
         except OverflowError as error:
             named = _naming_the_seed(error, seed)
             if named is None:

@@ -6,7 +6,8 @@ backend from ``KERAS_BACKEND`` then. A target on another configuration than the 
 class it ``serves``, the keyword ``options`` that class is made with, and the ``environment`` the
 child process starts in. Making it starts ``python -m refdropout.adapters.isolated`` with that
 environment, which makes the served adapter; a failure to start is an exception of the constructor,
-so a setup error of the run, with the child's own message.
+so a setup error of the run, with the child's own message. The child answers its start with the
+packages the adapter imported there (``framework_imports``), which reports name as checked.
 
 Calls. Each capability the served class defines is a method of the subclass that sends its
 arguments (numpy arrays, engine tensors, numbers, tuples and lists of them) pickled through a pipe
@@ -119,10 +120,11 @@ class _Child:
         self.broken, self.released = False, []
         self.remotes = weakref.WeakValueDictionary()
         weakref.finalize(self, _stop, self.process, self.sending, self.receiving)
-        status, value = self._answer()  # whether the child made the adapter
+        status, value = self._answer()  # whether the child made the adapter, and what it imported
         if status == "raised":
             self.broken = True
             raise _rebuilt(value)
+        self.imported: tuple[str, ...] = value
 
     def call(self, number: int, generation: int | None, name: str, args: tuple, kwargs: dict) -> Any:
         """``name(*args, **kwargs)`` of the child's object ``number`` made in ``generation`` (the adapter:
@@ -261,6 +263,12 @@ class Isolated:
         served = f"{self.serves.__module__}:{self.serves.__qualname__}"
         self._child = _Child(served, dict(self.options), dict(self.environment), f"target {self.name!r}")
 
+    @property
+    def framework_imports(self) -> tuple[str, ...]:
+        """The packages the served adapter imported in the child (refdropout.adapters.imported), which
+        reports name as what was checked: ``keras`` and its backend's."""
+        return self._child.imported
+
 
 # ---- the child's side ------------------------------------------------------------------------------
 
@@ -314,13 +322,15 @@ def _serve(receiving: Connection, sending: Connection, adapter: str, options: di
             return {key: incoming(item) for key, item in value.items()}
         return value
 
+    from .imported import recorded
+
     try:
         module, _, name = adapter.partition(":")
         objects[0] = getattr(importlib.import_module(module), name)(**options)
     except BaseException as error:  # noqa: BLE001  (any failure to start is the answer)
         sending.send(("raised", _raised(error), taken()))
         return
-    sending.send(("ok", None, taken()))
+    sending.send(("ok", recorded(), taken()))
     while True:
         try:
             number, method, args, kwargs, released = receiving.recv()

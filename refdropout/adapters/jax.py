@@ -17,7 +17,8 @@ each call that draws (training at 0 < p), and the call draws with ``sub``. It ha
 Target ``flax`` (:class:`FlaxDropout`) is ``flax.linen.Dropout`` for single calls (``deterministic``
 is evaluation, ``broadcast_dims`` the axes where the noise shape is 1, the key given as
 ``rngs={"dropout": key}``), and ``flax.nnx.Dropout`` for everything with state: a stream is one
-``nnx.Dropout`` whose ``Rngs`` advance at every drawing call, modules are ``nnx.Dropout`` layers
+``nnx.Dropout`` whose ``Rngs`` advance at every drawing call (its state the Rngs stream's key and
+count, which a drawing call advances by one: TRAINING-3, TRAINING-4), modules are ``nnx.Dropout`` layers
 switched by ``train()`` and ``eval()``, and the container is ``nnx.Sequential``.
 
 Seeds. ``jax.random.key(seed)`` keeps only the low 32 bits of a seed, silently, unless 64-bit
@@ -57,13 +58,14 @@ from ..contract import Policies
 from ..contract.arrays import DTYPES, NUMPY_FORMATS, as_array, in_kind
 from ..exact import jax_random
 from ..tensor import Tensor
+from . import INSTALL as COMMANDS
 from . import import_framework
 
 __all__ = ["JaxDropout", "FlaxDropout", "CACHE_CHECK", "INSTALL_JAX", "INSTALL_FLAX", "KNOWN_DEVIATIONS",
            "bounded_caches"]
 
-INSTALL_JAX = "pip install jax"
-INSTALL_FLAX = "pip install flax"
+INSTALL_JAX = COMMANDS["jax"]
+INSTALL_FLAX = COMMANDS["flax"]
 SEEDS = 2**64  # a seed is an integer in [0, 2^64)
 CACHE_BYTES = 2**30  # resident bytes above which JAX's compilation caches are cleared (bounded_caches)
 CACHE_CHECK = 256  # calls between two looks at the resident size
@@ -103,7 +105,9 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
                        "mask multiplies it, so a dropped element with |g| above q times the largest finite value "
                        "is 0 * inf = NaN, not 0: float16 at p = 0.999 with g = 100 gives NaN at every dropped "
                        "element, float64 at p = 1 - 2^-25 with g = 1.8e308 too (jax 0.10.2; found by the "
-                       "generated cases)",
+                       "generated cases); and, as XLA computes g / fl16(q) as g * fl16(1 / fl16(q)), in float16 at "
+                       "p = 1 - 2^-16 with g = 2^-14, every dropped element is NaN (found by the clause's case of an "
+                       "overflowing scale: NaN at element 0, dropped, jax 0.10.2)",
     },
     "flax": {
         "DROPOUT-2": XLA_RECIPROCAL_OVERFLOW,
@@ -112,7 +116,9 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
         "GRADIENTS-1": "`lax.select(mask, x / q, 0)` sends the zeroed cotangent of a dropped element through "
                        "x / fl16(q), which XLA computes as x * (1 / fl16(q)): in float16 at p = 0.99999 (q "
                        "subnormal, 1 / q beyond 65504) and at p = 1 - 2^-25 (q rounds to 0) every dropped "
-                       "element's gradient is 0 * inf = NaN, not 0 (flax 0.12.8; found by the generated cases)",
+                       "element's gradient is 0 * inf = NaN, not 0 (flax 0.12.8; found by the generated cases, and "
+                       "at p = 1 - 2^-16 by the clause's case of an overflowing scale: g = 2^-14 gives NaN at "
+                       "element 0, dropped)",
         "VARIANTS-21": "dot_product_attention's dropout multiplies the weights by keep / keep_prob in their "
                        "format: in float16 at p = 1 - 2^-25 keep_prob is 0 and every weight, dropped ones too, "
                        "is NaN (0 / 0, 1 / 0 times 0), not 0 (measured with flax 0.12 by hand: "
@@ -361,17 +367,18 @@ class FlaxDropout(_Jax):
     def _rngs(self, seed: int) -> Any:
         return self.nnx.Rngs(dropout=self._key(seed))
 
-    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+    def dropout_stream(self, seed: int) -> _RngsStream:
         """One ``nnx.Dropout`` whose Rngs advance at every drawing call; p is its rate for the call."""
-        with self._x64():
-            layer = self.nnx.Dropout(0.0, rngs=self._rngs(seed))
+        return _RngsStream(self, seed)
 
-        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
-            layer.rate = p
-            with self._x64():
-                return in_kind(np.asarray(layer(self._array(x), deterministic=not training)), x)
+    def dropout_stream_state(self, seed: int) -> _RngsStream:
+        """The same stream; its state is the ``nnx.Rngs`` stream's key and count (TRAINING-3)."""
+        return _RngsStream(self, seed)
 
-        return call
+    def stream_advance(self, n: int, dtype: str) -> int:
+        """One: ``nnx.Dropout`` takes one key of its Rngs stream per drawing call, whatever its size and
+        format (the count goes 0 -> 1 -> 2; an evaluation call and p = 0 take none; measured with flax 0.12.8)."""
+        return 1
 
     def attention_backends(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """One kernel, XLA's ``linen.dot_product_attention``, in every format."""
@@ -409,6 +416,34 @@ class FlaxDropout(_Jax):
 
     def sequential(self, *modules: _Module) -> _Module:
         return _Module(self, self.nnx.Sequential(*(m.module for m in modules)))
+
+
+class _RngsStream:
+    """``nnx.Dropout`` on ``nnx.Rngs(dropout=key(seed))``, p set for each call. save() is the Rngs stream's
+    (key, count), immutable jax arrays; restore() sets both back; position() is the count, which each
+    drawing call advances by one (TRAINING-3, TRAINING-4)."""
+
+    def __init__(self, adapter: FlaxDropout, seed: int) -> None:
+        self.adapter = adapter
+        with adapter._x64():
+            self.layer = adapter.nnx.Dropout(0.0, rngs=adapter._rngs(seed))
+
+    def __call__(self, x: Tensor, p: float, *, training: bool) -> Tensor:
+        self.layer.rate = p
+        with self.adapter._x64():
+            return in_kind(np.asarray(self.layer(self.adapter._array(x), deterministic=not training)), x)
+
+    def save(self) -> tuple[Any, Any]:
+        rngs = self.layer.rngs
+        return rngs.key.get_value(), rngs.count.get_value()
+
+    def restore(self, snapshot: tuple[Any, Any]) -> None:
+        rngs = self.layer.rngs
+        rngs.key.set_value(snapshot[0])
+        rngs.count.set_value(snapshot[1])
+
+    def position(self) -> int:
+        return int(self.layer.rngs.count.get_value())
 
 
 class _Module:

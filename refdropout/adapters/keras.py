@@ -57,16 +57,16 @@ from ..exact.streams import keras_seed_pair
 from ..nn.mc import MCPrediction
 from ..tensor import Tensor
 from ..theory import Network
+from . import INSTALL as COMMANDS
 from . import import_framework
 from .isolated import Isolated
 from .jax import CACHE_CHECK, XLA_RECIPROCAL_OVERFLOW, bounded_caches
-from .tensorflow import INSTALL as TENSORFLOW_INSTALL
 from .tensorflow import prepare_environment
 from .torch import _from_torch, _to_torch  # the torch target's exact conversions
 
 __all__ = ["KerasDropout", "KerasJaxDropout", "KerasTorchDropout", "KNOWN_DEVIATIONS"]
 
-INSTALL = {"tensorflow": TENSORFLOW_INSTALL, "jax": "pip install keras jax", "torch": "pip install keras torch"}
+INSTALL = {"tensorflow": COMMANDS["keras"], "jax": COMMANDS["keras-jax"], "torch": COMMANDS["keras-torch"]}
 # measured (Keras 3.15.1): with KERAS_BACKEND=jax the TensorFlow backend's calls meet jax arrays ("'ArrayImpl' object
 # has no attribute 'numpy'") and its int64 seeds jax's uint32 ones: errors of the adapter, once reported as FAILs
 OTHER_BACKEND = ("the keras target runs Keras 3 on its TensorFlow backend, and Keras was imported with the {backend} "
@@ -81,7 +81,8 @@ _REMAT_JAX = ("keras.remat (jax.checkpoint) of a Dropout layer called with train
               "jax.errors.UnexpectedTracerError: the layer's SeedGenerator state is assigned inside the traced "
               "function, a uint32[2] DynamicJaxprTracer escaping it")
 _KERAS_GRADIENT_NAN = ("Dropout scales by 1 / q in x's format, inf in float16 at q below 2^-16, so every dropped "
-                       "element's gradient is 0 * inf = NaN at p = 0.99999 and at p = 1 - 2^-25")
+                       "element's gradient is 0 * inf = NaN at p = 0.99999, at p = 1 - 2^-16 (the clause's case of "
+                       "an overflowing scale: g = 2^-14 gives NaN at element 0, dropped) and at p = 1 - 2^-25")
 
 # target -> clause -> what the framework does that the spec forbids and no policy allows
 KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
@@ -124,7 +125,10 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
             ("VARIANTS-7", "GaussianDropout in evaluation and at p = 0"))},
         "GRADIENTS-1": "Dropout computes x / q with q rounded to x's format (JAX's weak type): in float16 at "
                        "p = 1 - 2^-25, q is 0 and a dropped element's gradient is NaN, not 0 (g = "
-                       "[0, 65504, 6e-8, -0, 1, 1]; found by the generated cases)",
+                       "[0, 65504, 6e-8, -0, 1, 1]; found by the generated cases); at p = 1 - 2^-16 XLA's "
+                       "x * fl16(1 / q) overflows and a dropped element's gradient is 0 * inf = NaN (keras 3.15.1 "
+                       "on jax 0.10.2: g = 2^-14 gives NaN at element 0, dropped; the clause's case of an "
+                       "overflowing scale)",
         "TRAINING-1": f"{_REMAT_JAX} (every checkpointed step at p = 0.3)",
         "TRAINING-2": f"{_REMAT_JAX} (successive checkpointed steps)",
         "ENSEMBLE-10": "as keras's: model(x, training=True) runs BatchNormalization in training mode too (the "

@@ -45,11 +45,12 @@ import numpy as np
 from ..contract import Policies
 from ..contract.arrays import DTYPES, NUMPY_FORMATS, as_array, in_kind
 from ..tensor import Tensor
+from . import INSTALL as COMMANDS
 from . import import_framework
 
 __all__ = ["MlxDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
-INSTALL = "pip install 'mlx[cpu]'"
+INSTALL = COMMANDS["mlx"]
 SEEDS = 2**64  # a seed is an integer in [0, 2^64)
 
 # clause -> what MLX does that the spec forbids and no policy allows; measured with MLX 0.32.4 (mlx-cpu) on
@@ -69,7 +70,9 @@ KNOWN_DEVIATIONS: dict[str, str] = {
     "DROPOUT-8": "as DROPOUT-2: in float16 at q below 2^-16 every element is NaN, neither 0 nor the kept value",
     "GRADIENTS-1": "the VJP of `(mask * x) * (1 / q)` is mask * (g * fl_T(1 / q)): where g fl_T(1 / q) "
                    "overflows, a dropped element's gradient is 0 * inf = NaN, not 0: every one in float16 at "
-                   "p = 1 - 2^-25, and g = 3.4e38 in float32 there (MLX 0.32.4; found by the generated cases)",
+                   "p = 1 - 2^-25, and g = 3.4e38 in float32 there (MLX 0.32.4; found by the generated cases); "
+                   "in float16 at p = 1 - 2^-16 too (the clause's case of an overflowing scale: y and dL/dx "
+                   "are NaN at element 0, so the mask read off y reads it as kept)",
     "VARIANTS-1": "Dropout2d and Dropout3d scale as Dropout does (DROPOUT-2): in float16 at p = 1 - 2^-25 every "
                   "element of x = 1, dropped channels too, is NaN (found by the clause's generated cases)",
     "VARIANTS-2": "as VARIANTS-1, on an unbatched sample: in float16 at p = 1 - 2^-25 every element is NaN",

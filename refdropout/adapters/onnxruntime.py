@@ -41,11 +41,12 @@ import numpy as np
 from ..contract import Policies
 from ..contract.arrays import NUMPY_FORMATS, as_array, in_kind
 from ..tensor import Tensor
+from . import INSTALL as COMMANDS
 from . import import_framework
 
 __all__ = ["OnnxRuntimeDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
-INSTALL = "pip install onnxruntime onnx"
+INSTALL = COMMANDS["onnxruntime"]
 OPSET = 13
 INT64_BOUND = 2**63
 

@@ -9,7 +9,10 @@ rank 0 or 1, a measured known deviation of the clauses that evaluate a vector. C
 ``nn.Dropout(p, mode=...)`` in ``nn.Sequential`` (spec/modes.md), ``dropout1d/2d/3d`` (channel
 dropout), ``alpha_dropout`` and ``feature_alpha_dropout`` (which have no mode: target ``paddle``'s
 only), the VJP by autograd, a stream of calls, and ``axis`` (the axes the mask is drawn over, shared
-along the rest) as the noise shape.
+along the rest) as the noise shape, and ``F.scaled_dot_product_attention(..., dropout_p=p)`` as a fused
+attention kernel (on the CPU its "math" kernel, in float64 and float32: the others have no CPU kernel),
+and Monte Carlo dropout of a float64 ``nn.Sequential`` (``nn.BatchNorm1D`` among its layers for
+ENSEMBLE-10, switched by ``eval()`` and then ``train()`` on the ``nn.Dropout`` layers).
 
 Policies, as measured on the CPU (PaddlePaddle 3.3.1) by ``refdropout probe paddle`` and by hand:
 inverted scaling with q computed in float32 (a float64 kept value is x / fl32(q): scale_format
@@ -35,12 +38,15 @@ import numpy as np
 
 from ..contract import Policies
 from ..contract.arrays import DTYPES, NUMPY_FORMATS, as_array, in_kind
+from ..nn.mc import MCPrediction
 from ..tensor import Tensor
+from ..theory import Network
+from . import INSTALL as COMMANDS
 from . import import_framework
 
 __all__ = ["PaddleDropout", "PaddleClassicDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
-INSTALL = "pip install paddlepaddle"
+INSTALL = COMMANDS["paddle"]
 # Measured (PaddlePaddle 3.3.1, TensorFlow 2.21, CPU wheels): `import tensorflow; import paddle` ends the
 # process with SIGSEGV, while `import paddle; import tensorflow` works and both run. The adapter refuses to
 # import paddle after tensorflow rather than let the whole run crash (`refdropout check paddle tensorflow` and
@@ -131,6 +137,7 @@ class PaddleDropout:
     dtypes = DTYPES
     policies = Policies(nonfinite="select", seed_bits=32, scale_format="float32")
     known_deviations = KNOWN_DEVIATIONS["paddle"]
+    mc_switches = "dropout"  # mc_predict_normalised's: eval() then train() on nn.Dropout; "every": model.train()
 
     def __init__(self) -> None:
         if "tensorflow" in sys.modules and "paddle" not in sys.modules:
@@ -270,16 +277,129 @@ class PaddleDropout:
         return self._per_channel(op, x, spatial_dims, data_format, seed)
 
 
+    # ---- spec/variants.md, fused attention: scaled_dot_product_attention ------------------------------
+
+    def attention_backends(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``F.scaled_dot_product_attention``'s kernel on the CPU, "math" (``_math_attention``: the softmax
+        weights, then ``F.dropout(weights, p, mode="upscale_in_train")``; flash and memory-efficient attention
+        are CUDA's), in the declared formats a trial call on (1, 16, 1, 16) inputs at dropout_p = 0.5 runs in."""
+        if not hasattr(self, "_attention_backends"):
+            formats = tuple(d for d in self.dtypes if self._sdpa_runs(d))
+            self._attention_backends = (("math", formats),) if formats else ()
+        return self._attention_backends
+
+    def _sdpa_runs(self, dtype: str) -> bool:
+        inputs = [self._tensor(np.zeros((1, 16, 1, 16), dtype=NUMPY_FORMATS[dtype])) for _ in range(3)]
+        try:
+            with self._seeded(0):
+                self.F.scaled_dot_product_attention(*inputs, dropout_p=0.5, training=True)
+        except (RuntimeError, ValueError, NotImplementedError):
+            return False
+        return True
+
+    def fused_attention(self, q: Any, k: Any, v: Any, g: Any, p: float, *, backend: str, training: bool,
+                        seed: int) -> tuple[Any, Any]:
+        """``F.scaled_dot_product_attention(q, k, v, dropout_p=p, training=training)`` on Paddle's layout
+        (batch, L, heads, d), the checks' (batch, heads, L, d) with axes 1 and 2 swapped, drawing from a state
+        seeded with ``seed``, and dL/dv by autograd for upstream gradient g."""
+        if backend != "math":
+            raise ValueError(f"backend must be 'math', got {backend!r}")
+        paddle = self.paddle
+
+        def heads_inside(t: Any) -> Any:
+            return paddle.transpose(t, [0, 2, 1, 3])
+
+        leaf = self._tensor(v)
+        leaf.stop_gradient = False
+        with self._seeded(seed):
+            o = heads_inside(self.F.scaled_dot_product_attention(
+                heads_inside(self._tensor(q)), heads_inside(self._tensor(k)), heads_inside(leaf), dropout_p=p,
+                training=training))
+            o.backward(self._tensor(g))
+        return self._numpy(o, v), self._numpy(leaf.grad, v)
+
+
+    # ---- spec/ensemble.md: Monte Carlo dropout with nn.Dropout layers ---------------------------------
+
+    def mc_predict(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int) -> MCPrediction:
+        """Mean and variance (1/S) Σ (y_s - mean)^2 of S passes of the network as paddle layers in training
+        mode: nn.Dropout(p) before each layer that drops its inputs, nn.Linear, its activation, softmax."""
+        return self._mc_passes(self._mc_model(network, p, None).train(), x, samples, seed)
+
+    def mc_predict_normalised(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int,
+                              running_mean: list[float], running_var: list[float]) -> tuple:
+        """The model of ``mc_predict`` with ``nn.BatchNorm1D(epsilon=1e-3)`` after its first ``nn.Linear``,
+        switched as ``mc_switches`` says: "dropout" (the class's) is ``model.eval()``, then ``train()`` on every
+        ``nn.Dropout`` (lightning-uq-box's fix); "every" is ``model.train()``, which fails ENSEMBLE-10."""
+        norm = self._mc_norm(running_mean, running_var)
+        model = self._mc_model(network, p, norm)
+        if self.mc_switches == "every":
+            model.train()
+        else:
+            model.eval()
+            for layer in model.sublayers():
+                if isinstance(layer, self.paddle.nn.Dropout):
+                    layer.train()
+        prediction = self._mc_passes(model, x, samples, seed)
+        return (*prediction, norm._mean.numpy().tolist(), norm._variance.numpy().tolist())
+
+    def _mc_norm(self, running_mean: list[float], running_var: list[float]) -> Any:
+        with _Float64Layers(self.paddle):
+            norm = self.paddle.nn.BatchNorm1D(len(running_mean), epsilon=1e-3)
+        norm._mean.set_value(np.asarray(running_mean, dtype=np.float64))
+        norm._variance.set_value(np.asarray(running_var, dtype=np.float64))
+        return norm
+
+    def _mc_model(self, network: Network, p: float, norm: Any) -> Any:
+        """The network as a float64 nn.Sequential (``norm``, where given, after the first nn.Linear); a
+        paddle Linear's weight is (in, out), the transpose of the network's."""
+        nn = self.paddle.nn
+        activations = {"identity": nn.Identity, "tanh": nn.Tanh, "relu": nn.ReLU}
+        layers = []
+        with _Float64Layers(self.paddle):
+            for layer in network.layers:
+                fan_out, fan_in = layer.weight.shape
+                linear = nn.Linear(fan_in, fan_out)
+                linear.weight.set_value(as_array(layer.weight).T.copy())
+                linear.bias.set_value(as_array(layer.bias))
+                normalised = [norm] if norm is not None and not any(isinstance(m, nn.Linear) for m in layers) else []
+                layers += [*([nn.Dropout(p, mode=self.mode)] if layer.dropout else []), linear, *normalised,
+                           activations[layer.activation]()]
+            return nn.Sequential(*layers, nn.Softmax(axis=-1))
+
+    def _mc_passes(self, model: Any, x: Tensor, samples: int, seed: int) -> MCPrediction:
+        paddle, t = self.paddle, self._tensor(x)
+        with paddle.no_grad(), self._seeded(seed):
+            passes = paddle.stack([model(t) for _ in range(samples)])
+        return MCPrediction(self._numpy(passes.mean(axis=0), x), self._numpy(passes.var(axis=0, unbiased=False), x))
+
+
+class _Float64Layers:
+    """``with _Float64Layers(paddle):`` layers made inside hold float64 parameters (the default dtype, put back)."""
+
+    def __init__(self, paddle: Any) -> None:
+        self.paddle = paddle
+
+    def __enter__(self) -> None:
+        self.caller = self.paddle.get_default_dtype()
+        self.paddle.set_default_dtype("float64")
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.paddle.set_default_dtype(self.caller)
+
+
 class PaddleClassicDropout(PaddleDropout):
     """``F.dropout(x, p, training=..., mode="downscale_in_infer")`` and ``nn.Dropout(p, mode=...)``: the
     spec's classic scaling (a kept value is x in training, and evaluation is q x). Paddle's channel and
-    alpha dropout have no mode: they are the ``paddle`` target's, not this one's."""
+    alpha dropout and its scaled_dot_product_attention have no mode: they are the ``paddle`` target's, not
+    this one's."""
 
     name = "paddle-classic"
     mode = "downscale_in_infer"
     policies = Policies(scaling="classic", nonfinite="select", seed_bits=32, scale_format="float32")
     known_deviations = KNOWN_DEVIATIONS["paddle-classic"]
-    channel_dropout = alpha_dropout = feature_alpha_dropout = None  # no mode: the same code as target paddle's
+    # no mode: the same code as target paddle's (scaled_dot_product_attention drops with "upscale_in_train")
+    channel_dropout = alpha_dropout = feature_alpha_dropout = attention_backends = fused_attention = None
 
 
 class _Module:

@@ -42,7 +42,7 @@ from ..theory import Network
 from . import reference_variants_bulk as bulk
 from .numpy_philox import NumpyGenerator
 from .reference_attention_bulk import fused_attention_bulk
-from .reference_bulk import dropout_bulk
+from .reference_bulk import dropout_bulk, dropout_vjp_bulk
 
 __all__ = ["ReferenceDropout", "model_of"]
 
@@ -102,7 +102,15 @@ class ReferenceDropout(EngineArrays):
         """The engine has no integer tensors: integers reach it as a list, which it refuses (DROPOUT-9)."""
         return dropout(values, p, training=training, seed=seed, **self.policy_options()).data
 
-    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+    @_bulk_for_arrays
+    def dropout_vjp(self, x: Tensor | np.ndarray, p: float, g: Tensor | np.ndarray, *, training: bool,
+                    seed: int) -> tuple:
+        if isinstance(x, np.ndarray) and isinstance(g, np.ndarray):
+            return dropout_vjp_bulk(x, p, g, training=training, seed=seed, **self.policy_options())
+        return answers_in_kind(ReferenceDropout._engine_vjp)(self, x, p, g, training=training, seed=seed)
+
+    def _engine_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+        """``dropout_vjp`` on engine tensors: the engine's backward pass of ``dropout``."""
         leaf = Tensor.from_flat(x.data, x.shape, x.dtype)
         leaf.requires_grad = True
         y = dropout(leaf, p, training=training, seed=seed, **self.policy_options())

@@ -23,7 +23,7 @@ from ..random import Generator
 from ..shapes import numel
 from .numpy_philox import NumpyGenerator
 
-__all__ = ["dropout_bulk", "check_array", "source_for", "draw"]
+__all__ = ["dropout_bulk", "dropout_vjp_bulk", "check_array", "source_for", "draw"]
 
 _OP = "dropout"
 SMALL_DRAW = 512  # elements: a draw of fewer is made by an engine generator itself, faster than by numpy's arrays
@@ -107,3 +107,22 @@ def dropout_bulk(
         wide = x.astype(np.float64)  # multiply: a dropped NaN or inf gives NaN, -x gives -0.0
         dropped = wide * 0.0 if nonfinite == "multiply" else 0.0
         return np.where(keep, wide / divisor, dropped).astype(x.dtype), keep
+
+
+def dropout_vjp_bulk(x: np.ndarray, p: float, g: np.ndarray, *, training: bool, seed: int,
+                     scaling: str = "inverted", nonfinite: str = "multiply") -> tuple[np.ndarray, np.ndarray]:
+    """The reference's ``dropout_vjp`` on numpy arrays: (y, dL/dx) as the engine's backward pass of
+    ``dropout`` gives them (GRADIENTS-1 to GRADIENTS-5): g itself where the forward pass is the identity,
+    q g_i rounded once in classic evaluation, and in training g_i / divisor where the forward mask
+    keeps, 0.0 where it drops, each computed in float64 and rounded once to g's format."""
+    y, keep = dropout_bulk(x, p, training=training, seed=seed, scaling=scaling, nonfinite=nonfinite)
+    g = check_array(g, _OP, "g")
+    if g.shape != x.shape or g.dtype != x.dtype:
+        raise ValueError(f"{_OP}: g must have x's shape {x.shape} and dtype {x.dtype}, got {g.shape} and {g.dtype}")
+    p = check_rate(p, _OP)
+    q = 1.0 - p
+    with np.errstate(all="ignore"):
+        if not training or p == 0.0:
+            return y, g if training or scaling == "inverted" else (g.astype(np.float64) * q).astype(g.dtype)
+        divisor = q if scaling == "inverted" and p != 1.0 else 1.0
+        return y, np.where(keep, g.astype(np.float64) / divisor, 0.0).astype(g.dtype)

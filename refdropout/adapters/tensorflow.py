@@ -38,11 +38,12 @@ import numpy as np
 from ..contract import Policies
 from ..contract.arrays import DTYPES, as_array, in_kind
 from ..tensor import Tensor
+from . import INSTALL as COMMANDS
 from . import import_framework
 
 __all__ = ["TensorflowDropout", "ENVIRONMENT", "INSTALL", "KNOWN_DEVIATIONS", "prepare_environment"]
 
-INSTALL = "pip install tensorflow-cpu keras"
+INSTALL = COMMANDS["tensorflow"]
 # set before TensorFlow is first imported, unless already set: no start-up logging; TensorFlow's plain CPU
 # allocator, which gives memory back, not oneDNN's pool, which keeps it
 ENVIRONMENT = (("TF_CPP_MIN_LOG_LEVEL", "2"), ("TF_ENABLE_ONEDNN_OPTS", "0"))
@@ -57,7 +58,8 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
         "GRADIENTS-1": "stateless_dropout computes x * scale, scale = 1 / q converted to x's format, then "
                        "selects: in float16 at q below 2^-16 the scale is inf, and the gradient of a dropped "
                        "element is 0 * inf = NaN, not 0 (every one at p = 0.99999 and at p = 1 - 2^-25, "
-                       "TensorFlow 2.21.0; found by the generated cases)",
+                       "TensorFlow 2.21.0; found by the generated cases; and at p = 1 - 2^-16 with g = 2^-14, "
+                       "found by the clause's case of an overflowing scale)",
     },
 }
 

@@ -42,12 +42,13 @@ from ..nn.mc import MCPrediction
 from ..nn.recurrent import RecurrentMasks
 from ..tensor import Tensor
 from ..theory import Network
+from . import INSTALL as COMMANDS
 from . import import_framework
 from .torch_mt19937 import words_drawn
 
 __all__ = ["TorchDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
-INSTALL = "pip install torch"  # the CPU build the project tests with: pip install torch==2.13.0
+INSTALL = COMMANDS["torch"]  # the CPU build the project tests with
 
 BIT_WEIGHTS = (1, 2, 4, 8, 16, 32, 64, 128)  # of the elements of a byte, little bit order (np.packbits)
 
@@ -71,6 +72,11 @@ KNOWN_DEVIATIONS: dict[str, str] = {
                  "them) the scale overflows float16 to inf and a kept x gives ±inf (a kept 0 gives NaN) where x/q "
                  "is finite: x = 2^-14 at p = 1 - 2^-16 gives inf, not 4 (found by the clause's case of an "
                  "overflowing scale; bfloat16, float32 and float64 conform)",
+    "GRADIENTS-1": "in float16 the VJP is g · bernoulli(q).div_(q), the forward's noise in x's format, so at "
+                   "q < 1/65520 a kept element's gradient is ±inf where g/q is finite (a dropped one's is 0): "
+                   "g = 2^-14 at p = 1 - 2^-16 gives inf, not 4 (found by the clause's case of an overflowing "
+                   "scale, DROPOUT-2's inputs with g = x; torch 2.13 on the CPU; bfloat16, float32 and float64 "
+                   "conform)",
     "VARIANTS-4": "alpha_dropout in float16 at q = 1 - p <= 1.76e-10 (p = 1 - 2^-53 among them) returns NaN for "
                   "every finite x, kept or dropped: its multipliers a and b = -a α' p, computed in float16, pass "
                   "65504 and x · inf + (-inf + inf) is NaN; the dropped value a α' q is about -1e-8 (0 in float16) "

@@ -9,7 +9,7 @@ test                            smallest detectable deviation
 =============================== ===================================================================
 binomial, dispersion            exact: ``detectable_delta(expected, n, α, power)`` (the dispersion
                                 test is one-sided, so its own is smaller)
-lag / successive independence   a correlation φ of (z_{α/2} + z_power) / √n, the large-sample
+lag / successive / axis indep.  a correlation φ of (z_{α/2} + z_power) / √n, the large-sample
                                 MDE (the null sd of √n φ is 1; a small φ barely changes it)
 mean z, variance z              (z_{α/2} + z_power) · se, the standard error se = |observed −
                                 expected| / |z| read off the record (none where z = 0)
@@ -18,7 +18,8 @@ two-point mean, variance        exact: the rate's ``detectable_delta`` at the nu
                                 in the moment's units: v δ for the mean, the smaller change of
                                 v² π (1 − π) at π ± δ for the variance (v = observed n / k; none at k = 0)
 kolmogorov-smirnov              the DKW bound (√(ln(2/α)/2) + √(ln(2/(1 − power))/2)) / √n
-homogeneity, runs, bernstein    none: it depends on what the record does not hold
+homogeneity, runs, bernstein,   none: it depends on what the record does not hold (the pairs of
+lag independence by class       each class, for the test by class)
 =============================== ===================================================================
 """
 
@@ -98,6 +99,7 @@ _BY_TEST = {
     "dispersion": _binomial,
     "lag independence": _correlation,
     "successive independence": _correlation,
+    "axis independence": _correlation,
     "mean z": _z_test,
     "variance z": _z_test,
     "variance chi2": _chi2,

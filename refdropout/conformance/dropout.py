@@ -32,6 +32,7 @@ from ..stats import (
     Tally,
     binomial_power,
     binomial_test,
+    class_pair_counts_test,
     correlation_power,
     dispersion_counts_test,
     dispersion_power,
@@ -68,18 +69,20 @@ from .kit import (
     tensor_like,
 )
 from .registry import Context, check
-from .sampling import calls, keep_count, keep_masks, lag_counts, outputs, pair_counts
+from .sampling import calls, class_lag_counts, keep_count, keep_masks, lag_counts, outputs, pair_counts
 from .search import search
 from .verdict import Verdict
 
 __all__ = [
     "RATES", "KEEP_COUNT_RATES", "STRUCTURE_RATE", "LAGS", "CORRELATION_MDE", "POSITIONS", "POSITION_MDE",
     "DISPERSION_SIZE", "DISPERSION_MDE", "MEAN_MDE", "VARIANCE_MDE", "BAD_RATES",
-    "CLASS_WIDTHS", "TAIL_WIDTHS", "TAIL_SIZE", "TAIL_MDE", "AXIS_MDE",
+    "CLASS_WIDTHS", "TAIL_WIDTHS", "TAIL_SIZE", "TAIL_MDE", "AXIS_MDE", "BATCH_AXES", "LAG_CLASS_WIDTH",
+    "LAG_CLASS_MDE",
     "SPECIAL_SEEDS", "SMALL_SIZES", "BULK_SIZE", "FIXED_HIGH_PAIRS", "HIGH_FLIPS", "HIGH_PAIRS_MDE",
-    "independence_pairs", "high_bit_call_size", "small_rounds", "homogeneity_masks", "class_mask_size",
+    "independence_pairs", "lag_mask_size", "high_bit_call_size", "small_rounds", "homogeneity_masks",
+    "class_mask_size", "batch_side",
     "tail_calls", "axis_size", "dispersion_masks",
-    "mean_samples", "variance_samples",
+    "mean_samples", "variance_samples", "OVERFLOW_P", "overflow_size", "overflow_inputs", "scaled_array_faults",
 ]
 
 RATES = (0.1, 0.3, 0.7, 0.999)  # never 0.5 alone: there p = q, and a p/q swap goes unseen
@@ -92,6 +95,8 @@ BAD_RATES = (-0.1, -5e-324, math.nextafter(1.0, 2.0), 1.5, math.inf, -math.inf, 
              True, False, "0.5", None, 0.5j)
 LAGS = range(1, 17)
 CORRELATION_MDE = 0.02  # |corr| between the two elements of a pair
+LAG_CLASS_WIDTH = 64  # DROPOUT-19 by position class: the pairs (m_i, m_(i+l)) of each class i mod 64
+LAG_CLASS_MDE = 0.15  # |corr| of the pairs of one class of the 64, the others independent
 POSITIONS = 16
 POSITION_MDE = 0.05  # one of the 16 positions kept at q + 0.05 or q - 0.05
 CLASS_WIDTHS = (2, 4, 8, 16, 32, 64)  # position classes: index mod m
@@ -100,6 +105,7 @@ CLASS_EXTRA = 61  # DROPOUT-22's sizes are 64 k + 61: tails of 5, 13, 29 and 61 
 TAIL_SIZE = 64 * 4 + CLASS_EXTRA  # elements of each call of DROPOUT-22's tail test
 TAIL_MDE = 0.05  # the tail past the last multiple of a width kept at q + 0.05 or q - 0.05
 AXIS_MDE = 0.1  # one row, or one column, of a 2-D input kept at q + 0.1 or q - 0.1
+BATCH_AXES = 4  # DROPOUT-23's second input: (batch, channels, height, width), each axis's pairs judged
 DISPERSION_SIZE = 100
 DISPERSION_MDE = 0.7  # keep counts whose variance is at most 0.7 n q (1 - q)
 MEAN_MDE = 0.01  # |E[y] - y_eval| >= 0.01 |y_eval|
@@ -136,6 +142,17 @@ def independence_pairs(plan: DecisionPlan) -> int:
     """Pairs for a 2x2 independence test to detect |corr| = CORRELATION_MDE at p = STRUCTURE_RATE
     (DROPOUT-13, -14, -19)."""
     return _pairs_for(CORRELATION_MDE, plan, 100_000)
+
+
+@cache
+def lag_mask_size(plan: DecisionPlan) -> int:
+    """DROPOUT-19's mask: its disjoint pairs detect |corr| = CORRELATION_MDE at every lag, and each class
+    i mod LAG_CLASS_WIDTH has the pairs that detect |corr| = LAG_CLASS_MDE in that class alone at
+    alpha / LAG_CLASS_WIDTH (the Bonferroni share of class_pair_counts_test)."""
+    q = 1.0 - STRUCTURE_RATE
+    per_class = samples_for_power(lambda n: correlation_power(LAG_CLASS_MDE, n, plan.alpha / LAG_CLASS_WIDTH,
+                                                              keep_prob=q), plan.power, start=3_000)
+    return max(2 * independence_pairs(plan) + 2 * max(LAGS), LAG_CLASS_WIDTH * (per_class + 1) + max(LAGS))
 
 
 @cache
@@ -204,6 +221,17 @@ def axis_size(plan: DecisionPlan) -> int:
 
 
 @cache
+def batch_side(plan: DecisionPlan) -> int:
+    """The side a of DROPOUT-23's 4-axis input (a, a, a, a): the least even a at which the pairs of
+    elements that differ only in one axis's index, 2t and 2t + 1 (a^4 / 2 of them), are at least
+    independence_pairs(plan): each axis detects |corr| = CORRELATION_MDE."""
+    side = math.ceil((2 * independence_pairs(plan)) ** 0.25)
+    while side**4 < 2 * independence_pairs(plan):  # the float root may fall short by one
+        side += 1
+    return side + side % 2
+
+
+@cache
 def tail_calls(plan: DecisionPlan) -> int:
     """Calls of TAIL_SIZE elements for the binomial test of the shortest tail (5 elements, past the last
     multiple of 8) to detect a keep rate q ± TAIL_MDE (DROPOUT-22)."""
@@ -264,10 +292,11 @@ def variance_samples(plan: DecisionPlan) -> int:
 # --- what the checks of this chapter share beyond the kit -----------------------------------------
 
 
-def _masks_of_calls(impl: Implementation, seed: int, size: int, count: int) -> Iterator[np.ndarray]:
-    """The masks of ``count`` separate training calls on ``size`` elements at p = STRUCTURE_RATE, seeded
-    ``seed``, ``seed + 1``, ..., one at a time."""
-    x = ones_array(size)
+def _masks_of_calls(impl: Implementation, seed: int, size: int, count: int,
+                    dtype: DType = float64) -> Iterator[np.ndarray]:
+    """The masks of ``count`` separate training calls on ``size`` ones of ``dtype`` at p = STRUCTURE_RATE,
+    seeded ``seed``, ``seed + 1``, ..., one at a time."""
+    x = ones_array(size, dtype)
     for call_seed in successive_seeds(seed, count):
         yield keep_mask_array(impl.dropout(x, STRUCTURE_RATE, training=True, seed=call_seed))
 
@@ -339,40 +368,42 @@ def _scaled_mask(impl: Implementation, name: str, x: Tensor, p: float, returned:
 
 
 OVERFLOW_Q = 2**-16  # 1/q = 2^16 passes float16's largest value, 65504, where x/q of x below 1 does not
+OVERFLOW_P = 1.0 - OVERFLOW_Q  # exact in binary64 and binary32; q = 2^-16 exact in float16
 
 
 def overflow_size(power: float) -> int:
-    """The elements of DROPOUT-2's case of an overflowing scale: the fewest n at which some element is
-    kept with probability ``power`` or more, 1 - (1 - OVERFLOW_Q)^n >= power."""
+    """The elements of the case of an overflowing scale: the fewest n at which some element is kept with
+    probability ``power`` or more, 1 - (1 - OVERFLOW_Q)^n >= power."""
     return math.ceil(math.log1p(-power) / math.log1p(-OVERFLOW_Q))
 
 
-def _overflowing_scale(impl: Implementation, ctx: Context, flushed: bool) -> list[str]:
-    """DROPOUT-2's case of an overflowing scale, in each declared format whose largest value is below
-    1/OVERFLOW_Q (float16): x of overflow_size(plan's power) elements, each the least normal value, at
-    p = 1 - OVERFLOW_Q (exact in binary64 and binary32; q = 2^-16 exact in float16), handed as a numpy
-    array; a kept x/q is finite (4 in float16), where x · fl_T(1/q) is inf."""
-    failures: list[str] = []
-    p = 1.0 - OVERFLOW_Q
+def overflow_inputs(impl: Implementation, power: float) -> list[tuple[str, DType, np.ndarray]]:
+    """The case of an overflowing scale (DROPOUT-2, GRADIENTS-1) in each declared format whose largest
+    value is below 1/OVERFLOW_Q (float16): (its name, the format, x) with x of overflow_size(power)
+    elements, each the format's least normal value, as a numpy array, to be dropped at p = OVERFLOW_P;
+    a kept x/q is finite (4 in float16), where x · fl_T(1/q) is inf."""
+    inputs = []
     for dtype in dtypes_of(impl):
-        if dtype.max >= 1.0 / OVERFLOW_Q:
-            continue
-        x = np.full(overflow_size(ctx.plan.power), math.ldexp(1.0, dtype.emin), dtype=NUMPY_FORMATS[dtype.name])
-        failures += _scaled_mask_array(impl, f"{dtype.name}, p = 1 - 2^-16, {x.size} elements",
-                                       x, dtype, p, impl.dropout_with_mask(x, p, seed=ctx.seed), flushed)
+        if dtype.max < 1.0 / OVERFLOW_Q:
+            x = np.full(overflow_size(power), math.ldexp(1.0, dtype.emin), dtype=NUMPY_FORMATS[dtype.name])
+            inputs.append((f"{dtype.name}, p = 1 - 2^-16, {x.size} elements", dtype, x))
+    return inputs
+
+
+def _overflowing_scale(impl: Implementation, ctx: Context, flushed: bool) -> list[str]:
+    """DROPOUT-2's case of an overflowing scale (:func:`overflow_inputs`, the plan's power)."""
+    failures: list[str] = []
+    for name, dtype, x in overflow_inputs(impl, ctx.plan.power):
+        failures += _scaled_mask_array(impl, name, x, dtype, OVERFLOW_P,
+                                       impl.dropout_with_mask(x, OVERFLOW_P, seed=ctx.seed), flushed)
     return failures
 
 
-def _scaled_mask_array(impl: Implementation, name: str, x: np.ndarray, dtype: DType, p: float, returned: object,
-                       flushed: bool) -> list[str]:
-    """:func:`_scaled_mask` on numpy arrays: (y, keep) of x's shape, y of x's format, keep bool; the elements
-    kept, and those dropped but not 0, read one by one (a large x at a tiny q keeps a few)."""
-    y, keep = returned
-    failures = array_like(name, y, x)
-    if failures:
-        return failures
-    if not isinstance(keep, np.ndarray) or keep.shape != x.shape or keep.dtype != np.bool_:
-        return [f"{name}: the mask is not a bool array of shape {x.shape}"]
+def scaled_array_faults(impl: Implementation, name: str, y: np.ndarray, x: np.ndarray, keep: np.ndarray,
+                        dtype: DType, p: float, flushed: bool) -> list[str]:
+    """The first element of y (x's shape) that is not x_i scaled as a kept value (keep_i) or 0 (dropped),
+    within one ulp (DROPOUT-2; GRADIENTS-1 with g for x): the elements kept, and those dropped but not 0,
+    read one by one (a large x at a tiny q keeps a few)."""
     flat_y, flat_keep, flat_x = y.reshape(-1), keep.reshape(-1), x.reshape(-1)
     for i in np.flatnonzero(flat_keep | (flat_y != 0)).tolist():
         got, v = float(flat_y[i]), float(flat_x[i])
@@ -380,6 +411,19 @@ def _scaled_mask_array(impl: Implementation, name: str, x: np.ndarray, dtype: DT
         if fault is not None:
             return [f"{name}: element {i}: x = {v!r} gave {got!r}, {fault}"]
     return []
+
+
+def _scaled_mask_array(impl: Implementation, name: str, x: np.ndarray, dtype: DType, p: float, returned: object,
+                       flushed: bool) -> list[str]:
+    """:func:`_scaled_mask` on numpy arrays: (y, keep) of x's shape, y of x's format, keep bool, each
+    element as :func:`scaled_array_faults` reads it."""
+    y, keep = returned
+    failures = array_like(name, y, x)
+    if failures:
+        return failures
+    if not isinstance(keep, np.ndarray) or keep.shape != x.shape or keep.dtype != np.bool_:
+        return [f"{name}: the mask is not a bool array of shape {x.shape}"]
+    return scaled_array_faults(impl, name, y, x, keep, dtype, p, flushed)
 
 
 @check("DROPOUT-2", needs=("dropout_with_mask",))
@@ -886,36 +930,57 @@ def check_every_position_is_kept_at_one_rate(impl: Implementation, ctx: Context)
     return ctx.verdict("DROPOUT-18", failures)
 
 
-@check("DROPOUT-22", decisions=len(CLASS_WIDTHS) + len(TAIL_WIDTHS))
+def _in_every_dtype(impl: Implementation, ctx: Context, clause: str,
+                    decide: Callable[[Implementation, Context, DType, list[str]], None]) -> Verdict:
+    """``clause``'s verdict on the decisions ``decide`` makes in each declared dtype in turn (adding its
+    failures to the list it is handed), until a dtype's decisions reject: the formats left are not drawn."""
+    failures: list[str] = []
+    for dtype in dtypes_of(impl):
+        decide(impl, ctx, dtype, failures)
+        if failures:
+            break
+    return ctx.verdict(clause, failures)
+
+
+@check("DROPOUT-22", decisions=(len(CLASS_WIDTHS) + len(TAIL_WIDTHS)) * len(FLOATING_FORMATS))
 def check_every_position_class_is_kept_at_one_rate(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-22: in one mask of 64 k + 61 elements the classes i mod m (m = 2 ... 64) keep at one rate
     (homogeneity over the whole multiples of m of each call); over calls of TAIL_SIZE elements, the
-    elements past the last multiple of m = 8 ... 64 keep at q (exact binomial test of their pooled count)."""
-    p = STRUCTURE_RATE
-    failures: list[str] = []
+    elements past the last multiple of m = 8 ... 64 keep at q (exact binomial test of their pooled count).
+    In every declared dtype, each with float64's seeds (float64's decisions named without a dtype); once
+    a dtype's decisions have rejected, the formats left are not drawn."""
+    return _in_every_dtype(impl, ctx, "DROPOUT-22", _position_classes)
+
+
+def _position_classes(impl: Implementation, ctx: Context, dtype: DType, failures: list[str]) -> None:
+    """DROPOUT-22's decisions in one dtype."""
+    p, where = STRUCTURE_RATE, "" if dtype is float64 else f"{dtype.name} "
     counts = {m: np.zeros(m, dtype=np.int64) for m in CLASS_WIDTHS}  # kept per residue, whole multiples of m
     n = class_mask_size(ctx.plan)
-    for mask in keep_masks(impl, n, p, ctx.seed):
+    for mask in keep_masks(impl, n, p, ctx.seed, dtype):
         for m in CLASS_WIDTHS:
             counts[m] += mask[:mask.size // m * m].reshape(-1, m).sum(axis=0)
     for m in CLASS_WIDTHS:
         rows = sum(size // m for size, _ in calls(n, ctx.seed))  # whole multiples of m over the calls
-        judge(ctx, f"DROPOUT-22 index mod {m}", homogeneity_counts_test(counts[m], rows, alpha=ctx.alpha), failures)
+        judge(ctx, f"DROPOUT-22 {where}index mod {m}", homogeneity_counts_test(counts[m], rows, alpha=ctx.alpha),
+              failures)
     count = tail_calls(ctx.plan)
     tails = {m: 0 for m in TAIL_WIDTHS}  # kept past the last multiple of m, over the calls
-    for mask in _masks_of_calls(impl, child_seed(ctx.seed, 1), TAIL_SIZE, count):
+    for mask in _masks_of_calls(impl, child_seed(ctx.seed, 1), TAIL_SIZE, count, dtype):
         for m in TAIL_WIDTHS:
             tails[m] += int(np.count_nonzero(mask[TAIL_SIZE // m * m:]))
     for m in TAIL_WIDTHS:
         decision = binomial_test(tails[m], count * (TAIL_SIZE % m), 1.0 - p, alpha=ctx.alpha)
-        judge(ctx, f"DROPOUT-22 tail past a multiple of {m}", decision, failures)
-    return ctx.verdict("DROPOUT-22", failures)
+        judge(ctx, f"DROPOUT-22 {where}tail past a multiple of {m}", decision, failures)
 
 
-@check("DROPOUT-23", decisions=3)
+@check("DROPOUT-23", decisions=3 + BATCH_AXES)
 def check_every_row_and_column_is_kept_at_one_rate(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-23: one training call of plain dropout on s x s ones: the rows keep at one rate, the columns
-    keep at one rate (exact homogeneity tests), and rows 2t and 2t + 1 are independent (2x2 test)."""
+    keep at one rate (exact homogeneity tests), and rows 2t and 2t + 1 are independent (2x2 test); then
+    one call on (a, a, a, a) ones (batch, channels, height, width): along each axis, the elements at
+    index 2t and 2t + 1 independent (2x2 test), so that a mask shared over the batch, or over the
+    channels, of a 4-axis input only is seen."""
     side = axis_size(ctx.plan)
     y = impl.dropout(ones_array((side, side)), STRUCTURE_RATE, training=True, seed=ctx.seed)
     mask = keep_mask_array(y).reshape(side, side)
@@ -926,22 +991,43 @@ def check_every_row_and_column_is_kept_at_one_rate(impl: Implementation, ctx: Co
     pairs = pair_counts(mask[0:side // 2 * 2:2].ravel(), mask[1::2].ravel())
     judge(ctx, "DROPOUT-23 rows 2t and 2t + 1", pair_counts_test(pairs, alpha=ctx.alpha, test="row independence"),
           failures)
+    shape = (batch_side(ctx.plan),) * BATCH_AXES
+    y = impl.dropout(ones_array(shape), STRUCTURE_RATE, training=True, seed=child_seed(ctx.seed, 1))
+    mask = keep_mask_array(y).reshape(shape)
+    for axis in range(BATCH_AXES):
+        along = np.moveaxis(mask, axis, 0)  # index 2t with 2t + 1 of this axis, every other index alike
+        judge(ctx, f"DROPOUT-23 4-axis input, axis {axis} entries 2t and 2t + 1",
+              pair_counts_test(pair_counts(along[0::2].ravel(), along[1::2].ravel()), alpha=ctx.alpha,
+                               test="axis independence"), failures)
     return ctx.verdict("DROPOUT-23", failures)
 
 
-@check("DROPOUT-19", decisions=len(LAGS))
+@check("DROPOUT-19", decisions=2 * len(LAGS) * len(FLOATING_FORMATS))
 def check_elements_are_independent_at_lags(impl: Implementation, ctx: Context) -> Verdict:
-    """DROPOUT-19: within one mask, elements l apart are independent, l = 1..16."""
-    n = 2 * independence_pairs(ctx.plan) + 2 * max(LAGS)  # disjoint pairs: half the elements pair up
+    """DROPOUT-19: within one mask, elements l apart are independent, l = 1..16: the disjoint pairs pooled
+    (half the elements pair up), then every pair (m_i, m_(i+l)) in the classes i mod LAG_CLASS_WIDTH,
+    each class's table on its own (class_pair_counts_test), so that a correlation confined to one
+    class of 64, which the pooled pairs average away or never pair, is seen. In every declared dtype,
+    each with float64's seed (float64's decisions named without a dtype); once a dtype's decisions have
+    rejected, the formats left are not drawn."""
+    return _in_every_dtype(impl, ctx, "DROPOUT-19", _lags)
+
+
+def _lags(impl: Implementation, ctx: Context, dtype: DType, failures: list[str]) -> None:
+    """DROPOUT-19's decisions in one dtype."""
+    where = "" if dtype is float64 else f"{dtype.name} "
     tables = {lag: PairCounts() for lag in LAGS}  # pairs within each call's mask
-    for mask in keep_masks(impl, n, STRUCTURE_RATE, ctx.seed):
+    classes = {lag: [PairCounts()] * LAG_CLASS_WIDTH for lag in LAGS}
+    for mask in keep_masks(impl, lag_mask_size(ctx.plan), STRUCTURE_RATE, ctx.seed, dtype):
         for lag in LAGS:
             tables[lag] += lag_counts(mask, lag)
-    failures: list[str] = []
+            classes[lag] = [a + b for a, b in zip(classes[lag], class_lag_counts(mask, lag, LAG_CLASS_WIDTH))]
     for lag in LAGS:
         decision = pair_counts_test(tables[lag], alpha=ctx.alpha, test="lag independence")
-        judge(ctx, f"DROPOUT-19 lag {lag}", decision, failures)
-    return ctx.verdict("DROPOUT-19", failures)
+        judge(ctx, f"DROPOUT-19 {where}lag {lag}", decision, failures)
+    for lag in LAGS:
+        decision = class_pair_counts_test(classes[lag], alpha=ctx.alpha, test="lag independence by class")
+        judge(ctx, f"DROPOUT-19 {where}lag {lag}, index mod {LAG_CLASS_WIDTH}", decision, failures)
 
 
 def _kept_ratios(impl: Implementation, ctx: Context, n: int) -> tuple[int, float] | str:

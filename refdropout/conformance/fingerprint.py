@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,10 +79,13 @@ def _drawn(impl: Implementation, case: Case) -> str:
     return digest(keep_mask_array(y))
 
 
-def fingerprint(impl: Implementation, seed: int, *, target: str, versions: dict[str, Any], device: str) -> dict:
-    """The fingerprint of ``impl`` under ``seed``: what was fingerprinted, and each case's digest."""
-    return {"fingerprint": FORMAT, "target": target, "seed": seed, "device": device, "versions": versions,
-            "cases": {str(case): _drawn(impl, case) for case in cases(impl, seed)}}
+def fingerprint(impl: Implementation, seed: int, *, target: str, versions: dict[str, Any] | Callable[[], dict],
+                device: str) -> dict:
+    """The fingerprint of ``impl`` under ``seed``: what was fingerprinted (``versions`` as a callable is
+    asked once the masks are drawn: a target's calls may import its framework), and each case's digest."""
+    drawn = {str(case): _drawn(impl, case) for case in cases(impl, seed)}
+    return {"fingerprint": FORMAT, "target": target, "seed": seed, "device": device,
+            "versions": versions() if callable(versions) else versions, "cases": drawn}
 
 
 def compare(before: dict, after: dict) -> list[str]:

@@ -24,8 +24,8 @@ from ..dtypes import DType, float64, within_one_ulp
 from ..random import Generator
 from ..tensor import Tensor
 from .cases import Case, cases, corners, probabilities
-from .dropout import _read_as_one, _refusable, _refused
-from .kit import edged, edges, identical, kept_value_of, nonzero, ones
+from .dropout import OVERFLOW_P, _read_as_one, _refusable, _refused, overflow_inputs, scaled_array_faults
+from .kit import array_like, edged, edges, identical, kept_value_of, nonzero, ones
 from .registry import Context, check
 from .search import search
 from .verdict import Outcome, Verdict
@@ -67,10 +67,28 @@ def _compare(name: str, dx: Tensor, expected: list[float], dtype: DType, exact: 
     return []
 
 
+def _overflowing_scale(impl: Implementation, ctx: Context) -> list[str]:
+    """GRADIENTS-1's case of an overflowing scale: DROPOUT-2's (``overflow_inputs`` at the plan's power:
+    float16, p = 1 - 2^-16, x the least normal value on enough elements that one is kept with that
+    power), with g = x, so that a kept s g = 4 is finite where g · fl16(1/q) is inf (PyTorch's CPU
+    float16 backward, g · bernoulli(q).div_(q)); m is read off y (x/q = 4, nonzero)."""
+    if policies_of(impl).scaling == "inverted":
+        ctx.policy(impl, "scale_format")
+    for name, dtype, x in overflow_inputs(impl, ctx.plan.power):
+        y, dx = impl.dropout_vjp(x, OVERFLOW_P, x.copy(), training=True, seed=ctx.seed)
+        failures = (array_like(f"{name}, y", y, x) or array_like(f"{name}, dL/dx", dx, x)
+                    or scaled_array_faults(impl, f"{name}, dL/dx (g = x)", dx, x, y != 0, dtype, OVERFLOW_P,
+                                           flushed=False))
+        if failures:
+            return failures
+    return []
+
+
 @check("GRADIENTS-1", needs=NEEDS)
 def check_vjp_uses_forward_mask(impl: Implementation, ctx: Context) -> Verdict:
-    """GRADIENTS-1: dL/dx = s m ⊙ g within one ulp, m the mask of this very forward pass. Then generated
-    cases (x = 1, so that m reads off y; finite g of any shape, format and seed; p in (0, 1))."""
+    """GRADIENTS-1: dL/dx = s m ⊙ g within one ulp, m the mask of this very forward pass. Then the case
+    of an overflowing scale (float16), then generated cases (x = 1, so that m reads off y; finite g of
+    any shape, format and seed; p in (0, 1))."""
     failures = []
     for dtype in dtypes_of(impl):
         x, g = _data(ctx.seed, SIZE, dtype)
@@ -78,6 +96,8 @@ def check_vjp_uses_forward_mask(impl: Implementation, ctx: Context) -> Verdict:
             y, dx = impl.dropout_vjp(x, p, g, training=True, seed=ctx.seed)
             expected = _scaled(impl, ctx, g, [yi != 0.0 for yi in y.data], p)
             failures += _compare(f"{dtype.name}, p = {p}", dx, expected, dtype)
+    if not failures:
+        failures = _overflowing_scale(impl, ctx)
 
     def judge(case: Case) -> list[str]:
         if _refusable(impl, ctx, case.p):

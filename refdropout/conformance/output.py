@@ -31,7 +31,7 @@ from .detectable import detectable
 from .runner import ClauseResult, Run
 from .verdict import Outcome, Suggestion
 
-__all__ = ["ReportError", "ReportFile", "decisive", "described_target", "json_text", "junit_text", "notes",
+__all__ = ["ReportError", "ReportFile", "checked", "decisive", "described_target", "json_text", "junit_text", "notes",
            "plan_summary", "progress_on", "summary", "table", "to_json", "to_junit"]
 
 EXCERPT = 3  # lines of a clause's captured output the notes show
@@ -208,8 +208,9 @@ def to_junit(runs: list[Run], *, complete: bool = True) -> ET.Element:
         for key, value in (("profile", run.plan.profile), ("family_alpha", run.plan.family_alpha),
                            ("alpha", run.plan.alpha), ("seed", run.seed), ("device", run.device),
                            ("complete", str(complete and run.complete).lower()),
-                           *(() if run.complete else (("incomplete", incompleteness(run)),)), *run.versions.items()):
-            ET.SubElement(properties, "property", name=key, value=str(value))
+                           *(() if run.complete else (("incomplete", incompleteness(run)),)),
+                           *((key, value) for key, value in run.versions.items() if key != "imported"), *checked(run)):
+            ET.SubElement(properties, "property", name=key, value=_property(value))
         suggested = {suggestion.clause: suggestion for suggestion in run.suggestions or ()}
         for result in run.results:
             verdict = result.verdict
@@ -231,6 +232,23 @@ def to_junit(runs: list[Run], *, complete: bool = True) -> ET.Element:
             if result.output:
                 ET.SubElement(case, "system-err").text = result.output
     return suites
+
+
+def checked(run: Run) -> tuple[tuple[str, str], ...]:
+    """What a run checked, as (name, text) pairs for a JUnit property: the target's declared ``name``, its
+    ``declared`` values with their sources, and the frameworks it ``imported`` with their versions."""
+    imported = ("imported", _property(run.versions.get("imported") or {}))
+    if run.declarations is None:
+        return (imported,)
+    return ("name", str(run.declarations.name)), ("declared", run.declarations.shown().removeprefix("declared: ")), \
+        imported
+
+
+def _property(value: object) -> str:
+    """A property's value as text: a mapping (the frameworks imported) as ``jax 0.10.2, keras 3.15.1``."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {item}" for key, item in value.items())
+    return str(value)
 
 
 def _suggest_properties(case: ET.Element, suggestion: Suggestion) -> None:

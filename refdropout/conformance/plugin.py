@@ -46,7 +46,7 @@ from ..contract.declarations import DTYPES, POLICY
 from ..options import CLAUSE, DEVICE, KNOWN_DEVIATIONS, PROFILE, SEED, TARGET, TIMEOUT
 from .deviations import Deviation, matches, read_deviations
 from .guard import Watch, interruptible
-from .output import described_target, plan_summary
+from .output import checked, described_target, plan_summary
 from .runner import Run, run_plan, run_target, select_clauses
 from .verdict import Outcome
 
@@ -123,20 +123,22 @@ def refdropout_settings(pytestconfig: pytest.Config) -> Settings:
 @pytest.fixture
 def refdropout_run(refdropout_clause: str, refdropout_settings: Settings, request: pytest.FixtureRequest) -> Run:
     """The run of this one clause, as ``refdropout check`` makes it (its output left to pytest's capture);
-    its verdict, detail and seed are recorded in the test's ``user_properties`` (JUnit XML shows them).
+    its verdict, detail and seed are recorded in the test's ``user_properties`` (JUnit XML shows them), and
+    what was checked: the target's declared name, its declarations and the frameworks it imported.
     A clause the suite could not check is an error of this fixture, so of the test; SIGINT and SIGTERM
     stop the session."""
     s = refdropout_settings
     with interruptible():
         run = run_target(s.target.name, s.target.impl, [refdropout_clause], profile=s.profile, seed=s.seed,
-                         device=s.device, versions=s.target.versions(), watch=Watch(s.timeout),
+                         device=s.device, versions=s.target.versions, watch=Watch(s.timeout),
                          declarations=s.target.declarations)
     if run.interrupted is not None:
         pytest.exit(f"refdropout: interrupted by {run.interrupted.name} in {refdropout_clause}",
                     returncode=128 + run.interrupted)
     result = run.results[0]
     request.node.user_properties += [("refdropout_verdict", result.verdict.outcome.value),
-                                     ("refdropout_detail", result.verdict.detail), ("refdropout_seed", result.seed)]
+                                     ("refdropout_detail", result.verdict.detail), ("refdropout_seed", result.seed),
+                                     *((f"refdropout_{name}", value) for name, value in checked(run))]
     if result.verdict.outcome is Outcome.ERROR:
         pytest.fail(f"the suite could not check {refdropout_clause}: {result.verdict.detail} (an error of the suite "
                     f"or its machine, not a failure of {run.target})\n\n{result.trace}", pytrace=False)

@@ -29,7 +29,8 @@ from ..dtypes import DType, float64
 from ..stats import PairCounts, exact_sum
 from .kit import child_seed, keep_mask_array, ones_array
 
-__all__ = ["CHUNK", "PEAK_BYTES", "Drawn", "calls", "keep_masks", "keep_count", "lag_counts", "pair_counts", "outputs"]
+__all__ = ["CHUNK", "PEAK_BYTES", "Drawn", "calls", "keep_masks", "keep_count", "lag_counts", "class_lag_counts",
+           "pair_counts", "outputs"]
 
 # elements of one call: 16,777,216, above every sample of the standard profile (the largest, VARIANTS-3's
 # 2 x 2 elements for each of n / 2 samples, is 9,666,544 elements)
@@ -104,6 +105,16 @@ def lag_counts(mask: np.ndarray, lag: int) -> PairCounts:
     if rest.size > lag:
         counts += pair_counts(rest[:rest.size - lag], rest[lag:])
     return counts
+
+
+def class_lag_counts(mask: np.ndarray, lag: int, width: int) -> list[PairCounts]:
+    """The 2x2 tables of the pairs (m_i, m_(i+lag)) of one mask, one for each class i mod ``width``: every
+    i with a partner, so that a class's pairs are disjoint where lag < width (DROPOUT-19 by class)."""
+    first, second = mask[:mask.size - lag], mask[lag:]
+    pad = -first.size % width  # the last row of ``width`` pairs filled with no pair
+    sums = [np.pad(v, (0, pad)).reshape(-1, width).sum(axis=0, dtype=np.int64)
+            for v in (np.ones(first.size, dtype=np.bool_), first, second, first & second)]
+    return [PairCounts(*map(int, counts)) for counts in zip(*sums)]
 
 
 def outputs(impl: Implementation, n: int, p: float, seed: int) -> Iterator[np.ndarray]:

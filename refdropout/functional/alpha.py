@@ -52,7 +52,7 @@ def _alpha(x: Tensor, p: float, mask_shape: Shape, training: bool, seed: int | N
     source = generator_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
     if not training or p == 0.0:  # the identity, consuming no randomness
         return x
-    if p == 1.0:  # the limit of a α' (1 - p) as p -> 1: every unit dropped to 0
+    if p == 1.0:  # the limit of a α' (1 - p) as p -> 1: every finite unit dropped to 0, a non-finite one NaN
         return affine(x, [0.0] * x.size, [0.0] * x.size)
     a, b = alpha_constants(p)
     dropped = a * ALPHA_PRIME + b
@@ -73,7 +73,8 @@ def alpha_dropout(
 
     training, 0 < p < 1:  y = a (x m + α' (1 - m)) + b,  m ~ Bernoulli(1 - p) of shape
                           ``noise_shape`` (Keras's spelling; None means x's shape), broadcast
-    training, p = 1:      y = 0 (the limit; PyTorch's value)
+    training, p = 1:      y = 0 · x + 0: 0 for every finite element (the limit; PyTorch's value), NaN for
+                          NaN and ±inf (the "multiply" policy the reference declares)
     eval, or p = 0:       y = x
 
     VJP: dL/dx = g * a * m with the forward mask (0 where dropped and at p = 1); g in eval mode.

@@ -1,14 +1,17 @@
-"""DropConnect: dropout of the weights of a linear layer rather than of its units
-(Wan et al. 2013; spec/variants.md, VARIANTS-9).
+"""DropConnect: dropout of the weights of a linear layer rather than of its units, as Wan et al.
+(2013) introduced it, under the spec's convention (spec/variants.md, VARIANTS-9).
 
 Each weight is kept with probability q = 1 - p, independently, and rescaled by 1/q:
 
     y = (W ⊙ M / q) x,     M_kj ~ Bernoulli(q)
 
 written for a batch of row vectors x of shape (..., in) and W of shape (out, in) as
-y = x (W ⊙ M / q)^T, PyTorch's convention for a linear layer. The reference draws one mask per
-call, shared by every row of the batch; Wan et al. draw one per example, which is the same op
-called once per example with fresh draws.
+y = x (W ⊙ M / q)^T, PyTorch's convention for a linear layer; evaluation is x W^T. The 1/q and the
+deterministic evaluation are inverted dropout's convention carried over to the weights, not Wan et
+al.'s: they train with the unscaled M ⊙ W and infer by moment matching (a Gaussian fitted to each
+unit's pre-activation, sampled through the activation). The reference draws one mask per call,
+shared by every row of the batch; Wan et al. draw one per example, which is the same op called once
+per example with fresh draws.
 """
 
 from __future__ import annotations

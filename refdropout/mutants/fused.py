@@ -1,5 +1,6 @@
 """Mutants of fused attention kernels (spec/variants.md, VARIANTS-20 to VARIANTS-22): a kernel that drops
-attention weights inside the kernel, at the wrong rate or without the 1/q.
+attention weights inside the kernel, at the wrong rate, without the 1/q, or with a backward pass that
+regenerates another mask.
 
 Each is the reference whose ``fused_attention`` keeps the weights that :meth:`FusedWithMask.keep` draws
 and multiplies them by :meth:`FusedWithMask.scale`, on the checks' arrays as they come (their own
@@ -15,7 +16,7 @@ from ..adapters.numpy_philox import NumpyGenerator
 from ..adapters.reference import ReferenceDropout
 from .registry import mutant
 
-__all__ = ["FusedEightBitThreshold", "FusedWithMask", "FusedWithoutRescale"]
+__all__ = ["FusedBackwardFromAStaleSeed", "FusedEightBitThreshold", "FusedWithMask", "FusedWithoutRescale"]
 
 
 class FusedWithMask(ReferenceDropout):
@@ -60,3 +61,19 @@ class FusedWithoutRescale(FusedWithMask):
 
     def scale(self, p):
         return 1.0
+
+
+@mutant("randomness", models="pytorch/pytorch#197563: [ROCm] Build CK flash dropout seed tensors from host values",
+        caught_by=("VARIANTS-22",))
+class FusedBackwardFromAStaleSeed(ReferenceDropout):
+    """The forward pass drops with the call's seed, but the backward pass regenerates the mask from the seed
+    tensor it was handed, read before the kernel that fills it had run: stale contents, (0, 0) in the
+    report's probe. dL/dv applies the mask of seed 0, not the forward pass's (pytorch/pytorch#196586)."""
+
+    name = "fused-backward-from-a-stale-seed"
+    STALE_SEED = 0
+
+    def fused_attention(self, q, k, v, g, p, *, backend, training, seed):
+        o, _ = super().fused_attention(q, k, v, g, p, backend=backend, training=training, seed=seed)
+        _, dv = super().fused_attention(q, k, v, g, p, backend=backend, training=training, seed=self.STALE_SEED)
+        return o, dv

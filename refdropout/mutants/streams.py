@@ -3,12 +3,14 @@ stream that recomputation replays, a checkpoint restores, ranks share, or a coun
 handled wrongly while every single mask still has the right distribution.
 
 Each is the reference with one capability changed (``checkpointed_dropout``, ``dropout_stream_state``,
-``rank_streams``), or, for the counter, the textbook dropout drawing JAX's Threefry stream.
+``rank_streams``, ``device_mask_bits``), or, for the counter, the textbook dropout drawing JAX's Threefry
+stream.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from .. import autograd
@@ -24,8 +26,9 @@ from .registry import mutant
 from .textbook import Textbook
 
 __all__ = [
-    "CounterOffByOne", "EveryRankSeededAlike", "GraphedStepReusesOneMask", "ReplayFromTheLiveGenerator",
-    "ReplicatedRegionSeededByRank", "RestoreRestartsTheStream", "ThreefryKey", "checkpointed_steps",
+    "CounterOffByOne", "CpuAndCudaDrawApart", "EveryRankSeededAlike", "GraphedStepReusesOneMask",
+    "ReplayFromTheLiveGenerator", "ReplicatedRegionSeededByRank", "RestoreRestartsTheStream", "RngsCountRewound",
+    "StreamOffsetNeverAdvances", "ThreefryKey", "checkpointed_steps",
 ]
 
 Forward = Callable[[Generator, Tensor], Tensor]
@@ -115,6 +118,29 @@ class RestoreRestartsTheStream(ReferenceDropout):
         return _Restarting(self, Generator(seed).state)
 
 
+class _Unmoving(_Stream):
+    """A stream whose calls draw from its state without moving it: every call at one Philox offset."""
+
+    def __call__(self, x: Tensor, p: float, *, training: bool) -> Tensor:
+        return self.adapter._stream_call(self.state, x, p, training)[0]
+
+
+@mutant("randomness", models="Dao-AILab/flash-attention#2088: Why philox_seed and philox_offset be constant?",
+        caught_by=("TRAINING-4", "DROPOUT-14"))
+class StreamOffsetNeverAdvances(ReferenceDropout):
+    """Declares that a drawing call advances its stream by one draw index, as the reference does, but draws
+    every call at the seed and offset the stream was made with and never moves them (the report's kernel
+    sets philox_seed and philox_offset to constants): every call of the stream draws one mask."""
+
+    name = "stream-offset-never-advances"
+
+    def dropout_stream(self, seed: int) -> _Stream:
+        return _Unmoving(self, Generator(seed).state)
+
+    def dropout_stream_state(self, seed: int) -> _Stream:
+        return _Unmoving(self, Generator(seed).state)
+
+
 # --- data parallelism (TRAINING-5, TRAINING-6) -------------------------------------------------------------
 
 
@@ -141,6 +167,32 @@ class ReplicatedRegionSeededByRank(ReferenceDropout):
 
     def rank_streams(self, seed: int, ranks: int, *, replicated: bool) -> list[_Stream]:
         return super().rank_streams(seed, ranks, replicated=False)
+
+
+# --- devices (TRAINING-7) -----------------------------------------------------------------------------------
+
+
+@mutant("randomness", models="pytorch/pytorch#2976: Different Dropout Result on CPU and GPU with Manual Seed",
+        caught_by=("TRAINING-7",))
+class CpuAndCudaDrawApart(ReferenceDropout):
+    """Declares reproducible_across="cpu+cuda" but seeds another generator on each device, as PyTorch does (a
+    Mersenne Twister on the CPU, Philox on CUDA): one manual seed gives other masks on the two devices. Its
+    "cuda" device is simulated, on the host, by the reference's stream of the seed folded with 1."""
+
+    name = "cpu-and-cuda-draw-apart"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.policies = replace(self.policies, reproducible_across="cpu+cuda")
+
+    def devices(self) -> tuple[str, ...]:
+        return ("cpu", "cuda")
+
+    def device_mask_bits(self, device: str, n: int, p: float, *, seed: int, dtype: str) -> Any:
+        if device not in self.devices():
+            raise ValueError(f"device_mask_bits: device must be one of {self.devices()}, got {device!r}")
+        drawn = seed if device == "cpu" else seed ^ 1
+        return super().device_mask_bits("cpu", n, p, seed=drawn, dtype=dtype)
 
 
 # --- a counter off by one (EXACT-1) ------------------------------------------------------------------------
@@ -193,3 +245,50 @@ class CounterOffByOne(Textbook):
         keep = drawn[:n].copy()
         keep[self.PERIOD - 1 :: self.PERIOD] = drawn[self.PERIOD :: self.PERIOD]  # element i reads counter i + 1
         return packed(keep)
+
+
+# --- a key schedule rewound (EXACT-2) ----------------------------------------------------------------------
+
+
+class NnxRngStream:
+    """Flax NNX's dropout stream as a draw's state: drawing call c takes fold_in(fold_in(root, 0), c), root the
+    seed's default key (exact.streams, "nnx-rngs")."""
+
+    def __init__(self, seed: int) -> None:
+        self.forked, self.count = jax_random.fold_in(divmod(seed, 2**32), 0), 0
+
+    def next(self) -> tuple[int, int]:
+        key = jax_random.fold_in(self.forked, self.count % 2**32)
+        self.count += 1
+        return key
+
+
+@mutant("randomness", models="google/flax#5529: Preserve RngStream counters for passthrough streams in "
+        "Rngs.split/broadcast", caught_by=("EXACT-2",))
+class RngsCountRewound(Textbook):
+    """Declares Flax NNX's key schedule ("nnx-rngs") but rewinds it: its loop passes the Rngs through
+    Rngs.split({..., "dropout": None}) for every evaluation pass, which rebuilds the dropout stream with its
+    count 0 (the report), so the drawing calls after an evaluation call take keys 0, 1, ... again and redraw
+    masks the run has used. Single calls draw JAX's Threefry masks with the seed's default key (hi, lo)."""
+
+    name = "rngs-count-rewound"
+    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="jax-threefry", stream_keys="nnx-rngs")
+
+    def generator(self, seed: int) -> ThreefryKey:
+        return ThreefryKey(seed, stream=False)
+
+    def keep(self, generator: ThreefryKey | NnxRngStream, shape: Shape, p: float) -> list[bool]:
+        return [v == 1.0 for v in jax_random.bernoulli(generator.next(), 1.0 - p, numel(shape), "float64").data]
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        stream = NnxRngStream(seed)
+
+        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
+            if not training:
+                stream.count = 0  # the pass-through split rebuilds the stream at count 0
+            return self.forward(stream, x, p, training=training)[0]
+
+        return call
+
+    def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> Any:
+        return packed(threefry_bernoulli_float64(divmod(seed, 2**32), 1.0 - p, n))

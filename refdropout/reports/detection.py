@@ -53,9 +53,6 @@ def _witnessed(module: str, *witnesses: str) -> str:
 # why a clause with a check catches no mutant of the catalogue (the document's "caught nothing" list)
 JUSTIFICATIONS = {
     "ENSEMBLE-8": _witnessed("tests/broken/ensemble.py", "MCFalsyRate"),
-    "EXACT-2": "Applies only where an implementation declares a key schedule (stream_keys), which no mutant of the "
-               "catalogue does; tests/broken/exact.py shows the check rejects SplitsInEvaluation, NnxWithoutFork, "
-               "GeneratorPerBlock, KerasCountsEveryCall, OffsetPerElement.",
     "RECURRENT-1": "Checks the LSTM cell without dropout, which no dropout bug touches; tests/broken/recurrent.py "
                    "shows the check rejects GateOrderIGFO.",
     "RECURRENT-2": "Checks the GRU cell without dropout, which no dropout bug touches; tests/broken/recurrent.py "
@@ -68,8 +65,6 @@ JUSTIFICATIONS = {
     "RECURRENT-10": _witnessed("tests/broken/recurrent.py", "BatchSharedMasks"),
     "RECURRENT-13": _witnessed("tests/broken/recurrent.py", "RecomputedWithFreshMasks"),
     "TRAINING-4": _witnessed("tests/broken/training.py", "AdvanceDeclaredPerElement", "RestoreWithoutTheOffset"),
-    "TRAINING-7": "Applies only where an implementation declares reproducible_across two devices, which no mutant "
-                  "of the catalogue does; tests/broken/training.py shows the check rejects TwoDevicesApartInBulk.",
     "VARIANTS-6": _witnessed("tests/broken/variants.py", "FeatureAlphaElementwise"),
     "VARIANTS-11": _witnessed("tests/broken/variants.py", "DropPathBatchModePerSample"),
     "VARIANTS-12": _witnessed("tests/broken/variants.py", "DropPathUnscaledEval"),
@@ -77,7 +72,6 @@ JUSTIFICATIONS = {
     "VARIANTS-15": _witnessed("tests/broken/variants.py", "DropBlockNoNormalisation",
                               "DropBlockPerSampleNormalisation"),
     "VARIANTS-16": _witnessed("tests/broken/variants.py", "AttentionRenormalisedRows", "AttentionNoRescale"),
-    "VARIANTS-22": _witnessed("tests/broken/variants.py", "FusedBackwardRedrawsTheMask"),
 }
 
 

@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.util
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TextIO
 
 from .. import tables
@@ -60,6 +59,7 @@ class Column:
     dtypes: tuple[str, ...] = ()
     missing: str = ""
     footnote: str = ""
+    sources: dict[str, str] = field(default_factory=dict)  # a declaration -> where its value came from
 
 
 def run_columns(targets: Sequence[str], clauses: Sequence[str], *, profile: str, seed: int,
@@ -78,11 +78,12 @@ def _column(name: str, clauses: Sequence[str], *, profile: str, seed: int, log: 
         column = _unavailable(name, error)
         print(f"{name}: {column.missing}: {error}", file=log)
         return column
-    run = run_target(name, loaded.impl, clauses, profile=profile, seed=seed, versions=loaded.versions(),
+    run = run_target(name, loaded.impl, clauses, profile=profile, seed=seed, versions=loaded.versions,
                      declarations=loaded.declarations)
     print(f"{name}: " + ", ".join(f"{run.count(o)} {CELLS[o]}" for o in Outcome) + f"; {run.seconds:.1f} s",
           file=log)
-    return Column(name, run, policies_of(loaded.impl), tuple(d.name for d in dtypes_of(loaded.impl)))
+    return Column(name, run, policies_of(loaded.impl), tuple(d.name for d in dtypes_of(loaded.impl)),
+                  sources=dict(loaded.declarations.sources) if loaded.declarations is not None else {})
 
 
 def run_unit(name: str, seed: int, *, profile: str, clauses: list[str], **declared: Any) -> dict:
@@ -94,7 +95,7 @@ def run_unit(name: str, seed: int, *, profile: str, clauses: list[str], **declar
     run = column.run
     return {"target": name, "versions": run.versions, "device": run.device, "seed": run.seed,
             "profile": run.plan.profile, "seconds": run.seconds, "policies": asdict(column.policies),
-            "dtypes": list(column.dtypes),
+            "dtypes": list(column.dtypes), "sources": column.sources,
             "results": [{"clause": r.verdict.clause, "outcome": r.verdict.outcome.value, "detail": r.verdict.detail,
                          "title": r.title, "seed": r.seed, "seconds": r.seconds} for r in run.results]}
 
@@ -108,14 +109,15 @@ def column_of(record: dict) -> Column:
                                  r["seconds"]) for r in record["results"])
     run = Run(record["target"], record["versions"], record["device"], record["seed"], run_plan(record["profile"]),
               results, record["seconds"])
-    return Column(record["target"], run, Policies(**record["policies"]), tuple(record["dtypes"]))
+    return Column(record["target"], run, Policies(**record["policies"]), tuple(record["dtypes"]),
+                  sources=record.get("sources", {}))
 
 
 def _unavailable(name: str, error: TargetError) -> Column:
     """The column of a target that did not load: "not installed" with the command that installs its
     framework, or "did not load" with the reason."""
     builtin = TARGETS.get(name)
-    if builtin is not None and builtin.framework is not None and importlib.util.find_spec(builtin.framework) is None:
+    if builtin is not None and builtin.missing():
         return Column(name, missing="not installed", footnote=f"`{builtin.install}`")
     return Column(name, missing="did not load", footnote=cut(str(error)))
 
@@ -127,7 +129,7 @@ def matrix(columns: Sequence[Column], clauses: Sequence[str], *, profile: str, s
         "# Conformance matrix",
         _header(columns, profile=profile, seed=seed, command=command, date=date),
         "## Verdicts\n\n" + _legend() + "\n\n" + _verdicts(columns, clauses),
-        "## Declared policies\n\n" + _policies(columns) + "\n\n" + _policy_note(),
+        "## Declared policies\n\n" + _policies(columns) + "\n\n" + _policy_note(columns),
         "## What failed and why\n\n" + _failures(columns),
         _footnotes(columns),
     ) if part) + "\n"
@@ -135,16 +137,19 @@ def matrix(columns: Sequence[Column], clauses: Sequence[str], *, profile: str, s
 
 def _header(columns: Sequence[Column], *, profile: str, seed: int, command: str, date: datetime.datetime) -> str:
     plan = run_plan(profile)
-    rows = [("target", "framework", "version", "seconds")]
+    rows = [("target", "framework", "version", "seconds", "imported")]
     for column in columns:
         framework = TARGETS[column.target].framework if column.target in TARGETS else None
+        imported = ""
         if column.run is not None:
             framework = column.run.versions.get("framework") or framework
             version = column.run.versions.get("framework_version") or ""
             seconds = f"{column.run.seconds:.1f}"
+            imported = ", ".join(f"{module} {found or '?'}"
+                                 for module, found in (column.run.versions.get("imported") or {}).items())
         else:
             version, seconds = column.missing, ""
-        rows.append((column.target, framework or "(none)", version, seconds))
+        rows.append((column.target, framework or "(none)", version, seconds, imported))
     return "\n".join([
         (f"{generated_by(command, date)}: {plan_text(plan)}, master seed {seed}. A cell is the verdict "
          f"`refdropout check TARGET --profile {plan.profile} --seed {seed}` gives for that clause."),
@@ -197,12 +202,20 @@ def _policies(columns: Sequence[Column]) -> str:
     return tables.markdown(rows)
 
 
-def _policy_note() -> str:
+def _policy_note(columns: Sequence[Column]) -> str:
+    """What the policies table means, and which of its values the command line declared (the others are
+    the target's own, or the reference's)."""
     default = Policies()
+    given = [f"{column.target} " + ", ".join(
+                f"dtypes {','.join(column.dtypes)}" if name == "dtypes" else f"{name}={getattr(column.policies, name)}"
+                for name, source in column.sources.items() if source == "command line")
+             for column in columns if "command line" in column.sources.values()]
     return ("The reference's policies are " + ", ".join(f"{name} {getattr(default, name)}" for name in POLICY_VALUES)
             + "; a value in bold differs from the reference's. A clause whose check passes only because of such a "
             "value gets `policy`. Each policy's values and the clauses it relaxes: spec/dropout.md, \"How the "
-            "checks see an implementation\". dtypes are the floating formats a target is checked in.")
+            "checks see an implementation\". dtypes are the floating formats a target is checked in."
+            + (" Declared on the command line (`--policy`, `--dtypes`), over the target's own: " + "; ".join(given)
+               + "." if given else ""))
 
 
 def _failures(columns: Sequence[Column]) -> str:

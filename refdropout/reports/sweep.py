@@ -159,7 +159,7 @@ def _write(args: argparse.Namespace, *, command: str, date: datetime.datetime) -
             missing = _missing(results, args, name, seed)
             if not missing:
                 continue
-            run = run_target(name, loaded.impl, missing, profile=args.profile, seed=seed, versions=loaded.versions(),
+            run = run_target(name, loaded.impl, missing, profile=args.profile, seed=seed, versions=loaded.versions,
                              declarations=loaded.declarations)
             append(args.results, record_of(run, known, declared))
             print(f"{name} seed {seed}: " + ", ".join(f"{run.count(o)} {o.value}" for o in Outcome)
@@ -213,7 +213,7 @@ def run_unit(name: str, seed: int, *, profile: str, clauses: list[str], policies
     except TargetError as error:
         return {"skipped": str(error)}
     known = dict(getattr(loaded.impl, "known_deviations", {}))
-    run = run_target(name, loaded.impl, clauses, profile=profile, seed=seed, versions=loaded.versions(),
+    run = run_target(name, loaded.impl, clauses, profile=profile, seed=seed, versions=loaded.versions,
                      declarations=loaded.declarations)
     return record_of(run, known, declared_by(policies, dtypes))
 

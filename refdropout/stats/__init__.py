@@ -52,6 +52,7 @@ from .profiles import DEEP, PROFILES, QUICK, STANDARD, DecisionPlan, Profile, de
 from .structure import (
     PairCounts,
     central_band,
+    class_pair_counts_test,
     dispersion_counts_test,
     dispersion_test,
     homogeneity_counts_test,
@@ -111,6 +112,7 @@ __all__ = [
     "ks_test",
     "lag_independence_test",
     "mean_z_test",
+    "class_pair_counts_test",
     "pair_counts_test",
     "rejection_region",
     "central_band",

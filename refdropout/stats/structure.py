@@ -128,29 +128,68 @@ class PairCounts:
                           self.both + other.both)
 
 
-def pair_counts_test(counts: PairCounts, *, alpha: float, test: str = "pair independence") -> Decision:
-    """Fisher's exact test of independence on a 2×2 table of pairs kept as :class:`PairCounts`
-    (STATS-8): what :func:`lag_independence_test` and :func:`successive_independence_test` decide,
-    from their tables."""
-    alpha = check_open_unit("alpha", alpha)
+def _checked_table(counts: PairCounts) -> tuple[int, int, int, int]:
+    """(pairs, first, second, both) of a 2×2 table of at least one pair; anything else raises ValueError."""
     pairs, first, second, both = counts.pairs, counts.first, counts.second, counts.both
     if not 0 <= both <= min(first, second) or max(first, second) > pairs or first + second - both > pairs:
         raise ValueError(f"counts must be a 2x2 table of pairs (0 <= both <= first, second <= pairs), got {counts}")
     if pairs == 0:
         raise ValueError("counts must hold at least one pair, got none")
+    return pairs, first, second, both
+
+
+def _phi(counts: PairCounts) -> float:
+    """The φ coefficient (correlation) of a 2×2 table of pairs; 0 where a margin is empty or full."""
+    pairs, first, second, both = counts.pairs, counts.first, counts.second, counts.both
+    margins = first * (pairs - first) * second * (pairs - second)
+    return (both * pairs - first * second) / math.sqrt(margins) if margins else 0.0
+
+
+def pair_counts_test(counts: PairCounts, *, alpha: float, test: str = "pair independence") -> Decision:
+    """Fisher's exact test of independence on a 2×2 table of pairs kept as :class:`PairCounts`
+    (STATS-8): what :func:`lag_independence_test` and :func:`successive_independence_test` decide,
+    from their tables."""
+    alpha = check_open_unit("alpha", alpha)
+    pairs, first, second, both = _checked_table(counts)
     table = [[both, first - both], [second - both, pairs - first - second + both]]
     result = fisher_exact(table)
-    margins = first * (pairs - first) * second * (pairs - second)
-    phi = (both * pairs - first * second) / math.sqrt(margins) if margins else 0.0
     return Decision(
         test=test,
         statistic=float(result.statistic),
         p_value=float(result.pvalue),
         n=pairs,
-        observed=phi,
+        observed=_phi(counts),
         expected=0.0,
         alpha=alpha,
     )
+
+
+def _fisher_p_value(counts: PairCounts) -> float:
+    """Fisher's exact two-sided p-value of a 2×2 table of pairs, from the hypergeometric law of ``both``
+    given the margins: the probability of every outcome no more likely than the observed one (scipy's
+    fisher_exact, with its tolerance, computed on the whole support at once)."""
+    pairs, first, second, both = _checked_table(counts)
+    low = max(0, first + second - pairs)
+    k = np.arange(low, min(first, second) + 1)
+    log_f = _log_choose(first, k) + _log_choose(pairs - first, second - k) - _log_choose(pairs, np.array(second))
+    return float(_minlike(np.exp(log_f), both - low))
+
+
+def class_pair_counts_test(tables: Sequence[PairCounts], *, alpha: float,
+                           test: str = "pair independence by class") -> Decision:
+    """Independence in every one of k classes of pairs (STATS-8, one decision): Fisher's exact test on
+    each class's 2×2 table, the decision's p-value min(1, k · min_r p_r) (Bonferroni over the classes).
+    Its size is at most α at every size: P₀(k · min p_r ≤ α) ≤ Σ_r P₀(p_r ≤ α / k) ≤ α. It sees a
+    correlation confined to one class that the pooled table averages away. ``statistic`` is the least
+    p_r, ``observed`` the φ of its class, ``n`` the pairs over every class."""
+    alpha = check_open_unit("alpha", alpha)
+    if not tables:
+        raise ValueError("tables must hold at least one class, got none")
+    p_values = [_fisher_p_value(counts) for counts in tables]
+    least = min(p_values)
+    return Decision(test=test, statistic=least, p_value=min(1.0, len(tables) * least),
+                    n=sum(counts.pairs for counts in tables), observed=_phi(tables[p_values.index(least)]),
+                    expected=0.0, alpha=alpha)
 
 
 def _pair_test(sequences: list[list[int]], lag: int, alpha: float, test: str) -> Decision:

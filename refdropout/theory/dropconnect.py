@@ -2,8 +2,9 @@
 
 A linear layer y = W x (W of shape (k, n): W_ij connects input unit j to output i) whose input
 units are dropped with the keep mask m computes W (x * m / q). The same output comes from keeping
-every input and masking the weights instead, DropConnect (Wan et al. 2013), with the
-column-structured weight mask M_ij = m_j:
+every input and masking the weights instead, DropConnect (Wan et al. 2013) under the spec's 1/q
+convention (VARIANTS-9; Wan et al. leave M ⊙ W unscaled), with the column-structured weight mask
+M_ij = m_j:
 
     W (x * m / q) = (W * M / q) x.
 

@@ -53,6 +53,33 @@ class BiasedLaneOf64(Textbook):
         return [u < 1.0 - p - (0.2 if i % 64 == 63 else 0.0) for i, u in enumerate(generator.uniform(shape).data)]
 
 
+class LaneReusesItsNeighbour(Textbook):
+    """Element 64 k + 32 takes the keep decision of element 64 k + 31, as a 64-wide kernel whose second
+    half-vector starts from the last random word of the first: every element keeps at q, and the pooled
+    pairs of DROPOUT-19 never pair 31 with 32 (their lag-1 pairs are 2 j with 2 j + 1): a correlation
+    of 1 at one position class of 64, which only the pairs by position class see."""
+
+    name = "lane-reuses-its-neighbour"
+
+    def keep(self, generator: Generator, shape: Shape, p: float) -> list[bool]:
+        drawn = super().keep(generator, shape, p)
+        for i in range(32, len(drawn), 64):
+            drawn[i] = drawn[i - 1]
+        return drawn
+
+
+class ChannelSharedMaskOnFourAxes(Textbook):
+    """On a 4-axis input (batch, channels, height, width) draws one mask value per (batch, height, width)
+    and shares it across the channels, as an NCHW kernel that broadcasts its mask over C by mistake:
+    right on 1- and 2-axis inputs, so DROPOUT-23's square input passes it; every element keeps at q."""
+
+    name = "channel-shared-mask-on-four-axes"
+
+    def mask_shape(self, shape: Shape, noise_shape: Sequence[int | None] | None) -> Shape:
+        drawn = super().mask_shape(shape, noise_shape)
+        return (drawn[0], 1, *drawn[2:]) if len(drawn) == 4 else drawn
+
+
 class TailAlwaysKept(Textbook):
     """Keeps every element past the last multiple of 8, as a vectorized kernel whose scalar remainder
     loop copies x instead of drawing (the overall rate moves by at most 7 / n)."""
@@ -63,6 +90,35 @@ class TailAlwaysKept(Textbook):
         drawn = super().keep(generator, shape, p)
         whole = len(drawn) // 8 * 8
         return drawn[:whole] + [True] * (len(drawn) - whole)
+
+
+class _InFloat16Only:
+    """A broken keep step run on float16 inputs only, as a kernel of its own for the 16-bit formats
+    (other vector widths, its own remainder loop); every other format gets the textbook's."""
+
+    broken = False
+
+    def forward(self, generator: Generator, x: Tensor, p: object, *, training: bool,
+                noise_shape: Sequence[int | None] | None = None) -> tuple[Tensor, Tensor]:
+        self.broken = x.dtype.name == "float16"
+        return super().forward(generator, x, p, training=training, noise_shape=noise_shape)  # type: ignore[misc]
+
+    def keep(self, generator: Generator, shape: Shape, p: float) -> list[bool]:
+        return super().keep(generator, shape, p) if self.broken else Textbook.keep(self, generator, shape, p)  # type: ignore[misc,arg-type]
+
+
+class TailAlwaysKeptInFloat16(_InFloat16Only, TailAlwaysKept):
+    """TailAlwaysKept in the float16 kernel only: DROPOUT-22's float64 decisions pass it, its float16
+    ones do not."""
+
+    name = "tail-always-kept-in-float16"
+
+
+class LaneReusesItsNeighbourInFloat16(_InFloat16Only, LaneReusesItsNeighbour):
+    """LaneReusesItsNeighbour in the float16 kernel only: DROPOUT-19's float64 decisions pass it, its
+    float16 ones by position class do not."""
+
+    name = "lane-reuses-its-neighbour-in-float16"
 
 
 class UniformsInInputFormat(Textbook):

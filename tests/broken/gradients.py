@@ -112,9 +112,10 @@ class RedrawsOnManyAxes(ReferenceDropout):
 
 class ScaleOverflowsInBackward(ReferenceDropout):
     """The backward is g m fl_T(1/q), the scale rounded to x's format T, as MLX's forward pass computes
-    `(mask * x) * (1 / q)`: in float16 at q below 2^-16 fl_T(1/q) = inf, so a dropped element is
-    0 * inf = NaN, not 0 (GRADIENTS-1's first generated case, p = 1 - 2^-25; the fixed cases' 1/q is
-    at most 1000); elsewhere within one ulp of g m / q."""
+    `(mask * x) * (1 / q)`: in float16 at q below 1/65520 fl_T(1/q) = inf, so a dropped element is
+    0 * inf = NaN, not 0 (GRADIENTS-1's case of an overflowing scale, p = 1 - 2^-16, and its first
+    generated case, p = 1 - 2^-25; the 64-element cases' 1/q is at most 1000); elsewhere within one ulp
+    of g m / q."""
 
     name = "scale-overflows-in-backward"
 
@@ -123,6 +124,25 @@ class ScaleOverflowsInBackward(ReferenceDropout):
         if not training or p in (0.0, 1.0):
             return super().dropout_vjp(x, p, g, training=training, seed=seed)
         return y, g * keep * (1.0 / (1.0 - p))  # the scalar is rounded to g's format
+
+
+class NoiseInInputFormatInBackward(ReferenceDropout):
+    """The backward is g · n with the noise n = m / q made in g's format T, as PyTorch's CPU kernel makes
+    it (bernoulli(q).div_(q) in float32 arithmetic for a 16-bit T, torch 2.13): fl_T(1/q) where kept, 0 where
+    dropped. Within one ulp of
+    g m / q wherever 1/q fits T; in float16 at q < 1/65520 a kept g gives inf where g / q is finite, and
+    a dropped one 0 (so the generated cases at p = 1 - 2^-25, which keep nothing, pass it): only
+    GRADIENTS-1's case of an overflowing scale keeps an element there. The forward is the reference's."""
+
+    name = "noise-in-input-format-in-backward"
+
+    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+        y, keep = forward(x, p, training, seed)
+        if not training or p in (0.0, 1.0):
+            return super().dropout_vjp(x, p, g, training=training, seed=seed)
+        compute = float32 if g.dtype.itemsize < 4 else g.dtype  # ATen's opmath type of a 16-bit format
+        noise = (keep.astype(compute) / (1.0 - p)).astype(g.dtype)  # 0 / q = 0 where dropped
+        return y, g * noise
 
 
 class NaNBitsLostInEvalBackward(ReferenceDropout):
