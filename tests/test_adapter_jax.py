@@ -38,7 +38,7 @@ TARGETS = ("jax", "flax")
 # the quick runs' verdicts, with the policies each pass relies on as the adapters declare them
 QUICK = (
     QuickRun("jax",
-             passes=["DROPOUT-5", "DROPOUT-7", "DROPOUT-11", "DROPOUT-12", "DROPOUT-15", "GRADIENTS-2",
+             passes=["DROPOUT-5", "DROPOUT-7", "DROPOUT-12", "DROPOUT-15", "GRADIENTS-2",
                      "GRADIENTS-4", "GRADIENTS-5", "ENSEMBLE-1", "DROPOUT-14", "DROPOUT-20"],
              not_applicable=["MODES-4", "VARIANTS-1", "VARIANTS-4", "RECURRENT-5", "VARIANTS-20"],
              relied={"DROPOUT-5": {"p_one"}, "DROPOUT-7": {"p_one"},

@@ -39,6 +39,7 @@ from broken.dropout import (
     ChainersValidation,
     ChannelSharedMaskOnFourAxes,
     ClaimsRefusalGivesZeros,
+    DividesByQInInputFormat,
     EvaluationIgnoresRate,
     FlushesSubnormals,
     HighSeedBitsIgnoredInBulk,
@@ -613,6 +614,17 @@ def test_noise_shape_shares_mask_values(check_correct, check_broken, seed: int) 
 def test_generated_cases_catch_a_noise_shape_ignored_on_many_axes(quick_plan) -> None:
     verdict = assert_generated_cases_catch(quick_plan, "DROPOUT-11", NoiseShapeIgnoredOnManyAxes())
     assert "impl.dropout_noise_shape(x, " in verdict.detail and "sharing its mask value" in verdict.detail
+
+
+@pytest.mark.clause("DROPOUT-11", "RUNNER-18")
+@exact(5)
+@given(seed=seeds)
+def test_noise_shape_search_first_tries_a_q_that_rounds_to_zero(quick_plan, seed: int) -> None:
+    """RUNNER-18's first p, 1 - 2^-25, with a noise shape: the search's first float16 case catches a divisor q
+    rounded to float16 (0 there: a dropped element is 0 / 0) at every seed, which the fixed cases (p = 0.3) miss."""
+    detail = assert_generated_cases_catch(quick_plan, "DROPOUT-11", DividesByQInInputFormat(), seed=seed,
+                                          examples=1).detail
+    assert "(2, 3), 'float16'" in detail and "0.9999999701976776, (2, 1)" in detail and "gave nan" in detail
 
 
 @pytest.mark.clause("DROPOUT-11")

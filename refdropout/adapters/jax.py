@@ -92,6 +92,12 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
                      "value (x / 0 = ±inf under scale_format = 'input')",
         "DROPOUT-9": "`keep * x / keep_rate` of an int32 x silently promotes it to floating point: integers "
                      "are scaled, not refused",
+        # measured (jax 0.10.2, CPU) by `refdropout check jax --profile standard --seed 0 --clause DROPOUT-11` and
+        # by hand: bernoulli(key(0), 2^-25, (2, 1)) broadcast to ones((2, 3), float16), times x, / (1 - rate) at
+        # rate = 1 - 2^-25 gives six NaN (keep all False, fl16(q) = 0.0)
+        "DROPOUT-11": "as DROPOUT-2, with a noise shape: in float16 at p = 1 - 2^-25 `keep * x / keep_rate` divides "
+                      "by keep_rate rounded to float16, 0, so every element, dropped with its shared mask value, "
+                      "is NaN (0 / 0), neither 0 nor the kept value",
         "DROPOUT-10": "`keep * x` of a bool keep is compiled as a select in float64, float32 and float16 (a "
                       "dropped NaN or ±inf gives 0) but not in bfloat16, where a dropped ±inf gives NaN: "
                       "neither policy holds in every format",

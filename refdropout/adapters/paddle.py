@@ -77,6 +77,14 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {"paddle": {
     "VARIANTS-4": "alpha_dropout of a float16 x in training raises RuntimeError: the CPU kernel `subtract` is not "
                   "registered for float16",
     "VARIANTS-6": "feature_alpha_dropout of a float16 x in training raises RuntimeError (no float16 `subtract`)",
+    # measured (PaddlePaddle 3.3.1, commit 7688495, CPU) by `refdropout check paddle --profile standard --seed 0
+    # --clause GRADIENTS-2` (a generated case: bfloat16, g = NaN, p = 1, eval) and by hand: paddle.grad of
+    # F.dropout(x, p, training=False) with x and g of bfloat16 bits [0x7FC0, 0xFFC0, 0x7F81, 0x7F80, 0x3F80], at
+    # p = 0.2 and 1: the forward returns those bits, the gradient [0x7FFF, 0x7FFF, 0x7FFF, 0x7F80, 0x3F80];
+    # float64, float32 and float16 keep every NaN's bits, and so does p = 0 (x itself, no backward op)
+    "GRADIENTS-2": "the evaluation-mode VJP of a bfloat16 g is not g bit for bit: every NaN of g becomes 0x7FFF "
+                   "(a -NaN loses its sign, a payload is replaced), as Paddle's CPU float-to-bfloat16 conversion "
+                   "(cpu_float_to_bfloat16, phi/common/bfloat16.h) maps every NaN; numbers and ±inf are g's bits",
 }}
 # measured with PaddlePaddle 3.3.1 (CPU wheel) by `refdropout check paddle-classic --profile quick` (seed 0), by hand:
 #   F.dropout(paddle.ones([4]), 0.3, training=False, mode="downscale_in_infer")   -> ValueError: (InvalidArgument)

@@ -288,10 +288,14 @@ def corners(impl: Implementation, seed: int, capability: str = "dropout") -> lis
 
 
 def noise_corners(impl: Implementation, seed: int) -> list[Case]:
-    """The cases every search of noise shapes tries first, one per declared format: an empty axis named
-    by its size, x of shape (0, 3) with the noise shape (0, 1)."""
-    return [Case(dtype, (0, 3), 0.3, seed, capability="dropout_noise_shape", noise_shape=(0, 1))
-            for dtype in dtypes_of(impl)]
+    """The cases every search of noise shapes tries first: in each declared format an empty axis named by
+    its size, x of shape (0, 3) with the noise shape (0, 1); then, in each declared format, the first p of
+    every search of p in (0, 1) (RUNNER-18), CORNER_RATE, on x = 1 of shape (2, 3) with the noise shape
+    (2, 1), where a q rounded to float16 is 0 and x / q is 0 / 0 = NaN at a dropped element."""
+    formats = dtypes_of(impl)
+    return ([Case(dtype, (0, 3), 0.3, seed, capability="dropout_noise_shape", noise_shape=(0, 1)) for dtype in formats]
+            + [Case(dtype, (2, 3), CORNER_RATE, seed, capability="dropout_noise_shape", noise_shape=(2, 1))
+               for dtype in formats])
 
 
 def noise_cases(impl: Implementation) -> st.SearchStrategy[Case]:

@@ -25,7 +25,7 @@ from ..random import Generator
 from ..tensor import Tensor
 from .cases import Case, cases, corners, probabilities
 from .dropout import OVERFLOW_P, _read_as_one, _refusable, _refused, overflow_inputs, scaled_array_faults
-from .kit import array_like, edges, identical, kept_value_of, nonzero, ones
+from .kit import array_like, edged, edges, identical, kept_value_of, nonzero, ones
 from .registry import Context, check
 from .search import search
 from .verdict import Outcome, Verdict
@@ -114,9 +114,10 @@ def check_vjp_uses_forward_mask(impl: Implementation, ctx: Context) -> Verdict:
 
 @check("GRADIENTS-2", needs=NEEDS)
 def check_eval_vjp(impl: Implementation, ctx: Context) -> Verdict:
-    """GRADIENTS-2: in eval mode dL/dx = g (inverted, bit for bit) or q g (classic, within one ulp);
-    under p_one = "refused" the call at p = 1 may raise instead. Then generated cases (x and g of any
-    shape, format and seed, NaN and ±inf included under inverted scaling; p in [0, 1])."""
+    """GRADIENTS-2: in eval mode dL/dx = g (inverted, bit for bit: g led by the format's edges, NaN and
+    ±inf, as DROPOUT-7's x) or q g (classic, within one ulp; g finite); under p_one = "refused" the call
+    at p = 1 may raise instead. Then generated cases (x and g of any shape, format and seed, NaN and ±inf
+    included under inverted scaling; p in [0, 1])."""
     inverted = policies_of(impl).scaling == "inverted"
     refused = ctx.policy(impl, "p_one") == "refused"
     if not inverted:  # q g: q as the declared scale_format computes it
@@ -137,6 +138,8 @@ def check_eval_vjp(impl: Implementation, ctx: Context) -> Verdict:
     failures = []
     for dtype in dtypes_of(impl):
         x, g = _data(ctx.seed, SIZE, dtype)
+        if inverted:  # every value of the format is g's bits to keep: NaN and ±inf among them
+            g = edged(ctx.seed, (SIZE,), dtype, nonfinite=True)
         for p in (0.0, *RATES, 1.0):
             failures += evaluated(f"{dtype.name}, p = {p}, eval", g, p,
                                   lambda: impl.dropout_vjp(x, p, g, training=False, seed=ctx.seed))

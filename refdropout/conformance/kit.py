@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import random
+import struct
 from array import array
 from collections.abc import Callable
 from functools import lru_cache
@@ -177,6 +178,14 @@ def same_bits(a: list, b: list) -> bool:
     return len(a) == len(b) and array("d", a).tobytes() == array("d", b).tobytes()
 
 
+def _not_the_bits(got: float, v: float) -> str:
+    """Why ``got`` is not ``v`` bit for bit, naming both bit patterns (as float64) where both are NaN."""
+    if math.isnan(got) and math.isnan(v):
+        got_bits, v_bits = (struct.pack(">d", a).hex() for a in (got, v))
+        return f"not x bit for bit (a NaN of the float64 bits 0x{got_bits}, not 0x{v_bits})"
+    return "not x bit for bit"
+
+
 def identical(name: str, y: object, x: Tensor, *, earlier: str = "") -> list[str]:
     """A failure unless y is x bit for bit, in x's shape and dtype (compared as buffers; element by
     element only to name the first difference). ``earlier``: what x is where it is not the input but
@@ -185,7 +194,7 @@ def identical(name: str, y: object, x: Tensor, *, earlier: str = "") -> list[str
     if failures or same_bits(y.data, x.data):
         return failures
     if not earlier:
-        return mismatch(name, y, x, lambda i, got, v: None if same_bits([got], [v]) else "not x bit for bit")
+        return mismatch(name, y, x, lambda i, got, v: None if same_bits([got], [v]) else _not_the_bits(got, v))
     i = next(i for i, (got, v) in enumerate(zip(y.data, x.data)) if not same_bits([got], [v]))
     return [f"{name}: element {i}: {earlier} gave {x.data[i]!r}, this call {y.data[i]!r}: not the same bits"]
 

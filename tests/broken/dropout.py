@@ -230,6 +230,19 @@ class ScaleInInputFormat(Textbook):
                                  for v, k in zip(x.data, keep.data)], x.shape, x.dtype)
 
 
+class DividesByQInInputFormat(Textbook):
+    """y = x m / fl_T(q), q rounded to x's format T first, as declared (scale_format = "input"), computed as
+    dm-haiku's ``keep * x / keep_rate`` is: right within one ulp wherever fl_T(q) > 0, but in float16 at
+    q = 2^-25 (p = 1 - 2^-25), where fl16(q) = 0, a dropped element is 0 / 0 = NaN (jax 0.10.2's known
+    deviation; the noise-shape search's first case, the fixed cases being at p = 0.3)."""
+
+    name = "divides-by-q-in-input-format"
+    policies = Policies(scale_format="input")
+
+    def scale(self, x: Tensor, keep: Tensor, p: float) -> Tensor:
+        return x * keep.astype(x.dtype) / x.dtype.round(1.0 - p)
+
+
 class ReciprocalInInputFormat(Textbook):
     """y = x · fl_T(1/q): the noise m / q made in x's format T, as PyTorch's CPU kernel makes it
     (bernoulli(q).div_(q), torch 2.13). Right within one ulp wherever 1/q fits T; in float16 at

@@ -7,11 +7,16 @@ passes that model public bugs are mutants of refdropout.mutants.gradients.
 
 from __future__ import annotations
 
+import math
+import struct
+
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.contract import Policies
 from refdropout.dtypes import float32
 from refdropout.functional import dropout
 from refdropout.tensor import Tensor
+
+PADDLE_BFLOAT16_NAN = struct.unpack(">d", bytes.fromhex("7fffe00000000000"))[0]  # the bfloat16 NaN 0x7FFF, as a float64
 
 
 def forward(x: Tensor, p: float, training: bool, seed: int) -> tuple[Tensor, Tensor]:
@@ -138,3 +143,19 @@ class NoiseInInputFormatInBackward(ReferenceDropout):
         compute = float32 if g.dtype.itemsize < 4 else g.dtype  # ATen's opmath type of a 16-bit format
         noise = (keep.astype(compute) / (1.0 - p)).astype(g.dtype)  # 0 / q = 0 where dropped
         return y, g * noise
+
+
+class NaNBitsLostInEvalBackward(ReferenceDropout):
+    """In eval mode at p > 0 the backward computes g · 1 in binary32 and rounds it to bfloat16 by a rule that
+    maps every NaN to 0x7FFF, as PaddlePaddle 3.3.1's CPU backward does (cpu_float_to_bfloat16): every
+    value keeps its bits but a NaN, whose sign and payload are lost (the same NaN as a number, not the same
+    bits); float64, float32 and float16 are right."""
+
+    name = "nan-bits-lost-in-eval-backward"
+
+    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+        y, dx = super().dropout_vjp(x, p, g, training=training, seed=seed)
+        if training or p == 0.0 or g.dtype.name != "bfloat16":
+            return y, dx
+        return y, Tensor.from_flat([PADDLE_BFLOAT16_NAN if math.isnan(v) else v for v in dx.data], dx.shape, dx.dtype,
+                                   rounded=True)
