@@ -179,9 +179,29 @@ def test_cleared_caches_compute_the_same_values(targets, monkeypatch, target: st
     kept = draws()
     assert not cleared
     monkeypatch.setattr(adapter_module, "CACHE_BYTES", 0)
+    monkeypatch.setattr(impl, "_floor", 0)
     again = draws()
     assert len(cleared) >= 2
     assert all(np.array_equal(a, b) for a, b in zip(kept, again))
+
+
+@pytest.mark.parametrize("resident, floor, clears", [
+    (2**30 + 1, 0, True), (2**30, 0, False), (2**29 * 3 - 1, 2**30, False), (2**29 * 3 + 1, 2**30, True),
+    (2**30 + 1, 2**28, True), (2**30 - 1, 2**29 + 1, False)])
+def test_caches_are_bounded_above_what_the_process_held_before(monkeypatch, resident: int, floor: int,
+                                                                clears: bool) -> None:
+    """The caches are cleared above CACHE_BYTES resident, or above the adapter's floor (the resident size
+    when it was made) plus half of CACHE_BYTES where that is more: a pytest worker that imported every
+    framework starts above 1 GiB, and its JAX targets cleared their caches every CACHE_CHECK calls."""
+    import types
+
+    import refdropout.adapters.jax as adapter_module
+
+    cleared = []
+    monkeypatch.setattr(adapter_module, "_resident_bytes", lambda: resident)
+    monkeypatch.setattr(adapter_module, "_trim", lambda: None)
+    adapter_module.bounded_caches(types.SimpleNamespace(clear_caches=lambda: cleared.append(1)), floor)
+    assert bool(cleared) is clears
 
 
 # x values of every kind a check hands dropout: ±0, ±1, ±inf, NaN, subnormals of each format, the largest

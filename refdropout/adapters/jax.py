@@ -138,6 +138,7 @@ class _Jax:
         self.jax = import_framework("jax", target=self.name, install=self.install)
         self.jnp = self.jax.numpy
         self._calls = 0  # calls so far: every CACHE_CHECK-th looks at the resident size (bounded_caches)
+        self._floor = _resident_bytes()  # what the process held before this adapter compiled anything
         # jax.enable_x64 since JAX 0.5; jax.experimental.enable_x64 before
         self._enable_x64 = (self.jax if hasattr(self.jax, "enable_x64") else
                             import_framework("jax.experimental", target=self.name, install=self.install)).enable_x64
@@ -145,7 +146,7 @@ class _Jax:
     def _x64(self) -> Any:
         self._calls += 1
         if self._calls % CACHE_CHECK == 0:
-            bounded_caches(self.jax)
+            bounded_caches(self.jax, self._floor)
         return self._enable_x64(True)
 
     def _array(self, x: Tensor) -> Any:
@@ -235,12 +236,16 @@ def _resident_bytes() -> int:
         return 0
 
 
-def bounded_caches(jax: Any) -> None:
+def bounded_caches(jax: Any, floor: int = 0) -> None:
     """JAX keeps an executable per primitive, shape and format, and the generated cases bring many
-    shapes: flax at standard grew to 3.2 GB that way (issue 15). Above CACHE_BYTES resident, the
-    caches are cleared and glibc's freed pages handed back (``malloc_trim``, where there is one);
-    what is compiled again computes the same values. Called every CACHE_CHECK calls."""
-    if _resident_bytes() > CACHE_BYTES:
+    shapes: flax at standard grew to 3.2 GB that way (issue 15). Above CACHE_BYTES resident, or above
+    ``floor`` (the resident size when the adapter was made) plus half of CACHE_BYTES where that is more,
+    the caches are cleared and glibc's freed pages handed back (``malloc_trim``, where there is one);
+    what is compiled again computes the same values. Called every CACHE_CHECK calls. The floor is for
+    a process that held more than CACHE_BYTES before JAX compiled anything (a pytest worker that
+    imported every framework holds 1.07 GB): without it the caches were cleared every CACHE_CHECK
+    calls there, and each shape's bernoulli compiled again, about 0.3 s of CPU each time."""
+    if _resident_bytes() > max(CACHE_BYTES, floor + CACHE_BYTES // 2):
         jax.clear_caches()
         _trim()
 
