@@ -11,6 +11,10 @@ needs no Haiku install:
     y = keep * x / (1 - rate)
 
 It has no mode: a Haiku model skips the call in evaluation, and so does the adapter (x itself).
+A call without a gradient runs ``keep * x / (1 - rate)`` under ``jax.jit`` with the rate traced, as a
+jitted Haiku model does (one executable per shape and format for every rate), the draw and its
+broadcast op by op; it gives the bits of the op-by-op idiom (a test holds them equal), and a VJP
+is taken of the op-by-op idiom, as before.
 Its stream is the JAX way of drawing again: the key is split, ``key, sub = split(key)``, before
 each call that draws (training at 0 < p), and the call draws with ``sub``. It has no module.
 
