@@ -202,6 +202,56 @@ def test_cleared_caches_compute_the_same_values(targets, monkeypatch, target: st
     kept = draws()
     assert not cleared
     monkeypatch.setattr(adapter_module, "CACHE_BYTES", 0)
+    monkeypatch.setattr(impl, "_floor", 0)
     again = draws()
     assert len(cleared) >= 2
     assert all(np.array_equal(a, b) for a, b in zip(kept, again))
+
+
+@pytest.mark.parametrize("resident, floor, clears", [
+    (2**30 + 1, 0, True), (2**30, 0, False), (2**29 * 3 - 1, 2**30, False), (2**29 * 3 + 1, 2**30, True),
+    (2**30 + 1, 2**28, True), (2**30 - 1, 2**29 + 1, False)])
+def test_caches_are_bounded_above_what_the_process_held_before(monkeypatch, resident: int, floor: int,
+                                                                clears: bool) -> None:
+    """The caches are cleared above CACHE_BYTES resident, or above the adapter's floor (the resident size
+    when it was made) plus half of CACHE_BYTES where that is more: a pytest worker that imported every
+    framework starts above 1 GiB, and its JAX targets cleared their caches every CACHE_CHECK calls."""
+    import types
+
+    import refdropout.adapters.jax as adapter_module
+
+    cleared = []
+    monkeypatch.setattr(adapter_module, "_resident_bytes", lambda: resident)
+    monkeypatch.setattr(adapter_module, "_trim", lambda: None)
+    adapter_module.bounded_caches(types.SimpleNamespace(clear_caches=lambda: cleared.append(1)), floor)
+    assert bool(cleared) is clears
+
+
+# x values of every kind a check hands dropout: ±0, ±1, ±inf, NaN, subnormals of each format, the largest
+# finite values, and plain ones; rates from 2^-30 to 1 - 2^-53, where the scale 1 / q overflows float16
+_SPECIAL = (float("nan"), float("inf"), float("-inf"), 0.0, -0.0, 1.0, -1.0, 5e-324, 1e-40, 6e-8, 2**-14, 1e-310,
+            65504.0, 3.0e38, 1.7e308, 0.1, 123.456, -7.25)
+_RATES = (2**-30, 1e-8, 0.1, 0.3, 0.5, 0.7123456789, 0.9, 0.999, 0.99999, 1 - 2**-16, 1 - 2**-25, 1 - 2**-53)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+def test_compiled_forward_is_the_op_by_op_dropout(targets, dtype: str) -> None:
+    """The jax target computes a forward pass with ``hk.dropout``'s arithmetic under ``jax.jit`` (issue 15:
+    one dispatch a call, one executable for every rate); its bits, NaN payloads included, are those of the
+    idiom called op by op, as before, on every rate and special value, with and without a noise shape."""
+    import numpy as np
+
+    from refdropout.contract.arrays import NUMPY_FORMATS
+
+    impl = targets["jax"]
+    with np.errstate(over="ignore"):
+        x = np.resize(np.array(_SPECIAL), 3 * 2 * 5).astype(NUMPY_FORMATS[dtype]).reshape(3, 2, 5)
+    differing = []
+    with impl._x64():
+        for (p, seed), mask_shape in zip([(p, s) for p in _RATES for s in (0, 7, 2**64 - 1)], [None, (3, 1, 5)] * 99):
+            key, a = impl._key(seed), impl.jnp.asarray(x)
+            compiled = np.asarray(impl._forward(key, a, p, True, mask_shape))
+            op_by_op = np.asarray(impl._drop(key, a, p, True, mask_shape))
+            if compiled.dtype != op_by_op.dtype or compiled.tobytes() != op_by_op.tobytes():
+                differing.append((p, seed, mask_shape))
+    assert not differing, f"{dtype}: compiled and op-by-op dropout differ at (p, seed, mask shape) {differing}"

@@ -11,6 +11,10 @@ needs no Haiku install:
     y = keep * x / (1 - rate)
 
 It has no mode: a Haiku model skips the call in evaluation, and so does the adapter (x itself).
+A call without a gradient runs ``keep * x / (1 - rate)`` under ``jax.jit`` with the rate traced, as a
+jitted Haiku model does (one executable per shape and format for every rate), the draw and its
+broadcast op by op; it gives the bits of the op-by-op idiom (a test holds them equal), and a VJP
+is taken of the op-by-op idiom, as before.
 Its stream is the JAX way of drawing again: the key is split, ``key, sub = split(key)``, before
 each call that draws (training at 0 < p), and the call draws with ``sub``. It has no module.
 
@@ -150,6 +154,7 @@ class _Jax:
         self.jax = import_framework("jax", target=self.name, install=self.install)
         self.jnp = self.jax.numpy
         self._calls = 0  # calls so far: every CACHE_CHECK-th looks at the resident size (bounded_caches)
+        self._floor = _resident_bytes()  # what the process held before this adapter compiled anything
         # jax.enable_x64 since JAX 0.5; jax.experimental.enable_x64 before
         self._enable_x64 = (self.jax if hasattr(self.jax, "enable_x64") else
                             import_framework("jax.experimental", target=self.name, install=self.install)).enable_x64
@@ -157,7 +162,7 @@ class _Jax:
     def _x64(self) -> Any:
         self._calls += 1
         if self._calls % CACHE_CHECK == 0:
-            bounded_caches(self.jax)
+            bounded_caches(self.jax, self._floor)
         return self._enable_x64(True)
 
     def _array(self, x: Tensor) -> Any:
@@ -175,13 +180,13 @@ class _Jax:
             return in_kind(np.asarray(op(self._key(seed), self._array(x))), x)
 
     def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
-        return self._apply(lambda key, a: self._drop(key, a, p, training), x, seed)
+        return self._apply(lambda key, a: self._forward(key, a, p, training), x, seed)
 
     def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
         """The output and its keep mask, read off a call on ones with the same key: the draws
         depend on the key and the shape only, so the mask is this call's."""
         y = self.dropout(x, p, training=True, seed=seed)
-        keep = self._apply(lambda key, a: self._drop(key, self.jnp.ones_like(a), p, True) != 0, x, seed)
+        keep = self._apply(lambda key, a: self._forward(key, self.jnp.ones_like(a), p, True) != 0, x, seed)
         return y, keep
 
     def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
@@ -190,7 +195,7 @@ class _Jax:
         it was written."""
         with self._x64():
             ones = self.jnp.ones(n, dtype=NUMPY_FORMATS[dtype])
-            return np.asarray(self.jnp.packbits(self._drop(self._key(seed), ones, p, True) != 0, bitorder="little"))
+            return np.asarray(self.jnp.packbits(self._forward(self._key(seed), ones, p, True) != 0, bitorder="little"))
 
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         with self._x64():
@@ -201,13 +206,13 @@ class _Jax:
 
     def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
         with self._x64():
-            return np.asarray(self._drop(self._key(seed), self.jnp.asarray(values, dtype=self.jnp.int32), p,
-                                         training)).tolist()
+            return np.asarray(self._forward(self._key(seed), self.jnp.asarray(values, dtype=self.jnp.int32), p,
+                                            training)).tolist()
 
     def dropout_noise_shape(self, x: Tensor, p: float, noise_shape: Sequence[int | None], *, training: bool,
                             seed: int) -> Tensor:
         mask_shape = _noise_shape(x.shape, noise_shape)
-        return self._apply(lambda key, a: self._drop(key, a, p, training, mask_shape), x, seed)
+        return self._apply(lambda key, a: self._forward(key, a, p, training, mask_shape), x, seed)
 
     def checkpointed_dropout(self, seed: int) -> Callable[..., tuple[Tensor, Tensor]]:
         """Steps that split the key, as the Haiku idiom's stream does, and drop with the new key; under
@@ -232,6 +237,11 @@ class _Jax:
     def _drop(self, key: Any, x: Any, p: float, training: bool, mask_shape: tuple[int, ...] | None = None) -> Any:
         raise NotImplementedError
 
+    def _forward(self, key: Any, x: Any, p: float, training: bool, mask_shape: tuple[int, ...] | None = None) -> Any:
+        """The value of ``_drop`` where no gradient is taken: ``_drop`` itself, called as its users call it
+        (op by op); a subclass may compile it where that gives the same bits (JaxDropout)."""
+        return self._drop(key, x, p, training, mask_shape)
+
 
 def _resident_bytes() -> int:
     """This process's resident set size in bytes (Linux's /proc), 0 where unknown."""
@@ -242,12 +252,16 @@ def _resident_bytes() -> int:
         return 0
 
 
-def bounded_caches(jax: Any) -> None:
+def bounded_caches(jax: Any, floor: int = 0) -> None:
     """JAX keeps an executable per primitive, shape and format, and the generated cases bring many
-    shapes: flax at standard grew to 3.2 GB that way (issue 15). Above CACHE_BYTES resident, the
-    caches are cleared and glibc's freed pages handed back (``malloc_trim``, where there is one);
-    what is compiled again computes the same values. Called every CACHE_CHECK calls."""
-    if _resident_bytes() > CACHE_BYTES:
+    shapes: flax at standard grew to 3.2 GB that way (issue 15). Above CACHE_BYTES resident, or above
+    ``floor`` (the resident size when the adapter was made) plus half of CACHE_BYTES where that is more,
+    the caches are cleared and glibc's freed pages handed back (``malloc_trim``, where there is one);
+    what is compiled again computes the same values. Called every CACHE_CHECK calls. The floor is for
+    a process that held more than CACHE_BYTES before JAX compiled anything (a pytest worker that
+    imported every framework holds 1.07 GB): without it the caches were cleared every CACHE_CHECK
+    calls there, and each shape's bernoulli compiled again, about 0.3 s of CPU each time."""
+    if _resident_bytes() > max(CACHE_BYTES, floor + CACHE_BYTES // 2):
         jax.clear_caches()
         _trim()
 
@@ -258,6 +272,15 @@ def _trim() -> None:
     trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
     if trim is not None:
         trim(0)
+
+
+def _draws(p: float, training: bool) -> bool:
+    """Whether ``hk.dropout`` draws: in training at 0 < p < 1; p outside [0, 1) raises as Haiku does."""
+    if not training:
+        return False
+    if p < 0 or p >= 1:
+        raise ValueError("rate must be in [0, 1).")
+    return p != 0.0
 
 
 class JaxDropout(_Jax):
@@ -271,16 +294,35 @@ class JaxDropout(_Jax):
                         stream_keys="jax-split")
     known_deviations = KNOWN_DEVIATIONS["jax"]
 
+    def __init__(self) -> None:
+        super().__init__()
+        # _kept_scaled compiled once per shape and format, p a traced argument: one executable serves every
+        # rate, and a call is one dispatch instead of one per operation (issue 15). The draw stays outside:
+        # bernoulli is compiled per mask shape whatever x's format, and its compilation (Threefry's rounds)
+        # costs about 0.3 s of CPU where the arithmetic's costs a tenth of that
+        self._compiled = self.jax.jit(self._kept_scaled)
+
     def _drop(self, key: Any, x: Any, p: float, training: bool, mask_shape: tuple[int, ...] | None = None) -> Any:
         """``hk.dropout(key, p, x)``, the mask drawn in ``mask_shape``; x itself in evaluation."""
-        if not training:
+        return self._scaled(key, x, p, mask_shape) if _draws(p, training) else x
+
+    def _forward(self, key: Any, x: Any, p: float, training: bool, mask_shape: tuple[int, ...] | None = None) -> Any:
+        """``_drop`` with its arithmetic under ``jax.jit`` (a Haiku model is usually called jitted): the same
+        bits as op by op, measured on every format with ±0, ±inf, NaN, subnormals and rates up to 1 - 2^-53
+        (tests/test_adapter_jax.py). Not for gradients: a VJP of the compiled function is compiled whole,
+        where XLA may turn ``keep * (g / q)`` into a select (GRADIENTS-1's NaN is the op-by-op VJP's)."""
+        if not _draws(p, training):
             return x
-        if p < 0 or p >= 1:
-            raise ValueError("rate must be in [0, 1).")
-        if p == 0.0:
-            return x
+        return self._compiled(self._keep(key, x.shape, p, mask_shape), x, p)
+
+    def _scaled(self, key: Any, x: Any, p: float, mask_shape: tuple[int, ...] | None) -> Any:
+        """``hk.dropout``'s arithmetic at 0 < p < 1: ``keep * x / keep_rate``."""
+        return self._kept_scaled(self._keep(key, x.shape, p, mask_shape), x, p)
+
+    def _kept_scaled(self, keep: Any, x: Any, p: float) -> Any:
+        """``keep * x / keep_rate`` of the mask ``keep``, broadcast to x's shape already."""
         keep_rate = 1.0 - p
-        return self._keep(key, x.shape, p, mask_shape) * x / keep_rate
+        return keep * x / keep_rate
 
     def _keep(self, key: Any, shape: tuple[int, ...], p: float, mask_shape: tuple[int, ...] | None = None) -> Any:
         """The keep mask ``hk.dropout`` draws at 0 < p < 1: ``bernoulli(key, 1 - p, mask_shape)``, broadcast
@@ -321,7 +363,7 @@ class _KeyStream:
             if training and p != 0:
                 self.key, sub = adapter.jax.random.split(self.key)
                 self.splits += 1
-                a = adapter._drop(sub, a, p, training)
+                a = adapter._forward(sub, a, p, training)
             return in_kind(np.asarray(a), x)
 
     def save(self) -> tuple[Any, int]:

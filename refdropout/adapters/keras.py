@@ -60,7 +60,7 @@ from ..theory import Network
 from . import INSTALL as COMMANDS
 from . import import_framework
 from .isolated import Isolated
-from .jax import CACHE_CHECK, XLA_RECIPROCAL_OVERFLOW, bounded_caches
+from .jax import CACHE_CHECK, XLA_RECIPROCAL_OVERFLOW, _resident_bytes, bounded_caches
 from .tensorflow import prepare_environment
 from .torch import _from_torch, _to_torch  # the torch target's exact conversions
 
@@ -225,13 +225,14 @@ class _JaxBackend(_Backend):
         super().__init__(keras)
         self.jax = import_framework("jax", target="keras-jax", install=INSTALL["jax"])
         self.calls = 0  # tensors made so far: every CACHE_CHECK-th looks at the resident size
+        self.floor = _resident_bytes()  # the child's resident size before Keras compiled anything
 
     def tensor(self, a: np.ndarray) -> Any:
         """As every backend's, and every CACHE_CHECK calls JAX's caches bounded as the jax target's are
         (refdropout.adapters.jax.bounded_caches): Keras runs JAX eagerly, an executable per op and shape."""
         self.calls += 1
         if self.calls % CACHE_CHECK == 0:
-            bounded_caches(self.jax)
+            bounded_caches(self.jax, self.floor)
         return super().tensor(a)
 
     @staticmethod
