@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import replace
 from fractions import Fraction
 
@@ -78,7 +79,8 @@ from helpers import (
 from refdropout.adapters.numpy import NumpyDropout
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS, Context, Outcome, run_check
-from refdropout.conformance.cases import cases
+from refdropout.conformance.cases import MAX_ELEMENTS, SHAPE_SPREAD, cases
+from refdropout.conformance.exact import rates_below_one
 from refdropout.conformance.inputs import BINADES, spread
 from refdropout.conformance.runner import run_target
 from refdropout.conformance.search import CASE_NOTE, search
@@ -235,7 +237,8 @@ from dataclasses import replace
 for name in sys.argv[2:]:
     importlib.import_module(name)
 from refdropout.conformance import run_check
-from refdropout.conformance.cases import cases
+from refdropout.conformance.cases import MAX_ELEMENTS, SHAPE_SPREAD, cases
+from refdropout.conformance.exact import rates_below_one
 from refdropout.conformance.registry import Context
 from refdropout.conformance.search import search
 from refdropout.adapters.reference import ReferenceDropout
@@ -280,6 +283,25 @@ def test_generated_cases_do_not_depend_on_what_the_process_imported(tmp_path) ->
     finally:
         sys.argv = argv
     assert printed.getvalue().strip() == fresh
+
+
+@pytest.mark.clause("RUNNER-18")
+@pytest.mark.parametrize("strategy", ["DROPOUT-2", "EXACT-1"])
+def test_generated_shapes_spread_over_every_rank(quick_plan, strategy) -> None:
+    """Over the cases a search draws (DROPOUT-2's, and EXACT-1's of x = 1: 20 clause seeds x 100 cases),
+    each rank from 0 to 5 is drawn at least cases.SHAPE_SPREAD of the time, most 5-axis shapes are
+    neither empty nor a line (two axes above 1), and no case passes MAX_ELEMENTS elements."""
+    strategy = (cases(REFERENCE, capability="dropout_with_mask") if strategy == "DROPOUT-2" else
+                cases(REFERENCE, p=rates_below_one, ones=True, capability="dropout_with_mask"))
+    plan, drawn = replace(quick_plan, examples=100), []
+    for seed in range(20):
+        search(Context(1000 + seed, plan, plan.budget()), strategy, lambda case: drawn.append(case.shape) or [])
+    ranks = Counter(map(len, drawn))
+    assert {rank: ranks[rank] / len(drawn) >= least for rank, least in SHAPE_SPREAD.items()} == dict.fromkeys(
+        range(6), True), sorted(ranks.items())
+    five = [shape for shape in drawn if len(shape) == 5]
+    assert sum(0 not in shape and sum(n > 1 for n in shape) >= 2 for shape in five) > len(five) / 2
+    assert max(map(math.prod, drawn)) <= MAX_ELEMENTS
 
 
 @pytest.mark.clause("DROPOUT-2", "RUNNER-18")
