@@ -82,6 +82,11 @@ class DType:
     def __repr__(self) -> str:
         return f"refdropout.{self.name}"
 
+    def __reduce__(self) -> tuple:
+        """Pickled as its name, unpickled as the one format of that name, which ``is`` compares (an engine
+        tensor crossing to a child process and back: refdropout.adapters.isolated)."""
+        return (get_dtype, (self.name,))
+
 
 float64 = DType("float64", 53, 1023, 8)
 float32 = DType("float32", 24, 127, 4)

@@ -111,8 +111,8 @@ def add_pytest_option(group: pytest.OptionGroup, option: Option) -> None:
 
 TARGET = Option(
     "impl", positional="targets", metavar="TARGET",
-    help="an implementation: reference, numpy, torch, jax, flax, tensorflow, keras, onnxruntime, equinox, mlx, paddle, "
-         "paddle-classic, or package.module:function or package.module:Class")
+    help="an implementation: reference, numpy, torch, jax, flax, tensorflow, keras, keras-jax, keras-torch, "
+         "onnxruntime, equinox, mlx, paddle, paddle-classic, or package.module:function or package.module:Class")
 PROFILE = Option("profile", "the statistical plan", choices=("quick", "standard", "deep"), default="standard")
 SEED = Option("seed", "the master seed, in [0, 2**64)", parse=integer(0, SEED_BOUND, bound_text="2**64"), default=0,
               metavar="N")

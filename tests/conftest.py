@@ -17,12 +17,13 @@ import refdropout.conformance as conformance  # importing the package registers 
 # paddle, where installed, is imported first, before any test module imports tensorflow.
 if importlib.util.find_spec("paddle") is not None:
     import paddle  # noqa: F401
-from helpers import REPO, SPEC_DIR, TESTS_DIR, RunCheck
+from helpers import REPO, SPEC_DIR, TESTS_DIR, QuickRun, RunCheck
 from refdropout.adapters import TARGETS, load_target
 from refdropout.conformance.runner import Run, run_target, select_clauses
 from refdropout.contract import Implementation
 from refdropout.spec import load_clauses
 from refdropout.stats import DecisionPlan, ErrorBudget, decision_plan
+from shared_runs import computed_once, hand_to_worker
 
 # Pure Python is slow and its timing noisy, so no profile has a per-example deadline. Each
 # profile derives from Hypothesis's defaults, not from whatever it auto-loaded on seeing `CI`.
@@ -57,6 +58,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     ]
     if problems:
         raise pytest.UsageError(f"clause markers that name no clause of {SPEC_DIR}:\n" + "\n".join(problems))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The targets whose quick run the selected tests ask for, in the order they first ask (see quick_run)."""
+    asked = (_quick_run_target(item) for item in session.items if "quick_run" in getattr(item, "fixturenames", ()))
+    session.config.stash[QUICK_RUN_ORDER] = list(dict.fromkeys(name for name in asked if name is not None))
+
+
+def _quick_run_target(item: pytest.Item) -> str | None:
+    """The built-in target whose quick run a test asks for: its ``target`` (test_targets) or its QuickRun
+    ``subset``'s (the adapter tests); None where its parameters do not say."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    named = params["subset"].target if isinstance(params.get("subset"), QuickRun) else params.get("target")
+    return named if named in TARGETS else None
 
 
 # ---- the suite's statistical plan (STATS-4) ---------------------------------------------------
@@ -101,6 +116,7 @@ REJECTING = pytest.StashKey[set]()
 # The master seed of every target's quick run: `refdropout check TARGET --profile quick --seed 0`.
 QUICK_RUN_SEED = 0
 QUICK_RUNS = pytest.StashKey[dict]()
+QUICK_RUN_ORDER = pytest.StashKey[list]()  # the targets whose quick run the session's tests ask for, in order
 
 
 @pytest.fixture(scope="session")
@@ -109,27 +125,35 @@ def quick_run(suite_budget: ErrorBudget, pytestconfig: pytest.Config) -> Callabl
     QUICK_RUN_SEED, made once a session under the suite's budget and kept, so test_targets and the adapter
     test files assert on one run (skips when the target's framework is not installed). A known deviation
     that fails in it counts as a check rejecting a broken implementation, as test_targets asserts it does.
-    Under pytest-xdist each worker that runs a test of a target makes the target's run once: tests of one
-    target are not kept on one worker (xdist_group cannot: pytest-xdist 3.8 renames item._nodeid, which
-    pytest 9.2 no longer reads)."""
+    Under pytest-xdist the run is still made once a session: by the first worker that asks, the others
+    reading it (tests/shared_runs.py), so its decisions are charged once, as in a serial session; a worker
+    that asks while another makes it makes meanwhile a run the session's tests ask for later."""
     runs = pytestconfig.stash.setdefault(QUICK_RUNS, {})
     rejecting = pytestconfig.stash.setdefault(REJECTING, set())
 
+    def make(name: str) -> tuple[Run, set[str]]:
+        """The run, and the known deviations that failed in it."""
+        impl = load_target(name).impl
+        made = run_target(name, impl, select_clauses(), profile="quick", seed=QUICK_RUN_SEED, budget=suite_budget)
+        deviations = getattr(impl, "known_deviations", {})
+        return made, {r.verdict.clause for r in made.results if r.verdict.failed and r.verdict.clause in deviations}
+
+    def installed(name: str) -> bool:
+        return TARGETS[name].framework is None or importlib.util.find_spec(TARGETS[name].framework) is not None
+
     def run(name: str) -> Run:
         builtin = TARGETS[name]
-        if builtin.framework is not None and importlib.util.find_spec(builtin.framework) is None:
+        if not installed(name):
             pytest.skip(f"target {name!r} needs {builtin.framework}: {builtin.install}")
         if name not in runs:
-            impl = load_target(name).impl
             try:
-                runs[name] = run_target(name, impl, select_clauses(), profile="quick", seed=QUICK_RUN_SEED,
-                                        budget=suite_budget)
+                later = [(f"quick-run-{other}", lambda other=other: make(other))
+                         for other in pytestconfig.stash.get(QUICK_RUN_ORDER, []) if other != name and installed(other)]
+                runs[name], failed = computed_once(pytestconfig, f"quick-run-{name}", lambda: make(name), later)
             except Exception as error:  # noqa: BLE001  (kept, so the run is not made again for each test)
                 runs[name] = error
             else:
-                deviations = getattr(impl, "known_deviations", {})
-                rejecting.update(r.verdict.clause for r in runs[name].results
-                                 if r.verdict.failed and r.verdict.clause in deviations)
+                rejecting.update(failed)
         if isinstance(runs[name], Exception):
             raise runs[name]
         return runs[name]
@@ -197,3 +221,9 @@ def pytest_testnodedown(node: object, error: object) -> None:
     output, stash = getattr(node, "workeroutput", {}), node.config.stash  # type: ignore[attr-defined]
     stash.setdefault(REJECTING, set()).update(output.get("refdropout_rejecting", ()))
     stash[WORKER_DECISIONS] = stash.get(WORKER_DECISIONS, 0) + output.get("refdropout_decisions", 0)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: object) -> None:
+    """pytest-xdist's controller, as it starts a worker: the directory where workers share the quick runs."""
+    hand_to_worker(node)

@@ -31,10 +31,10 @@ pytest.importorskip("equinox", reason="the equinox target needs Equinox: pip ins
 # the quick run's verdicts, with the policies each pass relies on as the adapter declares them
 QUICK = QuickRun(
     "equinox",
-    passes=["DROPOUT-2", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12", "EXACT-1",
-            "GRADIENTS-2", "MODES-4", "MODES-7", "MODES-9", "TRAINING-1", "DROPOUT-14", "MODES-8"],
+    passes=["DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-12", "EXACT-1",
+            "EXACT-2", "GRADIENTS-2", "MODES-4", "MODES-7", "MODES-9", "TRAINING-1", "DROPOUT-14", "MODES-8"],
     not_applicable=["DROPOUT-11", "VARIANTS-1", "VARIANTS-7", "RECURRENT-5"],
-    relied={"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"}},
+    relied={"DROPOUT-8": {"scale_format"}, "DROPOUT-10": {"nonfinite"}},
     deviations=DEVIATIONS,
 )
 # (clause, policy): declaring the reference's value of the policy instead fails the clause

@@ -46,11 +46,11 @@ QUICK = (
                      "ENSEMBLE-1": {"scale_format"}},
              deviations=DEVIATIONS["jax"]),
     QuickRun("flax",
-             passes=["DROPOUT-2", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-11", "DROPOUT-12",
+             passes=["DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-11", "DROPOUT-12",
                      "DROPOUT-15", "GRADIENTS-4", "MODES-4", "MODES-7", "MODES-9",
                      "VARIANTS-22", "DROPOUT-13", "MODES-8", "VARIANTS-20"],
              not_applicable=["ENSEMBLE-8", "VARIANTS-1", "VARIANTS-7", "RECURRENT-5"],
-             relied={"DROPOUT-2": {"scale_format", "subnormals"}, "DROPOUT-8": {"scale_format"},
+             relied={"DROPOUT-8": {"scale_format"},
                      "DROPOUT-10": {"nonfinite"}},
              deviations=DEVIATIONS["flax"]),
 )

@@ -5,7 +5,8 @@ In the session's quick runs of the targets (tests/conftest.py's ``quick_run``, e
 representative subset of the clauses gives what is stated here: the applicable ones pass, those
 needing a capability the target lacks are "not applicable", some pass only under the policies the
 adapters declare, and the deviations measured in TensorFlow 2.21 and Keras 3.15
-(``refdropout.adapters.tensorflow.KNOWN_DEVIATIONS``) are reported as failures.
+(``KNOWN_DEVIATIONS`` of ``refdropout.adapters.tensorflow`` and ``refdropout.adapters.keras``) are reported
+as failures.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ from helpers import (
     quick_run_cases,
     seeds,
 )
-from refdropout.adapters.tensorflow import KNOWN_DEVIATIONS
+from refdropout.adapters import keras, tensorflow
 from refdropout.conformance import Outcome
 
 TARGETS = ("tensorflow", "keras")
+KNOWN_DEVIATIONS = {**tensorflow.KNOWN_DEVIATIONS, "keras": keras.KNOWN_DEVIATIONS["keras"]}
 # (clause, policy): the clause passes under the declared policy and fails declaring the reference's
 POLICIES = {
     "tensorflow": [("DROPOUT-2", "subnormals"), ("DROPOUT-5", "p_one"), ("DROPOUT-10", "nonfinite"),
@@ -45,7 +47,7 @@ QUICK = (
     QuickRun("tensorflow",
              passes=["DROPOUT-2", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-8", "DROPOUT-10", "DROPOUT-11",
                      "DROPOUT-12", "DROPOUT-15", "GRADIENTS-4", "GRADIENTS-5", "ENSEMBLE-1",
-                     "DROPOUT-13", "DROPOUT-14"],
+                     "DROPOUT-13", "DROPOUT-14", "EXACT-1", "EXACT-2"],
              not_applicable=["MODES-4", "VARIANTS-1", "VARIANTS-7"],  # no mode, no channel or Gaussian dropout
              relied={"DROPOUT-2": {"subnormals"}, "DROPOUT-5": {"p_one"}, "DROPOUT-7": {"p_one"},
                      "DROPOUT-10": {"nonfinite", "p_one"}, "GRADIENTS-4": {"p_one"}},
@@ -53,7 +55,7 @@ QUICK = (
     QuickRun("keras",
              passes=["DROPOUT-3", "DROPOUT-4", "DROPOUT-5", "DROPOUT-7", "DROPOUT-10", "DROPOUT-15",
                      "GRADIENTS-4", "MODES-7", "MODES-9", "VARIANTS-1", "VARIANTS-2",
-                     "ENSEMBLE-8", "DROPOUT-14", "MODES-8", "VARIANTS-3", "VARIANTS-7"],
+                     "ENSEMBLE-8", "DROPOUT-14", "MODES-8", "VARIANTS-3", "VARIANTS-7", "EXACT-1", "EXACT-2"],
              # no DropConnect, DropBlock; LSTM not adapted
              not_applicable=["VARIANTS-9", "VARIANTS-13", "RECURRENT-5"],
              relied={"DROPOUT-3": {"p_validation"}, "DROPOUT-10": {"nonfinite"}},
@@ -66,7 +68,8 @@ RAISES = {("keras", "VARIANTS-4"): ZeroDivisionError, ("keras", "DROPOUT-11"): V
 def _adapter(target: str) -> object:
     pytest.importorskip("tensorflow", reason="the tensorflow and keras targets need: pip install tensorflow-cpu keras")
     pytest.importorskip("keras", reason="the keras target needs: pip install keras")
-    from refdropout.adapters.tensorflow import KerasDropout, TensorflowDropout
+    from refdropout.adapters.keras import KerasDropout
+    from refdropout.adapters.tensorflow import TensorflowDropout
 
     return {"tensorflow": TensorflowDropout, "keras": KerasDropout}[target]()
 
@@ -142,10 +145,8 @@ def test_keras_layers_made_once_draw_what_fresh_layers_draw(adapters, seed: int)
     fresh layer of its seed draws, whatever calls came before, and many seeds make one layer."""
     import numpy as np
 
-    from refdropout.adapters.tensorflow import _keras_seed
-
     impl = _impl(adapters, "keras")
-    keras, tf = impl._keras, impl._tf
+    keras, tf, keras_seed = impl._keras, impl._backend.tf, impl._backend.seed
     x = np.linspace(0.5, 2.0, 240).reshape(4, 6, 10)
     calls = {"Dropout": lambda s: impl.dropout(x, 0.3, training=True, seed=s),
              "GaussianDropout": lambda s: impl.gaussian_dropout(x, 0.3, training=True, seed=s),
@@ -154,7 +155,7 @@ def test_keras_layers_made_once_draw_what_fresh_layers_draw(adapters, seed: int)
     for kind, call in calls.items():
         for s in (seed, seed ^ 1, seed):
             got = call(s)
-            want = getattr(keras.layers, kind)(0.3, seed=_keras_seed(s), dtype="float64")(tf.constant(x), training=True)
+            want = getattr(keras.layers, kind)(0.3, seed=keras_seed(s), dtype="float64")(tf.constant(x), training=True)
             assert np.array_equal(got, want.numpy()), (kind, s)
         made = [key for key in impl._layers if key[0] == kind and key[2] == 0.3]
         assert len(made) == 1, made
@@ -163,10 +164,9 @@ def test_keras_layers_made_once_draw_what_fresh_layers_draw(adapters, seed: int)
 @given(seed=seeds)
 def test_keras_seed_keeps_all_64_bits(seed: int) -> None:
     """The seed Keras gets is the int64 of the seed's 64 bits: in range and one-to-one."""
-    from refdropout.adapters.tensorflow import _keras_seed
-
-    assert -(2**63) <= _keras_seed(seed) < 2**63
-    assert _keras_seed(seed) % 2**64 == seed
+    keras_seed = keras._TensorflowBackend.seed
+    assert -(2**63) <= keras_seed(seed) < 2**63
+    assert keras_seed(seed) % 2**64 == seed
 
 
 def test_module_imports_without_tensorflow() -> None:
@@ -178,7 +178,7 @@ def test_module_imports_without_tensorflow() -> None:
         "        if name.split('.')[0] in ('tensorflow', 'keras'):\n"
         "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
         "sys.meta_path.insert(0, NoTensorflow())\n"
-        "from refdropout.adapters.tensorflow import KerasDropout\n"
+        "from refdropout.adapters.keras import KerasDropout\n"
         "try:\n    KerasDropout()\nexcept ModuleNotFoundError as e:\n    print(e)\n"
     )
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=REPO)
@@ -203,11 +203,11 @@ def test_tensors_come_from_the_allocator_that_gives_memory_back() -> None:
     from TensorFlow's plain allocator (which keeps no statistics and frees what is freed), not from oneDNN's
     BFC pool, which keeps every byte it has held (issue 15: keras at standard peaked at 2.2 GB)."""
     program = (
-        "from refdropout.adapters.tensorflow import KerasDropout\n"
+        "from refdropout.adapters.keras import KerasDropout\n"
         "import numpy as np\n"
         "impl = KerasDropout()\n"
         "impl.dropout(np.ones(2**20), 0.5, training=True, seed=0)\n"
-        "try:\n    print(impl._tf.config.experimental.get_memory_info('CPU:0'))\n"
+        "try:\n    print(impl._backend.tf.config.experimental.get_memory_info('CPU:0'))\n"
         "except ValueError as e:\n    print('no pool:', e)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}

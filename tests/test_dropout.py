@@ -18,6 +18,7 @@ import inspect
 import io
 import math
 import os
+import random
 import re
 import subprocess
 import sys
@@ -81,7 +82,7 @@ from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS, Context, Outcome, run_check
 from refdropout.conformance.cases import MAX_ELEMENTS, SHAPE_SPREAD, cases
 from refdropout.conformance.exact import rates_below_one
-from refdropout.conformance.inputs import BINADES, spread
+from refdropout.conformance.inputs import BINADES, _Stream, spread
 from refdropout.conformance.runner import run_target
 from refdropout.conformance.search import CASE_NOTE, search
 from refdropout.dtypes import bfloat16, float16, float32, get_dtype, within_one_ulp
@@ -402,6 +403,16 @@ def test_value_inputs_span_25_binades_in_their_format(seed: int, dtype: str, n: 
     assert [v > 0 for v in values] == [i % 2 == 0 for i in range(n)]
     # every binade of BINADES is drawn: a given one is missed with probability (24/25)^2000 < 1e-35
     assert {math.frexp(v)[1] - 1 for v in values} == set(BINADES)
+
+
+@pytest.mark.clause("DROPOUT-5")
+@given(key=st.text(max_size=8), sizes=st.lists(st.integers(0, 70), max_size=8))
+def test_value_inputs_are_drawn_from_random_randbytes_stream(key: str, sizes: list[int]) -> None:
+    """The inputs' random bytes are those of random.Random(key).randbytes, call after call, of every length
+    (a last partial word included), drawn at C speed by numpy's MT19937 (inputs._Stream)."""
+    rng, stream = random.Random(key), _Stream(key)
+    for n in [*sizes, 4099]:
+        assert stream.randbytes(n) == rng.randbytes(n)
 
 
 @pytest.mark.clause("DROPOUT-5")

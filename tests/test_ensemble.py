@@ -26,13 +26,14 @@ from broken.ensemble import (
     MCDropoutSwitchedOff,
     MCFalsyRate,
     MCOneMaskForAllPasses,
-    MCSwitchesEveryModule,
     StaleMask,
 )
 from helpers import SPEC_DIR, assert_fails, assert_passes, assert_same_bits, declaring, exact, seeds, statistical
 from refdropout import ops
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance.ensemble import (
+    MC_NETWORK,
+    MC_OUTPUT,
     MC_RATES,
     MC_SAMPLES,
     MEAN_MDE,
@@ -41,12 +42,14 @@ from refdropout.conformance.ensemble import (
     monte_carlo_decisions,
     monte_carlo_replicates,
     pass_law,
+    pass_outputs,
     readout_decision,
     readout_law,
+    square_log_mgf,
 )
 from refdropout.functional import dropconnect as dropconnect_op
 from refdropout.functional import dropout
-from refdropout.mutants.mode import MCPassesInEvalMode
+from refdropout.mutants.mode import MCPassesInEvalMode, MCSwitchesEveryModule
 from refdropout.mutants.randomness import SameMaskEveryCall
 from refdropout.mutants.scale import NoRescale
 from refdropout.nn import MLP, BatchNorm1d, Dropout, Linear, Module, Sequential, Tanh, learning_phase
@@ -425,6 +428,32 @@ def test_monte_carlo_plan_is_the_specs() -> None:
     """The replicates spec/ensemble.md states: R = 376 (quick) and 408 (standard), either scaling."""
     for scaling in SCALINGS:
         assert [monte_carlo_replicates(alpha, 0.99, scaling) for alpha in (1e-9, 1e-10)] == [376, 408]
+
+
+@pytest.mark.clause("ENSEMBLE-6")
+def test_the_plan_and_the_check_share_one_law_and_lattice() -> None:
+    """The plan asks for the law and the lattice with the format left out, the check with it named: one
+    computation serves both (a lattice costs 0.1 s)."""
+    p = MC_RATES[0]
+    assert pass_law(p, "inverted") is pass_law(p, "inverted", "float64")
+    assert square_log_mgf(p, "inverted", MC_SAMPLES) is square_log_mgf(p, "inverted", MC_SAMPLES, "float64")
+
+
+@pytest.mark.clause("ENSEMBLE-6")
+def test_pass_outputs_are_the_whole_batchs_bit_for_bit() -> None:
+    """The network run once per distinct thinned input gives every pass the output the whole batch gives it:
+    masks of 8 inputs drawn at random, rows repeated, 0 against -0 and a NaN row among them."""
+    x = table_input(MC_NETWORK)
+    keep = Generator(5).bernoulli((600, x.shape[0]), 0.5)
+    rows = [[v * k / 0.5 for v, k in zip(x.data, keep.data[r * x.shape[0] : (r + 1) * x.shape[0]])]
+            for r in range(600)]
+    rows[7] = [-0.0] * x.shape[0]
+    rows[8] = [0.0] * x.shape[0]
+    rows[9] = [math.nan] + rows[9][1:]
+    thinned = Tensor([v for row in rows for v in row]).reshape(600, x.shape[0])
+    classes = MC_NETWORK.layers[-1].weight.shape[0]
+    whole = ops.softmax(MC_NETWORK.logits(thinned)).data[MC_OUTPUT::classes]
+    assert_same_bits(pass_outputs(thinned, classes), whole)
 
 
 def _monte_carlo_rejections(outputs: np.ndarray, p: float, alpha: float) -> list[tuple[bool, ...]]:

@@ -7,7 +7,10 @@ with the frameworks themselves run where JAX or TensorFlow is installed and skip
 from __future__ import annotations
 
 import ast
+import math
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,14 +19,20 @@ from hypothesis import strategies as st
 
 from broken.exact import (
     ColumnMajorOnFiveAxes,
-    CounterOffByOne,
+    GeneratorPerBlock,
+    GeneratorStream,
+    KerasCountsEveryCall,
+    KerasStream,
     NnxStream,
     NnxWithoutFork,
+    OffsetPerElement,
     OriginalLayout,
     SeedPairSwapped,
     SplitsInEvaluation,
     SplitStream,
     ThreefryDrawn,
+    TorchCudaDrawn,
+    VecTwoReusesWords,
 )
 from helpers import (
     TESTS_DIR,
@@ -32,6 +41,7 @@ from helpers import (
     assert_mask_bits_are_the_mask,
     assert_passes,
     exact,
+    kat_vectors,
     known_answers,
     run_command,
 )
@@ -42,9 +52,10 @@ from refdropout.conformance.cases import Case
 from refdropout.contract import policies_of
 from refdropout.contract.declarations import policy_assignment
 from refdropout.dtypes import get_dtype
-from refdropout.exact import jax_random, tf_stateless
-from refdropout.exact.streams import stream_keys
+from refdropout.exact import jax_random, tf_stateless, torch_cuda
+from refdropout.exact.streams import keras_seed_pair, keras_seed_pairs, stream_keys, tf_generator_states
 from refdropout.exact.threefry import threefry2x32, threefry2x32_lanes
+from refdropout.mutants.streams import CounterOffByOne
 from refdropout.random import philox4x32
 
 THREEFRY_KAT = TESTS_DIR / "data" / "threefry2x32_kat.txt"
@@ -317,16 +328,17 @@ def test_stateless_dropout_mask_matches_tensorflow(tf, dtype: str, rate: float) 
 
 def _target(name: str):
     """The built-in target ``name``, skipped where its framework is not installed."""
-    pytest.importorskip({"jax": "jax", "flax": "flax", "tensorflow": "tensorflow"}[name], reason=f"needs {name}")
+    pytest.importorskip({"jax": "jax", "flax": "flax", "tensorflow": "tensorflow", "equinox": "equinox",
+                         "keras": "keras"}[name], reason=f"needs {name}")
     from refdropout.adapters import load_target
     return load_target(name).impl
 
 
 @pytest.mark.clause("EXACT-1")
-@pytest.mark.parametrize("name", ["jax", "flax", "tensorflow"])
+@pytest.mark.parametrize("name", ["jax", "flax", "tensorflow", "keras"])
 def test_declared_algorithms_give_the_predicted_masks(check_correct, name: str) -> None:
     """The built-in targets' masks on the CPU, every declared format: Haiku's idiom and linen.Dropout
-    (jax-threefry), stateless_dropout (tf-stateless-philox)."""
+    (jax-threefry), stateless_dropout and Keras's Dropout layer (tf-stateless-philox)."""
     assert policies_of(_target(name)).algorithm is not None
     assert_passes(check_correct, "EXACT-1", _target(name), 0)
 
@@ -335,6 +347,149 @@ def test_declared_algorithms_give_the_predicted_masks(check_correct, name: str) 
 def test_no_algorithm_is_not_applicable(check_correct) -> None:
     verdict = check_correct("EXACT-1", ReferenceDropout(), 0)
     assert verdict.outcome is Outcome.NOT_APPLICABLE and "declares no algorithm" in verdict.detail
+
+
+# --- torch-cuda-philox: PyTorch's fused CUDA dropout kernel, recomputed (unverified against hardware) ---
+
+
+def test_torch_cuda_philox_is_curands_on_the_published_vectors() -> None:
+    """curand's Philox4x32-10 is Random123's: the engine's blocks of thread t's draw d (the counter
+    (lo(d), hi(d), lo(t), hi(t))) give every published known answer."""
+    for rounds, counter, key, expected in kat_vectors():
+        if rounds == 10:
+            draw, thread = counter[0] | counter[1] << 32, counter[2] | counter[3] << 32
+            assert torch_cuda._words(tuple(key), [(draw, thread)]) == expected
+
+
+def test_torch_cuda_first_draw_is_the_zero_vector() -> None:
+    """Seed 0 at offset 0: thread 0's first curand_uniform4 is Philox of the zero counter and key, the
+    published 6627e8d5 e169c58d bc57ac4c 9b00dbd8, which decide elements 0..3 of a float32 x of 4 elements
+    (vector width 4) as u < q: u = 0.40, 0.88, 0.74, 0.61."""
+    words = (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)
+    u = [torch_cuda.curand_uniform(w) for w in words]
+    for p in (0.1, 0.5, 0.7):
+        mask = torch_cuda.dropout_mask(0, 0, p, (4,), "float32", multiprocessors=132, threads_per_multiprocessor=2048)
+        assert mask.data == [1.0 if v < np.float32(1 - p) else 0.0 for v in u]
+    assert torch_cuda.dropout_mask(0, 0, 0.5, (4,), "float32", multiprocessors=132, threads_per_multiprocessor=2048
+                                   ).data == [1.0, 0.0, 0.0, 0.0]
+
+
+def test_curand_uniform_is_in_zero_one_and_its_threshold_exact() -> None:
+    """u = fl32(fl32(w) 2^-32 + 2^-33): 2^-33 at w = 0, 1 at w = 2^32 - 1, 1/2 at w = 2^31 (rounded), and a
+    word keeps its element exactly when it is below keep_threshold(q)."""
+    assert torch_cuda.curand_uniform(0) == 2.0**-33 and torch_cuda.curand_uniform(2**32 - 1) == 1.0
+    assert torch_cuda.curand_uniform(2**31) == 0.5
+    for q in (2.0**-40, 2.0**-33, 0.1, 0.5, float(np.float32(0.7)), 1 - 2.0**-24, 1.0):
+        threshold = torch_cuda.keep_threshold(q)
+        assert threshold == 0 or torch_cuda.curand_uniform(threshold - 1) < q
+        assert threshold == 2**32 or torch_cuda.curand_uniform(threshold) >= q
+    assert torch_cuda.keep_threshold(1.0) < 2**32  # u = 1 at the top words: never kept, even at q = 1
+
+
+def _kernel_loops(seed: int, offset: int, p: float, n: int, dtype: str, geometry: tuple[int, int],
+                  max_vec: int | None) -> list[bool]:
+    """The fused kernels' loops, thread by thread, as Dropout.cu writes them: curand_init(seed, t, offset),
+    a curand_uniform4 per pass (two at vector width 8), ``u < q`` per element."""
+    threads = torch_cuda.BLOCK * torch_cuda.launch_grid(n, *geometry)
+    width = torch_cuda.vector_width(n, get_dtype(dtype).itemsize, max_vec)
+    q = 1.0 - p if dtype == "float64" else float(np.float32(1.0 - p))
+    mask: list[bool | None] = [None] * n
+    for t in range(threads):
+        state = [offset // 4]
+
+        def uniform4() -> list[bool]:
+            d = state[0]
+            state[0] += 1
+            words = philox4x32((d % 2**32, d >> 32, t % 2**32, t >> 32), (seed % 2**32, seed >> 32))
+            return [torch_cuda.curand_uniform(w) < q for w in words]
+
+        if width == 1:
+            for first in range(t, -(-n // (4 * threads)) * 4 * threads, 4 * threads):
+                for r, keep in enumerate(uniform4()):
+                    if first + threads * r < n:
+                        mask[first + threads * r] = keep
+        else:
+            for first in range(t * width, n, threads * width):
+                keeps = uniform4() + (uniform4() if width == 8 else [])
+                mask[first:first + width] = keeps[:width]
+    return mask
+
+
+@pytest.mark.parametrize(("n", "dtype", "geometry", "max_vec"), [
+    (2400, "float32", (1, 256), None), (602, "float32", (2, 512), None), (1001, "float32", (1, 256), None),
+    (800, "float16", (1, 256), None), (800, "bfloat16", (1, 256), 4), (1400, "float64", (1, 512), None),
+    (3, "float16", (132, 2048), None),
+])
+def test_torch_cuda_mask_is_the_kernels_loops(n: int, dtype: str, geometry: tuple[int, int], max_vec) -> None:
+    """Every vector width (1, 2, 4, 8, 4 under max_vec) over several passes per thread: the engine's element
+    to (thread, draw, word) map is the kernel's loops run thread by thread, at an offset."""
+    predicted = torch_cuda.dropout_mask(2**40 + 5, 8, 0.3, (n,), dtype, multiprocessors=geometry[0],
+                                        threads_per_multiprocessor=geometry[1], max_vec=max_vec)
+    assert [m == 1.0 for m in predicted.data] == _kernel_loops(2**40 + 5, 8, 0.3, n, dtype, geometry, max_vec)
+
+
+def test_torch_cuda_launch_and_offsets() -> None:
+    """An H100's 132 SMs of 2048 threads launch at most 1056 blocks; each call moves the offset 4 uniforms
+    per pass of the unrolled loop; a fresh seed's stream starts at offset 0."""
+    assert torch_cuda.launch_grid(10**6, 132, 2048) == 1056 and torch_cuda.launch_grid(7, 132, 2048) == 1
+    assert torch_cuda.offset_increment(10**6, 1056) == 4 and torch_cuda.offset_increment(2 * 1056 * 1024, 1056) == 8
+    assert torch_cuda.stream_offsets([7, 10**6, 5], multiprocessors=132, threads_per_multiprocessor=2048) == [0, 4, 8]
+    assert torch_cuda.vector_width(30, 8) == 2 and torch_cuda.vector_width(12, 2) == 4
+    assert torch_cuda.dropout_mask(1, 0, 0.0, (2, 3), "float16", multiprocessors=1, threads_per_multiprocessor=256
+                                   ).data == [1.0] * 6
+
+
+@pytest.mark.parametrize(("call", "error", "words"), [
+    (lambda: torch_cuda.dropout_mask(0, 2, 0.5, (3,), multiprocessors=1, threads_per_multiprocessor=256), ValueError,
+     "multiple of 4"),
+    (lambda: torch_cuda.dropout_mask(0, 0, 1.0, (3,), multiprocessors=1, threads_per_multiprocessor=256), ValueError,
+     "p must be in"),
+    (lambda: torch_cuda.dropout_mask(2**64, 0, 0.5, (3,), multiprocessors=1, threads_per_multiprocessor=256),
+     ValueError, "seed"),
+    (lambda: torch_cuda.launch_grid(3, 0, 256), ValueError, "multiprocessors"),
+    (lambda: torch_cuda.vector_width(4, 4, 3), ValueError, "max_vec"),
+    (lambda: torch_cuda.curand_uniform(2**32), ValueError, "word"),
+])
+def test_torch_cuda_refuses_bad_input(call, error: type, words: str) -> None:
+    with pytest.raises(error, match=words):
+        call()
+
+
+@pytest.mark.clause("EXACT-1")
+@pytest.mark.clause("EXACT-2")
+def test_torch_cuda_philox_needs_a_cuda_device(check_correct) -> None:
+    """Declared where no CUDA device runs the masks (no cuda_geometry: a CPU run), EXACT-1 and EXACT-2 are
+    not applicable and say why; the torch target on the CPU reports no geometry."""
+    impl = type("CpuDeclaresTorchCuda", (TorchCudaDrawn,), {"cuda_geometry": None})()
+    for clause in ("EXACT-1", "EXACT-2"):
+        verdict = check_correct(clause, impl, 0)
+        assert verdict.outcome is Outcome.NOT_APPLICABLE and "CUDA device" in verdict.detail, verdict.detail
+        assert "unverified against hardware" in verdict.detail
+    torch = pytest.importorskip("torch", reason="needs torch")
+    from refdropout.adapters.torch import TorchDropout
+    if not torch.cuda.is_available():
+        assert TorchDropout("cpu").cuda_geometry is None
+
+
+@pytest.mark.clause("EXACT-1")
+def test_torch_cuda_philox_witness_passes_and_a_reuse_of_words_is_caught(check_correct, check_broken) -> None:
+    """The engine's own draw of the derivation passes EXACT-1 (the check reads the geometry from the
+    implementation); the kernel as its comment intends, reusing a draw's last two words at vector width 2,
+    fails at its first large float64 case."""
+    assert_passes(check_correct, "EXACT-1", TorchCudaDrawn(), 0)
+    detail = assert_fails(check_broken, "EXACT-1", VecTwoReusesWords(), 0).detail
+    assert "float64" in detail and "torch-cuda-philox predicts" in detail, detail
+
+
+def test_the_gpu_verification_script_says_when_there_is_no_gpu() -> None:
+    """tests/gpu/verify_torch_cuda_philox.py, which verifies torch-cuda-philox on a CUDA machine, runs here
+    too: without a CUDA device it says so and exits 2."""
+    torch = pytest.importorskip("torch", reason="needs torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: run tests/gpu/verify_torch_cuda_philox.py itself")
+    script = TESTS_DIR / "gpu" / "verify_torch_cuda_philox.py"
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and "no CUDA device" in result.stderr, result.stderr
 
 
 # the clauses that judge masks by statistical decisions, every chapter's
@@ -451,10 +606,59 @@ def test_stream_keys_of_the_schedules() -> None:
     assert stream_keys("nnx-rngs", root, 0) == []
 
 
+def test_tf_generator_states_advance_256_per_element() -> None:
+    """tf-generator: the key (0, 0), the counter from the seed on, 256 per element of the calls before,
+    modulo 2^128; philox_dropout_mask at a stateless draw's key and counter is that draw's mask."""
+    assert tf_stateless.generator_state(5) == ((0, 0), 5)
+    assert tf_generator_states(2**64 - 3, [7, 0, 2]) == [((0, 0), 2**64 - 3), ((0, 0), 2**64 - 3 + 1792),
+                                                          ((0, 0), 2**64 - 3 + 1792)]
+    assert tf_stateless.generator_advance(2**128 - 1, 1) == 255
+    key, (_, _, c2, c3) = tf_stateless.key_counter([8, 9])
+    for dtype in ("float32", "float64", "bfloat16"):
+        assert (tf_stateless.philox_dropout_mask(key, c2 << 64 | c3 << 96, 0.5, (37,), dtype).data
+                == tf_stateless.stateless_dropout_mask([8, 9], 0.5, (37,), dtype).data)
+
+
+def test_philox_dropout_mask_carries_across_counter_words() -> None:
+    """A counter whose low word wraps within a draw: block g is Philox of the 128-bit counter + g, its
+    carry reaching the upper words (2^64 - 2 + g carries into word 2 at g = 2)."""
+    counter, rate = 2**64 - 2, 0.5
+    words = []
+    for g in range(5):
+        c = counter + g
+        words += philox4x32(tuple((c >> (32 * i)) % 2**32 for i in range(4)), (1, 2))
+    predicted = [1.0 if (w % 2**23) / 2**23 >= rate else 0.0 for w in words[:19]]
+    assert tf_stateless.philox_dropout_mask((1, 2), counter, rate, (19,)).data == predicted
+
+
+@pytest.mark.clause("EXACT-2")
+@pytest.mark.parametrize("seed", [0, 12345, 2**63 - 1, 2**64 - 3])
+def test_tf_generator_states_match_the_installed_tensorflow(seed: int) -> None:
+    """The state of tf.random.Generator.from_seed(seed) and its masks, call after call, read off TensorFlow:
+    general_dropout in every format, an evaluation-free call at rate 0 drawing nothing; 2^64 - 3 carries
+    its counter into the upper 64 bits."""
+    tf = pytest.importorskip("tensorflow", reason="needs TensorFlow")
+    generator = tf.random.Generator.from_seed(seed)
+    calls = [("float32", (9,), 0.5), ("float64", (5,), 0.3), ("float16", (3, 7), 0.5), ("bfloat16", (6,), 0.25),
+             ("float32", (4097,), 0.5)]
+    states = tf_generator_states(seed, [math.prod(shape) for _, shape, _ in calls])
+    for (dtype, shape, rate), (key, counter) in zip(calls, states):
+        low, high, k = (int(v) % 2**64 for v in generator.state.numpy())
+        assert ((k % 2**32, k >> 32), low + (high << 64)) == (key, counter)
+        tf.nn.experimental.general_dropout(tf.ones(shape, dtype=dtype), 0.0, generator.uniform)  # draws nothing
+        y = tf.nn.experimental.general_dropout(tf.ones(shape, dtype=dtype), rate, generator.uniform).numpy()
+        assert (y != 0).ravel().tolist() == [m == 1.0 for m in
+                                             tf_stateless.philox_dropout_mask(key, counter, rate, shape, dtype).data]
+
+
 @pytest.mark.parametrize(("call", "words"), [
     (lambda: stream_keys("haiku", (0, 0), 1), "schedule must be one of jax-split, nnx-rngs"),
     (lambda: stream_keys("jax-split", (0, 0), -1), "calls must be an integer >= 0"),
     (lambda: stream_keys("nnx-rngs", (0, 2**32), 1), "root must be two 32-bit words"),
+    (lambda: tf_stateless.generator_state(2**64), "seed"),
+    (lambda: tf_stateless.generator_advance(2**128, 1), "counter"),
+    (lambda: tf_stateless.generator_advance(0, -1), "count"),
+    (lambda: tf_stateless.philox_dropout_mask((0, 0), -1, 0.5, (3,)), "counter"),
 ])
 def test_stream_keys_refuse_bad_input(call, words: str) -> None:
     with pytest.raises(ValueError, match=words):
@@ -488,16 +692,57 @@ def test_stream_keys_match_the_installed_flax_and_jax(seed: int) -> None:
     assert subs == stream_keys("jax-split", (0, seed), 3)
 
 
+def test_keras_seed_pairs_reduce_the_int64_seed() -> None:
+    """keras-seed-generator: [int64(s), c], each word floor-modulo 2^31 - 2 (a negative int64 gives a
+    non-negative word); seeds 2^31 - 2 apart share their pairs."""
+    modulus = 2**31 - 2
+    assert keras_seed_pairs(5, 3) == [(5, 0), (5, 1), (5, 2)]
+    assert keras_seed_pair(2**64 - 1) == ((-1) % modulus, 0) == (modulus - 1, 0)
+    assert keras_seed_pair(2**63) == ((-(2**63)) % modulus, 0)
+    assert keras_seed_pair(7 + modulus, modulus + 3) == (7, 3)
+    with pytest.raises(ValueError, match="seed"):
+        keras_seed_pair(2**64)
+
+
+@pytest.mark.clause("EXACT-2")
+@pytest.mark.parametrize("seed", [3, 2**31 + 5, 2**64 - 9])
+def test_keras_seed_pairs_match_the_installed_keras(seed: int) -> None:
+    """The seed pairs themselves, read off Keras on the TensorFlow backend: a Dropout layer seeded with the
+    int64 of the seed hands _cast_seed(draw_seed(generator)) to stateless_dropout, its state [s, c]; calls
+    in evaluation and at rate 0 draw nothing."""
+    pytest.importorskip("tensorflow", reason="needs TensorFlow")
+    keras = pytest.importorskip("keras", reason="needs Keras")
+    from keras.src.backend.tensorflow.random import _cast_seed
+    from keras.src.random.seed_generator import draw_seed
+
+    signed = seed - 2**64 if seed >= 2**63 else seed
+    layer = keras.layers.Dropout(0.5, seed=signed)
+    x = np.ones((4,), dtype="float32")
+    layer(x, training=False)
+    drawn = []
+    for _ in range(3):
+        layer(x, training=True)
+        drawn.append(tuple(layer.seed_generator.state.numpy().tolist()))
+    assert drawn == [(signed, c) for c in (1, 2, 3)]
+    generator = keras.random.SeedGenerator(signed)
+    assert [tuple(_cast_seed(draw_seed(generator)).numpy().tolist()) for _ in range(3)] == keras_seed_pairs(seed, 3)
+
+
 def _stream_impl(name: str):
-    engine = {"split-stream": SplitStream, "nnx-stream": NnxStream}
+    engine = {"split-stream": SplitStream, "nnx-stream": NnxStream, "generator-stream": GeneratorStream,
+              "keras-stream": KerasStream, "torch-cuda-drawn": TorchCudaDrawn}
     return engine[name]() if name in engine else _target(name)
 
 
 @pytest.mark.clause("EXACT-2")
-@pytest.mark.parametrize("name", ["split-stream", "nnx-stream", "jax", "flax"])
+@pytest.mark.parametrize("name", ["split-stream", "nnx-stream", "generator-stream", "keras-stream", "torch-cuda-drawn",
+                                  "jax", "flax", "equinox", "tensorflow", "keras"])
 def test_declared_schedules_give_the_predicted_stream_masks(check_correct, name: str) -> None:
-    """The engine's witnesses of both schedules, and the targets on the CPU in every declared format: the
-    Haiku idiom's split stream (jax) and one nnx.Dropout with its forked Rngs stream (flax)."""
+    """The engine's witnesses of the five schedules (torch-cuda-offset's as derived, unverified against
+    hardware), and the targets on the CPU in every declared format:
+    the Haiku idiom's split stream (jax), one nnx.Dropout with its forked Rngs stream (flax), eqx.nn.Dropout
+    called with a split of the key before each drawing call (equinox), general_dropout on one
+    tf.random.Generator (tensorflow) and a Keras Dropout layer's SeedGenerator (keras)."""
     impl = _stream_impl(name)
     assert policies_of(impl).stream_keys is not None
     assert_passes(check_correct, "EXACT-2", impl, 0)
@@ -511,10 +756,13 @@ def test_no_schedule_is_not_applicable(check_correct, impl) -> None:
 
 
 @pytest.mark.clause("EXACT-2")
-@pytest.mark.parametrize("impl", [SplitsInEvaluation(), NnxWithoutFork()], ids=lambda impl: impl.name)
+@pytest.mark.parametrize("impl", [SplitsInEvaluation(), NnxWithoutFork(), GeneratorPerBlock(), KerasCountsEveryCall(),
+                                  OffsetPerElement()], ids=lambda impl: impl.name)
 def test_a_schedule_off_by_one_call_is_caught(check_broken, impl) -> None:
-    """A stream that splits at an evaluation call, and an nnx stream without the layer's fork: both draw
-    masks of the right distribution, and EXACT-2 names the first drawing call whose mask differs."""
+    """A stream that splits at an evaluation call, an nnx stream without the layer's fork, a TensorFlow
+    generator whose counter moves per block, not per element, a Keras SeedGenerator that counts evaluation
+    calls and a CUDA generator whose offset moves per element, not per pass of each thread: all draw masks
+    of the right distribution, and EXACT-2 names the first drawing call whose mask differs."""
     detail = assert_fails(check_broken, "EXACT-2", impl, 0).detail
     assert re.match(r"call \d \(training\) of dropout_stream\(x = 1\), drawing call \d of the stream "
                     rf"\({policies_of(impl).stream_keys}\): element", detail), detail

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,63 @@ def test_the_textbook_base_answers_in_kind() -> None:
     from refdropout.mutants.textbook import Textbook
 
     assert_answers_in_kind(Textbook())
+
+
+def _textbook_mutants() -> list[str]:
+    from refdropout.mutants.textbook import Textbook
+
+    return [name for name, entry in MUTANTS.items() if issubclass(entry.make, Textbook)]
+
+
+def _outcome(call: Callable[[], object]) -> object:
+    """What a call gave, every array as (dtype, shape, bytes); what it raised, as the exception's type."""
+    from refdropout.contract.arrays import to_numpy
+    from refdropout.tensor import Tensor
+
+    try:
+        result = call()
+    except Exception as error:  # noqa: BLE001  (a mutant may refuse what its model refuses: both paths must)
+        return type(error)
+    items = result if isinstance(result, tuple) else (result,)
+    arrays = [to_numpy(item) if isinstance(item, Tensor) else item for item in items]
+    return [(a.dtype.str, a.shape, a.tobytes()) for a in arrays]
+
+
+@pytest.mark.parametrize("name", _textbook_mutants())
+def test_a_textbook_mutant_computes_arrays_as_its_engine_steps_do(name: str) -> None:
+    """Handed numpy arrays, a mutant built on Textbook runs its steps on ArrayTensors (numpy's arithmetic,
+    BulkGenerator's uniforms); handed engine tensors, on the engine's ops: outputs, masks and gradients agree
+    bit for bit in every format, at p = 0, 1 and between, NaN, ±inf, ±0 and subnormals included, whichever
+    step the mutant overrides (fresh instances: a mutant with a state of its own starts alike)."""
+    from refdropout.conformance.kit import edged
+    from refdropout.contract.arrays import to_numpy
+    from refdropout.dtypes import bfloat16, float16, float32, float64
+
+    make = MUTANTS[name].make
+    calls = {
+        "train": lambda impl, x, g, p: impl.dropout(x, p, training=True, seed=2**32 + 7),
+        "eval": lambda impl, x, g, p: impl.dropout(x, p, training=False, seed=7),
+        "mask": lambda impl, x, g, p: impl.dropout_with_mask(x, p, seed=7),
+        "vjp": lambda impl, x, g, p: impl.dropout_vjp(x, p, g, training=True, seed=7),
+        "noise": lambda impl, x, g, p: impl.dropout_noise_shape(x, p, (24, 1), training=True, seed=7),
+        "stream": lambda impl, x, g, p: tuple(impl.dropout_stream(7)(x, p, training=t) for t in (True, False, True)),
+    }
+    for dtype in (float64, float32, float16, bfloat16):
+        x, g = edged(3, (24, 25), dtype, nonfinite=True), edged(4, (24, 25), dtype)  # 600 elements: bulk draws
+        for p in (0.0, 0.3, 1.0):
+            for what, call in calls.items():
+                engine = _outcome(lambda: call(make(), x, g, p))
+                arrays = _outcome(lambda: call(make(), to_numpy(x), to_numpy(g), p))
+                assert arrays == engine, f"{name} {what} in {dtype.name} at p = {p}"
+
+
+def test_the_bulk_generator_draws_the_engines_uniforms() -> None:
+    from refdropout.adapters.array_tensor import ArrayTensor, BulkGenerator
+    from refdropout.random import Generator
+
+    for size in (5, 511, 512, 3001):
+        engine, bulk = Generator(2**40 + 9), BulkGenerator(2**40 + 9)
+        for _ in range(2):
+            got = bulk.uniform((size,))
+            assert got.data == engine.uniform((size,)).data and bulk.state == engine.state
+        assert isinstance(got, ArrayTensor) is (size >= 512)

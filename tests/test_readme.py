@@ -19,7 +19,8 @@ whole file under a minute:
 - ``my_module`` (the reader's module) is examples/my_dropout.py, whose directory is importable, as
   ``cd examples`` makes it; output files go to a temporary directory;
 - ``pip install`` and ``python -m venv`` are not run (they change an environment): the extras they
-  name must be pyproject.toml's; a bare ``pytest`` (the whole suite) is not run: it is this run;
+  name must be pyproject.toml's; ``pytest`` without ``--pyargs`` (the whole suite, ``pytest -n auto``)
+  is not run: it is this run, and it is the command ``.ci/run`` runs (a test below);
 - a command whose built-in target's framework is not installed skips its block, naming the command
   that installs it.
 
@@ -50,6 +51,7 @@ from refdropout.reports import REPORTS
 from refdropout.reports.command import parser_of
 
 README = REPO / "README.md"
+CI_RUN = REPO / ".ci" / "run"
 PROMPTS = ("refdropout", "python", "pytest", "pip")
 CLAUSE = "DROPOUT-3"
 CHECKS = (("refdropout", "check"), ("refdropout", "report", "matrix"), ("pytest", "--pyargs"))
@@ -150,6 +152,11 @@ def installs_what_exists(words: list[str]) -> None:
     assert {extra for group in named for extra in group.split(",")} <= extras(), words
 
 
+def whole_suite(words: list[str]) -> bool:
+    """A pytest command that runs the project's tests, not the packaged suite's (``--pyargs``)."""
+    return words[0] == "pytest" and "--pyargs" not in words
+
+
 def plugin_session(words: list[str], cwd: Path) -> None:
     """The plugin's pytest command, in a process of its own (pytest in pytest shares too much)."""
     (cwd / "deviations.txt").write_text("DROPOUT-16  an example line of README's plugin synopsis\n", encoding="utf-8")
@@ -164,7 +171,7 @@ def run_shown(words: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -
         words = ["refdropout", *words[3:]]
     if words[0] == "pip" or words[:3] == ["python", "-m", "venv"]:
         installs_what_exists(words)
-    elif words == ["pytest"]:
+    elif whole_suite(words):
         pass  # the whole suite: this run
     elif words[0] == "pytest":
         plugin_session(words, cwd)
@@ -191,6 +198,16 @@ def test_the_commands_readme_shows_run(block: Block, tmp_path: Path, capsys: pyt
     for directory, words in commands:
         assert (REPO / directory).is_dir(), f"README.md:{block.line}: cd {directory}: no such directory"
         run_shown(words, tmp_path, capsys)
+
+
+def test_ci_runs_the_suite_as_readme_shows() -> None:
+    """.ci/run's pytest command is the one README.md's Test section shows, with a JUnit report of its own."""
+    shown = [words for block in BLOCKS for _, command in block.commands
+             if whole_suite(words := shlex.split(command))]
+    [line] = [line for line in CI_RUN.read_text(encoding="utf-8").splitlines() if line.startswith("pytest ")]
+    words = shlex.split(line.split(" 2>&1")[0])
+    at = words.index("--junitxml")
+    assert shown == [[*words[:at], *words[at + 2:]]], f"README.md shows {shown}, .ci/run runs {line!r}"
 
 
 def test_readme_shows_what_probe_prints(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

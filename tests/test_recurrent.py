@@ -28,17 +28,21 @@ from broken.recurrent import (
     GateOrderIGFO,
     MaskDrawsDisagreeWithCalls,
     MaskDrawsLeaveTheStateBehind,
+    MaskDrawsOfFourStepsAndTwoLayers,
     PerGateMisdeclared,
     RecomputedWithFreshMasks,
+    RecomputedWithFreshMasksOnLongSequences,
     ReportsEightStepsOfMasks,
     ReportsTwoLayersOfInputMasks,
     ResetBeforeProjection,
+    StateResetEveryEightSteps,
     SwappedRates,
     VariationalMasksRedrawnEveryEightSteps,
 )
 from helpers import assert_fails, assert_generated_cases_catch, assert_outcome, assert_passes, exact, seeds, statistical
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS, Outcome
+from refdropout.conformance.cases import RecurrentCase, recurrent_cases
 from refdropout.conformance.recurrent import _stack_masks, network_weights, sequence
 from refdropout.gradcheck import gradcheck
 from refdropout.mutants.structure import RecurrentActiveInEval, RecurrentMaskNeverRedrawn, RecurrentMaskRedrawnEveryStep
@@ -53,6 +57,22 @@ LAYERS = {"lstm": LSTM, "gru": GRU}
 CELLS = {"lstm": LSTMCell, "gru": GRUCell}
 PYTORCH_WARNING = ("dropout option adds dropout after all but last recurrent layer, so non-zero dropout expects "
                    "num_layers greater than 1, but got dropout={p} and num_layers=1")
+
+
+# the conformance suite's networks (refdropout.conformance.cases): either semantics and cell, 1 to 17 steps, 1 to 3
+# batch elements, 1 to 4 inputs and hidden units, 1 to 3 layers, rates in (0, 1), any seed
+networks = recurrent_cases(("between_layers", "variational"), ("lstm", "gru"))
+
+
+def layer_of(case: RecurrentCase, **options: object) -> LSTM | GRU:
+    """The reference layer of ``case``'s cell, sizes, seed and rates (its semantics' rates, the others 0),
+    ``options`` over them; one layer with between-layer dropout warns (RECURRENT-4), silenced here."""
+    between, on_input, on_state = case.rates
+    rates = {"dropout": between} if case.semantics == "between_layers" else {"input_dropout": on_input,
+                                                                             "recurrent_dropout": on_state}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return LAYERS[case.cell](case.inputs, case.hidden, case.layers, seed=case.seed, **{**rates, **options})
 
 
 def reference(gate_masks: str = "shared") -> ReferenceDropout:
@@ -141,14 +161,14 @@ def test_gru_cell_computes_pytorchs_equations(seed: int, batch: int, size: int, 
 
 @pytest.mark.clause("RECURRENT-1", "RECURRENT-2", "RECURRENT-3")
 @exact(10)
-@given(seed=seeds, cell=cells, steps=st.integers(1, 4), layers=st.integers(1, 3))
-def test_layers_are_their_cells_unrolled(seed: int, cell: str, steps: int, layers: int) -> None:
-    layer = LAYERS[cell](3, 2, layers, seed=seed)
-    x = sequence(steps, 2, 3, seed)
+@given(case=networks)
+def test_layers_are_their_cells_unrolled(case: RecurrentCase) -> None:
+    layer, cell, steps = layer_of(case), case.cell, case.steps
+    x = sequence(steps, case.batch, case.inputs, case.seed)
     y, final = layer(x, training=False)
     inputs = [x[t] for t in range(steps)]
     for depth, c in enumerate(layer.cells()):
-        state = c.zero_state(2)
+        state = c.zero_state(case.batch)
         outputs = []
         for v in inputs:
             state = c(v, state)
@@ -199,6 +219,14 @@ def test_gru_equation_check_rejects_reset_before_projection(check_broken, seed: 
     assert "gru output" in verdict.detail, verdict.detail
 
 
+@pytest.mark.clause("RECURRENT-1", "RECURRENT-2")
+@pytest.mark.parametrize("clause, cell", [("RECURRENT-1", "lstm"), ("RECURRENT-2", "gru")])
+def test_generated_cases_catch_a_state_reset_every_eight_steps(quick_plan, clause: str, cell: str) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, clause, StateResetEveryEightSteps())
+    assert f"'{cell}', w, 0.0" in verdict.detail and "y = net(x, training=True)" in verdict.detail, verdict.detail
+    assert f"the {cell} output" in verdict.detail, verdict.detail
+
+
 class _NoRecurrentNetwork(ReferenceDropout):
     """Plain dropout only: neither recurrent semantics."""
 
@@ -217,25 +245,25 @@ def test_checks_without_a_recurrent_network_are_not_applicable(check_broken) -> 
 
 @pytest.mark.clause("RECURRENT-3")
 @exact(10)
-@given(seed=seeds, cell=cells, steps=st.integers(1, 4), batch=st.integers(1, 3), layers=st.integers(1, 3),
-       training=st.booleans())
-def test_layer_shapes_and_final_states(seed: int, cell: str, steps: int, batch: int, layers: int,
-                                       training: bool) -> None:
-    layer = LAYERS[cell](2, 3, layers, dropout=0.5 if layers > 1 else 0.0, input_dropout=0.25, seed=seed)
-    y, final, masks = layer(sequence(steps, batch, 2, seed), training=training, return_masks=True)
-    assert y.shape == (steps, batch, 3)
-    h_n = final[0] if cell == "lstm" else final
-    assert h_n.shape == (layers, batch, 3) and (cell == "gru" or final[1].shape == (layers, batch, 3))
+@given(case=networks, training=st.booleans())
+def test_layer_shapes_and_final_states(case: RecurrentCase, training: bool) -> None:
+    steps, batch, hidden, layers = case.steps, case.batch, case.hidden, case.layers
+    layer = layer_of(case, input_dropout=0.25)
+    y, final, masks = layer(sequence(steps, batch, case.inputs, case.seed), training=training, return_masks=True)
+    assert y.shape == (steps, batch, hidden)
+    h_n = final[0] if case.cell == "lstm" else final
+    assert h_n.shape == (layers, batch, hidden) and (case.cell == "gru" or final[1].shape == (layers, batch, hidden))
     assert h_n[layers - 1].data == y[steps - 1].data  # the last layer's last h, which no mask follows
     assert isinstance(masks, RecurrentMasks) and len(masks.inputs) == layers and len(masks.between_layers) == layers - 1
 
 
 @pytest.mark.clause("RECURRENT-3")
 @exact(10)
-@given(seed=seeds, cell=cells, split=st.integers(1, 3))
-def test_a_sequence_continues_from_its_final_state(seed: int, cell: str, split: int) -> None:
-    layer = LAYERS[cell](2, 3, 2, dropout=0.5, seed=seed)
-    x = sequence(4, 2, 2, seed)
+@given(case=networks, data=st.data())
+def test_a_sequence_continues_from_its_final_state(case: RecurrentCase, data: st.DataObject) -> None:
+    layer, cell = layer_of(case), case.cell
+    x = sequence(case.steps + 1, case.batch, case.inputs, case.seed)  # two parts of one step or more
+    split = data.draw(st.integers(1, case.steps), label="split")
     whole, final = layer(x, training=False)
     first, middle = layer(x[:split], training=False)
     second, final_again = layer(x[split:], middle, training=False)
@@ -246,16 +274,17 @@ def test_a_sequence_continues_from_its_final_state(seed: int, cell: str, split: 
 
 @pytest.mark.clause("RECURRENT-3")
 @exact(5)
-@given(seed=seeds, cell=cells)
-def test_same_seed_same_masks(seed: int, cell: str) -> None:
-    options = {"dropout": 0.5, "input_dropout": 0.3, "recurrent_dropout": 0.4, "seed": seed}
-    a, b = LAYERS[cell](2, 3, 2, **options), LAYERS[cell](2, 3, 2, **options)
-    x = sequence(3, 2, 2, seed)
+@given(case=networks)
+def test_same_seed_same_masks(case: RecurrentCase) -> None:
+    between, on_input, on_state = case.rates
+    options = {"dropout": between, "input_dropout": on_input, "recurrent_dropout": on_state}  # both semantics
+    a, b = layer_of(case, **options), layer_of(case, **options)
+    x = sequence(case.steps, case.batch, case.inputs, case.seed)
     for _ in range(2):  # call for call
         (ya, _, ma), (yb, _, mb) = a(x, return_masks=True), b(x, return_masks=True)
-        assert ya.data == yb.data and ma.inputs[1][0].data == mb.inputs[1][0].data
-    given = LAYERS[cell](2, 3, 2, **{**options, "generator": Generator(seed)})
-    assert given(x)[0].data == LAYERS[cell](2, 3, 2, **{**options, "generator": Generator(seed)})(x)[0].data
+        assert ya.data == yb.data and mask_values(ma) == mask_values(mb)
+    given = layer_of(case, **options, generator=Generator(case.seed))
+    assert given(x)[0].data == layer_of(case, **options, generator=Generator(case.seed))(x)[0].data
 
 
 RATE_CHOICES = st.sampled_from([0.0, 0.3, 1.0])  # no draw at 0 and 1
@@ -263,19 +292,19 @@ RATE_CHOICES = st.sampled_from([0.0, 0.3, 1.0])  # no draw at 0 and 1
 
 @pytest.mark.clause("RECURRENT-3")
 @exact(40)
-@given(seed=seeds, cell=cells, between=st.booleans(), gate_masks=st.sampled_from(GATE_MASKS),
-       rates=st.tuples(RATE_CHOICES, RATE_CHOICES), layers=st.integers(1, 3), steps=st.integers(1, 4),
+@given(case=networks, gate_masks=st.sampled_from(GATE_MASKS), rates=st.tuples(RATE_CHOICES, RATE_CHOICES) | st.none(),
        batch=st.integers(0, 3), calls=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=4))
-def test_mask_draws_are_the_masks_and_the_draws_of_a_call(seed: int, cell: str, between: bool, gate_masks: str,
-                                                          rates: tuple[float, float], layers: int, steps: int,
-                                                          batch: int, calls: list[tuple[bool, bool]]) -> None:
+def test_mask_draws_are_the_masks_and_the_draws_of_a_call(case: RecurrentCase, gate_masks: str,
+                                                          rates: tuple[float, float] | None, batch: int,
+                                                          calls: list[tuple[bool, bool]]) -> None:
     """Two layers of one seed, call for call: one is called, the other draws its masks alone or is
-    called; each time both apply the same masks and leave their generators in the same state."""
-    options = {"dropout": rates[0]} if between else {"input_dropout": rates[0], "recurrent_dropout": rates[1]}
-    with warnings.catch_warnings():  # one layer with between-layer dropout warns
-        warnings.simplefilter("ignore", UserWarning)
-        called, drawn = (LAYERS[cell](2, 3, layers, gate_masks=gate_masks, seed=seed, **options) for _ in range(2))
-    x = sequence(steps, batch, 2, seed)
+    called; each time both apply the same masks and leave their generators in the same state. Rates of
+    the network's semantics as drawn, or 0 and 1 (no draw) among them; batches of 0 elements too."""
+    steps = case.steps
+    options = {} if rates is None else {"dropout": rates[0]} if case.semantics == "between_layers" else {
+        "input_dropout": rates[0], "recurrent_dropout": rates[1]}
+    called, drawn = (layer_of(case, gate_masks=gate_masks, **options) for _ in range(2))
+    x = sequence(steps, batch, case.inputs, case.seed)
     for training, masks_only in calls:
         applied = called(x, training=training, return_masks=True)[2]
         got = drawn.mask_draws(x.shape, training=training) if masks_only else \
@@ -416,6 +445,15 @@ def test_placement_checks_hold_mask_draws_to_the_calls(check_broken, seed: int) 
     for clause in ("RECURRENT-5", "RECURRENT-6"):
         behind = assert_fails(check_broken, clause, MaskDrawsLeaveTheStateBehind(), seed)
         assert "the call after recurrent_mask_draws vs the second call" in behind.detail, behind.detail
+
+
+@pytest.mark.clause("RECURRENT-5", "RECURRENT-6")
+@pytest.mark.parametrize("clause, field", [("RECURRENT-5", "between_layers"), ("RECURRENT-6", "inputs")])
+def test_generated_cases_catch_mask_draws_buffered_for_four_steps_and_two_layers(quick_plan, clause: str,
+                                                                                 field: str) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, clause, MaskDrawsOfFourStepsAndTwoLayers())
+    assert "drawn = impl.recurrent_mask_draws(net, x.shape, training=True)" in verdict.detail, verdict.detail
+    assert f"recurrent_mask_draws vs the masks of the first call: masks.{field}" in verdict.detail, verdict.detail
 
 
 @pytest.mark.clause("RECURRENT-6")
@@ -713,6 +751,13 @@ def test_bptt_check_passes_reference(check_correct, seed: int, gate_masks: str) 
 def test_bptt_check_rejects_recomputation_with_fresh_masks(check_broken, seed: int) -> None:
     verdict = assert_fails(check_broken, "RECURRENT-13", RecomputedWithFreshMasks(), seed)
     assert "central differences" in verdict.detail, verdict.detail
+
+
+@pytest.mark.clause("RECURRENT-13")
+def test_generated_cases_catch_fresh_masks_in_the_backward_of_long_sequences(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "RECURRENT-13", RecomputedWithFreshMasksOnLongSequences())
+    assert "y, dx = impl.recurrent_vjp(net, x, g, training=True)" in verdict.detail, verdict.detail
+    assert "central differences along v" in verdict.detail, verdict.detail
 
 
 SEMANTICS = {"between_layers": {"dropout": 0.5}, "variational": {"input_dropout": 0.3, "recurrent_dropout": 0.6},

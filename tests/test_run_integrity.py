@@ -34,7 +34,7 @@ from helpers import REPO, exact, filled, run_as_user, run_command, run_plugin, s
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.cli import main
 from refdropout.conformance import CHECKS, Check, Outcome
-from refdropout.conformance.guard import DEFAULT_TIMEOUT, Watch
+from refdropout.conformance.guard import DEFAULT_TIMEOUT, Guard, Watch
 from refdropout.conformance.runner import run_target
 from refdropout.nn import Module
 from refdropout.options import TIMEOUT
@@ -372,6 +372,32 @@ def test_calls_on_what_capabilities_return_are_watched_too() -> None:
     run = run_target("own", OwnModules(), ["MODES-4", "MODES-7"], profile="quick", seed=0)
     assert [r.verdict.outcome for r in run.results] == [Outcome.PASS, Outcome.PASS], run.results
     assert isinstance(OwnModules().dropout_module(0.5, seed=0), Module)
+
+
+class _Shown:
+    """An argument that counts how often a message showed it."""
+
+    times = 0
+
+    def __repr__(self) -> str:
+        _Shown.times += 1
+        return "shown"
+
+
+class _Streams:
+    def dropout_stream(self, seed: object) -> object:
+        return lambda x, p, *, training: x
+
+
+def test_a_live_objects_label_is_shown_only_when_a_message_needs_it() -> None:
+    """The label of a stream (the call that returned it, its arguments shown) is made the first time a
+    message shows it, not at each of its calls, and once."""
+    with Guard(Watch()) as guard:
+        stream = guard.view(_Streams()).dropout_stream(_Shown())
+        assert [stream(1.0, 0.5, training=True) for _ in range(3)] == [1.0] * 3
+        assert _Shown.times == 0
+        assert repr(stream) == repr(stream) == "<guarded dropout_stream(seed=shown)>"
+        assert _Shown.times == 1
 
 
 @pytest.mark.clause("RUNNER-6")

@@ -252,6 +252,21 @@ def _bisected_radius(log_mgf, mean: float, scale: float, n: int, alpha: float) -
 
 @pytest.mark.clause("STATS-16")
 @exact(40)
+@given(st.sampled_from(["normal", "y", "y^2"]), st.integers(1, 10**9), st.sampled_from([1, -1]),
+       st.floats(0.0, 3.0))
+def test_a_split_tail_is_its_one_sided_bound_summed_twice_bit_for_bit(moment, n, side, deviation):
+    """_tail on one side computes that side's bound once and doubles it: the bits of the sum of the bound
+    computed twice, as first written."""
+    of_y, of_square = alpha_log_mgfs(ALPHA_P)
+    log_mgf, mean = {"normal": (NORMAL, 0.0), "y": (of_y, 0.0), "y^2": (of_square, 1.0)}[moment]
+    deviation /= math.sqrt(n)
+    twice = 1.0 if deviation <= 0.0 else min(1.0, sum(
+        math.exp(-n * chernoff._rate(log_mgf, mean + s * deviation, s)) for s in (side, side)))
+    assert chernoff._tail(log_mgf, mean, deviation, n, side) == twice
+
+
+@pytest.mark.clause("STATS-16")
+@exact(40)
 @given(st.sampled_from(["normal", "y", "y^2"]), st.integers(1, 10**9), st.sampled_from([0.3, 1e-3, 1e-10, 5e-11]),
        st.floats(0.1, 10.0))
 def test_radius_is_the_sixty_step_bisection_bit_for_bit(moment, n, alpha, spread):

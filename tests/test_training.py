@@ -15,12 +15,8 @@ from hypothesis import strategies as st
 
 from broken.training import (
     AdvanceDeclaredPerElement,
-    EveryRankSeededAlike,
-    GraphedStepReusesOneMask,
     RankSeedsWrapAtTwo,
     RecomputationHoldsTheStream,
-    ReplayFromTheLiveGenerator,
-    ReplicatedRegionSeededByRank,
     RestoreWithoutTheOffset,
     SnapshotAliasesTheState,
     TwoDevicesAlike,
@@ -32,6 +28,13 @@ from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS, Outcome
 from refdropout.contract import Policies
 from refdropout.functional import dropout
+from refdropout.mutants.streams import (
+    EveryRankSeededAlike,
+    GraphedStepReusesOneMask,
+    ReplayFromTheLiveGenerator,
+    ReplicatedRegionSeededByRank,
+    RestoreRestartsTheStream,
+)
 from refdropout.random import Generator
 from refdropout.tensor import Tensor
 
@@ -134,6 +137,7 @@ def test_fresh_step_check_rejects_a_graphed_step_that_reuses_one_mask(check_corr
 BROKEN_STREAMS = [
     ("TRAINING-3", RestoreWithoutTheOffset, "call 1 after restore() on the saved stream"),
     ("TRAINING-3", SnapshotAliasesTheState, "call 1 after restore() on the saved stream"),
+    ("TRAINING-3", RestoreRestartsTheStream, "call 1 after restore() on the saved stream"),
     ("TRAINING-4", AdvanceDeclaredPerElement, "the position moved by 1, the declared advance is 7"),
     ("TRAINING-4", RestoreWithoutTheOffset, "restore(): the position is"),
 ]

@@ -120,3 +120,31 @@ def test_a_sweep_with_a_missing_unit_is_not_written_unless_asked(tmp_path: Path,
     _, err = run_command(capsys, *argv, "--allow-partial")
     assert "running 1 units" in err and f"left out, with no record: {name}:crashes seed 0" in err
     assert "Seeds: reference: 0." in (tmp_path / "s.md").read_text(encoding="utf-8")
+
+
+def test_a_detection_matrix_in_two_workers_is_the_serial_one(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Each mutant a unit whose record holds its verdicts and their decisions, read back in the catalogue's
+    order: the document, p-values of statistical cells included, is the serial one's, and an interrupted
+    regeneration resumes from the records it left."""
+    argv = ("report", "detection", "--profile", "quick", "--mutant", "wrong-policy", "--mutant",
+            "keep-threshold-in-8-bits", "--clause", "DROPOUT-10", "--clause", "DROPOUT-16")
+    serial, workers, directory = tmp_path / "serial.md", tmp_path / "workers.md", tmp_path / "records"
+    run_command(capsys, *argv, "--out", str(serial))
+    _, err = run_command(capsys, *argv, "--out", str(workers), "--workers", "2", "--records", str(directory))
+    assert "running 2 units in -n 2" in err and "2 passed" in err
+    documents = [path.read_text(encoding="utf-8") for path in (serial, workers)]
+    assert documents[0].split("## Detections")[1] == documents[1].split("## Detections")[1]
+    assert re.search(r"(?m)^\| keep-threshold-in-8-bits \|  \| x \de-\d+ \| 1 \|$", documents[1]), documents[1]
+    assert "--workers 2" in documents[1] and "2 mutants in" in documents[1]
+    assert not directory.exists()  # every record read: the directory is removed
+    plan = Plan("detection", "quick", (Unit("wrong-policy", 0, ("DROPOUT-10", "DROPOUT-16")),))
+    directory.mkdir()
+    record = {"target": "wrong-policy", "versions": {}, "device": "cpu", "seed": 0, "profile": "quick", "seconds": 7.0,
+              "results": [{"clause": c, "outcome": "pass", "detail": "", "records": [], "policies": [], "title": c,
+                           "seed": 1, "seconds": 1.0} for c in ("DROPOUT-10", "DROPOUT-16")]}
+    write_json(record_path(directory, plan.units[0]), {"unit": plan.key(plan.units[0]), "record": record})
+    _, err = run_command(capsys, *argv[:6], "--clause", "DROPOUT-10", "--clause", "DROPOUT-16", "--out",
+                         str(workers), "--workers", "2", "--records", str(directory))
+    assert re.search(r"SKIPPED .*wrong-policy seed 0: done already", err), err
+    assert re.search(r"(?m)^\| wrong-policy \|  \|  \| \*\*0\*\* \|$", workers.read_text(encoding="utf-8"))

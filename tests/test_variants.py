@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import math
 import re
+import string
+from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 from itertools import product
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
 import refdropout.conformance.attention as attention_checks
@@ -45,6 +48,7 @@ from broken.variants import (
     DropConnectNoRescale,
     DropConnectPerOutputUnit,
     DropConnectRatesSwapped,
+    DropConnectTailColumnsUnscaled,
     DropPathBatchModePerSample,
     DropPathPerElement,
     DropPathRowModePerChannelOnManyAxes,
@@ -56,9 +60,7 @@ from broken.variants import (
     FusedBackwardRedrawsForManyHeads,
     FusedBackwardRedrawsTheMask,
     FusedBroadcastMask,
-    FusedEightBitThreshold,
     FusedShortRowsUnscaled,
-    FusedWithoutRescale,
     GaussianActiveInEvalAtSeedZero,
     UnbatchedReadAsBatchedInFloat32,
 )
@@ -67,7 +69,9 @@ from helpers import (
     assert_fails,
     assert_generated_cases_catch,
     assert_passes,
+    assert_same_bits,
     distinct,
+    dtype_names,
     exact,
     filled,
     seeds,
@@ -75,9 +79,9 @@ from helpers import (
 )
 from refdropout import gradcheck
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import CHECKS
+from refdropout.conformance import CHECKS, cases
 from refdropout.contract.arrays import from_numpy, to_numpy
-from refdropout.dtypes import get_dtype
+from refdropout.dtypes import DType, get_dtype
 from refdropout.functional import (
     ALPHA_PRIME,
     alpha_constants,
@@ -92,6 +96,7 @@ from refdropout.functional import (
     scaled_dot_product_attention,
 )
 from refdropout.functional.dropblock import block_keep_mask, seed_rate
+from refdropout.mutants.fused import FusedEightBitThreshold, FusedWithoutRescale
 from refdropout.mutants.structure import (
     AlphaWithoutAffineCorrection,
     DataFormatIgnored,
@@ -117,6 +122,7 @@ from refdropout.stats import (
     z_power,
 )
 from refdropout.tensor import Tensor
+from refdropout.values import shown
 
 SPEC = SPEC_DIR / "variants.md"
 REFERENCE = ReferenceDropout()
@@ -391,6 +397,12 @@ def test_dropconnect_check_rejects_dependent_weights(check_broken, seed: int) ->
         assert any(name.startswith("VARIANTS-9 weights") for name in rejected), (impl.name, rejected)
 
 
+@pytest.mark.clause("VARIANTS-9")
+def test_generated_cases_catch_tail_columns_unscaled(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-9", DropConnectTailColumnsUnscaled())
+    assert "y = impl.dropconnect(x, w, " in verdict.detail and "neither 0 nor W / q" in verdict.detail, verdict.detail
+
+
 # --- DropPath ------------------------------------------------------------------------------------------
 
 
@@ -586,49 +598,101 @@ def test_attention_check_rejects_broken(check_broken, seed: int) -> None:
 
 # --- properties of the reference ops --------------------------------------------------------------------
 
-WEIGHT = distinct((3, 4))  # dropconnect's weight, held fixed where x is the input under test
-# each op as a function of (x, p, **options), with the shape of its input x
-OPS = {
-    "channel_dropout": (lambda x, p, **kw: channel_dropout(x, p, spatial_dims=1, **kw), (2, 3, 2)),
-    "channel_dropout_channels_last": (
-        lambda x, p, **kw: channel_dropout(x, p, spatial_dims=2, data_format="channels_last", **kw), (2, 2, 3)),
-    "alpha_dropout": (alpha_dropout, (3, 4)),
-    "feature_alpha_dropout": (lambda x, p, **kw: feature_alpha_dropout(x, p, spatial_dims=1, **kw), (2, 3, 2)),
-    "gaussian_dropout": (gaussian_dropout, (3, 4)),
-    "drop_path_row": (lambda x, p, **kw: drop_path(x, p, **kw), (4, 3)),
-    "drop_path_batch_classic": (lambda x, p, **kw: drop_path(x, p, mode="batch", scaling="classic", **kw), (4, 3)),
-    "dropblock2d": (lambda x, p, **kw: dropblock2d(x, p, block_size=2, **kw), (1, 2, 3, 3)),
-    "attention_dropout": (attention_dropout, (3, 4)),
-    "dropconnect": (lambda x, p, **kw: dropconnect(x, WEIGHT, p, **kw), (2, 4)),
+# ---- generated calls of the reference ops (VARIANTS-17, VARIANTS-19): the conformance suite's cases ----------
+# (refdropout.conformance.cases: its layouts, formats, rates, seeds and values), each op's input at most
+# GRADCHECKED elements where gradcheck differentiates it (a Jacobian of GRADCHECKED^2 entries)
+GRADCHECKED = 36
+
+
+def _plain(shapes: st.SearchStrategy[tuple[int, ...]]) -> st.SearchStrategy[cases.Layout]:
+    return shapes.map(lambda shape: (shape, ()))
+
+
+@st.composite
+def _dropconnect_layouts(draw: st.DrawFn, max_elements: int = cases.MAX_ELEMENTS) -> cases.Layout:
+    """x of shape (..., in), 1 to 3 axes, in >= 1, and out in 1..4, W of shape (out, in) (the option ``out``)."""
+    shape = draw(st.integers(1, 3).flatmap(lambda rank: cases._sized(rank, max_elements)).filter(
+        lambda shape: shape[-1] > 0))
+    return shape, (("out", draw(st.integers(1, 4))),)
+
+
+def _weight(out: int, columns: int, dtype: DType) -> Tensor:
+    """W = distinct((out, columns)) in ``dtype``."""
+    return Tensor.from_flat(distinct((out, columns)).data, (out, columns), dtype)
+
+
+def _dropconnect(x: Tensor, p: float, *, out: int, **options: object) -> Tensor:
+    """dropconnect of x by W = distinct((out, in)) in x's format."""
+    return dropconnect(x, _weight(out, x.shape[-1], x.dtype), p, **options)
+
+
+CALLS = {  # each op as a function of (x, p, **options, **randomness), and its layouts of at most n elements
+    "channel_dropout": (channel_dropout, lambda n: cases.channel_layouts(True, n) | cases.channel_layouts(False, n)),
+    "alpha_dropout": (alpha_dropout, lambda n: _plain(cases.shapes(n))),
+    "feature_alpha_dropout": (feature_alpha_dropout,
+                              lambda n: cases.channel_layouts(True, n) | cases.channel_layouts(False, n)),
+    "gaussian_dropout": (gaussian_dropout, lambda n: _plain(cases.shapes(n))),
+    "drop_path": (drop_path, cases.path_layouts),
+    "dropblock2d": (dropblock2d, cases.block_layouts),
+    "attention_dropout": (attention_dropout, lambda n: _plain(cases.shapes(n).filter(lambda shape: len(shape) >= 2))),
+    "dropconnect": (_dropconnect, _dropconnect_layouts),
 }
+KNOWN_AT_ONE = {"gaussian_dropout": None, "dropblock2d": None}  # p = 1 refused, or its noise random: no known p
+
+
+def variant_calls(op: str, max_elements: int = cases.MAX_ELEMENTS, *, nonfinite: bool = False,
+                  formats: bool = True) -> st.SearchStrategy[cases.VariantCase]:
+    """Generated calls of ``op``: a layout of at most ``max_elements`` elements, any p in (0, 1) and seed, x
+    of the format's values (NaN and ±inf among them where ``nonfinite``) in every format, or float64 only."""
+    impl = REFERENCE if formats else declaring_formats(("float64",))
+    return cases.variant_cases(impl, op, CALLS[op][1](max_elements), nonfinite=nonfinite)
+
+
+def declaring_formats(dtypes: tuple[str, ...]) -> ReferenceDropout:
+    """The reference, declaring only ``dtypes``."""
+    return type("ReferenceIn", (ReferenceDropout,), {"dtypes": dtypes})()
+
+
+def called(case: cases.VariantCase, x: Tensor | None = None, **randomness: object) -> Tensor:
+    """The reference op of ``case`` on ``x`` (its own by default), its seed or ``randomness`` instead."""
+    fn = CALLS[case.capability][0]
+    return fn(case.x if x is None else x, case.p, **case.options, training=case.training,
+              **(randomness or {"seed": case.seed}))
 
 
 @pytest.mark.clause("VARIANTS-17")
-@pytest.mark.parametrize("op", sorted(OPS))
-@exact(3)
-@given(seed=seeds, p=st.floats(0.05, 0.95), training=st.booleans())
-def test_variant_vjps_pass_gradcheck(op: str, seed: int, p: float, training: bool) -> None:
-    fn, shape = OPS[op]
-    assert gradcheck(lambda t: fn(t, p, training=training, seed=seed), distinct(shape))
+@pytest.mark.parametrize("op", sorted(CALLS))
+@exact(5)
+@given(data=st.data(), training=st.booleans())
+def test_variant_vjps_pass_gradcheck(op: str, data: st.DataObject, training: bool) -> None:
+    case = replace(data.draw(variant_calls(op, GRADCHECKED, formats=False), label="case"), training=training)
+    note(case.snippet())
+    assert gradcheck(lambda t: called(case, t), distinct(case.shape))
 
 
 @pytest.mark.clause("VARIANTS-17")
-@exact(3)
-@given(seed=seeds, p=st.floats(0.05, 0.95), training=st.booleans())
-def test_dropconnect_vjp_passes_gradcheck(seed: int, p: float, training: bool) -> None:
-    assert gradcheck(lambda x, w: dropconnect(x, w, p, training=training, seed=seed), distinct((2, 4)), WEIGHT)
+@exact(5)
+@given(case=variant_calls("dropconnect", GRADCHECKED, formats=False), training=st.booleans())
+def test_dropconnect_vjp_passes_gradcheck(case: cases.VariantCase, training: bool) -> None:
+    shape, out = case.shape, case.options["out"]
+    assert gradcheck(lambda x, w: dropconnect(x, w, case.p, training=training, seed=case.seed), distinct(shape),
+                     distinct((out, shape[-1])))
 
 
 @pytest.mark.clause("VARIANTS-17")
-@pytest.mark.parametrize("op", sorted(OPS))
-def test_each_variant_is_one_graph_node(op: str) -> None:
-    fn, shape = OPS[op]
-    x = Tensor(distinct(shape), requires_grad=True)
-    y = fn(x, 0.3, seed=7)
-    assert y._vjp is not None and y._parents == ((x, WEIGHT) if op == "dropconnect" else (x,))
+@pytest.mark.parametrize("op", sorted(CALLS))
+@exact(5)
+@given(data=st.data())
+def test_each_variant_is_one_graph_node(op: str, data: st.DataObject) -> None:
+    case = data.draw(variant_calls(op, nonfinite=True), label="case")
+    x = Tensor(case.x, requires_grad=True)
     if op == "dropconnect":  # both inputs are parents of its one node
-        weight = Tensor(WEIGHT, requires_grad=True)
-        assert dropconnect(x, weight, 0.3, seed=7)._parents == (x, weight)
+        weight = Tensor(_weight(case.options["out"], case.shape[-1], case.dtype), requires_grad=True)
+        y = dropconnect(x, weight, case.p, seed=case.seed)
+        assert y._vjp is not None and y._parents == (x, weight)
+        return
+    y = called(case, x)
+    assert y._vjp is not None and y._parents == (x,)
 
 
 MATRIX, MAP = filled((2, 3), 1.0), filled((1, 1, 4, 3), 1.0)  # a (2, 3) input and a 4 x 3 feature map
@@ -676,38 +740,124 @@ def test_bad_arguments_are_refused(index: int) -> None:
     assert all(word in str(raised.value) for word in words), str(raised.value)
 
 
-# each op with its input: (name, call(x, p, **randomness), input shape, p at which the noise is known)
-DRAWING = [(name, fn, shape, None if name in ("gaussian_dropout", "dropblock2d") else 1.0)
-           for name, (fn, shape) in OPS.items()]
+def _x(shape: tuple[int, ...], dtype: str) -> Tensor:
+    return filled(shape, 1.0, dtype)
+
+
+CHANNEL_OPS = {"channel_dropout": channel_dropout, "feature_alpha_dropout": feature_alpha_dropout}
+NOT_ALLOWED = st.text(string.ascii_letters + "_ ", max_size=8)  # a data_format, mode or scaling, mostly not one
+OUT_OF_RANGE = st.floats(allow_nan=True).filter(lambda p: not 0.0 <= p <= 1.0)  # a p outside [0, 1], or NaN
+
+
+@st.composite
+def bad_calls(draw: st.DrawFn) -> tuple[str, Callable[[], object], type[Exception], list[str]]:
+    """A call of a reference op that VARIANTS-18 refuses: (what it is, the call, the exception, words its
+    message must contain), its input's shape, format, p and seed drawn by the conformance suite's strategies."""
+    dtype, seed, p = draw(dtype_names), draw(seeds), draw(cases.rates)
+    shape = draw(cases.shapes(64))
+    op = draw(st.sampled_from(sorted(CHANNEL_OPS)))
+    kind = draw(st.sampled_from(("rank", "spatial_dims", "spatial_dims type", "data_format", "mode", "scaling",
+                                 "block_size", "block_size type", "empty map", "map rank", "in_features",
+                                 "weight rank", "weights rank", "row of a 0-d tensor", "p", "gaussian p = 1")))
+    if kind == "rank":  # x of a rank other than spatial_dims + 1 or + 2
+        d = draw(st.integers(1, 3))
+        assume(len(shape) not in (d + 1, d + 2))
+        return kind, lambda: CHANNEL_OPS[op](_x(shape, dtype), p, spatial_dims=d, seed=seed), ValueError, [
+            op, f"spatial_dims={d}", str(shape)]
+    if kind == "spatial_dims":
+        d = draw(st.integers(max_value=0))
+        return kind, lambda: CHANNEL_OPS[op](_x((2, 3), dtype), p, spatial_dims=d, seed=seed), ValueError, [
+            op, "spatial_dims", ">= 1", shown(d)]
+    if kind == "spatial_dims type":
+        d = draw(st.booleans() | st.floats() | NOT_ALLOWED | st.none())
+        return kind, lambda: CHANNEL_OPS[op](_x((2, 3), dtype), p, spatial_dims=d, seed=seed), TypeError, [
+            op, "spatial_dims", type(d).__name__]
+    if kind == "data_format":
+        fmt = draw(NOT_ALLOWED.filter(lambda v: v not in cases.CHANNEL_FORMATS))
+        return kind, lambda: CHANNEL_OPS[op](_x((2, 3), dtype), p, spatial_dims=1, data_format=fmt, seed=seed), \
+            ValueError, [op, "data_format", shown(fmt), "channels_last"]
+    if kind in ("mode", "scaling"):
+        value = draw(NOT_ALLOWED.filter(lambda v: v not in ("row", "batch", "inverted", "classic")))
+        return kind, lambda: drop_path(_x((2, 3), dtype), p, **{kind: value}, seed=seed), ValueError, [
+            "drop_path", kind, shown(value), "'classic'" if kind == "scaling" else "'row'"]
+    if kind in ("block_size", "block_size type", "empty map"):
+        (n, c, height, width), _ = draw(cases.block_layouts(64))
+        if kind == "empty map":
+            height, width = draw(st.sampled_from(((0, width), (height, 0), (0, 0))))
+        largest = min(height, width)
+        size = draw(st.integers(max_value=0) | st.integers(min_value=largest + 1)) if kind != "block_size type" \
+            else draw(st.booleans() | st.floats() | st.none())
+        words = (["block_size", type(size).__name__] if kind == "block_size type" else
+                 ["empty feature map", f"H = {height}, W = {width}"] if kind == "empty map" and size >= 1 else
+                 ["block_size", ">= 1" if size < 1 else f"[1, {largest}]", shown(size)])
+        error = TypeError if kind == "block_size type" else ValueError
+        return kind, lambda: dropblock2d(_x((n, c, height, width), dtype), p, block_size=size, seed=seed), error, [
+            "dropblock2d", *words]
+    if kind == "map rank":
+        assume(len(shape) != 4)
+        return kind, lambda: dropblock2d(_x(shape, dtype), p, block_size=1, seed=seed), ValueError, [
+            "dropblock2d", "(N, C, H, W)", str(shape)]
+    if kind == "in_features":  # W of shape (out, in), x of shape (..., k), k != in
+        assume(len(shape) >= 1)
+        weight = (draw(st.integers(1, 4)), draw(st.integers(0, 9).filter(lambda n: n != shape[-1])))
+        return kind, lambda: dropconnect(_x(shape, dtype), _x(weight, dtype), p, seed=seed), ValueError, [
+            "dropconnect", f"(..., {weight[1]})", str(shape)]
+    if kind == "weight rank":
+        assume(len(shape) != 2)
+        return kind, lambda: dropconnect(_x((3, 2), dtype), _x(shape, dtype), p, seed=seed), ValueError, [
+            "dropconnect", "weight", str(shape)]
+    if kind == "weights rank":
+        assume(len(shape) < 2)
+        return kind, lambda: attention_dropout(_x(shape, dtype), p, seed=seed), ValueError, [
+            "attention_dropout", "weights", str(shape)]
+    if kind == "row of a 0-d tensor":
+        return kind, lambda: drop_path(_x((), dtype), p, mode="row", seed=seed), ValueError, ["row", "0-d"]
+    if kind == "p":  # any op, p outside [0, 1] or NaN
+        name = draw(st.sampled_from(sorted(CALLS)))
+        bad = draw(OUT_OF_RANGE)
+        layout = draw(CALLS[name][1](64))
+        return kind, lambda: CALLS[name][0](_x(layout[0], dtype), bad, **dict(layout[1]), seed=seed), ValueError, [
+            name, "p", shown(bad)]
+    return kind, lambda: gaussian_dropout(_x(shape, dtype), 1.0, seed=seed), ValueError, [
+        "gaussian_dropout", "p", "[0, 1)"]
+
+
+@pytest.mark.clause("VARIANTS-18")
+@exact(200)
+@given(bad=bad_calls())
+def test_generated_bad_arguments_are_refused(bad) -> None:
+    kind, call, error, words = bad
+    with pytest.raises(error) as raised:
+        call()
+    assert all(word in str(raised.value) for word in words), (kind, words, str(raised.value))
 
 
 @pytest.mark.clause("VARIANTS-19")
-@pytest.mark.parametrize("name, fn, shape, known", DRAWING, ids=[d[0] for d in DRAWING])
-@exact(3)
-@given(seed=seeds, p=st.floats(0.05, 0.95))
-def test_randomness_is_drawn_only_when_needed(name: str, fn, shape: tuple, known: float | None, seed: int,
-                                              p: float) -> None:
-    x = distinct(shape)
-    generator = Generator(seed)
-    fn(x, p, training=True, generator=generator)
+@pytest.mark.parametrize("op", sorted(CALLS))
+@exact(10)
+@given(data=st.data())
+def test_randomness_is_drawn_only_when_needed(op: str, data: st.DataObject) -> None:
+    case = data.draw(variant_calls(op), label="case")
+    generator = Generator(case.seed)
+    called(case, generator=generator)
     assert generator.state.draws == 1
-    calls = [dict(p=p, training=False), dict(p=0.0, training=True)] + ([dict(p=known, training=True)] if known else [])
+    known = KNOWN_AT_ONE.get(op, 1.0)
+    calls = [replace(case, training=False), replace(case, p=0.0)] + ([replace(case, p=known)] if known else [])
     for call in calls:
-        fn(x, call["p"], training=call["training"], generator=generator)
-        fn(x, call["p"], training=call["training"])  # nothing to draw: no seed needed
-        assert generator.state.draws == 1, call
+        called(call, generator=generator)
+        called(call, generator=None)  # nothing to draw: no seed needed
+        assert generator.state.draws == 1, call.snippet()
     with pytest.raises(ValueError, match="seed"):
-        fn(x, p, training=True)
+        called(case, generator=None)
 
 
 @pytest.mark.clause("VARIANTS-19")
-@pytest.mark.parametrize("name", sorted(OPS))
-@exact(3)
-@given(seed=seeds, p=st.floats(0.05, 0.95))
-def test_same_seed_same_output(name: str, seed: int, p: float) -> None:
-    fn, shape = OPS[name]
-    x = distinct(shape)
-    assert fn(x, p, seed=seed).data == fn(x, p, seed=seed).data
+@pytest.mark.parametrize("op", sorted(CALLS))
+@exact(10)
+@given(data=st.data())
+def test_same_seed_same_output(op: str, data: st.DataObject) -> None:
+    case = data.draw(variant_calls(op, nonfinite=True), label="case")
+    assert_same_bits(called(case), called(case), case.snippet())
 
 
 @pytest.mark.parametrize("clause", ["VARIANTS-3", "VARIANTS-5", "VARIANTS-16"])

@@ -3,8 +3,9 @@
 A target is named on the command line in one of two forms:
 
 * a built-in name from :data:`TARGETS` (``reference``, ``numpy``, ``torch``, ``jax``, ``flax``,
-  ``tensorflow``, ``keras``, ``onnxruntime``, ``equinox``, ``mlx``, ``paddle``, ``paddle-classic``): its
-  adapter module is imported only when it is checked, after its framework has been found;
+  ``tensorflow``, ``keras``, ``keras-jax``, ``keras-torch``, ``onnxruntime``, ``equinox``, ``mlx``,
+  ``paddle``, ``paddle-classic``): its adapter module is imported only when it is checked, after its
+  framework has been found (``keras-jax`` and ``keras-torch`` run Keras in a child process of their own);
 * ``package.module:attribute`` (the current directory importable): a class is instantiated and
   used as it is, so it declares its own capabilities and policies (refdropout.contract);
   a plain function ``f(x, p, *, training, seed)`` on numpy arrays is wrapped by
@@ -80,7 +81,10 @@ TARGETS: dict[str, BuiltinTarget] = {
                                     "pip install paddlepaddle"),
     "tensorflow": BuiltinTarget("refdropout.adapters.tensorflow:TensorflowDropout", "tensorflow",
                                 "pip install tensorflow-cpu"),
-    "keras": BuiltinTarget("refdropout.adapters.tensorflow:KerasDropout", "keras", "pip install keras tensorflow-cpu"),
+    "keras": BuiltinTarget("refdropout.adapters.keras:KerasDropout", "keras", "pip install keras tensorflow-cpu"),
+    # Keras on jax and on torch, each in a child process of its own (Keras's backend is one per process)
+    "keras-jax": BuiltinTarget("refdropout.adapters.keras:KerasJaxDropout", "keras", "pip install keras jax"),
+    "keras-torch": BuiltinTarget("refdropout.adapters.keras:KerasTorchDropout", "keras", "pip install keras torch"),
     "jax": BuiltinTarget("refdropout.adapters.jax:JaxDropout", "jax", "pip install jax"),
     "flax": BuiltinTarget("refdropout.adapters.jax:FlaxDropout", "flax", "pip install flax"),
     "onnxruntime": BuiltinTarget("refdropout.adapters.onnxruntime:OnnxRuntimeDropout", "onnxruntime",

@@ -28,8 +28,10 @@ or ±inf becomes 0 (``jnp.where``: "select"); p = 1 gives zeros (q = 0: nothing 
 unselected x / 0 is discarded); q is a weakly typed array, rounded to x's format first, and XLA's
 CPU arithmetic flushes subnormals (scale_format "input", subnormals "flushed", as the jax
 target); the masks are JAX's Threefry bernoulli of the key of the seed (algorithm
-"jax-threefry"). KNOWN_DEVIATIONS lists what no policy allows. The module imports jax and
-equinox only when an adapter is made.
+"jax-threefry"), and a stream's drawing call c takes the c-th key of the split idiom above
+(stream_keys "jax-split", EXACT-2; measured bit for bit on the CPU, as the jax target's).
+KNOWN_DEVIATIONS lists what no policy allows. The module imports jax and equinox only when an
+adapter is made.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from ..contract import Policies
 from ..contract.arrays import in_kind
 from ..tensor import Tensor
 from . import import_framework
-from .jax import JaxDropout, _Jax
+from .jax import XLA_RECIPROCAL_OVERFLOW, JaxDropout, _Jax
 
 __all__ = ["EquinoxDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
@@ -54,6 +56,7 @@ INSTALL = "pip install equinox"
 #   eqx.nn.Dropout(0.1)(jnp.arange(1, 5, dtype=int32), key=k) -> float32 values
 #   jax.grad(lambda a: eqx.nn.Dropout(1.0)(a, key=k).sum())(x) -> [nan nan nan nan]
 KNOWN_DEVIATIONS: dict[str, str] = {
+    "DROPOUT-2": XLA_RECIPROCAL_OVERFLOW,
     "DROPOUT-3": "eqx.nn.Dropout checks no rate: p = -0.1, 1.5, ±inf, NaN and False are used as they are in "
                  "training (p = -0.1 keeps everything and divides by 1.1; 1.5, ±inf and NaN give zeros), and "
                  "evaluation accepts anything",
@@ -73,7 +76,7 @@ class EquinoxDropout(_Jax):
     framework = "equinox"
     install = INSTALL
     policies = Policies(scaling="inverted", nonfinite="select", subnormals="flushed", scale_format="input",
-                        algorithm="jax-threefry")
+                        algorithm="jax-threefry", stream_keys="jax-split")
     known_deviations = KNOWN_DEVIATIONS
     dropout_noise_shape = None  # eqx.nn.Dropout draws one mask value per element only
 

@@ -59,18 +59,26 @@ from ..exact import jax_random
 from ..tensor import Tensor
 from . import import_framework
 
-__all__ = ["JaxDropout", "FlaxDropout", "INSTALL_JAX", "INSTALL_FLAX", "KNOWN_DEVIATIONS"]
+__all__ = ["JaxDropout", "FlaxDropout", "CACHE_CHECK", "INSTALL_JAX", "INSTALL_FLAX", "KNOWN_DEVIATIONS",
+           "bounded_caches"]
 
 INSTALL_JAX = "pip install jax"
 INSTALL_FLAX = "pip install flax"
 SEEDS = 2**64  # a seed is an integer in [0, 2^64)
-CACHE_BYTES = 2**30  # resident bytes above which JAX's compilation caches are cleared (_Jax._bounded)
+CACHE_BYTES = 2**30  # resident bytes above which JAX's compilation caches are cleared (bounded_caches)
 CACHE_CHECK = 256  # calls between two looks at the resident size
 # what flax.core.scope folds into a key for a module's first make_rng: SHA-1 of the counter 1 (the
 # byte 0x01), its first 4 bytes big-endian (flax_fix_rng_separator off, the default)
 LINEN_FIRST_RNG = 0xBF8B4530
 
 # target -> clause -> what the framework does that the spec forbids and no policy allows
+# DROPOUT-2 in float16 for flax, equinox and keras-jax, whose dropout divides by a weakly typed q
+XLA_RECIPROCAL_OVERFLOW = (
+    "in float16 at q < 1/65520 (p above 0.9999847) a kept x gives inf where x / fl16(q) is finite: XLA computes "
+    "the weakly typed `x / q` as x * fl16(1 / fl16(q)), and that reciprocal overflows (x = 2^-14 at p = 1 - 2^-16 "
+    "gives inf, not 4; at q = 2^-15 it gives 2, right), where the declared scale_format \"input\" allows one ulp "
+    "from x / fl16(q) (jax 0.10.2 on the CPU; found by the clause's case of an overflowing scale)")
+
 KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
     "jax": {
         "DROPOUT-2": "`keep * x / keep_rate` divides a float16 x by keep_rate rounded to float16 (weak typing), "
@@ -92,6 +100,7 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
                        "generated cases)",
     },
     "flax": {
+        "DROPOUT-2": XLA_RECIPROCAL_OVERFLOW,
         "DROPOUT-3": "flax.linen.Dropout checks no rate: p = -0.1, 1.5, ±inf, NaN, True and False are used "
                      "as they are (1.5 and NaN give zeros), and evaluation accepts anything",
         "GRADIENTS-1": "`lax.select(mask, x / q, 0)` sends the zeroed cotangent of a dropped element through "
@@ -128,7 +137,7 @@ class _Jax:
     def __init__(self) -> None:
         self.jax = import_framework("jax", target=self.name, install=self.install)
         self.jnp = self.jax.numpy
-        self._calls = 0  # calls so far: every CACHE_CHECK-th looks at the resident size (_bounded)
+        self._calls = 0  # calls so far: every CACHE_CHECK-th looks at the resident size (bounded_caches)
         # jax.enable_x64 since JAX 0.5; jax.experimental.enable_x64 before
         self._enable_x64 = (self.jax if hasattr(self.jax, "enable_x64") else
                             import_framework("jax.experimental", target=self.name, install=self.install)).enable_x64
@@ -136,17 +145,8 @@ class _Jax:
     def _x64(self) -> Any:
         self._calls += 1
         if self._calls % CACHE_CHECK == 0:
-            self._bounded()
+            bounded_caches(self.jax)
         return self._enable_x64(True)
-
-    def _bounded(self) -> None:
-        """JAX keeps an executable per primitive, shape and format, and the generated cases bring many
-        shapes: flax at standard grew to 3.2 GB that way (issue 15). Above CACHE_BYTES resident, the
-        caches are cleared and glibc's freed pages handed back (``malloc_trim``, where there is one);
-        what is compiled again computes the same values."""
-        if _resident_bytes() > CACHE_BYTES:
-            self.jax.clear_caches()
-            _trim()
 
     def _array(self, x: Tensor) -> Any:
         return self.jnp.asarray(as_array(x))
@@ -228,6 +228,16 @@ def _resident_bytes() -> int:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGESIZE")
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def bounded_caches(jax: Any) -> None:
+    """JAX keeps an executable per primitive, shape and format, and the generated cases bring many
+    shapes: flax at standard grew to 3.2 GB that way (issue 15). Above CACHE_BYTES resident, the
+    caches are cleared and glibc's freed pages handed back (``malloc_trim``, where there is one);
+    what is compiled again computes the same values. Called every CACHE_CHECK calls."""
+    if _resident_bytes() > CACHE_BYTES:
+        jax.clear_caches()
+        _trim()
 
 
 def _trim() -> None:

@@ -205,6 +205,16 @@ class TorchDropout:
             # cuDNN's recurrent kernel draws its between-layer masks inside the kernel: none to observe
             self.recurrent_masks = self.recurrent_mask_draws = None
             self.stream_advance = None  # the offset a CUDA call advances depends on the launch grid: undeclared
+        else:
+            self.cuda_geometry = None  # the CPU's masks are a Mersenne Twister's: no launch geometry
+
+    def cuda_geometry(self) -> tuple[int, int]:
+        """The CUDA device's (multiprocessors, max threads per multiprocessor): the fused dropout kernel's
+        launch grid, on which the masks of ``--policy algorithm=torch-cuda-philox`` depend (spec/exact.md).
+        Written without a GPU: the algorithm is not declared by default, and its prediction is unverified
+        against hardware (tests/gpu/verify_torch_cuda_philox.py compares it on a CUDA machine)."""
+        properties = self._torch.cuda.get_device_properties(self.device)
+        return properties.multi_processor_count, properties.max_threads_per_multi_processor
 
     def _tensor(self, x: Tensor) -> Any:
         return _to_torch(self._torch, x, self.device)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from functools import cache, cached_property
 
@@ -48,6 +49,7 @@ _WIDTHS = {n for k in range(1, 11) for n in (2**k - 1, 2**k, 2**k + 1)}  # aroun
 _PRIMES = (71, 73, 97, 101, 127, 131, 251, 257, 509, 521, 1021)
 SIZES = tuple(sorted({*range(68), *_WIDTHS, *_PRIMES}))  # elements of a 1-axis case, 0 (empty) first
 _AXIS = (1, 2, 3, 4, 5, 7, 8, 9, 16, 17)  # an axis of a 2- to 5-axis case: simplest first
+_AXIS_OR_EMPTY = (*_AXIS, 0)  # an axis of a variant's layout or a DropConnect batch: 0 (empty) last
 
 SPECIAL_SEEDS = (0, 1, 2, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**32 + 1, 2**63 - 1, 2**63, 2**64 - 1)
 SPECIAL_RATES = (
@@ -349,7 +351,8 @@ mask_rates = st.one_of(st.sampled_from((0.3, 0.5, 0.7, 1 / 3)), rates)
 __all__ += ["CHANNEL_FORMATS", "Layout", "VariantCase", "channel_layouts", "variant_cases", "variant_corners",
             "channel_corners", "mask_rates", "path_layouts", "block_layouts",
             "FUSED_LENGTHS", "FusedCase", "fused_cases", "fused_corners", "fused_inputs",
-            "RecurrentCase", "recurrent_cases"]
+            "DropConnectCase", "dropconnect_cases",
+            "RECURRENT_CALLS", "RecurrentCase", "recurrent_cases"]
 
 
 @dataclass(frozen=True)
@@ -375,22 +378,23 @@ class VariantCase(Case):
 
 
 @st.composite
-def _sized(draw: st.DrawFn, rank: int) -> tuple[int, ...]:
-    """``rank`` axes of sizes of _AXIS or 0 (empty, drawn last), at most MAX_ELEMENTS elements in all."""
+def _sized(draw: st.DrawFn, rank: int, max_elements: int = MAX_ELEMENTS) -> tuple[int, ...]:
+    """``rank`` axes of sizes of _AXIS_OR_EMPTY, at most ``max_elements`` elements in all."""
     shape: list[int] = []
     for _ in range(rank):
-        room = MAX_ELEMENTS // max(math.prod(shape), 1)
-        shape.append(draw(st.sampled_from([n for n in (*_AXIS, 0) if n <= room])))
+        room = max_elements // max(math.prod(shape), 1)
+        shape.append(draw(st.sampled_from([n for n in _AXIS_OR_EMPTY if n <= room])))
     return tuple(shape)
 
 
 @st.composite
-def channel_layouts(draw: st.DrawFn, batched: bool) -> Layout:
+def channel_layouts(draw: st.DrawFn, batched: bool, max_elements: int = MAX_ELEMENTS) -> Layout:
     """spatial_dims d in 1..3, either data_format, and a shape of d + 2 axes (``batched``) or d + 1
-    (one unbatched sample), each axis of any size, 0 included (VARIANTS-1, VARIANTS-2, VARIANTS-6)."""
+    (one unbatched sample), each axis of any size, 0 included, at most ``max_elements`` elements
+    (VARIANTS-1, VARIANTS-2, VARIANTS-6)."""
     d = draw(st.integers(1, 3))
     data_format = draw(st.sampled_from(CHANNEL_FORMATS))
-    return draw(_sized(d + 1 + batched)), (("spatial_dims", d), ("data_format", data_format))
+    return draw(_sized(d + 1 + batched, max_elements)), (("spatial_dims", d), ("data_format", data_format))
 
 
 def _variant(case: Case, capability: str, keywords: tuple[tuple[str, object], ...] = (),
@@ -414,12 +418,12 @@ def variant_cases(impl: Implementation, capability: str, layouts: st.SearchStrat
 
 
 @st.composite
-def path_layouts(draw: st.DrawFn) -> Layout:
+def path_layouts(draw: st.DrawFn, max_elements: int = MAX_ELEMENTS) -> Layout:
     """DropPath's mode ("row", on 1 to 5 axes, or "batch", on 0 to 5) and scaling ("inverted" or
-    "classic"), each axis of any size, 0 included (VARIANTS-12)."""
+    "classic"), each axis of any size, 0 included, at most ``max_elements`` elements (VARIANTS-12)."""
     mode = draw(st.sampled_from(("row", "batch")))
     scaling = draw(st.sampled_from(("inverted", "classic")))
-    shape = draw(_sized(draw(st.integers(int(mode == "row"), 5))))
+    shape = draw(_sized(draw(st.integers(int(mode == "row"), 5)), max_elements))
     return shape, (("mode", mode), ("scaling", scaling))
 
 
@@ -427,12 +431,12 @@ _MAP_SIDES = (1, 2, 3, 4, 5, 7, 8, 9, 16, 17)  # H or W of a DropBlock map: simp
 
 
 @st.composite
-def block_layouts(draw: st.DrawFn) -> Layout:
-    """DropBlock's (N, C, H, W), N and C in 0..3, H and W of any sides (rectangles), at most MAX_ELEMENTS
+def block_layouts(draw: st.DrawFn, max_elements: int = MAX_ELEMENTS) -> Layout:
+    """DropBlock's (N, C, H, W), N and C in 0..3, H and W of any sides (rectangles), at most ``max_elements``
     elements, and a block size b in [1, min(H, W)] (VARIANTS-13)."""
     n, c = draw(st.integers(1, 3) | st.just(0)), draw(st.integers(1, 3))
-    height = draw(st.sampled_from(_MAP_SIDES))
-    room = MAX_ELEMENTS // max(n * c * height, 1)
+    height = draw(st.sampled_from([side for side in _MAP_SIDES if n * c * side <= max_elements] or [1]))
+    room = max_elements // max(n * c * height, 1)
     width = draw(st.sampled_from([side for side in _MAP_SIDES if side <= room]))
     return (n, c, height, width), (("block_size", draw(st.integers(1, min(height, width)))),)
 
@@ -451,6 +455,68 @@ def channel_corners(impl: Implementation, seed: int, capability: str, rates: tup
     return [VariantCase(dtype, (2, 2, 3) if batched else (2, 3), p, seed, (value,), capability=capability,
                         keywords=(("spatial_dims", 1), ("data_format", "channels_first")))
             for p in rates for dtype in dtypes_of(impl)]
+
+
+# ---- DropConnect (VARIANTS-9): weights of any shape and values, read through rows of the identity ----------
+
+
+@dataclass(frozen=True)
+class DropConnectCase(Case):
+    """One call ``impl.dropconnect(x, w, p, training=..., seed=...)``: w of ``shape`` (out, in) in ``dtype``,
+    its values ``layout(palette, order, out * in)``; x of (``batch``, in) whose row i is e_(i mod in), so that
+    y[i, r] is the effective weight W'[r, i mod in] (VARIANTS-9)."""
+
+    batch: int = 1
+
+    @cached_property
+    def weight(self) -> Tensor:
+        return Tensor.from_flat(self.values, self.shape, self.dtype, rounded=True)
+
+    @cached_property
+    def x(self) -> Tensor:
+        columns = self.shape[1]
+        return Tensor.from_flat([float(j == i % columns) for i in range(self.batch) for j in range(columns)],
+                                (self.batch, columns), self.dtype)
+
+    def called(self, impl: Implementation) -> object:
+        return impl.dropconnect(self.x, self.weight, self.p, training=self.training, seed=self.seed)
+
+    def snippet(self) -> str:
+        head, w = self._built("w", self.palette)
+        batch, columns = self.batch, self.shape[1]
+        x = (f"x = Tensor.from_flat([float(j == i % {columns}) for i in range({batch}) for j in range({columns})], "
+             f"({batch}, {columns}), '{self.dtype.name}')")
+        return f"{head}{w}; {x}; y = impl.dropconnect(x, w, {self.p!r}, training={self.training}, seed={self.seed})"
+
+
+Multiplier = Callable[[float, DType], float]  # (p, format) -> the largest multiplier a kept weight may get
+
+
+def _weights_within(dtype: DType, bound: float) -> st.SearchStrategy[float]:
+    """Finite values of ``dtype`` of magnitude at most ``bound``: its special values within it, or any."""
+    special = [v for v in special_values(dtype) if abs(v) <= bound]
+    return st.sampled_from(special) | st.floats(-bound, bound).map(dtype.round)
+
+
+@st.composite
+def _dropconnect_cases(draw: st.DrawFn, impl: Implementation, p: st.SearchStrategy[float], training: bool,
+                       largest: Multiplier) -> DropConnectCase:
+    dtype, rate = draw(formats(impl)), draw(p)
+    out, columns = draw(_sized(2).filter(lambda shape: shape[1] > 0))
+    bound = dtype.max / 2 / largest(rate, dtype)  # every effective weight, and the sums of y, stay finite
+    palette = tuple(draw(st.lists(_weights_within(dtype, bound), min_size=1, max_size=6)))
+    order = 0 if len(palette) == 1 else draw(_ORDERS)
+    return DropConnectCase(dtype, (out, columns), rate, draw(seeds), palette, order, training, "dropconnect",
+                           batch=draw(_sampled(_AXIS_OR_EMPTY)))
+
+
+def dropconnect_cases(impl: Implementation, largest: Multiplier, *, p: st.SearchStrategy[float] = mask_rates,
+                      training: bool = True) -> st.SearchStrategy[DropConnectCase]:
+    """Calls of ``impl``'s ``dropconnect`` in every declared format: W of (out, in), each of any size (in >= 1),
+    of finite values of the format at most ``dtype.max / 2 / largest(p, dtype)`` in magnitude (``largest``:
+    the largest multiplier a kept weight may get, at least 1), x of 0 to 17 rows of the identity; p from
+    ``p``; any seed."""
+    return _dropconnect_cases(impl, p, training, largest)
 
 
 # ---- fused attention (VARIANTS-21, VARIANTS-22): a kernel's calls on inputs that show its mask ----------
@@ -538,7 +604,7 @@ class RecurrentCase:
     layers: int
     rates: tuple[float, float, float]
     seed: int
-    call: str = "masks"  # the call the snippet shows: "masks" (recurrent_masks) or "eval" (net(x, training=False))
+    call: str = "masks"  # the calls the snippet shows: a key of RECURRENT_CALLS
 
     def snippet(self) -> str:
         between, on_input, on_state = self.rates
@@ -548,22 +614,43 @@ class RecurrentCase:
         return ("from refdropout.conformance.recurrent import network_weights, sequence; "
                 f"w = network_weights('{self.cell}', {self.inputs}, {self.hidden}, {self.layers}, {self.seed}); "
                 f"x = sequence({self.steps}, {self.batch}, {self.inputs}, {self.seed}); net = {net}; "
-                + ("y = net(x, training=False)" if self.call == "eval" else
-                   "y, masks = impl.recurrent_masks(net, x, training=True)"))
+                + RECURRENT_CALLS[self.call].format(net=net, steps=self.steps, batch=self.batch, hidden=self.hidden,
+                                                    inputs=self.inputs, seed=self.seed))
+
+
+# the calls a RecurrentCase's snippet shows after building net, x and the weights w, by RecurrentCase.call
+RECURRENT_CALLS = {
+    "masks": "y, masks = impl.recurrent_masks(net, x, training=True)",  # RECURRENT-5, -6, -7
+    "eval": "y = net(x, training=False)",  # RECURRENT-12
+    "train": "y = net(x, training=True)",  # RECURRENT-1, -2: every rate 0
+    # RECURRENT-5, -6 with recurrent_mask_draws: two calls, then a fresh network's draws and its call after them
+    "draws": ("y, masks = impl.recurrent_masks(net, x, training=True); "
+              "_, second = impl.recurrent_masks(net, x, training=True); net = {net}; "
+              "drawn = impl.recurrent_mask_draws(net, x.shape, training=True); "
+              "_, following = impl.recurrent_masks(net, x, training=True)"),
+    # RECURRENT-13: the gradient of <g, y>, and the direction v its central differences are taken along
+    "vjp": ("g = sequence({steps}, {batch}, {hidden}, {seed}, stream=2); "
+            "v = sequence({steps}, {batch}, {inputs}, {seed}, stream=3); "
+            "y, dx = impl.recurrent_vjp(net, x, g, training=True)"),
+}
+
+
+_RECURRENT_RATES = st.sampled_from((0.3, 0.5, 0.7, 1 / 3)) | rates
 
 
 @st.composite
-def _recurrent_cases(draw: st.DrawFn, semantics: tuple[str, ...], cells: tuple[str, ...], call: str) -> RecurrentCase:
-    rate = st.sampled_from((0.3, 0.5, 0.7, 1 / 3)) | rates
+def _recurrent_cases(draw: st.DrawFn, semantics: tuple[str, ...], cells: tuple[str, ...], call: str,
+                     rate: st.SearchStrategy[float]) -> RecurrentCase:
     return RecurrentCase(draw(st.sampled_from(semantics)), draw(st.sampled_from(cells)),
                          draw(st.sampled_from(_RECURRENT_STEPS)), draw(st.integers(1, 3)), draw(st.integers(1, 4)),
                          draw(st.integers(1, 4)), draw(st.integers(1, 3)), (draw(rate), draw(rate), draw(rate)),
                          draw(seeds), call)
 
 
-def recurrent_cases(semantics: tuple[str, ...], cells: tuple[str, ...],
-                    call: str = "masks") -> st.SearchStrategy[RecurrentCase]:
+def recurrent_cases(semantics: tuple[str, ...], cells: tuple[str, ...], call: str = "masks",
+                    rate: st.SearchStrategy[float] = _RECURRENT_RATES) -> st.SearchStrategy[RecurrentCase]:
     """Networks of one of ``semantics`` and ``cells``: T of 1 to 17 steps (around blocks of 4, 8 and 16),
-    1 to 3 batch elements, 1 to 4 inputs and hidden units, 1 to 3 layers, each rate in (0, 1) (0.3, 0.5,
-    0.7 or 1/3 one time in two), any seed; ``call`` the call their snippets show."""
-    return _recurrent_cases(tuple(semantics), tuple(cells), call)
+    1 to 3 batch elements, 1 to 4 inputs and hidden units, 1 to 3 layers, each rate from ``rate`` (by
+    default in (0, 1), 0.3, 0.5, 0.7 or 1/3 one time in two), any seed; ``call`` the calls their snippets
+    show (a key of RECURRENT_CALLS)."""
+    return _recurrent_cases(tuple(semantics), tuple(cells), call, rate)

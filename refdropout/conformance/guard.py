@@ -86,7 +86,7 @@ class Call:
     """A call of the implementation as messages name it: ``dropout(x: float32 (8, 16), p=0.3, training=True,
     seed=7)``; ``names`` are its positional parameters' names, where the capability's signature gives them."""
 
-    label: str
+    label: str | _Named  # a guarded object's label is shown when the call is
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     names: tuple[str, ...] = ()
@@ -416,14 +416,22 @@ class Guard:
 
 
 class _Guarded:
-    """An object of the implementation behind a guard."""
+    """An object of the implementation behind a guard. Its label, the call that returned it, is shown the
+    first time a message needs it: the arguments of a call that returns a network (its weights) take longer
+    to show than most calls take, and the calls of a stream would each show their stream's."""
 
-    __slots__ = ("_target", "_guard", "_label")
+    __slots__ = ("_target", "_guard", "_name")
 
-    def __init__(self, target: object, guard: Guard, label: str) -> None:
-        self._target, self._guard, self._label = target, guard, label
+    def __init__(self, target: object, guard: Guard, label: str | Call) -> None:
+        self._target, self._guard, self._name = target, guard, label
 
-    def _method(self, function: Callable[..., Any], label: str, names: tuple[str, ...],
+    @property
+    def _label(self) -> str:
+        if not isinstance(self._name, str):
+            self._name = str(self._name)  # the call's arguments are no longer held
+        return self._name
+
+    def _method(self, function: Callable[..., Any], label: str | _Named, names: tuple[str, ...],
                 live: bool) -> Callable[..., Any]:
         guard = self._guard
 
@@ -432,7 +440,7 @@ class _Guarded:
             result = guard.call(call, function, args, kwargs)
             if result is self._target:  # a method returning its object (torch's train()): still guarded
                 return self
-            return GuardedObject(result, guard, str(call)) if live else result
+            return GuardedObject(result, guard, call) if live else result
 
         return guarded
 
@@ -460,10 +468,22 @@ class GuardedObject(_Guarded):
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)
-        return self._method(value, f"{self._label}.{name}", (), False) if callable(value) else value
+        return self._method(value, _Named(self, f".{name}"), (), False) if callable(value) else value
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._method(self._target, self._label, (), False)(*args, **kwargs)
+        return self._method(self._target, _Named(self), (), False)(*args, **kwargs)
+
+
+class _Named:
+    """The label of a call of a guarded object (``suffix`` a method's ``.name``), shown when shown."""
+
+    __slots__ = ("owner", "suffix")
+
+    def __init__(self, owner: _Guarded, suffix: str = "") -> None:
+        self.owner, self.suffix = owner, suffix
+
+    def __str__(self) -> str:
+        return self.owner._label + self.suffix
 
 
 def _unwrapped(value: object) -> object:

@@ -26,7 +26,26 @@ _BIAS = 1023  # float64's exponent bias
 _BLOCK = 2**20  # words assembled at once by spread_array: 8 MiB temporaries
 
 
-def _binade_bytes(rng: random.Random, n: int) -> bytes:
+class _Stream:
+    """The bytes ``random.Random(key).randbytes`` gives, drawn by numpy's MT19937 from the same state: the
+    same Mersenne Twister, its 32-bit words at C speed (randbytes builds one Python integer of them); over the
+    whole range of uint32, ``integers`` hands out each word as drawn."""
+
+    def __init__(self, key: str) -> None:
+        *words, position = random.Random(key).getstate()[1]
+        bits = np.random.MT19937()
+        bits.state = {"bit_generator": "MT19937", "state": {"key": np.array(words, dtype=np.uint32), "pos": position}}
+        self.words = np.random.Generator(bits)
+
+    def randbytes(self, n: int) -> bytes:
+        """As random.Random.randbytes(n), getrandbits(8 n) little-endian: whole words in order, and of a
+        last word's 32 bits only its top 8 (n mod 4) (getrandbits drops the low ones)."""
+        whole, part = divmod(n, 4)
+        words = self.words.integers(0, 2**32, whole + (part > 0), dtype=np.uint32).astype("<u4", copy=False).tobytes()
+        return words[: 4 * whole] + words[len(words) - part :] if part else words
+
+
+def _binade_bytes(rng: _Stream, n: int) -> bytes:
     """n bytes, each an index into BINADES drawn uniformly: bytes past the last multiple of
     len(BINADES) are rejected (deleted), the rest reduced modulo len(BINADES)."""
     span = len(BINADES)
@@ -51,7 +70,7 @@ def _fraction_mask(dtype: DType, k: int) -> int:
 def _draw(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     """n binade indices and n random 64-bit words (little-endian), from a stream of their own
     (apart from the implementation's)."""
-    rng = random.Random(f"refdropout inputs {seed}")
+    rng = _Stream(f"refdropout inputs {seed}")
     binades = np.frombuffer(_binade_bytes(rng, n), dtype=np.uint8)
     return binades, np.frombuffer(rng.randbytes(8 * n), dtype="<u8")
 

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
+from hypothesis import strategies as st
+
 from ..contract import Implementation, has_capability, policies_of
 from ..nn.recurrent import GRU, LSTM, RecurrentLayer, RecurrentMasks
 from ..random import Generator
@@ -198,16 +200,16 @@ def _same_masks(name: str, got: RecurrentMasks, expected: RecurrentMasks) -> lis
 
 def _draws_faults(impl: Implementation, semantics: str, cell: str, weights: list[tuple], x: Tensor, seed: int,
                   calls: list[RecurrentMasks], rates: Rates) -> list[str]:
-    """The ways ``recurrent_mask_draws`` on a fresh network of ``seed`` differs from the masks
+    """The ways ``recurrent_mask_draws`` on a fresh network of ``seed`` and ``rates`` differs from the masks
     ``calls`` that its first two calls reported: the masks it draws must be the first call's, and
     the call that follows it must apply the second call's (RECURRENT-5, RECURRENT-6)."""
-    net = _net(impl, semantics, cell, weights, RATES, seed)
+    net = _net(impl, semantics, cell, weights, rates, seed)
     drawn = impl.recurrent_mask_draws(net, x.shape, training=True)
     _, following = impl.recurrent_masks(net, x, training=True)
-    sizes = (STEPS, BATCH, INPUT) + (HIDDEN,) * DEPTH
+    sizes = x.shape + (weights[0][1].shape[1],) * len(weights)  # (T, B, I, H, ..., H)
     for name, masks in (("recurrent_mask_draws", drawn), ("the second call", calls[1]),
                         ("the call after recurrent_mask_draws", following)):
-        faults = _mask_faults(masks, impl, cell, sizes, rates)
+        faults = _mask_faults(masks, impl, cell, sizes, _rates_of(semantics, rates))
         if faults:
             return [f"{name}: {fault}" for fault in faults]
     return (_same_masks("recurrent_mask_draws vs the masks of the first call", drawn, calls[0])
@@ -231,40 +233,72 @@ def _recomputed(impl: Implementation, ctx: Context, semantics: str) -> list[str]
             faults = _apart("the output", y, expected)
         if not faults and has_capability(impl, "recurrent_mask_draws"):
             second = impl.recurrent_masks(net, x, training=True)[1]
-            faults = _draws_faults(impl, semantics, cell, weights, x, ctx.seed, [masks, second], rates)
+            faults = _draws_faults(impl, semantics, cell, weights, x, ctx.seed, [masks, second], RATES)
         failures += [f"{semantics}, {cell}: {fault}" for fault in faults]
     return failures
 
 
 def _recomputed_case(impl: Implementation, case: RecurrentCase) -> list[str]:
     """The judge of a generated case of RECURRENT-5 or RECURRENT-6: the call's multipliers where its
-    semantics puts them, and its output the reference's recomputed from them."""
+    semantics puts them, and its output the reference's recomputed from them; with
+    ``recurrent_mask_draws`` (``case.call`` "draws"), the masks a fresh network draws held to those of
+    the first two calls."""
     weights = network_weights(case.cell, case.inputs, case.hidden, case.layers, case.seed)
     x = sequence(case.steps, case.batch, case.inputs, case.seed)
     rates = Rates(*case.rates)
-    y, masks = impl.recurrent_masks(_net(impl, case.semantics, case.cell, weights, rates, case.seed), x,
-                                    training=True)
+    net = _net(impl, case.semantics, case.cell, weights, rates, case.seed)
+    y, masks = impl.recurrent_masks(net, x, training=True)
     sizes = (case.steps, case.batch, case.inputs) + (case.hidden,) * case.layers
     faults = _mask_faults(masks, impl, case.cell, sizes, _rates_of(case.semantics, rates))
-    return faults or _apart("the output", y, _reference(impl, case.cell, weights).run(x, masks)[0])
+    faults = faults or _apart("the output", y, _reference(impl, case.cell, weights).run(x, masks)[0])
+    if faults or case.call != "draws":
+        return faults
+    second = impl.recurrent_masks(net, x, training=True)[1]
+    return _draws_faults(impl, case.semantics, case.cell, weights, x, case.seed, [masks, second], rates)
+
+
+def _placement_cases(impl: Implementation, semantics: str) -> st.SearchStrategy[RecurrentCase]:
+    """RECURRENT-5's or RECURRENT-6's generated cases: their snippets show the draws where ``impl`` has
+    ``recurrent_mask_draws``, which the judge then holds to the calls."""
+    call = "draws" if has_capability(impl, "recurrent_mask_draws") else "masks"
+    return recurrent_cases((semantics,), CELLS, call)
 
 
 # --- exact checks ---------------------------------------------------------------------------------
 
 
 def _equations(impl: Implementation, ctx: Context, clause: str, cell: str) -> Verdict:
-    """Without dropout, the network is the reference's cells stacked (RECURRENT-1, RECURRENT-2)."""
+    """Without dropout, the network is the reference's cells stacked (RECURRENT-1, RECURRENT-2). Then
+    generated cases: networks of ``cell`` of any sizes and seed, each semantics the implementation has."""
     semantics = _semantics(impl)
     if not semantics:
         return _no_applicable_semantics(clause)
     weights = network_weights(cell, INPUT, HIDDEN, DEPTH, ctx.seed)
     x = sequence(STEPS, BATCH, INPUT, ctx.seed)
-    expected, _ = LAYERS[cell].from_weights(weights, seed=0)(x, training=False)
     failures = []
     for s in semantics:
-        y = _net(impl, s, cell, weights, NO_DROPOUT, ctx.seed)(x, training=True)
-        failures += [f"{s}, rates 0: {fault}" for fault in _apart(f"the {cell} output", y, expected)]
+        faults = _equation_faults(impl, s, cell, weights, x, ctx.seed)
+        failures += [f"{s}, rates 0: {fault}" for fault in faults]
+    if not failures:
+        failures = search(ctx, recurrent_cases(tuple(semantics), (cell,), "train", st.just(0.0)),
+                          lambda case: _equation_case(impl, case))
     return ctx.verdict(clause, failures)
+
+
+def _equation_faults(impl: Implementation, semantics: str, cell: str, weights: list[tuple], x: Tensor,
+                     seed: int) -> list[str]:
+    """A failure unless a training call of the network of ``semantics`` with every rate 0 is the
+    reference's stack of ``cell`` cells with these weights."""
+    expected, _ = LAYERS[cell].from_weights(weights, seed=0)(x, training=False)
+    y = _net(impl, semantics, cell, weights, NO_DROPOUT, seed)(x, training=True)
+    return _apart(f"the {cell} output", y, expected)
+
+
+def _equation_case(impl: Implementation, case: RecurrentCase) -> list[str]:
+    """The judge of a generated case of RECURRENT-1 or RECURRENT-2 (every rate 0)."""
+    weights = network_weights(case.cell, case.inputs, case.hidden, case.layers, case.seed)
+    x = sequence(case.steps, case.batch, case.inputs, case.seed)
+    return _equation_faults(impl, case.semantics, case.cell, weights, x, case.seed)
 
 
 @check("RECURRENT-1", needs=())
@@ -283,7 +317,7 @@ def check_gru_equations(impl: Implementation, ctx: Context) -> Verdict:
 def check_between_layer_placement(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-5: between-layer masks lie on the outputs of layers 0..L-2 only, as m / q."""
     return ctx.verdict("RECURRENT-5", _recomputed(impl, ctx, "between_layers") or search(
-        ctx, recurrent_cases(("between_layers",), CELLS), lambda case: _recomputed_case(impl, case)))
+        ctx, _placement_cases(impl, "between_layers"), lambda case: _recomputed_case(impl, case)))
 
 
 @check("RECURRENT-6", needs=("recurrent_variational", "recurrent_masks"))
@@ -292,7 +326,7 @@ def check_variational_placement(impl: Implementation, ctx: Context) -> Verdict:
     one pair shared by every gate or one per gate, as declared."""
     ctx.policy(impl, "gate_masks")
     return ctx.verdict("RECURRENT-6", _recomputed(impl, ctx, "variational") or search(
-        ctx, recurrent_cases(("variational",), CELLS), lambda case: _recomputed_case(impl, case)))
+        ctx, _placement_cases(impl, "variational"), lambda case: _recomputed_case(impl, case)))
 
 
 def _constant_over_time(name: str, masks: object) -> list[str]:
@@ -375,12 +409,55 @@ def check_eval_is_the_network_without_dropout(impl: Implementation, ctx: Context
 
 # RECURRENT-13: x of T x B x I = 3 x 2 x 2 through 2 layers of 3 units, central differences
 GRAD_SIZES, GRAD_EPS, GRAD_ATOL, GRAD_RTOL = (3, 2, 2, 3), 1e-6, 1e-5, 1e-3
+# the rates of RECURRENT-13's generated cases, in [0.05, 0.95]: a multiplier 1/q of at most 20, so that central
+# differences of GRAD_EPS resolve the network (at q = 2^-53 a step of 1e-6 in x moves the next layer's input by
+# 9e9). The bounds are written without new literals: Hypothesis mixes the constants of the source it has loaded
+# into its draws, and a new one changes the generated cases of every clause
+GRAD_RATES = st.sampled_from((0.3, 0.5, 0.7, 1 / 3)) | st.floats(RATES.input / 4, 1 - RATES.input / 4)
+
+
+def _gradient_faults(impl: Implementation, semantics: str, cell: str, weights: list[tuple], x: Tensor, g: Tensor,
+                     rates: Rates, seed: int, direction: Tensor | None = None) -> list[str]:
+    """The ways dL/dx of a training call, L = <g, y>, differs from central differences of L over fresh
+    networks of ``seed`` (the same masks): element by element, or along ``direction`` where given."""
+    def loss(v: list[float]) -> float:
+        y = _net(impl, semantics, cell, weights, rates, seed)(Tensor.from_flat(v, x.shape), training=True)
+        return math.fsum(a * b for a, b in zip(y.data, g.data))
+
+    def central(step: list[float]) -> float:
+        up = [a + GRAD_EPS * d for a, d in zip(x.data, step)]
+        down = [a - GRAD_EPS * d for a, d in zip(x.data, step)]
+        return (loss(up) - loss(down)) / (2 * GRAD_EPS)
+
+    _, grad = impl.recurrent_vjp(_net(impl, semantics, cell, weights, rates, seed), x, g, training=True)
+    if direction is not None:
+        analytic, numeric = math.fsum(a * d for a, d in zip(grad.data, direction.data)), central(direction.data)
+        if abs(analytic - numeric) <= GRAD_ATOL + GRAD_RTOL * abs(numeric):
+            return []
+        return [f"<dL/dx, v> is {analytic!r}, central differences along v with the masks held fixed give {numeric!r}"]
+    for i in range(x.size):
+        numeric = central([float(j == i) for j in range(x.size)])
+        if not abs(grad.data[i] - numeric) <= GRAD_ATOL + GRAD_RTOL * abs(numeric):
+            return [f"dL/dx element {i} is {grad.data[i]!r}, central differences with the masks held fixed give "
+                    f"{numeric!r}"]
+    return []
+
+
+def _gradient_case(impl: Implementation, case: RecurrentCase) -> list[str]:
+    """The judge of a generated case of RECURRENT-13: dL/dx along the direction v = sequence(..., stream=3)."""
+    weights = network_weights(case.cell, case.inputs, case.hidden, case.layers, case.seed)
+    x = sequence(case.steps, case.batch, case.inputs, case.seed)
+    g = sequence(case.steps, case.batch, case.hidden, case.seed, stream=2)
+    v = sequence(case.steps, case.batch, case.inputs, case.seed, stream=3)
+    return _gradient_faults(impl, case.semantics, case.cell, weights, x, g, Rates(*case.rates), case.seed, v)
 
 
 @check("RECURRENT-13", needs=("recurrent_vjp",))
 def check_backpropagation_through_time_uses_the_forward_masks(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-13: dL/dx of a training call equals central differences of L = <g, y(x)> over
-    networks with the same seed, hence the same masks."""
+    networks with the same seed, hence the same masks. Then generated cases (each semantics the
+    implementation has, either cell, 1 to 17 steps, any batch, sizes, depth and seed, rates in [0.05, 0.95]),
+    dL/dx along a direction v."""
     semantics = _semantics(impl)
     if not semantics:
         return _no_applicable_semantics("RECURRENT-13")
@@ -391,21 +468,11 @@ def check_backpropagation_through_time_uses_the_forward_masks(impl: Implementati
             weights = network_weights(cell, size, hidden, DEPTH, ctx.seed)
             x = sequence(steps, batch, size, ctx.seed)
             g = sequence(steps, batch, hidden, ctx.seed, stream=2)
-
-            def loss(v: list[float]) -> float:
-                y = _net(impl, s, cell, weights, RATES, ctx.seed)(Tensor.from_flat(v, x.shape), training=True)
-                return math.fsum(a * b for a, b in zip(y.data, g.data))
-
-            _, grad = impl.recurrent_vjp(_net(impl, s, cell, weights, RATES, ctx.seed), x, g, training=True)
-            for i in range(x.size):
-                up, down = list(x.data), list(x.data)
-                up[i] += GRAD_EPS
-                down[i] -= GRAD_EPS
-                numeric = (loss(up) - loss(down)) / (2 * GRAD_EPS)
-                if not abs(grad.data[i] - numeric) <= GRAD_ATOL + GRAD_RTOL * abs(numeric):
-                    failures.append(f"{s}, {cell}: dL/dx element {i} is {grad.data[i]!r}, central differences "
-                                    f"with the masks held fixed give {numeric!r}")
-                    break
+            faults = _gradient_faults(impl, s, cell, weights, x, g, RATES, ctx.seed)
+            failures += [f"{s}, {cell}: {fault}" for fault in faults]
+    if not failures:
+        failures = search(ctx, recurrent_cases(tuple(semantics), CELLS, "vjp", GRAD_RATES),
+                          lambda case: _gradient_case(impl, case))
     return ctx.verdict("RECURRENT-13", failures)
 
 

@@ -48,10 +48,12 @@ from ..stats import (
 from ..tensor import Tensor
 from .cases import (
     CORNER_RATE,
+    DropConnectCase,
     VariantCase,
     block_layouts,
     channel_corners,
     channel_layouts,
+    dropconnect_cases,
     mask_rates,
     path_layouts,
     probabilities,
@@ -652,7 +654,48 @@ def check_dropconnect_masks_weights(impl: Implementation, ctx: Context) -> Verdi
     for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
         y = impl.dropconnect(np.eye(cols), small, p, training=training, seed=ctx.seed)
         failures += identical_array(f"{mode}: x W^T", y, np.ascontiguousarray(small.T))
+    if not failures:  # the exact part over generated cases: W of any shape, format and values, any p and seed
+        largest = _largest_multiplier(impl)
+        trained = dropconnect_cases(impl, largest)
+        failures = search(ctx, st.one_of(trained, trained, trained,
+                                         dropconnect_cases(impl, largest, p=probabilities, training=False),
+                                         dropconnect_cases(impl, largest, p=st.just(0.0))),
+                          _dropconnect_case(impl, ctx))
     return ctx.verdict("VARIANTS-9", failures)
+
+
+def _largest_multiplier(impl: Implementation) -> Callable[[float, DType], float]:
+    """The largest multiplier a kept weight may get at p in a format: 1/q exact or as the declared
+    scale_format computes it (at least 1)."""
+    declared = policies_of(impl)
+    rules = (declared, replace(declared, scale_format="exact"))
+    return lambda p, dtype: max([1.0] + [abs(kept_value(rule, 1.0, p, dtype)) for rule in rules])
+
+
+def _dropconnect_case(impl: Implementation, ctx: Context) -> Callable[[DropConnectCase], list[str]]:
+    """The judge of a generated case of VARIANTS-9: y of (batch, out); in training at p > 0 each y[i, r] 0 or
+    W[r, i mod in] / q within one ulp of W's format (q exact or as the declared scale_format computes it);
+    in evaluation and at p = 0, W[r, i mod in] exactly (x W^T)."""
+    declared = policies_of(impl)
+    rules = (declared, replace(declared, scale_format="exact"))
+
+    def judged(case: DropConnectCase) -> list[str]:
+        y = _called(impl, ctx, case)
+        if y is None:
+            return []
+        (out, columns), masked = case.shape, case.training and case.p > 0.0
+        failures = tensor_of_shape("y", y, (case.batch, out))
+        for k, got in enumerate(y.data if not failures else ()):
+            i, r = divmod(k, out)
+            v = case.weight.data[r * columns + i % columns]
+            if masked and not (got == 0.0 or any(within_one_ulp(got, kept_value(rule, v, case.p, case.dtype),
+                                                                 case.dtype) for rule in rules)):
+                return [f"y[{i}, {r}]: W[{r}, {i % columns}] = {v!r} gave {got!r}, neither 0 nor W / q within one ulp"]
+            if not masked and got != v:
+                return [f"y[{i}, {r}]: W[{r}, {i % columns}] = {v!r} gave {got!r}, not W exactly (x W^T)"]
+        return failures
+
+    return judged
 
 
 # --- DropPath -----------------------------------------------------------------------------------------

@@ -76,35 +76,38 @@ def in_kind(y: np.ndarray | np.generic, like: object) -> Tensor | np.ndarray:
     return np.asarray(y) if isinstance(like, np.ndarray) else from_numpy(y)
 
 
-def _tensors(value: object) -> object:
-    return from_numpy(value) if isinstance(value, np.ndarray) else value
-
-
-def _arrays(value: object) -> object:
+def _arrays(value: object, array_of: Callable[[Tensor], np.ndarray]) -> object:
     """A result on engine tensors with every tensor, in tuples too, a numpy array; a function returned
     (a stream's call) answers in kind as well."""
     if isinstance(value, Tensor):
-        return to_numpy(value)
+        return array_of(value)
     if isinstance(value, tuple):
-        items = [_arrays(item) for item in value]
+        items = [_arrays(item, array_of) for item in value]
         return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
     return value
 
 
-def answers_in_kind(function: Callable[..., Any]) -> Callable[..., Any]:
+def answers_in_kind(function: Callable[..., Any], tensor_of: Callable[[np.ndarray], Tensor] = from_numpy,
+                    array_of: Callable[[Tensor], np.ndarray] = to_numpy) -> Callable[..., Any]:
     """``function`` on engine tensors as a function that also takes numpy arrays: given any, it runs on
-    them as tensors and answers with numpy arrays. A plain function it returns (``dropout_stream``'s
-    call) is wrapped alike, since the arrays reach it later."""
+    them as tensors (``tensor_of`` each) and answers with numpy arrays (``array_of`` each tensor). A plain
+    function it returns (``dropout_stream``'s call) is wrapped alike, since the arrays reach it later."""
     if getattr(function, "answers_in_kind", False):
         return function
+
+    def tensors(value: object) -> object:
+        return tensor_of(value) if isinstance(value, np.ndarray) else value
+
+    def in_kind(result: object, arrays: bool) -> object:
+        if isinstance(result, types.FunctionType):
+            return answers_in_kind(result, tensor_of, array_of)
+        return _arrays(result, array_of) if arrays else result
 
     @functools.wraps(function)
     def call(*args: Any, **kwargs: Any) -> Any:
         if not any(isinstance(a, np.ndarray) for a in (*args, *kwargs.values())):
-            result = function(*args, **kwargs)
-            return answers_in_kind(result) if isinstance(result, types.FunctionType) else result
-        result = function(*map(_tensors, args), **{k: _tensors(v) for k, v in kwargs.items()})
-        return answers_in_kind(result) if isinstance(result, types.FunctionType) else _arrays(result)
+            return in_kind(function(*args, **kwargs), False)
+        return in_kind(function(*map(tensors, args), **{k: tensors(v) for k, v in kwargs.items()}), True)
 
     call.answers_in_kind = True  # type: ignore[attr-defined]
     return call
@@ -113,11 +116,16 @@ def answers_in_kind(function: Callable[..., Any]) -> Callable[..., Any]:
 class EngineArrays:
     """A base for implementations on engine tensors: every capability it or a subclass defines
     (protocol.CAPABILITIES) answers in kind (:func:`answers_in_kind`). Layers and networks that a
-    capability returns (``dropout_module``, ``recurrent_*``) still take engine tensors."""
+    capability returns (``dropout_module``, ``recurrent_*``) still take engine tensors. ``tensor_of`` and
+    ``array_of`` convert at the door; a subclass may set others that keep every value (the catalogue's
+    textbook dropout keeps the arrays themselves, refdropout.adapters.array_tensor)."""
+
+    tensor_of: Callable[[np.ndarray], Tensor] = staticmethod(from_numpy)
+    array_of: Callable[[Tensor], np.ndarray] = staticmethod(to_numpy)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for capability in CAPABILITIES:
             method = cls.__dict__.get(capability)
             if isinstance(method, types.FunctionType):
-                setattr(cls, capability, answers_in_kind(method))
+                setattr(cls, capability, answers_in_kind(method, cls.tensor_of, cls.array_of))

@@ -50,12 +50,19 @@ class Policies:
     its reciprocal taken in float32, then in x's format T: within one ulp of fl(x · fl_T(fl32(1 / q32))),
     MindSpore's CPU kernel; DROPOUT-3 as under "float32") (DROPOUT-2, -8, ENSEMBLE-1).
     ``algorithm``: the documented random stream the masks are drawn from, None (undeclared: only the
-    statistical clauses judge the masks), "jax-threefry" or "tf-stateless-philox"; the exact clause
-    then compares every mask with the stream's prediction bit for bit (spec/exact.md, EXACT-1).
+    statistical clauses judge the masks), "jax-threefry", "tf-stateless-philox" or "torch-cuda-philox"
+    (PyTorch's fused CUDA kernel; its check needs a CUDA device and its prediction is unverified against
+    hardware); the exact clause then compares every mask with the stream's prediction bit for bit
+    (spec/exact.md, EXACT-1).
     ``stream_keys``: the keys a ``dropout_stream``'s successive drawing calls take, with the declared
     algorithm, from the seed's key: None (undeclared), "jax-split" (``key, sub = split(key)`` before
-    each) or "nnx-rngs" (``flax.nnx.Dropout``'s forked ``Rngs`` stream); EXACT-2 then compares each
-    call's mask with the prediction (spec/exact.md, "Streams").
+    each), "nnx-rngs" (``flax.nnx.Dropout``'s forked ``Rngs`` stream), both with "jax-threefry", or
+    "tf-generator" (one ``tf.random.Generator.from_seed(seed)``, its Philox counter moving 256 per
+    element drawn) or "keras-seed-generator" (a Keras layer's SeedGenerator: the seed pair [seed, c]
+    of call c, each word modulo 2^31 - 2), with "tf-stateless-philox", or "torch-cuda-offset"
+    (PyTorch's CUDA generator, its offset moved on per call by the launch's passes), with
+    "torch-cuda-philox"; EXACT-2 then compares each call's mask with the prediction (spec/exact.md,
+    "Streams").
     ``reproducible_across``: the devices whose masks of one (x, p, seed) are the same bits, None
     (undeclared: only the distribution is promised across devices, RANDOM-17) or two or more of
     DEVICES joined by "+" in DEVICES' order ("cpu+cuda"); TRAINING-7 then compares them bit for bit.
@@ -90,8 +97,8 @@ POLICY_VALUES: dict[str, tuple] = {
     "seed_bits": (64, 32),
     "subnormals": ("kept", "flushed"),
     "scale_format": ("exact", "input", "float32", "float32_reciprocal"),
-    "algorithm": (None, "jax-threefry", "tf-stateless-philox"),
-    "stream_keys": (None, "jax-split", "nnx-rngs"),
+    "algorithm": (None, "jax-threefry", "tf-stateless-philox", "torch-cuda-philox"),
+    "stream_keys": (None, "jax-split", "nnx-rngs", "tf-generator", "keras-seed-generator", "torch-cuda-offset"),
     "reproducible_across": (None, *("+".join(kinds) for n in range(2, len(DEVICES) + 1)
                                     for kinds in combinations(DEVICES, n))),
 }

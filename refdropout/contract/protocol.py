@@ -61,8 +61,11 @@ CAPABILITIES: dict[str, str] = {
                           " (np.packbits, bitorder='little'), packed where the data lives"),
     "algorithm_key": ("algorithm_key(seed) -> the key of the declared policies.algorithm that dropout(x, p, *,"
                       " training=True, seed=seed) draws its mask with: two 32-bit words, the Threefry key"
-                      " (jax-threefry) or the seed pair (tf-stateless-philox); absent: the algorithm's default"
-                      " (spec/exact.md, EXACT-1)"),
+                      " (jax-threefry), the seed pair (tf-stateless-philox) or the generator's seed"
+                      " (torch-cuda-philox); absent: the algorithm's default (spec/exact.md, EXACT-1)"),
+    "cuda_geometry": ("cuda_geometry() -> (multiprocessors, max threads per multiprocessor) of the CUDA device the"
+                      " implementation's dropout runs on: the launch geometry that the masks of the algorithm"
+                      " torch-cuda-philox depend on; absent: not on a CUDA device (spec/exact.md, EXACT-1)"),
     "dropout_vjp": "dropout_vjp(x, p, g, *, training, seed) -> (y, dL/dx for upstream gradient g)",
     "dropout_stream": ("dropout_stream(seed) -> call(x, p, *, training) -> y, successive calls drawing fresh masks"
                        " from one seeded state"),

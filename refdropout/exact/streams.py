@@ -1,8 +1,8 @@
-"""The keys a JAX dropout stream draws its successive masks with (spec/exact.md, "Streams").
+"""The keys a dropout stream draws its successive masks with (spec/exact.md, "Streams").
 
 A stream made from a seed draws call after call; only a call that draws (training at 0 < p < 1)
 takes a key, and the ``c``-th such call (``c = 0, 1, ...``) takes key ``c`` of its schedule, the
-stream's root key being the seed's. Two schedules are recomputed here:
+stream's root key being the seed's. Two JAX schedules are recomputed here (``stream_keys``):
 
 * ``"jax-split"``: JAX's idiom, as dm-haiku's ``hk.next_rng_key`` and the jax target do it:
   before each drawing call ``key, sub = split(key)``, and the call draws with ``sub``: key ``c``
@@ -14,6 +14,25 @@ stream's root key being the seed's. Two schedules are recomputed here:
   drawing call ``c`` calls that stream: key ``c`` is ``fold_in(fold_in(root, 0), c mod 2^32)``
   (Flax 0.12.8: ``flax/nnx/rnglib.py``, ``RngStream.__call__`` and ``fork``;
   ``flax/nnx/nn/stochastic.py``, ``Dropout.__init__`` and ``__call__``).
+
+and TensorFlow's (``tf_generator_states``):
+
+* ``"tf-generator"``: ``tf.nn.experimental.general_dropout(x, rate, generator.uniform)`` on one
+  ``tf.random.Generator.from_seed(seed)`` (Philox): every call takes the key (0, 0) and the
+  generator's 128-bit counter, which starts at the seed and moves 256 per element drawn; drawing
+  call ``c`` after calls of ``n_0, ..., n_(c-1)`` elements draws from the counter
+  ``seed + 256 (n_0 + ... + n_(c-1))`` (``tf_stateless.generator_state``, ``generator_advance``).
+
+* ``"keras-seed-generator"``: a Keras 3 ``Dropout`` layer on the TensorFlow backend, seeded with the
+  int64 of the seed's 64 bits: its ``SeedGenerator``'s state is [seed, c] at drawing call c (``next``
+  adds [0, 1]), and ``_cast_seed`` reduces each word modulo 2^31 - 2 (``floormod``) before
+  ``stateless_dropout``: call c draws with the seed pair ``keras_seed_pairs(seed, calls)[c]``.
+
+and PyTorch's on CUDA (``torch_cuda.stream_offsets``; unverified against hardware):
+
+* ``"torch-cuda-offset"``: successive ``F.dropout`` calls on the CUDA generator seeded with ``seed``:
+  every call takes the seed's key and the generator's offset, which starts at 0 and moves on by each
+  drawing call's ``torch_cuda.offset_increment`` (4 per pass of the unrolled kernel's threads).
 """
 
 from __future__ import annotations
@@ -21,8 +40,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .jax_random import Key, fold_in, split
+from .tf_stateless import generator_advance, generator_state
 
-__all__ = ["SCHEDULES", "stream_keys"]
+__all__ = ["ALGORITHMS", "KERAS_SEED_MODULUS", "SCHEDULES", "keras_seed_pair", "keras_seed_pairs", "stream_keys",
+           "tf_generator_states"]
 
 COUNT = 2**32  # an nnx RngStream's count is a uint32
 
@@ -42,6 +63,11 @@ def _nnx_keys(root: Key, calls: int) -> list[Key]:
 
 # schedule -> (root key, calls) -> the keys of the first ``calls`` drawing calls
 SCHEDULES: dict[str, Callable[[Key, int], list[Key]]] = {"jax-split": _split_keys, "nnx-rngs": _nnx_keys}
+# schedule -> the algorithm whose masks its drawing calls draw
+ALGORITHMS: dict[str, str] = {"jax-split": "jax-threefry", "nnx-rngs": "jax-threefry",
+                              "tf-generator": "tf-stateless-philox", "keras-seed-generator": "tf-stateless-philox",
+                              "torch-cuda-offset": "torch-cuda-philox"}
+KERAS_SEED_MODULUS = 2**31 - 2  # keras's _cast_seed: floormod(seed, tf.int32.max - 1)
 
 
 def stream_keys(schedule: str, root: Sequence[int], calls: int) -> list[Key]:
@@ -59,3 +85,28 @@ def _root(root: Sequence[int]) -> Key:
     if len(words) != 2 or any(isinstance(w, bool) or not isinstance(w, int) or not 0 <= w < 2**32 for w in words):
         raise ValueError(f"stream_keys: root must be two 32-bit words, got {root!r}")
     return words
+
+
+def tf_generator_states(seed: int, sizes: Sequence[int]) -> list[tuple[Key, int]]:
+    """The Philox (key, 128-bit counter) of each drawing call of a ``tf.random.Generator.from_seed(seed)``
+    stream ("tf-generator"), whose drawing calls draw ``sizes[0], sizes[1], ...`` elements in turn."""
+    key, counter = generator_state(seed)
+    states = []
+    for size in sizes:
+        states.append((key, counter))
+        counter = generator_advance(counter, size)
+    return states
+
+
+def keras_seed_pair(seed: int, counter: int = 0) -> tuple[int, int]:
+    """The seed pair Keras hands ``stateless_dropout`` when its SeedGenerator, seeded with the int64 of the
+    64-bit ``seed``'s bits, holds [seed, counter]: both words modulo 2^31 - 2 (a floor modulo)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        raise ValueError(f"keras_seed_pair: seed must be an int in [0, 2**64), got {seed!r}")
+    signed = seed - 2**64 if seed >= 2**63 else seed
+    return signed % KERAS_SEED_MODULUS, counter % KERAS_SEED_MODULUS
+
+
+def keras_seed_pairs(seed: int, calls: int) -> list[tuple[int, int]]:
+    """The seed pairs of a Keras Dropout layer's first ``calls`` drawing calls ("keras-seed-generator")."""
+    return [keras_seed_pair(seed, c) for c in range(calls)]

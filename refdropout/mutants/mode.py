@@ -6,9 +6,10 @@ that the MODES checks build from (``mc_predict`` for Monte Carlo dropout).
 
 from __future__ import annotations
 
-from ..adapters.reference import model_of
+from ..adapters.reference import ReferenceDropout, model_of
 from ..nn import Dropout, Module, Sequential
-from ..nn.mc import MCPrediction, mc_predict
+from ..nn.mc import MCPrediction, mc_moments, mc_predict
+from ..random import Generator
 from ..tensor import Tensor
 from ..theory import Network
 from .narrowed import reference_with
@@ -16,7 +17,7 @@ from .registry import mutant
 
 __all__ = [
     "ContainerModeNotRecursive", "EvalAdvancesGenerator", "InactiveInTraining", "MCPassesInEvalMode",
-    "ModuleActiveInEval", "TrainDoesNotRecurse",
+    "MCSwitchesEveryModule", "ModuleActiveInEval", "NormalisedWithPasses", "TrainDoesNotRecurse",
 ]
 
 Modes = reference_with("dropout_module", "sequential")
@@ -135,3 +136,32 @@ class MCPassesInEvalMode(MonteCarlo):
 
     def mc_predict(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int) -> MCPrediction:
         return mc_predict(_InEvalMode(model_of(network, p, **self.policy_options())), x, samples, seed)
+
+
+class NormalisedWithPasses(ReferenceDropout):
+    """The reference's normalised Monte Carlo model (a batch normalisation after its first layer), its
+    passes made by ``passes(model, x, samples, seed)`` (ENSEMBLE-10)."""
+
+    def passes(self, model: Sequential, x: Tensor, samples: int, seed: int) -> MCPrediction:
+        raise NotImplementedError
+
+    def mc_predict_normalised(self, network: Network, p: float, x: Tensor, samples: int, *, seed: int,
+                              running_mean: list[float], running_var: list[float]) -> tuple:
+        model, norm = self.normalised_model(network, p, running_mean, running_var)
+        return (*self.passes(model, x, samples, seed), norm.running_mean, norm.running_var)
+
+
+@mutant("mode", models="SeldonIO/alibi-detect#232: For regressor-uncertainty detectors only put dropout layers of "
+        "tensorflow models in train mode", caught_by=("ENSEMBLE-10",))
+class MCSwitchesEveryModule(NormalisedWithPasses):
+    """"training=True at inference" (keras-team/keras#9412, PyTorch's model.train()): every pass is
+    model(x, training=True), so the batch normalisation runs on each batch's moments and moves its
+    running statistics (the reference's mc_predict before ENSEMBLE-10)."""
+
+    name = "mc-switches-every-module"
+
+    def passes(self, model: Sequential, x: Tensor, samples: int, seed: int) -> MCPrediction:
+        random = [m for m in model.modules() if isinstance(getattr(m, "generator", None), Generator)]
+        for j, module in enumerate(random):
+            module.generator = Generator(seed).fold_in(j)
+        return mc_moments([model(x, training=True) for _ in range(samples)])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+from ..adapters.array_tensor import BulkGenerator
 from ..dtypes import DType, bfloat16, float16
 from ..random import Generator
 from ..shapes import Shape
@@ -32,7 +33,7 @@ class SameMaskEveryCall(Textbook):
     name = "same-mask-every-call"
 
     def keep(self, generator: Generator, shape: Shape, p: float) -> list[bool]:
-        return super().keep(Generator(0), shape, p)
+        return super().keep(BulkGenerator(0), shape, p)
 
 
 @mutant("randomness", models="Dao-AILab/flash-attention#2088: Why philox_seed and philox_offset be constant?",
@@ -54,7 +55,7 @@ class SeedIgnored(Textbook):
     name = "seed-ignored"
 
     def __init__(self) -> None:
-        self.hidden = Generator(0)
+        self.hidden = BulkGenerator(0)
 
     def generator(self, seed: int) -> Generator:
         return self.hidden
@@ -72,7 +73,7 @@ class SeedTruncatedTo32Bits(Textbook):
     name = "seed-truncated-to-32-bits"
 
     def generator(self, seed: int) -> Generator:
-        return Generator(seed % 2**32)
+        return super().generator(seed % 2**32)
 
 
 @mutant("randomness", models="clab/dynet#812: draw LSTM dropout masks per sentence, not per minibatch",

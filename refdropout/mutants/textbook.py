@@ -4,19 +4,23 @@ Keep where a uniform u is below q, then y = x ⊙ m · fl(1/q) in x's dtype, or 
 formats (DROPOUT-2, DROPOUT-8).
 Its forward pass is made of steps (rate, generator, draws, keep, scale, evaluate, mask_shape);
 each mutant of standard dropout derives from it and overrides the one step its bug lives in.
-Handed numpy arrays, its capabilities answer in kind (contract.arrays.EngineArrays).
+Handed numpy arrays, its capabilities answer in kind (contract.arrays.EngineArrays) without converting
+them: the arrays enter as ``adapters.array_tensor.ArrayTensor``s and its steps run on them unchanged, their
+arithmetic and the stream's uniforms (``BulkGenerator``) done by numpy, bit for bit the engine's, so a
+check's millions of elements cost what numpy's arithmetic costs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ..adapters.array_tensor import ArrayTensor, BulkGenerator, array_of, keep_tensor
 from ..contract import Policies
 from ..contract.arrays import EngineArrays
 from ..dtypes import float32
 from ..functional.arguments import check_rate, resolve_noise_shape
 from ..random import Generator
-from ..shapes import Shape, broadcast_index
+from ..shapes import Shape
 from ..tensor import Tensor
 
 __all__ = ["Textbook"]
@@ -29,6 +33,8 @@ class Textbook(EngineArrays):
     name = "textbook"
     policies = Policies(scaling="inverted", nonfinite="multiply")
     dtypes = ("float64", "float32", "float16", "bfloat16")
+    tensor_of = staticmethod(ArrayTensor)  # numpy arrays kept as they are (EngineArrays)
+    array_of = staticmethod(array_of)
 
     # --- the steps, each overridden by some broken implementation ---
 
@@ -36,7 +42,7 @@ class Textbook(EngineArrays):
         return check_rate(p, self.name)
 
     def generator(self, seed: int) -> Generator:
-        return Generator(seed)
+        return BulkGenerator(seed)
 
     def draws(self, p: float, training: bool) -> bool:
         """Whether the call draws a mask: only in training, and not at p = 0."""
@@ -67,10 +73,9 @@ class Textbook(EngineArrays):
         """(y, keep mask of x's shape)."""
         p = self.rate(p)
         if not self.draws(p, training):
-            return x if training else self.evaluate(x, p), Tensor.from_flat([True] * x.size, x.shape, "bool")
+            return x if training else self.evaluate(x, p), keep_tensor(True, x.shape, x)
         shape = self.mask_shape(x.shape, noise_shape)
-        drawn = self.keep(generator, shape, p)
-        keep = Tensor.from_flat([drawn[i] for i in broadcast_index(shape, x.shape)], x.shape, "bool")
+        keep = keep_tensor(self.keep(generator, shape, p), shape, x)
         return self.scale(x, keep, p), keep
 
     def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:

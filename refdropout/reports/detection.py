@@ -2,6 +2,7 @@
 
     refdropout report detection [--profile quick|standard|deep] [--seed N]
         [--mutant NAME] [--clause PATTERN] [--out docs/detection-matrix.md]
+        [--workers N | --tx SPEC ...] [--records DIR] [--allow-partial]
 
 runs every mutant of :data:`refdropout.mutants.MUTANTS` through
 :func:`refdropout.conformance.runner.run_target` on every clause with a check, under one plan and
@@ -12,6 +13,13 @@ cell is empty where the clause passed or does not apply, ``x`` with the least p-
 decisions that rejected where a statistical check rejected, and ``x`` alone where an exact check
 failed. Then the clauses that caught nothing, each with the justification of
 :data:`JUSTIFICATIONS`; the mutants only one clause catches; and the catalogue itself.
+
+With ``--workers N`` (N > 1) or ``--tx SPEC`` each mutant is a unit run through pytest-xdist
+(refdropout.reports.units, ``--records DIR``, by default ``--out`` with the suffix ``.units``): its run is
+recorded as JSON (:func:`run_unit`), verdicts and decisions, and read back (:func:`run_of`), in the
+catalogue's order, so the document is the one the serial path writes. A unit whose record exists is not
+run again, so an interrupted regeneration resumes; a mutant whose unit left no record stops the
+document, named, unless ``--allow-partial``, which leaves its row out.
 """
 
 from __future__ import annotations
@@ -20,17 +28,20 @@ import argparse
 import datetime
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import TextIO
 
 from .. import __version__, tables
-from ..conformance.runner import Run, run_plan, run_target
+from ..conformance.runner import ClauseResult, Run, run_plan, run_target
 from ..conformance.verdict import Outcome, Verdict
 from ..mutants import KINDS, MUTANTS, Mutant
 from ..options import CLAUSE, PROFILE, SEED, Option
+from ..stats import Record
 from .command import Report, main, out
 from .document import cut, generated_by, plan_text
+from .units import ALLOW_PARTIAL, RECORDS, TX, WORKERS, Plan, Unit, discard, execute, incomplete, parallel
 
-__all__ = ["JUSTIFICATIONS", "REPORT", "cell", "matrix", "run_mutants"]
+__all__ = ["JUSTIFICATIONS", "REPORT", "cell", "matrix", "run_mutants", "run_of", "run_unit"]
 
 UNDERFLOW = 1e-300  # a p-value below this is shown as "<1e-300": scipy's tails underflow to 0 around here
 
@@ -42,9 +53,9 @@ def _witnessed(module: str, *witnesses: str) -> str:
 # why a clause with a check catches no mutant of the catalogue (the document's "caught nothing" list)
 JUSTIFICATIONS = {
     "ENSEMBLE-8": _witnessed("tests/broken/ensemble.py", "MCFalsyRate"),
-    "EXACT-1": "Its mutant, modelled on uxlfoundation/oneDPL#1905, joins the catalogue when this matrix is next "
-               "regenerated; tests/broken/exact.py shows the check rejects CounterOffByOne, OriginalLayout, "
-               "SeedPairSwapped.",
+    "EXACT-2": "Applies only where an implementation declares a key schedule (stream_keys), which no mutant of the "
+               "catalogue does; tests/broken/exact.py shows the check rejects SplitsInEvaluation, NnxWithoutFork, "
+               "GeneratorPerBlock, KerasCountsEveryCall, OffsetPerElement.",
     "RECURRENT-1": "Checks the LSTM cell without dropout, which no dropout bug touches; tests/broken/recurrent.py "
                    "shows the check rejects GateOrderIGFO.",
     "RECURRENT-2": "Checks the GRU cell without dropout, which no dropout bug touches; tests/broken/recurrent.py "
@@ -56,10 +67,9 @@ JUSTIFICATIONS = {
     "RECURRENT-9": _witnessed("tests/broken/recurrent.py", "SwappedRates", "BetweenLayerKeepsAtP"),
     "RECURRENT-10": _witnessed("tests/broken/recurrent.py", "BatchSharedMasks"),
     "RECURRENT-13": _witnessed("tests/broken/recurrent.py", "RecomputedWithFreshMasks"),
-    "TRAINING-1": _witnessed("tests/broken/training.py", "ReplayFromTheLiveGenerator", "RecomputationHoldsTheStream"),
-    "TRAINING-2": _witnessed("tests/broken/training.py", "GraphedStepReusesOneMask", "RecomputationHoldsTheStream"),
-    "TRAINING-3": _witnessed("tests/broken/training.py", "RestoreWithoutTheOffset", "SnapshotAliasesTheState"),
     "TRAINING-4": _witnessed("tests/broken/training.py", "AdvanceDeclaredPerElement", "RestoreWithoutTheOffset"),
+    "TRAINING-7": "Applies only where an implementation declares reproducible_across two devices, which no mutant "
+                  "of the catalogue does; tests/broken/training.py shows the check rejects TwoDevicesApartInBulk.",
     "VARIANTS-6": _witnessed("tests/broken/variants.py", "FeatureAlphaElementwise"),
     "VARIANTS-11": _witnessed("tests/broken/variants.py", "DropPathBatchModePerSample"),
     "VARIANTS-12": _witnessed("tests/broken/variants.py", "DropPathUnscaledEval"),
@@ -67,6 +77,7 @@ JUSTIFICATIONS = {
     "VARIANTS-15": _witnessed("tests/broken/variants.py", "DropBlockNoNormalisation",
                               "DropBlockPerSampleNormalisation"),
     "VARIANTS-16": _witnessed("tests/broken/variants.py", "AttentionRenormalisedRows", "AttentionNoRescale"),
+    "VARIANTS-22": _witnessed("tests/broken/variants.py", "FusedBackwardRedrawsTheMask"),
 }
 
 
@@ -81,19 +92,42 @@ def cell(verdict: Verdict) -> str:
     return f"x {min(rejected):.1g}" if min(rejected) >= UNDERFLOW else f"x <{UNDERFLOW:.0e}"
 
 
+def _run(entry: Mutant, clauses: Sequence[str], *, profile: str, seed: int, log: TextIO, counted: str) -> Run:
+    """One mutant run on ``clauses``, a fresh instance; a line to ``log``, ``counted`` its place ("[2/61] ")."""
+    versions = {"python": sys.version.split()[0], "refdropout": __version__}
+    run = run_target(entry.name, entry.make(), clauses, profile=profile, seed=seed, versions=versions)
+    caught = [r.verdict.clause for r in run.results if r.verdict.failed]
+    print(f"{counted}{entry.name}: caught by {', '.join(caught) or 'NOTHING'}; {run.seconds:.1f} s", file=log,
+          flush=True)
+    return run
+
+
 def run_mutants(mutants: Sequence[Mutant], clauses: Sequence[str], *, profile: str, seed: int,
                 log: TextIO | None = None) -> list[Run]:
     """Each mutant run on ``clauses``, a fresh instance each; a line per mutant to ``log``."""
     log = sys.stderr if log is None else log  # the stream of the moment, not the one at import
-    versions = {"python": sys.version.split()[0], "refdropout": __version__}
-    runs = []
-    for i, entry in enumerate(mutants, 1):
-        run = run_target(entry.name, entry.make(), clauses, profile=profile, seed=seed, versions=versions)
-        caught = [r.verdict.clause for r in run.results if r.verdict.failed]
-        print(f"[{i}/{len(mutants)}] {entry.name}: caught by {', '.join(caught) or 'NOTHING'}; {run.seconds:.1f} s",
-              file=log, flush=True)
-        runs.append(run)
-    return runs
+    return [_run(entry, clauses, profile=profile, seed=seed, log=log, counted=f"[{i}/{len(mutants)}] ")
+            for i, entry in enumerate(mutants, 1)]
+
+
+def run_unit(name: str, seed: int, *, profile: str, clauses: list[str]) -> dict:
+    """The run of mutant ``name`` as JSON, with every verdict's decisions (refdropout.reports.units_plugin
+    calls it in a pytest-xdist worker); :func:`run_of` reads it back."""
+    run = _run(MUTANTS[name], clauses, profile=profile, seed=seed, log=sys.stderr, counted="")
+    return {"target": run.target, "versions": run.versions, "device": run.device, "seed": run.seed,
+            "profile": run.plan.profile, "seconds": run.seconds,
+            "results": [{"clause": r.verdict.clause, "outcome": r.verdict.outcome.value, "detail": r.verdict.detail,
+                         "records": [asdict(d) for d in r.verdict.records], "policies": list(r.verdict.policies),
+                         "title": r.title, "seed": r.seed, "seconds": r.seconds} for r in run.results]}
+
+
+def run_of(record: dict) -> Run:
+    """The run :func:`run_unit` recorded: its verdicts and decisions (no output or traces)."""
+    results = tuple(ClauseResult(Verdict(r["clause"], Outcome(r["outcome"]), r["detail"],
+                                         tuple(Record(**d) for d in r["records"]), tuple(r["policies"])),
+                                 r["title"], r["seed"], r["seconds"]) for r in record["results"])
+    return Run(record["target"], record["versions"], record["device"], record["seed"], run_plan(record["profile"]),
+               results, record["seconds"])
 
 
 def matrix(mutants: Sequence[Mutant], runs: Sequence[Run], clauses: Sequence[str], *, profile: str, seed: int,
@@ -178,11 +212,27 @@ MUTANT = Option("mutant", "only this mutant; repeatable (every registered mutant
 
 def _write(args: argparse.Namespace, *, command: str, date: datetime.datetime) -> str:
     mutants = sorted((MUTANTS[name] for name in (args.mutant or MUTANTS)), key=lambda m: KINDS.index(m.kind))
-    runs = run_mutants(mutants, args.clauses, profile=args.profile, seed=args.seed)
+    if parallel(args):
+        runs = _unit_runs(args, mutants)
+        mutants = [entry for entry in mutants if entry.name in {run.target for run in runs}]
+    else:
+        runs = run_mutants(mutants, args.clauses, profile=args.profile, seed=args.seed)
     return matrix(mutants, runs, args.clauses, profile=args.profile, seed=args.seed, command=command, date=date)
 
 
-REPORT = Report("detection", (PROFILE, SEED, MUTANT, CLAUSE, out("docs/detection-matrix.md")), _write)
+def _unit_runs(args: argparse.Namespace, mutants: Sequence[Mutant]) -> list[Run]:
+    """Each mutant a unit through pytest-xdist, its run read from its record (those with one, under
+    --allow-partial); the records removed once the document has every run it will have."""
+    plan = Plan("detection", args.profile, tuple(Unit(m.name, args.seed, tuple(args.clauses)) for m in mutants))
+    directory = args.records or args.out.with_suffix(".units")
+    executed = execute(plan, directory, workers=args.workers, tx=args.tx or ())
+    incomplete(executed, directory, allow_partial=args.allow_partial)
+    discard(plan, directory, plan.units)
+    return [run_of(executed.records[unit]) for unit in plan.units if unit in executed.records]
+
+
+REPORT = Report("detection", (PROFILE, SEED, MUTANT, CLAUSE, out("docs/detection-matrix.md"), WORKERS, TX, RECORDS,
+                              ALLOW_PARTIAL), _write)
 
 if __name__ == "__main__":  # python -m refdropout.reports.detection: the same as refdropout report detection
     raise SystemExit(main(REPORT))

@@ -161,8 +161,8 @@ class FlushesSubnormals(Textbook):
 class ScaleInInputFormat(Textbook):
     """x · fl_T(1 / fl_T(q)): q rounded to x's format first, as XLA computes a weakly typed x / q, as
     declared (scale_format = "input"), within one ulp of fl_T(x / fl_T(q)); where that reciprocal
-    overflows T (float16 at q < 1/65520), x / fl_T(q) itself, which "input" requires (DROPOUT-2). A
-    dropped x gives x · 0."""
+    overflows T (float16 at q < 1/65520), x / fl_T(q) itself, which "input" requires (DROPOUT-2; XLA
+    gives inf there, flax's and equinox's known deviation). A dropped x gives x · 0."""
 
     name = "scale-in-input-format"
     policies = Policies(scale_format="input")

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from refdropout.adapters.reference import ReferenceDropout, model_of
 from refdropout.contract import Policies
+from refdropout.mutants.mode import NormalisedWithPasses
 from refdropout.nn.mc import mc_moments, mc_predict
-from refdropout.random import Generator
 from refdropout.tensor import Tensor
 
 
@@ -80,32 +80,7 @@ class MCFalsyRate(ReferenceDropout):
         return super().mc_predict(network, p or 0.5, x, samples, seed=seed)
 
 
-class _NormalisedWithPasses(ReferenceDropout):
-    """The reference's normalised Monte Carlo model, its passes made by ``passes(model, x, samples, seed)``."""
-
-    def passes(self, model, x, samples, seed):
-        raise NotImplementedError
-
-    def mc_predict_normalised(self, network, p, x, samples, *, seed, running_mean, running_var):
-        model, norm = self.normalised_model(network, p, running_mean, running_var)
-        return (*self.passes(model, x, samples, seed), norm.running_mean, norm.running_var)
-
-
-class MCSwitchesEveryModule(_NormalisedWithPasses):
-    """"training=True at inference" (keras-team/keras#9412, PyTorch's model.train()): every pass is
-    model(x, training=True), so the batch normalisation runs on each batch's moments and moves its
-    running statistics (the reference's mc_predict before ENSEMBLE-10)."""
-
-    name = "mc-switches-every-module"
-
-    def passes(self, model, x, samples, seed):
-        random = [m for m in model.modules() if isinstance(getattr(m, "generator", None), Generator)]
-        for j, module in enumerate(random):
-            module.generator = Generator(seed).fold_in(j)
-        return mc_moments([model(x, training=True) for _ in range(samples)])
-
-
-class MCDropoutSwitchedOff(_NormalisedWithPasses):
+class MCDropoutSwitchedOff(NormalisedWithPasses):
     """model.eval() and nothing more: the normalisation is right, but no pass drops a unit."""
 
     name = "mc-dropout-switched-off"

@@ -1,37 +1,25 @@
 """Broken implementations for spec/exact.md that model no public bug: each declares an algorithm
 (EXACT-1) and draws its masks otherwise, with the right distribution.
 
-``CounterOffByOne`` models a reported bug (uxlfoundation/oneDPL#1905) and belongs in the catalogue
-of refdropout.mutants once the published detection matrix is regenerated with it.
+``CounterOffByOne``, which models a reported bug, is a mutant of the catalogue (refdropout.mutants.streams);
+the correct ``ThreefryDrawn`` and the broken ones here build on it.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
 
 from refdropout.contract import Policies
-from refdropout.exact import jax_random, tf_stateless
-from refdropout.exact.threefry import THREEFRY_PARITY, THREEFRY_ROTATIONS
+from refdropout.exact import jax_random, tf_stateless, torch_cuda
+from refdropout.exact.streams import keras_seed_pair
+from refdropout.mutants.streams import CounterOffByOne, ThreefryKey
 from refdropout.mutants.textbook import Textbook
+from refdropout.random import Generator
 from refdropout.shapes import Shape, numel
 from refdropout.tensor import Tensor
-
-
-class _ThreefryKey:
-    """A JAX key as a draw's state: a single call draws with it, a stream splits it before each draw."""
-
-    def __init__(self, seed: int, *, stream: bool) -> None:
-        self.key, self.stream = divmod(seed, 2**32), stream
-
-    def next(self) -> tuple[int, int]:
-        if not self.stream:
-            return self.key
-        self.key, sub = jax_random.split(self.key)
-        return sub
 
 
 class _FoldInKey:
@@ -43,63 +31,6 @@ class _FoldInKey:
     def next(self) -> tuple[int, int]:
         self.count += 1
         return jax_random.fold_in(self.key, self.count - 1)
-
-
-class CounterOffByOne(Textbook):
-    """Draws JAX's Threefry masks, but element i with i mod 10^6 = 10^6 - 1 reads counter i + 1: one bit in 10^6 wrong.
-
-    Modelled on uxlfoundation/oneDPL#1905 (a Philox engine's counter increment fixed). A witness here
-    until docs/detection-matrix.md is regenerated, when it joins the catalogue (refdropout.mutants).
-
-    It declares the algorithm "jax-threefry" with the default key (hi, lo) of the seed, as the jax
-    target does; the mask is bernoulli(key, 1 - p) in float64, except that every millionth element
-    is decided by its neighbour's counter, as an increment off by one at a block boundary would
-    (the report fixes a Philox engine's counter increment). The distribution of every mask is
-    untouched, so only the exact clause can see it. Its masks for the statistical clauses come
-    through ``dropout_mask_bits``, the same bits drawn with numpy (tests/test_exact.py holds the two equal).
-    """
-
-    name = "counter-off-by-one"
-    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="jax-threefry")
-    PERIOD = 10**6
-
-    def generator(self, seed: int) -> _ThreefryKey:
-        return _ThreefryKey(seed, stream=False)
-
-    def keep(self, generator: _ThreefryKey, shape: Shape, p: float) -> list[bool]:
-        n = numel(shape)
-        drawn = jax_random.bernoulli(generator.next(), 1.0 - p, n + 1, "float64").data
-        return [drawn[i + 1 if i % self.PERIOD == self.PERIOD - 1 else i] == 1.0 for i in range(n)]
-
-    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
-        key = _ThreefryKey(seed, stream=True)
-        return lambda x, p, *, training: self.forward(key, x, p, training=training)[0]
-
-    def dropout_mask_bits(self, n: int, p: float, *, seed: int, dtype: str) -> np.ndarray:
-        drawn = threefry_bernoulli_float64(divmod(seed, 2**32), 1.0 - p, n + 1)
-        keep, off = drawn[:n].copy(), np.array(range(self.PERIOD - 1, n, self.PERIOD), dtype=np.int64)
-        keep[off] = drawn[off + 1]
-        return np.packbits(keep, bitorder="little")
-
-
-def threefry_bernoulli_float64(key: tuple[int, int], keep_prob: float, n: int) -> np.ndarray:
-    """``jax_random.bernoulli(key, keep_prob, n, "float64")`` (the partitionable layout) as a numpy bool
-    array, bit for bit: Threefry-2x32-20 of the counters (0, i) on uint32 words, which wrap as the
-    engine's masks do, the top 52 of each element's 64 bits below ceil(keep_prob 2^52)."""
-    k0, k1 = key
-    schedule = (k0, k1, k0 ^ k1 ^ THREEFRY_PARITY)
-    x0 = np.full(n, schedule[0], dtype=np.uint32)
-    x1 = np.arange(n, dtype=np.uint32) + np.uint32(schedule[1])
-    for r in range(20):
-        rot = THREEFRY_ROTATIONS[r % 8]
-        x0 += x1
-        x1 = ((x1 << np.uint32(rot)) | (x1 >> np.uint32(32 - rot))) ^ x0
-        if r % 4 == 3:
-            s = (r + 1) // 4
-            x0 += np.uint32(schedule[s % 3])
-            x1 += np.uint32((schedule[(s + 1) % 3] + s) % 2**32)
-    mantissas = ((x0.astype(np.uint64) << np.uint64(32)) | x1) >> np.uint64(12)
-    return mantissas < math.ceil(keep_prob * 2**52)
 
 
 class ThreefryDrawn(CounterOffByOne):
@@ -116,7 +47,7 @@ class ColumnMajorOnFiveAxes(ThreefryDrawn):
 
     name = "column-major-on-five-axes"
 
-    def keep(self, generator: _ThreefryKey, shape: Shape, p: float) -> list[bool]:
+    def keep(self, generator: ThreefryKey, shape: Shape, p: float) -> list[bool]:
         drawn = super().keep(generator, shape, p)
         if len(shape) != 5:
             return drawn
@@ -165,7 +96,7 @@ class SplitsInEvaluation(SplitStream):
     name = "splits-in-evaluation"
 
     def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
-        key = _ThreefryKey(seed, stream=True)
+        key = ThreefryKey(seed, stream=True)
 
         def call(x: Tensor, p: float, *, training: bool) -> Tensor:
             if not training:
@@ -199,3 +130,169 @@ class NnxWithoutFork(NnxStream):
 
     def stream_key(self, seed: int) -> tuple[int, int]:
         return divmod(seed, 2**32)
+
+
+class _GeneratorCounter:
+    """A ``tf.random.Generator.from_seed(seed)``'s Philox state: the key (0, 0) and a counter that starts
+    at the seed and moves ``stride`` per element drawn."""
+
+    def __init__(self, seed: int, stride: int) -> None:
+        (self.key, self.counter), self.stride = tf_stateless.generator_state(seed), stride
+
+    def draw(self, p: float, shape: Shape) -> list[bool]:
+        mask = tf_stateless.philox_dropout_mask(self.key, self.counter, p, shape).data
+        self.counter = (self.counter + self.stride * numel(shape)) % 2**128
+        return [m == 1.0 for m in mask]
+
+
+class GeneratorStream(Textbook):
+    """Correct: TensorFlow's masks in float32, stateless_dropout's of the seed pair [lo, hi] for one call,
+    and a stream that draws as general_dropout on tf.random.Generator.from_seed(seed) ("tf-generator",
+    EXACT-2)."""
+
+    name = "generator-stream"
+    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="tf-stateless-philox",
+                        stream_keys="tf-generator")
+    dtypes = ("float32",)  # the uniforms below are float32's
+    STRIDE = tf_stateless.GENERATOR_STRIDE
+
+    def generator(self, seed: int) -> tuple[int, int]:
+        return seed % 2**32, seed >> 32
+
+    def keep(self, generator: tuple[int, int] | _GeneratorCounter, shape: Shape, p: float) -> list[bool]:
+        if isinstance(generator, _GeneratorCounter):
+            return generator.draw(p, shape)
+        return [m == 1.0 for m in tf_stateless.stateless_dropout_mask(generator, p, numel(shape)).data]
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        counter = _GeneratorCounter(seed, self.STRIDE)
+        return lambda x, p, *, training: self.forward(counter, x, p, training=training)[0]
+
+
+class GeneratorPerBlock(GeneratorStream):
+    """Declares "tf-generator", but its counter moves 256 per Philox block of 4 elements, not 256 per
+    element, as a reading of the kernel's Skip(256 n) in words rather than blocks: from the second
+    drawing call on, every mask comes from a counter 4 times too near the seed."""
+
+    name = "generator-per-block"
+    STRIDE = tf_stateless.GENERATOR_STRIDE // 4
+
+
+class _CudaGenerator:
+    """PyTorch's CUDA generator seeded with a seed: its offset starts at 0 and a drawing call on n
+    elements moves it on by ``advance(n)``."""
+
+    def __init__(self, seed: int, advance: Callable[[int], int]) -> None:
+        self.seed, self.offset, self.advance = seed, 0, advance
+
+    def take(self, n: int) -> int:
+        offset, self.offset = self.offset, self.offset + self.advance(n)
+        return offset
+
+
+class TorchCudaDrawn(Textbook):
+    """Correct: the masks torch-cuda-philox predicts for a CUDA device of 2 multiprocessors of 1024 threads
+    (a launch of at most 8 blocks), the generator seeded with the seed at offset 0, and a stream whose
+    offset moves on per call as "torch-cuda-offset" says: PyTorch's fused dropout kernel as spec/exact.md
+    derives it (unverified against hardware), drawn by the engine."""
+
+    name = "torch-cuda-drawn"
+    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="torch-cuda-philox",
+                        stream_keys="torch-cuda-offset")
+    GEOMETRY = (2, 1024)
+
+    def cuda_geometry(self) -> tuple[int, int]:
+        return self.GEOMETRY
+
+    def advance(self, n: int) -> int:
+        """The offset a call on n elements moves on (none on an empty x: torch_cuda.stream_offsets)."""
+        return torch_cuda.offset_increment(n, torch_cuda.launch_grid(n, *self.GEOMETRY)) if n else 0
+
+    def generator(self, seed: int) -> _CudaGenerator:
+        return _CudaGenerator(seed, self.advance)
+
+    def keep_mask(self, seed: int, offset: int, shape: Shape, dtype, p: float) -> list[bool]:
+        sms, threads = self.GEOMETRY
+        return [m == 1.0 for m in torch_cuda.dropout_mask(seed, offset, p, shape, dtype, multiprocessors=sms,
+                                                          threads_per_multiprocessor=threads).data]
+
+    def forward(self, generator: _CudaGenerator, x: Tensor, p: object, *, training: bool,
+                noise_shape: Sequence[int | None] | None = None) -> tuple[Tensor, Tensor]:
+        p = self.rate(p)
+        if not self.draws(p, training) or noise_shape is not None or not x.size:
+            return super().forward(Generator(generator.seed), x, p, training=training, noise_shape=noise_shape)
+        offset = generator.take(x.size)
+        keep = Tensor.from_flat(self.keep_mask(generator.seed, offset, x.shape, x.dtype, p), x.shape, "bool")
+        return self.scale(x, keep, p), keep
+
+
+class OffsetPerElement(TorchCudaDrawn):
+    """Declares "torch-cuda-offset", but its generator's offset moves on by a uniform per element (n rounded
+    up to a multiple of 4), as a kernel of one thread per element would reserve, not by the 4 uniforms per
+    pass of each thread that the fused kernel reserves: from the second drawing call on, masks differ."""
+
+    name = "offset-per-element"
+
+    def advance(self, n: int) -> int:
+        return -(-n // 4) * 4
+
+
+class VecTwoReusesWords(TorchCudaDrawn):
+    """Declares torch-cuda-philox, but at vector width 2 (float64 of even n, the other formats of n = 2 mod 4)
+    a thread draws a fresh curand_uniform4 every second pass only and takes the last two words of the
+    previous draw in between, as the kernel's comment intends (pytorch/pytorch#50110; the reuse never
+    happens in the kernel, pytorch/pytorch#68909): from a thread's second pass on, the masks differ."""
+
+    name = "vec-two-reuses-words"
+
+    def keep_mask(self, seed: int, offset: int, shape: Shape, dtype, p: float) -> list[bool]:
+        n = numel(shape)
+        if n == 0 or torch_cuda.vector_width(n, dtype.itemsize) != 2:
+            return super().keep_mask(seed, offset, shape, dtype, p)
+        threads = torch_cuda.BLOCK * torch_cuda.launch_grid(n, *self.GEOMETRY)
+        passes = -(-n // (2 * threads))  # of the thread that runs the most
+        draws = -(-passes // 2)  # two passes a draw
+        words = torch_cuda._words((seed % 2**32, seed >> 32),
+                                  [(offset // 4 + k, t) for k in range(draws) for t in range(threads)])
+        threshold = torch_cuda.keep_threshold(torch_cuda._keep_prob(p, dtype))
+        keep = []
+        for i in range(n):
+            t, j = (i // 2) % threads, (i // 2) // threads
+            keep.append(words[((j // 2) * threads + t) * 4 + 2 * (j % 2) + i % 2] < threshold)
+        return keep
+
+
+class KerasStream(GeneratorStream):
+    """Correct: TensorFlow's stateless masks in float32 under Keras's seed pairs: a call of a fresh layer
+    [int64(s) mod (2^31 - 2), 0] (its algorithm_key), a stream's drawing call c the pair of [s, c] reduced
+    alike ("keras-seed-generator", EXACT-2)."""
+
+    name = "keras-stream"
+    policies = Policies(scaling="inverted", nonfinite="multiply", algorithm="tf-stateless-philox",
+                        stream_keys="keras-seed-generator")
+    COUNTS_EVALUATION = False
+
+    def algorithm_key(self, seed: int) -> tuple[int, int]:
+        return keras_seed_pair(seed)
+
+    def generator(self, seed: int) -> tuple[int, int]:
+        return keras_seed_pair(seed)
+
+    def dropout_stream(self, seed: int) -> Callable[..., Tensor]:
+        counter = [0]
+
+        def call(x: Tensor, p: float, *, training: bool) -> Tensor:
+            pair = keras_seed_pair(seed, counter[0])
+            counter[0] += self.draws(p, training) or self.COUNTS_EVALUATION
+            return self.forward(pair, x, p, training=training)[0]
+
+        return call
+
+
+class KerasCountsEveryCall(KerasStream):
+    """Declares "keras-seed-generator", but its SeedGenerator's counter moves at every call, evaluation
+    included, as a layer that draws its seed before it reads its mode: from the call after an evaluation
+    call on, each mask is drawn with the next call's seed pair."""
+
+    name = "keras-counts-every-call"
+    COUNTS_EVALUATION = True

@@ -289,6 +289,49 @@ class DrawsInEvalOnLongSequences(ReferenceDropout):
     recurrent_layers = layers_with(_DrawsInEvalOnLongSequences)
 
 
+class _MaskDrawsOfFourStepsAndTwoLayers:
+    def mask_draws(self, x_shape, *, training=None):
+        drawn = super().mask_draws(x_shape, training=training)
+        between = tuple(per_step[:4] + (per_step[3],) * (len(per_step) - 4) if len(per_step) > 4 else per_step
+                        for per_step in drawn.between_layers)
+        inputs = drawn.inputs[:2] + (drawn.inputs[1],) * (len(drawn.inputs) - 2) if len(drawn.inputs) > 2 else \
+            drawn.inputs
+        return RecurrentMasks(inputs, drawn.recurrent, between)
+
+
+class MaskDrawsOfFourStepsAndTwoLayers(ReferenceDropout):
+    """recurrent_mask_draws draws what a call draws but reports, past step 4, the between-layer mask of step 3
+    again, and for layers past the second the second layer's input mask: a masks-only path with buffers sized
+    for the fixed cases (4 steps, 2 layers), whose masks the statistical checks would trust."""
+
+    name = "mask-draws-of-four-steps-and-two-layers"
+    recurrent_layers = layers_with(_MaskDrawsOfFourStepsAndTwoLayers)
+
+
+# --- stacking and sequences (RECURRENT-1, RECURRENT-2 over generated networks) --------------------------
+
+
+class _StateResetEveryEightSteps:
+    def run(self, x, masks, state=None):
+        if x.shape[0] <= 8:
+            return super().run(x, masks, state)
+        head = RecurrentMasks(*(tuple(per_step[:8] for per_step in getattr(masks, field))
+                                for field in ("inputs", "recurrent", "between_layers")))
+        tail = RecurrentMasks(*(tuple(per_step[8:] for per_step in getattr(masks, field))
+                                for field in ("inputs", "recurrent", "between_layers")))
+        first, _ = super().run(x[:8], head, state)
+        rest, final = super().run(x[8:], tail)  # the state of step 7 forgotten: zeros again
+        return ops.concatenate([first, rest]), final
+
+
+class StateResetEveryEightSteps(ReferenceDropout):
+    """Runs sequences in chunks of 8 steps and starts each chunk from the zero state, as a kernel that tiles
+    time and forgets to carry the state across tiles (the fixed cases' sequences have 4 steps)."""
+
+    name = "state-reset-every-eight-steps"
+    recurrent_layers = layers_with(_StateResetEveryEightSteps)
+
+
 # --- backpropagation through time (RECURRENT-13) --------------------------------------------------
 
 
@@ -299,5 +342,19 @@ class RecomputedWithFreshMasks(ReferenceDropout):
     name = "recomputed-with-fresh-masks"
 
     def recurrent_vjp(self, net, x, g, *, training):
+        y = net(x, training=training)
+        return y, super().recurrent_vjp(net, x, g, training=training)[1]
+
+
+class RecomputedWithFreshMasksOnLongSequences(ReferenceDropout):
+    """Backward of a sequence of more than 8 steps recomputes the forward pass with the generator's next
+    masks, as a checkpointed BPTT whose window is 8 steps and that does not restore the random state (the
+    fixed case has 3 steps)."""
+
+    name = "recomputed-with-fresh-masks-on-long-sequences"
+
+    def recurrent_vjp(self, net, x, g, *, training):
+        if x.shape[0] <= 8:
+            return super().recurrent_vjp(net, x, g, training=training)
         y = net(x, training=training)
         return y, super().recurrent_vjp(net, x, g, training=training)[1]

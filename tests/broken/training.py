@@ -1,8 +1,7 @@
 """Broken implementations for spec/training.md: each gets one thing about recomputation or stream state wrong.
 
 Each is the reference with one capability changed, so a failing check names exactly that fault. The
-ones that model a public report say which; they live here rather than in refdropout.mutants, whose
-catalogue is regenerated into docs/detection-matrix.md.
+ones that model a public report are mutants of the catalogue, in refdropout.mutants.streams.
 """
 
 from __future__ import annotations
@@ -14,46 +13,9 @@ import numpy as np
 
 from refdropout import autograd
 from refdropout.adapters.reference import ReferenceDropout, _Stream
-from refdropout.functional import dropout
+from refdropout.mutants.streams import Forward, checkpointed_steps
 from refdropout.random import Generator, GeneratorState
 from refdropout.tensor import Tensor
-
-Forward = Callable[[Generator, Tensor], Tensor]
-
-
-def _steps(seed: int, p_options: dict, run: Callable[[Generator, Forward, Tensor, bool], Tensor]
-           ) -> Callable[..., tuple[Tensor, Tensor]]:
-    """checkpointed_dropout's steps on one Generator, the forward pass run by ``run(generator, forward,
-    leaf, checkpoint)``."""
-    generator = Generator(seed)
-
-    def step(x: Tensor, w: Tensor, p: float, *, checkpoint: bool) -> tuple[Tensor, Tensor]:
-        leaf = x.detach()
-        leaf.requires_grad = True
-
-        def forward(drawing: Generator, t: Tensor) -> Tensor:
-            return dropout(t, p, training=True, generator=drawing, **p_options)
-
-        y = run(generator, forward, leaf, checkpoint)
-        (w * y).sum().backward()
-        return y, leaf.grad
-
-    return step
-
-
-class ReplayFromTheLiveGenerator(ReferenceDropout):
-    """Recomputes without the generator state saved at the forward pass: the replay draws a fresh mask
-    from the live generator, as torch.utils.checkpoint(..., preserve_rng_state=False), tf.recompute_grad
-    of a stateful generator and the recomputation of OLMo-core before its PR 828 do."""
-
-    name = "replay-from-the-live-generator"
-
-    def checkpointed_dropout(self, seed: int) -> Callable[..., tuple[Tensor, Tensor]]:
-        def run(generator: Generator, forward: Forward, leaf: Tensor, checkpoint: bool) -> Tensor:
-            live = lambda t: forward(generator, t)  # noqa: E731  (the replay reads the generator as it is then)
-            return autograd.checkpoint(live, leaf) if checkpoint else live(leaf)
-
-        return _steps(seed, self.policy_options(), run)
 
 
 class RecomputationHoldsTheStream(ReferenceDropout):
@@ -68,23 +30,7 @@ class RecomputationHoldsTheStream(ReferenceDropout):
             return autograd.checkpoint(forward, leaf, generator=generator.copy()) if checkpoint else \
                 forward(generator, leaf)
 
-        return _steps(seed, self.policy_options(), run)
-
-
-class GraphedStepReusesOneMask(ReferenceDropout):
-    """Every step, recomputed or not, replays a step captured once (a CUDA graph) from the offset it was
-    captured at: forward and replay agree, but all steps draw one mask (pytorch/pytorch#84614)."""
-
-    name = "graphed-step-reuses-one-mask"
-
-    def checkpointed_dropout(self, seed: int) -> Callable[..., tuple[Tensor, Tensor]]:
-        captured = Generator(seed).state
-
-        def run(generator: Generator, forward: Forward, leaf: Tensor, checkpoint: bool) -> Tensor:
-            replayed = Generator.from_state(captured)
-            return autograd.checkpoint(forward, leaf, generator=replayed) if checkpoint else forward(replayed, leaf)
-
-        return _steps(seed, self.policy_options(), run)
+        return checkpointed_steps(seed, self.policy_options(), run)
 
 
 class _OffsetLost(_Stream):
@@ -144,27 +90,6 @@ class AdvanceDeclaredPerElement(ReferenceDropout):
 
 
 # --- data parallelism and devices (TRAINING-5 to TRAINING-7) ----------------------------------------------
-
-
-class EveryRankSeededAlike(ReferenceDropout):
-    """Seeds every rank's stream with the seed alone, whatever the region: the classic data-parallel bug of
-    calling manual_seed(seed) on every rank, so that all ranks drop the same units of their different data
-    (what Megatron's model_parallel_cuda_manual_seed avoids by seeding its model-parallel state from the rank)."""
-
-    name = "every-rank-seeded-alike"
-
-    def rank_streams(self, seed: int, ranks: int, *, replicated: bool) -> list[_Stream]:
-        return super().rank_streams(seed, ranks, replicated=True)
-
-
-class ReplicatedRegionSeededByRank(ReferenceDropout):
-    """Seeds a replicated region's streams from the rank too: ranks that hold the same activations drop
-    different units of them, and the replicas drift apart."""
-
-    name = "replicated-region-seeded-by-rank"
-
-    def rank_streams(self, seed: int, ranks: int, *, replicated: bool) -> list[_Stream]:
-        return super().rank_streams(seed, ranks, replicated=False)
 
 
 class RankSeedsWrapAtTwo(ReferenceDropout):

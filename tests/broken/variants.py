@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 
-from refdropout.adapters.numpy_philox import NumpyGenerator
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.functional import (
     alpha_dropout,
@@ -25,6 +24,7 @@ from refdropout.functional import (
 )
 from refdropout.functional.alpha import ALPHA_PRIME
 from refdropout.functional.dropblock import block_keep_mask, seed_rate
+from refdropout.mutants.fused import FusedWithMask
 from refdropout.mutants.structure import alpha_with_constants
 from refdropout.random import Generator
 from refdropout.tensor import Tensor
@@ -225,6 +225,23 @@ class DropConnectRatesSwapped(ReferenceDropout):
 
     def dropconnect(self, x, weight, p, *, training, seed):
         return dropconnect(x, weight, 1.0 - p if training else p, training=training, seed=seed)
+
+
+class DropConnectTailColumnsUnscaled(ReferenceDropout):
+    """Forgets the 1/q on the weights of the input columns past the last multiple of 4, as a kernel of 4
+    lanes whose remainder loop takes the unscaled path (the fixed cases' W has 4 columns)."""
+
+    name = "dropconnect-tail-columns-unscaled"
+
+    def dropconnect(self, x, weight, p, *, training, seed):
+        columns = weight.shape[-1]
+        tail = columns - columns % 4
+        if not training or tail == columns:
+            return super().dropconnect(x, weight, p, training=training, seed=seed)
+        q = 1.0 - p  # the same mask (drawn from the shape alone), the tail's weights pre-multiplied by q
+        scaled = [w * q if k % columns >= tail else w for k, w in enumerate(weight.data)]
+        return super().dropconnect(x, Tensor.from_flat(scaled, weight.shape, weight.dtype), p, training=training,
+                                   seed=seed)
 
 
 def _dropconnect_with_mask(x: Tensor, weight: Tensor, p: float, keep: list) -> Tensor:
@@ -467,57 +484,13 @@ class AttentionNoRescale(ReferenceDropout):
 # --- fused attention dropout --------------------------------------------------------------------------
 
 
-def _on_arrays(method):
-    """A capability that takes the checks' numpy arrays as they are (contract.arrays.answers_in_kind)."""
-    method.answers_in_kind = True
-    return method
-
-
-class _FusedWithMask(ReferenceDropout):
-    """A fused kernel on the checks' inputs whose training calls keep the weights that ``keep`` draws and
-    multiply them by ``scale(p)``; evaluation and p = 0 as the reference."""
-
-    def keep(self, shape: tuple[int, ...], p: float, seed: int) -> np.ndarray:
-        return NumpyGenerator(seed).bernoulli(shape, 1.0 - p)
-
-    def scale(self, p: float) -> float:
-        return 1.0 / (1.0 - p)
-
-    @_on_arrays
-    def fused_attention(self, q, k, v, g, p, *, backend, training, seed):
-        if not training or p == 0.0:
-            return super().fused_attention(q, k, v, g, p, backend=backend, training=training, seed=seed)
-        weights = self.keep(q.shape[:-1] + (k.shape[-2],), p, seed) * (self.scale(p) / q.shape[-1])
-        return ((weights @ v.astype(np.float64)).astype(v.dtype),
-                (np.swapaxes(weights, -1, -2) @ g.astype(np.float64)).astype(v.dtype))
-
-
-class FusedEightBitThreshold(_FusedWithMask):
-    """FlashAttention's CUDA kernel: keeps a weight when an 8-bit random value is at most floor(255 q),
-    so at (floor(255 q) + 1) / 256 (0.8984 at p = 0.1, 255/256 at p = 0.001), and scales by 1/q."""
-
-    name = "fused-8-bit-threshold"
-
-    def keep(self, shape, p, seed):
-        return NumpyGenerator(seed).bernoulli(shape, (math.floor(255 * (1.0 - p)) + 1) / 256)
-
-
-class FusedBroadcastMask(_FusedWithMask):
+class FusedBroadcastMask(FusedWithMask):
     """Flax's default broadcast_dropout=True: one (L, S) mask shared by every sample and head."""
 
     name = "fused-broadcast-mask"
 
     def keep(self, shape, p, seed):
         return np.broadcast_to(super().keep(shape[-2:], p, seed), shape)
-
-
-class FusedWithoutRescale(_FusedWithMask):
-    """Drops the weights at the right rate but never divides the kept ones by q."""
-
-    name = "fused-without-rescale"
-
-    def scale(self, p):
-        return 1.0
 
 
 class FusedBackwardRedrawsTheMask(ReferenceDropout):
@@ -533,16 +506,17 @@ class FusedBackwardRedrawsTheMask(ReferenceDropout):
         return o, dv
 
 
-class FusedShortRowsUnscaled(_FusedWithMask):
+class FusedShortRowsUnscaled(FusedWithMask):
     """Drops at the right rate but forgets the 1/q on rows of fewer than 32 keys, as a kernel whose path for
     short sequences was written apart (the fixed cases' rows have 32 keys)."""
 
     name = "fused-short-rows-unscaled"
 
-    @_on_arrays
     def fused_attention(self, q, k, v, g, p, *, backend, training, seed):
         self.short = k.shape[-2] < 32
         return super().fused_attention(q, k, v, g, p, backend=backend, training=training, seed=seed)
+
+    fused_attention.answers_in_kind = True  # the checks' numpy arrays as they are (contract.arrays)
 
     def scale(self, p):
         return 1.0 if self.short else super().scale(p)
