@@ -34,7 +34,7 @@ the inner search is set here, so none is inherited from the outer test's profile
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from hypothesis import HealthCheck, Phase, Verbosity, example, given, seed, settings
 from hypothesis import strategies as st
@@ -43,10 +43,11 @@ from hypothesis.internal.cache import LRUCache
 from hypothesis.internal.conjecture import providers
 from hypothesis.internal.constants_ast import Constants
 
-from .cases import Case
+from ..contract.protocol import FLOATING_FORMATS
+from .cases import PATIENCE, Case, Stratum
 from .registry import Context
 
-__all__ = ["CASE_NOTE", "constants_of_no_module", "search"]
+__all__ = ["CASE_NOTE", "constants_of_no_module", "search", "stratum"]
 
 CASE_NOTE = "in the generated case"  # the note an exception raised in a generated case carries
 
@@ -56,6 +57,10 @@ Judge = Callable[[Case], list[str]]
 
 class _Counterexample(Exception):
     """A case the judge found at fault: what Hypothesis shrinks."""
+
+
+class _Kept(Exception):
+    """A pin of the stratum needs no more draws: its run ends."""
 
 
 def _settings(examples: int) -> settings:
@@ -103,7 +108,7 @@ def search(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge, explic
             raise _Counterexample
 
     test = given(strategy)(attempt)
-    for case in reversed(explicit):
+    for case in reversed([*explicit, *stratum(ctx.seed, strategy)]):
         test = example(case)(test)
     test = _settings(examples)(seed(ctx.seed)(test))
     try:
@@ -120,6 +125,23 @@ def search(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge, explic
             error.add_note(f"{CASE_NOTE} {tried[-1].snippet()}")
         raise
     return []
+
+
+def stratum(clause_seed: int, strategy: st.SearchStrategy[Case]) -> list[Case]:
+    """The stratum of ``strategy`` (:class:`.cases.Stratum`): each special seed, and each extreme rate in
+    each declared format, on base cases drawn by Hypothesis (at most PATIENCE in each format, the k-th
+    format's under seed 4 * ``clause_seed`` + k, with no example database), none of them run."""
+    kept = Stratum()
+
+    def offered(case: Case) -> None:
+        if kept.offer(case):
+            raise _Kept
+
+    generate = settings(_settings(PATIENCE), phases=(Phase.generate,))
+    for k in range(len(FLOATING_FORMATS)):
+        with kept.format(k), constants_of_no_module(), suppress(_Kept):
+            generate(seed(4 * clause_seed + k)(given(strategy)(offered)))()
+    return kept.cases()
 
 
 def _reported(case: Case, failures: list[str], examples: int, clause_seed: int) -> str:
