@@ -17,6 +17,14 @@ a test file's imports), so the same seed drew other cases in a whole-suite run t
 alone. The search turns that pool off for its own run: Hypothesis' own constants (the edges of
 integer and float ranges) stay, being the same in every process.
 
+Before its random cases, and after the check's own explicit ones (corners), a search tries its
+stratum (:func:`stratum`, :class:`.cases.Stratum`): each special seed once, and each extreme rate in
+each declared format, on ordinary base cases of the clause's own strategy, so that a bug that lives at
+one special seed or rate is tried in every run whatever the master seed. The base cases are drawn by
+short Hypothesis runs of their own, one per format (a run fixes its format, and the format fixes the
+constraints of later draws: Hypothesis refuses a strategy whose draws change within one run), seeded
+from the clause's seed: the stratum is as reproducible as the random cases.
+
 A case the judge finds at fault is shrunk by Hypothesis to a minimal one and reported as a
 runnable snippet (:meth:`.cases.Case.snippet`), with what came back and what the clause requires.
 An exception the implementation raises inside a case is shrunk too, and then propagates as it
