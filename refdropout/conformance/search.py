@@ -17,13 +17,14 @@ a test file's imports), so the same seed drew other cases in a whole-suite run t
 alone. The search turns that pool off for its own run: Hypothesis' own constants (the edges of
 integer and float ranges) stay, being the same in every process.
 
-Before its random cases, and after the check's own explicit ones (corners), a search tries its
-stratum (:func:`stratum`, :class:`.cases.Stratum`): each special seed once, and each extreme rate in
+Once its random cases (and the check's own explicit ones, its corners, tried first) conform, a
+search tries its stratum (:func:`stratum`, :class:`.cases.Stratum`): each special seed once, and each extreme rate in
 each declared format, on ordinary base cases of the clause's own strategy, so that a bug that lives at
 one special seed or rate is tried in every run whatever the master seed. The base cases are drawn by
 short Hypothesis runs of their own, one per format (a run fixes its format, and the format fixes the
 constraints of later draws: Hypothesis refuses a strategy whose draws change within one run), seeded
-from the clause's seed: the stratum is as reproducible as the random cases.
+from the clause's seed: the stratum is as reproducible as the random cases. A stratum's case at fault
+is shown as it is (its special seed or rate is the point of it), a random one shrunk.
 
 A case the judge finds at fault is shrunk by Hypothesis to a minimal one and reported as a
 runnable snippet (:meth:`.cases.Case.snippet`), with what came back and what the clause requires.
@@ -100,8 +101,9 @@ def constants_of_no_module() -> Iterator[None]:
 
 def search(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge, explicit: Sequence[Case] = ()) -> list[str]:
     """The failures of the minimal case of ``strategy`` that ``judge`` finds at fault among
-    ``ctx.plan.examples`` cases drawn under ``ctx.seed``, the ``explicit`` cases tried first: [] when
-    every case conforms (and when the plan draws none)."""
+    ``ctx.plan.examples`` cases drawn under ``ctx.seed``, the ``explicit`` cases tried first; where they
+    all conform, of the first case of its stratum found at fault: [] when every case conforms (and when
+    the plan draws none)."""
     examples = ctx.plan.examples
     if examples == 0:
         return []
@@ -116,7 +118,7 @@ def search(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge, explic
             raise _Counterexample
 
     test = given(strategy)(attempt)
-    for case in reversed([*explicit, *stratum(ctx.seed, strategy)]):
+    for case in reversed(explicit):
         test = example(case)(test)
     test = _settings(examples)(seed(ctx.seed)(test))
     try:
@@ -132,6 +134,23 @@ def search(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge, explic
         if tried:
             error.add_note(f"{CASE_NOTE} {tried[-1].snippet()}")
         raise
+    return _stratum_failures(ctx, strategy, judge)
+
+
+def _stratum_failures(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge) -> list[str]:
+    """The failures of the first case of ``strategy``'s stratum that ``judge`` finds at fault, shown as
+    it is (a special seed or rate is the point of it: nothing to shrink); an exception the implementation
+    raises in one propagates, a note naming the case added."""
+    for case in stratum(ctx.seed, strategy):
+        try:
+            failures = judge(case)
+        except Exception as error:
+            error.add_note(f"{CASE_NOTE} {case.snippet()}")
+            raise
+        if failures:
+            return [f"generated case (of the stratum, every special seed and extreme rate, tried after "
+                    f"{ctx.plan.examples} cases drawn with seed {ctx.seed}): `{case.snippet()}` -> "
+                    + "; ".join(failures)]
     return []
 
 
