@@ -22,6 +22,7 @@ import random
 import re
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import replace
 from fractions import Fraction
 
@@ -84,10 +85,19 @@ from helpers import (
 from refdropout.adapters.numpy import NumpyDropout
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.conformance import CHECKS, Context, Outcome, run_check
-from refdropout.conformance.cases import cases
+from refdropout.conformance.cases import (
+    EXTREME_RATES,
+    MAX_ELEMENTS,
+    SEED_CASE_RATE,
+    SHAPE_SPREAD,
+    SPECIAL_SEEDS,
+    cases,
+    probabilities,
+)
+from refdropout.conformance.exact import rates_below_one
 from refdropout.conformance.inputs import BINADES, _Stream, spread
 from refdropout.conformance.runner import run_target
-from refdropout.conformance.search import CASE_NOTE, search
+from refdropout.conformance.search import CASE_NOTE, search, stratum
 from refdropout.dtypes import bfloat16, float16, float32, get_dtype, within_one_ulp
 from refdropout.functional import dropout
 from refdropout.mutants.edges import AcceptsAnyRate, NaNAtPOne, StrictComparison
@@ -227,7 +237,8 @@ def test_generated_cases_are_reproducible_from_the_clause_seed(quick_plan) -> No
         return seen
 
     first = drawn(11)
-    assert len(first) == quick_plan.examples and first == drawn(11) and first != drawn(12)
+    assert len(first) == len(stratum(11, cases(REFERENCE))) + quick_plan.examples
+    assert first == drawn(11) and first != drawn(12)
     broken = SkipsRescaleForTinyRates()
     verdicts = [run_check("DROPOUT-2", broken, seed=3, plan=replace(quick_plan, examples=100),
                           budget=quick_plan.budget()) for _ in range(2)]
@@ -242,7 +253,8 @@ from dataclasses import replace
 for name in sys.argv[2:]:
     importlib.import_module(name)
 from refdropout.conformance import run_check
-from refdropout.conformance.cases import cases
+from refdropout.conformance.cases import MAX_ELEMENTS, SHAPE_SPREAD, cases
+from refdropout.conformance.exact import rates_below_one
 from refdropout.conformance.registry import Context
 from refdropout.conformance.search import search
 from refdropout.adapters.reference import ReferenceDropout
@@ -276,7 +288,7 @@ def test_generated_cases_do_not_depend_on_what_the_process_imported(tmp_path) ->
         return result.stdout.strip()
 
     fresh = drawn("fresh")
-    assert fresh.startswith("100 ")
+    assert fresh.startswith(f"{len(stratum(3, cases(REFERENCE, capability='dropout_with_mask'))) + 100} ")
     assert drawn("after-a-check", "constants_here", "refdropout.cli", "refdropout.reports.command",
                  "refdropout.mutants", "refdropout.adapters.torch") == fresh
     here: dict = {"__name__": "here"}
@@ -287,6 +299,54 @@ def test_generated_cases_do_not_depend_on_what_the_process_imported(tmp_path) ->
     finally:
         sys.argv = argv
     assert printed.getvalue().strip() == fresh
+
+
+@pytest.mark.clause("RUNNER-18")
+@pytest.mark.parametrize("strategy", ["DROPOUT-2", "EXACT-1"])
+def test_generated_shapes_spread_over_every_rank(quick_plan, strategy) -> None:
+    """Over the random cases a search draws (DROPOUT-2's, and EXACT-1's of x = 1: 20 clause seeds x 100
+    cases, its stratum after them left out), each rank from 0 to 5 is drawn at least cases.SHAPE_SPREAD of
+    the time, most 5-axis shapes are neither empty nor a line (two axes above 1), and no case passes
+    MAX_ELEMENTS elements."""
+    strategy = (cases(REFERENCE, capability="dropout_with_mask") if strategy == "DROPOUT-2" else
+                cases(REFERENCE, p=rates_below_one, ones=True, capability="dropout_with_mask"))
+    plan, drawn = replace(quick_plan, examples=100), []
+    for seed in range(1000, 1020):
+        shapes: list = []
+        search(Context(seed, plan, plan.budget()), strategy, lambda case: shapes.append(case.shape) or [])
+        drawn += shapes[:plan.examples]
+    ranks = Counter(map(len, drawn))
+    assert {rank: ranks[rank] / len(drawn) >= least for rank, least in SHAPE_SPREAD.items()} == dict.fromkeys(
+        range(6), True), sorted(ranks.items())
+    five = [shape for shape in drawn if len(shape) == 5]
+    assert sum(0 not in shape and sum(n > 1 for n in shape) >= 2 for shape in five) > len(five) / 2
+    assert max(map(math.prod, drawn)) <= MAX_ELEMENTS
+
+
+@pytest.mark.clause("RUNNER-18")
+@pytest.mark.parametrize("clause_seed", [0, 1, 2, 3, 4])
+def test_every_search_tries_every_special_seed_and_every_extreme_rate_in_every_format(quick_plan, clause_seed) -> None:
+    """After its random case (one here), DROPOUT-7's search (p in [0, 1], evaluation) tries its stratum,
+    the same for the same clause seed: every special seed on an ordinary case at p = 1/3, then every
+    extreme rate in every format the reference declares, on ordinary cases."""
+    strategy, plan, tried = cases(REFERENCE, p=probabilities, training=False), replace(quick_plan, examples=1), []
+    search(Context(clause_seed, plan, plan.budget()), strategy, lambda case: tried.append(case) or [])
+    seeded, extreme = tried[1:1 + len(SPECIAL_SEEDS)], tried[1 + len(SPECIAL_SEEDS):]
+    assert [case.seed for case in seeded] == list(SPECIAL_SEEDS)
+    assert all(case.ordinary and case.p == SEED_CASE_RATE for case in seeded)
+    assert sorted((case.dtype.name, case.p) for case in extreme if case.ordinary) == sorted(
+        (dtype, p) for dtype in REFERENCE.dtypes for p in EXTREME_RATES)
+    assert tried[1:] == stratum(clause_seed, strategy)
+
+
+@pytest.mark.clause("RUNNER-18")
+@pytest.mark.parametrize("clause_seed", [1, 2, 5, 8, 13])
+def test_the_stratum_catches_a_bug_at_a_special_seed_or_rate_whatever_the_clause_seed(quick_plan, clause_seed) -> None:
+    """A dropout active in evaluation at seed 0 (DROPOUT-7) and one that skips the rescale below p = 1e-6
+    (DROPOUT-2) pass the fixed cases and fail with one random case, at any clause seed: their special
+    seed and rates are tried every time."""
+    for clause, broken in (("DROPOUT-7", ActiveInEvalAtSeedZero()), ("DROPOUT-2", SkipsRescaleForTinyRates())):
+        assert_generated_cases_catch(quick_plan, clause, broken, seed=clause_seed, examples=1)
 
 
 @pytest.mark.clause("DROPOUT-2", "RUNNER-18")

@@ -5,7 +5,11 @@ and x's values. The strategies here draw them over the whole input space, not on
 
 * ``formats(impl)`` — every floating format the implementation declares;
 * :func:`shapes` — 0-d, one element, empty, sizes around vector widths (1 to 67, primes,
-  2^k - 1, 2^k, 2^k + 1 up to 2^10 + 1) and 2- to 5-axis shapes, at most MAX_ELEMENTS elements;
+  2^k - 1, 2^k, 2^k + 1 up to 2^10 + 1) and 2- to 5-axis shapes, at most MAX_ELEMENTS elements,
+  each rank at least SHAPE_SPREAD of the random cases a search draws (measured over 2,000 cases of
+  DROPOUT-2's and of EXACT-1's strategies: 0-d 19.4/5.0%, one axis 27.8/13.4%, two axes 13.4/9.8%,
+  3 to 5 axes 12.3-28.9% each; empty 7-14%; a size not a multiple of 2, 8, 64 in 35-47%, 53-66%,
+  72-81% of the cases; four 5-axis shapes in five neither empty nor a line);
 * :data:`rates` (p in (0, 1)) and :data:`probabilities` (p in [0, 1]) — ordinary values and the
   extremes: 5e-324, 1e-7, nextafter(1, 0) and values that round differently in float32, float16
   and bfloat16 (SPECIAL_RATES);
@@ -13,6 +17,9 @@ and x's values. The strategies here draw them over the whole input space, not on
   (SPECIAL_SEEDS);
 * :func:`values` — a format's values: ±0, subnormals, the least normal, ±1, the largest finite
   value and, where a clause allows them, NaN and ±inf, besides any value of the format.
+* :class:`Stratum` — what every search tries once its random cases pass: each special seed once, and
+  each extreme rate (EXTREME_RATES) in each declared format, on ordinary cases of the clause's own
+  strategy, drawn from the clause's seed (:func:`.search.stratum`).
 
 x's values are a small palette laid out by a seeded shuffle (:func:`layout`), so that a case of
 a thousand elements costs Hypothesis a few draws and shrinks to a few values. A case prints as a
@@ -24,7 +31,9 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
 from functools import cache, cached_property
 
@@ -38,26 +47,68 @@ from ..tensor import Tensor
 
 __all__ = ["MAX_ELEMENTS", "NONFINITE", "SIZES", "SPECIAL_RATES", "SPECIAL_SEEDS", "STREAM_MODES", "Case", "cases",
            "formats", "layout", "CORNER_RATE", "corners", "module_cases", "noise_cases", "noise_corners",
-           "probabilities", "rates", "seeds", "shapes", "special_values", "values"]
+           "probabilities", "rates", "seeds", "shapes", "special_values", "values", "with_rates"]
 
 MAX_ELEMENTS = 2**10 + 1  # a case stays cheap for a pure-Python implementation (a few milliseconds)
 _WIDTHS = {n for k in range(1, 11) for n in (2**k - 1, 2**k, 2**k + 1)}  # around vector widths up to 2^10
 _PRIMES = (71, 73, 97, 101, 127, 131, 251, 257, 509, 521, 1021)
 SIZES = tuple(sorted({*range(68), *_WIDTHS, *_PRIMES}))  # elements of a 1-axis case, 0 (empty) first
-_AXIS = (1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 0)  # an axis of a 2- to 5-axis case: simplest first, 0 (empty) last
+_AXIS = (1, 2, 3, 4, 5, 7, 8, 9, 16, 17)  # an axis of a 2- to 5-axis case: simplest first
+_AXIS_OR_EMPTY = (*_AXIS, 0)  # an axis of a variant's layout or a DropConnect batch: 0 (empty) last
 
 SPECIAL_SEEDS = (0, 1, 2, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**32 + 1, 2**63 - 1, 2**63, 2**64 - 1)
-SPECIAL_RATES = (
-    0.1, 0.3, 0.5, 0.7, 1 / 3,  # ordinary, and inexact in every format
+ORDINARY_RATES = (0.1, 0.3, 0.5, 0.7, 1 / 3)  # both outcomes likely, and inexact in every format
+EXTREME_RATES = (
     5e-324, 1e-300, 1e-7, 2**-24, 2**-25, 6e-8,  # tiny: q rounds to 1 in binary64 / binary32 / float16
     0.999, 1 - 2**-9, 1 - 2**-12, 1 - 2**-25,  # 1 in bfloat16 / float16 / binary32, but not in binary64
     math.nextafter(1.0, 0.0),  # the largest p below 1: q = 2^-53
 )
+SPECIAL_RATES = ORDINARY_RATES + EXTREME_RATES
+
+
+# ---- drawing a stratum's base cases: a format fixed by its index, the rates drawn recorded ------------
+
+
+@dataclass
+class _Drawing:
+    """What the strategies do while a search draws its stratum's base cases (:meth:`Stratum.format`): draw the
+    ``format``-th declared format (noting in ``missed`` an index past them), and record in ``rates`` each
+    p that :data:`rates` gives."""
+
+    format: int
+    missed: bool = False
+    rates: list[float] = field(default_factory=list)
+
+
+_DRAWING: ContextVar[_Drawing | None] = ContextVar("refdropout_drawing", default=None)
+
+
+@st.composite
+def _recorded_rate(draw: st.DrawFn, drawn: st.SearchStrategy[float]) -> float:
+    p = draw(drawn)
+    if (current := _DRAWING.get()) is not None:
+        current.rates.append(p)
+    return p
+
 
 # the special values two times in three: a bug that lives at one of them is found in a few cases
 seeds = st.one_of(*[st.sampled_from(SPECIAL_SEEDS)] * 2, st.integers(0, 2**64 - 1))  # every seed a call must accept
-rates = st.one_of(*[st.sampled_from(SPECIAL_RATES)] * 2, st.floats(0.0, 1.0, exclude_min=True, exclude_max=True))
-probabilities = st.one_of(st.sampled_from((0.0, 1.0)), rates)  # p in [0, 1], the endpoints included
+rates = _recorded_rate(st.one_of(*[st.sampled_from(SPECIAL_RATES)] * 2,
+                                 st.floats(0.0, 1.0, exclude_min=True, exclude_max=True)))
+
+
+@st.composite
+def _with_rates(draw: st.DrawFn, strategy: st.SearchStrategy[float]) -> float:
+    return draw(rates if _DRAWING.get() is not None else strategy)
+
+
+def with_rates(*others: st.SearchStrategy[float]) -> st.SearchStrategy[float]:
+    """p from ``others`` or :data:`rates` (``st.one_of(*others, rates)``), except while a search draws its
+    stratum's base cases (:class:`Stratum`): then from :data:`rates` alone, so that their p is free."""
+    return _with_rates(st.one_of(*others, rates))
+
+
+probabilities = with_rates(st.sampled_from((0.0, 1.0)))  # p in [0, 1], the endpoints included
 
 
 # Each strategy below is built once per argument and kept (functools.cache): a case draws a dozen of
@@ -67,7 +118,7 @@ probabilities = st.one_of(st.sampled_from((0.0, 1.0)), rates)  # p in [0, 1], th
 
 def formats(impl: Implementation) -> st.SearchStrategy[DType]:
     """Every floating format ``impl`` declares (its dtypes)."""
-    return _sampled(tuple(dtypes_of(impl)))
+    return _format_or_pin(tuple(dtypes_of(impl)))
 
 
 @cache
@@ -75,25 +126,58 @@ def _sampled(elements: tuple) -> st.SearchStrategy:
     return st.sampled_from(elements)
 
 
-_AXES_COUNT = st.integers(2, 5)
+@cache
+def _format_or_pin(dtypes: tuple[DType, ...]) -> st.SearchStrategy[DType]:
+    return _format_drawn_or_pinned(dtypes)
 
 
 @st.composite
-def _axes(draw: st.DrawFn, max_elements: int) -> tuple[int, ...]:
-    """2 to 5 axes of at most ``max_elements`` elements in all."""
+def _format_drawn_or_pinned(draw: st.DrawFn, dtypes: tuple[DType, ...]) -> DType:
+    current = _DRAWING.get()
+    if current is None:
+        return draw(_sampled(dtypes))
+    if current.format >= len(dtypes):
+        current.missed = True
+        return dtypes[-1]
+    return dtypes[current.format]
+
+
+# The shapes' spread (spec/runner.md, RUNNER-18), measured over the random cases a check's search draws (2,000
+# cases: 20 clause seeds x 100; tests/test_dropout.py keeps the minima): each rank is drawn at least
+# SHAPE_SPREAD[rank] of the time; a multi-axis shape is empty (one axis 0) one time in EMPTY_IN.
+# nominally 1/20 0-d, 7/20 one axis, 3/20 each of 2 to 5 axes
+_RANKS = (0, 1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 1, 1, 1)
+SHAPE_SPREAD = {0: 0.04, 1: 0.12, 2: 0.08, 3: 0.1, 4: 0.1, 5: 0.1}
+EMPTY_IN = 8
+_EMPTY = (False,) * (EMPTY_IN - 1) + (True,)
+
+
+@st.composite
+def _shaped(draw: st.DrawFn, max_elements: int) -> tuple[int, ...]:
+    """A rank of _RANKS; one axis a size of SIZES; 2 to 5 axes each of _AXIS, at most ``max_elements``
+    elements in all (an axis that would pass it the largest size of _AXIS that does not), and one of
+    them 0 one time in EMPTY_IN. Each axis is one choice among all of _AXIS whatever the axes before it,
+    so that Hypothesis shrinks the axes one by one (a choice among the sizes that fit, which the axes
+    before it decide, left a 5-axis case at (2, 16, 17, 1, 1) where (1, 1, 1, 1, 1) fails as well)."""
+    rank = draw(_sampled(_RANKS))
+    if rank < 2:
+        return (draw(_sampled(tuple(n for n in SIZES if n <= max_elements))),) if rank else ()
     shape: list[int] = []
-    for _ in range(draw(_AXES_COUNT)):
+    for _ in range(rank):
         room = max_elements // max(math.prod(shape), 1)
-        shape.append(draw(_sampled(tuple(n for n in _AXIS if n <= room))))
+        size = draw(_sampled(_AXIS))
+        shape.append(max(n for n in _AXIS if n <= min(size, room)))
+    if draw(_sampled(_EMPTY)):
+        shape[draw(st.integers(0, rank - 1))] = 0
     return tuple(shape)
 
 
 @cache
 def shapes(max_elements: int = MAX_ELEMENTS) -> st.SearchStrategy[tuple[int, ...]]:
-    """0-d (shrinks to it), 1-axis of a size of SIZES (one in two cases) and 2- to 5-axis shapes."""
-    one_axis = st.sampled_from([n for n in SIZES if n <= max_elements]).map(lambda n: (n,))
-    axes = _axes(max_elements)
-    return st.integers(0, 9).flatmap(lambda kind: st.just(()) if kind == 0 else one_axis if kind <= 5 else axes)
+    """0-d (shrinks to it), one axis of a size of SIZES, or 2 to 5 axes of sizes of _AXIS (one in
+    EMPTY_IN of them empty), at most ``max_elements`` elements: each rank drawn at least SHAPE_SPREAD
+    of the time."""
+    return _shaped(max_elements)
 
 
 NONFINITE = (math.nan, math.inf, -math.inf)
@@ -152,6 +236,18 @@ class Case:
     @cached_property
     def values(self) -> list[float]:
         return layout(self.palette, self.order, math.prod(self.shape))
+
+    RATE_FREE = True  # x and g do not depend on p (the stratum's cases change it: Stratum)
+
+    @property
+    def ordinary(self) -> bool:
+        """Whether the call can show what its seed or p does: x of two elements or more, not all 0 or
+        non-finite (and so g, for ``dropout_vjp``)."""
+        def shown(values: list[float]) -> bool:
+            return any(v != 0 and math.isfinite(v) for v in values)
+
+        return math.prod(self.shape) >= 2 and shown(self.values) and (
+            self.capability != "dropout_vjp" or shown(layout(self.gradient, self.order, math.prod(self.shape))))
 
     @cached_property
     def g(self) -> Tensor:
@@ -324,6 +420,67 @@ def cases(impl: Implementation, *, p: st.SearchStrategy[float] = rates, nonfinit
     return _cases(impl, p, nonfinite, shape, training, capability, ones)
 
 
+# ---- the stratum: every special seed, and every extreme rate in every format, tried by every search ----
+
+SEED_CASE_RATE = 1 / 3  # p of a special seed's case, where its strategy draws p from rates
+PATIENCE = 16  # the cases drawn for a format's base case at most (the first is Hypothesis' simplest)
+
+
+def _rate_free(case: object, rates: list[float]) -> bool:
+    """Whether ``case``'s p may be any rate: it was the one p drawn, by :data:`rates`, and nothing else of
+    the case depends on it (a DropConnect case's weights do: it says so in ``RATE_FREE``)."""
+    return getattr(case, "RATE_FREE", False) and rates == [case.p]
+
+
+class Stratum:
+    """The stratum of one search, built from base cases its strategy draws, one in each declared format
+    (:meth:`offer`, within :meth:`format`): the first case that is ordinary (``case.ordinary``: it can
+    show what its seed or p does) and whose p is free (:func:`_rate_free`), else the first ordinary one,
+    else the first. Its cases (:meth:`cases`): each special seed once, on the best base cases in turn
+    (ordinary with p free where the strategy drew one, at p = SEED_CASE_RATE); then each extreme rate on
+    the base case of each format whose p is free."""
+
+    def __init__(self) -> None:
+        self._bases: list[tuple[tuple[bool, bool], object]] = []  # (rank, case) of each format, in their order
+        self._best: tuple[tuple[bool, bool], object] | None = None  # (rank, case) of the current format's
+        self._drawing = _Drawing(0)
+
+    @contextmanager
+    def format(self, index: int) -> Iterator[None]:
+        """Within it, the strategies of this module draw the ``index``-th declared format and note the rates
+        they draw; the best case offered is that format's base case (none where none was offered)."""
+        self._drawing, self._best = _Drawing(index), None
+        token = _DRAWING.set(self._drawing)
+        try:
+            yield
+        finally:
+            _DRAWING.reset(token)
+        if self._best is not None:
+            self._bases.append(self._best)
+
+    def offer(self, case: object) -> bool:
+        """Considers ``case``, drawn within :meth:`format`: True when the format needs no more draws (its
+        base case is found, or the implementation declares fewer formats)."""
+        drawn = self._drawing
+        if drawn.missed:
+            return True
+        rank = (case.ordinary, _rate_free(case, drawn.rates))
+        drawn.rates.clear()
+        if self._best is None or rank > self._best[0]:
+            self._best = (rank, case)
+        return rank == (True, True)
+
+    def cases(self) -> list[object]:
+        """Each special seed on the best base cases in turn, then each extreme rate on each base case whose
+        p is free."""
+        if not self._bases:
+            return []
+        best = max(rank for rank, _ in self._bases)
+        bases = [case for rank, case in self._bases if rank == best]
+        seeded = [replace(case, seed=seed, **({"p": SEED_CASE_RATE} if best[1] else {}))
+                  for seed, case in zip(SPECIAL_SEEDS, bases * len(SPECIAL_SEEDS), strict=False)]
+        return seeded + [replace(case, p=p) for (_, free), case in self._bases if free for p in EXTREME_RATES]
+
 
 # ==== spec/variants.md: the cases of the variants' exact clauses (issue 16 §1) =======================
 # A variant's call takes options of its own (spatial_dims, data_format, mode, scaling, block_size) and a
@@ -334,7 +491,7 @@ Layout = tuple[tuple[int, ...], tuple[tuple[str, object], ...]]  # (shape, the c
 CHANNEL_FORMATS = ("channels_first", "channels_last")
 # p where a mask shows its structure (both outcomes likely) one time in two, any of :data:`rates` otherwise:
 # at p = 5e-324 nothing is dropped and a mask shared wrongly goes unseen
-mask_rates = st.one_of(st.sampled_from((0.3, 0.5, 0.7, 1 / 3)), rates)
+mask_rates = with_rates(st.sampled_from((0.3, 0.5, 0.7, 1 / 3)))
 __all__ += ["CHANNEL_FORMATS", "Layout", "VariantCase", "channel_layouts", "variant_cases", "variant_corners",
             "channel_corners", "mask_rates", "path_layouts", "block_layouts",
             "FUSED_LENGTHS", "FusedCase", "fused_cases", "fused_corners", "fused_inputs",
@@ -366,11 +523,11 @@ class VariantCase(Case):
 
 @st.composite
 def _sized(draw: st.DrawFn, rank: int, max_elements: int = MAX_ELEMENTS) -> tuple[int, ...]:
-    """``rank`` axes of sizes of _AXIS, at most ``max_elements`` elements in all."""
+    """``rank`` axes of sizes of _AXIS_OR_EMPTY, at most ``max_elements`` elements in all."""
     shape: list[int] = []
     for _ in range(rank):
         room = max_elements // max(math.prod(shape), 1)
-        shape.append(draw(st.sampled_from([n for n in _AXIS if n <= room])))
+        shape.append(draw(st.sampled_from([n for n in _AXIS_OR_EMPTY if n <= room])))
     return tuple(shape)
 
 
@@ -454,6 +611,12 @@ class DropConnectCase(Case):
     y[i, r] is the effective weight W'[r, i mod in] (VARIANTS-9)."""
 
     batch: int = 1
+    RATE_FREE = False  # the weights' bound depends on p (dropconnect_cases)
+
+    @property
+    def ordinary(self) -> bool:
+        """As :attr:`Case.ordinary` for the weights, with x of one row or more."""
+        return self.batch > 0 and super().ordinary
 
     @cached_property
     def weight(self) -> Tensor:
@@ -494,7 +657,7 @@ def _dropconnect_cases(draw: st.DrawFn, impl: Implementation, p: st.SearchStrate
     palette = tuple(draw(st.lists(_weights_within(dtype, bound), min_size=1, max_size=6)))
     order = 0 if len(palette) == 1 else draw(_ORDERS)
     return DropConnectCase(dtype, (out, columns), rate, draw(seeds), palette, order, training, "dropconnect",
-                           batch=draw(_sampled(_AXIS)))
+                           batch=draw(_sampled(_AXIS_OR_EMPTY)))
 
 
 def dropconnect_cases(impl: Implementation, largest: Multiplier, *, p: st.SearchStrategy[float] = mask_rates,
@@ -532,6 +695,9 @@ class FusedCase:
     p: float
     seed: int
     training: bool = True
+
+    ordinary = True  # its inputs show every weight's mask (the stratum's test of a case, Stratum)
+    RATE_FREE = True  # its inputs do not depend on p
 
     def called(self, impl: Implementation) -> tuple[object, object]:
         """(o, dL/dv) as ``impl`` returns them for this case's call."""
@@ -592,6 +758,7 @@ class RecurrentCase:
     rates: tuple[float, float, float]
     seed: int
     call: str = "masks"  # the calls the snippet shows: a key of RECURRENT_CALLS
+    ordinary = True  # its weights and x, made from the seed, show the masks (the stratum's test of a case, Stratum)
 
     def snippet(self) -> str:
         between, on_input, on_state = self.rates

@@ -48,7 +48,7 @@ from ..stats import (
     variance_roots,
 )
 from ..tensor import Tensor
-from .cases import cases, corners, noise_cases, noise_corners, probabilities, rates
+from .cases import cases, corners, noise_cases, noise_corners, probabilities, with_rates
 from .kit import (
     array_like,
     child_seed,
@@ -674,7 +674,7 @@ def check_nonfinite_inputs_follow_the_declared_policy(impl: Implementation, ctx:
             elif p < 1.0 and not KEPT <= seen:
                 failures.append(f"{name}: no {sorted(KEPT - seen)} outcome: kept NaN and ±inf must stay as they are")
     if not failures:
-        failures = search(ctx, cases(impl, p=st.one_of(rates, st.just(1.0)), nonfinite=True),
+        failures = search(ctx, cases(impl, p=with_rates(st.just(1.0)), nonfinite=True),
                           lambda case: _failures(outcomes("y", case.x, case.p, lambda: case.called(impl))))
     return ctx.verdict("DROPOUT-10", failures)
 

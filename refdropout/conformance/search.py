@@ -17,6 +17,15 @@ a test file's imports), so the same seed drew other cases in a whole-suite run t
 alone. The search turns that pool off for its own run: Hypothesis' own constants (the edges of
 integer and float ranges) stay, being the same in every process.
 
+Once its random cases (and the check's own explicit ones, its corners, tried first) conform, a
+search tries its stratum (:func:`stratum`, :class:`.cases.Stratum`): each special seed once, and each extreme rate in
+each declared format, on ordinary base cases of the clause's own strategy, so that a bug that lives at
+one special seed or rate is tried in every run whatever the master seed. The base cases are drawn by
+short Hypothesis runs of their own, one per format (a run fixes its format, and the format fixes the
+constraints of later draws: Hypothesis refuses a strategy whose draws change within one run), seeded
+from the clause's seed: the stratum is as reproducible as the random cases. A stratum's case at fault
+is shown as it is (its special seed or rate is the point of it), a random one shrunk.
+
 A case the judge finds at fault is shrunk by Hypothesis to a minimal one and reported as a
 runnable snippet (:meth:`.cases.Case.snippet`), with what came back and what the clause requires.
 An exception the implementation raises inside a case is shrunk too, and then propagates as it
@@ -34,7 +43,7 @@ the inner search is set here, so none is inherited from the outer test's profile
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from hypothesis import HealthCheck, Phase, Verbosity, example, given, seed, settings
 from hypothesis import strategies as st
@@ -43,10 +52,11 @@ from hypothesis.internal.cache import LRUCache
 from hypothesis.internal.conjecture import providers
 from hypothesis.internal.constants_ast import Constants
 
-from .cases import Case
+from ..contract.protocol import FLOATING_FORMATS
+from .cases import PATIENCE, Case, Stratum
 from .registry import Context
 
-__all__ = ["CASE_NOTE", "constants_of_no_module", "search"]
+__all__ = ["CASE_NOTE", "constants_of_no_module", "search", "stratum"]
 
 CASE_NOTE = "in the generated case"  # the note an exception raised in a generated case carries
 
@@ -56,6 +66,10 @@ Judge = Callable[[Case], list[str]]
 
 class _Counterexample(Exception):
     """A case the judge found at fault: what Hypothesis shrinks."""
+
+
+class _Kept(Exception):
+    """A pin of the stratum needs no more draws: its run ends."""
 
 
 def _settings(examples: int) -> settings:
@@ -87,8 +101,9 @@ def constants_of_no_module() -> Iterator[None]:
 
 def search(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge, explicit: Sequence[Case] = ()) -> list[str]:
     """The failures of the minimal case of ``strategy`` that ``judge`` finds at fault among
-    ``ctx.plan.examples`` cases drawn under ``ctx.seed``, the ``explicit`` cases tried first: [] when
-    every case conforms (and when the plan draws none)."""
+    ``ctx.plan.examples`` cases drawn under ``ctx.seed``, the ``explicit`` cases tried first; where they
+    all conform, of the first case of its stratum found at fault: [] when every case conforms (and when
+    the plan draws none)."""
     examples = ctx.plan.examples
     if examples == 0:
         return []
@@ -119,7 +134,41 @@ def search(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge, explic
         if tried:
             error.add_note(f"{CASE_NOTE} {tried[-1].snippet()}")
         raise
+    return _stratum_failures(ctx, strategy, judge)
+
+
+def _stratum_failures(ctx: Context, strategy: st.SearchStrategy[Case], judge: Judge) -> list[str]:
+    """The failures of the first case of ``strategy``'s stratum that ``judge`` finds at fault, shown as
+    it is (a special seed or rate is the point of it: nothing to shrink); an exception the implementation
+    raises in one propagates, a note naming the case added."""
+    for case in stratum(ctx.seed, strategy):
+        try:
+            failures = judge(case)
+        except Exception as error:
+            error.add_note(f"{CASE_NOTE} {case.snippet()}")
+            raise
+        if failures:
+            return [f"generated case (of the stratum, every special seed and extreme rate, tried after "
+                    f"{ctx.plan.examples} cases drawn with seed {ctx.seed}): `{case.snippet()}` -> "
+                    + "; ".join(failures)]
     return []
+
+
+def stratum(clause_seed: int, strategy: st.SearchStrategy[Case]) -> list[Case]:
+    """The stratum of ``strategy`` (:class:`.cases.Stratum`): each special seed, and each extreme rate in
+    each declared format, on base cases drawn by Hypothesis (at most PATIENCE in each format, the k-th
+    format's under seed 4 * ``clause_seed`` + k, with no example database), none of them run."""
+    kept = Stratum()
+
+    def offered(case: Case) -> None:
+        if kept.offer(case):
+            raise _Kept
+
+    generate = settings(_settings(PATIENCE), phases=(Phase.generate,))
+    for k in range(len(FLOATING_FORMATS)):
+        with kept.format(k), constants_of_no_module(), suppress(_Kept):
+            generate(seed(4 * clause_seed + k)(given(strategy)(offered)))()
+    return kept.cases()
 
 
 def _reported(case: Case, failures: list[str], examples: int, clause_seed: int) -> str:
