@@ -41,7 +41,7 @@ from broken.recurrent import (
 )
 from helpers import assert_fails, assert_generated_cases_catch, assert_outcome, assert_passes, exact, seeds, statistical
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import CHECKS, Outcome
+from refdropout.conformance import CHECKS, Outcome, sampling
 from refdropout.conformance.cases import RecurrentCase, recurrent_cases
 from refdropout.conformance.recurrent import _stack_masks, network_weights, sequence
 from refdropout.gradcheck import gradcheck
@@ -652,7 +652,7 @@ def test_keep_rates_beyond_a_chunk_are_judged_over_bounded_calls(check_correct, 
     """With calls of at most 4,096 mask elements (the deep profile's situation at the quick size),
     the reference passes at the full sample size and a wrong rate is still rejected."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(checks, "CHUNK", 4096)
+        patch.setattr(sampling, "CHUNK", 4096 * sampling.ENGINE_WIDTH)  # calls on engine tensors: CHUNK // ENGINE_WIDTH
         verdict = assert_passes(check_correct, "RECURRENT-9", reference("per_gate"), seed)
         assert all(record.n >= quick_plan.n for record in verdict.records), verdict.records
         assert_fails(check_broken, "RECURRENT-9", BetweenLayerKeepsAtP(), seed)

@@ -371,7 +371,7 @@ def test_reference_normals_are_box_muller_on_53_bit_uniforms(seed: int, n: int, 
 
 # --- samples beyond a chunk ---------------------------------------------------------------------------
 # At the deep profile every statistical sample of the variants exceeds sampling.CHUNK elements; at the
-# quick sizes a CHUNK of 2^15 puts the checks in that situation.
+# quick sizes a CHUNK of 2^16 puts the checks in that situation.
 
 BEYOND_A_CHUNK = {  # clause: (the capability it draws its sample from, broken implementations it still rejects)
     "VARIANTS-7": ("gaussian_dropout", (GaussianVarianceP(),)),
@@ -401,16 +401,16 @@ def _watched(capability: str) -> ReferenceDropout:
 @pytest.mark.parametrize("clause", sorted(BEYOND_A_CHUNK))
 def test_statistical_variants_beyond_a_chunk_are_judged_over_bounded_calls(check_correct, check_broken, quick_plan,
                                                                            clause: str) -> None:
-    """With calls of at most 2^15 elements the sample is drawn in several calls, none larger, and judged on
-    counts summed over them (VARIANTS-7: read in passes holding at most 2^15 values): the reference passes
+    """With calls of at most 2^16 elements the sample is drawn in several calls, none larger, and judged on
+    counts summed over them (VARIANTS-7: read in passes holding at most 2^16 values): the reference passes
     with the keep-rate and KS decisions on the whole sample, and the broken implementations still fail."""
     capability, broken = BEYOND_A_CHUNK[clause]
     whole = conformance.run_check(clause, REFERENCE, seed=0, plan=quick_plan, budget=quick_plan.budget())
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sampling, "CHUNK", 2**15)
+        patch.setattr(sampling, "CHUNK", 2**16)
         watched = _watched(capability)
         verdict = assert_passes(check_correct, clause, watched, 0)
-        assert watched.calls > 2 and watched.largest <= 2**15, (watched.calls, watched.largest)
+        assert watched.calls > 2 and watched.largest <= 2**16, (watched.calls, watched.largest)
         assert [r.n for r in verdict.records if r.test in ("binomial", "kolmogorov-smirnov")] == [
             r.n for r in whole.records if r.test in ("binomial", "kolmogorov-smirnov")]
         assert_fails(check_broken, clause, broken, 0)

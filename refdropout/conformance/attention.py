@@ -80,7 +80,7 @@ def _shared_slices(name: str, keep: np.ndarray) -> list[str]:
 def check_fused_kernels_keep_each_weight_at_rate_q(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-20: every kernel keeps the weights of (batch, 4, 64, 64) calls independently at rate q:
     the kept count by the exact binomial test at each rate, and no mask shared by two heads or samples.
-    The batch is drawn in calls of at most sampling.CHUNK weights (one call at quick and standard), the
+    The batch is drawn in calls of at most sampling.CHUNK / 2 weights (one call at quick and standard), the
     kept weights counted as they come; the shared masks are looked for in the first call."""
     failures: list[str] = []
     batch, weights = max(2, fused_batch(ctx.plan)), FUSED_HEADS * FUSED_LENGTH**2
@@ -88,8 +88,9 @@ def check_fused_kernels_keep_each_weight_at_rate_q(impl: Implementation, ctx: Co
         dtype = formats[0]
         for i, p in enumerate(FUSED_RATES):
             name, kept = f"VARIANTS-20 {backend}, {dtype.name}, p = {p}", 0
+            # a weight is held six times in a call (q, k, v, g in; o and dL/dv out): two elements of CHUNK each
             for k, (size, seed) in enumerate(calls(batch, child_seed(ctx.seed, len(FUSED_RATES) * b + i),
-                                                   width=weights)):
+                                                   width=2 * weights)):
                 o, _, wrong = _call(impl, backend, (size, FUSED_HEADS, FUSED_LENGTH, FUSED_LENGTH), dtype, p, seed)
                 failures += wrong
                 if wrong:
