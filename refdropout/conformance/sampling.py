@@ -18,7 +18,7 @@ values (stats.ks_test_of_parts). Nothing else a check keeps grows with n (counts
 a bounded number of values), so the peak memory of a run is the interpreter's, the framework's and one
 call's, whatever the profile: PEAK_BYTES is the bound stated for every built-in target at every profile
 (issue 15; benchmarks/clause_memory.py measures each clause against it: the reference's at the deep
-profile peak at 1,056 MiB at most, benchmarks/README.md).
+profile peak at 1,090 MiB at most, benchmarks/README.md).
 """
 
 from __future__ import annotations
