@@ -439,9 +439,9 @@ def test_dropout_is_active_after_an_eval_round_trip(check_correct, check_broken,
 @given(seed=seeds)
 def test_round_trip_keep_rate_beyond_a_chunk_is_judged_over_bounded_calls(check_correct, check_broken, quick_plan,
                                                                           seed: int) -> None:
-    """With calls of at most 4,096 elements (the deep profile's situation at the quick size), the
-    keep count is summed over successive calls: the reference passes at the full sample size and a
-    layer left inactive is still rejected."""
+    """With calls of at most 2,048 elements (CHUNK 4,096 over ENGINE_WIDTH: the layers take engine tensors; the
+    deep profile's situation at the quick size), the keep count is summed over successive calls: the reference
+    passes at the full sample size and a layer left inactive is still rejected."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sampling, "CHUNK", 4096)
         verdict = assert_passes(check_correct, "MODES-8", ReferenceDropout(), seed)

@@ -41,7 +41,7 @@ from broken.recurrent import (
 )
 from helpers import assert_fails, assert_generated_cases_catch, assert_outcome, assert_passes, exact, seeds, statistical
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import CHECKS, Outcome
+from refdropout.conformance import CHECKS, Outcome, sampling
 from refdropout.conformance.cases import RecurrentCase, recurrent_cases
 from refdropout.conformance.recurrent import _stack_masks, network_weights, sequence
 from refdropout.gradcheck import gradcheck
@@ -49,7 +49,7 @@ from refdropout.mutants.structure import RecurrentActiveInEval, RecurrentMaskNev
 from refdropout.nn.recurrent import GATE_MASKS, GRU, LSTM, RecurrentMasks
 from refdropout.nn.rnn_cells import GRUCell, LSTMCell
 from refdropout.random import Generator
-from refdropout.stats import correlation_power
+from refdropout.stats import correlation_power, decision_plan
 from refdropout.tensor import Tensor
 
 cells = st.sampled_from(["lstm", "gru"])
@@ -637,11 +637,15 @@ def test_keep_rate_check_rejects_wrong_rates(check_broken, seed: int) -> None:
 
 
 def test_keep_rate_samples_fit_one_call_up_to_a_chunk() -> None:
-    """A sample that fits CHUNK mask elements is one call (quick and standard: data unchanged); a
-    larger one, calls of at most CHUNK that draw at least the sample."""
-    assert checks._in_calls(checks.CHUNK // 3, 3) == (checks.CHUNK // 3, 1)
-    batch, calls = checks._in_calls(checks.CHUNK, 3)
-    assert batch * 3 <= checks.CHUNK and batch * calls >= checks.CHUNK and calls == 4
+    """A sample that fits CHUNK // ENGINE_WIDTH mask elements (the masks are engine tensors) is one call
+    (quick and standard: data unchanged); a larger one, calls of at most that many that draw at least the
+    sample."""
+    bound = sampling.CHUNK // sampling.ENGINE_WIDTH
+    assert checks._in_calls(bound // 3, 3) == (bound // 3, 1)
+    batch, calls = checks._in_calls(bound, 3)
+    assert batch * 3 <= bound and batch * calls >= bound and calls == 4
+    n = decision_plan("standard").n
+    assert checks._in_calls(-(-n // 2), 2)[1] == 1
 
 
 @pytest.mark.clause("RECURRENT-9")
@@ -652,7 +656,7 @@ def test_keep_rates_beyond_a_chunk_are_judged_over_bounded_calls(check_correct, 
     """With calls of at most 4,096 mask elements (the deep profile's situation at the quick size),
     the reference passes at the full sample size and a wrong rate is still rejected."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(checks, "CHUNK", 4096)
+        patch.setattr(sampling, "CHUNK", 4096 * sampling.ENGINE_WIDTH)  # calls on engine tensors: CHUNK // ENGINE_WIDTH
         verdict = assert_passes(check_correct, "RECURRENT-9", reference("per_gate"), seed)
         assert all(record.n >= quick_plan.n for record in verdict.records), verdict.records
         assert_fails(check_broken, "RECURRENT-9", BetweenLayerKeepsAtP(), seed)

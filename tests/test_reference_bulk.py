@@ -407,3 +407,14 @@ def test_dropconnect_rows_of_one_product_are_summed_as_the_engine_sums_them(p: f
     x, weight = np.concatenate([np.eye(4), -np.eye(4)]), _values((300, 4))
     expected = outcome(engine_call("dropconnect", (x, weight), p, training=True, seed=15_115))
     assert outcome(bulk_call("dropconnect", (x, weight), p, training=True, seed=15_115)) == expected
+
+
+@pytest.mark.parametrize("block", [1, 5, 64])
+def test_dropconnect_forms_its_products_in_blocks_of_outputs(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dropconnect_bulk forms at most _PRODUCTS_BLOCK products at once (not batch x out x in: VARIANTS-9's W
+    at the deep profile, issue 15), block by block of outputs: the engine's bits whatever the block."""
+    monkeypatch.setattr(bulk, "_PRODUCTS_BLOCK", block)
+    x, weight = np.concatenate([np.eye(4), -np.eye(4)]), _values((300, 4))
+    for args in ((x, weight), (_values((3, 40)), _values((20, 40), np.float32)), (x[:0], weight), (x, weight[:0])):
+        expected = outcome(engine_call("dropconnect", args, 0.5, training=True, seed=15_116))
+        assert outcome(bulk_call("dropconnect", args, 0.5, training=True, seed=15_116)) == expected

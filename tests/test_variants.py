@@ -9,6 +9,7 @@ broken implementation, with a fresh budget.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import string
@@ -77,9 +78,9 @@ from helpers import (
     seeds,
     statistical,
 )
-from refdropout import gradcheck
+from refdropout import conformance, gradcheck
 from refdropout.adapters.reference import ReferenceDropout
-from refdropout.conformance import CHECKS, cases
+from refdropout.conformance import CHECKS, cases, sampling
 from refdropout.contract.arrays import from_numpy, to_numpy
 from refdropout.dtypes import DType, get_dtype
 from refdropout.functional import (
@@ -366,6 +367,53 @@ def test_reference_normals_are_box_muller_on_53_bit_uniforms(seed: int, n: int, 
     y = gaussian_dropout(filled((n,), 1.0), p, generator=generator)
     assert y.data == [1 + sigma * zi for zi in z]  # one draw of 2n uniforms, bit for bit
     assert generator.state.draws == 1
+
+
+# --- samples beyond a chunk ---------------------------------------------------------------------------
+# At the deep profile every statistical sample of the variants exceeds sampling.CHUNK elements; at the
+# quick sizes a CHUNK of 2^16 puts the checks in that situation.
+
+BEYOND_A_CHUNK = {  # clause: (the capability it draws its sample from, broken implementations it still rejects)
+    "VARIANTS-7": ("gaussian_dropout", (GaussianVarianceP(),)),
+    "VARIANTS-9": ("dropconnect", (DropConnectRatesSwapped(), DropConnectPerOutputUnit())),
+    "VARIANTS-10": ("drop_path", (DropPathPerElement(), DropPathRowPairsShareMasks())),
+    "VARIANTS-14": ("dropblock2d", (DropBlockSeedRateP(),)),
+    "VARIANTS-20": ("fused_attention", (FusedEightBitThreshold(), FusedBroadcastMask())),
+}
+
+
+def _watched(capability: str) -> ReferenceDropout:
+    """The reference, counting the calls of ``capability`` on numpy arrays and the most elements of an array
+    any of them was handed."""
+    original = getattr(ReferenceDropout, capability)
+
+    @functools.wraps(original)  # its attributes too: the reference takes arrays there as they are
+    def method(self, *args, **kwargs):
+        sizes = [a.size for a in args if isinstance(a, np.ndarray)]
+        if sizes:
+            self.calls, self.largest = self.calls + 1, max(self.largest, *sizes)
+        return original(self, *args, **kwargs)
+
+    return type("Watched", (ReferenceDropout,), {capability: method, "calls": 0, "largest": 0})()
+
+
+@pytest.mark.clause("VARIANTS-7", "VARIANTS-9", "VARIANTS-10", "VARIANTS-14", "VARIANTS-20")
+@pytest.mark.parametrize("clause", sorted(BEYOND_A_CHUNK))
+def test_statistical_variants_beyond_a_chunk_are_judged_over_bounded_calls(check_correct, check_broken, quick_plan,
+                                                                           clause: str) -> None:
+    """With calls of at most 2^16 elements the sample is drawn in several calls, none larger, and judged on
+    counts summed over them (VARIANTS-7: read in passes holding at most 2^16 values): the reference passes
+    with the keep-rate and KS decisions on the whole sample, and the broken implementations still fail."""
+    capability, broken = BEYOND_A_CHUNK[clause]
+    whole = conformance.run_check(clause, REFERENCE, seed=0, plan=quick_plan, budget=quick_plan.budget())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sampling, "CHUNK", 2**16)
+        watched = _watched(capability)
+        verdict = assert_passes(check_correct, clause, watched, 0)
+        assert watched.calls > 2 and watched.largest <= 2**16, (watched.calls, watched.largest)
+        assert [r.n for r in verdict.records if r.test in ("binomial", "kolmogorov-smirnov")] == [
+            r.n for r in whole.records if r.test in ("binomial", "kolmogorov-smirnov")]
+        assert_fails(check_broken, clause, broken, 0)
 
 
 # --- DropConnect --------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ __all__ = [
 Source = Generator | NumpyGenerator | None
 _FORMAT_NAMES = {dtype: name for name, dtype in NUMPY_FORMATS.items()}
 _MATH_CHUNK = 1 << 16  # elements whose math.log and math.cos are taken in one pass (_standard_normal)
+_PRODUCTS_BLOCK = 1 << 20  # products of dropconnect_bulk formed at once: its memory is not 4 x W's (issue 15)
 
 
 def _affine(x: np.ndarray, scale: np.ndarray | float, shift: np.ndarray | float | None = None) -> np.ndarray:
@@ -180,11 +181,16 @@ def dropconnect_bulk(x: np.ndarray, weight: np.ndarray, p: float = 0.5, *, train
     with np.errstate(all="ignore"):
         wide = weight.astype(np.float64)
         effective = np.where(keep, wide / divisor, wide * 0.0).astype(weight.dtype).astype(np.float64)
+        del wide, keep
         rows = x.astype(np.float64).reshape(numel(x.shape[:-1]), n_in)
-        products = rows[:, None, :] * effective[None, :, :]
     result = NUMPY_FORMATS[promote(*(get_dtype(_FORMAT_NAMES[a.dtype]) for a in (x, weight))).name]
-    with np.errstate(all="ignore"):
-        y = _fsums(products.reshape(len(rows) * n_out, n_in)).astype(result)
+    y = np.empty((len(rows), n_out), dtype=result)
+    step = max(1, _PRODUCTS_BLOCK // max(1, len(rows) * n_in))  # outputs whose products are formed at once
+    for start in range(0, n_out, step):
+        block = effective[start:start + step]
+        with np.errstate(all="ignore"):
+            products = (rows[:, None, :] * block[None, :, :]).reshape(len(rows) * len(block), n_in)
+            y[:, start:start + len(block)] = _fsums(products).reshape(len(rows), len(block)).astype(result)
     return y.reshape(x.shape[:-1] + (n_out,))
 
 

@@ -23,7 +23,7 @@ from .cases import Case, module_cases, probabilities
 from .dropout import _evaluation, _read_as_one
 from .kit import identical, mismatch, nonzero, ones
 from .registry import Context, check
-from .sampling import calls
+from .sampling import ENGINE_WIDTH, calls
 from .search import search
 from .verdict import Verdict
 
@@ -172,7 +172,8 @@ def check_active_after_eval_round_trip(impl: Implementation, ctx: Context) -> Ve
     net(x)
     net.train()
     kept = 0
-    for size, _ in calls(n, ctx.seed):  # one call of n at quick and standard; calls of CHUNK at deep
+    # successive calls of at most CHUNK // ENGINE_WIDTH elements: the layers take engine tensors (contract)
+    for size, _ in calls(n, ctx.seed, width=ENGINE_WIDTH):
         y = net(ones(size)).data  # layers take engine tensors (contract); the zeros counted at C speed
         kept += len(y) - y.count(0.0)  # NaN != 0.0: kept, as everywhere
     decision = binomial_test(kept, n, 1.0 - p, alpha=ctx.alpha)

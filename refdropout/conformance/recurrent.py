@@ -30,10 +30,10 @@ from ..stats import (
     successive_independence_test,
 )
 from ..tensor import Tensor
+from . import sampling
 from .cases import RecurrentCase, recurrent_cases
 from .kit import judge
 from .registry import Context, check
-from .sampling import CHUNK
 from .search import search
 from .verdict import Outcome, Verdict
 
@@ -499,10 +499,10 @@ def _stack_masks(impl: Implementation, semantics: str, *, steps: int, batch: int
 
 def _in_calls(batch: int, masks_per_item: int) -> tuple[int, int]:
     """(batch of one call, calls) that draw at least ``batch`` items of ``masks_per_item`` mask
-    elements each in calls of at most CHUNK elements: one call of ``batch`` when it fits (every
-    sample of the quick and standard profiles: their data unchanged), else successive calls of one
-    network, each drawing fresh masks (the deep profile, by design; spec/stats.md)."""
-    per_call = min(batch, max(CHUNK // masks_per_item, 1))
+    elements each in calls of at most CHUNK // ENGINE_WIDTH elements (the masks are engine tensors): one
+    call of ``batch`` when it fits (every sample of the quick and standard profiles: their data unchanged),
+    else successive calls of one network, each drawing fresh masks (the deep profile, by design; spec/stats.md)."""
+    per_call = min(batch, max(sampling.CHUNK // sampling.ENGINE_WIDTH // masks_per_item, 1))
     return per_call, -(-batch // per_call)
 
 

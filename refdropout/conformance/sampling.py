@@ -11,8 +11,14 @@ what one call of n elements would draw.
 Masks are read where the data lives: through ``dropout_mask_bits`` where the implementation has it
 (one bit per element crosses to the host), else off ``dropout`` of ones (kept: nonzero). A call of
 CHUNK elements holds its input and its output, 8 x CHUNK bytes each in float64, and the framework
-its temporaries: the peak memory of a run beyond the interpreter and the framework's own is about
-PEAK_BYTES, whatever the profile.
+its temporaries. Calls on engine tensors (modules, recurrent networks: Python lists, about 110 bytes an
+element) draw CHUNK // ENGINE_WIDTH elements; VARIANTS-20's fused calls, which hold each weight six
+times, CHUNK / 2 weights; the Kolmogorov-Smirnov test reads its sample in passes that hold at most CHUNK
+values (stats.ks_test_of_parts). Nothing else a check keeps grows with n (counts, 2x2 tables, tallies of
+a bounded number of values), so the peak memory of a run is the interpreter's, the framework's and one
+call's, whatever the profile: PEAK_BYTES is the bound stated for every built-in target at every profile
+(issue 15; benchmarks/clause_memory.py measures each clause against it: the reference's at the deep
+profile peak at 1,090 MiB at most, benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -29,13 +35,18 @@ from ..dtypes import DType, float64
 from ..stats import PairCounts, exact_sum
 from .kit import child_seed, keep_mask_array, ones_array
 
-__all__ = ["CHUNK", "PEAK_BYTES", "Drawn", "calls", "keep_masks", "keep_count", "lag_counts", "class_lag_counts",
-           "pair_counts", "outputs"]
+__all__ = ["CHUNK", "PEAK_BYTES", "ENGINE_WIDTH", "Drawn", "calls", "keep_masks", "keep_count", "lag_counts",
+           "class_lag_counts", "pair_counts", "outputs"]
 
 # elements of one call: 16,777,216, above every sample of the standard profile (the largest, VARIANTS-3's
 # 2 x 2 elements for each of n / 2 samples, is 9,666,544 elements)
 CHUNK = 2**24
-PEAK_BYTES = 3 * 8 * CHUNK  # input, output and one temporary of one call in float64: 384 MiB
+PEAK_BYTES = 2 * 2**30  # a run's peak resident memory, whatever the profile: 2 GiB
+# a call on engine tensors (capabilities that take them by contract: modules, networks) draws at most
+# CHUNK // ENGINE_WIDTH elements: an element of a Python list with the engine's temporaries costs about 110
+# bytes, not 8 (MODES-8 at deep: 1,858 MiB for calls of CHUNK), and the standard profile's n (4,833,271)
+# still fits one call, so its data are those of one call of n
+ENGINE_WIDTH = 2
 
 
 def calls(n: int, seed: int, width: int = 1) -> list[tuple[int, int]]:

@@ -40,12 +40,14 @@ from ..stats import (
     chernoff_variance_test,
     ks_samples_needed,
     ks_test,
+    ks_test_of_parts,
     log_add_exp,
     pair_counts_test,
     samples_for_power,
     samples_needed,
 )
 from ..tensor import Tensor
+from . import sampling
 from .cases import (
     CORNER_RATE,
     DropConnectCase,
@@ -599,11 +601,25 @@ def check_gaussian_noise_is_normal(impl: Implementation, ctx: Context) -> Verdic
     """VARIANTS-7: y / x ~ N(1, p/q) by the KS test at the profile's MDE; identity in eval and at p = 0, then
     over generated cases (eval at p in [0, 1), where the variance is finite, and training at p = 0)."""
     n = sample_sizes(ctx.plan)["VARIANTS-7"]
-    y = impl.gaussian_dropout(ones_array(n), P, training=True, seed=ctx.seed)
-    failures = array_of_shape("VARIANTS-7", y, (n,))
-    if not failures:
-        noise = norm(1.0, math.sqrt(P / (1.0 - P)))
-        judge(ctx, "VARIANTS-7 noise distribution", ks_test(y.astype(np.float64), noise, alpha=ctx.alpha), failures)
+    parts, failures = calls(n, ctx.seed), []
+
+    def outputs() -> Iterator[np.ndarray]:  # the same inputs and seeds each time: the same outputs
+        for size, seed in parts:
+            y = impl.gaussian_dropout(ones_array(size), P, training=True, seed=seed)
+            failures.extend([] if failures else array_of_shape("VARIANTS-7", y, (size,)))
+            if failures:  # a call of the wrong shape ends the reading, and the check decides nothing
+                return
+            yield y.astype(np.float64, copy=False)
+
+    noise = norm(1.0, math.sqrt(P / (1.0 - P)))
+    if len(parts) == 1:  # quick, standard: the one call's array, tested whole
+        y = next(outputs(), None)
+        decision = None if failures else ks_test(y, noise, alpha=ctx.alpha)
+    else:  # deep: read in passes over the calls, at most CHUNK values held (stats.ks_test_of_parts)
+        decision = None if next(outputs(), None) is None else ks_test_of_parts(outputs, noise, alpha=ctx.alpha,
+                                                                                 held=sampling.CHUNK)
+    if decision is not None and not failures:
+        judge(ctx, "VARIANTS-7 noise distribution", decision, failures)
     x = distinct((4, 5))
     for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
         failures += identical(mode, impl.gaussian_dropout(x, p, training=training, seed=ctx.seed), x)
@@ -627,29 +643,25 @@ def _weights(rows: int, cols: int) -> np.ndarray:
 @check("VARIANTS-9", needs=("dropconnect",), decisions=1 + DROPCONNECT_COLUMNS)
 def check_dropconnect_masks_weights(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-9: with x = I, y^T = W ⊙ M / q: each 0 or W/q, the number kept Binomial(size, q), and
-    weights l = 1..cols apart in W's row-major order independent; eval gives W^T."""
+    weights l = 1..cols apart in W's row-major order independent; eval gives W^T. The rows of W are drawn in
+    calls of at most sampling.CHUNK weights (one call at quick and standard), counted as they come."""
     cols = DROPCONNECT_COLUMNS
     rows = sample_sizes(ctx.plan)["VARIANTS-9"]
-    w = _weights(rows, cols)
-    y = impl.dropconnect(np.eye(cols), w, P, training=True, seed=ctx.seed)
-    failures = array_of_shape("training", y, (cols, rows))
-    if not failures:
-        got = y.T.reshape(-1).astype(np.float64)  # y[j, r] = W'[r, j]: the weights in W's row-major order
-        kept_value = w.reshape(-1) / (1.0 - P)
-        wrong = np.flatnonzero((got != 0.0) & ~(np.abs(got - kept_value) <= np.spacing(np.abs(kept_value))))
-        if wrong.size:  # neither 0 nor W / q within one ulp (NaN included)
-            k = int(wrong[0])
-            failures.append(f"weight {divmod(k, cols)}: W = {float(w.flat[k])!r} became {float(got[k])!r}, "
-                            f"neither 0 nor W / q")
-    if not failures:
-        keep = got != 0.0
-        judge(ctx, "VARIANTS-9 keep rate",
-              binomial_test(int(np.count_nonzero(keep)), rows * cols, 1.0 - P, alpha=ctx.alpha), failures)
+    kept, apart, failures = 0, [PairCounts() for _ in range(cols)], []
+    for size, seed in calls(rows, ctx.seed, width=cols):
+        keep, failures = _dropconnect_keep(impl, size, seed)
+        if failures:
+            break
+        kept += int(np.count_nonzero(keep))
         # lag l < cols pairs M[r, j] with M[r, j + l] and M[r + 1, j + l - cols]: the neighbours of a row and
         # the next row's shifted; lag cols pairs M[r, j] with M[r + 1, j], one input in two rows
         for lag in range(1, cols + 1):
+            apart[lag - 1] += lag_counts(keep, lag)
+    if not failures:
+        judge(ctx, "VARIANTS-9 keep rate", binomial_test(kept, rows * cols, 1.0 - P, alpha=ctx.alpha), failures)
+        for lag, counts in enumerate(apart, start=1):
             judge(ctx, f"VARIANTS-9 weights {lag} apart",
-                  pair_counts_test(lag_counts(keep, lag), alpha=ctx.alpha, test="lag independence"), failures)
+                  pair_counts_test(counts, alpha=ctx.alpha, test="lag independence"), failures)
     small = _weights(5, cols)
     for p, training, mode in ((P, False, "eval"), (0.0, True, "p = 0")):
         y = impl.dropconnect(np.eye(cols), small, p, training=training, seed=ctx.seed)
@@ -662,6 +674,26 @@ def check_dropconnect_masks_weights(impl: Implementation, ctx: Context) -> Verdi
                                          dropconnect_cases(impl, largest, p=st.just(0.0))),
                           _dropconnect_case(impl, ctx))
     return ctx.verdict("VARIANTS-9", failures)
+
+
+def _dropconnect_keep(impl: Implementation, rows: int, seed: int) -> tuple[np.ndarray, list[str]]:
+    """(keep mask of W's weights in row-major order, failures) of one training call at P with x = I on
+    ``rows`` rows of _weights: a failure where y is not of shape (cols, rows) or an effective weight is
+    neither 0 nor W / q within one ulp (NaN included)."""
+    cols = DROPCONNECT_COLUMNS
+    w = _weights(rows, cols)
+    y = impl.dropconnect(np.eye(cols), w, P, training=True, seed=seed)
+    failures = array_of_shape("training", y, (cols, rows))
+    if failures:
+        return np.zeros(0, dtype=np.bool_), failures
+    got = y.T.reshape(-1).astype(np.float64)  # y[j, r] = W'[r, j]: the weights in W's row-major order
+    kept_value = w.reshape(-1) / (1.0 - P)
+    wrong = np.flatnonzero((got != 0.0) & ~(np.abs(got - kept_value) <= np.spacing(np.abs(kept_value))))
+    if wrong.size:
+        k = int(wrong[0])
+        failures.append(f"weight {divmod(k, cols)}: W = {float(w.flat[k])!r} became {float(got[k])!r}, "
+                        f"neither 0 nor W / q")
+    return got != 0.0, failures
 
 
 def _largest_multiplier(impl: Implementation) -> Callable[[float, DType], float]:
@@ -704,17 +736,26 @@ def _dropconnect_case(impl: Implementation, ctx: Context) -> Callable[[DropConne
 @check("VARIANTS-10", needs=("drop_path",), decisions=3)
 def check_row_mode_drops_whole_samples(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-10: one mask value per row of x = 1 of shape (N, 2); the number of rows kept Binomial(N, q);
-    the masks of rows r and r + 1, and of rows r and r + N / 2 (the two halves of the batch), independent."""
-    shape = (sample_sizes(ctx.plan)["VARIANTS-10"], 2)
-    y = impl.drop_path(ones_array(shape), P, mode="row", scaling="inverted", training=True, seed=ctx.seed)
-    failures = _shared_array("row mode", y, shape, (shape[0], 1), 1.0 / (1.0 - P))
+    the masks of rows r and r + 1, and of rows r and r + N / 2 (the two halves of the batch), independent.
+    The rows are drawn in calls of at most sampling.CHUNK elements (one call at quick and standard), an even
+    number of rows each; at deep the halves are those of each call's batch."""
+    rows = sample_sizes(ctx.plan)["VARIANTS-10"]
+    kept, successive, halves, failures = 0, PairCounts(), PairCounts(), []
+    for size, seed in calls(rows, ctx.seed, width=2):
+        shape = (size, 2)
+        y = impl.drop_path(ones_array(shape), P, mode="row", scaling="inverted", training=True, seed=seed)
+        failures = _shared_array("row mode", y, shape, (size, 1), 1.0 / (1.0 - P))
+        if failures:
+            break
+        mask = keep_mask_array(y[:, 0])
+        kept += int(np.count_nonzero(mask))
+        successive += lag_counts(mask, 1)
+        halves += lag_counts(mask, size // 2)
     if not failures:
-        kept = keep_mask_array(y[:, 0])
-        judge(ctx, "VARIANTS-10 rows kept",
-              binomial_test(int(np.count_nonzero(kept)), shape[0], 1.0 - P, alpha=ctx.alpha), failures)
-        for name, lag in (("rows r and r + 1", 1), ("the two halves of the batch", shape[0] // 2)):
+        judge(ctx, "VARIANTS-10 rows kept", binomial_test(kept, rows, 1.0 - P, alpha=ctx.alpha), failures)
+        for name, counts in (("rows r and r + 1", successive), ("the two halves of the batch", halves)):
             judge(ctx, f"VARIANTS-10 {name}",
-                  pair_counts_test(lag_counts(kept, lag), alpha=ctx.alpha, test="lag independence"), failures)
+                  pair_counts_test(counts, alpha=ctx.alpha, test="lag independence"), failures)
     return ctx.verdict("VARIANTS-10", failures)
 
 
@@ -839,24 +880,30 @@ def check_dropblock_drops_whole_blocks(impl: Implementation, ctx: Context) -> Ve
 @check("VARIANTS-14", needs=("dropblock2d",), decisions=2 * len(SEED_RATE_CASES))
 def check_dropblock_seed_rate(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-14: on H x W maps, H < W and H > W, at b = 2 and 3, the corner is dropped w.p. γ and
-    the most covered position, covered by k seed blocks, w.p. 1 - (1 - γ)^k."""
+    the most covered position, covered by k seed blocks, w.p. 1 - (1 - γ)^k. Each case's maps are drawn in
+    calls of at most sampling.CHUNK elements (one call at quick and standard), counted as they come."""
     maps = sample_sizes(ctx.plan)["VARIANTS-14"]
     failures: list[str] = []
-    for (height, width, block), seed in zip(SEED_RATE_CASES, successive_seeds(ctx.seed, len(SEED_RATE_CASES))):
+    for (height, width, block), case_seed in zip(SEED_RATE_CASES, successive_seeds(ctx.seed, len(SEED_RATE_CASES))):
         case = f"{height} x {width}, b = {block}"
-        shape = (maps, 1, height, width)
-        y = impl.dropblock2d(ones_array(shape), P, block_size=block, training=True, seed=seed)
-        failures += array_of_shape(f"VARIANTS-14 {case}", y, shape)
-        if failures:
-            break
+        positions = (("corner", (0, 0)), ("most covered", most_covered(height, width, block)))
+        offsets = [sum(i * stride for i, stride in zip(position, strides((height, width))))
+                   for _, position in positions]
+        dropped = [0] * len(positions)
+        for size, seed in calls(maps, case_seed, width=height * width):
+            shape = (size, 1, height, width)
+            y = impl.dropblock2d(ones_array(shape), P, block_size=block, training=True, seed=seed)
+            failures += array_of_shape(f"VARIANTS-14 {case}", y, shape)
+            if failures:
+                return ctx.verdict("VARIANTS-14", failures)
+            for k, offset in enumerate(offsets):  # the position in every map
+                dropped[k] += int(np.count_nonzero(y.reshape(-1)[offset::height * width] == 0))
+            del y  # before the next call: two outputs of a call's maps are never held at once
         gamma = seed_rate(P, block, height, width)
-        for name, position in (("corner", (0, 0)), ("most covered", most_covered(height, width, block))):
-            offset = sum(i * stride for i, stride in zip(position, strides((height, width))))
-            dropped = int(np.count_nonzero(y.reshape(-1)[offset::height * width] == 0))  # the position in every map
+        for (name, position), count in zip(positions, dropped):
             covering = seed_coverage(position, height, width, block)
-            decision = binomial_test(dropped, maps, 1.0 - (1.0 - gamma) ** covering, alpha=ctx.alpha)
+            decision = binomial_test(count, maps, 1.0 - (1.0 - gamma) ** covering, alpha=ctx.alpha)
             judge(ctx, f"VARIANTS-14 {case}, {name} {position} dropped", decision, failures)
-        del y  # before the next case's call: two outputs of n maps are never held at once
     return ctx.verdict("VARIANTS-14", failures)
 
 

@@ -7,6 +7,7 @@ spec/stats.md states what they promise. One module per idea:
 * :mod:`.budget` — the family-wise error budget (Bonferroni, Holm);
 * :mod:`.structure` — homogeneity, pairwise independence, runs and dispersion of 0/1 masks;
 * :mod:`.continuous` — Kolmogorov–Smirnov, mean and variance tests for continuous variants;
+* :mod:`.ks_parts` — the Kolmogorov–Smirnov test of a sample read in parts, in bounded memory;
 * :mod:`.bernstein` — mean and variance tests by Bernstein's inequality, valid at every sample size;
 * :mod:`.chernoff` — mean and variance tests by Chernoff's bound with the exact moment generating function;
 * :mod:`.finite` — the generating functions of finite laws and of the squared deviation of their means;
@@ -35,6 +36,7 @@ from .chernoff import (
 from .continuous import Tally, exact_sum, ks_test, mean_z_test, variance_test
 from .decision import Decision
 from .finite import average_square_log_mgf, finite_log_mgf
+from .ks_parts import ks_test_of_parts
 from .planning import (
     correlation_power,
     detectable_delta,
@@ -110,6 +112,7 @@ __all__ = [
     "homogeneity_test",
     "ks_samples_needed",
     "ks_test",
+    "ks_test_of_parts",
     "lag_independence_test",
     "mean_z_test",
     "class_pair_counts_test",
