@@ -46,6 +46,11 @@ allows. Both declare the algorithm "jax-threefry" (spec/exact.md, EXACT-1): Haik
 ``key(seed)``, Flax's the key linen folds the call counter into; and their streams' key schedules
 (EXACT-2): "jax-split" for Haiku's idiom, "nnx-rngs" for one ``nnx.Dropout`` and its forked ``Rngs``
 stream. The module imports jax only when an adapter is made.
+
+Compilations. Outside ``jit`` JAX compiles an executable for each operation, shape and format it
+meets, and the generated cases bring hundreds of shapes: a call of at most QUICK_COMPILE_ELEMENTS
+elements is compiled with XLA's backend optimisations off (:func:`quick_compiles`), which gives the
+same bits in about a third of the compile time; JAX's caches are bounded (:func:`bounded_caches`).
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ from . import INSTALL as COMMANDS
 from . import import_framework
 
 __all__ = ["JaxDropout", "FlaxDropout", "CACHE_CHECK", "INSTALL_JAX", "INSTALL_FLAX", "KNOWN_DEVIATIONS",
-           "bounded_caches"]
+           "QUICK_COMPILE_ELEMENTS", "bounded_caches", "elements", "quick_compiles"]
 
 INSTALL_JAX = COMMANDS["jax"]
 INSTALL_FLAX = COMMANDS["flax"]
