@@ -79,7 +79,7 @@ INSTALL_JAX = COMMANDS["jax"]
 INSTALL_FLAX = COMMANDS["flax"]
 SEEDS = 2**64  # a seed is an integer in [0, 2^64)
 CACHE_BYTES = 2**30  # resident bytes above which JAX's compilation caches are cleared (bounded_caches)
-CACHE_CHECK = 256  # calls between two looks at the resident size
+CACHE_CHECK = 32  # calls between two looks at the resident size
 # elements up to which a call's compilations skip XLA's backend optimisations (quick_compiles, issue 15)
 QUICK_COMPILE_ELEMENTS = 2**16
 QUICK_COMPILE_FLAG = "jax_disable_most_optimizations"
