@@ -424,3 +424,65 @@ def assert_mask_bits_are_the_mask(impl: Implementation, seed: int = 3) -> None:
                 want = np.packbits(np.asarray(y) != 0, bitorder="little")
                 assert isinstance(bits, np.ndarray) and bits.dtype == np.uint8, f"{described(impl)}: {type(bits)}"
                 assert bits.tobytes() == want.tobytes(), f"{described(impl)}: {dtype.name}, n = {n}, p = {p}"
+
+
+# x values of every kind a check hands dropout: ±0, ±1, ±inf, NaN, subnormals of each format, the largest
+# finite values, and plain ones; rates from 2^-30 to 1 - 2^-53, where the scale 1 / q overflows float16
+SPECIAL_VALUES = (float("nan"), float("inf"), float("-inf"), 0.0, -0.0, 1.0, -1.0, 5e-324, 1e-40, 6e-8, 2**-14,
+                  1e-310, 65504.0, 3.0e38, 1.7e308, 0.1, 123.456, -7.25)
+EXTREME_AND_ORDINARY_RATES = (2**-30, 1e-8, 0.1, 0.3, 0.5, 0.7123456789, 0.9, 0.999, 0.99999, 1 - 2**-16,
+                              1 - 2**-25, 1 - 2**-53)
+
+
+def special_array(shape: tuple[int, ...], dtype: str, shift: int = 0) -> Any:
+    """SPECIAL_VALUES (rotated by ``shift``) repeated to ``shape`` in ``dtype`` (a numpy array)."""
+    import numpy as np
+
+    from refdropout.contract.arrays import NUMPY_FORMATS
+
+    with np.errstate(over="ignore"):
+        values = np.roll(np.array(SPECIAL_VALUES), shift)
+        return np.resize(values, math.prod(shape)).astype(NUMPY_FORMATS[dtype]).reshape(shape)
+
+
+def assert_quick_compiles_keep_the_bits(impl: Implementation, monkeypatch: pytest.MonkeyPatch, dtype: str) -> None:
+    """A JAX target's small calls are compiled with XLA's backend optimisations off
+    (``refdropout.adapters.jax.quick_compiles``, issue 15): their bits, NaN payloads included, are those of
+    the same calls compiled as JAX compiles by default, in ``dtype`` on every special value and rate, for
+    dropout, its VJP, a stream's calls and, where the target has one, its fused attention (forward and
+    dL/dv). The caches are cleared before each pass: an executable is reused whichever way it was compiled."""
+    import refdropout.adapters.jax as adapter_module
+
+    flag = adapter_module.QUICK_COMPILE_FLAG
+    with impl._x64(adapter_module.QUICK_COMPILE_ELEMENTS):
+        assert impl.jax.config.values[flag], "a small call is not compiled quickly"
+    with impl._x64(adapter_module.QUICK_COMPILE_ELEMENTS + 1):
+        assert not impl.jax.config.values[flag], "a large call is compiled quickly"
+    x, g = special_array((3, 2, 5), dtype), special_array((3, 2, 5), dtype, shift=5)
+    attention = hasattr(impl, "fused_attention")
+    # q and k finite and unequal, so that the weights are not all 1/L; v and g special
+    qk = special_array((1, 2, 4, 4), "float64", shift=15).clip(-8, 8).astype(x.dtype)
+    v, w = special_array((1, 2, 4, 4), dtype, shift=3), special_array((1, 2, 4, 4), dtype, shift=9)
+
+    def results() -> list:
+        impl.jax.clear_caches()
+        out = []
+        for p in EXTREME_AND_ORDINARY_RATES:
+            seed = int(p * 2**40) % 2**64
+            out.append(impl.dropout(x, p, training=True, seed=seed))
+            out.extend(impl.dropout_vjp(x, p, g, training=True, seed=seed))
+            stream = impl.dropout_stream(seed)
+            out.extend(stream(x, p, training=True) for _ in range(2))
+            if attention:
+                out.extend(impl.fused_attention(qk, qk[::-1].copy(), v, w, p, backend="dot_product_attention",
+                                                training=True, seed=seed))
+        return out
+
+    quick = results()
+    monkeypatch.setattr(adapter_module, "QUICK_COMPILE_ELEMENTS", -1)
+    with impl._x64(0):
+        assert not impl.jax.config.values[flag]
+    optimised = results()
+    differing = [i for i, (a, b) in enumerate(zip(quick, optimised))
+                 if a.dtype != b.dtype or a.tobytes() != b.tobytes()]
+    assert not differing, f"{described(impl)}, {dtype}: quick and optimised compilations differ at results {differing}"

@@ -19,6 +19,7 @@ from helpers import (
     QuickRun,
     assert_answers_in_kind,
     assert_mask_bits_are_the_mask,
+    assert_quick_compiles_keep_the_bits,
     assert_quick_run_gives,
     described,
     misdeclaring,
@@ -106,3 +107,11 @@ def test_numpy_arrays_are_answered_in_kind(target) -> None:
 
 def test_mask_bits_are_the_mask_of_dropout(target) -> None:
     assert_mask_bits_are_the_mask(target)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+def test_quick_compiles_give_the_same_bits(target, monkeypatch, dtype: str) -> None:
+    """Small calls are compiled with XLA's backend optimisations off (issue 15: compiling a bernoulli draw
+    for each generated shape was most of equinox's time at EXACT-2); they give the bits of the default
+    compilation."""
+    assert_quick_compiles_keep_the_bits(target, monkeypatch, dtype)

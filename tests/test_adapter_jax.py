@@ -18,16 +18,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import (
+    EXTREME_AND_ORDINARY_RATES,
     REPO,
     QuickRun,
     assert_answers_in_kind,
     assert_fails,
     assert_mask_bits_are_the_mask,
+    assert_quick_compiles_keep_the_bits,
     assert_quick_run_gives,
     described,
     exact,
     misdeclaring,
     quick_run_cases,
+    special_array,
 )
 from refdropout.adapters.jax import KNOWN_DEVIATIONS as DEVIATIONS
 
@@ -227,13 +230,6 @@ def test_caches_are_bounded_above_what_the_process_held_before(monkeypatch, resi
     assert bool(cleared) is clears
 
 
-# x values of every kind a check hands dropout: ±0, ±1, ±inf, NaN, subnormals of each format, the largest
-# finite values, and plain ones; rates from 2^-30 to 1 - 2^-53, where the scale 1 / q overflows float16
-_SPECIAL = (float("nan"), float("inf"), float("-inf"), 0.0, -0.0, 1.0, -1.0, 5e-324, 1e-40, 6e-8, 2**-14, 1e-310,
-            65504.0, 3.0e38, 1.7e308, 0.1, 123.456, -7.25)
-_RATES = (2**-30, 1e-8, 0.1, 0.3, 0.5, 0.7123456789, 0.9, 0.999, 0.99999, 1 - 2**-16, 1 - 2**-25, 1 - 2**-53)
-
-
 @pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
 def test_compiled_forward_is_the_op_by_op_dropout(targets, dtype: str) -> None:
     """The jax target computes a forward pass with ``hk.dropout``'s arithmetic under ``jax.jit`` (issue 15:
@@ -241,17 +237,23 @@ def test_compiled_forward_is_the_op_by_op_dropout(targets, dtype: str) -> None:
     idiom called op by op, as before, on every rate and special value, with and without a noise shape."""
     import numpy as np
 
-    from refdropout.contract.arrays import NUMPY_FORMATS
-
     impl = targets["jax"]
-    with np.errstate(over="ignore"):
-        x = np.resize(np.array(_SPECIAL), 3 * 2 * 5).astype(NUMPY_FORMATS[dtype]).reshape(3, 2, 5)
+    x = special_array((3, 2, 5), dtype)
     differing = []
     with impl._x64():
-        for (p, seed), mask_shape in zip([(p, s) for p in _RATES for s in (0, 7, 2**64 - 1)], [None, (3, 1, 5)] * 99):
+        calls = [(p, s) for p in EXTREME_AND_ORDINARY_RATES for s in (0, 7, 2**64 - 1)]
+        for (p, seed), mask_shape in zip(calls, [None, (3, 1, 5)] * 99):
             key, a = impl._key(seed), impl.jnp.asarray(x)
             compiled = np.asarray(impl._forward(key, a, p, True, mask_shape))
             op_by_op = np.asarray(impl._drop(key, a, p, True, mask_shape))
             if compiled.dtype != op_by_op.dtype or compiled.tobytes() != op_by_op.tobytes():
                 differing.append((p, seed, mask_shape))
     assert not differing, f"{dtype}: compiled and op-by-op dropout differ at (p, seed, mask shape) {differing}"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+def test_quick_compiles_give_the_same_bits(targets, monkeypatch, target: str, dtype: str) -> None:
+    """Small calls are compiled with XLA's backend optimisations off (issue 15: compiling a bernoulli draw
+    for each generated shape was most of flax's time); they give the bits of the default compilation."""
+    assert_quick_compiles_keep_the_bits(targets[target], monkeypatch, dtype)

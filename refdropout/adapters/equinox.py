@@ -45,7 +45,7 @@ from ..contract.arrays import in_kind
 from ..tensor import Tensor
 from . import INSTALL as COMMANDS
 from . import import_framework
-from .jax import XLA_RECIPROCAL_OVERFLOW, JaxDropout, _Jax
+from .jax import XLA_RECIPROCAL_OVERFLOW, JaxDropout, _Jax, elements
 
 __all__ = ["EquinoxDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
@@ -138,6 +138,6 @@ class _Module:
 
     def __call__(self, x: Tensor) -> Tensor:
         adapter = self.adapter
-        with adapter._x64():
+        with adapter._x64(elements(x)):
             key = self.key.next(adapter.jax) if self.training else None
             return in_kind(np.asarray(self.module(adapter._array(x), key=key)), x)

@@ -46,14 +46,21 @@ allows. Both declare the algorithm "jax-threefry" (spec/exact.md, EXACT-1): Haik
 ``key(seed)``, Flax's the key linen folds the call counter into; and their streams' key schedules
 (EXACT-2): "jax-split" for Haiku's idiom, "nnx-rngs" for one ``nnx.Dropout`` and its forked ``Rngs``
 stream. The module imports jax only when an adapter is made.
+
+Compilations. Outside ``jit`` JAX compiles an executable for each operation, shape and format it
+meets, and the generated cases bring hundreds of shapes: a call of at most QUICK_COMPILE_ELEMENTS
+elements is compiled with XLA's backend optimisations off (:func:`quick_compiles`), which gives the
+same bits in about a third of the compile time; JAX's caches are bounded (:func:`bounded_caches`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -66,13 +73,16 @@ from . import INSTALL as COMMANDS
 from . import import_framework
 
 __all__ = ["JaxDropout", "FlaxDropout", "CACHE_CHECK", "INSTALL_JAX", "INSTALL_FLAX", "KNOWN_DEVIATIONS",
-           "bounded_caches"]
+           "QUICK_COMPILE_ELEMENTS", "bounded_caches", "elements", "quick_compiles"]
 
 INSTALL_JAX = COMMANDS["jax"]
 INSTALL_FLAX = COMMANDS["flax"]
 SEEDS = 2**64  # a seed is an integer in [0, 2^64)
 CACHE_BYTES = 2**30  # resident bytes above which JAX's compilation caches are cleared (bounded_caches)
-CACHE_CHECK = 256  # calls between two looks at the resident size
+CACHE_CHECK = 32  # calls between two looks at the resident size
+# elements up to which a call's compilations skip XLA's backend optimisations (quick_compiles, issue 15)
+QUICK_COMPILE_ELEMENTS = 2**16
+QUICK_COMPILE_FLAG = "jax_disable_most_optimizations"
 # what flax.core.scope folds into a key for a module's first make_rng: SHA-1 of the counter 1 (the
 # byte 0x01), its first 4 bytes big-endian (flax_fix_rng_separator off, the default)
 LINEN_FIRST_RNG = 0xBF8B4530
@@ -159,11 +169,15 @@ class _Jax:
         self._enable_x64 = (self.jax if hasattr(self.jax, "enable_x64") else
                             import_framework("jax.experimental", target=self.name, install=self.install)).enable_x64
 
-    def _x64(self) -> Any:
+    @contextmanager
+    def _x64(self, elements: int = 0) -> Iterator[None]:
+        """A call on ``elements`` elements: under 64-bit types, its compilations quick where it is small
+        (quick_compiles)."""
         self._calls += 1
         if self._calls % CACHE_CHECK == 0:
             bounded_caches(self.jax, self._floor)
-        return self._enable_x64(True)
+        with self._enable_x64(True), quick_compiles(self.jax, elements <= QUICK_COMPILE_ELEMENTS):
+            yield
 
     def _array(self, x: Tensor) -> Any:
         return self.jnp.asarray(as_array(x))
@@ -176,7 +190,7 @@ class _Jax:
 
     def _apply(self, op: Callable[[Any, Any], Any], x: Tensor, seed: int) -> Tensor:
         """op(key, x) on x as a jax array, the key that of ``seed``."""
-        with self._x64():
+        with self._x64(elements(x)):
             return in_kind(np.asarray(op(self._key(seed), self._array(x))), x)
 
     def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
@@ -193,19 +207,19 @@ class _Jax:
         """The keep mask of dropout of n ones in ``dtype``, packed 8 elements a byte (little bit order)
         by ``jnp.packbits`` on the array's device. Tested on the CPU only: no GPU was available where
         it was written."""
-        with self._x64():
+        with self._x64(n):
             ones = self.jnp.ones(n, dtype=NUMPY_FORMATS[dtype])
             return np.asarray(self.jnp.packbits(self._forward(self._key(seed), ones, p, True) != 0, bitorder="little"))
 
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
-        with self._x64():
+        with self._x64(elements(x)):
             key = self._key(seed)
             y, vjp = self.jax.vjp(lambda a: self._drop(key, a, p, training), self._array(x))
             (dx,) = vjp(self._array(g))
             return in_kind(np.asarray(y), x), in_kind(np.asarray(dx), g)
 
     def integer_dropout(self, values: list[int], p: float, *, training: bool, seed: int) -> list:
-        with self._x64():
+        with self._x64(len(values)):
             return np.asarray(self._forward(self._key(seed), self.jnp.asarray(values, dtype=self.jnp.int32), p,
                                             training)).tolist()
 
@@ -222,7 +236,7 @@ class _Jax:
             state = {"key": self._key(seed)}
 
         def step(x: Tensor, w: Tensor, p: float, *, checkpoint: bool) -> tuple[Tensor, Tensor]:
-            with self._x64():
+            with self._x64(elements(x)):
                 state["key"], sub = self.jax.random.split(state["key"])
 
                 def forward(a: Any) -> Any:
@@ -241,6 +255,34 @@ class _Jax:
         """The value of ``_drop`` where no gradient is taken: ``_drop`` itself, called as its users call it
         (op by op); a subclass may compile it where that gives the same bits (JaxDropout)."""
         return self._drop(key, x, p, training, mask_shape)
+
+
+def elements(x: Any) -> int:
+    """The number of elements of an engine tensor or an array."""
+    return math.prod(x.shape)
+
+
+@contextmanager
+def quick_compiles(jax: Any, quick: bool) -> Iterator[None]:
+    """JAX compiles an executable for each operation and shape it meets outside ``jit`` (each bernoulli
+    draw: Threefry's rounds), and the generated cases bring hundreds of shapes: compiling was 90% of
+    flax's and equinox's time at EXACT-2 and VARIANTS-22 (issue 15). Where ``quick``, JAX's
+    ``jax_disable_most_optimizations`` is set for the block and put back after it: XLA compiles with
+    its backend (LLVM) optimisation level 0, in a third of the time, the same HLO passes and the same
+    bits (tests/test_adapter_flax.py and test_adapter_equinox.py hold every format, special value and
+    rate equal); its executables run slower, up to 2.3 times at 2^22 elements, so large calls, whose
+    run time outweighs their compilation, are left as they are (QUICK_COMPILE_ELEMENTS). An executable
+    is cached whichever way it was compiled: a shape compiled once is reused as it was."""
+    values = jax.config.values
+    previous = values.get(QUICK_COMPILE_FLAG)
+    if previous is None or previous == quick:  # a JAX without the flag, or the flag already as asked
+        yield
+        return
+    jax.config.update(QUICK_COMPILE_FLAG, quick)
+    try:
+        yield
+    finally:
+        jax.config.update(QUICK_COMPILE_FLAG, previous)
 
 
 def _resident_bytes() -> int:
@@ -358,7 +400,7 @@ class _KeyStream:
 
     def __call__(self, x: Tensor, p: float, *, training: bool) -> Tensor:
         adapter = self.adapter
-        with adapter._x64():
+        with adapter._x64(elements(x)):
             a = adapter._array(x)
             if training and p != 0:
                 self.key, sub = adapter.jax.random.split(self.key)
@@ -438,7 +480,7 @@ class FlaxDropout(_Jax):
         def heads_inside(a: Any) -> Any:
             return self.jnp.swapaxes(self._array(a), 1, 2)
 
-        with self._x64():
+        with self._x64(elements(q)):
             key = self._key(seed)
 
             def attention(value: Any) -> Any:
@@ -472,7 +514,7 @@ class _RngsStream:
 
     def __call__(self, x: Tensor, p: float, *, training: bool) -> Tensor:
         self.layer.rate = p
-        with self.adapter._x64():
+        with self.adapter._x64(elements(x)):
             return in_kind(np.asarray(self.layer(self.adapter._array(x), deterministic=not training)), x)
 
     def save(self) -> tuple[Any, Any]:
@@ -503,5 +545,5 @@ class _Module:
         return self
 
     def __call__(self, x: Tensor) -> Tensor:
-        with self.adapter._x64():
+        with self.adapter._x64(elements(x)):
             return in_kind(np.asarray(self.module(self.adapter._array(x))), x)
