@@ -397,32 +397,61 @@ def test_reports_record_the_frameworks_a_users_module_imports_and_a_class_name(u
     assert (cls.declarations.name, cls.declarations.sources["name"]) == ("reference", "target")
 
 
-def test_reports_record_a_framework_a_function_imports_in_its_body(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    """A function that imports its framework when called (here hatchling, a distribution no test imports in
-    this process) has it recorded, with its version, once the run has called it; the JSON and JUnit say so."""
+BODY_IMPORTS = {  # a target that imports its framework where it is used, and what names it
+    "dropout": """
+        def dropout(x, p, *, training, seed):
+            import hatchling  # the framework, imported where it is used
+            return x * 1
+    """,
+    "Lazy": """
+        from refdropout.contract import Implementation
+
+        class Lazy(Implementation):
+            def dropout(self, x, p, *, training, seed):
+                import hatchling  # the framework, imported where it is used
+                return x
+    """,
+}
+
+
+@pytest.mark.parametrize("attribute", BODY_IMPORTS)
+def test_reports_record_a_framework_a_function_or_method_imports_in_its_body(
+        attribute: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A function or a class's method that imports its framework when called (here hatchling, a
+    distribution no test imports in this process) has it recorded, with its version, once the run has
+    called it; the JSON and JUnit say so. What the checks import between calls is not the target's."""
     import importlib.metadata
 
     for module in [name for name in sys.modules if name.partition(".")[0] == "hatchling"]:
         monkeypatch.delitem(sys.modules, module)
     name = f"body_import_{tmp_path.name.replace('-', '_')}"
-    (tmp_path / f"{name}.py").write_text(textwrap.dedent('''
-        def dropout(x, p, *, training, seed):
-            import hatchling  # the framework, imported where it is used
-            return x * 1
-    '''), encoding="utf-8")
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(BODY_IMPORTS[attribute]), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    loaded = load_target(f"{name}:dropout")
+    target = f"{name}:{attribute}"
+    loaded = load_target(target)
     assert "hatchling" not in loaded.versions()["imported"]  # not called yet
     report, junit = tmp_path / "report.json", tmp_path / "report.xml"
-    out, _ = check([f"{name}:dropout", "--clause", "DROPOUT-4", "--json", str(report), "--junit", str(junit)], capsys)
+    out, _ = check([target, "--clause", "DROPOUT-4", "--json", str(report), "--junit", str(junit)], capsys)
     version = importlib.metadata.version("hatchling")
     assert f"imports hatchling {version}" in out
     [run] = json.loads(report.read_text(encoding="utf-8"))["runs"]
     assert run["versions"]["imported"]["hatchling"] == version
     properties = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
-    assert f"hatchling {version}" in properties["imported"] and properties["name"] == f"{name}:dropout"
+    assert f"hatchling {version}" in properties["imported"] and properties["name"] == target
+
+
+def test_what_the_caller_imports_between_calls_is_not_the_callees() -> None:
+    from refdropout.adapters.imported import CallImports
+
+    for module in [name for name in sys.modules if name.partition(".")[0] == "hatchling"]:
+        del sys.modules[module]
+    calls = CallImports()
+    calls.call(lambda: None)
+    import hatchling  # noqa: F401  (the caller's import, between two calls)
+
+    calls.call(lambda: None)
+    assert "hatchling" not in calls.appeared
 
 
 def test_junit_names_the_class_a_target_declares(user_module: str, tmp_path: Path,

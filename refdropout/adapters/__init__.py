@@ -37,7 +37,7 @@ import importlib.util
 import inspect
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -148,15 +148,19 @@ class LoadedTarget:
     declarations: Declarations | None = field(default=None, compare=False)
     appeared: tuple[str, ...] = ()
 
-    def versions(self) -> dict[str, object]:
+    def versions(self, called: Iterable[str] = ()) -> dict[str, object]:
         """The versions of Python, refdropout and the declared framework (None where there is none), and
-        ``imported``: each framework the target actually imported, with its version, so far (a plain
-        function's calls may import more: ask again after the run)."""
+        ``imported``: each framework the target actually imported, with its version, so far (a user's
+        function or method may import its framework when called: ask again after the run, with
+        ``called``, the packages its calls imported, as the guard saw them; a built-in adapter names
+        what it imports, and its ``called`` are not counted)."""
         from .. import __version__
 
         calls = getattr(self.impl, "call_imports", None)  # a plain function's (adapters.function)
         named = (*self.imported, *getattr(self.impl, "framework_imports", ()))  # an isolated target's child's
-        found = imported.frameworks(named, (*self.appeared, *(calls.appeared if calls is not None else ())))
+        appeared = (*self.appeared, *(calls.appeared if calls is not None else ()),
+                    *(called if self.name not in TARGETS else ()))
+        found = imported.frameworks(named, appeared)
         return {
             "python": sys.version.split()[0],
             "refdropout": __version__,

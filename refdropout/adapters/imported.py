@@ -8,8 +8,9 @@ Three sources, read where the target runs (a child process's own, for an
 * what the module defining a user's function or class binds in its namespace
   (:func:`bound_frameworks`): ``mlx`` for ``import mlx.core as mx``, ``tinygrad`` for
   ``from tinygrad import Tensor``;
-* the top-level packages that appear in ``sys.modules`` while a user's target is loaded or a plain
-  function is called (:func:`packages`, :class:`CallImports`): an import inside a function body.
+* the top-level packages that appear in ``sys.modules`` while a user's target is loaded, or while
+  it is called (:func:`packages`, :class:`CallImports`; the guard notes them for every call of a run):
+  an import inside a function's or a method's body.
 
 A package counts as a framework when an installed distribution provides it (importlib.metadata's
 ``packages_distributions``), so neither the standard library nor the user's own modules do, nor
@@ -99,7 +100,10 @@ class CallImports:
         self._count = len(sys.modules)
 
     def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``function(*args, **kwargs)``, noting what it imported (also when it raises)."""
+        """``function(*args, **kwargs)``, noting what it imported (also when it raises); what was imported
+        between two calls (by the caller) is not the function's."""
+        if len(sys.modules) != self._count:
+            self._known, self._count = packages(), len(sys.modules)
         try:
             return function(*args, **kwargs)
         finally:

@@ -48,6 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from ..adapters.imported import CallImports
 from ..contract import CAPABILITIES
 from ..contract.protocol import ContractViolation, shortened
 from ..tensor import Tensor
@@ -306,8 +307,8 @@ class Output:
 
 
 class Guard:
-    """Watches the calls of one run (a context manager): their time, the exceptions they raise and,
-    where asked, their output. ``raised`` and ``output`` are per clause (:meth:`clause`)."""
+    """Watches the calls of one run (a context manager): their time, the exceptions they raise, the
+    packages they import and, where asked, their output. ``raised`` and ``output`` are per clause (:meth:`clause`)."""
 
     def __init__(self, watch: Watch) -> None:
         self.watch = watch
@@ -320,6 +321,7 @@ class Guard:
         self.alarm = watch.timeout > 0 and _main_thread()
         self.capture: Output | None = None
         self.backstop: Backstop | None = None
+        self.imports = CallImports()  # the packages the implementation's calls imported (its framework, lazily)
 
     def __enter__(self) -> Guard:
         if self.alarm:
@@ -377,7 +379,7 @@ class Guard:
         began = time.perf_counter()
         try:
             self._begin(call)
-            result = function(*args, **kwargs)
+            result = self.imports.call(function, *args, **kwargs)
             if self.rang:  # the implementation swallowed the alarm
                 raise CallTimedOut(call, f"did not return within {self.watch.timeout:g} s")
         except (CallFailed, Interrupted):

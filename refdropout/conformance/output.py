@@ -235,13 +235,14 @@ def to_junit(runs: list[Run], *, complete: bool = True) -> ET.Element:
 
 
 def checked(run: Run) -> tuple[tuple[str, str], ...]:
-    """What a run checked, as (name, text) pairs for a JUnit property: the target's declared ``name``, its
-    ``declared`` values with their sources, and the frameworks it ``imported`` with their versions."""
+    """What a run checked, as (name, text) pairs for a JUnit property: the target's declared ``name`` (the
+    target as named on the command line where it declares none), its ``declared`` values with their
+    sources, and the frameworks it ``imported`` with their versions."""
     imported = ("imported", _property(run.versions.get("imported") or {}))
     if run.declarations is None:
         return (imported,)
-    return ("name", str(run.declarations.name)), ("declared", run.declarations.shown().removeprefix("declared: ")), \
-        imported
+    name = run.declarations.name if run.declarations.name is not None else run.target
+    return ("name", name), ("declared", run.declarations.shown().removeprefix("declared: ")), imported
 
 
 def _property(value: object) -> str:

@@ -513,7 +513,7 @@ def _finding(name: str, impl: Implementation, probing: Probing) -> Finding:
 
 
 def probe_target(name: str, impl: Implementation, *, seed: int = 0, watch: Watch | None = None,
-                 versions: dict | Callable[[], dict] | None = None,
+                 versions: dict | Callable[[set[str]], dict] | None = None,
                  progress: Callable[[int, int, str], None] | None = None) -> Probe:
     """Probe ``impl`` with every probe of PROBES, in order, under the guard ``watch`` describes (the
     default time limit when None); SIGINT or SIGTERM under guard.interruptible ends it with the
@@ -534,5 +534,5 @@ def probe_target(name: str, impl: Implementation, *, seed: int = 0, watch: Watch
                 progress(len(PROBES), len(PROBES), "")
     except Interrupted as stop:
         interrupted = stop.signal
-    versions = versions() if callable(versions) else versions
+    versions = versions(guard.imports.appeared) if callable(versions) else versions
     return Probe(name, seed, tuple(findings), time.perf_counter() - start, versions or {}, interrupted)

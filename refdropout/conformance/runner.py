@@ -138,7 +138,7 @@ def select_clauses(patterns: Sequence[str] | None = None) -> list[str]:
 
 
 def run_target(name: str, impl: Implementation, clauses: Sequence[str], *, profile: str, seed: int, device: str = "cpu",
-               versions: dict | Callable[[], dict] | None = None,
+               versions: dict | Callable[[set[str]], dict] | None = None,
                progress: Callable[[int, int, str], None] | None = None, budget: ErrorBudget | None = None,
                watch: Watch | None = None, declarations: Declarations | None = None) -> Run:
     """Run the checks of ``clauses`` against ``impl`` under one budget; ``progress(i, total, clause)``
@@ -147,7 +147,8 @@ def run_target(name: str, impl: Implementation, clauses: Sequence[str], *, profi
     ``watch``: how the implementation's calls are watched (guard.Watch(): the default time limit).
     ``declarations``: what ``impl`` declares and where each value came from, for the reports only.
     ``versions``: what was checked, for the reports; a callable (adapters.LoadedTarget.versions) is
-    asked once the checks have run, since a target's calls may import its framework."""
+    asked once the checks have run, with the packages the target's calls imported (the guard's), since
+    a target's calls may import its framework."""
     if not 0 <= seed < SEED_BOUND:
         raise ValueError(f"seed must be an int in [0, 2**64), got {seed}")
     titles = {clause.id: clause.title for clause in load_clauses()}
@@ -173,7 +174,7 @@ def run_target(name: str, impl: Implementation, clauses: Sequence[str], *, profi
                 progress(len(clauses), len(clauses), "")
     except Interrupted as stop:
         interrupted = stop.signal
-    versions = versions() if callable(versions) else versions
+    versions = versions(guard.imports.appeared) if callable(versions) else versions
     return Run(name, versions or {}, device, seed, plan, tuple(results), time.perf_counter() - start, interrupted,
                tuple(clauses[len(results):]) if interrupted else (), declarations)
 
