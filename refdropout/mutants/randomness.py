@@ -8,6 +8,7 @@ one Textbook mutant of the kind "structure", a noise_shape that is ignored (DROP
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Callable, Sequence
 
 from ..adapters.array_tensor import BulkGenerator
@@ -19,7 +20,8 @@ from .registry import mutant
 from .textbook import Textbook
 
 __all__ = [
-    "SameMaskEveryCall", "StreamNotAdvanced", "SeedIgnored", "SeedTruncatedTo32Bits", "BatchSharedMask",
+    "SameMaskEveryCall", "StreamNotAdvanced", "SeedIgnored", "SeedZeroUnseeded", "SeedTruncatedTo32Bits",
+    "BatchSharedMask",
     "CorrelatedNeighbours", "ShortPeriod", "KeepThresholdIn8Bits", "UniformsInBfloat16", "UniformsInFloat16",
     "ExactCount", "NoiseShapeIgnored",
 ]
@@ -59,6 +61,22 @@ class SeedIgnored(Textbook):
 
     def generator(self, seed: int) -> Generator:
         return self.hidden
+
+
+@mutant("randomness", models="PaddlePaddle/Paddle#7979: fix the bug that dropout always use a fixed seed.",
+        caught_by=("DROPOUT-12",))
+class SeedZeroUnseeded(Textbook):
+    """Takes seed 0 for "no seed" and draws from a fresh random seed: two calls with seed 0 differ.
+
+    The report's dropout operator read seed = 0 as "use a random seed" (the fix adds a flag
+    ``fix_seed``, since 0 is a seed too); TensorFlow's random ops read the seed pair (0, 0) so
+    (tensorflow/tensorflow#17284). Every other seed is kept.
+    """
+
+    name = "seed-zero-unseeded"
+
+    def generator(self, seed: int) -> Generator:
+        return super().generator(secrets.randbits(64) if seed == 0 else seed)
 
 
 @mutant("randomness", models="flagos-ai/FlagGems#27: Dropout using Philox cuda state", caught_by=("DROPOUT-13",))
