@@ -95,8 +95,10 @@ class BackwardInBfloat16(Textbook):
 @mutant("gradients", models="fastino-ai/GLiNER2#155: Fix NaN gradients from marginal_pair_consistency_loss in half "
         "precision", caught_by=("GRADIENTS-1",))
 class BackwardScaleOverflows(Textbook):
-    """The backward is g ⊙ m · fl_T(1/q), the scale rounded to g's format T first: in float16 at q < 2^-16
-    fl_T(1/q) is inf, so a kept g gives inf and a dropped one 0 · inf = NaN instead of 0.
+    """The backward is g ⊙ m · fl_T(1/q), the scale rounded to g's format T: in float16 at q < 2^-16 a dropped
+    element's gradient is 0 · inf = NaN.
+
+    There fl_T(1/q) is inf, so a kept g gives inf too, where g / q is finite.
 
     The report's half-precision backward multiplies a masked entry's zero gradient by a factor -1/(1 - p)
     that is -inf there (0 · inf = NaN), and one backward pass put non-finite gradients on 225 parameters;

@@ -25,13 +25,14 @@ WIDTH = 64  # the lanes of one vector of the kernels below: the widest vector wi
 @mutant("randomness", models="stew675/llama-cpp-rdna-boosts#19: Block 13: moe_weighted_reduction_f32 float4 rewrite "
         "drops the last n_embd % 4 columns (silent wrong output)", caught_by=("DROPOUT-22",))
 class TailKeptInThe16BitKernel(Textbook):
-    """Its kernel for the 16-bit formats never writes the keep mask past the last multiple of 8, which stays at
-    its initial all-ones: those elements are always kept (and scaled by 1/q); float64 and float32 are right.
+    """Its 16-bit kernel leaves the keep mask past the last multiple of 8 at its initial all-ones: float16 and
+    bfloat16 tails are always kept.
 
-    The report's vectorised rewrite indexes in whole vectors of 4 and silently leaves the last n mod 4
-    outputs unwritten; here a float16/bfloat16 kernel of 8 lanes leaves its tail's mask so. The overall rate
-    moves by at most 7/n, and DROPOUT-22's tails in float64 pass: its tails in a 16-bit format fail (and so
-    do DROPOUT-13's float16 calls of 7 elements, kept whole under every seed).
+    Those elements are scaled by 1/q as kept ones are; float64 and float32 are right. The report's vectorised
+    rewrite indexes in whole vectors of 4 and silently leaves the last n mod 4 outputs unwritten; here a
+    float16/bfloat16 kernel of 8 lanes leaves its tail's mask so. The overall rate moves by at most 7/n, and
+    DROPOUT-22's tails in float64 pass: its tails in a 16-bit format fail (and so do DROPOUT-13's float16 calls
+    of 7 elements, kept whole under every seed).
     """
 
     name = "tail-kept-in-the-16-bit-kernel"
@@ -53,12 +54,12 @@ class TailKeptInThe16BitKernel(Textbook):
 @mutant("randomness", models="lemire/simdpcg#2: avx512bis_pcg32_random_r: Every second 32 bit integer is between 0 "
         "and 31?", caught_by=("DROPOUT-22",))
 class SmallNumbersInTheLastLane(Textbook):
-    """The last lane of every 64 draws its numbers from [0, 0.92) only (u · 0.92): element 64 k + 63 is kept
-    with probability min(1, q / 0.92), 0.76 at p = 0.3, every other element at q.
+    """Lane 63 of every 64 draws its numbers from [0, 0.92) only: it keeps with probability min(1, q / 0.92),
+    0.76 at p = 0.3.
 
-    The report finds one lane in two of a vectorised generator giving small numbers (below 32 in 32 bits);
-    here one lane of 64 is off, by less: the overall rate moves by 0.0012 at p = 0.1, which DROPOUT-16's
-    pooled count sees at the standard profile (4.8 million elements) and not at quick.
+    Every other element keeps at q. The report finds one lane in two of a vectorised generator giving small
+    numbers (below 32 in 32 bits); here one lane of 64 is off, by less: the overall rate moves by 0.0012 at p =
+    0.1, which DROPOUT-16's pooled count sees at the standard profile (4.8 million elements) and not at quick.
     """
 
     name = "small-numbers-in-the-last-lane"
@@ -70,14 +71,14 @@ class SmallNumbersInTheLastLane(Textbook):
 
 @mutant("randomness", models="pytorch/pytorch#68909: Bug about Dropout CUDA Kernel", caught_by=("DROPOUT-19",))
 class LaneReusesItsNeighbour(Textbook):
-    """Element 64 k + 32 takes the keep decision of element 64 k + 31, as a kernel whose second half-vector
-    starts from the last random number of the first: every element is kept at q, but one position class
-    of 64 is a copy of its neighbour (a correlation of 1 at lag 1 there).
+    """Element 64 k + 32 takes the keep decision of element 64 k + 31: every element keeps at q, but one
+    position class of 64 copies its neighbour.
 
-    The report shows PyTorch's CUDA dropout kernel with 2 lanes meant to reuse the two unused numbers of
-    each draw of 4 in its next iteration, and the bookkeeping of which numbers a lane reuses wrong (it
-    never reuses them); this mutant gets that bookkeeping wrong the other way, a lane reading a number
-    its neighbour has used. The pooled lag-1 pairs of DROPOUT-19, (2 j, 2 j + 1), never pair 31 with 32:
+    A kernel whose second half-vector starts from the last random number of the first does this (a correlation
+    of 1 at lag 1 in that class). The report shows PyTorch's CUDA dropout kernel with 2 lanes meant to reuse the
+    two unused numbers of each draw of 4 in its next iteration, and the bookkeeping of which numbers a lane
+    reuses wrong (it never reuses them); this mutant gets that bookkeeping wrong the other way, a lane reading a
+    number its neighbour has used. The pooled lag-1 pairs of DROPOUT-19, (2 j, 2 j + 1), never pair 31 with 32:
     only its pairs by position class see it.
     """
 

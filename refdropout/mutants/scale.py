@@ -95,12 +95,13 @@ class KeepProbInFloat32(Textbook):
 
 @mutant("scale", models="PaddlePaddle/Paddle#29553: Add fast path for p == 0 in dropout", caught_by=("DROPOUT-2",))
 class TinyRateTakenForZero(Textbook):
-    """Takes the fast path of p = 0, y = x, for every p below 1e-6: kept elements are x, not x / q (off by a
-    factor 1 + p, which float64 shows), and nothing is dropped.
+    """Takes the fast path of p = 0, y = x, for every p below 1e-6: kept elements are x, not x / q, and
+    nothing is dropped.
 
-    The report adds a fast path that returns x at p == 0; this mutant's guard compares p with a
-    tolerance instead, as ``if p < eps`` would. DROPOUT-2's fixed rates are 0.1 to 0.999: only its
-    generated cases, whose stratum tries the extreme rates (1e-7 among them), reach the tolerance.
+    Kept values are off by a factor 1 + p, which float64 shows. The report adds a fast path that returns x at p
+    == 0; this mutant's guard compares p with a tolerance instead, as ``if p < eps`` would. DROPOUT-2's fixed
+    rates are 0.1 to 0.999: only its generated cases, whose stratum tries the extreme rates (1e-7 among them),
+    reach the tolerance.
     """
 
     name = "tiny-rate-taken-for-zero"
