@@ -21,7 +21,7 @@ from .textbook import Textbook
 
 __all__ = [
     "SameMaskEveryCall", "StreamNotAdvanced", "SeedIgnored", "SeedZeroUnseeded", "SeedTruncatedTo32Bits",
-    "BatchSharedMask",
+    "HighSeedBitsIgnoredIn16BitKernel", "BatchSharedMask",
     "CorrelatedNeighbours", "ShortPeriod", "KeepThresholdIn8Bits", "UniformsInBfloat16", "UniformsInFloat16",
     "ExactCount", "NoiseShapeIgnored",
 ]
@@ -92,6 +92,34 @@ class SeedTruncatedTo32Bits(Textbook):
 
     def generator(self, seed: int) -> Generator:
         return super().generator(seed % 2**32)
+
+
+@mutant("randomness", models="keras-team/keras#22293: [BUG] Fixes random seed integer overflow bug in OpenVINO and "
+        "Torch backend", caught_by=("DROPOUT-13",))
+class HighSeedBitsIgnoredIn16BitKernel(Textbook):
+    """Its 16-bit kernel keeps only the low 32 bits of the seed: float16 and bfloat16 masks of seeds s and
+    s ^ 2^32 are the same, float64 and float32 ones independent.
+
+    The report's Torch backend wrapped seeds of 2^31 and more to int32, so that distinct seeds collided on
+    that backend alone; here the narrowing lives on one path of one implementation, its kernel for the
+    16-bit formats (the plain, masked and noise_shape calls; a stream keeps the whole seed). DROPOUT-13's
+    float64 decisions pass it, its decisions in a 16-bit format do not.
+    """
+
+    name = "high-seed-bits-ignored-in-16-bit-kernel"
+
+    def seed_for(self, x: Tensor, seed: int) -> int:
+        return seed % 2**32 if x.dtype.itemsize == 2 else seed
+
+    def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        return super().dropout(x, p, training=training, seed=self.seed_for(x, seed))
+
+    def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
+        return super().dropout_with_mask(x, p, seed=self.seed_for(x, seed))
+
+    def dropout_noise_shape(self, x: Tensor, p: float, noise_shape: Sequence[int | None], *, training: bool,
+                            seed: int) -> Tensor:
+        return super().dropout_noise_shape(x, p, noise_shape, training=training, seed=self.seed_for(x, seed))
 
 
 @mutant("randomness", models="clab/dynet#812: draw LSTM dropout masks per sentence, not per minibatch",
