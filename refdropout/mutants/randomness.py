@@ -21,7 +21,7 @@ from .textbook import Textbook
 
 __all__ = [
     "SameMaskEveryCall", "StreamNotAdvanced", "SeedIgnored", "SeedZeroUnseeded", "SeedTruncatedTo32Bits",
-    "HighSeedBitsIgnoredIn16BitKernel", "BatchSharedMask",
+    "HighSeedBitsIgnoredIn16BitKernel", "BatchSharedMask", "MaskBroadcastOverChannels",
     "CorrelatedNeighbours", "ShortPeriod", "KeepThresholdIn8Bits", "UniformsInBfloat16", "UniformsInFloat16",
     "ExactCount", "NoiseShapeIgnored",
 ]
@@ -137,6 +137,25 @@ class BatchSharedMask(Textbook):
     def mask_shape(self, shape: Shape, noise_shape: Sequence[int | None] | None) -> Shape:
         drawn = super().mask_shape(shape, noise_shape)
         return (1, *drawn[1:]) if len(drawn) >= 2 else drawn
+
+
+@mutant("randomness", models="miguelvr/dropblock#26: same results as traditional dropout if block_size=1",
+        caught_by=("DROPOUT-23",))
+class MaskBroadcastOverChannels(Textbook):
+    """On a 4-axis input (batch, channels, height, width) draws one mask value per (batch, height, width) and
+    gives it to every channel.
+
+    In the report, DropBlock with blocks of one element should be plain dropout, and its maintainer finds
+    the difference: the mask is broadcast to all the channels, which dropout does not do. Here plain
+    dropout does it on 4-axis inputs only: every element keeps at q and inputs of 1 to 3 axes are right,
+    so DROPOUT-23's square input passes it; its 4-axis input's channels 2t and 2t + 1 agree everywhere.
+    """
+
+    name = "mask-broadcast-over-channels"
+
+    def mask_shape(self, shape: Shape, noise_shape: Sequence[int | None] | None) -> Shape:
+        drawn = super().mask_shape(shape, noise_shape)
+        return (drawn[0], 1, *drawn[2:]) if len(drawn) == 4 else drawn
 
 
 @mutant("randomness", models="AMReX-Codes/amrex#5662: SYCL: give each device RNG engine its own window of "
