@@ -9,6 +9,6 @@ from .registry import KINDS, MUTANTS, Mutant, mutant
 
 # Each module registers its mutants with @mutant when it is imported: importing them here, for that side
 # effect alone, fills MUTANTS, in this order (the catalogue's, which the detection matrix follows).
-from . import scale, rate, edges, randomness, values, gradients, mode, structure, streams, fused  # noqa: F401  isort: skip
+from . import scale, rate, edges, randomness, lanes, values, gradients, mode, structure, streams, fused  # noqa: F401  isort: skip
 
 __all__ = ["KINDS", "MUTANTS", "Mutant", "mutant"]

@@ -11,7 +11,8 @@ from ..tensor import Tensor
 from .registry import mutant
 from .textbook import Textbook
 
-__all__ = ["BackwardRedrawsMask", "BackwardScaledByP", "BackwardNaNAtPOne", "MaskFromOutput", "BackwardInBfloat16"]
+__all__ = ["BackwardRedrawsMask", "BackwardScaledByP", "BackwardNaNAtPOne", "MaskFromOutput", "BackwardInBfloat16",
+           "BackwardScaleOverflows"]
 
 
 @mutant("gradients", models="pytorch/pytorch#14253: Option to preserve bitwise accuracy of gradient checkpointed vs "
@@ -89,3 +90,27 @@ class BackwardInBfloat16(Textbook):
     def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
         y, dx = super().dropout_vjp(x, p, g, training=training, seed=seed)
         return y, dx.astype(bfloat16).astype(x.dtype)
+
+
+@mutant("gradients", models="fastino-ai/GLiNER2#155: Fix NaN gradients from marginal_pair_consistency_loss in half "
+        "precision", caught_by=("GRADIENTS-1",))
+class BackwardScaleOverflows(Textbook):
+    """The backward is g ⊙ m · fl_T(1/q), the scale rounded to g's format T: in float16 at q < 2^-16 a dropped
+    element's gradient is 0 · inf = NaN.
+
+    There fl_T(1/q) is inf, so a kept g gives inf too, where g / q is finite.
+
+    The report's half-precision backward multiplies a masked entry's zero gradient by a factor -1/(1 - p)
+    that is -inf there (0 · inf = NaN), and one backward pass put non-finite gradients on 225 parameters;
+    here the factor is dropout's own 1/q. GRADIENTS-1's 64-element cases (1/q at most 1000) pass it in every
+    format; the forward pass is Textbook's.
+    """
+
+    name = "backward-scale-overflows"
+
+    def dropout_vjp(self, x: Tensor, p: float, g: Tensor, *, training: bool, seed: int) -> tuple[Tensor, Tensor]:
+        y, keep = self.forward(self.generator(seed), x, p, training=training)
+        q = 1.0 - self.rate(p)
+        if not training or q in (0.0, 1.0):
+            return super().dropout_vjp(x, p, g, training=training, seed=seed)
+        return y, g * keep.astype(g.dtype) * g.dtype.round(1.0 / q)

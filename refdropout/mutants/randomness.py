@@ -8,6 +8,7 @@ one Textbook mutant of the kind "structure", a noise_shape that is ignored (DROP
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Callable, Sequence
 
 from ..adapters.array_tensor import BulkGenerator
@@ -19,7 +20,8 @@ from .registry import mutant
 from .textbook import Textbook
 
 __all__ = [
-    "SameMaskEveryCall", "StreamNotAdvanced", "SeedIgnored", "SeedTruncatedTo32Bits", "BatchSharedMask",
+    "SameMaskEveryCall", "StreamNotAdvanced", "SeedIgnored", "SeedZeroUnseeded", "SeedTruncatedTo32Bits",
+    "HighSeedBitsIgnoredIn16BitKernel", "BatchSharedMask", "MaskBroadcastOverChannels",
     "CorrelatedNeighbours", "ShortPeriod", "KeepThresholdIn8Bits", "UniformsInBfloat16", "UniformsInFloat16",
     "ExactCount", "NoiseShapeIgnored",
 ]
@@ -61,6 +63,22 @@ class SeedIgnored(Textbook):
         return self.hidden
 
 
+@mutant("randomness", models="PaddlePaddle/Paddle#7979: fix the bug that dropout always use a fixed seed.",
+        caught_by=("DROPOUT-12",))
+class SeedZeroUnseeded(Textbook):
+    """Takes seed 0 for "no seed" and draws from a fresh random seed: two calls with seed 0 differ.
+
+    The report's dropout operator read seed = 0 as "use a random seed" (the fix adds a flag
+    ``fix_seed``, since 0 is a seed too); TensorFlow's random ops read the seed pair (0, 0) so
+    (tensorflow/tensorflow#17284). Every other seed is kept.
+    """
+
+    name = "seed-zero-unseeded"
+
+    def generator(self, seed: int) -> Generator:
+        return super().generator(secrets.randbits(64) if seed == 0 else seed)
+
+
 @mutant("randomness", models="flagos-ai/FlagGems#27: Dropout using Philox cuda state", caught_by=("DROPOUT-13",))
 class SeedTruncatedTo32Bits(Textbook):
     """Keeps only the low 32 bits of the seed, so seeds s and s ^ 2^32 (two replicas) draw the same mask.
@@ -74,6 +92,34 @@ class SeedTruncatedTo32Bits(Textbook):
 
     def generator(self, seed: int) -> Generator:
         return super().generator(seed % 2**32)
+
+
+@mutant("randomness", models="keras-team/keras#22293: [BUG] Fixes random seed integer overflow bug in OpenVINO and "
+        "Torch backend", caught_by=("DROPOUT-13",))
+class HighSeedBitsIgnoredIn16BitKernel(Textbook):
+    """Its 16-bit kernel keeps only the low 32 bits of the seed: float16 and bfloat16 masks of seeds s and
+    s ^ 2^32 are the same, float64 and float32 ones independent.
+
+    The report's Torch backend wrapped seeds of 2^31 and more to int32, so that distinct seeds collided on
+    that backend alone; here the narrowing lives on one path of one implementation, its kernel for the
+    16-bit formats (the plain, masked and noise_shape calls; a stream keeps the whole seed). DROPOUT-13's
+    float64 decisions pass it, its decisions in a 16-bit format do not.
+    """
+
+    name = "high-seed-bits-ignored-in-16-bit-kernel"
+
+    def seed_for(self, x: Tensor, seed: int) -> int:
+        return seed % 2**32 if x.dtype.itemsize == 2 else seed
+
+    def dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
+        return super().dropout(x, p, training=training, seed=self.seed_for(x, seed))
+
+    def dropout_with_mask(self, x: Tensor, p: float, *, seed: int) -> tuple[Tensor, Tensor]:
+        return super().dropout_with_mask(x, p, seed=self.seed_for(x, seed))
+
+    def dropout_noise_shape(self, x: Tensor, p: float, noise_shape: Sequence[int | None], *, training: bool,
+                            seed: int) -> Tensor:
+        return super().dropout_noise_shape(x, p, noise_shape, training=training, seed=self.seed_for(x, seed))
 
 
 @mutant("randomness", models="clab/dynet#812: draw LSTM dropout masks per sentence, not per minibatch",
@@ -91,6 +137,25 @@ class BatchSharedMask(Textbook):
     def mask_shape(self, shape: Shape, noise_shape: Sequence[int | None] | None) -> Shape:
         drawn = super().mask_shape(shape, noise_shape)
         return (1, *drawn[1:]) if len(drawn) >= 2 else drawn
+
+
+@mutant("randomness", models="miguelvr/dropblock#26: same results as traditional dropout if block_size=1",
+        caught_by=("DROPOUT-23",))
+class MaskBroadcastOverChannels(Textbook):
+    """On a 4-axis input (batch, channels, height, width) draws one mask value per (batch, height, width) and
+    gives it to every channel.
+
+    In the report, DropBlock with blocks of one element should be plain dropout, and its maintainer finds
+    the difference: the mask is broadcast to all the channels, which dropout does not do. Here plain
+    dropout does it on 4-axis inputs only: every element keeps at q and inputs of 1 to 3 axes are right,
+    so DROPOUT-23's square input passes it; its 4-axis input's channels 2t and 2t + 1 agree everywhere.
+    """
+
+    name = "mask-broadcast-over-channels"
+
+    def mask_shape(self, shape: Shape, noise_shape: Sequence[int | None] | None) -> Shape:
+        drawn = super().mask_shape(shape, noise_shape)
+        return (drawn[0], 1, *drawn[2:]) if len(drawn) == 4 else drawn
 
 
 @mutant("randomness", models="AMReX-Codes/amrex#5662: SYCL: give each device RNG engine its own window of "

@@ -12,7 +12,8 @@ from ..tensor import Tensor
 from .registry import mutant
 from .textbook import Textbook
 
-__all__ = ["NoRescale", "OneOverP", "EvalScaledByQ", "ClassicEvalByP", "ScaleInBfloat16", "KeepProbInFloat32"]
+__all__ = ["NoRescale", "OneOverP", "EvalScaledByQ", "ClassicEvalByP", "ScaleInBfloat16", "KeepProbInFloat32",
+           "TinyRateTakenForZero"]
 
 
 @mutant("scale", models="Cohere-Labs-Community/Targeted-Dropout#14: Target Dropout not scaled by keep_prob",
@@ -90,3 +91,21 @@ class KeepProbInFloat32(Textbook):
 
     def scale(self, x: Tensor, keep: Tensor, p: float) -> Tensor:
         return x * keep.astype(x.dtype) * (0.0 if p == 1.0 else 1.0 / float32.round(1.0 - p))
+
+
+@mutant("scale", models="PaddlePaddle/Paddle#29553: Add fast path for p == 0 in dropout", caught_by=("DROPOUT-2",))
+class TinyRateTakenForZero(Textbook):
+    """Takes the fast path of p = 0, y = x, for every p below 1e-6: kept elements are x, not x / q, and
+    nothing is dropped.
+
+    Kept values are off by a factor 1 + p, which float64 shows. The report adds a fast path that returns x at p
+    == 0; this mutant's guard compares p with a tolerance instead, as ``if p < eps`` would. DROPOUT-2's fixed
+    rates are 0.1 to 0.999: only its generated cases, whose stratum tries the extreme rates (1e-7 among them),
+    reach the tolerance.
+    """
+
+    name = "tiny-rate-taken-for-zero"
+    TOLERANCE = 1e-6
+
+    def draws(self, p: float, training: bool) -> bool:
+        return training and p >= self.TOLERANCE
