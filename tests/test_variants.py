@@ -27,10 +27,12 @@ import refdropout.conformance.attention as attention_checks
 import refdropout.conformance.variants as checks
 from broken.variants import (
     AlphaIdentityAtPOne,
+    AlphaMultipliesUnderSelect,
     AlphaNeverDrops,
     AlphaPrimeSignFlipped,
     AlphaStandardScale,
     AlphaTailStandardScale,
+    AlphaZerosBatchesAtPOne,
     AttentionNoRescale,
     AttentionRenormalisedRows,
     ChannelAxisWrong,
@@ -264,6 +266,20 @@ def test_alpha_dropout_values_follow_the_constants(check_correct, seed: int) -> 
 def test_alpha_values_check_rejects_broken(check_broken, seed: int) -> None:
     impls = (AlphaPrimeSignFlipped(), AlphaStandardScale(), AlphaIdentityAtPOne(), AlphaWithoutAffineCorrection())
     assert_fails(check_broken, "VARIANTS-4", impls, seed)
+
+
+@pytest.mark.clause("VARIANTS-4")
+@exact(5)
+@given(seed=seeds)
+def test_alpha_check_drops_nonfinite_at_p_one_by_the_declared_policy(check_broken, seed: int) -> None:
+    verdict = assert_fails(check_broken, "VARIANTS-4", AlphaMultipliesUnderSelect(), seed)
+    assert "x = nan gave nan, not what a dropped nan gives under the declared nonfinite = 'select'" in verdict.detail
+
+
+@pytest.mark.clause("VARIANTS-4")
+def test_generated_cases_catch_nonfinite_zeroed_at_p_one_on_batches(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-4", AlphaZerosBatchesAtPOne())
+    assert "under the declared nonfinite = 'multiply' (DROPOUT-10)" in verdict.detail
 
 
 def _spec_section(clause: str) -> str:

@@ -140,6 +140,31 @@ class AlphaIdentityAtPOne(ReferenceDropout):
         return x if p == 1.0 else alpha_dropout(x, p, training=training, seed=seed)
 
 
+class AlphaMultipliesUnderSelect(ReferenceDropout):
+    """Declares nonfinite = "select" while its alpha dropout at p = 1 gives NaN for NaN and ±inf.
+
+    Its standard dropout drops NaN and ±inf to 0, as declared; its alpha dropout computes 0 · x at p = 1,
+    as PaddlePaddle's alpha_dropout does (paddle.scale(x, 0.0))."""
+
+    name = "alpha-multiplies-under-select"
+
+    def __init__(self) -> None:
+        super().__init__(nonfinite="select")
+
+
+class AlphaZerosBatchesAtPOne(ReferenceDropout):
+    """At p = 1 gives 0 for NaN and ±inf of an x of two or more axes while declaring "multiply".
+
+    A batched kernel's early exit to zeros; a vector (the fixed case's) gets the reference's 0 · x."""
+
+    name = "alpha-zeros-batches-at-p-one"
+
+    def alpha_dropout(self, x, p, *, training, seed):
+        if training and p == 1.0 and x.ndim >= 2:
+            return Tensor.from_flat([0.0] * x.size, x.shape, x.dtype)
+        return alpha_dropout(x, p, training=training, seed=seed)
+
+
 class AlphaNeverDrops(ReferenceDropout):
     """Applies the affine correction a x + b but drops nothing."""
 
