@@ -261,6 +261,15 @@ def test_alpha_dropout_values_follow_the_constants(check_correct, seed: int) -> 
 
 
 @pytest.mark.clause("VARIANTS-4")
+@exact(3)
+@given(seed=seeds)
+def test_the_reference_declared_select_drops_nonfinite_alpha_values_to_zero(check_correct, seed: int) -> None:
+    """The reference conforms under either nonfinite policy it accepts: declared "select", its alpha
+    dropout gives 0 for NaN and ±inf at p = 1, as its standard dropout does."""
+    assert_passes(check_correct, "VARIANTS-4", ReferenceDropout(nonfinite="select"), seed)
+
+
+@pytest.mark.clause("VARIANTS-4")
 @exact(5)
 @given(seed=seeds)
 def test_alpha_values_check_rejects_broken(check_broken, seed: int) -> None:

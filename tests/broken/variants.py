@@ -151,6 +151,9 @@ class AlphaMultipliesUnderSelect(ReferenceDropout):
     def __init__(self) -> None:
         super().__init__(nonfinite="select")
 
+    def alpha_dropout(self, x, p, *, training, seed):
+        return alpha_dropout(x, p, training=training, seed=seed, nonfinite="multiply")
+
 
 class AlphaZerosBatchesAtPOne(ReferenceDropout):
     """At p = 1 gives 0 for NaN and ±inf of an x of two or more axes while declaring "multiply".
