@@ -357,6 +357,23 @@ def test_generated_cases_catch_feature_alpha_elementwise_on_unbatched_channels_l
     assert "data_format='channels_last'" in verdict.detail
 
 
+@pytest.mark.clause("VARIANTS-6")
+@exact(3)
+@given(seed=seeds)
+def test_the_reference_declared_select_drops_nonfinite_feature_alpha_values_to_zero(check_correct, seed: int) -> None:
+    assert_passes(check_correct, "VARIANTS-6", ReferenceDropout(nonfinite="select"), seed)
+
+
+@pytest.mark.clause("VARIANTS-6")
+@exact(5)
+@given(seed=seeds)
+def test_feature_alpha_check_drops_nonfinite_at_p_one_by_the_declared_policy(check_broken, seed: int) -> None:
+    """VARIANTS-6 at p = 1 is VARIANTS-4's rule: a feature alpha dropout giving 0 · x for NaN and ±inf while
+    its target declares "select" fails (the old check, x = 0 and evaluation, passed it)."""
+    verdict = assert_fails(check_broken, "VARIANTS-6", AlphaMultipliesUnderSelect(), seed)
+    assert "x = nan gave nan, not what a dropped nan gives under the declared nonfinite = 'select'" in verdict.detail
+
+
 # --- Gaussian dropout ---------------------------------------------------------------------------------
 
 

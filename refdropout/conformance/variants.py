@@ -562,11 +562,13 @@ def check_alpha_dropout_keeps_mean_and_variance(impl: Implementation, ctx: Conte
     return ctx.verdict("VARIANTS-5", failures)
 
 
-def _feature_alpha_case(impl: Implementation, ctx: Context) -> Callable[[VariantCase], list[str]]:
-    """The judge of a generated case of feature alpha dropout (VARIANTS-6): in training at p > 0 every
-    (sample, channel) of x = 0 all b or all a α' q, within VARIANTS-4's bounds in x's format; else the
-    identity, bit for bit."""
+def _feature_alpha_case(impl: Implementation, ctx: Context, nonfinite: str) -> Callable[[VariantCase], list[str]]:
+    """The judge of a generated case of feature alpha dropout (VARIANTS-6): at p = 1 :func:`_alpha_at_one`
+    under the declared ``nonfinite`` policy; in training at 0 < p < 1 every (sample, channel) of x = 0 all b
+    or all a α' q, within VARIANTS-4's bounds in x's format; else the identity, bit for bit."""
     def trained(case: VariantCase, y: object) -> list[str]:
+        if case.p == 1.0:
+            return _alpha_at_one("y", y, case.x, nonfinite)
         options = case.options
         batched = len(case.shape) == options["spatial_dims"] + 2
         mask_shape = _channel_mask_shape(case.shape, batched, options["data_format"])
@@ -577,17 +579,21 @@ def _feature_alpha_case(impl: Implementation, ctx: Context) -> Callable[[Variant
 
 def _feature_alpha_cases(impl: Implementation) -> st.SearchStrategy[VariantCase]:
     """VARIANTS-6's generated cases: batched and unbatched layouts; x = 0 in training at p in (0, 1)
-    (:data:`mask_rates`), and the identity's cases (:func:`_mixed`)."""
+    (:data:`mask_rates`), x of any values (NaN and ±inf included) at p = 1, and the identity's cases
+    (:func:`_mixed`)."""
     layouts = channel_layouts(True) | channel_layouts(False)
     return _mixed(impl, "feature_alpha_dropout", layouts,
                   variant_cases(impl, "feature_alpha_dropout", layouts, p=mask_rates, ones=True).map(
-                      lambda case: replace(case, palette=(0.0,))))
+                      lambda case: replace(case, palette=(0.0,))),
+                  variant_cases(impl, "feature_alpha_dropout", layouts, p=st.just(1.0), nonfinite=True))
 
 
 @check("VARIANTS-6", needs=("feature_alpha_dropout",))
 def check_feature_alpha_dropout_drops_whole_channels(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-6: for x = 0 every (sample, channel) is all b or all a α' q; identity in eval. Then
-    generated cases (batched and unbatched shapes of any sizes, any format, p and seed)."""
+    """VARIANTS-6: for x = 0 every (sample, channel) is all b or all a α' q; identity in eval; at p = 1
+    zeros, and NaN and ±inf as the declared nonfinite policy drops them (VARIANTS-4's rule). Then generated
+    cases (batched and unbatched shapes of any sizes, any format, p and seed)."""
+    nonfinite = ctx.policy(impl, "nonfinite")
     cases = [(d, fmt, shape, True) for d, fmt, shape in _channel_cases({1: BATCHED[1], 2: BATCHED[2]}, batched=True)]
     cases.append((2, "channels_first", UNBATCHED[2], False))
     failures = []
@@ -599,8 +605,12 @@ def check_feature_alpha_dropout_drops_whole_channels(impl: Implementation, ctx: 
         x = distinct(shape)
         y = impl.feature_alpha_dropout(x, ALPHA_P, spatial_dims=d, data_format=fmt, training=False, seed=ctx.seed)
         failures += identical(f"{name}, eval", y, x)
+    special = Tensor.from_flat([math.nan, math.inf, -math.inf, *((i % 7) - 3.25 for i in range(9))], (2, 3, 2))
+    y = impl.feature_alpha_dropout(special, 1.0, spatial_dims=1, data_format="channels_first", training=True,
+                                   seed=ctx.seed)
+    failures += _alpha_at_one("spatial_dims=1, channels_first, shape (2, 3, 2), training", y, special, nonfinite)
     if not failures:
-        failures = search(ctx, _feature_alpha_cases(impl), _feature_alpha_case(impl, ctx),
+        failures = search(ctx, _feature_alpha_cases(impl), _feature_alpha_case(impl, ctx, nonfinite),
                           channel_corners(impl, ctx.seed, "feature_alpha_dropout", ALPHA_CORNER_RATES, 0.0))
     return ctx.verdict("VARIANTS-6", failures)
 
