@@ -38,6 +38,7 @@ from refdropout.dtypes import get_dtype, ordinal, within_one_ulp
 from refdropout.functional import (
     DATA_FORMATS,
     DROP_PATH_MODES,
+    NONFINITE_POLICIES,
     alpha_constants,
     alpha_dropout,
     attention_dropout,
@@ -303,13 +304,14 @@ def test_channel_dropout_vjp(seed: int, p: float, layout, data) -> None:
 
 @pytest.mark.clause("GRADIENTS-8")
 @exact(20)
-@given(seed=seeds, p=rates | st.just(1.0), x=dyadic_tensors(), data=st.data())
-def test_alpha_dropout_vjp(seed: int, p: float, x: Tensor, data) -> None:
+@given(seed=seeds, p=rates | st.just(1.0), x=dyadic_tensors(), nonfinite=st.sampled_from(NONFINITE_POLICIES),
+       data=st.data())
+def test_alpha_dropout_vjp(seed: int, p: float, x: Tensor, nonfinite: str, data) -> None:
     g = data.draw(tensors(x.shape))
     a, b = alpha_constants(p) if p < 1.0 else (0.0, 0.0)  # at p = 1, y = 0: slope and shift 0
 
     def fn(t: Tensor) -> Tensor:
-        return alpha_dropout(t, p, seed=seed)
+        return alpha_dropout(t, p, seed=seed, nonfinite=nonfinite)
 
     kept = [c == b for c in fn(filled(x.shape, 0.0)).data]  # y(0) = b where kept, a α' + b where dropped
     gradcheck_and_formula(fn, x, g, [gi * a if k else 0.0 for gi, k in zip(g.data, kept)])
@@ -317,14 +319,14 @@ def test_alpha_dropout_vjp(seed: int, p: float, x: Tensor, data) -> None:
 
 @pytest.mark.clause("GRADIENTS-9")
 @exact(20)
-@given(seed=seeds, p=rates, layout=channel_layouts(), data=st.data())
-def test_feature_alpha_dropout_vjp(seed: int, p: float, layout, data) -> None:
+@given(seed=seeds, p=rates, layout=channel_layouts(), nonfinite=st.sampled_from(NONFINITE_POLICIES), data=st.data())
+def test_feature_alpha_dropout_vjp(seed: int, p: float, layout, nonfinite: str, data) -> None:
     shape, d, data_format, spatial = layout
     x, g = data.draw(tensors(shape)), data.draw(tensors(shape))
     a, b = alpha_constants(p)
 
     def fn(t: Tensor) -> Tensor:
-        return feature_alpha_dropout(t, p, spatial_dims=d, data_format=data_format, seed=seed)
+        return feature_alpha_dropout(t, p, spatial_dims=d, data_format=data_format, seed=seed, nonfinite=nonfinite)
 
     kept = shared_over(fn(filled(shape, 0.0)), spatial).data  # the shift of each (sample, channel)
     gradcheck_and_formula(fn, x, g, [gi * a if c == b else 0.0 for gi, c in zip(g.data, kept)])

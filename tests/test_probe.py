@@ -229,6 +229,16 @@ def test_suggest_names_the_declaration_that_passes_and_changes_nothing(
 
 
 @pytest.mark.clause("RUNNER-17")
+def test_suggest_names_nonfinite_for_alpha_dropout_at_p_one(capsys: pytest.CaptureFixture[str]) -> None:
+    """nonfinite relaxes VARIANTS-4 and VARIANTS-6 (alpha dropout at p = 1 follows it): a target whose alpha
+    dropouts compute 0 · x while it declares "select" is told that "multiply" passes both."""
+    out, _ = run_command(capsys, "check", "broken.variants:AlphaMultipliesUnderSelect", "--profile", "quick",
+                         "--clause", "VARIANTS-4", "--clause", "VARIANTS-6", "--suggest", status=1)
+    assert suggested(out) == [f"suggest: {clause} passes with --policy nonfinite=multiply"
+                              for clause in ("VARIANTS-4", "VARIANTS-6")]
+
+
+@pytest.mark.clause("RUNNER-17")
 def test_suggest_says_when_no_declaration_helps(capsys: pytest.CaptureFixture[str]) -> None:
     out, _ = run_command(capsys, "check", "probed:mixed_nonfinite", "--profile", "quick", "--clause", "DROPOUT-10",
                          "--suggest", status=1)

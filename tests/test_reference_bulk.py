@@ -211,10 +211,19 @@ def channel_calls(draw: st.DrawFn) -> tuple[tuple, dict]:
     return (x,), {"spatial_dims": d, "data_format": draw(st.sampled_from(["channels_first", "channels_last"]))}
 
 
+NONFINITE = st.sampled_from(["multiply", "select"]) | st.just("zero")  # the policies, and one refused
+
+
 @st.composite
 def alpha_calls(draw: st.DrawFn) -> tuple[tuple, dict]:
     x = draw(arrays())
-    return (x,), {"noise_shape": draw(st.none() | noise_shapes(x.shape))}
+    return (x,), {"noise_shape": draw(st.none() | noise_shapes(x.shape)), "nonfinite": draw(NONFINITE)}
+
+
+@st.composite
+def feature_alpha_calls(draw: st.DrawFn) -> tuple[tuple, dict]:
+    args, kwargs = draw(channel_calls())
+    return args, {**kwargs, "nonfinite": draw(NONFINITE)}
 
 
 @st.composite
@@ -242,7 +251,7 @@ def dropblock_calls(draw: st.DrawFn) -> tuple[tuple, dict]:
 
 
 CALLS = {  # each variant's inputs and its own keyword arguments
-    "channel_dropout": channel_calls(), "alpha_dropout": alpha_calls(), "feature_alpha_dropout": channel_calls(),
+    "channel_dropout": channel_calls(), "alpha_dropout": alpha_calls(), "feature_alpha_dropout": feature_alpha_calls(),
     "gaussian_dropout": plain_calls(), "dropconnect": dropconnect_calls(), "drop_path": drop_path_calls(),
     "dropblock2d": dropblock_calls(), "attention_dropout": plain_calls(2),
 }
@@ -398,6 +407,26 @@ def test_large_draws_are_the_engines(variant: str, p: float) -> None:
     args, kwargs = LARGE_CALLS[variant]
     expected = outcome(engine_call(variant, args, p, training=True, seed=15_114, **kwargs))
     assert outcome(bulk_call(variant, args, p, training=True, seed=15_114, **kwargs)) == expected
+
+
+@pytest.mark.parametrize("variant", ["alpha_dropout", "feature_alpha_dropout"])
+@pytest.mark.parametrize("nonfinite", ["multiply", "select"])
+@pytest.mark.parametrize("p", [0.5, 1.0])
+def test_alpha_variants_drop_nonfinite_values_by_either_policy_as_the_engine_does(variant: str, nonfinite: str,
+                                                                                   p: float) -> None:
+    """Alpha dropout's x m is standard dropout's under the declared nonfinite policy (VARIANTS-4): bulk and
+    engine agree bit for bit on large draws with NaN and ±inf, and the reference adapter passes its policy
+    on to both paths: at p = 1 a non-finite x gives NaN ("multiply") or 0 ("select")."""
+    args, kwargs = LARGE_CALLS[variant]
+    expected = outcome(engine_call(variant, args, p, training=True, seed=15_117, nonfinite=nonfinite, **kwargs))
+    assert outcome(bulk_call(variant, args, p, training=True, seed=15_117, nonfinite=nonfinite, **kwargs)) == expected
+    capability = getattr(ReferenceDropout(nonfinite=nonfinite), variant)
+    y = capability(*args, p, training=True, seed=15_117, **kwargs)
+    assert _bits(y) == _bits(capability(*map(from_numpy, args), p, training=True, seed=15_117, **kwargs))
+    assert expected[2] == _bits(y)
+    if p == 1.0:
+        nonfinite_x = ~np.isfinite(args[0].ravel())
+        assert np.isnan(y.ravel()[nonfinite_x]).all() if nonfinite == "multiply" else (y.ravel() == 0).all()
 
 
 @pytest.mark.parametrize("p", [0.0, 0.5, 1.0])

@@ -27,10 +27,12 @@ import refdropout.conformance.attention as attention_checks
 import refdropout.conformance.variants as checks
 from broken.variants import (
     AlphaIdentityAtPOne,
+    AlphaMultipliesUnderSelect,
     AlphaNeverDrops,
     AlphaPrimeSignFlipped,
     AlphaStandardScale,
     AlphaTailStandardScale,
+    AlphaZerosBatchesAtPOne,
     AttentionNoRescale,
     AttentionRenormalisedRows,
     ChannelAxisWrong,
@@ -259,11 +261,34 @@ def test_alpha_dropout_values_follow_the_constants(check_correct, seed: int) -> 
 
 
 @pytest.mark.clause("VARIANTS-4")
+@exact(3)
+@given(seed=seeds)
+def test_the_reference_declared_select_drops_nonfinite_alpha_values_to_zero(check_correct, seed: int) -> None:
+    """The reference conforms under either nonfinite policy it accepts: declared "select", its alpha
+    dropout gives 0 for NaN and ±inf at p = 1, as its standard dropout does."""
+    assert_passes(check_correct, "VARIANTS-4", ReferenceDropout(nonfinite="select"), seed)
+
+
+@pytest.mark.clause("VARIANTS-4")
 @exact(5)
 @given(seed=seeds)
 def test_alpha_values_check_rejects_broken(check_broken, seed: int) -> None:
     impls = (AlphaPrimeSignFlipped(), AlphaStandardScale(), AlphaIdentityAtPOne(), AlphaWithoutAffineCorrection())
     assert_fails(check_broken, "VARIANTS-4", impls, seed)
+
+
+@pytest.mark.clause("VARIANTS-4")
+@exact(5)
+@given(seed=seeds)
+def test_alpha_check_drops_nonfinite_at_p_one_by_the_declared_policy(check_broken, seed: int) -> None:
+    verdict = assert_fails(check_broken, "VARIANTS-4", AlphaMultipliesUnderSelect(), seed)
+    assert "x = nan gave nan, not what a dropped nan gives under the declared nonfinite = 'select'" in verdict.detail
+
+
+@pytest.mark.clause("VARIANTS-4")
+def test_generated_cases_catch_nonfinite_zeroed_at_p_one_on_batches(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-4", AlphaZerosBatchesAtPOne())
+    assert "under the declared nonfinite = 'multiply' (DROPOUT-10)" in verdict.detail
 
 
 def _spec_section(clause: str) -> str:
@@ -330,6 +355,23 @@ def test_feature_alpha_check_rejects_broken(check_broken, seed: int) -> None:
 def test_generated_cases_catch_feature_alpha_elementwise_on_unbatched_channels_last(quick_plan) -> None:
     verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-6", FeatureAlphaElementwiseUnbatchedChannelsLast())
     assert "data_format='channels_last'" in verdict.detail
+
+
+@pytest.mark.clause("VARIANTS-6")
+@exact(3)
+@given(seed=seeds)
+def test_the_reference_declared_select_drops_nonfinite_feature_alpha_values_to_zero(check_correct, seed: int) -> None:
+    assert_passes(check_correct, "VARIANTS-6", ReferenceDropout(nonfinite="select"), seed)
+
+
+@pytest.mark.clause("VARIANTS-6")
+@exact(5)
+@given(seed=seeds)
+def test_feature_alpha_check_drops_nonfinite_at_p_one_by_the_declared_policy(check_broken, seed: int) -> None:
+    """VARIANTS-6 at p = 1 is VARIANTS-4's rule: a feature alpha dropout giving 0 · x for NaN and ±inf while
+    its target declares "select" fails (the old check, x = 0 and evaluation, passed it)."""
+    verdict = assert_fails(check_broken, "VARIANTS-6", AlphaMultipliesUnderSelect(), seed)
+    assert "x = nan gave nan, not what a dropped nan gives under the declared nonfinite = 'select'" in verdict.detail
 
 
 # --- Gaussian dropout ---------------------------------------------------------------------------------

@@ -97,9 +97,10 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
         "VARIANTS-4": "AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5) instead of giving 0, "
                       "the limit of a alpha' (1 - p); and in float16 at p = 1 - 2^-53 (any q <= 1.2e-10 or so) "
                       "every element is NaN, as VARIANTS-6 finds",
-        "VARIANTS-6": "AlphaDropout with a noise_shape, in float16 at p = 1 - 2^-53 or 1 - 2^-33, gives NaN for "
-                      "every element of x = 0 (Keras 3.15: its multipliers pass float16's largest finite value); "
-                      "the dropped value a alpha' q is about -1e-8 (found by the clause's generated cases)",
+        "VARIANTS-6": "AlphaDropout with a noise_shape raises ZeroDivisionError at p = 1, as VARIANTS-4 finds "
+                      "(the clause's fixed case at p = 1); in float16 at p = 1 - 2^-53 or 1 - 2^-33 it gives NaN "
+                      "for every element of x = 0 (Keras 3.15: its multipliers pass float16's largest finite "
+                      "value); the dropped value a alpha' q is about -1e-8 (found by the clause's generated cases)",
         "DROPOUT-16": "Dropout calls TensorFlow's dropout, which draws its uniforms in x's format: in float16 "
                       "the keep rate at p = 0.001 is 0.99805, in bfloat16 0.99219, and 0 at p = 0.999",
         "TRAINING-1": "keras.remat (tf.recompute_grad on the TensorFlow backend) calls the Dropout layer again in "
@@ -135,7 +136,8 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
                        "moving mean -1.25 -> -1.143 after 4 passes at p = 0; keras-team/keras#9412)",
         "VARIANTS-4": "as keras's: AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5) instead of "
                       "giving 0",
-        "VARIANTS-6": f"{_NO_FLOAT64} (AlphaDropout with a noise_shape: an element 0.3090399503707886, neither "
+        "VARIANTS-6": "as keras's: AlphaDropout with a noise_shape raises ZeroDivisionError at p = 1 (the "
+                      f"clause's fixed case at p = 1); and {_NO_FLOAT64} (an element 0.3090399503707886, neither "
                       "the float64 kept nor dropped value; float32 in evaluation)",
     },
     # measured with `refdropout check keras-torch --profile quick --seed 0` (keras 3.15.1, torch 2.13.0+cpu)
@@ -154,8 +156,9 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {
                        "moving mean -1.25 -> -1.143 after 4 passes at p = 0; keras-team/keras#9412)",
         "VARIANTS-4": "as keras's: AlphaDropout at p = 1 raises ZeroDivisionError (0.0 ** -0.5) instead of "
                       "giving 0",
-        "VARIANTS-6": "as keras's: AlphaDropout with a noise_shape, in float16 at p = 1 - 2^-53, gives NaN for "
-                      "every element of x = 0 (found by the clause's generated cases)",
+        "VARIANTS-6": "as keras's: AlphaDropout with a noise_shape raises ZeroDivisionError at p = 1 (the "
+                      "clause's fixed case at p = 1); in float16 at p = 1 - 2^-53 it gives NaN for every element "
+                      "of x = 0 (found by the clause's generated cases)",
     },
 }
 

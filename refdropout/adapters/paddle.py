@@ -74,9 +74,27 @@ KNOWN_DEVIATIONS: dict[str, dict[str, str]] = {"paddle": {
     "VARIANTS-1": "dropout1d/2d/3d of a float16 x in training raise RuntimeError: the CPU kernel `multiply` is not "
                   "registered for float16",
     "VARIANTS-2": "as VARIANTS-1: an unbatched float16 x in training raises RuntimeError (no float16 `multiply`)",
-    "VARIANTS-4": "alpha_dropout of a float16 x in training raises RuntimeError: the CPU kernel `subtract` is not "
-                  "registered for float16",
-    "VARIANTS-6": "feature_alpha_dropout of a float16 x in training raises RuntimeError (no float16 `subtract`)",
+    # measured by hand (PaddlePaddle 3.3.1, CPU): F.alpha_dropout(x, 1.0) of x = [nan, inf, -inf, -3.25, 0] gives
+    # [nan, nan, nan, 0, 0] in float64, float32, float16 and bfloat16 (`if p == 1: return paddle.scale(x, 0.0)`),
+    # where F.dropout(x, 1.0) gives [0, 0, 0, 0, 0] (found by the clause's fixed case at p = 1); F.alpha_dropout(x,
+    # 0.3) raises in float16 (`subtract`) and bfloat16 (`add`); F.alpha_dropout(x, 0.0) of x = -0.0 gives 0.0 in
+    # float64 and float32 (found by `refdropout check paddle --clause VARIANTS-4 --dtypes float64,float32 --policy
+    # nonfinite=multiply`, quick, seed 0, which the failures above hide)
+    "VARIANTS-4": "alpha_dropout at p = 1 computes x · 0 (paddle.scale(x, scale=0.0)): NaN for NaN and ±inf, where "
+                  "the declared nonfinite = \"select\" of its dropout (a dropped NaN or ±inf gives 0) requires 0; "
+                  "in training at 0 < p < 1 a float16 x raises RuntimeError (the CPU kernel `subtract` is not "
+                  "registered for float16) and a bfloat16 x too (no bfloat16 `add`); and in training at p = 0 it "
+                  "computes a x + b with a = 1, b = 0, not x: -0.0 gives 0.0",
+    # measured by hand (PaddlePaddle 3.3.1, CPU): F.feature_alpha_dropout(x, 1.0) of x of shape (3, 2, 1) = [nan,
+    # inf, -inf, -3.25, 0, 2] gives [nan, nan, nan, 0, 0, 0] in float64, float32, float16 and bfloat16
+    # (_feature_alpha_dropout_impl: `if p == 1: return paddle.scale(x, scale=0.0)`) where F.dropout(x, 1.0) gives
+    # zeros (found by the clause's fixed case at p = 1); at p = 0.3 float16 raises (`subtract`) and bfloat16 too
+    # (`add`); F.feature_alpha_dropout(x, 0.0) of x = -0.0 (float64) gives 0.0 (found by `refdropout check paddle
+    # --clause VARIANTS-6 --dtypes float64,float32 --profile standard --seed 0` before the p = 1 case was checked)
+    "VARIANTS-6": "feature_alpha_dropout at p = 1 computes x · 0 (paddle.scale(x, scale=0.0)): NaN for NaN and "
+                  "±inf, where the declared nonfinite = \"select\" of its dropout requires 0 (as VARIANTS-4); in "
+                  "training at 0 < p < 1 a float16 x raises RuntimeError (no float16 `subtract`) and a bfloat16 x "
+                  "too (no bfloat16 `add`); and in training at p = 0 it computes a x + b, not x: -0.0 gives 0.0",
     # measured (PaddlePaddle 3.3.1, commit 7688495, CPU) by `refdropout check paddle --profile standard --seed 0
     # --clause GRADIENTS-2` (a generated case: bfloat16, g = NaN, p = 1, eval) and by hand: paddle.grad of
     # F.dropout(x, p, training=False) with x and g of bfloat16 bits [0x7FC0, 0xFFC0, 0x7F81, 0x7F80, 0x3F80], at

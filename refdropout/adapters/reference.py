@@ -54,9 +54,10 @@ def _bulk_for_arrays(method: Callable) -> Callable:
     return method
 
 
-def _arrays_through(bulk_function: Callable) -> Callable[[Callable], Callable]:
+def _arrays_through(bulk_function: Callable, policies: Sequence[str] = ()) -> Callable[[Callable], Callable]:
     """A capability that, handed numpy arrays only, runs ``bulk_function`` on them (its arguments are the
-    capability's); handed engine tensors, or a mix, it runs on tensors as EngineArrays would."""
+    capability's, and the declared ``policies`` named, as keywords); handed engine tensors, or a mix, it runs
+    on tensors as EngineArrays would."""
     def decorate(method: Callable) -> Callable:
         engine = answers_in_kind(method)
 
@@ -64,7 +65,7 @@ def _arrays_through(bulk_function: Callable) -> Callable[[Callable], Callable]:
         def call(self: ReferenceDropout, *args: Any, **kwargs: Any) -> Any:
             values = [v for v in (*args, *kwargs.values()) if isinstance(v, (np.ndarray, Tensor))]
             if values and all(isinstance(v, np.ndarray) for v in values):
-                return bulk_function(*args, **kwargs)
+                return bulk_function(*args, **kwargs, **{name: getattr(self.policies, name) for name in policies})
             return engine(self, *args, **kwargs)
 
         return _bulk_for_arrays(call)
@@ -202,15 +203,17 @@ class ReferenceDropout(EngineArrays):
                         seed: int) -> Tensor:
         return channel_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training, seed=seed)
 
-    @_arrays_through(bulk.alpha_dropout_bulk)
+    @_arrays_through(bulk.alpha_dropout_bulk, ("nonfinite",))
     def alpha_dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:
-        return alpha_dropout(x, p, training=training, seed=seed)
+        """A dropped non-finite x by the declared nonfinite policy, as standard dropout's (VARIANTS-4)."""
+        return alpha_dropout(x, p, training=training, seed=seed, nonfinite=self.policies.nonfinite)
 
-    @_arrays_through(bulk.feature_alpha_dropout_bulk)
+    @_arrays_through(bulk.feature_alpha_dropout_bulk, ("nonfinite",))
     def feature_alpha_dropout(self, x: Tensor, p: float, *, spatial_dims: int, data_format: str, training: bool,
                               seed: int) -> Tensor:
+        """A dropped non-finite x by the declared nonfinite policy, as standard dropout's (VARIANTS-4, VARIANTS-6)."""
         return feature_alpha_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training,
-                                     seed=seed)
+                                     seed=seed, nonfinite=self.policies.nonfinite)
 
     @_arrays_through(bulk.gaussian_dropout_bulk)
     def gaussian_dropout(self, x: Tensor, p: float, *, training: bool, seed: int) -> Tensor:

@@ -19,12 +19,14 @@ import numpy as np
 from ..contract.arrays import NUMPY_FORMATS
 from ..dtypes import get_dtype, promote
 from ..functional.alpha import ALPHA_PRIME, alpha_arguments, alpha_constants
+from ..functional.arguments import check_choice
 from ..functional.attention import attention_arguments
 from ..functional.channel import channel_arguments
 from ..functional.dropblock import dropblock_arguments, seed_rate
 from ..functional.dropconnect import dropconnect_arguments
 from ..functional.droppath import drop_path_arguments
 from ..functional.gaussian import gaussian_arguments
+from ..functional.standard import NONFINITE_POLICIES
 from ..ops import ieee
 from ..random import Generator
 from ..shapes import Shape, numel
@@ -42,13 +44,17 @@ _MATH_CHUNK = 1 << 16  # elements whose math.log and math.cos are taken in one p
 _PRODUCTS_BLOCK = 1 << 20  # products of dropconnect_bulk formed at once: its memory is not 4 x W's (issue 15)
 
 
-def _affine(x: np.ndarray, scale: np.ndarray | float, shift: np.ndarray | float | None = None) -> np.ndarray:
-    """``functional.noise.affine``: y = x s (+ c) in float64, rounded once to x's format."""
+def _affine(x: np.ndarray, scale: np.ndarray | float, shift: np.ndarray | float | None = None,
+            nonfinite: str = "multiply") -> np.ndarray:
+    """``functional.noise.affine``: y = x s (+ c) in float64, rounded once to x's format; under
+    ``nonfinite`` = "select" c (or 0) where s = 0, x unread."""
     with np.errstate(all="ignore"):  # IEEE results (0 * inf is NaN) without warnings
         wide = x.astype(np.float64)
         wide *= scale
         if shift is not None:
             wide += shift
+        if nonfinite == "select":
+            wide = np.where(np.equal(scale, 0.0), 0.0 if shift is None else shift, wide)
         return wide.astype(x.dtype, copy=False)  # one rounding; none for float64
 
 
@@ -88,35 +94,37 @@ def drop_path_bulk(x: np.ndarray, p: float = 0.5, *, mode: str = "row", scaling:
 
 
 def _alpha(x: np.ndarray, p: float, mask_shape: Shape, training: bool, seed: int | None, generator: Source,
-           op: str) -> np.ndarray:
+           nonfinite: str, op: str) -> np.ndarray:
     """``functional.alpha._alpha``: the body of alpha and feature alpha dropout."""
+    check_choice(nonfinite, NONFINITE_POLICIES, op, "nonfinite")
     source = source_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return _affine(x, 0.0, 0.0)
+        return _affine(x, 0.0, 0.0, nonfinite)
     a, b = alpha_constants(p)
     keep = _keep(source, op, mask_shape, x.shape, 1.0 - p)
-    return _affine(x, np.where(keep, a, 0.0), np.where(keep, b, a * ALPHA_PRIME + b))
+    return _affine(x, np.where(keep, a, 0.0), np.where(keep, b, a * ALPHA_PRIME + b), nonfinite)
 
 
 def alpha_dropout_bulk(x: np.ndarray, p: float = 0.5, *, training: bool = True, seed: int | None = None,
-                       generator: Source = None, noise_shape: Sequence[int | None] | None = None) -> np.ndarray:
+                       generator: Source = None, noise_shape: Sequence[int | None] | None = None,
+                       nonfinite: str = "multiply") -> np.ndarray:
     """``functional.alpha_dropout`` on a numpy array (VARIANTS-4, VARIANTS-5)."""
     op = "alpha_dropout"
     x = check_array(x, op)
     p, mask_shape = alpha_arguments(x.shape, p, noise_shape, training, op)
-    return _alpha(x, p, mask_shape, training, seed, generator, op)
+    return _alpha(x, p, mask_shape, training, seed, generator, nonfinite, op)
 
 
 def feature_alpha_dropout_bulk(x: np.ndarray, p: float = 0.5, *, spatial_dims: int,
                                data_format: str = "channels_first", training: bool = True, seed: int | None = None,
-                               generator: Source = None) -> np.ndarray:
+                               generator: Source = None, nonfinite: str = "multiply") -> np.ndarray:
     """``functional.feature_alpha_dropout`` on a numpy array (VARIANTS-6)."""
     op = "feature_alpha_dropout"
     x = check_array(x, op)
     p, mask_shape = channel_arguments(x.shape, p, spatial_dims, data_format, training, op)
-    return _alpha(x, p, mask_shape, training, seed, generator, op)
+    return _alpha(x, p, mask_shape, training, seed, generator, nonfinite, op)
 
 
 def _standard_normal(source: Source, op: str, n: int) -> np.ndarray:

@@ -64,7 +64,7 @@ from .cases import (
     variant_corners,
     with_rates,
 )
-from .dropout import _refusable
+from .dropout import DROPPED, _nonfinite_outcome, _refusable
 from .kit import (
     array_of_shape,
     constant,
@@ -465,10 +465,10 @@ def _alpha_outcome(x: float, p: float, dtype: DType = float64) -> Callable[[floa
 
 def _alpha_cases(impl: Implementation) -> st.SearchStrategy[VariantCase]:
     """VARIANTS-4's generated cases: x of any finite values of any shape, format and seed in training at
-    p in (0, 1) and at p = 1, and the identity's cases (:func:`_mixed`)."""
+    p in (0, 1), x of any values (NaN and ±inf included) at p = 1, and the identity's cases (:func:`_mixed`)."""
     layouts = shapes().map(lambda shape: (shape, ()))
     return _mixed(impl, "alpha_dropout", layouts, variant_cases(impl, "alpha_dropout", layouts),
-                  variant_cases(impl, "alpha_dropout", layouts, p=st.just(1.0)))
+                  variant_cases(impl, "alpha_dropout", layouts, p=st.just(1.0), nonfinite=True))
 
 
 def _alpha_values(name: str, y: object, x: Tensor, p: float) -> list[str]:
@@ -481,34 +481,46 @@ def _alpha_values(name: str, y: object, x: Tensor, p: float) -> list[str]:
     return failures
 
 
-def _alpha_case(impl: Implementation, ctx: Context) -> Callable[[VariantCase], list[str]]:
-    """The judge of a generated case of alpha dropout (VARIANTS-4): 0 everywhere at p = 1."""
+def _alpha_at_one(name: str, y: object, x: Tensor, nonfinite: str) -> list[str]:
+    """A failure unless y has x's shape and is alpha dropout's value at p = 1 (VARIANTS-4): 0 (of either
+    sign) for a finite element of x, and for NaN and ±inf what a dropped one gives under the declared
+    ``nonfinite`` policy of standard dropout (DROPOUT-10's DROPPED: NaN for "multiply", 0 for "select")."""
+    failures = tensor_of_shape(name, y, x.shape)
+    for i, (v, xi) in enumerate(zip(y.data, x.data) if not failures else ()):
+        if math.isfinite(xi) and v != 0.0:
+            return [f"{name}: p = 1: element {i}: x = {xi!r} gave {v!r}, not 0"]
+        if not math.isfinite(xi) and _nonfinite_outcome(xi, v) not in DROPPED[nonfinite]:
+            return [f"{name}: p = 1: element {i}: x = {xi!r} gave {v!r}, not what a dropped {xi!r} gives under "
+                    f"the declared nonfinite = {nonfinite!r} (DROPOUT-10)"]
+    return failures
+
+
+def _alpha_case(impl: Implementation, ctx: Context, nonfinite: str) -> Callable[[VariantCase], list[str]]:
+    """The judge of a generated case of alpha dropout (VARIANTS-4): at p = 1 :func:`_alpha_at_one` under
+    the declared ``nonfinite`` policy, else :func:`_alpha_values`."""
     def trained(case: VariantCase, y: object) -> list[str]:
         if case.p == 1.0:
-            return tensor_of_shape("y", y, case.shape) or ([] if all(v == 0.0 for v in y.data)
-                                                            else [f"y: p = 1: {_first_nonzero(y.data)!r}, not 0"])
+            return _alpha_at_one("y", y, case.x, nonfinite)
         return _alpha_values("y", y, case.x, case.p)
 
     return _variant_judge(impl, ctx, trained)
 
 
-def _first_nonzero(data: list[float]) -> float:
-    return next(v for v in data if v != 0.0)
-
-
 @check("VARIANTS-4", needs=("alpha_dropout",))
 def check_alpha_dropout_values(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-4: kept a x + b, dropped a α' q; identity in eval and at p = 0; zeros at p = 1. Then generated
-    cases (x of any shape, format, values and seed; p with its extremes), the bounds in x's format."""
+    """VARIANTS-4: kept a x + b, dropped a α' q; identity in eval and at p = 0; at p = 1 zeros, and NaN and
+    ±inf as the declared nonfinite policy drops them. Then generated cases (x of any shape, format, values
+    and seed; p with its extremes), the bounds in x's format."""
+    nonfinite = ctx.policy(impl, "nonfinite")
     x = Tensor.from_flat([(i % 7) - 3.25 for i in range(64)], (64,))
     failures = _alpha_values("training", impl.alpha_dropout(x, ALPHA_P, training=True, seed=ctx.seed), x, ALPHA_P)
     for p, training, mode in ((ALPHA_P, False, "eval"), (0.0, True, "p = 0")):
         failures += identical(mode, impl.alpha_dropout(x, p, training=training, seed=ctx.seed), x)
-    y = impl.alpha_dropout(x, 1.0, training=True, seed=ctx.seed)
-    failures += tensor_of_shape("p = 1", y, x.shape) or ([] if all(v == 0.0 for v in y.data)
-                                                         else ["p = 1: not 0 everywhere"])
+    special = Tensor.from_flat([*x.data, math.nan, math.inf, -math.inf], (67,))
+    failures += _alpha_at_one("training", impl.alpha_dropout(special, 1.0, training=True, seed=ctx.seed), special,
+                              nonfinite)
     if not failures:
-        failures = search(ctx, _alpha_cases(impl), _alpha_case(impl, ctx),
+        failures = search(ctx, _alpha_cases(impl), _alpha_case(impl, ctx, nonfinite),
                           variant_corners(impl, ctx.seed, "alpha_dropout", ALPHA_CORNER_RATES))
     return ctx.verdict("VARIANTS-4", failures)
 
@@ -550,11 +562,13 @@ def check_alpha_dropout_keeps_mean_and_variance(impl: Implementation, ctx: Conte
     return ctx.verdict("VARIANTS-5", failures)
 
 
-def _feature_alpha_case(impl: Implementation, ctx: Context) -> Callable[[VariantCase], list[str]]:
-    """The judge of a generated case of feature alpha dropout (VARIANTS-6): in training at p > 0 every
-    (sample, channel) of x = 0 all b or all a α' q, within VARIANTS-4's bounds in x's format; else the
-    identity, bit for bit."""
+def _feature_alpha_case(impl: Implementation, ctx: Context, nonfinite: str) -> Callable[[VariantCase], list[str]]:
+    """The judge of a generated case of feature alpha dropout (VARIANTS-6): at p = 1 :func:`_alpha_at_one`
+    under the declared ``nonfinite`` policy; in training at 0 < p < 1 every (sample, channel) of x = 0 all b
+    or all a α' q, within VARIANTS-4's bounds in x's format; else the identity, bit for bit."""
     def trained(case: VariantCase, y: object) -> list[str]:
+        if case.p == 1.0:
+            return _alpha_at_one("y", y, case.x, nonfinite)
         options = case.options
         batched = len(case.shape) == options["spatial_dims"] + 2
         mask_shape = _channel_mask_shape(case.shape, batched, options["data_format"])
@@ -565,17 +579,21 @@ def _feature_alpha_case(impl: Implementation, ctx: Context) -> Callable[[Variant
 
 def _feature_alpha_cases(impl: Implementation) -> st.SearchStrategy[VariantCase]:
     """VARIANTS-6's generated cases: batched and unbatched layouts; x = 0 in training at p in (0, 1)
-    (:data:`mask_rates`), and the identity's cases (:func:`_mixed`)."""
+    (:data:`mask_rates`), x of any values (NaN and ±inf included) at p = 1, and the identity's cases
+    (:func:`_mixed`)."""
     layouts = channel_layouts(True) | channel_layouts(False)
     return _mixed(impl, "feature_alpha_dropout", layouts,
                   variant_cases(impl, "feature_alpha_dropout", layouts, p=mask_rates, ones=True).map(
-                      lambda case: replace(case, palette=(0.0,))))
+                      lambda case: replace(case, palette=(0.0,))),
+                  variant_cases(impl, "feature_alpha_dropout", layouts, p=st.just(1.0), nonfinite=True))
 
 
 @check("VARIANTS-6", needs=("feature_alpha_dropout",))
 def check_feature_alpha_dropout_drops_whole_channels(impl: Implementation, ctx: Context) -> Verdict:
-    """VARIANTS-6: for x = 0 every (sample, channel) is all b or all a α' q; identity in eval. Then
-    generated cases (batched and unbatched shapes of any sizes, any format, p and seed)."""
+    """VARIANTS-6: for x = 0 every (sample, channel) is all b or all a α' q; identity in eval; at p = 1
+    zeros, and NaN and ±inf as the declared nonfinite policy drops them (VARIANTS-4's rule). Then generated
+    cases (batched and unbatched shapes of any sizes, any format, p and seed)."""
+    nonfinite = ctx.policy(impl, "nonfinite")
     cases = [(d, fmt, shape, True) for d, fmt, shape in _channel_cases({1: BATCHED[1], 2: BATCHED[2]}, batched=True)]
     cases.append((2, "channels_first", UNBATCHED[2], False))
     failures = []
@@ -587,8 +605,12 @@ def check_feature_alpha_dropout_drops_whole_channels(impl: Implementation, ctx: 
         x = distinct(shape)
         y = impl.feature_alpha_dropout(x, ALPHA_P, spatial_dims=d, data_format=fmt, training=False, seed=ctx.seed)
         failures += identical(f"{name}, eval", y, x)
+    special = Tensor.from_flat([math.nan, math.inf, -math.inf, *((i % 7) - 3.25 for i in range(9))], (2, 3, 2))
+    y = impl.feature_alpha_dropout(special, 1.0, spatial_dims=1, data_format="channels_first", training=True,
+                                   seed=ctx.seed)
+    failures += _alpha_at_one("spatial_dims=1, channels_first, shape (2, 3, 2), training", y, special, nonfinite)
     if not failures:
-        failures = search(ctx, _feature_alpha_cases(impl), _feature_alpha_case(impl, ctx),
+        failures = search(ctx, _feature_alpha_cases(impl), _feature_alpha_case(impl, ctx, nonfinite),
                           channel_corners(impl, ctx.seed, "feature_alpha_dropout", ALPHA_CORNER_RATES, 0.0))
     return ctx.verdict("VARIANTS-6", failures)
 

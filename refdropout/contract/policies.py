@@ -30,7 +30,7 @@ class Policies:
 
     ``scaling``: "inverted" (train x m / q, eval x) or "classic" (train x m, eval q x) (DROPOUT-2).
     ``nonfinite``: what a dropped NaN or inf becomes: "multiply" (IEEE 0 * NaN = NaN) or
-    "select" (0) (DROPOUT-10).
+    "select" (0) (DROPOUT-10; alpha and feature alpha dropout at p = 1, VARIANTS-4 and VARIANTS-6).
     ``gate_masks``: the masks of variational recurrent dropout: "shared" (one on x_t and one on
     h_(t-1) for every gate) or "per_gate" (one of each per gate) (RECURRENT-6).
     ``p_one``: "zeros" (training at p = 1 gives zeros and a zero gradient) or "refused" (a training
@@ -108,7 +108,7 @@ POLICY_VALUES: dict[str, tuple] = {
 # relaxes none: it adds TRAINING-7
 RELAXES: dict[str, tuple[str, ...]] = {
     "scaling": ("DROPOUT-2",),
-    "nonfinite": ("DROPOUT-10",),
+    "nonfinite": ("DROPOUT-10", "VARIANTS-4", "VARIANTS-6"),
     "gate_masks": ("RECURRENT-6",),
     "p_one": ("DROPOUT-5", "DROPOUT-7", "DROPOUT-10", "GRADIENTS-2", "GRADIENTS-4", "MODES-7"),
     "p_validation": ("DROPOUT-3",),

@@ -8,7 +8,9 @@ variance. For kept units m = 1 and dropped units m = 0:
     y = a (x m + α' (1 - m)) + b,     a = ((1 - p)(1 + p α'^2))^(-1/2),     b = -a α' p
 
 so a kept unit becomes a x + b and a dropped one a α' + b = a α' (1 - p). For inputs with
-mean 0 and variance 1, E[y] = 0 and Var[y] = 1 (VARIANTS-5).
+mean 0 and variance 1, E[y] = 0 and Var[y] = 1 (VARIANTS-5). A dropped non-finite x follows standard
+dropout's ``nonfinite`` policy (DROPOUT-10, VARIANTS-4): x · 0 + c, NaN for NaN and ±inf ("multiply"),
+or the dropped value c itself ("select").
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from ..ops.elementwise import SELU_ALPHA, SELU_SCALE
 from ..random import Generator
 from ..shapes import Shape
 from ..tensor import Tensor
-from .arguments import check_flag, check_input, check_rate, resolve_noise_shape
+from .arguments import check_choice, check_flag, check_input, check_rate, resolve_noise_shape
 from .channel import channel_arguments
 from .noise import affine, draw_keep, generator_for
+from .standard import NONFINITE_POLICIES
 
 __all__ = ["alpha_dropout", "feature_alpha_dropout", "alpha_arguments", "alpha_constants", "ALPHA_PRIME"]
 
@@ -47,17 +50,19 @@ def alpha_arguments(shape: Shape, p: object, noise_shape: Sequence[int | None] |
 
 
 def _alpha(x: Tensor, p: float, mask_shape: Shape, training: bool, seed: int | None,
-           generator: Generator | None, op: str) -> Tensor:
-    """The shared body of alpha and feature alpha dropout, once the mask shape is known."""
+           generator: Generator | None, nonfinite: str, op: str) -> Tensor:
+    """The shared body of alpha and feature alpha dropout, once the mask shape is known; a dropped unit
+    by standard dropout's ``nonfinite`` policy (``affine``; VARIANTS-4)."""
+    check_choice(nonfinite, NONFINITE_POLICIES, op, "nonfinite")
     source = generator_for(seed, generator, op, needed=training and p not in (0.0, 1.0))
     if not training or p == 0.0:  # the identity, consuming no randomness
         return x
-    if p == 1.0:  # the limit of a α' (1 - p) as p -> 1: every finite unit dropped to 0, a non-finite one NaN
-        return affine(x, [0.0] * x.size, [0.0] * x.size)
+    if p == 1.0:  # the limit of a α' (1 - p) as p -> 1: every finite unit 0, a non-finite one by the policy
+        return affine(x, [0.0] * x.size, [0.0] * x.size, nonfinite)
     a, b = alpha_constants(p)
     dropped = a * ALPHA_PRIME + b
     keep = draw_keep(source, mask_shape, x.shape, 1.0 - p)
-    return affine(x, [a if k else 0.0 for k in keep], [b if k else dropped for k in keep])
+    return affine(x, [a if k else 0.0 for k in keep], [b if k else dropped for k in keep], nonfinite)
 
 
 def alpha_dropout(
@@ -68,21 +73,25 @@ def alpha_dropout(
     seed: int | None = None,
     generator: Generator | None = None,
     noise_shape: Sequence[int | None] | None = None,
+    nonfinite: str = "multiply",
 ) -> Tensor:
     """Alpha dropout of every element of ``x`` (VARIANTS-4, VARIANTS-5).
 
     training, 0 < p < 1:  y = a (x m + α' (1 - m)) + b,  m ~ Bernoulli(1 - p) of shape
                           ``noise_shape`` (Keras's spelling; None means x's shape), broadcast
-    training, p = 1:      y = 0 · x + 0: 0 for every finite element (the limit; PyTorch's value), NaN for
-                          NaN and ±inf (the "multiply" policy the reference declares)
+    training, p = 1:      y = 0 for every finite element (the limit; PyTorch's value)
     eval, or p = 0:       y = x
+
+    A dropped non-finite x follows ``nonfinite``, standard dropout's policy (DROPOUT-10, VARIANTS-4):
+    "multiply" (the default; PyTorch's) computes x · 0 + a α' + b, NaN for NaN and ±inf; "select" gives
+    a α' + b (0 at p = 1) whatever x is.
 
     VJP: dL/dx = g * a * m with the forward mask (0 where dropped and at p = 1); g in eval mode.
     """
     op = "alpha_dropout"
     x = check_input(x, op)
     p, mask_shape = alpha_arguments(x.shape, p, noise_shape, training, op)
-    return _alpha(x, p, mask_shape, training, seed, generator, op)
+    return _alpha(x, p, mask_shape, training, seed, generator, nonfinite, op)
 
 
 def feature_alpha_dropout(
@@ -94,13 +103,15 @@ def feature_alpha_dropout(
     training: bool = True,
     seed: int | None = None,
     generator: Generator | None = None,
+    nonfinite: str = "multiply",
 ) -> Tensor:
     """Alpha dropout with one mask value per (sample, channel) (VARIANTS-6).
 
     The mask has the shape channel dropout uses (``channel_noise_shape``, VARIANTS-1 and
-    VARIANTS-2); the constants and the VJP g * a * m are those of ``alpha_dropout``.
+    VARIANTS-2); the constants, the ``nonfinite`` policy and the VJP g * a * m are those of
+    ``alpha_dropout``.
     """
     op = "feature_alpha_dropout"
     x = check_input(x, op)
     p, mask_shape = channel_arguments(x.shape, p, spatial_dims, data_format, training, op)
-    return _alpha(x, p, mask_shape, training, seed, generator, op)
+    return _alpha(x, p, mask_shape, training, seed, generator, nonfinite, op)

@@ -38,16 +38,21 @@ def draw_keep(source: Generator, mask_shape: Shape, shape: Shape, keep_prob: flo
     return [mask[i] == 1.0 for i in broadcast_index(mask_shape, shape)]
 
 
-def affine(x: Tensor, scale: list[float], shift: list[float] | None = None) -> Tensor:
+def affine(x: Tensor, scale: list[float], shift: list[float] | None = None, nonfinite: str = "multiply") -> Tensor:
     """One graph node: y_i = x_i s_i + c_i (c = 0 when ``shift`` is None), VJP g_i s_i.
 
-    A dropped unit has s_i = 0, so a dropped NaN or infinity gives NaN, as IEEE 0 * NaN does:
-    the "multiply" policy of standard dropout.
+    A dropped unit has s_i = 0. Under ``nonfinite`` = "multiply" it is x_i · 0 + c_i, so a dropped NaN or
+    infinity gives NaN, as IEEE 0 * NaN does; under "select" it is c_i, x_i unread: the two policies of
+    standard dropout (DROPOUT-10), which alpha dropout follows (VARIANTS-4).
     """
     xd = x.data
+    if shift is None and nonfinite == "select":
+        shift = [0.0] * x.size
     if shift is None:
         y = [v * s for v, s in zip(xd, scale)]
-    else:
+    elif nonfinite == "multiply":
         y = [v * s + c for v, s, c in zip(xd, scale, shift)]
+    else:
+        y = [v * s + c if s else c for v, s, c in zip(xd, scale, shift)]
     out = Tensor.from_flat(y, x.shape, x.dtype)
     return autograd.attach(out, (x,), lambda g: ([gi * s for gi, s in zip(g, scale)],))

@@ -140,6 +140,40 @@ class AlphaIdentityAtPOne(ReferenceDropout):
         return x if p == 1.0 else alpha_dropout(x, p, training=training, seed=seed)
 
 
+class AlphaMultipliesUnderSelect(ReferenceDropout):
+    """Declares nonfinite = "select" while its alpha and feature alpha dropout at p = 1 give NaN for NaN
+    and ±inf.
+
+    Its standard dropout drops NaN and ±inf to 0, as declared; its alpha dropouts compute 0 · x at p = 1,
+    as PaddlePaddle's alpha_dropout does (paddle.scale(x, 0.0)). VARIANTS-6's fixed cases (x = 0, and
+    evaluation) miss it: only its generated cases at p = 1 draw NaN and ±inf."""
+
+    name = "alpha-multiplies-under-select"
+
+    def __init__(self) -> None:
+        super().__init__(nonfinite="select")
+
+    def alpha_dropout(self, x, p, *, training, seed):
+        return alpha_dropout(x, p, training=training, seed=seed, nonfinite="multiply")
+
+    def feature_alpha_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
+        return feature_alpha_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training,
+                                     seed=seed, nonfinite="multiply")
+
+
+class AlphaZerosBatchesAtPOne(ReferenceDropout):
+    """At p = 1 gives 0 for NaN and ±inf of an x of two or more axes while declaring "multiply".
+
+    A batched kernel's early exit to zeros; a vector (the fixed case's) gets the reference's 0 · x."""
+
+    name = "alpha-zeros-batches-at-p-one"
+
+    def alpha_dropout(self, x, p, *, training, seed):
+        if training and p == 1.0 and x.ndim >= 2:
+            return Tensor.from_flat([0.0] * x.size, x.shape, x.dtype)
+        return alpha_dropout(x, p, training=training, seed=seed)
+
+
 class AlphaNeverDrops(ReferenceDropout):
     """Applies the affine correction a x + b but drops nothing."""
 
