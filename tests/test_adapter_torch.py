@@ -188,7 +188,7 @@ def test_packing_on_the_device_is_numpys_packbits(torch_impl, n: int) -> None:
 def test_reading_recurrent_masks_leaves_no_reference_cycles(torch_impl) -> None:
     """Each call's noise tensors are freed with its masks, not left to the cyclic collector (issue 15):
     a dispatch mode made per call, closing over its recorder, kept every call's noise in a cycle, and
-    RECURRENT-9's 62 calls at deep grew the run to 4 GiB before a collection freed them."""
+    RECURRENT-9's 63 calls at deep grew the run to 4 GiB before a collection freed them."""
     import gc
 
     from refdropout.conformance.recurrent import network_weights
