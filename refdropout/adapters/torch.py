@@ -26,6 +26,7 @@ adapter is made: importing it never needs torch.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import warnings
@@ -622,24 +623,37 @@ def _constant(value: float, shape: tuple[int, ...]) -> Tensor:
     return Tensor.from_flat([value] * math.prod(shape), shape)
 
 
+@functools.cache
+def _recording_mode(torch: Any) -> type:
+    """The TorchDispatchMode whose instances append the tensors ``aten.bernoulli_`` fills to their list."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    bernoulli = torch.ops.aten.bernoulli_.float
+
+    class Mode(TorchDispatchMode):
+        def __init__(self, noise: list[Any]) -> None:
+            super().__init__()
+            self.noise = noise
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if func is bernoulli:
+                self.noise.append(out)
+            return out
+
+    return Mode
+
+
 class _NoiseRecorder:
     """A dispatch mode that keeps every tensor ``aten.bernoulli_`` fills during a call: after it,
-    each holds the multipliers m / q that PyTorch's dropout applied (it divides the noise in place)."""
+    each holds the multipliers m / q that PyTorch's dropout applied (it divides the noise in place).
+    The mode's class is made once (_recording_mode) and holds the list it fills, not the recorder: a
+    class made per call, whose method closed over the recorder, put every call's noise in a reference
+    cycle that only the cyclic collector frees (issue 15: RECURRENT-9 at deep grew to 4 GiB)."""
 
     def __init__(self, torch: Any) -> None:
-        from torch.utils._python_dispatch import TorchDispatchMode
-
-        recorder = self
-
-        class Mode(TorchDispatchMode):
-            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-                out = func(*args, **(kwargs or {}))
-                if func is torch.ops.aten.bernoulli_.float:
-                    recorder.noise.append(out)
-                return out
-
         self.noise: list[Any] = []
-        self._mode = Mode()
+        self._mode = _recording_mode(torch)(self.noise)
 
     def __enter__(self) -> _NoiseRecorder:
         self._mode.__enter__()

@@ -534,6 +534,23 @@ def _kept(multiplier: Tensor) -> int:
     return len(multiplier.data) - multiplier.data.count(0.0)
 
 
+# RECURRENT-9 counts each call's masks through map, not a for loop: a loop's variable would keep one call's
+# masks (engine tensors, about 0.5 GiB a call at deep) while the next call draws its own (issue 15)
+
+
+def _between_counts(masks: RecurrentMasks) -> tuple[int, int]:
+    """(kept, elements) of one call's between-layer multipliers."""
+    multipliers = [m for per_step in masks.between_layers for m in per_step]
+    return sum(map(_kept, multipliers)), sum(len(m.data) for m in multipliers)
+
+
+def _variational_counts(masks: RecurrentMasks) -> tuple[int, int, int, int]:
+    """(kept, elements) of one call's input multipliers, then of its recurrent ones: drawn once per call,
+    step 0 holds them."""
+    inputs, recurrent = masks.inputs[0][0], masks.recurrent[0][0]
+    return _kept(inputs), len(inputs.data), _kept(recurrent), len(recurrent.data)
+
+
 @check("RECURRENT-9", needs=("recurrent_masks",), decisions=3)
 def check_keep_rates(impl: Implementation, ctx: Context) -> Verdict:
     """RECURRENT-9: between-layer, input and recurrent masks keep at q of their own rate."""
@@ -544,23 +561,17 @@ def check_keep_rates(impl: Implementation, ctx: Context) -> Verdict:
     if "between_layers" in semantics:
         per_item = KEEP_RATE_DEPTH - 1  # between-layer masks of a batch item: every layer's but the last
         batch, calls = _in_calls(-(-n // per_item), per_item)
-        kept = total = 0
-        for masks in _stack_masks(impl, "between_layers", steps=1, batch=batch, depth=KEEP_RATE_DEPTH, seed=ctx.seed,
-                                  calls=calls):
-            for m in (m for per_step in masks.between_layers for m in per_step):
-                kept, total = kept + _kept(m), total + len(m.data)
+        kept, total = map(sum, zip(*map(_between_counts, _stack_masks(
+            impl, "between_layers", steps=1, batch=batch, depth=KEEP_RATE_DEPTH, seed=ctx.seed, calls=calls))))
         judge(ctx, f"RECURRENT-9 between-layer keep rate, p = {RATES.dropout}",
                binomial_test(kept, total, 1.0 - RATES.dropout, alpha=ctx.alpha), failures)
     if "variational" in semantics:
         groups = _groups(impl, STATISTICAL_CELL)
         batch, calls = _in_calls(-(-n // groups), groups)
-        counts = {"inputs": [0, 0], "recurrent": [0, 0]}
-        for masks in _stack_masks(impl, "variational", steps=1, batch=batch, depth=1, seed=ctx.seed, calls=calls):
-            for field, count in counts.items():
-                m = getattr(masks, field)[0][0]  # drawn once per call: step 0 holds it
-                count[0], count[1] = count[0] + _kept(m), count[1] + len(m.data)
-        for field, p in (("inputs", RATES.input), ("recurrent", RATES.recurrent)):
-            kept, total = counts[field]
+        sums = tuple(map(sum, zip(*map(_variational_counts, _stack_masks(
+            impl, "variational", steps=1, batch=batch, depth=1, seed=ctx.seed, calls=calls)))))
+        for (field, p), (kept, total) in zip((("inputs", RATES.input), ("recurrent", RATES.recurrent)),
+                                             (sums[:2], sums[2:])):
             judge(ctx, f"RECURRENT-9 {field} keep rate, p = {p}",
                    binomial_test(kept, total, 1.0 - p, alpha=ctx.alpha), failures)
     return ctx.verdict("RECURRENT-9", failures)
