@@ -32,6 +32,7 @@ from broken.variants import (
     AlphaPrimeSignFlipped,
     AlphaStandardScale,
     AlphaTailStandardScale,
+    AlphaUnderFlushToZero,
     AlphaZerosBatchesAtPOne,
     AttentionNoRescale,
     AttentionRenormalisedRows,
@@ -289,6 +290,24 @@ def test_alpha_check_drops_nonfinite_at_p_one_by_the_declared_policy(check_broke
 def test_generated_cases_catch_nonfinite_zeroed_at_p_one_on_batches(quick_plan) -> None:
     verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-4", AlphaZerosBatchesAtPOne())
     assert "under the declared nonfinite = 'multiply' (DROPOUT-10)" in verdict.detail
+
+
+@pytest.mark.clause("VARIANTS-4", "VARIANTS-6")
+@exact(3)
+@given(seed=seeds)
+def test_alpha_values_flushed_as_declared_conform_by_the_policy(check_correct, seed: int) -> None:
+    """A kernel under FTZ/DAZ reads a subnormal x as ±0 and writes a subnormal result as ±0 (Keras 3 on
+    TensorFlow: 0.0 for b = 1e-323 at p = 5e-324). Declared subnormals = "flushed", its alpha and feature
+    alpha dropout conform by that policy; before, both clauses failed it on their generated cases."""
+    for clause in ("VARIANTS-4", "VARIANTS-6"):
+        verdict = assert_passes(check_correct, clause, AlphaUnderFlushToZero(), seed)
+        assert verdict.policies == ("subnormals = 'flushed' (the reference: 'kept')",)
+
+
+@pytest.mark.clause("VARIANTS-4")
+def test_generated_cases_catch_alpha_values_flushed_undeclared(quick_plan) -> None:
+    verdict = assert_generated_cases_catch(quick_plan, "VARIANTS-4", AlphaUnderFlushToZero(declared=False))
+    assert "neither a x + b nor a α' q" in verdict.detail
 
 
 def _spec_section(clause: str) -> str:

@@ -447,18 +447,29 @@ def check_channels_are_dropped_independently(impl: Implementation, ctx: Context)
 # --- alpha dropout ----------------------------------------------------------------------------------
 
 
-def _alpha_outcome(x: float, p: float, dtype: DType = float64) -> Callable[[float], bool | None]:
+def _alpha_outcome(x: float, p: float, dtype: DType = float64, *,
+                   flushed: bool = False) -> Callable[[float], bool | None]:
     """None, or whether alpha dropout's output for input x is the kept a x + b (True) or the
     dropped a α' q (False), within the bounds of VARIANTS-4 in ``dtype`` (u its unit roundoff, plus its
     least subnormal; ±inf for a kept value where |a x| + |b| exceeds its largest finite value); a
-    function of the output."""
+    function of the output. ``flushed`` (subnormals = "flushed", DROPOUT-2's policy): a subnormal x may
+    be read as ±0, and a value within its bound of the subnormals may be written as ±0."""
     (a, b), dropped = alpha_constants(p), alpha_dropped_value(p)
-    u, kept, spread = math.ldexp(1.0, -dtype.precision), a * x + b, abs(a * x) + abs(b)
+    u, least_normal = math.ldexp(1.0, -dtype.precision), math.ldexp(1.0, dtype.emin)
+    reads = (x, 0.0) if flushed and 0.0 < abs(x) < least_normal else (x,)
+
+    def near(v: float, value: float, bound: float) -> bool:
+        return abs(v - value) <= bound or (flushed and v == 0.0 and abs(value) < least_normal + bound)
+
+    def kept(v: float, read: float) -> bool:
+        value, spread = a * read + b, abs(a * read) + abs(b)
+        overflowed = spread > dtype.max and v == math.copysign(math.inf, value)
+        return near(v, value, 4 * u * spread + dtype.tiny) or overflowed
 
     def outcome(v: float) -> bool | None:
-        if abs(v - kept) <= 4 * u * spread + dtype.tiny or (spread > dtype.max and v == math.copysign(math.inf, kept)):
+        if any(kept(v, read) for read in reads):
             return True
-        return False if abs(v - dropped) <= 4 * u * abs(a * ALPHA_PRIME) + dtype.tiny else None
+        return False if near(v, dropped, 4 * u * abs(a * ALPHA_PRIME) + dtype.tiny) else None
 
     return outcome
 
@@ -471,12 +482,12 @@ def _alpha_cases(impl: Implementation) -> st.SearchStrategy[VariantCase]:
                   variant_cases(impl, "alpha_dropout", layouts, p=st.just(1.0), nonfinite=True))
 
 
-def _alpha_values(name: str, y: object, x: Tensor, p: float) -> list[str]:
+def _alpha_values(name: str, y: object, x: Tensor, p: float, flushed: bool) -> list[str]:
     """A failure unless y has x's shape and each element is alpha dropout's kept or dropped value of x's
-    element at p, within the bounds of VARIANTS-4 in x's format."""
+    element at p, within the bounds of VARIANTS-4 in x's format (``flushed``: under subnormals = "flushed")."""
     failures = tensor_of_shape(name, y, x.shape)
     for i, (v, xi) in enumerate(zip(y.data, x.data) if not failures else ()):
-        if _alpha_outcome(xi, p, x.dtype)(v) is None:
+        if _alpha_outcome(xi, p, x.dtype, flushed=flushed)(v) is None:
             return [f"{name}: p = {p}: element {i}: x = {xi!r} gave {v!r}, neither a x + b nor a α' q"]
     return failures
 
@@ -495,13 +506,14 @@ def _alpha_at_one(name: str, y: object, x: Tensor, nonfinite: str) -> list[str]:
     return failures
 
 
-def _alpha_case(impl: Implementation, ctx: Context, nonfinite: str) -> Callable[[VariantCase], list[str]]:
+def _alpha_case(impl: Implementation, ctx: Context, nonfinite: str,
+                flushed: bool) -> Callable[[VariantCase], list[str]]:
     """The judge of a generated case of alpha dropout (VARIANTS-4): at p = 1 :func:`_alpha_at_one` under
-    the declared ``nonfinite`` policy, else :func:`_alpha_values`."""
+    the declared ``nonfinite`` policy, else :func:`_alpha_values` under the declared subnormals."""
     def trained(case: VariantCase, y: object) -> list[str]:
         if case.p == 1.0:
             return _alpha_at_one("y", y, case.x, nonfinite)
-        return _alpha_values("y", y, case.x, case.p)
+        return _alpha_values("y", y, case.x, case.p, flushed)
 
     return _variant_judge(impl, ctx, trained)
 
@@ -510,17 +522,20 @@ def _alpha_case(impl: Implementation, ctx: Context, nonfinite: str) -> Callable[
 def check_alpha_dropout_values(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-4: kept a x + b, dropped a α' q; identity in eval and at p = 0; at p = 1 zeros, and NaN and
     ±inf as the declared nonfinite policy drops them. Then generated cases (x of any shape, format, values
-    and seed; p with its extremes), the bounds in x's format."""
+    and seed; p with its extremes), the bounds in x's format; under subnormals = "flushed" a subnormal x,
+    or a subnormal result, may give ±0."""
     nonfinite = ctx.policy(impl, "nonfinite")
+    flushed = ctx.policy(impl, "subnormals") == "flushed"
     x = Tensor.from_flat([(i % 7) - 3.25 for i in range(64)], (64,))
-    failures = _alpha_values("training", impl.alpha_dropout(x, ALPHA_P, training=True, seed=ctx.seed), x, ALPHA_P)
+    failures = _alpha_values("training", impl.alpha_dropout(x, ALPHA_P, training=True, seed=ctx.seed), x, ALPHA_P,
+                             flushed)
     for p, training, mode in ((ALPHA_P, False, "eval"), (0.0, True, "p = 0")):
         failures += identical(mode, impl.alpha_dropout(x, p, training=training, seed=ctx.seed), x)
     special = Tensor.from_flat([*x.data, math.nan, math.inf, -math.inf], (67,))
     failures += _alpha_at_one("training", impl.alpha_dropout(special, 1.0, training=True, seed=ctx.seed), special,
                               nonfinite)
     if not failures:
-        failures = search(ctx, _alpha_cases(impl), _alpha_case(impl, ctx, nonfinite),
+        failures = search(ctx, _alpha_cases(impl), _alpha_case(impl, ctx, nonfinite, flushed),
                           variant_corners(impl, ctx.seed, "alpha_dropout", ALPHA_CORNER_RATES))
     return ctx.verdict("VARIANTS-4", failures)
 
@@ -562,17 +577,19 @@ def check_alpha_dropout_keeps_mean_and_variance(impl: Implementation, ctx: Conte
     return ctx.verdict("VARIANTS-5", failures)
 
 
-def _feature_alpha_case(impl: Implementation, ctx: Context, nonfinite: str) -> Callable[[VariantCase], list[str]]:
+def _feature_alpha_case(impl: Implementation, ctx: Context, nonfinite: str,
+                        flushed: bool) -> Callable[[VariantCase], list[str]]:
     """The judge of a generated case of feature alpha dropout (VARIANTS-6): at p = 1 :func:`_alpha_at_one`
     under the declared ``nonfinite`` policy; in training at 0 < p < 1 every (sample, channel) of x = 0 all b
-    or all a α' q, within VARIANTS-4's bounds in x's format; else the identity, bit for bit."""
+    or all a α' q, within VARIANTS-4's bounds in x's format under the declared subnormals; else the
+    identity, bit for bit."""
     def trained(case: VariantCase, y: object) -> list[str]:
         if case.p == 1.0:
             return _alpha_at_one("y", y, case.x, nonfinite)
         options = case.options
         batched = len(case.shape) == options["spatial_dims"] + 2
         mask_shape = _channel_mask_shape(case.shape, batched, options["data_format"])
-        return _shared("y", y, case.shape, mask_shape, _alpha_outcome(0.0, case.p, case.dtype))
+        return _shared("y", y, case.shape, mask_shape, _alpha_outcome(0.0, case.p, case.dtype, flushed=flushed))
 
     return _variant_judge(impl, ctx, trained)
 
@@ -592,8 +609,10 @@ def _feature_alpha_cases(impl: Implementation) -> st.SearchStrategy[VariantCase]
 def check_feature_alpha_dropout_drops_whole_channels(impl: Implementation, ctx: Context) -> Verdict:
     """VARIANTS-6: for x = 0 every (sample, channel) is all b or all a α' q; identity in eval; at p = 1
     zeros, and NaN and ±inf as the declared nonfinite policy drops them (VARIANTS-4's rule). Then generated
-    cases (batched and unbatched shapes of any sizes, any format, p and seed)."""
+    cases (batched and unbatched shapes of any sizes, any format, p and seed); under subnormals = "flushed"
+    a subnormal b or a α' q may be ±0."""
     nonfinite = ctx.policy(impl, "nonfinite")
+    flushed = ctx.policy(impl, "subnormals") == "flushed"
     cases = [(d, fmt, shape, True) for d, fmt, shape in _channel_cases({1: BATCHED[1], 2: BATCHED[2]}, batched=True)]
     cases.append((2, "channels_first", UNBATCHED[2], False))
     failures = []
@@ -601,7 +620,8 @@ def check_feature_alpha_dropout_drops_whole_channels(impl: Implementation, ctx: 
         name = f"spatial_dims={d}, {fmt}, shape {shape}"
         y = impl.feature_alpha_dropout(constant(shape, 0.0), ALPHA_P, spatial_dims=d, data_format=fmt, training=True,
                                        seed=ctx.seed)
-        failures += _shared(name, y, shape, _channel_mask_shape(shape, batched, fmt), _alpha_outcome(0.0, ALPHA_P))
+        failures += _shared(name, y, shape, _channel_mask_shape(shape, batched, fmt),
+                            _alpha_outcome(0.0, ALPHA_P, flushed=flushed))
         x = distinct(shape)
         y = impl.feature_alpha_dropout(x, ALPHA_P, spatial_dims=d, data_format=fmt, training=False, seed=ctx.seed)
         failures += identical(f"{name}, eval", y, x)
@@ -610,7 +630,7 @@ def check_feature_alpha_dropout_drops_whole_channels(impl: Implementation, ctx: 
                                    seed=ctx.seed)
     failures += _alpha_at_one("spatial_dims=1, channels_first, shape (2, 3, 2), training", y, special, nonfinite)
     if not failures:
-        failures = search(ctx, _feature_alpha_cases(impl), _feature_alpha_case(impl, ctx, nonfinite),
+        failures = search(ctx, _feature_alpha_cases(impl), _feature_alpha_case(impl, ctx, nonfinite, flushed),
                           channel_corners(impl, ctx.seed, "feature_alpha_dropout", ALPHA_CORNER_RATES, 0.0))
     return ctx.verdict("VARIANTS-6", failures)
 

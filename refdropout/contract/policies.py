@@ -42,7 +42,7 @@ class Policies:
     (Chainer) (DROPOUT-3).
     ``seed_bits``: how many low bits of a seed the implementation uses, 64 or 32 (DROPOUT-13).
     ``subnormals``: "kept", or "flushed" (a subnormal input may be read as ±0 and a subnormal
-    result written as ±0, as under FTZ/DAZ) (DROPOUT-2).
+    result written as ±0, as under FTZ/DAZ) (DROPOUT-2, and alpha dropout's values: VARIANTS-4, -6).
     ``scale_format``: how a kept value is computed: "exact" (within one ulp of fl(x / q)), "input"
     (q rounded to x's format first: within one ulp of fl(x / fl_T(q))) or "float32" (p read as a
     float32 and q computed in float32, q32 = fl32(1 - fl32(p)): within one ulp of fl(x / q32);
@@ -113,7 +113,7 @@ RELAXES: dict[str, tuple[str, ...]] = {
     "p_one": ("DROPOUT-5", "DROPOUT-7", "DROPOUT-10", "GRADIENTS-2", "GRADIENTS-4", "MODES-7"),
     "p_validation": ("DROPOUT-3",),
     "seed_bits": ("DROPOUT-13",),
-    "subnormals": ("DROPOUT-2",),
+    "subnormals": ("DROPOUT-2", "VARIANTS-4", "VARIANTS-6"),
     "scale_format": ("DROPOUT-2", "DROPOUT-3", "DROPOUT-7", "DROPOUT-8", "ENSEMBLE-1", "ENSEMBLE-3", "GRADIENTS-1",
                      "GRADIENTS-2", "GRADIENTS-5"),
     "algorithm": (),

@@ -209,9 +209,13 @@ class FlushesSubnormals(Textbook):
     policies = Policies(subnormals="flushed")
 
     def scale(self, x: Tensor, keep: Tensor, p: float) -> Tensor:
-        y = super().scale(x, keep, p)
-        normal = math.ldexp(1.0, x.dtype.emin)
-        return Tensor.from_flat([math.copysign(0.0, v) if abs(v) < normal else v for v in y.data], y.shape, y.dtype)
+        return flush_subnormals(super().scale(x, keep, p))
+
+
+def flush_subnormals(x: Tensor) -> Tensor:
+    """x with each subnormal of its format made ±0 of its sign, as FTZ/DAZ do."""
+    normal = math.ldexp(1.0, x.dtype.emin)
+    return Tensor.from_flat([math.copysign(0.0, v) if abs(v) < normal else v for v in x.data], x.shape, x.dtype)
 
 
 class ScaleInInputFormat(Textbook):

@@ -8,9 +8,11 @@ one of the broken variants that model public bugs, the mutants of refdropout.mut
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
+from broken.dropout import flush_subnormals
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.functional import (
     alpha_dropout,
@@ -172,6 +174,31 @@ class AlphaZerosBatchesAtPOne(ReferenceDropout):
         if training and p == 1.0 and x.ndim >= 2:
             return Tensor.from_flat([0.0] * x.size, x.shape, x.dtype)
         return alpha_dropout(x, p, training=training, seed=seed)
+
+
+class AlphaUnderFlushToZero(ReferenceDropout):
+    """Alpha and feature alpha dropout as a CPU or GPU kernel under FTZ/DAZ computes them: a subnormal
+    input read as ±0 and a subnormal result written as ±0. Keras 3 on TensorFlow does (its kernels flush;
+    at p = 5e-324, x = 0 it gives 0.0 where b = 1e-323). Correct where it declares subnormals =
+    "flushed" (``declared``); a deviation where it does not."""
+
+    name = "alpha-under-flush-to-zero"
+
+    def __init__(self, *, declared: bool = True) -> None:
+        super().__init__()
+        if declared:
+            self.policies = replace(self.policies, subnormals="flushed")
+
+    def alpha_dropout(self, x, p, *, training, seed):
+        if not training or p == 0.0:  # the identity computes nothing (Keras: `if training and rate > 0`)
+            return alpha_dropout(x, p, training=training, seed=seed)
+        return flush_subnormals(alpha_dropout(flush_subnormals(x), p, training=training, seed=seed))
+
+    def feature_alpha_dropout(self, x, p, *, spatial_dims, data_format, training, seed):
+        options = {"spatial_dims": spatial_dims, "data_format": data_format, "training": training, "seed": seed}
+        if not training or p == 0.0:
+            return feature_alpha_dropout(x, p, **options)
+        return flush_subnormals(feature_alpha_dropout(flush_subnormals(x), p, **options))
 
 
 class AlphaNeverDrops(ReferenceDropout):
@@ -482,10 +509,7 @@ class DropBlockFlushesSubnormals(ReferenceDropout):
     name = "dropblock-flushes-subnormals"
 
     def dropblock2d(self, x, p, *, block_size, training, seed):
-        normal = math.ldexp(1.0, x.dtype.emin)
-        flushed = Tensor.from_flat([math.copysign(0.0, v) if abs(v) < normal else v for v in x.data], x.shape,
-                                   x.dtype)
-        return dropblock2d(flushed, p, block_size=block_size, training=training, seed=seed)
+        return dropblock2d(flush_subnormals(x), p, block_size=block_size, training=training, seed=seed)
 
 
 # --- attention dropout --------------------------------------------------------------------------------
