@@ -7,8 +7,9 @@ pairs and against Textbook, a correct kernel written as frameworks write it (y =
 in x's dtype); they charge nothing to the suite's budget. The statistical checks run against the
 reference (inverted; the moment clauses under classic scaling too; DROPOUT-13 for a witness of
 32-bit seeds and for the numpy target too) on two seeds drawn by Hypothesis, never shrunk or replayed,
-and charge their decisions to the suite's quick budget: 2 × (64 + 2 + 2 + 10) = 156 decisions. A broken implementation
-is judged at the same level with a fresh budget. The reference's own API is tested directly.
+and charge their decisions to the suite's quick budget: 2 × (240 + 2 + 2 + 10) = 508 decisions, 528 counted in a
+run of this file. A broken implementation is judged at the same level with a fresh budget. The reference's own
+API is tested directly.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ import refdropout.conformance.dropout as checks
 from broken.dropout import (
     ActiveInEval,
     ActiveInEvalAtSeedZero,
+    BatchSharedMaskInFloat16,
     BiasedFirstLane,
+    BiasedFirstLaneInBfloat16,
     BiasedLaneOf64,
     BoolsAsNumbers,
     ChainersValidation,
@@ -42,6 +45,7 @@ from broken.dropout import (
     ClaimsRefusalGivesZeros,
     DividesByQInInputFormat,
     EvaluationIgnoresRate,
+    ExactCountInFloat32,
     FlushesSubnormals,
     HighSeedBitsIgnoredInBulk,
     HighSeedBitsIgnoredInFloat16,
@@ -54,6 +58,7 @@ from broken.dropout import (
     ReciprocalInInputFormat,
     RefusesPOne,
     RoundsAtRateZeroOnManyAxes,
+    SameMaskEveryCallIn16Bit,
     ScaleByFloat32Reciprocal,
     ScaleInFloat32,
     ScaleInInputFormat,
@@ -122,11 +127,11 @@ CLASSIC = ReferenceDropout(scaling="classic", nonfinite="select")
 CORRECT = (REFERENCE, CLASSIC, Textbook())
 
 def test_the_chapter_plans_its_decisions() -> None:
-    """The decision count the spec and this file's budget rest on: 210 per run of the chapter (DROPOUT-16's
+    """The decision count the spec and this file's budget rest on: 240 per run of the chapter (DROPOUT-16's
     five in each of the four floating formats, DROPOUT-13's two and two more in each format, DROPOUT-19's
-    32 and DROPOUT-22's ten in each format, DROPOUT-23's seven, one each for DROPOUT-14, -17, -18, -20
-    and -21)."""
-    assert sum(c.decisions for clause, c in CHECKS.items() if clause.startswith("DROPOUT-")) == 210
+    32, DROPOUT-22's ten and DROPOUT-23's seven in each format, one in each format for DROPOUT-14, -17 and
+    -18, one each for DROPOUT-20 and -21)."""
+    assert sum(c.decisions for clause, c in CHECKS.items() if clause.startswith("DROPOUT-")) == 240
 
 
 # --- DROPOUT-1: the reference operator ----------------------------------------------------------------
@@ -893,6 +898,27 @@ def test_position_classes_and_lags_are_judged_in_every_declared_format(check_bro
     lane = assert_fails(check_broken, "DROPOUT-19", LaneReusesItsNeighbourInFloat16(), 0)
     assert [r.name for r in lane.records if r.reject] == ["DROPOUT-19 float16 lag 1, index mod 64"]
     assert "bfloat16" not in " ".join(r.name for r in lane.records)  # the formats after a rejection are not drawn
+
+
+@pytest.mark.clause("DROPOUT-14", "DROPOUT-17", "DROPOUT-18", "DROPOUT-23")
+def test_streams_counts_positions_and_rows_are_judged_in_every_declared_format(check_broken) -> None:
+    """A kernel of some formats only that shares one mask across a stream's calls (16-bit), keeps exactly
+    round(q n) (float32), biases one lane (bfloat16) or shares one mask across a batch's rows (float16)
+    passes every decision in the formats before it and fails its own (decisions named with the format);
+    the formats after a rejection are not drawn."""
+    cases = (("DROPOUT-14", SameMaskEveryCallIn16Bit(), "float16", ["DROPOUT-14 float16 successive calls"]),
+             ("DROPOUT-17", ExactCountInFloat32(), "float32", ["DROPOUT-17 float32 dispersion"]),
+             ("DROPOUT-18", BiasedFirstLaneInBfloat16(), "bfloat16", ["DROPOUT-18 bfloat16 homogeneity"]),
+             ("DROPOUT-23", BatchSharedMaskInFloat16(), "float16", ["DROPOUT-23 float16 columns",
+                                                                    "DROPOUT-23 float16 rows 2t and 2t + 1",
+                                                                    "DROPOUT-23 float16 4-axis input, axis 0 entries"
+                                                                    " 2t and 2t + 1"]))
+    formats = ("float64", "float32", "float16", "bfloat16")
+    for clause, broken, dtype, rejected in cases:
+        verdict = assert_fails(check_broken, clause, broken, 0)
+        assert [r.name for r in verdict.records if r.reject] == rejected, (clause, verdict.detail)
+        drawn = formats[:formats.index(dtype) + 1]  # float64's names carry no format
+        assert {r.name.split()[1] if r.name.split()[1] in formats else "float64" for r in verdict.records} == set(drawn)
 
 
 @pytest.mark.clause("DROPOUT-23")

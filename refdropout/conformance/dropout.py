@@ -42,7 +42,6 @@ from ..stats import (
     pair_counts_test,
     samples_for_power,
     samples_needed,
-    successive_independence_test,
     two_point_mean_test,
     two_point_variance_test,
     variance_roots,
@@ -58,7 +57,6 @@ from .kit import (
     identical,
     identical_array,
     judge,
-    keep_mask,
     keep_mask_array,
     kept_value_of,
     mismatch,
@@ -863,7 +861,7 @@ def check_different_seeds_give_independent_masks(impl: Implementation, ctx: Cont
     rounds = small_rounds(ctx.plan)  # the largest size first: the fixed pairs at 65 elements
     for dtype in dtypes_of(impl) if seed_bits == 64 else ():  # under 32, such seeds MAY give one mask
         found: list[str] = []
-        where = "" if dtype is float64 else f"{dtype.name} "
+        where = _where(dtype)
         bulk = _SeedPairs(HIGH_TEST)
         for pair in _high_pairs(ctx.seed, HIGH_KINDS):
             bulk.add(impl, high_bit_call_size(ctx.plan), pair, dtype)
@@ -880,17 +878,26 @@ def check_different_seeds_give_independent_masks(impl: Implementation, ctx: Cont
     return ctx.verdict("DROPOUT-13", failures)
 
 
-@check("DROPOUT-14", needs=("dropout_stream",), decisions=1)
+@check("DROPOUT-14", needs=("dropout_stream",), decisions=len(FLOATING_FORMATS))
 def check_successive_calls_give_independent_masks(impl: Implementation, ctx: Context) -> Verdict:
-    """DROPOUT-14: the same position in successive calls on one stream is independent."""
+    """DROPOUT-14: the same position in successive calls on one stream is independent. In every declared
+    dtype, each on a stream of float64's seed (float64's decision named without a dtype); once a dtype's
+    decision has rejected, the formats left are not drawn."""
+    return _in_every_dtype(impl, ctx, "DROPOUT-14", _successive_calls)
+
+
+def _successive_calls(impl: Implementation, ctx: Context, dtype: DType, failures: list[str]) -> None:
+    """DROPOUT-14's decision in one dtype: the disjoint pairs (call 2t, call 2t + 1) of a stream's calls on
+    1,000 ones, at every position, counted as the calls come (stats.successive_independence_test's table)."""
     size = 1000
-    x = ones(size)
+    x = ones_array(size, dtype)
     call = impl.dropout_stream(ctx.seed)
-    calls = 2 * math.ceil(independence_pairs(ctx.plan) / size)  # disjoint pairs (call 2t, call 2t + 1)
-    masks = [keep_mask(call(x, STRUCTURE_RATE, training=True)) for _ in range(calls)]
-    failures: list[str] = []
-    judge(ctx, "DROPOUT-14 successive calls", successive_independence_test(masks, alpha=ctx.alpha), failures)
-    return ctx.verdict("DROPOUT-14", failures)
+    table = PairCounts()
+    for _ in range(math.ceil(independence_pairs(ctx.plan) / size)):
+        first = keep_mask_array(call(x, STRUCTURE_RATE, training=True))
+        table += pair_counts(first, keep_mask_array(call(x, STRUCTURE_RATE, training=True)))
+    judge(ctx, f"DROPOUT-14 {_where(dtype)}successive calls",
+          pair_counts_test(table, alpha=ctx.alpha, test="successive independence"), failures)
 
 
 @check("DROPOUT-16", decisions=len(KEEP_COUNT_RATES) * len(FLOATING_FORMATS))
@@ -900,7 +907,7 @@ def check_keep_count_is_binomial(impl: Implementation, ctx: Context) -> Verdict:
     n = ctx.plan.n
     failures: list[str] = []
     for dtype in dtypes_of(impl):
-        where = "" if dtype is float64 else f"{dtype.name} "
+        where = _where(dtype)
         for p, seed in zip(KEEP_COUNT_RATES, successive_seeds(ctx.seed, len(KEEP_COUNT_RATES))):
             kept = keep_count(impl, n, p, seed, dtype)
             decision = binomial_test(kept, n, 1.0 - p, alpha=ctx.alpha)
@@ -908,26 +915,42 @@ def check_keep_count_is_binomial(impl: Implementation, ctx: Context) -> Verdict:
     return ctx.verdict("DROPOUT-16", failures)
 
 
-@check("DROPOUT-17", decisions=1)
+@check("DROPOUT-17", decisions=len(FLOATING_FORMATS))
 def check_keep_counts_are_not_under_dispersed(impl: Implementation, ctx: Context) -> Verdict:
-    """DROPOUT-17: keep counts of separate calls vary as Binomial(n, q) counts do, not less."""
+    """DROPOUT-17: keep counts of separate calls vary as Binomial(n, q) counts do, not less. In every
+    declared dtype, each with float64's seeds (float64's decision named without a dtype); once a dtype's
+    decision has rejected, the formats left are not drawn."""
+    return _in_every_dtype(impl, ctx, "DROPOUT-17", _dispersion)
+
+
+def _dispersion(impl: Implementation, ctx: Context, dtype: DType, failures: list[str]) -> None:
+    """DROPOUT-17's decision in one dtype."""
     counts = [int(np.count_nonzero(mask)) for mask in _masks_of_calls(impl, ctx.seed, DISPERSION_SIZE,
-                                                                        dispersion_masks(ctx.plan))]
-    failures: list[str] = []
+                                                                        dispersion_masks(ctx.plan), dtype)]
     decision = dispersion_counts_test(counts, DISPERSION_SIZE, 1.0 - STRUCTURE_RATE, alpha=ctx.alpha)
-    judge(ctx, "DROPOUT-17 dispersion", decision, failures)
-    return ctx.verdict("DROPOUT-17", failures)
+    judge(ctx, f"DROPOUT-17 {_where(dtype)}dispersion", decision, failures)
 
 
-@check("DROPOUT-18", decisions=1)
+@check("DROPOUT-18", decisions=len(FLOATING_FORMATS))
 def check_every_position_is_kept_at_one_rate(impl: Implementation, ctx: Context) -> Verdict:
-    """DROPOUT-18: over separate calls on POSITIONS elements, every position keeps at one rate."""
+    """DROPOUT-18: over separate calls on POSITIONS elements, every position keeps at one rate. In every
+    declared dtype, each with float64's seeds (float64's decision named without a dtype); once a dtype's
+    decision has rejected, the formats left are not drawn."""
+    return _in_every_dtype(impl, ctx, "DROPOUT-18", _positions)
+
+
+def _positions(impl: Implementation, ctx: Context, dtype: DType, failures: list[str]) -> None:
+    """DROPOUT-18's decision in one dtype."""
     count = homogeneity_masks(ctx.plan)
-    kept = sum((mask.astype(np.int64) for mask in _masks_of_calls(impl, ctx.seed, POSITIONS, count)),
+    kept = sum((mask.astype(np.int64) for mask in _masks_of_calls(impl, ctx.seed, POSITIONS, count, dtype)),
                np.zeros(POSITIONS, dtype=np.int64))  # per position
-    failures: list[str] = []
-    judge(ctx, "DROPOUT-18 homogeneity", homogeneity_counts_test(kept, count, alpha=ctx.alpha), failures)
-    return ctx.verdict("DROPOUT-18", failures)
+    judge(ctx, f"DROPOUT-18 {_where(dtype)}homogeneity", homogeneity_counts_test(kept, count, alpha=ctx.alpha),
+          failures)
+
+
+def _where(dtype: DType) -> str:
+    """The prefix of a decision's name made in ``dtype``: none for float64, whose names predate the formats."""
+    return "" if dtype is float64 else f"{dtype.name} "
 
 
 def _in_every_dtype(impl: Implementation, ctx: Context, clause: str,
@@ -954,7 +977,7 @@ def check_every_position_class_is_kept_at_one_rate(impl: Implementation, ctx: Co
 
 def _position_classes(impl: Implementation, ctx: Context, dtype: DType, failures: list[str]) -> None:
     """DROPOUT-22's decisions in one dtype."""
-    p, where = STRUCTURE_RATE, "" if dtype is float64 else f"{dtype.name} "
+    p, where = STRUCTURE_RATE, _where(dtype)
     counts = {m: np.zeros(m, dtype=np.int64) for m in CLASS_WIDTHS}  # kept per residue, whole multiples of m
     n = class_mask_size(ctx.plan)
     for mask in keep_masks(impl, n, p, ctx.seed, dtype):
@@ -974,32 +997,37 @@ def _position_classes(impl: Implementation, ctx: Context, dtype: DType, failures
         judge(ctx, f"DROPOUT-22 {where}tail past a multiple of {m}", decision, failures)
 
 
-@check("DROPOUT-23", decisions=3 + BATCH_AXES)
+@check("DROPOUT-23", decisions=(3 + BATCH_AXES) * len(FLOATING_FORMATS))
 def check_every_row_and_column_is_kept_at_one_rate(impl: Implementation, ctx: Context) -> Verdict:
     """DROPOUT-23: one training call of plain dropout on s x s ones: the rows keep at one rate, the columns
     keep at one rate (exact homogeneity tests), and rows 2t and 2t + 1 are independent (2x2 test); then
     one call on (a, a, a, a) ones (batch, channels, height, width): along each axis, the elements at
     index 2t and 2t + 1 independent (2x2 test), so that a mask shared over the batch, or over the
-    channels, of a 4-axis input only is seen."""
-    side = axis_size(ctx.plan)
-    y = impl.dropout(ones_array((side, side)), STRUCTURE_RATE, training=True, seed=ctx.seed)
+    channels, of a 4-axis input only is seen. In every declared dtype, each with float64's seeds
+    (float64's decisions named without a dtype); once a dtype's decisions have rejected, the formats left
+    are not drawn."""
+    return _in_every_dtype(impl, ctx, "DROPOUT-23", _rows_and_axes)
+
+
+def _rows_and_axes(impl: Implementation, ctx: Context, dtype: DType, failures: list[str]) -> None:
+    """DROPOUT-23's decisions in one dtype."""
+    where, side = _where(dtype), axis_size(ctx.plan)
+    y = impl.dropout(ones_array((side, side), dtype), STRUCTURE_RATE, training=True, seed=ctx.seed)
     mask = keep_mask_array(y).reshape(side, side)
-    failures: list[str] = []
     for axis, name in ((1, "rows"), (0, "columns")):  # kept per row (summed over columns), per column
         decision = homogeneity_counts_test(mask.sum(axis=axis), side, alpha=ctx.alpha)
-        judge(ctx, f"DROPOUT-23 {name}", decision, failures)
+        judge(ctx, f"DROPOUT-23 {where}{name}", decision, failures)
     pairs = pair_counts(mask[0:side // 2 * 2:2].ravel(), mask[1::2].ravel())
-    judge(ctx, "DROPOUT-23 rows 2t and 2t + 1", pair_counts_test(pairs, alpha=ctx.alpha, test="row independence"),
-          failures)
+    judge(ctx, f"DROPOUT-23 {where}rows 2t and 2t + 1",
+          pair_counts_test(pairs, alpha=ctx.alpha, test="row independence"), failures)
     shape = (batch_side(ctx.plan),) * BATCH_AXES
-    y = impl.dropout(ones_array(shape), STRUCTURE_RATE, training=True, seed=child_seed(ctx.seed, 1))
+    y = impl.dropout(ones_array(shape, dtype), STRUCTURE_RATE, training=True, seed=child_seed(ctx.seed, 1))
     mask = keep_mask_array(y).reshape(shape)
     for axis in range(BATCH_AXES):
         along = np.moveaxis(mask, axis, 0)  # index 2t with 2t + 1 of this axis, every other index alike
-        judge(ctx, f"DROPOUT-23 4-axis input, axis {axis} entries 2t and 2t + 1",
+        judge(ctx, f"DROPOUT-23 {where}4-axis input, axis {axis} entries 2t and 2t + 1",
               pair_counts_test(pair_counts(along[0::2].ravel(), along[1::2].ravel()), alpha=ctx.alpha,
                                test="axis independence"), failures)
-    return ctx.verdict("DROPOUT-23", failures)
 
 
 @check("DROPOUT-19", decisions=2 * len(LAGS) * len(FLOATING_FORMATS))
@@ -1015,7 +1043,7 @@ def check_elements_are_independent_at_lags(impl: Implementation, ctx: Context) -
 
 def _lags(impl: Implementation, ctx: Context, dtype: DType, failures: list[str]) -> None:
     """DROPOUT-19's decisions in one dtype."""
-    where = "" if dtype is float64 else f"{dtype.name} "
+    where = _where(dtype)
     tables = {lag: PairCounts() for lag in LAGS}  # pairs within each call's mask
     classes = {lag: [PairCounts()] * LAG_CLASS_WIDTH for lag in LAGS}
     for mask in keep_masks(impl, lag_mask_size(ctx.plan), STRUCTURE_RATE, ctx.seed, dtype):

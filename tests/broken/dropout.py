@@ -3,7 +3,9 @@
 The broken implementations that model a reported bug are mutants of the catalogue,
 refdropout.mutants (scale, rate, edges, randomness, values); the ones here are witnesses only,
 each showing that one check can fail. Each derives from
-:class:`~refdropout.mutants.textbook.Textbook` and overrides one of its steps. The seed witnesses of
+:class:`~refdropout.mutants.textbook.Textbook` and overrides one of its steps; a witness of some formats
+only (``_InSomeFormats``) runs such a step, or a catalogue mutant's, on inputs of those formats alone,
+so that only a clause's decisions in every declared format see it. The seed witnesses of
 DROPOUT-12 and DROPOUT-13 (the last section) wrap the reference instead; they name the public report
 they model, but live here: a mutant of the catalogue would mean regenerating the detection matrix.
 """
@@ -19,6 +21,7 @@ import numpy as np
 from refdropout.adapters.reference import ReferenceDropout
 from refdropout.contract import Policies
 from refdropout.dtypes import float32
+from refdropout.mutants.randomness import BatchSharedMask, ExactCount, SameMaskEveryCall
 from refdropout.mutants.textbook import Textbook
 from refdropout.random import Generator
 from refdropout.shapes import Shape
@@ -92,33 +95,71 @@ class TailAlwaysKept(Textbook):
         return drawn[:whole] + [True] * (len(drawn) - whole)
 
 
-class _InFloat16Only:
-    """A broken keep step run on float16 inputs only, as a kernel of its own for the 16-bit formats
-    (other vector widths, its own remainder loop); every other format gets the textbook's."""
+class _InSomeFormats:
+    """A broken step (keep or mask_shape) run on inputs of ``formats`` only, as a kernel of its own for
+    them (other vector widths, its own remainder loop, its own stream handling); every other format gets
+    the textbook's."""
 
+    formats: tuple[str, ...] = ("float16",)
     broken = False
 
     def forward(self, generator: Generator, x: Tensor, p: object, *, training: bool,
                 noise_shape: Sequence[int | None] | None = None) -> tuple[Tensor, Tensor]:
-        self.broken = x.dtype.name == "float16"
+        self.broken = x.dtype.name in self.formats
         return super().forward(generator, x, p, training=training, noise_shape=noise_shape)  # type: ignore[misc]
 
     def keep(self, generator: Generator, shape: Shape, p: float) -> list[bool]:
         return super().keep(generator, shape, p) if self.broken else Textbook.keep(self, generator, shape, p)  # type: ignore[misc,arg-type]
 
+    def mask_shape(self, shape: Shape, noise_shape: Sequence[int | None] | None) -> Shape:
+        return (super().mask_shape(shape, noise_shape) if self.broken  # type: ignore[misc]
+                else Textbook.mask_shape(self, shape, noise_shape))  # type: ignore[arg-type]
 
-class TailAlwaysKeptInFloat16(_InFloat16Only, TailAlwaysKept):
+
+class TailAlwaysKeptInFloat16(_InSomeFormats, TailAlwaysKept):
     """TailAlwaysKept in the float16 kernel only: DROPOUT-22's float64 decisions pass it, its float16
     ones do not."""
 
     name = "tail-always-kept-in-float16"
 
 
-class LaneReusesItsNeighbourInFloat16(_InFloat16Only, LaneReusesItsNeighbour):
+class LaneReusesItsNeighbourInFloat16(_InSomeFormats, LaneReusesItsNeighbour):
     """LaneReusesItsNeighbour in the float16 kernel only: DROPOUT-19's float64 decisions pass it, its
     float16 ones by position class do not."""
 
     name = "lane-reuses-its-neighbour-in-float16"
+
+
+class SameMaskEveryCallIn16Bit(_InSomeFormats, SameMaskEveryCall):
+    """SameMaskEveryCall in the kernel of the 16-bit formats only, as one that restarts from a fixed state
+    instead of advancing the stream: DROPOUT-14's float64 and float32 decisions pass it, its float16 one
+    does not."""
+
+    name = "same-mask-every-call-in-16-bit"
+    formats = ("float16", "bfloat16")
+
+
+class ExactCountInFloat32(_InSomeFormats, ExactCount):
+    """ExactCount in the float32 kernel only: DROPOUT-17's float64 decision passes it, its float32 one does
+    not (every call keeps round(q n))."""
+
+    name = "exact-count-in-float32"
+    formats = ("float32",)
+
+
+class BiasedFirstLaneInBfloat16(_InSomeFormats, BiasedFirstLane):
+    """BiasedFirstLane in the bfloat16 kernel only: DROPOUT-18's float64, float32 and float16 decisions pass
+    it, its bfloat16 one does not."""
+
+    name = "biased-first-lane-in-bfloat16"
+    formats = ("bfloat16",)
+
+
+class BatchSharedMaskInFloat16(_InSomeFormats, BatchSharedMask):
+    """BatchSharedMask in the float16 kernel only: the rows of a float16 batch share one mask, so DROPOUT-23's
+    float64 and float32 decisions pass it and its float16 columns do not."""
+
+    name = "batch-shared-mask-in-float16"
 
 
 class UniformsInInputFormat(Textbook):
