@@ -230,25 +230,36 @@ def test_caches_are_bounded_above_what_the_process_held_before(monkeypatch, resi
     assert bool(cleared) is clears
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
-def test_compiled_forward_is_the_op_by_op_dropout(targets, dtype: str) -> None:
-    """The jax target computes a forward pass with ``hk.dropout``'s arithmetic under ``jax.jit`` (issue 15:
-    one dispatch a call, one executable for every rate); its bits, NaN payloads included, are those of the
-    idiom called op by op, as before, on every rate and special value, with and without a noise shape."""
+def test_compiled_forward_is_the_op_by_op_dropout(targets, monkeypatch, target: str, dtype: str) -> None:
+    """The jax target computes a forward pass with ``hk.dropout``'s arithmetic under ``jax.jit``, the flax
+    target ``linen.Dropout`` under ``jax.jit`` with its rate static (issue 15: one dispatch a call, once
+    COMPILE_AFTER calls have used a shape and rate; here at once); their
+    bits, NaN payloads included, are those of the layer called op by op, as before, on every rate and special
+    value, with and without a noise shape, the output and the mask read off ones alike."""
     import numpy as np
 
-    impl = targets["jax"]
+    import refdropout.adapters.jax as adapter_module
+    from refdropout.adapters.jax import _compiles_the_same
+
+    monkeypatch.setattr(adapter_module, "COMPILE_AFTER", 0)  # flax compiles a call at once
+    impl = targets[target]
     x = special_array((3, 2, 5), dtype)
     differing = []
     with impl._x64():
         calls = [(p, s) for p in EXTREME_AND_ORDINARY_RATES for s in (0, 7, 2**64 - 1)]
         for (p, seed), mask_shape in zip(calls, [None, (3, 1, 5)] * 99):
-            key, a = impl._key(seed), impl.jnp.asarray(x)
-            compiled = np.asarray(impl._forward(key, a, p, True, mask_shape))
-            op_by_op = np.asarray(impl._drop(key, a, p, True, mask_shape))
-            if compiled.dtype != op_by_op.dtype or compiled.tobytes() != op_by_op.tobytes():
-                differing.append((p, seed, mask_shape))
+            key = impl._key(seed)
+            for a in (impl.jnp.asarray(x), impl.jnp.ones(x.shape, x.dtype)):
+                compiled = np.asarray(impl._forward(key, a, p, True, mask_shape))
+                op_by_op = np.asarray(impl._drop(key, a, p, True, mask_shape))
+                if compiled.dtype != op_by_op.dtype or compiled.tobytes() != op_by_op.tobytes():
+                    differing.append((p, seed, mask_shape))
     assert not differing, f"{dtype}: compiled and op-by-op dropout differ at (p, seed, mask shape) {differing}"
+    if target == "flax":  # most rates are compiled; fl(q) = 1 in float32 and bfloat16 at the smallest is not
+        compiled_rates = [p for p in EXTREME_AND_ORDINARY_RATES if _compiles_the_same(x.dtype, p)]
+        assert len(compiled_rates) >= len(EXTREME_AND_ORDINARY_RATES) - 2, compiled_rates
 
 
 @pytest.mark.parametrize("target", TARGETS)
