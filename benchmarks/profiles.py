@@ -16,7 +16,7 @@ REV's. A target REV did not have is run here only. (Issue 16: the standard profi
 target may grow by at most 50% over the suite's when the issue was filed.)
 
     python benchmarks/profiles.py [--targets reference numpy torch] [--profiles quick standard]
-                                  [--seed 0] [--limit 900] [--against REV]
+                                  [--seed 0] [--limit 900] [--against REV] [--reports DIR]
 
 Targets of issue 15 (2-core machine): reference standard <= 90 s / <= 1 GB; numpy standard <= 10 s
 / <= 0.5 GB; torch standard share outside torch <= 25%; torch deep <= 10 min / <= 2 GB; every
@@ -76,11 +76,13 @@ def installed(target: str) -> bool:
     return framework is None or importlib.util.find_spec(framework) is not None
 
 
-def measure(target: str, profile: str, seed: int, limit: float, root: Path = ROOT, suite: str = "here") -> Cost:
+def measure(target: str, profile: str, seed: int, limit: float, root: Path = ROOT, suite: str = "here",
+            reports: Path | None = None) -> Cost:
     """Run the command for (target, profile) in a child process, with the suite of the checkout at
-    ``root``; its cost."""
+    ``root``; its cost. ``reports``: a directory that keeps the run's JSON report as
+    SUITE-TARGET-PROFILE.json (for benchmarks/clause_growth.py)."""
     with tempfile.TemporaryDirectory() as scratch:
-        report = Path(scratch) / "report.json"
+        report = (reports or Path(scratch)) / f"{suite}-{target}-{profile}.json"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
         command = [sys.executable, "-m", "refdropout", "check", target, "--profile", profile, "--seed", str(seed),
                    "--json", str(report)]
@@ -176,7 +178,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="the master seed (default 0)")
     parser.add_argument("--limit", type=float, default=900.0, help="seconds a run may take (default 900)")
     parser.add_argument("--against", metavar="REV", help="a commit whose suite is run beside this one's")
+    parser.add_argument("--reports", type=Path, metavar="DIR", help="keep each run's JSON report in DIR")
     args = parser.parse_args()
+    if args.reports is not None:
+        args.reports.mkdir(parents=True, exist_ok=True)
 
     targets = [t for t in args.targets if installed(t)]
     missing = [t for t in args.targets if t not in targets]
@@ -196,11 +201,11 @@ def main() -> None:
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for profile in args.profiles:
             for target in targets:
-                before = (measure(target, profile, args.seed, args.limit, peer, revision)
+                before = (measure(target, profile, args.seed, args.limit, peer, revision, args.reports)
                           if target in peer_targets else None)
                 if before is not None:
                     print(row(before), flush=True)
-                here = measure(target, profile, args.seed, args.limit)
+                here = measure(target, profile, args.seed, args.limit, reports=args.reports)
                 print(row(here), flush=True)
                 if before is not None and before.status is not None and here.status is not None:
                     print(ratio_row(here, before), flush=True)
