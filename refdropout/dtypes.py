@@ -53,12 +53,20 @@ class DType:
         return math.ldexp(1.0, self.emin - self.precision + 1)
 
     def round(self, x: float) -> float:
-        """Round one float64 value to this format (TENSOR-5): nearest, ties to even."""
+        """Round one float64 value to this format (TENSOR-5): nearest, ties to even, overflowing to ±inf
+        past the largest finite value."""
         if self is float64:
             return x
         if not self.is_floating:
             return bool(x)
-        if x != x or x == 0.0 or math.isinf(x):
+        rounded = self.round_unbounded(x)
+        return math.copysign(math.inf, x) if abs(rounded) > self.max else rounded
+
+    def round_unbounded(self, x: float) -> float:
+        """x rounded to this format's precision as IEEE 754 rounds before it overflows (7.4): nearest, ties
+        to even, with no largest exponent (a value past the largest finite one stays finite, a multiple
+        of the top binade's step or more), gradual underflow below emin; ±inf past the float64 range."""
+        if self is float64 or x != x or x == 0.0 or math.isinf(x):
             return x
         # x = m * 2**e with 0.5 <= |m| < 1, so the leading bit has exponent e - 1; below
         # emin the quantum stays that of the subnormals (gradual underflow).
@@ -66,9 +74,7 @@ class DType:
         quantum = exponent - self.precision + 1
         try:
             rounded = math.ldexp(round(math.ldexp(x, -quantum)), quantum)  # round(): ties to even
-        except OverflowError:  # rounded up past the float64 range: past this format's too
-            return math.copysign(math.inf, x)
-        if abs(rounded) > self.max:
+        except OverflowError:  # rounded up past the float64 range
             return math.copysign(math.inf, x)
         return math.copysign(rounded, x)  # keeps the sign of an underflowed zero
 
@@ -126,7 +132,8 @@ def promote(a: DType, b: DType) -> DType:
 def ordinal(value: float, dtype: DType) -> int:
     """The position of a finite ``value`` of ``dtype`` on that format's number line, counted in steps
     from 0 (negative below 0): |v| / 2^(emin - P + 1) below 2^emin, and (e - emin) 2^(P - 1) +
-    |v| / 2^(e - P + 1) for 2^e <= |v| < 2^(e + 1). Neighbouring values of the format differ by 1."""
+    |v| / 2^(e - P + 1) for 2^e <= |v| < 2^(e + 1). Neighbouring values of the format differ by 1; the
+    line goes on past the largest finite value for the values of ``dtype.round_unbounded``."""
     magnitude = abs(value)
     exponent = max(math.frexp(magnitude)[1] - 1, dtype.emin)
     steps = int(math.ldexp(magnitude, dtype.precision - 1 - exponent))  # exact: the significand as an integer
@@ -136,8 +143,18 @@ def ordinal(value: float, dtype: DType) -> int:
 
 
 def within_one_ulp(got: float, exact: float, dtype: DType) -> bool:
-    """True when ``got`` is ``exact`` rounded to ``dtype`` or one of that value's two neighbours."""
-    nearest = dtype.round(exact)
-    if not (math.isfinite(got) and math.isfinite(nearest)):
-        return got == nearest or (got != got and nearest != nearest)  # NaN is matched by NaN
-    return abs(ordinal(got, dtype) - ordinal(nearest, dtype)) <= 1
+    """True when ``got`` is ``exact`` rounded to ``dtype`` or one of that value's two neighbours
+    (spec/dropout.md, "Within one ulp"). ``exact`` is rounded as IEEE 754 rounds before it overflows
+    (DType.round_unbounded), and ±inf stands for every value past ±the largest finite one: it is
+    within one ulp of an ``exact`` that rounds to ±the largest value or past it, and ±the largest
+    value of one that rounds one step past it. A scale 1/q rounded first carries an x / q just below
+    the overflow threshold over it, or one just above it back below. A non-finite ``exact`` (x / 0,
+    NaN) is matched by itself alone."""
+    if not math.isfinite(exact):
+        return got == exact or (got != got and exact != exact)  # NaN is matched by NaN
+    if got != got:
+        return False
+    nearest = ordinal(dtype.round_unbounded(exact), dtype)
+    if math.isinf(got):
+        return (nearest if got > 0 else -nearest) >= ordinal(dtype.max, dtype)
+    return abs(ordinal(got, dtype) - nearest) <= 1

@@ -59,6 +59,7 @@ from broken.dropout import (
     RefusesPOne,
     RoundsAtRateZeroOnManyAxes,
     SameMaskEveryCallIn16Bit,
+    SaturatesAtLargest,
     ScaleByFloat32Reciprocal,
     ScaleInFloat32,
     ScaleInInputFormat,
@@ -97,6 +98,7 @@ from refdropout.conformance.cases import (
     SHAPE_SPREAD,
     SPECIAL_SEEDS,
     cases,
+    overflow_corners,
     probabilities,
 )
 from refdropout.conformance.exact import rates_below_one
@@ -577,7 +579,7 @@ def test_an_overflowing_kept_value_is_plainly_right_only_as_infinity(dtype: str)
     x = Tensor.from_flat([largest, -largest, 1.0], (3,), dtype)
     assert plainly_zero_or_kept(REFERENCE, Tensor.from_flat([math.inf, -math.inf, 2.0], (3,), dtype), x, 0.5)
     assert not plainly_zero_or_kept(REFERENCE, Tensor.from_flat([largest, -math.inf, 2.0], (3,), dtype), x, 0.5)
-    top = Tensor.from_flat([largest], (1,), dtype)  # at p = 0 it is kept as it is: infinity is no step from it
+    top = Tensor.from_flat([largest], (1,), dtype)  # infinity for a finite kept value: read element by element
     assert not plainly_zero_or_kept(REFERENCE, Tensor.from_flat([math.inf], (1,), dtype), top, 0.0)
 
 
@@ -609,6 +611,48 @@ def test_a_non_finite_kept_value_is_matched_exactly(dtype) -> None:
     assert within_one_ulp(math.nan, math.nan, dtype) and within_one_ulp(math.inf, math.inf, dtype)
     assert not within_one_ulp(0.0, math.nan, dtype) and not within_one_ulp(math.nan, 0.0, dtype)
     assert not within_one_ulp(-math.inf, math.inf, dtype) and not within_one_ulp(dtype.max, math.inf, dtype)
+
+
+@pytest.mark.clause("DROPOUT-8")
+@pytest.mark.parametrize("dtype", [float16, bfloat16, float32], ids=["float16", "bfloat16", "float32"])
+def test_one_ulp_meets_overflow_as_ieee_754_rounds(dtype) -> None:
+    """x / q is rounded with no largest exponent, and ±inf stands for every value past ±M: it is one
+    step from an x / q that rounds to ±M or past it; ±M is one step from one that rounds to the first
+    value past M (2^(emax + 1)), not from one that rounds to the second (2^(emax + 1) + 2 ulp(M))."""
+    top, ulp = dtype.max, math.ldexp(1.0, dtype.emax - dtype.precision + 1)
+    for sign in (1.0, -1.0):
+        inf = math.copysign(math.inf, sign)
+        assert within_one_ulp(inf, sign * (top - ulp / 4), dtype) and within_one_ulp(inf, sign * top, dtype)
+        assert not within_one_ulp(inf, sign * (top - ulp), dtype) and not within_one_ulp(-inf, sign * top, dtype)
+        assert within_one_ulp(sign * top, sign * (top + ulp), dtype)  # rounds to 2^(emax + 1), one step past M
+        assert not within_one_ulp(sign * top, sign * (top + 3 * ulp), dtype)  # to the second value past M
+        assert not within_one_ulp(sign * (top - ulp), sign * (top + ulp), dtype)
+        assert within_one_ulp(inf, sign * (top + 3 * ulp), dtype) and not within_one_ulp(math.nan, sign * top, dtype)
+
+
+@pytest.mark.clause("DROPOUT-8", "GRADIENTS-1")
+@pytest.mark.parametrize("capability", ["dropout", "dropout_vjp"])
+def test_overflow_corners_admit_a_scale_rounded_first_and_reject_saturation(capability: str) -> None:
+    """On the overflow corners, x · fl_T(1/q) (PyTorch's and TensorFlow's kept values, and their VJPs)
+    gives ±inf where fl(x / q) = ±M and ±M where x / q rounds past it, both within one ulp, on every
+    seed; a saturating conversion's ±M two steps past M is not."""
+    from refdropout.conformance.kit import kept_value_of
+
+    def judged(impl) -> list[tuple[bool, list[float]]]:
+        verdicts = []
+        for case in overflow_corners(impl, 7, capability):
+            got = case.called(impl)
+            inputs, got = (case.x, got) if capability == "dropout" else (case.g, got[1])
+            exact = [kept_value_of(impl, v, case.p, case.dtype) for v in inputs.data]
+            verdicts.append((all(y == 0.0 or within_one_ulp(y, e, case.dtype) for y, e in zip(got.data, exact)),
+                             [abs(y) for y in got.data if y != 0.0]))
+        return verdicts
+
+    framework, saturating = judged(ReciprocalInInputFormat()), judged(SaturatesAtLargest())
+    assert len(framework) == 9 and all(right for right, _ in framework)
+    for dtype, (over, back) in zip((float32, float16, bfloat16), zip(framework[::3], framework[1::3])):
+        assert math.inf in over[1] and dtype.max in back[1], dtype  # both sides of the threshold reached
+    assert [right for right, _ in saturating] == [True, True, False] * 3
 
 
 @pytest.mark.clause("DROPOUT-9")

@@ -47,6 +47,7 @@ from ..tensor import Tensor
 
 __all__ = ["MAX_ELEMENTS", "NONFINITE", "SIZES", "SPECIAL_RATES", "SPECIAL_SEEDS", "STREAM_MODES", "Case", "cases",
            "formats", "layout", "CORNER_RATE", "corners", "module_cases", "noise_cases", "noise_corners",
+           "OVERFLOW_CORNERS", "overflow_corners",
            "probabilities", "rates", "seeds", "shapes", "special_values", "values", "with_rates"]
 
 MAX_ELEMENTS = 2**10 + 1  # a case stays cheap for a pure-Python implementation (a few milliseconds)
@@ -381,6 +382,29 @@ def corners(impl: Implementation, seed: int, capability: str = "dropout") -> lis
         return Case(dtype, (6,), CORNER_RATE, seed, edges, 1, True, capability)
 
     return [corner(dtype) for dtype in dtypes_of(impl)]
+
+
+# (x in units of M, the largest finite value, less ulp(M) steps; 1 / q - 1 in units of the format's eps)
+OVERFLOW_CORNERS = ((1, 0.625), (0, 0.375), (0, 1.25))
+
+
+def overflow_corners(impl: Implementation, seed: int, capability: str = "dropout") -> list[Case]:
+    """The cases every search of kept values tries after ``corners``, three per declared format narrower
+    than float64, x = ±(M - k ulp(M)) at 1 / q = 1 + c eps for (k, c) in OVERFLOW_CORNERS: x / q rounds
+    to M and a scale fl(1 / q) = 1 + eps carries it over to ±inf; x / q rounds one step past M and
+    fl(1 / q) = 1 brings it back to M; x / q is two steps past M, where only ±inf is within one ulp (a
+    saturating conversion gives M). The first two are where "within one ulp" meets overflow
+    (spec/dropout.md); float64's kept values are computed in float64 itself, which has no value between
+    its steps. For ``dropout_vjp`` these are g's values, x being 1."""
+    def corner(dtype: DType, steps: int, excess: float) -> Case:
+        x = dtype.max - steps * math.ldexp(1.0, dtype.emax - dtype.precision + 1)
+        p = 1.0 - 1.0 / (1.0 + excess * dtype.eps)
+        if capability == "dropout_vjp":
+            return Case(dtype, (8,), p, seed, (1.0,), 1, True, capability, gradient=(x, -x))
+        return Case(dtype, (8,), p, seed, (x, -x), 1, True, capability)
+
+    return [corner(dtype, steps, excess) for dtype in dtypes_of(impl) if dtype.precision < 53
+            for steps, excess in OVERFLOW_CORNERS]
 
 
 def noise_corners(impl: Implementation, seed: int) -> list[Case]:

@@ -47,7 +47,7 @@ from ..stats import (
     variance_roots,
 )
 from ..tensor import Tensor
-from .cases import cases, corners, noise_cases, noise_corners, probabilities, with_rates
+from .cases import cases, corners, noise_cases, noise_corners, overflow_corners, probabilities, with_rates
 from .kit import (
     array_like,
     child_seed,
@@ -584,7 +584,8 @@ def check_every_element_is_zero_or_the_kept_value(impl: Implementation, ctx: Con
     if not failures:
         failures = search(ctx, cases(impl), lambda case: (
             _refused("y", lambda: case.called(impl)) if _refusable(impl, ctx, case.p)
-            else zero_or_kept("y", case.x, case.p, case.called(impl))), corners(impl, ctx.seed))
+            else zero_or_kept("y", case.x, case.p, case.called(impl))),
+            [*corners(impl, ctx.seed), *overflow_corners(impl, ctx.seed)])
     return ctx.verdict("DROPOUT-8", failures)
 
 

@@ -23,7 +23,7 @@ from ..contract import Implementation, dtypes_of, eval_value, policies_of
 from ..dtypes import DType, float64, within_one_ulp
 from ..random import Generator
 from ..tensor import Tensor
-from .cases import Case, cases, corners, probabilities
+from .cases import Case, cases, corners, overflow_corners, probabilities
 from .dropout import OVERFLOW_P, _read_as_one, _refusable, _refused, overflow_inputs, scaled_array_faults
 from .kit import array_like, edged, edges, identical, kept_value_of, nonzero, ones
 from .registry import Context, check
@@ -108,7 +108,7 @@ def check_vjp_uses_forward_mask(impl: Implementation, ctx: Context) -> Verdict:
 
     if not failures:
         failures = search(ctx, cases(impl, capability="dropout_vjp", ones=True), judge,
-                          corners(impl, ctx.seed, "dropout_vjp"))
+                          [*corners(impl, ctx.seed, "dropout_vjp"), *overflow_corners(impl, ctx.seed, "dropout_vjp")])
     return ctx.verdict("GRADIENTS-1", failures)
 
 

@@ -330,6 +330,18 @@ class ScaleByFloat32Reciprocal(ScaleInFloat32):
         return Tensor.from_flat([v * scale if k else v * 0.0 for v, k in zip(x.data, keep.data)], x.shape, x.dtype)
 
 
+class SaturatesAtLargest(Textbook):
+    """Writes a kept value past x's format's largest finite value M as ±M, not ±inf: a clamp against
+    float16 overflow (Hugging Face's T5 clamps fp16 activations below finfo.max) or a saturating conversion
+    (PTX's cvt.rn.satfinite). Wrong two steps past M and beyond (DROPOUT-8's third overflow corner)."""
+
+    name = "saturates-at-largest"
+
+    def scale(self, x: Tensor, keep: Tensor, p: float) -> Tensor:
+        y, top = super().scale(x, keep, p), x.dtype.max
+        return Tensor.from_flat([math.copysign(top, v) if abs(v) > top else v for v in y.data], y.shape, y.dtype)
+
+
 # --- seeds (DROPOUT-12, DROPOUT-13): a special seed, or the high half of a 64-bit seed, mishandled on one
 # path. Each hands the reference's dropout (its numpy path: the checks' bulk calls stay fast) a mishandled seed.
 
