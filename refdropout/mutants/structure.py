@@ -6,6 +6,7 @@ tied across rows. Each is the reference narrowed to the capability it breaks.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from ..functional import alpha_dropout, channel_dropout, drop_path, dropconnect, dropout
@@ -19,9 +20,9 @@ from .registry import mutant
 
 __all__ = [
     "DataFormatIgnored", "Dropout2dReads3DAsBatched", "RecurrentMaskRedrawnEveryStep", "RecurrentMaskNeverRedrawn",
-    "RecurrentActiveInEval", "AlphaWithoutAffineCorrection", "GaussianVarianceP", "GaussianStddevPOverQ",
-    "DropBlockSeedRateFromHeight", "DropConnectRowsShifted", "DropPathShardsShareMasks", "layers_with", "step_masks",
-    "alpha_with_constants", "dropblock_at_rate",
+    "BetweenLayerMaskRepeatsAfterTheFirstStep", "RecurrentActiveInEval", "AlphaWithoutAffineCorrection",
+    "GaussianVarianceP", "GaussianStddevPOverQ", "DropBlockSeedRateFromHeight", "DropConnectRowsShifted",
+    "DropPathShardsShareMasks", "layers_with", "step_masks", "alpha_with_constants", "dropblock_at_rate",
 ]
 
 # --- the channel axis (VARIANTS-1, VARIANTS-2) --------------------------------------------------------
@@ -55,7 +56,7 @@ class Dropout2dReads3DAsBatched(Channels):
         return channel_dropout(x, p, spatial_dims=spatial_dims, data_format=data_format, training=training, seed=seed)
 
 
-# --- the recurrent masks' lifetime (RECURRENT-7, RECURRENT-11, RECURRENT-12) ------------------------
+# --- the recurrent masks' lifetime (RECURRENT-7, RECURRENT-8, RECURRENT-11, RECURRENT-12) -----------
 
 Recurrent = reference_with("recurrent_between_layers", "recurrent_variational", "recurrent_masks",
                            "recurrent_mask_draws")
@@ -103,6 +104,28 @@ class RecurrentMaskNeverRedrawn(Recurrent):
 
     name = "recurrent-mask-never-redrawn"
     recurrent_layers = layers_with(_CachedAcrossCalls)
+
+
+class _RepeatsAfterTheFirstStep:
+    def draw_masks(self, steps, batch):
+        masks = super().draw_masks(steps, batch)
+        repeated = tuple(layer[:1] + layer[1:2] * (steps - 1) for layer in masks.between_layers)
+        return dataclasses.replace(masks, between_layers=repeated)
+
+
+@mutant("structure", models="tensorflow/tensorflow#2789: DropoutWrapper has unintended mask behavior when random "
+        "seed is set", caught_by=("RECURRENT-8",))
+class BetweenLayerMaskRepeatsAfterTheFirstStep(Recurrent):
+    """Applies step 1's between-layer mask again at every later step: the masks are fresh from step 0
+    to step 1 only.
+
+    Generalises the report, where a seeded DropoutWrapper in a statically unrolled rnn draws the same
+    mask at every step (the same units dropped at all steps), to a first step seeded apart, as a step
+    built before the loop that builds the rest: a check of steps 0 and 1 alone passes it.
+    """
+
+    name = "between-layer-mask-repeats-after-the-first-step"
+    recurrent_layers = layers_with(_RepeatsAfterTheFirstStep)
 
 
 class _ActiveInEval:

@@ -59,8 +59,6 @@ JUSTIFICATIONS = {
                    "shows the check rejects ResetBeforeProjection.",
     "RECURRENT-5": _witnessed("tests/broken/recurrent.py", "DropsLastLayer"),
     "RECURRENT-6": _witnessed("tests/broken/recurrent.py", "CarriedStateMasked", "PerGateMisdeclared"),
-    "RECURRENT-8": _witnessed("tests/broken/recurrent.py", "BetweenLayerMaskHeldOverTime",
-                              "BetweenLayerMaskHeldAfterTheFirstStep"),
     "RECURRENT-9": _witnessed("tests/broken/recurrent.py", "SwappedRates", "BetweenLayerKeepsAtP"),
     "RECURRENT-10": _witnessed("tests/broken/recurrent.py", "BatchSharedMasks"),
     "RECURRENT-13": _witnessed("tests/broken/recurrent.py", "RecomputedWithFreshMasks"),
