@@ -160,20 +160,6 @@ class BetweenLayerMaskHeldOverTime(ReferenceDropout):
     recurrent_layers = layers_with(_HeldOverTime)
 
 
-class _HeldAfterTheFirstStep:
-    def draw_masks(self, steps, batch):
-        first, held = super().draw_masks(1, batch), super().draw_masks(1, batch)
-        return step_masks([first] + [held] * (steps - 1))
-
-
-class BetweenLayerMaskHeldAfterTheFirstStep(ReferenceDropout):
-    """Between-layer masks drawn afresh for step 0 and once more for step 1, then held for every
-    step t >= 1: fresh from step 0 to 1 only."""
-
-    name = "between-layer-mask-held-after-the-first-step"
-    recurrent_layers = layers_with(_HeldAfterTheFirstStep)
-
-
 class _RedrawnEveryEightSteps:
     def draw_masks(self, steps, batch):
         blocks = [super(_RedrawnEveryEightSteps, self).draw_masks(1, batch) for _ in range(0, steps, 8)]
