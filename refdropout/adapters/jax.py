@@ -76,6 +76,7 @@ from ..exact import jax_random
 from ..tensor import Tensor
 from . import INSTALL as COMMANDS
 from . import import_framework
+from .layer import ModuleLayer
 
 __all__ = ["JaxDropout", "FlaxDropout", "CACHE_CHECK", "INSTALL_JAX", "INSTALL_FLAX", "KNOWN_DEVIATIONS",
            "QUICK_COMPILE_ELEMENTS", "COMPILE_AFTER", "bounded_caches", "elements", "quick_compiles"]
@@ -581,19 +582,8 @@ class _RngsStream:
         return int(self.layer.rngs.count.get_value())
 
 
-class _Module:
+class _Module(ModuleLayer):
     """An nnx module as the protocol's layer: train(), eval(), and calls on engine tensors or numpy arrays."""
-
-    def __init__(self, adapter: FlaxDropout, module: Any) -> None:
-        self.adapter, self.module = adapter, module
-
-    def train(self) -> _Module:
-        self.module.train()
-        return self
-
-    def eval(self) -> _Module:
-        self.module.eval()
-        return self
 
     def __call__(self, x: Tensor) -> Tensor:
         with self.adapter._x64(elements(x)):

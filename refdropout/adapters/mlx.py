@@ -47,6 +47,7 @@ from ..contract.arrays import DTYPES, NUMPY_FORMATS, as_array, in_kind
 from ..tensor import Tensor
 from . import INSTALL as COMMANDS
 from . import import_framework
+from .layer import ModuleLayer
 
 __all__ = ["MlxDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
@@ -249,19 +250,8 @@ class MlxDropout:
         return _Module(self, self.nn.Sequential(*(m.module for m in modules)))
 
 
-class _Module:
+class _Module(ModuleLayer):
     """An mlx module as the protocol's layer: train(), eval(), and calls on engine tensors or numpy arrays."""
-
-    def __init__(self, adapter: MlxDropout, module: Any) -> None:
-        self.adapter, self.module = adapter, module
-
-    def train(self) -> _Module:
-        self.module.train(True)
-        return self
-
-    def eval(self) -> _Module:
-        self.module.eval()
-        return self
 
     def __call__(self, x: Tensor) -> Tensor:
         y = self.module(self.adapter._array(x))

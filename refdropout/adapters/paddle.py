@@ -43,6 +43,7 @@ from ..tensor import Tensor
 from ..theory import Network
 from . import INSTALL as COMMANDS
 from . import import_framework
+from .layer import ModuleLayer
 
 __all__ = ["PaddleDropout", "PaddleClassicDropout", "INSTALL", "KNOWN_DEVIATIONS"]
 
@@ -420,19 +421,8 @@ class PaddleClassicDropout(PaddleDropout):
     channel_dropout = alpha_dropout = feature_alpha_dropout = attention_backends = fused_attention = None
 
 
-class _Module:
+class _Module(ModuleLayer):
     """A paddle layer as the protocol's layer: train(), eval(), and calls on engine tensors or numpy arrays."""
-
-    def __init__(self, adapter: PaddleDropout, module: Any) -> None:
-        self.adapter, self.module = adapter, module
-
-    def train(self) -> _Module:
-        self.module.train()
-        return self
-
-    def eval(self) -> _Module:
-        self.module.eval()
-        return self
 
     def __call__(self, x: Tensor) -> Tensor:
         with self.adapter.paddle.no_grad():

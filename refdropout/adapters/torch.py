@@ -45,6 +45,7 @@ from ..tensor import Tensor
 from ..theory import Network
 from . import INSTALL as COMMANDS
 from . import import_framework
+from .layer import ModuleLayer
 from .torch_mt19937 import words_drawn
 
 __all__ = ["TorchDropout", "INSTALL", "KNOWN_DEVIATIONS"]
@@ -565,19 +566,11 @@ class _Stream:
         return words_drawn(self.seeded.numpy().tobytes(), self.state._state.numpy().tobytes())
 
 
-class _Module:
+class _Module(ModuleLayer):
     """A torch module as the protocol's layer: train(), eval(), and calls on engine tensors or numpy arrays."""
 
     def __init__(self, adapter: TorchDropout, module: Any) -> None:
-        self.adapter, self.module = adapter, module.to(adapter.device)
-
-    def train(self) -> _Module:
-        self.module.train()
-        return self
-
-    def eval(self) -> _Module:
-        self.module.eval()
-        return self
+        super().__init__(adapter, module.to(adapter.device))
 
     def __call__(self, x: Tensor) -> Tensor:
         with self.adapter._torch.no_grad():
