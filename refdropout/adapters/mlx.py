@@ -47,6 +47,7 @@ from ..contract.arrays import DTYPES, NUMPY_FORMATS, as_array, in_kind
 from ..tensor import Tensor
 from . import INSTALL as COMMANDS
 from . import import_framework
+from .held import HeldState
 from .layer import ModuleLayer
 
 __all__ = ["MlxDropout", "INSTALL", "KNOWN_DEVIATIONS"]
@@ -86,23 +87,19 @@ def _seed_of(key: Any) -> int:
     return (hi << 32) | lo
 
 
-class _Seeded:
-    """A key of MLX's global random state, seeded once; ``with state:`` draws from it.
-
-    Entering sets the global key to this state's (``mx.random.seed`` of its seed) and keeps the
-    caller's; leaving keeps the advanced key for the next ``with`` and puts the caller's back."""
+class _Seeded(HeldState):
+    """A key of MLX's global random state, seeded once; ``with state:`` draws from it (adapters.held).
+    A key is held as the seed whose ``mx.random.key`` it is, and written back by ``mx.random.seed``."""
 
     def __init__(self, mx: Any, seed: int) -> None:
-        self.mx, self.seed, self._caller = mx, seed, []
+        self.mx = mx
+        super().__init__(seed)
 
-    def __enter__(self) -> _Seeded:
-        self._caller.append(_seed_of(self.mx.random.state[0]))
-        self.mx.random.seed(self.seed)
-        return self
+    def read(self) -> int:
+        return _seed_of(self.mx.random.state[0])
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.seed = _seed_of(self.mx.random.state[0])
-        self.mx.random.seed(self._caller.pop())
+    def write(self, state: int) -> None:
+        self.mx.random.seed(state)
 
 
 class MlxDropout:

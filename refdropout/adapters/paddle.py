@@ -43,6 +43,7 @@ from ..tensor import Tensor
 from ..theory import Network
 from . import INSTALL as COMMANDS
 from . import import_framework
+from .held import HeldState
 from .layer import ModuleLayer
 
 __all__ = ["PaddleDropout", "PaddleClassicDropout", "INSTALL", "KNOWN_DEVIATIONS"]
@@ -121,24 +122,21 @@ KNOWN_DEVIATIONS["paddle-classic"] = {
 }
 
 
-class _Seeded:
-    """A state of Paddle's global generator, seeded once; ``with state:`` draws from it."""
+class _Seeded(HeldState):
+    """A state of Paddle's global generator, seeded once; ``with state:`` draws from it (adapters.held)."""
 
     def __init__(self, paddle: Any, seed: int) -> None:
-        self.paddle, self._caller = paddle, []
+        self.paddle = paddle
         caller = paddle.get_rng_state()
         paddle.seed(seed)
-        self._state = paddle.get_rng_state()
+        super().__init__(paddle.get_rng_state())
         paddle.set_rng_state(caller)
 
-    def __enter__(self) -> _Seeded:
-        self._caller.append(self.paddle.get_rng_state())
-        self.paddle.set_rng_state(self._state)
-        return self
+    def read(self) -> Any:
+        return self.paddle.get_rng_state()
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._state = self.paddle.get_rng_state()
-        self.paddle.set_rng_state(self._caller.pop())
+    def write(self, state: Any) -> None:
+        self.paddle.set_rng_state(state)
 
     def hook(self, layer: Any) -> Any:
         """``layer`` drawing from this state: entered before each forward, left after it."""

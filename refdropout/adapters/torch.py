@@ -45,6 +45,7 @@ from ..tensor import Tensor
 from ..theory import Network
 from . import INSTALL as COMMANDS
 from . import import_framework
+from .held import HeldState
 from .layer import ModuleLayer
 from .torch_mt19937 import words_drawn
 
@@ -145,12 +146,10 @@ def _with_batch_axis(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
 # --- seeded random state ---------------------------------------------------------------------------
 
 
-class _Seeded:
-    """A state of the device's default generator, seeded once; ``with state:`` draws from it.
-
-    Entering puts this state into the default generator (which PyTorch's dropout draws from) and
-    keeps the caller's; leaving keeps the advanced state for the next ``with`` and restores the
-    caller's. Usable as forward pre- and post-hooks of a module, so a module gets a stream of its own.
+class _Seeded(HeldState):
+    """A state of the device's default generator (which PyTorch's dropout draws from), seeded once;
+    ``with state:`` draws from it (adapters.held). Usable as forward pre- and post-hooks of a module,
+    so a module gets a stream of its own.
     """
 
     def __init__(self, torch: Any, device: Any, seed: int) -> None:
@@ -159,17 +158,13 @@ class _Seeded:
             self._generator = torch.cuda.default_generators[index]
         else:
             self._generator = torch.default_generator
-        self._state = torch.Generator(device=device).manual_seed(seed).get_state()
-        self._caller: list[Any] = []
+        super().__init__(torch.Generator(device=device).manual_seed(seed).get_state())
 
-    def __enter__(self) -> _Seeded:
-        self._caller.append(self._generator.get_state())
-        self._generator.set_state(self._state)
-        return self
+    def read(self) -> Any:
+        return self._generator.get_state()
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._state = self._generator.get_state()
-        self._generator.set_state(self._caller.pop())
+    def write(self, state: Any) -> None:
+        self._generator.set_state(state)
 
     def hook(self, module: Any) -> Any:
         """``module`` drawing from this state: entered before each forward, left after it."""
@@ -546,7 +541,7 @@ class _Stream:
 
     def __init__(self, adapter: TorchDropout, seed: int) -> None:
         self.adapter, self.state = adapter, adapter._seeded(seed)
-        self.seeded = self.state._state.clone()
+        self.seeded = self.state.held.clone()
 
     def __call__(self, x: Tensor, p: float, *, training: bool) -> Tensor:
         t = self.adapter._tensor(x)
@@ -554,16 +549,16 @@ class _Stream:
             return _from_torch(self.adapter._F.dropout(t, p, training), x)
 
     def save(self) -> Any:
-        return self.state._state.clone()
+        return self.state.held.clone()
 
     def restore(self, snapshot: Any) -> None:
-        self.state._state = snapshot.clone()
+        self.state.held = snapshot.clone()
 
     def position(self) -> int:
         torch, device = self.adapter._torch, self.adapter.device
         if device.type == "cuda":
-            return torch.Generator(device=device).set_state(self.state._state).get_offset()
-        return words_drawn(self.seeded.numpy().tobytes(), self.state._state.numpy().tobytes())
+            return torch.Generator(device=device).set_state(self.state.held).get_offset()
+        return words_drawn(self.seeded.numpy().tobytes(), self.state.held.numpy().tobytes())
 
 
 class _Module(ModuleLayer):
