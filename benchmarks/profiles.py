@@ -15,8 +15,12 @@ see the same load; each pair is followed by the ratio of CPU seconds and of wall
 REV's. A target REV did not have is run here only. (Issue 16: the standard profile's cost per built-in
 target may grow by at most 50% over the suite's when the issue was filed.)
 
+``--examples N`` runs this checkout's suite as if every profile drew N generated cases per exact clause
+that searches them (``Profile.examples``, RUNNER-18) instead of its own 25, 100 or 400; the peer keeps its
+own. It measures what the generated cases cost; the verdicts of such a run are no profile's.
+
     python benchmarks/profiles.py [--targets reference numpy torch] [--profiles quick standard]
-                                  [--seed 0] [--limit 900] [--against REV] [--reports DIR]
+                                  [--seed 0] [--limit 900] [--against REV] [--reports DIR] [--examples N]
 
 Targets of issue 15 (2-core machine): reference standard <= 90 s / <= 1 GB; numpy standard <= 10 s
 / <= 0.5 GB; torch standard share outside torch <= 25%; torch deep <= 10 min / <= 2 GB; every
@@ -44,6 +48,14 @@ sys.path.insert(0, str(ROOT))  # this checkout's refdropout, installed or not
 
 from refdropout.adapters import TARGETS  # noqa: E402  (from ROOT, once it is on sys.path)
 from refdropout.stats import PROFILES  # noqa: E402
+
+# `refdropout check` with every profile's Profile.examples replaced by the first argument (--examples)
+WITH_EXAMPLES = """import dataclasses, sys
+from refdropout.stats import PROFILES
+examples = int(sys.argv.pop(1))
+PROFILES.update({name: dataclasses.replace(p, examples=examples) for name, p in PROFILES.items()})
+from refdropout.cli import main
+sys.exit(main(sys.argv[1:]))"""
 
 
 @dataclass(frozen=True)
@@ -77,14 +89,16 @@ def installed(target: str) -> bool:
 
 
 def measure(target: str, profile: str, seed: int, limit: float, root: Path = ROOT, suite: str = "here",
-            reports: Path | None = None) -> Cost:
+            reports: Path | None = None, examples: int | None = None) -> Cost:
     """Run the command for (target, profile) in a child process, with the suite of the checkout at
     ``root``; its cost. ``reports``: a directory that keeps the run's JSON report as
-    SUITE-TARGET-PROFILE.json (for benchmarks/clause_growth.py)."""
+    SUITE-TARGET-PROFILE.json (for benchmarks/clause_growth.py); ``examples``: the generated cases per
+    exact clause, in place of the profile's (SUITE "here-examples-N")."""
     with tempfile.TemporaryDirectory() as scratch:
         report = (reports or Path(scratch)) / f"{suite}-{target}-{profile}.json"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-        command = [sys.executable, "-m", "refdropout", "check", target, "--profile", profile, "--seed", str(seed),
+        launch = ["-m", "refdropout"] if examples is None else ["-c", WITH_EXAMPLES, str(examples)]
+        command = [sys.executable, *launch, "check", target, "--profile", profile, "--seed", str(seed),
                    "--json", str(report)]
         began = time.perf_counter()
         child = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -179,7 +193,11 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=900.0, help="seconds a run may take (default 900)")
     parser.add_argument("--against", metavar="REV", help="a commit whose suite is run beside this one's")
     parser.add_argument("--reports", type=Path, metavar="DIR", help="keep each run's JSON report in DIR")
+    parser.add_argument("--examples", type=int, metavar="N",
+                        help="this checkout's runs draw N generated cases per exact clause, not the profile's")
     args = parser.parse_args()
+    if args.examples is not None and args.examples < 0:
+        parser.error(f"--examples must be 0 or more, got {args.examples}")
     if args.reports is not None:
         args.reports.mkdir(parents=True, exist_ok=True)
 
@@ -205,7 +223,8 @@ def main() -> None:
                           if target in peer_targets else None)
                 if before is not None:
                     print(row(before), flush=True)
-                here = measure(target, profile, args.seed, args.limit, reports=args.reports)
+                here = measure(target, profile, args.seed, args.limit, reports=args.reports, examples=args.examples,
+                               suite="here" if args.examples is None else f"here-examples-{args.examples}")
                 print(row(here), flush=True)
                 if before is not None and before.status is not None and here.status is not None:
                     print(ratio_row(here, before), flush=True)
